@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Benchmark our nodeset CLI against ClusterShell 1.9's, on the same inputs,
+# in the same run (so machine load affects both sides alike).
+#
+#   bash bench/nodeset/run.sh            # best of 3 runs per row
+#   FAST=1 bash bench/nodeset/run.sh     # one run per row
+#   bash bench/nodeset/run.sh --record   # also append the table to
+#                                        # bench/nodeset/RESULTS.md
+#
+# Environment: NODESET_REF (reference binary, default /usr/bin/nodeset),
+# REPEAT (runs per row, default 3; FAST=1 means 1), NODESET_OURS (use this
+# binary instead of building ./cmd/nodeset; pointing it at the reference
+# checks the script itself).
+#
+# Each row is timed with GNU time (/usr/bin/time -f '%e %M': wall seconds,
+# peak RSS in KiB); the best wall time of the repeats is kept, with the peak
+# RSS of that run. Outputs of both sides are compared where they are
+# captured (the "same" column); the expand row writes to /dev/null as a
+# user piping a million names away would, so it is not compared. The last
+# row runs ours alone: the reference needs minutes for a million shuffled
+# names, and the row exists to hold ours to its target (< 1 s).
+set -euo pipefail
+
+record=0
+for a in "$@"; do
+  case $a in
+    --record) record=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
+  esac
+done
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+repeat=${REPEAT:-3}
+[[ ${FAST:-0} == 1 ]] && repeat=1
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nodeset-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# GNU time gives peak RSS; bash's time keyword does not.
+timebin=/usr/bin/time
+if ! [[ -x $timebin ]] || ! $timebin -f '%e %M' true >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing GNU time (Debian package 'time')..." >&2
+    apt-get install -y -q time >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q time >/dev/null 2>&1; } || true
+  fi
+fi
+if ! [[ -x $timebin ]] || ! $timebin -f '%e %M' true >/dev/null 2>&1; then
+  timebin=""
+  echo "warning: GNU time unavailable: wall times from date(1), no RSS" >&2
+fi
+
+ref=${NODESET_REF:-/usr/bin/nodeset}
+refver=$("$ref" --version 2>/dev/null || true)
+if [[ $refver != "nodeset 1.9"* ]]; then
+  echo "warning: no ClusterShell 1.9 nodeset at $ref: reference columns left empty" >&2
+  ref=""
+fi
+
+ours=$tmp/nodeset
+if [[ -n ${NODESET_OURS:-} ]]; then
+  ours=$NODESET_OURS
+else
+  echo "building ./cmd/nodeset..." >&2
+  go build -o "$ours" ./cmd/nodeset
+fi
+go build -o "$tmp/gen" ./bench/nodeset/gen
+"$tmp/gen" -out "$tmp"
+mapfile -t xa < "$tmp/xa.args"
+mapfile -t xb < "$tmp/xb.args"
+# -f A1 A2 ... -x B1 -x B2 ...: the union of the A chunks minus each B chunk
+xargs_=(-f "${xa[@]}")
+for b in "${xb[@]}"; do xargs_+=(-x "$b"); done
+
+# measure BIN STDIN OUT ARGS... -> prints "wall rss_kib" of one run
+measure() {
+  local bin=$1 in=$2 out=$3
+  shift 3
+  if [[ -n $timebin ]]; then
+    "$timebin" -f '%e %M' -o "$tmp/time" "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
+      { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
+    tail -n 1 "$tmp/time"
+  else
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
+      { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f 0\n", b - a }'
+  fi
+}
+
+# best BIN STDIN OUT ARGS... -> "wall rss_kib" of the fastest of $repeat runs
+best() {
+  local bw="" br="" m w r i
+  for ((i = 0; i < repeat; i++)); do
+    m=$(measure "$@") || return 1
+    read -r w r <<<"$m"
+    if [[ -z $bw ]] || awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then
+      bw=$w br=$r
+    fi
+  done
+  echo "$bw $br"
+}
+
+rows=()
+# row TITLE STDIN COMPARE(yes|no) OURS_ONLY(0|1) ARGS...
+row() {
+  local title=$1 in=$2 compare=$3 oursonly=$4
+  shift 4
+  local oo=/dev/null ro=/dev/null
+  if [[ $compare == yes ]]; then oo=$tmp/out.ours ro=$tmp/out.ref; fi
+  echo "running: $title" >&2
+  local m ow orss rw="" rrss="" same=-
+  m=$(best "$ours" "$in" "$oo" "$@") || exit 1
+  read -r ow orss <<<"$m"
+  if [[ -n $ref && $oursonly == 0 ]]; then
+    m=$(best "$ref" "$in" "$ro" "$@") || exit 1
+    read -r rw rrss <<<"$m"
+    if [[ $compare == yes ]]; then
+      if cmp -s "$oo" "$ro"; then same=yes; else same=NO; fi
+    fi
+  fi
+  rows+=("$title|$ow|$orss|$rw|$rrss|$same")
+}
+
+row "fold 100k shuffled 1D names (stdin)" "$tmp/fold1d-100k.txt" yes 0 -f
+row "fold 50k shuffled 2D r[1-50]n[1-1000] (stdin)" "$tmp/fold2d-50k.txt" yes 0 -f
+row "expand node[1-1000000] (>/dev/null)" /dev/null no 0 -e 'node[1-1000000]'
+row "count node[1-10000000]" /dev/null yes 0 -c 'node[1-10000000]'
+row "-x of two fragmented 100k-node sets" /dev/null yes 0 "${xargs_[@]}"
+row "fold 1M shuffled 1D names (stdin), ours only" "$tmp/fold1d-1m.txt" no 1 -f
+
+# table: plain text to stdout, markdown for RESULTS.md
+fmt_mb() { [[ -n $1 && $1 != 0 ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo "-"; }
+ratio() { [[ -n $2 ]] && awk -v o="$1" -v r="$2" 'BEGIN { if (o > 0) printf "%.1fx", r / o; else printf ">%.0fx", r / 0.01 }' || echo "-"; }
+
+text=$(
+  printf '%-48s %9s %9s %8s %9s %9s %5s\n' "row" "ours_s" "cs_s" "cs/ours" "ours_MB" "cs_MB" "same"
+  for r in "${rows[@]}"; do
+    IFS='|' read -r t ow orss rw rrss same <<<"$r"
+    printf '%-48s %9s %9s %8s %9s %9s %5s\n' "$t" "$ow" "${rw:--}" "$(ratio "$ow" "$rw")" \
+      "$(fmt_mb "$orss")" "$(fmt_mb "$rrss")" "$same"
+  done
+)
+echo
+echo "$text"
+
+# the 1M row carries a target
+IFS='|' read -r _ ow _ <<<"${rows[-1]}"
+verdict=$(awk -v w="$ow" 'BEGIN { print (w < 1.0) ? "met" : "MISSED" }')
+echo
+echo "target: fold of 1M shuffled names under 1 s: $verdict (${ow}s)"
+
+if [[ $record == 1 ]]; then
+  res=$root/bench/nodeset/RESULTS.md
+  model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+  mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)
+  if [[ ! -f $res ]]; then
+    cat >"$res" <<'EOF'
+# nodeset benchmark results
+
+Produced by `bash bench/nodeset/run.sh --record` (newest first). Wall
+seconds are the best of the repeats; MB is the peak RSS of that run; cs is
+ClusterShell's /usr/bin/nodeset run on the same inputs in the same run;
+"same" says whether both printed the same bytes (- when not compared).
+
+EOF
+  fi
+  {
+    echo "## $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- machine: $(nproc) CPUs, ${model:-unknown CPU}, ${mem:-? memory}; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- ours: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'no commit'), $(go version | cut -d' ' -f3); reference: ${refver:-none}"
+    echo "- repeats per row: $repeat"
+    echo
+    echo "| row | ours s | cs s | cs/ours | ours MB | cs MB | same |"
+    echo "|---|---:|---:|---:|---:|---:|:---:|"
+    for r in "${rows[@]}"; do
+      IFS='|' read -r t ow orss rw rrss same <<<"$r"
+      echo "| $t | $ow | ${rw:--} | $(ratio "$ow" "$rw") | $(fmt_mb "$orss") | $(fmt_mb "$rrss") | $same |"
+    done
+    echo
+    echo "Target (fold of 1M shuffled names under 1 s): $verdict."
+    echo
+  } >"$tmp/section"
+  # newest first: header (up to the first "## ") stays on top
+  awk -v sec="$tmp/section" '
+    !done && /^## / { while ((getline l < sec) > 0) print l; done = 1 }
+    { print }
+    END { if (!done) while ((getline l < sec) > 0) print l }' "$res" >"$tmp/results"
+  cp "$tmp/results" "$res"
+  echo "recorded in ${res#"$root"/}" >&2
+fi

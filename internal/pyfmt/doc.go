@@ -1,0 +1,40 @@
+// Package pyfmt reproduces, byte for byte, a few pieces of CPython 3.11
+// string semantics that the ClusterShell command line tools rely on:
+//
+//   - [Format]: the printf-style "format % arg" operator for a single,
+//     non-tuple argument (nodeset's -O/--output-format);
+//   - [UnescapeLiteral]: evaluation of s as the body of a triple-quoted
+//     string literal, i.e. Python escape processing (nodeset's
+//     -S/--separator);
+//   - [Repr], [ASCII] and [Str]: repr(), ascii() and str() of the Go values
+//     that stand for Python objects;
+//   - [ParseInt] and [ParseFloat]: the int(s, base) and float(s) builtins;
+//   - [Decode] and [Encode]: the "surrogateescape" UTF-8 codec Python uses
+//     for command line arguments and standard output.
+//
+// # Strings
+//
+// A Python str is a sequence of code points while a Go string is a sequence
+// of bytes. This package treats a Go string as UTF-8 decoded the way Python
+// decodes sys.argv: every byte that is not part of a valid UTF-8 sequence
+// stands for the lone surrogate U+DC80..U+DCFF ("surrogateescape"). Lengths,
+// widths, precisions and indexes are therefore counted in code points, with
+// each invalid byte counting as one, exactly as Python counts them. When a
+// result contains a surrogate outside U+DC80..U+DCFF (only possible through
+// "%c" or a \uD800-style escape), it is encoded with the generalized UTF-8
+// ("WTF-8") three byte form; use the []rune variants to observe such
+// surrogates exactly.
+//
+// # Python values
+//
+// Arguments and results are plain Go values standing for Python objects:
+// nil is None, bool is bool, every Go integer type and *big.Int is int,
+// float32/float64 are float, string is str, []any and []string are list.
+// Other Python objects (such as a ClusterShell NodeSet) may be passed as an
+// [Object], optionally a [Mapping].
+//
+// # Errors
+//
+// Errors are *[Error] values carrying the Python exception class name and
+// the exact message CPython 3.11 produces.
+package pyfmt

@@ -1,0 +1,523 @@
+package nodeset
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// rangeSetND is a set of n-dimensional indexes, such as the (rack, node)
+// pairs of "r[1-2]n[1-4]": a list of vectors, each the cartesian product of
+// one RangeSet per dimension. It is a literal port of ClusterShell's
+// RangeSetND, because the way vectors are merged decides the folded output
+// ("x[2-3]y1,x1y[1-2],x3y2") and its order, and fleetsh must print the same.
+type rangeSetND struct {
+	vecs         [][]*RangeSet
+	dirty        bool
+	autostep     int
+	multivarHint bool
+}
+
+func newND(vecs [][]*RangeSet, autostep int) *rangeSetND {
+	return &rangeSetND{vecs: vecs, dirty: true, autostep: autostep}
+}
+
+// folded returns the vectors after folding them when needed (ClusterShell's
+// precond_fold decorator).
+func (nd *rangeSetND) folded() [][]*RangeSet {
+	if nd.dirty {
+		nd.fold()
+	}
+	return nd.vecs
+}
+
+func (nd *rangeSetND) setVecs(v [][]*RangeSet) {
+	nd.vecs = v
+	nd.dirty = true
+}
+
+func (nd *rangeSetND) dim() int {
+	if len(nd.vecs) == 0 {
+		return 0
+	}
+	return len(nd.vecs[0])
+}
+
+func (nd *rangeSetND) empty() bool { return len(nd.vecs) == 0 }
+
+func vecLen(v []*RangeSet) int {
+	n := 1
+	for _, rs := range v {
+		l := rs.Len()
+		if l != 0 && n > int(^uint(0)>>1)/l {
+			return int(^uint(0) >> 1) // saturate: beyond any real cluster
+		}
+		n *= l
+	}
+	return n
+}
+
+func (nd *rangeSetND) Len() int {
+	n := 0
+	for _, v := range nd.folded() {
+		n += vecLen(v)
+	}
+	return n
+}
+
+func (nd *rangeSetND) setAutostep(n int) {
+	nd.autostep = normAutostep(n)
+	for _, v := range nd.vecs {
+		for _, rs := range v {
+			rs.autostep = nd.autostep
+		}
+	}
+}
+
+// clone is ClusterShell's RangeSetND.copy: it folds first, and the copy
+// does not keep the autostep of the set (only its range sets do).
+func (nd *rangeSetND) clone() *rangeSetND {
+	vecs := nd.folded()
+	c := &rangeSetND{dirty: nd.dirty, vecs: make([][]*RangeSet, len(vecs))}
+	for i, v := range vecs {
+		cv := make([]*RangeSet, len(v))
+		for j, rs := range v {
+			cv[j] = rs.Clone()
+		}
+		c.vecs[i] = cv
+	}
+	return c
+}
+
+func (nd *rangeSetND) fold() {
+	if len(nd.vecs) > 1 {
+		if !nd.foldUnivariate() {
+			nd.foldMultivariate()
+		}
+	} else {
+		nd.dirty = false
+	}
+}
+
+// foldUnivariate merges all vectors into one when they differ along one
+// dimension at most.
+func (nd *rangeSetND) foldUnivariate() bool {
+	d := nd.dim()
+	vardim, dimdiff := 0, 0
+	if d > 1 {
+		for i := 0; i < d && dimdiff <= 1; i++ {
+			first := nd.vecs[0][i]
+			for _, v := range nd.vecs[1:] {
+				if !v[i].Equal(first) {
+					dimdiff++
+					vardim = i
+					break
+				}
+			}
+		}
+	}
+	univar := d == 1 || dimdiff == 1
+	if univar {
+		merged := nd.vecs[0][vardim].Clone()
+		for _, v := range nd.vecs[1:] {
+			merged.Update(v[vardim])
+		}
+		v0 := slices.Clone(nd.vecs[0])
+		v0[vardim] = merged
+		nd.vecs = [][]*RangeSet{v0}
+		nd.dirty = false
+	}
+	nd.multivarHint = !univar
+	return univar
+}
+
+func (nd *rangeSetND) foldMultivariate() {
+	nd.expand()
+	nd.merge()
+	nd.dirty = false
+}
+
+// expand replaces the vectors by one vector per distinct point.
+func (nd *rangeSetND) expand() {
+	d := nd.dim()
+	var pts []member // d members per point, flattened
+	for _, v := range nd.vecs {
+		forEachPoint(v, func(p []member) bool {
+			pts = append(pts, p...)
+			return true
+		})
+	}
+	n := len(pts) / d
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	cmpPt := func(a, b int) int {
+		for k := 0; k < d; k++ {
+			if c := cmpMember(pts[a*d+k], pts[b*d+k]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
+	slices.SortFunc(idx, cmpPt)
+	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpPt(a, b) == 0 })
+	vecs := make([][]*RangeSet, len(idx))
+	for i, p := range idx {
+		v := make([]*RangeSet, d)
+		for k := 0; k < d; k++ {
+			m := pts[p*d+k]
+			v[k] = &RangeSet{autostep: nd.autostep, classes: []rsClass{{m.width, []span{{m.value, m.value}}}}}
+		}
+		vecs[i] = v
+	}
+	nd.vecs = vecs
+}
+
+func cmpMember(a, b member) int {
+	if c := cmp.Compare(a.width, b.width); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.value, b.value)
+}
+
+// forEachPoint calls f with every point of the product of v, last
+// dimension varying fastest (itertools.product order).
+func forEachPoint(v []*RangeSet, f func([]member) bool) bool {
+	d := len(v)
+	lists := make([][]member, d)
+	for k, rs := range v {
+		for m := range rs.members() {
+			lists[k] = append(lists[k], m)
+		}
+		if len(lists[k]) == 0 {
+			return true
+		}
+	}
+	pos := make([]int, d)
+	p := make([]member, d)
+	for {
+		for k := range d {
+			p[k] = lists[k][pos[k]]
+		}
+		if !f(p) {
+			return false
+		}
+		k := d - 1
+		for ; k >= 0; k-- {
+			pos[k]++
+			if pos[k] < len(lists[k]) {
+				break
+			}
+			pos[k] = 0
+		}
+		if k < 0 {
+			return true
+		}
+	}
+}
+
+// vecKey is ClusterShell's sort key of a vector: larger vectors first, then
+// per dimension larger range sets first, then by the written form of their
+// first and last members (compared as strings, as Python does).
+type vecKey struct {
+	size int
+	dims []dimKey
+}
+
+type dimKey struct {
+	n           int
+	first, last string
+}
+
+func keyOf(v []*RangeSet) vecKey {
+	k := vecKey{size: vecLen(v), dims: make([]dimKey, len(v))}
+	for i, rs := range v {
+		k.dims[i] = dimKey{rs.Len(), rs.first().String(), rs.last().String()}
+	}
+	return k
+}
+
+func cmpKey(a, b vecKey) int {
+	if c := cmp.Compare(b.size, a.size); c != 0 {
+		return c
+	}
+	for i := range a.dims {
+		x, y := a.dims[i], b.dims[i]
+		if c := cmp.Compare(y.n, x.n); c != 0 {
+			return c
+		}
+		if c := strings.Compare(x.first, y.first); c != 0 {
+			return c
+		}
+		if c := strings.Compare(x.last, y.last); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func (nd *rangeSetND) sortVecs() {
+	type keyed struct {
+		k vecKey
+		v []*RangeSet
+	}
+	ks := make([]keyed, len(nd.vecs))
+	for i, v := range nd.vecs {
+		ks[i] = keyed{keyOf(v), v}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return cmpKey(a.k, b.k) })
+	for i := range ks {
+		nd.vecs[i] = ks[i].v
+	}
+}
+
+// tryMerge returns the union of two vectors when it is itself a vector:
+// they differ along one dimension at most, where they are disjoint or one
+// contains the other.
+func tryMerge(a, b []*RangeSet) ([]*RangeSet, bool) {
+	var out []*RangeSet
+	diff := 0
+	for pos := range a {
+		r1, r2 := a[pos], b[pos]
+		var merged *RangeSet
+		switch {
+		case r1.Equal(r2):
+			continue
+		case r1.disjoint(r2):
+			merged = r1.Union(r2)
+		case r2.subsetOf(r1): // r1 > r2 (r1 != r2 already)
+			merged = r1
+		case r1.subsetOf(r2):
+			merged = r2
+		default:
+			return nil, false
+		}
+		diff++
+		if diff > 1 {
+			return nil, false
+		}
+		out = slices.Clone(a)
+		out[pos] = merged
+	}
+	if out == nil {
+		out = a
+	}
+	return out, true
+}
+
+// merge is ClusterShell's _fold_multivariate_merge: passes that merge
+// neighbours after a sort, then, once those stop helping, passes that try
+// every pair.
+func (nd *rangeSetND) merge() {
+	full := false
+	for chg := true; chg; {
+		chg = false
+		nd.sortVecs()
+		if !full {
+			out := nd.vecs[:0:0]
+			out = append(out, nd.vecs[0])
+			for _, v := range nd.vecs[1:] {
+				if m, ok := tryMerge(out[len(out)-1], v); ok {
+					out[len(out)-1] = m
+					chg = true
+				} else {
+					out = append(out, v)
+				}
+			}
+			nd.vecs = out
+		} else {
+			removed := make([]bool, len(nd.vecs))
+			for i := range nd.vecs {
+				if removed[i] {
+					continue
+				}
+				for j := i + 1; j < len(nd.vecs); j++ {
+					if removed[j] {
+						continue
+					}
+					if m, ok := tryMerge(nd.vecs[i], nd.vecs[j]); ok {
+						nd.vecs[i] = m
+						removed[j] = true
+						chg = true
+					}
+				}
+			}
+			out := nd.vecs[:0]
+			for i, v := range nd.vecs {
+				if !removed[i] {
+					out = append(out, v)
+				}
+			}
+			nd.vecs = out
+		}
+		if !chg && !full {
+			chg, full = true, true
+		}
+	}
+}
+
+// update adds the vectors of o (ClusterShell's RangeSetND.update).
+func (nd *rangeSetND) update(o *rangeSetND) {
+	nd.updateVecs(o.vecs)
+}
+
+func (nd *rangeSetND) updateVecs(vecs [][]*RangeSet) {
+	for _, v := range vecs {
+		cv := make([]*RangeSet, len(v))
+		for i, rs := range v {
+			c := rs.Clone()
+			c.autostep = nd.autostep
+			cv[i] = c
+		}
+		nd.vecs = append(nd.vecs, cv)
+	}
+	nd.dirty = true
+	if !nd.multivarHint {
+		nd.foldUnivariate()
+	}
+}
+
+// differenceUpdate removes the points of o, vector by vector, on the
+// vectors as they are (folded or not), as ClusterShell does.
+func (nd *rangeSetND) differenceUpdate(o *rangeSetND) {
+	var out [][]*RangeSet
+	for _, v1 := range nd.vecs {
+		proc := [][]*RangeSet{v1}
+		var next [][]*RangeSet
+		for _, v2 := range o.vecs {
+			for len(proc) > 0 {
+				p := proc[0]
+				proc = proc[1:]
+				var tmp [][]*RangeSet
+				for pos := range p {
+					r1, r2 := p[pos], v2[pos]
+					if r1.subsetOf(r2) { // r1 == r2 or r1 < r2
+						continue
+					}
+					if !r1.disjoint(r2) {
+						t := slices.Clone(p)
+						t[pos] = r1.Difference(r2)
+						tmp = append(tmp, t)
+					} else {
+						tmp = [][]*RangeSet{p}
+						break
+					}
+				}
+				next = append(next, tmp...)
+			}
+			if len(next) > 0 {
+				proc = next
+				next = nil
+			}
+		}
+		out = append(out, proc...)
+	}
+	nd.setVecs(out)
+}
+
+// intersectionUpdate keeps the points also in o. Like ClusterShell, the
+// result forgets the autostep of nd.
+func (nd *rangeSetND) intersectionUpdate(o *rangeSetND) {
+	if o == nd {
+		return
+	}
+	tmp := &rangeSetND{}
+	for _, v1 := range nd.vecs {
+		for _, v2 := range o.vecs {
+			iv := make([]*RangeSet, len(v1))
+			ok := true
+			for i := range v1 {
+				iv[i] = v1[i].Intersection(v2[i])
+				if iv[i].Len() == 0 {
+					ok = false
+				}
+			}
+			if ok {
+				tmp.updateVecs([][]*RangeSet{iv})
+			}
+		}
+	}
+	nd.setVecs(tmp.folded())
+}
+
+func (nd *rangeSetND) symmetricDifferenceUpdate(o *rangeSetND) {
+	diff2 := o.clone()
+	diff2.differenceUpdate(nd)
+	nd.differenceUpdate(o)
+	nd.update(diff2)
+}
+
+// contains reports whether every point of o is in nd.
+func (nd *rangeSetND) isSuperset(o *rangeSetND) bool {
+	nd.folded()
+	if o.empty() {
+		return true
+	}
+	t := o.clone()
+	t.differenceUpdate(nd)
+	return t.empty()
+}
+
+// contiguous splits nd into vectors whose range sets are each contiguous.
+func (nd *rangeSetND) contiguous() []*rangeSetND {
+	vecs := nd.folded()
+	if len(vecs) == 0 {
+		return nil
+	}
+	for d := 0; d < len(vecs[0]); d++ {
+		var next [][]*RangeSet
+		for _, v := range vecs {
+			for _, sub := range v[d].Contiguous() {
+				nv := slices.Clone(v)
+				nv[d] = sub
+				next = append(next, nv)
+			}
+		}
+		vecs = next
+	}
+	out := make([]*rangeSetND, len(vecs))
+	for i, v := range vecs {
+		out[i] = newND([][]*RangeSet{v}, 0)
+	}
+	return out
+}
+
+// points yields the points of positions [start, stop) in iteration order.
+func (nd *rangeSetND) points(start, stop, step int, f func([]member)) {
+	pos := 0
+	for _, v := range nd.folded() {
+		n := vecLen(v)
+		if pos+n <= start {
+			pos += n
+			continue
+		}
+		forEachPoint(v, func(p []member) bool {
+			if pos >= stop {
+				return false
+			}
+			if pos >= start && (pos-start)%step == 0 {
+				f(p)
+			}
+			pos++
+			return true
+		})
+		if pos >= stop {
+			return
+		}
+	}
+}
+
+// slice is ClusterShell's RangeSetND[start:stop:step]: a new set made of
+// the selected points, one vector each, to be folded again.
+func (nd *rangeSetND) slice(start, stop, step int) *rangeSetND {
+	var vecs [][]*RangeSet
+	nd.points(start, stop, step, func(p []member) {
+		v := make([]*RangeSet, len(p))
+		for i, m := range p {
+			v[i] = &RangeSet{autostep: nd.autostep, classes: []rsClass{{m.width, []span{{m.value, m.value}}}}}
+		}
+		vecs = append(vecs, v)
+	})
+	return newND(vecs, nd.autostep)
+}
