@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -302,22 +303,30 @@ func (c *command) processStdin(op func(xset)) error {
 		return fmt.Errorf("read standard input: %w", err)
 	}
 	tmp := c.newSet()
-	text := strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n")
+	text := string(data)
+	if strings.IndexByte(text, '\r') >= 0 { // Python reads stdin with universal newlines
+		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
+	}
+	fast, _ := tmp.(*nodeSet)
 	for len(text) > 0 {
 		line, rest, found := strings.Cut(text, "\n")
-		if found {
-			line += "\n"
-		}
 		text = rest
 		// ClusterShell cuts at '#', and otherwise drops the last character
 		// (meant to be the newline, even on a last line without one).
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
-		} else {
-			r := []rune(line)
-			line = string(r[:len(r)-1])
+		} else if !found {
+			_, size := utf8.DecodeLastRuneInString(line)
+			line = line[:len(line)-size]
 		}
-		for _, elem := range pySplit(line) {
+		for elem := range pyFields(line) {
+			// A plain name needs none of the parser's work.
+			if fast != nil && !strings.ContainsAny(elem, "[],!&^@*?") {
+				if err := fast.ns.AddNode(elem); err != nil {
+					return err
+				}
+				continue
+			}
 			o, err := tmp.parse(elem)
 			if err != nil {
 				return err
@@ -445,9 +454,10 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 		render = func(s xset) (string, error) { return pyfmt.Format(format, s.len()) }
 	}
 	parts := []xset{x}
+	var partsErr error // ClusterShell prints the runs before a bad one
 	if x.len() > 0 && (maxsplit > 1 || v.Bool("contiguous")) {
 		if v.Bool("contiguous") {
-			parts = x.contiguous()
+			parts, partsErr = x.contiguous()
 		} else {
 			parts = x.split(maxsplit)
 		}
@@ -460,7 +470,7 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 		io.WriteString(env.stdout, line)
 		io.WriteString(env.stdout, "\n")
 	}
-	return nil
+	return partsErr
 }
 
 // commandList prints the groups of a source, or of every source with -L

@@ -1,14 +1,37 @@
 package nodesetcli
 
 import (
-	"strings"
+	"iter"
 	"unicode"
+	"unicode/utf8"
 )
 
-// pySplit is Python's str.split() without arguments: runs of whitespace
-// separate fields.
-func pySplit(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) })
+func pySpace(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) }
+
+// pyFields yields the fields of Python's str.split() without arguments:
+// runs of whitespace separate fields.
+func pyFields(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		start := -1
+		for i := 0; i < len(s); {
+			r, size := rune(s[i]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(s[i:])
+			}
+			if pySpace(r) {
+				if start >= 0 && !yield(s[start:i]) {
+					return
+				}
+				start = -1
+			} else if start < 0 {
+				start = i
+			}
+			i += size
+		}
+		if start >= 0 {
+			yield(s[start:])
+		}
+	}
 }
 
 // pySplitlines is Python's str.splitlines(): lines end at \n, \r, \r\n,

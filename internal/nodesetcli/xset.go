@@ -23,7 +23,7 @@ type xset interface {
 	// in a set without autostep, as "nodeset -I" builds them.
 	sliced(start, stop int64) xset
 	split(n int) []xset
-	contiguous() []xset
+	contiguous() ([]xset, error)
 	empty() xset
 }
 
@@ -64,12 +64,13 @@ func (x *nodeSet) split(n int) []xset {
 	}
 	return out
 }
-func (x *nodeSet) contiguous() []xset {
+func (x *nodeSet) contiguous() ([]xset, error) {
 	var out []xset
-	for _, s := range x.ns.Contiguous() {
+	subs, err := x.ns.Contiguous()
+	for _, s := range subs {
 		out = append(out, &nodeSet{s, x.p})
 	}
-	return out
+	return out, err
 }
 
 type rangeSet struct {
@@ -130,12 +131,13 @@ func (x *rangeSet) split(n int) []xset {
 	}
 	return out
 }
-func (x *rangeSet) contiguous() []xset {
+func (x *rangeSet) contiguous() ([]xset, error) {
 	var out []xset
-	for _, s := range x.rs.Contiguous() {
+	subs, err := x.rs.Contiguous()
+	for _, s := range subs {
 		out = append(out, &rangeSet{s, x.autoStep})
 	}
-	return out
+	return out, err
 }
 
 // pySliceBounds resolves Python slice bounds [start:stop] on a sequence of

@@ -144,15 +144,14 @@ func (f *formatter) formatArg() error {
 	if err := f.parseSpec(&a); err != nil {
 		return err
 	}
-	if a.width > maxField || a.prec > maxField {
-		return &Error{Kind: "MemoryError", Msg: ""}
-	}
 	str, done, err := f.convert(&a)
 	if err != nil {
 		return err
 	}
 	if !done {
-		f.output(&a, str)
+		if err := f.output(&a, str); err != nil {
+			return err
+		}
 	}
 	if f.dict != nil && f.argidx < f.arglen {
 		return typeError("not all arguments converted during string formatting")
@@ -334,6 +333,11 @@ func (f *formatter) parseSpec(a *spec) error {
 	return nil
 }
 
+func digitLimitError() *Error {
+	return valueError("Exceeds the limit (4300 digits) for integer string conversion; " +
+		"use sys.set_int_max_str_digits() to increase the limit")
+}
+
 // tooManyDigits reports whether str(n) would exceed CPython's default
 // limit on the number of decimal digits of an int.
 func tooManyDigits(n *big.Int) bool {
@@ -359,10 +363,9 @@ func (f *formatter) convert(a *spec) (str []rune, done bool, err error) {
 		return nil, false, err
 	}
 	switch a.ch {
-	case 's', 'r', 'a', 'd', 'i', 'u':
+	case 's', 'r', 'a':
 		if n, ok := toBig(v); ok && tooManyDigits(n) {
-			return nil, false, valueError("Exceeds the limit (4300 digits) for integer string conversion; " +
-				"use sys.set_int_max_str_digits() to increase the limit")
+			return nil, false, digitLimitError()
 		}
 	}
 	switch a.ch {
@@ -393,6 +396,9 @@ func (f *formatter) convert(a *spec) (str []rune, done bool, err error) {
 		prec := a.prec
 		if prec < 0 {
 			prec = 6
+		}
+		if prec > maxField {
+			return nil, false, memoryError()
 		}
 		s := formatDouble(x, a.ch, prec, a.flags&flagAlt != 0)
 		if a.width == -1 && a.prec == -1 && a.flags&(flagSign|flagBlank) == 0 {
@@ -438,6 +444,12 @@ func formatLong(v any, a *spec) (string, error) {
 	}
 	if a.prec > cIntMax-3 {
 		return "", overflowError("precision too large")
+	}
+	if typ != 'o' && typ != 'x' && typ != 'X' && tooManyDigits(n) {
+		return "", digitLimitError()
+	}
+	if a.prec > maxField {
+		return "", memoryError()
 	}
 	neg := n.Sign() < 0
 	var digits, prefix string
@@ -506,8 +518,11 @@ func formatChar(v any) (rune, error) {
 	return rune(n.Int64()), nil
 }
 
+// memoryError is what we return instead of building huge strings.
+func memoryError() *Error { return &Error{Kind: "MemoryError", Msg: ""} }
+
 // output implements unicode_format_arg_output (padding, sign and prefix).
-func (f *formatter) output(a *spec, str []rune) {
+func (f *formatter) output(a *spec, str []rune) error {
 	fill := ' '
 	if a.sign && a.flags&flagZero != 0 {
 		fill = '0'
@@ -516,7 +531,10 @@ func (f *formatter) output(a *spec, str []rune) {
 	if (a.width == -1 || a.width <= length) && (a.prec == -1 || a.prec >= length) &&
 		a.flags&(flagSign|flagBlank) == 0 {
 		f.out = append(f.out, str...)
-		return
+		return nil
+	}
+	if a.width > maxField {
+		return memoryError()
 	}
 	if a.ch == 's' || a.ch == 'r' || a.ch == 'a' {
 		if a.prec >= 0 && length > a.prec {
@@ -589,6 +607,7 @@ func (f *formatter) output(a *spec, str []rune) {
 			f.out = append(f.out, ' ')
 		}
 	}
+	return nil
 }
 
 // formatDouble implements PyOS_double_to_string for the 'e', 'f' and 'g'

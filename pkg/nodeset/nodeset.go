@@ -441,3 +441,82 @@ func (ns *NodeSet) foldsAxis(axis, dimcnt int) bool {
 	}
 	return false
 }
+
+// AddNode adds one node name taken literally: no operators, brackets or
+// groups, exactly as Update(ParseNode(name)) but without building a set
+// per name, which makes reading a list of a million names fast. New
+// patterns get the autostep of ns.
+func (ns *NodeSet) AddNode(name string) error {
+	name = pyStrip(name)
+	if name == "" {
+		return &ParseError{Msg: "parse error"}
+	}
+	var keyBuf [128]byte
+	var idxBuf [8]member
+	key, idx := keyBuf[:0], idxBuf[:0]
+	for i := 0; i < len(name); {
+		c := name[i]
+		if !isDigit(c) {
+			if c == '%' {
+				key = append(key, '%', '%')
+			} else {
+				key = append(key, c)
+			}
+			i++
+			continue
+		}
+		j := i
+		for j < len(name) && isDigit(name[j]) {
+			j++
+		}
+		m, err := indexMember(name[i:j])
+		if err != nil {
+			return err
+		}
+		idx = append(idx, m)
+		key = append(key, '%', 's')
+		i = j
+	}
+	ns.init()
+	p, ok := ns.pats[string(key)]
+	if !ok {
+		p = &patternSet{}
+		switch len(idx) {
+		case 0:
+		case 1:
+			p.rs = &RangeSet{autostep: ns.autostep}
+		default:
+			p.nd = &rangeSetND{autostep: ns.autostep}
+		}
+		ns.pats[string(key)] = p
+	}
+	switch {
+	case p.rs != nil:
+		p.rs.pending = append(p.rs.pending, idx[0])
+	case p.nd != nil:
+		v := singletons(idx, ns.autostep)
+		// Folding all at once at the end gives what folding after each
+		// name gives (see rangeSetND.fold), for far less work.
+		p.nd.vecs = append(p.nd.vecs, v)
+		p.nd.dirty = true
+		p.nd.multivarHint = true
+	}
+	return nil
+}
+
+// singletons returns one single-index range set per member, in four
+// allocations whatever the number of dimensions.
+func singletons(idx []member, autostep int) []*RangeSet {
+	n := len(idx)
+	v := make([]*RangeSet, n)
+	sets := make([]RangeSet, n)
+	cls := make([]rsClass, n)
+	spans := make([]span, n)
+	for k, m := range idx {
+		spans[k] = span{m.value, m.value}
+		cls[k] = rsClass{m.width, spans[k : k+1 : k+1]}
+		sets[k] = RangeSet{autostep: autostep, classes: cls[k : k+1 : k+1]}
+		v[k] = &sets[k]
+	}
+	return v
+}

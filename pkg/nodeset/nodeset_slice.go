@@ -76,23 +76,33 @@ func (ns *NodeSet) Split(n int) []*NodeSet {
 }
 
 // Contiguous splits ns into sets of consecutive indexes: one per run, per
-// pattern (ClusterShell's NodeSet.contiguous).
-func (ns *NodeSet) Contiguous() []*NodeSet {
+// pattern (ClusterShell's NodeSet.contiguous). A run of negative indexes
+// ending at -1 is an error in ClusterShell; the sets before it are
+// returned with the error.
+func (ns *NodeSet) Contiguous() ([]*NodeSet, error) {
 	var out []*NodeSet
 	for _, pat := range ns.sortedPatterns() {
 		p := ns.pats[pat]
 		switch {
 		case p.rs != nil:
-			for _, sub := range p.rs.Contiguous() {
+			subs, err := p.rs.Contiguous()
+			for _, sub := range subs {
 				out = append(out, single(pat, &patternSet{rs: sub}))
 			}
+			if err != nil {
+				return out, err
+			}
 		case p.nd != nil:
-			for _, sub := range p.nd.contiguous() {
+			subs, err := p.nd.contiguous()
+			if err != nil {
+				return out, err
+			}
+			for _, sub := range subs {
 				out = append(out, single(pat, &patternSet{nd: sub}))
 			}
 		default:
 			out = append(out, single(pat, &patternSet{}))
 		}
 	}
-	return out
+	return out, nil
 }

@@ -349,25 +349,12 @@ func scanSingle(s string, autostep int) (string, []*RangeSet, error) {
 			k++
 		}
 		if k > j {
-			idx := s[j:k]
-			stripped := strings.TrimLeft(idx, "0")
-			pad := 0
-			if len(stripped) < len(idx) && len(idx) > 1 {
-				pad = len(idx)
-			}
-			if len(stripped) > maxIndexDigits {
-				if aboveGoogol(stripped) {
-					return "", nil, badRange(&RangeParseError{idx, "invalid rangeset index"})
-				}
-				return "", nil, badRange(&RangeParseError{idx, fmt.Sprintf("index too large (fleetsh supports at most %d digits)", maxIndexDigits)})
-			}
-			var v int64
-			for c := 0; c < len(stripped); c++ {
-				v = v*10 + int64(stripped[c]-'0')
+			m, err := indexMember(s[j:k])
+			if err != nil {
+				return "", nil, err
 			}
 			pat.WriteString("%s")
 			rs := &RangeSet{autostep: normAutostep(autostep)}
-			m := memberOf(v, pad)
 			rs.classes = []rsClass{{m.width, []span{{m.value, m.value}}}}
 			sets = append(sets, rs)
 		}
@@ -381,6 +368,27 @@ func scanSingle(s string, autostep int) (string, []*RangeSet, error) {
 // made by -O.
 func (p *Parser) ParseNode(name string) (*NodeSet, error) {
 	return parseSingle(name, p.Autostep)
+}
+
+// indexMember reads the digits of an index found in a node name, with
+// its padding (ClusterShell's _scan_string_single).
+func indexMember(idx string) (member, error) {
+	stripped := strings.TrimLeft(idx, "0")
+	pad := 0
+	if len(stripped) < len(idx) && len(idx) > 1 {
+		pad = len(idx)
+	}
+	if len(stripped) > maxIndexDigits {
+		if aboveGoogol(stripped) {
+			return member{}, badRange(&RangeParseError{idx, "invalid rangeset index"})
+		}
+		return member{}, badRange(&RangeParseError{idx, fmt.Sprintf("index too large (fleetsh supports at most %d digits)", maxIndexDigits)})
+	}
+	var v int64
+	for c := 0; c < len(stripped); c++ {
+		v = v*10 + int64(stripped[c]-'0')
+	}
+	return memberOf(v, pad), nil
 }
 
 // parseSingle parses one node name without operators or groups.
@@ -405,7 +413,11 @@ func amendLeadingDigits(outer, inner string) (string, string, error) {
 		return "", "", badRange(err)
 	}
 	var elems []string
-	for _, sub := range rs.Contiguous() {
+	subs, err := rs.Contiguous()
+	if err != nil {
+		return "", "", err
+	}
+	for _, sub := range subs {
 		bounds := strings.Split(sub.String(), "-")
 		for i := range bounds {
 			bounds[i] = digits + bounds[i]

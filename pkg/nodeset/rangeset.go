@@ -3,6 +3,7 @@ package nodeset
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -70,7 +71,7 @@ func (m member) String() string { return string(m.appendTo(nil)) }
 
 func (m member) appendTo(b []byte) []byte {
 	if m.value < 0 || m.width <= 1 {
-		return fmt.Appendf(b, "%d", m.value)
+		return strconv.AppendInt(b, m.value, 10)
 	}
 	return appendPadded(b, m.value, m.width)
 }
@@ -78,7 +79,7 @@ func (m member) appendTo(b []byte) []byte {
 // appendPadded appends v >= 0 with at least pad digits (Python's "%0*d").
 func appendPadded(b []byte, v int64, pad int) []byte {
 	if v < 0 {
-		return fmt.Appendf(b, "%0*d", pad, v)
+		return fmt.Appendf(b, "%0*d", pad, v) // never on hot paths: negative indexes are not padded
 	}
 	var tmp [20]byte
 	i := len(tmp)
@@ -318,39 +319,45 @@ func (rs *RangeSet) insertSpan(w int, lo, hi int64) {
 	rs.classes = mergeClasses(rs.classes, other.classes, opUnion)
 }
 
-// normalize merges pending members into the classes.
+// normalize merges pending members into the classes. It is called by
+// every read, so the check stays small enough to be inlined.
 func (rs *RangeSet) normalize() {
-	if len(rs.pending) == 0 {
-		return
+	if len(rs.pending) > 0 {
+		rs.flush()
 	}
+}
+
+func (rs *RangeSet) flush() {
 	p := rs.pending
 	rs.pending = nil
-	slices.SortFunc(p, func(a, b member) int {
-		if a.width != b.width {
-			return a.width - b.width
-		}
-		switch {
-		case a.value < b.value:
-			return -1
-		case a.value > b.value:
-			return 1
-		}
-		return 0
-	})
-	var add []rsClass
+	// Sort values width by width: there are few widths, and sorting plain
+	// int64s is several times faster than sorting (width, value) pairs.
+	widths := make([]int, 0, 4)
 	for _, m := range p {
-		n := len(add)
-		if n == 0 || add[n-1].width != m.width {
-			add = append(add, rsClass{m.width, []span{{m.value, m.value}}})
-			continue
+		if !slices.Contains(widths, m.width) {
+			widths = append(widths, m.width)
 		}
-		c := &add[n-1]
-		last := &c.spans[len(c.spans)-1]
-		if m.value <= last.hi+1 {
-			last.hi = max(last.hi, m.value)
-		} else {
-			c.spans = append(c.spans, span{m.value, m.value})
+	}
+	slices.Sort(widths)
+	vals := make([]int64, 0, len(p))
+	var add []rsClass
+	for _, w := range widths {
+		vals = vals[:0]
+		for _, m := range p {
+			if m.width == w {
+				vals = append(vals, m.value)
+			}
 		}
+		slices.Sort(vals)
+		c := rsClass{width: w}
+		for _, v := range vals {
+			if n := len(c.spans); n > 0 && v <= c.spans[n-1].hi+1 {
+				c.spans[n-1].hi = max(c.spans[n-1].hi, v)
+			} else {
+				c.spans = append(c.spans, span{v, v})
+			}
+		}
+		add = append(add, c)
 	}
 	if len(rs.classes) == 0 {
 		rs.classes = add

@@ -1,6 +1,7 @@
 package nodeset
 
 import (
+	"fmt"
 	"math/bits"
 	"strings"
 )
@@ -186,15 +187,24 @@ func (rs *RangeSet) appendFolded(b []byte) []byte {
 func (rs *RangeSet) String() string { return string(rs.appendFolded(nil)) }
 
 // Contiguous splits rs into runs of consecutive indexes of one padding
-// (ClusterShell's RangeSet.contiguous).
-func (rs *RangeSet) Contiguous() []*RangeSet {
+// (ClusterShell's RangeSet.contiguous). Like ClusterShell, it fails on a
+// run that ends at -1; the runs before it are returned with the error.
+func (rs *RangeSet) Contiguous() ([]*RangeSet, error) {
 	var out []*RangeSet
+	var err error
 	rs.feed(&folder{finalAutostep: rs.autostep, emit: func(s foldedSlice) {
+		if err != nil {
+			return
+		}
+		if s.stop == 0 {
+			err = fmt.Errorf("Invalid range upper limit (0)")
+			return
+		}
 		sub := &RangeSet{}
 		sub.addRangeMembers(s.start, s.stop, s.step, s.pad)
 		out = append(out, sub)
 	}})
-	return out
+	return out, err
 }
 
 // addRangeMembers adds a folded slice back as members.

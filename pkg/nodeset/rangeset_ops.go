@@ -1,6 +1,9 @@
 package nodeset
 
-import "iter"
+import (
+	"iter"
+	"slices"
+)
 
 type setOp int
 
@@ -11,7 +14,9 @@ const (
 	opSymDiff
 )
 
-// mergeClasses combines two class lists with op, width by width.
+// mergeClasses combines two class lists with op, width by width. The
+// result may share span arrays with a (never with b): callers that keep a
+// must copy.
 func mergeClasses(a, b []rsClass, op setOp) []rsClass {
 	out := make([]rsClass, 0, max(len(a), len(b)))
 	i, j := 0, 0
@@ -149,7 +154,28 @@ func (rs *RangeSet) DifferenceUpdate(o *RangeSet) { rs.apply(o, opDifference) }
 func (rs *RangeSet) SymmetricDifferenceUpdate(o *RangeSet) { rs.apply(o, opSymDiff) }
 
 // Union returns a new set with the indexes of both.
-func (rs *RangeSet) Union(o *RangeSet) *RangeSet { c := rs.Clone(); c.Update(o); return c }
+func (rs *RangeSet) Union(o *RangeSet) *RangeSet {
+	rs.normalize()
+	o.normalize()
+	cls := mergeClasses(rs.classes, o.classes, opUnion)
+	for i := range cls { // unshare what came from rs
+		cls[i].spans = slices.Clip(cls[i].spans)
+		if len(rs.classes) > 0 && sameArray(cls[i].spans, rs.classes) {
+			cls[i].spans = slices.Clone(cls[i].spans)
+		}
+	}
+	return &RangeSet{autostep: rs.autostep, classes: cls}
+}
+
+// sameArray reports whether spans is the span array of one of cls.
+func sameArray(spans []span, cls []rsClass) bool {
+	for _, c := range cls {
+		if len(c.spans) > 0 && len(spans) > 0 && &c.spans[0] == &spans[0] {
+			return true
+		}
+	}
+	return false
+}
 
 // Intersection returns a new set with the indexes in both.
 func (rs *RangeSet) Intersection(o *RangeSet) *RangeSet {

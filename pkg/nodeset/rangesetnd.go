@@ -1,9 +1,9 @@
 package nodeset
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
-	"strings"
 )
 
 // rangeSetND is a set of n-dimensional indexes, such as the (rack, node)
@@ -141,11 +141,31 @@ func (nd *rangeSetND) foldMultivariate() {
 func (nd *rangeSetND) expand() {
 	d := nd.dim()
 	var pts []member // d members per point, flattened
+	var reuse [][]*RangeSet
+	allSingle := true
 	for _, v := range nd.vecs {
-		forEachPoint(v, func(p []member) bool {
-			pts = append(pts, p...)
-			return true
-		})
+		for _, rs := range v {
+			if rs.autostep != nd.autostep || rs.Len() != 1 {
+				allSingle = false
+			}
+		}
+	}
+	if allSingle {
+		// Names added one by one: each vector already is a point.
+		reuse = nd.vecs
+		pts = make([]member, 0, len(nd.vecs)*d)
+		for _, v := range nd.vecs {
+			for _, rs := range v {
+				pts = append(pts, rs.first())
+			}
+		}
+	} else {
+		for _, v := range nd.vecs {
+			forEachPoint(v, func(p []member) bool {
+				pts = append(pts, p...)
+				return true
+			})
+		}
 	}
 	n := len(pts) / d
 	idx := make([]int, n)
@@ -164,12 +184,11 @@ func (nd *rangeSetND) expand() {
 	idx = slices.CompactFunc(idx, func(a, b int) bool { return cmpPt(a, b) == 0 })
 	vecs := make([][]*RangeSet, len(idx))
 	for i, p := range idx {
-		v := make([]*RangeSet, d)
-		for k := 0; k < d; k++ {
-			m := pts[p*d+k]
-			v[k] = &RangeSet{autostep: nd.autostep, classes: []rsClass{{m.width, []span{{m.value, m.value}}}}}
+		if reuse != nil {
+			vecs[i] = reuse[p]
+			continue
 		}
-		vecs[i] = v
+		vecs[i] = singletons(pts[p*d:(p+1)*d], nd.autostep)
 	}
 	nd.vecs = vecs
 }
@@ -223,52 +242,74 @@ func forEachPoint(v []*RangeSet, f func([]member) bool) bool {
 type vecKey struct {
 	size int
 	dims []dimKey
+	pos  int // position before sorting: ties keep their order
+	v    []*RangeSet
 }
 
 type dimKey struct {
 	n           int
-	first, last string
+	first, last member
 }
 
-func keyOf(v []*RangeSet) vecKey {
-	k := vecKey{size: vecLen(v), dims: make([]dimKey, len(v))}
-	for i, rs := range v {
-		k.dims[i] = dimKey{rs.Len(), rs.first().String(), rs.last().String()}
+// cmpMemberText compares two members by their written form, as Python
+// compares the strings, without building them.
+func cmpMemberText(a, b member) int {
+	if a == b {
+		return 0
 	}
-	return k
+	if a.width == b.width && a.value >= 0 && b.value >= 0 {
+		return cmp.Compare(a.value, b.value) // same length: digit order
+	}
+	var ba, bb [24]byte
+	return bytes.Compare(a.appendTo(ba[:0]), b.appendTo(bb[:0]))
 }
 
-func cmpKey(a, b vecKey) int {
+func cmpKey(a, b *vecKey) int {
 	if c := cmp.Compare(b.size, a.size); c != 0 {
 		return c
 	}
 	for i := range a.dims {
-		x, y := a.dims[i], b.dims[i]
+		x, y := &a.dims[i], &b.dims[i]
 		if c := cmp.Compare(y.n, x.n); c != 0 {
 			return c
 		}
-		if c := strings.Compare(x.first, y.first); c != 0 {
+		if c := cmpMemberText(x.first, y.first); c != 0 {
 			return c
 		}
-		if c := strings.Compare(x.last, y.last); c != 0 {
+		if c := cmpMemberText(x.last, y.last); c != 0 {
 			return c
 		}
 	}
-	return 0
+	return cmp.Compare(a.pos, b.pos)
 }
 
+// sortVecs sorts the vectors as Python's stable list.sort does; the
+// position tie-break makes the faster unstable sort give the same order.
 func (nd *rangeSetND) sortVecs() {
-	type keyed struct {
-		k vecKey
-		v []*RangeSet
-	}
-	ks := make([]keyed, len(nd.vecs))
+	d := nd.dim()
+	flat := make([]dimKey, len(nd.vecs)*d)
+	keys := make([]vecKey, len(nd.vecs))
 	for i, v := range nd.vecs {
-		ks[i] = keyed{keyOf(v), v}
+		k := &keys[i]
+		k.dims, k.pos, k.v = flat[i*d:(i+1)*d:(i+1)*d], i, v
+		k.size = 1
+		for j, rs := range v {
+			n := rs.Len()
+			k.dims[j] = dimKey{n, rs.first(), rs.last()}
+			if n != 0 && k.size > int(^uint(0)>>1)/n {
+				k.size = int(^uint(0) >> 1)
+			} else {
+				k.size *= n
+			}
+		}
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int { return cmpKey(a.k, b.k) })
-	for i := range ks {
-		nd.vecs[i] = ks[i].v
+	order := make([]*vecKey, len(keys))
+	for i := range keys {
+		order[i] = &keys[i]
+	}
+	slices.SortFunc(order, cmpKey)
+	for i, k := range order {
+		nd.vecs[i] = k.v
 	}
 }
 
@@ -460,15 +501,19 @@ func (nd *rangeSetND) isSuperset(o *rangeSetND) bool {
 }
 
 // contiguous splits nd into vectors whose range sets are each contiguous.
-func (nd *rangeSetND) contiguous() []*rangeSetND {
+func (nd *rangeSetND) contiguous() ([]*rangeSetND, error) {
 	vecs := nd.folded()
 	if len(vecs) == 0 {
-		return nil
+		return nil, nil
 	}
 	for d := 0; d < len(vecs[0]); d++ {
 		var next [][]*RangeSet
 		for _, v := range vecs {
-			for _, sub := range v[d].Contiguous() {
+			subs, err := v[d].Contiguous()
+			if err != nil {
+				return nil, err
+			}
+			for _, sub := range subs {
 				nv := slices.Clone(v)
 				nv[d] = sub
 				next = append(next, nv)
@@ -480,7 +525,7 @@ func (nd *rangeSetND) contiguous() []*rangeSetND {
 	for i, v := range vecs {
 		out[i] = newND([][]*RangeSet{v}, 0)
 	}
-	return out
+	return out, nil
 }
 
 // points yields the points of positions [start, stop) in iteration order.
@@ -513,11 +558,7 @@ func (nd *rangeSetND) points(start, stop, step int, f func([]member)) {
 func (nd *rangeSetND) slice(start, stop, step int) *rangeSetND {
 	var vecs [][]*RangeSet
 	nd.points(start, stop, step, func(p []member) {
-		v := make([]*RangeSet, len(p))
-		for i, m := range p {
-			v[i] = &RangeSet{autostep: nd.autostep, classes: []rsClass{{m.width, []span{{m.value, m.value}}}}}
-		}
-		vecs = append(vecs, v)
+		vecs = append(vecs, singletons(p, nd.autostep))
 	})
 	return newND(vecs, nd.autostep)
 }
