@@ -126,7 +126,7 @@ const maxRangeLen = 1_000_000_000
 
 // maxSteppedMembers bounds a stepped range, whose members are stored one by
 // one; ClusterShell would need gigabytes for such a range too.
-const maxSteppedMembers = 1 << 24
+const maxSteppedMembers = 1 << 20
 
 func (rs *RangeSet) parse(pattern string) error {
 	for _, sub := range strings.Split(pattern, ",") {

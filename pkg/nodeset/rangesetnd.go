@@ -131,7 +131,22 @@ func (nd *rangeSetND) foldUnivariate() bool {
 	return univar
 }
 
+// maxFoldPoints bounds the points the multivariate fold expands. Beyond
+// it (say "x[1-100000]y[1-100000]!x1y1", 10^10 points) ClusterShell would
+// run for hours; fleetsh keeps the vectors as they are, sorted: the set
+// is exact, only its folded form may be longer than ClusterShell's.
+const maxFoldPoints = 1 << 20
+
 func (nd *rangeSetND) foldMultivariate() {
+	total := 0
+	for _, v := range nd.vecs {
+		total += vecLen(v)
+		if total > maxFoldPoints || total < 0 {
+			nd.sortVecs()
+			nd.dirty = false
+			return
+		}
+	}
 	nd.expand()
 	nd.merge()
 	nd.dirty = false
