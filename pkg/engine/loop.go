@@ -1,0 +1,393 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"time"
+)
+
+// fanoutGroup is a window of concurrently running jobs: the task's default
+// one, shared by all workers as in ClusterShell, or a worker's own.
+type fanoutGroup struct {
+	limit   func() int
+	running int
+	queue   []*job
+	head    int
+}
+
+// loop is the task's event loop state. Everything here is touched only by
+// the goroutine running the loop (inside Resume), or by control functions
+// posted to it.
+type loop struct {
+	t        *Task
+	workers  []*Worker
+	defGroup *fanoutGroup
+	groups   []*fanoutGroup
+	running  int // job goroutines alive
+	pending  int // jobs waiting for the fanout
+	timers   timerHeap
+	active   int // armed timers that keep the loop alive
+	seq      uint64
+	ctx      context.Context
+	stop     context.CancelFunc
+}
+
+func newLoop(t *Task) *loop {
+	l := &loop{t: t}
+	l.defGroup = &fanoutGroup{limit: func() int { return max(1, t.infoInt(InfoFanout, 64)) }}
+	l.groups = []*fanoutGroup{l.defGroup}
+	l.ctx, l.stop = context.WithCancel(context.Background())
+	return l
+}
+
+func (l *loop) run(ctx context.Context, timeout time.Duration) error {
+	t := l.t
+	if l.ctx.Err() != nil {
+		l.ctx, l.stop = context.WithCancel(context.Background())
+	}
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		tm := time.NewTimer(timeout)
+		defer tm.Stop()
+		deadline = tm.C
+	}
+	done := ctx.Done()
+	wakeTimer := time.NewTimer(time.Hour)
+	defer wakeTimer.Stop()
+	var err error
+	for {
+		for _, f := range t.takeQueue() {
+			f()
+		}
+		l.startPending()
+		next := l.fireTimers()
+		if l.running == 0 && l.pending == 0 && l.active == 0 {
+			t.mu.Lock()
+			more := len(t.queue) > 0
+			t.mu.Unlock()
+			if !more {
+				return err
+			}
+			continue
+		}
+		var timerC <-chan time.Time
+		if !next.IsZero() {
+			wakeTimer.Reset(time.Until(next))
+			timerC = wakeTimer.C
+		}
+		select {
+		case f := <-t.events:
+			f()
+			// Deliver what is already there before looking at anything
+			// else: output comes in bursts.
+			for i := 0; i < 256; i++ {
+				select {
+				case f := <-t.events:
+					f()
+					continue
+				default:
+				}
+				break
+			}
+		case <-t.wake:
+		case <-timerC:
+		case <-deadline:
+			deadline = nil
+			err = ErrTimeout
+			l.abortAll(false)
+		case <-done:
+			done = nil
+			err = ctx.Err()
+			l.abortAll(false)
+		}
+	}
+}
+
+func (l *loop) schedule(w *Worker) {
+	if w.scheduled {
+		return
+	}
+	w.scheduled = true
+	l.workers = append(l.workers, w)
+	w.remaining = len(w.keys)
+	if gd, ok := w.driver.(GroupDriver); ok {
+		l.startGroup(w, gd)
+		return
+	}
+	grp := l.defGroup
+	if w.fanout > 0 {
+		n := w.fanout
+		grp = &fanoutGroup{limit: func() int { return n }}
+		l.groups = append(l.groups, grp)
+	}
+	for i, k := range w.keys {
+		j := &job{w: w, key: k, rank: i, group: grp}
+		w.jobs = append(w.jobs, j)
+		grp.queue = append(grp.queue, j)
+		l.pending++
+	}
+	if w.remaining == 0 {
+		w.closed = true
+		w.handler.OnClose(w, false)
+	}
+}
+
+func (l *loop) startPending() {
+	for _, g := range l.groups {
+		for g.head < len(g.queue) && g.running < g.limit() {
+			j := g.queue[g.head]
+			g.queue[g.head] = nil
+			g.head++
+			l.pending--
+			if j.w.aborted {
+				continue
+			}
+			l.start(j)
+		}
+		if g.head == len(g.queue) {
+			g.queue, g.head = g.queue[:0], 0
+		}
+	}
+}
+
+func (l *loop) jobSpec(w *Worker, node string, rank int) *Job {
+	t := l.t
+	job := &Job{Node: node, Nodes: w.nodes, Rank: rank, Command: w.command,
+		ConnectTimeout: t.infoDuration(InfoConnectTimeout), Info: t.Info, Debug: t.debugFunc()}
+	if w.copy != nil {
+		cp := *w.copy
+		if cp.Reverse {
+			cp.Dest = rcopyDest(cp.Dest, cp.Source, node)
+		}
+		job.Copy = &cp
+	}
+	return job
+}
+
+func (l *loop) start(j *job) {
+	t, w := l.t, j.w
+	j.group.running++
+	l.running++
+	j.running = true
+	if !w.started {
+		w.started = true
+		w.handler.OnStart(w)
+	}
+	w.handler.OnPickup(w, j.key)
+	var ctx context.Context
+	if w.timeout > 0 {
+		ctx, j.cancel = context.WithTimeout(l.ctx, w.timeout)
+	} else {
+		ctx, j.cancel = context.WithCancel(l.ctx)
+	}
+	spec := l.jobSpec(w, j.key, j.rank)
+	out := &lineWriter{post: func(lines [][]byte) { t.events <- func() { l.read(j.w, j.key, Stdout, lines) } }}
+	spec.Stdout = out
+	var errw *lineWriter
+	if w.stderr {
+		errw = &lineWriter{post: func(lines [][]byte) { t.events <- func() { l.read(j.w, j.key, Stderr, lines) } }}
+		spec.Stderr = errw
+	}
+	if w.stdin != nil {
+		spec.Stdin = &stdinReader{buf: w.stdin, ctx: ctx, written: func(n int) {
+			t.events <- func() {
+				if !w.aborted {
+					w.handler.OnWritten(w, j.key, Stdin, n)
+				}
+			}
+		}}
+	}
+	go func() {
+		res := w.driver.Run(ctx, spec)
+		out.flush()
+		if errw != nil {
+			errw.flush()
+		}
+		cerr := ctx.Err()
+		t.events <- func() { l.finish(j, res, cerr) }
+	}()
+}
+
+// startGroup runs a GroupDriver's single process for the whole worker.
+func (l *loop) startGroup(w *Worker, gd GroupDriver) {
+	t := l.t
+	l.running++
+	w.started = true
+	w.handler.OnStart(w)
+	for _, n := range w.nodes {
+		w.handler.OnPickup(w, n)
+	}
+	ctx, cancel := context.WithCancel(l.ctx)
+	gj := &GroupJob{Nodes: w.nodes, Command: w.command, Copy: w.copy, Fanout: t.infoInt(InfoFanout, 64),
+		ConnectTimeout: t.infoDuration(InfoConnectTimeout), CommandTimeout: w.timeout, Info: t.Info, Debug: t.debugFunc()}
+	gj.Line = func(node string, stream Stream, line []byte) {
+		b := append([]byte(nil), line...)
+		t.events <- func() { l.read(w, node, stream, [][]byte{b}) }
+	}
+	go func() {
+		res := gd.RunGroup(ctx, gj)
+		t.events <- func() {
+			cancel()
+			l.running--
+			if w.aborted {
+				return
+			}
+			for _, n := range w.nodes {
+				r, ok := res[n]
+				if !ok {
+					r = Result{ExitCode: 0}
+				}
+				l.hup(w, n, r)
+			}
+		}
+	}()
+}
+
+func (l *loop) read(w *Worker, node string, stream Stream, lines [][]byte) {
+	if w.aborted {
+		return
+	}
+	res := l.t.res
+	key := resKey{w, node}
+	for _, line := range lines {
+		switch {
+		case stream == Stdout && res.keepOut:
+			res.out.Add(key, line)
+		case stream == Stderr && res.keepErr:
+			res.err.Add(key, line)
+		}
+		w.handler.OnRead(w, node, stream, line)
+	}
+}
+
+func (l *loop) finish(j *job, r Result, cerr error) {
+	j.group.running--
+	l.running--
+	j.running = false
+	j.done = true
+	j.cancel()
+	w := j.w
+	if w.aborted {
+		return
+	}
+	if errors.Is(cerr, context.DeadlineExceeded) {
+		key := resKey{w, j.key}
+		l.t.res.timeouts = append(l.t.res.timeouts, key)
+		l.t.res.fail[key] = &NodeError{Node: j.key, Reason: ReasonCommandTimeout}
+		w.timedout = true
+		w.handler.OnTimeout(w, j.key)
+		l.workerDone(w)
+		return
+	}
+	l.hup(w, j.key, r)
+}
+
+func (l *loop) hup(w *Worker, node string, r Result) {
+	key := resKey{w, node}
+	var err error
+	if r.Err != nil {
+		var ne *NodeError
+		if !errors.As(r.Err, &ne) {
+			ne = &NodeError{Node: node, Reason: ReasonLocal, Err: r.Err}
+		}
+		l.t.res.fail[key] = ne
+		err = ne
+	}
+	l.t.res.rc[key] = r.ExitCode
+	w.handler.OnHup(w, node, r.ExitCode, err)
+	l.workerDone(w)
+}
+
+func (l *loop) workerDone(w *Worker) {
+	w.remaining--
+	if w.remaining == 0 && !w.closed {
+		w.closed = true
+		w.handler.OnClose(w, w.timedout)
+	}
+}
+
+func (l *loop) abortWorker(w *Worker) {
+	if w.aborted || w.closed {
+		return
+	}
+	w.aborted = true
+	for _, j := range w.jobs {
+		if j.running {
+			j.cancel()
+		}
+	}
+}
+
+// abortAll stops every worker and timer; clear also drops the results
+// (Task.Abort), a run timeout keeps them.
+func (l *loop) abortAll(clear bool) {
+	for _, w := range l.workers {
+		l.abortWorker(w)
+	}
+	l.stop()
+	for len(l.timers) > 0 {
+		l.cancelTimer(l.timers[0])
+	}
+	if clear {
+		l.t.res.reset()
+	}
+}
+
+func (l *loop) armTimer(tm *Timer, fire, interval time.Duration) {
+	tm.task.mu.Lock()
+	tm.valid = true
+	tm.task.mu.Unlock()
+	tm.next = time.Now().Add(fire)
+	tm.interval = interval
+	l.seq++
+	tm.seq = l.seq
+	if tm.armed {
+		heap.Fix(&l.timers, tm.index)
+		return
+	}
+	tm.armed = true
+	heap.Push(&l.timers, tm)
+	if !tm.autoclose {
+		l.active++
+	}
+}
+
+func (l *loop) cancelTimer(tm *Timer) {
+	tm.task.mu.Lock()
+	tm.valid = false
+	tm.task.mu.Unlock()
+	if !tm.armed {
+		return
+	}
+	heap.Remove(&l.timers, tm.index)
+	tm.armed = false
+	if !tm.autoclose {
+		l.active--
+	}
+}
+
+// fireTimers runs the timers that are due and returns when the next one
+// is, zero if none.
+func (l *loop) fireTimers() time.Time {
+	for len(l.timers) > 0 {
+		tm := l.timers[0]
+		now := time.Now()
+		if tm.next.After(now) {
+			return tm.next
+		}
+		if tm.interval > 0 {
+			tm.next = tm.next.Add(tm.interval)
+			if tm.next.Before(now) {
+				tm.next = now.Add(tm.interval)
+			}
+			heap.Fix(&l.timers, 0)
+		} else {
+			l.cancelTimer(tm)
+		}
+		if tm.handler != nil {
+			tm.handler.OnTimer(tm)
+		}
+	}
+	return time.Time{}
+}
