@@ -385,7 +385,7 @@ func (g *caseGen) opt(short, long, val string) []string {
 func (g *caseGen) shaping(cmd string, nd bool) []string {
 	var o []string
 	if g.chance(0.2) {
-		o = append(o, g.opt("-S", "--separator", g.pick(`\n`, ",", ":", " ", `\t`, " + ", ""))...)
+		o = append(o, g.opt("-S", "--separator", g.pick(`\n`, ",", ":", " ", `\t`, " + ", "", `\x41`, `\101`, `\u2022`, `\N{BULLET}`, `\\`))...)
 	}
 	if g.chance(0.15) {
 		f := g.pick("%s", "pre-%s", "%s-ipmi", "%s.ib", "[%s]", "bmc_%s")
@@ -395,7 +395,7 @@ func (g *caseGen) shaping(cmd string, nd bool) []string {
 		o = append(o, g.opt("-O", "--output-format", f)...)
 	}
 	if g.chance(0.12) {
-		o = append(o, g.opt("-I", "--slice", g.pick("0", "0-2", "1,3,5-9", "0-100/3", "2-5", "4-7/2", "3"))...)
+		o = append(o, g.opt("-I", "--slice", g.pick("0", "0-2", "1,3,5-9", "0-100/3", "2-5", "4-7/2", "3", ""))...)
 	}
 	switch n := g.intn(10); {
 	case n == 0:

@@ -166,6 +166,9 @@ Produced by `bash bench/nodeset/run.sh --record` (newest first). Wall
 seconds are the best of the repeats; MB is the peak RSS of that run; cs is
 ClusterShell's /usr/bin/nodeset run on the same inputs in the same run;
 "same" says whether both printed the same bytes (- when not compared).
+GNU time reports wall time in hundredths of a second, so the ratio of a
+row where ours takes a few hundredths is only an order of magnitude. Other
+processes on the machine slow both sides alike; the load average is noted.
 
 EOF
   fi

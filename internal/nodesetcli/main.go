@@ -81,6 +81,10 @@ func errorLine(err error) string {
 		return prog + ": External error: " + ee.Error()
 	case errors.As(err, &ic):
 		return fmt.Sprintf("%s: Illegal group character: \"%s\"", prog, ic.Error())
+	case errors.As(err, &ce) && ce.Kind == nodeset.SyntaxConfig:
+		return prog + ": " + ce.Error()
+	case errors.As(err, &ce) && ce.Kind == nodeset.ValueConfig:
+		return "ERROR: " + ce.Error()
 	case errors.As(err, &ce):
 		return prog + ": Group resolver error: " + ce.Error()
 	case errors.As(err, &us):
@@ -347,7 +351,7 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 		fmt.Fprintln(env.stderr, "ERROR: invalid separator")
 		return &exitError{1}
 	}
-	if !v.IsNone("slice_rangeset") {
+	if v.Bool("slice_rangeset") {
 		rs, err := nodeset.ParseRangeSet(v.String("slice_rangeset"))
 		if err != nil {
 			return err

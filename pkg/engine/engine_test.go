@@ -61,15 +61,17 @@ func (r *recorder) add(format string, args ...any) {
 	r.events = append(r.events, fmt.Sprintf(format, args...))
 }
 
-func (r *recorder) OnStart(w *Worker)              { r.add("start") }
+func (r *recorder) OnStart(w *Worker)               { r.add("start") }
 func (r *recorder) OnPickup(w *Worker, node string) { r.add("pickup %s", node) }
 func (r *recorder) OnRead(w *Worker, node string, s Stream, line []byte) {
 	r.add("read %s %s %s", node, s, line)
 }
-func (r *recorder) OnHup(w *Worker, node string, rc int, err error) { r.add("hup %s %d %v", node, rc, err) }
-func (r *recorder) OnTimeout(w *Worker, node string)               { r.add("timeout %s", node) }
-func (r *recorder) OnClose(w *Worker, timedout bool)               { r.add("close %v", timedout) }
-func (r *recorder) OnTimer(tm *Timer)                              { r.add("timer") }
+func (r *recorder) OnHup(w *Worker, node string, rc int, err error) {
+	r.add("hup %s %d %v", node, rc, err)
+}
+func (r *recorder) OnTimeout(w *Worker, node string) { r.add("timeout %s", node) }
+func (r *recorder) OnClose(w *Worker, timedout bool) { r.add("close %v", timedout) }
+func (r *recorder) OnTimer(tm *Timer)                { r.add("timer") }
 
 func TestShellEventsAndResults(t *testing.T) {
 	task := New()
@@ -421,3 +423,41 @@ type readFunc struct {
 }
 
 func (r *readFunc) OnRead(w *Worker, node string, s Stream, line []byte) { r.f(line) }
+
+func TestScheduleTwice(t *testing.T) {
+	task := New()
+	w, err := task.NewWorker("x", Options{Nodes: nodeset.MustParse("n1"), Driver: echoDriver()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Schedule(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Schedule(w); err != ErrScheduled {
+		t.Fatalf("second Schedule = %v", err)
+	}
+	if err := task.Resume(0); err != nil {
+		t.Fatal(err)
+	}
+	if task.NodeBuffer("n1") == nil {
+		t.Error("scheduled worker did not run")
+	}
+}
+
+// BenchmarkEngineOverhead measures what the engine adds per node: a driver
+// that returns at once, 10 000 nodes, default fanout.
+func BenchmarkEngineOverhead(b *testing.B) {
+	nodes := nodeset.MustParse("n[1-10000]")
+	d := &funcDriver{run: func(ctx context.Context, j *Job) Result {
+		io.WriteString(j.Stdout, "ok\n")
+		return Result{}
+	}}
+	b.ReportAllocs()
+	for b.Loop() {
+		task := New()
+		if _, err := task.Run("x", Options{Nodes: nodes, Driver: d}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/node")
+}

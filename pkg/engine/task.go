@@ -238,7 +238,34 @@ type Options struct {
 // Shell schedules command on opts.Nodes (or locally) and returns its
 // worker. It starts when the task runs, at once if it is running.
 func (t *Task) Shell(command string, opts Options) (*Worker, error) {
+	w, err := t.newWorker(command, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return w, t.Schedule(w)
+}
+
+// NewWorker returns a worker for command without scheduling it: Schedule
+// it when it should start.
+func (t *Task) NewWorker(command string, opts Options) (*Worker, error) {
 	return t.newWorker(command, nil, opts)
+}
+
+// ErrScheduled is returned when a worker is scheduled twice.
+var ErrScheduled = errors.New("engine: worker already scheduled")
+
+// Schedule binds w to the task: it starts when the task runs, at once if
+// it is running (subject to the fanout).
+func (t *Task) Schedule(w *Worker) error {
+	if w.task != t {
+		return errors.New("engine: worker belongs to another task")
+	}
+	if !w.schedOnce.CompareAndSwap(false, true) {
+		return ErrScheduled
+	}
+	w.startStdin()
+	t.post(func() { t.loop.schedule(w) })
+	return nil
 }
 
 // Copy schedules the copy of the local file or directory source to dest on
@@ -247,7 +274,14 @@ func (t *Task) Copy(source, dest string, preserve bool, opts Options) (*Worker, 
 	if opts.Nodes == nil {
 		return nil, errors.New("engine: local copy not supported")
 	}
-	return t.newWorker("", &CopySpec{Source: source, Dest: dest, Preserve: preserve}, opts)
+	return t.scheduled(t.newWorker("", &CopySpec{Source: source, Dest: dest, Preserve: preserve}, opts))
+}
+
+func (t *Task) scheduled(w *Worker, err error) (*Worker, error) {
+	if err != nil {
+		return nil, err
+	}
+	return w, t.Schedule(w)
 }
 
 // Rcopy schedules the copy of source from every node of opts.Nodes into
@@ -256,7 +290,7 @@ func (t *Task) Rcopy(source, dest string, preserve bool, opts Options) (*Worker,
 	if opts.Nodes == nil {
 		return nil, errors.New("engine: local copy not supported")
 	}
-	return t.newWorker("", &CopySpec{Source: source, Dest: dest, Preserve: preserve, Reverse: true}, opts)
+	return t.scheduled(t.newWorker("", &CopySpec{Source: source, Dest: dest, Preserve: preserve, Reverse: true}, opts))
 }
 
 func (t *Task) newWorker(command string, cp *CopySpec, opts Options) (*Worker, error) {
@@ -293,23 +327,8 @@ func (t *Task) newWorker(command string, cp *CopySpec, opts Options) (*Worker, e
 	}
 	if opts.Stdin != nil || opts.StdinOpen {
 		w.stdin = newStdinBuf()
-		if opts.Stdin != nil {
-			go func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := opts.Stdin.Read(buf)
-					if n > 0 {
-						w.stdin.write(buf[:n])
-					}
-					if err != nil {
-						w.stdin.close()
-						return
-					}
-				}
-			}()
-		}
+		w.stdinSrc = opts.Stdin
 	}
-	t.post(func() { t.loop.schedule(w) })
 	return w, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -26,6 +27,9 @@ type Worker struct {
 	stderr  bool
 	fanout  int // 0: the task's
 	stdin   *stdinBuf
+	// stdinSrc is read into stdin once the worker is scheduled.
+	stdinSrc  interface{ Read([]byte) (int, error) }
+	schedOnce atomic.Bool
 
 	// loop-owned
 	scheduled bool
@@ -142,4 +146,26 @@ type job struct {
 	running bool
 	done    bool
 	group   *fanoutGroup
+}
+
+// startStdin copies Options.Stdin into the worker's stdin buffer, which
+// every node reads from its start.
+func (w *Worker) startStdin() {
+	src := w.stdinSrc
+	if src == nil {
+		return
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				w.stdin.write(buf[:n])
+			}
+			if err != nil {
+				w.stdin.close()
+				return
+			}
+		}
+	}()
 }

@@ -248,7 +248,7 @@ func (r *Resolver) forEachDir(cfg *iniConfig, opt, what, cfgDir string, fn func(
 	}
 	dirs, err := gcShlexSplit(val)
 	if err != nil {
-		return &ConfigError{Msg: fmt.Sprintf("[%s] %s: %v", mainSection, opt, err)}
+		return &ConfigError{Kind: ValueConfig, Msg: fmt.Sprintf("[%s] %s: %v", mainSection, opt, err)}
 	}
 	seen := map[string]bool{}
 	for _, d := range dirs {
@@ -334,7 +334,7 @@ func (r *Resolver) sourcesFromCfg(cfg *iniConfig, cfgDir string) error {
 
 func (r *Resolver) addSource(name string, src groupSource) error {
 	if _, dup := r.sources[name]; dup {
-		return &ConfigError{Msg: fmt.Sprintf("GroupSource '%s': name collision", name)}
+		return &ConfigError{Kind: ValueConfig, Msg: fmt.Sprintf("GroupSource '%s': name collision", name)}
 	}
 	r.sources[name] = src
 	r.order = append(r.order, name)

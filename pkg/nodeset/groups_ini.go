@@ -88,7 +88,7 @@ func (c *iniConfig) read(files ...string) ([]string, error) {
 // Python rule each step reproduces.
 func (c *iniConfig) parse(fname string, data []byte) error {
 	if !utf8.Valid(data) {
-		return &ConfigError{Msg: fmt.Sprintf("%s: invalid UTF-8 text", fname)}
+		return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf("%s: invalid UTF-8 text", fname)}
 	}
 	// Python reads text files with universal newlines.
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
@@ -148,7 +148,7 @@ func (c *iniConfig) parse(fname string, data []byte) error {
 				switch sec, ok := c.byName[sectname]; {
 				case ok:
 					if added[sectname] {
-						return &ConfigError{Msg: fmt.Sprintf(
+						return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf(
 							"While reading from %s [line %2d]: section %s already exists",
 							gcRepr(fname), lineno, gcRepr(sectname))}
 					}
@@ -168,7 +168,7 @@ func (c *iniConfig) parse(fname string, data []byte) error {
 			}
 		}
 		if cursect == nil {
-			return &ConfigError{Msg: fmt.Sprintf(
+			return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf(
 				"File contains no section headers.\nfile: %s, line: %d\n%s",
 				gcRepr(fname), lineno, gcRepr(line))}
 		}
@@ -187,7 +187,7 @@ func (c *iniConfig) parse(fname string, data []byte) error {
 		optname = strings.ToLower(name)
 		key := secOpt{sectname, optname}
 		if addedOpts[key] {
-			return &ConfigError{Msg: fmt.Sprintf(
+			return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf(
 				"While reading from %s [line %2d]: option %s in section %s already exists",
 				gcRepr(fname), lineno, gcRepr(optname), gcRepr(sectname))}
 		}
@@ -202,7 +202,7 @@ func (c *iniConfig) parse(fname string, data []byte) error {
 		clear(sec.lines)
 	}
 	if len(badLines) > 0 {
-		return &ConfigError{Msg: "Source contains parsing errors: " + gcRepr(fname) + strings.Join(badLines, "")}
+		return &ConfigError{Kind: SyntaxConfig, Msg: "Source contains parsing errors: " + gcRepr(fname) + strings.Join(badLines, "")}
 	}
 	return nil
 }
@@ -278,7 +278,7 @@ func (c *iniConfig) get(section, option string) (string, error) {
 
 func (c *iniConfig) interpolate(b *strings.Builder, section, option, rawval, rest string, depth int) error {
 	if depth > iniMaxInterpolationDepth {
-		return &ConfigError{Msg: fmt.Sprintf("Recursion limit exceeded in value substitution: "+
+		return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf("Recursion limit exceeded in value substitution: "+
 			"option %s in section %s contains an interpolation key which cannot be "+
 			"substituted in %d steps. Raw value: %s",
 			gcRepr(option), gcRepr(section), iniMaxInterpolationDepth, gcRepr(rawval))}
@@ -298,13 +298,13 @@ func (c *iniConfig) interpolate(b *strings.Builder, section, option, rawval, res
 		case strings.HasPrefix(rest, "%("):
 			end := strings.Index(rest, ")")
 			if end < 3 || !strings.HasPrefix(rest[end:], ")s") {
-				return &ConfigError{Msg: fmt.Sprintf("bad interpolation variable reference %s", gcRepr(rest))}
+				return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf("bad interpolation variable reference %s", gcRepr(rest))}
 			}
 			name := strings.ToLower(rest[2:end])
 			rest = rest[end+2:]
 			v, err := c.lookup(section, name)
 			if err != nil {
-				return &ConfigError{Msg: fmt.Sprintf("Bad value substitution: option %s in section %s "+
+				return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf("Bad value substitution: option %s in section %s "+
 					"contains an interpolation key %s which is not a valid option name. Raw value: %s",
 					gcRepr(option), gcRepr(section), gcRepr(name), gcRepr(rawval))}
 			}
@@ -316,7 +316,7 @@ func (c *iniConfig) interpolate(b *strings.Builder, section, option, rawval, res
 				b.WriteString(v)
 			}
 		default:
-			return &ConfigError{Msg: fmt.Sprintf("'%%' must be followed by '%%' or '(', found: %s", gcRepr(rest))}
+			return &ConfigError{Kind: SyntaxConfig, Msg: fmt.Sprintf("'%%' must be followed by '%%' or '(', found: %s", gcRepr(rest))}
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // A NodeSet is a set of node names written in ClusterShell's folded syntax:
@@ -450,6 +451,16 @@ func (ns *NodeSet) AddNode(name string) error {
 	name = pyStrip(name)
 	if name == "" {
 		return &ParseError{Msg: "parse error"}
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf { // may hold non-ASCII digits
+			one, err := parseSingle(name, ns.autostep)
+			if err != nil {
+				return err
+			}
+			ns.Update(one)
+			return nil
+		}
 	}
 	var keyBuf [128]byte
 	var idxBuf [8]member

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ParseError reports a malformed nodeset expression (ClusterShell's
@@ -340,13 +341,17 @@ func scanSingle(s string, autostep int) (string, []*RangeSet, error) {
 	i := 0
 	for i < len(s) {
 		j := i
-		for j < len(s) && !isDigit(s[j]) {
+		for j < len(s) && digitLen(s[j:]) == 0 {
 			j++
 		}
 		pat.WriteString(s[i:j])
 		k := j
-		for k < len(s) && isDigit(s[k]) {
-			k++
+		for k < len(s) {
+			n := digitLen(s[k:])
+			if n == 0 {
+				break
+			}
+			k += n
 		}
 		if k > j {
 			m, err := indexMember(s[j:k])
@@ -363,6 +368,22 @@ func scanSingle(s string, autostep int) (string, []*RangeSet, error) {
 	return pat.String(), sets, nil
 }
 
+// digitLen returns the byte length of the decimal digit s starts with
+// (ASCII or other Unicode digits, as Python's \d), or 0.
+func digitLen(s string) int {
+	if c := s[0]; c < utf8.RuneSelf {
+		if isDigit(c) {
+			return 1
+		}
+		return 0
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if digitValue(r) >= 0 {
+		return n
+	}
+	return 0
+}
+
 // ParseNode parses one node name taken literally: no operators, brackets
 // or groups (ClusterShell's parse_string_single), as nodeset does for names
 // made by -O.
@@ -375,18 +396,18 @@ func (p *Parser) ParseNode(name string) (*NodeSet, error) {
 func indexMember(idx string) (member, error) {
 	stripped := strings.TrimLeft(idx, "0")
 	pad := 0
-	if len(stripped) < len(idx) && len(idx) > 1 {
-		pad = len(idx)
+	if len(stripped) < len(idx) && pyLen(idx) > 1 {
+		pad = pyLen(idx)
 	}
-	if len(stripped) > maxIndexDigits {
+	if pyLen(stripped) > maxIndexDigits {
 		if aboveGoogol(stripped) {
 			return member{}, badRange(&RangeParseError{idx, "invalid rangeset index"})
 		}
 		return member{}, badRange(&RangeParseError{idx, fmt.Sprintf("index too large (fleetsh supports at most %d digits)", maxIndexDigits)})
 	}
 	var v int64
-	for c := 0; c < len(stripped); c++ {
-		v = v*10 + int64(stripped[c]-'0')
+	for _, r := range stripped {
+		v = v*10 + int64(digitValue(r))
 	}
 	return memberOf(v, pad), nil
 }

@@ -4,6 +4,7 @@ import (
 	"math/big"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // ClusterShell is Python: its parser strips with str.strip() and converts
@@ -58,23 +59,23 @@ func pyInt(s string) (int64, error) {
 	var v int64
 	digits := 0
 	prevUnderscore := true // a leading underscore is invalid
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for _, c := range s {
+		d := digitValue(c)
 		switch {
 		case c == '_':
 			if prevUnderscore {
 				return 0, errPyInt
 			}
 			prevUnderscore = true
-		case c >= '0' && c <= '9':
+		case d >= 0:
 			prevUnderscore = false
-			if digits > 0 || c != '0' {
+			if digits > 0 || d != 0 {
 				digits++
 			}
 			if digits > maxIndexDigits {
 				return 0, errIndexTooLarge
 			}
-			v = v*10 + int64(c-'0')
+			v = v*10 + int64(d)
 		default:
 			return 0, errPyInt
 		}
@@ -117,7 +118,12 @@ var googol, _ = new(big.Float).SetFloat64(1e100).Int(nil)
 
 // pyBigInt parses s like pyInt, without the digit limit.
 func pyBigInt(s string) (*big.Int, bool) {
-	s = strings.ReplaceAll(pyStrip(s), "_", "")
+	s = strings.Map(func(r rune) rune {
+		if d := digitValue(r); d >= 0 {
+			return '0' + rune(d)
+		}
+		return r
+	}, strings.ReplaceAll(pyStrip(s), "_", ""))
 	n, ok := new(big.Int).SetString(s, 10)
 	return n, ok
 }
@@ -139,3 +145,26 @@ func bigRangeInvalid(begin, end string) bool {
 	}
 	return e.Cmp(googol) > 0 || b.Cmp(e) > 0
 }
+
+// digitValue returns the value of a decimal digit, ASCII or any other
+// Unicode decimal digit (Python's int() and \d take them all), or -1.
+func digitValue(r rune) int {
+	if r < utf8.RuneSelf {
+		if r >= '0' && r <= '9' {
+			return int(r - '0')
+		}
+		return -1
+	}
+	if !unicode.IsDigit(r) {
+		return -1
+	}
+	// Unicode lays decimal digits out in runs of ten starting at zero.
+	start := r
+	for unicode.IsDigit(start - 1) {
+		start--
+	}
+	return int(r-start) % 10
+}
+
+// pyLen is Python's len() of a str: code points.
+func pyLen(s string) int { return utf8.RuneCountInString(s) }

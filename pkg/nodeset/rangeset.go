@@ -210,13 +210,13 @@ func parseBounds(sub, begin, end string) (start, stop int64, pad int, err error)
 	if bv != 0 {
 		begins := strings.TrimLeft(begin, "0")
 		if len(begin) > len(begins) {
-			pad = len(begin)
+			pad = pyLen(begin)
 		}
 		if start, e = pyInt(begins); e != nil {
 			return 0, 0, 0, convErr(e)
 		}
-	} else if len(begin) > 1 {
-		pad = len(begin)
+	} else if pyLen(begin) > 1 {
+		pad = pyLen(begin)
 	}
 	ev, e := pyInt(end)
 	if e != nil {
@@ -228,9 +228,9 @@ func parseBounds(sub, begin, end string) (start, stop int64, pad int, err error)
 	}
 	endpad := 0
 	if len(end) > len(ends) {
-		endpad = len(end)
+		endpad = pyLen(end)
 	}
-	if (pad > 0 || endpad > 0) && len(begin) != len(end) {
+	if (pad > 0 || endpad > 0) && pyLen(begin) != pyLen(end) {
 		return 0, 0, 0, &RangeParseError{sub, "padding length mismatch"}
 	}
 	if stop, e = pyInt(ends); e != nil {

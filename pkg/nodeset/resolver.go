@@ -1,7 +1,5 @@
 package nodeset
 
-import "fmt"
-
 // GroupResolver resolves node groups (@group, @source:group) from one or
 // more group sources, with ClusterShell's GroupResolver semantics. A source
 // name of "" always means the resolver's default source.
@@ -64,8 +62,24 @@ func (e *QueryFailedError) Unwrap() error { return e.Err }
 // ConfigError reports an invalid group configuration (groups.conf, a
 // confdir .conf file or an autodir YAML file).
 type ConfigError struct {
-	Msg string
+	Msg  string
+	Kind ConfigErrorKind
 }
+
+// ConfigErrorKind tells which of ClusterShell's exceptions an invalid
+// configuration raises, because its CLIs print each differently.
+type ConfigErrorKind int
+
+// The kinds of configuration errors.
+const (
+	// ResolverConfig is GroupResolverConfigError ("Group resolver
+	// error: ...").
+	ResolverConfig ConfigErrorKind = iota
+	// SyntaxConfig is a configparser error (the message alone).
+	SyntaxConfig
+	// ValueConfig is a ValueError ("ERROR: ...").
+	ValueConfig
+)
 
 func (e *ConfigError) Error() string { return e.Msg }
 
@@ -80,11 +94,10 @@ func (e *IllegalCharError) Error() string { return e.Chars }
 // IllegalGroupChars are the characters a group name may not contain.
 const IllegalGroupChars = "@,!&^*"
 
+// sourceName is how ClusterShell names a source in errors.
 func sourceName(s string) string {
 	if s == "" {
 		return "<default>"
 	}
 	return s
 }
-
-var _ = fmt.Sprintf
