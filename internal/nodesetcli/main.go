@@ -466,6 +466,14 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 			parts = x.split(maxsplit)
 		}
 	}
+	if ns, ok := x.(*nodeSet); ok && v.Bool("expand") && format == "%s" && len(parts) == 1 {
+		// The common "nodeset -e" on a huge set: stream it.
+		if err := ns.ns.WriteExpanded(env.stdout, sep); err != nil {
+			return err
+		}
+		_, err := io.WriteString(env.stdout, "\n")
+		return err
+	}
 	for _, s := range parts {
 		line, err := render(s)
 		if err != nil {

@@ -1,6 +1,7 @@
 package nodeset
 
 import (
+	"io"
 	"iter"
 	"maps"
 	"slices"
@@ -352,6 +353,30 @@ func (ns *NodeSet) AppendExpanded(b []byte, sep string) []byte {
 		return true
 	})
 	return b
+}
+
+// WriteExpanded writes every node name to w, separated by sep, in chunks:
+// "nodeset -e" on millions of nodes never holds the whole text.
+func (ns *NodeSet) WriteExpanded(w io.Writer, sep string) error {
+	buf := make([]byte, 0, 64<<10)
+	first := true
+	var err error
+	ns.walk(func(pat *pattern, p []member) bool {
+		if !first {
+			buf = append(buf, sep...)
+		}
+		first = false
+		buf = pat.appendNode(buf, p)
+		if len(buf) >= 60<<10 {
+			_, err = w.Write(buf)
+			buf = buf[:0]
+		}
+		return err == nil
+	})
+	if err == nil && len(buf) > 0 {
+		_, err = w.Write(buf)
+	}
+	return err
 }
 
 // Nodes returns every node name, in order.

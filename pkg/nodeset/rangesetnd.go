@@ -371,17 +371,17 @@ func (nd *rangeSetND) merge() {
 		chg = false
 		nd.sortVecs()
 		if !full {
-			out := nd.vecs[:0:0]
-			out = append(out, nd.vecs[0])
+			var out [][]*RangeSet
+			acc := newAccum(nd.vecs[0])
 			for _, v := range nd.vecs[1:] {
-				if m, ok := tryMerge(out[len(out)-1], v); ok {
-					out[len(out)-1] = m
+				if acc.tryAdd(v) {
 					chg = true
-				} else {
-					out = append(out, v)
+					continue
 				}
+				out = append(out, acc.vector())
+				acc = newAccum(v)
 			}
-			nd.vecs = out
+			nd.vecs = append(out, acc.vector())
 		} else {
 			removed := make([]bool, len(nd.vecs))
 			for i := range nd.vecs {
@@ -576,4 +576,77 @@ func (nd *rangeSetND) slice(start, stop, step int) *rangeSetND {
 		vecs = append(vecs, singletons(p, nd.autostep))
 	})
 	return newND(vecs, nd.autostep)
+}
+
+// accum is the vector a neighbour-merging pass grows. While it only
+// absorbs single points that differ from it along one dimension, it just
+// collects their indexes, and builds the range set once: merging the 1000
+// points of a row one union at a time would cost a copy per point. The
+// outcome is what tryMerge would give point by point (the points are
+// distinct, so such a point is never already in the row).
+type accum struct {
+	v     []*RangeSet
+	dim   int // the dimension points were collected along; -1: none yet
+	extra []member
+	point bool // v and everything absorbed so far are single points
+}
+
+func newAccum(v []*RangeSet) *accum {
+	return &accum{v: v, dim: -1, point: isPoint(v)}
+}
+
+func isPoint(v []*RangeSet) bool {
+	for _, rs := range v {
+		rs.normalize()
+		if len(rs.classes) != 1 || len(rs.classes[0].spans) != 1 || rs.classes[0].spans[0].lo != rs.classes[0].spans[0].hi {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *accum) tryAdd(v []*RangeSet) bool {
+	if a.point && isPoint(v) {
+		diff := -1
+		for d := range v {
+			if v[d].first() != a.v[d].first() {
+				if d == a.dim || a.dim == -1 && diff == -1 {
+					if diff != -1 {
+						return false
+					}
+					diff = d
+					continue
+				}
+				return false
+			}
+		}
+		if diff == -1 {
+			return a.dim == -1 // the same point again
+		}
+		a.dim = diff
+		a.extra = append(a.extra, v[diff].first())
+		return true
+	}
+	cur := a.vector()
+	m, ok := tryMerge(cur, v)
+	if ok {
+		a.v, a.dim, a.extra, a.point = m, -1, nil, false
+	} else {
+		a.v = cur
+	}
+	return ok
+}
+
+// vector returns the grown vector.
+func (a *accum) vector() []*RangeSet {
+	if len(a.extra) == 0 {
+		return a.v
+	}
+	rs := a.v[a.dim].Clone()
+	rs.pending = append(rs.pending, a.extra...)
+	rs.normalize()
+	v := slices.Clone(a.v)
+	v[a.dim] = rs
+	a.v, a.extra, a.dim, a.point = v, nil, -1, false
+	return v
 }
