@@ -444,7 +444,7 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 			x = &nodeSet{formatted, c.parser}
 			render = func(s xset) (string, error) { return s.fold(), nil }
 		} else {
-			render = func(s xset) (string, error) { return pyfmt.Format(format, s.fold()) }
+			render = func(s xset) (string, error) { return pyfmt.Format(format, asPyObject(s)) }
 		}
 	case v.Bool("regroup"):
 		render = func(s xset) (string, error) {

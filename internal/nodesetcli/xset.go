@@ -1,6 +1,7 @@
 package nodesetcli
 
 import (
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
@@ -153,4 +154,30 @@ func pySliceBounds(start, stop, n int64) (int64, int64) {
 		return min(i, n)
 	}
 	return fix(start), fix(stop)
+}
+
+// pyObject stands for a NodeSet or RangeSet given to Python's % operator
+// (nodeset -f -O FORMAT): both define __getitem__, so Python treats them
+// as mappings and never complains of unused arguments.
+type pyObject struct {
+	str, typ string
+}
+
+func (o pyObject) PyStr() string { return o.str }
+func (o pyObject) PyRepr() string {
+	if o.typ == "RangeSet" {
+		return o.str
+	}
+	return "<ClusterShell.NodeSet.NodeSet object at 0x7f0000000000>"
+}
+func (o pyObject) PyType() string { return o.typ }
+func (o pyObject) PyGetItem(string) (any, error) {
+	return nil, &pyfmt.Error{Kind: "TypeError", Msg: o.typ + " indices must be integers"}
+}
+
+func asPyObject(x xset) pyObject {
+	if _, ok := x.(*rangeSet); ok {
+		return pyObject{x.fold(), "RangeSet"}
+	}
+	return pyObject{x.fold(), "NodeSet"}
 }

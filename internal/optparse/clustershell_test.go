@@ -15,7 +15,8 @@ import (
 func checkAutostep(_ *optparse.Option, opt, value string) (any, error) {
 	if strings.Contains(value, "%") {
 		r := pyfmt.Decode(value)
-		if f, err := pyfmt.ParseFloat(string(r[:len(r)-1])); err == nil {
+		head, _ := pyfmt.Encode(r[:len(r)-1])
+		if f, err := pyfmt.ParseFloat(head); err == nil {
 			return f / 100.0, nil
 		}
 	} else if n, err := pyfmt.ParseInt(value, 10); err == nil {

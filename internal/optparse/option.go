@@ -98,7 +98,7 @@ type Option struct {
 	// option's type checker when parsing starts, as optparse does.
 	Default any
 	// Nargs is the number of arguments a valued option consumes
-	// (default 1); with more than one, the value is a []any.
+	// (default 1); with more than one, the value is a pyfmt.Tuple.
 	Nargs int
 	// Const is the value stored by ActionStoreConst and ActionAppendConst.
 	Const any

@@ -147,7 +147,7 @@ func (p *Parser) SetUsage(usage string) {
 	case usage == SuppressUsage:
 		p.usage, p.hasUsage = "", false
 	case strings.HasPrefix(strings.ToLower(usage), "usage: "):
-		p.usage = string(pyfmt.Decode(usage)[7:])
+		p.usage = runesString(pyfmt.Decode(usage)[7:])
 		p.hasUsage = p.usage != ""
 	default:
 		p.usage, p.hasUsage = usage, true
@@ -204,7 +204,8 @@ func (p *Parser) AddOption(o Option) *Option { return p.container.add(o) }
 // AddOption adds an option to the group; see Parser.AddOption.
 func (g *Group) AddOption(o Option) *Option { return g.container.add(o) }
 
-// Options returns the parser's own options (not those of its groups).
+// Options returns the options added to the parser (not those of its
+// groups) or to the group.
 func (c *container) Options() []*Option { return append([]*Option(nil), c.options...) }
 
 // Description returns the description.
@@ -520,14 +521,14 @@ func (p *Parser) processLongOpt(st *State) error {
 	return p.process(option, opt, value, st)
 }
 
-// takeArgs pops nargs arguments: a string for 1, a []any otherwise.
+// takeArgs pops nargs arguments: a string for 1, a pyfmt.Tuple otherwise.
 func takeArgs(st *State, nargs int) any {
 	if nargs == 1 {
 		v := st.Rargs[0]
 		st.Rargs = st.Rargs[1:]
 		return v
 	}
-	t := make([]any, nargs)
+	t := make(pyfmt.Tuple, nargs)
 	for i := range t {
 		t[i] = st.Rargs[i]
 	}
@@ -587,16 +588,16 @@ func (o *Option) checkValue(p *Parser, optStr, value string) (any, error) {
 	return c(o, optStr, value)
 }
 
-// convertValue converts a raw value: a string, or a []any of them when
-// Nargs > 1 (Option.convert_value).
+// convertValue converts a raw value: a string, or a pyfmt.Tuple of them
+// when Nargs > 1 (Option.convert_value).
 func (o *Option) convertValue(p *Parser, optStr string, raw any) (any, error) {
 	switch v := raw.(type) {
 	case nil:
 		return nil, nil
 	case string:
 		return o.checkValue(p, optStr, v)
-	case []any:
-		out := make([]any, len(v))
+	case pyfmt.Tuple:
+		out := make(pyfmt.Tuple, len(v))
 		for i, x := range v {
 			c, err := o.checkValue(p, optStr, x.(string))
 			if err != nil {

@@ -139,6 +139,7 @@ func wrapText(text string, width int, initialIndent, subsequentIndent string) []
 	initial, subsequent := pyfmt.Decode(initialIndent), pyfmt.Decode(subsequentIndent)
 	var lines []string
 	for len(chunks) > 0 {
+		startLen, startTop, startLines := len(chunks), len(chunks[len(chunks)-1]), len(lines)
 		var cur [][]rune
 		curLen := 0
 		indent := initial
@@ -175,6 +176,11 @@ func wrapText(text string, width int, initialIndent, subsequentIndent string) []
 				line = append(line, c...)
 			}
 			lines = append(lines, runesToString(line))
+		}
+		if len(lines) == startLines && len(chunks) == startLen && len(chunks[len(chunks)-1]) == startTop {
+			// No progress: Python loops forever here (only possible
+			// when the indentation leaves no room on the line).
+			break
 		}
 	}
 	return lines

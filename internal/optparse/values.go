@@ -14,7 +14,7 @@ import (
 // None. Values set by the parser are: string (TypeString, TypeChoice), int
 // or *big.Int (TypeInt), float64 (TypeFloat), whatever a custom Checker
 // returns, bool (ActionStoreTrue, ActionStoreFalse), int (ActionCount),
-// []any (ActionAppend, or Nargs > 1) and the defaults given.
+// []any (ActionAppend), pyfmt.Tuple (Nargs > 1) and the defaults given.
 type Values struct {
 	m     map[string]any
 	order []string
@@ -94,6 +94,8 @@ func truth(x any) bool {
 		return len(t) > 0
 	case []string:
 		return len(t) > 0
+	case pyfmt.Tuple:
+		return len(t) > 0
 	}
 	return true
 }
@@ -160,11 +162,14 @@ func (v *Values) Float(dest string) float64 {
 	return 0
 }
 
-// List returns dest as a list: the []any of an append option, a []string
-// converted, nil for None or any other value.
+// List returns dest as a list: the []any of an append option, the
+// elements of a pyfmt.Tuple or of a []string, nil for None or any other
+// value.
 func (v *Values) List(dest string) []any {
 	switch t := v.m[dest].(type) {
 	case []any:
+		return append([]any(nil), t...)
+	case pyfmt.Tuple:
 		return append([]any(nil), t...)
 	case []string:
 		l := make([]any, len(t))

@@ -99,6 +99,12 @@ func (v pyVal) goValue(t *testing.T) any {
 			l = append(l, x.goValue(t))
 		}
 		return l
+	case "tuple":
+		l := pyfmt.Tuple{}
+		for _, x := range v.Items {
+			l = append(l, x.goValue(t))
+		}
+		return l
 	case "obj":
 		return obj{}
 	case "plain":
@@ -328,17 +334,15 @@ func TestUnescapeLiteralPythonCases(t *testing.T) {
 // evaluate (Python evaluates them, or rejects them only after parsing an
 // expression).
 var unsupportedLiterals = map[string]bool{
-	`\N{BULLET}`:                          true,
-	`\N{LATIN SMALL LETTER E WITH ACUTE}`: true,
-	"a''' f'''{1}":                        true,
-	"a'''+'''":                            true,
-	"'''+'''":                             true,
-	"a''' * 2 + '''":                      true,
-	"a''' if 1 else '''":                  true,
-	"a''' or '''":                         true,
-	"a'''.join'''":                        true,
-	"a'''=='''":                           true,
-	"a'''!='''":                           true,
+	"a''' f'''{1}":       true,
+	"a'''+'''":           true,
+	"'''+'''":            true,
+	"a''' * 2 + '''":     true,
+	"a''' if 1 else '''": true,
+	"a''' or '''":        true,
+	"a'''.join'''":       true,
+	"a'''=='''":          true,
+	"a'''!='''":          true,
 }
 
 func TestNumberPythonCases(t *testing.T) {

@@ -29,7 +29,8 @@
 //
 // Arguments and results are plain Go values standing for Python objects:
 // nil is None, bool is bool, every Go integer type and *big.Int is int,
-// float32/float64 are float, string is str, []any and []string are list.
+// float32/float64 are float, string is str, []any and []string are list,
+// [Tuple] is tuple.
 // Other Python objects (such as a ClusterShell NodeSet) may be passed as an
 // [Object], optionally a [Mapping].
 //

@@ -16,7 +16,7 @@ func (e *Error) Error() string { return e.Msg }
 const (
 	// KindUnsupported marks inputs that Python would accept (or reject in a
 	// way that depends on a full interpreter) but that this package does not
-	// emulate, such as \N{...} escapes or operators in UnescapeLiteral.
+	// emulate, such as operators in UnescapeLiteral.
 	KindUnsupported = "Unsupported"
 )
 

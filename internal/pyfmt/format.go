@@ -26,12 +26,13 @@ const (
 	maxField = 1 << 26
 )
 
-// Format returns format % arg, Python's printf-style string formatting, for
-// a single argument that is not a tuple: the way nodeset applies its
-// -O/--output-format to a node name (str) or to a node count (int).
+// Format returns format % arg, Python's printf-style string formatting:
+// the way nodeset applies its -O/--output-format to a node name (str) or
+// to a node count (int).
 //
 // arg may be any Go value standing for a Python object (see the package
-// documentation); a [Mapping] enables the "%(key)s" form. Every conversion
+// documentation); a [Tuple] supplies several arguments and a [Mapping]
+// enables the "%(key)s" form. Every conversion
 // (%s %r %a %c %d %i %u %o %x %X %e %E %f %F %g %G %%), flag (#0- +),
 // width, precision, "*", length modifier (h l L) and error is handled as in
 // CPython 3.11. Errors are *[Error] values with Python's exception class
@@ -61,7 +62,9 @@ func FormatRunes(format []rune, arg any) ([]rune, error) {
 		argidx: -2,
 		out:    make([]rune, 0, len(format)+16),
 	}
-	if m, ok := arg.(Mapping); ok {
+	if t, ok := arg.(Tuple); ok {
+		f.arglen, f.argidx = len(t), 0
+	} else if m, ok := arg.(Mapping); ok {
 		f.dict = m
 	}
 	f.cnt = len(format)
@@ -128,7 +131,10 @@ func (f *formatter) read() rune {
 func (f *formatter) nextArg() (any, error) {
 	if f.argidx < f.arglen {
 		f.argidx++
-		return f.args, nil
+		if f.arglen < 0 {
+			return f.args, nil
+		}
+		return f.args.(Tuple)[f.argidx-1], nil
 	}
 	return nil, typeError("not enough arguments for format string")
 }

@@ -12,7 +12,8 @@ import (
 // evaluates to, which is what nodeset does to its -S/--separator value: s
 // is the body of a triple-single-quoted string literal, so its backslash
 // escapes are processed (\\ \' \" \a \b \f \n \r \t \v \ooo \xhh \uXXXX
-// \UXXXXXXXX, backslash-newline), unknown escapes are kept verbatim and
+// \UXXXXXXXX, \N{name} with the names and aliases of Unicode 14.0, as in
+// Python 3.11, backslash-newline), unknown escapes are kept verbatim and
 // CR and CRLF line ends become LF.
 //
 // When s contains three single quotes in a row, the literal ends early and
@@ -27,10 +28,9 @@ import (
 //     message approximates Python's.
 //   - Kind "UnicodeEncodeError" (surrogates, i.e. bytes that are not UTF-8,
 //     in s) and "ValueError" (NUL in s), with Python's exact message.
-//   - Kind KindUnsupported for \N{name} escapes and for expressions other
-//     than string concatenation (operators, keywords, f-string
-//     replacement fields), which Python may accept but this function does
-//     not evaluate.
+//   - Kind KindUnsupported for expressions other than string
+//     concatenation (operators, keywords, f-string replacement fields),
+//     which Python may accept but this function does not evaluate.
 func UnescapeLiteral(s string) (string, error) {
 	r, err := UnescapeLiteralRunes(s)
 	if err != nil {
@@ -328,12 +328,20 @@ func decodeEscapes(body []rune) ([]rune, error) {
 			if j >= len(body) || j == i+1 {
 				return nil, escapeError(start, j, `malformed \N character escape`)
 			}
-			for _, n := range body[i+1 : j] {
-				if !(n == ' ' || n == '-' || (n >= '0' && n <= '9') || (n|0x20 >= 'a' && n|0x20 <= 'z')) {
+			// Non-ASCII characters cannot be part of a name (CPython sees
+			// them as \UXXXXXXXX escapes at this point).
+			name := body[i+1 : j]
+			for _, n := range name {
+				if n >= 0x80 {
 					return nil, escapeError(start, j+1, "unknown Unicode character name")
 				}
 			}
-			return nil, unsupported(`\N{...} escapes are not supported`)
+			c, ok := lookupName(string(name))
+			if !ok {
+				return nil, escapeError(start, j+1, "unknown Unicode character name")
+			}
+			out = append(out, c)
+			i = j + 1
 		default:
 			out = append(out, '\\', c)
 		}

@@ -31,6 +31,10 @@ type Mapping interface {
 	PyGetItem(key string) (any, error)
 }
 
+// Tuple is a Python tuple. Passed to Format, it supplies one argument per
+// element, as "format % (a, b)" does.
+type Tuple []any
+
 // isPrintable reports whether Python's str.isprintable() is true for c.
 func isPrintable(c rune) bool {
 	if c >= 0x20 && c < 0x7F {
@@ -276,6 +280,8 @@ func TypeName(v any) string {
 		return "str"
 	case []any, []string:
 		return "list"
+	case Tuple:
+		return "tuple"
 	case Object:
 		return x.PyType()
 	}
@@ -334,6 +340,15 @@ func Repr(v any) string {
 			parts[i] = Repr(e)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
+	case Tuple:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = Repr(e)
+		}
+		if len(x) == 1 {
+			return "(" + parts[0] + ",)"
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
 	}
 	if i, ok := toBig(v); ok {
 		return i.String()

@@ -59,6 +59,8 @@ def enc_val(v):
         return dict(type="str", **enc_str(v))
     if isinstance(v, list):
         return {"type": "list", "items": [enc_val(x) for x in v]}
+    if isinstance(v, tuple):
+        return {"type": "tuple", "items": [enc_val(x) for x in v]}
     if isinstance(v, Obj):
         return {"type": "obj"}
     if isinstance(v, Plain):
@@ -107,6 +109,13 @@ def format_cases():
         for f in extra:
             cases.append(run({"py": "%r %% %r" % (f, a if not isinstance(a, int) or abs(a) < 10**30 else "<big int>"),
                               "format": enc_str(f), "arg": enc_val(a)}, lambda: f % a))
+    tuples = [("%s %s", (1, "a")), ("%s", ()), ("%s", (1, 2)), ("%*d", (5, 42)), ("%.*f", (2, 3.14159)),
+              ("%-*s|", (-5, "a")), ("%*s|", (-5, "a")), ("%(a)s", (1,)), ("%s", ((1, 2),)), ("%r", ((1,),)),
+              ("%d %d", (1,)), ("%c%c", ("a", 98)), ("%*.*f|", (9, 2, 2.5)), ("%*d", ("5", 1)), ("%%", ()),
+              ("%s", ([], None)), ("x%sy%rz", ("é", "é")), ("%.*s", (True, "abc")), ("%*d", (10**20, 1)),
+              ("%.*d", (2**31, 1)), ("%.*d", (-3, 5)), ("%s", ((),))]
+    for f, a in tuples:
+        cases.append(run({"py": "%r %% %r" % (f, a), "format": enc_str(f), "arg": enc_val(a)}, lambda: f % a))
     return cases
 
 
@@ -154,7 +163,18 @@ def literal_cases():
               "a'''\\x", "\"\"\"", '"', "a\"\"\"b", "\x00", "a\udcffb", "\udcff\udcfe",
               "\\t\udc80", "a\x0cb", "\ta", "a''' \t\x0c'''b", "a'''\\\n'''b", "\\\n",
               "a''' 'b\nc' '''", "a''' 'b\\\nc' '''", "\\N{LATIN SMALL LETTER E WITH ACUTE}",
-              "\\u0000", "\\x00"]
+              "\\u0000", "\\x00", "\\N{bullet}", "\\N{Line Feed}", "\\N{NUL}", "\\N{BYTE ORDER MARK}",
+              "\\N{HANGUL SYLLABLE GGA}", "\\N{HANGUL SYLLABLE GAG}", "\\N{HANGUL SYLLABLE ga}", "\\N{HANGUL SYLLABLE }",
+              "\\N{HANGUL SYLLABLE I}", "\\N{HANGUL SYLLABLE GAX}", "\\N{CJK UNIFIED IDEOGRAPH-4E00}",
+              "\\N{CJK UNIFIED IDEOGRAPH-4e00}", "\\N{cjk unified ideograph-4E00}", "\\N{CJK UNIFIED IDEOGRAPH-2B739}",
+              "\\N{CJK UNIFIED IDEOGRAPH-30000}", "\\N{CJK UNIFIED IDEOGRAPH-04E00}", "\\N{CJK COMPATIBILITY IDEOGRAPH-F900}",
+              "\\N{TANGUT IDEOGRAPH-17000}", "\\N{KHITAN SMALL SCRIPT CHARACTER-18B00}", "\\N{LATIN CAPITAL LETTER A WITH MACRON AND GRAVE}",
+              "\\N{ bullet}", "\\N{BULLET }", "\\N{bul-let}", "\\N{é}", "a\\N{SPACE}b\\N{DIGIT ONE}", "\\N{BULLET"]
+    import random
+    import unicodedata
+    rnd = random.Random(3)
+    for c in rnd.sample(range(0xAC00, 0xD7A4), 60) + rnd.sample(range(0x20000, 0x2A6E0), 20):
+        inputs.append("\\N{%s}" % unicodedata.name(chr(c)))
     cases = []
     for s in inputs:
         def ev(s=s):
