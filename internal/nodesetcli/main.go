@@ -2,12 +2,14 @@ package nodesetcli
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -302,7 +304,7 @@ func (c *command) updateLines(x xset, op func(xset), s string) error {
 // processStdin reads nodesets from standard input, one or more per line,
 // "#" starting a comment, and applies op with their union.
 func (c *command) processStdin(op func(xset)) error {
-	data, err := io.ReadAll(c.env.stdin)
+	data, err := readAll(c.env.stdin)
 	if err != nil {
 		return fmt.Errorf("read standard input: %w", err)
 	}
@@ -325,7 +327,7 @@ func (c *command) processStdin(op func(xset)) error {
 		}
 		for elem := range pyFields(line) {
 			// A plain name needs none of the parser's work.
-			if fast != nil && !strings.ContainsAny(elem, "[],!&^@*?") {
+			if fast != nil && plainName(elem) {
 				if err := fast.ns.AddNode(elem); err != nil {
 					return err
 				}
@@ -342,6 +344,23 @@ func (c *command) processStdin(op func(xset)) error {
 		op(tmp)
 	}
 	return nil
+}
+
+// special marks the characters that make a token more than a plain name.
+var special = func() (t [256]bool) {
+	for _, c := range []byte("[],!&^@*?") {
+		t[c] = true
+	}
+	return t
+}()
+
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if special[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *command) output(x xset, autoOpt any, maxsplit int) error {
@@ -565,4 +584,17 @@ func (c *command) printSourceGroups(src string, level int, x xset, ops bool) err
 		}
 	}
 	return nil
+}
+
+// readAll is io.ReadAll that sizes its buffer from the file when it can:
+// a large list of names is then read without being copied as it grows.
+func readAll(r io.Reader) ([]byte, error) {
+	if f, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+512))
+			_, err := buf.ReadFrom(r)
+			return buf.Bytes(), err
+		}
+	}
+	return io.ReadAll(r)
 }

@@ -38,25 +38,32 @@ func pyFields(s string) iter.Seq[string] {
 // \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029.
 func pySplitlines(s string) []string {
 	var out []string
-	rs := []rune(s)
-	var cur []rune
-	for i := 0; i < len(rs); i++ {
-		switch r := rs[i]; r {
-		case '\n', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
-			out = append(out, string(cur))
-			cur = cur[:0]
-		case '\r':
-			out = append(out, string(cur))
-			cur = cur[:0]
-			if i+1 < len(rs) && rs[i+1] == '\n' {
-				i++
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		size := 1
+		brk := false
+		switch {
+		case c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e):
+			brk = true
+		case c == '\r':
+			brk = true
+			if i+1 < len(s) && s[i+1] == '\n' {
+				size = 2
 			}
-		default:
-			cur = append(cur, r)
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			size = n
+			brk = r == 0x85 || r == 0x2028 || r == 0x2029
 		}
+		if brk {
+			out = append(out, s[start:i])
+			start = i + size
+		}
+		i += size
 	}
-	if len(cur) > 0 {
-		out = append(out, string(cur))
+	if start < len(s) {
+		out = append(out, s[start:])
 	}
 	return out
 }

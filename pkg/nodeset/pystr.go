@@ -23,7 +23,13 @@ func pySpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
 }
 
-func pyStrip(s string) string  { return strings.TrimFunc(s, pySpace) }
+func pyStrip(s string) string {
+	// Most input is ASCII without surrounding spaces: check the ends first.
+	if s == "" || (s[0] > ' ' && s[0] < utf8.RuneSelf && s[len(s)-1] > ' ' && s[len(s)-1] < utf8.RuneSelf) {
+		return s
+	}
+	return strings.TrimFunc(s, pySpace)
+}
 func pyLStrip(s string) string { return strings.TrimLeftFunc(s, pySpace) }
 func pyRStrip(s string) string { return strings.TrimRightFunc(s, pySpace) }
 
