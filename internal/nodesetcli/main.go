@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -309,7 +310,8 @@ func (c *command) processStdin(op func(xset)) error {
 		return fmt.Errorf("read standard input: %w", err)
 	}
 	tmp := c.newSet()
-	text := string(data)
+	// data is never written again: share it instead of copying it.
+	text := unsafe.String(unsafe.SliceData(data), len(data))
 	if strings.IndexByte(text, '\r') >= 0 { // Python reads stdin with universal newlines
 		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	}

@@ -528,12 +528,7 @@ func (ns *NodeSet) AddNode(name string) error {
 	}
 	switch {
 	case p.rs != nil:
-		if len(p.rs.pending) == cap(p.rs.pending) {
-			// Double: append grows large slices by 1.25x, which copies
-			// a long list of names several times over.
-			p.rs.pending = slices.Grow(p.rs.pending, max(1024, len(p.rs.pending)))
-		}
-		p.rs.pending = append(p.rs.pending, idx[0])
+		p.rs.push(idx[0])
 	case p.nd != nil:
 		v := singletons(idx, ns.autostep)
 		// Folding all at once at the end gives what folding after each

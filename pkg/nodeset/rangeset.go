@@ -17,9 +17,9 @@ import (
 // million strings. The zero value is an empty set with autostep disabled.
 // A RangeSet is not safe for concurrent mutation.
 type RangeSet struct {
-	classes  []rsClass // sorted by width; width 0 holds negative members
-	pending  []member  // members added but not yet merged into classes
-	autostep int       // 0: disabled; n >= 1: fold a-b/step from n members
+	classes  []rsClass   // sorted by width; width 0 holds negative members
+	pending  []pendWidth // members added but not yet merged into classes
+	autostep int         // 0: disabled; n >= 1: fold a-b/step from n members
 }
 
 // member is one index as ClusterShell stores it, a string: its value and the
@@ -252,7 +252,7 @@ func (rs *RangeSet) addRange(start, stop, step int64, pad int) error {
 		return fmt.Errorf("range too large (fleetsh limits stepped ranges to %d members)", maxSteppedMembers)
 	}
 	for v := start; v < stop; v += step {
-		rs.pending = append(rs.pending, memberOf(v, pad))
+		rs.push(memberOf(v, pad))
 	}
 	return nil
 }
@@ -281,10 +281,34 @@ func (rs *RangeSet) addSpan(lo, hi int64, pad int) {
 // Add adds index v written with at least pad digits (ClusterShell's
 // RangeSet.add(v, pad)).
 func (rs *RangeSet) Add(v int64, pad int) {
-	rs.pending = append(rs.pending, memberOf(v, pad))
+	rs.push(memberOf(v, pad))
 }
 
-func (rs *RangeSet) addMember(m member) { rs.pending = append(rs.pending, m) }
+func (rs *RangeSet) addMember(m member) { rs.push(m) }
+
+// pendWidth holds pending values of one width: sorting plain int64s per
+// width is faster, and lighter on memory, than sorting (width, value)
+// pairs.
+type pendWidth struct {
+	width int
+	vals  []int64
+}
+
+// push queues a member; it is merged into the classes on the next read.
+func (rs *RangeSet) push(m member) {
+	for i := len(rs.pending) - 1; i >= 0; i-- {
+		if b := &rs.pending[i]; b.width == m.width {
+			if len(b.vals) == cap(b.vals) {
+				// Double: append grows large slices by 1.25x, which
+				// copies a long list of names several times over.
+				b.vals = slices.Grow(b.vals, max(256, len(b.vals)))
+			}
+			b.vals = append(b.vals, m.value)
+			return
+		}
+	}
+	rs.pending = append(rs.pending, pendWidth{m.width, append(make([]int64, 0, 16), m.value)})
+}
 
 // insertSpan merges lo..hi into the class of width w. Runs are usually
 // appended in order, which makes this cheap; other cases go through
@@ -310,7 +334,7 @@ func (rs *RangeSet) insertSpan(w int, lo, hi int64) {
 	}
 	if hi-lo < 64 {
 		for v := lo; v <= hi; v++ {
-			rs.pending = append(rs.pending, member{w, v})
+			rs.push(member{w, v})
 		}
 		return
 	}
@@ -330,27 +354,12 @@ func (rs *RangeSet) normalize() {
 func (rs *RangeSet) flush() {
 	p := rs.pending
 	rs.pending = nil
-	// Sort values width by width: there are few widths, and sorting plain
-	// int64s is several times faster than sorting (width, value) pairs.
-	widths := make([]int, 0, 4)
-	for _, m := range p {
-		if !slices.Contains(widths, m.width) {
-			widths = append(widths, m.width)
-		}
-	}
-	slices.Sort(widths)
-	vals := make([]int64, 0, len(p))
-	var add []rsClass
-	for _, w := range widths {
-		vals = vals[:0]
-		for _, m := range p {
-			if m.width == w {
-				vals = append(vals, m.value)
-			}
-		}
-		slices.Sort(vals)
-		c := rsClass{width: w}
-		for _, v := range vals {
+	slices.SortFunc(p, func(a, b pendWidth) int { return a.width - b.width })
+	add := make([]rsClass, 0, len(p))
+	for _, b := range p {
+		slices.Sort(b.vals)
+		c := rsClass{width: b.width}
+		for _, v := range b.vals {
 			if n := len(c.spans); n > 0 && v <= c.spans[n-1].hi+1 {
 				c.spans[n-1].hi = max(c.spans[n-1].hi, v)
 			} else {

@@ -134,7 +134,7 @@ func (rs *RangeSet) Update(o *RangeSet) {
 	if len(o.pending) == 0 && len(o.classes) == 1 && len(o.classes[0].spans) == 1 {
 		if s := o.classes[0].spans[0]; s.hi-s.lo < 8 {
 			for v := s.lo; v <= s.hi; v++ {
-				rs.pending = append(rs.pending, member{o.classes[0].width, v})
+				rs.push(member{o.classes[0].width, v})
 			}
 			return
 		}

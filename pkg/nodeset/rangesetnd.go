@@ -643,7 +643,9 @@ func (a *accum) vector() []*RangeSet {
 		return a.v
 	}
 	rs := a.v[a.dim].Clone()
-	rs.pending = append(rs.pending, a.extra...)
+	for _, m := range a.extra {
+		rs.push(m)
+	}
 	rs.normalize()
 	v := slices.Clone(a.v)
 	v[a.dim] = rs
