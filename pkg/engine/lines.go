@@ -1,6 +1,9 @@
 package engine
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+)
 
 // maxLine bounds one line of output: a node that writes a gigabyte without
 // a newline is delivered in chunks of this size instead of being held in
@@ -11,11 +14,16 @@ const maxLine = 1 << 20
 // task loop, one event per Write (not per line) to keep the loop cheap
 // under heavy output.
 type lineWriter struct {
+	// mu: a driver may write one node's stdout and stderr from two
+	// goroutines into the same writer when stderr is merged.
+	mu      sync.Mutex
 	post    func(lines [][]byte)
 	partial []byte
 }
 
 func (lw *lineWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
 	n := len(p)
 	var lines [][]byte
 	var owned []byte // one copy of the complete lines of this write
@@ -51,6 +59,8 @@ func (lw *lineWriter) Write(p []byte) (int, error) {
 
 // flush delivers a last line that had no newline.
 func (lw *lineWriter) flush() {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
 	if len(lw.partial) > 0 {
 		lw.post([][]byte{trimCR(lw.partial)})
 		lw.partial = nil

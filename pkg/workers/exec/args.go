@@ -1,0 +1,193 @@
+package exec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+)
+
+// Errors of SplitArgs, with Python's shlex messages.
+var (
+	ErrNoClosingQuotation = errors.New("No closing quotation")
+	ErrNoEscapedChar      = errors.New("No escaped character")
+)
+
+// SplitArgs is Python's shlex.split(s) (POSIX mode, no comments), which
+// ClusterShell applies to ssh_path, ssh_options and their rsh, scp, rcp
+// and pdsh siblings: words are separated by space, tab, CR or LF; single
+// quotes protect everything; double quotes protect everything but a
+// backslash before '"' or '\'; outside quotes a backslash escapes any
+// character; an empty quoted word ("") is kept.
+func SplitArgs(s string) ([]string, error) {
+	const (
+		stWhite = iota
+		stWord
+		stSingle
+		stDouble
+		stEscape
+	)
+	isWhite := func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
+	var (
+		words   []string
+		tok     strings.Builder
+		quoted  bool
+		state   = stWhite
+		escaped = stWord // the state an escape returns to
+	)
+	emit := func() {
+		words = append(words, tok.String())
+		tok.Reset()
+		quoted = false
+	}
+	for _, r := range s {
+		switch state {
+		case stWhite, stWord:
+			switch {
+			case isWhite(r):
+				if state == stWord || quoted {
+					emit()
+				}
+				state = stWhite
+			case r == '\\':
+				escaped, state = stWord, stEscape
+			case r == '\'':
+				state = stSingle
+			case r == '"':
+				state = stDouble
+			default:
+				tok.WriteRune(r)
+				state = stWord
+			}
+		case stSingle, stDouble:
+			quoted = true
+			switch {
+			case (state == stSingle && r == '\'') || (state == stDouble && r == '"'):
+				state = stWord
+			case state == stDouble && r == '\\':
+				escaped, state = stDouble, stEscape
+			default:
+				tok.WriteRune(r)
+			}
+		case stEscape:
+			// Inside double quotes only '"' and '\' can be escaped; the
+			// backslash stays before anything else.
+			if escaped == stDouble && r != '"' && r != '\\' {
+				tok.WriteByte('\\')
+			}
+			tok.WriteRune(r)
+			state = escaped
+		}
+	}
+	switch state {
+	case stSingle, stDouble:
+		return nil, ErrNoClosingQuotation
+	case stEscape:
+		return nil, ErrNoEscapedChar
+	case stWord:
+		emit()
+	default:
+		if quoted {
+			emit()
+		}
+	}
+	return words, nil
+}
+
+// ExpandUser is Python's os.path.expanduser: a leading "~" or "~/" becomes
+// $HOME (or the current user's home directory when HOME is unset) and
+// "~name" the home directory of user name. Paths it cannot expand are
+// returned unchanged, as Python does. ClusterShell applies it to every word
+// of ssh_path and ssh_options so that "-i ~/.ssh/id_cluster" works.
+func ExpandUser(p string) string {
+	if !strings.HasPrefix(p, "~") {
+		return p
+	}
+	i := strings.IndexByte(p, '/')
+	if i < 0 {
+		i = len(p)
+	}
+	var home string
+	if i == 1 {
+		if h, ok := os.LookupEnv("HOME"); ok {
+			home = h
+		} else if u, err := user.Current(); err == nil {
+			home = u.HomeDir
+		} else {
+			return p
+		}
+	} else {
+		u, err := user.Lookup(p[1:i])
+		if err != nil {
+			return p
+		}
+		home = u.HomeDir
+	}
+	// Python strips a trailing '/' from home before appending the rest
+	// ("~/x" with HOME=/ is "/x"), and turns an empty result into "/".
+	if s := strings.TrimRight(home, "/") + p[i:]; s != "" {
+		return s
+	}
+	return "/"
+}
+
+// SplitInfoArgs reads info key with InfoString, splits it with SplitArgs
+// and, when expand is set, applies ExpandUser to every word: ClusterShell's
+// "[os.path.expanduser(w) for w in shlex.split(task.info(key))]". An unset
+// or empty key gives no words.
+func SplitInfoArgs(info func(string) (any, bool), key string, expand bool) ([]string, error) {
+	s := InfoString(info, key)
+	if s == "" {
+		return nil, nil
+	}
+	words, err := SplitArgs(s)
+	if err != nil {
+		return nil, fmt.Errorf("info key %s: %w", key, err)
+	}
+	if expand {
+		for i, w := range words {
+			words[i] = ExpandUser(w)
+		}
+	}
+	return words, nil
+}
+
+// InfoString returns info key as a string: "" when info is nil, the key is
+// unset or its value is nil; a string as it is; anything else formatted
+// with fmt.Sprint. ClusterShell tests these keys for truth ("value or
+// default"), so "" and unset mean the same.
+func InfoString(info func(string) (any, bool), key string) string {
+	if info == nil {
+		return ""
+	}
+	v, ok := info(key)
+	if !ok || v == nil {
+		return ""
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case fmt.Stringer:
+		return v.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// Seconds is ClusterShell's "%d" % timeout for connect_timeout and
+// command_timeout: whole seconds, truncated, except that a positive
+// timeout under one second is 1, not 0 (OpenSSH and pdsh read 0 as "no
+// timeout", the opposite of what was asked).
+func Seconds(d time.Duration) int {
+	s := d.Seconds()
+	if s <= 0 {
+		return 0
+	}
+	if s < 1 {
+		return 1
+	}
+	return int(s)
+}

@@ -1,0 +1,315 @@
+package openssh
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetsh/fleetsh/internal/sshdtest"
+	"github.com/fleetsh/fleetsh/pkg/engine"
+)
+
+func infoMap(m map[string]any) func(string) (any, bool) {
+	return func(k string) (any, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestArgs(t *testing.T) {
+	t.Setenv("HOME", "/home/u")
+	src := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		job  engine.Job
+		want []string
+	}{
+		{"plain", engine.Job{Node: "node1", Command: "uname -r"},
+			[]string{"ssh", "-oForwardAgent=no", "-oForwardX11=no", "-oBatchMode=yes", "node1", "uname -r"}},
+		{"all", engine.Job{Node: "n", Command: "echo %h", ConnectTimeout: 15500 * time.Millisecond,
+			Info: infoMap(map[string]any{"ssh_path": "~/bin/ssh -q", "ssh_user": "admin", "ssh_options": "-i ~/.ssh/k -oPort=2222 -o 'ProxyJump gw'"})},
+			[]string{"/home/u/bin/ssh", "-q", "-i", "/home/u/.ssh/k", "-oPort=2222", "-o", "ProxyJump gw", "-oForwardAgent=no", "-oForwardX11=no",
+				"-l", "admin", "-oConnectTimeout=15", "-oBatchMode=yes", "n", "echo %h"}},
+		{"copy", engine.Job{Node: "n1", ConnectTimeout: 10 * time.Second, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp/"},
+			Info: infoMap(map[string]any{"ssh_options": "-oA=b", "ssh_user": "u"})},
+			[]string{"scp", "-oA=b", "-oConnectTimeout=10", "/etc/hosts", "u@[n1]:/tmp/"}},
+		{"copy dir", engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: "/tmp", Preserve: true},
+			Info: infoMap(map[string]any{"ssh_options": "-oA=b", "scp_options": "-oC=d", "scp_user": "v", "ssh_user": "u", "scp_path": "/opt/scp"})},
+			[]string{"/opt/scp", "-oC=d", "-r", "-p", src, "v@[n1]:/tmp"}},
+		{"rcopy", engine.Job{Node: "n2", Copy: &engine.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
+			[]string{"scp", "-r", "[n2]:/etc/hostname", "/back/hostname.n2"}},
+	} {
+		got, err := Args(&tc.job)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Args = %q, %v\nwant %q", tc.name, got, err, tc.want)
+		}
+	}
+	for _, info := range []map[string]any{{"ssh_options": `-o "x`}, {"ssh_path": `'`}, {"ssh_path": " "}} {
+		if _, err := Args(&engine.Job{Node: "n", Command: "x", Info: infoMap(info)}); err == nil {
+			t.Errorf("Args with %v: no error", info)
+		}
+	}
+	res := New().Run(t.Context(), &engine.Job{Node: "n", Command: "x", Info: infoMap(map[string]any{"ssh_options": `"`})})
+	if engine.ReasonOf(res.Err) != engine.ReasonLocal || !strings.Contains(res.Err.Error(), "ssh_options") {
+		t.Errorf("bad options: %+v", res)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for line, want := range map[string]engine.Reason{
+		"ssh: connect to host 127.0.0.1 port 1: Connection refused":                         engine.ReasonConnectRefused,
+		"ssh: Could not resolve hostname nohost.invalid: Name or service not known":         engine.ReasonDNS,
+		"ssh: Could not resolve hostname x: Temporary failure in name resolution\r":         engine.ReasonDNS,
+		"ssh: connect to host 10.0.0.1 port 22: Connection timed out":                       engine.ReasonConnectTimeout,
+		"Connection timed out during banner exchange":                                       engine.ReasonConnectTimeout,
+		"root@127.0.0.1: Permission denied (publickey).":                                    engine.ReasonAuth,
+		"admin@node1: Permission denied (publickey,gssapi-keyex,gssapi-with-mic,password).": engine.ReasonAuth,
+		"Host key verification failed.":                                                     engine.ReasonHostKeyUnknown,
+		"@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @":                       engine.ReasonHostKeyChanged,
+		"ssh: connect to host 10.0.0.1 port 22: No route to host":                           engine.ReasonConnect,
+		"kex_exchange_identification: read: Connection reset by peer":                       engine.ReasonConnect,
+		"Connection closed by 127.0.0.1 port 22":                                            engine.ReasonConnect,
+		"hello":                                                                             "",
+		"rm: cannot remove 'x': Permission denied":                                          "",
+		"": "",
+	} {
+		if got := Classify(line); got != want {
+			t.Errorf("Classify(%q) = %q, want %q", line, got, want)
+		}
+	}
+	var c classifier
+	for _, l := range []string{"@@@@@@@", "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "blah", "Host key verification failed."} {
+		c.keep([]byte(l))
+	}
+	if r, msg := c.result(); r != engine.ReasonHostKeyChanged || !strings.HasPrefix(msg, "Host key verification failed.") {
+		t.Errorf("changed key: %q %q", r, msg)
+	}
+}
+
+// server starts sshd and returns it with the info the driver needs.
+func server(t *testing.T) (*sshdtest.Server, map[string]any) {
+	t.Helper()
+	if _, err := osexec.LookPath("ssh"); err != nil {
+		t.Skip("OpenSSH client not installed")
+	}
+	s := sshdtest.Start(t)
+	return s, map[string]any{"ssh_options": s.SSHOptions()}
+}
+
+type runOut struct {
+	res      engine.Result
+	out, err string
+	debug    []string
+}
+
+func runJob(ctx context.Context, job engine.Job, sepErr bool) runOut {
+	var out, errb bytes.Buffer
+	var r runOut
+	job.Stdout = &out
+	if sepErr {
+		job.Stderr = &errb
+	}
+	job.Debug = func(l string) { r.debug = append(r.debug, l) }
+	r.res = New().Run(ctx, &job)
+	r.out, r.err = out.String(), errb.String()
+	return r
+}
+
+func TestSSHCommand(t *testing.T) {
+	s, info := server(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	job := engine.Job{Node: "node1", Command: "echo out; echo err >&2; cat; exit 7",
+		Stdin: strings.NewReader("from stdin\n"), ConnectTimeout: 10 * time.Second, Info: infoMap(info)}
+	r := runJob(ctx, job, true)
+	if r.res.Err != nil || r.res.ExitCode != 7 {
+		t.Fatalf("result %+v (stderr %q)\n%s", r.res, r.err, s.Logs())
+	}
+	if r.out != "out\nfrom stdin\n" || r.err != "err\n" {
+		t.Errorf("stdout %q stderr %q", r.out, r.err)
+	}
+	want := "SSHCLIENT: ssh -F " + s.ClientConfig + " -oForwardAgent=no -oForwardX11=no -oConnectTimeout=10 -oBatchMode=yes node1 echo out; echo err >&2; cat; exit 7"
+	if !slices.Equal(r.debug, []string{want}) {
+		t.Errorf("debug %q\nwant %q", r.debug, want)
+	}
+	// Merged streams, no stdin, exit 0.
+	job.Stdin, job.Command = nil, "echo a; echo b >&2; cat"
+	r = runJob(ctx, job, false)
+	if r.res.Err != nil || r.res.ExitCode != 0 || (r.out != "a\nb\n" && r.out != "b\na\n") {
+		t.Errorf("merged: %+v %q", r.res, r.out)
+	}
+	// A remote exit 255 without an ssh message is only a status.
+	job.Command = "exit 255"
+	if r = runJob(ctx, job, true); r.res.Err != nil || r.res.ExitCode != 255 {
+		t.Errorf("remote 255: %+v", r.res)
+	}
+}
+
+func TestSSHFailures(t *testing.T) {
+	s, info := server(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	// A port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	for _, tc := range []struct {
+		name    string
+		opts    string
+		user    string
+		reason  engine.Reason
+		message string
+	}{
+		{"refused", fmt.Sprintf(" -oPort=%d", closed), "", engine.ReasonConnectRefused, fmt.Sprintf("ssh: connect to host 127.0.0.1 port %d: Connection refused", closed)},
+		{"unknown host key", " -oUserKnownHostsFile=/dev/null", "", engine.ReasonHostKeyUnknown, "Host key verification failed."},
+		{"changed host key", " -oUserKnownHostsFile=" + changedKnownHosts(t, s), "", engine.ReasonHostKeyChanged, "Host key verification failed."},
+		{"auth", "", "fleetsh-nobody", engine.ReasonAuth, "fleetsh-nobody@127.0.0.1: Permission denied (publickey)."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inf := map[string]any{"ssh_options": info["ssh_options"].(string) + tc.opts, "ssh_user": tc.user}
+			for _, sep := range []bool{true, false} {
+				r := runJob(ctx, engine.Job{Node: "node1", Command: "echo never", Info: infoMap(inf)}, sep)
+				if engine.ReasonOf(r.res.Err) != tc.reason || r.res.ExitCode != 255 {
+					t.Errorf("sep=%v: result %+v, want %q", sep, r.res, tc.reason)
+				}
+				if r.res.Err != nil && !strings.Contains(r.res.Err.Error(), "node1: ") {
+					t.Errorf("error %q does not name the node", r.res.Err)
+				}
+				// OpenSSH's own lines reach the user unchanged.
+				text := r.err
+				if !sep {
+					text = r.out
+				}
+				if !strings.Contains(text, tc.message+"\r\n") || strings.Contains(text, "never") { // OpenSSH ends its messages with CRLF
+					t.Errorf("sep=%v: output %q lacks %q", sep, text, tc.message)
+				}
+			}
+		})
+	}
+}
+
+// changedKnownHosts writes a known_hosts file holding another key for the
+// server's name.
+func changedKnownHosts(t *testing.T, s *sshdtest.Server) string {
+	dir := t.TempDir()
+	k := filepath.Join(dir, "other")
+	if out, err := osexec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, _ := os.ReadFile(k + ".pub")
+	f := strings.Fields(string(pub))
+	p := filepath.Join(dir, "known_hosts")
+	os.WriteFile(p, fmt.Appendf(nil, "[127.0.0.1]:%d %s %s\n", s.Port, f[0], f[1]), 0o600)
+	return p
+}
+
+func TestSSHCancel(t *testing.T) {
+	_, info := server(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan runOut, 1)
+	go func() {
+		done <- runJob(ctx, engine.Job{Node: "n", Command: "echo started; sleep 100", Info: infoMap(info)}, true)
+	}()
+	time.Sleep(time.Second) // let the session start
+	start := time.Now()
+	cancel()
+	select {
+	case r := <-done:
+		if engine.ReasonOf(r.res.Err) != engine.ReasonAborted {
+			t.Errorf("result %+v", r.res)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("returned %v after cancel", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// mkTree makes root/src/{a, sub/b} with old times.
+func mkTree(t *testing.T, root string) string {
+	src := filepath.Join(root, "src")
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, f := range []string{"a", "sub/b"} {
+		p := filepath.Join(src, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(f+"\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+	}
+	return src
+}
+
+func checkTree(t *testing.T, dir string) {
+	t.Helper()
+	for _, f := range []string{"a", "sub/b"} {
+		p := filepath.Join(dir, f)
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != f+"\n" {
+			t.Errorf("%s: %q %v", p, b, err)
+			continue
+		}
+		if fi, _ := os.Stat(p); fi.ModTime().Year() != 2001 {
+			t.Errorf("%s: time %v not preserved", p, fi.ModTime())
+		}
+	}
+}
+
+func TestSCPCopyAndRcopy(t *testing.T) {
+	s, info := server(t)
+	if _, err := osexec.LookPath("scp"); err != nil {
+		t.Skip("scp not installed")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	root := t.TempDir()
+	src := mkTree(t, root)
+	dst := filepath.Join(root, "dst")
+	os.Mkdir(dst, 0o755)
+	r := runJob(ctx, engine.Job{Node: "node1", Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: infoMap(info)}, true)
+	if r.res.Err != nil || r.res.ExitCode != 0 {
+		t.Fatalf("copy: %+v %q\n%s", r.res, r.err, s.Logs())
+	}
+	checkTree(t, filepath.Join(dst, "src"))
+	want := "SCPCLIENT: scp -F " + s.ClientConfig + " -r -p " + src + " [node1]:" + dst
+	if !slices.Equal(r.debug, []string{want}) {
+		t.Errorf("debug %q\nwant %q", r.debug, want)
+	}
+	back := filepath.Join(root, "back")
+	os.Mkdir(back, 0o755)
+	for _, n := range []string{"node1", "node2"} {
+		dest := filepath.Join(back, "src."+n)
+		r = runJob(ctx, engine.Job{Node: n, Copy: &engine.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}, Info: infoMap(info)}, true)
+		if r.res.Err != nil || r.res.ExitCode != 0 {
+			t.Fatalf("rcopy %s: %+v %q", n, r.res, r.err)
+		}
+		checkTree(t, dest)
+	}
+	// A missing source is a copy failure without a connection reason.
+	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: "/nonexistent/x", Dest: back + "/x.n", Reverse: true}, Info: infoMap(info)}, true)
+	if r.res.ExitCode == 0 || r.res.Err != nil || r.err == "" {
+		t.Errorf("missing source: %+v %q", r.res, r.err)
+	}
+	// A refused connection is.
+	inf := map[string]any{"scp_options": s.SSHOptions() + " -oPort=1"}
+	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: src, Dest: "/tmp"}, Info: infoMap(inf)}, true)
+	if engine.ReasonOf(r.res.Err) != engine.ReasonConnectRefused || r.res.ExitCode == 0 {
+		t.Errorf("refused copy: %+v %q", r.res, r.err)
+	}
+}
+
+func TestSSHMissingBinary(t *testing.T) {
+	r := runJob(t.Context(), engine.Job{Node: "n", Command: "x", Info: infoMap(map[string]any{"ssh_path": "/nonexistent/ssh"})}, true)
+	if r.res.ExitCode != 255 || engine.ReasonOf(r.res.Err) != engine.ReasonLocal {
+		t.Errorf("%+v", r.res)
+	}
+}
