@@ -465,7 +465,12 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 			x = &nodeSet{formatted, c.parser}
 			render = func(s xset) (string, error) { return s.fold(), nil }
 		} else {
-			render = func(s xset) (string, error) { return pyfmt.Format(format, asPyObject(s)) }
+			render = func(s xset) (string, error) {
+				if format == "%s" { // str(set): skip formatting a long text
+					return s.fold(), nil
+				}
+				return pyfmt.Format(format, asPyObject(s))
+			}
 		}
 	case v.Bool("regroup"):
 		render = func(s xset) (string, error) {

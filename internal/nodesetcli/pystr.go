@@ -6,6 +6,13 @@ import (
 	"unicode/utf8"
 )
 
+var asciiSpace = func() (t [utf8.RuneSelf]bool) {
+	for r := range t {
+		t[r] = pySpace(rune(r))
+	}
+	return t
+}()
+
 func pySpace(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) }
 
 // pyFields yields the fields of Python's str.split() without arguments:
@@ -15,10 +22,14 @@ func pyFields(s string) iter.Seq[string] {
 		start := -1
 		for i := 0; i < len(s); {
 			r, size := rune(s[i]), 1
-			if r >= utf8.RuneSelf {
+			var space bool
+			if r < utf8.RuneSelf {
+				space = asciiSpace[r]
+			} else {
 				r, size = utf8.DecodeRuneInString(s[i:])
+				space = pySpace(r)
 			}
-			if pySpace(r) {
+			if space {
 				if start >= 0 && !yield(s[start:i]) {
 					return
 				}

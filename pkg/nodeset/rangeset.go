@@ -357,22 +357,68 @@ func (rs *RangeSet) flush() {
 	slices.SortFunc(p, func(a, b pendWidth) int { return a.width - b.width })
 	add := make([]rsClass, 0, len(p))
 	for _, b := range p {
-		slices.Sort(b.vals)
-		c := rsClass{width: b.width}
-		for _, v := range b.vals {
-			if n := len(c.spans); n > 0 && v <= c.spans[n-1].hi+1 {
-				c.spans[n-1].hi = max(c.spans[n-1].hi, v)
-			} else {
-				c.spans = append(c.spans, span{v, v})
-			}
-		}
-		add = append(add, c)
+		add = append(add, rsClass{width: b.width, spans: spansOf(b.vals)})
 	}
 	if len(rs.classes) == 0 {
 		rs.classes = add
 		return
 	}
 	rs.classes = mergeClasses(rs.classes, add, opUnion)
+}
+
+// spansOf turns values (in any order, with repeats) into sorted runs.
+// Node indexes are usually dense: then a bitmap of the range does it in
+// linear time and less memory than sorting.
+func spansOf(vals []int64) []span {
+	lo, hi := vals[0], vals[0]
+	for _, v := range vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	var out []span
+	if width := uint64(hi - lo); width/64 <= uint64(len(vals)) {
+		bits := make([]uint64, width/64+1)
+		for _, v := range vals {
+			d := uint64(v - lo)
+			bits[d/64] |= 1 << (d % 64)
+		}
+		var start int64
+		inRun := false
+		for i, w := range bits {
+			if w == 0 && !inRun {
+				continue
+			}
+			for j := 0; j < 64; j++ {
+				v := lo + int64(i*64+j)
+				switch set := w&(1<<j) != 0; {
+				case set && !inRun:
+					start, inRun = v, true
+				case !set && inRun:
+					out = append(out, span{start, v - 1})
+					inRun = false
+				}
+				if w == ^uint64(0) && inRun {
+					break // the whole word is set: the run goes on
+				}
+			}
+		}
+		if inRun {
+			out = append(out, span{start, lo + int64(len(bits)*64) - 1})
+		}
+		// the last word may run past hi: clip the final run
+		if n := len(out); n > 0 && out[n-1].hi > hi {
+			out[n-1].hi = hi
+		}
+		return out
+	}
+	slices.Sort(vals)
+	for _, v := range vals {
+		if n := len(out); n > 0 && v <= out[n-1].hi+1 {
+			out[n-1].hi = max(out[n-1].hi, v)
+		} else {
+			out = append(out, span{v, v})
+		}
+	}
+	return out
 }
 
 // Autostep returns the autostep threshold, 0 when disabled.
