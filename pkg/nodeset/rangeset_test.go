@@ -1,0 +1,66 @@
+package nodeset
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSpansOfMatchesSort checks the bitmap path of spansOf against the
+// plain sort on random dense and sparse lists, negative values included.
+func TestSpansOfMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	for i := 0; i < 2000; i++ {
+		n := 1 + r.IntN(300)
+		spread := int64(1 + r.IntN(1000))
+		if i%5 == 0 {
+			spread = 1 << 40 // sparse: the sort path
+		}
+		base := r.Int64N(2000) - 1000
+		vals := make([]int64, n)
+		for j := range vals {
+			vals[j] = base + r.Int64N(spread)
+		}
+		want := sortedSpans(slices.Clone(vals))
+		if got := spansOf(vals); !slices.Equal(got, want) {
+			t.Fatalf("spansOf(%v) = %v, want %v", vals, got, want)
+		}
+	}
+}
+
+func sortedSpans(vals []int64) []span {
+	slices.Sort(vals)
+	var out []span
+	for _, v := range vals {
+		if n := len(out); n > 0 && v <= out[n-1].hi+1 {
+			out[n-1].hi = max(out[n-1].hi, v)
+		} else {
+			out = append(out, span{v, v})
+		}
+	}
+	return out
+}
+
+// TestAutostepFolding checks the autostep cases ClusterShell's nodeset
+// prints (research/clustershell.md §6.3).
+func TestAutostepFolding(t *testing.T) {
+	for _, c := range []struct {
+		expr     string
+		autostep int
+		want     string
+	}{
+		{"1,3,5,7,9", 3, "1-9/2"},
+		{"2,4,6,8,10,11,12", 7, "2,4,6,8,10-12"},
+		{"0-20/4", 3, "0-20/4"},
+		{"1,3,5", 0, "1,3,5"},
+	} {
+		rs, err := ParseRangeSet(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.SetAutostep(c.autostep)
+		if got := rs.String(); got != c.want {
+			t.Errorf("autostep %d %q = %q, want %q", c.autostep, c.expr, got, c.want)
+		}
+	}
+}
