@@ -530,12 +530,9 @@ func (ns *NodeSet) AddNode(name string) error {
 	case p.rs != nil:
 		p.rs.push(idx[0])
 	case p.nd != nil:
-		v := singletons(idx, ns.autostep)
 		// Folding all at once at the end gives what folding after each
 		// name gives (see rangeSetND.fold), for far less work.
-		p.nd.vecs = append(p.nd.vecs, v)
-		p.nd.dirty = true
-		p.nd.multivarHint = true
+		p.nd.addPoint(idx)
 	}
 	return nil
 }

@@ -12,7 +12,12 @@ import (
 // RangeSetND, because the way vectors are merged decides the folded output
 // ("x[2-3]y1,x1y[1-2],x3y2") and its order, and fleetsh must print the same.
 type rangeSetND struct {
-	vecs         [][]*RangeSet
+	vecs [][]*RangeSet
+	// pts holds points added one by one (NodeSet.AddNode), ptsDim members
+	// each, not yet made into vectors: folding a long list of names then
+	// works on plain indexes and builds range sets only for its result.
+	pts          []member
+	ptsDim       int
 	dirty        bool
 	autostep     int
 	multivarHint bool
@@ -31,6 +36,27 @@ func (nd *rangeSetND) folded() [][]*RangeSet {
 	return nd.vecs
 }
 
+// addPoint queues one point; nd is folded again before it is read.
+func (nd *rangeSetND) addPoint(p []member) {
+	nd.pts = append(nd.pts, p...)
+	nd.ptsDim = len(p)
+	nd.dirty = true
+	nd.multivarHint = true
+}
+
+// flushPoints turns queued points into single-point vectors, for the
+// operations that work on vectors as they are.
+func (nd *rangeSetND) flushPoints() {
+	if len(nd.pts) == 0 {
+		return
+	}
+	d := nd.ptsDim
+	for i := 0; i+d <= len(nd.pts); i += d {
+		nd.vecs = append(nd.vecs, singletons(nd.pts[i:i+d], nd.autostep))
+	}
+	nd.pts = nil
+}
+
 func (nd *rangeSetND) setVecs(v [][]*RangeSet) {
 	nd.vecs = v
 	nd.dirty = true
@@ -38,12 +64,15 @@ func (nd *rangeSetND) setVecs(v [][]*RangeSet) {
 
 func (nd *rangeSetND) dim() int {
 	if len(nd.vecs) == 0 {
+		if len(nd.pts) > 0 {
+			return nd.ptsDim
+		}
 		return 0
 	}
 	return len(nd.vecs[0])
 }
 
-func (nd *rangeSetND) empty() bool { return len(nd.vecs) == 0 }
+func (nd *rangeSetND) empty() bool { return len(nd.vecs) == 0 && len(nd.pts) == 0 }
 
 func vecLen(v []*RangeSet) int {
 	n := 1
@@ -66,6 +95,7 @@ func (nd *rangeSetND) Len() int {
 }
 
 func (nd *rangeSetND) setAutostep(n int) {
+	nd.flushPoints()
 	nd.autostep = normAutostep(n)
 	for _, v := range nd.vecs {
 		for _, rs := range v {
@@ -90,6 +120,11 @@ func (nd *rangeSetND) clone() *rangeSetND {
 }
 
 func (nd *rangeSetND) fold() {
+	if len(nd.pts) > 0 && len(nd.vecs) == 0 {
+		nd.foldPoints()
+		return
+	}
+	nd.flushPoints()
 	if len(nd.vecs) > 1 {
 		if !nd.foldUnivariate() {
 			nd.foldMultivariate()
@@ -148,7 +183,7 @@ func (nd *rangeSetND) foldMultivariate() {
 		}
 	}
 	nd.expand()
-	nd.merge()
+	nd.merge(false)
 	nd.dirty = false
 }
 
@@ -365,8 +400,7 @@ func tryMerge(a, b []*RangeSet) ([]*RangeSet, bool) {
 // merge is ClusterShell's _fold_multivariate_merge: passes that merge
 // neighbours after a sort, then, once those stop helping, passes that try
 // every pair.
-func (nd *rangeSetND) merge() {
-	full := false
+func (nd *rangeSetND) merge(full bool) {
 	for chg := true; chg; {
 		chg = false
 		nd.sortVecs()
@@ -419,6 +453,7 @@ func (nd *rangeSetND) update(o *rangeSetND) {
 }
 
 func (nd *rangeSetND) updateVecs(vecs [][]*RangeSet) {
+	nd.flushPoints()
 	for _, v := range vecs {
 		cv := make([]*RangeSet, len(v))
 		for i, rs := range v {
@@ -437,6 +472,8 @@ func (nd *rangeSetND) updateVecs(vecs [][]*RangeSet) {
 // differenceUpdate removes the points of o, vector by vector, on the
 // vectors as they are (folded or not), as ClusterShell does.
 func (nd *rangeSetND) differenceUpdate(o *rangeSetND) {
+	nd.flushPoints()
+	o.flushPoints()
 	var out [][]*RangeSet
 	for _, v1 := range nd.vecs {
 		proc := [][]*RangeSet{v1}
@@ -478,6 +515,8 @@ func (nd *rangeSetND) intersectionUpdate(o *rangeSetND) {
 	if o == nd {
 		return
 	}
+	nd.flushPoints()
+	o.flushPoints()
 	tmp := &rangeSetND{}
 	for _, v1 := range nd.vecs {
 		for _, v2 := range o.vecs {
@@ -651,4 +690,95 @@ func (a *accum) vector() []*RangeSet {
 	v[a.dim] = rs
 	a.v, a.extra, a.dim, a.point = v, nil, -1, false
 	return v
+}
+
+// foldPoints folds a set made only of queued points exactly as fold would
+// fold their single-point vectors: univariate merge, or ClusterShell's
+// multivariate merge whose first pass (rows of neighbours) runs here on
+// plain indexes.
+func (nd *rangeSetND) foldPoints() {
+	d := nd.ptsDim
+	pts := nd.pts
+	nd.pts = nil
+	nd.dirty = false
+	n := len(pts) / d
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	pt := func(i int) []member { return pts[i*d : (i+1)*d] }
+	slices.SortFunc(idx, func(a, b int) int { return slices.CompareFunc(pt(a), pt(b), cmpMember) })
+	idx = slices.CompactFunc(idx, func(a, b int) bool { return slices.Equal(pt(a), pt(b)) })
+	if len(idx) == 1 {
+		nd.vecs = [][]*RangeSet{singletons(pt(idx[0]), nd.autostep)}
+		return
+	}
+	vardim, univar := -1, true
+	first := pt(idx[0])
+	for k := 0; k < d && univar; k++ {
+		for _, i := range idx[1:] {
+			if pt(i)[k] != first[k] {
+				if vardim >= 0 {
+					univar = false
+				}
+				vardim = k
+				break
+			}
+		}
+	}
+	nd.multivarHint = !univar
+	if univar {
+		v := singletons(first, nd.autostep)
+		rs := v[vardim].Clone()
+		for _, i := range idx[1:] {
+			rs.push(pt(i)[vardim])
+		}
+		rs.normalize()
+		v[vardim] = rs
+		nd.vecs = [][]*RangeSet{v}
+		return
+	}
+	// The first pass of merge: single points sorted as sortVecs sorts
+	// them (by the text of each index), neighbours merged into rows.
+	slices.SortFunc(idx, func(a, b int) int { return slices.CompareFunc(pt(a), pt(b), cmpMemberText) })
+	var vecs [][]*RangeSet
+	base, dim := pt(idx[0]), -1
+	var extra []member
+	emit := func() {
+		v := singletons(base, nd.autostep)
+		if dim >= 0 {
+			rs := v[dim].Clone()
+			for _, m := range extra {
+				rs.push(m)
+			}
+			rs.normalize()
+			v[dim] = rs
+		}
+		vecs = append(vecs, v)
+	}
+	for _, i := range idx[1:] {
+		q := pt(i)
+		diff, ok := -1, true
+		for k := range q {
+			if q[k] != base[k] {
+				if diff >= 0 || (dim >= 0 && k != dim) {
+					ok = false
+					break
+				}
+				diff = k
+			}
+		}
+		if ok && diff >= 0 {
+			dim = diff
+			extra = append(extra, q[diff])
+			continue
+		}
+		emit()
+		base, dim, extra = q, -1, nil
+	}
+	emit()
+	nd.vecs = vecs
+	// Rows were built: go on as merge does after a pass that changed
+	// something; none: the next pass is a full one.
+	nd.merge(len(vecs) == len(idx))
 }
