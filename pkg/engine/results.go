@@ -70,11 +70,11 @@ func (t *resTree) walkWorker(w *Worker) iter.Seq2[[]byte, *nodeset.NodeSet] {
 	}
 }
 
-// addNode adds a node name (or a local key, which may not parse).
+// addNode adds a node name or a job key to a result set. Every target
+// came from a parsed node set, so it parses back; only an empty key could
+// fail, and Options never makes one.
 func addNode(ns *nodeset.NodeSet, node string) {
-	if err := ns.AddNode(node); err != nil {
-		_ = ns.AddNode("[" + node + "]") // never reached for names fleetsh built
-	}
+	_ = ns.AddNode(node)
 }
 
 // sortGroups orders groups as clush -b prints them: larger node sets

@@ -172,17 +172,17 @@ func (t *Task) defaultBool(key string) bool {
 	return b
 }
 
-// debugf sends a line to print_debug when debug is on.
+// debugFunc returns what drivers call with debug lines: nil when debug is
+// off, else the print_debug hook (ClusterShell's default prints them).
 func (t *Task) debugFunc() func(string) {
 	if v, _ := t.Info(InfoDebug); v != true {
 		return nil
 	}
 	return func(line string) {
-		if f, ok := func() (any, bool) { return t.Info(InfoPrintDebug) }(); ok {
-			if pd, ok := f.(func(*Task, string)); ok {
-				pd(t, line)
-				return
-			}
+		v, _ := t.Info(InfoPrintDebug)
+		if pd, ok := v.(func(*Task, string)); ok {
+			pd(t, line)
+			return
 		}
 		fmt.Println(line)
 	}

@@ -13,7 +13,7 @@ type pattern struct {
 // compilePattern splits a pattern key into its literal pieces.
 func compilePattern(key string) *pattern {
 	if !strings.Contains(key, "%") {
-		return &pattern{lit: []string{key, ""}[:1]}
+		return &pattern{lit: []string{key}}
 	}
 	var lits []string
 	var cur strings.Builder

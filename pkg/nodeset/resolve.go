@@ -105,13 +105,6 @@ func (p *Parser) All(source string) (*NodeSet, error) {
 	}
 	list, err := p.allNodes(source)
 	if err != nil {
-		var ext *ExternalError
-		if !errors.As(err, &ext) {
-			var us *UnknownSourceError
-			if errors.As(err, &us) {
-				return nil, err
-			}
-		}
 		return nil, err
 	}
 	return p.ParseList(list)
