@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fleetsh/fleetsh/internal/pyshlex"
 )
 
 // ClusterShell builds its group configuration with Python's standard
@@ -34,92 +36,8 @@ func gcStrip(s string) string { return strings.TrimFunc(s, gcSpace) }
 // "for line in raw.splitlines(): line.strip().split()" as well.
 func gcFields(s string) []string { return strings.FieldsFunc(s, gcSpace) }
 
-// errShlexNoClosingQuotation and errShlexNoEscapedChar carry Python's
-// shlex messages.
-var (
-	errShlexNoClosingQuotation = errors.New("No closing quotation")
-	errShlexNoEscapedChar      = errors.New("No escaped character")
-)
-
-// gcShlexSplit is Python's shlex.split(s) (POSIX mode, no comments): words
-// are separated by space, tab, CR or LF; single quotes protect everything;
-// double quotes protect everything but a backslash before '"' or '\';
-// outside quotes a backslash escapes any character. An empty quoted word
-// (a pair of quotes with nothing inside) is kept as an empty string.
-func gcShlexSplit(s string) ([]string, error) {
-	const (
-		stWhite = iota
-		stWord
-		stSingle
-		stDouble
-		stEscape
-	)
-	isWhite := func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
-	var (
-		words   []string
-		tok     strings.Builder
-		quoted  bool
-		state   = stWhite
-		escaped = stWord // the state an escape returns to
-	)
-	emit := func() {
-		words = append(words, tok.String())
-		tok.Reset()
-		quoted = false
-	}
-	for _, r := range s {
-		switch state {
-		case stWhite, stWord:
-			switch {
-			case isWhite(r):
-				if state == stWord || quoted {
-					emit()
-				}
-				state = stWhite
-			case r == '\\':
-				escaped, state = stWord, stEscape
-			case r == '\'':
-				state = stSingle
-			case r == '"':
-				state = stDouble
-			default:
-				tok.WriteRune(r)
-				state = stWord
-			}
-		case stSingle, stDouble:
-			quoted = true
-			switch {
-			case (state == stSingle && r == '\'') || (state == stDouble && r == '"'):
-				state = stWord
-			case state == stDouble && r == '\\':
-				escaped, state = stDouble, stEscape
-			default:
-				tok.WriteRune(r)
-			}
-		case stEscape:
-			// Inside double quotes only '"' and '\' can be escaped; the
-			// backslash stays before anything else.
-			if escaped == stDouble && r != '"' && r != '\\' {
-				tok.WriteByte('\\')
-			}
-			tok.WriteRune(r)
-			state = escaped
-		}
-	}
-	switch state {
-	case stSingle, stDouble:
-		return nil, errShlexNoClosingQuotation
-	case stEscape:
-		return nil, errShlexNoEscapedChar
-	case stWord:
-		emit()
-	default:
-		if quoted {
-			emit()
-		}
-	}
-	return words, nil
-}
+// gcShlexSplit is Python's shlex.split(s).
+func gcShlexSplit(s string) ([]string, error) { return pyshlex.Split(s) }
 
 // gcTemplate is Python's string.Template(tpl).safe_substitute(vars): "$$"
 // becomes "$", "$name" and "${name}" (name = [_A-Za-z][_A-Za-z0-9]*) are

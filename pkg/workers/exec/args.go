@@ -1,100 +1,24 @@
 package exec
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"strings"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/pyshlex"
 )
 
 // Errors of SplitArgs, with Python's shlex messages.
 var (
-	ErrNoClosingQuotation = errors.New("No closing quotation")
-	ErrNoEscapedChar      = errors.New("No escaped character")
+	ErrNoClosingQuotation = pyshlex.ErrNoClosingQuotation
+	ErrNoEscapedChar      = pyshlex.ErrNoEscapedChar
 )
 
-// SplitArgs is Python's shlex.split(s) (POSIX mode, no comments), which
-// ClusterShell applies to ssh_path, ssh_options and their rsh, scp, rcp
-// and pdsh siblings: words are separated by space, tab, CR or LF; single
-// quotes protect everything; double quotes protect everything but a
-// backslash before '"' or '\'; outside quotes a backslash escapes any
-// character; an empty quoted word ("") is kept.
-func SplitArgs(s string) ([]string, error) {
-	const (
-		stWhite = iota
-		stWord
-		stSingle
-		stDouble
-		stEscape
-	)
-	isWhite := func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
-	var (
-		words   []string
-		tok     strings.Builder
-		quoted  bool
-		state   = stWhite
-		escaped = stWord // the state an escape returns to
-	)
-	emit := func() {
-		words = append(words, tok.String())
-		tok.Reset()
-		quoted = false
-	}
-	for _, r := range s {
-		switch state {
-		case stWhite, stWord:
-			switch {
-			case isWhite(r):
-				if state == stWord || quoted {
-					emit()
-				}
-				state = stWhite
-			case r == '\\':
-				escaped, state = stWord, stEscape
-			case r == '\'':
-				state = stSingle
-			case r == '"':
-				state = stDouble
-			default:
-				tok.WriteRune(r)
-				state = stWord
-			}
-		case stSingle, stDouble:
-			quoted = true
-			switch {
-			case (state == stSingle && r == '\'') || (state == stDouble && r == '"'):
-				state = stWord
-			case state == stDouble && r == '\\':
-				escaped, state = stDouble, stEscape
-			default:
-				tok.WriteRune(r)
-			}
-		case stEscape:
-			// Inside double quotes only '"' and '\' can be escaped; the
-			// backslash stays before anything else.
-			if escaped == stDouble && r != '"' && r != '\\' {
-				tok.WriteByte('\\')
-			}
-			tok.WriteRune(r)
-			state = escaped
-		}
-	}
-	switch state {
-	case stSingle, stDouble:
-		return nil, ErrNoClosingQuotation
-	case stEscape:
-		return nil, ErrNoEscapedChar
-	case stWord:
-		emit()
-	default:
-		if quoted {
-			emit()
-		}
-	}
-	return words, nil
-}
+// SplitArgs is Python's shlex.split(s), which ClusterShell applies to
+// ssh_path, ssh_options and their rsh, scp, rcp and pdsh siblings.
+func SplitArgs(s string) ([]string, error) { return pyshlex.Split(s) }
 
 // ExpandUser is Python's os.path.expanduser: a leading "~" or "~/" becomes
 // $HOME (or the current user's home directory when HOME is unset) and
