@@ -38,6 +38,10 @@ func (nd *rangeSetND) folded() [][]*RangeSet {
 
 // addPoint queues one point; nd is folded again before it is read.
 func (nd *rangeSetND) addPoint(p []member) {
+	if len(nd.pts)+len(p) > cap(nd.pts) {
+		// Double, as RangeSet.push does, rather than append's 1.25x.
+		nd.pts = slices.Grow(nd.pts, max(64, len(nd.pts)))
+	}
 	nd.pts = append(nd.pts, p...)
 	nd.ptsDim = len(p)
 	nd.dirty = true
