@@ -74,35 +74,42 @@ mapfile -t xb < "$tmp/xb.args"
 xargs_=(-f "${xa[@]}")
 for b in "${xb[@]}"; do xargs_+=(-x "$b"); done
 
-# measure BIN STDIN OUT ARGS... -> prints "wall rss_kib" of one run
-measure() {
-  local bin=$1 in=$2 out=$3
+# wall BIN STDIN OUT ARGS... -> wall seconds of one run, from bash's
+# microsecond clock around the command itself: running it under time(1)
+# would add time(1)'s own start-up, which is most of the fast rows here.
+wall() {
+  local bin=$1 in=$2 out=$3 t0 t1
   shift 3
-  if [[ -n $timebin ]]; then
-    "$timebin" -f '%e %M' -o "$tmp/time" "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
-      { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
-    tail -n 1 "$tmp/time"
-  else
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
-      { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f 0\n", b - a }'
-  fi
+  t0=$EPOCHREALTIME
+  "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
+    { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
+  t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
-# best BIN STDIN OUT ARGS... -> "wall rss_kib" of the fastest of $repeat runs
+# rss BIN STDIN OUT ARGS... -> peak RSS in KiB of one run (time(1)), 0 if
+# time(1) is missing
+rss() {
+  local bin=$1 in=$2 out=$3
+  shift 3
+  if [[ -z $timebin ]]; then echo 0; return; fi
+  "$timebin" -f '%M' -o "$tmp/time" "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
+    { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
+  tail -n 1 "$tmp/time"
+}
+
+# best BIN STDIN OUT ARGS... -> "wall rss_kib": the fastest of $repeat
+# runs, and the peak memory of one more
 best() {
-  local bw="" br="" m w r i
+  local bw="" w i r
   for ((i = 0; i < repeat; i++)); do
-    m=$(measure "$@") || return 1
-    read -r w r <<<"$m"
+    w=$(wall "$@") || return 1
     if [[ -z $bw ]] || awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then
-      bw=$w br=$r
+      bw=$w
     fi
   done
-  echo "$bw $br"
+  r=$(rss "$@") || return 1
+  echo "$bw $r"
 }
 
 rows=()
