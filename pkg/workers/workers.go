@@ -21,8 +21,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/workers/openssh"
 	"github.com/fleetsh/fleetsh/pkg/workers/pdsh"
 	"github.com/fleetsh/fleetsh/pkg/workers/rsh"
-	// TODO(workers): link the native driver once pkg/workers/ssh builds:
-	// "github.com/fleetsh/fleetsh/pkg/workers/ssh"
+	"github.com/fleetsh/fleetsh/pkg/workers/ssh"
 )
 
 // drivers maps each name to its constructor. New calls it every time, so
@@ -33,9 +32,7 @@ var drivers = map[string]func() engine.Driver{
 	openssh.Name: func() engine.Driver { return openssh.New() },
 	rsh.Name:     func() engine.Driver { return rsh.New() },
 	pdsh.Name:    func() engine.Driver { return pdsh.New() },
-	// TODO(workers): enable with the import above; pkg/workers/ssh did
-	// not exist yet when this file was written.
-	// "ssh": func() engine.Driver { return ssh.New() },
+	ssh.Name:     func() engine.Driver { return ssh.New() },
 }
 
 // New returns a new driver of the given name (see Names). An unknown name

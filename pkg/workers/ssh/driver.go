@@ -1,0 +1,384 @@
+// Package ssh is the native ssh driver: it runs commands and copies on
+// nodes with golang.org/x/crypto/ssh, without spawning an ssh process per
+// node, while behaving as much as it can like the OpenSSH client that
+// ClusterShell's default worker runs.
+//
+// # Configuration
+//
+// OpenSSH client configuration is honoured: ~/.ssh/config then
+// /etc/ssh/ssh_config, or only the file named by "-F" in ssh_options, the
+// info key ssh_config or Driver.Config ("none" reads none). Host and Match
+// (all, host, originalhost, user, localuser, canonical, final; others make
+// their block inactive) blocks with "!" negation, Include, and OpenSSH's
+// first-value-wins rule apply to these keywords: HostName (with %h),
+// Port, User, IdentityFile (several; ~ and %-tokens expanded),
+// IdentitiesOnly, IdentityAgent, ProxyJump (several hops, each resolved
+// through the same config), ProxyCommand, ConnectTimeout,
+// StrictHostKeyChecking (yes, no, accept-new; ask is yes, since nothing can
+// be asked), UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts,
+// HostKeyAlias and LogLevel. Other keywords are ignored.
+//
+// # Info keys
+//
+//	ssh_options   OpenSSH options: -F file, -i key, -J jumps, -l user,
+//	              -p port, -q, -o Key=Value for the keywords above, and
+//	              -T, -x, -a, -o BatchMode/ForwardAgent=no/ForwardX11=no/
+//	              RequestTTY=no, which restate what the driver does. Any
+//	              other option fails the job with an error that names it
+//	              and suggests the openssh worker.
+//	ssh_user      remote user (weaker than ssh_options, stronger than the
+//	              config's User, as with ssh -l after the options)
+//	scp_options   for copies, instead of ssh_options, with scp's flags
+//	              (-P port, -p preserve, -r, -O scp protocol, -s SFTP only)
+//	scp_user      for copies, instead of ssh_user
+//	ssh_config    config file, as ssh -F
+//	ssh_known_hosts               UserKnownHostsFile override
+//	ssh_strict_host_key_checking  StrictHostKeyChecking override (a
+//	                              string, or a bool: true is "yes")
+//
+// The job's ConnectTimeout is ssh's -oConnectTimeout: it bounds the TCP
+// connect, the SSH handshake and authentication of each hop.
+//
+// # Failures
+//
+// A node that cannot be reached gets exit code 255 and a
+// *engine.NodeError with its reason, and the lines OpenSSH would print for
+// the same failure are written to the job's stderr (stdout when the
+// streams are merged), so that users see the messages they know:
+//
+//	ssh: connect to host node1 port 22: Connection refused
+//	user@node1: Permission denied (publickey).
+//	Host key verification failed.
+//
+// Connections that fail before authentication completes (reset or closed
+// during key exchange, as an sshd over MaxStartups does) are retried a few
+// times with jittered backoff, since the command never ran. The messages
+// are OpenSSH 9's, byte for byte except that ssh ends them with "\r\n"
+// and the driver with "\n" (see TestSameMessagesAsOpenSSH).
+//
+// # Commands
+//
+// One connection and one session per job; no pseudo-terminal, no agent or
+// X11 forwarding, nothing is ever prompted for (BatchMode). The job's
+// stdin is forwarded, then closed (EOF); with no Stdin the command reads
+// EOF at once. An empty command starts the user's shell reading stdin, as
+// ssh does when given an empty command (clush with no command and a stdin
+// that is not a terminal). The exit code is the command's, or 128+n for a
+// command killed by signal n (OpenSSH's ssh exits 255 then; ClusterShell's exec
+// worker reports 128+n, and so does this driver, so that a node killed by
+// the OOM killer reads 137 whichever worker ran it).
+//
+// # Copies
+//
+// SFTP when the server offers the subsystem, else the scp protocol, spoken
+// to "scp -t" or "scp -f" run on the node (which needs scp installed
+// there, as OpenSSH's scp -O does). A directory is copied recursively;
+// with Preserve, modes and access and modification times are kept.
+// Otherwise new files get the source's mode less 022 (scripts stay
+// executable) and existing files keep theirs. As with scp, a destination
+// that is an existing directory receives the copy inside it, symbolic
+// links are followed, an error on one file is reported as
+// "scp: <path>: <error>" and the copy goes on, and the exit code is 1 if
+// anything failed.
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+)
+
+// Name is the name users select the native ssh driver by.
+const Name = "ssh"
+
+// ExitSSHError is the exit code of a job that failed in ssh itself
+// (connection, authentication, host key), as OpenSSH's ssh exits.
+const ExitSSHError = 255
+
+// Driver is the native ssh driver. The zero value works with OpenSSH's
+// defaults; the fields change them for every job (info keys and
+// ssh_options still override them). A Driver is safe for concurrent use
+// and must not be copied after its first use: it caches parsed config and
+// known_hosts files and identity keys, re-reading them when they change.
+type Driver struct {
+	// Config is the client config file read instead of ~/.ssh/config and
+	// /etc/ssh/ssh_config, as with ssh -F; "none" reads no file. The info
+	// key ssh_config and -F in ssh_options override it.
+	Config string
+	// KnownHosts, when set, replaces UserKnownHostsFile (several files
+	// separated by blanks, or "none").
+	KnownHosts string
+	// StrictHostKeyChecking, when set, replaces the config's: "yes",
+	// "no", "accept-new" or "ask" (which is "yes" here).
+	StrictHostKeyChecking string
+	// User is the remote user when neither the info keys nor the config
+	// name one; empty means the local user, as ssh does.
+	User string
+	// Agent, when set, is the agent asked for keys, instead of the one at
+	// IdentityAgent or $SSH_AUTH_SOCK.
+	Agent agent.Agent
+	// Home is the home directory "~" and the default files are relative
+	// to; empty means $HOME (or the user database's).
+	Home string
+	// Retries bounds the retries of a connection that fails before
+	// authentication completes; 0 means 3, a negative value none.
+	Retries int
+	// RetryBackoff is the mean delay before the first retry, doubled at
+	// each retry, with ±50% jitter; 0 means 250ms.
+	RetryBackoff time.Duration
+	// Resolver resolves host names; nil means net.DefaultResolver.
+	Resolver *net.Resolver
+
+	cache driverCache
+}
+
+// driverCache holds what the driver parsed, keyed by file and checked
+// against the file's inode, size and mtime before each use.
+type driverCache struct {
+	configs    configCache
+	knownHosts knownHostsCache
+	keys       keyCache
+}
+
+// New returns a native ssh driver with default settings.
+func New() *Driver { return &Driver{} }
+
+var _ engine.Driver = (*Driver)(nil)
+
+// Name returns "ssh".
+func (*Driver) Name() string { return Name }
+
+// defaultRetries is how often a pre-authentication failure is retried.
+const defaultRetries = 3
+
+func (d *Driver) retries() int {
+	switch {
+	case d.Retries < 0:
+		return 0
+	case d.Retries == 0:
+		return defaultRetries
+	}
+	return d.Retries
+}
+
+func (d *Driver) backoff() time.Duration {
+	if d.RetryBackoff > 0 {
+		return d.RetryBackoff
+	}
+	return 250 * time.Millisecond
+}
+
+// home is the directory "~" stands for.
+func (d *Driver) home() string {
+	if d.Home != "" {
+		return d.Home
+	}
+	if h := os.Getenv("HOME"); h != "" {
+		return h
+	}
+	if u, err := user.Current(); err == nil {
+		return u.HomeDir
+	}
+	return "/"
+}
+
+// expandTilde expands a leading "~" or "~/" to the home directory and
+// "~name" to name's.
+func (d *Driver) expandTilde(p string) string {
+	if !strings.HasPrefix(p, "~") {
+		return p
+	}
+	i := strings.IndexByte(p, '/')
+	if i < 0 {
+		i = len(p)
+	}
+	if i == 1 {
+		return filepath.Join(d.home(), p[1:])
+	}
+	u, err := user.Lookup(p[1:i])
+	if err != nil {
+		return p
+	}
+	return filepath.Join(u.HomeDir, p[i:])
+}
+
+// run is one job in progress.
+type run struct {
+	d   *Driver
+	job *engine.Job
+	// stdout and stderr are where the command's streams go: the job's
+	// writers, or, when the streams are merged, one lockedWriter over its
+	// Stdout. stderr is locked in any case, since the driver's own
+	// messages (diag) may meet a remote scp's stderr there.
+	stdout, stderr io.Writer
+	diag           io.Writer // where OpenSSH-style messages go: stderr
+	level          logLevel  // the target's LogLevel
+	closer         []io.Closer
+}
+
+// Run runs job on its node: the command, or the copy. See the package
+// documentation for configuration and failures. When ctx is cancelled the
+// remote command is sent SIGKILL, the connection is closed, and Run
+// returns promptly with exit code -1 and an error wrapping ctx.Err() (not
+// a *engine.NodeError: the engine knows whether it timed out or aborted).
+// Nothing is written to the job's writers after Run returns.
+func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
+	r := &run{d: d, job: job, level: logInfo}
+	r.stdout = job.Stdout
+	if r.stdout == nil {
+		r.stdout = io.Discard
+	}
+	if job.Stderr == nil {
+		// ClusterShell's stderr=False: one stream, as if 2>&1.
+		merged := &lockedWriter{w: r.stdout}
+		r.stdout, r.stderr = merged, merged
+	} else {
+		r.stderr = &lockedWriter{w: job.Stderr}
+	}
+	r.diag = r.stderr
+	res := r.run(ctx)
+	for i := len(r.closer) - 1; i >= 0; i-- {
+		_ = r.closer[i].Close()
+	}
+	return res
+}
+
+func (r *run) run(ctx context.Context) engine.Result {
+	node := r.job.Node
+	if err := ctx.Err(); err != nil {
+		return r.interrupted(err)
+	}
+	rs, err := r.d.newResolver(r.job)
+	if err != nil {
+		return r.localError(err)
+	}
+	hops, err := rs.chain(node)
+	if err != nil {
+		return r.localError(err)
+	}
+	t := hops[len(hops)-1]
+	r.level = t.LogLevel
+	what := r.job.Command
+	if r.job.Copy != nil {
+		what = copyText(r.job.Copy)
+	}
+	r.debugf("SSHCLIENT: native %s@%s:%d%s %s", t.User, t.HostName, t.Port, viaText(hops), what)
+	client, err := r.connect(ctx, hops)
+	if err != nil {
+		var f *failure
+		if errors.As(err, &f) {
+			return r.fail(f)
+		}
+		if ctx.Err() != nil {
+			return r.interrupted(ctx.Err())
+		}
+		return r.localError(err)
+	}
+	if r.job.Copy != nil {
+		return r.copy(ctx, client, t, rs.cl)
+	}
+	return r.command(ctx, client, t)
+}
+
+func viaText(hops []*target) string {
+	if len(hops) == 1 {
+		if hops[0].ProxyCommand != "" {
+			return " via ProxyCommand " + hops[0].ProxyCommand
+		}
+		return ""
+	}
+	names := make([]string, len(hops)-1)
+	for i, h := range hops[:len(hops)-1] {
+		names[i] = h.Host
+	}
+	return " via " + strings.Join(names, ",")
+}
+
+func (r *run) debugf(format string, args ...any) {
+	if r.job.Debug != nil {
+		r.job.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+// say writes an OpenSSH diagnostic line when LogLevel lets it through.
+func (r *run) say(level logLevel, line string) {
+	if level <= r.level {
+		_, _ = io.WriteString(r.diag, line+"\n")
+	}
+}
+
+// fail reports a connection failure: OpenSSH's lines, exit code 255 and
+// the reason.
+func (r *run) fail(f *failure) engine.Result {
+	for _, l := range f.lines {
+		r.say(l.level, l.text)
+	}
+	return engine.Result{ExitCode: ExitSSHError, Err: &engine.NodeError{Node: r.job.Node, Reason: f.reason, Err: f}}
+}
+
+// localError fails the job before any connection: bad options, bad config.
+// The message goes to the job's stderr, as ssh prints its own.
+func (r *run) localError(err error) engine.Result {
+	r.say(logFatal, err.Error())
+	return engine.Result{ExitCode: ExitSSHError, Err: &engine.NodeError{Node: r.job.Node, Reason: engine.ReasonLocal, Err: err}}
+}
+
+// interrupted is the result of a job whose context was cancelled: the
+// engine knows whether that was a command timeout or an abort.
+func (r *run) interrupted(err error) engine.Result {
+	return engine.Result{ExitCode: -1, Err: fmt.Errorf("ssh %s: interrupted: %w", r.job.Node, err)}
+}
+
+// failure is a connection failure with its reason and the lines OpenSSH
+// prints for it.
+type failure struct {
+	reason engine.Reason
+	lines  []diagLine
+	err    error
+	retry  bool // failed before authentication completed: safe to retry
+}
+
+type diagLine struct {
+	level logLevel
+	text  string
+}
+
+func (f *failure) Error() string {
+	var msgs []string
+	for _, l := range f.lines {
+		msgs = append(msgs, l.text)
+	}
+	msg := strings.Join(msgs, " / ")
+	switch {
+	case msg == "" && f.err != nil:
+		return f.err.Error()
+	case f.err != nil && !strings.Contains(msg, f.err.Error()):
+		return msg + " (" + f.err.Error() + ")"
+	}
+	return msg
+}
+
+func (f *failure) Unwrap() error { return f.err }
+
+func newFailure(reason engine.Reason, err error, lines ...diagLine) *failure {
+	return &failure{reason: reason, err: err, lines: lines}
+}
+
+func errLine(format string, args ...any) diagLine {
+	return diagLine{level: logError, text: fmt.Sprintf(format, args...)}
+}
+
+func fatalLine(format string, args ...any) diagLine {
+	return diagLine{level: logFatal, text: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,200 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/pkg/engine"
+)
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// testDriver is a driver that reads only env's files.
+func testDriver(t testing.TB, e *sshtest.Env) *Driver {
+	return &Driver{Config: e.ConfigPath, Home: t.TempDir(), RetryBackoff: 5 * time.Millisecond}
+}
+
+// jobRun is a job and what it wrote.
+type jobRun struct {
+	job            *engine.Job
+	stdout, stderr *syncBuffer
+	debug          *syncBuffer
+	info           map[string]any
+}
+
+// newJob makes a command job on node with separate streams.
+func newJob(node, command string) *jobRun {
+	jr := &jobRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, debug: &syncBuffer{}, info: map[string]any{}}
+	jr.job = &engine.Job{
+		Node:           node,
+		Nodes:          []string{node},
+		Command:        command,
+		Stdout:         jr.stdout,
+		Stderr:         jr.stderr,
+		ConnectTimeout: 10 * time.Second,
+		Info: func(k string) (any, bool) {
+			v, ok := jr.info[k]
+			return v, ok
+		},
+		Debug: func(line string) { jr.debug.Write([]byte(line + "\n")) },
+	}
+	return jr
+}
+
+func (jr *jobRun) run(t testing.TB, d *Driver) engine.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return d.Run(ctx, jr.job)
+}
+
+// wantOK fails t unless res is a clean exit with code want.
+func wantCode(t testing.TB, jr *jobRun, res engine.Result, want int) {
+	t.Helper()
+	if res.Err != nil || res.ExitCode != want {
+		t.Fatalf("Run = %d, %v; want %d, nil\nstderr: %s\ndebug: %s", res.ExitCode, res.Err, want, jr.stderr, jr.debug)
+	}
+}
+
+// wantFailure checks a connection failure: exit 255, the reason and the
+// exact OpenSSH lines on stderr.
+func wantFailure(t testing.TB, jr *jobRun, res engine.Result, reason engine.Reason, lines ...string) {
+	t.Helper()
+	if res.ExitCode != ExitSSHError || engine.ReasonOf(res.Err) != reason {
+		t.Fatalf("Run = %d, %v (reason %q); want 255, reason %q\nstderr: %s\ndebug: %s",
+			res.ExitCode, res.Err, engine.ReasonOf(res.Err), reason, jr.stderr, jr.debug)
+	}
+	if lines != nil {
+		want := strings.Join(lines, "\n") + "\n"
+		if got := jr.stderr.String(); got != want {
+			t.Fatalf("stderr:\n%s\nwant:\n%s", got, want)
+		}
+	}
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// watchHeap samples the heap in use every 10ms until the returned
+// function is called, which returns the largest sample.
+func watchHeap() func() uint64 {
+	runtime.GC()
+	stop := make(chan struct{})
+	res := make(chan uint64)
+	go func() {
+		var peak uint64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				res <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		return <-res
+	}
+}
+
+// keyring is an in-memory agent holding key.
+func keyring(t testing.TB, key *sshtest.ClientKey) agent.Agent {
+	kr := agent.NewKeyring()
+	if err := kr.Add(agent.AddedKey{PrivateKey: key.Private}); err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// startAgent serves an agent holding key on a unix socket and returns
+// the socket's path.
+func startAgent(t testing.TB, key *sshtest.ClientKey) string {
+	kr := keyring(t, key)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _ = agent.ServeAgent(kr, c) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return sock
+}

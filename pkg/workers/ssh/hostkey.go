@@ -1,0 +1,446 @@
+package ssh
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+)
+
+// knownHostsCache keeps parsed known_hosts file sets. Keys this driver
+// appended (accept-new) are remembered beside the parsed set, and the set's
+// file stamps are moved forward past our own appends, so that adding the
+// keys of 10 000 new hosts does not re-parse a growing file 10 000 times.
+type knownHostsCache struct {
+	mu    sync.Mutex
+	sets  map[string]*knownHostsSet
+	added map[string]map[string][]ssh.PublicKey // file → host → keys we appended
+	probe ssh.PublicKey                         // a key no host has, to list a host's known keys
+	// appendMu serializes appends within the process; flock serializes
+	// them with other processes.
+	appendMu sync.Mutex
+}
+
+type knownHostsSet struct {
+	files  []string
+	stamps []fileStamp
+	check  ssh.HostKeyCallback
+	rename map[string]string // sanitized copy → real file, for messages
+}
+
+// missing is the stamp of a file that does not exist.
+var missing = fileStamp{ino: -1}
+
+func statStamp(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return missing
+	}
+	return stampOf(fi)
+}
+
+// knownHosts returns the parsed set of files, from the cache when none of
+// them changed.
+func (d *Driver) knownHosts(files []string) (*knownHostsSet, error) {
+	key := strings.Join(files, "\x00")
+	stamps := make([]fileStamp, len(files))
+	for i, f := range files {
+		stamps[i] = statStamp(f)
+	}
+	c := &d.cache.knownHosts
+	c.mu.Lock()
+	if s, ok := c.sets[key]; ok && slices.Equal(s.stamps, stamps) {
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
+	check, rename, err := parseKnownHosts(files, stamps)
+	if err != nil {
+		return nil, err
+	}
+	s := &knownHostsSet{files: files, stamps: stamps, check: check, rename: rename}
+	c.mu.Lock()
+	if c.sets == nil {
+		c.sets = make(map[string]*knownHostsSet)
+	}
+	c.sets[key] = s
+	// The files were read again: what we appended is in them now.
+	for _, f := range files {
+		delete(c.added, f)
+	}
+	c.mu.Unlock()
+	return s, nil
+}
+
+// parseKnownHosts parses the files that exist. knownhosts.New rejects a
+// whole file for one bad line, where OpenSSH skips the line; so when it
+// fails, the files are parsed again from copies with the bad lines blanked
+// (line numbers kept, and the real names restored in messages).
+func parseKnownHosts(files []string, stamps []fileStamp) (ssh.HostKeyCallback, map[string]string, error) {
+	var existing []string
+	for i, f := range files {
+		if stamps[i] != missing {
+			existing = append(existing, f)
+		}
+	}
+	check, err := knownhosts.New(existing...)
+	if err == nil {
+		return check, nil, nil
+	}
+	dir, derr := os.MkdirTemp("", "fleetsh-known-hosts-")
+	if derr != nil {
+		return nil, nil, fmt.Errorf("known hosts: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	rename := make(map[string]string)
+	var copies []string
+	for i, f := range existing {
+		data, rerr := os.ReadFile(f)
+		if rerr != nil {
+			continue // unreadable: as if absent, as OpenSSH does
+		}
+		lines := bytes.Split(data, []byte("\n"))
+		for j, l := range lines {
+			if t := bytes.TrimSpace(l); len(t) == 0 || t[0] == '#' {
+				continue
+			}
+			if _, _, _, _, _, perr := ssh.ParseKnownHosts(l); perr != nil {
+				lines[j] = nil
+			}
+		}
+		cp := filepath.Join(dir, fmt.Sprint(i))
+		if werr := os.WriteFile(cp, bytes.Join(lines, []byte("\n")), 0o600); werr != nil {
+			return nil, nil, fmt.Errorf("known hosts: %w", werr)
+		}
+		rename[cp] = f
+		copies = append(copies, cp)
+	}
+	check, err = knownhosts.New(copies...)
+	if err != nil {
+		for cp, f := range rename {
+			err = errors.New(strings.ReplaceAll(err.Error(), cp, f))
+		}
+		return nil, nil, fmt.Errorf("known hosts: %w", err)
+	}
+	return check, rename, nil
+}
+
+// keyTypeName is OpenSSH's sshkey_type: "ED25519", "RSA", "ECDSA"...
+func keyTypeName(k ssh.PublicKey) string {
+	t := k.Type()
+	cert := strings.HasSuffix(t, "-cert-v01@openssh.com")
+	t = strings.TrimSuffix(t, "-cert-v01@openssh.com")
+	var name string
+	switch {
+	case t == ssh.KeyAlgoRSA:
+		name = "RSA"
+	case t == ssh.KeyAlgoDSA:
+		name = "DSA"
+	case t == ssh.KeyAlgoED25519:
+		name = "ED25519"
+	case strings.HasPrefix(t, "ecdsa-sha2-"):
+		name = "ECDSA"
+	case t == ssh.KeyAlgoSKECDSA256:
+		name = "ECDSA-SK"
+	case t == ssh.KeyAlgoSKED25519:
+		name = "ED25519-SK"
+	default:
+		name = strings.ToUpper(t)
+	}
+	if cert {
+		name += "-CERT"
+	}
+	return name
+}
+
+// algorithmsFor are the host key algorithms that can present a key of
+// type t.
+func algorithmsFor(t string) []string {
+	if t == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{t}
+}
+
+// fakeRemote is given to knownhosts instead of the peer's address: we
+// look keys up by host name only, as OpenSSH does with CheckHostIP no
+// (its default).
+var fakeRemote = &net.TCPAddr{IP: net.IPv4zero, Port: 22}
+
+// probeKey is a key no host has: checking it lists a host's known keys.
+func (c *knownHostsCache) probeKey() ssh.PublicKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.probe == nil {
+		pub, _, err := ed25519.GenerateKey(nil)
+		if err == nil {
+			c.probe, _ = ssh.NewPublicKey(pub)
+		}
+	}
+	return c.probe
+}
+
+// addedKeys are the keys this driver appended to file for host.
+func (c *knownHostsCache) addedKeys(file, host string) []ssh.PublicKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.added[file][host])
+}
+
+// hostKeyCallback verifies t's host key against its known_hosts files
+// with its StrictHostKeyChecking, and returns the host key algorithms to
+// ask for: those of the keys already known for t first, as OpenSSH does,
+// so that a host known by its ED25519 key is not reported "changed"
+// because the server preferred to show its RSA key.
+func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []string, error) {
+	files := append(slices.Clone(t.UserKnownHostsFiles), t.GlobalKnownHostsFiles...)
+	set, err := r.d.knownHosts(files)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := knownhosts.Normalize(joinHostPort(knownHostsName(t.options, t.Host), t.Port))
+	known := r.knownKeys(set, name)
+	var algos []string
+	if len(known) > 0 {
+		for _, k := range known {
+			for _, a := range algorithmsFor(k.Type()) {
+				if !slices.Contains(algos, a) {
+					algos = append(algos, a)
+				}
+			}
+		}
+		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+			if !slices.Contains(algos, a) {
+				algos = append(algos, a)
+			}
+		}
+	}
+	cb := func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		f := r.verifyHostKey(t, set, name, key)
+		if f != nil {
+			hs.mu.Lock()
+			hs.hostKeyFail = f
+			hs.mu.Unlock()
+			return f
+		}
+		return nil
+	}
+	return cb, algos, nil
+}
+
+// knownKeys lists the keys known for name.
+func (r *run) knownKeys(set *knownHostsSet, name string) []ssh.PublicKey {
+	var keys []ssh.PublicKey
+	for _, f := range set.files {
+		keys = append(keys, r.d.cache.knownHosts.addedKeys(f, name)...)
+	}
+	if probe := r.d.cache.knownHosts.probeKey(); probe != nil {
+		var ke *knownhosts.KeyError
+		if errors.As(set.check(name, fakeRemote, probe), &ke) {
+			for _, w := range ke.Want {
+				keys = append(keys, w.Key)
+			}
+		}
+	}
+	return keys
+}
+
+// verifyHostKey applies StrictHostKeyChecking to key, printing OpenSSH's
+// messages, and returns the failure, if any.
+func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.PublicKey) *failure {
+	for _, f := range set.files {
+		for _, k := range r.d.cache.knownHosts.addedKeys(f, name) {
+			if bytes.Equal(k.Marshal(), key.Marshal()) {
+				return nil
+			}
+		}
+	}
+	err := set.check(name, fakeRemote, key)
+	if err == nil {
+		return nil
+	}
+	strict := t.StrictHostKeyChecking
+	var revoked *knownhosts.RevokedError
+	if errors.As(err, &revoked) {
+		return newFailure(engine.ReasonHostKeyChanged, err,
+			errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
+			errLine("@       WARNING: REVOKED HOST KEY DETECTED!               @"),
+			errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
+			errLine("The %s host key for %s is marked as revoked.", keyTypeName(key), name),
+			errLine("This could mean that a stolen key is being used to"),
+			errLine("impersonate this host."),
+			fatalLine("Host key verification failed."))
+	}
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) {
+		// A certificate that no @cert-authority line vouches for, or
+		// similar: as unknown.
+		ke = &knownhosts.KeyError{}
+	}
+	var offending *knownhosts.KnownKey
+	for i := range ke.Want {
+		if ke.Want[i].Key.Type() == key.Type() {
+			offending = &ke.Want[i]
+			break
+		}
+	}
+	if offending == nil {
+		return r.unknownHostKey(t, name, key, err)
+	}
+	file := offending.Filename
+	if real, ok := set.rename[file]; ok {
+		file = real
+	}
+	userFile := "(none)"
+	if len(t.UserKnownHostsFiles) > 0 {
+		userFile = t.UserKnownHostsFiles[0]
+	}
+	lines := []diagLine{
+		errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
+		errLine("@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @"),
+		errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
+		errLine("IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!"),
+		errLine("Someone could be eavesdropping on you right now (man-in-the-middle attack)!"),
+		errLine("It is also possible that a host key has just been changed."),
+		errLine("The fingerprint for the %s key sent by the remote host is", keyTypeName(key)),
+		errLine("%s.", ssh.FingerprintSHA256(key)),
+		errLine("Please contact your system administrator."),
+		errLine("Add correct host key in %s to get rid of this message.", userFile),
+		errLine("Offending %s key in %s:%d", keyTypeName(offending.Key), file, offending.Line),
+		errLine("  remove with:"),
+		errLine("  ssh-keygen -f \"%s\" -R \"%s\"", file, name),
+	}
+	if strict == "no" {
+		// OpenSSH goes on, with password authentication off (which the
+		// driver never uses anyway).
+		for _, l := range lines {
+			r.say(l.level, l.text)
+		}
+		r.say(logError, "Password authentication is disabled to avoid man-in-the-middle attacks.")
+		r.say(logError, "Keyboard-interactive authentication is disabled to avoid man-in-the-middle attacks.")
+		return nil
+	}
+	lines = append(lines,
+		errLine("Host key for %s has changed and you have requested strict checking.", name),
+		fatalLine("Host key verification failed."))
+	return newFailure(engine.ReasonHostKeyChanged, err, lines...)
+}
+
+// unknownHostKey handles a host key known under no name: refused with
+// yes and ask, added to the first user known_hosts file with accept-new
+// and no.
+func (r *run) unknownHostKey(t *target, name string, key ssh.PublicKey, cause error) *failure {
+	switch t.StrictHostKeyChecking {
+	case "accept-new", "no":
+		if len(t.UserKnownHostsFiles) == 0 {
+			r.say(logInfo, "Failed to add the host to the list of known hosts (none).")
+			return nil
+		}
+		file := t.UserKnownHostsFiles[0]
+		added, err := r.d.addKnownHost(file, name, key, t.HashKnownHosts)
+		switch {
+		case err != nil:
+			r.debugf("SSHCLIENT: %s: %v", t.Host, err)
+			r.say(logInfo, fmt.Sprintf("Failed to add the host to the list of known hosts (%s).", file))
+		case added:
+			r.say(logInfo, fmt.Sprintf("Warning: Permanently added '%s' (%s) to the list of known hosts.", name, keyTypeName(key)))
+		}
+		return nil
+	case "yes":
+		return newFailure(engine.ReasonHostKeyUnknown, cause,
+			errLine("No %s host key is known for %s and you have requested strict checking.", keyTypeName(key), name),
+			fatalLine("Host key verification failed."))
+	}
+	// ask: in batch mode nothing can be asked, so OpenSSH fails with only
+	// the last line.
+	return newFailure(engine.ReasonHostKeyUnknown, cause, fatalLine("Host key verification failed."))
+}
+
+// addKnownHost appends host's key to file, once: under a process-wide
+// mutex and an exclusive flock, it first checks that no other job of this
+// driver, nor another process, added the key meanwhile. It reports
+// whether it wrote the line.
+func (d *Driver) addKnownHost(file, host string, key ssh.PublicKey, hash bool) (bool, error) {
+	c := &d.cache.knownHosts
+	c.appendMu.Lock()
+	defer c.appendMu.Unlock()
+	for _, k := range c.addedKeys(file, host) {
+		if bytes.Equal(k.Marshal(), key.Marshal()) {
+			return false, nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return false, fmt.Errorf("add known host: %w", err)
+	}
+	before := statStamp(file)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("add known host: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return false, fmt.Errorf("add known host: lock %s: %w", file, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
+	// Another process may have written the key since we parsed the file.
+	if st := statStamp(file); st != missing && !c.stampKnown(file, st) {
+		if check, err := knownhosts.New(file); err == nil && check(host, fakeRemote, key) == nil {
+			return false, nil
+		}
+	}
+	hostField := host
+	if hash {
+		hostField = knownhosts.HashHostname(host)
+	}
+	line := hostField + " " + key.Type() + " " + base64.StdEncoding.EncodeToString(key.Marshal()) + "\n"
+	if _, err := f.WriteString(line); err != nil {
+		return false, fmt.Errorf("add known host: %w", err)
+	}
+	after := statStamp(file)
+	c.mu.Lock()
+	if c.added == nil {
+		c.added = make(map[string]map[string][]ssh.PublicKey)
+	}
+	if c.added[file] == nil {
+		c.added[file] = make(map[string][]ssh.PublicKey)
+	}
+	c.added[file][host] = append(c.added[file][host], key)
+	// The parsed sets that had the file as it was before our line are
+	// still right with the line in c.added: move their stamp forward.
+	for _, s := range c.sets {
+		for i, sf := range s.files {
+			if sf == file && s.stamps[i] == before {
+				s.stamps[i] = after
+			}
+		}
+	}
+	c.mu.Unlock()
+	return true, nil
+}
+
+// stampKnown reports whether some parsed set read file at stamp st.
+func (c *knownHostsCache) stampKnown(file string, st fileStamp) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sets {
+		for i, sf := range s.files {
+			if sf == file && s.stamps[i] == st {
+				return true
+			}
+		}
+	}
+	return false
+}
