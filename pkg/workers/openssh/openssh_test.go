@@ -3,6 +3,7 @@ package openssh
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
@@ -311,5 +312,32 @@ func TestSSHMissingBinary(t *testing.T) {
 	r := runJob(t.Context(), engine.Job{Node: "n", Command: "x", Info: infoMap(map[string]any{"ssh_path": "/nonexistent/ssh"})}, true)
 	if r.res.ExitCode != 255 || engine.ReasonOf(r.res.Err) != engine.ReasonLocal {
 		t.Errorf("%+v", r.res)
+	}
+}
+
+type hashWriter struct {
+	h interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (w *hashWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return w.h.Write(p) }
+
+// TestSSHLargeBinaryOutput sends 100 MB of random bytes from one node
+// through ssh and checks them against the remote sha256.
+func TestSSHLargeBinaryOutput(t *testing.T) {
+	_, info := server(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	h := sha256.New()
+	hw := &hashWriter{h: h}
+	var errb bytes.Buffer
+	job := engine.Job{Node: "node1", ConnectTimeout: 10 * time.Second, Info: infoMap(info), Stdout: hw, Stderr: &errb,
+		Command: "f=$(mktemp); head -c 104857600 /dev/urandom > $f; sha256sum < $f | cut -c1-64 >&2; cat $f; rm -f $f"}
+	res := New().Run(ctx, &job)
+	if res.Err != nil || res.ExitCode != 0 || hw.n != 100<<20 {
+		t.Fatalf("result %+v, %d bytes, stderr %q", res, hw.n, errb.String())
+	}
+	if got, want := fmt.Sprintf("%x", h.Sum(nil)), strings.TrimSpace(errb.String()); got != want {
+		t.Fatalf("sha256 %s, remote %s", got, want)
 	}
 }
