@@ -11,7 +11,7 @@ import (
 // BenchmarkExecTrue10k runs `true` on 10 000 nodes with the exec driver
 // at the default fanout: the engine's cost per node plus a process spawn.
 // Compare with BenchmarkEngineOverhead (no process) to see the engine's
-// share. Run: go test -run XXX -bench ExecTrue10k -benchtime 1x ./pkg/engine
+// share. Run: go test -run '^$' -bench ExecTrue10k -benchtime 1x ./pkg/engine
 func BenchmarkExecTrue10k(b *testing.B) {
 	nodes := nodeset.MustParse("node[1-10000]")
 	b.ReportAllocs()

@@ -44,7 +44,7 @@ func TestEngineFanoutWithSSH(t *testing.T) {
 // the native driver against one in-process server (both on these 2 cores),
 // at fanout 64 and 256:
 //
-//	go test -run XXX -bench EngineSSH2000 -benchtime 1x ./pkg/workers/ssh
+//	go test -run '^$' -bench EngineSSH2000 -benchtime 1x ./pkg/workers/ssh
 func BenchmarkEngineSSH2000(b *testing.B) {
 	names := sshtest.NodeNames("node", 2000)
 	_, env := sshtest.StartNodes(b, sshtest.Config{}, names...)
