@@ -191,8 +191,13 @@ func (l *loop) start(j *job) {
 	}
 	if w.stdin != nil {
 		spec.Stdin = &stdinReader{buf: w.stdin, ctx: ctx, written: func(n int) {
+			// A driver may still be copying stdin when its job ends: such
+			// late reports are dropped, here or on the loop.
+			if j.finished.Load() {
+				return
+			}
 			t.events <- func() {
-				if !w.aborted {
+				if !w.aborted && !j.done {
 					w.handler.OnWritten(w, j.key, Stdin, n)
 				}
 			}
@@ -200,6 +205,7 @@ func (l *loop) start(j *job) {
 	}
 	go func() {
 		res := w.driver.Run(ctx, spec)
+		j.finished.Store(true)
 		out.flush()
 		if errw != nil {
 			errw.flush()

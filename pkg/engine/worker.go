@@ -146,6 +146,9 @@ type job struct {
 	running bool
 	done    bool
 	group   *fanoutGroup
+	// finished is set by the job's goroutine when the driver returned;
+	// the other fields are the loop's.
+	finished atomic.Bool
 }
 
 // startStdin copies Options.Stdin into the worker's stdin buffer, which
