@@ -363,3 +363,14 @@ func copyFile(from, to string) error {
 	}
 	return os.WriteFile(to, b, 0o600)
 }
+
+// SkipUnlessRequired skips t for reason (a missing ssh, scp or pdsh
+// program), or fails it when RequireEnv is set: CI installs them all, so
+// there a skip would hide a broken test.
+func SkipUnlessRequired(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s, and %s=1", reason, RequireEnv)
+	}
+	t.Skip(reason)
+}

@@ -17,7 +17,7 @@ import (
 func TestStartAndRun(t *testing.T) {
 	s := Start(t)
 	if _, err := osexec.LookPath("ssh"); err != nil {
-		t.Skip("ssh client not installed")
+		SkipUnlessRequired(t, "ssh client not installed")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -41,7 +41,7 @@ func TestStartAndRun(t *testing.T) {
 func TestClose(t *testing.T) {
 	s := Start(t)
 	if _, err := osexec.LookPath("ssh"); err != nil {
-		t.Skip("ssh client not installed")
+		SkipUnlessRequired(t, "ssh client not installed")
 	}
 	// A session still running when the server closes is killed with it.
 	cmd := osexec.Command("ssh", "-F", s.ClientConfig, "n", "sleep 100")

@@ -17,6 +17,8 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/fleetsh/fleetsh/internal/sshdtest"
 )
 
 // dial connects to s with the Env's key, checking the host key against
@@ -269,7 +271,7 @@ func TestForward(t *testing.T) {
 func TestOpenSSHClient(t *testing.T) {
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
-		t.Skip("no ssh client")
+		sshdtest.SkipUnlessRequired(t, "no ssh client")
 	}
 	// More names than one Host line holds (64).
 	_, e := StartNodes(t, Config{}, NodeNames("node", 130)...)

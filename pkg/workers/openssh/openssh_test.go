@@ -96,7 +96,7 @@ func TestClassify(t *testing.T) {
 func server(t *testing.T) (*sshdtest.Server, map[string]any) {
 	t.Helper()
 	if _, err := osexec.LookPath("ssh"); err != nil {
-		t.Skip("OpenSSH client not installed")
+		sshdtest.SkipUnlessRequired(t, "OpenSSH client not installed")
 	}
 	s := sshdtest.Start(t)
 	return s, map[string]any{"ssh_options": s.SSHOptions()}
@@ -268,7 +268,7 @@ func checkTree(t *testing.T, dir string) {
 func TestSCPCopyAndRcopy(t *testing.T) {
 	s, info := server(t)
 	if _, err := osexec.LookPath("scp"); err != nil {
-		t.Skip("scp not installed")
+		sshdtest.SkipUnlessRequired(t, "scp not installed")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

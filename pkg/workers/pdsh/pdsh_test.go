@@ -148,7 +148,7 @@ func TestLineWriter(t *testing.T) {
 func execPdsh(t *testing.T) string {
 	t.Helper()
 	if _, err := osexec.LookPath("pdsh"); err != nil {
-		t.Skip("pdsh not installed (apt-get install pdsh)")
+		sshdtest.SkipUnlessRequired(t, "pdsh not installed (apt-get install pdsh)")
 	}
 	p := filepath.Join(t.TempDir(), "pdsh-exec")
 	script := `#!/bin/sh
@@ -298,7 +298,7 @@ func sshPdsh(t *testing.T, extra string) *sshdtest.Server {
 	t.Helper()
 	for _, b := range []string{"pdsh", "pdcp", "rpdcp", "ssh"} {
 		if _, err := osexec.LookPath(b); err != nil {
-			t.Skipf("%s not installed", b)
+			sshdtest.SkipUnlessRequired(t, b+" not installed")
 		}
 	}
 	s := sshdtest.Start(t)

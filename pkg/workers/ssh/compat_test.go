@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
@@ -21,7 +22,7 @@ import (
 func TestSameMessagesAsOpenSSH(t *testing.T) {
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
-		t.Skip("no ssh client")
+		sshdtest.SkipUnlessRequired(t, "no ssh client")
 	}
 	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1", "jump")
 	impostor := sshtest.Start(t, sshtest.Config{})

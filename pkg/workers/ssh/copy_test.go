@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
@@ -259,7 +260,7 @@ func TestCopyFile(t *testing.T) {
 
 func TestCopyOptions(t *testing.T) {
 	if _, err := exec.LookPath("scp"); err != nil {
-		t.Skip("no scp binary")
+		sshdtest.SkipUnlessRequired(t, "no scp binary")
 	}
 	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
 	d := testDriver(t, e)

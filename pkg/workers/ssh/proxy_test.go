@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
@@ -92,7 +93,7 @@ func TestProxyJumpFailures(t *testing.T) {
 func TestProxyCommand(t *testing.T) {
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
-		t.Skip("no ssh client for the ProxyCommand")
+		sshdtest.SkipUnlessRequired(t, "no ssh client for the ProxyCommand")
 	}
 	jump, e := sshtest.StartNodes(t, sshtest.Config{}, "jump")
 	target := sshtest.Start(t, sshtest.Config{})
