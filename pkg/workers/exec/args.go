@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/pyshlex"
+	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
 // Errors of SplitArgs, with Python's shlex messages.
@@ -114,4 +115,19 @@ func Seconds(d time.Duration) int {
 		return 1
 	}
 	return int(s)
+}
+
+// DebugArgs sends the command line a driver is about to run to job.Debug,
+// named as ClusterShell's clients name themselves in debug output
+// (cmdClient for a command, copyClient for a copy, e.g. "SSHCLIENT" and
+// "SCPCLIENT").
+func DebugArgs(job *engine.Job, cmdClient, copyClient string, args []string) {
+	if job.Debug == nil {
+		return
+	}
+	client := cmdClient
+	if job.Copy != nil {
+		client = copyClient
+	}
+	job.Debug(client + ": " + strings.Join(args, " "))
 }

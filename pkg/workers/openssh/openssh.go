@@ -64,13 +64,7 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 	if err != nil {
 		return exec.LocalError(job.Node, err)
 	}
-	if job.Debug != nil {
-		client := "SSHCLIENT: "
-		if job.Copy != nil {
-			client = "SCPCLIENT: "
-		}
-		job.Debug(client + strings.Join(args, " "))
-	}
+	exec.DebugArgs(job, "SSHCLIENT", "SCPCLIENT", args)
 	var cl classifier
 	p := &exec.Process{Args: args, Stdout: job.Stdout, Stderr: job.Stderr}
 	if job.Copy == nil {

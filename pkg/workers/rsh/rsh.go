@@ -136,13 +136,7 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 	if err != nil {
 		return exec.LocalError(job.Node, err)
 	}
-	if job.Debug != nil {
-		client := "RSHCLIENT: "
-		if job.Copy != nil {
-			client = "RCPCLIENT: "
-		}
-		job.Debug(client + strings.Join(args, " "))
-	}
+	exec.DebugArgs(job, "RSHCLIENT", "RCPCLIENT", args)
 	st := &state{magic: job.Copy == nil}
 	p := &exec.Process{Args: args}
 	var filters []*exec.LineFilter
