@@ -1,0 +1,123 @@
+// Package natstest runs a real nats-server in the test process, on a
+// random loopback port, for tests of the fleet roles.
+package natstest
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Server is a NATS server started for a test.
+type Server struct {
+	*server.Server
+	t    testing.TB
+	port int
+}
+
+// Start starts a server on 127.0.0.1 (port 0: a random one) and stops it
+// when the test ends.
+func Start(t testing.TB, port int) *Server {
+	t.Helper()
+	s, err := Run(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Server: s, t: t, port: s.Addr().(*net.TCPAddr).Port}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// Run starts a server on 127.0.0.1:port (0: random) outside of a test.
+func Run(port int) (*server.Server, error) {
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		Host:       "127.0.0.1",
+		Port:       port,
+		NoSigs:     true,
+		NoLog:      true,
+		MaxPending: 128 << 20,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("nats server on port %d not ready", port)
+	}
+	return s, nil
+}
+
+// URL is the server's client URL.
+func (s *Server) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Port is the server's port (kept across Restart).
+func (s *Server) Port() int { return s.port }
+
+// Stop shuts the server down.
+func (s *Server) Stop() {
+	s.Server.Shutdown()
+	s.Server.WaitForShutdown()
+}
+
+// Restart stops the server and starts a new one on the same port after
+// pause.
+func (s *Server) Restart(pause time.Duration) {
+	s.t.Helper()
+	s.Stop()
+	time.Sleep(pause)
+	var err error
+	for range 50 { // the port may linger a moment
+		var ns *server.Server
+		if ns, err = Run(s.port); err == nil {
+			s.Server = ns
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("restart nats on %d: %v", s.port, err)
+}
+
+// Connect connects a client that reconnects forever, closed at test end.
+func (s *Server) Connect(t testing.TB, name string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.URL(), nats.Name(name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatalf("connect %s: %v", name, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// Logger returns a logger writing to the test log; what is logged after
+// the test ended (by goroutines still stopping) is dropped.
+func Logger(t testing.TB) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() { w.done.Store(true) })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct {
+	t    testing.TB
+	done atomic.Bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}

@@ -1,0 +1,175 @@
+package coordinator
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// localGroup names the group of nodes under no gateway.
+const localGroup = ""
+
+func groupName(g string) string {
+	if g == localGroup {
+		return "(local)"
+	}
+	return g
+}
+
+// agent is a registered agent. Guarded by Coordinator.mu.
+type agent struct {
+	hello    protocol.Hello
+	groups   []string
+	lastSeen time.Time
+	running  int
+	draining bool
+	lost     bool
+	assigned int // nodes in its live shards (for balancing)
+}
+
+// groupsOf decides which gateway groups an agent serves.
+func (c *Coordinator) groupsOf(h protocol.Hello) ([]string, error) {
+	if h.Local {
+		return []string{localGroup}, nil
+	}
+	if c.cfg.Router == nil {
+		return nil, fmt.Errorf("agent %s (%s): the coordinator has no topology, so only --local agents can serve", h.Agent, h.Name)
+	}
+	if len(h.Groups) > 0 {
+		for _, g := range h.Groups {
+			if !c.cfg.Router.HasGroup(g) {
+				return nil, fmt.Errorf("agent %s (%s): gateway group %q is not in the topology", h.Agent, h.Name, g)
+			}
+		}
+		return slices.Clone(h.Groups), nil
+	}
+	gs := c.cfg.Router.GroupsOfGateway(h.Name)
+	if len(gs) == 0 {
+		return nil, fmt.Errorf("agent %s: %q is a gateway of no route in the topology (name it with --name, or run it with --local)", h.Agent, h.Name)
+	}
+	return gs, nil
+}
+
+// seen records an agent's hello or heartbeat. Call with c.mu held.
+func (c *Coordinator) seen(h protocol.Hello) (*agent, error) {
+	a := c.agents[h.Agent]
+	if a == nil || a.lost {
+		groups, err := c.groupsOf(h)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil && a.lost {
+			c.log.Info("agent is back", "agent", h.Agent, "name", h.Name)
+		} else {
+			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity)
+		}
+		a = &agent{hello: h, groups: groups}
+		c.agents[h.Agent] = a
+	}
+	a.lastSeen = time.Now()
+	return a, nil
+}
+
+func groupNames(gs []string) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = groupName(g)
+	}
+	return out
+}
+
+// liveAgents returns the agents that can take new shards of group, least
+// loaded first. Call with c.mu held.
+func (c *Coordinator) liveAgents(group string) []*agent {
+	var out []*agent
+	for _, a := range c.agents {
+		if !a.lost && !a.draining && slices.Contains(a.groups, group) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool {
+		li := float64(out[i].assigned) / float64(max(out[i].hello.Capacity, 1))
+		lk := float64(out[k].assigned) / float64(max(out[k].hello.Capacity, 1))
+		if li != lk {
+			return li < lk
+		}
+		return out[i].hello.Agent < out[k].hello.Agent
+	})
+	return out
+}
+
+// checkLiveness declares lost the agents whose heartbeats stopped. A
+// coordinator that was itself cut from NATS heard nobody meanwhile, so
+// the silence counts only from its reconnection.
+func (c *Coordinator) checkLiveness(now time.Time) {
+	c.mu.Lock()
+	var lost []string
+	since := c.reconnectedAt()
+	for id, a := range c.agents {
+		if a.lost {
+			continue
+		}
+		last := a.lastSeen
+		if since.After(last) {
+			last = since
+		}
+		if now.Sub(last) > c.cfg.LostAfter {
+			a.lost = true
+			lost = append(lost, id)
+			c.log.Warn("agent lost: no heartbeat", "agent", id, "name", a.hello.Name, "silent", now.Sub(a.lastSeen).Round(time.Millisecond))
+		}
+	}
+	jobs := c.activeJobs()
+	c.mu.Unlock()
+	for _, id := range lost {
+		for _, j := range jobs {
+			c.agentLost(j, id)
+		}
+	}
+}
+
+// agentLost settles the shards a lost agent held in job j: nodes that
+// never started go to another live agent of their group; started ones
+// end as "gateway lost" unless the job may run them again.
+func (c *Coordinator) agentLost(j *job, id string) {
+	j.mu.Lock()
+	var redo map[string][]uint32 // group → nodes
+	for _, s := range j.shards {
+		if s.agent != id || s.dead || s.done {
+			continue
+		}
+		s.dead = true
+		var lostNodes []uint32
+		for _, n := range s.nodes {
+			st := j.states[n]
+			if st.owner != s || st.phase == phaseFinal {
+				continue
+			}
+			if st.phase == phaseStarted && !j.spec.RerunOnLoss {
+				lostNodes = append(lostNodes, n)
+				continue
+			}
+			if j.cancelled {
+				continue
+			}
+			if redo == nil {
+				redo = make(map[string][]uint32)
+			}
+			redo[s.group] = append(redo[s.group], n)
+		}
+		if len(lostNodes) > 0 {
+			j.finishMany(lostNodes, protocol.StateLost, fmt.Sprintf("gateway agent %s lost while the command ran", id))
+		}
+	}
+	if j.cancelled {
+		j.cancelUnstarted()
+	}
+	j.mu.Unlock()
+	for g, nodes := range redo {
+		c.dispatch(j, g, nodes, id)
+	}
+	c.checkDone(j)
+}

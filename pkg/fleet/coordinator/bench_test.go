@@ -1,0 +1,188 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// BenchmarkMerge measures the coordinator's merged event throughput:
+// several agent connections (over TCP loopback) stream 64 KiB batches of
+// 100-byte lines through their credit windows; the coordinator checks,
+// merges and forwards them to one submitter that acks the output
+// stream. Everything shares the machine's cores, so the figure is a floor.
+//
+//	go test -run '^$' -bench Merge -benchtime 2000000x ./pkg/fleet/coordinator
+func BenchmarkMerge(b *testing.B) {
+	const agents, perShard = 4, 1000
+	srv := natstest.Start(b, 0)
+	co, err := New(srv.Connect(b, "coordinator"), Config{Heartbeat: time.Second, Logger: natstest.Logger(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = co.Run(ctx) }()
+	var fakes []*benchAgent
+	for i := range agents {
+		fakes = append(fakes, newBenchAgent(b, srv, fmt.Sprintf("a%d", i)))
+	}
+	time.Sleep(200 * time.Millisecond)
+	lines := b.N
+	perAgent := lines / agents
+
+	// submitter
+	nc := srv.Connect(b, "csub")
+	job := "bench"
+	got := 0
+	done := make(chan struct{})
+	var ro protocol.Reorder[*protocol.EventBatch]
+	sub, err := nc.Subscribe(subj.Output(job), func(m *nats.Msg) {
+		var batch protocol.EventBatch
+		if err := batch.UnmarshalBinary(m.Data); err != nil {
+			b.Error(err)
+			return
+		}
+		ready, _ := ro.Push(batch.Seq, &batch)
+		for _, rb := range ready {
+			for _, r := range rb.Records {
+				if r.Kind == protocol.KindStdout {
+					got += len(r.Nodes)
+				}
+			}
+			if rb.Last {
+				close(done)
+			}
+		}
+		_ = wire.PublishJSON(nc, subj.OutputAck(job), protocol.TypeControl, protocol.Control{Kind: protocol.ControlAck, Job: job, Seq: ro.Delivered()})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	var reply protocol.SubmitReply
+	spec := protocol.JobSpec{ID: job, Nodes: fmt.Sprintf("n[0-%d]", agents*perShard-1), Command: "x"}
+	b.ResetTimer()
+	if err := wire.Request(ctx, nc, subj.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil || reply.Error != "" {
+		b.Fatal(err, reply.Error)
+	}
+	var wg sync.WaitGroup
+	for _, a := range fakes {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.stream(b, perAgent) }()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("stream did not end: %d lines", got)
+	}
+	b.StopTimer()
+	st := co.Stats()
+	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(st.Batches), "batches")
+	if st.Duplicates != 0 || st.Gaps != 0 {
+		b.Logf("duplicates %d gaps %d", st.Duplicates, st.Gaps)
+	}
+}
+
+type benchAgent struct {
+	nc    *nats.Conn
+	id    string
+	shard chan protocol.Shard
+	win   *protocol.Window
+	ready chan struct{}
+}
+
+func newBenchAgent(b *testing.B, srv *natstest.Server, id string) *benchAgent {
+	a := &benchAgent{nc: srv.Connect(b, id), id: id, shard: make(chan protocol.Shard, 1), ready: make(chan struct{})}
+	_, _ = a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
+		var s protocol.Shard
+		_ = protocol.Unmarshal(m.Data, &s)
+		a.win = protocol.NewWindow(s.Window)
+		close(a.ready)
+		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+		a.shard <- s
+	})
+	_, _ = a.nc.Subscribe(subj.Control(id), func(m *nats.Msg) {
+		var c protocol.Control
+		_ = protocol.Unmarshal(m.Data, &c)
+		<-a.ready
+		switch c.Kind {
+		case protocol.ControlAck:
+			a.win.Ack(c.Seq)
+		case protocol.ControlRetransmit:
+			for _, d := range a.win.From(c.Seq) {
+				_ = a.nc.PublishMsg(wire.NewMsg(subj.Events(""), protocol.TypeEventBatch, d))
+			}
+		}
+	})
+	hello := protocol.Hello{Agent: id, Name: id, Local: true, Capacity: 64}
+	var w protocol.Welcome
+	if err := wire.Request(context.Background(), a.nc, subj.Register(), protocol.TypeHello, hello, &w); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for range time.Tick(500 * time.Millisecond) {
+			_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+		}
+	}()
+	return a
+}
+
+// stream sends lines output lines spread over the shard's nodes, then
+// every node's end, then the summary.
+func (a *benchAgent) stream(b *testing.B, lines int) {
+	s := <-a.shard
+	ctx := context.Background()
+	line := []byte("Linux node0042 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux")
+	send := func(recs []protocol.Record) {
+		_, data, err := a.win.Send(ctx, func(seq uint64) ([]byte, error) {
+			batch := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: seq, Records: recs}
+			return batch.MarshalBinary()
+		})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		_ = a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data))
+	}
+	all := make([]uint32, len(s.Nodes))
+	for i := range all {
+		all[i] = uint32(i)
+	}
+	send([]protocol.Record{{Kind: protocol.KindStart, Nodes: all, At: time.Now()}})
+	var recs []protocol.Record
+	size := 0
+	for i := range lines {
+		r := protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i % len(s.Nodes))}, Data: line}
+		recs = append(recs, r)
+		size += r.Size()
+		if size >= s.MaxBatch {
+			send(recs)
+			recs, size = nil, 0
+		}
+	}
+	recs = append(recs, protocol.Record{Kind: protocol.KindEnd, Nodes: all, State: protocol.StateExited, At: time.Now()})
+	send(recs)
+	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: a.win.Last()}
+	for {
+		var r protocol.DoneReply
+		if err := wire.Request(ctx, a.nc, subj.Done(s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
+			b.Error(err)
+			return
+		}
+		if r.OK {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

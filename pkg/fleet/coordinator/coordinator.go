@@ -1,0 +1,417 @@
+// Package coordinator is the fleet's coordinator: it takes jobs from csub,
+// splits each job's nodes per gateway group (topology.conf), sends the
+// parts as shards to live agents of those groups, merges the event
+// batches they stream back into one stream per job, and keeps the job
+// registry.
+//
+// Guarantees, whatever fails: every node of a job ends in exactly one
+// final state (protocol.State), and a job is complete only when every node
+// has one. Batches are checked by per-shard sequence numbers: duplicates
+// are dropped, gaps are repaired by retransmission (the agent keeps what
+// is unacknowledged), and a shard's summary is accepted only when every
+// batch up to its last arrived. An agent that stops heartbeating for
+// LostAfter is lost: its nodes that never started go to another live
+// agent of the same group; those that started end as "gateway lost"
+// (or run again when the job says it is safe). A group with no live agent
+// fails its nodes at once ("no agent"). Nothing waits forever.
+//
+// Flow control runs end to end: agents may have Window batches
+// unacknowledged; the coordinator acks a shard's batches only while the
+// job's output backlog to its submitter is under MaxBacklog, and the
+// submitter acks the output stream the same way. A submitter that stops
+// acking for DetachAfter is dropped and the job runs on.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// Router decides which gateway group serves each node (see
+// pkg/topology; FromTopology adapts a *topology.Router).
+type Router interface {
+	// Split partitions nodes per gateway group; local is the rest.
+	Split(nodes *nodeset.NodeSet) (groups map[string]*nodeset.NodeSet, local *nodeset.NodeSet)
+	// GroupsOfGateway names the groups a gateway serves.
+	GroupsOfGateway(name string) []string
+	// HasGroup reports whether group exists.
+	HasGroup(group string) bool
+}
+
+// Config configures a Coordinator. The zero value works: no topology
+// (every node local), the default subjects and timings.
+type Config struct {
+	Subjects protocol.Subjects
+	// Router routes nodes to gateway groups (nil: every node is local).
+	Router Router
+	Logger *slog.Logger
+	// Heartbeat is the interval agents are told to heartbeat at (1 s).
+	Heartbeat time.Duration
+	// LostAfter is how long an agent may be silent before it is lost
+	// (3 heartbeats).
+	LostAfter time.Duration
+	// DispatchTimeout bounds one shard request (2 s; retried).
+	DispatchTimeout time.Duration
+	// Window, MaxBatch and FlushInterval shape the event streams
+	// (protocol.DefaultWindow, protocol.DefaultMaxBatch, 50 ms).
+	Window        int
+	MaxBatch      int
+	FlushInterval time.Duration
+	// MaxBacklog is the output a job may queue for a slow submitter before
+	// its agents are held back (8 MiB).
+	MaxBacklog int
+	// DetachAfter is how long a submitter may leave output unacked before
+	// the job goes on without it (15 s).
+	DetachAfter time.Duration
+	// CancelGrace is how long agents have to confirm a cancel before the
+	// coordinator ends the nodes itself (5 s).
+	CancelGrace time.Duration
+	// KeepJobs is how long finished jobs stay in the registry (1 h).
+	KeepJobs time.Duration
+}
+
+func (cfg *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.Heartbeat, time.Second)
+	def(&cfg.LostAfter, 3*cfg.Heartbeat)
+	def(&cfg.DispatchTimeout, 2*time.Second)
+	def(&cfg.FlushInterval, 50*time.Millisecond)
+	def(&cfg.DetachAfter, 15*time.Second)
+	def(&cfg.CancelGrace, 5*time.Second)
+	def(&cfg.KeepJobs, time.Hour)
+	if cfg.Window <= 0 {
+		cfg.Window = protocol.DefaultWindow
+	}
+	if cfg.MaxBatch <= 0 || cfg.MaxBatch > protocol.MaxPayload/2 {
+		cfg.MaxBatch = protocol.DefaultMaxBatch
+	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = 8 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+}
+
+// Coordinator is a running coordinator.
+type Coordinator struct {
+	cfg  Config
+	nc   *nats.Conn
+	subj protocol.Subjects
+	log  *slog.Logger
+	ctx  context.Context
+
+	mu          sync.Mutex
+	agents      map[string]*agent
+	jobs        map[string]*job
+	reconnected time.Time
+
+	stats Stats
+}
+
+// Stats counts what the coordinator merged (read with Stats()).
+type Stats struct {
+	Batches, Records, Duplicates, Gaps uint64
+}
+
+// New returns a coordinator that will serve on nc.
+func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
+	cfg.defaults()
+	if err := protocol.ValidPrefix(cfg.Subjects.Prefix); err != nil {
+		return nil, err
+	}
+	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger,
+		agents: make(map[string]*agent), jobs: make(map[string]*job)}, nil
+}
+
+// Run serves until ctx is done.
+func (c *Coordinator) Run(ctx context.Context) error {
+	c.ctx = ctx
+	subs := []struct {
+		subject string
+		h       nats.MsgHandler
+	}{
+		{c.subj.Submit(), c.onSubmit},
+		{c.subj.Jobs(), c.onJobs},
+		{c.subj.Register(), c.onRegister},
+		{c.subj.Heartbeats(), c.onHeartbeat},
+		{c.subj.AllEvents(), c.onEvents},
+		{c.subj.AllDone(), c.onDone},
+		{c.subj.AllOutputAcks(), c.onOutputAck},
+	}
+	var opened []*nats.Subscription
+	defer func() {
+		for _, s := range opened {
+			_ = s.Unsubscribe()
+		}
+	}()
+	for _, s := range subs {
+		sub, err := c.nc.Subscribe(s.subject, s.h)
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", s.subject, err)
+		}
+		// Never drop: the fleet's windows bound what can queue here.
+		_ = sub.SetPendingLimits(-1, 512<<20)
+		opened = append(opened, sub)
+	}
+	if err := c.nc.Flush(); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	c.nc.SetReconnectHandler(func(nc *nats.Conn) {
+		c.mu.Lock()
+		c.reconnected = time.Now()
+		c.mu.Unlock()
+		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
+	})
+	c.log.Info("coordinator ready", "prefix", c.subj.Submit())
+	tick := time.NewTicker(c.cfg.Heartbeat / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			c.checkLiveness(now)
+			c.checkJobs(now)
+		}
+	}
+}
+
+// Stats returns the merge counters.
+func (c *Coordinator) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+func (c *Coordinator) reconnectedAt() time.Time { return c.reconnected }
+
+// activeJobs lists the jobs in the registry. Call with c.mu held.
+func (c *Coordinator) activeJobs() []*job {
+	var out []*job
+	for _, j := range c.jobs {
+		out = append(out, j)
+	}
+	return out
+}
+
+func (c *Coordinator) job(id string) *job {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.jobs[id]
+}
+
+// onSubmit validates and starts a job.
+func (c *Coordinator) onSubmit(m *nats.Msg) {
+	if err := wire.Check(m); err != nil {
+		wire.RefuseVersion(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		return
+	}
+	var spec protocol.JobSpec
+	if err := protocol.Unmarshal(m.Data, &spec); err != nil {
+		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		return
+	}
+	j, err := c.accept(spec)
+	if err != nil {
+		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
+		return
+	}
+	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
+	go j.stream(c.ctx)
+	go c.plan(j)
+}
+
+func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
+	if err := protocol.ValidID(spec.ID); err != nil {
+		return nil, fmt.Errorf("job id: %w", err)
+	}
+	if spec.Command == "" && spec.Copy == nil {
+		return nil, errors.New("job has no command")
+	}
+	if len(spec.Stdin) > protocol.MaxStdin {
+		return nil, fmt.Errorf("job stdin is %d bytes, over the %d allowed", len(spec.Stdin), protocol.MaxStdin)
+	}
+	set, err := nodeset.Parse(spec.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("job nodes: %w", err)
+	}
+	nodes := set.Nodes()
+	if len(nodes) == 0 {
+		return nil, errors.New("job has no node")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.jobs[spec.ID] != nil {
+		return nil, fmt.Errorf("job %s exists already", spec.ID)
+	}
+	j := newJob(c, spec, nodes)
+	j.set = set
+	c.jobs[spec.ID] = j
+	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes))
+	return j, nil
+}
+
+// onJobs answers registry requests.
+func (c *Coordinator) onJobs(m *nats.Msg) {
+	if err := wire.Check(m); err != nil {
+		wire.RefuseVersion(m, protocol.TypeJobsReply, protocol.JobsReply{Error: err.Error()})
+		return
+	}
+	var req protocol.JobsRequest
+	if err := protocol.Unmarshal(m.Data, &req); err != nil {
+		_ = wire.Respond(m, protocol.TypeJobsReply, protocol.JobsReply{Error: err.Error()})
+		return
+	}
+	var reply protocol.JobsReply
+	switch req.Kind {
+	case protocol.JobsList:
+		c.mu.Lock()
+		jobs := c.activeJobs()
+		c.mu.Unlock()
+		for _, j := range jobs {
+			j.mu.Lock()
+			reply.Jobs = append(reply.Jobs, j.status())
+			j.mu.Unlock()
+		}
+		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
+	case protocol.JobsAgents:
+		for _, a := range c.Agents() {
+			reply.Agents = append(reply.Agents, protocol.AgentStatus{Hello: a.Hello, Served: a.Groups,
+				LastSeen: a.LastSeen, Running: a.Running, Draining: a.Draining, Lost: a.Lost})
+		}
+	case protocol.JobsStatus, protocol.JobsCancel:
+		j := c.job(req.Job)
+		if j == nil {
+			reply.Error = fmt.Sprintf("no job %q", req.Job)
+			break
+		}
+		if req.Kind == protocol.JobsCancel {
+			c.cancel(j)
+		}
+		j.mu.Lock()
+		reply.Jobs = []protocol.JobStatus{j.status()}
+		j.mu.Unlock()
+	default:
+		reply.Error = fmt.Sprintf("unknown jobs request %q", req.Kind)
+	}
+	_ = wire.Respond(m, protocol.TypeJobsReply, reply)
+}
+
+// cancel stops a job on every agent that holds part of it; nodes not yet
+// sent anywhere end as cancelled at once, the others when their agent
+// confirms (or after CancelGrace).
+func (c *Coordinator) cancel(j *job) {
+	j.mu.Lock()
+	if j.cancelled || j.complete() {
+		j.mu.Unlock()
+		return
+	}
+	j.cancelled = true
+	j.cancelAt = time.Now().Add(c.cfg.CancelGrace)
+	agents := map[string]bool{}
+	for _, s := range j.shards {
+		if !s.dead && !s.done {
+			agents[s.agent] = true
+		}
+	}
+	j.cancelUnstarted()
+	j.mu.Unlock()
+	c.log.Info("job cancelled", "job", j.spec.ID)
+	for a := range agents {
+		c.control(a, protocol.Control{Kind: protocol.ControlCancel, Job: j.spec.ID})
+	}
+	c.checkDone(j)
+}
+
+// cancelUnstarted ends as cancelled the nodes of a cancelled job that no
+// live shard holds. Call with j.mu held.
+func (j *job) cancelUnstarted() {
+	var idx []uint32
+	for i, st := range j.states {
+		if st.phase == phasePending || (st.phase != phaseFinal && (st.owner == nil || st.owner.dead)) {
+			idx = append(idx, uint32(i))
+		}
+	}
+	j.finishMany(idx, protocol.StateCancel, "job cancelled")
+}
+
+// checkJobs ends overdue cancels and forgets old jobs.
+func (c *Coordinator) checkJobs(now time.Time) {
+	c.mu.Lock()
+	jobs := c.activeJobs()
+	c.mu.Unlock()
+	for _, j := range jobs {
+		j.mu.Lock()
+		if j.cancelled && !j.complete() && now.After(j.cancelAt) {
+			var idx []uint32
+			for i, st := range j.states {
+				if st.phase != phaseFinal {
+					idx = append(idx, uint32(i))
+				}
+			}
+			j.finishMany(idx, protocol.StateCancel, "job cancelled (its agent did not confirm)")
+		}
+		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
+		j.mu.Unlock()
+		c.checkDone(j)
+		if old {
+			c.mu.Lock()
+			delete(c.jobs, j.spec.ID)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// checkDone marks a job complete once every node has a final state.
+func (c *Coordinator) checkDone(j *job) {
+	j.mu.Lock()
+	done := j.complete() && j.ended.IsZero()
+	if done {
+		j.ended = time.Now()
+		c.log.Info("job complete", "job", j.spec.ID, "nodes", len(j.nodes), "took", j.ended.Sub(j.created).Round(time.Millisecond))
+	}
+	j.mu.Unlock()
+	if done {
+		j.wake()
+	}
+}
+
+// AgentInfo describes a registered agent.
+type AgentInfo struct {
+	Hello    protocol.Hello
+	Groups   []string
+	LastSeen time.Time
+	Running  int
+	Draining bool
+	Lost     bool
+}
+
+// Agents lists the agents the coordinator knows, live or lost.
+func (c *Coordinator) Agents() []AgentInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]AgentInfo, 0, len(c.agents))
+	for _, a := range c.agents {
+		out = append(out, AgentInfo{Hello: a.hello, Groups: slices.Clone(a.groups), LastSeen: a.lastSeen,
+			Running: a.running, Draining: a.draining, Lost: a.lost})
+	}
+	slices.SortFunc(out, func(a, b AgentInfo) int { return strings.Compare(a.Hello.Agent, b.Hello.Agent) })
+	return out
+}

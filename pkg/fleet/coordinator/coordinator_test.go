@@ -1,0 +1,255 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// The tests here play agents and submitters by hand over a real NATS
+// server, to drive the coordinator through exact sequences (gaps,
+// duplicates, an agent that falls silent mid-shard). The real agent is
+// exercised in pkg/fleet/embedded and integration/.
+
+var subj = protocol.Subjects{}
+
+func startCoordinator(t *testing.T, cfg Config) (*natstest.Server, *Coordinator) {
+	t.Helper()
+	srv := natstest.Start(t, 0)
+	cfg.Logger = natstest.Logger(t)
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 100 * time.Millisecond
+	}
+	cfg.DispatchTimeout = 300 * time.Millisecond
+	co, err := New(srv.Connect(t, "coordinator"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = co.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// wait until subscribed
+	nc := srv.Connect(t, "probe")
+	for {
+		var r protocol.JobsReply
+		if wire.Request(context.Background(), nc, subj.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &r) == nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return srv, co
+}
+
+// fakeAgent is a scripted agent: it registers, heartbeats while alive,
+// and hands every shard it gets to the test.
+type fakeAgent struct {
+	t      *testing.T
+	nc     *nats.Conn
+	id     string
+	shards chan protocol.Shard
+	ctl    chan protocol.Control
+	stop   chan struct{}
+	once   sync.Once
+	seq    map[string]uint64
+}
+
+func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
+	a := &fakeAgent{t: t, nc: srv.Connect(t, id), id: id, shards: make(chan protocol.Shard, 10),
+		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}}
+	_, err := a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
+		var s protocol.Shard
+		if err := protocol.Unmarshal(m.Data, &s); err != nil {
+			t.Error(err)
+		}
+		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+		a.shards <- s
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = a.nc.Subscribe(subj.Control(id), func(m *nats.Msg) {
+		var c protocol.Control
+		_ = protocol.Unmarshal(m.Data, &c)
+		a.ctl <- c
+	})
+	hello := protocol.Hello{Agent: id, Name: id, Local: true, Capacity: 10}
+	var w protocol.Welcome
+	if err := wire.Request(context.Background(), a.nc, subj.Register(), protocol.TypeHello, hello, &w); err != nil || w.Error != "" {
+		t.Fatalf("register %s: %v %s", id, err, w.Error)
+	}
+	go func() {
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-tk.C:
+				_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+			}
+		}
+	}()
+	t.Cleanup(a.silence)
+	return a
+}
+
+func (a *fakeAgent) silence() { a.once.Do(func() { close(a.stop) }) }
+
+func (a *fakeAgent) shard() protocol.Shard {
+	select {
+	case s := <-a.shards:
+		return s
+	case <-time.After(5 * time.Second):
+		a.t.Fatalf("%s: no shard", a.id)
+	}
+	return protocol.Shard{}
+}
+
+// send publishes a batch with an explicit sequence number.
+func (a *fakeAgent) sendSeq(s protocol.Shard, seq uint64, recs ...protocol.Record) {
+	b := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: seq, Records: recs}
+	data, err := b.MarshalBinary()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data)); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Record) uint64 {
+	a.seq[s.Key()]++
+	a.sendSeq(s, a.seq[s.Key()], recs...)
+	return a.seq[s.Key()]
+}
+
+func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
+	var r protocol.DoneReply
+	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: last}
+	if err := wire.Request(context.Background(), a.nc, subj.Done(s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
+		a.t.Fatal(err)
+	}
+	return r
+}
+
+// doneEventually retries the summary as a real agent does: batches and
+// summaries travel on different subjects, so the summary may be handled
+// first.
+func (a *fakeAgent) doneEventually(s protocol.Shard, last uint64) protocol.DoneReply {
+	var r protocol.DoneReply
+	for range 50 {
+		if r = a.done(s, last); r.OK || r.Error != "" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r
+}
+
+func start(nodes ...uint32) protocol.Record {
+	return protocol.Record{Kind: protocol.KindStart, Nodes: nodes, At: time.Now()}
+}
+
+func line(text string, nodes ...uint32) protocol.Record {
+	return protocol.Record{Kind: protocol.KindStdout, Nodes: nodes, Data: []byte(text)}
+}
+
+func exit(code int, nodes ...uint32) protocol.Record {
+	return protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: protocol.StateExited, Code: code, At: time.Now()}
+}
+
+// result is what a submitter saw of a job, per node name.
+type result struct {
+	lines  map[string][]string
+	states map[string]protocol.State
+	codes  map[string]int
+	ends   int
+}
+
+// submit submits a job and returns a function that reads its stream to
+// the end (acking it) and returns what arrived.
+func submit(t *testing.T, srv *natstest.Server, spec protocol.JobSpec) func() result {
+	t.Helper()
+	nc := srv.Connect(t, "csub")
+	msgs := make(chan *nats.Msg, 10000)
+	sub, err := nc.ChanSubscribe(subj.Output(spec.ID), msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	var reply protocol.SubmitReply
+	if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply.Error != "" {
+		t.Fatalf("submit refused: %s", reply.Error)
+	}
+	return func() result {
+		t.Helper()
+		nodes := expand(t, spec.Nodes)
+		res := result{lines: map[string][]string{}, states: map[string]protocol.State{}, codes: map[string]int{}}
+		var ro protocol.Reorder[*protocol.EventBatch]
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				var b protocol.EventBatch
+				if err := b.UnmarshalBinary(m.Data); err != nil {
+					t.Fatal(err)
+				}
+				ready, _ := ro.Push(b.Seq, &b)
+				_ = wire.PublishJSON(nc, subj.OutputAck(spec.ID), protocol.TypeControl,
+					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
+				for _, rb := range ready {
+					for _, r := range rb.Records {
+						for _, n := range r.Nodes {
+							name := nodes[n]
+							switch r.Kind {
+							case protocol.KindStdout:
+								res.lines[name] = append(res.lines[name], strings.Split(string(r.Data), "\n")...)
+							case protocol.KindEnd:
+								if _, ok := res.states[name]; ok {
+									t.Errorf("%s ended twice", name)
+								}
+								res.states[name], res.codes[name] = r.State, r.Code
+								res.ends++
+							}
+						}
+					}
+					if rb.Last {
+						return res
+					}
+				}
+			case <-timeout:
+				t.Fatalf("job %s: stream did not end; got %d ends", spec.ID, res.ends)
+			}
+		}
+	}
+}
+
+func expand(t *testing.T, ns string) []string {
+	set, err := nodeset.Parse(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.Nodes()
+}
+
+func nodes(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%03d", i)
+	}
+	return strings.Join(names, ",")
+}

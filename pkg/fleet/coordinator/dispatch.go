@@ -1,0 +1,202 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// plan splits a new job's nodes per gateway group and dispatches each
+// group's part over its live agents.
+func (c *Coordinator) plan(j *job) {
+	groups := make(map[string][]uint32)
+	var order []string
+	if c.cfg.Router == nil {
+		order = []string{localGroup}
+		all := make([]uint32, len(j.nodes))
+		for i := range all {
+			all[i] = uint32(i)
+		}
+		groups[localGroup] = all
+	} else {
+		byGroup, local := c.cfg.Router.Split(j.set)
+		index := make(map[string]uint32, len(j.nodes))
+		for i, n := range j.nodes {
+			index[n] = uint32(i)
+		}
+		add := func(g string, names []string) {
+			if len(names) == 0 {
+				return
+			}
+			order = append(order, g)
+			for _, n := range names {
+				groups[g] = append(groups[g], index[n])
+			}
+		}
+		add(localGroup, local.Nodes())
+		for g, ns := range byGroup {
+			add(g, ns.Nodes())
+		}
+	}
+	for _, g := range order {
+		c.dispatch(j, g, sortIdx(groups[g]), "")
+	}
+	c.checkDone(j)
+}
+
+func sortIdx(idx []uint32) []uint32 {
+	// Nodes of a group come from a NodeSet walk, already in job order
+	// within each pattern; shards want them ascending for compact records.
+	for i := 1; i < len(idx); i++ {
+		if idx[i] < idx[i-1] {
+			slices.Sort(idx)
+			break
+		}
+	}
+	return idx
+}
+
+// dispatch sends nodes (job indexes) of group to the group's live agents,
+// split in proportion to their capacity; exclude names an agent not to
+// use (the one just lost). Nodes no agent takes end as "no agent".
+func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude string) {
+	if len(nodes) == 0 {
+		return
+	}
+	c.mu.Lock()
+	var agents []*agent
+	for _, a := range c.liveAgents(group) {
+		if a.hello.Agent != exclude {
+			agents = append(agents, a)
+		}
+	}
+	if len(agents) == 0 {
+		c.mu.Unlock()
+		j.mu.Lock()
+		j.finishMany(nodes, protocol.StateNoAgent, fmt.Sprintf("no live agent serves gateway group %s", groupName(group)))
+		j.mu.Unlock()
+		c.checkDone(j)
+		return
+	}
+	total := 0
+	for _, a := range agents {
+		total += max(a.hello.Capacity, 1)
+	}
+	type part struct {
+		a     *agent
+		nodes []uint32
+	}
+	var parts []part
+	rest := nodes
+	for i, a := range agents {
+		n := len(nodes) * max(a.hello.Capacity, 1) / total
+		if i == len(agents)-1 || n > len(rest) {
+			n = len(rest)
+		}
+		if n == 0 {
+			continue
+		}
+		parts = append(parts, part{a, rest[:n:n]})
+		a.assigned += n
+		rest = rest[n:]
+	}
+	c.mu.Unlock()
+
+	j.mu.Lock()
+	if j.cancelled {
+		j.finishMany(nodes, protocol.StateCancel, "job cancelled before it reached a gateway")
+		j.mu.Unlock()
+		c.checkDone(j)
+		return
+	}
+	shards := make([]*shard, len(parts))
+	for i, p := range parts {
+		shards[i] = j.newShard("", 1, group, p.a.hello.Agent, p.nodes)
+	}
+	j.mu.Unlock()
+	for _, s := range shards {
+		go c.sendShard(j, s)
+	}
+}
+
+// sendShard asks the shard's agent to take it, retrying a lost request
+// (the agent dedupes by shard key); an agent that refuses or is gone gets
+// its nodes handed to another one.
+func (c *Coordinator) sendShard(j *job, s *shard) {
+	j.mu.Lock()
+	msg := protocol.Shard{
+		Job: j.spec.ID, ID: s.id, Attempt: s.attempt, Group: s.group,
+		Nodes: make([]string, len(s.nodes)), Spec: j.spec,
+		Window: c.cfg.Window, MaxBatch: c.cfg.MaxBatch,
+	}
+	msg.Spec.Nodes = ""
+	for i, n := range s.nodes {
+		msg.Nodes[i] = j.nodes[n]
+	}
+	j.mu.Unlock()
+
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if s.isDead(j) {
+			return
+		}
+		var reply protocol.ShardReply
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DispatchTimeout)
+		err = wire.Request(ctx, c.nc, c.subj.Agent(s.agent), protocol.TypeShard, &msg, &reply)
+		cancel()
+		if err == nil {
+			if reply.Accepted {
+				return
+			}
+			err = errors.New(reply.Error)
+			break
+		}
+		if errors.Is(err, wire.ErrNoCoordinator) || errors.Is(err, nats.ErrNoResponders) || c.ctx.Err() != nil {
+			break // nobody listens there any more
+		}
+		c.log.Warn("shard dispatch: no answer, retrying", "shard", s.key, "agent", s.agent, "err", err)
+	}
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.log.Warn("agent did not take shard", "shard", s.key, "agent", s.agent, "err", err)
+	// Give its nodes to another agent of the group: none of them started.
+	j.mu.Lock()
+	if s.dead {
+		j.mu.Unlock()
+		return
+	}
+	s.dead = true
+	var redo []uint32
+	for _, n := range s.nodes {
+		if st := j.states[n]; st.owner == s && st.phase != phaseFinal {
+			redo = append(redo, n)
+		}
+	}
+	j.mu.Unlock()
+	c.mu.Lock()
+	if a := c.agents[s.agent]; a != nil {
+		a.assigned -= len(s.nodes)
+	}
+	c.mu.Unlock()
+	c.dispatch(j, s.group, redo, s.agent)
+}
+
+func (s *shard) isDead(j *job) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return s.dead
+}
+
+// control sends a control message to an agent.
+func (c *Coordinator) control(agentID string, ctl protocol.Control) {
+	if err := wire.PublishJSON(c.nc, c.subj.Control(agentID), protocol.TypeControl, ctl); err != nil {
+		c.log.Warn("control", "agent", agentID, "kind", ctl.Kind, "err", err)
+	}
+}

@@ -1,0 +1,221 @@
+package coordinator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// onRegister answers an agent's Hello: the groups it will serve, or why
+// it cannot serve.
+func (c *Coordinator) onRegister(m *nats.Msg) {
+	if err := wire.Check(m); err != nil {
+		wire.RefuseVersion(m, protocol.TypeWelcome, protocol.Welcome{Error: err.Error()})
+		return
+	}
+	var h protocol.Hello
+	if err := protocol.Unmarshal(m.Data, &h); err != nil {
+		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: err.Error()})
+		return
+	}
+	if err := protocol.ValidID(h.Agent); err != nil {
+		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: "agent id: " + err.Error()})
+		return
+	}
+	c.mu.Lock()
+	a, err := c.seen(h)
+	var groups []string
+	if a != nil {
+		groups = slices.Clone(a.groups)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.log.Warn("agent refused", "agent", h.Agent, "name", h.Name, "err", err)
+		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: err.Error()})
+		return
+	}
+	_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Groups: groups, Heartbeat: c.cfg.Heartbeat})
+}
+
+// onHeartbeat refreshes an agent, registering it again if this
+// coordinator forgot it (restart) or had declared it lost, and cancels
+// shards it still runs that the coordinator gave up on.
+func (c *Coordinator) onHeartbeat(m *nats.Msg) {
+	if wire.Check(m) != nil {
+		return
+	}
+	var hb protocol.Heartbeat
+	if protocol.Unmarshal(m.Data, &hb) != nil || hb.Agent != protocol.LastToken(m.Subject) {
+		return
+	}
+	c.mu.Lock()
+	a, err := c.seen(hb.Hello)
+	if err != nil {
+		c.mu.Unlock()
+		return
+	}
+	a.running, a.draining = hb.Running, hb.Draining
+	var stale []protocol.Control
+	for _, key := range hb.Shards {
+		parts := strings.Split(key, "/")
+		if len(parts) != 3 {
+			continue
+		}
+		j := c.jobs[parts[0]]
+		live := false
+		if j != nil {
+			j.mu.Lock()
+			s := j.shards[key]
+			live = s != nil && !s.dead && s.agent == hb.Agent
+			j.mu.Unlock()
+		}
+		if !live {
+			var attempt int
+			fmt.Sscan(parts[2], &attempt)
+			stale = append(stale, protocol.Control{Kind: protocol.ControlCancel, Job: parts[0], Shard: parts[1], Attempt: attempt})
+		}
+	}
+	c.mu.Unlock()
+	for _, ctl := range stale {
+		c.control(hb.Agent, ctl)
+	}
+}
+
+// onEvents merges an agent's batch into its job.
+func (c *Coordinator) onEvents(m *nats.Msg) {
+	if wire.Check(m) != nil {
+		return
+	}
+	var b protocol.EventBatch
+	if err := b.UnmarshalBinary(m.Data); err != nil {
+		c.log.Warn("bad event batch", "subject", m.Subject, "err", err)
+		return
+	}
+	j := c.job(b.Job)
+	if j == nil {
+		return
+	}
+	key := protocol.ShardKey(b.Job, b.Shard, b.Attempt)
+	j.mu.Lock()
+	s := j.shards[key]
+	if s == nil || s.agent != b.Agent {
+		j.mu.Unlock()
+		return
+	}
+	if s.dead {
+		// The coordinator gave up on this attempt; tell the agent to stop.
+		j.mu.Unlock()
+		c.control(b.Agent, protocol.Control{Kind: protocol.ControlCancel, Job: b.Job, Shard: b.Shard, Attempt: b.Attempt})
+		return
+	}
+	ready, dup := s.reorder.Push(b.Seq, &b)
+	for _, rb := range ready {
+		j.merge(s, rb)
+	}
+	var missing []uint64
+	if dup {
+		s.acked = 0 // the agent missed our ack: send it again
+	} else if len(ready) == 0 {
+		missing = s.reorder.Missing(0)
+	}
+	j.ackShard(s)
+	nrec := 0
+	for _, rb := range ready {
+		nrec += len(rb.Records)
+	}
+	j.mu.Unlock()
+	if len(missing) > 0 {
+		c.control(b.Agent, protocol.Control{Kind: protocol.ControlRetransmit, Job: b.Job, Shard: b.Shard, Attempt: b.Attempt, Seq: missing[0]})
+	}
+	c.mu.Lock()
+	c.stats.Batches++
+	c.stats.Records += uint64(nrec)
+	if dup {
+		c.stats.Duplicates++
+	}
+	if len(missing) > 0 {
+		c.stats.Gaps++
+	}
+	c.mu.Unlock()
+	c.checkDone(j)
+}
+
+// onDone reconciles a shard's summary with what arrived.
+func (c *Coordinator) onDone(m *nats.Msg) {
+	if err := wire.Check(m); err != nil {
+		wire.RefuseVersion(m, protocol.TypeDoneReply, protocol.DoneReply{Error: err.Error()})
+		return
+	}
+	var sum protocol.ShardSummary
+	if err := protocol.Unmarshal(m.Data, &sum); err != nil {
+		_ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{Error: err.Error()})
+		return
+	}
+	reply := c.reconcile(sum)
+	_ = wire.Respond(m, protocol.TypeDoneReply, reply)
+}
+
+func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
+	j := c.job(sum.Job)
+	if j == nil {
+		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", sum.Job)}
+	}
+	key := protocol.ShardKey(sum.Job, sum.Shard, sum.Attempt)
+	j.mu.Lock()
+	s := j.shards[key]
+	switch {
+	case s == nil || s.agent != sum.Agent:
+		j.mu.Unlock()
+		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", key, sum.Agent)}
+	case s.dead:
+		j.mu.Unlock()
+		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent)}
+	case s.done:
+		j.mu.Unlock()
+		return protocol.DoneReply{OK: true}
+	}
+	if missing := s.reorder.Missing(sum.LastSeq); len(missing) > 0 {
+		j.mu.Unlock()
+		return protocol.DoneReply{Missing: missing}
+	}
+	s.done = true
+	// Every batch arrived; a node still without a final state means the
+	// agent broke the contract: end it rather than wait forever.
+	var orphans []uint32
+	for _, n := range s.nodes {
+		if st := j.states[n]; st.owner == s && st.phase != phaseFinal {
+			orphans = append(orphans, n)
+		}
+	}
+	if len(orphans) > 0 {
+		c.log.Error("agent ended a shard without a final state for some nodes", "shard", key, "nodes", len(orphans))
+		j.finishMany(orphans, protocol.StateError, fmt.Sprintf("agent %s ended its shard without a result for this node", sum.Agent))
+	}
+	j.mu.Unlock()
+	c.mu.Lock()
+	if a := c.agents[sum.Agent]; a != nil {
+		a.assigned -= len(s.nodes)
+	}
+	c.mu.Unlock()
+	c.checkDone(j)
+	return protocol.DoneReply{OK: true}
+}
+
+// onOutputAck passes a submitter's ack or retransmit request to its job.
+func (c *Coordinator) onOutputAck(m *nats.Msg) {
+	if wire.Check(m) != nil {
+		return
+	}
+	var ctl protocol.Control
+	if protocol.Unmarshal(m.Data, &ctl) != nil {
+		return
+	}
+	if j := c.job(protocol.LastToken(m.Subject)); j != nil {
+		j.outputControl(ctl)
+	}
+}

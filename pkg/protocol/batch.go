@@ -1,0 +1,321 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// State is a node's final state in a job. Every node of a job ends in
+// exactly one.
+type State string
+
+// Final states.
+const (
+	StateExited  State = "exited"           // the command ran; Code is its exit status
+	StateTimeout State = "command timeout"  // killed after the command timeout
+	StateConnect State = "connect failure"  // refused, unreachable, DNS, connect timeout
+	StateAuth    State = "auth failure"     // no accepted credentials
+	StateHostKey State = "host key refused" // unknown or changed host key
+	StateLost    State = "gateway lost"     // its agent died while it ran
+	StateCancel  State = "cancelled"        // the job was cancelled first
+	StateNoAgent State = "no agent"         // no live agent serves its gateway group
+	StateError   State = "error"            // anything else (cannot run the worker, bad command)
+)
+
+// States lists the final states in the order summaries print them.
+var States = []State{StateExited, StateTimeout, StateConnect, StateAuth, StateHostKey, StateLost, StateCancel, StateNoAgent, StateError}
+
+// Kind is what a Record says about its nodes.
+type Kind uint8
+
+// Record kinds.
+const (
+	KindStart  Kind = 1 // the command started (At is set)
+	KindStdout Kind = 2 // output lines, '\n'-separated in Data
+	KindStderr Kind = 3 // error lines, '\n'-separated in Data
+	KindEnd    Kind = 4 // final state (State, Code, At; Data: message)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindStart:
+		return "start"
+	case KindStdout:
+		return "stdout"
+	case KindStderr:
+		return "stderr"
+	case KindEnd:
+		return "end"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Record is one event for one or more nodes (several when an agent sends
+// identical output once for every node that gave it).
+//
+// Stdout and Stderr records carry one or more lines joined by '\n' (no
+// trailing '\n'); Partial means the last line continues in the next
+// record of the same node and stream (lines longer than a batch are cut).
+type Record struct {
+	Kind    Kind
+	Partial bool
+	Nodes   []uint32 // node indexes, ascending
+	State   State    // KindEnd
+	Code    int      // KindEnd: exit status (255 for failures, as ssh)
+	At      time.Time
+	Data    []byte
+}
+
+// EventBatch is a numbered batch of records: agent → coordinator (Shard,
+// Attempt, Agent set; node indexes into the shard) or coordinator → csub
+// (the output stream; node indexes into the job).
+type EventBatch struct {
+	Job     string
+	Shard   string
+	Attempt int
+	Agent   string
+	Seq     uint64
+	// Last marks the final batch of an output stream.
+	Last    bool
+	Records []Record
+}
+
+// Limits that bound what a decoder allocates, whatever it is sent.
+const (
+	// MaxRecordNodes bounds the nodes one record may name.
+	MaxRecordNodes = 1 << 22
+	// MaxPayload is the largest batch a sender should produce; it stays
+	// under NATS's default max_payload (1 MiB) with room for headers.
+	MaxPayload = 1<<20 - 4<<10
+)
+
+const (
+	batchMagic  = 0xF1
+	flagPartial = 0x80
+	flagLast    = 0x01
+)
+
+// ErrMalformed is wrapped by every batch decoding error.
+var ErrMalformed = errors.New("malformed event batch")
+
+// Size estimates the encoded size of r (an upper bound).
+func (r *Record) Size() int {
+	return 1 + 10 + 20*len(r.Nodes) + len(r.State) + 30 + len(r.Data)
+}
+
+// MarshalBinary encodes the batch.
+func (b *EventBatch) MarshalBinary() ([]byte, error) {
+	return b.AppendBinary(make([]byte, 0, b.sizeHint()))
+}
+
+func (b *EventBatch) sizeHint() int {
+	n := 64 + len(b.Job) + len(b.Shard) + len(b.Agent)
+	for i := range b.Records {
+		r := &b.Records[i]
+		n += 16 + 4*len(r.Nodes) + len(r.State) + len(r.Data)
+	}
+	return n
+}
+
+// AppendBinary appends the batch's encoding to buf.
+func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
+	var flags byte
+	if b.Last {
+		flags |= flagLast
+	}
+	buf = append(buf, batchMagic, flags)
+	buf = appendString(buf, b.Job)
+	buf = appendString(buf, b.Shard)
+	buf = binary.AppendUvarint(buf, uint64(b.Attempt))
+	buf = appendString(buf, b.Agent)
+	buf = binary.AppendUvarint(buf, b.Seq)
+	buf = binary.AppendUvarint(buf, uint64(len(b.Records)))
+	for i := range b.Records {
+		r := &b.Records[i]
+		if r.Kind < KindStart || r.Kind > KindEnd {
+			return nil, fmt.Errorf("encode batch %s seq %d: record %d: bad kind %d", b.Job, b.Seq, i, r.Kind)
+		}
+		k := byte(r.Kind)
+		if r.Partial {
+			k |= flagPartial
+		}
+		buf = append(buf, k)
+		var err error
+		if buf, err = appendNodes(buf, r.Nodes); err != nil {
+			return nil, fmt.Errorf("encode batch %s seq %d: record %d: %w", b.Job, b.Seq, i, err)
+		}
+		switch r.Kind {
+		case KindStart:
+			buf = binary.AppendVarint(buf, r.At.UnixMicro())
+		case KindEnd:
+			buf = appendString(buf, string(r.State))
+			buf = binary.AppendVarint(buf, int64(r.Code))
+			buf = binary.AppendVarint(buf, r.At.UnixMicro())
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(r.Data)))
+		buf = append(buf, r.Data...)
+	}
+	return buf, nil
+}
+
+// appendNodes writes ascending indexes as runs: count, then for each run
+// the gap from the previous run's end and the run's length. Gathered
+// records for node[1-10000] cost a few bytes.
+func appendNodes(buf []byte, nodes []uint32) ([]byte, error) {
+	nruns := 0
+	for i := range nodes {
+		if i > 0 && nodes[i] <= nodes[i-1] {
+			return nil, fmt.Errorf("node indexes not ascending at %d", i)
+		}
+		if i == 0 || nodes[i] != nodes[i-1]+1 {
+			nruns++
+		}
+	}
+	buf = binary.AppendUvarint(buf, uint64(nruns))
+	next := uint32(0)
+	for i := 0; i < len(nodes); {
+		j := i + 1
+		for j < len(nodes) && nodes[j] == nodes[j-1]+1 {
+			j++
+		}
+		buf = binary.AppendUvarint(buf, uint64(nodes[i]-next))
+		buf = binary.AppendUvarint(buf, uint64(j-i-1))
+		next = nodes[j-1] + 1
+		i = j
+	}
+	return buf, nil
+}
+
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// UnmarshalBinary decodes a batch. Record data aliases data.
+func (b *EventBatch) UnmarshalBinary(data []byte) error {
+	d := decoder{buf: data}
+	if d.byte() != batchMagic {
+		return fmt.Errorf("%w: bad magic", ErrMalformed)
+	}
+	flags := d.byte()
+	*b = EventBatch{Last: flags&flagLast != 0}
+	b.Job = d.string()
+	b.Shard = d.string()
+	b.Attempt = int(d.uvarint(1 << 30))
+	b.Agent = d.string()
+	b.Seq = d.uvarint(1<<63 - 1)
+	n := d.uvarint(uint64(len(data))) // every record takes at least 3 bytes
+	if d.err != nil {
+		return d.err
+	}
+	b.Records = make([]Record, 0, min(n, uint64(len(data)/3+1)))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var r Record
+		k := d.byte()
+		r.Kind, r.Partial = Kind(k&^flagPartial), k&flagPartial != 0
+		if r.Kind < KindStart || r.Kind > KindEnd {
+			d.fail("record %d: bad kind %d", i, r.Kind)
+			break
+		}
+		r.Nodes = d.nodes()
+		switch r.Kind {
+		case KindStart:
+			r.At = time.UnixMicro(d.varint())
+		case KindEnd:
+			r.State = State(d.string())
+			r.Code = int(d.varint())
+			r.At = time.UnixMicro(d.varint())
+		}
+		r.Data = d.bytes()
+		b.Records = append(b.Records, r)
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.buf) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(d.buf))
+	}
+	return nil
+}
+
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+	d.buf = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.buf) < 1 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.buf[0]
+	d.buf = d.buf[1:]
+	return c
+}
+
+func (d *decoder) uvarint(max uint64) uint64 {
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	if v > max {
+		d.fail("value %d over %d", v, max)
+		return 0
+	}
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint(uint64(len(d.buf)))
+	if d.err == nil && n > uint64(len(d.buf)) {
+		d.fail("length %d over the %d bytes left", n, len(d.buf))
+	}
+	if d.err != nil {
+		return nil
+	}
+	p := d.buf[:n:n]
+	d.buf = d.buf[n:]
+	return p
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+func (d *decoder) nodes() []uint32 {
+	nruns := d.uvarint(uint64(len(d.buf)))
+	var nodes []uint32
+	next := uint64(0)
+	for i := uint64(0); i < nruns && d.err == nil; i++ {
+		start := next + d.uvarint(1<<32)
+		length := d.uvarint(MaxRecordNodes) + 1
+		if start+length > 1<<32 || uint64(len(nodes))+length > MaxRecordNodes {
+			d.fail("node run %d+%d out of range", start, length)
+			return nil
+		}
+		for j := uint64(0); j < length; j++ {
+			nodes = append(nodes, uint32(start+j))
+		}
+		next = start + length
+	}
+	return nodes
+}

@@ -1,0 +1,199 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func sampleBatch(lines int) *EventBatch {
+	b := &EventBatch{Job: "j1", Shard: "s3", Attempt: 2, Agent: "a-gw1", Seq: 42}
+	at := time.UnixMicro(1795821965123456)
+	b.Records = append(b.Records, Record{Kind: KindStart, Nodes: []uint32{0, 1, 2, 7}, At: at})
+	for i := range lines {
+		b.Records = append(b.Records, Record{Kind: KindStdout, Nodes: []uint32{uint32(i % 50)},
+			Data: fmt.Appendf(nil, "Linux node%d 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux", i)})
+	}
+	b.Records = append(b.Records,
+		Record{Kind: KindStderr, Partial: true, Nodes: []uint32{3}, Data: []byte("part")},
+		Record{Kind: KindEnd, Nodes: []uint32{1, 2, 3, 4, 5, 9, 10, 1 << 20}, State: StateExited, Code: 3, At: at},
+		Record{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
+	return b
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	for _, b := range []*EventBatch{sampleBatch(10), {Job: "x", Seq: 1, Last: true}} {
+		data, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got EventBatch
+		if err := got.UnmarshalBinary(data); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Records) == 0 {
+			got.Records = nil
+		}
+		for i := range got.Records {
+			if len(got.Records[i].Data) == 0 {
+				got.Records[i].Data = nil
+			}
+		}
+		if !reflect.DeepEqual(&got, b) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, *b)
+		}
+	}
+}
+
+func TestBatchNodeRunsAreCompact(t *testing.T) {
+	nodes := make([]uint32, 10000)
+	for i := range nodes {
+		nodes[i] = uint32(i)
+	}
+	b := EventBatch{Job: "j", Records: []Record{{Kind: KindEnd, Nodes: nodes, State: StateExited}}}
+	data, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 40 {
+		t.Errorf("10000 contiguous nodes take %d bytes", len(data))
+	}
+}
+
+func TestBatchRejectsBadInput(t *testing.T) {
+	b := EventBatch{Records: []Record{{Kind: KindStdout, Nodes: []uint32{3, 2}}}}
+	if _, err := b.MarshalBinary(); err == nil {
+		t.Error("descending nodes encoded")
+	}
+	b = EventBatch{Records: []Record{{Kind: 9}}}
+	if _, err := b.MarshalBinary(); err == nil {
+		t.Error("bad kind encoded")
+	}
+	good, _ := sampleBatch(3).MarshalBinary()
+	for _, data := range [][]byte{nil, {0}, {batchMagic}, good[:len(good)-1], append(bytes.Clone(good), 0),
+		// one run of 2^40 nodes
+		{batchMagic, 0, 0, 0, 0, 0, 1, 1, 2, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20}} {
+		var got EventBatch
+		err := got.UnmarshalBinary(data)
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("decode %x: err %v, want ErrMalformed", data, err)
+		}
+	}
+}
+
+func FuzzBatch(f *testing.F) {
+	for _, n := range []int{0, 1, 5} {
+		data, _ := sampleBatch(n).MarshalBinary()
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b EventBatch
+		if b.UnmarshalBinary(data) != nil {
+			return
+		}
+		again, err := b.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded batch does not encode: %v", err)
+		}
+		var c EventBatch
+		if err := c.UnmarshalBinary(again); err != nil {
+			t.Fatalf("re-encoded batch does not decode: %v", err)
+		}
+	})
+}
+
+func TestCheckVersion(t *testing.T) {
+	if err := CheckVersion(VersionHeader); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"", "2", "x", "01x"} {
+		err := CheckVersion(v)
+		var ve *VersionError
+		if !errors.As(err, &ve) || ve.Got != v {
+			t.Errorf("CheckVersion(%q) = %v", v, err)
+		}
+	}
+	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 1): run the same fleetsh release on csub, coordinator and agents" {
+		t.Errorf("message %q", msg)
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for _, id := range []string{"a", "job-1_X"} {
+		if err := ValidID(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"", "a.b", "a*", ">", "a b", string(make([]byte, 65))} {
+		if ValidID(id) == nil {
+			t.Errorf("%q accepted", id)
+		}
+	}
+	if (Subjects{}).Events("j1") != "fleet.ev.j1" || (Subjects{Prefix: "x.y"}).Agent("a") != "x.y.agent.a" {
+		t.Error("subjects")
+	}
+	if LastToken("fleet.ev.j1") != "j1" {
+		t.Error("LastToken")
+	}
+	if ValidPrefix("a..b") == nil || ValidPrefix("a.>") == nil || ValidPrefix("fleet.prod") != nil {
+		t.Error("ValidPrefix")
+	}
+}
+
+// jsonRecord is how the batch would travel as JSON, for the benchmark
+// that chose the binary encoding.
+type jsonBatch struct {
+	Job, Shard, Agent string
+	Attempt           int
+	Seq               uint64
+	Records           []Record
+}
+
+func BenchmarkBatchEncode(b *testing.B) {
+	batch := sampleBatch(600) // ~64 KiB of 100-byte lines
+	b.Run("binary", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			buf, _ = batch.AppendBinary(buf[:0])
+		}
+		b.ReportMetric(float64(len(buf)), "bytes/batch")
+		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("json", func(b *testing.B) {
+		var buf []byte
+		jb := jsonBatch{batch.Job, batch.Shard, batch.Agent, batch.Attempt, batch.Seq, batch.Records}
+		for b.Loop() {
+			buf, _ = json.Marshal(&jb)
+		}
+		b.ReportMetric(float64(len(buf)), "bytes/batch")
+		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+func BenchmarkBatchDecode(b *testing.B) {
+	batch := sampleBatch(600)
+	b.Run("binary", func(b *testing.B) {
+		data, _ := batch.MarshalBinary()
+		for b.Loop() {
+			var got EventBatch
+			if err := got.UnmarshalBinary(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("json", func(b *testing.B) {
+		data, _ := json.Marshal(jsonBatch{batch.Job, batch.Shard, batch.Agent, batch.Attempt, batch.Seq, batch.Records})
+		for b.Loop() {
+			var got jsonBatch
+			if err := json.Unmarshal(data, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
