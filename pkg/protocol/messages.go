@@ -153,6 +153,10 @@ func ShardKey(job, shard string, attempt int) string {
 type ShardReply struct {
 	Accepted bool   `json:"accepted"`
 	Error    string `json:"error,omitempty"`
+	// Busy marks a refusal that another agent may not share (this one is
+	// draining): the coordinator tries another. Any other refusal (an
+	// unknown worker, a bad job) ends the shard's nodes with Error.
+	Busy bool `json:"busy,omitempty"`
 }
 
 // ShardSummary ends a shard attempt: the agent's own account of it.
@@ -182,6 +186,9 @@ const (
 	ControlRetransmit = "retransmit" // send Seq and what follows again
 	ControlCancel     = "cancel"     // stop the job's shards on this agent
 )
+
+// A ControlCancel names a job and optionally one shard of it; Attempt 0
+// means every attempt of that shard (or of every shard of the job).
 
 // Control is a coordinator → agent (or csub → coordinator) flow or job
 // control message.

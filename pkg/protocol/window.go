@@ -67,7 +67,15 @@ func (w *Window) Send(ctx context.Context, encode func(seq uint64) ([]byte, erro
 		}
 		w.mu.Unlock()
 		select {
-		case <-w.room:
+		case _, ok := <-w.room:
+			if ok {
+				// Several senders may wait: pass the wake-up on if room is left.
+				w.mu.Lock()
+				if len(w.unacked) < w.size-1 {
+					w.wakeOne()
+				}
+				w.mu.Unlock()
+			}
 		case <-ctx.Done():
 			return 0, nil, ctx.Err()
 		}
@@ -86,7 +94,16 @@ func (w *Window) Ack(seq uint64) {
 		}
 		w.unacked = w.unacked[i:]
 	}
+	w.wakeOne()
 	w.mu.Unlock()
+}
+
+// wakeOne lets one waiting Send look for room again. Call with w.mu held
+// (so that it never races with Close).
+func (w *Window) wakeOne() {
+	if w.closed {
+		return
+	}
 	select {
 	case w.room <- struct{}{}:
 	default:
@@ -146,16 +163,28 @@ func (w *Window) Stale(age time.Duration) [][]byte {
 	return out
 }
 
-// Close wakes and fails pending Sends.
+// Get returns the kept batch numbered seq, if it is still unacknowledged.
+func (w *Window) Get(seq uint64) ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.unacked {
+		if w.unacked[i].seq == seq {
+			w.unacked[i].at = time.Now()
+			return w.unacked[i].data, true
+		}
+	}
+	return nil, false
+}
+
+// Close fails pending and future Sends; acks after Close are harmless.
+// It may be called more than once.
 func (w *Window) Close() {
 	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	select {
-	case w.room <- struct{}{}:
-	default:
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		close(w.room)
 	}
-	close(w.room)
 }
 
 // Reorder is the receiver side of a numbered stream: it delivers values in

@@ -83,3 +83,40 @@ func TestReorder(t *testing.T) {
 		t.Errorf("delivered %d", r.Delivered())
 	}
 }
+
+func TestWindowCloseThenAck(t *testing.T) {
+	w := NewWindow(1)
+	enc := func(seq uint64) ([]byte, error) { return []byte{byte(seq)}, nil }
+	if _, _, err := w.Send(context.Background(), enc); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := w.Get(1); !ok || d[0] != 1 {
+		t.Error("Get(1)")
+	}
+	if _, ok := w.Get(2); ok {
+		t.Error("Get(2)")
+	}
+	w.Close()
+	w.Close()
+	w.Ack(1) // must not panic
+}
+
+func TestWindowManySenders(t *testing.T) {
+	w := NewWindow(4)
+	enc := func(seq uint64) ([]byte, error) { return nil, nil }
+	done := make(chan uint64, 100)
+	for range 100 {
+		go func() {
+			seq, _, _ := w.Send(context.Background(), enc)
+			done <- seq
+		}()
+	}
+	for got := 0; got < 100; {
+		select {
+		case <-done:
+			got++
+		case <-time.After(10 * time.Millisecond):
+			w.Ack(w.Last())
+		}
+	}
+}

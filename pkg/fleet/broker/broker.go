@@ -67,12 +67,17 @@ func Start(cfg Config) (*server.Server, error) {
 	l := &logger{l: log.With("component", "nats")}
 	s.SetLoggerV2(l, false, false, false)
 	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		if l.lastFatal() != "" {
-			return nil, fmt.Errorf("nats server: %s", l.lastFatal())
+	// Wait for readiness, but give up at once on a fatal error (a port in
+	// use): the server then never becomes ready.
+	for deadline := time.Now().Add(10 * time.Second); !s.ReadyForConnections(20 * time.Millisecond); {
+		if f := l.lastFatal(); f != "" {
+			s.Shutdown()
+			return nil, fmt.Errorf("nats server: %s", f)
 		}
-		return nil, errors.New("nats server not ready after 10s")
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, errors.New("nats server not ready after 10s")
+		}
 	}
 	if cfg.Listen != "" && s.Addr() == nil {
 		s.Shutdown()

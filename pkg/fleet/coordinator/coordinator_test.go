@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ type fakeAgent struct {
 	stop   chan struct{}
 	once   sync.Once
 	seq    map[string]uint64
+	refuse atomic.Pointer[protocol.ShardReply] // set: refuse shards so
 }
 
 func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
@@ -71,6 +73,10 @@ func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 		var s protocol.Shard
 		if err := protocol.Unmarshal(m.Data, &s); err != nil {
 			t.Error(err)
+		}
+		if r := a.refuse.Load(); r != nil {
+			_ = wire.Respond(m, protocol.TypeShardReply, *r)
+			return
 		}
 		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
 		a.shards <- s

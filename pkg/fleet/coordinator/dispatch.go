@@ -142,6 +142,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 	j.mu.Unlock()
 
 	var err error
+	busy := true
 	for attempt := 0; attempt < 4; attempt++ {
 		if s.isDead(j) {
 			return
@@ -154,7 +155,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 			if reply.Accepted {
 				return
 			}
-			err = errors.New(reply.Error)
+			err, busy = errors.New(reply.Error), reply.Busy
 			break
 		}
 		if errors.Is(err, wire.ErrNoCoordinator) || errors.Is(err, nats.ErrNoResponders) || c.ctx.Err() != nil {
@@ -166,7 +167,6 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		return
 	}
 	c.log.Warn("agent did not take shard", "shard", s.key, "agent", s.agent, "err", err)
-	// Give its nodes to another agent of the group: none of them started.
 	j.mu.Lock()
 	if s.dead {
 		j.mu.Unlock()
@@ -179,12 +179,23 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 			redo = append(redo, n)
 		}
 	}
+	if !busy {
+		// The agent refused the job itself (unknown worker, bad copy
+		// spec): another agent would refuse it too. Say why, per node.
+		j.finishMany(redo, protocol.StateError, err.Error())
+		redo = nil
+	}
 	j.mu.Unlock()
 	c.mu.Lock()
 	if a := c.agents[s.agent]; a != nil {
 		a.assigned -= len(s.nodes)
 	}
 	c.mu.Unlock()
+	if redo == nil {
+		c.checkDone(j)
+		return
+	}
+	// Give its nodes to another agent of the group: none of them started.
 	c.dispatch(j, s.group, redo, s.agent)
 }
 

@@ -188,3 +188,22 @@ func TestLostAgentRerunsStartedWhenAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusedShard(t *testing.T) {
+	srv, _ := startCoordinator(t, Config{})
+	a := newFakeAgent(t, srv, "a1")
+	b := newFakeAgent(t, srv, "b1")
+	// A busy (draining) agent's nodes go to another agent; a refusal of
+	// the job itself ends the nodes with the agent's reason.
+	a.refuse.Store(&protocol.ShardReply{Error: "agent a1 is draining", Busy: true})
+	b.refuse.Store(&protocol.ShardReply{Error: `agent b1: unknown worker "nope"`})
+	res := submit(t, srv, protocol.JobSpec{ID: "j6", Nodes: nodes(4), Command: "x", Worker: "nope"})()
+	for n, st := range res.states {
+		if st != protocol.StateError {
+			t.Errorf("%s: %q", n, st)
+		}
+	}
+	if res.ends != 4 {
+		t.Errorf("%d ends", res.ends)
+	}
+}

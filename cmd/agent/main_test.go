@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The agent starts with its NATS server down, registers once it is up,
+// heartbeats, and exits 0 on SIGTERM after a clean drain.
+func TestStartBeforeServerAndDrain(t *testing.T) {
+	srv := natstest.Start(t, 0)
+	port, url := srv.Port(), srv.URL()
+	srv.Stop()
+
+	sigs := make(chan os.Signal, 2)
+	var logs syncBuf
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"--nats", url, "--prefix", "t1", "--name", "gw9", "--group", "a", "--group", "b",
+			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug"}, &logs, sigs)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case c := <-code:
+		t.Fatalf("exited %d with the server down:\n%s", c, logs.String())
+	default:
+	}
+
+	srv = natstest.Start(t, port)
+	nc := srv.Connect(t, "coordinator")
+	subj := protocol.Subjects{Prefix: "t1"}
+	hellos := make(chan protocol.Hello, 16)
+	if _, err := nc.Subscribe(subj.Register(), func(m *nats.Msg) {
+		var h protocol.Hello
+		_ = protocol.Unmarshal(m.Data, &h)
+		hellos <- h
+		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Heartbeat: 100 * time.Millisecond})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hbs := make(chan protocol.Heartbeat, 64)
+	if _, err := nc.Subscribe(subj.Heartbeats(), func(m *nats.Msg) {
+		var hb protocol.Heartbeat
+		_ = protocol.Unmarshal(m.Data, &hb)
+		select {
+		case hbs <- hb:
+		default:
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case h := <-hellos:
+		if h.Name != "gw9" || strings.Join(h.Groups, ",") != "a,b" || h.Capacity != 64 {
+			t.Errorf("hello %+v", h)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no hello:\n%s", logs.String())
+	}
+	select {
+	case <-hbs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	sigs <- syscall.SIGTERM
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d:\n%s", c, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "drained") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"}} {
+		var logs syncBuf
+		if c := run(args, &logs, nil); c != 2 {
+			t.Errorf("%q: exit %d\n%s", args, c, logs.String())
+		}
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	if err := os.WriteFile(bad, []byte("nmae: gw1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuf
+	if c := run([]string{"--config", bad}, &logs, nil); c != 2 || !strings.Contains(logs.String(), `unknown setting "nmae"`) {
+		t.Errorf("exit %d\n%s", c, logs.String())
+	}
+	good := dir + "/good.yaml"
+	if err := os.WriteFile(good, []byte("worker: nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs = syncBuf{}
+	// The file's worker is read (and refused like the flag would be).
+	if c := run([]string{"--config", good}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "nope") {
+		t.Errorf("exit %d\n%s", c, logs.String())
+	}
+}

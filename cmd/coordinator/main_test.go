@@ -1,0 +1,39 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The coordinator's normal life (serving agents and csub) is exercised by
+// integration/fleet_test.go with the built binary; these cover the
+// command line.
+func TestBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	badConf := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(badConf, []byte("lisen: 127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badTopo := filepath.Join(dir, "topology.conf")
+	if err := os.WriteFile(badTopo, []byte("[routes]\na: b\nb: a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--config", badConf}, 2},
+		{[]string{"--log-level", "loud"}, 2},
+		{[]string{"--info", "novalue"}, 2},
+		{[]string{"extra"}, 2},
+		{[]string{"--topology", badTopo}, 1},
+		{[]string{"--topology", filepath.Join(dir, "missing.conf")}, 1},
+		{[]string{"--listen", ":4222"}, 1}, // every interface, by accident
+		{[]string{"--prefix", "a..b", "--listen", ""}, 2},
+	} {
+		if got := run(c.args); got != c.want {
+			t.Errorf("%q: exit %d, want %d", c.args, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/client"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds coordinator, agent and csub once per test run.
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "fleetsh-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir, "../cmd/coordinator", "../cmd/agent", "../cmd/csub")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// proc is a fleet process started by a test; it is killed (by PID) when
+// the test ends, and its log is printed if the test failed.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binaries(t), bin), args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill(syscall.SIGKILL)
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			if len(data) > 8000 {
+				data = data[len(data)-8000:]
+			}
+			t.Logf("--- %s log (tail) ---\n%s", name, data)
+		}
+	})
+	return p
+}
+
+// kill signals the process group and waits for the process.
+func (p *proc) kill(sig syscall.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// testFleet is a coordinator, agents and SSH nodes, all real processes
+// or servers on loopback.
+type testFleet struct {
+	t       *testing.T
+	dir     string
+	natsURL string
+	coord   *proc
+	agents  map[string]*proc
+	ssh     *sshtest.Server
+	env     *sshtest.Env
+	client  *client.Client
+}
+
+const fleetTopology = `# test topology: two gateway groups, and nodes under none (local)
+[routes]
+admin: gw[1-3]
+gw[1-2]: node[1-700]
+gw3: node[701-1000]
+`
+
+// startFleet starts SSH nodes node[1-1000] and local[1-20] (one
+// in-process SSH server, names mapped by an ssh_config), a coordinator
+// with the topology above (embedding NATS, or joining natsURL), and the
+// agents gw1 and gw2 (group gw[1-2]) and gw3 (group gw3).
+func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
+	t.Helper()
+	dir := t.TempDir()
+	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}}
+	f.ssh, f.env = sshtest.StartNodes(t, sshtest.Config{}, append(sshtest.NodeNames("node", 1000), sshtest.NodeNames("local", 20)...)...)
+	topo := filepath.Join(dir, "topology.conf")
+	if err := os.WriteFile(topo, []byte(fleetTopology), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--topology", topo, "--root", "admin", "--heartbeat", "200ms", "--lost-after", "1500ms",
+		"--info", "ssh_config=" + f.env.ConfigPath}
+	if natsURL == "" {
+		natsURL = fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
+		args = append(args, "--listen", strings.TrimPrefix(natsURL, "nats://"))
+	} else {
+		args = append(args, "--nats", natsURL)
+	}
+	f.natsURL = natsURL
+	f.coord = startProc(t, dir, "coordinator", "coordinator", args...)
+	for _, gw := range []string{"gw1", "gw2", "gw3"} {
+		f.startAgent(gw, agentArgs...)
+	}
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.RetryOnFailedConnect(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	f.client = &client.Client{Conn: nc, User: "tester"}
+	f.waitAgents(4) // three gateways and the coordinator's local agent
+	return f
+}
+
+func (f *testFleet) startAgent(name string, extra ...string) *proc {
+	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32",
+		"--info", "ssh_config=" + f.env.ConfigPath}, extra...)
+	p := startProc(f.t, f.dir, "agent-"+name, "agent", args...)
+	f.agents[name] = p
+	return p
+}
+
+// agentsStatus asks the coordinator which agents it knows.
+func (f *testFleet) agentsStatus() ([]protocol.AgentStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var r protocol.JobsReply
+	err := wire.Request(ctx, f.client.Conn, protocol.Subjects{}.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsAgents}, &r)
+	return r.Agents, err
+}
+
+func (f *testFleet) waitAgents(n int) {
+	f.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		agents, err := f.agentsStatus()
+		live := 0
+		for _, a := range agents {
+			if !a.Lost {
+				live++
+			}
+		}
+		if err == nil && live >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%d live agents of %d after 30s (err %v)", live, n, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// nodeResult is what the submitter saw of one node.
+type nodeResult struct {
+	out   []string
+	state protocol.State
+	code  int
+	ends  int
+}
+
+// run submits a job and reads its merged stream to the end.
+func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration)) map[string]*nodeResult {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	job, err := f.client.Submit(ctx, spec)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer job.Close()
+	names := job.Nodes()
+	res := make(map[string]*nodeResult, len(names))
+	for _, n := range names {
+		res[n] = &nodeResult{}
+	}
+	began := time.Now()
+	for {
+		if during != nil {
+			during(time.Since(began))
+		}
+		b, err := job.Next(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			f.t.Fatalf("job %s stream: %v", spec.ID, err)
+		}
+		for _, r := range b.Records {
+			for _, i := range r.Nodes {
+				nr := res[names[i]]
+				switch r.Kind {
+				case protocol.KindStdout:
+					nr.out = append(nr.out, strings.Split(string(r.Data), "\n")...)
+				case protocol.KindEnd:
+					nr.ends++
+					nr.state, nr.code = r.State, r.Code
+				}
+			}
+		}
+		if b.Last {
+			break
+		}
+	}
+	return res
+}
+
+// countStates counts nodes per final state, failing on any node without
+// exactly one.
+func countStates(t *testing.T, res map[string]*nodeResult) map[protocol.State]int {
+	t.Helper()
+	counts := map[protocol.State]int{}
+	bad := 0
+	for n, r := range res {
+		if r.ends != 1 {
+			if bad < 10 {
+				t.Errorf("%s: %d final states", n, r.ends)
+			}
+			bad++
+			continue
+		}
+		counts[r.state]++
+	}
+	if bad > 0 {
+		t.Errorf("%d nodes without exactly one final state", bad)
+	}
+	return counts
+}

@@ -1,0 +1,326 @@
+package csub
+
+// Command line tests beyond the golden cases: what clush has no
+// counterpart for (--fleet, --prefix, the fleet being unreachable, Ctrl-C
+// through the fleet, a closed output), and the job csub submits for
+// clush's options, checked on a test coordinator over a real NATS server.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while csub writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runCSub runs csub with env vars vars (plus the golden environment) and
+// the interrupts of intr.
+func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout, stderr *syncBuffer, args ...string) int {
+	t.Helper()
+	env := map[string]string{
+		"PATH": "/usr/bin:/bin", "HOME": t.TempDir(), "USER": "tester",
+		"CLUSTERSHELL_CFGDIR": filepath.Join("testdata", "golden", "conf"),
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	e := &environ{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, getenv: func(k string) string { return env[k] }}
+	if intr == nil {
+		intr = make(chan struct{})
+	}
+	return run(context.Background(), args, e, intr)
+}
+
+func TestNoCommand(t *testing.T) {
+	var out, errb syncBuffer
+	rc := runCSub(t, nil, nil, &out, &errb, "-w", "node1")
+	want := "Usage: csub [options] command\n\ncsub: error: no command given (interactive mode is not supported yet)\n"
+	if rc != 2 || errb.String() != want || out.String() != "" {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	// clush options csub does not have yet are refused, not ignored.
+	errb = syncBuffer{}
+	if rc := runCSub(t, nil, nil, &out, &errb, "-n", "-w", "node1", "true"); rc != 2 || !strings.Contains(errb.String(), "no such option: -n") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+}
+
+func TestBadPrefix(t *testing.T) {
+	var out, errb syncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "--prefix", "a..b", "-w", "n1", "true"); rc != 2 ||
+		!strings.HasSuffix(errb.String(), "csub: error: option --prefix: invalid value: 'a..b'\n") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	errb = syncBuffer{}
+	if rc := runCSub(t, map[string]string{envPrefix: "x.*"}, nil, &out, &errb, "-w", "n1", "true"); rc != 2 ||
+		!strings.HasSuffix(errb.String(), "csub: error: FLEETSH_PREFIX: invalid value: 'x.*'\n") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+}
+
+func TestFleetUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	var out, errb syncBuffer
+	start := time.Now()
+	rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "-w", "n1", "true")
+	want := "csub: cannot connect to the fleet at " + url + ": "
+	if rc != 1 || !strings.HasPrefix(errb.String(), want) || !strings.Contains(errb.String(), "check --fleet or FLEETSH_FLEET") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Fatalf("took %v to fail", d)
+	}
+}
+
+func TestNoCoordinator(t *testing.T) {
+	srv := natstest.Start(t, 0)
+	var out, errb syncBuffer
+	rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, "-w", "n1", "true")
+	msg := errb.String()
+	if rc != 1 || !strings.HasPrefix(msg, "csub: the fleet coordinator at "+srv.URL()+" is unreachable") ||
+		!strings.Contains(msg, "start the coordinator") {
+		t.Fatalf("rc %d, stderr %q", rc, msg)
+	}
+}
+
+// testCoordinator answers one submit on a real NATS server and streams
+// the given records back as the job's output.
+func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse string, recs func(spec protocol.JobSpec) []protocol.Record) <-chan protocol.JobSpec {
+	t.Helper()
+	nc := srv.Connect(t, "test-coordinator")
+	subj := protocol.Subjects{Prefix: prefix}
+	specs := make(chan protocol.JobSpec, 1)
+	_, err := nc.Subscribe(subj.Submit(), func(m *nats.Msg) {
+		var spec protocol.JobSpec
+		if err := protocol.Unmarshal(m.Data, &spec); err != nil {
+			t.Error(err)
+			return
+		}
+		specs <- spec
+		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: refuse})
+		if refuse != "" {
+			return
+		}
+		b := protocol.EventBatch{Job: spec.ID, Seq: 1, Last: true, Records: recs(spec)}
+		data, err := b.MarshalBinary()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = nc.PublishMsg(wire.NewMsg(subj.Output(spec.ID), protocol.TypeEventBatch, data))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	return specs
+}
+
+func TestJobSpecThroughFleet(t *testing.T) {
+	srv := natstest.Start(t, 0)
+	specs := testCoordinator(t, srv, "site.a", "", func(spec protocol.JobSpec) []protocol.Record {
+		return []protocol.Record{
+			{Kind: protocol.KindStdout, Nodes: []uint32{0, 1}, Data: []byte("a b")},
+			{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateExited, Code: 0},
+		}
+	})
+	var out, errb syncBuffer
+	rc := runCSub(t, map[string]string{envFleet: srv.URL(), envPrefix: "site.a"}, nil, &out, &errb,
+		"-R", "exec", "-f", "3", "-t", "2.5", "-u", "1.5", "-l", "bob", "-o", "-p 2222", "-B",
+		"-g", "compute", "-x", "node3", "echo", "a", "b")
+	if rc != 0 || errb.String() != "" {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	if want := "---------------\nnode[2,4] (2)\n---------------\na b\n"; out.String() != want {
+		t.Fatalf("stdout %q, want %q", out.String(), want)
+	}
+	spec := <-specs
+	want := protocol.JobSpec{ID: spec.ID, User: "tester", Nodes: "node[2,4]", Command: "echo a b", Worker: "exec",
+		Fanout: 3, ConnectTimeout: 2500 * time.Millisecond, CommandTimeout: 1500 * time.Millisecond,
+		Stderr: false, Gather: true, Info: map[string]string{"ssh_user": "bob", "ssh_options": "-p 2222"}}
+	if fmt.Sprint(spec) != fmt.Sprint(want) {
+		t.Fatalf("spec\n got %+v\nwant %+v", spec, want)
+	}
+}
+
+func TestGatherFlag(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		gather bool
+		stderr bool
+	}{
+		{nil, false, true},
+		{[]string{"-b"}, true, true},
+		{[]string{"-B"}, true, false},
+		{[]string{"-L"}, true, true},
+		{[]string{"-bL"}, false, true}, // lines printed as all nodes give them
+		{[]string{"-bv"}, false, true}, // lines printed live as well
+	} {
+		env := &environ{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
+		s, _, err := parseArgs(append(c.args, "true"), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := jobSpec(s, "n1")
+		if spec.Gather != c.gather || spec.Stderr != c.stderr {
+			t.Errorf("%q: gather %v stderr %v, want %v %v", c.args, spec.Gather, spec.Stderr, c.gather, c.stderr)
+		}
+	}
+}
+
+func TestSubmitRefused(t *testing.T) {
+	srv := natstest.Start(t, 0)
+	testCoordinator(t, srv, "", "no agent serves these nodes", nil)
+	var out, errb syncBuffer
+	rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, "-w", "n1", "true")
+	if rc != 1 || !strings.HasPrefix(errb.String(), "csub: job ") || !strings.HasSuffix(errb.String(), "refused by the coordinator: no agent serves these nodes\n") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+}
+
+// TestCtrlC interrupts a job on the in-process fleet while two of its
+// nodes sleep: they are cancelled (their commands killed), named, and csub
+// exits 130 well within its grace period.
+func TestCtrlC(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want func(out, errb string) bool
+	}{
+		{"live", nil, func(out, errb string) bool {
+			return strings.Contains(out, "node1: x\n") && strings.Contains(out, "node2: x\n") &&
+				errb == "Keyboard interrupt (node[2-3] did not complete).\n"
+		}},
+		{"gathered", []string{"-b"}, func(out, errb string) bool {
+			return strings.HasPrefix(out, "---------------\nnode") &&
+				strings.HasPrefix(errb, "Warning: Caught keyboard interrupt!\n") &&
+				strings.HasSuffix(errb, "Keyboard interrupt (node[2-3] did not complete).\n")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errb syncBuffer
+			intr := make(chan struct{}, 1)
+			done := make(chan int)
+			marker := filepath.Join(t.TempDir(), "node1-done")
+			cmd := fmt.Sprintf("echo x; [ %%h = node1 ] && touch %s && exit 0; sleep 30", marker)
+			start := time.Now()
+			go func() {
+				done <- runCSub(t, nil, intr, &out, &errb, append(append([]string{"-R", "exec"}, c.args...), "-w", "node[1-3]", cmd)...)
+			}()
+			// Interrupt once node1 has ended and the others sleep.
+			for {
+				if _, err := os.Stat(marker); err == nil {
+					break
+				}
+				if time.Since(start) > 10*time.Second {
+					t.Fatal("node1 never ran")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // node1's end reaches csub
+			intr <- struct{}{}
+			rc := <-done
+			if rc != 130 || !c.want(out.String(), errb.String()) {
+				t.Fatalf("rc %d\nstdout %q\nstderr %q", rc, out.String(), errb.String())
+			}
+			if d := time.Since(start); d > 8*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+}
+
+// failWriter fails every write, as a closed pipe does.
+type failWriter struct{ err error }
+
+func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
+
+func TestOutputClosed(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{syscall.EPIPE, ""}, // csub ... | head: quiet, as clush
+		{errors.New("disk full"), "ERROR: disk full\n"},
+	} {
+		var errb syncBuffer
+		env := &environ{stdin: strings.NewReader(""), stdout: failWriter{c.err}, stderr: &errb,
+			getenv: func(string) string { return "" }}
+		rc := run(context.Background(), []string{"-R", "exec", "-w", "node[1-2]", "echo hi"}, env, make(chan struct{}))
+		if rc != 1 || errb.String() != c.want {
+			t.Errorf("%v: rc %d, stderr %q", c.err, rc, errb.String())
+		}
+	}
+}
+
+func TestHelpMatchesClush(t *testing.T) {
+	clushHelp, err := os.ReadFile(filepath.Join("testdata", "golden", "clush_help.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb syncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "--help"); rc != 0 || errb.String() != "" {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	help := out.String()
+	// Up to our own group, every line of csub's help is clush's: the
+	// usage, the group titles, and each option's entry (its line and the
+	// lines its help wraps to), whole, with the same wrapping.
+	ours := help[:strings.Index(help, "\n  Fleet options:\n")+1]
+	var entries []string
+	for _, line := range strings.SplitAfter(ours, "\n") {
+		if strings.HasPrefix(line, strings.Repeat(" ", 24)) && len(entries) > 0 {
+			entries[len(entries)-1] += line
+			continue
+		}
+		entries = append(entries, line)
+	}
+	for _, e := range entries {
+		if !strings.Contains(string(clushHelp), e) {
+			t.Errorf("help entry not in clush's help:\n%s", e)
+		}
+	}
+	for _, opt := range []string{"-w NODES ", "--group=GROUP", "--dshbak", "--maxrc", "--fanout=FANOUT",
+		"--connect_timeout=CONNECT_TIMEOUT", "--worker=WORKER", "--fleet=URL", "--prefix=PREFIX"} {
+		if !strings.Contains(help, opt) {
+			t.Errorf("help lacks %s", opt)
+		}
+	}
+}

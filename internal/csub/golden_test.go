@@ -1,0 +1,246 @@
+package csub_test
+
+// Golden tests of the csub CLI through its in-process entry point, with
+// the in-process fleet (no --fleet) and the exec worker.
+//
+// Every expectation in testdata/golden/*.txt was produced by the reference
+// ClusterShell 1.9.1 /usr/bin/clush run through a symlink named csub
+// (testdata/golden/regen.sh re-creates them), so these tests pin csub's
+// stdout, stderr and exit status to clush's, byte for byte, without
+// needing ClusterShell at test time. Each case carries the exact command
+// that produced it. The one allowance: lines printed as they come are
+// compared node by node, because clush runs nodes in a random order (see
+// regen.sh).
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/csub"
+)
+
+var goldenRun = flag.String("golden.run", "", "only run golden cases whose file/name contains this substring")
+
+type goldenCase struct {
+	file, name string
+	line       int
+	cmd        string
+	args       []string
+	stdout     string
+	stderr     string
+	exit       int
+}
+
+// goldenEnv is regen.sh's environment.
+func goldenEnv(t *testing.T) func(string) string {
+	env := map[string]string{
+		"PATH":                "/usr/bin:/bin",
+		"HOME":                t.TempDir(),
+		"LANG":                "C.UTF-8",
+		"CLUSTERSHELL_CFGDIR": filepath.Join("testdata", "golden", "conf"),
+	}
+	return func(k string) string { return env[k] }
+}
+
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	getenv := goldenEnv(t)
+	for _, f := range files {
+		cases, err := parseGoldenFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			id := filepath.Base(c.file) + "/" + c.name
+			if *goldenRun != "" && !strings.Contains(id, *goldenRun) {
+				continue
+			}
+			t.Run(id, func(t *testing.T) {
+				// Each run has its own in-process fleet: cases are
+				// independent, and several wait on command timeouts.
+				t.Parallel()
+				var stdout, stderr bytes.Buffer
+				rc := csub.Main(c.args, strings.NewReader(""), &stdout, &stderr, getenv)
+				var b strings.Builder
+				if rc != c.exit {
+					fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.exit)
+				}
+				for _, s := range []struct{ name, got, want string }{
+					{"stdout", stdout.String(), c.stdout}, {"stderr", stderr.String(), c.stderr},
+				} {
+					if s.got != s.want && byNode(s.got) != byNode(s.want) {
+						fmt.Fprintf(&b, "%s:\n got: %q\nwant: %q\n", s.name, s.got, s.want)
+					}
+				}
+				if b.Len() > 0 {
+					t.Errorf("%s:%d: $ %s\n%s", c.file, c.line, c.cmd, b.String())
+				}
+			})
+		}
+	}
+}
+
+// nodeLine matches the lines that belong to one node: "node: text" and
+// "csub: node: text" (a plain name, no folded set).
+var nodeLine = regexp.MustCompile(`^(?:csub: )?([A-Za-z0-9_.-]+): `)
+
+// byNode puts every run of consecutive node lines in node order, keeping
+// each node's lines in their order; other lines stay where they are.
+func byNode(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	key := func(l string) string {
+		if m := nodeLine.FindStringSubmatch(l); m != nil && m[1] != "csub" {
+			return m[1]
+		}
+		return ""
+	}
+	for i := 0; i < len(lines); {
+		j := i
+		for j < len(lines) && key(lines[j]) != "" {
+			j++
+		}
+		slices.SortStableFunc(lines[i:j], func(a, b string) int { return strings.Compare(key(a), key(b)) })
+		i = j + 1
+	}
+	return strings.Join(lines, "")
+}
+
+func TestByNode(t *testing.T) {
+	a := "n2: x\ncsub: n2: exited\nn1: y\n---\nhdr\nn3: z\nn1: w\n"
+	b := "n1: y\nn2: x\ncsub: n2: exited\n---\nhdr\nn1: w\nn3: z\n"
+	if byNode(a) != byNode(b) {
+		t.Fatalf("%q != %q", byNode(a), byNode(b))
+	}
+	if byNode("n1: a\nn1: b\n") == byNode("n1: b\nn1: a\n") {
+		t.Fatal("a node's own lines were reordered")
+	}
+}
+
+// parseGoldenFile reads one golden file; see regen.sh for the format.
+func parseGoldenFile(path string) ([]*goldenCase, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(data), "\n")
+	if n := len(lines); n > 0 && lines[n-1] == "" {
+		lines = lines[:n-1]
+	}
+	var (
+		cases     []*goldenCase
+		cur       *goldenCase
+		sect      *string
+		noeol     bool
+		buf       []string
+		afterExit bool
+	)
+	flush := func() {
+		if sect != nil {
+			*sect = strings.Join(buf, "\n")
+			if len(buf) > 0 && !noeol {
+				*sect += "\n"
+			}
+		}
+		sect, buf = nil, nil
+	}
+	for i, ln := range lines {
+		lineno := i + 1
+		switch {
+		case strings.HasPrefix(ln, "=== "):
+			flush()
+			cur = &goldenCase{file: path, name: strings.TrimSpace(ln[4:]), line: lineno, exit: -1}
+			cases = append(cases, cur)
+			afterExit = false
+		case cur == nil || afterExit:
+		case cur.cmd == "":
+			if !strings.HasPrefix(ln, "$ csub") {
+				return nil, fmt.Errorf("%s:%d: want a \"$ csub ...\" line", path, lineno)
+			}
+			words, err := shellSplit(ln[2:])
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", path, lineno, err)
+			}
+			cur.cmd, cur.args = ln[2:], words[1:]
+		case strings.HasPrefix(ln, ">>> stdout"):
+			flush()
+			sect, noeol = &cur.stdout, strings.HasSuffix(ln, " noeol")
+		case strings.HasPrefix(ln, ">>> stderr"):
+			flush()
+			sect, noeol = &cur.stderr, strings.HasSuffix(ln, " noeol")
+		case strings.HasPrefix(ln, ">>> exit "):
+			flush()
+			n, err := strconv.Atoi(strings.TrimSpace(ln[len(">>> exit "):]))
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: bad exit line", path, lineno)
+			}
+			cur.exit, afterExit = n, true
+		case sect != nil:
+			buf = append(buf, ln)
+		default:
+			return nil, fmt.Errorf("%s:%d: unexpected line outside a section: %q", path, lineno, ln)
+		}
+	}
+	flush()
+	for _, c := range cases {
+		if c.exit < 0 {
+			return nil, fmt.Errorf("%s:%d: case %q has no expectations (run regen.sh)", path, c.line, c.name)
+		}
+	}
+	return cases, nil
+}
+
+// shellSplit splits the command lines regen.sh writes: blanks separate
+// words, '...' quotes, and "'\"'\"'" puts a quote inside a quoted word.
+func shellSplit(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+			continue
+		case '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated '")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case '"':
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated \"")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+		default:
+			cur.WriteByte(c)
+		}
+		in = true
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

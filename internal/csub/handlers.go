@@ -1,0 +1,193 @@
+package csub
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// handler is one output mode, as ClusterShell's OutputHandler subclasses
+// in CLI/Clush.py: it gets each node's lines, each node's end and the end
+// of the command, and prints what clush prints at that point. The
+// renderer keeps the results (exit codes, timeouts, buffered output)
+// that handlers read.
+type handler interface {
+	// read is one line of node's standard output or error (ev_read).
+	read(node uint32, kind protocol.Kind, line []byte)
+	// hup is the end of node, except by a timeout (ev_hup); exited tells
+	// whether rc is an exit status clush would report.
+	hup(node uint32, rc int, exited bool)
+	// close is the end of the command (ev_close).
+	close()
+}
+
+func fmtCount(ns *nodeset.NodeSet) string {
+	return ns.String() + " (" + strconv.Itoa(ns.Len()) + ")"
+}
+
+// directHandler is the default mode (DirectOutputHandler): lines as they
+// come, "node: line", an exit code line as each node ends.
+type directHandler struct{ r *renderer }
+
+func (h *directHandler) read(node uint32, kind protocol.Kind, line []byte) {
+	name := h.r.res.nodes[node]
+	if kind == protocol.KindStderr {
+		h.r.d.printLineError(name, line)
+	} else {
+		h.r.d.printLine(name, line)
+	}
+}
+
+func (h *directHandler) hup(node uint32, rc int, exited bool) {
+	if exited && rc > 0 {
+		h.r.d.vprintErr(h.r.d.exitLevel(), "%s: %s: exited with exit code %d", progName, h.r.res.nodes[node], rc)
+	}
+}
+
+func (h *directHandler) close() {
+	// Direct mode prints timeouts at verbosity quiet even with -S.
+	h.r.printTimeouts(verbQuiet)
+	h.r.printFailures(verbQuiet, false)
+}
+
+// gatherHandler is -b/-B (GatherOutputHandler): standard error live,
+// standard output gathered by identical output and exit code at the end.
+type gatherHandler struct{ r *renderer }
+
+func (h *gatherHandler) read(node uint32, kind protocol.Kind, line []byte) {
+	d := h.r.d
+	switch {
+	case kind == protocol.KindStderr:
+		d.printLineError(h.r.res.nodes[node], line)
+	case d.verbosity == verbVerb:
+		// -v shows the lines live too, then gathered (exactly -v: not -d).
+		d.printLine(h.r.res.nodes[node], line)
+	}
+}
+
+func (h *gatherHandler) hup(uint32, int, bool) {}
+
+func (h *gatherHandler) close() {
+	res := h.r.res
+	for _, g := range res.groups(true) {
+		h.r.d.printGather(res.nodeSet(g.nodes), g.msg)
+	}
+	h.closeCommon()
+}
+
+// closeCommon prints the exit code and timeout summaries of the gathering
+// modes (GatherOutputHandler._close_common), then our failure lines.
+func (h *gatherHandler) closeCommon() {
+	d, res := h.r.d, h.r.res
+	for _, rc := range res.rcOrder {
+		if rc == 0 {
+			continue
+		}
+		ns := res.nodeSet(res.rcNodes[rc])
+		disp := ns.String()
+		if d.verbosity > verbQuiet && ns.Len() > 1 {
+			disp = fmtCount(ns)
+		}
+		d.vprintErr(d.exitLevel(), "%s: %s: exited with exit code %d", progName, disp, rc)
+	}
+	h.r.printTimeouts(d.exitLevel())
+	h.r.printFailures(d.exitLevel(), false)
+}
+
+// sortedHandler is -L (SortedOutputHandler): each node's output at the
+// end, "node: line", nodes by exit code then in node set order.
+type sortedHandler struct{ gatherHandler }
+
+func (h *sortedHandler) close() {
+	res := h.r.res
+	var idx []uint32
+	for i := range res.nodes {
+		if res.withRC(uint32(i)) {
+			idx = append(idx, uint32(i))
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b uint32) int { return int(res.code[a]) - int(res.code[b]) })
+	for _, n := range idx {
+		if msg, ok := res.stdout.Message(n); ok {
+			h.r.d.printGather(res.nodeSet([]uint32{n}), msg)
+		}
+	}
+	h.closeCommon()
+}
+
+// liveGather is -bL (LiveGatherOutputHandler): line k is printed, with
+// the folded set of the nodes that gave it, as soon as every node still
+// running has produced its k-th line. A node that ends without giving the
+// pending line stops being waited for.
+type liveGather struct {
+	gatherHandler
+	alive   int    // nodes still waited for (clush's len(self._nodes))
+	gone    []bool // ended before giving the pending line
+	count   []int  // lines each node gave
+	queue   []*engine.MsgTree[uint32]
+	offload int // lines printed (popped from the queue)
+}
+
+func newLiveGather(r *renderer) *liveGather {
+	n := len(r.res.nodes)
+	return &liveGather{gatherHandler: gatherHandler{r}, alive: n, gone: make([]bool, n), count: make([]int, n)}
+}
+
+func (h *liveGather) read(node uint32, kind protocol.Kind, line []byte) {
+	if kind != protocol.KindStdout {
+		h.gatherHandler.read(node, kind, line)
+		return
+	}
+	h.count[node]++
+	k := h.count[node] - h.offload - 1
+	for len(h.queue) <= k {
+		h.queue = append(h.queue, &engine.MsgTree[uint32]{})
+	}
+	h.queue[k].Add(node, line)
+	h.live()
+}
+
+func (h *liveGather) hup(node uint32, _ int, _ bool) {
+	if len(h.queue) == 0 || h.gone[node] {
+		return
+	}
+	if _, pending := h.queue[0].Message(node); !pending {
+		h.gone[node] = true
+		h.alive--
+		h.live()
+	}
+}
+
+func (h *liveGather) live() {
+	for len(h.queue) > 0 && h.queue[0].Len() == h.alive {
+		t := h.queue[0]
+		h.queue[0] = nil
+		h.queue = h.queue[1:]
+		h.offload++
+		h.print(t)
+	}
+}
+
+func (h *liveGather) print(t *engine.MsgTree[uint32]) {
+	res := h.r.res
+	var gs []group
+	for msg, keys := range t.Walk() {
+		slices.Sort(keys)
+		gs = append(gs, group{nodes: keys, msg: msg})
+	}
+	slices.SortFunc(gs, res.byNodeSet)
+	for _, g := range gs {
+		h.r.d.printGather(res.nodeSet(g.nodes), g.msg)
+	}
+}
+
+func (h *liveGather) close() {
+	for _, t := range h.queue {
+		h.print(t)
+	}
+	h.queue = nil
+	h.closeCommon()
+}

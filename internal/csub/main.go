@@ -1,0 +1,388 @@
+// Package csub is the csub command: clush's command line and output on
+// top of a fleetsh fleet. It parses clush 1.9.1's options (with
+// internal/optparse, so usage, help and errors read the same), resolves
+// the target nodes and their groups locally, submits one job over NATS
+// (to the fleet given by --fleet or FLEETSH_FLEET, else to an in-process
+// fleet started for the run) and renders the job's merged event stream
+// exactly as clush prints a command's output, with "csub" where clush
+// prints its own name.
+//
+// # Structure
+//
+// One renderer serves every output mode: it reads the stream's records,
+// reassembles lines, keeps the results clush's Task keeps (exit codes,
+// timeouts, standard output stored once per distinct output), and passes
+// node events to the handler of the mode, the counterpart of each
+// ClusterShell OutputHandler (direct, -b gathered, -L sorted, -bL live
+// gathered). display.go is ClusterShell's Display (labels, header
+// blocks, verbosity). Modes to come (--diff, --outdir, JSON lines,
+// progress) are more handlers over the same events.
+//
+// # Beyond clush
+//
+// The fleet can end a node in ways an ssh client cannot (its gateway was
+// lost, no agent serves it, the job was cancelled, the worker could not
+// run), and it knows connection, authentication and host key failures by
+// name where clush only sees ssh exit with status 255. After clush's own
+// exit code and timeout summaries, csub prints on standard error one line
+// per such state with the folded set of its nodes, and the reason when
+// they all gave the same one:
+//
+//	csub: node[3-4]: gateway lost: agent gw1-a stopped heartbeating
+//	csub: node[7,9]: connect failure
+//
+// Connection, authentication and host key failures otherwise look as in
+// clush (the worker's ssh-like stderr line, "exited with exit code 255",
+// grouped by exit code with -b); the fleet's own failures get no exit
+// code line, since no command exited. All of them count as exit status
+// 255 for -S.
+package csub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"os/user"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/optparse"
+	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/client"
+	"github.com/fleetsh/fleetsh/pkg/fleet/embedded"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+	"github.com/fleetsh/fleetsh/pkg/workers/exec"
+)
+
+// progName is the name csub prints where clush prints "clush".
+const progName = "csub"
+
+// Timeouts of the run outside the job itself.
+var (
+	// connectTimeout bounds the connection to an external fleet: csub is
+	// interactive, so an unreachable --fleet fails fast.
+	connectTimeout = 5 * time.Second
+	// interruptGrace is how long a Ctrl-C waits for the cancelled job's
+	// stream to end, so the nodes that did not complete can be named.
+	interruptGrace = 5 * time.Second
+	// finishedCloseWait bounds the wait for the in-process fleet to stop
+	// once the job is over.
+	finishedCloseWait = 50 * time.Millisecond
+)
+
+type environ struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func (e *environ) lookup(k string) (string, bool) {
+	v := e.getenv(k)
+	return v, v != ""
+}
+
+// Main runs csub with args (without the program name) and returns its exit
+// status. getenv supplies FLEETSH_FLEET, FLEETSH_PREFIX, COLUMNS, USER and
+// the variables locating groups.conf. A SIGINT (Ctrl-C) cancels the job.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	intr := make(chan struct{}, 2)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-sigs:
+				select {
+				case intr <- struct{}{}:
+				default:
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	return run(context.Background(), args, env, intr)
+}
+
+// run is Main with the interrupts (Ctrl-C) coming from intr, so tests can
+// send them.
+func run(ctx context.Context, args []string, env *environ, intr <-chan struct{}) int {
+	s, p, err := parseArgs(args, env)
+	if err != nil {
+		return exitStatus(err, env)
+	}
+	o := newOutputs(env.stdout, env.stderr)
+	defer o.flush()
+	d := newDisplay(s, o)
+	ns, err := targetNodes(s, env, d, p.Error)
+	if err != nil {
+		o.flush()
+		return exitStatus(err, env)
+	}
+	if len(s.command) == 0 {
+		// clush would run interactively (or the empty command with its
+		// standard input when that is not a terminal): not yet.
+		o.flush()
+		return exitStatus(p.Error("no command given (interactive mode is not supported yet)"), env)
+	}
+	o.flush()
+	if s.worker == exec.Name {
+		// clush fails on a bad %-placeholder before anything runs (exit 1);
+		// the fleet's agents would fail every node one by one instead.
+		if err := exec.Validate(strings.Join(s.command, " ")); err != nil {
+			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+			return 1
+		}
+	}
+
+	if s.worker != "" && s.fleet == "" && !slices.Contains(engine.Drivers(), s.worker) {
+		// The in-process agent has exactly the drivers linked here; say it
+		// as clush does rather than let the agent refuse every shard. (A
+		// fleet's agents may have others: they judge for themselves.)
+		fmt.Fprintf(env.stderr, "ERROR: Could not load worker '%s'\n", s.worker)
+		return 1
+	}
+
+	conn, subj, closeFleet, err := connect(ctx, s, env)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+		return 1
+	}
+	finished := false
+	defer func() { closeFleet(finished) }()
+	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	job, err := c.Submit(ctx, jobSpec(s, ns.String()))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+		return 1
+	}
+	defer job.Close()
+	r := newRenderer(d, job.Nodes())
+	status := stream(ctx, job, r, s, env, intr)
+	finished = len(r.res.unfinished(false)) == 0
+	return status
+}
+
+// jobSpec maps clush's options to the job.
+func jobSpec(s *settings, nodes string) protocol.JobSpec {
+	spec := protocol.JobSpec{
+		Nodes:          nodes,
+		Command:        strings.Join(s.command, " "),
+		Worker:         s.worker,
+		Fanout:         s.fanout,
+		ConnectTimeout: s.connectTimeout,
+		CommandTimeout: s.commandTimeout,
+		// -B merges standard error into the gathered output (clush's
+		// task default "stderr" off).
+		Stderr: !s.gatherAll,
+		// Agents may send identical output once, at each node's end,
+		// when nothing is printed live: not with -bL (line by line as
+		// nodes give them) nor -v (lines shown live as well).
+		Gather: (s.gather || s.lineMode) && !(s.gather && s.lineMode) && s.verbosity != verbVerb,
+	}
+	info := map[string]string{}
+	if s.user != "" {
+		info["ssh_user"] = s.user
+	}
+	if s.sshOptions != "" {
+		info["ssh_options"] = s.sshOptions
+	}
+	if len(info) > 0 {
+		spec.Info = info
+	}
+	return spec
+}
+
+// stream renders the job's output until its end, or until a Ctrl-C: then
+// it cancels the job, renders what comes within interruptGrace and names
+// the nodes that did not complete.
+func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env *environ, intr <-chan struct{}) int {
+	o := r.d.o
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var interrupted atomic.Bool
+	go func() {
+		select {
+		case <-intr:
+			interrupted.Store(true)
+			stop()
+		case <-rctx.Done():
+		}
+	}()
+	for {
+		b, err := job.Next(rctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil && interrupted.Load() {
+				return interrupt(ctx, job, r, env, intr)
+			}
+			o.flush()
+			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+			if idx := r.res.unfinished(false); len(idx) > 0 {
+				fmt.Fprintf(env.stderr, "%s: %s: did not complete\n", progName, r.res.nodeSet(idx))
+			}
+			return 1
+		}
+		r.batch(b)
+		if err := o.flush(); err != nil {
+			return writeFailed(job, err, env)
+		}
+	}
+	r.finish()
+	if err := o.flush(); err != nil {
+		return writeFailed(job, err, env)
+	}
+	return r.res.exitStatus(s.maxrc)
+}
+
+// interrupt is the Ctrl-C path (clush exits 130 with "Keyboard
+// interrupt"): cancel, drain the stream for a while (a second Ctrl-C
+// stops waiting), then report.
+func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, intr <-chan struct{}) int {
+	o := r.d.o
+	cctx, cancel := context.WithTimeout(ctx, interruptGrace)
+	defer cancel()
+	go func() {
+		select {
+		case <-intr:
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	if err := job.Cancel(cctx); err != nil && cctx.Err() == nil {
+		o.flush()
+		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+	}
+	for {
+		b, err := job.Next(cctx)
+		if err != nil {
+			break // the end, the grace period, or a broken stream: report
+		}
+		r.batch(b)
+		if o.flush() != nil {
+			break
+		}
+	}
+	r.interrupt()
+	o.flush()
+	return 128 + int(syscall.SIGINT)
+}
+
+// writeFailed stops after standard output or error broke (a closed pipe:
+// csub ... | head): the job is cancelled, as clush's nodes would get
+// SIGPIPE, and csub exits 1 without a message for a broken pipe.
+func writeFailed(job *client.Job, err error, env *environ) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = job.Cancel(ctx)
+	if !errors.Is(err, syscall.EPIPE) {
+		fmt.Fprintf(env.stderr, "ERROR: %v\n", err)
+	}
+	return 1
+}
+
+// exitStatus reports err as clush does and returns the exit status.
+func exitStatus(err error, env *environ) int {
+	var ee *optparse.ExitError
+	if errors.As(err, &ee) {
+		return ee.Status
+	}
+	fmt.Fprintln(env.stderr, errorLine(err))
+	return 1
+}
+
+// connect returns a connection to the fleet: the --fleet URL, or an
+// in-process fleet started for this run. closeFleet(finished) tears it
+// down; finished says every node of the job has ended.
+func connect(ctx context.Context, s *settings, env *environ) (nc *nats.Conn, subj protocol.Subjects, closeFleet func(finished bool), err error) {
+	subj = protocol.Subjects{Prefix: s.prefix}
+	log := logger(env)
+	if s.fleet == "" {
+		f, err := embedded.Start(ctx, embedded.Options{Prefix: s.prefix, Logger: log})
+		if err != nil {
+			return nil, subj, nil, fmt.Errorf("cannot start the in-process fleet: %w", err)
+		}
+		return f.Conn(), subj, func(finished bool) {
+			done := make(chan error, 1)
+			go func() { done <- f.Close() }()
+			// After a job whose nodes all ended nothing of ours runs any
+			// more, and the fleet's teardown can take seconds (the agent
+			// retries a shard summary the stopped coordinator will never
+			// ack): do not make the user wait for it. Otherwise wait, so
+			// that commands still running are killed before csub exits.
+			var timeout <-chan time.Time
+			if finished {
+				timeout = time.After(finishedCloseWait)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					log.Error("in-process fleet", "err", err)
+				}
+			case <-timeout:
+			}
+		}, nil
+	}
+	// The long-lived fleet processes' options (reconnect, pings), but no
+	// retry of the first connection: a wrong --fleet must fail now.
+	opts := append(wire.Options("csub", log), nats.RetryOnFailedConnect(false), nats.Timeout(connectTimeout))
+	nc, err = nats.Connect(s.fleet, opts...)
+	if err != nil {
+		return nil, subj, nil, fmt.Errorf("cannot connect to the fleet at %s: %v (check --fleet or %s)", redact(s.fleet), err, envFleet)
+	}
+	return nc, subj, func(bool) {
+		_ = nc.FlushTimeout(time.Second) // the last ack
+		nc.Close()
+	}, nil
+}
+
+// redact hides passwords of the URLs in a NATS server list.
+func redact(servers string) string {
+	parts := strings.Split(servers, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// logger returns where the fleet's own logs go: errors only on standard
+// error, unless FLEETSH_LOG names a level (debug, info, warn, error).
+func logger(env *environ) *slog.Logger {
+	level := slog.LevelError
+	if v := env.getenv("FLEETSH_LOG"); v != "" {
+		_ = level.UnmarshalText([]byte(v))
+	}
+	return slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// userName names the submitter in the job (the registry and audit log).
+func userName(env *environ) string {
+	for _, k := range []string{"USER", "LOGNAME"} {
+		if v := env.getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}

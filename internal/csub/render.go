@@ -1,0 +1,377 @@
+package csub
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// stateUnreported ends a node the coordinator closed the stream without
+// an end for (the protocol forbids it; the line says so if it happens).
+const stateUnreported protocol.State = "no final state reported"
+
+// reportsRC tells whether a final state comes with an exit status clush
+// would show ("exited with exit code"): the command's own, or ssh's 255
+// for the connection failures where clush runs ssh and sees it exit 255.
+// The fleet's own failures (lost gateway, no agent, cancel, error) carry
+// Code 255 for -S but no command exited: they get only their state line.
+func reportsRC(st protocol.State) bool {
+	switch st {
+	case protocol.StateExited, protocol.StateConnect, protocol.StateAuth, protocol.StateHostKey:
+		return true
+	}
+	return false
+}
+
+// results is what ClusterShell's Task keeps about a command's nodes and
+// the output modes read: exit codes, timeouts, and with -b/-L the
+// standard output of each node (stored once per distinct output).
+type results struct {
+	nodes    []string
+	state    []protocol.State // "" until the node ends
+	code     []int32          // valid once state is set (and not a timeout)
+	nfinal   int
+	rcOrder  []int            // exit codes in the order first seen (clush's dict order)
+	rcNodes  map[int][]uint32 // nodes per exit code, for reportsRC states
+	timeouts []uint32         // in the order they timed out
+	fails    []*failGroup     // other final states, in the order first seen
+	stdout   *engine.MsgTree[uint32]
+	maxRC    int
+	hasRC    bool
+}
+
+// failGroup gathers the nodes that ended in one failure state.
+type failGroup struct {
+	state  protocol.State
+	nodes  []uint32
+	reason string
+	mixed  bool // the nodes gave different reasons: show none
+}
+
+func newResults(nodes []string, buffer bool) *results {
+	r := &results{nodes: nodes, state: make([]protocol.State, len(nodes)), code: make([]int32, len(nodes)),
+		rcNodes: make(map[int][]uint32)}
+	if buffer {
+		r.stdout = &engine.MsgTree[uint32]{}
+	}
+	return r
+}
+
+// withRC reports whether node ended with an exit status (any final state
+// but a timeout), the nodes clush iterates when it gathers.
+func (r *results) withRC(node uint32) bool {
+	st := r.state[node]
+	return st != "" && st != protocol.StateTimeout
+}
+
+// nodeSet folds node indexes into a node set.
+func (r *results) nodeSet(idx []uint32) *nodeset.NodeSet {
+	ns := nodeset.New()
+	for _, i := range idx {
+		_ = ns.AddNode(r.nodes[i]) // names come from a parsed set: always valid
+	}
+	return ns
+}
+
+// group is one gathered output: the nodes that gave msg.
+type group struct {
+	rc    int
+	nodes []uint32 // ascending, i.e. in node set order
+	msg   []byte
+}
+
+// byNodeSet is ClusterShell's bufnodeset_cmpkey: larger node sets first,
+// then by the name of their first node (a string comparison).
+func (r *results) byNodeSet(a, b group) int {
+	if c := cmp.Compare(len(b.nodes), len(a.nodes)); c != 0 {
+		return c
+	}
+	return cmp.Compare(r.nodes[a.nodes[0]], r.nodes[b.nodes[0]])
+}
+
+// groups returns the distinct standard outputs and their nodes. With
+// byRC, nodes are also split by exit status (nodes without one left out)
+// and groups come by exit status, then node set, as clush -b prints them
+// (GatherOutputHandler.ev_close); otherwise by node set only, as clush
+// prints what it has after a Ctrl-C.
+func (r *results) groups(byRC bool) []group {
+	var out []group
+	if r.stdout == nil {
+		return nil
+	}
+	for msg, keys := range r.stdout.Walk() {
+		slices.Sort(keys)
+		if !byRC {
+			out = append(out, group{nodes: keys, msg: msg})
+			continue
+		}
+		start := len(out)
+		for _, k := range keys {
+			if !r.withRC(k) {
+				continue
+			}
+			rc := int(r.code[k])
+			i := slices.IndexFunc(out[start:], func(g group) bool { return g.rc == rc })
+			if i < 0 {
+				out = append(out, group{rc: rc, msg: msg})
+				i = len(out) - 1 - start
+			}
+			out[start+i].nodes = append(out[start+i].nodes, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b group) int {
+		if c := cmp.Compare(a.rc, b.rc); c != 0 {
+			return c
+		}
+		return r.byNodeSet(a, b)
+	})
+	return out
+}
+
+// end records node's final state. It returns false for a node that had
+// ended already (a duplicate end is ignored).
+func (r *results) end(node uint32, st protocol.State, code int, reason string) bool {
+	if r.state[node] != "" {
+		return false
+	}
+	if st == "" {
+		st = protocol.StateError
+	}
+	r.state[node] = st
+	r.code[node] = int32(code)
+	r.nfinal++
+	switch {
+	case st == protocol.StateTimeout:
+		r.timeouts = append(r.timeouts, node)
+		return true
+	case !r.hasRC || code > r.maxRC:
+		r.maxRC, r.hasRC = code, true
+	}
+	if reportsRC(st) {
+		if _, ok := r.rcNodes[code]; !ok {
+			r.rcOrder = append(r.rcOrder, code)
+		}
+		r.rcNodes[code] = append(r.rcNodes[code], node)
+	}
+	if st != protocol.StateExited {
+		i := slices.IndexFunc(r.fails, func(g *failGroup) bool { return g.state == st })
+		if i < 0 {
+			r.fails = append(r.fails, &failGroup{state: st, reason: reason})
+			i = len(r.fails) - 1
+		}
+		g := r.fails[i]
+		g.nodes = append(g.nodes, node)
+		g.mixed = g.mixed || g.reason != reason
+	}
+	return true
+}
+
+// unfinished returns the nodes without a final state, plus the cancelled
+// ones when cancelled is set: the nodes a Ctrl-C stopped.
+func (r *results) unfinished(cancelled bool) []uint32 {
+	var idx []uint32
+	for i, st := range r.state {
+		if st == "" || cancelled && st == protocol.StateCancel {
+			idx = append(idx, uint32(i))
+		}
+	}
+	return idx
+}
+
+// exitStatus is clush's: 0, or with -S the largest exit status, 255 when
+// any node timed out.
+func (r *results) exitStatus(maxrc bool) int {
+	switch {
+	case !maxrc:
+		return 0
+	case len(r.timeouts) > 0:
+		return 255
+	case r.hasRC:
+		return r.maxRC
+	}
+	return 0
+}
+
+// renderer turns the job's merged event stream into clush's output: it
+// reassembles lines, keeps the results, and passes node events to the
+// handler of the output mode.
+type renderer struct {
+	d       *display
+	res     *results
+	h       handler
+	partial map[uint64][]byte // node<<1|stderr: a line cut across records
+}
+
+// newRenderer picks the output handler as clush's run_command does.
+func newRenderer(d *display, nodes []string) *renderer {
+	r := &renderer{d: d, res: newResults(nodes, d.gather || d.lineMode)}
+	switch {
+	case d.gather && d.lineMode:
+		r.h = newLiveGather(r)
+	case d.lineMode:
+		r.h = &sortedHandler{gatherHandler{r}}
+	case d.gather:
+		r.h = &gatherHandler{r}
+	default:
+		r.h = &directHandler{r}
+	}
+	return r
+}
+
+// batch renders one batch of the stream.
+func (r *renderer) batch(b *protocol.EventBatch) {
+	for i := range b.Records {
+		r.record(&b.Records[i])
+	}
+}
+
+func (r *renderer) record(rec *protocol.Record) {
+	switch rec.Kind {
+	case protocol.KindStdout, protocol.KindStderr:
+		for _, n := range rec.Nodes {
+			r.data(n, rec.Kind, rec.Data, rec.Partial)
+		}
+	case protocol.KindEnd:
+		for _, n := range rec.Nodes {
+			r.end(n, rec.State, rec.Code, string(rec.Data))
+		}
+	}
+}
+
+func partKey(node uint32, kind protocol.Kind) uint64 {
+	k := uint64(node) << 1
+	if kind == protocol.KindStderr {
+		k |= 1
+	}
+	return k
+}
+
+// data splits a record's data into lines; a partial last line waits for
+// the rest in the node's next record of the same stream.
+func (r *renderer) data(node uint32, kind protocol.Kind, data []byte, partial bool) {
+	if r.res.state[node] != "" {
+		return // output after the end: the coordinator drops it; so do we
+	}
+	key := partKey(node, kind)
+	if head, ok := r.partial[key]; ok {
+		delete(r.partial, key)
+		data = append(head, data...)
+	}
+	for {
+		line, rest, more := bytes.Cut(data, []byte{'\n'})
+		if !more && partial {
+			if r.partial == nil {
+				r.partial = make(map[uint64][]byte)
+			}
+			r.partial[key] = bytes.Clone(line)
+			return
+		}
+		r.line(node, kind, line)
+		if !more {
+			return
+		}
+		data = rest
+	}
+}
+
+func (r *renderer) line(node uint32, kind protocol.Kind, line []byte) {
+	if kind == protocol.KindStdout && r.res.stdout != nil {
+		r.res.stdout.Add(node, line)
+	}
+	r.h.read(node, kind, line)
+}
+
+func (r *renderer) end(node uint32, st protocol.State, code int, reason string) {
+	// A line cut by a node that then ended is all there will be of it.
+	for _, kind := range []protocol.Kind{protocol.KindStdout, protocol.KindStderr} {
+		if head, ok := r.partial[partKey(node, kind)]; ok {
+			delete(r.partial, partKey(node, kind))
+			r.line(node, kind, head)
+		}
+	}
+	if !r.res.end(node, st, code, reason) {
+		return
+	}
+	// clush gets no ev_hup for a node that timed out.
+	if st != protocol.StateTimeout {
+		r.h.hup(node, code, reportsRC(st))
+	}
+}
+
+// finish is the end of the stream (the batch marked Last): every node has
+// its final state, and the output mode prints its summary.
+func (r *renderer) finish() {
+	if idx := r.res.unfinished(false); len(idx) > 0 {
+		for _, n := range idx {
+			r.res.end(n, stateUnreported, 255, "")
+		}
+	}
+	r.h.close()
+}
+
+// printTimeouts prints clush's timeout summary line.
+func (r *renderer) printTimeouts(level int) {
+	if len(r.res.timeouts) > 0 {
+		r.d.vprintErr(level, "%s: %s: command timeout", progName, r.res.nodeSet(r.res.timeouts))
+	}
+}
+
+// printFailures prints one line per failure state clush has no words for
+// (connect, auth, host key failures, lost gateway, no agent, cancel,
+// error), naming the state and the folded nodes, and the reason when
+// every node gave the same one. skipCancel leaves out the cancel that a
+// Ctrl-C caused (the interrupt message lists those nodes).
+func (r *renderer) printFailures(level int, skipCancel bool) {
+	for _, st := range append(slices.Clone(protocol.States), stateUnreported) {
+		for _, g := range r.res.fails {
+			if g.state != st || skipCancel && st == protocol.StateCancel {
+				continue
+			}
+			if g.reason != "" && !g.mixed {
+				r.d.vprintErr(level, "%s: %s: %s: %s", progName, r.res.nodeSet(g.nodes), st, g.reason)
+			} else {
+				r.d.vprintErr(level, "%s: %s: %s", progName, r.res.nodeSet(g.nodes), st)
+			}
+		}
+	}
+}
+
+// interrupt prints what clush prints when Ctrl-C stops a command: with
+// -b/-B, a warning and the gathered output so far (by node set, exit
+// codes unknown for some), the exit code and timeout summaries; then the
+// nodes that did not complete (ttyloop's KeyboardInterrupt handling and
+// clush_excepthook).
+func (r *renderer) interrupt() {
+	d, res := r.d, r.res
+	if d.gather {
+		for i, g := range res.groups(false) {
+			if i == 0 {
+				d.vprintErr(verbStd, "Warning: Caught keyboard interrupt!")
+			}
+			d.printGather(res.nodeSet(g.nodes), g.msg)
+		}
+		for _, rc := range res.rcOrder {
+			if rc == 0 {
+				continue
+			}
+			// Unlike at the normal end, clush counts nodes here even with -q.
+			ns := res.nodeSet(res.rcNodes[rc])
+			disp := ns.String()
+			if ns.Len() > 1 {
+				disp = fmtCount(ns)
+			}
+			d.vprintErr(d.exitLevel(), "%s: %s: exited with exit code %d", progName, disp, rc)
+		}
+		r.printTimeouts(d.exitLevel())
+	}
+	r.printFailures(d.exitLevel(), true)
+	if idx := res.unfinished(true); len(idx) > 0 {
+		d.vprintErr(verbQuiet, "Keyboard interrupt (%s did not complete).", res.nodeSet(idx))
+	} else {
+		d.vprintErr(verbQuiet, "Keyboard interrupt.")
+	}
+}

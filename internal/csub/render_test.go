@@ -1,0 +1,314 @@
+package csub
+
+// Table tests of the renderer: protocol records in, clush's output out.
+// Each case feeds the records of one run in the order its events
+// happened, and expects what /usr/bin/clush (ClusterShell 1.9.1) printed
+// for that run, standard output and error merged ("2>&1": clush flushes
+// every line, so the merge shows the order of its writes). The command
+// of each expectation is in the case; "clush:" reads "csub:". The
+// environment of those runs was CLUSTERSHELL_CFGDIR=testdata/golden/conf
+// and </dev/null. States clush has no words for have expectations written
+// from csub's own rule (see the package documentation).
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// ev builds the records of a case against the job's node list.
+type ev struct{ nodes []string }
+
+func (e ev) idx(ns string) []uint32 {
+	set := nodeset.MustParse(ns)
+	var out []uint32
+	for i, n := range e.nodes {
+		if set.Contains(n) {
+			out = append(out, uint32(i))
+		}
+	}
+	if len(out) != set.Len() {
+		panic("nodes " + ns + " not all in the job")
+	}
+	return out
+}
+
+func (e ev) out(ns string, lines ...string) protocol.Record {
+	return protocol.Record{Kind: protocol.KindStdout, Nodes: e.idx(ns), Data: []byte(strings.Join(lines, "\n"))}
+}
+
+func (e ev) err(ns string, lines ...string) protocol.Record {
+	return protocol.Record{Kind: protocol.KindStderr, Nodes: e.idx(ns), Data: []byte(strings.Join(lines, "\n"))}
+}
+
+// cut is a record whose last line goes on in the next one.
+func (e ev) cut(ns, data string) protocol.Record {
+	r := e.out(ns, data)
+	r.Partial = true
+	return r
+}
+
+func (e ev) exit(ns string, code int) protocol.Record {
+	return protocol.Record{Kind: protocol.KindEnd, Nodes: e.idx(ns), State: protocol.StateExited, Code: code}
+}
+
+func (e ev) end(ns string, st protocol.State, reason string) protocol.Record {
+	code := 255
+	return protocol.Record{Kind: protocol.KindEnd, Nodes: e.idx(ns), State: st, Code: code, Data: []byte(reason)}
+}
+
+func (e ev) start(ns string) protocol.Record {
+	return protocol.Record{Kind: protocol.KindStart, Nodes: e.idx(ns)}
+}
+
+type renderCase struct {
+	name   string
+	cmd    string // the clush command whose output is expected
+	nodes  string
+	args   []string // csub options (output ones)
+	recs   func(e ev) []protocol.Record
+	want   string
+	status int
+}
+
+var renderCases = []renderCase{
+	{
+		name:  "live lines and exit codes as they come",
+		cmd:   "clush -R exec -w node[1-4] 'echo out; echo err >&2; exit 3'",
+		nodes: "node[1-4]",
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.start("node[1-4]"),
+				e.out("node1", "out"), e.err("node1", "err"), e.out("node4", "out"), e.err("node4", "err"),
+				e.out("node2", "out"), e.err("node2", "err"), e.exit("node1", 3), e.exit("node4", 3), e.exit("node2", 3),
+				e.out("node3", "out"), e.err("node3", "err"), e.exit("node3", 3)}
+		},
+		want: "node1: out\nnode1: err\nnode4: out\nnode4: err\nnode2: out\nnode2: err\n" +
+			"csub: node1: exited with exit code 3\ncsub: node4: exited with exit code 3\ncsub: node2: exited with exit code 3\n" +
+			"node3: out\nnode3: err\ncsub: node3: exited with exit code 3\n",
+	},
+	{
+		name:  "gathered exit codes in the order first seen",
+		cmd:   "clush -R exec -w node[1-6] -b 'case %h in node[12]) exit 7;; node[34]) exit 3;; esac; echo %h'",
+		nodes: "node[1-6]",
+		args:  []string{"-b"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.exit("node[3-4]", 3), e.exit("node1", 7), e.out("node5", "node5"),
+				e.exit("node5", 0), e.exit("node2", 7), e.out("node6", "node6"), e.exit("node6", 0)}
+		},
+		want: "---------------\nnode5\n---------------\nnode5\n---------------\nnode6\n---------------\nnode6\n" +
+			"csub: node[3-4] (2): exited with exit code 3\ncsub: node[1-2] (2): exited with exit code 7\n",
+	},
+	{
+		name:  "gathered records for many nodes, a line cut across records",
+		cmd:   "clush -R exec -w node[1-4] -b 'echo line1; echo long line'",
+		nodes: "node[1-4]",
+		args:  []string{"-b"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node[1-4]", "line1"), e.cut("node[1-4]", "lo"), e.cut("node[1-2]", "ng"),
+				e.out("node[1-2]", " line"), e.out("node[3-4]", "ng line"), e.exit("node[1-4]", 0)}
+		},
+		want: "---------------\nnode[1-4] (4)\n---------------\nline1\nlong line\n",
+	},
+	{
+		name:  "live gathered: a node that gives fewer lines",
+		cmd:   "clush -R exec -w node[1-3] -bL 'echo a; [ %h = node2 ] || echo b; [ %h = node3 ] && exit 4; true'",
+		nodes: "node[1-3]",
+		args:  []string{"-bL"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node1", "a", "b"), e.exit("node1", 0), e.out("node2", "a"),
+				e.out("node3", "a"), e.exit("node2", 0), e.out("node3", "b"), e.exit("node3", 4)}
+		},
+		want: "node[1-3]: a\nnode[1,3]: b\ncsub: node3: exited with exit code 4\n",
+	},
+	{
+		name:  "sorted with a timeout and maxrc",
+		cmd:   "clush -R exec -w node[1-3] -L -S -u 0.5 'echo x; [ %h = node2 ] && sleep 2; exit 1'",
+		nodes: "node[1-3]",
+		args:  []string{"-L", "-S"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node[1-3]", "x"), e.exit("node3", 1), e.exit("node1", 1),
+				e.end("node2", protocol.StateTimeout, "")}
+		},
+		want:   "node1: x\nnode3: x\ncsub: node[1,3] (2): exited with exit code 1\ncsub: node2: command timeout\n",
+		status: 255,
+	},
+	{
+		name:  "gathered verbose shows lines live too",
+		cmd:   "clush -R exec -w node[1-2] -bv -S 'echo x; echo e >&2; exit 2'",
+		nodes: "node[1-2]",
+		args:  []string{"-bv", "-S"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node2", "x"), e.err("node2", "e"), e.out("node1", "x"), e.err("node1", "e"),
+				e.exit("node[1-2]", 2)}
+		},
+		want:   "node2: x\nnode2: e\nnode1: x\nnode1: e\n---------------\nnode[1-2] (2)\n---------------\nx\ncsub: node[1-2] (2): exited with exit code 2\n",
+		status: 2,
+	},
+	{
+		// clush (ssh worker): ssh's own line and exit status 255. csub
+		// adds its state line, after the exit codes.
+		name:  "connect failures",
+		cmd:   "clush -w nohost.invalid,nohost2.invalid true",
+		nodes: "nohost.invalid,nohost2.invalid",
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{
+				e.err("nohost2.invalid", "ssh: Could not resolve hostname nohost2.invalid: Name or service not known"),
+				e.end("nohost2.invalid", protocol.StateConnect, "ssh: Could not resolve hostname nohost2.invalid: Name or service not known"),
+				e.err("nohost.invalid", "ssh: Could not resolve hostname nohost.invalid: Name or service not known"),
+				e.end("nohost.invalid", protocol.StateConnect, "ssh: Could not resolve hostname nohost.invalid: Name or service not known")}
+		},
+		want: "nohost2.invalid: ssh: Could not resolve hostname nohost2.invalid: Name or service not known\n" +
+			"csub: nohost2.invalid: exited with exit code 255\n" +
+			"nohost.invalid: ssh: Could not resolve hostname nohost.invalid: Name or service not known\n" +
+			"csub: nohost.invalid: exited with exit code 255\n" +
+			"csub: nohost2.invalid,nohost.invalid: connect failure\n",
+	},
+	{
+		// No clush equivalent: fleet failures get their state line only
+		// (no command exited), after clush's summaries, and count as 255
+		// for -S.
+		name:  "fleet failures gathered",
+		nodes: "node[1-8]",
+		args:  []string{"-b", "-S"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{
+				e.out("node1", "partial"), e.end("node1", protocol.StateLost, "agent gw1-a1 stopped heartbeating"),
+				e.end("node2", protocol.StateLost, "agent gw1-a1 stopped heartbeating"),
+				e.end("node[3-4]", protocol.StateNoAgent, "no live agent serves gateway group gw2"),
+				e.out("node5", "ok"), e.exit("node5", 0),
+				e.end("node6", protocol.StateAuth, "Permission denied (publickey)."),
+				e.end("node7", protocol.StateError, "unknown worker \"foo\""),
+				e.end("node8", protocol.StateTimeout, "")}
+		},
+		want: "---------------\nnode5\n---------------\nok\n---------------\nnode1\n---------------\npartial\n" +
+			"csub: node6: exited with exit code 255\n" +
+			"csub: node8: command timeout\n" +
+			"csub: node6: auth failure: Permission denied (publickey).\n" +
+			"csub: node[1-2]: gateway lost: agent gw1-a1 stopped heartbeating\n" +
+			"csub: node[3-4]: no agent: no live agent serves gateway group gw2\n" +
+			"csub: node7: error: unknown worker \"foo\"\n",
+		status: 255,
+	},
+	{
+		name:  "fleet failures live, reasons that differ",
+		nodes: "node[1-3]",
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node1", "hi"), e.exit("node1", 0),
+				e.end("node2", protocol.StateCancel, "cancelled by alice"),
+				e.end("node3", protocol.StateCancel, "cancelled by bob")}
+		},
+		want: "node1: hi\ncsub: node[2-3]: cancelled\n",
+	},
+	{
+		name:  "quiet maxrc hides exit codes, not timeouts",
+		cmd:   "clush -R exec -w node[1-2] -u 0.5 -qS '[ %h = node1 ] && exit 3; sleep 3'",
+		nodes: "node[1-2]",
+		args:  []string{"-qS"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.exit("node1", 3), e.end("node2", protocol.StateTimeout, "")}
+		},
+		want:   "csub: node2: command timeout\n",
+		status: 255,
+	},
+	{
+		// The coordinator must never end a stream with nodes unaccounted
+		// for; if it does, csub says so rather than staying silent.
+		name:  "stream ended without a node's end",
+		nodes: "node[1-2]",
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 0)}
+		},
+		want: "node1: x\ncsub: node2: no final state reported\n",
+	},
+	{
+		name:  "output after a node's end is dropped; duplicate ends ignored",
+		nodes: "node1",
+		args:  []string{"-S"},
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 1), e.out("node1", "late"), e.exit("node1", 9)}
+		},
+		want:   "node1: x\ncsub: node1: exited with exit code 1\n",
+		status: 1,
+	},
+}
+
+// newTestRenderer builds a renderer for the csub options in args, writing
+// both streams to w.
+func newTestRenderer(t *testing.T, nodes []string, args []string, w *bytes.Buffer) (*renderer, *settings) {
+	t.Helper()
+	env := &environ{stdout: w, stderr: w, getenv: func(string) string { return "" }}
+	s, _, err := parseArgs(append(append([]string{}, args...), "true"), env)
+	if err != nil {
+		t.Fatalf("options %q: %v", args, err)
+	}
+	return newRenderer(newDisplay(s, newOutputs(w, w)), nodes), s
+}
+
+func TestRenderer(t *testing.T) {
+	for _, c := range renderCases {
+		t.Run(c.name, func(t *testing.T) {
+			nodes := nodeset.MustParse(c.nodes).Nodes()
+			var w bytes.Buffer
+			r, s := newTestRenderer(t, nodes, c.args, &w)
+			// One record per batch: the renderer must not depend on how
+			// records are batched.
+			for i, rec := range c.recs(ev{nodes}) {
+				r.batch(&protocol.EventBatch{Seq: uint64(i + 1), Records: []protocol.Record{rec}})
+			}
+			r.finish()
+			if err := r.d.o.flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got := w.String(); got != c.want {
+				t.Errorf("%s\n got: %q\nwant: %q", c.cmd, got, c.want)
+			}
+			if st := r.res.exitStatus(s.maxrc); st != c.status {
+				t.Errorf("exit status %d, want %d", st, c.status)
+			}
+		})
+	}
+}
+
+// TestInterrupt follows Clush.py's ttyloop KeyboardInterrupt handling (a
+// terminal is needed to reach it in clush, so these expectations come
+// from its code): with -b, a warning, what was gathered (by node set,
+// whatever the exit codes), the exit code summary (counted even with -q)
+// and timeouts; in every mode the nodes that did not complete.
+func TestInterrupt(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"gathered", []string{"-b"}, "---------------\nnode[1-2] (2)\n---------------\nx\n" +
+			"csub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"gathered quiet", []string{"-bq"}, "---------------\nnode[1-2]\n---------------\nx\n" +
+			"csub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"live", nil, "node1: x\nnode2: x\ncsub: node5: exited with exit code 2\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			nodes := nodeset.MustParse("node[1-6]").Nodes()
+			var w bytes.Buffer
+			r, _ := newTestRenderer(t, nodes, c.args, &w)
+			e := ev{nodes}
+			for _, rec := range []protocol.Record{e.out("node[1-2]", "x"), e.exit("node1", 0),
+				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2),
+				e.end("node[2,6]", protocol.StateCancel, "cancelled")} {
+				r.record(&rec)
+			}
+			r.interrupt()
+			_ = r.d.o.flush()
+			want := c.want
+			if c.name == "gathered" {
+				want = "Warning: Caught keyboard interrupt!\n" + want
+			}
+			want += "Keyboard interrupt (node[2-3,6] did not complete).\n"
+			if got := w.String(); got != want {
+				t.Errorf("\n got: %q\nwant: %q", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,572 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+	_ "github.com/fleetsh/fleetsh/pkg/workers" // registers the drivers shards name
+)
+
+// Config configures an agent. Zero fields take the defaults documented
+// on each.
+type Config struct {
+	Subjects protocol.Subjects
+	// ID identifies the agent on the wire (protocol.ValidID); default: the
+	// name followed by a random suffix, new at every start.
+	ID string
+	// Name is the agent's gateway name as topology.conf knows it; default:
+	// the short host name.
+	Name string
+	// Local marks the agent serving nodes under no gateway.
+	Local bool
+	// Groups restricts the gateway groups served (empty: all of Name's).
+	Groups []string
+	// Capacity is the agent's fanout, and the most any shard may ask for
+	// (default 64).
+	Capacity int
+	// Worker is the driver of shards that name none (default "ssh").
+	Worker string
+	// Info holds task info defaults for the shards' engines (ssh_options,
+	// ssh_user, connect_timeout in seconds ...); a job's own keys win.
+	Info map[string]string
+	// Logger receives the agent's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Heartbeat is the heartbeat interval until a Welcome sets one
+	// (default 1 s).
+	Heartbeat time.Duration
+	// MaxBuffered is how many bytes of records may wait per shard before
+	// the shard's engine is held back (default 8 MiB).
+	MaxBuffered int
+}
+
+// Defaults.
+const (
+	DefaultCapacity    = 64
+	DefaultWorker      = "ssh"
+	DefaultHeartbeat   = time.Second
+	DefaultMaxBuffered = 8 << 20
+)
+
+// Timings of the protocol, variables so that tests can shorten them.
+var (
+	flushEvery   = 50 * time.Millisecond
+	staleEvery   = time.Second
+	staleAge     = 2 * time.Second
+	registerWait = time.Second
+	stopGrace    = 2 * time.Second
+	doneBackoff  = [2]time.Duration{200 * time.Millisecond, 5 * time.Second}
+	requestWait  = 2 * time.Second
+	ackGrace     = 250 * time.Millisecond
+)
+
+// seenKeys is how many accepted shard keys an agent remembers to answer
+// repeated requests without running them again.
+const seenKeys = 4096
+
+func (c *Config) fill() error {
+	if c.Name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent name: %w", err)
+		}
+		c.Name, _, _ = strings.Cut(h, ".")
+	}
+	if c.ID == "" {
+		c.ID = randomID(c.Name)
+	}
+	if err := protocol.ValidID(c.ID); err != nil {
+		return fmt.Errorf("agent id: %w", err)
+	}
+	if err := protocol.ValidPrefix(c.Subjects.Prefix); err != nil {
+		return err
+	}
+	if c.Capacity <= 0 {
+		c.Capacity = DefaultCapacity
+	}
+	if c.Worker == "" {
+		c.Worker = DefaultWorker
+	}
+	if _, err := engine.NewDriver(c.Worker); err != nil {
+		return fmt.Errorf("agent worker: %w", err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.MaxBuffered <= 0 {
+		c.MaxBuffered = DefaultMaxBuffered
+	}
+	return nil
+}
+
+// randomID is name made a valid id, with a random suffix: readable in
+// logs, unique across restarts (a restarted agent must not be taken for
+// the one that held the old shards).
+func randomID(name string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	clean := []byte(name)
+	for i, c := range clean {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			clean[i] = '_'
+		}
+	}
+	if len(clean) > 48 {
+		clean = clean[:48]
+	}
+	if len(clean) == 0 {
+		return "agent-" + hex.EncodeToString(b[:])
+	}
+	return string(clean) + "-" + hex.EncodeToString(b[:])
+}
+
+// Agent is a running gateway agent. Create it with New, run it with Run.
+type Agent struct {
+	nc    *nats.Conn
+	cfg   Config
+	log   *slog.Logger
+	subj  protocol.Subjects
+	hello protocol.Hello
+
+	started atomic.Bool
+	hbKick  chan struct{}
+	hbEvery atomic.Int64 // time.Duration
+
+	mu       sync.Mutex
+	shards   map[string]*shard
+	seen     recent
+	draining bool
+	stopping bool
+	hard     context.Context // shards' context: cancelled when Run gives up on them
+	changed  chan struct{}   // closed and replaced when a shard leaves
+	wg       sync.WaitGroup
+}
+
+// New returns an agent that will speak on nc with cfg (defaults filled).
+func New(nc *nats.Conn, cfg Config) (*Agent, error) {
+	if nc == nil {
+		return nil, errors.New("agent: nil NATS connection")
+	}
+	cfg.Groups = slices.Clone(cfg.Groups)
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		nc: nc, cfg: cfg, subj: cfg.Subjects,
+		log:     cfg.Logger.With("agent", cfg.ID),
+		hbKick:  make(chan struct{}, 1),
+		shards:  make(map[string]*shard),
+		seen:    newRecent(seenKeys),
+		changed: make(chan struct{}),
+	}
+	a.hbEvery.Store(int64(cfg.Heartbeat))
+	a.hello = protocol.Hello{Agent: cfg.ID, Name: cfg.Name, Local: cfg.Local, Groups: cfg.Groups,
+		Capacity: cfg.Capacity, Release: release()}
+	return a, nil
+}
+
+func release() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return ""
+}
+
+// ID returns the agent's id.
+func (a *Agent) ID() string { return a.cfg.ID }
+
+// Run is New then Agent.Run.
+func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
+	a, err := New(nc, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// Run serves shards until ctx is cancelled, then cancels the shards still
+// running, gives their summaries about two seconds to be acknowledged and
+// returns nil. It returns an error at once when the agent cannot
+// subscribe, or when the coordinator refuses its protocol version.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.started.CompareAndSwap(false, true) {
+		return errors.New("agent: Run called twice")
+	}
+	hard, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	a.mu.Lock()
+	a.hard = hard
+	a.mu.Unlock()
+
+	// Subscribed before the Hello: a coordinator may send shards as soon
+	// as it has welcomed us.
+	ctlSub, err := a.nc.Subscribe(a.subj.Control(a.cfg.ID), a.onControl)
+	if err != nil {
+		return fmt.Errorf("agent: subscribe control: %w", err)
+	}
+	defer ctlSub.Unsubscribe()
+	shardSub, err := a.nc.Subscribe(a.subj.Agent(a.cfg.ID), a.onShard)
+	if err != nil {
+		return fmt.Errorf("agent: subscribe shards: %w", err)
+	}
+	defer shardSub.Unsubscribe()
+	_ = a.nc.FlushTimeout(time.Second) // best effort: the server may be down yet
+
+	a.wg.Add(1)
+	go a.staleLoop(hard)
+
+	a.log.Info("agent starting", "name", a.cfg.Name, "capacity", a.cfg.Capacity, "worker", a.cfg.Worker)
+	err = a.register(ctx)
+	if err == nil {
+		a.heartbeatLoop(ctx)
+	}
+	_ = shardSub.Unsubscribe()
+	a.shutdown(hardStop)
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// versionRefusal tells a Welcome refusing our protocol version, which no
+// retry will cure. protocol.VersionError messages all start this way.
+func versionRefusal(msg string) bool { return strings.HasPrefix(msg, "fleetsh protocol") }
+
+// register says Hello until a coordinator welcomes the agent.
+func (a *Agent) register(ctx context.Context) error {
+	warned := false
+	for {
+		var w protocol.Welcome
+		rctx, cancel := context.WithTimeout(ctx, registerWait)
+		err := wire.Request(rctx, a.nc, a.subj.Register(), protocol.TypeHello, a.hello, &w)
+		cancel()
+		var verr *protocol.VersionError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &verr):
+			return fmt.Errorf("agent: registration refused: %w", err)
+		case err == nil && w.Error == "":
+			if w.Heartbeat > 0 {
+				a.hbEvery.Store(int64(w.Heartbeat))
+			}
+			a.log.Info("agent registered", "groups", w.Groups, "heartbeat", time.Duration(a.hbEvery.Load()))
+			return nil
+		case err == nil && versionRefusal(w.Error):
+			return fmt.Errorf("agent: registration refused: %s", w.Error)
+		case err == nil:
+			a.log.Warn("registration refused, retrying", "err", w.Error)
+		case !warned:
+			a.log.Warn("no coordinator answers yet, retrying every second", "err", err)
+			warned = true
+		default:
+			a.log.Debug("registration", "err", err)
+		}
+		if !sleep(ctx, registerWait) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *Agent) heartbeatLoop(ctx context.Context) {
+	every := time.Duration(a.hbEvery.Load())
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	a.heartbeat()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-a.hbKick:
+		}
+		a.heartbeat()
+	}
+}
+
+func (a *Agent) heartbeat() {
+	hb := protocol.Heartbeat{Hello: a.hello}
+	a.mu.Lock()
+	hb.Draining = a.draining || a.stopping
+	for k, s := range a.shards {
+		hb.Shards = append(hb.Shards, k)
+		hb.Running += int(s.running.Load())
+	}
+	a.mu.Unlock()
+	slices.Sort(hb.Shards)
+	if err := wire.PublishJSON(a.nc, a.subj.Heartbeat(a.cfg.ID), protocol.TypeHeartbeat, hb); err != nil {
+		a.log.Debug("heartbeat", "err", err)
+	}
+}
+
+func (a *Agent) kickHeartbeat() {
+	select {
+	case a.hbKick <- struct{}{}:
+	default:
+	}
+}
+
+// staleLoop republishes batches whose ack is overdue: the batch or its
+// ack was lost (core NATS is at most once, and a server restart loses
+// what was in flight), and a coordinator that never saw a batch cannot
+// ask for it unless a later one shows the gap.
+func (a *Agent) staleLoop(ctx context.Context) {
+	defer a.wg.Done()
+	tick := time.NewTicker(staleEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, s := range a.list() {
+			if stale := s.win.Stale(staleAge); len(stale) > 0 {
+				s.log.Debug("republishing unacknowledged batches", "count", len(stale))
+				s.publish(stale)
+			}
+		}
+	}
+}
+
+// shutdown cancels the shards still held, waits up to stopGrace for their
+// summaries, then stops them for good.
+func (a *Agent) shutdown(hardStop context.CancelFunc) {
+	a.mu.Lock()
+	a.stopping = true
+	a.mu.Unlock()
+	a.heartbeat() // says Draining: send nothing more here
+	shards := a.list()
+	for _, s := range shards {
+		s.cancel("agent stopping")
+	}
+	if len(shards) > 0 {
+		a.log.Info("stopping: cancelled shards", "shards", len(shards))
+		ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+		if err := a.waitIdle(ctx); err != nil {
+			a.log.Warn("stopping: shards not acknowledged in time", "shards", len(a.list()))
+		}
+		cancel()
+	}
+	hardStop()
+	a.wg.Wait()
+	a.log.Info("agent stopped")
+}
+
+// Drain stops taking shards (new requests are refused, heartbeats say
+// Draining) and returns once every shard the agent holds has ended and
+// its summary was acknowledged, or with ctx's error.
+func (a *Agent) Drain(ctx context.Context) error {
+	a.mu.Lock()
+	a.draining = true
+	n := len(a.shards)
+	a.mu.Unlock()
+	a.kickHeartbeat()
+	a.log.Info("draining", "shards", n)
+	if err := a.waitIdle(ctx); err != nil {
+		return err
+	}
+	a.log.Info("drained")
+	return nil
+}
+
+func (a *Agent) waitIdle(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		n, ch := len(a.shards), a.changed
+		a.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (a *Agent) list() []*shard {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*shard, 0, len(a.shards))
+	for _, s := range a.shards {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (a *Agent) lookup(key string) *shard {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.shards[key]
+}
+
+// remove forgets s once its summary was acknowledged (or dropped); its
+// key stays in a.seen so that a late repeat of its request is not re-run.
+func (a *Agent) remove(s *shard) {
+	a.mu.Lock()
+	delete(a.shards, s.key)
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	a.kickHeartbeat()
+}
+
+// onShard answers a shard request: refused, or accepted and started.
+func (a *Agent) onShard(m *nats.Msg) {
+	refuse := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		a.log.Warn("shard refused", "err", msg)
+		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Error: msg})
+	}
+	if err := wire.Check(m); err != nil {
+		a.log.Warn("shard refused", "err", err)
+		wire.RefuseVersion(m, protocol.TypeShardReply, protocol.ShardReply{Error: err.Error()})
+		return
+	}
+	if t := wire.Type(m); t != protocol.TypeShard {
+		refuse("agent %s: expected a %s message, got %q", a.cfg.Name, protocol.TypeShard, t)
+		return
+	}
+	sh := new(protocol.Shard)
+	if err := protocol.Unmarshal(m.Data, sh); err != nil {
+		refuse("agent %s: %v", a.cfg.Name, err)
+		return
+	}
+	key := sh.Key()
+	a.mu.Lock()
+	switch {
+	case a.shards[key] != nil || a.seen.has(key):
+		a.mu.Unlock()
+		a.log.Info("shard request repeated: accepted, not run again", "shard", key)
+		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+		return
+	case a.draining || a.stopping || a.hard == nil:
+		a.mu.Unlock()
+		// Busy: the coordinator gives these nodes to another agent.
+		msg := fmt.Sprintf("agent %s is draining", a.cfg.Name)
+		a.log.Warn("shard refused", "err", msg)
+		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Error: msg, Busy: true})
+		return
+	}
+	a.mu.Unlock()
+
+	s, err := newShard(a, sh)
+	if err != nil {
+		refuse("agent %s: shard %s: %v", a.cfg.Name, key, err)
+		return
+	}
+	a.mu.Lock()
+	if a.shards[key] != nil || a.seen.has(key) { // raced with a repeat
+		a.mu.Unlock()
+		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+		return
+	}
+	if a.draining || a.stopping {
+		a.mu.Unlock()
+		refuse("agent %s is draining", a.cfg.Name)
+		return
+	}
+	a.shards[key] = s
+	a.seen.add(key)
+	a.wg.Add(1)
+	hard := a.hard
+	a.mu.Unlock()
+	_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+	s.log.Info("shard accepted", "nodes", len(sh.Nodes), "worker", s.driver.Name(), "fanout", s.fanout)
+	go func() {
+		defer a.wg.Done()
+		s.run(hard)
+	}()
+	a.kickHeartbeat()
+}
+
+// onControl applies acks, retransmit requests and cancels.
+func (a *Agent) onControl(m *nats.Msg) {
+	if err := wire.Check(m); err != nil {
+		a.log.Warn("control message ignored", "err", err)
+		return
+	}
+	var c protocol.Control
+	if err := protocol.Unmarshal(m.Data, &c); err != nil {
+		a.log.Warn("control message ignored", "err", err)
+		return
+	}
+	switch c.Kind {
+	case protocol.ControlAck:
+		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
+			s.win.Ack(c.Seq)
+		}
+	case protocol.ControlRetransmit:
+		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
+			s.log.Debug("retransmit requested", "from", c.Seq)
+			s.publish(s.win.From(c.Seq))
+		}
+	case protocol.ControlCancel:
+		// The job's shards held here, or one shard; Attempt 0 means every
+		// attempt (attempts count from 1), so that cancelling a stale
+		// attempt spares a newer one on this agent.
+		for _, s := range a.list() {
+			if s.sh.Job == c.Job && (c.Shard == "" || s.sh.ID == c.Shard) && (c.Attempt == 0 || s.sh.Attempt == c.Attempt) {
+				if again := s.cancel("cancelled by the coordinator"); again {
+					s.giveUp()
+				}
+			}
+		}
+	default:
+		a.log.Warn("unknown control message ignored", "kind", c.Kind)
+	}
+}
+
+// recent remembers the last n keys added.
+type recent struct {
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newRecent(n int) recent {
+	return recent{set: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+func (r *recent) has(k string) bool { _, ok := r.set[k]; return ok }
+
+func (r *recent) add(k string) {
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = k
+	r.set[k] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,90 @@
+// Package agent is the gateway side of a fleetsh fleet: it takes shards of
+// jobs from the coordinator, runs each on its own local engine (pkg/engine
+// with the drivers of pkg/workers) and streams every node's events back
+// over NATS until the coordinator has all of them.
+//
+// # Life of an agent
+//
+// [Agent.Run] subscribes to the agent's own subjects (shards on
+// Subjects.Agent(id), flow control on Subjects.Control(id)) before it says
+// Hello on Subjects.Register, so a coordinator that welcomes it can send
+// work at once. Registration is retried every second while nobody answers
+// (the NATS connection itself reconnects forever underneath); a Welcome
+// that refuses the protocol version is fatal, any other refusal is logged
+// and retried. The agent then heartbeats at the interval the Welcome set,
+// repeating its Hello so that a restarted coordinator knows it again
+// without a new registration, with the nodes it runs, the shards it holds
+// and whether it drains.
+//
+// # Shards
+//
+// A shard request is answered at once: refused (unknown protocol version,
+// invalid shard, unknown worker, draining agent) or accepted. A request
+// for a shard attempt accepted recently is accepted again and not re-run,
+// so a coordinator may retry a request whose reply it lost. Each accepted
+// shard gets its own engine.Task: fanout from the job (capped at the
+// agent's Capacity), timeouts, task info (the job's keys over the agent's
+// defaults), standard input, and a command or a copy.
+//
+// Engine events become protocol records addressed by the node's index in
+// Shard.Nodes: a start, output lines (consecutive lines of a node share a
+// record; lines longer than half a batch are cut into Partial records),
+// and exactly one end per node, whose State says how it ended (exited with
+// a code, timed out, connect, auth or host key failure with the driver's
+// message, cancelled, error). Code is the exit status when the node has
+// one, else 255 as ssh reports failures. In gather mode (clush -b) lines
+// are kept per node until it ends and, at each flush, the nodes that ended
+// since the last one are grouped by identical output and outcome and each
+// group is sent once with its node list: traffic grows with the number of
+// distinct outputs, not with the number of nodes. Start records of one
+// flush are sent as one record in every mode, and consecutive identical
+// ends share one.
+//
+// # Flow control
+//
+// Records wait in a per-shard buffer that the engine's loop appends to
+// without waiting, until more than MaxBuffered bytes wait: the loop then
+// blocks, which stops reading the nodes' output (back-pressure reaches the
+// commands through their pipes) instead of growing memory. A per-shard
+// flusher cuts the buffer into EventBatches of at most Shard.MaxBatch
+// bytes, every 50 ms or as soon as a batch is full, numbers them and
+// publishes them through a protocol.Window: at most Shard.Window batches
+// are unacknowledged, and the flusher waits for the coordinator's
+// cumulative acks before sending more. The coordinator sees gaps by
+// sequence number and asks for retransmits; the agent also republishes,
+// every second, batches unacknowledged for two seconds (the batch or its
+// ack was lost, for example across a NATS server restart).
+//
+// # End of a shard
+//
+// When every node has ended and the last batch is out, the agent sends a
+// ShardSummary (last sequence number, count of nodes per final state) as a
+// request on Subjects.Done(job), retried with backoff until the
+// coordinator answers OK. A reply listing Missing sequence numbers makes
+// the agent republish them and ask again; a reply with an Error (the
+// coordinator no longer knows the shard, for example because it declared
+// this agent lost) makes it log and drop the shard. Unacknowledged batches
+// are kept until the summary is acknowledged.
+//
+// # Cancel, drain, stop
+//
+// A cancel control message aborts the shards of a job (or one shard, or
+// one attempt of it when Attempt is not 0): the commands are killed and
+// every node that had not ended ends as cancelled, then the shard is
+// summarised as usual. A cancel repeated after every node ended, while
+// the agent still waits for acks, means the coordinator gave the attempt
+// up (it acks none of its batches): the agent stops waiting, summarises
+// what it sent and drops the shard on the coordinator's refusal. [Agent.Drain] refuses new shards,
+// heartbeats Draining and returns once every shard held has been
+// summarised and acknowledged. Cancelling Run's context cancels every
+// shard and gives their summaries about two seconds to get through before
+// Run returns.
+//
+// # Failures
+//
+// NATS disconnections are survived: subscriptions are restored by the
+// client on reconnect, batches lost meanwhile are republished from the
+// window, and summaries are retried. If the agent itself dies, its shards
+// die with it; the coordinator notices the missing heartbeats and decides
+// per node (unstarted nodes can be run elsewhere, started ones are lost).
+package agent

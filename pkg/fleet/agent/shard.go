@@ -1,0 +1,529 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// minBatch keeps a coordinator's tiny MaxBatch from making one message
+// per line fragment.
+const minBatch = 1 << 10
+
+// maxReplay bounds the bytes of unacknowledged batches a shard keeps.
+const maxReplay = 64 << 20
+
+// shard is one accepted shard attempt, from its engine run to the
+// acknowledgement of its summary.
+type shard struct {
+	engine.Handler
+	a       *Agent
+	sh      *protocol.Shard
+	key     string
+	log     *slog.Logger
+	subject string
+	win     *protocol.Window
+	buf     *buffer
+
+	driver engine.Driver
+	fanout int
+	nodes  *nodeset.NodeSet
+	// keys maps each engine job key to the node indexes it stands for:
+	// a node name to itself, and the single key of a driver that runs one
+	// job for all nodes (exec with %hosts) to every node.
+	keys map[string][]uint32
+
+	running atomic.Int64 // nodes started and not ended (heartbeats)
+	// engineDone is set when every node has ended. abandon stops the
+	// flusher waiting for window room: see giveUp.
+	engineDone atomic.Bool
+	flushDone  atomic.Bool
+	abandon    context.CancelFunc
+
+	mu        sync.Mutex
+	task      *engine.Task
+	cancelled string // why, once cancelled
+
+	// Owned by the engine loop, which runs on s.run's goroutine.
+	started []bool
+	ended   []bool
+	finals  map[protocol.State]int
+}
+
+// newShard validates sh and prepares its run.
+func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
+	if err := protocol.ValidID(sh.Job); err != nil {
+		return nil, fmt.Errorf("job id: %w", err)
+	}
+	if err := protocol.ValidID(sh.ID); err != nil {
+		return nil, fmt.Errorf("shard id: %w", err)
+	}
+	if sh.Attempt < 0 {
+		return nil, fmt.Errorf("negative attempt %d", sh.Attempt)
+	}
+	if len(sh.Nodes) == 0 {
+		return nil, errors.New("no nodes")
+	}
+	if len(sh.Nodes) > protocol.MaxRecordNodes {
+		return nil, fmt.Errorf("%d nodes: more than %d", len(sh.Nodes), protocol.MaxRecordNodes)
+	}
+	spec := &sh.Spec
+	if spec.Command == "" && spec.Copy == nil {
+		return nil, errors.New("no command and no copy")
+	}
+	name := spec.Worker
+	if name == "" {
+		name = a.cfg.Worker
+	}
+	d, err := engine.NewDriver(name)
+	if err != nil {
+		return nil, err
+	}
+	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(sh.Job),
+		log:  a.log.With("shard", sh.Key()),
+		keys: make(map[string][]uint32, len(sh.Nodes)), ended: make([]bool, len(sh.Nodes)), started: make([]bool, len(sh.Nodes)),
+		finals: make(map[protocol.State]int)}
+	s.fanout = a.cfg.Capacity
+	if spec.Fanout > 0 {
+		s.fanout = min(spec.Fanout, a.cfg.Capacity)
+	}
+	s.nodes = nodeset.New()
+	for i, n := range sh.Nodes {
+		if _, dup := s.keys[n]; dup {
+			return nil, fmt.Errorf("node %q listed twice", n)
+		}
+		if err := s.nodes.AddNode(n); err != nil {
+			return nil, fmt.Errorf("node %q: %v", n, err)
+		}
+		s.keys[n] = []uint32{uint32(i)}
+	}
+	// The engine names nodes by its node set's expansion: every name must
+	// come back exactly as the coordinator wrote it.
+	if s.nodes.Len() != len(sh.Nodes) {
+		return nil, fmt.Errorf("%d node names make a set of %d nodes", len(sh.Nodes), s.nodes.Len())
+	}
+	for n := range s.nodes.All() {
+		if _, ok := s.keys[n]; !ok {
+			return nil, fmt.Errorf("node name %q is not in canonical form", n)
+		}
+	}
+	if k, ok := d.(engine.Keyer); ok && spec.Copy == nil {
+		all := make([]uint32, len(sh.Nodes))
+		for i := range all {
+			all[i] = uint32(i)
+		}
+		for _, key := range k.Keys(s.nodes.Nodes(), spec.Command) {
+			if _, ok := s.keys[key]; !ok {
+				s.keys[key] = all
+			}
+		}
+	}
+	maxBatch := sh.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = protocol.DefaultMaxBatch
+	}
+	maxBatch = min(max(maxBatch, minBatch), protocol.MaxPayload)
+	s.buf = newBuffer(maxBatch, a.cfg.MaxBuffered, spec.Gather)
+	// The window is also the replay buffer: whatever a coordinator asks
+	// for, it keeps at most maxReplay bytes. A smaller window than asked
+	// only sends less at once.
+	window := sh.Window
+	if window <= 0 {
+		window = protocol.DefaultWindow
+	}
+	s.win = protocol.NewWindow(min(window, max(1, maxReplay/maxBatch)))
+	return s, nil
+}
+
+// run runs the shard to its end: engine, last batches, summary.
+func (s *shard) run(ctx context.Context) {
+	// The window is never closed: Window.Ack panics after Close, and a
+	// late ack may still arrive; nothing waits on it once the flusher
+	// is done.
+	defer s.a.remove(s)
+	fctx, abandon := context.WithCancel(ctx)
+	defer abandon()
+	s.mu.Lock()
+	s.abandon = abandon
+	s.mu.Unlock()
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.flusher(fctx)
+		s.flushDone.Store(true)
+	}()
+	start := time.Now()
+	s.runEngine(ctx)
+	s.engineDone.Store(true)
+	s.buf.close()
+	<-flushed
+	s.log.Info("shard ended", "finals", s.finals, "batches", s.win.Last(), "took", time.Since(start).Round(time.Millisecond))
+	s.summarize(ctx)
+}
+
+// runEngine runs the shard's task and returns when every node has ended.
+func (s *shard) runEngine(ctx context.Context) {
+	spec := &s.sh.Spec
+	t := engine.New()
+	// The task must not keep every line for gathering as ClusterShell's
+	// task does: the agent sends output on and gathers itself.
+	_ = t.SetDefault(engine.DefaultStdoutMsgTree, false)
+	_ = t.SetDefault(engine.DefaultStderrMsgTree, false)
+	for k, v := range s.a.cfg.Info {
+		if _, set := spec.Info[k]; !set {
+			t.SetInfo(k, infoValue(k, v))
+		}
+	}
+	for k, v := range spec.Info {
+		t.SetInfo(k, infoValue(k, v))
+	}
+	if v, _ := t.Info(engine.InfoDebug); v == true {
+		t.SetInfo(engine.InfoPrintDebug, func(_ *engine.Task, line string) { s.log.Debug(line) })
+	}
+	t.SetInfo(engine.InfoFanout, s.fanout)
+	if spec.ConnectTimeout > 0 {
+		t.SetInfo(engine.InfoConnectTimeout, spec.ConnectTimeout)
+	}
+	if spec.CommandTimeout > 0 {
+		t.SetInfo(engine.InfoCommandTimeout, spec.CommandTimeout)
+	}
+	opts := engine.Options{Nodes: s.nodes, Handler: s, Stderr: spec.Stderr, Driver: s.driver}
+	if len(spec.Stdin) > 0 {
+		opts.Stdin = bytes.NewReader(spec.Stdin)
+	}
+	var err error
+	switch cp := spec.Copy; {
+	case cp == nil:
+		_, err = t.Shell(spec.Command, opts)
+	case cp.Reverse:
+		_, err = t.Rcopy(cp.Source, cp.Dest, cp.Preserve, opts)
+	default:
+		_, err = t.Copy(cp.Source, cp.Dest, cp.Preserve, opts)
+	}
+	if err != nil {
+		s.endRest(protocol.StateError, err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.task = t
+	why := s.cancelled
+	s.mu.Unlock()
+	if why != "" { // cancelled before the task existed
+		t.Abort()
+	}
+	rerr := t.ResumeContext(ctx, 0)
+	// The loop is over: no handler runs any more. An aborted worker gets
+	// no more events, so the nodes it left without an end end here.
+	s.mu.Lock()
+	why = s.cancelled
+	s.mu.Unlock()
+	switch {
+	case why != "":
+		s.endRest(protocol.StateCancel, why)
+	case rerr != nil:
+		s.endRest(protocol.StateCancel, "agent stopped: "+rerr.Error())
+	default:
+		s.endRest(protocol.StateError, "the engine reported no end for this node")
+	}
+}
+
+// infoValue converts a task info value given as text to the type the
+// engine reads for the keys it knows.
+func infoValue(key, v string) any {
+	switch key {
+	case engine.InfoFanout:
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	case engine.InfoConnectTimeout, engine.InfoCommandTimeout:
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return time.Duration(f * float64(time.Second))
+		}
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	case engine.InfoDebug:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return v
+}
+
+// cancel aborts the shard's commands; nodes without an end end as
+// cancelled. It reports whether the shard was cancelled before.
+func (s *shard) cancel(why string) (again bool) {
+	s.mu.Lock()
+	again = s.cancelled != ""
+	if !again {
+		s.cancelled = why
+	}
+	t := s.task
+	s.mu.Unlock()
+	if again {
+		return true
+	}
+	s.log.Info("shard cancelled", "why", why)
+	s.buf.stop() // a loop held back by a full buffer must reach the abort
+	if t != nil {
+		t.Abort()
+	}
+	return false
+}
+
+// giveUp handles a cancel repeated after every node ended. The
+// coordinator repeats cancels for attempts it gave up on (on their
+// heartbeats and batches) and acks none of their batches, so a flusher
+// waiting for window room would hold the shard for ever: it stops
+// waiting, and the summary of what was sent goes out (the coordinator's
+// reply then drops the shard).
+func (s *shard) giveUp() {
+	s.mu.Lock()
+	abandon := s.abandon
+	s.mu.Unlock()
+	if s.engineDone.Load() && !s.flushDone.Load() && abandon != nil {
+		s.log.Warn("cancelled again while waiting for acks: unsent batches abandoned")
+		abandon()
+	}
+}
+
+// endRest ends the nodes that have no end yet.
+func (s *shard) endRest(state protocol.State, msg string) {
+	for i, done := range s.ended {
+		if !done {
+			s.end(s.sh.Nodes[i], []uint32{uint32(i)}, state, 255, msg)
+		}
+	}
+}
+
+// end records the end of nodes idx (engine key key), once per node.
+func (s *shard) end(key string, idx []uint32, state protocol.State, code int, msg string) {
+	fresh := idx[:0:0]
+	stopped := 0
+	for _, i := range idx {
+		if !s.ended[i] {
+			s.ended[i] = true
+			fresh = append(fresh, i)
+			if s.started[i] {
+				stopped++
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	s.finals[state] += len(fresh)
+	s.running.Add(-int64(stopped))
+	s.buf.end(key, fresh, state, code, msg)
+}
+
+func (s *shard) nodesOf(key string) []uint32 {
+	idx, ok := s.keys[key]
+	if !ok {
+		s.log.Warn("event for an unknown node ignored", "node", key)
+	}
+	return idx
+}
+
+// OnPickup records a node's start.
+func (s *shard) OnPickup(_ *engine.Worker, key string) {
+	if idx := s.nodesOf(key); len(idx) > 0 {
+		for _, i := range idx {
+			s.started[i] = true
+		}
+		s.running.Add(int64(len(idx)))
+		s.buf.start(idx)
+	}
+}
+
+// OnRead records an output line.
+func (s *shard) OnRead(_ *engine.Worker, key string, stream engine.Stream, line []byte) {
+	kind := protocol.KindStdout
+	if stream == engine.Stderr {
+		kind = protocol.KindStderr
+	}
+	if idx := s.nodesOf(key); len(idx) > 0 {
+		s.buf.line(key, idx, kind, line)
+	}
+}
+
+// OnHup records a node's end.
+func (s *shard) OnHup(_ *engine.Worker, key string, rc int, err error) {
+	idx := s.nodesOf(key)
+	if len(idx) == 0 {
+		return
+	}
+	if err == nil {
+		s.end(key, idx, protocol.StateExited, rc, "")
+		return
+	}
+	var ne *engine.NodeError
+	if !errors.As(err, &ne) {
+		s.end(key, idx, protocol.StateError, rc, err.Error())
+		return
+	}
+	// The message leaves out the node name, which the record carries.
+	msg := string(ne.Reason)
+	if ne.Err != nil {
+		msg += ": " + ne.Err.Error()
+	}
+	s.end(key, idx, stateOf(ne.Reason), rc, msg)
+}
+
+// OnTimeout records a node killed at the command timeout.
+func (s *shard) OnTimeout(_ *engine.Worker, key string) {
+	if idx := s.nodesOf(key); len(idx) > 0 {
+		s.end(key, idx, protocol.StateTimeout, 255, string(engine.ReasonCommandTimeout))
+	}
+}
+
+// stateOf maps an engine failure reason to a final state.
+func stateOf(r engine.Reason) protocol.State {
+	switch r {
+	case engine.ReasonConnectRefused, engine.ReasonDNS, engine.ReasonConnectTimeout, engine.ReasonConnect:
+		return protocol.StateConnect
+	case engine.ReasonAuth:
+		return protocol.StateAuth
+	case engine.ReasonHostKeyUnknown, engine.ReasonHostKeyChanged:
+		return protocol.StateHostKey
+	case engine.ReasonCommandTimeout:
+		return protocol.StateTimeout
+	case engine.ReasonAborted:
+		return protocol.StateCancel
+	}
+	return protocol.StateError
+}
+
+// flusher sends the buffer's records in batches: full batches as soon as
+// they are, the rest every flushEvery, all of it once the shard ended.
+func (s *shard) flusher(ctx context.Context) {
+	defer s.buf.stop() // nothing will drain the buffer any more
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for {
+		all := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.buf.kick:
+		case <-tick.C:
+			all = true
+		}
+		for {
+			recs, done := s.buf.take(all)
+			if len(recs) > 0 {
+				if err := s.send(ctx, recs); err != nil {
+					if ctx.Err() == nil {
+						s.log.Error("batch not sent", "err", err)
+					}
+					return // summarised with what was sent
+				}
+			}
+			if done {
+				return
+			}
+			if len(recs) == 0 {
+				break
+			}
+		}
+	}
+}
+
+// send numbers and publishes one batch, waiting for room in the window.
+func (s *shard) send(ctx context.Context, recs []protocol.Record) error {
+	_, data, err := s.win.Send(ctx, func(seq uint64) ([]byte, error) {
+		b := protocol.EventBatch{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
+			Agent: s.a.cfg.ID, Seq: seq, Records: recs}
+		return b.MarshalBinary()
+	})
+	if err != nil {
+		return err
+	}
+	s.publish([][]byte{data})
+	return nil
+}
+
+// publish sends batches as they are. A publish that fails (disconnected
+// with a full reconnect buffer) is not retried here: the batch stays in
+// the window and goes again when its ack is overdue.
+func (s *shard) publish(batches [][]byte) {
+	for _, data := range batches {
+		if err := s.a.nc.PublishMsg(wire.NewMsg(s.subject, protocol.TypeEventBatch, data)); err != nil {
+			s.log.Debug("publish batch", "err", err)
+		}
+	}
+}
+
+// summarize sends the shard's summary until the coordinator acknowledges
+// it, republishing what it says is missing.
+func (s *shard) summarize(ctx context.Context) {
+	sum := protocol.ShardSummary{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
+		Agent: s.a.cfg.ID, LastSeq: s.win.Last(), Finals: s.finals}
+	// Give the acks of the last batches a moment: a summary that overtakes
+	// them would only be answered with a spurious Missing list.
+	for t := time.Now(); s.win.Unacked() > 0 && time.Since(t) < ackGrace; {
+		if !sleep(ctx, 5*time.Millisecond) {
+			return
+		}
+	}
+	wait := doneBackoff[0]
+	for attempt := 1; ; attempt++ {
+		var rep protocol.DoneReply
+		rctx, cancel := context.WithTimeout(ctx, requestWait)
+		err := wire.Request(rctx, s.a.nc, s.a.subj.Done(s.sh.Job), protocol.TypeShardSummary, sum, &rep)
+		cancel()
+		var verr *protocol.VersionError
+		switch {
+		case ctx.Err() != nil:
+			s.log.Warn("shard summary not acknowledged: agent stopping")
+			return
+		case errors.As(err, &verr):
+			s.log.Error("shard summary refused, shard dropped", "err", err)
+			return
+		case err != nil:
+			lvl := slog.LevelDebug
+			if attempt%5 == 0 {
+				lvl = slog.LevelWarn
+			}
+			s.log.Log(ctx, lvl, "shard summary not acknowledged yet", "attempt", attempt, "err", err)
+		case rep.OK:
+			s.log.Debug("shard summary acknowledged")
+			return
+		case rep.Error != "":
+			s.log.Warn("shard summary refused, shard dropped", "err", rep.Error)
+			return
+		case len(rep.Missing) > 0:
+			first := rep.Missing[0]
+			for _, q := range rep.Missing {
+				first = min(first, q)
+			}
+			// Window.From gives the kept batches from a sequence number on,
+			// without their numbers: resending all from the first missing
+			// one costs a few duplicates, which the coordinator drops.
+			again := s.win.From(first)
+			s.log.Info("coordinator misses batches: republishing", "missing", len(rep.Missing), "from", first, "sent", len(again))
+			s.publish(again)
+			wait = doneBackoff[0]
+		default:
+			s.log.Warn("empty shard summary reply, retrying")
+		}
+		if !sleep(ctx, wait) {
+			s.log.Warn("shard summary not acknowledged: agent stopping")
+			return
+		}
+		if err != nil || len(rep.Missing) == 0 {
+			wait = min(2*wait, doneBackoff[1])
+		}
+	}
+}

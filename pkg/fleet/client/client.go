@@ -1,0 +1,230 @@
+// Package client is the submitter side of the fleet protocol, what csub
+// (and any Go program) uses to run a job on a fleet: submit a JobSpec to
+// the coordinator, then read the job's merged output stream in order.
+//
+//	c := &client.Client{Conn: nc, User: "alice"}
+//	job, err := c.Submit(ctx, protocol.JobSpec{Nodes: "node[1-4]", Command: "uname -r"})
+//	for {
+//		b, err := job.Next(ctx)
+//		if err == io.EOF {
+//			break // every node has its final state
+//		}
+//		...       // b.Records: node indexes into job.Nodes()
+//	}
+//
+// The output stream is numbered batches over core NATS (at most once), so
+// the client does the receiver's share of the protocol: it subscribes
+// before it submits (no batch can be published before anyone listens),
+// delivers batches in sequence order, drops duplicates, asks for a
+// retransmit when it sees a gap and acks cumulatively, which is what lets
+// the coordinator send more than its window. When the stream is silent it
+// asks the coordinator's job registry whether the job still exists, so a
+// dead coordinator or a lost final batch is noticed instead of waited on
+// forever.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// Client submits jobs to the coordinator of one fleet. Its methods may be
+// called from several goroutines.
+type Client struct {
+	// Conn is the NATS connection the fleet's coordinator listens on.
+	Conn *nats.Conn
+	// Subjects names the fleet's subjects (its prefix).
+	Subjects protocol.Subjects
+	// User names the submitter; Submit puts it in specs that have none.
+	User string
+}
+
+// requestTimeout bounds a control request (submit, status, cancel) whose
+// context has no deadline: the coordinator answers them at once, so a
+// longer wait only means it is gone.
+const requestTimeout = 10 * time.Second
+
+// outputPendingBytes is how much output NATS may buffer for the job's
+// subscription before it drops messages: far above what the coordinator's
+// window allows (DefaultWindow batches of at most MaxPayload), so a drop
+// only happens to a stream that does not follow the protocol.
+const outputPendingBytes = 256 << 20
+
+// UnreachableError reports that no coordinator answered on the fleet's
+// subjects: none runs, it listens under another subject prefix, or csub
+// talks to the wrong NATS.
+type UnreachableError struct {
+	URL     string // the NATS server the client is connected to ("" in process)
+	Subject string // the subject nobody answered on
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	if e.URL == "" {
+		return fmt.Sprintf("the coordinator of the in-process fleet is unreachable (nobody answers on %s: %v): it stopped or is overloaded",
+			e.Subject, e.Err)
+	}
+	return fmt.Sprintf("the fleet coordinator at %s is unreachable (nobody answers on %s: %v): check --fleet (FLEETSH_FLEET) and --prefix (FLEETSH_PREFIX), or start the coordinator",
+		e.URL, e.Subject, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// RefusedError is a job the coordinator would not take.
+type RefusedError struct {
+	Job    string
+	Reason string // the coordinator's SubmitReply.Error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("job %s refused by the coordinator: %s", e.Job, e.Reason)
+}
+
+// url names the server the connection uses, for error messages; "" for
+// an in-process connection (nats.InProcessServer), which runs over a
+// net.Pipe and reports a made-up default URL.
+func (c *Client) url() string {
+	if c.Conn == nil || c.Conn.ConnectedAddr() == "pipe" {
+		return ""
+	}
+	return c.Conn.ConnectedUrlRedacted()
+}
+
+// request sends a control-plane request and maps "nobody listens" to an
+// *UnreachableError.
+func (c *Client) request(ctx context.Context, subject, typ string, req, reply any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+	}
+	err := wire.Request(ctx, c.Conn, subject, typ, req, reply)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, wire.ErrNoCoordinator):
+		return &UnreachableError{URL: c.url(), Subject: subject, Err: wire.ErrNoCoordinator}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		// Somebody subscribed but nobody answered in time: as good as gone.
+		return &UnreachableError{URL: c.url(), Subject: subject, Err: errors.New("no answer in time")}
+	}
+	return err
+}
+
+// NewID returns a new random job id (26 letters and digits, see
+// protocol.ValidID).
+func NewID() string { return rand.Text() }
+
+// Submit sends spec to the coordinator and returns the job, whose output
+// is then read with Next. It fills spec.ID (random) and spec.User (from
+// the client) when they are empty. spec.Nodes must be a node set without
+// groups: the records of the output stream address nodes by their index
+// in its expansion.
+func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error) {
+	if spec.ID == "" {
+		spec.ID = NewID()
+	}
+	if err := protocol.ValidID(spec.ID); err != nil {
+		return nil, fmt.Errorf("submit: job %w", err)
+	}
+	if spec.User == "" {
+		spec.User = c.User
+	}
+	set, err := nodeset.Parse(spec.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("submit job %s: nodes: %w", spec.ID, err)
+	}
+	if set.Len() == 0 {
+		return nil, fmt.Errorf("submit job %s: no node to run on", spec.ID)
+	}
+	// The coordinator expands the same string the same way (NodeSet order),
+	// so index i means the same node on both sides.
+	nodes := set.Nodes()
+
+	// Subscribe first: the coordinator may publish the first batch before
+	// its reply to the submit reaches us. The subscription and the request
+	// share the connection, so the server sees the SUB before the PUB.
+	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(spec.ID))
+	if err != nil {
+		return nil, fmt.Errorf("submit job %s: subscribe to its output: %w", spec.ID, err)
+	}
+	if err := sub.SetPendingLimits(-1, outputPendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
+	}
+	var reply protocol.SubmitReply
+	if err := c.request(ctx, c.Subjects.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil {
+		_ = sub.Unsubscribe()
+		var ue *UnreachableError
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
+	}
+	if reply.Error != "" {
+		_ = sub.Unsubscribe()
+		return nil, &RefusedError{Job: spec.ID, Reason: reply.Error}
+	}
+	if reply.Nodes != 0 && reply.Nodes != len(nodes) {
+		// Output would be attributed to the wrong nodes: refuse to go on.
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("submit job %s: the coordinator counts %d nodes in %q, this client %d (different fleetsh releases?)",
+			spec.ID, reply.Nodes, spec.Nodes, len(nodes))
+	}
+	return newJob(c, spec, set, nodes, sub), nil
+}
+
+// Jobs lists the jobs the coordinator knows.
+func (c *Client) Jobs(ctx context.Context) ([]protocol.JobStatus, error) {
+	var reply protocol.JobsReply
+	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &reply); err != nil {
+		return nil, err
+	}
+	if reply.Error != "" {
+		return nil, fmt.Errorf("list jobs: %s", reply.Error)
+	}
+	return reply.Jobs, nil
+}
+
+// ErrUnknownJob is wrapped by the errors about a job the coordinator does
+// not know (never submitted, or forgotten after a restart).
+var ErrUnknownJob = errors.New("unknown job")
+
+// Status returns the coordinator's account of job id.
+func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, error) {
+	var reply protocol.JobsReply
+	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id}, &reply); err != nil {
+		return nil, err
+	}
+	if reply.Error != "" {
+		return nil, fmt.Errorf("status of job %s: %s", id, reply.Error)
+	}
+	for i := range reply.Jobs {
+		if reply.Jobs[i].ID == id {
+			return &reply.Jobs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("status of job %s: %w to the coordinator", id, ErrUnknownJob)
+}
+
+// Cancel asks the coordinator to cancel job id: its nodes that have not
+// ended end as cancelled, and its output stream ends as usual.
+func (c *Client) Cancel(ctx context.Context, id string) error {
+	var reply protocol.JobsReply
+	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: id}, &reply); err != nil {
+		return err
+	}
+	if reply.Error != "" {
+		return fmt.Errorf("cancel job %s: %s", id, reply.Error)
+	}
+	return nil
+}

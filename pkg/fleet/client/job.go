@@ -1,0 +1,308 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// Flow-control cadence of the output stream. The coordinator has at most
+// protocol.DefaultWindow batches unacknowledged: acking every 4 keeps it
+// sending while we read, and the 100 ms bound acks a slow trickle (a
+// command printing a line a second) without an ack per batch.
+var (
+	ackEvery    uint64 = 4
+	ackInterval        = 100 * time.Millisecond
+	// stallTimeout is how long a silent stream may stay silent before we
+	// ask the coordinator about the job.
+	stallTimeout = 5 * time.Second
+	// retransmitInterval spaces identical retransmit requests: the batches
+	// after a lost one arrive one by one, each showing the same gap.
+	retransmitInterval = time.Second
+	// maxDoneChecks bounds how often a job the coordinator calls done may
+	// stay silent after a retransmit request before we give up.
+	maxDoneChecks = 3
+	// maxUnanswered is how many stall checks in a row may go unanswered
+	// before the coordinator is declared unreachable: one may be lost to
+	// a busy coordinator or a NATS reconnect.
+	maxUnanswered = 2
+)
+
+// Job is a submitted job and the receiving end of its output stream.
+// Next must be called from one goroutine at a time; the other methods are
+// safe from any goroutine.
+type Job struct {
+	c     *Client
+	spec  protocol.JobSpec
+	set   *nodeset.NodeSet
+	nodes []string
+	sub   *nats.Subscription
+
+	// Everything below belongs to the goroutine calling Next.
+	order    protocol.Reorder[*protocol.EventBatch]
+	ready    []*protocol.EventBatch // in order, not yet returned
+	consumed uint64                 // last seq returned by Next
+	acked    uint64                 // last seq acked
+	ackDue   time.Time              // when consumed > acked: ack by then
+	lastRecv time.Time              // last message of the stream (or start)
+	retxSeq  uint64                 // last retransmit request...
+	retxAt   time.Time              // ...and when
+	done     int                    // silent checks of a job reported done
+	unanswer int                    // stall checks in a row without an answer
+	eof      bool
+	err      error // sticky
+
+	closeOnce sync.Once
+}
+
+func newJob(c *Client, spec protocol.JobSpec, set *nodeset.NodeSet, nodes []string, sub *nats.Subscription) *Job {
+	return &Job{c: c, spec: spec, set: set, nodes: nodes, sub: sub, lastRecv: time.Now()}
+}
+
+// ID returns the job's id.
+func (j *Job) ID() string { return j.spec.ID }
+
+// Spec returns the job as submitted (ID and User filled in).
+func (j *Job) Spec() protocol.JobSpec { return j.spec }
+
+// Nodes returns the job's nodes: the expansion of Spec().Nodes in NodeSet
+// order. The node indexes of the output records index this slice, which
+// the caller must not modify.
+func (j *Job) Nodes() []string { return j.nodes }
+
+// NodeSet returns the job's nodes as a node set (a copy).
+func (j *Job) NodeSet() *nodeset.NodeSet { return j.set.Clone() }
+
+// Cancel asks the coordinator to cancel the job. The stream goes on until
+// its last batch, which then reports the cancelled nodes.
+func (j *Job) Cancel(ctx context.Context) error { return j.c.Cancel(ctx, j.spec.ID) }
+
+// Close stops receiving the job's output (the job itself goes on: see
+// Cancel). Next returns io.EOF after the last batch and closes the job by
+// itself.
+func (j *Job) Close() error {
+	var err error
+	j.closeOnce.Do(func() { err = j.sub.Unsubscribe() })
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
+		err = nil
+	}
+	return err
+}
+
+// Next returns the next batch of the job's merged output stream, in
+// sequence order, each batch once. It returns io.EOF after the batch
+// marked Last (every node then has its final state). Record node indexes
+// are validated against Nodes.
+//
+// An error other than ctx's means the stream cannot go on: the
+// coordinator is unreachable (*UnreachableError), forgot the job
+// (ErrUnknownJob), or sent what this client cannot read. Next may be
+// called again after ctx ended.
+func (j *Job) Next(ctx context.Context) (*protocol.EventBatch, error) {
+	for {
+		if j.err != nil {
+			return nil, j.err
+		}
+		if len(j.ready) > 0 {
+			b := j.ready[0]
+			j.ready[0] = nil
+			j.ready = j.ready[1:]
+			j.consumed = b.Seq
+			if b.Last {
+				// Ack the end at once: the coordinator keeps the job's
+				// stream (and retransmits it) until it knows we have it.
+				j.eof = true
+				j.ack()
+				_ = j.Close()
+			} else {
+				j.maybeAck(time.Now())
+			}
+			return b, nil
+		}
+		if j.eof {
+			return nil, io.EOF
+		}
+		now := time.Now()
+		j.maybeAck(now)
+		wait := stallTimeout - now.Sub(j.lastRecv)
+		if j.consumed > j.acked {
+			wait = min(wait, j.ackDue.Sub(now))
+		}
+		if wait <= 0 {
+			if now.Sub(j.lastRecv) >= stallTimeout {
+				if err := j.checkStalled(ctx); err != nil {
+					if ctx.Err() == nil {
+						j.err = err
+					}
+					return nil, err
+				}
+			}
+			continue
+		}
+		m, err := j.nextMsg(ctx, wait)
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			continue // our own timer: ack or stall check
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		default:
+			j.err = fmt.Errorf("job %s: read output: %w", j.spec.ID, err)
+			return nil, j.err
+		}
+		j.lastRecv = time.Now()
+		j.unanswer = 0
+		if err := j.receive(m); err != nil {
+			j.err = err
+			return nil, err
+		}
+	}
+}
+
+func (j *Job) nextMsg(ctx context.Context, wait time.Duration) (*nats.Msg, error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return j.sub.NextMsgWithContext(wctx)
+}
+
+// receive takes one message of the output stream.
+func (j *Job) receive(m *nats.Msg) error {
+	if err := wire.Check(m); err != nil {
+		return fmt.Errorf("job %s: output: %w", j.spec.ID, err)
+	}
+	if t := wire.Type(m); t != protocol.TypeEventBatch {
+		return nil // not for us (a later protocol's message); the sender checks versions
+	}
+	b := new(protocol.EventBatch)
+	if err := b.UnmarshalBinary(m.Data); err != nil {
+		return fmt.Errorf("job %s: output: %w", j.spec.ID, err)
+	}
+	if b.Job != j.spec.ID || b.Seq == 0 {
+		return nil
+	}
+	if err := j.validate(b); err != nil {
+		return err
+	}
+	ready, dup := j.order.Push(b.Seq, b)
+	switch {
+	case dup:
+		// A batch sent again: our ack may have been lost, so say again
+		// what we have (the coordinator resends what stays unacked).
+		if j.consumed > 0 {
+			j.sendControl(protocol.ControlAck, j.consumed)
+			j.acked, j.ackDue = j.consumed, time.Time{}
+		}
+	case len(ready) == 0:
+		j.retransmit(false)
+	default:
+		j.ready = append(j.ready, ready...)
+	}
+	return nil
+}
+
+// validate checks that every record names nodes of the job, so that
+// renderers can index Nodes without checking.
+func (j *Job) validate(b *protocol.EventBatch) error {
+	for i := range b.Records {
+		r := &b.Records[i]
+		if n := len(r.Nodes); n > 0 && int(r.Nodes[n-1]) >= len(j.nodes) {
+			return fmt.Errorf("job %s: output batch %d, record %d: node index %d out of the job's %d nodes",
+				j.spec.ID, b.Seq, i, r.Nodes[n-1], len(j.nodes))
+		}
+	}
+	return nil
+}
+
+// retransmit asks for the batches from the first one missing. force
+// skips the spacing of identical requests.
+func (j *Job) retransmit(force bool) {
+	seq := j.order.Delivered() + 1
+	now := time.Now()
+	if !force && seq == j.retxSeq && now.Sub(j.retxAt) < retransmitInterval {
+		return
+	}
+	j.retxSeq, j.retxAt = seq, now
+	j.sendControl(protocol.ControlRetransmit, seq)
+}
+
+// maybeAck acks what Next returned when 4 batches or 100 ms are due.
+func (j *Job) maybeAck(now time.Time) {
+	if j.consumed <= j.acked {
+		return
+	}
+	if j.ackDue.IsZero() {
+		j.ackDue = now.Add(ackInterval)
+	}
+	if j.consumed-j.acked >= ackEvery || !now.Before(j.ackDue) {
+		j.ack()
+	}
+}
+
+func (j *Job) ack() {
+	if j.consumed == 0 {
+		return
+	}
+	j.sendControl(protocol.ControlAck, j.consumed)
+	j.acked, j.ackDue = j.consumed, time.Time{}
+}
+
+// sendControl publishes an ack or retransmit request. A failed publish
+// (connection down) is not an error: the stall check and the
+// coordinator's own retransmits recover.
+func (j *Job) sendControl(kind string, seq uint64) {
+	_ = wire.PublishJSON(j.c.Conn, j.c.Subjects.OutputAck(j.spec.ID), protocol.TypeControl,
+		protocol.Control{Kind: kind, Job: j.spec.ID, Seq: seq})
+}
+
+// checkStalled runs when nothing arrived for stallTimeout: it asks the
+// job registry whether the job is still there and whether it is done.
+func (j *Job) checkStalled(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, stallTimeout)
+	defer cancel()
+	st, err := j.c.Status(sctx, j.spec.ID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ue *UnreachableError
+		if errors.As(err, &ue) {
+			if j.unanswer++; j.unanswer < maxUnanswered {
+				j.lastRecv = time.Now()
+				return nil
+			}
+			return fmt.Errorf("job %s: output stopped and the coordinator is unreachable: %w", j.spec.ID, err)
+		}
+		return fmt.Errorf("job %s: output stopped: %w", j.spec.ID, err)
+	}
+	j.unanswer = 0
+	j.lastRecv = time.Now()
+	if st.Done {
+		// Every node ended but the end of the stream did not reach us:
+		// ask again for everything after what we have.
+		j.done++
+		if j.done > maxDoneChecks {
+			return fmt.Errorf("job %s: the coordinator reports it done but its output stopped after batch %d", j.spec.ID, j.order.Delivered())
+		}
+		j.retransmit(true)
+		return nil
+	}
+	j.done = 0
+	if len(j.order.Missing(0)) > 0 {
+		j.retransmit(true) // a gap whose retransmit got lost
+	}
+	return nil
+}
+
+// Delivered returns the sequence number of the last batch received in
+// order (returned by Next or about to be). Call it from the goroutine
+// that calls Next.
+func (j *Job) Delivered() uint64 { return j.order.Delivered() }
