@@ -197,3 +197,17 @@ func BenchmarkBatchDecode(b *testing.B) {
 		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 }
+
+func TestRecordSizeIsAnUpperBound(t *testing.T) {
+	b := sampleBatch(50)
+	for _, r := range b.Records {
+		one := EventBatch{Records: []Record{r}}
+		data, err := one.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc := len(data) - 8; enc > r.Size() {
+			t.Errorf("%v record: encoded %d > Size %d", r.Kind, enc, r.Size())
+		}
+	}
+}

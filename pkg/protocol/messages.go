@@ -239,12 +239,17 @@ const (
 	JobsStatus = "status"
 	JobsCancel = "cancel"
 	JobsAgents = "agents" // the agents the coordinator knows
+	// JobsAttach starts a new output stream of Job on Output(Stream):
+	// everything the job printed so far, then what follows (csub attach).
+	JobsAttach = "attach"
 )
 
 // JobsRequest asks the coordinator's job registry.
 type JobsRequest struct {
 	Kind string `json:"kind"`
 	Job  string `json:"job,omitempty"`
+	// Stream is the id of the new output stream of an attach (ValidID).
+	Stream string `json:"stream,omitempty"`
 }
 
 // JobsReply answers a JobsRequest.

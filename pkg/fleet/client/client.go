@@ -28,6 +28,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -227,4 +228,43 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 		return fmt.Errorf("cancel job %s: %s", id, reply.Error)
 	}
 	return nil
+}
+
+// Attach opens a new output stream of a running or finished job: what it
+// printed so far (as much as the coordinator kept: every node's final
+// state always), then what follows, read with Next like a submitted job.
+// Cancel on the returned Job cancels the job itself.
+func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
+	stream := NewID()
+	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(stream))
+	if err != nil {
+		return nil, fmt.Errorf("attach to job %s: subscribe: %w", id, err)
+	}
+	if err := sub.SetPendingLimits(-1, outputPendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("attach to job %s: %w", id, err)
+	}
+	var reply protocol.JobsReply
+	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest,
+		protocol.JobsRequest{Kind: protocol.JobsAttach, Job: id, Stream: stream}, &reply); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	if reply.Error != "" || len(reply.Jobs) != 1 {
+		_ = sub.Unsubscribe()
+		if strings.HasPrefix(reply.Error, "no job") {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+		}
+		return nil, fmt.Errorf("attach to job %s: %s", id, reply.Error)
+	}
+	st := reply.Jobs[0]
+	set, err := nodeset.Parse(st.Nodes)
+	if err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("attach to job %s: nodes %q: %w", id, st.Nodes, err)
+	}
+	spec := protocol.JobSpec{ID: st.ID, User: st.User, Nodes: st.Nodes, Command: st.Command}
+	j := newJob(c, spec, set, set.Nodes(), sub)
+	j.stream = stream
+	return j, nil
 }

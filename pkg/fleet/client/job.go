@@ -46,6 +46,9 @@ type Job struct {
 	set   *nodeset.NodeSet
 	nodes []string
 	sub   *nats.Subscription
+	// stream is the output stream's id: the job's own for its submitter,
+	// a fresh one for an Attach.
+	stream string
 
 	// Everything below belongs to the goroutine calling Next.
 	order    protocol.Reorder[*protocol.EventBatch]
@@ -65,7 +68,7 @@ type Job struct {
 }
 
 func newJob(c *Client, spec protocol.JobSpec, set *nodeset.NodeSet, nodes []string, sub *nats.Subscription) *Job {
-	return &Job{c: c, spec: spec, set: set, nodes: nodes, sub: sub, lastRecv: time.Now()}
+	return &Job{c: c, spec: spec, set: set, nodes: nodes, sub: sub, stream: spec.ID, lastRecv: time.Now()}
 }
 
 // ID returns the job's id.
@@ -259,7 +262,7 @@ func (j *Job) ack() {
 // (connection down) is not an error: the stall check and the
 // coordinator's own retransmits recover.
 func (j *Job) sendControl(kind string, seq uint64) {
-	_ = wire.PublishJSON(j.c.Conn, j.c.Subjects.OutputAck(j.spec.ID), protocol.TypeControl,
+	_ = wire.PublishJSON(j.c.Conn, j.c.Subjects.OutputAck(j.stream), protocol.TypeControl,
 		protocol.Control{Kind: kind, Job: j.spec.ID, Seq: seq})
 }
 

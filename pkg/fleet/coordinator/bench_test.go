@@ -33,7 +33,7 @@ func BenchmarkMerge(b *testing.B) {
 	go func() { _ = co.Run(ctx) }()
 	var fakes []*benchAgent
 	for i := range agents {
-		fakes = append(fakes, newBenchAgent(b, srv, fmt.Sprintf("a%d", i)))
+		fakes = append(fakes, newBenchAgent(b, srv, fmt.Sprintf("a%d-%d", i, time.Now().UnixNano())))
 	}
 	time.Sleep(200 * time.Millisecond)
 	lines := b.N
@@ -41,7 +41,7 @@ func BenchmarkMerge(b *testing.B) {
 
 	// submitter
 	nc := srv.Connect(b, "csub")
-	job := "bench"
+	job := fmt.Sprintf("bench%d", time.Now().UnixNano())
 	got := 0
 	done := make(chan struct{})
 	var ro protocol.Reorder[*protocol.EventBatch]
@@ -127,12 +127,28 @@ func newBenchAgent(b *testing.B, srv *natstest.Server, id string) *benchAgent {
 	})
 	hello := protocol.Hello{Agent: id, Name: id, Local: true, Capacity: 64}
 	var w protocol.Welcome
-	if err := wire.Request(context.Background(), a.nc, subj.Register(), protocol.TypeHello, hello, &w); err != nil {
-		b.Fatal(err)
+	for try := 0; ; try++ { // the coordinator may still be subscribing
+		err := wire.Request(context.Background(), a.nc, subj.Register(), protocol.TypeHello, hello, &w)
+		if err == nil {
+			break
+		}
+		if try == 100 {
+			b.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	stop := make(chan struct{})
+	b.Cleanup(func() { close(stop) })
 	go func() {
-		for range time.Tick(500 * time.Millisecond) {
-			_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+			}
 		}
 	}()
 	return a

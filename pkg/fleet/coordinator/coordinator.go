@@ -80,6 +80,9 @@ type Config struct {
 	CancelGrace time.Duration
 	// KeepJobs is how long finished jobs stay in the registry (1 h).
 	KeepJobs time.Duration
+	// MaxReplay bounds the output lines a job keeps for `csub attach`
+	// (32 MiB); starts and final states are always kept.
+	MaxReplay int
 }
 
 func (cfg *Config) defaults() {
@@ -101,6 +104,9 @@ func (cfg *Config) defaults() {
 	if cfg.MaxBatch <= 0 || cfg.MaxBatch > protocol.MaxPayload/2 {
 		cfg.MaxBatch = protocol.DefaultMaxBatch
 	}
+	if cfg.MaxReplay <= 0 {
+		cfg.MaxReplay = 32 << 20
+	}
 	if cfg.MaxBacklog <= 0 {
 		cfg.MaxBacklog = 8 << 20
 	}
@@ -120,6 +126,7 @@ type Coordinator struct {
 	mu          sync.Mutex
 	agents      map[string]*agent
 	jobs        map[string]*job
+	streams     map[string]*follower // attached output streams by id
 	reconnected time.Time
 
 	stats Stats
@@ -137,7 +144,7 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 		return nil, err
 	}
 	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger,
-		agents: make(map[string]*agent), jobs: make(map[string]*job)}, nil
+		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower)}, nil
 }
 
 // Run serves until ctx is done.
@@ -234,7 +241,7 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		return
 	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
-	go j.stream(c.ctx)
+	go j.primary.stream(c.ctx)
 	go c.plan(j)
 }
 
@@ -296,6 +303,37 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			reply.Agents = append(reply.Agents, protocol.AgentStatus{Hello: a.Hello, Served: a.Groups,
 				LastSeen: a.LastSeen, Running: a.Running, Draining: a.Draining, Lost: a.Lost})
 		}
+	case protocol.JobsAttach:
+		j := c.job(req.Job)
+		if j == nil {
+			reply.Error = fmt.Sprintf("no job %q", req.Job)
+			break
+		}
+		if err := protocol.ValidID(req.Stream); err != nil {
+			reply.Error = "attach stream: " + err.Error()
+			break
+		}
+		c.mu.Lock()
+		taken := c.jobs[req.Stream] != nil || c.streams[req.Stream] != nil
+		c.mu.Unlock()
+		if taken {
+			reply.Error = fmt.Sprintf("attach stream %q is in use", req.Stream)
+			break
+		}
+		j.mu.Lock()
+		f := j.attach(req.Stream)
+		reply.Jobs = []protocol.JobStatus{j.status()}
+		j.mu.Unlock()
+		c.mu.Lock()
+		c.streams[req.Stream] = f
+		c.mu.Unlock()
+		go func() {
+			f.stream(c.ctx)
+			c.mu.Lock()
+			delete(c.streams, req.Stream)
+			c.mu.Unlock()
+		}()
+		f.wake()
 	case protocol.JobsStatus, protocol.JobsCancel:
 		j := c.job(req.Job)
 		if j == nil {
@@ -389,7 +427,9 @@ func (c *Coordinator) checkDone(j *job) {
 	}
 	j.mu.Unlock()
 	if done {
-		j.wake()
+		j.mu.Lock()
+		j.wakeAll()
+		j.mu.Unlock()
 	}
 }
 

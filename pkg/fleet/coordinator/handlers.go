@@ -206,7 +206,7 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	return protocol.DoneReply{OK: true}
 }
 
-// onOutputAck passes a submitter's ack or retransmit request to its job.
+// onOutputAck passes a reader's ack or retransmit request to its stream.
 func (c *Coordinator) onOutputAck(m *nats.Msg) {
 	if wire.Check(m) != nil {
 		return
@@ -215,7 +215,16 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 	if protocol.Unmarshal(m.Data, &ctl) != nil {
 		return
 	}
-	if j := c.job(protocol.LastToken(m.Subject)); j != nil {
-		j.outputControl(ctl)
+	id := protocol.LastToken(m.Subject)
+	c.mu.Lock()
+	var f *follower
+	if j := c.jobs[id]; j != nil {
+		f = j.primary
+	} else {
+		f = c.streams[id]
+	}
+	c.mu.Unlock()
+	if f != nil {
+		f.control(ctl)
 	}
 }

@@ -1,12 +1,10 @@
 package coordinator
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -44,16 +42,14 @@ type job struct {
 	cancelled      bool
 	cancelAt       time.Time // deadline for agents to confirm a cancel
 
-	// output stream to the submitter
-	outq      []*outChunk // records queued for the submitter, a batch per chunk
-	outBytes  int
-	outWake   chan struct{}
-	win       *protocol.Window
-	lastAck   time.Time
-	detached  bool     // the submitter stopped acking: output is dropped
+	// output streams: the submitter's (primary), and any attached
+	// followers; log keeps what was emitted for followers attaching later.
+	primary   *follower
+	followers []*follower
+	log       []protocol.Record
+	logBytes  int
+	logFull   bool     // output lines stopped being logged (MaxReplay)
 	deferred  []*shard // shards whose ack waits for the output backlog to drain
-	closing   bool     // final batch queued
-	streamEnd chan struct{}
 }
 
 // shard is one attempt of a shard on one agent.
@@ -73,18 +69,16 @@ type shard struct {
 
 func newJob(c *Coordinator, spec protocol.JobSpec, nodes []string) *job {
 	j := &job{
-		c:         c,
-		spec:      spec,
-		nodes:     nodes,
-		states:    make([]nodeState, len(nodes)),
-		finals:    make(map[protocol.State]int),
-		shards:    make(map[string]*shard),
-		created:   time.Now(),
-		outWake:   make(chan struct{}, 1),
-		win:       protocol.NewWindow(c.cfg.Window),
-		lastAck:   time.Now(),
-		streamEnd: make(chan struct{}),
+		c:       c,
+		spec:    spec,
+		nodes:   nodes,
+		states:  make([]nodeState, len(nodes)),
+		finals:  make(map[protocol.State]int),
+		shards:  make(map[string]*shard),
+		created: time.Now(),
 	}
+	j.primary = newFollower(j, spec.ID)
+	j.followers = []*follower{j.primary}
 	return j
 }
 
@@ -137,32 +131,28 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 	j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: ended, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
-// emit queues a record for the submitter. Call with j.mu held.
+// emit queues a record for the submitter and the followers, and logs
+// it for followers to come. Call with j.mu held.
 func (j *job) emit(r protocol.Record) {
-	if j.detached {
-		return
-	}
 	size := r.Size()
-	var last *outChunk
-	if n := len(j.outq); n > 0 {
-		last = j.outq[n-1]
+	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || j.logBytes+size <= j.c.cfg.MaxReplay {
+		// Starts and ends are always kept: a follower must see every
+		// node's final state even when the lines were too many to keep.
+		j.log = append(j.log, r)
+		j.logBytes += size
+	} else if !j.logFull {
+		j.logFull = true
+		j.c.log.Warn("job output over the replay limit: attaching later shows final states only for what follows", "job", j.spec.ID, "limit", j.c.cfg.MaxReplay)
 	}
-	if last == nil || (last.size+size > j.c.cfg.MaxBatch && len(last.recs) > 0) {
-		last = chunkPool.Get().(*outChunk)
-		j.outq = append(j.outq, last)
-		if len(j.outq) > 1 {
-			j.wake()
-		}
+	for _, f := range j.followers {
+		f.push(r, size)
 	}
-	last.recs = append(last.recs, r)
-	last.size += size
-	j.outBytes += size
 }
 
-func (j *job) wake() {
-	select {
-	case j.outWake <- struct{}{}:
-	default:
+// wakeAll wakes every output stream (the job completed).
+func (j *job) wakeAll() {
+	for _, f := range j.followers {
+		f.wake()
 	}
 }
 
@@ -214,7 +204,7 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 // then the ack waits, which stops the agent (credit) until the output
 // backlog drains. Call with j.mu held.
 func (j *job) ackShard(s *shard) {
-	if j.outBytes > j.c.cfg.MaxBacklog && !j.detached {
+	if j.primary.outBytes > j.c.cfg.MaxBacklog && !j.primary.detached {
 		for _, d := range j.deferred {
 			if d == s {
 				return
@@ -255,202 +245,4 @@ func (j *job) status() protocol.JobStatus {
 		st.Unfinished = un.String()
 	}
 	return st
-}
-
-// stream sends the job's output to its submitter until the final batch
-// is acked or ctx ends: batches of up to MaxBatch bytes, every 50 ms or
-// sooner when full, through the credit window.
-func (j *job) stream(ctx context.Context) {
-	defer close(j.streamEnd)
-	tick := time.NewTicker(j.c.cfg.FlushInterval)
-	defer tick.Stop()
-	subject := j.c.subj.Output(j.spec.ID)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-j.outWake:
-		}
-		for {
-			j.mu.Lock()
-			chunk, last := j.take()
-			if chunk == nil && !last {
-				j.mu.Unlock()
-				break
-			}
-			j.mu.Unlock()
-			var recs []protocol.Record
-			if chunk != nil {
-				recs = chunk.recs
-			}
-			err := j.publishOut(ctx, subject, recs, last)
-			if chunk != nil {
-				chunk.release()
-			}
-			if err != nil {
-				return
-			}
-			j.mu.Lock()
-			// Room again in the backlog: release the acks held back.
-			if j.outBytes <= j.c.cfg.MaxBacklog || j.detached {
-				for _, s := range j.deferred {
-					j.sendAck(s)
-				}
-				j.deferred = nil
-			}
-			j.mu.Unlock()
-			if last {
-				j.waitFinalAck(ctx)
-				return
-			}
-		}
-	}
-}
-
-// outChunk is one batch worth of queued output records.
-type outChunk struct {
-	recs []protocol.Record
-	size int
-}
-
-var chunkPool = sync.Pool{New: func() any { return &outChunk{recs: make([]protocol.Record, 0, 512)} }}
-
-func (c *outChunk) release() {
-	clear(c.recs)
-	c.recs, c.size = c.recs[:0], 0
-	chunkPool.Put(c)
-}
-
-// take removes the oldest queued batch of records; last is set once, when
-// the job is complete and nothing more is queued. Call with j.mu held.
-func (j *job) take() (chunk *outChunk, last bool) {
-	if len(j.outq) > 0 {
-		chunk = j.outq[0]
-		j.outq[0] = nil
-		j.outq = j.outq[1:]
-		if len(j.outq) == 0 {
-			j.outq = nil
-		}
-		j.outBytes -= chunk.size
-	}
-	if len(j.outq) == 0 && j.complete() && !j.closing {
-		j.closing = true
-		last = true
-	}
-	return chunk, last
-}
-
-func (j *job) publishOut(ctx context.Context, subject string, recs []protocol.Record, last bool) error {
-	if j.isDetached() {
-		return nil
-	}
-	// A submitter that stops acking (killed, suspended) must not stall
-	// the job: after DetachAfter without an ack, its output is dropped and
-	// the job goes on; its states stay in the registry.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-t.C:
-				if j.ackIdle() > j.c.cfg.DetachAfter {
-					j.detach()
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	_, data, err := j.win.Send(wctx, func(seq uint64) ([]byte, error) {
-		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Records: recs}
-		return b.MarshalBinary()
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		return nil // detached
-	}
-	if err := j.c.nc.PublishMsg(wire.NewMsg(subject, protocol.TypeEventBatch, data)); err != nil {
-		j.c.log.Warn("publish output", "job", j.spec.ID, "err", err)
-	}
-	return nil
-}
-
-func (j *job) ackIdle() time.Duration {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.win.Unacked() == 0 {
-		return 0
-	}
-	return time.Since(j.lastAck)
-}
-
-func (j *job) isDetached() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.detached
-}
-
-func (j *job) detach() {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if !j.detached {
-		j.c.log.Warn("submitter stopped acking output; job goes on without it", "job", j.spec.ID)
-		j.detached = true
-		for _, c := range j.outq {
-			c.release()
-		}
-		j.outq, j.outBytes = nil, 0
-		for _, s := range j.deferred {
-			j.sendAck(s)
-		}
-		j.deferred = nil
-	}
-}
-
-// waitFinalAck keeps retransmitting until the submitter acked the final
-// batch (or detached, or gave up).
-func (j *job) waitFinalAck(ctx context.Context) {
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if j.win.Unacked() == 0 || j.isDetached() || j.ackIdle() > j.c.cfg.DetachAfter {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			j.resend(j.win.Stale(time.Second))
-		}
-	}
-}
-
-func (j *job) resend(batches [][]byte) {
-	subject := j.c.subj.Output(j.spec.ID)
-	for _, data := range batches {
-		_ = j.c.nc.PublishMsg(wire.NewMsg(subject, protocol.TypeEventBatch, data))
-	}
-}
-
-// outputControl handles the submitter's ack or retransmit request.
-func (j *job) outputControl(ctl protocol.Control) {
-	switch ctl.Kind {
-	case protocol.ControlAck:
-		j.mu.Lock()
-		j.lastAck = time.Now()
-		j.mu.Unlock()
-		j.win.Ack(ctl.Seq)
-	case protocol.ControlRetransmit:
-		j.mu.Lock()
-		j.lastAck = time.Now()
-		j.mu.Unlock()
-		j.resend(j.win.From(ctl.Seq))
-	}
 }

@@ -1,0 +1,282 @@
+package coordinator
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// follower is one output stream of a job: the submitter's (id = job id),
+// or a later `csub attach` (its own id), which first gets the job's log
+// and then follows it live. Fields are guarded by the job's mu, except
+// win, which has its own lock.
+type follower struct {
+	j        *job
+	id       string // the stream's subject id: Output(id), OutputAck(id)
+	outq     []*outChunk
+	outBytes int
+	wakeCh   chan struct{}
+	win      *protocol.Window
+	lastAck  time.Time
+	detached bool // stopped acking: its output is dropped
+	closing  bool // final batch queued
+}
+
+func newFollower(j *job, id string) *follower {
+	return &follower{j: j, id: id, wakeCh: make(chan struct{}, 1),
+		win: protocol.NewWindow(j.c.cfg.Window), lastAck: time.Now()}
+}
+
+// outChunk is one batch worth of queued output records.
+type outChunk struct {
+	recs []protocol.Record
+	size int
+}
+
+var chunkPool = sync.Pool{New: func() any { return &outChunk{recs: make([]protocol.Record, 0, 512)} }}
+
+func (c *outChunk) release() {
+	clear(c.recs)
+	c.recs, c.size = c.recs[:0], 0
+	chunkPool.Put(c)
+}
+
+// push queues a record. Call with j.mu held.
+func (f *follower) push(r protocol.Record, size int) {
+	if f.detached {
+		return
+	}
+	var last *outChunk
+	if n := len(f.outq); n > 0 {
+		last = f.outq[n-1]
+	}
+	if last == nil || (last.size+size > f.j.c.cfg.MaxBatch && len(last.recs) > 0) {
+		last = chunkPool.Get().(*outChunk)
+		f.outq = append(f.outq, last)
+		if len(f.outq) > 1 {
+			f.wake()
+		}
+	}
+	last.recs = append(last.recs, r)
+	last.size += size
+	f.outBytes += size
+}
+
+func (f *follower) wake() {
+	select {
+	case f.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// take removes the oldest queued batch of records; last is set once, when
+// the job is complete and nothing more is queued. Call with j.mu held.
+func (f *follower) take() (chunk *outChunk, last bool) {
+	if len(f.outq) > 0 {
+		chunk = f.outq[0]
+		f.outq[0] = nil
+		f.outq = f.outq[1:]
+		if len(f.outq) == 0 {
+			f.outq = nil
+		}
+		f.outBytes -= chunk.size
+	}
+	if len(f.outq) == 0 && f.j.complete() && !f.closing {
+		f.closing = true
+		last = true
+	}
+	return chunk, last
+}
+
+// stream sends the output until the final batch is acked or ctx ends:
+// batches of up to MaxBatch bytes, every FlushInterval or sooner when
+// full, through the credit window.
+func (f *follower) stream(ctx context.Context) {
+	j := f.j
+	defer func() {
+		j.mu.Lock()
+		for i, g := range j.followers {
+			if g == f && f != j.primary {
+				j.followers = append(j.followers[:i:i], j.followers[i+1:]...)
+				break
+			}
+		}
+		j.mu.Unlock()
+	}()
+	tick := time.NewTicker(j.c.cfg.FlushInterval)
+	defer tick.Stop()
+	subject := j.c.subj.Output(f.id)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-f.wakeCh:
+		}
+		for {
+			j.mu.Lock()
+			chunk, last := f.take()
+			if chunk == nil && !last {
+				j.mu.Unlock()
+				break
+			}
+			j.mu.Unlock()
+			var recs []protocol.Record
+			if chunk != nil {
+				recs = chunk.recs
+			}
+			err := f.publish(ctx, subject, recs, last)
+			if chunk != nil {
+				chunk.release()
+			}
+			if err != nil {
+				return
+			}
+			if f == j.primary {
+				j.mu.Lock()
+				// Room again in the backlog: release the acks held back.
+				if f.outBytes <= j.c.cfg.MaxBacklog || f.detached {
+					for _, s := range j.deferred {
+						j.sendAck(s)
+					}
+					j.deferred = nil
+				}
+				j.mu.Unlock()
+			}
+			if last {
+				f.waitFinalAck(ctx)
+				return
+			}
+		}
+	}
+}
+
+func (f *follower) publish(ctx context.Context, subject string, recs []protocol.Record, last bool) error {
+	if f.isDetached() {
+		return nil
+	}
+	j := f.j
+	// A reader that stops acking (killed, suspended) must not stall the
+	// job: after DetachAfter without an ack its output is dropped and the
+	// job goes on; its states stay in the registry.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				if f.ackIdle() > j.c.cfg.DetachAfter {
+					f.detach()
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	_, data, err := f.win.Send(wctx, func(seq uint64) ([]byte, error) {
+		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Records: recs}
+		return b.MarshalBinary()
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return nil // detached
+	}
+	if err := j.c.nc.PublishMsg(wire.NewMsg(subject, protocol.TypeEventBatch, data)); err != nil {
+		j.c.log.Warn("publish output", "job", j.spec.ID, "stream", f.id, "err", err)
+	}
+	return nil
+}
+
+func (f *follower) ackIdle() time.Duration {
+	f.j.mu.Lock()
+	defer f.j.mu.Unlock()
+	if f.win.Unacked() == 0 {
+		return 0
+	}
+	return time.Since(f.lastAck)
+}
+
+func (f *follower) isDetached() bool {
+	f.j.mu.Lock()
+	defer f.j.mu.Unlock()
+	return f.detached
+}
+
+func (f *follower) detach() {
+	j := f.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if f.detached {
+		return
+	}
+	j.c.log.Warn("output reader stopped acking; the job goes on without it", "job", j.spec.ID, "stream", f.id)
+	f.detached = true
+	for _, c := range f.outq {
+		c.release()
+	}
+	f.outq, f.outBytes = nil, 0
+	if f == j.primary {
+		for _, s := range j.deferred {
+			j.sendAck(s)
+		}
+		j.deferred = nil
+	}
+}
+
+// waitFinalAck keeps retransmitting until the reader acked the final
+// batch (or detached).
+func (f *follower) waitFinalAck(ctx context.Context) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if f.win.Unacked() == 0 || f.isDetached() || f.ackIdle() > f.j.c.cfg.DetachAfter {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.resend(f.win.Stale(time.Second))
+		}
+	}
+}
+
+func (f *follower) resend(batches [][]byte) {
+	subject := f.j.c.subj.Output(f.id)
+	for _, data := range batches {
+		_ = f.j.c.nc.PublishMsg(wire.NewMsg(subject, protocol.TypeEventBatch, data))
+	}
+}
+
+// control handles the reader's ack or retransmit request.
+func (f *follower) control(ctl protocol.Control) {
+	f.j.mu.Lock()
+	f.lastAck = time.Now()
+	f.j.mu.Unlock()
+	switch ctl.Kind {
+	case protocol.ControlAck:
+		f.win.Ack(ctl.Seq)
+	case protocol.ControlRetransmit:
+		f.resend(f.win.From(ctl.Seq))
+	}
+}
+
+// attach adds a follower that replays the job's log, then follows it.
+// Call with j.mu held.
+func (j *job) attach(id string) *follower {
+	f := newFollower(j, id)
+	for _, r := range j.log {
+		f.push(r, r.Size())
+	}
+	j.followers = append(j.followers, f)
+	return f
+}
