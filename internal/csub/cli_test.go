@@ -62,20 +62,6 @@ func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout,
 	return run(context.Background(), args, e, intr)
 }
 
-func TestNoCommand(t *testing.T) {
-	var out, errb syncBuffer
-	rc := runCSub(t, nil, nil, &out, &errb, "-w", "node1")
-	want := "Usage: csub [options] command\n\ncsub: error: no command given (interactive mode is not supported yet)\n"
-	if rc != 2 || errb.String() != want || out.String() != "" {
-		t.Fatalf("rc %d, stderr %q", rc, errb.String())
-	}
-	// clush options csub does not have yet are refused, not ignored.
-	errb = syncBuffer{}
-	if rc := runCSub(t, nil, nil, &out, &errb, "-n", "-w", "node1", "true"); rc != 2 || !strings.Contains(errb.String(), "no such option: -n") {
-		t.Fatalf("rc %d, stderr %q", rc, errb.String())
-	}
-}
-
 func TestBadPrefix(t *testing.T) {
 	var out, errb syncBuffer
 	if rc := runCSub(t, nil, nil, &out, &errb, "--prefix", "a..b", "-w", "n1", "true"); rc != 2 ||

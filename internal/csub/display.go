@@ -6,12 +6,27 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode"
 
+	"github.com/fleetsh/fleetsh/internal/pydifflib"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
 // headerSep is Display.SEP, the dashes around a gathered block's header.
 const headerSep = "---------------"
+
+// Display's ANSI colors (COLOR_*_FMT).
+const (
+	colorResult  = "\033[92m"
+	colorStdout  = "\033[94m"
+	colorStderr  = "\033[91m"
+	colorDiffHdr = "\033[1m"
+	colorDiffHnk = "\033[96m"
+	colorDiffAdd = "\033[92m"
+	colorDiffDel = "\033[91m"
+	colorEnd     = "\033[0m"
+)
 
 // outputs buffers standard output and standard error separately and
 // keeps their relative order: switching from one to the other flushes
@@ -56,29 +71,78 @@ func (o *outputs) flush() error {
 	return o.werr
 }
 
-// display is ClusterShell's CLI/Display.py: how lines, gathered blocks
-// and messages look, whatever output mode produced them.
+// display is ClusterShell's CLI/Display.py: how lines, gathered blocks,
+// diffs and messages look, whatever output mode produced them.
 type display struct {
 	o         *outputs
 	label     bool // not -N
-	gather    bool // -b or -B
+	gather    bool // -b, -B or --diff
 	lineMode  bool // -L
+	diff      bool // --diff
 	maxrc     bool // -S: exit code lines need verbosity std
+	progress  bool // -P
 	verbosity int
-	nodeCount bool // clush.conf node_count (yes; -O later)
+	nodeCount bool // clush.conf node_count
+	color     bool
+
+	// -r folds header node sets with the groups of groupsource (-s; ""
+	// the default source), -G without "@source:".
+	regroup     bool
+	groupsource string
+	noprefix    bool
+	parser      *nodeset.Parser
+	// err is the first error of a -r fold (a failing group source):
+	// clush stops there with it, csub reports it at the end.
+	err error
+
+	outdir, errdir string // --outdir, --errdir
+
+	// diffRef is the first gathered output of a --diff run, which the
+	// others are compared with.
+	diffRef *diffRef
+}
+
+type diffRef struct {
+	ns    *nodeset.NodeSet
+	lines []string
 }
 
 func newDisplay(s *settings, o *outputs) *display {
-	return &display{o: o, label: s.label, gather: s.gather, lineMode: s.lineMode,
-		maxrc: s.maxrc, verbosity: s.verbosity, nodeCount: true}
+	return &display{o: o, label: s.label, gather: s.gather, lineMode: s.lineMode, diff: s.diff,
+		maxrc: s.maxrcOpt, progress: s.progress, verbosity: s.verbosity, nodeCount: s.nodeCount, color: s.color,
+		regroup: s.regroup, groupsource: s.groupsource, noprefix: s.groupbase,
+		outdir: s.outdir, errdir: s.errdir}
+}
+
+// paint wraps text in an ANSI color when colors are on.
+func (d *display) paint(color, text string) string {
+	if !d.color {
+		return text
+	}
+	return color + text + colorEnd
+}
+
+// formatNodeset is Display._format_nodeset: the set folded with node
+// groups under -r.
+func (d *display) formatNodeset(ns *nodeset.NodeSet) string {
+	if !d.regroup || d.parser == nil {
+		return ns.String()
+	}
+	s, err := d.parser.Regroup(ns, d.groupsource, d.noprefix)
+	if err != nil {
+		if d.err == nil {
+			d.err = err
+		}
+		return ns.String()
+	}
+	return s
 }
 
 // printLine is Display.print_line: "node: line" on standard output.
 func (d *display) printLine(node string, line []byte) {
 	w := d.o.stdout()
 	if d.label {
-		w.WriteString(node)
-		w.WriteString(": ")
+		w.WriteString(d.paint(colorStdout, node+": "))
 	}
 	w.Write(line)
 	w.WriteByte('\n')
@@ -88,48 +152,123 @@ func (d *display) printLine(node string, line []byte) {
 func (d *display) printLineError(node string, line []byte) {
 	w := d.o.stderr()
 	if d.label {
-		w.WriteString(node)
-		w.WriteString(": ")
+		w.WriteString(d.paint(colorStderr, node+": "))
 	}
 	w.Write(line)
 	w.WriteByte('\n')
 }
 
 // printGather is Display.print_gather: a header block and the content,
-// or the content's lines each labelled with the node set in line mode.
-// msg is the lines joined by '\n', without a final one (MsgTree's bytes).
+// the content's lines each labelled with the node set in line mode, or
+// with --diff the difference with the first output printed. msg is the
+// lines joined by '\n', without a final one (MsgTree's bytes).
 func (d *display) printGather(ns *nodeset.NodeSet, msg []byte) {
-	w := d.o.stdout()
-	if d.lineMode {
-		label := ns.String() + ": "
-		for {
-			line, rest, more := bytes.Cut(msg, []byte{'\n'})
-			if d.label {
-				w.WriteString(label)
-			}
-			w.Write(line)
-			w.WriteByte('\n')
-			if !more {
-				break
-			}
-			msg = rest
-		}
-		return
-	}
-	if d.label {
+	switch {
+	case d.lineMode:
+		d.printLines(ns, msg)
+	case d.diff:
+		d.printDiff(ns, splitLines(msg))
+	default:
+		w := d.o.stdout()
 		w.WriteString(d.formatHeader(ns))
+		w.Write(msg)
+		w.WriteByte('\n')
 	}
-	w.Write(msg)
-	w.WriteByte('\n')
 }
 
-// formatHeader is Display.format_header (without indent and colors).
+// printGatherFinalize is Display.print_gather_finalize: with --diff, the
+// nodes of an exit code that gave no output are compared too.
+func (d *display) printGatherFinalize(ns *nodeset.NodeSet) {
+	if d.diff && !d.lineMode && d.diffRef != nil {
+		d.printDiff(ns, nil)
+	}
+}
+
+// resetDiff is Display.flush: the next output is a new reference.
+func (d *display) resetDiff() { d.diffRef = nil }
+
+// printLines is Display._print_lines (-L): each line labelled.
+func (d *display) printLines(ns *nodeset.NodeSet, msg []byte) {
+	w := d.o.stdout()
+	label := ""
+	if d.label {
+		label = d.paint(colorStdout, d.formatNodeset(ns)+": ")
+	}
+	for {
+		line, rest, more := bytes.Cut(msg, []byte{'\n'})
+		w.WriteString(label)
+		w.Write(line)
+		w.WriteByte('\n')
+		if !more {
+			return
+		}
+		msg = rest
+	}
+}
+
+// splitLines is a gathered output's lines, decoded as clush decodes
+// them for difflib (UTF-8, invalid bytes dropped).
+func splitLines(msg []byte) []string {
+	lines := strings.Split(string(msg), "\n")
+	for i, l := range lines {
+		lines[i] = strings.ToValidUTF8(l, "")
+	}
+	return lines
+}
+
+// printDiff is Display._print_diff: the first output is the reference;
+// each other one prints as a unified diff against it.
+func (d *display) printDiff(ns *nodeset.NodeSet, lines []string) {
+	if d.diffRef == nil {
+		d.diffRef = &diffRef{ns: ns, lines: lines}
+		return
+	}
+	ref, cur := d.formatNodeset(d.diffRef.ns), d.formatNodeset(ns)
+	if d.verbosity >= verbStd && d.nodeCount {
+		if n := d.diffRef.ns.Len(); n > 1 {
+			ref += " (" + strconv.Itoa(n) + ")"
+		}
+		if n := ns.Len(); n > 1 {
+			cur += " (" + strconv.Itoa(n) + ")"
+		}
+	}
+	w := d.o.stdout()
+	for _, line := range pydifflib.UnifiedDiff(d.diffRef.lines, lines, ref, cur) {
+		switch {
+		case strings.HasPrefix(line, "---") || strings.HasPrefix(line, "+++"):
+			// Content lines that start so are treated as headers too.
+			line = d.paint(colorDiffHdr, strings.TrimRightFunc(line, unicode.IsSpace))
+		case strings.HasPrefix(line, "@@"):
+			line = d.paint(colorDiffHnk, line)
+		case strings.HasPrefix(line, "+"):
+			line = d.paint(colorDiffAdd, line)
+		case strings.HasPrefix(line, "-"):
+			line = d.paint(colorDiffDel, line)
+		}
+		w.WriteString(line)
+		w.WriteByte('\n')
+	}
+}
+
+// formatHeader is Display.format_header: the header block, or nothing
+// without labels (-N).
 func (d *display) formatHeader(ns *nodeset.NodeSet) string {
+	if !d.label {
+		return ""
+	}
 	count := ""
 	if n := ns.Len(); d.verbosity >= verbStd && d.nodeCount && n > 1 {
 		count = " (" + strconv.Itoa(n) + ")"
 	}
-	return headerSep + "\n" + ns.String() + count + "\n" + headerSep + "\n"
+	return d.paint(colorStdout, headerSep+"\n"+d.formatNodeset(ns)+count+"\n"+headerSep) + "\n"
+}
+
+// vprint is Display.vprint: msg and a newline on standard output when
+// the verbosity is at least level.
+func (d *display) vprint(level int, format string, args ...any) {
+	if d.verbosity >= level {
+		fmt.Fprintf(d.o.stdout(), format+"\n", args...)
+	}
 }
 
 // vprintErr is Display.vprint_err: msg and a newline on standard error

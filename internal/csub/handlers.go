@@ -1,6 +1,7 @@
 package csub
 
 import (
+	"os"
 	"slices"
 	"strconv"
 
@@ -29,10 +30,13 @@ func fmtCount(ns *nodeset.NodeSet) string {
 }
 
 // directHandler is the default mode (DirectOutputHandler): lines as they
-// come, "node: line", an exit code line as each node ends.
+// come, "node: line", an exit code line as each node ends. With -P it is
+// DirectProgressOutputHandler: the same, erasing the progress counter
+// first.
 type directHandler struct{ r *renderer }
 
 func (h *directHandler) read(node uint32, kind protocol.Kind, line []byte) {
+	h.r.progressClean()
 	name := h.r.res.nodes[node]
 	if kind == protocol.KindStderr {
 		h.r.d.printLineError(name, line)
@@ -48,9 +52,31 @@ func (h *directHandler) hup(node uint32, rc int, exited bool) {
 }
 
 func (h *directHandler) close() {
+	h.r.progressClean()
 	// Direct mode prints timeouts at verbosity quiet even with -S.
 	h.r.printTimeouts(verbQuiet)
 	h.r.printFailures(verbQuiet, false)
+}
+
+// outdirHandler is --outdir/--errdir (DirectOutputDirHandler): the
+// direct mode, plus each node's standard output and error lines written
+// to <dir>/<node> as they come.
+type outdirHandler struct {
+	directHandler
+	files *outdirFiles
+}
+
+func (h *outdirHandler) read(node uint32, kind protocol.Kind, line []byte) {
+	h.directHandler.read(node, kind, line)
+	h.files.write(h.r.res.nodes[node], kind, line)
+}
+
+func (h *outdirHandler) close() {
+	h.directHandler.close()
+	h.files.close()
+	if h.files.werr != nil && h.r.d.err == nil {
+		h.r.d.err = osError(h.files.werr) // clush stops on it: exit 1
+	}
 }
 
 // gatherHandler is -b/-B (GatherOutputHandler): standard error live,
@@ -61,7 +87,9 @@ func (h *gatherHandler) read(node uint32, kind protocol.Kind, line []byte) {
 	d := h.r.d
 	switch {
 	case kind == protocol.KindStderr:
+		h.r.progressClean()
 		d.printLineError(h.r.res.nodes[node], line)
+		h.r.progressDirty()
 	case d.verbosity == verbVerb:
 		// -v shows the lines live too, then gathered (exactly -v: not -d).
 		d.printLine(h.r.res.nodes[node], line)
@@ -71,10 +99,34 @@ func (h *gatherHandler) read(node uint32, kind protocol.Kind, line []byte) {
 func (h *gatherHandler) hup(uint32, int, bool) {}
 
 func (h *gatherHandler) close() {
-	res := h.r.res
-	for _, g := range res.groups(true) {
-		h.r.d.printGather(res.nodeSet(g.nodes), g.msg)
+	h.r.progressFinalize()
+	d, res := h.r.d, h.r.res
+	groups := res.groups(true)
+	for _, rc := range res.codes() {
+		remain := map[uint32]bool{}
+		for i := range res.nodes {
+			if res.withRC(uint32(i)) && int(res.code[i]) == rc {
+				remain[uint32(i)] = true
+			}
+		}
+		for _, g := range groups {
+			if g.rc != rc {
+				continue
+			}
+			d.printGather(res.nodeSet(g.nodes), g.msg)
+			for _, n := range g.nodes {
+				delete(remain, n)
+			}
+		}
+		if len(remain) > 0 {
+			left := make([]uint32, 0, len(remain))
+			for n := range remain {
+				left = append(left, n)
+			}
+			d.printGatherFinalize(res.nodeSet(left))
+		}
 	}
+	d.resetDiff()
 	h.closeCommon()
 }
 
@@ -102,6 +154,7 @@ func (h *gatherHandler) closeCommon() {
 type sortedHandler struct{ gatherHandler }
 
 func (h *sortedHandler) close() {
+	h.r.progressFinalize()
 	res := h.r.res
 	var idx []uint32
 	for i := range res.nodes {
@@ -167,7 +220,9 @@ func (h *liveGather) live() {
 		h.queue[0] = nil
 		h.queue = h.queue[1:]
 		h.offload++
+		h.r.progressClean()
 		h.print(t)
+		h.r.progressDirty()
 	}
 }
 
@@ -185,9 +240,108 @@ func (h *liveGather) print(t *engine.MsgTree[uint32]) {
 }
 
 func (h *liveGather) close() {
+	h.r.progressFinalize()
 	for _, t := range h.queue {
 		h.print(t)
 	}
 	h.queue = nil
 	h.closeCommon()
+}
+
+// copyHandler is -c/--rcopy (CopyOutputHandler): the direct mode for
+// the copies' messages, with -v a line per source copied, and the
+// timeouts of the last copy. Each source is its own job (a worker in
+// clush); cr is shared by them.
+type copyHandler struct {
+	directHandler
+	cr     *copyRun
+	source string
+}
+
+// copyRun is what the jobs of one copy share.
+type copyRun struct {
+	dest    string
+	reverse bool
+	left    int // copies not finished (clush's USER_copies)
+}
+
+func (h *copyHandler) close() {
+	d, res := h.r.d, h.r.res
+	if ok := res.rcNodes[0]; len(ok) > 0 {
+		ns := res.nodeSet(ok)
+		if h.cr.reverse {
+			d.vprint(verbVerb, "%s:`%s' -> `%s'", ns, h.source, h.cr.dest)
+		} else {
+			d.vprint(verbVerb, "`%s' -> %s:`%s'", h.source, ns, h.cr.dest)
+		}
+	}
+	h.cr.left--
+	if h.cr.left == 0 {
+		h.r.progressFinalize()
+		h.r.printTimeouts(verbQuiet)
+	}
+	h.r.printFailures(verbQuiet, false)
+}
+
+// outdirFiles are the files of --outdir and --errdir, per node name.
+type outdirFiles struct {
+	out, err map[string]*os.File
+	werr     error // the first write error, reported at the end (endStatus)
+}
+
+// openOutdirs creates the directories that do not exist and one file per
+// node in each, as DirectOutputDirHandler does before the command runs
+// (a node without output gets an empty file).
+func openOutdirs(outdir, errdir string, nodes []string) (*outdirFiles, error) {
+	f := &outdirFiles{}
+	for _, dir := range []string{outdir, errdir} {
+		if dir == "" {
+			continue
+		}
+		if _, err := os.Stat(dir); err != nil {
+			if err := os.MkdirAll(dir, 0o777); err != nil {
+				return nil, osError(err)
+			}
+		}
+	}
+	for _, d := range []struct {
+		dir string
+		m   *map[string]*os.File
+	}{{outdir, &f.out}, {errdir, &f.err}} {
+		if d.dir == "" {
+			continue
+		}
+		*d.m = make(map[string]*os.File, len(nodes))
+		for _, n := range nodes {
+			fh, err := os.Create(pyJoin(d.dir, n))
+			if err != nil {
+				f.close()
+				return nil, osError(err)
+			}
+			(*d.m)[n] = fh
+		}
+	}
+	return f, nil
+}
+
+func (f *outdirFiles) write(node string, kind protocol.Kind, line []byte) {
+	m := f.out
+	if kind == protocol.KindStderr {
+		m = f.err
+	}
+	if fh := m[node]; fh != nil {
+		if _, err := fh.Write(append(line[:len(line):len(line)], '\n')); err != nil && f.werr == nil {
+			f.werr = err
+		}
+	}
+}
+
+func (f *outdirFiles) close() {
+	for _, m := range []map[string]*os.File{f.out, f.err} {
+		for _, fh := range m {
+			if err := fh.Close(); err != nil && f.werr == nil {
+				f.werr = err
+			}
+		}
+	}
 }

@@ -1,22 +1,60 @@
 // Package csub is the csub command: clush's command line and output on
 // top of a fleetsh fleet. It parses clush 1.9.1's options (with
-// internal/optparse, so usage, help and errors read the same), resolves
-// the target nodes and their groups locally, submits one job over NATS
-// (to the fleet given by --fleet or FLEETSH_FLEET, else to an in-process
-// fleet started for the run) and renders the job's merged event stream
-// exactly as clush prints a command's output, with "csub" where clush
-// prints its own name.
+// internal/optparse, so usage, help and errors read the same), reads
+// clush.conf from clush's places, resolves the target nodes and their
+// groups locally, submits one job over NATS (to the fleet given by
+// --fleet or FLEETSH_FLEET, else to an in-process fleet started for the
+// run) and renders the job's merged event stream exactly as clush prints
+// a command's output, with "csub" where clush prints its own name
+// (integration/csub_diff_test.go compares the two on over 100 command lines).
 //
 // # Structure
+//
+// options.go declares clush's options in clush's order and reads
+// clush.conf (config.go: [Main], -O, -m modes and confdir, with
+// internal/pyini as Python's ConfigParser); nodes.go computes the node
+// set (-w, -x, -g, -X, -a, --hostfile, --pick, -s, --groupsconf);
+// setup.go reads the rest of clush.conf in clush's order and the
+// standard input; copy.go runs -c and --rcopy, one job per source.
 //
 // One renderer serves every output mode: it reads the stream's records,
 // reassembles lines, keeps the results clush's Task keeps (exit codes,
 // timeouts, standard output stored once per distinct output), and passes
 // node events to the handler of the mode, the counterpart of each
-// ClusterShell OutputHandler (direct, -b gathered, -L sorted, -bL live
-// gathered). display.go is ClusterShell's Display (labels, header
-// blocks, verbosity). Modes to come (--diff, --outdir, JSON lines,
-// progress) are more handlers over the same events.
+// ClusterShell OutputHandler (direct, --outdir, -b gathered, -L sorted,
+// -bL live gathered, copies, JSON lines). display.go is ClusterShell's
+// Display (labels, header blocks, colors, -r folding, --diff through
+// internal/pydifflib, verbosity); runtimer.go is clush's progress
+// counter (-P, and with -b or -L after 1.33 s).
+//
+// # Where csub differs from clush
+//
+//   - Standard input (when not a terminal and without -n) is read to its
+//     end, at most protocol.MaxStdin (512 KiB), and sent with the job:
+//     commands see it once csub has read all of it, not as it comes.
+//   - The tree mode options (--topology, --remote, --grooming) are not
+//     accepted: topology is the coordinator's (topology.conf). -E is
+//     accepted and ignored.
+//   - A value given on the command line (-f, -l, -o, -t, -u, --color,
+//     -S, -O) wins over the -m mode's, and a mode's fanout, color and
+//     node_count apply; clush 1.9.1 lets the mode win over the command
+//     line, and ignores those three.
+//   - -O KEY=VALUE with a key clush.conf does not know sets that task
+//     info key of the job (ssh_config, ssh_known_hosts, USER_*...).
+//   - With the native ssh worker (the default), -o and ssh_options may
+//     hold only the OpenSSH options it implements (-F, -i, -J, -l, -p, -q,
+//     -o Key=Value for its keys, see pkg/workers/ssh): any other is
+//     refused before the job is submitted, pointing to -R openssh.
+//   - A copy reads (-c) or writes (--rcopy) on the disk of the agent
+//     serving the node: with the in-process fleet this machine, as with
+//     clush; with --fleet each node's gateway, so csub refuses copies
+//     with --fleet unless --gateway-paths says that is meant. With the
+//     exec worker, --rcopy makes <dest>/<name>.<node> (clush 1.9.1 runs cp
+//     with its arguments swapped).
+//   - -d prints clush's own debug lines, not its workers' (EXECCLIENT,
+//     SSHCLIENT: the agents log them) nor Python's; fd_max is checked but
+//     the open files limit is left as Go sets it; clush's progress
+//     counter does not show the standard input write rate.
 //
 // # Beyond clush
 //
@@ -36,6 +74,12 @@
 // grouped by exit code with -b); the fleet's own failures get no exit
 // code line, since no command exited. All of them count as exit status
 // 255 for -S.
+//
+// On a terminal (tty.go), csub without a command is clush's interactive
+// prompt (interactive.go: each line one job on the session's fleet), and
+// a run shows a live progress line on standard error, with Ctrl-T naming
+// the nodes still running (progress.go); neither exists without a
+// terminal, so output compared with clush's never has them.
 package csub
 
 import (
@@ -61,8 +105,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/embedded"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
-	"github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
 
 // progName is the name csub prints where clush prints "clush".
@@ -85,6 +129,7 @@ type environ struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	term           *terminal // the user's terminal (tty.go); nil in tests
 }
 
 func (e *environ) lookup(k string) (string, bool) {
@@ -115,47 +160,73 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 			}
 		}
 	}()
-	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
+		term: newTerminal(stdin, stdout, stderr)}
+	defer env.term.close()
 	return run(context.Background(), args, env, intr)
 }
 
 // run is Main with the interrupts (Ctrl-C) coming from intr, so tests can
 // send them.
 func run(ctx context.Context, args []string, env *environ, intr <-chan struct{}) int {
+	if status, ok := subcommand(ctx, args, env, intr); ok {
+		return status
+	}
 	s, p, err := parseArgs(args, env)
 	if err != nil {
 		return exitStatus(err, env)
 	}
-	o := newOutputs(env.stdout, env.stderr)
+	// Output erases the progress line first (progress.go).
+	o := newOutputs(env.term.wrap(env.stdout, true), env.term.wrap(env.stderr, false))
 	defer o.flush()
 	d := newDisplay(s, o)
 	ns, err := targetNodes(s, env, d, p.Error)
+	if err == nil {
+		err = configure(s, env, d) // the rest of clush.conf (setup.go)
+	}
 	if err != nil {
 		o.flush()
 		return exitStatus(err, env)
 	}
-	if len(s.command) == 0 {
-		// clush would run interactively (or the empty command with its
-		// standard input when that is not a terminal): not yet.
-		o.flush()
-		return exitStatus(p.Error("no command given (interactive mode is not supported yet)"), env)
-	}
-	o.flush()
-	if s.worker == exec.Name {
-		// clush fails on a bad %-placeholder before anything runs (exit 1);
-		// the fleet's agents would fail every node one by one instead.
-		if err := exec.Validate(strings.Join(s.command, " ")); err != nil {
-			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-			return 1
-		}
-	}
-
 	if s.worker != "" && s.fleet == "" && !slices.Contains(engine.Drivers(), s.worker) {
 		// The in-process agent has exactly the drivers linked here; say it
 		// as clush does rather than let the agent refuse every shard. (A
 		// fleet's agents may have others: they judge for themselves.)
 		fmt.Fprintf(env.stderr, "ERROR: Could not load worker '%s'\n", s.worker)
 		return 1
+	}
+	if len(s.command) == 0 && !s.copying() {
+		// No command: clush's interactive mode when standard input and
+		// output are the terminal (interactive.go); otherwise clush runs
+		// the empty command, each node's login shell reading csub's
+		// standard input.
+		if status, ok := interactive(ctx, s, ns, d, env, intr, p.Error); ok {
+			return status
+		}
+	}
+	op := commandOp(s)
+	if s.copying() {
+		if op, err = copyArgs(s, p.Error); err != nil {
+			o.flush()
+			return exitStatus(err, env)
+		}
+	}
+	debugLine(s, d, ns.String(), op)
+	if err == nil {
+		err = checkJob(s, s.copying())
+	}
+	if err == nil && s.copying() {
+		err = checkCopyPaths(s)
+	}
+	if err == nil && !s.copying() {
+		s.stdin, err = readInput(s, env)
+	}
+	o.flush()
+	if err != nil {
+		return exitStatus(err, env)
+	}
+	if s.copying() {
+		return endStatus(runCopy(ctx, s, ns, d, env, intr), s, d, env)
 	}
 
 	conn, subj, closeFleet, err := connect(ctx, s, env)
@@ -166,23 +237,44 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 	finished := false
 	defer func() { closeFleet(finished) }()
 	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	status, finished := runJob(ctx, c, s, ns, d, env, intr)
+	return endStatus(status, s, d, env)
+}
+
+// runJob submits s.command on ns and renders the job until its end: the
+// one command of a run, or one line of the interactive prompt. finished
+// says every node ended (nothing of the job runs any more).
+func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.NodeSet, d *display, env *environ, intr <-chan struct{}) (status int, finished bool) {
+	files, err := outdirFor(d, ns)
+	if err != nil {
+		d.o.flush()
+		return exitStatus(err, env), true
+	}
 	job, err := c.Submit(ctx, jobSpec(s, ns.String()))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-		return 1
+		return 1, false
 	}
 	defer job.Close()
 	r := newRenderer(d, job.Nodes())
-	status := stream(ctx, job, r, s, env, intr)
-	finished = len(r.res.unfinished(false)) == 0
-	return status
+	if files != nil {
+		r.h = &outdirHandler{directHandler{r}, files}
+	}
+	if s.json {
+		r.h = newJSONHandler(r)
+	} else {
+		r.startTimer(false, len(job.Nodes()), func() int { return r.res.nfinal })
+	}
+	status = stream(ctx, job, r, s, env, intr)
+	return status, len(r.res.unfinished(false)) == 0
 }
 
 // jobSpec maps clush's options to the job.
 func jobSpec(s *settings, nodes string) protocol.JobSpec {
 	spec := protocol.JobSpec{
 		Nodes:          nodes,
-		Command:        strings.Join(s.command, " "),
+		Command:        strings.Join(s.fullCommand(), " "),
+		Stdin:          s.stdin,
 		Worker:         s.worker,
 		Fanout:         s.fanout,
 		ConnectTimeout: s.connectTimeout,
@@ -195,16 +287,7 @@ func jobSpec(s *settings, nodes string) protocol.JobSpec {
 		// nodes give them) nor -v (lines shown live as well).
 		Gather: (s.gather || s.lineMode) && !(s.gather && s.lineMode) && s.verbosity != verbVerb,
 	}
-	info := map[string]string{}
-	if s.user != "" {
-		info["ssh_user"] = s.user
-	}
-	if s.sshOptions != "" {
-		info["ssh_options"] = s.sshOptions
-	}
-	if len(info) > 0 {
-		spec.Info = info
-	}
+	spec.Info = jobInfo(s)
 	return spec
 }
 
@@ -213,9 +296,13 @@ func jobSpec(s *settings, nodes string) protocol.JobSpec {
 // the nodes that did not complete.
 func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env *environ, intr <-chan struct{}) int {
 	o := r.d.o
+	began := time.Now()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var interrupted atomic.Bool
+	// The progress line and Ctrl-T on a terminal (progress.go).
+	env.term.begin(job.Nodes(), s.verbosity > verbQuiet && !r.d.wantRunTimer(false), !s.nostdin)
+	defer env.term.end()
 	go func() {
 		select {
 		case <-intr:
@@ -240,12 +327,16 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 			}
 			return 1
 		}
+		env.term.batch(b)
 		r.batch(b)
 		if err := o.flush(); err != nil {
 			return writeFailed(job, err, env)
 		}
 	}
 	r.finish()
+	if s.summary {
+		printSummary(r, s, time.Since(began))
+	}
 	if err := o.flush(); err != nil {
 		return writeFailed(job, err, env)
 	}
@@ -257,6 +348,7 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 // stops waiting), then report.
 func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, intr <-chan struct{}) int {
 	o := r.d.o
+	running := env.term.running() // before the cancel ends them
 	cctx, cancel := context.WithTimeout(ctx, interruptGrace)
 	defer cancel()
 	go func() {
@@ -282,6 +374,7 @@ func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, 
 	}
 	r.interrupt()
 	o.flush()
+	env.term.printRunning(running)
 	return 128 + int(syscall.SIGINT)
 }
 

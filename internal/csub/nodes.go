@@ -3,20 +3,42 @@ package csub
 import (
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
+	"github.com/fleetsh/fleetsh/internal/pyini"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
 // targetNodes computes the node set to run on as clush's main() does: the
-// union of -w, plus the groups of -g, minus the union of -x and the
-// groups of -X. Groups resolve here, with the user's groups.conf: the job
-// carries only the resulting folded set, so the fleet needs no groups.
-// A set left empty is clush's usage error "No node to run on.".
+// union of -w, --hostfile, -a and the groups of -g, minus the union of -x
+// and the groups of -X, then --pick. Groups resolve here, with the
+// user's groups.conf (or --groupsconf) and -s as the default source: the
+// job carries only the resulting folded set, so the fleet needs no
+// groups. A set left empty is clush's usage error "No node to run on.".
+// It also gives d the parser -r folds headers with.
 func targetNodes(s *settings, env *environ, d *display, usageError func(string) error) (*nodeset.NodeSet, error) {
-	p := &nodeset.Parser{Resolver: newLazyResolver(nodeset.DefaultConfigPaths(env.lookup))}
+	paths := nodeset.DefaultConfigPaths(env.lookup)
+	if s.groupsconf != "" {
+		paths = []string{s.groupsconf}
+	}
+	res := newLazyResolver(paths)
+	if s.verbosity >= verbDebug {
+		res.debug = stderrOf{d.o}
+	}
+	p := &nodeset.Parser{Resolver: res}
+	d.parser = p
+	if s.groupsource != "" {
+		// clush sets the default source first, which loads groups.conf:
+		// an unknown source fails even without groups on the command line.
+		if err := res.SetDefaultSource(s.groupsource); err != nil {
+			return nil, err
+		}
+	}
 	var wlist, xlist []*nodeset.NodeSet
 	for _, list := range []struct {
 		vals []string
@@ -44,6 +66,21 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 			}
 		}
 	}
+	// --hostfile: node sets separated by blanks and lines (clush #235).
+	for _, path := range s.hostfiles {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, osError(err)
+		}
+		fns := nodeset.New()
+		for _, word := range strings.Fields(string(data)) {
+			if err := p.Update(fns, word); err != nil {
+				return nil, err
+			}
+		}
+		d.vprintErr(verbDebug, "Using nodeset %s from hostfile %s", fns, path)
+		wlist = append(wlist, fns)
+	}
 	base, exclude := nodeset.New(), nodeset.New()
 	for _, ns := range wlist {
 		base.Update(ns)
@@ -51,12 +88,21 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 	for _, ns := range xlist {
 		exclude.Update(ns)
 	}
+	if s.all {
+		all, err := p.All("")
+		if err != nil {
+			return nil, err
+		}
+		d.vprint(verbDebug, "Adding nodes from option -a: %s", all)
+		base.Update(all)
+	}
 	// -g rack[1-2] means @rack1 and @rack2: the value is a set of group
 	// names, parsed without groups.
 	for _, g := range []struct {
 		vals []string
 		into *nodeset.NodeSet
-	}{{s.groups, base}, {s.exgroups, exclude}} {
+		msg  string
+	}{{s.groups, base, "Adding nodes from option -g"}, {s.exgroups, exclude, "Excluding nodes from option -X"}} {
 		if len(g.vals) == 0 {
 			continue
 		}
@@ -69,6 +115,7 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 			if err != nil {
 				return nil, err
 			}
+			d.vprint(verbDebug, "%s %s: %s", g.msg, name, ns)
 			g.into.Update(ns)
 		}
 	}
@@ -76,8 +123,30 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 	if base.Len() < 1 {
 		return nil, usageError("No node to run on.")
 	}
+	if s.pick != 0 && s.pick < base.Len() {
+		if s.pick < 0 {
+			return nil, &pyError{"Sample larger than population or is negative"}
+		}
+		nodes := base.Nodes()
+		rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+		picked := nodeset.New()
+		for _, n := range nodes[:s.pick] {
+			_ = picked.AddNode(n) // names of a parsed set: valid
+		}
+		base = picked
+		if s.verbosity >= verbVerb {
+			// clush prints this one in color, whatever --color says.
+			fmt.Fprintf(d.o.stdout(), "%sPicked random nodes: %s%s\n", colorResult, base, colorEnd)
+		}
+	}
 	return base, nil
 }
+
+// stderrOf writes to the display's standard error, keeping its order
+// with standard output (the group resolver's -d messages).
+type stderrOf struct{ o *outputs }
+
+func (w stderrOf) Write(p []byte) (int, error) { return w.o.stderr().Write(p) }
 
 // errorLine formats an error as ClusterShell's handle_generic_error does
 // (the same mapping as the nodeset command's, with csub's name).
@@ -94,7 +163,19 @@ func errorLine(err error) string {
 		qf *nodeset.QueryFailedError
 		py *pyfmt.Error
 	)
+	var (
+		cfg *configError
+		pye *pyError
+		ose *osErrorT
+		ini *pyini.Error
+		nse *pyini.NoSectionError
+		noe *pyini.NoOptionError
+	)
 	switch {
+	case errors.As(err, &cfg), errors.As(err, &ose):
+		return "ERROR: " + err.Error()
+	case errors.As(err, &pye), errors.As(err, &ini), errors.As(err, &nse), errors.As(err, &noe):
+		return prog + ": " + err.Error()
 	case errors.As(err, &pe), errors.As(err, &re):
 		return prog + ": Parse error: " + err.Error()
 	case errors.As(err, &ee):
@@ -126,6 +207,7 @@ func errorLine(err error) string {
 // groups.
 type lazyResolver struct {
 	paths []string
+	debug io.Writer // -d: the group sources' messages
 	once  sync.Once
 	r     *nodeset.Resolver
 	err   error
@@ -134,8 +216,23 @@ type lazyResolver struct {
 func newLazyResolver(paths []string) *lazyResolver { return &lazyResolver{paths: paths} }
 
 func (l *lazyResolver) load() (*nodeset.Resolver, error) {
-	l.once.Do(func() { l.r, l.err = nodeset.LoadResolver(l.paths...) })
+	l.once.Do(func() {
+		l.r, l.err = nodeset.LoadResolver(l.paths...)
+		if l.err == nil && l.debug != nil {
+			l.r.SetDebugOutput(l.debug)
+		}
+	})
 	return l.r, l.err
+}
+
+// SetDefaultSource is -s: it loads groups.conf and fails for an unknown
+// source, as ClusterShell's default_source_name setter.
+func (l *lazyResolver) SetDefaultSource(name string) error {
+	r, err := l.load()
+	if err != nil {
+		return err
+	}
+	return r.SetDefaultSource(name)
 }
 
 // Sources implements nodeset.GroupResolver.

@@ -2,6 +2,7 @@ package csub
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -28,24 +29,78 @@ const (
 	envPrefix = "FLEETSH_PREFIX"
 )
 
-// settings is the parsed command line: clush's options plus ours.
+// settings is the parsed command line, clush's options plus ours, and
+// what clush.conf makes of them.
 type settings struct {
-	nodes, exclude    []string // -w, -x (node sets, groups allowed)
-	groups, exgroups  []string // -g, -X (sets of group names)
-	verbosity         int
-	label             bool // not -N
-	lineMode          bool // -L
-	gather, gatherAll bool // -b, -B
-	maxrc             bool // -S
-	fanout            int  // -f (0: the agent's)
-	connectTimeout    time.Duration
-	commandTimeout    time.Duration
-	user, sshOptions  string // -l, -o
-	worker            string // -R
-	fleet, prefix     string // --fleet, --prefix (or their variables)
-	command           []string
-	prefixFromEnv     bool // prefix came from FLEETSH_PREFIX (for its error)
+	// Selecting target nodes.
+	nodes, exclude   []string // -w, -x (node sets, groups allowed)
+	groups, exgroups []string // -g, -X (sets of group names)
+	all              bool     // -a
+	hostfiles        []string // --hostfile
+	pick             int      // --pick (0: all)
+	groupsource      string   // -s
+	groupsconf       string   // --groupsconf
+	conf             string   // --conf
+	confOpts         []string // -O KEY=VALUE
+	nostdin          bool     // -n
+
+	// Output behaviour.
+	quiet, verbose, debugOpt bool // -q, -v, -d as given
+	verbosity                int  // clush.conf's, after -q/-v/-d/-O
+	groupbase                bool // -G
+	label                    bool // not -N
+	lineMode                 bool // -L
+	progress                 bool // -P
+	gather, gatherAll        bool // -b (or -B, --diff), -B
+	regroup                  bool // -r
+	maxrcOpt                 bool // -S: exit code lines need verbosity std
+	whencolor                string
+	diff                     bool   // --diff
+	outdir, errdir           string // --outdir, --errdir
+
+	// File copying.
+	copy, rcopy bool   // -c, --rcopy
+	dest        string // --dest
+	preserve    bool   // -p
+
+	// Connection options, as given (the settings below are clush.conf's
+	// values after them).
+	fanoutOpt                            int
+	connectTimeoutOpt, commandTimeoutOpt float64
+	user, sshOptions                     string // -l, -o
+	mode                                 string // -m
+	worker                               string // -R
+
+	// Ours.
+	fleet, prefix string // --fleet, --prefix (or their variables)
+	gatewayPaths  bool   // --gateway-paths
+	prefixFromEnv bool   // prefix came from FLEETSH_PREFIX (for its error)
+	json, summary bool   // --json, --summary (json.go)
+
+	command []string
+
+	// From clush.conf (config.go) and the options.
+	cfg            *clushConfig
+	fanout         int // 0: the agent's
+	connectTimeout time.Duration
+	commandTimeout time.Duration
+	color          bool // ANSI colors
+	nodeCount      bool // clush.conf node_count
+	// maxrc makes the exit status the largest exit code (-S, or
+	// clush.conf maxrc). clush reads maxrc after the run: a bad value is
+	// reported then (maxrcErr).
+	maxrc    bool
+	maxrcErr error
+	// From configure (setup.go).
+	forwardStdin   bool              // standard input goes to the nodes
+	stdin          []byte            // what the job sends them (readInput)
+	commandPrefix  []string          // the mode's command_prefix, split
+	passwordPrompt bool              // the mode's password_prompt
+	info           map[string]string // the job's task info keys
 }
+
+// copying tells whether the run is a file copy (-c or --rcopy).
+func (s *settings) copying() bool { return s.copy || s.rcopy }
 
 // checkSafestring is ClusterShell's check_safestring option type: a value
 // that is empty or looks like an option is refused (clush -w -b ...).
@@ -56,12 +111,21 @@ func checkSafestring(_ *optparse.Option, optStr, value string) (any, error) {
 	return value, nil
 }
 
+// copyCallback is OptionParser._copy_callback: -c and --rcopy turn
+// interspersed arguments back on (the rest are file names, options may
+// follow them) and set their flag.
+func copyCallback(opt *optparse.Option, _ string, _ any, st *optparse.State) error {
+	st.Parser.EnableInterspersedArgs()
+	st.Values.Set(opt.Dest, true)
+	return nil
+}
+
 // newParser declares csub's options as ClusterShell 1.9.1's clush does
 // (CLI/Clush.py main() and CLI/OptionParser.py install_*_options): same
 // order, groups, metavars and help, so --help lines and every usage error
-// read the same. Options csub does not implement yet are left out (not
-// accepted, so "no such option" rather than silently ignored); each goes
-// back at its place in clush's order when it is implemented. Our own
+// read the same. Left out: the tree mode options --topology, --remote and
+// the hidden --grooming (topology is the coordinator's business, see
+// the package doc), so they are refused rather than ignored. Our own
 // options come last, in their own group.
 func newParser(env *environ) *optparse.Parser {
 	p := optparse.New(optparse.Config{
@@ -76,47 +140,82 @@ func newParser(env *environ) *optparse.Parser {
 	// Everything after the first argument that is not an option is the
 	// command: csub -w n1 ls -l runs "ls -l".
 	p.DisableInterspersedArgs()
-	// Not yet: -s/--groupsource, -n/--nostdin, --groupsconf, --conf,
-	// -O/--option.
+	p.AddOption(optparse.Option{Flags: []string{"-s", "--groupsource"}, Action: optparse.ActionStore, Type: "safestring",
+		Dest: "groupsource", Help: "optional groups.conf(5) group source to use"})
+	p.AddOption(optparse.Option{Flags: []string{"-n", "--nostdin"}, Action: optparse.ActionStoreTrue, Dest: "nostdin",
+		Help: "don't watch for possible input from stdin"})
+	p.AddOption(optparse.Option{Flags: []string{"--groupsconf"}, Action: optparse.ActionStore, Metavar: "FILE",
+		Help: "use alternate config file for groups.conf(5)"})
+	p.AddOption(optparse.Option{Flags: []string{"--conf"}, Action: optparse.ActionStore, Metavar: "FILE",
+		Help: "use alternate config file for clush.conf(5)"})
+	p.AddOption(optparse.Option{Flags: []string{"-O", "--option"}, Action: optparse.ActionAppend, Metavar: "KEY=VALUE",
+		Dest: "option", Default: []any{}, Help: "override any key=value clush.conf(5) options"})
 
 	g := p.AddGroup("Selecting target nodes", "")
 	g.AddOption(optparse.Option{Flags: []string{"-w"}, Action: optparse.ActionAppend, Type: "safestring",
 		Dest: "nodes", Help: "nodes where to run the command"})
 	g.AddOption(optparse.Option{Flags: []string{"-x"}, Action: optparse.ActionAppend, Type: "safestring",
 		Dest: "exclude", Metavar: "NODES", Help: "exclude nodes from the node list"})
-	// Not yet: -a/--all.
+	g.AddOption(optparse.Option{Flags: []string{"-a", "--all"}, Action: optparse.ActionStoreTrue, Dest: "nodes_all",
+		Help: "run command on all nodes"})
 	g.AddOption(optparse.Option{Flags: []string{"-g", "--group"}, Action: optparse.ActionAppend,
 		Type: "safestring", Dest: "group", Help: "run command on a group of nodes"})
 	g.AddOption(optparse.Option{Flags: []string{"-X"}, Action: optparse.ActionAppend, Dest: "exgroup",
 		Metavar: "GROUP", Type: "safestring", Help: "exclude nodes from this group"})
-	// Not yet: -E/--engine (hidden), --hostfile/--machinefile, --topology,
-	// --pick.
+	// Accepted for scripts written for clush, and ignored: the event
+	// engine is Go's.
+	g.AddOption(optparse.Option{Flags: []string{"-E", "--engine"}, Action: optparse.ActionStore, Dest: "engine",
+		Choices: []string{"auto", "epoll", "poll", "select"}, Default: "auto", Help: optparse.SuppressHelp})
+	g.AddOption(optparse.Option{Flags: []string{"--hostfile", "--machinefile"}, Action: optparse.ActionAppend,
+		Dest: "hostfile", Default: []any{}, Metavar: "FILE", Help: "path to file containing a list of target hosts"})
+	g.AddOption(optparse.Option{Flags: []string{"--pick"}, Action: optparse.ActionStore, Dest: "pick",
+		Metavar: "N", Type: optparse.TypeInt, Help: "pick N node(s) at random in nodeset"})
 
 	g = p.AddGroup("Output behaviour", "")
 	g.AddOption(optparse.Option{Flags: []string{"-q", "--quiet"}, Action: optparse.ActionStoreTrue,
 		Dest: "quiet", Help: "be quiet, print essential output only"})
 	g.AddOption(optparse.Option{Flags: []string{"-v", "--verbose"}, Action: optparse.ActionStoreTrue,
 		Dest: "verbose", Help: "be verbose, print informative messages"})
-	// Not yet: -d/--debug, -G/--groupbase.
+	g.AddOption(optparse.Option{Flags: []string{"-d", "--debug"}, Action: optparse.ActionStoreTrue,
+		Dest: "debug", Help: "output more messages for debugging purpose"})
+	g.AddOption(optparse.Option{Flags: []string{"-G", "--groupbase"}, Action: optparse.ActionStoreTrue,
+		Dest: "groupbase", Default: false, Help: "do not display group source prefix"})
 	g.AddOption(optparse.Option{Flags: []string{"-L"}, Action: optparse.ActionStoreTrue, Dest: "line_mode",
 		Help: "disable header block and order output by nodes"})
 	g.AddOption(optparse.Option{Flags: []string{"-N"}, Action: optparse.ActionStoreFalse, Dest: "label",
 		Default: true, Help: "disable labeling of command line"})
-	// Not yet: -P/--progress.
+	g.AddOption(optparse.Option{Flags: []string{"-P", "--progress"}, Action: optparse.ActionStoreTrue,
+		Dest: "progress", Help: "show progress during command execution"})
 	g.AddOption(optparse.Option{Flags: []string{"-b", "--dshbak"}, Action: optparse.ActionStoreTrue,
 		Dest: "gather", Help: "gather nodes with same output"})
 	g.AddOption(optparse.Option{Flags: []string{"-B"}, Action: optparse.ActionStoreTrue, Dest: "gatherall",
 		Default: false, Help: "like -b but including standard error"})
-	// Not yet: -r/--regroup.
+	g.AddOption(optparse.Option{Flags: []string{"-r", "--regroup"}, Action: optparse.ActionStoreTrue,
+		Dest: "regroup", Default: false, Help: "fold nodeset using node groups"})
 	g.AddOption(optparse.Option{Flags: []string{"-S", "--maxrc"}, Action: optparse.ActionStoreTrue,
 		Dest: "maxrc", Help: "return the largest of command return codes"})
-	// Not yet: --color, --diff, --outdir, --errdir; the "File copying"
-	// group (-c/--copy, --rcopy, --dest, -p).
+	g.AddOption(optparse.Option{Flags: []string{"--color"}, Action: optparse.ActionStore, Dest: "whencolor",
+		Choices: colorChoices, Help: "whether to use ANSI colors (never, always or auto)"})
+	g.AddOption(optparse.Option{Flags: []string{"--diff"}, Action: optparse.ActionStoreTrue, Dest: "diff",
+		Help: "show diff between gathered outputs"})
+	g.AddOption(optparse.Option{Flags: []string{"--outdir"}, Action: optparse.ActionStore, Dest: "outdir",
+		Help: "output directory for stdout files (OPTIONAL)"})
+	g.AddOption(optparse.Option{Flags: []string{"--errdir"}, Action: optparse.ActionStore, Dest: "errdir",
+		Help: "output directory for stderr files (OPTIONAL)"})
+
+	g = p.AddGroup("File copying", "")
+	g.AddOption(optparse.Option{Flags: []string{"-c", "--copy"}, Action: optparse.ActionCallback, Dest: "copy",
+		Callback: copyCallback, Help: "copy local file or directory to remote nodes"})
+	g.AddOption(optparse.Option{Flags: []string{"--rcopy"}, Action: optparse.ActionCallback, Dest: "rcopy",
+		Callback: copyCallback, Help: "copy file or directory from remote nodes"})
+	g.AddOption(optparse.Option{Flags: []string{"--dest"}, Action: optparse.ActionStore, Dest: "dest_path",
+		Help: "destination file or directory on the nodes"})
+	g.AddOption(optparse.Option{Flags: []string{"-p"}, Action: optparse.ActionStoreTrue, Dest: "preserve_flag",
+		Help: "preserve modification times and modes"})
 
 	g = p.AddGroup("Connection options", "")
 	g.AddOption(optparse.Option{Flags: []string{"-f", "--fanout"}, Action: optparse.ActionStore, Dest: "fanout",
 		Help: "use a specified fanout", Type: optparse.TypeInt})
-	// Not yet: --grooming (hidden).
 	g.AddOption(optparse.Option{Flags: []string{"-l", "--user"}, Action: optparse.ActionStore, Type: "safestring",
 		Dest: "user", Help: "execute remote command as user"})
 	g.AddOption(optparse.Option{Flags: []string{"-o", "--options"}, Action: optparse.ActionStore,
@@ -125,22 +224,30 @@ func newParser(env *environ) *optparse.Parser {
 		Dest: "connect_timeout", Help: "limit time to connect to a node", Type: optparse.TypeFloat})
 	g.AddOption(optparse.Option{Flags: []string{"-u", "--command_timeout"}, Action: optparse.ActionStore,
 		Dest: "command_timeout", Help: "limit time for command to run on the node", Type: optparse.TypeFloat})
-	// Not yet: -m/--mode.
+	g.AddOption(optparse.Option{Flags: []string{"-m", "--mode"}, Action: optparse.ActionStore, Dest: "mode",
+		Help: "run mode; define MODEs in <confdir>/*.conf"})
 	g.AddOption(optparse.Option{Flags: []string{"-R", "--worker"}, Action: optparse.ActionStore, Dest: "worker",
 		Help: "worker name to use for command execution ('exec', 'rsh', 'ssh', etc. default is 'ssh')"})
-	// Not yet: --remote.
 
 	g = p.AddGroup("Fleet options", "")
 	g.AddOption(optparse.Option{Flags: []string{"--fleet"}, Action: optparse.ActionStore, Dest: "fleet", Metavar: "URL",
 		Help: "NATS URL of the fleet to submit to (default: $" + envFleet + "; none: run an in-process fleet)"})
 	g.AddOption(optparse.Option{Flags: []string{"--prefix"}, Action: optparse.ActionStore, Dest: "prefix", Metavar: "PREFIX",
 		Help: "subject prefix of the fleet (default: $" + envPrefix + ", else '" + protocol.DefaultPrefix + "')"})
+	g.AddOption(optparse.Option{Flags: []string{"--json"}, Action: optparse.ActionStoreTrue, Dest: "json",
+		Help: "print JSON Lines: one object per output line and per node result (final state, exit code, timings)"})
+	g.AddOption(optparse.Option{Flags: []string{"--summary"}, Action: optparse.ActionStoreTrue, Dest: "summary",
+		Help: "print a final summary of the nodes per final state on stderr"})
+	g.AddOption(optparse.Option{Flags: []string{"--gateway-paths"}, Action: optparse.ActionStoreTrue, Dest: "gateway_paths",
+		Help: "with --fleet, let -c read its sources and --rcopy write under --dest on the machines of the agents " +
+			"serving the nodes (the gateways), not here"})
 	return p
 }
 
-// parseArgs parses the command line into settings. Usage errors, --help
+// parseArgs parses the command line into settings and reads clush.conf,
+// up to where clush's main() creates its Display: usage errors, --help
 // and --version return the parser's *optparse.ExitError (already
-// printed).
+// printed); configuration errors are returned for exitStatus.
 func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error) {
 	p := newParser(env)
 	v, rest, err := p.Parse(args)
@@ -148,36 +255,49 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 		return nil, p, err
 	}
 	s := &settings{
-		nodes:     v.Strings("nodes"),
-		exclude:   v.Strings("exclude"),
-		groups:    v.Strings("group"),
-		exgroups:  v.Strings("exgroup"),
-		verbosity: verbStd,
-		label:     v.Bool("label"),
-		lineMode:  v.Bool("line_mode"),
-		gather:    v.Bool("gather") || v.Bool("gatherall"),
-		gatherAll: v.Bool("gatherall"),
-		maxrc:     v.Bool("maxrc"),
-		command:   rest,
+		nodes:             v.Strings("nodes"),
+		exclude:           v.Strings("exclude"),
+		groups:            v.Strings("group"),
+		exgroups:          v.Strings("exgroup"),
+		all:               v.Bool("nodes_all"),
+		hostfiles:         v.Strings("hostfile"),
+		pick:              v.Int("pick"),
+		groupsource:       v.String("groupsource"),
+		groupsconf:        v.String("groupsconf"),
+		conf:              v.String("conf"),
+		confOpts:          v.Strings("option"),
+		nostdin:           v.Bool("nostdin"),
+		quiet:             v.Bool("quiet"),
+		verbose:           v.Bool("verbose"),
+		debugOpt:          v.Bool("debug"),
+		groupbase:         v.Bool("groupbase"),
+		label:             v.Bool("label"),
+		lineMode:          v.Bool("line_mode"),
+		progress:          v.Bool("progress"),
+		diff:              v.Bool("diff"),
+		gather:            v.Bool("gather") || v.Bool("gatherall") || v.Bool("diff"),
+		gatherAll:         v.Bool("gatherall"),
+		regroup:           v.Bool("regroup"),
+		maxrcOpt:          v.Bool("maxrc"),
+		whencolor:         v.String("whencolor"),
+		outdir:            v.String("outdir"),
+		errdir:            v.String("errdir"),
+		copy:              v.Bool("copy"),
+		rcopy:             v.Bool("rcopy"),
+		dest:              v.String("dest_path"),
+		preserve:          v.Bool("preserve_flag"),
+		fanoutOpt:         v.Int("fanout"),
+		connectTimeoutOpt: v.Float("connect_timeout"),
+		commandTimeoutOpt: v.Float("command_timeout"),
+		user:              v.String("user"),
+		sshOptions:        v.String("options"),
+		mode:              v.String("mode"),
+		worker:            v.String("worker"),
+		gatewayPaths:      v.Bool("gateway_paths"),
+		json:              v.Bool("json"),
+		summary:           v.Bool("summary"),
+		command:           rest,
 	}
-	// ClusterShell's ClushConfig applies -q, then -v (then -d): the last
-	// one present wins in that order, not in command line order.
-	if v.Bool("quiet") {
-		s.verbosity = verbQuiet
-	}
-	if v.Bool("verbose") {
-		s.verbosity = verbVerb
-	}
-	// clush ignores zero values ("if options.fanout:"): the defaults stay.
-	if n := v.Int("fanout"); n > 0 {
-		s.fanout = n
-	}
-	s.connectTimeout = seconds(v.Float("connect_timeout"))
-	s.commandTimeout = seconds(v.Float("command_timeout"))
-	s.user = v.String("user")
-	s.sshOptions = v.String("options")
-	s.worker = v.String("worker")
-
 	s.fleet = v.String("fleet")
 	if v.IsNone("fleet") {
 		s.fleet = env.getenv(envFleet)
@@ -194,10 +314,82 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 		}
 		return nil, p, p.Error(fmt.Sprintf("%s: invalid value: %s", what, pyfmt.ReprString(s.prefix)))
 	}
+	if s.cfg, err = loadConfig(s, env); err != nil {
+		return nil, p, err
+	}
+	// The mode applies to every key it sets, color and node_count
+	// included (clush reads those before it activates the mode, so a
+	// mode's color or node_count has no effect there).
+	if s.mode != "" {
+		if err := s.cfg.setMode(s.mode); err != nil {
+			return nil, p, err
+		}
+	}
+	s.verbosity = s.cfg.verbosity()
+	// clush reads color first, then checks --diff against -L while it
+	// creates its Display, then reads node_count.
+	cfgColor, err := s.cfg.color()
+	if err != nil {
+		return nil, p, err
+	}
+	if s.diff && s.lineMode {
+		return nil, p, p.Error("option mismatch (diff not supported in line_mode)")
+	}
+	s.color = useColor(s, cfgColor, env)
+	if s.nodeCount, err = s.cfg.getBool("node_count"); err != nil {
+		return nil, p, err
+	}
+	// Read again once a mode is active (configure).
+	s.maxrc, s.maxrcErr = s.cfg.getBool("maxrc")
 	return s, p, nil
 }
 
-// seconds converts an option's float seconds; zero, negative or absurd
+// useColor is clush's choice of ANSI colors (main() and Display's
+// __init__): --color, else clush.conf's color, else NO_COLOR, CLICOLOR
+// and CLICOLOR_FORCE, else whether standard output is a terminal.
+func useColor(s *settings, cfgColor string, env *environ) bool {
+	var color *bool
+	yes, no := true, false
+	stdoutTTY := isTerminalFile(env.stdout)
+	if cfgColor == "auto" {
+		c := stdoutTTY && (s.gatherAll || isTerminalFile(env.stderr))
+		color = &c
+	} else {
+		c := cfgColor == "always"
+		color = &c
+	}
+	if s.whencolor == "" && (cfgColor == "" || cfgColor == "auto") {
+		// No --color (clush cannot tell --color= from none here either).
+		if _, set := env.lookup("NO_COLOR"); set {
+			color = &no
+		} else {
+			switch force, cli := env.getenv("CLICOLOR_FORCE"), env.getenv("CLICOLOR"); {
+			case force != "" && force != "0":
+				color = &yes
+			case cli == "":
+				color = nil
+			case cli != "0":
+				color = &stdoutTTY
+			default:
+				color = &no
+			}
+		}
+	}
+	if color == nil {
+		c := (s.whencolor == "" || s.whencolor == "auto") && stdoutTTY || s.whencolor == "always"
+		color = &c
+	}
+	return *color
+}
+
+// isTerminalFile tells whether w (standard input, output or error) is a
+// terminal.
+func isTerminalFile(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && isTTY(int(f.Fd()))
+}
+
+// seconds converts clush.conf's float seconds; zero, negative or absurd
 // values mean "none", as clush's "if config.command_timeout > 0".
 func seconds(f float64) time.Duration {
 	if !(f > 0) || f > float64(1<<62)/float64(time.Second) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -82,6 +83,19 @@ type group struct {
 	rc    int
 	nodes []uint32 // ascending, i.e. in node set order
 	msg   []byte
+}
+
+// codes returns the exit codes of the nodes that have one, ascending
+// (clush's sorted(worker.iter_retcodes())).
+func (r *results) codes() []int {
+	var out []int
+	for i := range r.nodes {
+		if r.withRC(uint32(i)) && !slices.Contains(out, int(r.code[i])) {
+			out = append(out, int(r.code[i]))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // byNodeSet is ClusterShell's bufnodeset_cmpkey: larger node sets first,
@@ -204,6 +218,11 @@ type renderer struct {
 	res     *results
 	h       handler
 	partial map[uint64][]byte // node<<1|stderr: a line cut across records
+	// timer is clush's progress counter (runtimer.go), nil when off;
+	// sharedTimer says the jobs of a copy share it (its last job's
+	// handler stops it).
+	timer       *runTimer
+	sharedTimer bool
 }
 
 // newRenderer picks the output handler as clush's run_command does.
@@ -222,11 +241,22 @@ func newRenderer(d *display, nodes []string) *renderer {
 	return r
 }
 
-// batch renders one batch of the stream.
+// startTimer starts clush's progress counter when clush would (see
+// wantRunTimer), for total nodes of which done() have finished.
+func (r *renderer) startTimer(copy bool, total int, done func() int) {
+	if r.d.wantRunTimer(copy) {
+		r.timer = startRunTimer(r.d.o, total, done)
+	}
+}
+
+// batch renders one batch of the stream and writes it out.
 func (r *renderer) batch(b *protocol.EventBatch) {
+	r.lock()
+	defer r.unlock()
 	for i := range b.Records {
 		r.record(&b.Records[i])
 	}
+	_ = r.d.o.flush()
 }
 
 func (r *renderer) record(rec *protocol.Record) {
@@ -235,11 +265,31 @@ func (r *renderer) record(rec *protocol.Record) {
 		for _, n := range rec.Nodes {
 			r.data(n, rec.Kind, rec.Data, rec.Partial)
 		}
+	case protocol.KindStart:
+		if s, ok := r.h.(starter); ok {
+			for _, n := range rec.Nodes {
+				s.start(n, rec.At)
+			}
+		}
 	case protocol.KindEnd:
+		e, _ := r.h.(ender)
 		for _, n := range rec.Nodes {
-			r.end(n, rec.State, rec.Code, string(rec.Data))
+			if r.end(n, rec.State, rec.Code, string(rec.Data)) && e != nil {
+				e.ended(n, rec)
+			}
 		}
 	}
+}
+
+// starter is a handler that wants to know when each node starts.
+type starter interface {
+	start(node uint32, at time.Time)
+}
+
+// ender is a handler that wants every node's final record (timeouts and
+// failures included, which hup does not see).
+type ender interface {
+	ended(node uint32, rec *protocol.Record)
 }
 
 func partKey(node uint32, kind protocol.Kind) uint64 {
@@ -285,7 +335,8 @@ func (r *renderer) line(node uint32, kind protocol.Kind, line []byte) {
 	r.h.read(node, kind, line)
 }
 
-func (r *renderer) end(node uint32, st protocol.State, code int, reason string) {
+// end records node's final state; it returns false for a duplicate.
+func (r *renderer) end(node uint32, st protocol.State, code int, reason string) bool {
 	// A line cut by a node that then ended is all there will be of it.
 	for _, kind := range []protocol.Kind{protocol.KindStdout, protocol.KindStderr} {
 		if head, ok := r.partial[partKey(node, kind)]; ok {
@@ -294,17 +345,23 @@ func (r *renderer) end(node uint32, st protocol.State, code int, reason string) 
 		}
 	}
 	if !r.res.end(node, st, code, reason) {
-		return
+		return false
 	}
 	// clush gets no ev_hup for a node that timed out.
 	if st != protocol.StateTimeout {
 		r.h.hup(node, code, reportsRC(st))
 	}
+	return true
 }
 
 // finish is the end of the stream (the batch marked Last): every node has
 // its final state, and the output mode prints its summary.
 func (r *renderer) finish() {
+	r.lock()
+	defer r.unlock()
+	if !r.sharedTimer {
+		defer r.stopTimer()
+	}
 	if idx := r.res.unfinished(false); len(idx) > 0 {
 		for _, n := range idx {
 			r.res.end(n, stateUnreported, 255, "")
@@ -346,6 +403,9 @@ func (r *renderer) printFailures(level int, skipCancel bool) {
 // nodes that did not complete (ttyloop's KeyboardInterrupt handling and
 // clush_excepthook).
 func (r *renderer) interrupt() {
+	r.lock()
+	defer r.unlock()
+	r.stopTimer()
 	d, res := r.d, r.res
 	if d.gather {
 		for i, g := range res.groups(false) {
@@ -373,5 +433,13 @@ func (r *renderer) interrupt() {
 		d.vprintErr(verbQuiet, "Keyboard interrupt (%s did not complete).", res.nodeSet(idx))
 	} else {
 		d.vprintErr(verbQuiet, "Keyboard interrupt.")
+	}
+}
+
+// stopTimer stops the progress counter where it is (the end of the
+// stream, a Ctrl-C).
+func (r *renderer) stopTimer() {
+	if r.timer != nil {
+		r.timer.halt()
 	}
 }

@@ -408,7 +408,6 @@ func TestRefusals(t *testing.T) {
 		shardOf("v.x", []string{"v1"}, protocol.JobSpec{Command: "true"}),
 		shardOf("v", []string{"v1"}, protocol.JobSpec{Command: "true", Worker: "nope"}),
 		shardOf("v", []string{"v1", "v1"}, protocol.JobSpec{Command: "true"}),
-		shardOf("v", []string{"v1"}, protocol.JobSpec{}),
 	} {
 		if rep := c.submit(a, bad); rep.Accepted || rep.Error == "" {
 			t.Errorf("%+v: %+v", bad, rep)

@@ -78,10 +78,9 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	if len(sh.Nodes) > protocol.MaxRecordNodes {
 		return nil, fmt.Errorf("%d nodes: more than %d", len(sh.Nodes), protocol.MaxRecordNodes)
 	}
+	// An empty command is clush's "no command, stdin not a tty": the
+	// node's shell reads the forwarded stdin.
 	spec := &sh.Spec
-	if spec.Command == "" && spec.Copy == nil {
-		return nil, errors.New("no command and no copy")
-	}
 	name := spec.Worker
 	if name == "" {
 		name = a.cfg.Worker

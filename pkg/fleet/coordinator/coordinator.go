@@ -249,9 +249,8 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if err := protocol.ValidID(spec.ID); err != nil {
 		return nil, fmt.Errorf("job id: %w", err)
 	}
-	if spec.Command == "" && spec.Copy == nil {
-		return nil, errors.New("job has no command")
-	}
+	// An empty command is valid: clush runs it (a remote login shell that
+	// reads the forwarded stdin) when given none and stdin is not a tty.
 	if len(spec.Stdin) > protocol.MaxStdin {
 		return nil, fmt.Errorf("job stdin is %d bytes, over the %d allowed", len(spec.Stdin), protocol.MaxStdin)
 	}

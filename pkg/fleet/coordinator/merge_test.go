@@ -138,7 +138,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}{
 		{protocol.JobSpec{ID: "a.b", Nodes: "n1", Command: "x"}, "job id"},
 		{protocol.JobSpec{ID: "j", Nodes: "n[1-", Command: "x"}, "job nodes"},
-		{protocol.JobSpec{ID: "j", Nodes: "n1"}, "no command"},
+		{protocol.JobSpec{ID: "j", Nodes: "", Command: "x"}, "no node"},
 	}
 	for _, c := range cases {
 		var r protocol.SubmitReply

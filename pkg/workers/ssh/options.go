@@ -292,9 +292,16 @@ func unsupportedOption(key, opt string, scp bool) error {
 	if scp {
 		flags = "-F, -i, -J, -o, -P, -q, -r, -p, -O, -s"
 	}
-	return fmt.Errorf("%s: unsupported option %q: the native ssh worker understands %s and -o with %s; use the openssh worker for other options",
-		key, opt, flags, strings.Join(cmdlineKeys, ", "))
+	return &unsupportedError{fmt.Sprintf("%s: unsupported option %q: the native ssh worker understands %s and -o with %s; use the openssh worker for other options",
+		key, opt, flags, strings.Join(cmdlineKeys, ", "))}
 }
+
+// unsupportedError is an option OpenSSH has and the driver does not: it
+// matches ErrUnsupportedOption.
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string        { return e.msg }
+func (e *unsupportedError) Is(target error) bool { return target == ErrUnsupportedOption }
 
 // parseCmdLine reads ssh_options words (scp_options words with scp) the
 // way ssh's getopt would. key names the info key in errors.

@@ -36,9 +36,9 @@
 #    as they come interleave nodes at random. golden_test.go compares the
 #    lines labelled with a node ("node1: ...", "csub: node1: ...") node by
 #    node: each node's lines, in their order, byte for byte.
-#  - the progress indicator ("csub: 3/12\r" on stderr, not implemented in
-#    csub yet) that gathered modes start after 1.33 s, i.e. depending on
-#    the machine's load: regen.sh strips it from stderr.
+#  - the progress indicator ("csub: 3/12\r" on stderr) that gathered
+#    modes start after 1.33 s, i.e. depending on the machine's load:
+#    regen.sh strips it from clush's stderr, golden_test.go from csub's.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,0 +1,110 @@
+package csub
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
+)
+
+// startTestFleet runs a coordinator and a local agent on a real NATS
+// server in this process and returns its URL for --fleet.
+func startTestFleet(t *testing.T) string {
+	t.Helper()
+	srv := natstest.Start(t, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	co, err := coordinator.New(srv.Connect(t, "coordinator"), coordinator.Config{Logger: natstest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := agent.New(srv.Connect(t, "agent"), agent.Config{Local: true, Name: "local", Logger: natstest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 2)
+	go func() { _ = co.Run(ctx); done <- struct{}{} }()
+	go func() { _ = ag.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	for len(co.Agents()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return srv.URL()
+}
+
+func TestJobsAndAttach(t *testing.T) {
+	url := startTestFleet(t)
+	vars := map[string]string{"FLEETSH_FLEET": url}
+
+	// A job in the background, still running while we list and attach.
+	bg := make(chan int, 1)
+	var bgOut, bgErr syncBuffer
+	go func() {
+		bg <- runCSub(t, vars, nil, &bgOut, &bgErr, "-R", "exec", "-w", "n[1-3]", `echo before; sleep 1; echo after`)
+	}()
+	var id string
+	deadline := time.Now().Add(10 * time.Second)
+	for id == "" {
+		var out, errb syncBuffer
+		if rc := runCSub(t, vars, nil, &out, &errb, "jobs"); rc != 0 {
+			t.Fatalf("jobs: rc %d %s", rc, errb.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if !strings.HasPrefix(lines[0], "JOB ") {
+			t.Fatalf("jobs header %q", lines[0])
+		}
+		if len(lines) > 1 && strings.Contains(lines[1], "running") {
+			id = strings.Fields(lines[1])[0]
+			if !strings.Contains(lines[1], "tester") || !strings.Contains(lines[1], "echo before; sleep 1") {
+				t.Errorf("job line %q", lines[1])
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no running job listed: %q", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// attach replays what was printed before and follows the rest.
+	var out, errb syncBuffer
+	if rc := runCSub(t, vars, nil, &out, &errb, "attach", "-b", id); rc != 0 {
+		t.Fatalf("attach: rc %d %s", rc, errb.String())
+	}
+	want := "---------------\nn[1-3] (3)\n---------------\nbefore\nafter\n"
+	if out.String() != want {
+		t.Errorf("attach -b output %q, want %q", out.String(), want)
+	}
+	if rc := <-bg; rc != 0 {
+		t.Errorf("background job rc %d: %s", rc, bgErr.String())
+	}
+
+	// A finished job replays whole, in JSON too.
+	out, errb = syncBuffer{}, syncBuffer{}
+	if rc := runCSub(t, vars, nil, &out, &errb, "attach", "--json", id); rc != 0 || strings.Count(out.String(), `"type":"result"`) != 3 {
+		t.Errorf("attach --json: rc %d\n%s%s", rc, out.String(), errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	if rc := runCSub(t, vars, nil, &out, &errb, "jobs", "--json"); rc != 0 || !strings.Contains(out.String(), `"type":"job"`) || !strings.Contains(out.String(), id) {
+		t.Errorf("jobs --json: rc %d\n%s%s", rc, out.String(), errb.String())
+	}
+}
+
+func TestJobsErrors(t *testing.T) {
+	var out, errb syncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "jobs"); rc != 1 || !strings.Contains(errb.String(), "csub jobs needs a fleet: give --fleet URL or set FLEETSH_FLEET") {
+		t.Errorf("no fleet: rc %d %q", rc, errb.String())
+	}
+	url := startTestFleet(t)
+	errb = syncBuffer{}
+	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "attach", "nosuchjob"); rc != 1 ||
+		errb.String() != "csub: no job \"nosuchjob\" on this fleet (csub jobs lists them)\n" {
+		t.Errorf("unknown job: rc %d %q", rc, errb.String())
+	}
+	errb = syncBuffer{}
+	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "attach"); rc != 2 || !strings.Contains(errb.String(), "attach: give exactly one job id") {
+		t.Errorf("no id: rc %d %q", rc, errb.String())
+	}
+}
