@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -123,6 +126,20 @@ func TestFleetDrainAndNoAgent(t *testing.T) {
 	}
 	if d := time.Since(began); d > 10*time.Second {
 		t.Errorf("took %v", d)
+	}
+
+	// The same through the csub binary: one line naming the group and the
+	// fix, a non-zero exit, the other nodes' output intact.
+	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "--fleet", f.natsURL, "-w", "node[700-701]", "echo hi")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 255 {
+		t.Errorf("csub exit: %v", err)
+	}
+	if stdout.String() != "node700: hi\n" || stderr.String() != "csub: node701: no agent: no live agent serves gateway group gw3 (start an agent there: agent --name <one of gw3>)\n" {
+		t.Errorf("csub stdout %q stderr %q", stdout.String(), stderr.String())
 	}
 }
 

@@ -200,6 +200,11 @@ func (r *results) unfinished(cancelled bool) []uint32 {
 // any node timed out.
 func (r *results) exitStatus(maxrc bool) int {
 	switch {
+	case r.fleetFailed():
+		// Nodes the fleet could not run at all (no agent for their
+		// gateway group, their agent died, the agent could not start the
+		// worker) have no clush counterpart; a script must not read 0.
+		return 255
 	case !maxrc:
 		return 0
 	case len(r.timeouts) > 0:
@@ -208,6 +213,18 @@ func (r *results) exitStatus(maxrc bool) int {
 		return r.maxRC
 	}
 	return 0
+}
+
+// fleetFailed reports whether some node ended in a state of the fleet's
+// own: no agent, gateway lost, error, or no final state at all.
+func (r *results) fleetFailed() bool {
+	for _, g := range r.fails {
+		switch g.state {
+		case protocol.StateNoAgent, protocol.StateLost, protocol.StateError, stateUnreported:
+			return true
+		}
+	}
+	return false
 }
 
 // renderer turns the job's merged event stream into clush's output: it

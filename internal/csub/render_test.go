@@ -221,7 +221,18 @@ var renderCases = []renderCase{
 		recs: func(e ev) []protocol.Record {
 			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 0)}
 		},
-		want: "node1: x\ncsub: node2: no final state reported\n",
+		want:   "node1: x\ncsub: node2: no final state reported\n",
+		status: 255, // a node the fleet did not account for fails the run
+	},
+	{
+		name:  "no agent fails the run even without -S",
+		nodes: "node[1-2]",
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 0),
+				e.end("node2", protocol.StateNoAgent, "no live agent serves gateway group gw2")}
+		},
+		want:   "node1: x\ncsub: node2: no agent: no live agent serves gateway group gw2\n",
+		status: 255,
 	},
 	{
 		name:  "output after a node's end is dropped; duplicate ends ignored",

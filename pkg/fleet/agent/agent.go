@@ -253,6 +253,9 @@ func versionRefusal(msg string) bool { return strings.HasPrefix(msg, "fleetsh pr
 // register says Hello until a coordinator welcomes the agent.
 func (a *Agent) register(ctx context.Context) error {
 	warned := false
+	// Retry soon at first (a coordinator starting beside us subscribes
+	// within milliseconds), then every registerWait.
+	pause := 20 * time.Millisecond
 	for {
 		var w protocol.Welcome
 		rctx, cancel := context.WithTimeout(ctx, registerWait)
@@ -274,15 +277,16 @@ func (a *Agent) register(ctx context.Context) error {
 			return fmt.Errorf("agent: registration refused: %s", w.Error)
 		case err == nil:
 			a.log.Warn("registration refused, retrying", "err", w.Error)
-		case !warned:
+		case !warned && pause >= registerWait:
 			a.log.Warn("no coordinator answers yet, retrying every second", "err", err)
 			warned = true
 		default:
 			a.log.Debug("registration", "err", err)
 		}
-		if !sleep(ctx, registerWait) {
+		if !sleep(ctx, pause) {
 			return ctx.Err()
 		}
+		pause = min(2*pause, registerWait)
 	}
 }
 

@@ -130,6 +130,7 @@ type Coordinator struct {
 	reconnected time.Time
 
 	stats Stats
+	ready chan struct{}
 }
 
 // Stats counts what the coordinator merged (read with Stats()).
@@ -144,7 +145,8 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 		return nil, err
 	}
 	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger,
-		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower)}, nil
+		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
+		ready: make(chan struct{})}, nil
 }
 
 // Run serves until ctx is done.
@@ -187,6 +189,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
 	})
 	c.log.Info("coordinator ready", "prefix", c.subj.Submit())
+	close(c.ready)
 	tick := time.NewTicker(c.cfg.Heartbeat / 2)
 	defer tick.Stop()
 	for {
@@ -199,6 +202,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Ready is closed once Run listens on every subject.
+func (c *Coordinator) Ready() <-chan struct{} { return c.ready }
 
 // Stats returns the merge counters.
 func (c *Coordinator) Stats() Stats {

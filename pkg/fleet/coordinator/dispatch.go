@@ -79,7 +79,7 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	if len(agents) == 0 {
 		c.mu.Unlock()
 		j.mu.Lock()
-		j.finishMany(nodes, protocol.StateNoAgent, fmt.Sprintf("no live agent serves gateway group %s", groupName(group)))
+		j.finishMany(nodes, protocol.StateNoAgent, noAgentReason(group))
 		j.mu.Unlock()
 		c.checkDone(j)
 		return
@@ -210,4 +210,12 @@ func (c *Coordinator) control(agentID string, ctl protocol.Control) {
 	if err := wire.PublishJSON(c.nc, c.subj.Control(agentID), protocol.TypeControl, ctl); err != nil {
 		c.log.Warn("control", "agent", agentID, "kind", ctl.Kind, "err", err)
 	}
+}
+
+// noAgentReason says why a group's nodes cannot run, and how to fix it.
+func noAgentReason(group string) string {
+	if group == localGroup {
+		return "no live agent serves the nodes under no gateway (run the coordinator with --local-agent, or an agent with --local)"
+	}
+	return fmt.Sprintf("no live agent serves gateway group %s (start an agent there: agent --name <one of %s>)", group, group)
 }

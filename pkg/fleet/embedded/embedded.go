@@ -114,6 +114,12 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		stopCoord()
 	}
 	f.run(func() error { return co.Run(coordCtx) })
+	select { // the agent's first Hello then finds the coordinator listening
+	case <-co.Ready():
+	case <-time.After(10 * time.Second):
+		close(agentDone)
+		return fail(errors.New("embedded fleet: the coordinator did not start within 10s"))
+	}
 	f.run(func() error { defer close(agentDone); return ag.Run(agentCtx) })
 	deadline := time.Now().Add(10 * time.Second)
 	for len(co.Agents()) == 0 {
