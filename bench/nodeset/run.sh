@@ -10,7 +10,8 @@
 # Environment: NODESET_REF (reference binary, default /usr/bin/nodeset),
 # REPEAT (runs per row, default 3; FAST=1 means 1), NODESET_OURS (use this
 # binary instead of building ./cmd/nodeset; pointing it at the reference
-# checks the script itself).
+# checks the script itself). Ours is built static and stripped, as a
+# release would be (see the build below and RESULTS.md).
 #
 # Each row is timed with GNU time (/usr/bin/time -f '%e %M': wall seconds,
 # peak RSS in KiB); the best wall time of the repeats is kept, with the peak
@@ -25,7 +26,7 @@ record=0
 for a in "$@"; do
   case $a in
     --record) record=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -63,8 +64,11 @@ ours=$tmp/nodeset
 if [[ -n ${NODESET_OURS:-} ]]; then
   ours=$NODESET_OURS
 else
-  echo "building ./cmd/nodeset..." >&2
-  go build -o "$ours" ./cmd/nodeset
+  # Built as a release would be: static (CGO_ENABLED=0: no dynamic loader,
+  # no libc; os/user then reads /etc/passwd itself, which only matters
+  # when $HOME is unset), without symbol tables and build paths.
+  echo "building ./cmd/nodeset (CGO_ENABLED=0, -trimpath, -ldflags='-s -w')..." >&2
+  CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ours" ./cmd/nodeset
 fi
 go build -o "$tmp/gen" ./bench/nodeset/gen
 "$tmp/gen" -out "$tmp"

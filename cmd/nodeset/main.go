@@ -9,5 +9,6 @@ import (
 )
 
 func main() {
+	hugeHeap()
 	os.Exit(nodesetcli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }

@@ -23,8 +23,36 @@ import (
 
 type environ struct {
 	stdin          io.Reader
-	stdout, stderr io.Writer
+	stdout, stderr io.Writer // stdout is out
 	getenv         func(string) string
+
+	out  *bufio.Writer // buffers raw
+	raw  io.Writer     // the caller's standard output
+	werr error         // first error of a write to raw by writeLine
+}
+
+// directLine is the length from which writeLine bypasses the buffer.
+const directLine = 16 << 10
+
+// writeLine writes s and a newline to standard output. A long line (the
+// fold of a large set) goes to raw directly, after what is buffered,
+// rather than through the buffer: copying 50 KB into it would write a
+// dozen pages of new memory for nothing (see RESULTS.md in bench/nodeset).
+// Errors are kept as bufio.Writer keeps them: the first one stops all
+// output, and Main reports it.
+func (e *environ) writeLine(s string) {
+	if e.werr != nil {
+		return
+	}
+	if len(s) >= directLine && e.out.Flush() == nil {
+		if _, err := io.WriteString(e.raw, s); err != nil {
+			e.werr = err
+			return
+		}
+		s = ""
+	}
+	io.WriteString(e.out, s)
+	io.WriteString(e.out, "\n")
 }
 
 func (e *environ) lookup(k string) (string, bool) {
@@ -42,10 +70,13 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.stat
 // groups.conf (HOME, XDG_CONFIG_HOME, CLUSTERSHELL_CFGDIR).
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	out := bufio.NewWriterSize(stdout, 64<<10)
-	env := &environ{stdin: stdin, stdout: out, stderr: stderr, getenv: getenv}
+	env := &environ{stdin: stdin, stdout: out, stderr: stderr, getenv: getenv, out: out, raw: stdout}
 	err := run(args, env)
 	if ferr := out.Flush(); ferr != nil && err == nil {
 		err = ferr
+	}
+	if env.werr != nil && err == nil {
+		err = env.werr
 	}
 	if err == nil {
 		return 0
@@ -122,7 +153,7 @@ func (c *command) newSet() xset {
 	}
 	ns := nodeset.New()
 	ns.SetAutostep(c.autostep)
-	return &nodeSet{ns, c.parser}
+	return &nodeSet{ns: ns, p: c.parser}
 }
 
 func run(args []string, env *environ) error {
@@ -199,16 +230,20 @@ func run(args []string, env *environ) error {
 	}
 	c.parser.Autostep = c.autostep
 	x := c.newSet()
+	if ns, ok := x.(*nodeSet); ok {
+		ns.fresh = true
+	}
 	if v.Bool("all") {
 		all, err := c.parser.All("")
 		if err != nil {
 			return err
 		}
+		x.(*nodeSet).fresh = false
 		x.(*nodeSet).ns.Update(all)
 	}
 	listing := v.Bool("list") || v.Bool("listall")
 	if len(args) == 0 && !v.Bool("all") && !listing {
-		if err := c.processStdin(x.update); err != nil {
+		if err := c.processStdin(x.update, x.take); err != nil {
 			return err
 		}
 	}
@@ -222,7 +257,7 @@ func run(args []string, env *environ) error {
 	}{{and, x.intersectionUpdate}, {sub, x.differenceUpdate}, {xor, x.symmetricDifferenceUpdate}} {
 		for _, nodes := range op.vals {
 			if nodes == "-" {
-				if err := c.processStdin(op.f); err != nil {
+				if err := c.processStdin(op.f, nil); err != nil {
 					return err
 				}
 				continue
@@ -258,12 +293,12 @@ func (c *command) compute(x xset, args []string) error {
 		case "-X", "--xor":
 			op = x.symmetricDifferenceUpdate
 		case "-":
-			if err := c.processStdin(x.update); err != nil {
+			if err := c.processStdin(x.update, x.take); err != nil {
 				return err
 			}
 			continue
 		default:
-			if err := c.updateLines(x, x.update, arg); err != nil {
+			if err := c.updateLines(x, x.update, arg, true); err != nil {
 				return err
 			}
 			continue
@@ -274,12 +309,12 @@ func (c *command) compute(x xset, args []string) error {
 		val := args[0]
 		args = args[1:]
 		if val == "-" {
-			if err := c.processStdin(op); err != nil {
+			if err := c.processStdin(op, nil); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := c.updateLines(x, op, val); err != nil {
+		if err := c.updateLines(x, op, val, false); err != nil {
 			return err
 		}
 	}
@@ -287,11 +322,26 @@ func (c *command) compute(x xset, args []string) error {
 }
 
 // updateLines applies op with the union of the lines of s (ClusterShell's
-// class_set.fromlist(s.splitlines())).
-func (c *command) updateLines(x xset, op func(xset), s string) error {
+// class_set.fromlist(s.splitlines())); union says op is x.update.
+func (c *command) updateLines(x xset, op func(xset), s string, union bool) error {
+	lines := pySplitlines(s)
+	if len(lines) == 1 {
+		// The usual single line: the union of one set is that set, with
+		// the command's autostep that parse gives it already.
+		o, err := x.parse(lines[0])
+		if err != nil {
+			return err
+		}
+		if union {
+			x.take(o)
+		} else {
+			op(o)
+		}
+		return nil
+	}
 	acc := x.empty()
 	acc.setAutostep(c.autostep)
-	for _, line := range pySplitlines(s) {
+	for _, line := range lines {
 		o, err := x.parse(line)
 		if err != nil {
 			return err
@@ -303,8 +353,9 @@ func (c *command) updateLines(x xset, op func(xset), s string) error {
 }
 
 // processStdin reads nodesets from standard input, one or more per line,
-// "#" starting a comment, and applies op with their union.
-func (c *command) processStdin(op func(xset)) error {
+// "#" starting a comment, and applies op with their union. take, if not
+// nil, is x.take for op x.update.
+func (c *command) processStdin(op, take func(xset)) error {
 	data, err := readAll(c.env.stdin)
 	if err != nil {
 		return fmt.Errorf("read standard input: %w", err)
@@ -316,6 +367,10 @@ func (c *command) processStdin(op func(xset)) error {
 		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	}
 	fast, _ := tmp.(*nodeSet)
+	// flat stays true while every name read is a plain name with at most
+	// one number: the union has no multi-dimensional pattern then, so
+	// that take may adopt it (copying it would only copy it).
+	flat := true
 	for len(text) > 0 {
 		line, rest, found := strings.Cut(text, "\n")
 		text = rest
@@ -330,11 +385,15 @@ func (c *command) processStdin(op func(xset)) error {
 		for elem := range pyFields(line) {
 			// A plain name needs none of the parser's work.
 			if fast != nil && plainName(elem) {
+				if flat && !oneNumber(elem) {
+					flat = false
+				}
 				if err := fast.ns.AddNode(elem); err != nil {
 					return err
 				}
 				continue
 			}
+			flat = false
 			o, err := tmp.parse(elem)
 			if err != nil {
 				return err
@@ -343,9 +402,33 @@ func (c *command) processStdin(op func(xset)) error {
 		}
 	}
 	if tmp.len() > 0 {
-		op(tmp)
+		if take != nil && flat {
+			take(tmp)
+		} else {
+			op(tmp)
+		}
 	}
 	return nil
+}
+
+// oneNumber reports whether the ASCII name s holds at most one run of
+// digits, which makes it a one-dimensional node name.
+func oneNumber(s string) bool {
+	runs, in := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return false // may hold other digits: left to the parser
+		}
+		digit := '0' <= c && c <= '9'
+		if digit && !in {
+			if runs++; runs > 1 {
+				return false
+			}
+		}
+		in = digit
+	}
+	return true
 }
 
 // special marks the characters that make a token more than a plain name.
@@ -462,7 +545,7 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 				}
 				formatted.Update(one)
 			}
-			x = &nodeSet{formatted, c.parser}
+			x = &nodeSet{ns: formatted, p: c.parser}
 			render = func(s xset) (string, error) { return s.fold(), nil }
 		} else {
 			render = func(s xset) (string, error) {
@@ -505,8 +588,7 @@ func (c *command) output(x xset, autoOpt any, maxsplit int) error {
 		if err != nil {
 			return err
 		}
-		io.WriteString(env.stdout, line)
-		io.WriteString(env.stdout, "\n")
+		env.writeLine(line)
 	}
 	return partsErr
 }
@@ -595,6 +677,9 @@ func (c *command) printSourceGroups(src string, level int, x xset, ops bool) err
 
 // readAll is io.ReadAll that sizes its buffer from the file when it can:
 // a large list of names is then read without being copied as it grows.
+// (Mapping the file saved ~5 ms on 100k names, but a file truncated while
+// nodeset reads it would then kill it with SIGBUS: bad input must never
+// crash it, so the file is read.)
 func readAll(r io.Reader) ([]byte, error) {
 	if f, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {

@@ -11,6 +11,9 @@ type xset interface {
 	// parse reads one operand with the command's autostep.
 	parse(s string) (xset, error)
 	update(o xset)
+	// take is update(o) for an o the caller drops afterwards, and which
+	// update would copy as it is (see nodeSet.take).
+	take(o xset)
 	intersectionUpdate(o xset)
 	differenceUpdate(o xset)
 	symmetricDifferenceUpdate(o xset)
@@ -31,37 +34,102 @@ type xset interface {
 type nodeSet struct {
 	ns *nodeset.NodeSet
 	p  *nodeset.Parser
+	// fresh marks the command's result set until something is done to
+	// it: take may then adopt its first operand rather than copy it.
+	fresh bool
 }
 
 func (x *nodeSet) parse(s string) (xset, error) {
-	o, err := x.p.ParseList([]string{s})
+	if !singleOperand(s) {
+		o, err := x.p.ParseList([]string{s})
+		if err != nil {
+			return nil, err
+		}
+		return &nodeSet{ns: o, p: x.p}, nil
+	}
+	// ParseList([]string{s}) is Parse(s) copied into a set with the
+	// parser's autostep. For a single operand the set Parse returns was
+	// itself just copied (so multi-dimensional sets are folded) and is
+	// owned by nobody else: giving it the autostep gives the same set
+	// without copying a large operand once more.
+	o, err := x.p.Parse(s)
 	if err != nil {
 		return nil, err
 	}
-	return &nodeSet{o, x.p}, nil
+	if x.p.Autostep != 0 {
+		o.SetAutostep(x.p.Autostep)
+	}
+	return &nodeSet{ns: o, p: x.p}, nil
 }
-func (x *nodeSet) update(o xset)             { x.ns.Update(o.(*nodeSet).ns) }
-func (x *nodeSet) intersectionUpdate(o xset) { x.ns.IntersectionUpdate(o.(*nodeSet).ns) }
-func (x *nodeSet) differenceUpdate(o xset)   { x.ns.DifferenceUpdate(o.(*nodeSet).ns) }
+
+// singleOperand reports whether the expression s has no operator outside
+// brackets (no ",", "!", "&" or "^" at the top level), so that Parse
+// builds its result from a single operand.
+func singleOperand(s string) bool {
+	in := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			in = true
+		case ']':
+			in = false
+		case ',', '!', '&', '^':
+			if !in {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (x *nodeSet) update(o xset) {
+	x.fresh = false
+	x.ns.Update(o.(*nodeSet).ns)
+}
+func (x *nodeSet) intersectionUpdate(o xset) {
+	x.fresh = false
+	x.ns.IntersectionUpdate(o.(*nodeSet).ns)
+}
+func (x *nodeSet) differenceUpdate(o xset) {
+	x.fresh = false
+	x.ns.DifferenceUpdate(o.(*nodeSet).ns)
+}
 func (x *nodeSet) symmetricDifferenceUpdate(o xset) {
+	x.fresh = false
 	x.ns.SymmetricDifferenceUpdate(o.(*nodeSet).ns)
+}
+
+// take is update for an operand the caller drops afterwards, and that a
+// copy would leave as it is: a set returned by parse (a private copy
+// already, see parse) or one without multi-dimensional patterns (copying
+// those folds them). A fresh x, which update would fill with a copy of o,
+// adopts o instead: for a 100 000-node operand that spares writing
+// hundreds of kilobytes of new memory, a large part of the cost of a
+// short run.
+func (x *nodeSet) take(o xset) {
+	on := o.(*nodeSet).ns
+	if x.fresh && on.Autostep() == x.ns.Autostep() {
+		x.ns, x.fresh = on, false
+		return
+	}
+	x.update(o)
 }
 func (x *nodeSet) len() int                                   { return x.ns.Len() }
 func (x *nodeSet) fold() string                               { return x.ns.String() }
 func (x *nodeSet) appendExpanded(b []byte, sep string) []byte { return x.ns.AppendExpanded(b, sep) }
 func (x *nodeSet) members() []string                          { return x.ns.Nodes() }
-func (x *nodeSet) setAutostep(n int)                          { x.ns.SetAutostep(n) }
+func (x *nodeSet) setAutostep(n int)                          { x.fresh = false; x.ns.SetAutostep(n) }
 func (x *nodeSet) autostep() int                              { return x.ns.Autostep() }
-func (x *nodeSet) empty() xset                                { return &nodeSet{nodeset.New(), x.p} }
+func (x *nodeSet) empty() xset                                { return &nodeSet{ns: nodeset.New(), p: x.p} }
 func (x *nodeSet) sliced(start, stop int64) xset {
 	out := nodeset.New()
 	out.Update(x.ns.Slice(start, stop))
-	return &nodeSet{out, x.p}
+	return &nodeSet{ns: out, p: x.p}
 }
 func (x *nodeSet) split(n int) []xset {
 	var out []xset
 	for _, s := range x.ns.Split(n) {
-		out = append(out, &nodeSet{s, x.p})
+		out = append(out, &nodeSet{ns: s, p: x.p})
 	}
 	return out
 }
@@ -69,7 +137,7 @@ func (x *nodeSet) contiguous() ([]xset, error) {
 	var out []xset
 	subs, err := x.ns.Contiguous()
 	for _, s := range subs {
-		out = append(out, &nodeSet{s, x.p})
+		out = append(out, &nodeSet{ns: s, p: x.p})
 	}
 	return out, err
 }
@@ -88,6 +156,7 @@ func (x *rangeSet) parse(s string) (xset, error) {
 	return &rangeSet{rs, x.autoStep}, nil
 }
 func (x *rangeSet) update(o xset)             { x.rs.Update(o.(*rangeSet).rs) }
+func (x *rangeSet) take(o xset)               { x.update(o) }
 func (x *rangeSet) intersectionUpdate(o xset) { x.rs.IntersectionUpdate(o.(*rangeSet).rs) }
 func (x *rangeSet) differenceUpdate(o xset)   { x.rs.DifferenceUpdate(o.(*rangeSet).rs) }
 func (x *rangeSet) symmetricDifferenceUpdate(o xset) {
