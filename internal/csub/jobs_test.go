@@ -2,6 +2,7 @@ package csub
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,24 @@ func TestJobsErrors(t *testing.T) {
 	errb = syncBuffer{}
 	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "attach"); rc != 2 || !strings.Contains(errb.String(), "attach: give exactly one job id") {
 		t.Errorf("no id: rc %d %q", rc, errb.String())
+	}
+}
+
+// TestFleetFromClushConf: csub's config file names the fleet as --fleet
+// would (our own key in clush.conf's [Main]); the flag wins.
+func TestFleetFromClushConf(t *testing.T) {
+	url := startTestFleet(t)
+	conf := t.TempDir() + "/clush.conf"
+	if err := os.WriteFile(conf, []byte("[Main]\nfleet: "+url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb syncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--conf", conf); rc != 0 || !strings.HasPrefix(out.String(), "JOB ") {
+		t.Errorf("jobs with fleet from clush.conf: rc %d %q %q", rc, out.String(), errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--conf", conf, "--fleet", "nats://127.0.0.1:1"); rc != 1 ||
+		!strings.Contains(errb.String(), "cannot connect to the fleet at nats://127.0.0.1:1") {
+		t.Errorf("--fleet over clush.conf: rc %d %q", rc, errb.String())
 	}
 }

@@ -317,6 +317,21 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 	if s.cfg, err = loadConfig(s, env); err != nil {
 		return nil, p, err
 	}
+	// Our own keys in clush.conf's [Main] (or a mode): fleet and prefix,
+	// after --fleet/--prefix and their variables.
+	if s.fleet == "" {
+		if s.fleet, err = s.cfg.optional("fleet"); err != nil {
+			return nil, p, err
+		}
+	}
+	if s.prefix == "" {
+		if s.prefix, err = s.cfg.optional("prefix"); err != nil {
+			return nil, p, err
+		}
+		if err := protocol.ValidPrefix(s.prefix); err != nil {
+			return nil, p, p.Error(fmt.Sprintf("clush.conf prefix: invalid value: %s", pyfmt.ReprString(s.prefix)))
+		}
+	}
 	// The mode applies to every key it sets, color and node_count
 	// included (clush reads those before it activates the mode, so a
 	// mode's color or node_count has no effect there).
