@@ -126,7 +126,7 @@ func runSession(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *displa
 	ss := &session{ctx: ctx, s: s, d: d, env: env, intr: intr, ns: ns.Clone(), nsInfo: true, done: true,
 		parser: d.parser} // targetNodes' (--groupsconf, -s)
 	if ss.parser == nil {
-		ss.parser = &nodeset.Parser{Resolver: newLazyResolver(nodeset.DefaultConfigPaths(env.lookup))}
+		ss.parser = &nodeset.Parser{Resolver: nodeset.NewLazyResolver(nodeset.DefaultConfigPaths(env.lookup)...)}
 	}
 	ss.d.vprint(verbStd, "Enter 'quit' to leave this interactive mode")
 	conn, subj, closeFleet, err := connect(ctx, s, env)

@@ -3,11 +3,9 @@ package csub
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/internal/pyini"
@@ -26,9 +24,9 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 	if s.groupsconf != "" {
 		paths = []string{s.groupsconf}
 	}
-	res := newLazyResolver(paths)
+	res := nodeset.NewLazyResolver(paths...)
 	if s.verbosity >= verbDebug {
-		res.debug = stderrOf{d.o}
+		res.Debug = stderrOf{d.o}
 	}
 	p := &nodeset.Parser{Resolver: res}
 	d.parser = p
@@ -200,95 +198,4 @@ func errorLine(err error) string {
 		return "ERROR: " + py.Msg
 	}
 	return prog + ": " + err.Error()
-}
-
-// lazyResolver loads groups.conf on first use, as ClusterShell does: a
-// broken group configuration only matters to command lines that use
-// groups.
-type lazyResolver struct {
-	paths []string
-	debug io.Writer // -d: the group sources' messages
-	once  sync.Once
-	r     *nodeset.Resolver
-	err   error
-}
-
-func newLazyResolver(paths []string) *lazyResolver { return &lazyResolver{paths: paths} }
-
-func (l *lazyResolver) load() (*nodeset.Resolver, error) {
-	l.once.Do(func() {
-		l.r, l.err = nodeset.LoadResolver(l.paths...)
-		if l.err == nil && l.debug != nil {
-			l.r.SetDebugOutput(l.debug)
-		}
-	})
-	return l.r, l.err
-}
-
-// SetDefaultSource is -s: it loads groups.conf and fails for an unknown
-// source, as ClusterShell's default_source_name setter.
-func (l *lazyResolver) SetDefaultSource(name string) error {
-	r, err := l.load()
-	if err != nil {
-		return err
-	}
-	return r.SetDefaultSource(name)
-}
-
-// Sources implements nodeset.GroupResolver.
-func (l *lazyResolver) Sources() []string {
-	if r, err := l.load(); err == nil {
-		return r.Sources()
-	}
-	return nil
-}
-
-// DefaultSource implements nodeset.GroupResolver.
-func (l *lazyResolver) DefaultSource() string {
-	if r, err := l.load(); err == nil {
-		return r.DefaultSource()
-	}
-	return ""
-}
-
-// GroupNodes implements nodeset.GroupResolver.
-func (l *lazyResolver) GroupNodes(source, group string) ([]string, error) {
-	r, err := l.load()
-	if err != nil {
-		return nil, err
-	}
-	return r.GroupNodes(source, group)
-}
-
-// AllNodes implements nodeset.GroupResolver.
-func (l *lazyResolver) AllNodes(source string) ([]string, error) {
-	r, err := l.load()
-	if err != nil {
-		return nil, err
-	}
-	return r.AllNodes(source)
-}
-
-// GroupList implements nodeset.GroupResolver.
-func (l *lazyResolver) GroupList(source string) ([]string, error) {
-	r, err := l.load()
-	if err != nil {
-		return nil, err
-	}
-	return r.GroupList(source)
-}
-
-// HasNodeGroups implements nodeset.GroupResolver.
-func (l *lazyResolver) HasNodeGroups(source string) bool {
-	r, err := l.load()
-	return err == nil && r.HasNodeGroups(source)
-}
-
-// NodeGroups implements nodeset.GroupResolver.
-func (l *lazyResolver) NodeGroups(source, node string) ([]string, error) {
-	r, err := l.load()
-	if err != nil {
-		return nil, err
-	}
-	return r.NodeGroups(source, node)
 }

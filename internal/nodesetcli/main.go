@@ -139,7 +139,7 @@ type command struct {
 	p        *optparse.Parser
 	v        *optparse.Values
 	env      *environ
-	res      *lazyResolver
+	res      *nodeset.LazyResolver
 	parser   *nodeset.Parser
 	rangeset bool
 	autostep int // for computing; 0: none
@@ -164,12 +164,12 @@ func run(args []string, env *environ) error {
 	}
 	c := &command{p: p, v: v, env: env}
 	if conf := v.String("groupsconf"); !v.IsNone("groupsconf") {
-		c.res = newLazyResolver([]string{conf})
+		c.res = nodeset.NewLazyResolver(conf)
 	} else {
-		c.res = newLazyResolver(nodeset.DefaultConfigPaths(env.lookup))
+		c.res = nodeset.NewLazyResolver(nodeset.DefaultConfigPaths(env.lookup)...)
 	}
 	if v.Bool("debug") {
-		c.res.debug = env.stderr
+		c.res.Debug = env.stderr
 	}
 	c.parser = &nodeset.Parser{Resolver: c.res}
 
@@ -213,11 +213,11 @@ func run(args []string, env *environ) error {
 		if v.Bool("quiet") {
 			disp = ""
 		}
-		srcs, err := c.res.sources()
+		r, err := c.res.Load()
 		if err != nil {
 			return err
 		}
-		for _, s := range srcs {
+		for _, s := range r.Sources() {
 			fmt.Fprintf(env.stdout, "%s%s\n", s, disp)
 			disp = ""
 		}
@@ -601,11 +601,11 @@ func (c *command) commandList(x xset, and, sub, xor []string) error {
 	groupsource := v.String("groupsource")
 	sources := []string{groupsource}
 	if v.Bool("listall") {
-		srcs, err := c.res.sources()
+		r, err := c.res.Load()
 		if err != nil {
 			return err
 		}
-		sources = slices.Clone(srcs)
+		sources = slices.Clone(r.Sources())
 		if len(sources) > 0 && groupsource == "" {
 			sources[0] = ""
 		}
