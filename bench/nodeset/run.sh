@@ -2,8 +2,8 @@
 # Benchmark our nodeset CLI against ClusterShell 1.9's, on the same inputs,
 # in the same run (so machine load affects both sides alike).
 #
-#   bash bench/nodeset/run.sh            # best of 3 runs per row
-#   FAST=1 bash bench/nodeset/run.sh     # one run per row
+#   bash bench/nodeset/run.sh            # 3 timed runs per row and side
+#   FAST=1 bash bench/nodeset/run.sh     # one timed run per row
 #   bash bench/nodeset/run.sh --record   # also append the table to
 #                                        # bench/nodeset/RESULTS.md
 #
@@ -13,20 +13,24 @@
 # checks the script itself). Ours is built static and stripped, as a
 # release would be (see the build below and RESULTS.md).
 #
-# Each row is timed with GNU time (/usr/bin/time -f '%e %M': wall seconds,
-# peak RSS in KiB); the best wall time of the repeats is kept, with the peak
-# RSS of that run. Outputs of both sides are compared where they are
-# captured (the "same" column); the expand row writes to /dev/null as a
-# user piping a million names away would, so it is not compared. The last
-# row runs ours alone: the reference needs minutes for a million shuffled
-# names, and the row exists to hold ours to its target (< 1 s).
+# Each row and side runs once under GNU time (/usr/bin/time -f '%M': peak
+# RSS in KiB; this also warms the page cache), then $REPEAT times under
+# bench/nodeset/wall, which starts the command as posix_spawn does and
+# prints the best and the median wall time (its doc says why bash's clock
+# is not used). Ratios are ClusterShell's time over ours, from the best
+# times and from the medians; the target is 30x on every row. Outputs of
+# both sides are compared where they are captured (the "same" column); the
+# expand row writes to /dev/null as a user piping a million names away
+# would, so it is not compared. The last row runs ours alone: the
+# reference needs minutes for a million shuffled names, and the row exists
+# to hold ours to its target (< 1 s).
 set -euo pipefail
 
 record=0
 for a in "$@"; do
   case $a in
     --record) record=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -71,6 +75,7 @@ else
   CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ours" ./cmd/nodeset
 fi
 go build -o "$tmp/gen" ./bench/nodeset/gen
+go build -o "$tmp/wall" ./bench/nodeset/wall
 "$tmp/gen" -out "$tmp"
 mapfile -t xa < "$tmp/xa.args"
 mapfile -t xb < "$tmp/xb.args"
@@ -78,42 +83,33 @@ mapfile -t xb < "$tmp/xb.args"
 xargs_=(-f "${xa[@]}")
 for b in "${xb[@]}"; do xargs_+=(-x "$b"); done
 
-# wall BIN STDIN OUT ARGS... -> wall seconds of one run, from bash's
-# microsecond clock around the command itself: running it under time(1)
-# would add time(1)'s own start-up, which is most of the fast rows here.
-wall() {
-  local bin=$1 in=$2 out=$3 t0 t1
-  shift 3
-  t0=$EPOCHREALTIME
-  "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
-    { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
-  t1=$EPOCHREALTIME
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
-}
-
 # rss BIN STDIN OUT ARGS... -> peak RSS in KiB of one run (time(1)), 0 if
-# time(1) is missing
+# time(1) is missing. It runs first and so also warms the page cache for
+# the timed runs.
 rss() {
   local bin=$1 in=$2 out=$3
   shift 3
-  if [[ -z $timebin ]]; then echo 0; return; fi
+  if [[ -z $timebin ]]; then
+    "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
+      { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
+    echo 0
+    return
+  fi
   "$timebin" -f '%M' -o "$tmp/time" "$bin" "$@" <"$in" >"$out" 2>"$tmp/err" ||
     { echo "run.sh: $bin failed:" >&2; cat "$tmp/err" >&2; return 1; }
   tail -n 1 "$tmp/time"
 }
 
-# best BIN STDIN OUT ARGS... -> "wall rss_kib": the fastest of $repeat
-# runs, and the peak memory of one more
+# best BIN STDIN OUT ARGS... -> "best median rss_kib": wall seconds of the
+# fastest and the median of $repeat runs (bench/nodeset/wall starts each
+# the way posix_spawn does: see its doc for why not bash's clock), and the
+# peak memory of one more run, made first.
 best() {
-  local bw="" w i r
-  for ((i = 0; i < repeat; i++)); do
-    w=$(wall "$@") || return 1
-    if [[ -z $bw ]] || awk -v a="$w" -v b="$bw" 'BEGIN { exit !(a < b) }'; then
-      bw=$w
-    fi
-  done
-  r=$(rss "$@") || return 1
-  echo "$bw $r"
+  local bin=$1 in=$2 out=$3 r w
+  shift 3
+  r=$(rss "$bin" "$in" "$out" "$@") || return 1
+  w=$("$tmp/wall" -n "$repeat" -warmup 0 -in "$in" -out "$out" -- "$bin" "$@") || return 1
+  echo "$w $r"
 }
 
 rows=()
@@ -124,17 +120,17 @@ row() {
   local oo=/dev/null ro=/dev/null
   if [[ $compare == yes ]]; then oo=$tmp/out.ours ro=$tmp/out.ref; fi
   echo "running: $title" >&2
-  local m ow orss rw="" rrss="" same=-
+  local m ow omed orss rw="" rmed="" rrss="" same=-
   m=$(best "$ours" "$in" "$oo" "$@") || exit 1
-  read -r ow orss <<<"$m"
+  read -r ow omed orss <<<"$m"
   if [[ -n $ref && $oursonly == 0 ]]; then
     m=$(best "$ref" "$in" "$ro" "$@") || exit 1
-    read -r rw rrss <<<"$m"
+    read -r rw rmed rrss <<<"$m"
     if [[ $compare == yes ]]; then
       if cmp -s "$oo" "$ro"; then same=yes; else same=NO; fi
     fi
   fi
-  rows+=("$title|$ow|$orss|$rw|$rrss|$same")
+  rows+=("$title|$ow|$omed|$orss|$rw|$rmed|$rrss|$same")
 }
 
 row "fold 100k shuffled 1D names (stdin)" "$tmp/fold1d-100k.txt" yes 0 -f
@@ -146,14 +142,18 @@ row "fold 1M shuffled 1D names (stdin), ours only" "$tmp/fold1d-1m.txt" no 1 -f
 
 # table: plain text to stdout, markdown for RESULTS.md
 fmt_mb() { [[ -n $1 && $1 != 0 ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo "-"; }
-ratio() { [[ -n $2 ]] && awk -v o="$1" -v r="$2" 'BEGIN { if (o > 0) printf "%.1fx", r / o; else printf ">%.0fx", r / 0.01 }' || echo "-"; }
+ratio() { [[ -n $2 ]] && awk -v o="$1" -v r="$2" 'BEGIN { if (o > 0) printf "%.1fx", r / o; else printf ">%.0fx", r / 0.0001 }' || echo "-"; }
+# verdict30 OURS REF -> "met", "MISSED" or "-": the 30x target of a row
+verdict30() { [[ -n $2 ]] && awk -v o="$1" -v r="$2" 'BEGIN { print (r >= 30 * o) ? "met" : "MISSED" }' || echo "-"; }
 
 text=$(
-  printf '%-48s %9s %9s %8s %9s %9s %5s\n' "row" "ours_s" "cs_s" "cs/ours" "ours_MB" "cs_MB" "same"
+  printf '%-46s %8s %8s %8s %8s %8s %8s %8s %8s %5s %5s\n' "row" "ours_s" "cs_s" "cs/ours" \
+    "ours_med" "cs_med" "cs/ours" "ours_MB" "cs_MB" "same" "30x"
   for r in "${rows[@]}"; do
-    IFS='|' read -r t ow orss rw rrss same <<<"$r"
-    printf '%-48s %9s %9s %8s %9s %9s %5s\n' "$t" "$ow" "${rw:--}" "$(ratio "$ow" "$rw")" \
-      "$(fmt_mb "$orss")" "$(fmt_mb "$rrss")" "$same"
+    IFS='|' read -r t ow omed orss rw rmed rrss same <<<"$r"
+    printf '%-46s %8s %8s %8s %8s %8s %8s %8s %8s %5s %5s\n' "$t" "$ow" "${rw:--}" "$(ratio "$ow" "$rw")" \
+      "$omed" "${rmed:--}" "$(ratio "$omed" "$rmed")" "$(fmt_mb "$orss")" "$(fmt_mb "$rrss")" "$same" \
+      "$(verdict30 "$ow" "$rw")"
   done
 )
 echo
@@ -174,12 +174,11 @@ if [[ $record == 1 ]]; then
 # nodeset benchmark results
 
 Produced by `bash bench/nodeset/run.sh --record` (newest first). Wall
-seconds are the best of the repeats; MB is the peak RSS of that run; cs is
-ClusterShell's /usr/bin/nodeset run on the same inputs in the same run;
-"same" says whether both printed the same bytes (- when not compared).
-GNU time reports wall time in hundredths of a second, so the ratio of a
-row where ours takes a few hundredths is only an order of magnitude. Other
-processes on the machine slow both sides alike; the load average is noted.
+seconds are the best and the median of the repeats (bench/nodeset/wall);
+MB is the peak RSS of one more run; cs is ClusterShell's /usr/bin/nodeset
+run on the same inputs in the same run; "same" says whether both printed
+the same bytes (- when not compared). Other processes on the machine slow
+both sides alike; the load average is noted.
 
 EOF
   fi
@@ -190,11 +189,11 @@ EOF
     echo "- ours: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'no commit'), $(go version | cut -d' ' -f3); reference: ${refver:-none}"
     echo "- repeats per row: $repeat"
     echo
-    echo "| row | ours s | cs s | cs/ours | ours MB | cs MB | same |"
-    echo "|---|---:|---:|---:|---:|---:|:---:|"
+    echo "| row | ours s | cs s | cs/ours | ours median s | cs median s | cs/ours (median) | ours MB | cs MB | same | 30x |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|"
     for r in "${rows[@]}"; do
-      IFS='|' read -r t ow orss rw rrss same <<<"$r"
-      echo "| $t | $ow | ${rw:--} | $(ratio "$ow" "$rw") | $(fmt_mb "$orss") | $(fmt_mb "$rrss") | $same |"
+      IFS='|' read -r t ow omed orss rw rmed rrss same <<<"$r"
+      echo "| $t | $ow | ${rw:--} | $(ratio "$ow" "$rw") | $omed | ${rmed:--} | $(ratio "$omed" "$rmed") | $(fmt_mb "$orss") | $(fmt_mb "$rrss") | $same | $(verdict30 "$ow" "$rw") |"
     done
     echo
     echo "Target (fold of 1M shuffled names under 1 s): $verdict."

@@ -1,6 +1,8 @@
 package nodesetcli
 
 import (
+	"strings"
+
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
@@ -66,20 +68,22 @@ func (x *nodeSet) parse(s string) (xset, error) {
 // brackets (no ",", "!", "&" or "^" at the top level), so that Parse
 // builds its result from a single operand.
 func singleOperand(s string) bool {
-	in := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '[':
-			in = true
-		case ']':
-			in = false
-		case ',', '!', '&', '^':
-			if !in {
-				return false
-			}
+	for {
+		i := strings.IndexAny(s, "[,!&^")
+		if i < 0 {
+			return true
 		}
+		if s[i] != '[' {
+			return false
+		}
+		// Inside brackets only the closing one matters; ranges are most
+		// of a large operand, so skip them with IndexByte.
+		j := strings.IndexByte(s[i+1:], ']')
+		if j < 0 {
+			return true
+		}
+		s = s[i+1+j+1:]
 	}
-	return true
 }
 
 func (x *nodeSet) update(o xset) {

@@ -28,6 +28,10 @@ func TestSingleOperand(t *testing.T) {
 		"node[1-3]]5,6[":         false,
 		"node[1-3":               true, // a parse error either way
 		"node[1,2][3,4]!x[5,6]y": false,
+		"]a,b":                   false,
+		"x]!y":                   false,
+		"n[1,[2]":                true,
+		"n[1]]^m":                false,
 	} {
 		if got := singleOperand(s); got != want {
 			t.Errorf("singleOperand(%q) = %v, want %v", s, got, want)

@@ -101,3 +101,45 @@ func hasNegative(ns *NodeSet) bool {
 	}
 	return false
 }
+
+// pythonRangeSet parses pattern part by part with Python's rules only, as
+// the RangeSet parser did before its fast path.
+func pythonRangeSet(pattern string) (*RangeSet, error) {
+	rs := &RangeSet{}
+	for _, sub := range strings.Split(pattern, ",") {
+		if err := rs.parsePython(sub); err != nil {
+			return nil, err
+		}
+	}
+	return rs, nil
+}
+
+// FuzzRangeSetFastPath checks that the fast path of the range set parser
+// (simpleSub, parseAscending) reads every input as Python's rules do: the
+// same members, or the same error.
+func FuzzRangeSetFastPath(f *testing.F) {
+	for _, s := range []string{"1-10", "01-10,1", "0-9,10-99,100", "00,0,000", "5,3,1-2", "1-3,2-8,9",
+		"01-9", "1-09", "00-10", "10-1", "0-999999999", "0-1000000000", "1,,2", "", "1-", "-1", "1-2-3",
+		"0001-0010,001-010,01-10,1-10", "9-11,07-08", "1_0", " 1", "١-٣", "1-10/2,3", "999999999999999999",
+		"0999999999999999999", "1000000000000000000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, pattern string) {
+		got, err := ParseRangeSet(pattern)
+		want, werr := pythonRangeSet(pattern)
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Fatalf("ParseRangeSet(%q): error %v, Python's rules: %v", pattern, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if !got.Equal(want) || got.String() != want.String() || got.Len() != want.Len() {
+			t.Fatalf("ParseRangeSet(%q) = %s (%d), Python's rules: %s (%d)", pattern, got, got.Len(), want, want.Len())
+		}
+		// A parsed set must take more members as any other does.
+		got.Update(want)
+		if got.String() != want.String() {
+			t.Fatalf("%q: union with itself = %s, want %s", pattern, got, want)
+		}
+	})
+}

@@ -410,8 +410,10 @@ func (ns *NodeSet) String() string {
 				continue
 			}
 			sep()
+			// Sized once: a fold of a large set is long.
+			b.Grow(len(key) + p.rs.foldedSizeHint() + 3)
 			b.WriteString(pat.lit[0])
-			b.WriteString(bracketed(p.rs))
+			writeBracketed(&b, p.rs)
 			b.WriteString(pat.lit[1])
 		default:
 			for _, s := range ns.ndStrings(pat, p.nd) {

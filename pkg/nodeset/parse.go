@@ -188,6 +188,11 @@ func (p *Parser) parseString(nsstr, namespace string, wildcards bool) (*NodeSet,
 				return nil, err
 			}
 			applyOp(ns, t.op, wc)
+		case t.op == ',' && ps.nd == nil:
+			// ps was built for this operand alone: keep it rather than
+			// copy it (a multi-dimensional one is copied below, which
+			// folds it).
+			ns.add(t.pat, ps, false)
 		default:
 			applyOp(ns, t.op, single(t.pat, ps))
 		}

@@ -129,60 +129,90 @@ const maxRangeLen = 1_000_000_000
 const maxSteppedMembers = 1 << 20
 
 func (rs *RangeSet) parse(pattern string) error {
-	for _, sub := range strings.Split(pattern, ",") {
-		sub = pyStrip(sub)
-		base, stepStr, hasStep := strings.Cut(sub, "/")
-		step := int64(1)
-		if hasStep {
-			v, err := pyInt(stepStr)
-			if err != nil {
-				return &RangeParseError{sub, "cannot convert string to integer"}
-			}
-			step = v
+	rest := pattern
+	if len(rs.classes) == 0 && len(rs.pending) == 0 {
+		var done bool
+		if rest, done = rs.parseAscending(pattern); done {
+			return nil
 		}
-		beginSign, endSign := int64(1), int64(1)
-		var begin, end string
-		if !strings.Contains(base, "-") {
-			if step != 1 {
-				return &RangeParseError{sub, "invalid step usage"}
-			}
-			begin, end = base, base
-		} else {
-			parts := strings.Split(base, "-")
-			for i := range parts {
-				parts[i] = pyStrip(parts[i])
-			}
-			switch len(parts) {
-			case 2:
-				begin, end = parts[0], parts[1]
-				if begin == "" {
-					begin = end
-					beginSign, endSign = -1, -1
-				}
-			case 3:
-				begin, end = parts[1], parts[2]
-				beginSign = -1
-			case 4:
-				begin, end = parts[1], parts[3]
-				beginSign, endSign = -1, -1
-			default:
-				// Python raises a bare ValueError from tuple unpacking here.
-				return &RangeParseError{sub, "too many values to unpack (expected 4)"}
-			}
-		}
-		start, stop, pad, err := parseBounds(sub, begin, end)
-		if err != nil {
+	}
+	for {
+		sub, tail, more := strings.Cut(rest, ",")
+		if err := rs.parseSub(sub); err != nil {
 			return err
 		}
-		if pad > 0 && beginSign < 0 {
-			return &RangeParseError{sub, "padding not supported in negative ranges"}
+		if !more {
+			break
 		}
-		if start*beginSign > stop*endSign || step < 1 {
-			return &RangeParseError{sub, "invalid values in range"}
+		rest = tail
+	}
+	return nil
+}
+
+// parseSub adds one comma-separated part of a range set, following
+// ClusterShell's RangeSet._parse (Python's strip and int included).
+func (rs *RangeSet) parseSub(sub string) error {
+	if start, stop, pad, ok := simpleSub(sub); ok {
+		rs.addSpan(start, stop, pad)
+		return nil
+	}
+	return rs.parsePython(sub)
+}
+
+// parsePython is parseSub without the fast path: Python's rules, always.
+func (rs *RangeSet) parsePython(sub string) error {
+	sub = pyStrip(sub)
+	base, stepStr, hasStep := strings.Cut(sub, "/")
+	step := int64(1)
+	if hasStep {
+		v, err := pyInt(stepStr)
+		if err != nil {
+			return &RangeParseError{sub, "cannot convert string to integer"}
 		}
-		if err := rs.addRange(start*beginSign, stop*endSign+1, step, pad); err != nil {
-			return &RangeParseError{sub, err.Error()}
+		step = v
+	}
+	beginSign, endSign := int64(1), int64(1)
+	var begin, end string
+	if !strings.Contains(base, "-") {
+		if step != 1 {
+			return &RangeParseError{sub, "invalid step usage"}
 		}
+		begin, end = base, base
+	} else {
+		parts := strings.Split(base, "-")
+		for i := range parts {
+			parts[i] = pyStrip(parts[i])
+		}
+		switch len(parts) {
+		case 2:
+			begin, end = parts[0], parts[1]
+			if begin == "" {
+				begin = end
+				beginSign, endSign = -1, -1
+			}
+		case 3:
+			begin, end = parts[1], parts[2]
+			beginSign = -1
+		case 4:
+			begin, end = parts[1], parts[3]
+			beginSign, endSign = -1, -1
+		default:
+			// Python raises a bare ValueError from tuple unpacking here.
+			return &RangeParseError{sub, "too many values to unpack (expected 4)"}
+		}
+	}
+	start, stop, pad, err := parseBounds(sub, begin, end)
+	if err != nil {
+		return err
+	}
+	if pad > 0 && beginSign < 0 {
+		return &RangeParseError{sub, "padding not supported in negative ranges"}
+	}
+	if start*beginSign > stop*endSign || step < 1 {
+		return &RangeParseError{sub, "invalid values in range"}
+	}
+	if err := rs.addRange(start*beginSign, stop*endSign+1, step, pad); err != nil {
+		return &RangeParseError{sub, err.Error()}
 	}
 	return nil
 }
@@ -267,15 +297,10 @@ func (rs *RangeSet) addSpan(lo, hi int64, pad int) {
 			return
 		}
 	}
-	for lo <= hi {
-		w := memberOf(lo, pad).width
-		top := min(hi, widthLimit(w))
-		rs.insertSpan(w, lo, top)
-		if top == hi {
-			break
-		}
-		lo = top + 1
-	}
+	addByWidth(lo, hi, pad, func(w int, lo, hi int64) bool {
+		rs.insertSpan(w, lo, hi)
+		return true
+	})
 }
 
 // Add adds index v written with at least pad digits (ClusterShell's

@@ -161,30 +161,65 @@ func (rs *RangeSet) foldedSlices() []foldedSlice {
 	return out
 }
 
-// appendFolded appends the folded form of rs ("1-3,5,7-11/2").
-func (rs *RangeSet) appendFolded(b []byte) []byte {
+// foldTo writes the folded form of rs ("1-3,5,7-11/2") through put, a
+// slice at a time.
+func (rs *RangeSet) foldTo(put func([]byte)) {
 	first := true
+	// One scratch for every slice: put may keep nothing of it.
+	scratch := make([]byte, 0, 3*(maxIndexDigits+2)+3) // ",-lo--hi/step"
 	rs.feed(&folder{loopAutostep: rs.autostep, finalAutostep: rs.autostep, emit: func(s foldedSlice) {
+		b := scratch[:0]
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
 		b = appendPadded(b, s.start, s.pad)
-		if s.start+1 == s.stop {
-			return
+		if s.start+1 != s.stop {
+			b = append(b, '-')
+			b = appendPadded(b, s.stop-1, s.pad)
+			if s.step != 1 {
+				b = append(b, '/')
+				b = appendPadded(b, s.step, 0)
+			}
 		}
-		b = append(b, '-')
-		b = appendPadded(b, s.stop-1, s.pad)
-		if s.step != 1 {
-			b = append(b, '/')
-			b = appendPadded(b, s.step, 0)
-		}
+		put(b)
 	}})
+}
+
+// appendFolded appends the folded form of rs.
+func (rs *RangeSet) appendFolded(b []byte) []byte {
+	rs.foldTo(func(p []byte) { b = append(b, p...) })
 	return b
 }
 
+// writeFolded writes the folded form of rs to sb.
+func (rs *RangeSet) writeFolded(sb *strings.Builder) {
+	rs.foldTo(func(p []byte) { sb.Write(p) })
+}
+
+// foldedSizeHint bounds the length of the folded form of rs: each run is
+// written at most as "lo-hi," (a stepped slice replaces several runs by
+// fewer bytes).
+func (rs *RangeSet) foldedSizeHint() int {
+	rs.normalize()
+	n := 0
+	for _, c := range rs.classes {
+		w := c.width
+		if w == 0 {
+			w = maxIndexDigits + 2 // a negative value: sign, digits
+		}
+		n += len(c.spans) * (2*w + 2)
+	}
+	return n
+}
+
 // String returns the folded form of rs, as ClusterShell prints it.
-func (rs *RangeSet) String() string { return string(rs.appendFolded(nil)) }
+func (rs *RangeSet) String() string {
+	var sb strings.Builder
+	sb.Grow(rs.foldedSizeHint())
+	rs.writeFolded(&sb)
+	return sb.String()
+}
 
 // Contiguous splits rs into runs of consecutive indexes of one padding
 // (ClusterShell's RangeSet.contiguous). Like ClusterShell, it fails on a
@@ -228,15 +263,14 @@ func (rs *RangeSet) Slices() [][3]int64 {
 	return out
 }
 
-// formatRange writes "[rs]" when rs has more than one member (how a
-// pattern's range is shown), else the lone index.
-func bracketed(rs *RangeSet) string {
-	var b strings.Builder
+// writeBracketed writes "[rs]" to b when rs has more than one member (how
+// a pattern's range is shown), else the lone index.
+func writeBracketed(b *strings.Builder, rs *RangeSet) {
 	if rs.Len() > 1 {
 		b.WriteByte('[')
-		b.Write(rs.appendFolded(nil))
+		rs.writeFolded(b)
 		b.WriteByte(']')
-		return b.String()
+		return
 	}
-	return rs.String()
+	rs.writeFolded(b)
 }

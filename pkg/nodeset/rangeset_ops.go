@@ -78,8 +78,12 @@ func unionSpans(a, b []span) []span {
 	return out
 }
 
+// intersectSpans and subtractSpans size their result for the worst case
+// (a run of one list cut by every run of the other adds at most one run
+// per cut): growing it by appends would copy a large list several times.
+
 func intersectSpans(a, b []span) []span {
-	var out []span
+	out := make([]span, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		lo, hi := max(a[i].lo, b[j].lo), min(a[i].hi, b[j].hi)
@@ -96,7 +100,7 @@ func intersectSpans(a, b []span) []span {
 }
 
 func subtractSpans(a, b []span) []span {
-	var out []span
+	out := make([]span, 0, len(a)+len(b))
 	j := 0
 	for _, s := range a {
 		lo := s.lo
