@@ -2,14 +2,12 @@ package nodesetcli
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -355,33 +353,20 @@ func (c *command) updateLines(x xset, op func(xset), s string, union bool) error
 // processStdin reads nodesets from standard input, one or more per line,
 // "#" starting a comment, and applies op with their union. take, if not
 // nil, is x.take for op x.update.
+//
+// Input is read a block at a time rather than whole: a list of a million
+// names is 11 MB, and in a process that lives a few milliseconds each new
+// page written costs a page fault. Names read are never kept (the sets
+// copy what they store) but in an error, which is made again from a copy
+// of its line.
 func (c *command) processStdin(op, take func(xset)) error {
-	data, err := readAll(c.env.stdin)
-	if err != nil {
-		return fmt.Errorf("read standard input: %w", err)
-	}
 	tmp := c.newSet()
-	// data is never written again: share it instead of copying it.
-	text := unsafe.String(unsafe.SliceData(data), len(data))
-	if strings.IndexByte(text, '\r') >= 0 { // Python reads stdin with universal newlines
-		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
-	}
 	fast, _ := tmp.(*nodeSet)
 	// flat stays true while every name read is a plain name with at most
 	// one number: the union has no multi-dimensional pattern then, so
 	// that take may adopt it (copying it would only copy it).
 	flat := true
-	for len(text) > 0 {
-		line, rest, found := strings.Cut(text, "\n")
-		text = rest
-		// ClusterShell cuts at '#', and otherwise drops the last character
-		// (meant to be the newline, even on a last line without one).
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		} else if !found {
-			_, size := utf8.DecodeLastRuneInString(line)
-			line = line[:len(line)-size]
-		}
+	addLine := func(line string) error {
 		for elem := range pyFields(line) {
 			// A plain name needs none of the parser's work.
 			if fast != nil && plainName(elem) {
@@ -394,11 +379,60 @@ func (c *command) processStdin(op, take func(xset)) error {
 				continue
 			}
 			flat = false
-			o, err := tmp.parse(elem)
+			// The parser may keep parts of what it reads (group
+			// names in caches): give it its own copy.
+			o, err := tmp.parse(strings.Clone(elem))
 			if err != nil {
 				return err
 			}
 			tmp.update(o)
+		}
+		return nil
+	}
+	br := bufio.NewReaderSize(c.env.stdin, 64<<10)
+	var long []byte // a line longer than the block, gathered
+	for {
+		seg, rerr := br.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
+			long = append(long, seg...)
+			continue
+		}
+		if long != nil {
+			seg, long = append(long, seg...), nil
+		}
+		if rerr != nil && rerr != io.EOF {
+			return fmt.Errorf("read standard input: %w", rerr)
+		}
+		// seg ends with its '\n' but at the end of the input, and is
+		// valid until the next read.
+		text := unsafe.String(unsafe.SliceData(seg), len(seg))
+		if strings.IndexByte(text, '\r') >= 0 { // Python reads stdin with universal newlines
+			text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
+		}
+		for len(text) > 0 {
+			line, rest, found := strings.Cut(text, "\n")
+			text = rest
+			// ClusterShell cuts at '#', and otherwise drops the last
+			// character (meant to be the newline, even on a last line
+			// without one).
+			if i := strings.IndexByte(line, '#'); i >= 0 {
+				line = line[:i]
+			} else if !found {
+				_, size := utf8.DecodeLastRuneInString(line)
+				line = line[:len(line)-size]
+			}
+			if err := addLine(line); err != nil {
+				// The error may quote the line, which the reads
+				// below overwrite: read it again from a copy.
+				err = addLine(strings.Clone(line))
+				// ClusterShell reads all of its input before it
+				// parses: a writer into a pipe sees the same.
+				_, _ = io.Copy(io.Discard, br)
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
 		}
 	}
 	if tmp.len() > 0 {
@@ -673,20 +707,4 @@ func (c *command) printSourceGroups(src string, level int, x xset, ops bool) err
 		}
 	}
 	return nil
-}
-
-// readAll is io.ReadAll that sizes its buffer from the file when it can:
-// a large list of names is then read without being copied as it grows.
-// (Mapping the file saved ~5 ms on 100k names, but a file truncated while
-// nodeset reads it would then kill it with SIGBUS: bad input must never
-// crash it, so the file is read.)
-func readAll(r io.Reader) ([]byte, error) {
-	if f, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
-			buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+512))
-			_, err := buf.ReadFrom(r)
-			return buf.Bytes(), err
-		}
-	}
-	return io.ReadAll(r)
 }

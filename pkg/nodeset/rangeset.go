@@ -311,30 +311,6 @@ func (rs *RangeSet) Add(v int64, pad int) {
 
 func (rs *RangeSet) addMember(m member) { rs.push(m) }
 
-// pendWidth holds pending values of one width: sorting plain int64s per
-// width is faster, and lighter on memory, than sorting (width, value)
-// pairs.
-type pendWidth struct {
-	width int
-	vals  []int64
-}
-
-// push queues a member; it is merged into the classes on the next read.
-func (rs *RangeSet) push(m member) {
-	for i := len(rs.pending) - 1; i >= 0; i-- {
-		if b := &rs.pending[i]; b.width == m.width {
-			if len(b.vals) == cap(b.vals) {
-				// Double: append grows large slices by 1.25x, which
-				// copies a long list of names several times over.
-				b.vals = slices.Grow(b.vals, max(256, len(b.vals)))
-			}
-			b.vals = append(b.vals, m.value)
-			return
-		}
-	}
-	rs.pending = append(rs.pending, pendWidth{m.width, append(make([]int64, 0, 16), m.value)})
-}
-
 // insertSpan merges lo..hi into the class of width w. Runs are usually
 // appended in order, which makes this cheap; other cases go through
 // pending.
@@ -374,76 +350,6 @@ func (rs *RangeSet) normalize() {
 	if len(rs.pending) > 0 {
 		rs.flush()
 	}
-}
-
-func (rs *RangeSet) flush() {
-	p := rs.pending
-	rs.pending = nil
-	slices.SortFunc(p, func(a, b pendWidth) int { return a.width - b.width })
-	add := make([]rsClass, 0, len(p))
-	for _, b := range p {
-		add = append(add, rsClass{width: b.width, spans: spansOf(b.vals)})
-	}
-	if len(rs.classes) == 0 {
-		rs.classes = add
-		return
-	}
-	rs.classes = mergeClasses(rs.classes, add, opUnion)
-}
-
-// spansOf turns values (in any order, with repeats) into sorted runs.
-// Node indexes are usually dense: then a bitmap of the range does it in
-// linear time and less memory than sorting.
-func spansOf(vals []int64) []span {
-	lo, hi := vals[0], vals[0]
-	for _, v := range vals {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	var out []span
-	if width := uint64(hi - lo); width/64 <= uint64(len(vals)) {
-		bits := make([]uint64, width/64+1)
-		for _, v := range vals {
-			d := uint64(v - lo)
-			bits[d/64] |= 1 << (d % 64)
-		}
-		var start int64
-		inRun := false
-		for i, w := range bits {
-			if w == 0 && !inRun {
-				continue
-			}
-			for j := 0; j < 64; j++ {
-				v := lo + int64(i*64+j)
-				switch set := w&(1<<j) != 0; {
-				case set && !inRun:
-					start, inRun = v, true
-				case !set && inRun:
-					out = append(out, span{start, v - 1})
-					inRun = false
-				}
-				if w == ^uint64(0) && inRun {
-					break // the whole word is set: the run goes on
-				}
-			}
-		}
-		if inRun {
-			out = append(out, span{start, lo + int64(len(bits)*64) - 1})
-		}
-		// the last word may run past hi: clip the final run
-		if n := len(out); n > 0 && out[n-1].hi > hi {
-			out[n-1].hi = hi
-		}
-		return out
-	}
-	slices.Sort(vals)
-	for _, v := range vals {
-		if n := len(out); n > 0 && v <= out[n-1].hi+1 {
-			out[n-1].hi = max(out[n-1].hi, v)
-		} else {
-			out = append(out, span{v, v})
-		}
-	}
-	return out
 }
 
 // Autostep returns the autostep threshold, 0 when disabled.

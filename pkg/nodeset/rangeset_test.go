@@ -28,6 +28,49 @@ func TestSpansOfMatchesSort(t *testing.T) {
 	}
 }
 
+// TestPendingMatchesSort checks members pushed one by one (chunks, then a
+// bitmap once dense, re-based as values fall outside it) against the sort,
+// on lists long enough to go through every path: dense, sparse, dense
+// with far outliers, a range that keeps growing, and repeats.
+func TestPendingMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 13))
+	shapes := map[string]func(i, n int) int64{
+		"dense":  func(i, n int) int64 { return r.Int64N(int64(n) * 13 / 10) },
+		"sparse": func(i, n int) int64 { return r.Int64N(1 << 40) },
+		"outliers": func(i, n int) int64 {
+			if i%97 == 0 {
+				return r.Int64N(1 << 30)
+			}
+			return 5000 + r.Int64N(int64(n))
+		},
+		"growing":   func(i, n int) int64 { return int64(i) * 3 / 2 },
+		"shrinking": func(i, n int) int64 { return int64(n-i) * 2 },
+		"repeats":   func(i, n int) int64 { return r.Int64N(50) },
+		"negative":  func(i, n int) int64 { return -r.Int64N(int64(n)) },
+		"edges": func(i, n int) int64 {
+			if i%2 == 0 {
+				return maxIndex - r.Int64N(int64(n))
+			}
+			return r.Int64N(int64(n))
+		},
+	}
+	for name, gen := range shapes {
+		for _, n := range []int{1, 100, densifyAt, densifyAt + 1, 3*densifyAt + 17, 70_000} {
+			rs := &RangeSet{}
+			vals := make([]int64, n)
+			for i := range vals {
+				vals[i] = gen(i, n)
+				rs.push(member{7, vals[i]})
+			}
+			rs.normalize()
+			want := sortedSpans(vals)
+			if len(rs.classes) != 1 || !slices.Equal(rs.classes[0].spans, want) {
+				t.Fatalf("%s, %d values: got %v, want %d runs", name, n, rs.classes, len(want))
+			}
+		}
+	}
+}
+
 func sortedSpans(vals []int64) []span {
 	slices.Sort(vals)
 	var out []span
