@@ -22,6 +22,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -107,7 +108,9 @@ func (c *Config) HasSection(name string) bool {
 	return ok
 }
 
-var keyRe = regexp.MustCompile(`%\(([^)]+)\)s`)
+// keyRe is compiled on first use: compiling a regexp at start-up costs
+// every run of csub most of a millisecond in page faults.
+var keyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`%\(([^)]+)\)s`) })
 
 // Set is ConfigParser.set: BasicInterpolation refuses a value with a '%'
 // that is neither "%%" nor "%(name)s" (a *ValueError), and the section
@@ -115,7 +118,7 @@ var keyRe = regexp.MustCompile(`%\(([^)]+)\)s`)
 func (c *Config) Set(sect, option, value string) error {
 	if value != "" {
 		tmp := strings.ReplaceAll(value, "%%", "")
-		tmp = keyRe.ReplaceAllString(tmp, "")
+		tmp = keyRe().ReplaceAllString(tmp, "")
 		if i := strings.IndexByte(tmp, '%'); i >= 0 {
 			return &ValueError{fmt.Sprintf("invalid interpolation syntax in %s at position %d",
 				pyfmt.ReprString(value), utf8.RuneCountInString(tmp[:i]))}
@@ -309,7 +312,7 @@ func (c *Config) interpolate(b *strings.Builder, sect, option, rawval, rest stri
 			b.WriteByte('%')
 			rest = rest[2:]
 		case strings.HasPrefix(rest, "%("):
-			m := keyRe.FindStringSubmatchIndex(rest)
+			m := keyRe().FindStringSubmatchIndex(rest)
 			if m == nil || m[0] != 0 {
 				return &Error{"bad interpolation variable reference " + pyfmt.ReprString(rest)}
 			}

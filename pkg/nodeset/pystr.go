@@ -3,6 +3,7 @@ package nodeset
 import (
 	"math/big"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -120,7 +121,11 @@ func pow10(n int) int64 {
 
 // googol is the exact value of the float 1e100, ClusterShell's index limit
 // (Python compares ints with that float exactly).
-var googol, _ = new(big.Float).SetFloat64(1e100).Int(nil)
+// (Computed on first use, as it is needed only for out-of-range input.)
+var googol = sync.OnceValue(func() *big.Int {
+	n, _ := new(big.Float).SetFloat64(1e100).Int(nil)
+	return n
+})
 
 // pyBigInt parses s like pyInt, without the digit limit.
 func pyBigInt(s string) (*big.Int, bool) {
@@ -137,7 +142,7 @@ func pyBigInt(s string) (*big.Int, bool) {
 // aboveGoogol reports whether the decimal digits s exceed 1e100.
 func aboveGoogol(s string) bool {
 	n, ok := pyBigInt(s)
-	return ok && n.Cmp(googol) > 0
+	return ok && n.Cmp(googol()) > 0
 }
 
 // bigRangeInvalid tells, for a range whose bounds do not fit fleetsh's
@@ -149,7 +154,7 @@ func bigRangeInvalid(begin, end string) bool {
 	if !ok1 || !ok2 {
 		return false
 	}
-	return e.Cmp(googol) > 0 || b.Cmp(e) > 0
+	return e.Cmp(googol()) > 0 || b.Cmp(e) > 0
 }
 
 // digitValue returns the value of a decimal digit, ASCII or any other
