@@ -182,11 +182,11 @@ func (l *loop) start(j *job) {
 		ctx, j.cancel = context.WithCancel(l.ctx)
 	}
 	spec := l.jobSpec(w, j.key, j.rank)
-	out := &lineWriter{post: func(lines [][]byte) { t.events <- func() { l.read(j.w, j.key, Stdout, lines) } }}
+	out := &lineWriter{post: func(lines [][]byte) { l.postLines(j.w, j.key, Stdout, lines) }}
 	spec.Stdout = out
 	var errw *lineWriter
 	if w.stderr {
-		errw = &lineWriter{post: func(lines [][]byte) { t.events <- func() { l.read(j.w, j.key, Stderr, lines) } }}
+		errw = &lineWriter{post: func(lines [][]byte) { l.postLines(j.w, j.key, Stderr, lines) }}
 		spec.Stderr = errw
 	}
 	if w.stdin != nil {
@@ -228,8 +228,7 @@ func (l *loop) startGroup(w *Worker, gd GroupDriver) {
 	gj := &GroupJob{Nodes: w.nodes, Command: w.command, Copy: w.copy, Fanout: t.infoInt(InfoFanout, 64),
 		ConnectTimeout: t.infoDuration(InfoConnectTimeout), CommandTimeout: w.timeout, Info: t.Info, Debug: t.debugFunc()}
 	gj.Line = func(node string, stream Stream, line []byte) {
-		b := append([]byte(nil), line...)
-		t.events <- func() { l.read(w, node, stream, [][]byte{b}) }
+		l.postLines(w, node, stream, [][]byte{append([]byte(nil), line...)})
 	}
 	go func() {
 		res := gd.RunGroup(ctx, gj)
@@ -248,6 +247,17 @@ func (l *loop) startGroup(w *Worker, gd GroupDriver) {
 			}
 		}
 	}()
+}
+
+// postLines hands lines read by a driver to the loop, waiting while too
+// much output is already waiting for it (from the driver's goroutine).
+func (l *loop) postLines(w *Worker, node string, stream Stream, lines [][]byte) {
+	n := linesCost(lines)
+	l.t.output.acquire(n)
+	l.t.events <- func() {
+		l.read(w, node, stream, lines)
+		l.t.output.release(n)
+	}
 }
 
 func (l *loop) read(w *Worker, node string, stream Stream, lines [][]byte) {

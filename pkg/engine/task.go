@@ -34,6 +34,7 @@ type Task struct {
 	queue    []func() // control operations for the loop
 	wake     chan struct{}
 	events   chan func() // job output and completions; bounded for backpressure
+	output   *byteBudget // bytes of output in events (see maxOutputInFlight)
 	running  bool
 	done     chan struct{}
 
@@ -80,6 +81,7 @@ func New() *Task {
 		},
 		wake:   make(chan struct{}, 1),
 		events: make(chan func(), 1024),
+		output: newByteBudget(maxOutputInFlight),
 		res:    newResults(),
 	}
 	t.loop = newLoop(t)
