@@ -83,6 +83,9 @@ type Config struct {
 	// MaxReplay bounds the output lines a job keeps for `csub attach`
 	// (32 MiB); starts and final states are always kept.
 	MaxReplay int
+	// MaxReplayTotal bounds those lines over all jobs (512 MiB): past it,
+	// finished jobs lose theirs, longest finished first (trimReplay).
+	MaxReplayTotal int
 }
 
 func (cfg *Config) defaults() {
@@ -106,6 +109,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.MaxReplay <= 0 {
 		cfg.MaxReplay = 32 << 20
+	}
+	if cfg.MaxReplayTotal <= 0 {
+		cfg.MaxReplayTotal = 512 << 20
 	}
 	if cfg.MaxBacklog <= 0 {
 		cfg.MaxBacklog = 8 << 20
@@ -395,7 +401,8 @@ func (j *job) cancelUnstarted() {
 	j.finishMany(idx, protocol.StateCancel, "job cancelled")
 }
 
-// checkJobs ends overdue cancels and forgets old jobs.
+// checkJobs ends overdue cancels, forgets old jobs and keeps their
+// replay logs under MaxReplayTotal.
 func (c *Coordinator) checkJobs(now time.Time) {
 	c.mu.Lock()
 	jobs := c.activeJobs()
@@ -420,6 +427,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 			c.mu.Unlock()
 		}
 	}
+	c.trimReplay(jobs)
 }
 
 // checkDone marks a job complete once every node has a final state.
