@@ -79,7 +79,15 @@
 // that is an existing directory receives the copy inside it, symbolic
 // links are followed, an error on one file is reported as
 // "scp: <path>: <error>" and the copy goes on, and the exit code is 1 if
-// anything failed.
+// anything failed. Files are written over without O_TRUNC and cut at the
+// size written, as OpenSSH's scp does both over SFTP and as an scp sink:
+// a copy onto its own source (the node the copy runs from, same path)
+// leaves the file intact, and an existing destination keeps its inode,
+// owner, hard links and (without Preserve) mode. A directory is listed
+// before its copy is created, so a tree copied into itself is copied
+// once (scp recurses until the path is too long). There is no atomic
+// replacement: an interrupted copy leaves a partly written file, as scp
+// does.
 package ssh
 
 import (
