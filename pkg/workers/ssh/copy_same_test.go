@@ -35,7 +35,8 @@ func TestSSHDCopyOntoItself(t *testing.T) {
 				if err := os.Chtimes(file, oldTime, oldTime); err != nil {
 					t.Fatal(err)
 				}
-				jr := copyJob("node1", file, file, false, preserve)
+				// No --dest: the destination is the source's directory, as csub -c.
+				jr := copyJob("node1", file, dir, false, preserve)
 				if proto == "scp" {
 					jr.info["scp_options"] = "-O"
 				}

@@ -355,6 +355,10 @@ type failure struct {
 	lines  []diagLine
 	err    error
 	retry  bool // failed before authentication completed: safe to retry
+	// summary, when set, is the one-line reason instead of the lines:
+	// for failures whose OpenSSH message is a banner of many lines (a
+	// changed host key) or says too little (a timeout).
+	summary string
 }
 
 type diagLine struct {
@@ -362,7 +366,12 @@ type diagLine struct {
 	text  string
 }
 
+// Error is the one-line reason csub prints after the node's state: the
+// summary, or OpenSSH's lines joined.
 func (f *failure) Error() string {
+	if f.summary != "" {
+		return f.summary
+	}
 	var msgs []string
 	for _, l := range f.lines {
 		msgs = append(msgs, l.text)
