@@ -68,6 +68,32 @@
 // worker reports 128+n, and so does this driver, so that a node killed by
 // the OOM killer reads 137 whichever worker ran it).
 //
+// # Stopping commands
+//
+// At a command timeout or an abort, ssh and clush leave the remote command
+// running (sshd ends nothing when a session without a terminal closes, and
+// its "signal" request reaches only the user's shell, not what the shell
+// started). This driver ends it: a second session on the same connection
+// runs a POSIX sh script that kills, with SIGKILL, the process groups and
+// sessions that sshd started for the connection's other sessions, and
+// waits until none of their processes is left. The command itself runs as
+// it always did (no wrapper, no pseudo-terminal): its output, exit codes
+// and stdin are untouched. The Result's error then holds an
+// *engine.RemoteStop: "killed on the node (process group N)" only when the
+// script saw the processes gone, "no longer running on the node" when the
+// command had ended on its own, or "may still run on the node: <why>".
+//
+// Limits: it needs the server to run each connection's sessions under one
+// process of their own, with setsid (OpenSSH's sshd, Dropbear); /bin/sh;
+// and /proc (with tr and grep, which check that a session belongs to the
+// connection) or else ps -A -o pid=,ppid=,pgid=,stat= (which shows no
+// session ids: processes that left the command's process group survive
+// then). Processes that left the command's session (setsid, daemons) are
+// never touched. A restricted shell, a ForceCommand, MaxSessions reached or
+// a connection already lost leave the command as ssh would, and the stop
+// says that it may still run. The kill takes one round trip and the
+// script's run (bounded by 10 s) before the job ends.
+//
 // # Copies
 //
 // SFTP when the server offers the subsystem, else the scp protocol, spoken
@@ -237,9 +263,10 @@ type run struct {
 
 // Run runs job on its node: the command, or the copy. See the package
 // documentation for configuration and failures. When ctx is cancelled the
-// remote command is sent SIGKILL, the connection is closed, and Run
-// returns promptly with exit code -1 and an error wrapping ctx.Err() (not
-// a *engine.NodeError: the engine knows whether it timed out or aborted).
+// remote command is killed (see Stopping commands), the connection is
+// closed, and Run returns with exit code -1 and an error wrapping
+// ctx.Err() and an *engine.RemoteStop (not a *engine.NodeError: the engine
+// knows whether it timed out or aborted).
 // Nothing is written to the job's writers after Run returns.
 func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 	r := &run{d: d, job: job, level: logInfo}
