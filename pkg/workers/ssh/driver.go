@@ -92,7 +92,10 @@
 // never touched. A restricted shell, a ForceCommand, MaxSessions reached or
 // a connection already lost leave the command as ssh would, and the stop
 // says that it may still run. The kill takes one round trip and the
-// script's run (bounded by 10 s) before the job ends.
+// script's run (bounded by 5 s) before the job ends: 0.5 s per stop
+// against OpenSSH on loopback, with 120 processes on 2 busy cores
+// (go test -run '^$' -bench SSHDStop -benchtime 10x ./pkg/workers/ssh);
+// the script reads every process, so it grows with their number.
 //
 // # Copies
 //

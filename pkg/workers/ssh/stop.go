@@ -78,7 +78,7 @@ const noSession = "its session was not found among sshd's processes"
 
 // killTimeout bounds the kill session: opening it, the script and its
 // wait for the processes to end.
-const killTimeout = 10 * time.Second
+const killTimeout = 5 * time.Second
 
 // stopRemote ends the command of the connection's session on the node
 // (see above) and reports what is known of it. It leaves the command's
@@ -87,15 +87,21 @@ func (r *run) stopRemote(client *ssh.Client) *engine.RemoteStop {
 	unsure := func(format string, args ...any) *engine.RemoteStop {
 		return &engine.RemoteStop{Detail: fmt.Sprintf(format, args...)}
 	}
+	// A connection that went dead would hold NewSession or the script
+	// until TCP gives up: past killTimeout, close it (the caller closes
+	// it next anyway).
+	timer := time.AfterFunc(killTimeout, func() { _ = client.Close() })
+	defer timer.Stop()
 	sess, err := client.NewSession()
 	if err != nil {
+		if !timer.Stop() {
+			return unsure("no answer to a session request within %v", killTimeout)
+		}
 		return unsure("no session to kill it: %v", err)
 	}
 	defer sess.Close()
 	var out bytes.Buffer
 	sess.Stdout = &out
-	timer := time.AfterFunc(killTimeout, func() { _ = sess.Close() })
-	defer timer.Stop()
 	err = sess.Run("exec /bin/sh -c '" + killScript + "'")
 	if !timer.Stop() {
 		return unsure("the kill script did not finish within %v", killTimeout)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,4 +190,37 @@ func TestSSHDAbortKillsOnNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantGone(t, pids)
+}
+
+// BenchmarkSSHDStop measures a stop against OpenSSH's sshd: from the
+// cancellation of a running "sleep 1000 & wait" to Run's return, which
+// covers the kill session, the script and the connection's close. The
+// script reads every process of the machine: its time grows with their
+// number. It reports ms/stop; ns/op also counts connecting and starting.
+func BenchmarkSSHDStop(b *testing.B) {
+	srv := sshdtest.Start(b)
+	d := sshdDriver(b, srv)
+	var total time.Duration
+	for b.Loop() {
+		jr := newJob("node1", "echo started; sleep 1000 & wait")
+		started := make(chan struct{})
+		var once sync.Once
+		jr.job.Stdout = writerFunc(func(p []byte) (int, error) {
+			once.Do(func() { close(started) })
+			return len(p), nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		ended := make(chan engine.Result, 1)
+		go func() { ended <- d.Run(ctx, jr.job) }()
+		<-started
+		t0 := time.Now()
+		cancel()
+		res := <-ended
+		total += time.Since(t0)
+		var stop *engine.RemoteStop
+		if !errors.As(res.Err, &stop) || !stop.Killed {
+			b.Fatalf("Run = %v", res.Err)
+		}
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/stop")
 }
