@@ -35,9 +35,13 @@ import (
 // The script is POSIX sh, run with "exec /bin/sh -c '...'" through the
 // user's login shell: one line, without single quotes, "!" or newlines, so
 // that sh, bash, zsh, csh, tcsh and fish all pass it to /bin/sh unchanged.
-// It reads processes from /proc (Linux), or else from "ps -A -o
+// It reads processes from /proc (Linux; sshd's children from the kernel's
+// list of the children of its main thread, which for a single-threaded
+// sshd or Dropbear is all of them), or else from "ps -A -o
 // pid=,ppid=,pgid=,stat=" (without session ids: it then kills by group
-// only). A node where neither works, or where the second session cannot
+// only, and cannot check SSH_CONNECTION, so it trusts that sshd's children
+// are this connection's sessions, as they are with OpenSSH and Dropbear).
+// A node where neither works, or where the second session cannot
 // be opened (the connection is gone, MaxSessions, a restricted shell or a
 // ForceCommand), gets the old behaviour: a signal to the shell and the
 // connection closed, and the reason says that the command may still run.
@@ -100,15 +104,17 @@ func (r *run) stopRemote(client *ssh.Client) *engine.RemoteStop {
 		return unsure("no session to kill it: %v", err)
 	}
 	defer sess.Close()
-	var out bytes.Buffer
-	sess.Stdout = &out
+	// The outcome is a few short lines; a chatty login script must not
+	// make the buffer grow without bound.
+	out := &cappedBuffer{max: 64 << 10}
+	sess.Stdout = out
 	err = sess.Run("exec /bin/sh -c '" + killScript + "'")
 	if !timer.Stop() {
 		return unsure("the kill script did not finish within %v", killTimeout)
 	}
 	var killed, alive []string
 	none, notool := false, false
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(&out.buf)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) < 2 || f[0] != "fleetsh-kill" {
@@ -139,8 +145,24 @@ func (r *run) stopRemote(client *ssh.Client) *engine.RemoteStop {
 		return unsure("neither /proc nor ps on the node to find it")
 	}
 	var ee *ssh.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	switch {
+	case err == nil:
+		return unsure("the kill script printed no outcome")
+	case !errors.As(err, &ee):
 		return unsure("kill script: %v", err)
 	}
-	return unsure("the kill script could not run (exit %v)", err)
+	return unsure("the kill script could not run (exit status %d)", ee.ExitStatus())
+}
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest.
+type cappedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }
