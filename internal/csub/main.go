@@ -75,6 +75,11 @@
 // code line, since no command exited. All of them count as exit status
 // 255 for -S.
 //
+// With the native ssh worker, a command stopped by -u or Ctrl-C is killed
+// on its node (clush leaves it running); --json's final state says
+// "command timeout: killed on the node (process group N)" or "... may
+// still run on the node: <why>" (docs/csub.md lists the limits).
+//
 // On a terminal (tty.go), csub without a command is clush's interactive
 // prompt (interactive.go: each line one job on the session's fleet), and
 // a run shows a live progress line on standard error, with Ctrl-T naming

@@ -290,7 +290,12 @@ func (l *loop) finish(j *job, r Result, cerr error) {
 	if errors.Is(cerr, context.DeadlineExceeded) {
 		key := resKey{w, j.key}
 		l.t.res.timeouts = append(l.t.res.timeouts, key)
-		l.t.res.fail[key] = &NodeError{Node: j.key, Reason: ReasonCommandTimeout}
+		ne := &NodeError{Node: j.key, Reason: ReasonCommandTimeout}
+		var stop *RemoteStop
+		if errors.As(r.Err, &stop) {
+			ne.Err = stop // whether the command is gone from the node
+		}
+		l.t.res.fail[key] = ne
 		w.timedout = true
 		w.handler.OnTimeout(w, j.key)
 		l.workerDone(w)

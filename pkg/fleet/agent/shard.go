@@ -380,10 +380,16 @@ func (s *shard) OnHup(_ *engine.Worker, key string, rc int, err error) {
 	s.end(key, idx, stateOf(ne.Reason), rc, msg)
 }
 
-// OnTimeout records a node killed at the command timeout.
-func (s *shard) OnTimeout(_ *engine.Worker, key string) {
+// OnTimeout records a node killed at the command timeout, with what the
+// driver knows of the command on the node (engine.RemoteStop).
+func (s *shard) OnTimeout(w *engine.Worker, key string) {
 	if idx := s.nodesOf(key); len(idx) > 0 {
-		s.end(key, idx, protocol.StateTimeout, 255, string(engine.ReasonCommandTimeout))
+		msg := string(engine.ReasonCommandTimeout)
+		var stop *engine.RemoteStop
+		if errors.As(w.NodeFailure(key), &stop) {
+			msg += ": " + stop.Error()
+		}
+		s.end(key, idx, protocol.StateTimeout, 255, msg)
 	}
 }
 

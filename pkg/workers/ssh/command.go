@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -82,15 +83,32 @@ func (r *run) command(ctx context.Context, client *ssh.Client, t *target) engine
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// Kill the remote command, then tear the connection down: a server
-		// that ignores the signal (OpenSSH before 7.9) still sees its
-		// channel and connection close. Wait then returns at once, and
-		// once it has, nothing writes to the job's writers any more.
+		// Kill the command's processes on the node (stop.go), then signal
+		// its shell in case that failed, and tear the connection down: a
+		// server that ignores the signal (OpenSSH before 7.9) still sees
+		// its channel and connection close. Wait then returns at once,
+		// and once it has, nothing writes to the job's writers any more.
+		began := time.Now()
+		stop := r.stopRemote(client)
+		if stop.Detail == noSession {
+			// Nothing found: confirmed gone only if the command's exit
+			// status came, that is, it ended on its own meanwhile.
+			select {
+			case err = <-done:
+				done <- err
+				var ee *ssh.ExitError
+				if err == nil || errors.As(err, &ee) {
+					stop = &engine.RemoteStop{Gone: true, Detail: "it had ended"}
+				}
+			default:
+			}
+		}
+		r.debugf("SSHCLIENT: %s: stopped in %v: %v", r.job.Node, time.Since(began).Round(time.Millisecond), stop)
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
 		_ = client.Close()
 		<-done
-		return r.interrupted(ctx.Err())
+		return engine.Result{ExitCode: -1, Err: fmt.Errorf("ssh %s: interrupted: %w: %w", r.job.Node, ctx.Err(), stop)}
 	}
 	return r.exitResult(t, err)
 }

@@ -251,13 +251,22 @@ func (s *sftpCopier) putFile(src, dst string, fi fs.FileInfo) error {
 		return s.report(src, err)
 	}
 	defer f.Close()
-	_, statErr := s.c.Stat(dst)
+	rfi, statErr := s.c.Stat(dst)
 	isNew := statErr != nil
-	rf, err := s.c.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	// No O_TRUNC: the destination may be the source itself (a copy to
+	// the node we run on, onto the same path), which truncating first
+	// would empty before it is read. Like OpenSSH's scp (its SFTP client
+	// and its scp sink), write over the old bytes, then cut the file at
+	// the size written. Rewriting a file with its own bytes leaves it
+	// intact; the destination keeps its inode, owner and links.
+	rf, err := s.c.OpenFile(dst, os.O_WRONLY|os.O_CREATE)
 	if err != nil {
 		return s.report(dst, err)
 	}
-	_, err = rf.ReadFrom(f)
+	n, err := rf.ReadFrom(f)
+	if err == nil && (isNew || rfi.Mode().IsRegular()) {
+		err = rf.Truncate(n)
+	}
 	if cerr := rf.Close(); err == nil {
 		err = cerr
 	}
@@ -292,7 +301,14 @@ func (s *sftpCopier) putDir(src, dst string, fi fs.FileInfo) error {
 	switch {
 	case err == nil && !rfi.IsDir():
 		return s.report(dst, syscall.ENOTDIR)
-	case isNew:
+	}
+	// List the source before creating anything: a tree copied into
+	// itself (dst inside src) must not copy what it creates.
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return s.report(src, err)
+	}
+	if isNew {
 		if err := s.c.Mkdir(dst); err != nil {
 			return s.report(dst, err)
 		}
@@ -300,10 +316,6 @@ func (s *sftpCopier) putDir(src, dst string, fi fs.FileInfo) error {
 		if err := s.c.Chmod(dst, newMode(fi.Mode())|0o700); err != nil {
 			return s.report(dst, err)
 		}
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return s.report(src, err)
 	}
 	for _, e := range entries {
 		child := filepath.Join(src, e.Name())
@@ -362,11 +374,15 @@ func (s *sftpCopier) getFile(src, dst string, rfi fs.FileInfo) error {
 		return s.report(src, err)
 	}
 	defer rf.Close()
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, rfi.Mode().Perm())
+	// No O_TRUNC, as in putFile: the destination may be the source.
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE, rfi.Mode().Perm())
 	if err != nil {
 		return s.report(dst, err)
 	}
-	_, err = rf.WriteTo(f)
+	n, err := rf.WriteTo(f)
+	if err == nil {
+		err = truncateRegular(f, n)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -391,17 +407,18 @@ func (s *sftpCopier) setLocalAttrs(dst string, rfi fs.FileInfo) error {
 
 func (s *sftpCopier) getDir(src, dst string, rfi fs.FileInfo) error {
 	lfi, err := os.Stat(dst)
-	switch {
-	case err == nil && !lfi.IsDir():
+	if err == nil && !lfi.IsDir() {
 		return s.report(dst, syscall.ENOTDIR)
-	case err != nil:
+	}
+	// List the source first, as putDir does.
+	entries, rerr := s.c.ReadDir(src)
+	if rerr != nil {
+		return s.report(src, rerr)
+	}
+	if err != nil {
 		if err := os.Mkdir(dst, rfi.Mode().Perm()|0o700); err != nil {
 			return s.report(dst, err)
 		}
-	}
-	entries, err := s.c.ReadDir(src)
-	if err != nil {
-		return s.report(src, err)
 	}
 	for _, e := range entries {
 		child := path.Join(src, e.Name())
@@ -422,4 +439,15 @@ func (s *sftpCopier) getDir(src, dst string, rfi fs.FileInfo) error {
 		return s.setLocalAttrs(dst, rfi)
 	}
 	return nil
+}
+
+// truncateRegular cuts f at size n after it was written over without
+// O_TRUNC, unless f is not a regular file (a device: /dev/null), as
+// OpenSSH's scp sink does.
+func truncateRegular(f *os.File, n int64) error {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return err
+	}
+	return f.Truncate(n)
 }

@@ -266,7 +266,9 @@ func dialFailure(t *target, err error) *failure {
 	case errors.As(err, &errno) && errno == syscall.ECONNREFUSED:
 		return newFailure(engine.ReasonConnectRefused, err, errLine("%sConnection refused", prefix))
 	case errors.As(err, &errno) && errno == syscall.ETIMEDOUT, isTimeout(err):
-		return newFailure(engine.ReasonConnectTimeout, err, errLine("%sConnection timed out", prefix))
+		f := newFailure(engine.ReasonConnectTimeout, err, errLine("%sConnection timed out", prefix))
+		f.summary = timeoutSummary(t, "TCP connect")
+		return f
 	case errors.As(err, &errno):
 		return newFailure(engine.ReasonConnect, err, errLine("%s%s", prefix, strerror(errno)))
 	}
@@ -279,8 +281,10 @@ func (r *run) channelFailure(t *target, err error) *failure {
 	var oce *ssh.OpenChannelError
 	if !errors.As(err, &oce) {
 		if isTimeout(err) {
-			return newFailure(engine.ReasonConnectTimeout, err,
+			f := newFailure(engine.ReasonConnectTimeout, err,
 				errLine("ssh: connect to host %s port %d: Connection timed out", t.HostName, t.Port))
+			f.summary = timeoutSummary(t, "channel through the jump host")
+			return f
 		}
 		return newFailure(engine.ReasonConnect, err, errLine("ssh: connect to host %s port %d: %v", t.HostName, t.Port, err))
 	}
@@ -314,10 +318,16 @@ func (r *run) classify(t *target, hs *handshake, err error, remote string, gotDa
 		return hkFail
 	case timedOut:
 		f := newFailure(engine.ReasonConnectTimeout, err)
-		if !gotData {
+		stage := "key exchange"
+		switch {
+		case !gotData:
 			f.lines = append(f.lines, errLine("Connection timed out during banner exchange"))
+			stage = "SSH banner"
+		case authStarted:
+			stage = "authentication"
 		}
 		f.lines = append(f.lines, errLine("Connection to %s timed out", remote))
+		f.summary = timeoutSummary(t, stage)
 		return f
 	case strings.Contains(msg, "unable to authenticate"), strings.Contains(msg, "too many authentication attempts"):
 		methods := strings.Join(allowed, ",")
@@ -355,6 +365,16 @@ func (r *run) classify(t *target, hs *handshake, err error, remote string, gotDa
 		return newFailure(engine.ReasonProtocol, err, errLine("Unable to negotiate with %s: %s", remote, strings.TrimPrefix(msg, "ssh: handshake failed: ")))
 	}
 	return newFailure(engine.ReasonProtocol, err, errLine("ssh: %s: %v", t.HostName, err))
+}
+
+// timeoutSummary is the one-line reason of a connect timeout: where it
+// was going, after how long, and at which stage ("no answer from
+// 10.0.0.1:22 within 10s (SSH banner)").
+func timeoutSummary(t *target, stage string) string {
+	if t.ConnectTimeout > 0 {
+		return fmt.Sprintf("no answer from %s within %v (%s)", t.addr(), t.ConnectTimeout, stage)
+	}
+	return fmt.Sprintf("%s to %s timed out", stage, t.addr())
 }
 
 // parseDisconnect splits x/crypto's `ssh: disconnect, reason 2: "text"`.

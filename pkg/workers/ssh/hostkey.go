@@ -275,7 +275,7 @@ func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.
 	strict := t.StrictHostKeyChecking
 	var revoked *knownhosts.RevokedError
 	if errors.As(err, &revoked) {
-		return newFailure(engine.ReasonHostKeyChanged, err,
+		f := newFailure(engine.ReasonHostKeyChanged, err,
 			errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
 			errLine("@       WARNING: REVOKED HOST KEY DETECTED!               @"),
 			errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
@@ -283,6 +283,9 @@ func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.
 			errLine("This could mean that a stolen key is being used to"),
 			errLine("impersonate this host."),
 			fatalLine("Host key verification failed."))
+		f.summary = fmt.Sprintf("%s key %s of %s is marked as revoked in %s:%d",
+			keyTypeName(key), ssh.FingerprintSHA256(key), name, set.realName(revoked.Revoked.Filename), revoked.Revoked.Line)
+		return f
 	}
 	var ke *knownhosts.KeyError
 	if !errors.As(err, &ke) {
@@ -300,10 +303,7 @@ func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.
 	if offending == nil {
 		return r.unknownHostKey(t, name, key, err)
 	}
-	file := offending.Filename
-	if real, ok := set.rename[file]; ok {
-		file = real
-	}
+	file := set.realName(offending.Filename)
 	userFile := "(none)"
 	if len(t.UserKnownHostsFiles) > 0 {
 		userFile = t.UserKnownHostsFiles[0]
@@ -336,7 +336,21 @@ func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.
 	lines = append(lines,
 		errLine("Host key for %s has changed and you have requested strict checking.", name),
 		fatalLine("Host key verification failed."))
-	return newFailure(engine.ReasonHostKeyChanged, err, lines...)
+	f := newFailure(engine.ReasonHostKeyChanged, err, lines...)
+	// The banner goes to stderr as OpenSSH prints it; the reason is one
+	// sentence.
+	f.summary = fmt.Sprintf("%s key %s sent by %s does not match %s:%d",
+		keyTypeName(key), ssh.FingerprintSHA256(key), name, file, offending.Line)
+	return f
+}
+
+// realName is the known_hosts file a message names: the user's file, not
+// the sanitized copy that was parsed in its place.
+func (s *knownHostsSet) realName(file string) string {
+	if real, ok := s.rename[file]; ok {
+		return real
+	}
+	return file
 }
 
 // unknownHostKey handles a host key known under no name: refused with

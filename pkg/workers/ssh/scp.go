@@ -258,16 +258,18 @@ func (zeroReader) Read(p []byte) (int, error) {
 }
 
 func (s *scpCopier) sendDir(ss *scpSession, p, name string, fi fs.FileInfo) error {
+	// List the directory before the sink creates anything: a tree sent
+	// into itself (dst inside p) must not send what it receives.
+	entries, rerr := os.ReadDir(p)
 	if skip, stop := s.sendTimes(ss, fi); skip || stop != nil {
 		return stop
 	}
 	if skip, stop := s.answerErr(ss.send(fmt.Sprintf("D%04o 0 %s\n", modeBits(fi.Mode()), name))); skip || stop != nil {
 		return stop
 	}
-	entries, err := os.ReadDir(p)
-	if err != nil {
+	if rerr != nil {
 		s.errs++
-		s.run.say(logError, fmt.Sprintf("scp: %s: %s", p, describe(err)))
+		s.run.say(logError, fmt.Sprintf("scp: %s: %s", p, describe(rerr)))
 	}
 	for _, e := range entries {
 		child := filepath.Join(p, e.Name())
@@ -435,7 +437,9 @@ var errNotDir = errors.New("Not a directory") //nolint:staticcheck // strerror(E
 
 // receiveFile receives one file's bytes into target.
 func (s *scpCopier) receiveFile(ss *scpSession, target string, mode fs.FileMode, size int64, t *[2]time.Time, ok func() error, refuse func(string, error) error) error {
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode.Perm())
+	// No O_TRUNC (the target may be the file the node sends), and a
+	// truncation once written, as OpenSSH's scp sink.
+	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE, mode.Perm())
 	if err != nil {
 		return refuse(target, err)
 	}
@@ -455,6 +459,9 @@ func (s *scpCopier) receiveFile(ss *scpSession, target string, mode fs.FileMode,
 			f.Close()
 			return &lostError{err}
 		}
+	}
+	if werr == nil {
+		werr = truncateRegular(f, size)
 	}
 	if cerr := f.Close(); werr == nil {
 		werr = cerr

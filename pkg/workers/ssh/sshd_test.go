@@ -20,7 +20,7 @@ import (
 // server of the other tests is x/crypto/ssh on both ends). .ci/run sets
 // FLEETSH_REQUIRE_SSHD=1 so these cannot skip there.
 
-func sshdDriver(t *testing.T, srv *sshdtest.Server) *Driver {
+func sshdDriver(t testing.TB, srv *sshdtest.Server) *Driver {
 	return &Driver{Config: srv.ClientConfig, Home: t.TempDir(), RetryBackoff: 5 * time.Millisecond}
 }
 
