@@ -38,10 +38,12 @@ func parseClubakLine(line, sep []byte) (key, content []byte, err error) {
 		reason = "not enough values to unpack (expected 2, got 1)"
 	default:
 		key, content = bytes.Trim(k, pyWhitespace), c
-		if pyfmt.DecodeUTF8(key) == nil {
-			if len(key) > 0 {
-				return key, content, nil
-			}
+		switch err := pyfmt.DecodeUTF8(key); {
+		case err != nil:
+			reason = err.Error()
+		case len(key) > 0:
+			return key, content, nil
+		default:
 			reason = "no node found"
 		}
 	}
@@ -67,8 +69,12 @@ type gatherer struct {
 	names []string          // key names by number
 	index map[string]uint32 // key numbers by name
 	// sets caches what each key names (key numbers) while keys are
-	// node sets: input lines repeat their keys.
+	// node sets: input lines repeat their keys. A key that names just
+	// itself, the usual "node1", is cached in self instead, which costs
+	// a byte per key number.
 	sets map[string][]uint32
+	self []bool
+	one  [1]uint32 // the result of keys for a single key
 	// preload holds the whole content of each key with -F, added to the
 	// tree at the end as one line.
 	preload [][]byte
@@ -90,6 +96,7 @@ func (g *gatherer) keyNumber(name string) uint32 {
 	}
 	i := uint32(len(g.names))
 	g.names = append(g.names, name)
+	g.self = append(g.self, false)
 	g.index[name] = i
 	return i
 }
@@ -138,11 +145,11 @@ func readClubakLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
 	}
 	*long = append((*long)[:0], chunk...)
 	for err == bufio.ErrBufferFull {
-		if len(*long) > maxClubakLine {
-			return nil, &clubakError{fmt.Sprintf("input line longer than %d bytes", maxClubakLine)}
-		}
 		chunk, err = br.ReadSlice('\n')
 		*long = append(*long, chunk...)
+		if len(bytes.TrimRight(*long, "\r\n")) > maxClubakLine {
+			return nil, &clubakError{fmt.Sprintf("input line longer than %d bytes", maxClubakLine)}
+		}
 	}
 	return *long, readError(err)
 }
@@ -185,13 +192,20 @@ func (g *gatherer) add(line []byte) error {
 }
 
 // keys returns the numbers of the keys a line's key stands for: itself,
-// or while keys are node sets, each of its nodes.
+// or while keys are node sets, each of its nodes. The result is valid
+// until the next call.
 func (g *gatherer) keys(key []byte) ([]uint32, error) {
+	i, known := g.index[string(key)]
 	if !g.nodesetKeys() {
-		if i, ok := g.index[string(key)]; ok {
-			return []uint32{i}, nil
+		if !known {
+			i = g.keyNumber(string(key))
 		}
-		return []uint32{g.keyNumber(string(key))}, nil
+		g.one[0] = i
+		return g.one[:], nil
+	}
+	if known && g.self[i] {
+		g.one[0] = i
+		return g.one[:], nil
 	}
 	if keys, ok := g.sets[string(key)]; ok {
 		return keys, nil
@@ -215,6 +229,10 @@ func (g *gatherer) keys(key []byte) ([]uint32, error) {
 	for name := range ns.All() {
 		keys = append(keys, g.keyNumber(name))
 	}
-	g.sets[string(key)] = keys
+	if len(keys) == 1 && g.names[keys[0]] == string(key) {
+		g.self[keys[0]] = true
+	} else {
+		g.sets[string(key)] = keys
+	}
 	return keys, nil
 }
