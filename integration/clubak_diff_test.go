@@ -218,6 +218,16 @@ func clubakDiffCases() []clubakDiffCase {
 		c("tree raw keys", "a b: 1\n]x: 2\n", "-T", "--interpret-keys=never"),
 		c("tree raw key not a set", "]x: 2\n", "-T"),
 		c("tree debug", treeIn, "-T", "-d"),
+		c("tree line mode no label", treeIn, "-T", "-L", "-N"),
+		c("tree quiet diff", treeIn, "-T", "-q", "--diff"),
+		c("tree indent of a new depth after a shallower one", "a: 1\nb: 1\na: 2\nb: 3\nb: 4\nb: 5\nc: 1\nc: 3\nc: 4\nc: 6\n", "-T"),
+
+		// Raw keys, each output of a single key (deterministic in clubak).
+		c("raw keys gathered order", "b: 1\na: 2\nc: 3\nb: 4\na: 5\n", "-b", "--interpret-keys=never"),
+		c("raw keys fast gathered order", "b: 1\na: 2\nc: 3\nb: 4\n", "-F", "-b", "--interpret-keys=never"),
+		c("raw keys live order", "b: 1\na: 2\nc: 3\n", "--interpret-keys=never"),
+		c("raw keys line mode", "b: 1\na: 2\nb: 3\n", "-L", "--interpret-keys=never"),
+		c("raw keys diff", "b: 1\na: 2\nb: 3\n", "--diff", "--interpret-keys=never"),
 
 		// Colors from the environment.
 		withEnv(c("NO_COLOR", "n1: a\n", "-b"), "NO_COLOR=1", "CLICOLOR_FORCE=1"),
