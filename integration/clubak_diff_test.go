@@ -341,6 +341,49 @@ func TestClubakDiff(t *testing.T) {
 			}
 		})
 	}
+	t.Run("closed pipe", func(t *testing.T) {
+		// clubak -L | head -1: status 1, nothing on standard error, what
+		// clubak does when its own flush meets the closed pipe (when
+		// Python's final flush fails too, it exits 120 with "Exception
+		// ignored ... BrokenPipeError": not compared).
+		if status, errOut := clubakClosedPipe(t, ours, env); status != 1 || errOut != "" {
+			t.Errorf("ours: status %d, stderr %q; want 1 and nothing", status, errOut)
+		}
+	})
+}
+
+// clubakClosedPipe runs bin -L on many lines with its standard output read
+// up to its first line and closed, and returns its exit status and
+// standard error.
+func clubakClosedPipe(t *testing.T, bin string, env []string) (int, string) {
+	t.Helper()
+	var in strings.Builder
+	for i := range 100000 {
+		fmt.Fprintf(&in, "n%d: x\n", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-L")
+	cmd.Env, cmd.Stdin = env, strings.NewReader(in.String())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
 }
 
 // clubakDiffExec runs bin with args and stdin in a fresh directory.
