@@ -203,6 +203,10 @@ func clubakDiffCases() []clubakDiffCase {
 		c("groupsconf missing", "foo: x\n", "--groupsconf", "$DATA/nosuch.conf"),
 		c("groupsconf missing with a group", "@g: x\n", "--groupsconf", "$DATA/nosuch.conf"),
 		c("groupsconf missing regroup", "foo: x\n", "-r", "--groupsconf", "$DATA/nosuch.conf"),
+		c("groupsconf missing debug", "foo: x\n", "-d", "--groupsconf", "$DATA/nosuch.conf"),
+		c("groupsconf broken", "foo: x\n", "--groupsconf", "$DATA/broken-groups.conf"),
+		c("groupsconf broken debug", "foo: x\n", "-d", "--groupsconf", "$DATA/broken-groups.conf"),
+		c("groupsconf broken with a group", "@g: x\n", "--groupsconf", "$DATA/broken-groups.conf"),
 		c("outdir and errdir ignored", "n1: a\n", "--outdir", "od", "--errdir", "ed"),
 		c("arguments ignored", "n1: a\n", "-b", "some", "args"),
 

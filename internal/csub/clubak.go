@@ -204,7 +204,8 @@ func runClubak(o *clubakOptions, p *optparse.Parser, env *environ) error {
 	if o.groupsconf != "" {
 		paths = []string{o.groupsconf}
 	}
-	parser := &nodeset.Parser{Resolver: nodeset.NewLazyResolver(paths...)}
+	resolver := nodeset.NewLazyResolver(paths...)
+	parser := &nodeset.Parser{Resolver: resolver}
 	if o.fast && (o.trace || o.lineMode) {
 		return p.Error("incompatible tree options")
 	}
@@ -227,6 +228,11 @@ func runClubak(o *clubakOptions, p *optparse.Parser, env *environ) error {
 		diff: o.diff, verbosity: o.verbosity(), nodeCount: true, color: clubakColor(o, env),
 		regroup: o.regroup, groupsource: o.groupsource, noprefix: o.groupbase, parser: parser}
 	if o.debug {
+		// clubak sets the group resolver's verbosity here, which reads
+		// groups.conf: a broken one fails now.
+		if _, err := resolver.Load(); err != nil {
+			return errors.Join(out.flush(), err)
+		}
 		fmt.Fprintf(env.stderr, "%s: line_mode=%s gather=%s tree_depth=%d\n",
 			clubakProg, pyBool(o.lineMode), pyBool(d.gather), g.tree.Depth())
 	}
