@@ -293,6 +293,8 @@ func TestClubakDiff(t *testing.T) {
 	cases := clubakDiffCases()
 	if only := os.Getenv("FLEETSH_CLUBAK_DIFF_RUN"); only != "" {
 		cases = slices.DeleteFunc(cases, func(c clubakDiffCase) bool { return !strings.Contains(c.name, only) })
+	} else if len(cases) < 170 {
+		t.Errorf("only %d cases: the differential test promises at least 170", len(cases))
 	}
 	type result struct {
 		args     []string
