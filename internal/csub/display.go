@@ -103,8 +103,15 @@ type display struct {
 }
 
 type diffRef struct {
-	ns    *nodeset.NodeSet
+	ns    nodeLabel
 	lines []string
+}
+
+// nodeLabel is what a header or line label names: a node set, or the raw
+// keys clubak could not read as one (ClusterShell's Display._KeySet).
+type nodeLabel interface {
+	String() string
+	Len() int
 }
 
 func newDisplay(s *settings, o *outputs) *display {
@@ -124,11 +131,12 @@ func (d *display) paint(color, text string) string {
 
 // formatNodeset is Display._format_nodeset: the set folded with node
 // groups under -r.
-func (d *display) formatNodeset(ns *nodeset.NodeSet) string {
-	if !d.regroup || d.parser == nil {
+func (d *display) formatNodeset(ns nodeLabel) string {
+	set, ok := ns.(*nodeset.NodeSet)
+	if !d.regroup || d.parser == nil || !ok {
 		return ns.String()
 	}
-	s, err := d.parser.Regroup(ns, d.groupsource, d.noprefix)
+	s, err := d.parser.Regroup(set, d.groupsource, d.noprefix)
 	if err != nil {
 		if d.err == nil {
 			d.err = err
@@ -162,7 +170,7 @@ func (d *display) printLineError(node string, line []byte) {
 // the content's lines each labelled with the node set in line mode, or
 // with --diff the difference with the first output printed. msg is the
 // lines joined by '\n', without a final one (MsgTree's bytes).
-func (d *display) printGather(ns *nodeset.NodeSet, msg []byte) {
+func (d *display) printGather(ns nodeLabel, msg []byte) {
 	switch {
 	case d.lineMode:
 		d.printLines(ns, msg)
@@ -188,7 +196,7 @@ func (d *display) printGatherFinalize(ns *nodeset.NodeSet) {
 func (d *display) resetDiff() { d.diffRef = nil }
 
 // printLines is Display._print_lines (-L): each line labelled.
-func (d *display) printLines(ns *nodeset.NodeSet, msg []byte) {
+func (d *display) printLines(ns nodeLabel, msg []byte) {
 	w := d.o.stdout()
 	label := ""
 	if d.label {
@@ -218,7 +226,7 @@ func splitLines(msg []byte) []string {
 
 // printDiff is Display._print_diff: the first output is the reference;
 // each other one prints as a unified diff against it.
-func (d *display) printDiff(ns *nodeset.NodeSet, lines []string) {
+func (d *display) printDiff(ns nodeLabel, lines []string) {
 	if d.diffRef == nil {
 		d.diffRef = &diffRef{ns: ns, lines: lines}
 		return
@@ -252,7 +260,10 @@ func (d *display) printDiff(ns *nodeset.NodeSet, lines []string) {
 
 // formatHeader is Display.format_header: the header block, or nothing
 // without labels (-N).
-func (d *display) formatHeader(ns *nodeset.NodeSet) string {
+func (d *display) formatHeader(ns nodeLabel) string { return d.formatHeaderIndent(ns, 0) }
+
+// formatHeaderIndent is format_header with its indent (clubak -T).
+func (d *display) formatHeaderIndent(ns nodeLabel, indent int) string {
 	if !d.label {
 		return ""
 	}
@@ -260,7 +271,8 @@ func (d *display) formatHeader(ns *nodeset.NodeSet) string {
 	if n := ns.Len(); d.verbosity >= verbStd && d.nodeCount && n > 1 {
 		count = " (" + strconv.Itoa(n) + ")"
 	}
-	return d.paint(colorStdout, headerSep+"\n"+d.formatNodeset(ns)+count+"\n"+headerSep) + "\n"
+	ind := strings.Repeat(" ", indent)
+	return d.paint(colorStdout, ind+headerSep+"\n"+ind+d.formatNodeset(ns)+count+"\n"+ind+headerSep) + "\n"
 }
 
 // vprint is Display.vprint: msg and a newline on standard output when

@@ -27,6 +27,10 @@
 // internal/pydifflib, verbosity); runtimer.go is clush's progress
 // counter (-P, and with -b or -L after 1.33 s).
 //
+// The same display serves clubak (ClubakMain, clubak*.go, cmd/clubak),
+// ClusterShell's clubak: it gathers "node: line" input in an
+// engine.MsgTree and prints it in clubak's modes (docs/clubak.md).
+//
 // # Where csub differs from clush
 //
 //   - Standard input (when not a terminal and without -n) is read to its

@@ -148,8 +148,10 @@ func (w stderrOf) Write(p []byte) (int, error) { return w.o.stderr().Write(p) }
 
 // errorLine formats an error as ClusterShell's handle_generic_error does
 // (the same mapping as the nodeset command's, with csub's name).
-func errorLine(err error) string {
-	const prog = progName
+func errorLine(err error) string { return errorLineOf(progName, err) }
+
+// errorLineOf is errorLine for the program prog (clubak).
+func errorLineOf(prog string, err error) string {
 	var (
 		pe *nodeset.ParseError
 		re *nodeset.RangeParseError

@@ -10,7 +10,9 @@
 //     that stand for Python objects;
 //   - [ParseInt] and [ParseFloat]: the int(s, base) and float(s) builtins;
 //   - [Decode] and [Encode]: the "surrogateescape" UTF-8 codec Python uses
-//     for command line arguments and standard output.
+//     for command line arguments and standard output;
+//   - [DecodeUTF8]: bytes.decode()'s strict UTF-8 check and its
+//     UnicodeDecodeError (clubak's input keys).
 //
 // # Strings
 //

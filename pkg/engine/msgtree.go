@@ -1,6 +1,10 @@
 package engine
 
-import "iter"
+import (
+	"cmp"
+	"iter"
+	"slices"
+)
 
 // MsgTree stores the output of many keys (nodes) so that identical output
 // is stored once: a trie of lines where each key points at the element
@@ -12,9 +16,10 @@ import "iter"
 type MsgTree[K comparable] struct {
 	root msgElem
 	keys map[K]*msgElem
+	n    uint32 // elements created, for their seq
 }
 
-// msgElem is one line of the trie. It is kept to 44 bytes (the 48-byte
+// msgElem is one line of the trie. It is kept to 48 bytes (the 48-byte
 // size class): a gathered output of millions of lines has an element per
 // distinct line position, so the line is a string (16 bytes, and the same
 // string serves as the children's map key) and the depth an int32.
@@ -26,16 +31,20 @@ type msgElem struct {
 	first    *msgElem
 	children map[string]*msgElem
 	depth    int32
+	// seq numbers the elements in the order they were created (modulo
+	// 2^32), so that WalkTree visits children in ClusterShell's order.
+	seq uint32
 }
 
-func (e *msgElem) child(line []byte) *msgElem {
+func (e *msgElem) child(line []byte, n *uint32) *msgElem {
 	if e.first != nil && e.first.line == string(line) {
 		return e.first
 	}
 	if c, ok := e.children[string(line)]; ok {
 		return c
 	}
-	c := &msgElem{parent: e, line: string(line), depth: e.depth + 1}
+	*n++
+	c := &msgElem{parent: e, line: string(line), depth: e.depth + 1, seq: *n}
 	if e.first == nil {
 		e.first = c
 	} else {
@@ -56,7 +65,7 @@ func (t *MsgTree[K]) Add(key K, line []byte) {
 	if e == nil {
 		e = &t.root
 	}
-	t.keys[key] = e.child(line)
+	t.keys[key] = e.child(line, &t.n)
 }
 
 // Len returns the number of keys with a message.
@@ -122,6 +131,64 @@ func (t *MsgTree[K]) Walk() iter.Seq2[[]byte, []K] {
 			}
 		}
 	}
+}
+
+// MsgLine is one line of a MsgTree as WalkTree visits it.
+type MsgLine[K comparable] struct {
+	Line     string // the line, without its newline
+	Depth    int    // 1 for the first line of a message
+	Children int    // how many distinct lines follow this one
+	Keys     []K    // the keys whose message ends with this line, in no order
+}
+
+// WalkTree visits every line of the tree depth first, in the order
+// ClusterShell's MsgTree.walk and walk_trace do: a line before the lines
+// that follow it, and of the distinct lines following the same one, the
+// last one added first. The keys of a line's subtree are those of the
+// lines WalkTree yields from it until the next line of the same or a
+// lesser depth (clubak -T's trace mode).
+func (t *MsgTree[K]) WalkTree() iter.Seq[MsgLine[K]] {
+	return func(yield func(MsgLine[K]) bool) {
+		ends := make(map[*msgElem][]K, len(t.keys))
+		for k, e := range t.keys {
+			ends[e] = append(ends[e], k)
+		}
+		stack := t.root.appendChildren(nil)
+		for len(stack) > 0 {
+			e := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			n := len(stack)
+			stack = e.appendChildren(stack)
+			if !yield(MsgLine[K]{Line: e.line, Depth: int(e.depth), Children: len(stack) - n, Keys: ends[e]}) {
+				return
+			}
+		}
+	}
+}
+
+// appendChildren appends e's children to stack in the order they were
+// created (the first child is always the oldest).
+func (e *msgElem) appendChildren(stack []*msgElem) []*msgElem {
+	if e.first == nil {
+		return stack
+	}
+	stack = append(stack, e.first)
+	start := len(stack)
+	for _, c := range e.children {
+		stack = append(stack, c)
+	}
+	slices.SortFunc(stack[start:], func(a, b *msgElem) int { return cmp.Compare(a.seq, b.seq) })
+	return stack
+}
+
+// Depth returns the number of lines of the longest message (ClusterShell's
+// MsgTree._depth), 0 for an empty tree.
+func (t *MsgTree[K]) Depth() int {
+	d := 0
+	for _, e := range t.keys {
+		d = max(d, int(e.depth))
+	}
+	return d
 }
 
 // Remove forgets key.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestMsgTree checks messages that share a prefix, branch, repeat a line,
@@ -63,5 +64,42 @@ func TestMsgTree(t *testing.T) {
 	tr.Clear()
 	if tr.Len() != 0 {
 		t.Error("Clear left keys")
+	}
+}
+
+// TestMsgTreeWalkTree checks ClusterShell's walk order (the example of
+// clubak -T: a line before its followers, the newest sibling first), the
+// children counts, the keys ending at each line, and Depth.
+func TestMsgTreeWalkTree(t *testing.T) {
+	var tr MsgTree[string]
+	for _, kv := range [][2]string{{"b", "1"}, {"a", "2"}, {"c", "1"}, {"b", "x"}, {"c", "y"}, {"b", "z"}} {
+		tr.Add(kv[0], []byte(kv[1]))
+	}
+	var got []string
+	for l := range tr.WalkTree() {
+		keys := slices.Clone(l.Keys)
+		slices.Sort(keys)
+		got = append(got, fmt.Sprintf("%s/%d/%d/%s", l.Line, l.Depth, l.Children, strings.Join(keys, ",")))
+	}
+	want := []string{"2/1/0/a", "1/1/2/", "y/2/0/c", "x/2/1/", "z/3/0/b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("WalkTree = %q, want %q", got, want)
+	}
+	if d := tr.Depth(); d != 3 {
+		t.Errorf("Depth = %d, want 3", d)
+	}
+	var empty MsgTree[int]
+	for range empty.WalkTree() {
+		t.Error("an empty tree yields a line")
+	}
+	if empty.Depth() != 0 {
+		t.Error("an empty tree has a depth")
+	}
+}
+
+// TestMsgElemSize keeps an element in the 48-byte size class.
+func TestMsgElemSize(t *testing.T) {
+	if n := unsafe.Sizeof(msgElem{}); n > 48 {
+		t.Errorf("msgElem is %d bytes, want at most 48", n)
 	}
 }
