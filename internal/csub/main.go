@@ -29,9 +29,6 @@
 //
 // # Where csub differs from clush
 //
-//   - Standard input (when not a terminal and without -n) is read to its
-//     end, at most protocol.MaxStdin (512 KiB), and sent with the job:
-//     commands see it once csub has read all of it, not as it comes.
 //   - The tree mode options (--topology, --remote, --grooming) are not
 //     accepted: topology is the coordinator's (topology.conf). -E is
 //     accepted and ignored.
@@ -256,6 +253,13 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 		return 1, false
 	}
 	defer job.Close()
+	if s.stdin != nil {
+		sctx, stopStdin := context.WithCancel(ctx)
+		defer stopStdin()
+		// It stays blocked in a read of a stdin that never ends after the
+		// job is over: csub exits without it, as clush does.
+		go job.SendStdin(sctx, s.stdin) //nolint:errcheck // the job's stream reports what went wrong
+	}
 	r := newRenderer(d, job.Nodes())
 	if files != nil {
 		r.h = &outdirHandler{directHandler{r}, files}
@@ -274,7 +278,7 @@ func jobSpec(s *settings, nodes string) protocol.JobSpec {
 	spec := protocol.JobSpec{
 		Nodes:          nodes,
 		Command:        strings.Join(s.fullCommand(), " "),
-		Stdin:          s.stdin,
+		Stdin:          s.stdin != nil,
 		Worker:         s.worker,
 		Fanout:         s.fanout,
 		ConnectTimeout: s.connectTimeout,

@@ -189,8 +189,10 @@ func (l *loop) start(j *job) {
 		errw = &lineWriter{post: func(lines [][]byte) { l.postLines(j.w, j.key, Stderr, lines) }}
 		spec.Stderr = errw
 	}
+	var stdin *stdinReader
+	var stdinErr error
 	if w.stdin != nil {
-		spec.Stdin = &stdinReader{buf: w.stdin, ctx: ctx, written: func(n int) {
+		stdin, stdinErr = w.stdin.reader(ctx, func(n int) {
 			// A driver may still be copying stdin when its job ends: such
 			// late reports are dropped, here or on the loop.
 			if j.finished.Load() {
@@ -201,10 +203,22 @@ func (l *loop) start(j *job) {
 					w.handler.OnWritten(w, j.key, Stdin, n)
 				}
 			}
-		}}
+		})
+		if stdin != nil {
+			spec.Stdin = stdin
+		}
 	}
 	go func() {
-		res := w.driver.Run(ctx, spec)
+		var res Result
+		if stdinErr != nil {
+			// Its standard input cannot be given whole: do not run it.
+			res = Result{ExitCode: 255, Err: &NodeError{Node: j.key, Reason: ReasonLocal, Err: stdinErr}}
+		} else {
+			res = w.driver.Run(ctx, spec)
+		}
+		if stdin != nil {
+			w.stdin.release(stdin)
+		}
 		j.finished.Store(true)
 		out.flush()
 		if errw != nil {

@@ -163,7 +163,8 @@ func (w *Worker) startStdin() {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				w.stdin.write(buf[:n])
+				// Waits while the slowest node holds StdinWindow bytes.
+				_ = w.stdin.writeWait(context.Background(), buf[:n])
 			}
 			if err != nil {
 				w.stdin.close()
