@@ -39,16 +39,36 @@ var ErrStdinGone = errors.New("standard input")
 // wait); Options.Stdin is fed through writeWait, which keeps at most
 // StdinWindow bytes (see there).
 type stdinBuf struct {
+	window int           // StdinWindow when the worker was made
+	stall  time.Duration // StdinStall, likewise
+
 	mu      sync.Mutex
 	data    []byte // the stream from offset base on
 	base    int64
 	eof     bool
+	over    bool // the worker ended: nobody will read any more
+	pending int  // nodes not started yet
 	changed chan struct{}
 	readers map[*stdinReader]struct{} // nodes running and reading
 }
 
-func newStdinBuf() *stdinBuf {
-	return &stdinBuf{changed: make(chan struct{}), readers: make(map[*stdinReader]struct{})}
+// errStdinOver stops the copy of Options.Stdin once the worker ended.
+var errStdinOver = errors.New("the worker ended")
+
+func newStdinBuf(nodes int) *stdinBuf {
+	return &stdinBuf{window: StdinWindow, stall: StdinStall, pending: nodes,
+		changed: make(chan struct{}), readers: make(map[*stdinReader]struct{})}
+}
+
+// finish tells that the worker ended or was aborted: a writer waiting for
+// room gives up.
+func (s *stdinBuf) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.over {
+		s.over = true
+		s.signal()
+	}
 }
 
 // signal wakes readers and a waiting writer (mu held).
@@ -67,21 +87,29 @@ func (s *stdinBuf) write(p []byte) {
 	s.signal()
 }
 
-// writeWait appends p once it fits in StdinWindow: it drops what every
+// writeWait appends p once it fits in the window: it drops what every
 // running node has read, and waits while the slowest one holds the
 // window full, cutting off a node that took nothing for StdinStall.
+// While nodes wait for the fanout, it drops nothing unless every running
+// node has read all there is (they may wait for the end of the stream to
+// end, and only then let the others start): those nodes then cannot get
+// the stream whole (ErrStdinGone).
 func (s *stdinBuf) writeWait(ctx context.Context, p []byte) error {
 	var stallSince time.Time
 	for {
 		s.mu.Lock()
+		if s.over {
+			s.mu.Unlock()
+			return errStdinOver
+		}
 		if s.eof {
 			s.mu.Unlock()
 			return nil
 		}
-		if len(s.data)+len(p) > StdinWindow {
+		if len(s.data)+len(p) > s.window && (s.pending == 0 || s.starving()) {
 			s.trim()
 		}
-		if len(s.data) == 0 || len(s.data)+len(p) <= StdinWindow {
+		if len(s.data) == 0 || len(s.data)+len(p) <= s.window {
 			s.data = append(s.data, p...)
 			s.signal()
 			s.mu.Unlock()
@@ -96,7 +124,7 @@ func (s *stdinBuf) writeWait(ctx context.Context, p []byte) error {
 			if r.last.After(since) {
 				since = r.last
 			}
-			if r.off == s.base && now.Sub(since) >= StdinStall {
+			if r.off == s.base && now.Sub(since) >= s.stall {
 				// It holds the window and took nothing for a while: it does
 				// not read its standard input. End it there.
 				r.cut = true
@@ -106,7 +134,7 @@ func (s *stdinBuf) writeWait(ctx context.Context, p []byte) error {
 		}
 		ch := s.changed
 		s.mu.Unlock()
-		t := time.NewTimer(StdinStall / 4)
+		t := time.NewTimer(s.stall / 4)
 		select {
 		case <-ch:
 			stallSince = time.Time{}
@@ -117,6 +145,18 @@ func (s *stdinBuf) writeWait(ctx context.Context, p []byte) error {
 		}
 		t.Stop()
 	}
+}
+
+// starving tells whether nodes run and have all read everything there
+// is (mu held).
+func (s *stdinBuf) starving() bool {
+	head := s.base + int64(len(s.data))
+	for r := range s.readers {
+		if r.off < head {
+			return false
+		}
+	}
+	return len(s.readers) > 0
 }
 
 // trim drops what every running node has read (mu held). Nodes that
@@ -148,9 +188,11 @@ func (s *stdinBuf) close() {
 func (s *stdinBuf) reader(ctx context.Context, written func(n int)) (*stdinReader, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pending--
 	if s.base > 0 {
+		s.signal()
 		return nil, fmt.Errorf("%w: its first %d bytes were sent to the nodes running and dropped before this node started: "+
-			"only a standard input under %d bytes reaches nodes the fanout starts later (raise the fanout)", ErrStdinGone, s.base, StdinWindow)
+			"only a standard input under %d bytes reaches nodes the fanout starts later (raise the fanout)", ErrStdinGone, s.base, s.window)
 	}
 	r := &stdinReader{buf: s, ctx: ctx, written: written, last: time.Now()}
 	s.readers[r] = struct{}{}

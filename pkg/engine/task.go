@@ -338,7 +338,7 @@ func (t *Task) newWorker(command string, cp *CopySpec, opts Options) (*Worker, e
 			// node to write to. ClusterShell's message.
 			return nil, fmt.Errorf("writing to stdin is not supported by %s worker", w.driver.Name())
 		}
-		w.stdin = newStdinBuf()
+		w.stdin = newStdinBuf(len(w.keys))
 		w.stdinSrc = opts.Stdin
 	}
 	return w, nil

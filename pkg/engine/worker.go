@@ -164,7 +164,9 @@ func (w *Worker) startStdin() {
 			n, err := src.Read(buf)
 			if n > 0 {
 				// Waits while the slowest node holds StdinWindow bytes.
-				_ = w.stdin.writeWait(context.Background(), buf[:n])
+				if w.stdin.writeWait(context.Background(), buf[:n]) != nil {
+					return // the worker ended: the rest has no reader
+				}
 			}
 			if err != nil {
 				w.stdin.close()
