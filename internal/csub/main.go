@@ -50,8 +50,11 @@
 //     with its arguments swapped).
 //   - -d prints clush's own debug lines, not its workers' (EXECCLIENT,
 //     SSHCLIENT: the agents log them) nor Python's; fd_max is checked but
-//     the open files limit is left as Go sets it; clush's progress
-//     counter does not show the standard input write rate.
+//     the open files limit is left as Go sets it.
+//   - Standard input streams to the nodes as with clush, but in bounded
+//     memory (docs/csub.md): a node reading none of it while others do is
+//     cut off after engine.StdinStall, and past 16 MiB nodes started late
+//     (fanout, re-dispatch) end in error rather than get part of it.
 //
 // # Beyond clush
 //

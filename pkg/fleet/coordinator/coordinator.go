@@ -19,7 +19,9 @@
 // unacknowledged; the coordinator acks a shard's batches only while the
 // job's output backlog to its submitter is under MaxBacklog, and the
 // submitter acks the output stream the same way. A submitter that stops
-// acking for DetachAfter is dropped and the job runs on.
+// acking for DetachAfter is dropped and the job runs on. A job's standard
+// input flows the other way at the pace of its slowest shard, in bounded
+// memory (stdin.go).
 package coordinator
 
 import (
