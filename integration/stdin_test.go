@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -285,7 +286,11 @@ func runBoth(t *testing.T, args []string, stdin string, check func(bin string, s
 		t.Fatalf("reference clush required (%s=1) but %s is missing", diffRequireRefEnv, csubDiffClush)
 	}
 	for _, bin := range bins {
-		cmd := exec.Command(bin, args...)
+		// A hang (csub once ran the pdsh job and waited for ever) fails
+		// here instead of holding the test run.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + t.TempDir()}
 		cmd.Stdin = strings.NewReader(stdin)
 		var out, errb bytes.Buffer
