@@ -159,7 +159,7 @@ func TestJobSpecThroughFleet(t *testing.T) {
 	spec := <-specs
 	want := protocol.JobSpec{ID: spec.ID, User: "tester", Nodes: "node[2,4]", Command: "echo a b", Worker: "exec",
 		Fanout: 3, ConnectTimeout: 2500 * time.Millisecond, CommandTimeout: 1500 * time.Millisecond,
-		Stderr: false, Gather: true, Info: map[string]string{"ssh_user": "bob", "ssh_options": "-p 2222"}}
+		Stderr: false, Gather: true, Stdin: true, Info: map[string]string{"ssh_user": "bob", "ssh_options": "-p 2222"}}
 	if fmt.Sprint(spec) != fmt.Sprint(want) {
 		t.Fatalf("spec\n got %+v\nwant %+v", spec, want)
 	}

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // confEnv is an environment whose CLUSTERSHELL_CFGDIR holds clush.conf
@@ -144,8 +142,10 @@ func TestStdin(t *testing.T) {
 	}{
 		{[]string{"-b", "cat"}, "a\nb\n", "---------------\nnode[1-2] (2)\n---------------\na\nb\n", "", 0},
 		{[]string{"-n", "-b", "cat; echo end"}, "a\n", "---------------\nnode[1-2] (2)\n---------------\nend\n", "", 0},
-		{[]string{"cat"}, strings.Repeat("x", protocol.MaxStdin+1), "",
-			"csub: standard input is more than 524288 bytes, the most a job carries to its nodes: use -n if the command does not read it, or copy the data with -c\n", 1},
+		// Past the 512 KiB a job once carried: it streams now.
+		{[]string{"-b", "wc -c"}, strings.Repeat("x", 3<<20+1), "---------------\nnode[1-2] (2)\n---------------\n3145729\n", "", 0},
+		// clush refuses at once (its pdsh worker cannot write to stdin).
+		{[]string{"-R", "pdsh", "cat"}, "x\n", "", "csub: EngineClientError: writing to stdin is not supported by pdsh worker\n", 1},
 	} {
 		var out, errb bytes.Buffer
 		env := confEnv(t, "", c.stdin, &out, &errb)

@@ -33,9 +33,6 @@
 //
 // # Where csub differs from clush
 //
-//   - Standard input (when not a terminal and without -n) is read to its
-//     end, at most protocol.MaxStdin (512 KiB), and sent with the job:
-//     commands see it once csub has read all of it, not as it comes.
 //   - The tree mode options (--topology, --remote, --grooming) are not
 //     accepted: topology is the coordinator's (topology.conf). -E is
 //     accepted and ignored.
@@ -57,8 +54,11 @@
 //     with its arguments swapped).
 //   - -d prints clush's own debug lines, not its workers' (EXECCLIENT,
 //     SSHCLIENT: the agents log them) nor Python's; fd_max is checked but
-//     the open files limit is left as Go sets it; clush's progress
-//     counter does not show the standard input write rate.
+//     the open files limit is left as Go sets it.
+//   - Standard input streams to the nodes as with clush, but in bounded
+//     memory (docs/csub.md): a node reading none of it while others do is
+//     cut off after engine.StdinStall, and past 16 MiB nodes started late
+//     (fanout, re-dispatch) end in error rather than get part of it.
 //
 // # Beyond clush
 //
@@ -265,6 +265,13 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 		return 1, false
 	}
 	defer job.Close()
+	if s.stdin != nil {
+		sctx, stopStdin := context.WithCancel(ctx)
+		defer stopStdin()
+		// It stays blocked in a read of a stdin that never ends after the
+		// job is over: csub exits without it, as clush does.
+		go job.SendStdin(sctx, s.stdin) //nolint:errcheck // the job's stream reports what went wrong
+	}
 	r := newRenderer(d, job.Nodes())
 	if files != nil {
 		r.h = &outdirHandler{directHandler{r}, files}
@@ -283,7 +290,7 @@ func jobSpec(s *settings, nodes string) protocol.JobSpec {
 	spec := protocol.JobSpec{
 		Nodes:          nodes,
 		Command:        strings.Join(s.fullCommand(), " "),
-		Stdin:          s.stdin,
+		Stdin:          s.stdin != nil,
 		Worker:         s.worker,
 		Fanout:         s.fanout,
 		ConnectTimeout: s.connectTimeout,

@@ -2,6 +2,7 @@ package csub
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -93,7 +94,7 @@ type settings struct {
 	maxrcErr error
 	// From configure (setup.go).
 	forwardStdin   bool              // standard input goes to the nodes
-	stdin          []byte            // what the job sends them (readInput)
+	stdin          io.Reader         // what the job streams to them (readInput); nil: none
 	commandPrefix  []string          // the mode's command_prefix, split
 	passwordPrompt bool              // the mode's password_prompt
 	info           map[string]string // the job's task info keys

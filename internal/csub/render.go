@@ -288,6 +288,8 @@ func (r *renderer) record(rec *protocol.Record) {
 				s.start(n, rec.At)
 			}
 		}
+	case protocol.KindWritten:
+		r.progressWritten(rec.Written())
 	case protocol.KindEnd:
 		e, _ := r.h.(ender)
 		for _, n := range rec.Nodes {

@@ -14,8 +14,10 @@ import (
 // verbosity std or verbose, with -P at any verbosity but quiet, and for
 // copies; it writes it whether or not standard error is a terminal, and
 // so does csub (the live progress line of a terminal is progress.go's).
-// What clush adds to it when it forwards standard input (" write:
-// <rate>/s") is left out: csub sends standard input with the job.
+// Once the nodes' commands have taken some of the forwarded standard
+// input, it shows at every tick, with " write: <rate>/s" added: the bytes
+// all the nodes took (the agents' KindWritten records) over the time since
+// the job started, in clush's human_bi_bytes_unit.
 
 // Timing of the counter (RunTimer's timer: 1.33 s, then 1/3 s).
 const (
@@ -37,6 +39,8 @@ type runTimer struct {
 	started  bool
 	stopped  bool
 	quit     chan struct{}
+	begun    time.Time // clush's start_time: the job's start
+	written  uint64    // standard input bytes the nodes took (clush's bytes_written)
 }
 
 // wantRunTimer tells whether clush would start its counter for a command
@@ -59,7 +63,8 @@ func startRunTimer(o *outputs, total int, done func() int) *runTimer {
 // newRunTimer starts a counter that first shows after delay, then every
 // interval.
 func newRunTimer(o *outputs, total int, done func() int, delay, interval time.Duration) *runTimer {
-	t := &runTimer{o: o, total: total, done: done, tslen: len(fmt.Sprint(total)), cntLast: -1, quit: make(chan struct{})}
+	t := &runTimer{o: o, total: total, done: done, tslen: len(fmt.Sprint(total)), cntLast: -1, quit: make(chan struct{}),
+		begun: time.Now()}
 	go func() {
 		wait := delay
 		for {
@@ -81,12 +86,20 @@ func newRunTimer(o *outputs, total int, done func() int, delay, interval time.Du
 }
 
 func (t *runTimer) update() {
-	cnt := t.total - t.done()
-	if cnt == t.cntLast {
+	t.show(t.total-t.done(), time.Since(t.begun))
+}
+
+// show displays the counter with cnt nodes left, elapsed since the start.
+func (t *runTimer) show(cnt int, elapsed time.Duration) {
+	write := ""
+	if t.written > 0 {
+		write = " write: " + humanBiBytes(float64(t.written)/max(elapsed.Seconds(), 1e-9)) + "/s"
+	}
+	if t.written == 0 && cnt == t.cntLast {
 		return
 	}
 	t.cntLast = cnt
-	s := fmt.Sprintf("%s: %*d/%*d\r", progName, t.tslen, t.total-cnt, t.tslen, t.total)
+	s := fmt.Sprintf("%s: %*d/%*d%s\r", progName, t.tslen, t.total-cnt, t.tslen, t.total, write)
 	t.wholelen = len(s)
 	t.o.stderr().WriteString(s)
 	t.started = true
@@ -123,6 +136,29 @@ func (t *runTimer) halt() {
 // The renderer's side: the handlers call these where clush's handlers
 // call _runtimer_clean, _runtimer_set_dirty and _runtimer_finalize; they
 // do nothing without a counter.
+
+// humanBiBytes is ClusterShell's human_bi_bytes_unit: a byte count
+// with a binary prefix.
+func humanBiBytes(v float64) string {
+	const kibi = 1024
+	for _, u := range []struct {
+		f    float64
+		name string
+	}{{kibi * kibi * kibi * kibi, "TiB"}, {kibi * kibi * kibi, "GiB"}, {kibi * kibi, "MiB"}, {kibi, "KiB"}} {
+		if v >= u.f {
+			return fmt.Sprintf("%.2f %s", v/u.f, u.name)
+		}
+	}
+	return fmt.Sprintf("%d B", int64(v)) // Python's "%d" truncates
+}
+
+// progressWritten counts n bytes of standard input the nodes took (the
+// renderer holds the counter's lock).
+func (r *renderer) progressWritten(n uint64) {
+	if r.timer != nil {
+		r.timer.written += n
+	}
+}
 
 func (r *renderer) progressClean() {
 	if r.timer != nil {

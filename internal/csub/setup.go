@@ -12,8 +12,8 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/pyshlex"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
-	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/workers/exec"
+	"github.com/fleetsh/fleetsh/pkg/workers/pdsh"
 	"github.com/fleetsh/fleetsh/pkg/workers/ssh"
 )
 
@@ -23,12 +23,10 @@ import (
 // copy arguments and the -d summary line.
 
 // Standard input: clush forwards it to every node, as it comes, when it
-// is not a terminal and -n is not given. The fleet sends it with the job
-// (protocol.JobSpec.Stdin), so csub reads it all first, up to
-// protocol.MaxStdin: the commands see it once csub has read it to the
-// end, not line by line as with clush, and more than that is an error.
-// A standard input that never ends (a pipe nobody closes) holds csub
-// before the job starts: use -n.
+// is not a terminal and -n is not given. So does csub: the job is
+// submitted at once and csub streams its standard input to it
+// (client.Job.SendStdin), at the pace the nodes take it, whatever its
+// length (see docs/csub.md for what nodes started late get).
 
 // pyBool is Python's str() of a bool.
 func pyBool(b bool) string {
@@ -116,30 +114,32 @@ func (s *settings) fullCommand() []string {
 	return append(append([]string(nil), s.commandPrefix...), s.command...)
 }
 
-// readInput reads what the job sends to the nodes' standard input: the
-// password of password_prompt, then csub's own standard input when it is
-// forwarded.
-func readInput(s *settings, env *environ) ([]byte, error) {
-	var in []byte
+// readInput returns what the job streams to the nodes' standard input:
+// the password of password_prompt, then csub's own standard input when
+// it is forwarded; nil when there is nothing to send.
+func readInput(s *settings, env *environ) (io.Reader, error) {
+	var in []io.Reader
 	if s.passwordPrompt {
 		pw, err := askPassword()
 		if err != nil {
 			return nil, fmt.Errorf("password_prompt: %w", err)
 		}
-		in = append([]byte(pw), '\n')
+		in = append(in, strings.NewReader(pw+"\n"))
 	}
-	if !s.forwardStdin || env.stdin == nil {
-		return in, nil
+	if s.forwardStdin && env.stdin != nil {
+		if s.worker == pdsh.Name {
+			// clush binds its stdin to the pdsh worker, which refuses.
+			return nil, &pyError{"EngineClientError: writing to stdin is not supported by pdsh worker"}
+		}
+		in = append(in, env.stdin)
 	}
-	data, err := io.ReadAll(io.LimitReader(env.stdin, protocol.MaxStdin+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading standard input: %w", err)
+	switch len(in) {
+	case 0:
+		return nil, nil
+	case 1:
+		return in[0], nil
 	}
-	if len(in)+len(data) > protocol.MaxStdin {
-		return nil, fmt.Errorf("standard input is more than %d bytes, the most a job carries to its nodes: "+
-			"use -n if the command does not read it, or copy the data with -c", protocol.MaxStdin)
-	}
-	return append(in, data...), nil
+	return io.MultiReader(in...), nil
 }
 
 // askPassword is Python's getpass.getpass(): "Password: " on the

@@ -134,6 +134,15 @@ func (l *loop) schedule(w *Worker) {
 }
 
 func (l *loop) startPending() {
+	// The drivers start once every job of the pass has its stdin reader:
+	// a fast first node must not let the stdin window drop what the next
+	// ones have not read yet (see stdinBuf.writeWait).
+	var launch []func()
+	defer func() {
+		for _, f := range launch {
+			f()
+		}
+	}()
 	for _, g := range l.groups {
 		for g.head < len(g.queue) && g.running < g.limit() {
 			j := g.queue[g.head]
@@ -143,7 +152,7 @@ func (l *loop) startPending() {
 			if j.w.aborted {
 				continue
 			}
-			l.start(j)
+			launch = append(launch, l.start(j))
 		}
 		if g.head == len(g.queue) {
 			g.queue, g.head = g.queue[:0], 0
@@ -165,7 +174,8 @@ func (l *loop) jobSpec(w *Worker, node string, rank int) *Job {
 	return job
 }
 
-func (l *loop) start(j *job) {
+// start starts job j and returns the function that runs its driver.
+func (l *loop) start(j *job) (launch func()) {
 	t, w := l.t, j.w
 	j.group.running++
 	l.running++
@@ -189,8 +199,10 @@ func (l *loop) start(j *job) {
 		errw = &lineWriter{post: func(lines [][]byte) { l.postLines(j.w, j.key, Stderr, lines) }}
 		spec.Stderr = errw
 	}
+	var stdin *stdinReader
+	var stdinErr error
 	if w.stdin != nil {
-		spec.Stdin = &stdinReader{buf: w.stdin, ctx: ctx, written: func(n int) {
+		stdin, stdinErr = w.stdin.reader(ctx, func(n int) {
 			// A driver may still be copying stdin when its job ends: such
 			// late reports are dropped, here or on the loop.
 			if j.finished.Load() {
@@ -201,18 +213,34 @@ func (l *loop) start(j *job) {
 					w.handler.OnWritten(w, j.key, Stdin, n)
 				}
 			}
-		}}
-	}
-	go func() {
-		res := w.driver.Run(ctx, spec)
-		j.finished.Store(true)
-		out.flush()
-		if errw != nil {
-			errw.flush()
+		})
+		if stdin != nil {
+			spec.Stdin = stdin
 		}
-		cerr := ctx.Err()
-		t.events <- func() { l.finish(j, res, cerr) }
-	}()
+	}
+	return func() { go l.runJob(ctx, j, spec, stdin, stdinErr, out, errw) }
+}
+
+// runJob runs job j's driver (on its own goroutine) and posts its end.
+func (l *loop) runJob(ctx context.Context, j *job, spec *Job, stdin *stdinReader, stdinErr error, out, errw *lineWriter) {
+	w := j.w
+	var res Result
+	if stdinErr != nil {
+		// Its standard input cannot be given whole: do not run it.
+		res = Result{ExitCode: 255, Err: &NodeError{Node: j.key, Reason: ReasonLocal, Err: stdinErr}}
+	} else {
+		res = w.driver.Run(ctx, spec)
+	}
+	if stdin != nil {
+		w.stdin.release(stdin)
+	}
+	j.finished.Store(true)
+	out.flush()
+	if errw != nil {
+		errw.flush()
+	}
+	cerr := ctx.Err()
+	l.t.events <- func() { l.finish(j, res, cerr) }
 }
 
 // startGroup runs a GroupDriver's single process for the whole worker.
@@ -324,6 +352,9 @@ func (l *loop) workerDone(w *Worker) {
 	w.remaining--
 	if w.remaining == 0 && !w.closed {
 		w.closed = true
+		if w.stdin != nil {
+			w.stdin.finish()
+		}
 		w.handler.OnClose(w, w.timedout)
 	}
 }
@@ -333,6 +364,9 @@ func (l *loop) abortWorker(w *Worker) {
 		return
 	}
 	w.aborted = true
+	if w.stdin != nil {
+		w.stdin.finish()
+	}
 	for _, j := range w.jobs {
 		if j.running {
 			j.cancel()

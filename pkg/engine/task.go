@@ -230,7 +230,12 @@ type Options struct {
 	Fanout int
 	// Driver overrides the task's default driver.
 	Driver Driver
-	// Stdin, when set, is read once and sent to every node.
+	// Stdin, when set, is read as it comes and sent to every node. It is
+	// kept whole while shorter than StdinWindow, so that nodes the fanout
+	// starts later get all of it; past that, reading it waits for the
+	// nodes running (the slowest sets the pace), nodes starting later fail
+	// with ErrStdinGone, and a node that reads none of it for StdinStall
+	// while the others wait gets EOF there.
 	Stdin interface{ Read([]byte) (int, error) }
 	// StdinOpen keeps the nodes' stdin open for Worker.Write and
 	// SetWriteEOF. Without Stdin or StdinOpen, commands read EOF.
@@ -328,7 +333,12 @@ func (t *Task) newWorker(command string, cp *CopySpec, opts Options) (*Worker, e
 		w.keys = k.Keys(w.nodes, command)
 	}
 	if opts.Stdin != nil || opts.StdinOpen {
-		w.stdin = newStdinBuf()
+		if _, group := w.driver.(GroupDriver); group && cp == nil {
+			// One process serves every node (pdsh): it has no stdin per
+			// node to write to. ClusterShell's message.
+			return nil, fmt.Errorf("writing to stdin is not supported by %s worker", w.driver.Name())
+		}
+		w.stdin = newStdinBuf(len(w.keys))
 		w.stdinSrc = opts.Stdin
 	}
 	return w, nil

@@ -163,7 +163,10 @@ func (w *Worker) startStdin() {
 		for {
 			n, err := src.Read(buf)
 			if n > 0 {
-				w.stdin.write(buf[:n])
+				// Waits while the slowest node holds StdinWindow bytes.
+				if w.stdin.writeWait(context.Background(), buf[:n]) != nil {
+					return // the worker ended: the rest has no reader
+				}
 			}
 			if err != nil {
 				w.stdin.close()

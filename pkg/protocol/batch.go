@@ -48,6 +48,8 @@ func (k Kind) String() string {
 		return "stderr"
 	case KindEnd:
 		return "end"
+	case KindWritten:
+		return "written"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -141,7 +143,7 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 	buf = binary.AppendUvarint(buf, uint64(len(b.Records)))
 	for i := range b.Records {
 		r := &b.Records[i]
-		if r.Kind < KindStart || r.Kind > KindEnd {
+		if !validKind(r.Kind) {
 			return nil, fmt.Errorf("encode batch %s seq %d: record %d: bad kind %d", b.Job, b.Seq, i, r.Kind)
 		}
 		k := byte(r.Kind)
@@ -222,7 +224,7 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 		var r Record
 		k := d.byte()
 		r.Kind, r.Partial = Kind(k&^flagPartial), k&flagPartial != 0
-		if r.Kind < KindStart || r.Kind > KindEnd {
+		if !validKind(r.Kind) {
 			d.fail("record %d: bad kind %d", i, r.Kind)
 			break
 		}

@@ -16,6 +16,8 @@
 //	agent       ── Register (Hello) ─────────────────▶ coordinator    request/reply
 //	agent       ── Heartbeat.<id> (Heartbeat) ───────▶ coordinator    every second
 //	anyone      ── Jobs (JobsRequest: list, status, cancel) ─────────▶ coordinator
+//	csub        ── Stdin.<job> (StdinChunk) ─────────▶ coordinator    request/reply, one at a time
+//	coordinator ── AgentStdin.<agent> (StdinChunk) ──▶ agent          request/reply, one at a time
 //
 // Node names never appear in subjects. A job's nodes are the expansion of
 // JobSpec.Nodes (a folded node set without groups); records refer to nodes

@@ -102,8 +102,9 @@ type JobSpec struct {
 	// RerunOnLoss allows the nodes a lost gateway had started to run again
 	// elsewhere (the command is safe to repeat).
 	RerunOnLoss bool `json:"rerun_on_loss,omitempty"`
-	// Stdin is sent to every node's standard input (then EOF).
-	Stdin []byte `json:"stdin,omitempty"`
+	// Stdin streams the submitter's standard input to every node (see
+	// StdinChunk); without it the commands read EOF.
+	Stdin bool `json:"stdin,omitempty"`
 	// Info holds extra task info keys for the agents' engines (ssh_user,
 	// ssh_options, ssh_path, scp_path, USER_* ...).
 	Info map[string]string `json:"info,omitempty"`
@@ -116,9 +117,6 @@ type CopySpec struct {
 	Reverse  bool   `json:"reverse,omitempty"`
 	Preserve bool   `json:"preserve,omitempty"`
 }
-
-// MaxStdin bounds JobSpec.Stdin: it travels in one message per shard.
-const MaxStdin = 512 << 10
 
 // SubmitReply answers a JobSpec.
 type SubmitReply struct {

@@ -228,6 +228,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: subscribe shards: %w", err)
 	}
 	defer shardSub.Unsubscribe()
+	stdinSub, err := a.nc.Subscribe(a.subj.AgentStdin(a.cfg.ID), a.onStdin)
+	if err != nil {
+		return fmt.Errorf("agent: subscribe stdin: %w", err)
+	}
+	defer stdinSub.Unsubscribe()
 	_ = a.nc.FlushTimeout(time.Second) // best effort: the server may be down yet
 
 	a.wg.Add(1)

@@ -551,10 +551,15 @@ func TestCopyStdinHosts(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "dst")); string(b) != "payload" {
 		t.Errorf("copied %q %v", b, err)
 	}
-	r = c.run(a, shardOf("stdin", []string{"i1", "i2"}, protocol.JobSpec{Command: "cat", Stdin: []byte("a\nb\n")}), 10*time.Second)
+	sh := shardOf("stdin", []string{"i1", "i2"}, protocol.JobSpec{Command: "cat", Stdin: true})
+	if rep := c.submit(a, sh); !rep.Accepted {
+		t.Fatalf("shard refused: %s", rep.Error)
+	}
+	c.sendStdin(a, sh, "a\n", "b\n", "")
+	r = c.wait(sh.Key(), 10*time.Second)
 	for i, n := range r.nodes(t, 2) {
-		if strings.Join(n.stdout, "|") != "a|b" {
-			t.Errorf("stdin node %d: %q", i, n.stdout)
+		if strings.Join(n.stdout, "|") != "a|b" || n.written != 4 {
+			t.Errorf("stdin node %d: %q, %d bytes written", i, n.stdout, n.written)
 		}
 	}
 	r = c.run(a, shardOf("hosts", []string{"h1", "h2", "h3"}, protocol.JobSpec{Command: "echo %hosts"}), 10*time.Second)

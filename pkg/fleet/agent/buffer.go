@@ -48,6 +48,10 @@ type buffer struct {
 	// outs collects gathered output per node key until the node ends. Only
 	// the engine loop touches it.
 	outs map[string]*output
+	// wNodes and wBytes are the standard input taken since the last take
+	// (stdin.go).
+	wNodes []uint32
+	wBytes uint64
 }
 
 // item is a queued record with the estimate of its encoded size.
@@ -277,6 +281,7 @@ func (b *buffer) take(all bool) (recs []protocol.Record, done bool) {
 		}
 		b.starts = nil
 	}
+	recs = append(recs, b.takeWritten()...)
 	for b.head < len(b.queue) {
 		it := &b.queue[b.head]
 		if len(recs) > 0 && size+it.size > b.maxBatch {

@@ -55,6 +55,17 @@
 // every second, batches unacknowledged for two seconds (the batch or its
 // ack was lost, for example across a NATS server restart).
 //
+// # Standard input
+//
+// A shard of a job with JobSpec.Stdin reads its standard input from
+// chunks the coordinator sends on Subjects.AgentStdin(id), one at a time:
+// each is written, in order, to a pipe the shard's engine reads as
+// Options.Stdin, and answered once the engine took it, which it does only
+// while its window (engine.StdinWindow) has room: the stream goes at the
+// pace of the shard's slowest node. Once every command of the shard has
+// ended, chunks are answered Done, which stops the coordinator sending.
+// The bytes the commands took go back as KindWritten records.
+//
 // # End of a shard
 //
 // When every node has ended and the last batch is out, the agent sends a

@@ -212,6 +212,7 @@ type node struct {
 	stdout, stderr []string
 	ends           []protocol.Record
 	partial        [2]*string // pending partial line per stream
+	written        uint64     // standard input bytes its command took
 }
 
 // nodes replays r's batches into per-node views, checking sequence numbers
@@ -247,6 +248,10 @@ func (r *recv) nodes(t testing.TB, count int) []*node {
 					n.stdout = n.addLines(0, n.stdout, rec)
 				case protocol.KindStderr:
 					n.stderr = n.addLines(1, n.stderr, rec)
+				case protocol.KindWritten:
+					// The count is for all its nodes: tests give one per record
+					// or divide.
+					n.written += rec.Written() / uint64(len(rec.Nodes))
 				}
 			}
 		}
@@ -349,6 +354,19 @@ func (c *coord) submit(a *Agent, sh *protocol.Shard) protocol.ShardReply {
 		c.t.Fatalf("shard request: %v", err)
 	}
 	return rep
+}
+
+// sendStdin sends chunks of standard input to shard sh, the last with
+// EOF, each once the agent took the previous one.
+func (c *coord) sendStdin(a *Agent, sh *protocol.Shard, chunks ...string) {
+	c.t.Helper()
+	for i, data := range chunks {
+		ch := protocol.StdinChunk{Job: sh.Job, Shard: sh.ID, Attempt: sh.Attempt, Seq: uint64(i + 1),
+			EOF: i == len(chunks)-1, Data: []byte(data)}
+		if _, err := wire.SendStdin(context.Background(), c.nc, c.subj.AgentStdin(a.ID()), &ch, time.Second, nil); err != nil {
+			c.t.Fatalf("stdin chunk %d: %v", i+1, err)
+		}
+	}
 }
 
 func (c *coord) run(a *Agent, sh *protocol.Shard, d time.Duration) *recv {

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +34,7 @@ type shard struct {
 	subject string
 	win     *protocol.Window
 	buf     *buffer
+	stdin   *stdinFeed // the job's standard input (nil: none)
 
 	driver engine.Driver
 	fanout int
@@ -142,6 +142,9 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 		window = protocol.DefaultWindow
 	}
 	s.win = protocol.NewWindow(min(window, max(1, maxReplay/maxBatch)))
+	if spec.Stdin && spec.Copy == nil {
+		s.stdin = newStdinFeed()
+	}
 	return s, nil
 }
 
@@ -163,7 +166,11 @@ func (s *shard) run(ctx context.Context) {
 		s.flushDone.Store(true)
 	}()
 	start := time.Now()
+	if s.stdin != nil {
+		go s.feedStdin(fctx)
+	}
 	s.runEngine(ctx)
+	s.endStdin()
 	s.engineDone.Store(true)
 	s.buf.close()
 	<-flushed
@@ -198,8 +205,8 @@ func (s *shard) runEngine(ctx context.Context) {
 		t.SetInfo(engine.InfoCommandTimeout, spec.CommandTimeout)
 	}
 	opts := engine.Options{Nodes: s.nodes, Handler: s, Stderr: spec.Stderr, Driver: s.driver}
-	if len(spec.Stdin) > 0 {
-		opts.Stdin = bytes.NewReader(spec.Stdin)
+	if s.stdin != nil {
+		opts.Stdin = s.stdin.r
 	}
 	var err error
 	switch cp := spec.Copy; {

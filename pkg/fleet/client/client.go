@@ -12,6 +12,9 @@
 //		...       // b.Records: node indexes into job.Nodes()
 //	}
 //
+// A job submitted with JobSpec.Stdin reads its standard input from
+// Job.SendStdin, which streams a reader to every node as it comes.
+//
 // The output stream is numbered batches over core NATS (at most once), so
 // the client does the receiver's share of the protocol: it subscribes
 // before it submits (no batch can be published before anyone listens),

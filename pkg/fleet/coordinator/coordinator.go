@@ -19,7 +19,9 @@
 // unacknowledged; the coordinator acks a shard's batches only while the
 // job's output backlog to its submitter is under MaxBacklog, and the
 // submitter acks the output stream the same way. A submitter that stops
-// acking for DetachAfter is dropped and the job runs on.
+// acking for DetachAfter is dropped and the job runs on. A job's standard
+// input flows the other way at the pace of its slowest shard, in bounded
+// memory (stdin.go).
 package coordinator
 
 import (
@@ -86,6 +88,9 @@ type Config struct {
 	// MaxReplayTotal bounds those lines over all jobs (512 MiB): past it,
 	// finished jobs lose theirs, longest finished first (trimReplay).
 	MaxReplayTotal int
+	// MaxStdinKeep bounds the standard input a job keeps (16 MiB): all of
+	// it for shards dispatched later while it is shorter (stdin.go).
+	MaxStdinKeep int
 }
 
 func (cfg *Config) defaults() {
@@ -112,6 +117,9 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.MaxReplayTotal <= 0 {
 		cfg.MaxReplayTotal = 512 << 20
+	}
+	if cfg.MaxStdinKeep <= 0 {
+		cfg.MaxStdinKeep = 16 << 20
 	}
 	if cfg.MaxBacklog <= 0 {
 		cfg.MaxBacklog = 8 << 20
@@ -169,6 +177,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		{c.subj.AllEvents(), c.onEvents},
 		{c.subj.AllDone(), c.onDone},
 		{c.subj.AllOutputAcks(), c.onOutputAck},
+		{c.subj.AllStdin(), c.onStdin},
 	}
 	var opened []*nats.Subscription
 	defer func() {
@@ -263,9 +272,6 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	}
 	// An empty command is valid: clush runs it (a remote login shell that
 	// reads the forwarded stdin) when given none and stdin is not a tty.
-	if len(spec.Stdin) > protocol.MaxStdin {
-		return nil, fmt.Errorf("job stdin is %d bytes, over the %d allowed", len(spec.Stdin), protocol.MaxStdin)
-	}
 	set, err := nodeset.Parse(spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("job nodes: %w", err)
@@ -419,6 +425,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 			j.finishMany(idx, protocol.StateCancel, "job cancelled (its agent did not confirm)")
 		}
 		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
+		j.takeStdin() // a parked chunk: room from a shard that ended, or the job's end
 		j.mu.Unlock()
 		c.checkDone(j)
 		if old {

@@ -115,6 +115,12 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 		c.checkDone(j)
 		return
 	}
+	if j.stdinGone() {
+		j.finishMany(nodes, protocol.StateError, j.stdinGoneReason())
+		j.mu.Unlock()
+		c.checkDone(j)
+		return
+	}
 	shards := make([]*shard, len(parts))
 	for i, p := range parts {
 		shards[i] = j.newShard("", 1, group, p.a.hello.Agent, p.nodes)
@@ -153,6 +159,9 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		cancel()
 		if err == nil {
 			if reply.Accepted {
+				if msg.Spec.Stdin {
+					c.feedShard(j, s)
+				}
 				return
 			}
 			err, busy = errors.New(reply.Error), reply.Busy

@@ -48,8 +48,9 @@ type job struct {
 	followers []*follower
 	log       []protocol.Record
 	logBytes  int
-	logFull   bool     // output lines stopped being logged (MaxReplay)
-	deferred  []*shard // shards whose ack waits for the output backlog to drain
+	logFull   bool      // output lines stopped being logged (MaxReplay)
+	deferred  []*shard  // shards whose ack waits for the output backlog to drain
+	stdin     *stdinLog // the standard input (nil: the job has none)
 }
 
 // shard is one attempt of a shard on one agent.
@@ -65,6 +66,10 @@ type shard struct {
 	reorder protocol.Reorder[*protocol.EventBatch]
 	acked   uint64 // last seq acked to the agent
 	ackedAt time.Time
+	// stdinSent is the last stdin chunk the agent took; stdinDone: the
+	// shard needs no more (EOF sent, its commands ended, or it failed).
+	stdinSent uint64
+	stdinDone bool
 }
 
 func newJob(c *Coordinator, spec protocol.JobSpec, nodes []string) *job {
@@ -76,6 +81,9 @@ func newJob(c *Coordinator, spec protocol.JobSpec, nodes []string) *job {
 		finals:  make(map[protocol.State]int),
 		shards:  make(map[string]*shard),
 		created: time.Now(),
+	}
+	if spec.Stdin {
+		j.stdin = newStdinLog()
 	}
 	j.primary = newFollower(j, spec.ID)
 	j.followers = []*follower{j.primary}
@@ -189,6 +197,8 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 			j.emit(protocol.Record{Kind: protocol.KindStart, Nodes: idx, At: r.At})
 		case protocol.KindStdout, protocol.KindStderr:
 			j.emit(protocol.Record{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
+		case protocol.KindWritten:
+			j.emit(protocol.Record{Kind: r.Kind, Nodes: idx, Data: r.Data})
 		case protocol.KindEnd:
 			for _, ji := range idx {
 				j.states[ji].phase = phaseFinal

@@ -5,7 +5,9 @@
 //
 // Info keys: pdsh_path, pdcp_path and rpdcp_path (split like a shell would
 // and "~"-expanded, so "pdsh -R ssh" selects pdsh's rcmd module). pdsh
-// cannot forward stdin: a job's Stdin is not read.
+// cannot forward stdin: the engine refuses a worker with standard input
+// on this driver, with ClusterShell's message ("writing to stdin is not
+// supported by pdsh worker").
 package pdsh
 
 import (
