@@ -20,6 +20,7 @@ const (
 // Message type names, the value of HeaderType.
 const (
 	TypeJobSpec      = "job-spec"
+	TypeSubmitPart   = "submit-part"
 	TypeSubmitReply  = "submit-reply"
 	TypeShard        = "shard"
 	TypeShardReply   = "shard-reply"
@@ -79,6 +80,9 @@ type JobSpec struct {
 	// Nodes is a folded node set without groups (the submitter resolves
 	// them); node i of the job is the i-th name of its expansion.
 	Nodes string `json:"nodes"`
+	// NodeParts, when not 0, says Nodes is empty and the folded set came
+	// first in that many SubmitParts (a set too large for one message).
+	NodeParts int `json:"node_parts,omitempty"`
 	// Command is the shell command (with %h and friends for exec).
 	Command string `json:"command,omitempty"`
 	// Copy, when set, makes the job a file copy instead of a command.
@@ -129,12 +133,16 @@ type SubmitReply struct {
 
 // Shard is the part of a job sent to one agent.
 type Shard struct {
-	Job     string   `json:"job"`
-	ID      string   `json:"id"`
-	Attempt int      `json:"attempt"`
-	Group   string   `json:"group"`
-	Nodes   []string `json:"nodes"`
-	Spec    JobSpec  `json:"spec"` // the job, Nodes left empty
+	Job     string `json:"job"`
+	ID      string `json:"id"`
+	Attempt int    `json:"attempt"`
+	Group   string `json:"group"`
+	// Nodes is the shard's nodes as a folded node set without groups
+	// (never a list, which max_payload would bound): node i of the shard,
+	// which batch records index, is the i-th name of its expansion in
+	// NodeSet order. It expands to at most MaxShardNodes names.
+	Nodes string  `json:"nodes"`
+	Spec  JobSpec `json:"spec"` // the job, Nodes left empty
 	// Window is the most batches the agent may have unacknowledged.
 	Window int `json:"window"`
 	// MaxBatch is the size an agent flushes a batch at (bytes).
@@ -275,6 +283,7 @@ type JobStatus struct {
 	ID        string        `json:"id"`
 	User      string        `json:"user,omitempty"`
 	Command   string        `json:"command,omitempty"`
+	Copy      *CopySpec     `json:"copy,omitempty"` // a copy job's
 	Nodes     string        `json:"nodes"`
 	Total     int           `json:"total"`
 	Finals    map[State]int `json:"finals,omitempty"`

@@ -86,6 +86,9 @@ type Config struct {
 	// MaxReplayTotal bounds those lines over all jobs (512 MiB): past it,
 	// finished jobs lose theirs, longest finished first (trimReplay).
 	MaxReplayTotal int
+	// MaxJobNodes is the most nodes a job may have
+	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
+	MaxJobNodes int
 }
 
 func (cfg *Config) defaults() {
@@ -116,6 +119,10 @@ func (cfg *Config) defaults() {
 	if cfg.MaxBacklog <= 0 {
 		cfg.MaxBacklog = 8 << 20
 	}
+	if cfg.MaxJobNodes <= 0 {
+		cfg.MaxJobNodes = protocol.DefaultMaxJobNodes
+	}
+	cfg.MaxJobNodes = min(cfg.MaxJobNodes, protocol.MaxShardNodes)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -133,6 +140,8 @@ type Coordinator struct {
 	agents      map[string]*agent
 	jobs        map[string]*job
 	streams     map[string]*follower // attached output streams by id
+	staged      map[string]*staged   // node set parts of jobs being submitted
+	stagedBytes int
 	reconnected time.Time
 
 	stats Stats
@@ -152,7 +161,8 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	}
 	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger,
 		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
-		ready: make(chan struct{})}, nil
+		staged: make(map[string]*staged),
+		ready:  make(chan struct{})}, nil
 }
 
 // Run serves until ctx is done.
@@ -242,9 +252,17 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		wire.RefuseVersion(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
 		return
 	}
+	if wire.Type(m) == protocol.TypeSubmitPart {
+		c.onSubmitPart(m)
+		return
+	}
 	var spec protocol.JobSpec
 	if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		return
+	}
+	if err := c.joinParts(&spec); err != nil {
+		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
 		return
 	}
 	j, err := c.accept(spec)
@@ -269,6 +287,10 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	set, err := nodeset.Parse(spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("job nodes: %w", err)
+	}
+	// Count before expanding: "n[1-100000000]" is 14 bytes.
+	if n := set.Len(); n > c.cfg.MaxJobNodes {
+		return nil, &protocol.TooManyNodesError{Nodes: n, Limit: c.cfg.MaxJobNodes, Who: "the coordinator", How: "coordinator --max-nodes"}
 	}
 	nodes := set.Nodes()
 	if len(nodes) == 0 {
@@ -401,10 +423,11 @@ func (j *job) cancelUnstarted() {
 	j.finishMany(idx, protocol.StateCancel, "job cancelled")
 }
 
-// checkJobs ends overdue cancels, forgets old jobs and keeps their
-// replay logs under MaxReplayTotal.
+// checkJobs ends overdue cancels, forgets old jobs and stale submit
+// parts, and keeps the replay logs under MaxReplayTotal.
 func (c *Coordinator) checkJobs(now time.Time) {
 	c.mu.Lock()
+	c.expireParts(now)
 	jobs := c.activeJobs()
 	c.mu.Unlock()
 	for _, j := range jobs {
