@@ -55,6 +55,9 @@
 //     SSHCLIENT: the agents log them) nor Python's; fd_max is checked but
 //     the open files limit is left as Go sets it; clush's progress
 //     counter does not show the standard input write rate.
+//   - A job has at most 1 000 000 nodes (FLEETSH_MAX_NODES, and the
+//     fleet's coordinator's own limit): a larger set is refused at once,
+//     counted before it is expanded (clush expands whatever it is given).
 //
 // # Beyond clush
 //

@@ -292,6 +292,9 @@ type JobStatus struct {
 	Ended     time.Time     `json:"ended,omitzero"`
 	// Unfinished is the folded set of nodes without a final state.
 	Unfinished string `json:"unfinished,omitempty"`
+	// Truncated says Nodes and Unfinished were left out: with them the
+	// reply would not fit under the NATS server's max_payload.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // ErrClosed is returned by stream receivers after the end of a stream.

@@ -301,6 +301,10 @@ func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("attach to job %s: %s", id, reply.Error)
 	}
 	st := reply.Jobs[0]
+	if st.Truncated {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("attach to job %s: its node set is too large for one message under the NATS server's max_payload", id)
+	}
 	set, err := nodeset.Parse(st.Nodes)
 	if err == nil {
 		err = c.checkCount(set)

@@ -15,6 +15,11 @@
 // (or run again when the job says it is safe). A group with no live agent
 // fails its nodes at once ("no agent"). Nothing waits forever.
 //
+// No message depends on the size of a job: shards carry folded node sets,
+// cut into as many shards as max_payload needs (shardset.go); a JobSpec
+// too large for one message arrives in parts (submit.go); a job over
+// MaxJobNodes is refused before its set is expanded.
+//
 // Flow control runs end to end: agents may have Window batches
 // unacknowledged; the coordinator acks a shard's batches only while the
 // job's output backlog to its submitter is under MaxBacklog, and the
@@ -382,7 +387,46 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	default:
 		reply.Error = fmt.Sprintf("unknown jobs request %q", req.Kind)
 	}
-	_ = wire.Respond(m, protocol.TypeJobsReply, reply)
+	c.fitReply(&reply)
+	if err := wire.Respond(m, protocol.TypeJobsReply, reply); err != nil {
+		c.log.Warn("jobs reply", "kind", req.Kind, "err", err)
+	}
+}
+
+// fitReply leaves out the node sets of a registry reply, largest first,
+// until it fits under max_payload: a job of a million badly folding
+// names has a node set of megabytes.
+func (c *Coordinator) fitReply(r *protocol.JobsReply) {
+	limit := c.maxPayload() - headerRoom
+	data, err := protocol.Marshal(r)
+	if err != nil || len(data) <= limit {
+		return
+	}
+	size := len(data)
+	idx := make([]int, len(r.Jobs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		return (len(r.Jobs[b].Nodes) + len(r.Jobs[b].Unfinished)) - (len(r.Jobs[a].Nodes) + len(r.Jobs[a].Unfinished))
+	})
+	for _, i := range idx {
+		if size <= limit {
+			break
+		}
+		st := &r.Jobs[i]
+		size -= len(st.Nodes) + len(st.Unfinished)
+		st.Nodes, st.Unfinished, st.Truncated = "", "", true
+	}
+	if size > limit && len(r.Jobs) > 1 {
+		// Still too many jobs: keep the newest that fit.
+		for len(r.Jobs) > 1 {
+			r.Jobs = r.Jobs[1:]
+			if data, err := protocol.Marshal(r); err == nil && len(data) <= limit {
+				break
+			}
+		}
+	}
 }
 
 // cancel stops a job on every agent that holds part of it; nodes not yet

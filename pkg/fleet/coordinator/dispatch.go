@@ -148,8 +148,18 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	if len(shards) == 0 {
 		c.checkDone(j)
 	}
+	// One request at a time per agent: an agent takes shards one after
+	// the other, and a queue of them would time out behind the first.
+	byAgent := map[string][]*shard{}
 	for _, s := range shards {
-		go c.sendShard(j, s)
+		byAgent[s.agent] = append(byAgent[s.agent], s)
+	}
+	for _, list := range byAgent {
+		go func() {
+			for _, s := range list {
+				c.sendShard(j, s)
+			}
+		}()
 	}
 }
 

@@ -51,7 +51,7 @@ func (c *Coordinator) maxPayload() int {
 }
 
 // pieces cuts nodes (job indexes, any order) into pieces whose folded set
-// encodes in at most budget bytes.
+// encodes in at most budget bytes, each a run of nodes in job order.
 func (j *job) pieces(nodes []uint32, budget int) []piece {
 	idx := slices.Clone(nodes)
 	slices.Sort(idx)
@@ -68,9 +68,14 @@ func (j *job) pieces(nodes []uint32, budget int) []piece {
 				"the shard message for this node would be over the NATS server's max_payload of %d bytes (a %d-byte folded node set, %d bytes left for it): raise max_payload, or send less standard input",
 				j.c.maxPayload(), size, max(budget, 0))})
 		default:
-			h := len(idx) / 2
-			cut(idx[:h:h])
-			cut(idx[h:])
+			// As many parts as the size says (folding again at each
+			// halving would cost a pass over the names per level), one
+			// more for the parts that fold worse than the whole.
+			k := min(size/max(budget, 1)+1, len(idx))
+			for i := range k {
+				lo, hi := i*len(idx)/k, (i+1)*len(idx)/k
+				cut(idx[lo:hi:hi])
+			}
 		}
 	}
 	cut(idx)
