@@ -258,6 +258,9 @@ type JobsRequest struct {
 	Job  string `json:"job,omitempty"`
 	// Stream is the id of the new output stream of an attach (ValidID).
 	Stream string `json:"stream,omitempty"`
+	// Brief leaves the node sets (Nodes, Unfinished) out of a status:
+	// a check that only needs Done costs nothing on a huge job.
+	Brief bool `json:"brief,omitempty"`
 }
 
 // JobsReply answers a JobsRequest.

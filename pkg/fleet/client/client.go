@@ -245,8 +245,14 @@ var ErrUnknownJob = errors.New("unknown job")
 
 // Status returns the coordinator's account of job id.
 func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, error) {
+	return c.status(ctx, id, false)
+}
+
+// status is Status; brief leaves the node sets out (see JobsRequest).
+func (c *Client) status(ctx context.Context, id string, brief bool) (*protocol.JobStatus, error) {
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id}, &reply); err != nil {
+	req := protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id, Brief: brief}
+	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, req, &reply); err != nil {
 		return nil, err
 	}
 	if reply.Error != "" {

@@ -332,7 +332,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		c.mu.Unlock()
 		for _, j := range jobs {
 			j.mu.Lock()
-			reply.Jobs = append(reply.Jobs, j.status())
+			reply.Jobs = append(reply.Jobs, j.status(req.Brief))
 			j.mu.Unlock()
 		}
 		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
@@ -360,7 +360,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		}
 		j.mu.Lock()
 		f := j.attach(req.Stream)
-		reply.Jobs = []protocol.JobStatus{j.status()}
+		reply.Jobs = []protocol.JobStatus{j.status(false)}
 		j.mu.Unlock()
 		c.mu.Lock()
 		c.streams[req.Stream] = f
@@ -382,7 +382,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			c.cancel(j)
 		}
 		j.mu.Lock()
-		reply.Jobs = []protocol.JobStatus{j.status()}
+		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
 	default:
 		reply.Error = fmt.Sprintf("unknown jobs request %q", req.Kind)

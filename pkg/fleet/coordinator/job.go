@@ -231,8 +231,9 @@ func (j *job) sendAck(s *shard) {
 	j.c.control(s.agent, protocol.Control{Kind: protocol.ControlAck, Job: j.spec.ID, Shard: s.id, Attempt: s.attempt, Seq: seq})
 }
 
-// status describes the job for the registry. Call with j.mu held.
-func (j *job) status() protocol.JobStatus {
+// status describes the job for the registry; brief leaves out the node
+// sets. Call with j.mu held.
+func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
 		ID: j.spec.ID, User: j.spec.User, Command: j.spec.Command, Copy: j.spec.Copy, Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: make(map[protocol.State]int, len(j.finals)),
@@ -241,7 +242,9 @@ func (j *job) status() protocol.JobStatus {
 	for k, v := range j.finals {
 		st.Finals[k] = v
 	}
-	if !st.Done {
+	if brief {
+		st.Nodes = ""
+	} else if !st.Done {
 		un := nodeset.New()
 		for i, s := range j.states {
 			if s.phase != phaseFinal {
