@@ -193,6 +193,11 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 			err, busy = errors.New(reply.Error), reply.Busy
 			break
 		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// No agent could take it either: say so, not "no agent".
+			err, busy = fmt.Errorf("the shard message is over the NATS server's max_payload of %d bytes: %w", c.maxPayload(), err), false
+			break
+		}
 		if errors.Is(err, wire.ErrNoCoordinator) || errors.Is(err, nats.ErrNoResponders) || c.ctx.Err() != nil {
 			break // nobody listens there any more
 		}

@@ -256,3 +256,26 @@ func TestJobsReplyFits(t *testing.T) {
 		t.Fatalf("fitted reply: small %+v, big truncated %v", r.Jobs[0], r.Jobs[1].Truncated)
 	}
 }
+
+// A shard message NATS refuses as over max_payload ends its nodes with
+// that reason: another agent would fail the same way, and "no agent"
+// would be a lie (the first symptom).
+func TestShardOverMaxPayloadNamed(t *testing.T) {
+	srv, co := startCoordinator(t, Config{})
+	newFakeAgent(t, srv, "a1")
+	j := newJob(co, protocol.JobSpec{ID: "over", Nodes: "n1"}, []string{"n1"})
+	j.mu.Lock()
+	s := j.newShard("", 1, localGroup, "a1", []uint32{0})
+	s.fold = strings.Repeat("n", 2<<20) // as if the cut were wrong
+	j.mu.Unlock()
+	co.sendShard(j, s)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.finals[protocol.StateError] != 1 {
+		t.Fatalf("finals %v", j.finals)
+	}
+	last := j.log[len(j.log)-1]
+	if !strings.Contains(string(last.Data), "max_payload") {
+		t.Errorf("reason %q", last.Data)
+	}
+}
