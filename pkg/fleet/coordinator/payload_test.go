@@ -62,18 +62,29 @@ func (a *fakeAgent) answer(s protocol.Shard) {
 }
 
 // A job of 40 000 long names that fold to 1.1 MB, over NATS's 1 MiB
-// max_payload: the client submits the set in parts, the coordinator cuts
-// it into shards that each fit, and every node ends exited with its own
-// output (node indexes map back through each shard's own expansion).
+// max_payload, or of 15 000 with 512 KiB of standard input (which every
+// shard carries): the client submits the set in parts, the coordinator
+// cuts it into shards that each fit, and every node ends exited with its
+// own output (node indexes map back through each shard's own expansion).
 func TestJobOverMaxPayload(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		nodes int
+		stdin int
+	}{{"40000 names", 40000, 0}, {"stdin", 15000, protocol.MaxStdin}} {
+		t.Run(c.name, func(t *testing.T) { testJobOverMaxPayload(t, c.nodes, c.stdin) })
+	}
+}
+
+func testJobOverMaxPayload(t *testing.T, nodes, stdin int) {
 	// The work of 40 000 nodes may delay the fake agent's heartbeats on a
 	// busy machine: losing it is not what this test is about.
 	srv, _ := startCoordinator(t, Config{LostAfter: time.Minute})
 	a := newFakeAgent(t, srv, "a1")
-	names := badNames(40000)
-	spec := protocol.JobSpec{ID: "big", Nodes: fold(t, names), Command: "true"}
-	if len(spec.Nodes) < 1<<20 {
-		t.Fatalf("folded set of %d bytes: not over max_payload", len(spec.Nodes))
+	names := badNames(nodes)
+	spec := protocol.JobSpec{ID: "big", Nodes: fold(t, names), Command: "true", Stdin: make([]byte, stdin)}
+	if data, _ := protocol.Marshal(spec); len(data) < 1<<20 {
+		t.Fatalf("job spec of %d bytes: not over max_payload", len(data))
 	}
 	nc := srv.Connect(t, "csub")
 	c := &client.Client{Conn: nc}
@@ -99,8 +110,8 @@ func TestJobOverMaxPayload(t *testing.T) {
 		n := len(expand(t, s.Nodes))
 		covered += n
 		data, _ := protocol.Marshal(s)
-		if len(data) > int(nc.MaxPayload()) {
-			t.Errorf("shard %s is %d bytes", s.Key(), len(data))
+		if len(data) > int(nc.MaxPayload()) || len(s.Spec.Stdin) != stdin {
+			t.Errorf("shard %s is %d bytes, with %d bytes of stdin", s.Key(), len(data), len(s.Spec.Stdin))
 		}
 		answered.Go(func() { a.answer(s) })
 	}
