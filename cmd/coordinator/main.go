@@ -49,6 +49,7 @@ func run(args []string) int {
 		heartbeat  = fs.Duration("heartbeat", time.Second, "heartbeat interval agents are told to use")
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
 	)
 	var info cliconf.Strings
 	fs.Var(&info, "info", "key=value task info for the local agent's engines (repeatable)")
@@ -67,6 +68,10 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, "coordinator:", err)
 			return 2
 		}
+	}
+	if *maxNodes < 1 || *maxNodes > protocol.MaxShardNodes {
+		fmt.Fprintf(os.Stderr, "coordinator: --max-nodes %d: not from 1 to %d\n", *maxNodes, protocol.MaxShardNodes)
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -116,7 +121,7 @@ func run(args []string) int {
 	defer nc.Close()
 	co, err := coordinator.New(nc, coordinator.Config{
 		Subjects: protocol.Subjects{Prefix: *prefix}, Router: router, Logger: log,
-		Heartbeat: *heartbeat, LostAfter: *lostAfter,
+		Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes,
 	})
 	if err != nil {
 		log.Error("coordinator", "err", err)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -108,7 +107,7 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 	}
 	finished := false
 	defer func() { closeFleet(finished) }()
-	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	c := newClient(conn, subj, s, env)
 	cr := &copyRun{dest: s.dest, reverse: s.rcopy, left: len(s.command)}
 	n := ns.Len()
 	var timer *runTimer
@@ -116,11 +115,10 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 	doneBefore := 0
 	status := 0
 	for _, src := range s.command {
-		job, err := c.Submit(ctx, copySpec(s, ns.String(), src))
+		job, err := submit(ctx, c, copySpec(s, ns.String(), src), env, intr)
 		if err != nil {
 			d.o.flush()
-			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-			return 1
+			return exitSubmit(err, env)
 		}
 		r := newRenderer(d, job.Nodes())
 		r.h = &copyHandler{directHandler: directHandler{r}, cr: cr, source: src}

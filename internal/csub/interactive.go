@@ -136,7 +136,7 @@ func runSession(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *displa
 		return 1
 	}
 	defer func() { closeFleet(ss.done) }()
-	ss.c = &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	ss.c = newClient(conn, subj, s, env)
 	for {
 		if ss.nsInfo {
 			ss.d.vprint(verbQuiet, "Working with nodes: %s", ss.ns)

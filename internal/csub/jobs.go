@@ -5,22 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // Subcommands that talk to a fleet's job registry rather than run a
-// command. They are recognised only as csub's first argument, so a
-// command named "jobs" still runs with `csub -w ... jobs`.
+// command. The first argument that is not an option names one when the
+// options select no node, so a command named "jobs" still runs with
+// `csub -w ... jobs`. Options may come before and after it, as clush's
+// options around a command's arguments:
 //
-//	csub jobs [--fleet URL] [--prefix P]            list the coordinator's jobs
-//	csub attach [options] JOB                       replay a job's output, then follow it
+//	csub [options] jobs [options]            list the coordinator's jobs
+//	csub [options] attach [options] JOB      replay a job's output, then follow it
 //
 // attach takes csub's output options (-b, -B, -L, -N, -q, -S, -v, --json,
 // --summary) and renders the job as if it had been submitted with them;
@@ -28,16 +32,54 @@ import (
 // or FLEETSH_FLEET): the in-process fleet of a one-shot csub has no jobs
 // after it exits.
 func subcommand(ctx context.Context, args []string, env *environ, intr <-chan struct{}) (int, bool) {
-	if len(args) == 0 {
+	if !slices.Contains(args, "jobs") && !slices.Contains(args, "attach") {
 		return 0, false
 	}
-	switch args[0] {
-	case "jobs":
-		return runJobs(ctx, args[1:], env), true
-	case "attach":
-		return runAttach(ctx, args[1:], env, intr), true
+	// A silent parse: --help and errors are for the path that follows.
+	quiet := &environ{stdin: env.stdin, stdout: io.Discard, stderr: io.Discard, getenv: env.getenv}
+	s, _, err := parseArgs(args, quiet)
+	if err != nil || len(s.command) == 0 || s.selectsNodes() {
+		return 0, false // not a subcommand: the usual path reports errors
 	}
-	return 0, false
+	name := s.command[0]
+	if name != "jobs" && name != "attach" {
+		return 0, false
+	}
+	at := len(args) - len(s.command)
+	rest := append(slices.Clip(args[:at]), args[at+1:]...)
+	s, operands, p, err := parseInterspersed(rest, env)
+	if err != nil {
+		return exitStatus(err, env), true
+	}
+	if name == "jobs" {
+		return runJobs(ctx, s, operands, p, env), true
+	}
+	return runAttach(ctx, s, operands, p, env, intr), true
+}
+
+// selectsNodes reports whether options name target nodes.
+func (s *settings) selectsNodes() bool {
+	return len(s.nodes) > 0 || len(s.groups) > 0 || s.all || len(s.hostfiles) > 0
+}
+
+// parseInterspersed parses args with options anywhere among the
+// operands, as optparse does unless told otherwise (csub's parser stops
+// at the command, whose own options are not csub's): each operand is
+// taken out and the rest parsed again; "--" ends the options.
+func parseInterspersed(args []string, env *environ) (*settings, []string, *optparse.Parser, error) {
+	var operands []string
+	for {
+		s, p, err := parseArgs(args, env)
+		if err != nil {
+			return nil, nil, p, err
+		}
+		at := len(args) - len(s.command)
+		if len(s.command) == 0 || at > 0 && args[at-1] == "--" {
+			return s, append(operands, s.command...), p, nil
+		}
+		operands = append(operands, s.command[0])
+		args = append(slices.Clip(args[:at]), args[at+1:]...)
+	}
 }
 
 // fleetClient connects to the configured fleet for a subcommand.
@@ -49,16 +91,12 @@ func fleetClient(ctx context.Context, s *settings, env *environ, what string) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	return &client.Client{Conn: conn, Subjects: subj, User: userName(env)}, func() { closeFleet(true) }, nil
+	return newClient(conn, subj, s, env), func() { closeFleet(true) }, nil
 }
 
-func runJobs(ctx context.Context, args []string, env *environ) int {
-	s, p, err := parseArgs(args, env)
-	if err != nil {
-		return exitStatus(err, env)
-	}
-	if len(s.command) > 0 {
-		return exitStatus(p.Error(fmt.Sprintf("jobs: unexpected argument %q", s.command[0])), env)
+func runJobs(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ) int {
+	if len(operands) > 0 {
+		return exitStatus(p.Error(fmt.Sprintf("jobs: unexpected argument %q", operands[0])), env)
 	}
 	c, done, err := fleetClient(ctx, s, env, "csub jobs")
 	if err != nil {
@@ -86,7 +124,7 @@ func runJobs(ctx context.Context, args []string, env *environ) int {
 	fmt.Fprintln(tw, "JOB\tUSER\tSUBMITTED\tNODES\tDONE\tSTATUS\tCOMMAND")
 	for _, j := range jobs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", j.ID, j.User, j.Submitted.Local().Format("2006-01-02 15:04:05"),
-			j.Total, finalCount(j), jobState(j), oneLine(j.Command))
+			j.Total, finalCount(j), jobState(j), oneLine(jobWhat(j)))
 	}
 	if err := tw.Flush(); err != nil {
 		return 1
@@ -119,6 +157,19 @@ func jobState(j protocol.JobStatus) string {
 	return "done (" + strings.Join(parts, ", ") + ")"
 }
 
+// jobWhat says what a job runs: its command, or its copy as
+// "copy SOURCE -> DEST" (-c) or "rcopy SOURCE -> DEST" (--rcopy).
+func jobWhat(j protocol.JobStatus) string {
+	if c := j.Copy; c != nil {
+		verb := "copy"
+		if c.Reverse {
+			verb = "rcopy"
+		}
+		return fmt.Sprintf("%s %s -> %s", verb, c.Source, c.Dest)
+	}
+	return j.Command
+}
+
 func oneLine(cmd string) string {
 	cmd = strings.ReplaceAll(cmd, "\n", " ")
 	if len(cmd) > 60 {
@@ -127,15 +178,12 @@ func oneLine(cmd string) string {
 	return cmd
 }
 
-func runAttach(ctx context.Context, args []string, env *environ, intr <-chan struct{}) int {
-	s, p, err := parseArgs(args, env)
-	if err != nil {
-		return exitStatus(err, env)
-	}
-	if len(s.command) != 1 {
+func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ, intr <-chan struct{}) int {
+	if len(operands) != 1 {
 		return exitStatus(p.Error("attach: give exactly one job id (see csub jobs)"), env)
 	}
-	id := s.command[0]
+	id := operands[0]
+	env.watching.Store(true) // Ctrl-C detaches (below)
 	c, done, err := fleetClient(ctx, s, env, "csub attach")
 	if err != nil {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)

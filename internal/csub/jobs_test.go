@@ -3,6 +3,7 @@ package csub
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,50 @@ func TestFleetFromClushConf(t *testing.T) {
 	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--conf", conf, "--fleet", "nats://127.0.0.1:1"); rc != 1 ||
 		!strings.Contains(errb.String(), "cannot connect to the fleet at nats://127.0.0.1:1") {
 		t.Errorf("--fleet over clush.conf: rc %d %q", rc, errb.String())
+	}
+}
+
+// Issue 10 item 6: options go before and after the subcommand, as
+// clush's around a command's arguments, and a copy job's COMMAND says
+// what it copies.
+func TestSubcommandOptionsAnywhere(t *testing.T) {
+	url := startTestFleet(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.WriteFile(src, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb syncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "-R", "exec", "-w", "n1", "--gateway-paths",
+		"-c", src, "--dest", filepath.Join(dir, "dst")); rc != 0 {
+		t.Fatalf("copy: rc %d %s", rc, errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	if rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "jobs"); rc != 0 {
+		t.Fatalf("--fleet URL jobs: rc %d %q", rc, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[1], "  "+oneLine("copy "+src+" -> "+filepath.Join(dir, "dst"))) {
+		t.Fatalf("jobs:\n%s%s", out.String(), errb.String())
+	}
+	id := strings.Fields(lines[1])[0]
+	for _, args := range [][]string{
+		{"attach", "-b", id, "--fleet", url},
+		{"--fleet", url, "attach", id, "-b"},
+		{"-b", "attach", "--fleet", url, "--", id},
+	} {
+		out, errb = syncBuffer{}, syncBuffer{}
+		if rc := runCSub(t, nil, nil, &out, &errb, args...); rc != 0 {
+			t.Errorf("%q: rc %d %q", args, rc, errb.String())
+		}
+	}
+	// A command named jobs still runs when options select nodes.
+	out, errb = syncBuffer{}, syncBuffer{}
+	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "-R", "exec", "-w", "n1", "echo", "jobs"); rc != 0 || out.String() != "n1: jobs\n" {
+		t.Errorf("command jobs: rc %d %q %q", rc, out.String(), errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--fleet", url, "extra"); rc != 2 || !strings.Contains(errb.String(), `jobs: unexpected argument "extra"`) {
+		t.Errorf("jobs extra: rc %d %q", rc, errb.String())
 	}
 }

@@ -59,6 +59,9 @@
 //     memory (docs/csub.md): a node reading none of it while others do is
 //     cut off after engine.StdinStall, and past 16 MiB nodes started late
 //     (fanout, re-dispatch) end in error rather than get part of it.
+//   - A job has at most 1 000 000 nodes (FLEETSH_MAX_NODES, and the
+//     fleet's coordinator's own limit): a larger set is refused at once,
+//     counted before it is expanded (clush expands whatever it is given).
 //
 // # Beyond clush
 //
@@ -139,6 +142,9 @@ type environ struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	term           *terminal // the user's terminal (tty.go); nil in tests
+	// watching is set once a Ctrl-C is read from intr (a job streams, or
+	// a prompt waits): before, Main's Ctrl-C ends csub at once.
+	watching atomic.Bool
 }
 
 func (e *environ) lookup(k string) (string, bool) {
@@ -156,10 +162,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	intr := make(chan struct{}, 2)
 	done := make(chan struct{})
 	defer close(done)
+	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
+		term: newTerminal(stdin, stdout, stderr)}
+	defer env.term.close()
 	go func() {
 		for {
 			select {
 			case <-sigs:
+				if !env.watching.Load() {
+					// Nothing was submitted yet (options, node sets,
+					// groups, standard input, connecting): nothing to
+					// cancel or report but clush's line.
+					env.term.close()
+					fmt.Fprintln(stderr, "Keyboard interrupt.")
+					os.Exit(128 + int(syscall.SIGINT))
+				}
 				select {
 				case intr <- struct{}{}:
 				default:
@@ -169,9 +186,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 			}
 		}
 	}()
-	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
-		term: newTerminal(stdin, stdout, stderr)}
-	defer env.term.close()
 	return run(context.Background(), args, env, intr)
 }
 
@@ -209,9 +223,11 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 		// output are the terminal (interactive.go); otherwise clush runs
 		// the empty command, each node's login shell reading csub's
 		// standard input.
+		env.watching.Store(true) // the prompt reads Ctrl-C
 		if status, ok := interactive(ctx, s, ns, d, env, intr, p.Error); ok {
 			return status
 		}
+		env.watching.Store(false)
 	}
 	op := commandOp(s)
 	if s.copying() {
@@ -245,7 +261,7 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 	}
 	finished := false
 	defer func() { closeFleet(finished) }()
-	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	c := newClient(conn, subj, s, env)
 	status, finished := runJob(ctx, c, s, ns, d, env, intr)
 	return endStatus(status, s, d, env)
 }
@@ -259,10 +275,9 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 		d.o.flush()
 		return exitStatus(err, env), true
 	}
-	job, err := c.Submit(ctx, jobSpec(s, ns.String()))
+	job, err := submit(ctx, c, jobSpec(s, ns.String()), env, intr)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-		return 1, false
+		return exitSubmit(err, env), false
 	}
 	defer job.Close()
 	if s.stdin != nil {
@@ -417,6 +432,66 @@ func exitStatus(err error, env *environ) int {
 	return 1
 }
 
+// submit submits spec; a Ctrl-C meanwhile gives up (and cancels the job,
+// in case the coordinator took it but its answer did not arrive yet).
+func submit(ctx context.Context, c *client.Client, spec protocol.JobSpec, env *environ, intr <-chan struct{}) (*client.Job, error) {
+	env.watching.Store(true)
+	if spec.ID == "" {
+		spec.ID = client.NewID()
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var interrupted atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-intr:
+			interrupted.Store(true)
+			stop()
+		case <-sctx.Done():
+		}
+	}()
+	job, err := c.Submit(sctx, spec)
+	stop()
+	<-watched
+	if interrupted.Load() {
+		if job != nil {
+			job.Close()
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = c.Cancel(cctx, spec.ID)
+		return nil, errSubmitInterrupted
+	}
+	return job, err
+}
+
+// errSubmitInterrupted is a Ctrl-C before the job's output began.
+var errSubmitInterrupted = errors.New("Keyboard interrupt.")
+
+// exitSubmit reports a failed submit and returns csub's exit status.
+func exitSubmit(err error, env *environ) int {
+	if errors.Is(err, errSubmitInterrupted) {
+		fmt.Fprintln(env.stderr, err)
+		return 128 + int(syscall.SIGINT)
+	}
+	fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+	return 1
+}
+
+// newClient returns the client of a run's fleet: it names the fleet as
+// the user gave it in its errors, and refuses node sets over the limit
+// before expanding them.
+func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *environ) *client.Client {
+	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	if s.fleet != "" {
+		c.Fleet = redact(s.fleet)
+	}
+	c.MaxNodes, _ = maxNodes(env) // checked by targetNodes
+	return c
+}
+
 // connect returns a connection to the fleet: the --fleet URL, or an
 // in-process fleet started for this run. closeFleet(finished) tears it
 // down; finished says every node of the job has ended.
@@ -424,7 +499,11 @@ func connect(ctx context.Context, s *settings, env *environ) (nc *nats.Conn, sub
 	subj = protocol.Subjects{Prefix: s.prefix}
 	log := logger(env)
 	if s.fleet == "" {
-		f, err := embedded.Start(ctx, embedded.Options{Prefix: s.prefix, Logger: log})
+		limit, err := maxNodes(env)
+		if err != nil {
+			return nil, subj, nil, err
+		}
+		f, err := embedded.Start(ctx, embedded.Options{Prefix: s.prefix, Logger: log, MaxJobNodes: limit})
 		if err != nil {
 			return nil, subj, nil, fmt.Errorf("cannot start the in-process fleet: %w", err)
 		}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/internal/pyini"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // targetNodes computes the node set to run on as clush's main() does: the
@@ -121,6 +123,16 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 	if base.Len() < 1 {
 		return nil, usageError("No node to run on.")
 	}
+	// Counted, not expanded: refuse a set too large at once, before any
+	// step (--pick, the job, the renderer) holds its names.
+	limit, err := maxNodes(env)
+	if err != nil {
+		return nil, err
+	}
+	if n := base.Len(); n > limit {
+		return nil, &protocol.TooManyNodesError{Nodes: n, Limit: limit, Who: progName,
+			How: fmt.Sprintf("%s raises it, up to the limit of the fleet's coordinator", envMaxNodes)}
+	}
 	if s.pick != 0 && s.pick < base.Len() {
 		if s.pick < 0 {
 			return nil, &pyError{"Sample larger than population or is negative"}
@@ -138,6 +150,24 @@ func targetNodes(s *settings, env *environ, d *display, usageError func(string) 
 		}
 	}
 	return base, nil
+}
+
+// envMaxNodes overrides the most nodes a job may have, which csub
+// checks before it expands the node set, and gives its in-process fleet.
+const envMaxNodes = "FLEETSH_MAX_NODES"
+
+// maxNodes returns the most nodes a job may have: $FLEETSH_MAX_NODES,
+// else protocol.DefaultMaxJobNodes.
+func maxNodes(env *environ) (int, error) {
+	v := env.getenv(envMaxNodes)
+	if v == "" {
+		return protocol.DefaultMaxJobNodes, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > protocol.MaxShardNodes {
+		return 0, &configError{msg: fmt.Sprintf("%s=%q: not a number of nodes from 1 to %d", envMaxNodes, v, protocol.MaxShardNodes)}
+	}
+	return n, nil
 }
 
 // stderrOf writes to the display's standard error, keeping its order

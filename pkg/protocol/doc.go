@@ -6,7 +6,7 @@
 //
 // # Conversation
 //
-//	csub        ── Submit (JobSpec) ─────────────────▶ coordinator    request/reply
+//	csub        ── Submit (SubmitPart..., JobSpec) ──▶ coordinator    request/reply
 //	coordinator ── Agent.<id> (Shard) ───────────────▶ agent          request/reply
 //	agent       ── Events.<job> (EventBatch) ────────▶ coordinator    credit window
 //	coordinator ── Control.<agent> (Control: ack, retransmit, cancel) ▶ agent
@@ -20,10 +20,20 @@
 //	coordinator ── AgentStdin.<agent> (StdinChunk) ──▶ agent          request/reply, one at a time
 //
 // Node names never appear in subjects. A job's nodes are the expansion of
-// JobSpec.Nodes (a folded node set without groups); records refer to nodes
-// by index: into the shard's node list in agent batches, into the job's
-// node list in the output stream, so a line costs a few bytes of
-// addressing however long the host names are.
+// JobSpec.Nodes, a shard's the expansion of Shard.Nodes (folded node sets
+// without groups, never lists); records refer to nodes by index: into the
+// shard's expansion in agent batches, into the job's in the output
+// stream, so a line costs a few bytes of addressing however long the host
+// names are.
+//
+// # Sizes
+//
+// Every message must fit under the NATS server's max_payload. A JobSpec
+// too large for one message goes in SubmitParts first; the coordinator
+// cuts a group's nodes into as many shards as their folded sets need.
+// Node sets are counted (NodeSet.Len) before they are expanded, against
+// DefaultMaxJobNodes (or the coordinator's configured limit) and
+// MaxShardNodes, so a few bytes naming billions of nodes cost nothing.
 //
 // # Versions
 //

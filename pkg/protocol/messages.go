@@ -20,6 +20,7 @@ const (
 // Message type names, the value of HeaderType.
 const (
 	TypeJobSpec      = "job-spec"
+	TypeSubmitPart   = "submit-part"
 	TypeSubmitReply  = "submit-reply"
 	TypeShard        = "shard"
 	TypeShardReply   = "shard-reply"
@@ -79,6 +80,9 @@ type JobSpec struct {
 	// Nodes is a folded node set without groups (the submitter resolves
 	// them); node i of the job is the i-th name of its expansion.
 	Nodes string `json:"nodes"`
+	// NodeParts, when not 0, says Nodes is empty and the folded set came
+	// first in that many SubmitParts (a set too large for one message).
+	NodeParts int `json:"node_parts,omitempty"`
 	// Command is the shell command (with %h and friends for exec).
 	Command string `json:"command,omitempty"`
 	// Copy, when set, makes the job a file copy instead of a command.
@@ -127,12 +131,16 @@ type SubmitReply struct {
 
 // Shard is the part of a job sent to one agent.
 type Shard struct {
-	Job     string   `json:"job"`
-	ID      string   `json:"id"`
-	Attempt int      `json:"attempt"`
-	Group   string   `json:"group"`
-	Nodes   []string `json:"nodes"`
-	Spec    JobSpec  `json:"spec"` // the job, Nodes left empty
+	Job     string `json:"job"`
+	ID      string `json:"id"`
+	Attempt int    `json:"attempt"`
+	Group   string `json:"group"`
+	// Nodes is the shard's nodes as a folded node set without groups
+	// (never a list, which max_payload would bound): node i of the shard,
+	// which batch records index, is the i-th name of its expansion in
+	// NodeSet order. It expands to at most MaxShardNodes names.
+	Nodes string  `json:"nodes"`
+	Spec  JobSpec `json:"spec"` // the job, Nodes left empty
 	// Window is the most batches the agent may have unacknowledged.
 	Window int `json:"window"`
 	// MaxBatch is the size an agent flushes a batch at (bytes).
@@ -248,6 +256,9 @@ type JobsRequest struct {
 	Job  string `json:"job,omitempty"`
 	// Stream is the id of the new output stream of an attach (ValidID).
 	Stream string `json:"stream,omitempty"`
+	// Brief leaves the node sets (Nodes, Unfinished) out of a status:
+	// a check that only needs Done costs nothing on a huge job.
+	Brief bool `json:"brief,omitempty"`
 }
 
 // JobsReply answers a JobsRequest.
@@ -273,6 +284,7 @@ type JobStatus struct {
 	ID        string        `json:"id"`
 	User      string        `json:"user,omitempty"`
 	Command   string        `json:"command,omitempty"`
+	Copy      *CopySpec     `json:"copy,omitempty"` // a copy job's
 	Nodes     string        `json:"nodes"`
 	Total     int           `json:"total"`
 	Finals    map[State]int `json:"finals,omitempty"`
@@ -281,6 +293,9 @@ type JobStatus struct {
 	Ended     time.Time     `json:"ended,omitzero"`
 	// Unfinished is the folded set of nodes without a final state.
 	Unfinished string `json:"unfinished,omitempty"`
+	// Truncated says Nodes and Unfinished were left out: with them the
+	// reply would not fit under the NATS server's max_payload.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // ErrClosed is returned by stream receivers after the end of a stream.

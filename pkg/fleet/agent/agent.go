@@ -501,7 +501,7 @@ func (a *Agent) onShard(m *nats.Msg) {
 	hard := a.hard
 	a.mu.Unlock()
 	_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
-	s.log.Info("shard accepted", "nodes", len(sh.Nodes), "worker", s.driver.Name(), "fanout", s.fanout)
+	s.log.Info("shard accepted", "nodes", len(s.names), "worker", s.driver.Name(), "fanout", s.fanout)
 	go func() {
 		defer a.wg.Done()
 		s.run(hard)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -376,7 +377,7 @@ func TestDuplicateShard(t *testing.T) {
 		t.Fatal(rep.Error)
 	}
 	time.Sleep(300 * time.Millisecond)
-	for _, n := range sh.Nodes {
+	for n := range nodeset.MustParse(sh.Nodes).All() {
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil || string(b) != "x\n" {
 			t.Errorf("%s ran: %q %v", n, b, err)
@@ -407,7 +408,9 @@ func TestRefusals(t *testing.T) {
 		shardOf("v", nil, protocol.JobSpec{Command: "true"}),
 		shardOf("v.x", []string{"v1"}, protocol.JobSpec{Command: "true"}),
 		shardOf("v", []string{"v1"}, protocol.JobSpec{Command: "true", Worker: "nope"}),
-		shardOf("v", []string{"v1", "v1"}, protocol.JobSpec{Command: "true"}),
+		{Job: "v", ID: "s1", Nodes: "v[1", Spec: protocol.JobSpec{Command: "true"}},
+		// Counted before it is expanded: refused at once.
+		{Job: "v", ID: "s1", Nodes: "v[1-100000000]", Spec: protocol.JobSpec{Command: "true"}},
 	} {
 		if rep := c.submit(a, bad); rep.Accepted || rep.Error == "" {
 			t.Errorf("%+v: %+v", bad, rep)

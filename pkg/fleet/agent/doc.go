@@ -26,8 +26,10 @@
 // agent's Capacity), timeouts, task info (the job's keys over the agent's
 // defaults), standard input, and a command or a copy.
 //
-// Engine events become protocol records addressed by the node's index in
-// Shard.Nodes: a start, output lines (consecutive lines of a node share a
+// Shard.Nodes is a folded node set: the agent counts it before it expands
+// it (at most protocol.MaxShardNodes), and node i of the shard is the i-th
+// name of its expansion. Engine events become protocol records addressed
+// by that index: a start, output lines (consecutive lines of a node share a
 // record; lines longer than half a batch are cut into Partial records),
 // and exactly one end per node, whose State says how it ended (exited with
 // a code, timed out, connect, auth or host key failure with the driver's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -339,9 +340,16 @@ func waitRegistered(t testing.TB, c *coord, a *Agent) {
 	}
 }
 
-// shardOf returns a shard of job over nodes.
+// shardOf returns a shard of job over nodes, which must be in NodeSet
+// order (shard node i is nodes[i]).
 func shardOf(job string, nodes []string, spec protocol.JobSpec) *protocol.Shard {
-	return &protocol.Shard{Job: job, ID: "s1", Attempt: 1, Group: "gw", Nodes: nodes, Spec: spec}
+	set := nodeset.New()
+	for _, n := range nodes {
+		if err := set.AddNode(n); err != nil {
+			panic(err)
+		}
+	}
+	return &protocol.Shard{Job: job, ID: "s1", Attempt: 1, Group: "gw", Nodes: set.String(), Spec: spec}
 }
 
 // submit sends sh to agent a and returns its reply.

@@ -39,6 +39,7 @@ type shard struct {
 	driver engine.Driver
 	fanout int
 	nodes  *nodeset.NodeSet
+	names  []string // the expansion of nodes: shard node i is names[i]
 	// keys maps each engine job key to the node indexes it stands for:
 	// a node name to itself, and the single key of a driver that runs one
 	// job for all nodes (exec with %hosts) to every node.
@@ -72,12 +73,19 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	if sh.Attempt < 0 {
 		return nil, fmt.Errorf("negative attempt %d", sh.Attempt)
 	}
-	if len(sh.Nodes) == 0 {
+	// Count before expanding: a few bytes of folded set can name
+	// billions of nodes.
+	set, err := nodeset.Parse(sh.Nodes)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %w", err)
+	}
+	switch n := set.Len(); {
+	case n == 0:
 		return nil, errors.New("no nodes")
+	case n > protocol.MaxShardNodes:
+		return nil, fmt.Errorf("%d nodes: more than the %d a shard may have", n, protocol.MaxShardNodes)
 	}
-	if len(sh.Nodes) > protocol.MaxRecordNodes {
-		return nil, fmt.Errorf("%d nodes: more than %d", len(sh.Nodes), protocol.MaxRecordNodes)
-	}
+	names := set.Nodes()
 	// An empty command is clush's "no command, stdin not a tty": the
 	// node's shell reads the forwarded stdin.
 	spec := &sh.Spec
@@ -90,39 +98,25 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 		return nil, err
 	}
 	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(sh.Job),
-		log:  a.log.With("shard", sh.Key()),
-		keys: make(map[string][]uint32, len(sh.Nodes)), ended: make([]bool, len(sh.Nodes)), started: make([]bool, len(sh.Nodes)),
+		log:   a.log.With("shard", sh.Key()),
+		nodes: set, names: names,
+		keys: make(map[string][]uint32, len(names)), ended: make([]bool, len(names)), started: make([]bool, len(names)),
 		finals: make(map[protocol.State]int)}
 	s.fanout = a.cfg.Capacity
 	if spec.Fanout > 0 {
 		s.fanout = min(spec.Fanout, a.cfg.Capacity)
 	}
-	s.nodes = nodeset.New()
-	for i, n := range sh.Nodes {
-		if _, dup := s.keys[n]; dup {
-			return nil, fmt.Errorf("node %q listed twice", n)
-		}
-		if err := s.nodes.AddNode(n); err != nil {
-			return nil, fmt.Errorf("node %q: %v", n, err)
-		}
+	// Node i of the shard is the i-th name of the expansion, which is
+	// also how the engine names them.
+	for i, n := range names {
 		s.keys[n] = []uint32{uint32(i)}
 	}
-	// The engine names nodes by its node set's expansion: every name must
-	// come back exactly as the coordinator wrote it.
-	if s.nodes.Len() != len(sh.Nodes) {
-		return nil, fmt.Errorf("%d node names make a set of %d nodes", len(sh.Nodes), s.nodes.Len())
-	}
-	for n := range s.nodes.All() {
-		if _, ok := s.keys[n]; !ok {
-			return nil, fmt.Errorf("node name %q is not in canonical form", n)
-		}
-	}
 	if k, ok := d.(engine.Keyer); ok && spec.Copy == nil {
-		all := make([]uint32, len(sh.Nodes))
+		all := make([]uint32, len(names))
 		for i := range all {
 			all[i] = uint32(i)
 		}
-		for _, key := range k.Keys(s.nodes.Nodes(), spec.Command) {
+		for _, key := range k.Keys(names, spec.Command) {
 			if _, ok := s.keys[key]; !ok {
 				s.keys[key] = all
 			}
@@ -308,7 +302,7 @@ func (s *shard) giveUp() {
 func (s *shard) endRest(state protocol.State, msg string) {
 	for i, done := range s.ended {
 		if !done {
-			s.end(s.sh.Nodes[i], []uint32{uint32(i)}, state, 255, msg)
+			s.end(s.names[i], []uint32{uint32(i)}, state, 255, msg)
 		}
 	}
 }

@@ -50,6 +50,14 @@ type Client struct {
 	Subjects protocol.Subjects
 	// User names the submitter; Submit puts it in specs that have none.
 	User string
+	// Fleet names the fleet in error messages (a URL without its
+	// password); "" names it by the connection: its server's URL, or
+	// "the in-process fleet" for an in-process connection.
+	Fleet string
+	// MaxNodes is the most nodes Submit and Attach expand for a job
+	// (default protocol.DefaultMaxJobNodes): a larger set is refused
+	// before it costs memory.
+	MaxNodes int
 }
 
 // requestTimeout bounds a control request (submit, status, cancel) whose
@@ -67,13 +75,13 @@ const outputPendingBytes = 256 << 20
 // subjects: none runs, it listens under another subject prefix, or csub
 // talks to the wrong NATS.
 type UnreachableError struct {
-	URL     string // the NATS server the client is connected to ("" in process)
+	URL     string // the fleet's NATS server(s) ("" in process)
 	Subject string // the subject nobody answered on
 	Err     error
 }
 
 func (e *UnreachableError) Error() string {
-	if e.URL == "" {
+	if e.URL == inProcess {
 		return fmt.Sprintf("the coordinator of the in-process fleet is unreachable (nobody answers on %s: %v): it stopped or is overloaded",
 			e.Subject, e.Err)
 	}
@@ -93,14 +101,40 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("job %s refused by the coordinator: %s", e.Job, e.Reason)
 }
 
-// url names the server the connection uses, for error messages; "" for
-// an in-process connection (nats.InProcessServer), which runs over a
-// net.Pipe and reports a made-up default URL.
+// inProcess is UnreachableError.URL for the in-process fleet.
+const inProcess = ""
+
+// url names the fleet for error messages: Fleet, else the server the
+// connection uses, inProcess for an in-process connection
+// (nats.InProcessServer), which runs over a net.Pipe and reports a
+// made-up default URL. A connection that is down has no URL: it is
+// named by the servers it was given.
 func (c *Client) url() string {
-	if c.Conn == nil || c.Conn.ConnectedAddr() == "pipe" {
-		return ""
+	switch {
+	case c.Fleet != "":
+		return c.Fleet
+	case c.Conn == nil || c.Conn.ConnectedAddr() == "pipe":
+		return inProcess
 	}
-	return c.Conn.ConnectedUrlRedacted()
+	if u := c.Conn.ConnectedUrlRedacted(); u != "" {
+		return u
+	}
+	if servers := c.Conn.Servers(); len(servers) > 0 {
+		return strings.Join(servers, ",")
+	}
+	return "an unknown NATS server (connection down)"
+}
+
+// checkCount refuses a set over MaxNodes before it is expanded.
+func (c *Client) checkCount(set *nodeset.NodeSet) error {
+	limit := c.MaxNodes
+	if limit <= 0 {
+		limit = protocol.DefaultMaxJobNodes
+	}
+	if n := set.Len(); n > limit {
+		return &protocol.TooManyNodesError{Nodes: n, Limit: limit, Who: "the client"}
+	}
+	return nil
 }
 
 // request sends a control-plane request and maps "nobody listens" to an
@@ -150,6 +184,9 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 	if set.Len() == 0 {
 		return nil, fmt.Errorf("submit job %s: no node to run on", spec.ID)
 	}
+	if err := c.checkCount(set); err != nil {
+		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
+	}
 	// The coordinator expands the same string the same way (NodeSet order),
 	// so index i means the same node on both sides.
 	nodes := set.Nodes()
@@ -166,10 +203,16 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
 	}
 	var reply protocol.SubmitReply
-	if err := c.request(ctx, c.Subjects.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil {
+	send := spec
+	err = c.sendNodeParts(ctx, &send)
+	if err == nil {
+		err = c.request(ctx, c.Subjects.Submit(), protocol.TypeJobSpec, send, &reply)
+	}
+	if err != nil {
 		_ = sub.Unsubscribe()
 		var ue *UnreachableError
-		if errors.As(err, &ue) {
+		var re *RefusedError
+		if errors.As(err, &ue) || errors.As(err, &re) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
@@ -181,7 +224,7 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 	if reply.Nodes != 0 && reply.Nodes != len(nodes) {
 		// Output would be attributed to the wrong nodes: refuse to go on.
 		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("submit job %s: the coordinator counts %d nodes in %q, this client %d (different fleetsh releases?)",
+		return nil, fmt.Errorf("submit job %s: the coordinator counts %d nodes in %.64q, this client %d (different fleetsh releases?)",
 			spec.ID, reply.Nodes, spec.Nodes, len(nodes))
 	}
 	return newJob(c, spec, set, nodes, sub), nil
@@ -205,8 +248,14 @@ var ErrUnknownJob = errors.New("unknown job")
 
 // Status returns the coordinator's account of job id.
 func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, error) {
+	return c.status(ctx, id, false)
+}
+
+// status is Status; brief leaves the node sets out (see JobsRequest).
+func (c *Client) status(ctx context.Context, id string, brief bool) (*protocol.JobStatus, error) {
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id}, &reply); err != nil {
+	req := protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id, Brief: brief}
+	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, req, &reply); err != nil {
 		return nil, err
 	}
 	if reply.Error != "" {
@@ -261,12 +310,19 @@ func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("attach to job %s: %s", id, reply.Error)
 	}
 	st := reply.Jobs[0]
+	if st.Truncated {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("attach to job %s: its node set is too large for one message under the NATS server's max_payload", id)
+	}
 	set, err := nodeset.Parse(st.Nodes)
+	if err == nil {
+		err = c.checkCount(set)
+	}
 	if err != nil {
 		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("attach to job %s: nodes %q: %w", id, st.Nodes, err)
+		return nil, fmt.Errorf("attach to job %s: nodes %.64q: %w", id, st.Nodes, err)
 	}
-	spec := protocol.JobSpec{ID: st.ID, User: st.User, Nodes: st.Nodes, Command: st.Command}
+	spec := protocol.JobSpec{ID: st.ID, User: st.User, Nodes: st.Nodes, Command: st.Command, Copy: st.Copy}
 	j := newJob(c, spec, set, set.Nodes(), sub)
 	j.stream = stream
 	return j, nil

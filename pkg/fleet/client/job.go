@@ -271,7 +271,7 @@ func (j *Job) sendControl(kind string, seq uint64) {
 func (j *Job) checkStalled(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, stallTimeout)
 	defer cancel()
-	st, err := j.c.Status(sctx, j.spec.ID)
+	st, err := j.c.status(sctx, j.spec.ID, true)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

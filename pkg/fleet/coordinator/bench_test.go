@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -171,7 +172,8 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 		}
 		_ = a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data))
 	}
-	all := make([]uint32, len(s.Nodes))
+	count := nodeset.MustParse(s.Nodes).Len()
+	all := make([]uint32, count)
 	for i := range all {
 		all[i] = uint32(i)
 	}
@@ -179,7 +181,7 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 	var recs []protocol.Record
 	size := 0
 	for i := range lines {
-		r := protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i % len(s.Nodes))}, Data: line}
+		r := protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i % count)}, Data: line}
 		recs = append(recs, r)
 		size += r.Size()
 		if size >= s.MaxBatch {

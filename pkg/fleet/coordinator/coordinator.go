@@ -15,6 +15,11 @@
 // (or run again when the job says it is safe). A group with no live agent
 // fails its nodes at once ("no agent"). Nothing waits forever.
 //
+// No message depends on the size of a job: shards carry folded node sets,
+// cut into as many shards as max_payload needs (shardset.go); a JobSpec
+// too large for one message arrives in parts (submit.go); a job over
+// MaxJobNodes is refused before its set is expanded.
+//
 // Flow control runs end to end: agents may have Window batches
 // unacknowledged; the coordinator acks a shard's batches only while the
 // job's output backlog to its submitter is under MaxBacklog, and the
@@ -91,6 +96,9 @@ type Config struct {
 	// MaxStdinKeep bounds the standard input a job keeps (16 MiB): all of
 	// it for shards dispatched later while it is shorter (stdin.go).
 	MaxStdinKeep int
+	// MaxJobNodes is the most nodes a job may have
+	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
+	MaxJobNodes int
 }
 
 func (cfg *Config) defaults() {
@@ -124,6 +132,10 @@ func (cfg *Config) defaults() {
 	if cfg.MaxBacklog <= 0 {
 		cfg.MaxBacklog = 8 << 20
 	}
+	if cfg.MaxJobNodes <= 0 {
+		cfg.MaxJobNodes = protocol.DefaultMaxJobNodes
+	}
+	cfg.MaxJobNodes = min(cfg.MaxJobNodes, protocol.MaxShardNodes)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -141,6 +153,8 @@ type Coordinator struct {
 	agents      map[string]*agent
 	jobs        map[string]*job
 	streams     map[string]*follower // attached output streams by id
+	staged      map[string]*staged   // node set parts of jobs being submitted
+	stagedBytes int
 	reconnected time.Time
 
 	stats Stats
@@ -160,7 +174,8 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	}
 	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger,
 		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
-		ready: make(chan struct{})}, nil
+		staged: make(map[string]*staged),
+		ready:  make(chan struct{})}, nil
 }
 
 // Run serves until ctx is done.
@@ -251,9 +266,17 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		wire.RefuseVersion(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
 		return
 	}
+	if wire.Type(m) == protocol.TypeSubmitPart {
+		c.onSubmitPart(m)
+		return
+	}
 	var spec protocol.JobSpec
 	if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		return
+	}
+	if err := c.joinParts(&spec); err != nil {
+		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
 		return
 	}
 	j, err := c.accept(spec)
@@ -275,6 +298,10 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	set, err := nodeset.Parse(spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("job nodes: %w", err)
+	}
+	// Count before expanding: "n[1-100000000]" is 14 bytes.
+	if n := set.Len(); n > c.cfg.MaxJobNodes {
+		return nil, &protocol.TooManyNodesError{Nodes: n, Limit: c.cfg.MaxJobNodes, Who: "the coordinator", How: "coordinator --max-nodes"}
 	}
 	nodes := set.Nodes()
 	if len(nodes) == 0 {
@@ -311,7 +338,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		c.mu.Unlock()
 		for _, j := range jobs {
 			j.mu.Lock()
-			reply.Jobs = append(reply.Jobs, j.status())
+			reply.Jobs = append(reply.Jobs, j.status(req.Brief))
 			j.mu.Unlock()
 		}
 		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
@@ -339,7 +366,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		}
 		j.mu.Lock()
 		f := j.attach(req.Stream)
-		reply.Jobs = []protocol.JobStatus{j.status()}
+		reply.Jobs = []protocol.JobStatus{j.status(false)}
 		j.mu.Unlock()
 		c.mu.Lock()
 		c.streams[req.Stream] = f
@@ -361,12 +388,51 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			c.cancel(j)
 		}
 		j.mu.Lock()
-		reply.Jobs = []protocol.JobStatus{j.status()}
+		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
 	default:
 		reply.Error = fmt.Sprintf("unknown jobs request %q", req.Kind)
 	}
-	_ = wire.Respond(m, protocol.TypeJobsReply, reply)
+	c.fitReply(&reply)
+	if err := wire.Respond(m, protocol.TypeJobsReply, reply); err != nil {
+		c.log.Warn("jobs reply", "kind", req.Kind, "err", err)
+	}
+}
+
+// fitReply leaves out the node sets of a registry reply, largest first,
+// until it fits under max_payload: a job of a million badly folding
+// names has a node set of megabytes.
+func (c *Coordinator) fitReply(r *protocol.JobsReply) {
+	limit := c.maxPayload() - headerRoom
+	data, err := protocol.Marshal(r)
+	if err != nil || len(data) <= limit {
+		return
+	}
+	size := len(data)
+	idx := make([]int, len(r.Jobs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		return (len(r.Jobs[b].Nodes) + len(r.Jobs[b].Unfinished)) - (len(r.Jobs[a].Nodes) + len(r.Jobs[a].Unfinished))
+	})
+	for _, i := range idx {
+		if size <= limit {
+			break
+		}
+		st := &r.Jobs[i]
+		size -= len(st.Nodes) + len(st.Unfinished)
+		st.Nodes, st.Unfinished, st.Truncated = "", "", true
+	}
+	if size > limit && len(r.Jobs) > 1 {
+		// Still too many jobs: keep the newest that fit.
+		for len(r.Jobs) > 1 {
+			r.Jobs = r.Jobs[1:]
+			if data, err := protocol.Marshal(r); err == nil && len(data) <= limit {
+				break
+			}
+		}
+	}
 }
 
 // cancel stops a job on every agent that holds part of it; nodes not yet
@@ -407,10 +473,11 @@ func (j *job) cancelUnstarted() {
 	j.finishMany(idx, protocol.StateCancel, "job cancelled")
 }
 
-// checkJobs ends overdue cancels, forgets old jobs and keeps their
-// replay logs under MaxReplayTotal.
+// checkJobs ends overdue cancels, forgets old jobs and stale submit
+// parts, and keeps the replay logs under MaxReplayTotal.
 func (c *Coordinator) checkJobs(now time.Time) {
 	c.mu.Lock()
+	c.expireParts(now)
 	jobs := c.activeJobs()
 	c.mu.Unlock()
 	for _, j := range jobs {

@@ -108,6 +108,14 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	}
 	c.mu.Unlock()
 
+	// Each part becomes as many shards as its folded set needs to fit
+	// under max_payload (j.nodes and j.spec never change: no lock).
+	budget := c.shardBudget(j, group)
+	cut := make([][]piece, len(parts))
+	for i, p := range parts {
+		cut[i] = j.pieces(p.nodes, budget)
+	}
+
 	j.mu.Lock()
 	if j.cancelled {
 		j.finishMany(nodes, protocol.StateCancel, "job cancelled before it reached a gateway")
@@ -121,13 +129,43 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 		c.checkDone(j)
 		return
 	}
-	shards := make([]*shard, len(parts))
+	var shards []*shard
+	unsent := 0
 	for i, p := range parts {
-		shards[i] = j.newShard("", 1, group, p.a.hello.Agent, p.nodes)
+		for _, pc := range cut[i] {
+			if pc.err != nil {
+				c.log.Error("nodes too large for a shard message", "job", j.spec.ID, "nodes", len(pc.nodes), "err", pc.err)
+				j.finishMany(pc.nodes, protocol.StateError, pc.err.Error())
+				unsent += len(pc.nodes)
+				continue
+			}
+			s := j.newShard("", 1, group, p.a.hello.Agent, pc.nodes)
+			s.fold = pc.fold
+			shards = append(shards, s)
+		}
+		if unsent > 0 {
+			c.mu.Lock()
+			p.a.assigned -= unsent
+			c.mu.Unlock()
+			unsent = 0
+		}
 	}
 	j.mu.Unlock()
+	if len(shards) == 0 {
+		c.checkDone(j)
+	}
+	// One request at a time per agent: an agent takes shards one after
+	// the other, and a queue of them would time out behind the first.
+	byAgent := map[string][]*shard{}
 	for _, s := range shards {
-		go c.sendShard(j, s)
+		byAgent[s.agent] = append(byAgent[s.agent], s)
+	}
+	for _, list := range byAgent {
+		go func() {
+			for _, s := range list {
+				c.sendShard(j, s)
+			}
+		}()
 	}
 }
 
@@ -138,13 +176,10 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 	j.mu.Lock()
 	msg := protocol.Shard{
 		Job: j.spec.ID, ID: s.id, Attempt: s.attempt, Group: s.group,
-		Nodes: make([]string, len(s.nodes)), Spec: j.spec,
+		Nodes: s.fold, Spec: j.spec,
 		Window: c.cfg.Window, MaxBatch: c.cfg.MaxBatch,
 	}
-	msg.Spec.Nodes = ""
-	for i, n := range s.nodes {
-		msg.Nodes[i] = j.nodes[n]
-	}
+	msg.Spec.Nodes, msg.Spec.NodeParts = "", 0
 	j.mu.Unlock()
 
 	var err error
@@ -160,11 +195,18 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		if err == nil {
 			if reply.Accepted {
 				if msg.Spec.Stdin {
-					c.feedShard(j, s)
+					// Not inline: the next shard for this agent waits on
+					// this call, and a feed lasts as long as stdin.
+					go c.feedShard(j, s)
 				}
 				return
 			}
 			err, busy = errors.New(reply.Error), reply.Busy
+			break
+		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// No agent could take it either: say so, not "no agent".
+			err, busy = fmt.Errorf("the shard message is over the NATS server's max_payload of %d bytes: %w", c.maxPayload(), err), false
 			break
 		}
 		if errors.Is(err, wire.ErrNoCoordinator) || errors.Is(err, nats.ErrNoResponders) || c.ctx.Err() != nil {

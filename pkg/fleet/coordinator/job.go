@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,7 +61,8 @@ type shard struct {
 	key     string
 	group   string
 	agent   string
-	nodes   []uint32 // job node indexes
+	nodes   []uint32 // job node indexes: shard node i is job node nodes[i]
+	fold    string   // the folded set of nodes the shard message carries
 	dead    bool     // its agent was declared lost, or it was replaced
 	done    bool     // its summary was reconciled
 	reorder protocol.Reorder[*protocol.EventBatch]
@@ -172,7 +174,8 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 	for k := range b.Records {
 		r := &b.Records[k]
 		// Translate shard indexes to job indexes in place: the batch is
-		// ours, and shard nodes are in job order, so idx stays ascending.
+		// ours. Shard nodes are in job order but for some subsets of
+		// multi-dimensional names (see ordered): sort those.
 		idx := r.Nodes[:0]
 		for _, n := range r.Nodes {
 			if int(n) >= len(s.nodes) {
@@ -188,6 +191,9 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 		}
 		if len(idx) == 0 {
 			continue
+		}
+		if !slices.IsSorted(idx) {
+			slices.Sort(idx)
 		}
 		switch r.Kind {
 		case protocol.KindStart:
@@ -235,17 +241,20 @@ func (j *job) sendAck(s *shard) {
 	j.c.control(s.agent, protocol.Control{Kind: protocol.ControlAck, Job: j.spec.ID, Shard: s.id, Attempt: s.attempt, Seq: seq})
 }
 
-// status describes the job for the registry. Call with j.mu held.
-func (j *job) status() protocol.JobStatus {
+// status describes the job for the registry; brief leaves out the node
+// sets. Call with j.mu held.
+func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
-		ID: j.spec.ID, User: j.spec.User, Command: j.spec.Command, Nodes: j.spec.Nodes,
+		ID: j.spec.ID, User: j.spec.User, Command: j.spec.Command, Copy: j.spec.Copy, Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: make(map[protocol.State]int, len(j.finals)),
 		Done: j.complete(), Submitted: j.created, Ended: j.ended,
 	}
 	for k, v := range j.finals {
 		st.Finals[k] = v
 	}
-	if !st.Done {
+	if brief {
+		st.Nodes = ""
+	} else if !st.Done {
 		un := nodeset.New()
 		for i, s := range j.states {
 			if s.phase != phaseFinal {

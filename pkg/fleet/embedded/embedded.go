@@ -36,6 +36,9 @@ type Options struct {
 	Worker string
 	// Info holds task info defaults for the local agent's engines.
 	Info map[string]string
+	// MaxJobNodes is the most nodes a job may have (default
+	// protocol.DefaultMaxJobNodes).
+	MaxJobNodes int
 }
 
 // Fleet is a running in-process fleet.
@@ -87,7 +90,7 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	// machine, the coordinator must not declare it lost for a late
 	// heartbeat.
 	co, err := coordinator.New(coordNC, coordinator.Config{Subjects: subj, Logger: log.With("role", "coordinator"),
-		LostAfter: 24 * time.Hour})
+		LostAfter: 24 * time.Hour, MaxJobNodes: opts.MaxJobNodes})
 	if err != nil {
 		return fail(err)
 	}
