@@ -313,22 +313,11 @@ func upstreamCanonProgress(s string, keep bool) string {
 
 // run runs one side of a case from a fresh directory.
 func (e *upstreamClushEnv) run(bin string, c upstreamClushCase, isClush bool) (csubDiffRun, error) {
-	dir, err := os.MkdirTemp("", "upstream-clush-")
+	dir, err := csubDiffDir("upstream-clush-", c.files)
 	if err != nil {
 		return csubDiffRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	for name, content := range c.files {
-		p := filepath.Join(dir, name)
-		if strings.HasSuffix(name, "/") {
-			err = os.MkdirAll(p, 0o755)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			return csubDiffRun{}, err
-		}
-	}
 	args := make([]string, len(c.args))
 	for i, a := range c.args {
 		args[i] = strings.ReplaceAll(strings.ReplaceAll(a, "$T", dir), "$CONF", e.conf)

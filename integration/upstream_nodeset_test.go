@@ -162,19 +162,7 @@ func (b *nsBuilder) inWant(stdin, out string, args ...string) {
 }
 
 func TestUpstreamNodeset(t *testing.T) {
-	ref, why := findReferenceNodeset()
-	if ref == "" {
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatalf("reference ClusterShell nodeset 1.9 required (%s=1) but unavailable: %s", diffRequireRefEnv, why)
-		}
-		t.Skipf("reference ClusterShell nodeset 1.9 unavailable (%s); install Debian's clustershell package", why)
-	}
-	ours := os.Getenv("FLEETSH_NODESET_OURS")
-	if ours == "" {
-		ours = buildOurNodeset(t)
-	} else if abs, err := filepath.Abs(ours); err == nil {
-		ours = abs
-	}
+	ref, ours := nodesetBinaries(t)
 
 	confDirs := map[string]string{}
 	for name, files := range upstreamNodesetConfs {
