@@ -6,11 +6,10 @@ package integration
 // ClusterShell 1.9.1's tests/CLINodesetTest.py calls nodeset's main() in
 // process with argument lists, a standard input and a group configuration
 // set up per test class. Every one of those calls is a case here (the
-// upstream test method is named in each case's table entry), run as a
-// real process through Debian's /usr/bin/nodeset and through our freshly
-// built ./cmd/nodeset with the same arguments, standard input and
-// configuration; stdout, stderr and the exit status must be byte for byte
-// the same. This is our own test code: only the command lines come from
+// upstream test method is named in each case's table entry), run through
+// Debian's ClusterShell 1.9.1 and through our freshly built ./cmd/nodeset
+// with the same arguments, standard input and configuration; stdout,
+// stderr and the exit status must be byte for byte the same. This is our own test code: only the command lines come from
 // upstream, and the reference decides what they print. For the cases that
 // depend on a group configuration, the upstream expectation is also
 // checked against the reference's output, so that a harness that lost the
@@ -22,17 +21,24 @@ package integration
 // other (a groups.conf in $CLUSTERSHELL_CFGDIR would be merged with
 // /etc/clustershell/groups.conf's sections). CLINodesetGroupsConfOption,
 // which tests --groupsconf against the default configuration, gets its
-// default as $CLUSTERSHELL_CFGDIR/groups.conf.
+// default as $CLUSTERSHELL_CFGDIR/groups.conf (merged, on both sides, with
+// the machine's /etc/clustershell/groups.conf, whose sources then show in
+// --list-all as they would for a user).
 //
 // The reference runs as upstream runs it: nodeset's main() called in one
 // Python process per configuration (testdata/upstream/nodeset_main.py, the
 // counterpart of upstream's TLib.CLI_main), which takes seconds where a
-// Python process per case took minutes. Ours runs as a process per case.
+// Python process per case took minutes. The driver gives each call fresh
+// file descriptors 1 and 2, resolver and logging, as a new process has;
+// FLEETSH_NODESET_OURS=/usr/bin/nodeset (the reference as real processes
+// on our side) checks that it prints what the real processes print. Ours
+// runs as a process per case.
 //
 // Environment:
 //
 //	FLEETSH_REQUIRE_CLUSTERSHELL=1   fail instead of skip without the reference
 //	FLEETSH_NODESET_OURS=path        use this binary instead of building one
+//	                                 (/usr/bin/nodeset checks the driver)
 //	FLEETSH_UPSTREAM_RUN=substr      only the cases whose method contains substr
 
 import (
