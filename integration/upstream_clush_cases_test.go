@@ -218,7 +218,8 @@ func pendingClushCases(user string) []upstreamClushCase {
 	p := func(c *upstreamClushCase, branch string) { c.pending = branch }
 
 	b.m("test_008_file_copy")
-	// Issue 10 item 1: a copy onto its own path empties the file.
+	// Issue 10 item 1: a copy onto its own path empties the file (over
+	// the native ssh driver's SFTP).
 	p(b.t("-w", h, "-c", "$T/f"), "h3-ssh")
 	b.cases[len(b.cases)-1].files = map[string]string{"f": copyContent}
 
@@ -236,9 +237,9 @@ func pendingClushCases(user string) []upstreamClushCase {
 	// Issue 10 item 5: the counter on short runs and the stdin write
 	// rate; item 3: stdin streamed as it comes.
 	p(b.t("-w", h, "--progress", "echo", "ok"), "h4-clush")
-	p(b.in(strings.Repeat("A", 8), "-w", h, "--progress", "sleep", "2"), "h4-clush")
-	p(b.in(strings.Repeat("A", 14), "-w", duo, "--progress", "sleep", "2"), "h4-clush")
-	p(b.in(strings.Repeat("A", 16), "-w", h, "-b", "--progress", "sleep", "2"), "h4-clush")
+	p(b.in(strings.Repeat("A", 8), "-w", h, "--progress", "sleep", "2"), "h2-stdin")
+	p(b.in(strings.Repeat("A", 14), "-w", duo, "--progress", "sleep", "2"), "h2-stdin")
+	p(b.in(strings.Repeat("A", 16), "-w", h, "-b", "--progress", "sleep", "2"), "h2-stdin")
 
 	b.m("test_032_worker_pdsh")
 	// Issue 10 item 3: -R pdsh refuses standard input.

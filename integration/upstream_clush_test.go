@@ -108,7 +108,7 @@ func TestUpstreamClush(t *testing.T) {
 // (FLEETSH_UPSTREAM_PENDING=1 runs it now).
 func TestUpstreamClushPending(t *testing.T) {
 	if os.Getenv("FLEETSH_UPSTREAM_PENDING") != "1" {
-		t.Skip("pending: fixed on branches h2-stdin (stdin streamed, -R pdsh with stdin), h4-clush (-d worker lines, --progress counter and write rate, -O fd_max, Keyboard interrupt.) and the copy onto its own path (issue 10 item 1)")
+		t.Skip("pending: fixed on branches h2-stdin and h4-clush (stdin streamed, -R pdsh with stdin, --progress counter and write rate, -d worker lines, -O fd_max, Keyboard interrupt.) and by the fix of issue 10 item 1 (a copy onto its own path)")
 	}
 	runUpstreamClush(t, pendingClushCases(upstreamUser(t)))
 }
@@ -195,6 +195,9 @@ func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
 				}
 			}
 			if b.Len() > 0 {
+				if c.pending != "" {
+					b.WriteString("(pending: fixed on branch " + c.pending + ")\n")
+				}
 				t.Errorf("$ csub %s\n%s", strings.Join(c.args, " "), b.String())
 			}
 		})
