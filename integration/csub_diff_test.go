@@ -333,26 +333,15 @@ var csubProgress = regexp.MustCompile(`csub: *\d+/\d+\r| +\r`)
 // csubDiffExec runs bin with args in a fresh directory holding the
 // case's fixtures, and normalizes what it printed.
 func csubDiffExec(bin string, args []string, c csubDiffCase, env []string, isClush bool) (csubDiffRun, error) {
-	dir, err := os.MkdirTemp("", "csub-diff-")
-	if err != nil {
-		return csubDiffRun{}, err
-	}
-	defer os.RemoveAll(dir)
 	files := c.files
 	if files == nil {
 		files = csubDiffFiles
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if strings.HasSuffix(name, "/") {
-			err = os.MkdirAll(p, 0o755)
-		} else {
-			err = os.WriteFile(p, []byte(content), 0o644)
-		}
-		if err != nil {
-			return csubDiffRun{}, err
-		}
+	dir, err := csubDiffDir("csub-diff-", files)
+	if err != nil {
+		return csubDiffRun{}, err
 	}
+	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -378,6 +367,28 @@ func csubDiffExec(bin string, args []string, c csubDiffCase, env []string, isClu
 	r.stderr = csubProgress.ReplaceAllString(norm(stderr.String()), "")
 	r.files, err = csubDiffTree(dir)
 	return r, err
+}
+
+// csubDiffDir makes a fresh temporary directory holding files (a name
+// ending in "/" is a directory); the caller removes it.
+func csubDiffDir(prefix string, files map[string]string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if strings.HasSuffix(name, "/") {
+			err = os.MkdirAll(p, 0o755)
+		} else {
+			err = os.WriteFile(p, []byte(content), 0o644)
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // csubDiffTree lists the files under dir with their modes and contents.

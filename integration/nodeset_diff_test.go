@@ -57,20 +57,7 @@ const (
 )
 
 func TestNodesetDiff(t *testing.T) {
-	ref, why := findReferenceNodeset()
-	if ref == "" {
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatalf("reference ClusterShell nodeset 1.9 required (%s=1) but unavailable: %s", diffRequireRefEnv, why)
-		}
-		t.Skipf("reference ClusterShell nodeset 1.9 unavailable (%s); install Debian's clustershell package", why)
-	}
-
-	ours := os.Getenv("FLEETSH_NODESET_OURS")
-	if ours == "" {
-		ours = buildOurNodeset(t)
-	} else if abs, err := filepath.Abs(ours); err == nil {
-		ours = abs
-	}
+	ref, ours := nodesetBinaries(t)
 
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FLEETSH_DIFF_SEED"); s != "" {
@@ -161,6 +148,27 @@ func TestNodesetDiff(t *testing.T) {
 		fmt.Fprintf(&b, "  reference: exit %d stdout %s stderr %s\n", res.ref.exit, clip(res.ref.stdout), clip(res.ref.stderr))
 	}
 	t.Error(b.String())
+}
+
+// nodesetBinaries returns the reference nodeset and ours (built, or
+// $FLEETSH_NODESET_OURS), and skips t (fails it under
+// FLEETSH_REQUIRE_CLUSTERSHELL=1) without the reference.
+func nodesetBinaries(t *testing.T) (ref, ours string) {
+	t.Helper()
+	ref, why := findReferenceNodeset()
+	if ref == "" {
+		if os.Getenv(diffRequireRefEnv) == "1" {
+			t.Fatalf("reference ClusterShell nodeset 1.9 required (%s=1) but unavailable: %s", diffRequireRefEnv, why)
+		}
+		t.Skipf("reference ClusterShell nodeset 1.9 unavailable (%s); install Debian's clustershell package", why)
+	}
+	ours = os.Getenv("FLEETSH_NODESET_OURS")
+	if ours == "" {
+		ours = buildOurNodeset(t)
+	} else if abs, err := filepath.Abs(ours); err == nil {
+		ours = abs
+	}
+	return ref, ours
 }
 
 // findReferenceNodeset returns the ClusterShell 1.9 nodeset to compare
