@@ -206,8 +206,8 @@ func (r *run) dial(ctx context.Context, t *target, via *ssh.Client, deadline tim
 	case via != nil:
 		conn, err = via.DialContext(dctx, "tcp", t.addr())
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, "", ctx.Err()
+			if err := ended(ctx); err != nil {
+				return nil, "", err
 			}
 			return nil, "", r.channelFailure(t, err)
 		}
@@ -222,8 +222,8 @@ func (r *run) dial(ctx context.Context, t *target, via *ssh.Client, deadline tim
 	dialer := &net.Dialer{Resolver: r.d.Resolver}
 	conn, err = dialer.DialContext(dctx, "tcp", t.addr())
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", ctx.Err()
+		if err := ended(ctx); err != nil {
+			return nil, "", err
 		}
 		return nil, "", dialFailure(t, err)
 	}
@@ -232,6 +232,20 @@ func (r *run) dial(ctx context.Context, t *target, via *ssh.Client, deadline tim
 		remote = ta.IP.String() + " port " + strconv.Itoa(ta.Port)
 	}
 	return conn, remote, nil
+}
+
+// ended is ctx.Err(), or DeadlineExceeded once ctx's deadline (the
+// command timeout) has passed even if its timer has not fired yet: a dial
+// bounded by that deadline can fail first, and the failure is then the
+// command timeout's, not the connection's (clush prints no ssh line).
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // strerror is the C library's message for an errno ("Connection
