@@ -52,9 +52,12 @@
 //     exec worker, --rcopy makes <dest>/<name>.<node> (clush 1.9.1 runs cp
 //     with its arguments swapped).
 //   - -d prints clush's own debug lines, not its workers' (EXECCLIENT,
-//     SSHCLIENT: the agents log them) nor Python's; fd_max is checked but
-//     the open files limit is left as Go sets it; clush's progress
+//     SSHCLIENT: the agents log them) nor Python's; clush's progress
 //     counter does not show the standard input write rate.
+//   - fd_max sets csub's own open files limit, which the in-process
+//     fleet's commands inherit; with --fleet the agents keep theirs. -d's
+//     "Changing max open files soft limit from N" names the limit Go
+//     raised it to at start-up, not the one csub was started with.
 //
 // # Beyond clush
 //
@@ -130,6 +133,9 @@ type environ struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	term           *terminal // the user's terminal (tty.go); nil in tests
+	// limits is the process's open files limit, which clush.conf's fd_max
+	// sets (fdlimit.go); nil in tests: the test binary's is left alone.
+	limits rlimits
 }
 
 func (e *environ) lookup(k string) (string, bool) {
@@ -161,7 +167,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		}
 	}()
 	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
-		term: newTerminal(stdin, stdout, stderr)}
+		term: newTerminal(stdin, stdout, stderr), limits: processLimits{}}
 	defer env.term.close()
 	return run(context.Background(), args, env, intr)
 }
