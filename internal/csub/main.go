@@ -51,9 +51,14 @@
 //     with --fleet unless --gateway-paths says that is meant. With the
 //     exec worker, --rcopy makes <dest>/<name>.<node> (clush 1.9.1 runs cp
 //     with its arguments swapped).
-//   - -d prints clush's own debug lines, not its workers' (EXECCLIENT,
-//     SSHCLIENT: the agents log them) nor Python's; clush's progress
-//     counter does not show the standard input write rate.
+//   - -d prints clush's lines and its workers' (EXECCLIENT, SSHCLIENT,
+//     "node1: b'ok'" for each line read): the agents send those in the
+//     job's stream when the job's "debug" info key is on (KindDebug
+//     records, in their order with the output). The native ssh worker has
+//     no ssh command line to show: its SSHCLIENT lines say what it
+//     connects to instead. A line a node read after a fleet retry may
+//     show twice. clush's progress counter does not show the standard
+//     input write rate.
 //   - fd_max sets csub's own open files limit, which the in-process
 //     fleet's commands inherit; with --fleet the agents keep theirs. -d's
 //     "Changing max open files soft limit from N" names the limit Go
@@ -148,8 +153,12 @@ func (e *environ) lookup(k string) (string, bool) {
 // the variables locating groups.conf. A SIGINT (Ctrl-C) cancels the job.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
+	// Started with SIGINT ignored (a background job of a script), clush
+	// (Python) keeps ignoring it: so does csub.
+	if !signal.Ignored(os.Interrupt) {
+		signal.Notify(sigs, os.Interrupt)
+		defer signal.Stop(sigs)
+	}
 	intr := make(chan struct{}, 2)
 	done := make(chan struct{})
 	defer close(done)
@@ -186,6 +195,9 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 	o := newOutputs(env.term.wrap(env.stdout, true), env.term.wrap(env.stderr, false))
 	defer o.flush()
 	d := newDisplay(s, o)
+	// clush turns Python's logging on at DEBUG level with -d and logs
+	// this line first.
+	d.vprintErr(verbDebug, "DEBUG:root:%s: STARTING DEBUG", progName)
 	ns, err := targetNodes(s, env, d, p.Error)
 	if err == nil {
 		err = configure(s, env, d) // the rest of clush.conf (setup.go)
@@ -324,7 +336,7 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 		}
 		if err != nil {
 			if rctx.Err() != nil && ctx.Err() == nil && interrupted.Load() {
-				return interrupt(ctx, job, r, env, intr)
+				return interrupt(ctx, job, r, env, intr, s.interaction)
 			}
 			o.flush()
 			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
@@ -351,10 +363,12 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 
 // interrupt is the Ctrl-C path (clush exits 130 with "Keyboard
 // interrupt"): cancel, drain the stream for a while (a second Ctrl-C
-// stops waiting), then report.
-func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, intr <-chan struct{}) int {
+// stops waiting), then report as clush does with a user at the terminal
+// (tty) or without (renderer.interrupt).
+func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, intr <-chan struct{}, tty bool) int {
 	o := r.d.o
 	running := env.term.running() // before the cancel ends them
+	r.stopping = true
 	cctx, cancel := context.WithTimeout(ctx, interruptGrace)
 	defer cancel()
 	go func() {
@@ -378,9 +392,11 @@ func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, 
 			break
 		}
 	}
-	r.interrupt()
+	r.interrupt(tty)
 	o.flush()
-	env.term.printRunning(running)
+	if tty {
+		env.term.printRunning(running)
+	}
 	return 128 + int(syscall.SIGINT)
 }
 

@@ -93,6 +93,7 @@ type settings struct {
 	maxrcErr error
 	// From configure (setup.go).
 	forwardStdin   bool              // standard input goes to the nodes
+	interaction    bool              // clush's user_interaction: a user at the terminal
 	stdin          []byte            // what the job sends them (readInput)
 	commandPrefix  []string          // the mode's command_prefix, split
 	passwordPrompt bool              // the mode's password_prompt

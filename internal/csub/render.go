@@ -184,6 +184,19 @@ func (r *results) end(node uint32, st protocol.State, code int, reason string) b
 	return true
 }
 
+// forgetCancelled makes the cancelled nodes nodes without a final state,
+// as clush's commands killed by a Ctrl-C are: no exit status, no
+// summary line.
+func (r *results) forgetCancelled() {
+	for i, st := range r.state {
+		if st == protocol.StateCancel {
+			r.state[i] = ""
+			r.nfinal--
+		}
+	}
+	r.fails = slices.DeleteFunc(r.fails, func(g *failGroup) bool { return g.state == protocol.StateCancel })
+}
+
 // unfinished returns the nodes without a final state, plus the cancelled
 // ones when cancelled is set: the nodes a Ctrl-C stopped.
 func (r *results) unfinished(cancelled bool) []uint32 {
@@ -240,6 +253,9 @@ type renderer struct {
 	// handler stops it).
 	timer       *runTimer
 	sharedTimer bool
+	// stopping is set on Ctrl-C: the nodes the cancel ends get no hup,
+	// as clush's killed commands get no ev_hup.
+	stopping bool
 }
 
 // newRenderer picks the output handler as clush's run_command does.
@@ -288,6 +304,8 @@ func (r *renderer) record(rec *protocol.Record) {
 				s.start(n, rec.At)
 			}
 		}
+	case protocol.KindDebug:
+		r.debug(rec.Data)
 	case protocol.KindEnd:
 		e, _ := r.h.(ender)
 		for _, n := range rec.Nodes {
@@ -352,6 +370,18 @@ func (r *renderer) line(node uint32, kind protocol.Kind, line []byte) {
 	r.h.read(node, kind, line)
 }
 
+// debug prints a worker's debug line (-d) as clush's print_debug does:
+// on standard output as it comes, the progress counter left as it is.
+// With --json it goes to standard error, out of the JSON lines.
+func (r *renderer) debug(line []byte) {
+	w := r.d.o.stdout()
+	if _, ok := r.h.(*jsonHandler); ok {
+		w = r.d.o.stderr()
+	}
+	w.Write(line)
+	w.WriteByte('\n')
+}
+
 // end records node's final state; it returns false for a duplicate.
 func (r *renderer) end(node uint32, st protocol.State, code int, reason string) bool {
 	// A line cut by a node that then ended is all there will be of it.
@@ -365,7 +395,7 @@ func (r *renderer) end(node uint32, st protocol.State, code int, reason string) 
 		return false
 	}
 	// clush gets no ev_hup for a node that timed out.
-	if st != protocol.StateTimeout {
+	if st != protocol.StateTimeout && !(r.stopping && st == protocol.StateCancel) {
 		r.h.hup(node, code, reportsRC(st))
 	}
 	return true
@@ -414,14 +444,29 @@ func (r *renderer) printFailures(level int, skipCancel bool) {
 	}
 }
 
-// interrupt prints what clush prints when Ctrl-C stops a command: with
-// -b/-B, a warning and the gathered output so far (by node set, exit
-// codes unknown for some), the exit code and timeout summaries; then the
-// nodes that did not complete (ttyloop's KeyboardInterrupt handling and
-// clush_excepthook).
-func (r *renderer) interrupt() {
+// interrupt prints what clush prints when Ctrl-C stops a command.
+//
+// With a user at the terminal (tty: clush's user_interaction, its
+// ttyloop's KeyboardInterrupt handling): with -b/-B, a warning and the
+// gathered output so far (by node set, exit codes unknown for some), the
+// exit code and timeout summaries; then the nodes that did not complete.
+//
+// Otherwise clush_excepthook: the engine closes the killed commands
+// without an exit status, so the output mode ends as it always does
+// (ev_close: counter finalized, gathered output, exit codes and timeouts)
+// with only the nodes that had ended, then "Keyboard interrupt.".
+func (r *renderer) interrupt(tty bool) {
 	r.lock()
 	defer r.unlock()
+	if !tty {
+		if !r.sharedTimer {
+			defer r.stopTimer()
+		}
+		r.res.forgetCancelled()
+		r.h.close()
+		r.d.vprintErr(verbQuiet, "Keyboard interrupt.")
+		return
+	}
 	r.stopTimer()
 	d, res := r.d, r.res
 	if d.gather {

@@ -310,7 +310,7 @@ func TestInterrupt(t *testing.T) {
 				e.end("node[2,6]", protocol.StateCancel, "cancelled")} {
 				r.record(&rec)
 			}
-			r.interrupt()
+			r.interrupt(true)
 			_ = r.d.o.flush()
 			want := c.want
 			if c.name == "gathered" {
@@ -318,6 +318,43 @@ func TestInterrupt(t *testing.T) {
 			}
 			want += "Keyboard interrupt (node[2-3,6] did not complete).\n"
 			if got := w.String(); got != want {
+				t.Errorf("\n got: %q\nwant: %q", got, want)
+			}
+		})
+	}
+}
+
+// TestInterruptNoTerminal follows clush_excepthook (no user at the
+// terminal): the output mode closes as usual with the nodes that had
+// ended; the cancelled ones are left out, as clush's killed commands
+// (no ev_hup, no exit status), then "Keyboard interrupt.".
+func TestInterruptNoTerminal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"gathered", []string{"-b"}, "---------------\nnode1\n---------------\nx\n" +
+			"csub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"sorted", []string{"-L"}, "node1: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"line gathered", []string{"-bL"}, "node[1-2]: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"live", nil, "node1: x\nnode2: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			nodes := nodeset.MustParse("node[1-6]").Nodes()
+			var w bytes.Buffer
+			r, _ := newTestRenderer(t, nodes, c.args, &w)
+			e := ev{nodes}
+			for _, rec := range []protocol.Record{e.out("node[1-2]", "x"), e.exit("node1", 0),
+				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2)} {
+				r.record(&rec)
+			}
+			r.stopping = true
+			cancel := e.end("node[2,6]", protocol.StateCancel, "cancelled")
+			r.record(&cancel)
+			r.interrupt(false)
+			_ = r.d.o.flush()
+			if got, want := w.String(), c.want+"Keyboard interrupt.\n"; got != want {
 				t.Errorf("\n got: %q\nwant: %q", got, want)
 			}
 		})

@@ -50,6 +50,7 @@ func configure(s *settings, env *environ, d *display) error {
 	}
 	stdinTTY := isTerminalFile(env.stdin)
 	interaction := !s.nostdin && stdinTTY && isTerminalFile(env.stdout)
+	s.interaction = interaction
 	d.vprint(verbDebug, "User interaction: %s", pyBool(interaction))
 	s.forwardStdin = !(stdinTTY || s.nostdin || interaction)
 	d.vprint(verbDebug, "Create STDIN worker: %s", pyBool(s.forwardStdin))

@@ -36,6 +36,13 @@ const (
 	KindStdout Kind = 2 // output lines, '\n'-separated in Data
 	KindStderr Kind = 3 // error lines, '\n'-separated in Data
 	KindEnd    Kind = 4 // final state (State, Code, At; Data: message)
+	// KindDebug is a worker's debug line (clush -d: "EXECCLIENT: cmd",
+	// "node1: b'ok'"), sent when the job's info key "debug" is true. Data
+	// is the line as clush prints it; Nodes is empty (the line names its
+	// node itself), so receivers pass it on without node bookkeeping.
+	KindDebug Kind = 5
+
+	lastKind = KindDebug
 )
 
 func (k Kind) String() string {
@@ -48,6 +55,8 @@ func (k Kind) String() string {
 		return "stderr"
 	case KindEnd:
 		return "end"
+	case KindDebug:
+		return "debug"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -141,7 +150,7 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 	buf = binary.AppendUvarint(buf, uint64(len(b.Records)))
 	for i := range b.Records {
 		r := &b.Records[i]
-		if r.Kind < KindStart || r.Kind > KindEnd {
+		if r.Kind < KindStart || r.Kind > lastKind {
 			return nil, fmt.Errorf("encode batch %s seq %d: record %d: bad kind %d", b.Job, b.Seq, i, r.Kind)
 		}
 		k := byte(r.Kind)
@@ -222,7 +231,7 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 		var r Record
 		k := d.byte()
 		r.Kind, r.Partial = Kind(k&^flagPartial), k&flagPartial != 0
-		if r.Kind < KindStart || r.Kind > KindEnd {
+		if r.Kind < KindStart || r.Kind > lastKind {
 			d.fail("record %d: bad kind %d", i, r.Kind)
 			break
 		}

@@ -164,6 +164,21 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 	b.pressure()
 }
 
+// debug queues a worker's debug line (clush -d), from any goroutine. It
+// is never gathered: clush prints these as they come. The tail record
+// takes no more lines after it, so the lines keep their order around it.
+// A line longer than a record's data is cut.
+func (b *buffer) debug(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.push(protocol.Record{Kind: protocol.KindDebug, Data: []byte(line[:min(len(line), b.chunk)])})
+	b.tail = -1
+	b.pressure()
+}
+
 // slabSize is the size of the arrays line data is copied into.
 const slabSize = 64 << 10
 
