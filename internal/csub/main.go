@@ -268,8 +268,16 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 		d.o.flush()
 		return exitStatus(err, env), true
 	}
+	// clush arms its progress counter before it starts the command, so
+	// its worker's set-up counts: csub's starts before the submission.
+	var early *earlyTimer
+	if !s.json {
+		early = startEarlyTimer(d, ns.Len())
+	}
 	job, err := c.Submit(ctx, jobSpec(s, ns.String()))
 	if err != nil {
+		early.stop()
+		d.o.flush()
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 		return 1, false
 	}
@@ -280,9 +288,8 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 	}
 	if s.json {
 		r.h = newJSONHandler(r)
-	} else {
-		r.startTimer(false, len(job.Nodes()), func() int { return r.res.nfinal })
 	}
+	early.attach(r)
 	status = stream(ctx, job, r, s, env, intr)
 	return status, len(r.res.unfinished(false)) == 0
 }

@@ -274,12 +274,50 @@ func newRenderer(d *display, nodes []string) *renderer {
 	return r
 }
 
-// startTimer starts clush's progress counter when clush would (see
-// wantRunTimer), for total nodes of which done() have finished.
-func (r *renderer) startTimer(copy bool, total int, done func() int) {
-	if r.d.wantRunTimer(copy) {
-		r.timer = startRunTimer(r.d.o, total, done)
+// earlyTimer is clush's progress counter started before the renderer
+// exists (before the job is submitted, as clush arms it before it starts
+// its command); it counts no node finished until attached.
+type earlyTimer struct {
+	t *runTimer
+	r *renderer // with t.mu held
+}
+
+// startEarlyTimer starts the counter of a command on total nodes when
+// clush would show one (see wantRunTimer); nil otherwise.
+func startEarlyTimer(d *display, total int) *earlyTimer {
+	if !d.wantRunTimer(false) {
+		return nil
 	}
+	e := &earlyTimer{}
+	e.t = startRunTimer(d.o, total, func() int {
+		if e.r == nil {
+			return 0
+		}
+		return e.r.res.nfinal
+	})
+	return e
+}
+
+// attach makes the counter r's: it counts r's finished nodes, and r's
+// handlers clean and finalize it.
+func (e *earlyTimer) attach(r *renderer) {
+	if e == nil {
+		return
+	}
+	e.t.mu.Lock()
+	defer e.t.mu.Unlock()
+	e.r, r.timer = r, e.t
+}
+
+// stop stops a counter that will have no renderer (the job was refused).
+func (e *earlyTimer) stop() {
+	if e == nil {
+		return
+	}
+	e.t.mu.Lock()
+	defer e.t.mu.Unlock()
+	e.t.halt()
+	e.t.clean()
 }
 
 // batch renders one batch of the stream and writes it out.
