@@ -105,11 +105,12 @@ func TestCsubClushInterrupt(t *testing.T) {
 		{"gathered verbose", []string{"-bv"}, false},
 		{"line gathered", []string{"-bL"}, false},
 		{"progress", []string{"-P"}, false},
-		// Not here: -b, -bq and -L, where agents gather the output
-		// (JobSpec.Gather). There a SIGINT sent to a csub process
-		// started by a test (before this work too) is not seen until the
-		// job ends; the renderer's side of those modes is
-		// TestInterruptNoTerminal and TestCtrlC in internal/csub.
+		// Where agents gather standard output (JobSpec.Gather), standard
+		// error must still come live, as clush prints it: the run is
+		// interrupted once it has.
+		{"gathered", []string{"-b"}, false},
+		{"gathered quiet", []string{"-bq"}, false},
+		{"sorted", []string{"-L"}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
