@@ -360,3 +360,39 @@ func TestInterruptNoTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestDebugRecord: a worker's debug line (-d) prints as it comes on
+// standard output, between the output lines around it, as clush's
+// print_debug; with --json, on standard error, out of the JSON lines.
+func TestDebugRecord(t *testing.T) {
+	nodes := nodeset.MustParse("node1").Nodes()
+	e := ev{nodes}
+	for _, c := range []struct {
+		args          []string
+		wantOut, want string
+	}{
+		{[]string{"-d"}, "EXECCLIENT: echo x\nnode1: b'x'\nnode1: x\n", ""},
+		{[]string{"-d", "-b"}, "EXECCLIENT: echo x\nnode1: b'x'\n---------------\nnode1\n---------------\nx\n", ""},
+		{[]string{"-d", "--json"}, `{"type":"line","node":"node1","stream":"stdout","line":"x"}`, "EXECCLIENT: echo x\nnode1: b'x'\n"},
+	} {
+		var out, errb bytes.Buffer
+		env := &environ{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+		s, _, err := parseArgs(append(append([]string{}, c.args...), "true"), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRenderer(newDisplay(s, newOutputs(&out, &errb)), nodes)
+		if s.json {
+			r.h = newJSONHandler(r)
+		}
+		for _, rec := range []protocol.Record{{Kind: protocol.KindDebug, Data: []byte("EXECCLIENT: echo x")},
+			{Kind: protocol.KindDebug, Data: []byte("node1: b'x'")}, e.out("node1", "x"), e.exit("node1", 0)} {
+			r.record(&rec)
+		}
+		r.finish()
+		_ = r.d.o.flush()
+		if !strings.HasPrefix(out.String(), c.wantOut) || errb.String() != c.want {
+			t.Errorf("%q: stdout %q, stderr %q", c.args, out.String(), errb.String())
+		}
+	}
+}
