@@ -47,26 +47,9 @@ type running struct {
 	done  chan struct{}
 }
 
-type syncBuf struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
-
 func startCsub(t *testing.T, cmd *exec.Cmd) *running {
 	t.Helper()
-	r := &running{t: t, cmd: cmd, lines: make(chan string, 1024), errb: &syncBuf{mu: make(chan struct{}, 1)}, done: make(chan struct{})}
+	r := &running{t: t, cmd: cmd, lines: make(chan string, 1024), errb: &syncBuf{}, done: make(chan struct{})}
 	var err error
 	if r.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ package integration
 // the upstream test method.
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -212,57 +214,72 @@ func upstreamClushCases(user string) []upstreamClushCase {
 	return b.cases
 }
 
-// pendingClushCases fail today; the branch named in each fixes them.
-func pendingClushCases(user string) []upstreamClushCase {
+// issue10ClushCases are the upstream cases that failed before issue 10
+// (the branch that fixed each is in the commit history).
+func issue10ClushCases() []upstreamClushCase {
 	b := &clushBuilder{}
-	p := func(c *upstreamClushCase, branch string) { c.pending = branch }
 
 	b.m("test_008_file_copy")
-	// Issue 10 item 1: a copy onto its own path empties the file (over
+	// Issue 10 item 1: a copy onto its own path emptied the file (over
 	// the native ssh driver's SFTP).
-	p(b.t("-w", h, "-c", "$T/f"), "h3-ssh")
-	b.cases[len(b.cases)-1].files = map[string]string{"f": copyContent}
+	b.t("-w", h, "-c", "$T/f").files = map[string]string{"f": copyContent}
+
+	b.m("test_021_file_copy_timeout")
+	// A 10 ms command timeout that expires during the ssh connection is
+	// the timeout alone, without OpenSSH's "Connection timed out" line.
+	c := b.t("-w", h, "-u", "0.01", "-c", "$T/f")
+	c.files, c.noFiles = map[string]string{"f": copyContent}, true
 
 	b.m("test_025_worker")
 	// Issue 10 item 5: the workers' debug lines (EXECCLIENT, node output).
-	p(b.t("-w", h, "--worker=exec", "-d", "echo ok"), "h4-clush")
-	p(b.t("-w", h, "-R", "exec", "-d", "echo ok"), "h4-clush")
+	b.t("-w", h, "--worker=exec", "-d", "echo ok")
+	b.t("-w", h, "-R", "exec", "-d", "echo ok")
 
 	b.m("test_026_keyboard_interrupt")
 	// Issue 10 item 5: "Keyboard interrupt." on SIGINT without a terminal.
-	c := b.t("-w", h, "--worker=exec", "-q", "--nostdin", "-b", "echo start; sleep 10")
-	c.interrupt, c.pending = true, "h4-clush"
+	b.t("-w", h, "--worker=exec", "-q", "--nostdin", "-b", "echo start; sleep 10").interrupt = true
 
 	b.m("test_031_progress")
 	// Issue 10 item 5: the counter on short runs and the stdin write
 	// rate; item 3: stdin streamed as it comes.
-	p(b.t("-w", h, "--progress", "echo", "ok"), "h4-clush")
-	p(b.in(strings.Repeat("A", 8), "-w", h, "--progress", "sleep", "2"), "h2-stdin")
-	p(b.in(strings.Repeat("A", 14), "-w", duo, "--progress", "sleep", "2"), "h2-stdin")
-	p(b.in(strings.Repeat("A", 16), "-w", h, "-b", "--progress", "sleep", "2"), "h2-stdin")
+	b.t("-w", h, "--progress", "echo", "ok")
+	b.in(strings.Repeat("A", 8), "-w", h, "--progress", "sleep", "2")
+	b.in(strings.Repeat("A", 14), "-w", duo, "--progress", "sleep", "2")
+	b.in(strings.Repeat("A", 16), "-w", h, "-b", "--progress", "sleep", "2")
 
 	b.m("test_032_worker_pdsh")
 	// Issue 10 item 3: -R pdsh refuses standard input.
-	p(b.in("bar", "-w", h, "-R", "pdsh", "cat"), "h2-stdin")
+	b.in("bar", "-w", h, "-R", "pdsh", "cat")
 
 	b.m("test_038_rlimits")
-	// Issue 10 item 5: -O fd_max sets the open files limit.
-	p(b.t("-N", "-R", "exec", "-w", "foo[1-1000]", "-b", "-f", "1000", "-O", "fd_max=100", "echo ok"), "h4-clush")
-	p(b.t("-N", "-R", "exec", "-w", "foo[1-1000]", "-b", "-f", "1000", "-O", "fd_max=101", "echo ok"), "h4-clush")
-	_ = user
+	// -O fd_max sets the open files limit (issue 10 item 5). Past it,
+	// clush aborts the whole run ("ERROR: [Errno 24] Too many open
+	// files", status 1); csub runs every node it can and ends the others
+	// in state error with the reason, status 255 (docs/csub.md).
+	for _, fdMax := range []string{"fd_max=100", "fd_max=101"} {
+		b.t("-N", "-R", "exec", "-w", "foo[1-1000]", "-b", "-f", "1000", "-O", fdMax, "echo ok").intended = fdExhausted
+	}
 	return b.cases
 }
 
-// unresolvedClushCases differ from clush today and no branch fixes them.
-func unresolvedClushCases() []upstreamClushCase {
-	b := &clushBuilder{}
-	b.m("test_021_file_copy_timeout")
-	// When the 10 ms command timeout expires before the ssh connection is
-	// up, csub's native ssh driver prints OpenSSH's "connect to host ...
-	// Connection timed out" line for the node, then the timeout; clush
-	// kills ssh and prints only the timeout. (When the connection is
-	// quicker, the two agree: the case is not stable either way.)
-	c := b.t("-w", h, "-u", "0.01", "-c", "$T/f")
-	c.files, c.noFiles = map[string]string{"f": copyContent}, true
-	return b.cases
+// fdExhaustedLine is csub's line for nodes that could not start for want
+// of file descriptors (Go's fork/exec reports some as EBADF then).
+var fdExhaustedLine = regexp.MustCompile(`^csub: foo[][0-9,-]*: error: local error: .*(too many open files|bad file descriptor)$`)
+
+// fdExhausted checks csub's run of test_038: ok from the nodes that ran,
+// the others named with their reason, exit status 255.
+func fdExhausted(got csubDiffRun) error {
+	if got.status != 255 {
+		return fmt.Errorf("exit status %d, want 255 (nodes in state error)", got.status)
+	}
+	if strings.Trim(strings.ReplaceAll(got.stdout, "ok\n", ""), "\n") != "" {
+		return errors.New("stdout holds more than the nodes' ok")
+	}
+	lines := strings.Split(strings.TrimSuffix(got.stderr, "\n"), "\n")
+	for _, l := range lines {
+		if !fdExhaustedLine.MatchString(l) {
+			return fmt.Errorf("stderr line %q is not a node failing for want of file descriptors", l)
+		}
+	}
+	return nil
 }

@@ -88,8 +88,9 @@ type upstreamClushCase struct {
 	// states it names after clush's summaries, see docs/csub.md): they
 	// must be there, and are left out of the comparison.
 	extra *regexp.Regexp
-	// pending names the branch that fixes the case (pendingClushCases).
-	pending string
+	// intended replaces the comparison where csub differs from clush on
+	// purpose (docs/csub.md): it checks csub's run alone.
+	intended func(got csubDiffRun) error
 }
 
 // upstreamClushEnv is what every run of one test shares.
@@ -100,26 +101,8 @@ type upstreamClushEnv struct {
 }
 
 func TestUpstreamClush(t *testing.T) {
-	runUpstreamClush(t, upstreamClushCases(upstreamUser(t)))
-}
-
-// TestUpstreamClushPending runs the upstream cases that fail today and are
-// being fixed on other branches; the lead enables it once they are merged
-// (FLEETSH_UPSTREAM_PENDING=1 runs it now).
-func TestUpstreamClushPending(t *testing.T) {
-	if os.Getenv("FLEETSH_UPSTREAM_PENDING") != "1" {
-		t.Skip("pending: fixed on branches h2-stdin and h4-clush (stdin streamed, -R pdsh with stdin, --progress counter and write rate, -d worker lines, -O fd_max, Keyboard interrupt.) and by the fix of issue 10 item 1 (a copy onto its own path)")
-	}
-	runUpstreamClush(t, pendingClushCases(upstreamUser(t)))
-}
-
-// TestUpstreamClushUnresolved runs the upstream cases that differ today and
-// that no branch fixes yet (FLEETSH_UPSTREAM_PENDING=1 runs it).
-func TestUpstreamClushUnresolved(t *testing.T) {
-	if os.Getenv("FLEETSH_UPSTREAM_PENDING") != "1" {
-		t.Skip("unresolved: the native ssh driver prints \"ssh: connect to host ... Connection timed out\" when -u expires during the connection (pkg/workers/ssh dialFailure); clush prints only the command timeout")
-	}
-	runUpstreamClush(t, unresolvedClushCases())
+	u := upstreamUser(t)
+	runUpstreamClush(t, append(upstreamClushCases(u), issue10ClushCases()...))
 }
 
 func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
@@ -183,6 +166,12 @@ func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
 			if errs[i] != nil {
 				t.Fatal(errs[i])
 			}
+			if c.intended != nil {
+				if err := c.intended(r.got); err != nil {
+					t.Errorf("$ csub %s\n%v\nstdout: %q\nstderr: %q", strings.Join(c.args, " "), err, r.got.stdout, r.got.stderr)
+				}
+				return
+			}
 			var b strings.Builder
 			if r.got.status != r.ref.status {
 				fmt.Fprintf(&b, "exit status: csub %d, clush %d\n", r.got.status, r.ref.status)
@@ -195,9 +184,6 @@ func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
 				}
 			}
 			if b.Len() > 0 {
-				if c.pending != "" {
-					b.WriteString("(pending: fixed on branch " + c.pending + ")\n")
-				}
 				t.Errorf("$ csub %s\n%s", strings.Join(c.args, " "), b.String())
 			}
 		})

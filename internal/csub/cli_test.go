@@ -201,8 +201,10 @@ func TestSubmitRefused(t *testing.T) {
 }
 
 // TestCtrlC interrupts a job on the in-process fleet while two of its
-// nodes sleep: they are cancelled (their commands killed), named, and csub
-// exits 130 well within its grace period.
+// nodes sleep: they are cancelled (their commands killed), and csub
+// exits 130 well within its grace period. Without a terminal it ends as
+// clush's excepthook does: the output mode closes with the nodes that
+// had ended (node1), then "Keyboard interrupt.".
 func TestCtrlC(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -211,12 +213,10 @@ func TestCtrlC(t *testing.T) {
 	}{
 		{"live", nil, func(out, errb string) bool {
 			return strings.Contains(out, "node1: x\n") && strings.Contains(out, "node2: x\n") &&
-				errb == "Keyboard interrupt (node[2-3] did not complete).\n"
+				errb == "Keyboard interrupt.\n"
 		}},
 		{"gathered", []string{"-b"}, func(out, errb string) bool {
-			return strings.HasPrefix(out, "---------------\nnode") &&
-				strings.HasPrefix(errb, "Warning: Caught keyboard interrupt!\n") &&
-				strings.HasSuffix(errb, "Keyboard interrupt (node[2-3] did not complete).\n")
+			return out == "---------------\nnode1\n---------------\nx\n" && errb == "Keyboard interrupt.\n"
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -123,6 +123,7 @@ type session struct {
 
 // runSession is ttyloop: read lines with readLine until quit or EOF.
 func runSession(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, env *environ, intr <-chan struct{}, readLine func(string) (string, error)) int {
+	s.interaction = true // a user at the prompt: Ctrl-C reports as ttyloop does
 	ss := &session{ctx: ctx, s: s, d: d, env: env, intr: intr, ns: ns.Clone(), nsInfo: true, done: true,
 		parser: d.parser} // targetNodes' (--groupsconf, -s)
 	if ss.parser == nil {

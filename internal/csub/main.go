@@ -52,9 +52,6 @@
 //     with --fleet unless --gateway-paths says that is meant. With the
 //     exec worker, --rcopy makes <dest>/<name>.<node> (clush 1.9.1 runs cp
 //     with its arguments swapped).
-//   - -d prints clush's own debug lines, not its workers' (EXECCLIENT,
-//     SSHCLIENT: the agents log them) nor Python's; fd_max is checked but
-//     the open files limit is left as Go sets it.
 //   - Standard input streams to the nodes as with clush, but in bounded
 //     memory (docs/csub.md): a node reading none of it while others do is
 //     cut off after engine.StdinStall, and past 16 MiB nodes started late
@@ -62,6 +59,17 @@
 //   - A job has at most 1 000 000 nodes (FLEETSH_MAX_NODES, and the
 //     fleet's coordinator's own limit): a larger set is refused at once,
 //     counted before it is expanded (clush expands whatever it is given).
+//   - -d prints clush's lines and its workers' (EXECCLIENT, SSHCLIENT,
+//     "node1: b'ok'" for each line read): the agents send those in the
+//     job's stream when the job's "debug" info key is on (KindDebug
+//     records, in their order with the output). The native ssh worker has
+//     no ssh command line to show: its SSHCLIENT lines say what it
+//     connects to instead. A line a node read after a fleet retry may
+//     show twice.
+//   - fd_max sets csub's own open files limit, which the in-process
+//     fleet's commands inherit; with --fleet the agents keep theirs. -d's
+//     "Changing max open files soft limit from N" names the limit Go
+//     raised it to at start-up, not the one csub was started with.
 //
 // # Beyond clush
 //
@@ -70,11 +78,12 @@
 // run), and it knows connection, authentication and host key failures by
 // name where clush only sees ssh exit with status 255. After clush's own
 // exit code and timeout summaries, csub prints on standard error one line
-// per such state with the folded set of its nodes, and the reason when
-// they all gave the same one:
+// per such state and reason with the folded set of its nodes (a node's
+// own name in its reason written %h; past three distinct reasons, the
+// other nodes share a line with one of theirs as an example):
 //
 //	csub: node[3-4]: gateway lost: agent gw1-a stopped heartbeating
-//	csub: node[7,9]: connect failure
+//	csub: node[7,9]: connect failure: ssh: Could not resolve hostname %h: Name or service not known
 //
 // Connection, authentication and host key failures otherwise look as in
 // clush (the worker's ssh-like stderr line, "exited with exit code 255",
@@ -145,6 +154,9 @@ type environ struct {
 	// watching is set once a Ctrl-C is read from intr (a job streams, or
 	// a prompt waits): before, Main's Ctrl-C ends csub at once.
 	watching atomic.Bool
+	// limits is the process's open files limit, which clush.conf's fd_max
+	// sets (fdlimit.go); nil in tests: the test binary's is left alone.
+	limits rlimits
 }
 
 func (e *environ) lookup(k string) (string, bool) {
@@ -157,13 +169,17 @@ func (e *environ) lookup(k string) (string, bool) {
 // the variables locating groups.conf. A SIGINT (Ctrl-C) cancels the job.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt)
-	defer signal.Stop(sigs)
+	// Started with SIGINT ignored (a background job of a script), clush
+	// (Python) keeps ignoring it: so does csub.
+	if !signal.Ignored(os.Interrupt) {
+		signal.Notify(sigs, os.Interrupt)
+		defer signal.Stop(sigs)
+	}
 	intr := make(chan struct{}, 2)
 	done := make(chan struct{})
 	defer close(done)
 	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
-		term: newTerminal(stdin, stdout, stderr)}
+		term: newTerminal(stdin, stdout, stderr), limits: processLimits{}}
 	defer env.term.close()
 	go func() {
 		for {
@@ -203,6 +219,9 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 	o := newOutputs(env.term.wrap(env.stdout, true), env.term.wrap(env.stderr, false))
 	defer o.flush()
 	d := newDisplay(s, o)
+	// clush turns Python's logging on at DEBUG level with -d and logs
+	// this line first.
+	d.vprintErr(verbDebug, "DEBUG:root:%s: STARTING DEBUG", progName)
 	ns, err := targetNodes(s, env, d, p.Error)
 	if err == nil {
 		err = configure(s, env, d) // the rest of clush.conf (setup.go)
@@ -275,8 +294,16 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 		d.o.flush()
 		return exitStatus(err, env), true
 	}
+	// clush arms its progress counter before it starts the command, so
+	// its worker's set-up counts: csub's starts before the submission.
+	var early *earlyTimer
+	if !s.json {
+		early = startEarlyTimer(d, ns.Len())
+	}
 	job, err := submit(ctx, c, jobSpec(s, ns.String()), env, intr)
 	if err != nil {
+		early.stop()
+		d.o.flush()
 		return exitSubmit(err, env), false
 	}
 	defer job.Close()
@@ -293,9 +320,8 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 	}
 	if s.json {
 		r.h = newJSONHandler(r)
-	} else {
-		r.startTimer(false, len(job.Nodes()), func() int { return r.res.nfinal })
 	}
+	early.attach(r)
 	status = stream(ctx, job, r, s, env, intr)
 	return status, len(r.res.unfinished(false)) == 0
 }
@@ -349,7 +375,7 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 		}
 		if err != nil {
 			if rctx.Err() != nil && ctx.Err() == nil && interrupted.Load() {
-				return interrupt(ctx, job, r, env, intr)
+				return interrupt(ctx, job, r, env, intr, s.interaction)
 			}
 			o.flush()
 			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
@@ -376,10 +402,12 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 
 // interrupt is the Ctrl-C path (clush exits 130 with "Keyboard
 // interrupt"): cancel, drain the stream for a while (a second Ctrl-C
-// stops waiting), then report.
-func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, intr <-chan struct{}) int {
+// stops waiting), then report as clush does with a user at the terminal
+// (tty) or without (renderer.interrupt).
+func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, intr <-chan struct{}, tty bool) int {
 	o := r.d.o
 	running := env.term.running() // before the cancel ends them
+	r.stopping = true
 	cctx, cancel := context.WithTimeout(ctx, interruptGrace)
 	defer cancel()
 	go func() {
@@ -403,9 +431,11 @@ func interrupt(ctx context.Context, job *client.Job, r *renderer, env *environ, 
 			break
 		}
 	}
-	r.interrupt()
+	r.interrupt(tty)
 	o.flush()
-	env.term.printRunning(running)
+	if tty {
+		env.term.printRunning(running)
+	}
 	return 128 + int(syscall.SIGINT)
 }
 

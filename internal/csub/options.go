@@ -94,6 +94,7 @@ type settings struct {
 	maxrcErr error
 	// From configure (setup.go).
 	forwardStdin   bool              // standard input goes to the nodes
+	interaction    bool              // clush's user_interaction: a user at the terminal
 	stdin          io.Reader         // what the job streams to them (readInput); nil: none
 	commandPrefix  []string          // the mode's command_prefix, split
 	passwordPrompt bool              // the mode's password_prompt

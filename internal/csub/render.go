@@ -45,14 +45,6 @@ type results struct {
 	hasRC    bool
 }
 
-// failGroup gathers the nodes that ended in one failure state.
-type failGroup struct {
-	state  protocol.State
-	nodes  []uint32
-	reason string
-	mixed  bool // the nodes gave different reasons: show none
-}
-
 func newResults(nodes []string, buffer bool) *results {
 	r := &results{nodes: nodes, state: make([]protocol.State, len(nodes)), code: make([]int32, len(nodes)),
 		rcNodes: make(map[int][]uint32)}
@@ -174,14 +166,25 @@ func (r *results) end(node uint32, st protocol.State, code int, reason string) b
 	if st != protocol.StateExited {
 		i := slices.IndexFunc(r.fails, func(g *failGroup) bool { return g.state == st })
 		if i < 0 {
-			r.fails = append(r.fails, &failGroup{state: st, reason: reason})
+			r.fails = append(r.fails, &failGroup{state: st})
 			i = len(r.fails) - 1
 		}
-		g := r.fails[i]
-		g.nodes = append(g.nodes, node)
-		g.mixed = g.mixed || g.reason != reason
+		r.fails[i].add(node, r.nodes[node], reason)
 	}
 	return true
+}
+
+// forgetCancelled makes the cancelled nodes nodes without a final state,
+// as clush's commands killed by a Ctrl-C are: no exit status, no
+// summary line.
+func (r *results) forgetCancelled() {
+	for i, st := range r.state {
+		if st == protocol.StateCancel {
+			r.state[i] = ""
+			r.nfinal--
+		}
+	}
+	r.fails = slices.DeleteFunc(r.fails, func(g *failGroup) bool { return g.state == protocol.StateCancel })
 }
 
 // unfinished returns the nodes without a final state, plus the cancelled
@@ -240,6 +243,9 @@ type renderer struct {
 	// handler stops it).
 	timer       *runTimer
 	sharedTimer bool
+	// stopping is set on Ctrl-C: the nodes the cancel ends get no hup,
+	// as clush's killed commands get no ev_hup.
+	stopping bool
 }
 
 // newRenderer picks the output handler as clush's run_command does.
@@ -258,12 +264,50 @@ func newRenderer(d *display, nodes []string) *renderer {
 	return r
 }
 
-// startTimer starts clush's progress counter when clush would (see
-// wantRunTimer), for total nodes of which done() have finished.
-func (r *renderer) startTimer(copy bool, total int, done func() int) {
-	if r.d.wantRunTimer(copy) {
-		r.timer = startRunTimer(r.d.o, total, done)
+// earlyTimer is clush's progress counter started before the renderer
+// exists (before the job is submitted, as clush arms it before it starts
+// its command); it counts no node finished until attached.
+type earlyTimer struct {
+	t *runTimer
+	r *renderer // with t.mu held
+}
+
+// startEarlyTimer starts the counter of a command on total nodes when
+// clush would show one (see wantRunTimer); nil otherwise.
+func startEarlyTimer(d *display, total int) *earlyTimer {
+	if !d.wantRunTimer(false) {
+		return nil
 	}
+	e := &earlyTimer{}
+	e.t = startRunTimer(d.o, total, func() int {
+		if e.r == nil {
+			return 0
+		}
+		return e.r.res.nfinal
+	})
+	return e
+}
+
+// attach makes the counter r's: it counts r's finished nodes, and r's
+// handlers clean and finalize it.
+func (e *earlyTimer) attach(r *renderer) {
+	if e == nil {
+		return
+	}
+	e.t.mu.Lock()
+	defer e.t.mu.Unlock()
+	e.r, r.timer = r, e.t
+}
+
+// stop stops a counter that will have no renderer (the job was refused).
+func (e *earlyTimer) stop() {
+	if e == nil {
+		return
+	}
+	e.t.mu.Lock()
+	defer e.t.mu.Unlock()
+	e.t.halt()
+	e.t.clean()
 }
 
 // batch renders one batch of the stream and writes it out.
@@ -290,6 +334,8 @@ func (r *renderer) record(rec *protocol.Record) {
 		}
 	case protocol.KindWritten:
 		r.progressWritten(rec.Written())
+	case protocol.KindDebug:
+		r.debug(rec.Data)
 	case protocol.KindEnd:
 		e, _ := r.h.(ender)
 		for _, n := range rec.Nodes {
@@ -354,6 +400,18 @@ func (r *renderer) line(node uint32, kind protocol.Kind, line []byte) {
 	r.h.read(node, kind, line)
 }
 
+// debug prints a worker's debug line (-d) as clush's print_debug does:
+// on standard output as it comes, the progress counter left as it is.
+// With --json it goes to standard error, out of the JSON lines.
+func (r *renderer) debug(line []byte) {
+	w := r.d.o.stdout()
+	if _, ok := r.h.(*jsonHandler); ok {
+		w = r.d.o.stderr()
+	}
+	w.Write(line)
+	w.WriteByte('\n')
+}
+
 // end records node's final state; it returns false for a duplicate.
 func (r *renderer) end(node uint32, st protocol.State, code int, reason string) bool {
 	// A line cut by a node that then ended is all there will be of it.
@@ -367,7 +425,7 @@ func (r *renderer) end(node uint32, st protocol.State, code int, reason string) 
 		return false
 	}
 	// clush gets no ev_hup for a node that timed out.
-	if st != protocol.StateTimeout {
+	if st != protocol.StateTimeout && !(r.stopping && st == protocol.StateCancel) {
 		r.h.hup(node, code, reportsRC(st))
 	}
 	return true
@@ -396,34 +454,29 @@ func (r *renderer) printTimeouts(level int) {
 	}
 }
 
-// printFailures prints one line per failure state clush has no words for
-// (connect, auth, host key failures, lost gateway, no agent, cancel,
-// error), naming the state and the folded nodes, and the reason when
-// every node gave the same one. skipCancel leaves out the cancel that a
-// Ctrl-C caused (the interrupt message lists those nodes).
-func (r *renderer) printFailures(level int, skipCancel bool) {
-	for _, st := range append(slices.Clone(protocol.States), stateUnreported) {
-		for _, g := range r.res.fails {
-			if g.state != st || skipCancel && st == protocol.StateCancel {
-				continue
-			}
-			if g.reason != "" && !g.mixed {
-				r.d.vprintErr(level, "%s: %s: %s: %s", progName, r.res.nodeSet(g.nodes), st, g.reason)
-			} else {
-				r.d.vprintErr(level, "%s: %s: %s", progName, r.res.nodeSet(g.nodes), st)
-			}
-		}
-	}
-}
-
-// interrupt prints what clush prints when Ctrl-C stops a command: with
-// -b/-B, a warning and the gathered output so far (by node set, exit
-// codes unknown for some), the exit code and timeout summaries; then the
-// nodes that did not complete (ttyloop's KeyboardInterrupt handling and
-// clush_excepthook).
-func (r *renderer) interrupt() {
+// interrupt prints what clush prints when Ctrl-C stops a command.
+//
+// With a user at the terminal (tty: clush's user_interaction, its
+// ttyloop's KeyboardInterrupt handling): with -b/-B, a warning and the
+// gathered output so far (by node set, exit codes unknown for some), the
+// exit code and timeout summaries; then the nodes that did not complete.
+//
+// Otherwise clush_excepthook: the engine closes the killed commands
+// without an exit status, so the output mode ends as it always does
+// (ev_close: counter finalized, gathered output, exit codes and timeouts)
+// with only the nodes that had ended, then "Keyboard interrupt.".
+func (r *renderer) interrupt(tty bool) {
 	r.lock()
 	defer r.unlock()
+	if !tty {
+		if !r.sharedTimer {
+			defer r.stopTimer()
+		}
+		r.res.forgetCancelled()
+		r.h.close()
+		r.d.vprintErr(verbQuiet, "Keyboard interrupt.")
+		return
+	}
 	r.stopTimer()
 	d, res := r.d, r.res
 	if d.gather {

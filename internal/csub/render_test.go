@@ -164,7 +164,7 @@ var renderCases = []renderCase{
 			"csub: nohost2.invalid: exited with exit code 255\n" +
 			"nohost.invalid: ssh: Could not resolve hostname nohost.invalid: Name or service not known\n" +
 			"csub: nohost.invalid: exited with exit code 255\n" +
-			"csub: nohost2.invalid,nohost.invalid: connect failure\n",
+			"csub: nohost2.invalid,nohost.invalid: connect failure: ssh: Could not resolve hostname %h: Name or service not known\n",
 	},
 	{
 		// No clush equivalent: fleet failures get their state line only
@@ -200,7 +200,31 @@ var renderCases = []renderCase{
 				e.end("node2", protocol.StateCancel, "cancelled by alice"),
 				e.end("node3", protocol.StateCancel, "cancelled by bob")}
 		},
-		want: "node1: hi\ncsub: node[2-3]: cancelled\n",
+		want: "node1: hi\ncsub: node2: cancelled: cancelled by alice\ncsub: node3: cancelled: cancelled by bob\n",
+	},
+	{
+		// Past three distinct reasons, the other nodes share a line with
+		// the first of theirs as an example; a node's name inside a
+		// longer one (n1 in n10) is not its name.
+		name:  "fleet failures, many reasons",
+		nodes: "n[1-6,10]",
+		recs: func(e ev) []protocol.Record {
+			return []protocol.Record{
+				e.end("n1", protocol.StateConnect, "no answer from 10.0.0.1:22 within 10s (SSH banner)"),
+				e.end("n2", protocol.StateConnect, "no answer from 10.0.0.2:22 within 10s (SSH banner)"),
+				e.end("n3", protocol.StateConnect, "n3 and n10: no answer from 10.0.0.3:22 within 10s (SSH banner)"),
+				e.end("n10", protocol.StateConnect, "n3 and n10: no answer from 10.0.0.3:22 within 10s (SSH banner)"),
+				e.end("n4", protocol.StateConnect, "no answer from 10.0.0.4:22 within 10s (SSH banner)"),
+				e.end("n5", protocol.StateConnect, "no answer from 10.0.0.5:22 within 10s (SSH banner)"),
+				e.end("n6", protocol.StateConnect, "no answer from 10.0.0.1:22 within 10s (SSH banner)")}
+		},
+		want: "csub: n1: exited with exit code 255\ncsub: n2: exited with exit code 255\ncsub: n3: exited with exit code 255\n" +
+			"csub: n10: exited with exit code 255\ncsub: n4: exited with exit code 255\ncsub: n5: exited with exit code 255\n" +
+			"csub: n6: exited with exit code 255\n" +
+			"csub: n[1,6]: connect failure: no answer from 10.0.0.1:22 within 10s (SSH banner)\n" +
+			"csub: n2: connect failure: no answer from 10.0.0.2:22 within 10s (SSH banner)\n" +
+			"csub: n3: connect failure: %h and n10: no answer from 10.0.0.3:22 within 10s (SSH banner)\n" +
+			"csub: n[4-5,10]: connect failure: n3 and %h: no answer from 10.0.0.3:22 within 10s (SSH banner) (and other reasons: --json gives each node's)\n",
 	},
 	{
 		name:  "quiet maxrc hides exit codes, not timeouts",
@@ -310,7 +334,7 @@ func TestInterrupt(t *testing.T) {
 				e.end("node[2,6]", protocol.StateCancel, "cancelled")} {
 				r.record(&rec)
 			}
-			r.interrupt()
+			r.interrupt(true)
 			_ = r.d.o.flush()
 			want := c.want
 			if c.name == "gathered" {
@@ -321,5 +345,78 @@ func TestInterrupt(t *testing.T) {
 				t.Errorf("\n got: %q\nwant: %q", got, want)
 			}
 		})
+	}
+}
+
+// TestInterruptNoTerminal follows clush_excepthook (no user at the
+// terminal): the output mode closes as usual with the nodes that had
+// ended; the cancelled ones are left out, as clush's killed commands
+// (no ev_hup, no exit status), then "Keyboard interrupt.".
+func TestInterruptNoTerminal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"gathered", []string{"-b"}, "---------------\nnode1\n---------------\nx\n" +
+			"csub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"sorted", []string{"-L"}, "node1: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"line gathered", []string{"-bL"}, "node[1-2]: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+		{"live", nil, "node1: x\nnode2: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			nodes := nodeset.MustParse("node[1-6]").Nodes()
+			var w bytes.Buffer
+			r, _ := newTestRenderer(t, nodes, c.args, &w)
+			e := ev{nodes}
+			for _, rec := range []protocol.Record{e.out("node[1-2]", "x"), e.exit("node1", 0),
+				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2)} {
+				r.record(&rec)
+			}
+			r.stopping = true
+			cancel := e.end("node[2,6]", protocol.StateCancel, "cancelled")
+			r.record(&cancel)
+			r.interrupt(false)
+			_ = r.d.o.flush()
+			if got, want := w.String(), c.want+"Keyboard interrupt.\n"; got != want {
+				t.Errorf("\n got: %q\nwant: %q", got, want)
+			}
+		})
+	}
+}
+
+// TestDebugRecord: a worker's debug line (-d) prints as it comes on
+// standard output, between the output lines around it, as clush's
+// print_debug; with --json, on standard error, out of the JSON lines.
+func TestDebugRecord(t *testing.T) {
+	nodes := nodeset.MustParse("node1").Nodes()
+	e := ev{nodes}
+	for _, c := range []struct {
+		args          []string
+		wantOut, want string
+	}{
+		{[]string{"-d"}, "EXECCLIENT: echo x\nnode1: b'x'\nnode1: x\n", ""},
+		{[]string{"-d", "-b"}, "EXECCLIENT: echo x\nnode1: b'x'\n---------------\nnode1\n---------------\nx\n", ""},
+		{[]string{"-d", "--json"}, `{"type":"line","node":"node1","stream":"stdout","line":"x"}`, "EXECCLIENT: echo x\nnode1: b'x'\n"},
+	} {
+		var out, errb bytes.Buffer
+		env := &environ{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+		s, _, err := parseArgs(append(append([]string{}, c.args...), "true"), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRenderer(newDisplay(s, newOutputs(&out, &errb)), nodes)
+		if s.json {
+			r.h = newJSONHandler(r)
+		}
+		for _, rec := range []protocol.Record{{Kind: protocol.KindDebug, Data: []byte("EXECCLIENT: echo x")},
+			{Kind: protocol.KindDebug, Data: []byte("node1: b'x'")}, e.out("node1", "x"), e.exit("node1", 0)} {
+			r.record(&rec)
+		}
+		r.finish()
+		_ = r.d.o.flush()
+		if !strings.HasPrefix(out.String(), c.wantOut) || errb.String() != c.want {
+			t.Errorf("%q: stdout %q, stderr %q", c.args, out.String(), errb.String())
+		}
 	}
 }

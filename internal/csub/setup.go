@@ -39,13 +39,16 @@ func pyBool(b bool) string {
 // configure reads the clush.conf settings clush reads after the node set
 // and standard input, in clush's order, into s.
 func configure(s *settings, env *environ, d *display) error {
-	if _, err := s.cfg.getInt("fd_max", true); err != nil {
-		// Read and checked as clush does; the limit itself is left as Go
-		// sets it (the soft limit raised to the hard one).
+	fdMax, err := s.cfg.getInt("fd_max", true)
+	if err != nil {
 		return err
+	}
+	if env.limits != nil {
+		setFdLimit(env.limits, fdMax, d) // fdlimit.go
 	}
 	stdinTTY := isTerminalFile(env.stdin)
 	interaction := !s.nostdin && stdinTTY && isTerminalFile(env.stdout)
+	s.interaction = interaction
 	d.vprint(verbDebug, "User interaction: %s", pyBool(interaction))
 	s.forwardStdin = !(stdinTTY || s.nostdin || interaction)
 	d.vprint(verbDebug, "Create STDIN worker: %s", pyBool(s.forwardStdin))

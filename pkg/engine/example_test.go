@@ -85,11 +85,12 @@ func ExampleTask_SetInfo_printDebug() {
 	task.SetInfo(engine.InfoPrintDebug, func(_ *engine.Task, line string) {
 		fmt.Println("DEBUG", line)
 	})
-	if _, err := task.Run("true", engine.Options{Nodes: nodeset.MustParse("n1"), Driver: exec.New()}); err != nil {
+	if _, err := task.Run("echo ok", engine.Options{Nodes: nodeset.MustParse("n1"), Driver: exec.New()}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
-	// DEBUG EXECCLIENT: true
+	// DEBUG EXECCLIENT: echo ok
+	// DEBUG n1: b'ok'
 }
 
 // Change the default distant driver by name, as ClusterShell's

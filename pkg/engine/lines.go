@@ -16,8 +16,10 @@ const maxLine = 1 << 20
 type lineWriter struct {
 	// mu: a driver may write one node's stdout and stderr from two
 	// goroutines into the same writer when stderr is merged.
-	mu      sync.Mutex
-	post    func(lines [][]byte)
+	mu sync.Mutex
+	// post delivers lines; closing marks the last line without line
+	// ending that flush delivers (debug.go).
+	post    func(lines [][]byte, closing bool)
 	partial []byte
 }
 
@@ -52,7 +54,7 @@ func (lw *lineWriter) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	if len(lines) > 0 {
-		lw.post(lines)
+		lw.post(lines, false)
 	}
 	return n, nil
 }
@@ -62,7 +64,7 @@ func (lw *lineWriter) flush() {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if len(lw.partial) > 0 {
-		lw.post([][]byte{trimCR(lw.partial)})
+		lw.post([][]byte{trimCR(lw.partial)}, true)
 		lw.partial = nil
 	}
 }

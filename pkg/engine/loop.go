@@ -192,11 +192,18 @@ func (l *loop) start(j *job) (launch func()) {
 		ctx, j.cancel = context.WithCancel(l.ctx)
 	}
 	spec := l.jobSpec(w, j.key, j.rank)
-	out := &lineWriter{post: func(lines [][]byte) { l.postLines(j.w, j.key, Stdout, lines) }}
+	// With debug on, each line read is printed first (debug.go).
+	debug := func(closing bool) func(string) {
+		if closing {
+			return nil
+		}
+		return spec.Debug
+	}
+	out := &lineWriter{post: func(lines [][]byte, closing bool) { l.postLines(j.w, j.key, Stdout, lines, debug(closing)) }}
 	spec.Stdout = out
 	var errw *lineWriter
 	if w.stderr {
-		errw = &lineWriter{post: func(lines [][]byte) { l.postLines(j.w, j.key, Stderr, lines) }}
+		errw = &lineWriter{post: func(lines [][]byte, closing bool) { l.postLines(j.w, j.key, Stderr, lines, debug(closing)) }}
 		spec.Stderr = errw
 	}
 	var stdin *stdinReader
@@ -256,7 +263,7 @@ func (l *loop) startGroup(w *Worker, gd GroupDriver) {
 	gj := &GroupJob{Nodes: w.nodes, Command: w.command, Copy: w.copy, Fanout: t.infoInt(InfoFanout, 64),
 		ConnectTimeout: t.infoDuration(InfoConnectTimeout), CommandTimeout: w.timeout, Info: t.Info, Debug: t.debugFunc()}
 	gj.Line = func(node string, stream Stream, line []byte) {
-		l.postLines(w, node, stream, [][]byte{append([]byte(nil), line...)})
+		l.postLines(w, node, stream, [][]byte{append([]byte(nil), line...)}, nil)
 	}
 	go func() {
 		res := gd.RunGroup(ctx, gj)
@@ -279,22 +286,26 @@ func (l *loop) startGroup(w *Worker, gd GroupDriver) {
 
 // postLines hands lines read by a driver to the loop, waiting while too
 // much output is already waiting for it (from the driver's goroutine).
-func (l *loop) postLines(w *Worker, node string, stream Stream, lines [][]byte) {
+// debug, when not nil, gets each line's debug line first.
+func (l *loop) postLines(w *Worker, node string, stream Stream, lines [][]byte, debug func(string)) {
 	n := linesCost(lines)
 	l.t.output.acquire(n)
 	l.t.events <- func() {
-		l.read(w, node, stream, lines)
+		l.read(w, node, stream, lines, debug)
 		l.t.output.release(n)
 	}
 }
 
-func (l *loop) read(w *Worker, node string, stream Stream, lines [][]byte) {
+func (l *loop) read(w *Worker, node string, stream Stream, lines [][]byte, debug func(string)) {
 	if w.aborted {
 		return
 	}
 	res := l.t.res
 	key := resKey{w, node}
 	for _, line := range lines {
+		if debug != nil {
+			debug(node + ": " + DebugRepr(line))
+		}
 		switch {
 		case stream == Stdout && res.keepOut:
 			res.out.Add(key, line)

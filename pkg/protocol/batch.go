@@ -36,6 +36,13 @@ const (
 	KindStdout Kind = 2 // output lines, '\n'-separated in Data
 	KindStderr Kind = 3 // error lines, '\n'-separated in Data
 	KindEnd    Kind = 4 // final state (State, Code, At; Data: message)
+	// KindDebug is a worker's debug line (clush -d: "EXECCLIENT: cmd",
+	// "node1: b'ok'"), sent when the job's info key "debug" is true. Data
+	// is the line as clush prints it; Nodes is empty (the line names its
+	// node itself), so receivers pass it on without node bookkeeping.
+	KindDebug Kind = 5
+
+	lastKind = KindDebug
 )
 
 func (k Kind) String() string {
@@ -50,6 +57,8 @@ func (k Kind) String() string {
 		return "end"
 	case KindWritten:
 		return "written"
+	case KindDebug:
+		return "debug"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

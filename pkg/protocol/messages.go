@@ -99,9 +99,9 @@ type JobSpec struct {
 	// Stderr keeps standard error apart; otherwise it is merged into
 	// standard output (ClusterShell's stderr task default).
 	Stderr bool `json:"stderr,omitempty"`
-	// Gather lets agents send identical output once for the set of nodes
-	// that gave it, at the end of each node (clush -b); lines then do not
-	// stream live.
+	// Gather lets agents send identical standard output once for the set
+	// of nodes that gave it, at the end of each node (clush -b); its
+	// lines then do not stream live. Standard error always does.
 	Gather bool `json:"gather,omitempty"`
 	// RerunOnLoss allows the nodes a lost gateway had started to run again
 	// elsewhere (the command is safe to repeat).

@@ -37,7 +37,7 @@ const StdinChunkSize = 256 << 10
 const KindWritten Kind = 16
 
 // validKind tells the kinds a batch may carry.
-func validKind(k Kind) bool { return k >= KindStart && k <= KindEnd || k == KindWritten }
+func validKind(k Kind) bool { return k >= KindStart && k <= lastKind || k == KindWritten }
 
 // WrittenRecord returns the record saying that the commands of nodes took
 // n bytes of standard input in all.

@@ -60,10 +60,11 @@ type item struct {
 	size int
 }
 
-// output is what a node printed, kept whole in gather mode.
+// output is what a node printed on standard output, kept whole in gather
+// mode.
 type output struct {
-	out, err       []byte
-	hasOut, hasErr bool // whether any line came (an empty line is one)
+	out    []byte
+	hasOut bool // whether any line came (an empty line is one)
 }
 
 // outcome is a node's gathered output and end.
@@ -140,8 +141,10 @@ func (b *buffer) start(idx []uint32) {
 
 // line records a line of output of nodes idx (engine key key).
 func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte) {
-	if b.gather {
-		b.gatherLine(key, kind, line)
+	// Gathering holds standard output only: clush -b and -L print
+	// standard error as it comes.
+	if b.gather && kind == protocol.KindStdout {
+		b.gatherLine(key, line)
 		return
 	}
 	b.mu.Lock()
@@ -168,6 +171,21 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 	b.pressure()
 }
 
+// debug queues a worker's debug line (clush -d), from any goroutine. It
+// is never gathered: clush prints these as they come. The tail record
+// takes no more lines after it, so the lines keep their order around it.
+// A line longer than a record's data is cut.
+func (b *buffer) debug(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.push(protocol.Record{Kind: protocol.KindDebug, Data: []byte(line[:min(len(line), b.chunk)])})
+	b.tail = -1
+	b.pressure()
+}
+
 // slabSize is the size of the arrays line data is copied into.
 const slabSize = 64 << 10
 
@@ -185,17 +203,13 @@ func (b *buffer) copy(p []byte) []byte {
 	return b.slab[start:len(b.slab):len(b.slab)]
 }
 
-func (b *buffer) gatherLine(key string, kind protocol.Kind, line []byte) {
+func (b *buffer) gatherLine(key string, line []byte) {
 	o := b.outs[key]
 	if o == nil {
 		o = new(output)
 		b.outs[key] = o
 	}
-	if kind == protocol.KindStderr {
-		o.err, o.hasErr = appendLine(o.err, o.hasErr, line), true
-	} else {
-		o.out, o.hasOut = appendLine(o.out, o.hasOut, line), true
-	}
+	o.out, o.hasOut = appendLine(o.out, o.hasOut, line), true
 }
 
 func appendLine(buf []byte, more bool, line []byte) []byte {
@@ -216,7 +230,7 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 			delete(b.outs, key)
 		}
 		b.ended = append(b.ended, oc)
-		b.gBytes += len(oc.o.out) + len(oc.o.err) + len(msg) + runCost*len(idx)
+		b.gBytes += len(oc.o.out) + len(msg) + runCost*len(idx)
 		b.pressure()
 		return
 	}
@@ -317,12 +331,12 @@ func (b *buffer) group() {
 	for i := range b.ended {
 		oc := &b.ended[i]
 		key.Reset()
-		for _, s := range []string{string(oc.o.out), string(oc.o.err), string(oc.state), strconv.Itoa(oc.code), oc.msg} {
+		for _, s := range []string{string(oc.o.out), string(oc.state), strconv.Itoa(oc.code), oc.msg} {
 			key.WriteString(strconv.Itoa(len(s)))
 			key.WriteByte(':')
 			key.WriteString(s)
 		}
-		key.WriteString(strconv.FormatBool(oc.o.hasOut) + strconv.FormatBool(oc.o.hasErr))
+		key.WriteString(strconv.FormatBool(oc.o.hasOut))
 		g := byKey[key.String()]
 		if g == nil {
 			g = &group{oc: oc}
@@ -337,9 +351,6 @@ func (b *buffer) group() {
 		for _, nodes := range splitNodes(slices.Compact(g.nodes), b.chunk) {
 			if g.oc.o.hasOut {
 				b.pushData(protocol.KindStdout, nodes, g.oc.o.out)
-			}
-			if g.oc.o.hasErr {
-				b.pushData(protocol.KindStderr, nodes, g.oc.o.err)
 			}
 			b.push(protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: g.oc.state,
 				Code: g.oc.code, At: now, Data: []byte(g.oc.msg)})

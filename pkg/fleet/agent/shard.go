@@ -189,7 +189,12 @@ func (s *shard) runEngine(ctx context.Context) {
 		t.SetInfo(k, infoValue(k, v))
 	}
 	if v, _ := t.Info(engine.InfoDebug); v == true {
-		t.SetInfo(engine.InfoPrintDebug, func(_ *engine.Task, line string) { s.log.Debug(line) })
+		// The workers' debug lines go to the submitter in the stream
+		// (clush -d prints them), in their order with the output.
+		t.SetInfo(engine.InfoPrintDebug, func(_ *engine.Task, line string) {
+			s.log.Debug(line)
+			s.buf.debug(line)
+		})
 	}
 	t.SetInfo(engine.InfoFanout, s.fanout)
 	if spec.ConnectTimeout > 0 {

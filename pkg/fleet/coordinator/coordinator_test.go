@@ -181,6 +181,7 @@ type result struct {
 	states map[string]protocol.State
 	codes  map[string]int
 	ends   int
+	debug  []string // KindDebug lines, in stream order
 }
 
 // submit submits a job and returns a function that reads its stream to
@@ -219,6 +220,9 @@ func submit(t *testing.T, srv *natstest.Server, spec protocol.JobSpec) func() re
 					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
 				for _, rb := range ready {
 					for _, r := range rb.Records {
+						if r.Kind == protocol.KindDebug {
+							res.debug = append(res.debug, string(r.Data))
+						}
 						for _, n := range r.Nodes {
 							name := nodes[n]
 							switch r.Kind {

@@ -173,6 +173,11 @@ func (j *job) complete() bool { return j.nfinal == len(j.nodes) }
 func (j *job) merge(s *shard, b *protocol.EventBatch) {
 	for k := range b.Records {
 		r := &b.Records[k]
+		if r.Kind == protocol.KindDebug {
+			// A worker's debug line names its node itself: pass it on.
+			j.emit(protocol.Record{Kind: r.Kind, Data: r.Data})
+			continue
+		}
 		// Translate shard indexes to job indexes in place: the batch is
 		// ours. Shard nodes are in job order but for some subsets of
 		// multi-dimensional names (see ordered): sort those.

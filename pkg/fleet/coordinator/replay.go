@@ -47,8 +47,10 @@ func (c *Coordinator) trimReplay(jobs []*job) {
 	}
 }
 
+// isLine tells the records a finished job's replay may drop: output and
+// debug lines.
 func isLine(r *protocol.Record) bool {
-	return r.Kind == protocol.KindStdout || r.Kind == protocol.KindStderr
+	return r.Kind == protocol.KindStdout || r.Kind == protocol.KindStderr || r.Kind == protocol.KindDebug
 }
 
 // lineBytes returns the bytes of output lines in the log. Call with j.mu

@@ -263,7 +263,7 @@ func (g *group) parse(line []byte, stream engine.Stream) {
 		if stream == engine.Stderr {
 			suffix = "@STDERR"
 		}
-		g.job.Debug("PDSH" + suffix + ": " + string(line))
+		g.job.Debug("PDSH" + suffix + ": " + engine.DebugRepr(line))
 	}
 	if !pdshPrefix(line) {
 		// "node: text"

@@ -200,6 +200,10 @@ func TestRunGroupExec(t *testing.T) {
 	if len(dbg) == 0 || !strings.HasPrefix(dbg[0], "PDSHCLIENT: ") || !strings.Contains(dbg[0], " -b -f 1 -w n[1-3] echo out") {
 		t.Errorf("debug %q", dbg)
 	}
+	// Then pdsh's raw lines as ClusterShell's PdshClient prints them.
+	if !slices.Contains(dbg, "PDSH: b'n1: out n1'") || !slices.Contains(dbg, "PDSH@STDERR: b'n2: err n2'") {
+		t.Errorf("debug %q", dbg)
+	}
 	// The connect timeout goes to ssh through the environment.
 	job = &engine.GroupJob{Nodes: []string{"a"}, Command: "echo $PDSH_SSH_ARGS_APPEND", ConnectTimeout: 7 * time.Second, Info: info, Line: c.line}
 	New().RunGroup(t.Context(), job)
