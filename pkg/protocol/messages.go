@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Version is the protocol version this package speaks.
-const Version = 1
+// Version is the protocol version this package speaks. 2: shards carry
+// folded node sets, stdin streams in chunks, debug and written records.
+const Version = 2
 
 // Headers every message carries.
 const (
