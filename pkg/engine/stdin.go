@@ -239,8 +239,11 @@ func (r *stdinReader) Read(p []byte) (int, error) {
 			n := copy(p, b.data[i:])
 			r.off += int64(n)
 			r.last = time.Now()
-			if i == 0 {
-				b.signal() // the writer may wait for the window's tail
+			if i == 0 || i+int64(n) == int64(len(b.data)) {
+				// The writer may wait for the window's tail to move, or,
+				// while nodes wait for the fanout, for every running
+				// node to have read all there is (starving).
+				b.signal()
 			}
 			b.mu.Unlock()
 			if r.written != nil {
