@@ -171,7 +171,10 @@ func csubDiffCases() []csubDiffCase {
 		exe("outdir ignored when gathering", "-w", "node[1-2]", "--outdir", "od", "-b", "echo %h"),
 		// Copies.
 		exe("copy verbose", "-w", "node[1-3]", "-v", "-c", "src.txt", "--dest", "out/%h.txt"),
-		anyOrder(exe("copy two sources", "-w", "node[1-2]", "-v", "-c", "src.txt", "src2.txt", "--dest", "out")),
+		// -f 1: with the exec worker both nodes' cp write the same local
+		// out/src2.txt, and two cp racing to create one file fail with
+		// "File exists" (clush as well as csub).
+		anyOrder(exe("copy two sources", "-w", "node[1-2]", "-f", "1", "-v", "-c", "src.txt", "src2.txt", "--dest", "out")),
 		exe("copy preserve", "-w", "node[1-2]", "-c", "src.txt", "-p", "--dest", "out/%h"),
 		exe("copy to its own directory", "-w", "node[1-2]", "-v", "-c", "src.txt"),
 		exe("copy missing source", "-w", "node[1-2]", "-c", "nosuch", "src.txt", "--dest", "out"),
