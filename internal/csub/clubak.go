@@ -67,56 +67,10 @@ func (o *clubakOptions) verbosity() int {
 // --outdir and --errdir are accepted and ignored, as in clubak (its
 // Display keeps them, nothing of clubak writes files).
 func newClubakParser(env *environ) *optparse.Parser {
-	p := optparse.New(optparse.Config{
-		Usage:     "%prog [options]",
-		Prog:      clubakProg,
-		Version:   "%prog " + Version,
-		Types:     map[string]optparse.Checker{"safestring": checkSafestring},
-		Formatter: optparse.NewHelpFormatter(optparse.WidthFromColumns(env.lookup("COLUMNS"))),
-		Stdout:    env.stdout,
-		Stderr:    env.stderr,
-	})
-	p.DisableInterspersedArgs()
-	p.AddOption(optparse.Option{Flags: []string{"-s", "--groupsource"}, Action: optparse.ActionStore, Type: "safestring",
-		Dest: "groupsource", Help: "optional groups.conf(5) group source to use"})
-	p.AddOption(optparse.Option{Flags: []string{"--groupsconf"}, Action: optparse.ActionStore, Metavar: "FILE",
-		Help: "use alternate config file for groups.conf(5)"})
-	g := p.AddGroup("Output behaviour", "")
-	g.AddOption(optparse.Option{Flags: []string{"-q", "--quiet"}, Action: optparse.ActionStoreTrue,
-		Dest: "quiet", Help: "be quiet, print essential output only"})
-	g.AddOption(optparse.Option{Flags: []string{"-v", "--verbose"}, Action: optparse.ActionStoreTrue,
-		Dest: "verbose", Help: "be verbose, print informative messages"})
-	g.AddOption(optparse.Option{Flags: []string{"-d", "--debug"}, Action: optparse.ActionStoreTrue,
-		Dest: "debug", Help: "output more messages for debugging purpose"})
-	g.AddOption(optparse.Option{Flags: []string{"-G", "--groupbase"}, Action: optparse.ActionStoreTrue,
-		Dest: "groupbase", Default: false, Help: "do not display group source prefix"})
-	g.AddOption(optparse.Option{Flags: []string{"-L"}, Action: optparse.ActionStoreTrue, Dest: "line_mode",
-		Help: "disable header block and order output by nodes"})
-	g.AddOption(optparse.Option{Flags: []string{"-N"}, Action: optparse.ActionStoreFalse, Dest: "label",
-		Default: true, Help: "disable labeling of command line"})
-	g.AddOption(optparse.Option{Flags: []string{"-b", "-c", "--dshbak"}, Action: optparse.ActionStoreTrue,
-		Dest: "gather", Help: "gather nodes with same output"})
-	g.AddOption(optparse.Option{Flags: []string{"-B"}, Action: optparse.ActionStoreTrue, Dest: "gatherall",
-		Default: false, Help: "like -b but including standard error"})
-	g.AddOption(optparse.Option{Flags: []string{"-r", "--regroup"}, Action: optparse.ActionStoreTrue,
-		Dest: "regroup", Default: false, Help: "fold nodeset using node groups"})
-	g.AddOption(optparse.Option{Flags: []string{"-S", "--separator"}, Action: optparse.ActionStore,
-		Dest: "separator", Default: ":", Help: "node / line content separator string (default: ':')"})
-	g.AddOption(optparse.Option{Flags: []string{"-F", "--fast"}, Action: optparse.ActionStoreTrue,
-		Dest: "fast_mode", Help: "faster but memory hungry mode"})
-	g.AddOption(optparse.Option{Flags: []string{"-T", "--tree"}, Action: optparse.ActionStoreTrue,
-		Dest: "trace_mode", Help: "message tree trace mode"})
-	g.AddOption(optparse.Option{Flags: []string{"--interpret-keys"}, Action: optparse.ActionStore,
-		Dest: "interpret_keys", Choices: colorChoices, Default: "auto",
-		Help: "whether to interpret keys (never, always or auto)"})
-	g.AddOption(optparse.Option{Flags: []string{"--color"}, Action: optparse.ActionStore, Dest: "whencolor",
-		Choices: colorChoices, Help: "whether to use ANSI colors (never, always or auto)"})
-	g.AddOption(optparse.Option{Flags: []string{"--diff"}, Action: optparse.ActionStoreTrue, Dest: "diff",
-		Help: "show diff between gathered outputs"})
-	g.AddOption(optparse.Option{Flags: []string{"--outdir"}, Action: optparse.ActionStore, Dest: "outdir",
-		Help: "output directory for stdout files (OPTIONAL)"})
-	g.AddOption(optparse.Option{Flags: []string{"--errdir"}, Action: optparse.ActionStore, Dest: "errdir",
-		Help: "output directory for stderr files (OPTIONAL)"})
+	p := newCLIParser(env, "%prog [options]", clubakProg)
+	addGroupsourceOption(p)
+	addGroupsconfOption(p)
+	addDisplayOptions(p, displayOptionSet{verbose: true, separator: true, dshbak: true, msgtree: true})
 	return p
 }
 

@@ -130,24 +130,13 @@ func copyCallback(opt *optparse.Option, _ string, _ any, st *optparse.State) err
 // the package doc), so they are refused rather than ignored. Our own
 // options come last, in their own group.
 func newParser(env *environ) *optparse.Parser {
-	p := optparse.New(optparse.Config{
-		Usage:     "%prog [options] command",
-		Prog:      progName,
-		Version:   "%prog " + Version,
-		Types:     map[string]optparse.Checker{"safestring": checkSafestring},
-		Formatter: optparse.NewHelpFormatter(optparse.WidthFromColumns(env.lookup("COLUMNS"))),
-		Stdout:    env.stdout,
-		Stderr:    env.stderr,
-	})
 	// Everything after the first argument that is not an option is the
 	// command: csub -w n1 ls -l runs "ls -l".
-	p.DisableInterspersedArgs()
-	p.AddOption(optparse.Option{Flags: []string{"-s", "--groupsource"}, Action: optparse.ActionStore, Type: "safestring",
-		Dest: "groupsource", Help: "optional groups.conf(5) group source to use"})
+	p := newCLIParser(env, "%prog [options] command", progName)
+	addGroupsourceOption(p)
 	p.AddOption(optparse.Option{Flags: []string{"-n", "--nostdin"}, Action: optparse.ActionStoreTrue, Dest: "nostdin",
 		Help: "don't watch for possible input from stdin"})
-	p.AddOption(optparse.Option{Flags: []string{"--groupsconf"}, Action: optparse.ActionStore, Metavar: "FILE",
-		Help: "use alternate config file for groups.conf(5)"})
+	addGroupsconfOption(p)
 	p.AddOption(optparse.Option{Flags: []string{"--conf"}, Action: optparse.ActionStore, Metavar: "FILE",
 		Help: "use alternate config file for clush.conf(5)"})
 	p.AddOption(optparse.Option{Flags: []string{"-O", "--option"}, Action: optparse.ActionAppend, Metavar: "KEY=VALUE",
@@ -173,37 +162,7 @@ func newParser(env *environ) *optparse.Parser {
 	g.AddOption(optparse.Option{Flags: []string{"--pick"}, Action: optparse.ActionStore, Dest: "pick",
 		Metavar: "N", Type: optparse.TypeInt, Help: "pick N node(s) at random in nodeset"})
 
-	g = p.AddGroup("Output behaviour", "")
-	g.AddOption(optparse.Option{Flags: []string{"-q", "--quiet"}, Action: optparse.ActionStoreTrue,
-		Dest: "quiet", Help: "be quiet, print essential output only"})
-	g.AddOption(optparse.Option{Flags: []string{"-v", "--verbose"}, Action: optparse.ActionStoreTrue,
-		Dest: "verbose", Help: "be verbose, print informative messages"})
-	g.AddOption(optparse.Option{Flags: []string{"-d", "--debug"}, Action: optparse.ActionStoreTrue,
-		Dest: "debug", Help: "output more messages for debugging purpose"})
-	g.AddOption(optparse.Option{Flags: []string{"-G", "--groupbase"}, Action: optparse.ActionStoreTrue,
-		Dest: "groupbase", Default: false, Help: "do not display group source prefix"})
-	g.AddOption(optparse.Option{Flags: []string{"-L"}, Action: optparse.ActionStoreTrue, Dest: "line_mode",
-		Help: "disable header block and order output by nodes"})
-	g.AddOption(optparse.Option{Flags: []string{"-N"}, Action: optparse.ActionStoreFalse, Dest: "label",
-		Default: true, Help: "disable labeling of command line"})
-	g.AddOption(optparse.Option{Flags: []string{"-P", "--progress"}, Action: optparse.ActionStoreTrue,
-		Dest: "progress", Help: "show progress during command execution"})
-	g.AddOption(optparse.Option{Flags: []string{"-b", "--dshbak"}, Action: optparse.ActionStoreTrue,
-		Dest: "gather", Help: "gather nodes with same output"})
-	g.AddOption(optparse.Option{Flags: []string{"-B"}, Action: optparse.ActionStoreTrue, Dest: "gatherall",
-		Default: false, Help: "like -b but including standard error"})
-	g.AddOption(optparse.Option{Flags: []string{"-r", "--regroup"}, Action: optparse.ActionStoreTrue,
-		Dest: "regroup", Default: false, Help: "fold nodeset using node groups"})
-	g.AddOption(optparse.Option{Flags: []string{"-S", "--maxrc"}, Action: optparse.ActionStoreTrue,
-		Dest: "maxrc", Help: "return the largest of command return codes"})
-	g.AddOption(optparse.Option{Flags: []string{"--color"}, Action: optparse.ActionStore, Dest: "whencolor",
-		Choices: colorChoices, Help: "whether to use ANSI colors (never, always or auto)"})
-	g.AddOption(optparse.Option{Flags: []string{"--diff"}, Action: optparse.ActionStoreTrue, Dest: "diff",
-		Help: "show diff between gathered outputs"})
-	g.AddOption(optparse.Option{Flags: []string{"--outdir"}, Action: optparse.ActionStore, Dest: "outdir",
-		Help: "output directory for stdout files (OPTIONAL)"})
-	g.AddOption(optparse.Option{Flags: []string{"--errdir"}, Action: optparse.ActionStore, Dest: "errdir",
-		Help: "output directory for stderr files (OPTIONAL)"})
+	addDisplayOptions(p, displayOptionSet{verbose: true})
 
 	g = p.AddGroup("File copying", "")
 	g.AddOption(optparse.Option{Flags: []string{"-c", "--copy"}, Action: optparse.ActionCallback, Dest: "copy",
