@@ -378,16 +378,28 @@ type editor struct {
 // ReadLine with io.EOF on Ctrl-C as on Ctrl-D, so Read notes the Ctrl-C
 // (and drops what follows it, typed ahead of the new prompt).
 type editorIO struct {
-	in    *os.File
+	in    io.Reader
 	out   io.Writer
 	ctrlC bool
+	// heldCtrlC is a Ctrl-C read behind other keys and not given yet:
+	// x/term returns at a Ctrl-C without echoing the keys of the same
+	// read, so those go first, alone.
+	heldCtrlC bool
 }
 
 func (e *editorIO) Read(p []byte) (int, error) {
+	if e.heldCtrlC && len(p) > 0 {
+		e.heldCtrlC, e.ctrlC = false, true
+		p[0] = 3
+		return 1, nil
+	}
 	n, err := e.in.Read(p)
-	if i := bytes.IndexByte(p[:n], 3); i >= 0 {
+	if i := bytes.IndexByte(p[:n], 3); i > 0 {
+		e.heldCtrlC = true
+		return i, err
+	} else if i == 0 {
 		e.ctrlC = true
-		n = i + 1
+		n = 1
 	}
 	return n, err
 }

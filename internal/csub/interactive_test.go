@@ -234,3 +234,23 @@ func TestDataRecord(t *testing.T) {
 		}
 	}
 }
+
+// Keys typed before a Ctrl-C in one read reach the editor first, alone,
+// so that it echoes them before it stops at the Ctrl-C; what follows the
+// Ctrl-C is dropped.
+func TestEditorIOCtrlC(t *testing.T) {
+	e := &editorIO{in: strings.NewReader("abandoned\x03typed ahead")}
+	buf := make([]byte, 64)
+	n, err := e.Read(buf)
+	if err != nil || string(buf[:n]) != "abandoned" || e.ctrlC {
+		t.Fatalf("first read %q, %v, ctrlC %v", buf[:n], err, e.ctrlC)
+	}
+	n, err = e.Read(buf)
+	if err != nil || string(buf[:n]) != "\x03" || !e.ctrlC {
+		t.Fatalf("second read %q, %v, ctrlC %v", buf[:n], err, e.ctrlC)
+	}
+	e = &editorIO{in: strings.NewReader("\x03typed ahead")}
+	if n, _ = e.Read(buf); string(buf[:n]) != "\x03" || !e.ctrlC {
+		t.Fatalf("read %q, ctrlC %v", buf[:n], e.ctrlC)
+	}
+}
