@@ -474,7 +474,12 @@ func (nd *rangeSetND) updateVecs(vecs [][]*RangeSet) {
 }
 
 // differenceUpdate removes the points of o, vector by vector, on the
-// vectors as they are (folded or not), as ClusterShell does.
+// vectors as they are (folded or not), as ClusterShell does, except that
+// the pieces left of a vector are disjoint: piece k keeps only the
+// overlap with o's vector in the dimensions before k. ClusterShell's
+// pieces overlap and its fold (which expands every point) removes the
+// duplicates; past the 2^20 points we re-merge (docs/nodeset.md) nothing
+// would, and nodes would be counted and expanded twice.
 func (nd *rangeSetND) differenceUpdate(o *rangeSetND) {
 	nd.flushPoints()
 	o.flushPoints()
@@ -486,22 +491,21 @@ func (nd *rangeSetND) differenceUpdate(o *rangeSetND) {
 			for len(proc) > 0 {
 				p := proc[0]
 				proc = proc[1:]
-				var tmp [][]*RangeSet
+				if disjointVec(p, v2) {
+					next = append(next, p) // nothing of p is in v2
+					continue
+				}
+				cur := slices.Clone(p)
 				for pos := range p {
 					r1, r2 := p[pos], v2[pos]
 					if r1.subsetOf(r2) { // r1 == r2 or r1 < r2
 						continue
 					}
-					if !r1.disjoint(r2) {
-						t := slices.Clone(p)
-						t[pos] = r1.Difference(r2)
-						tmp = append(tmp, t)
-					} else {
-						tmp = [][]*RangeSet{p}
-						break
-					}
+					t := slices.Clone(cur)
+					t[pos] = r1.Difference(r2)
+					next = append(next, t)
+					cur[pos] = r1.Intersection(r2)
 				}
-				next = append(next, tmp...)
 			}
 			if len(next) > 0 {
 				proc = next
@@ -511,6 +515,17 @@ func (nd *rangeSetND) differenceUpdate(o *rangeSetND) {
 		out = append(out, proc...)
 	}
 	nd.setVecs(out)
+}
+
+// disjointVec tells whether the vectors a and b share no point: they are
+// disjoint in some dimension.
+func disjointVec(a, b []*RangeSet) bool {
+	for pos, r := range a {
+		if r.disjoint(b[pos]) {
+			return true
+		}
+	}
+	return false
 }
 
 // intersectionUpdate keeps the points also in o. Like ClusterShell, the
