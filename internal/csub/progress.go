@@ -190,7 +190,11 @@ func (t *terminal) begin(nodes []string, line, keys bool) {
 	}
 	t.end() // a job left unended (cannot happen, but never run two tickers)
 	t.mu.Lock()
-	t.tr = newTracker(nodes, time.Now())
+	now := time.Now
+	if t.now != nil {
+		now = t.now
+	}
+	t.tr = newTracker(nodes, now())
 	t.pl = plState{on: line}
 	t.bol, t.cr, t.want = true, false, 0
 	t.mu.Unlock()
@@ -367,14 +371,20 @@ func startTicker(t *terminal) *ticker {
 			case <-tk.quit:
 				return
 			case now := <-tm.C:
-				t.mu.Lock()
-				t.serveLocked()
-				t.drawLocked(now)
-				t.mu.Unlock()
+				t.tick(now)
 			}
 		}
 	}()
 	return tk
+}
+
+// tick is one beat of the ticker at time now: pending status requests,
+// then the progress line.
+func (t *terminal) tick(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.serveLocked()
+	t.drawLocked(now)
 }
 
 func (tk *ticker) stop() {

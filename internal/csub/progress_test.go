@@ -65,26 +65,41 @@ func setProgressTiming(t *testing.T, delay, every time.Duration) {
 }
 
 // TestProgressLine: the line shows after the delay, is erased before any
-// output and at the end, and never cuts an output line.
+// output and at the end, and never cuts an output line. The test beats
+// the clock itself (term.tick with its own times; the real ticker never
+// fires), so a loaded machine cannot add or drop a draw.
 func TestProgressLine(t *testing.T) {
-	setProgressTiming(t, 50*time.Millisecond, 10*time.Millisecond)
+	setProgressTiming(t, time.Second, time.Hour)
 	var w syncBuffer
 	term := fakeTTY(&w)
+	start := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	term.now = func() time.Time { return start }
 	out, errw := term.wrap(&w, true), term.wrap(&w, false)
 	term.begin([]string{"a", "b"}, true, true)
 	term.batch(&protocol.EventBatch{Records: []protocol.Record{rec(protocol.KindStart, "", 0, 0, 1)}})
+	term.tick(at(999 * time.Millisecond))
+	if s := w.String(); s != "" {
+		t.Fatalf("drawn before the delay: %q", s)
+	}
+	term.tick(at(time.Second))
 	const line = "\rcsub: 0/2 done, 0 failed, 2 running, "
-	waitFor(t, &w, "progress line", func(s string) bool { return strings.Contains(s, line) })
+	if s := w.String(); !strings.Contains(s, line) {
+		t.Fatalf("no progress line after the delay: %q", s)
+	}
 	// Half a line: no redraw until the line is complete.
 	out.Write([]byte("a: par"))
 	n := len(w.String())
-	time.Sleep(50 * time.Millisecond)
+	term.tick(at(1250 * time.Millisecond))
 	if len(w.String()) != n {
 		t.Fatalf("drawn over a partial line: %q", w.String()[n:])
 	}
 	errw.Write([]byte("tial\n"))
 	term.batch(&protocol.EventBatch{Records: []protocol.Record{rec(protocol.KindEnd, protocol.StateExited, 1, 0)}})
-	waitFor(t, &w, "redraw", func(s string) bool { return strings.Contains(s, "\rcsub: 1/2 done, 1 failed, 1 running, ") })
+	term.tick(at(1500 * time.Millisecond))
+	if s := w.String(); !strings.Contains(s, "\rcsub: 1/2 done, 1 failed, 1 running, ") {
+		t.Fatalf("no redraw after the node ended: %q", s)
+	}
 	term.end()
 	s := w.String()
 	if !strings.HasSuffix(s, eraseLine) {
@@ -97,14 +112,14 @@ func TestProgressLine(t *testing.T) {
 			t.Fatalf("not erased before %q in %q", s[loc[1]:], s)
 		}
 	}
-	if len(drawn.FindAllString(s, -1)) < 2 {
-		t.Fatalf("drawn less than twice: %q", s)
+	if got := len(drawn.FindAllString(s, -1)); got != 2 {
+		t.Fatalf("drawn %d times, want 2 (at 1 s and after the end of a): %q", got, s)
 	}
 	if got := strings.NewReplacer(eraseLine, "").Replace(s); !strings.Contains(got, "a: partial\n") {
 		t.Fatalf("output %q", got)
 	}
-	// Nothing after the end.
-	time.Sleep(30 * time.Millisecond)
+	// Nothing after the end, whatever the clock says.
+	term.tick(at(3 * time.Second))
 	if w.String() != s {
 		t.Fatalf("written after the end: %q", w.String()[len(s):])
 	}

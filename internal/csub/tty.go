@@ -35,6 +35,9 @@ type terminal struct {
 	// lines, when set, replaces the terminal as the source of the
 	// interactive prompt's lines (tests run sessions through it).
 	lines func(prompt string) (string, error)
+	// now, when set, replaces time.Now as the clock a job's progress
+	// starts from (tests drive the line with tick and their own times).
+	now func() time.Time
 
 	modeMu  sync.Mutex
 	mode    termMode
