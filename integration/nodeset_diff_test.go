@@ -4,8 +4,8 @@ package integration
 //
 // The golden tests (internal/nodesetcli) pin hand-picked cases; this test
 // looks for the cases nobody thought of. It generates random but
-// reproducible command lines (seeded; the seed is logged and can be replayed
-// with FLEETSH_DIFF_SEED), runs each one through our freshly built
+// reproducible command lines (a fixed seed, logged; FLEETSH_DIFF_SEED picks
+// another, or a new one each run), runs each one through our freshly built
 // ./cmd/nodeset and through the reference /usr/bin/nodeset, and requires the
 // same stdout bytes and exit status. Stderr texts may differ (Python and Go
 // word some failures differently), but one side writing to stderr while the
@@ -14,8 +14,11 @@ package integration
 //
 // Environment:
 //
-//	FLEETSH_DIFF_SEED=N               replay one run (default: time-based)
-//	FLEETSH_DIFF_CASES=N              number of generated cases (default 600)
+//	FLEETSH_DIFF_SEED=N|random        the seed (default: diffDefaultSeed, so a
+//	                                  CI failure replays as it is; random:
+//	                                  from the clock, to explore)
+//	FLEETSH_DIFF_CASES=N              number of generated cases (default 600,
+//	                                  60 with -short)
 //	FLEETSH_DIFF_WORKERS=N            parallel cases (default 2*GOMAXPROCS, max 8)
 //	FLEETSH_REQUIRE_CLUSTERSHELL=1    fail instead of skip without the reference
 //	FLEETSH_NODESET_REF=path          reference binary (default /usr/bin/nodeset,
@@ -53,21 +56,29 @@ const (
 	diffMaxReported   = 30
 	diffCaseTimeout   = 60 * time.Second
 	diffDefaultCases  = 600
+	diffShortCases    = 60
+	diffDefaultSeed   = 20261206
 	diffRequireRefEnv = "FLEETSH_REQUIRE_CLUSTERSHELL"
 )
 
 func TestNodesetDiff(t *testing.T) {
 	ref, ours := nodesetBinaries(t)
 
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("FLEETSH_DIFF_SEED"); s != "" {
+	seed := uint64(diffDefaultSeed)
+	if s := os.Getenv("FLEETSH_DIFF_SEED"); s == "random" {
+		seed = uint64(time.Now().UnixNano())
+	} else if s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("FLEETSH_DIFF_SEED=%q: %v", s, err)
 		}
 		seed = v
 	}
-	n := envInt(t, "FLEETSH_DIFF_CASES", diffDefaultCases)
+	defCases := diffDefaultCases
+	if testing.Short() {
+		defCases = diffShortCases
+	}
+	n := envInt(t, "FLEETSH_DIFF_CASES", defCases)
 	workers := envInt(t, "FLEETSH_DIFF_WORKERS", min(8, 2*runtime.GOMAXPROCS(0)))
 	t.Logf("seed %d (replay: FLEETSH_DIFF_SEED=%d), %d cases, %d workers", seed, seed, n, workers)
 	t.Logf("ours: %s; reference: %s", ours, ref)
