@@ -10,6 +10,8 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 const nodesetUsage = "Usage: nodeset [COMMAND] [OPTIONS] [ns1 [-ixX] ns2|...]\n\n"
@@ -184,7 +186,7 @@ func TestLiveReference(t *testing.T) {
 	}
 	for _, cmd := range []string{"/usr/bin/nodeset", "/usr/bin/clush"} {
 		if _, err := os.Stat(cmd); err != nil {
-			t.Skipf("%s not installed", cmd)
+			testreq.Skip(t, testreq.ClusterShell, cmd+" is not installed")
 		}
 	}
 	tests := []struct {

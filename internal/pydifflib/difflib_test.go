@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 func TestUnifiedDiff(t *testing.T) {
@@ -34,10 +36,7 @@ func TestUnifiedDiff(t *testing.T) {
 // TestAgainstPython compares random diffs, long ones included (autojunk
 // starts at 200 lines), with Python's difflib when python3 is installed.
 func TestAgainstPython(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testreq.LookPath(t, testreq.Python3, "python3")
 	rng := rand.New(rand.NewPCG(1, 2))
 	type pair struct{ A, B []string }
 	var cases []pair

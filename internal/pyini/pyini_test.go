@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 func write(t *testing.T, dir, name, text string) string {
@@ -58,10 +60,7 @@ func TestReadGet(t *testing.T) {
 // TestErrorsAgainstPython checks the messages of malformed files and bad
 // interpolations against Python's configparser, when python3 is there.
 func TestErrorsAgainstPython(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testreq.LookPath(t, testreq.Python3, "python3")
 	dir := t.TempDir()
 	for i, text := range []string{
 		"fanout: 3\n",

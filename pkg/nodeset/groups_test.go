@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 func loadGroupsFrom(t *testing.T, dir string, files map[string]string) *Resolver {
@@ -145,7 +147,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func TestGroupsShippedConfigAgainstNodeset(t *testing.T) {
 	const bin = "/usr/bin/nodeset" // Debian's clustershell package
 	if _, err := os.Stat(bin); err != nil {
-		t.Skip("ClusterShell's nodeset is not installed")
+		testreq.Skip(t, testreq.ClusterShell, "ClusterShell's nodeset is not installed")
 	}
 	conf, _ := filepath.Abs("testdata/groups/groups.conf")
 	r, err := LoadResolver(conf)
@@ -155,7 +157,7 @@ func TestGroupsShippedConfigAgainstNodeset(t *testing.T) {
 	run := func(args ...string) []string {
 		out, err := exec.Command(bin, append([]string{"--groupsconf", conf}, args...)...).Output()
 		if err != nil {
-			t.Skipf("nodeset %q: %v", args, err)
+			t.Fatalf("reference nodeset %q: %v", args, err)
 		}
 		return strings.Fields(string(out))
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 // clusterShellScript loads each file with ClusterShell's TopologyParser and
@@ -43,7 +45,7 @@ print(json.dumps(out))
 func TestAgainstClusterShell(t *testing.T) {
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import ClusterShell.Topology").Run(); err != nil {
-		t.Skip("ClusterShell is not installed:", err)
+		testreq.Skip(t, testreq.ClusterShell, "ClusterShell's Python library is not installed: "+err.Error())
 	}
 	confs := []string{
 		rioConf,

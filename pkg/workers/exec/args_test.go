@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 var splitCases = []string{
@@ -37,10 +39,7 @@ func TestSplitArgsMatchesPython(t *testing.T) {
 			t.Errorf("SplitArgs(%q): no error", s)
 		}
 	}
-	py, err := osexec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testreq.LookPath(t, testreq.Python3, "python3")
 	in, _ := json.Marshal(splitCases)
 	cmd := osexec.Command(py, "-c", "import json,shlex,sys; json.dump([shlex.split(s) for s in json.load(sys.stdin)], sys.stdout)")
 	cmd.Stdin = bytes.NewReader(in)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	osexec "os/exec"
 	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
 // placeholderCases were checked against ClusterShell 1.9.1 (clush -R exec)
@@ -89,10 +91,7 @@ json.dump(out, sys.stdout)
 // TestSubstituteMatchesPython compares Substitute with Python's Template on
 // the table above and on a set of odd patterns.
 func TestSubstituteMatchesPython(t *testing.T) {
-	py, err := osexec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testreq.LookPath(t, testreq.Python3, "python3")
 	type in struct {
 		pat, node string
 		rank      int

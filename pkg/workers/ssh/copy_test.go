@@ -156,6 +156,9 @@ func copyJob(node, src, dst string, reverse, preserve bool) *jobRun {
 // server refuses SFTP (which needs an scp binary to run on the "node").
 func protocols(t *testing.T) []string {
 	if _, err := exec.LookPath("scp"); err != nil {
+		if os.Getenv(sshdtest.RequireEnv) == "1" {
+			t.Fatalf("no scp binary, and %s=1: the scp protocol must be tested", sshdtest.RequireEnv)
+		}
 		t.Log("no scp binary: the scp protocol is not tested")
 		return []string{"sftp"}
 	}
