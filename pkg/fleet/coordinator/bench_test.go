@@ -122,7 +122,9 @@ func newBenchAgent(b *testing.B, srv *natstest.Server, id string) *benchAgent {
 			a.win.Ack(c.Seq)
 		case protocol.ControlRetransmit:
 			for _, d := range a.win.From(c.Seq) {
-				_ = a.nc.PublishMsg(wire.NewMsg(subj.Events(""), protocol.TypeEventBatch, d))
+				if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(c.Job), protocol.TypeEventBatch, d)); err != nil {
+					b.Error(err)
+				}
 			}
 		}
 	})
@@ -170,7 +172,9 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 			b.Error(err)
 			return
 		}
-		_ = a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data))
+		if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data)); err != nil {
+			b.Error(err)
+		}
 	}
 	count := nodeset.MustParse(s.Nodes).Len()
 	all := make([]uint32, count)
