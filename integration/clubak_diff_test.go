@@ -260,19 +260,7 @@ type clubakDiffRun struct {
 }
 
 func TestClubakDiff(t *testing.T) {
-	if _, err := os.Stat(clubakDiffRef); err != nil {
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatalf("reference clubak required (%s=1) but %s is missing", diffRequireRefEnv, clubakDiffRef)
-		}
-		t.Skipf("reference %s not installed (Debian's clustershell package)", clubakDiffRef)
-	}
-	if out, err := exec.Command(clubakDiffRef, "--version").Output(); err != nil || !strings.HasPrefix(string(out), "clubak 1.9") {
-		msg := fmt.Sprintf("%s --version: %q, %v: not clubak 1.9", clubakDiffRef, out, err)
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireReference(t, clubakDiffRef, "clubak 1.9")
 	ours := os.Getenv("FLEETSH_CLUBAK_OURS")
 	if ours == "" {
 		// Named clubak: both print their program name.

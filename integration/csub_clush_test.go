@@ -26,12 +26,7 @@ import (
 // environment of both, or skips (see TestCsubDiff).
 func csubClushEnv(t *testing.T) (ours string, env []string) {
 	t.Helper()
-	if _, err := os.Stat(csubDiffClush); err != nil {
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatalf("reference clush required (%s=1) but %s is missing", diffRequireRefEnv, csubDiffClush)
-		}
-		t.Skipf("reference %s not installed (Debian's clustershell package)", csubDiffClush)
-	}
+	requireReference(t, csubDiffClush, "")
 	ours = os.Getenv("FLEETSH_CSUB_OURS")
 	if ours == "" {
 		ours = filepath.Join(binaries(t), "csub")

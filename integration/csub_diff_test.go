@@ -261,19 +261,7 @@ type csubDiffRun struct {
 }
 
 func TestCsubDiff(t *testing.T) {
-	if _, err := os.Stat(csubDiffClush); err != nil {
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatalf("reference clush required (%s=1) but %s is missing", diffRequireRefEnv, csubDiffClush)
-		}
-		t.Skipf("reference %s not installed (Debian's clustershell package)", csubDiffClush)
-	}
-	if out, err := exec.Command(csubDiffClush, "--version").Output(); err != nil || !strings.HasPrefix(string(out), "clush 1.9") {
-		msg := fmt.Sprintf("%s --version: %q, %v: not clush 1.9", csubDiffClush, out, err)
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	requireReference(t, csubDiffClush, "clush 1.9")
 	ours := os.Getenv("FLEETSH_CSUB_OURS")
 	if ours == "" {
 		ours = filepath.Join(t.TempDir(), "csub")

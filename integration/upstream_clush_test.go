@@ -106,12 +106,7 @@ func TestUpstreamClush(t *testing.T) {
 }
 
 func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
-	if _, err := os.Stat(csubDiffClush); err != nil {
-		if os.Getenv(diffRequireRefEnv) == "1" {
-			t.Fatalf("reference clush required (%s=1) but %s is missing", diffRequireRefEnv, csubDiffClush)
-		}
-		t.Skipf("reference %s not installed (Debian's clustershell package)", csubDiffClush)
-	}
+	requireReference(t, csubDiffClush, "clush 1.9")
 	for _, tool := range []string{"ssh", "scp", "pdsh"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			sshdtest.SkipUnlessRequired(t, tool+" not installed")
