@@ -9,19 +9,11 @@ import (
 // TestDebugRecord: a debug record (no nodes) travels whole; a kind past
 // it is still refused.
 func TestDebugRecord(t *testing.T) {
-	in := EventBatch{Job: "j", Shard: "s", Seq: 3, Records: []Record{
+	out, data := roundTrip(t, &EventBatch{Job: "j", Shard: "s", Seq: 3, Records: []Record{
 		{Kind: KindDebug, Data: []byte("EXECCLIENT: echo ok")},
 		{Kind: KindStdout, Nodes: []uint32{0}, Data: []byte("ok")},
 		{Kind: KindDebug, Data: []byte("node1: b'ok'")},
-	}}
-	data, err := in.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out EventBatch
-	if err := out.UnmarshalBinary(data); err != nil {
-		t.Fatal(err)
-	}
+	}})
 	if len(out.Records) != 3 || out.Records[0].Kind != KindDebug || len(out.Records[0].Nodes) != 0 ||
 		!bytes.Equal(out.Records[2].Data, []byte("node1: b'ok'")) || KindDebug.String() != "debug" {
 		t.Fatalf("decoded %+v", out.Records)

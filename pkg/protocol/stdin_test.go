@@ -12,14 +12,7 @@ func TestStdinChunkRoundTrip(t *testing.T) {
 		{Job: "j1", Shard: "s2", Attempt: 3, Seq: 7, EOF: true},
 		{Job: "j1", Seq: 9, EOF: true, Data: bytes.Repeat([]byte{0}, StdinChunkSize)},
 	} {
-		data, err := c.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got StdinChunk
-		if err := got.UnmarshalBinary(data); err != nil {
-			t.Fatal(err)
-		}
+		got, _ := roundTrip(t, &c)
 		if got.Job != c.Job || got.Shard != c.Shard || got.Attempt != c.Attempt || got.Seq != c.Seq || got.EOF != c.EOF || !bytes.Equal(got.Data, c.Data) {
 			t.Errorf("got %+v, want %+v", got, c)
 		}
@@ -37,15 +30,7 @@ func TestStdinChunkRoundTrip(t *testing.T) {
 }
 
 func TestWrittenRecord(t *testing.T) {
-	b := EventBatch{Job: "j", Seq: 1, Records: []Record{WrittenRecord([]uint32{0, 2}, 1<<40)}}
-	data, err := b.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got EventBatch
-	if err := got.UnmarshalBinary(data); err != nil {
-		t.Fatal(err)
-	}
+	got, _ := roundTrip(t, &EventBatch{Job: "j", Seq: 1, Records: []Record{WrittenRecord([]uint32{0, 2}, 1<<40)}})
 	if r := got.Records[0]; r.Kind != KindWritten || r.Written() != 1<<40 || len(r.Nodes) != 2 || r.Kind.String() != "written" {
 		t.Fatalf("%+v", r)
 	}
