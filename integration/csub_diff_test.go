@@ -33,6 +33,12 @@ package integration
 //
 //	FLEETSH_REQUIRE_CLUSTERSHELL=1   fail instead of skip without /usr/bin/clush
 //	FLEETSH_CSUB_DIFF_RUN=substr     only the cases whose name contains substr
+//	FLEETSH_DIFF_SEED=N|random       with -short, the seed that picks the
+//	                                 sample (default: diffDefaultSeed; random:
+//	                                 from the clock, to explore)
+//	FLEETSH_DIFF_CASES=N             with -short, the sample's size (default
+//	                                 csubDiffShortCases); without -short every
+//	                                 case runs
 //	FLEETSH_CSUB_OURS=path           use this csub instead of building one
 
 import (
@@ -54,7 +60,11 @@ import (
 	"time"
 )
 
-const csubDiffClush = "/usr/bin/clush"
+const (
+	csubDiffClush = "/usr/bin/clush"
+	// csubDiffShortCases is how many cases -short runs, picked by the seed.
+	csubDiffShortCases = 24
+)
 
 // csubDiffCase is one command line run by both.
 type csubDiffCase struct {
@@ -279,9 +289,15 @@ func TestCsubDiff(t *testing.T) {
 	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf, "PYTHONUNBUFFERED=1"}
 
 	cases := csubDiffCases()
+	if len(cases) < 60 {
+		t.Errorf("only %d cases: the differential test promises at least 60", len(cases))
+	}
 	only := os.Getenv("FLEETSH_CSUB_DIFF_RUN")
 	if only != "" {
 		cases = slices.DeleteFunc(cases, func(c csubDiffCase) bool { return !strings.Contains(c.name, only) })
+	}
+	if testing.Short() {
+		cases = csubDiffSample(t, cases)
 	}
 	// Run every case first, several at a time whatever -parallel says:
 	// clush's Python start-up costs CPU, and the timeout cases only wait.
@@ -341,10 +357,6 @@ func TestCsubDiff(t *testing.T) {
 				t.Errorf("$ csub %s\n%s", strings.Join(r.args, " "), b.String())
 			}
 		})
-	}
-	ran := len(cases)
-	if ran < 60 && only == "" {
-		t.Errorf("only %d cases: the differential test promises at least 60", ran)
 	}
 }
 
@@ -508,3 +520,20 @@ var (
 	csubDebugClient = regexp.MustCompile(`^[A-Z]+CLIENT: `)
 	csubDebugRead   = regexp.MustCompile(`^([^ :]+): b['"]`)
 )
+
+// csubDiffSample is -short's sample of cases: FLEETSH_DIFF_CASES of them
+// (csubDiffShortCases by default) picked by the differential seed, kept in
+// the table's order.
+func csubDiffSample(t *testing.T, cases []csubDiffCase) []csubDiffCase {
+	t.Helper()
+	seed := diffSeed(t)
+	n := min(envInt(t, "FLEETSH_DIFF_CASES", csubDiffShortCases), len(cases))
+	picked := diffRand(seed).Perm(len(cases))[:n]
+	slices.Sort(picked)
+	sample := make([]csubDiffCase, n)
+	for i, j := range picked {
+		sample[i] = cases[j]
+	}
+	t.Logf("-short: %d of %d cases, seed %d (replay: FLEETSH_DIFF_SEED=%d FLEETSH_DIFF_CASES=%d go test -short)", n, len(cases), seed, seed, n)
+	return sample
+}

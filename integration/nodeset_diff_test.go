@@ -38,7 +38,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,23 +56,13 @@ const (
 	diffCaseTimeout   = 60 * time.Second
 	diffDefaultCases  = 600
 	diffShortCases    = 60
-	diffDefaultSeed   = 20261206
 	diffRequireRefEnv = "FLEETSH_REQUIRE_CLUSTERSHELL"
 )
 
 func TestNodesetDiff(t *testing.T) {
 	ref, ours := nodesetBinaries(t)
 
-	seed := uint64(diffDefaultSeed)
-	if s := os.Getenv("FLEETSH_DIFF_SEED"); s == "random" {
-		seed = uint64(time.Now().UnixNano())
-	} else if s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FLEETSH_DIFF_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
+	seed := diffSeed(t)
 	defCases := diffDefaultCases
 	if testing.Short() {
 		defCases = diffShortCases
@@ -83,7 +72,7 @@ func TestNodesetDiff(t *testing.T) {
 	t.Logf("seed %d (replay: FLEETSH_DIFF_SEED=%d), %d cases, %d workers", seed, seed, n, workers)
 	t.Logf("ours: %s; reference: %s", ours, ref)
 
-	g := &caseGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	g := &caseGen{r: diffRand(seed)}
 	cases := make([]diffCase, n)
 	for i := range cases {
 		cases[i] = g.next()
