@@ -19,6 +19,8 @@ const (
 	// Python3 is python3, the reference of the Python-compatibility code
 	// (configparser, difflib, shlex, string.Template).
 	Python3 = "FLEETSH_REQUIRE_PYTHON3"
+	// Tmux is tmux, the terminal of csub's interactive test.
+	Tmux = "FLEETSH_REQUIRE_TMUX"
 )
 
 // Skip skips t because of reason (a missing tool), or fails it when the
