@@ -60,6 +60,14 @@ func parseConfig(path string, data []byte) (*configFile, error) {
 func splitConfigLine(s string) (words []string, raw string, err error) {
 	s = strings.TrimRight(s, "\r")
 	s = strings.TrimLeft(s, " \t")
+	if strings.HasPrefix(s, "=") {
+		// OpenSSH reads an empty keyword before the "=" and takes the next
+		// word instead.
+		s = strings.TrimLeft(s[1:], " \t")
+		if strings.HasPrefix(s, "=") {
+			return nil, "", nil
+		}
+	}
 	if s == "" || s[0] == '#' {
 		return nil, "", nil
 	}

@@ -55,6 +55,11 @@ func TestSplitConfigLine(t *testing.T) {
 		`ProxyCommand ssh -W "%h:%p" gw`: {"ProxyCommand", "ssh", "-W", "%h:%p", "gw"},
 		`LocalCommand echo\ "hi"`:        {"LocalCommand", "echo hi"},
 		"Match host \"a,b\" user root\r": {"Match", "host", "a,b", "user", "root"},
+		// OpenSSH reads an empty keyword before a first "=", then the next word.
+		"= Port=22": {"Port", "22"},
+		"=":         nil,
+		"= # c":     nil,
+		"= =Port 1": nil,
 	} {
 		got, _, err := splitConfigLine(line)
 		if err != nil || !reflect.DeepEqual(got, want) {
@@ -94,8 +99,8 @@ func TestMatchPattern(t *testing.T) {
 	}
 }
 
-func TestConfigFirstValueWins(t *testing.T) {
-	const cfg = `
+// firstValueWinsConfig is TestConfigFirstValueWins's config, and a fuzz seed.
+const firstValueWinsConfig = `
 # global defaults after specific blocks, as usual
 Host node1
     HostName n1.%h.example
@@ -117,6 +122,9 @@ Host *
     UserKnownHostsFile ~/kh1 /abs/kh2
     IdentityFile ~/.ssh/two
 `
+
+func TestConfigFirstValueWins(t *testing.T) {
+	const cfg = firstValueWinsConfig
 	tg := mustResolve(t, cfg, "node1", nil)
 	home := filepath.Dir(tg.UserKnownHostsFiles[0])
 	want := &options{
@@ -193,8 +201,8 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
-func TestConfigMatch(t *testing.T) {
-	const cfg = `
+// matchConfig is TestConfigMatch's config, and a fuzz seed.
+const matchConfig = `
 Host alias
     HostName real.example
 
@@ -219,6 +227,9 @@ Match final host real.example
 Match all
     Port 1005
 `
+
+func TestConfigMatch(t *testing.T) {
+	const cfg = matchConfig
 	tg := mustResolve(t, cfg, "alias", nil)
 	// Match host sees the HostName; Match user the user as known so far.
 	if tg.Port != 1001 || tg.User != "matched" || !reflect.DeepEqual(tg.IdentityFiles, []string{"/final"}) {
