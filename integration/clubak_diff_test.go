@@ -31,7 +31,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -261,16 +260,7 @@ type clubakDiffRun struct {
 
 func TestClubakDiff(t *testing.T) {
 	requireReference(t, clubakDiffRef, "clubak 1.9")
-	ours := os.Getenv("FLEETSH_CLUBAK_OURS")
-	if ours == "" {
-		// Named clubak: both print their program name.
-		ours = filepath.Join(t.TempDir(), "clubak")
-		cmd := exec.Command("go", "build", "-o", ours, "./cmd/clubak")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/clubak: %v\n%s", err, out)
-		}
-	}
+	ours := ourBinary(t, "FLEETSH_CLUBAK_OURS", "clubak")
 	data, err := filepath.Abs(filepath.Join("testdata", "clubak"))
 	if err != nil {
 		t.Fatal(err)
@@ -290,30 +280,17 @@ func TestClubakDiff(t *testing.T) {
 		err      error
 	}
 	results := make([]result, len(cases))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range max(2, runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				c := cases[i]
-				r := &results[i]
-				for _, a := range c.args {
-					r.args = append(r.args, strings.ReplaceAll(a, "$DATA", data))
-				}
-				caseEnv := append(slices.Clone(env), c.env...)
-				if r.ref, r.err = clubakDiffExec(clubakDiffRef, r.args, c.stdin, caseEnv); r.err == nil {
-					r.got, r.err = clubakDiffExec(ours, r.args, c.stdin, caseEnv)
-				}
-			}
-		}()
-	}
-	for i := range cases {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	forEachParallel(len(cases), max(2, runtime.GOMAXPROCS(0)), func(i int) {
+		c := cases[i]
+		r := &results[i]
+		for _, a := range c.args {
+			r.args = append(r.args, strings.ReplaceAll(a, "$DATA", data))
+		}
+		caseEnv := append(slices.Clone(env), c.env...)
+		if r.ref, r.err = clubakDiffExec(clubakDiffRef, r.args, c.stdin, caseEnv); r.err == nil {
+			r.got, r.err = clubakDiffExec(ours, r.args, c.stdin, caseEnv)
+		}
+	})
 	for i, c := range cases {
 		r := results[i]
 		t.Run(c.name, func(t *testing.T) {

@@ -16,10 +16,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // csubClushEnv returns the reference clush, the csub to compare and the
@@ -62,7 +63,7 @@ func runInterrupted(t *testing.T, argv []string, env []string, ready func(out, e
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
-	var out, errs syncBuf
+	var out, errs testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -152,7 +153,7 @@ func TestCsubClushInterruptIgnored(t *testing.T) {
 		argv := sigintAs("SIG_IGN", bin, "-R", "exec", "-n", "-w", "node1", cmd)
 		c := exec.Command(argv[0], argv[1:]...)
 		c.Dir, c.Env = t.TempDir(), env
-		var out, errs syncBuf
+		var out, errs testutil.SyncBuffer
 		c.Stdout, c.Stderr = &out, &errs
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -207,22 +208,4 @@ func TestCsubClushProgressCounter(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuf is a bytes.Buffer a process writes to while the test reads it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -55,7 +55,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -272,15 +271,7 @@ type csubDiffRun struct {
 
 func TestCsubDiff(t *testing.T) {
 	requireReference(t, csubDiffClush, "clush 1.9")
-	ours := os.Getenv("FLEETSH_CSUB_OURS")
-	if ours == "" {
-		ours = filepath.Join(t.TempDir(), "csub")
-		cmd := exec.Command("go", "build", "-o", ours, "./cmd/csub")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/csub: %v\n%s", err, out)
-		}
-	}
+	ours := ourBinary(t, "FLEETSH_CSUB_OURS", "csub")
 	conf, err := filepath.Abs(filepath.Join("testdata", "csub", "conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -307,31 +298,18 @@ func TestCsubDiff(t *testing.T) {
 		err      error
 	}
 	results := make([]result, len(cases))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range max(4, 3*runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				c := cases[i]
-				args := make([]string, len(c.args))
-				for j, a := range c.args {
-					args[j] = strings.ReplaceAll(a, "$CONF", conf)
-				}
-				r := &results[i]
-				r.args = args
-				if r.ref, r.err = csubDiffExec(csubDiffClush, args, c, env, true); r.err == nil {
-					r.got, r.err = csubDiffExec(ours, args, c, env, false)
-				}
-			}
-		}()
-	}
-	for i := range cases {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	forEachParallel(len(cases), max(4, 3*runtime.GOMAXPROCS(0)), func(i int) {
+		c := cases[i]
+		args := make([]string, len(c.args))
+		for j, a := range c.args {
+			args[j] = strings.ReplaceAll(a, "$CONF", conf)
+		}
+		r := &results[i]
+		r.args = args
+		if r.ref, r.err = csubDiffExec(csubDiffClush, args, c, env, true); r.err == nil {
+			r.got, r.err = csubDiffExec(ours, args, c, env, false)
+		}
+	})
 	for i, c := range cases {
 		r := results[i]
 		t.Run(c.name, func(t *testing.T) {

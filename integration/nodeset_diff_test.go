@@ -40,12 +40,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -81,23 +79,12 @@ func TestNodesetDiff(t *testing.T) {
 	home := t.TempDir()
 	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8"}
 	results := make([]diffResult, n)
-	var wg sync.WaitGroup
-	next := make(chan int)
 	start := time.Now()
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				c := &cases[i]
-				results[i].ours = runNodeset(ours, c, env)
-				results[i].ref = runNodeset(ref, c, env)
-			}
-		})
-	}
-	for i := range cases {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEachParallel(n, workers, func(i int) {
+		c := &cases[i]
+		results[i].ours = runNodeset(ours, c, env)
+		results[i].ref = runNodeset(ref, c, env)
+	})
 
 	var (
 		bad      []int
@@ -162,13 +149,7 @@ func nodesetBinaries(t *testing.T) (ref, ours string) {
 		}
 		t.Skipf("reference ClusterShell nodeset 1.9 unavailable (%s); install Debian's clustershell package", why)
 	}
-	ours = os.Getenv("FLEETSH_NODESET_OURS")
-	if ours == "" {
-		ours = buildOurNodeset(t)
-	} else if abs, err := filepath.Abs(ours); err == nil {
-		ours = abs
-	}
-	return ref, ours
+	return ref, ourBinary(t, "FLEETSH_NODESET_OURS", "nodeset")
 }
 
 // findReferenceNodeset returns the ClusterShell 1.9 nodeset to compare
@@ -198,17 +179,6 @@ func findReferenceNodeset() (string, string) {
 		return p, ""
 	}
 	return "", why
-}
-
-func buildOurNodeset(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nodeset")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/nodeset")
-	cmd.Dir = ".." // the module root, from integration/
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/nodeset: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -32,22 +33,6 @@ import (
 // whole path: csub's expansion, the submit (in parts when over
 // max_payload), the coordinator's shards, the agent's expansion, one end
 // record per node and csub's renderer (--json: one line per node).
-
-// badNames returns n names of 28 characters that do not fold together:
-// each has its own letters, hence its own pattern, and three numeric
-// fields. 40 000 of them fold to 1.16 MB.
-func badNames(n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		var letters [8]byte
-		for k, v := 7, i; k >= 0; k-- {
-			letters[k] = byte('a' + v%26)
-			v /= 26
-		}
-		out[i] = fmt.Sprintf("labnode-%s-r%02d-c%02d-ib%d", letters[:], i*7%100, i*13%100, i%10)
-	}
-	return out
-}
 
 // csubResult is a csub process's exit status and output.
 type csubResult struct {
@@ -181,7 +166,7 @@ func TestHugeJobsDaemons(t *testing.T) {
 	allExited(t, runCsubProc(t, env, "--json", "-R", "exec", "-w", "n[1-120000]", "true %hosts"), 120000)
 	t.Logf("120 000 nodes through daemons: %v", time.Since(began).Round(time.Millisecond))
 	began = time.Now()
-	hosts := writeHostfile(t, badNames(40000))
+	hosts := writeHostfile(t, testutil.BadNames(40000))
 	allExited(t, runCsubProc(t, env, "--json", "-R", "exec", "--hostfile", hosts, "true %hosts"), 40000)
 	t.Logf("40 000 long names through daemons: %v", time.Since(began).Round(time.Millisecond))
 }
@@ -197,7 +182,7 @@ func TestHugeJobsInProcess(t *testing.T) {
 	allExited(t, runCsubProc(t, nil, "--json", "-R", "exec", "-w", "n[1-120000]", "true %hosts"), 120000)
 	t.Logf("120 000 nodes in process: %v", time.Since(began).Round(time.Millisecond))
 	began = time.Now()
-	hosts := writeHostfile(t, badNames(40000))
+	hosts := writeHostfile(t, testutil.BadNames(40000))
 	allExited(t, runCsubProc(t, nil, "--json", "-R", "exec", "--hostfile", hosts, "true %%hosts"), 40000)
 	t.Logf("40 000 long names in process: %v", time.Since(began).Round(time.Millisecond))
 }

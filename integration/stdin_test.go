@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // Standard input streams through the fleet as it comes (issue 10, item
@@ -43,13 +45,13 @@ type running struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	lines chan string
-	errb  *syncBuf
+	errb  *testutil.SyncBuffer
 	done  chan struct{}
 }
 
 func startCsub(t *testing.T, cmd *exec.Cmd) *running {
 	t.Helper()
-	r := &running{t: t, cmd: cmd, lines: make(chan string, 1024), errb: &syncBuf{}, done: make(chan struct{})}
+	r := &running{t: t, cmd: cmd, lines: make(chan string, 1024), errb: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	var err error
 	if r.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

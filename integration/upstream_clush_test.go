@@ -190,37 +190,16 @@ func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
 func upstreamClushSetup(t *testing.T) *upstreamClushEnv {
 	t.Helper()
 	srv := sshdtest.Start(t)
-	ours := os.Getenv("FLEETSH_CSUB_OURS")
-	if ours == "" {
-		ours = filepath.Join(t.TempDir(), "csub")
-		cmd := exec.Command("go", "build", "-o", ours, "./cmd/csub")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/csub: %v\n%s", err, out)
-		}
-	}
+	ours := ourBinary(t, "FLEETSH_CSUB_OURS", "csub")
 	home, conf := t.TempDir(), t.TempDir()
 	// Only our two names reach sshd; any other is refused on loopback
 	// (port 1: nothing listens there), without a DNS query.
-	sshConfig := fmt.Sprintf(`Host %s localhost
-	HostName 127.0.0.1
-	Port %d
-	User %s
-	IdentityFile %s
-	IdentitiesOnly yes
-	UserKnownHostsFile %s
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-	BatchMode yes
-	ControlMaster no
-	ControlPath none
-	LogLevel ERROR
-Host *
+	sshConfig := srv.ClientHostBlock(upstreamHost+" localhost") + `Host *
 	HostName 127.0.0.1
 	Port 1
 	BatchMode yes
 	LogLevel ERROR
-`, upstreamHost, srv.Port, srv.User, srv.ClientKey, srv.KnownHosts)
+`
 	cfg := filepath.Join(conf, "ssh_config")
 	files := map[string]string{
 		cfg:                                       sshConfig,

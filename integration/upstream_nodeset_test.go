@@ -242,21 +242,10 @@ func TestUpstreamNodeset(t *testing.T) {
 		}
 	})
 	// Ours: a process per case, as users run it.
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(8, 2*runtime.GOMAXPROCS(0)) {
-		wg.Go(func() {
-			for i := range work {
-				c := cases[i]
-				results[i].ours = runNodeset(ours, &diffCase{args: argsFor(c), stdin: c.stdin}, envFor(c.conf))
-			}
-		})
-	}
-	for i := range cases {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	forEachParallel(len(cases), min(8, 2*runtime.GOMAXPROCS(0)), func(i int) {
+		c := cases[i]
+		results[i].ours = runNodeset(ours, &diffCase{args: argsFor(c), stdin: c.stdin}, envFor(c.conf))
+	})
 	refWG.Wait()
 	if refErr != nil {
 		t.Fatal(refErr)

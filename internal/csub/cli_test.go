@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,31 +21,14 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while csub writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runCSub runs csub with env vars vars (plus the golden environment) and
 // the interrupts of intr.
-func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout, stderr *syncBuffer, args ...string) int {
+func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout, stderr *testutil.SyncBuffer, args ...string) int {
 	t.Helper()
 	env := map[string]string{
 		"PATH": "/usr/bin:/bin", "HOME": t.TempDir(), "USER": "tester",
@@ -63,12 +45,12 @@ func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout,
 }
 
 func TestBadPrefix(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	if rc := runCSub(t, nil, nil, &out, &errb, "--prefix", "a..b", "-w", "n1", "true"); rc != 2 ||
 		!strings.HasSuffix(errb.String(), "csub: error: option --prefix: invalid value: 'a..b'\n") {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
-	errb = syncBuffer{}
+	errb = testutil.SyncBuffer{}
 	if rc := runCSub(t, map[string]string{envPrefix: "x.*"}, nil, &out, &errb, "-w", "n1", "true"); rc != 2 ||
 		!strings.HasSuffix(errb.String(), "csub: error: FLEETSH_PREFIX: invalid value: 'x.*'\n") {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
@@ -82,7 +64,7 @@ func TestFleetUnreachable(t *testing.T) {
 	}
 	url := "nats://" + l.Addr().String()
 	l.Close() // nothing listens there now
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	start := time.Now()
 	rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "-w", "n1", "true")
 	want := "csub: cannot connect to the fleet at " + url + ": "
@@ -96,7 +78,7 @@ func TestFleetUnreachable(t *testing.T) {
 
 func TestNoCoordinator(t *testing.T) {
 	srv := natstest.Start(t, 0)
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, "-w", "n1", "true")
 	msg := errb.String()
 	if rc != 1 || !strings.HasPrefix(msg, "csub: the fleet coordinator at "+srv.URL()+" is unreachable") ||
@@ -146,7 +128,7 @@ func TestJobSpecThroughFleet(t *testing.T) {
 			{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateExited, Code: 0},
 		}
 	})
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, map[string]string{envFleet: srv.URL(), envPrefix: "site.a"}, nil, &out, &errb,
 		"-R", "exec", "-f", "3", "-t", "2.5", "-u", "1.5", "-l", "bob", "-o", "-p 2222", "-B",
 		"-g", "compute", "-x", "node3", "echo", "a", "b")
@@ -193,7 +175,7 @@ func TestGatherFlag(t *testing.T) {
 func TestSubmitRefused(t *testing.T) {
 	srv := natstest.Start(t, 0)
 	testCoordinator(t, srv, "", "no agent serves these nodes", nil)
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, "-w", "n1", "true")
 	if rc != 1 || !strings.HasPrefix(errb.String(), "csub: job ") || !strings.HasSuffix(errb.String(), "refused by the coordinator: no agent serves these nodes\n") {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
@@ -221,7 +203,7 @@ func TestCtrlC(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var out, errb syncBuffer
+			var out, errb testutil.SyncBuffer
 			intr := make(chan struct{}, 1)
 			done := make(chan int)
 			marker := filepath.Join(t.TempDir(), "node1-done")
@@ -266,7 +248,7 @@ func TestOutputClosed(t *testing.T) {
 		{syscall.EPIPE, ""}, // csub ... | head: quiet, as clush
 		{errors.New("disk full"), "ERROR: disk full\n"},
 	} {
-		var errb syncBuffer
+		var errb testutil.SyncBuffer
 		env := &environ{stdin: strings.NewReader(""), stdout: failWriter{c.err}, stderr: &errb,
 			getenv: func(string) string { return "" }}
 		rc := run(context.Background(), []string{"-R", "exec", "-w", "node[1-2]", "echo hi"}, env, make(chan struct{}))
@@ -281,7 +263,7 @@ func TestHelpMatchesClush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	if rc := runCSub(t, nil, nil, &out, &errb, "--help"); rc != 0 || errb.String() != "" {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}

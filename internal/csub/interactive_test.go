@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -24,7 +25,7 @@ type scriptLine struct {
 
 // runScript runs csub in interactive mode (through run, as Main would on
 // a terminal) with lines as what the user types, and returns its status.
-func runScript(t *testing.T, intr <-chan struct{}, stdout, stderr *syncBuffer, lines []scriptLine, args ...string) int {
+func runScript(t *testing.T, intr <-chan struct{}, stdout, stderr *testutil.SyncBuffer, lines []scriptLine, args ...string) int {
 	t.Helper()
 	home := t.TempDir()
 	env := map[string]string{
@@ -60,7 +61,7 @@ func runScript(t *testing.T, intr <-chan struct{}, stdout, stderr *syncBuffer, l
 
 // TestSession runs the prompt's commands as clush's ttyloop does.
 func TestSession(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	intr := make(chan struct{}, 1)
 	marker := filepath.Join(t.TempDir(), "started")
 	rc := runScript(t, intr, &out, &errb, []scriptLine{
@@ -135,7 +136,7 @@ func TestSession(t *testing.T) {
 // TestSessionEOF: Ctrl-D leaves with a newline, and -S gives the last
 // command's status.
 func TestSessionEOF(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runScript(t, nil, &out, &errb, []scriptLine{{line: "exit 3"}, {line: "echo ok"}, {line: "!exit 4"}},
 		"-R", "exec", "-S", "-q", "-w", "n1")
 	if rc != 4 || out.String() != "Working with nodes: n1\nn1: ok\n\n" || errb.String() != "" {
@@ -159,7 +160,7 @@ func TestInteractiveNeedsATerminal(t *testing.T) {
 		{[]string{"-w", "n1"}, 1, "ERROR: interactive mode requires a tty\n"},
 		{[]string{"-n", "-w", "n1"}, 2, "Usage: csub [options] command\n\ncsub: error: illegal option `--nostdin' in that case\n"},
 	} {
-		var out, errb syncBuffer
+		var out, errb testutil.SyncBuffer
 		getenv := func(k string) string { return map[string]string{"HOME": t.TempDir()}[k] }
 		e := &environ{stdin: f, stdout: &out, stderr: &errb, getenv: getenv, term: &terminal{in: f, errFd: -1}}
 		if rc := run(context.Background(), c.args, e, make(chan struct{})); rc != c.rc || errb.String() != c.err || out.String() != "" {
@@ -175,7 +176,7 @@ func TestNoCommandNotATerminal(t *testing.T) {
 	specs := testCoordinator(t, srv, "", "", func(spec protocol.JobSpec) []protocol.Record {
 		return []protocol.Record{{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited}}
 	})
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, "-w", "node1")
 	if rc != 0 || out.String() != "" || errb.String() != "" {
 		t.Fatalf("rc %d, stdout %q, stderr %q", rc, out.String(), errb.String())

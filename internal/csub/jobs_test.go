@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 )
@@ -43,14 +44,14 @@ func TestJobsAndAttach(t *testing.T) {
 
 	// A job in the background, still running while we list and attach.
 	bg := make(chan int, 1)
-	var bgOut, bgErr syncBuffer
+	var bgOut, bgErr testutil.SyncBuffer
 	go func() {
 		bg <- runCSub(t, vars, nil, &bgOut, &bgErr, "-R", "exec", "-w", "n[1-3]", `echo before; sleep 1; echo after`)
 	}()
 	var id string
 	deadline := time.Now().Add(10 * time.Second)
 	for id == "" {
-		var out, errb syncBuffer
+		var out, errb testutil.SyncBuffer
 		if rc := runCSub(t, vars, nil, &out, &errb, "jobs"); rc != 0 {
 			t.Fatalf("jobs: rc %d %s", rc, errb.String())
 		}
@@ -71,7 +72,7 @@ func TestJobsAndAttach(t *testing.T) {
 	}
 
 	// attach replays what was printed before and follows the rest.
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	if rc := runCSub(t, vars, nil, &out, &errb, "attach", "-b", id); rc != 0 {
 		t.Fatalf("attach: rc %d %s", rc, errb.String())
 	}
@@ -84,28 +85,28 @@ func TestJobsAndAttach(t *testing.T) {
 	}
 
 	// A finished job replays whole, in JSON too.
-	out, errb = syncBuffer{}, syncBuffer{}
+	out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	if rc := runCSub(t, vars, nil, &out, &errb, "attach", "--json", id); rc != 0 || strings.Count(out.String(), `"type":"result"`) != 3 {
 		t.Errorf("attach --json: rc %d\n%s%s", rc, out.String(), errb.String())
 	}
-	out, errb = syncBuffer{}, syncBuffer{}
+	out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	if rc := runCSub(t, vars, nil, &out, &errb, "jobs", "--json"); rc != 0 || !strings.Contains(out.String(), `"type":"job"`) || !strings.Contains(out.String(), id) {
 		t.Errorf("jobs --json: rc %d\n%s%s", rc, out.String(), errb.String())
 	}
 }
 
 func TestJobsErrors(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	if rc := runCSub(t, nil, nil, &out, &errb, "jobs"); rc != 1 || !strings.Contains(errb.String(), "csub jobs needs a fleet: give --fleet URL or set FLEETSH_FLEET") {
 		t.Errorf("no fleet: rc %d %q", rc, errb.String())
 	}
 	url := startTestFleet(t)
-	errb = syncBuffer{}
+	errb = testutil.SyncBuffer{}
 	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "attach", "nosuchjob"); rc != 1 ||
 		errb.String() != "csub: no job \"nosuchjob\" on this fleet (csub jobs lists them)\n" {
 		t.Errorf("unknown job: rc %d %q", rc, errb.String())
 	}
-	errb = syncBuffer{}
+	errb = testutil.SyncBuffer{}
 	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "attach"); rc != 2 || !strings.Contains(errb.String(), "attach: give exactly one job id") {
 		t.Errorf("no id: rc %d %q", rc, errb.String())
 	}
@@ -119,11 +120,11 @@ func TestFleetFromClushConf(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("[Main]\nfleet: "+url+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--conf", conf); rc != 0 || !strings.HasPrefix(out.String(), "JOB ") {
 		t.Errorf("jobs with fleet from clush.conf: rc %d %q %q", rc, out.String(), errb.String())
 	}
-	out, errb = syncBuffer{}, syncBuffer{}
+	out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--conf", conf, "--fleet", "nats://127.0.0.1:1"); rc != 1 ||
 		!strings.Contains(errb.String(), "cannot connect to the fleet at nats://127.0.0.1:1") {
 		t.Errorf("--fleet over clush.conf: rc %d %q", rc, errb.String())
@@ -140,12 +141,12 @@ func TestSubcommandOptionsAnywhere(t *testing.T) {
 	if err := os.WriteFile(src, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	if rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "-R", "exec", "-w", "n1", "--gateway-paths",
 		"-c", src, "--dest", filepath.Join(dir, "dst")); rc != 0 {
 		t.Fatalf("copy: rc %d %s", rc, errb.String())
 	}
-	out, errb = syncBuffer{}, syncBuffer{}
+	out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	if rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "jobs"); rc != 0 {
 		t.Fatalf("--fleet URL jobs: rc %d %q", rc, errb.String())
 	}
@@ -159,17 +160,17 @@ func TestSubcommandOptionsAnywhere(t *testing.T) {
 		{"--fleet", url, "attach", id, "-b"},
 		{"-b", "attach", "--fleet", url, "--", id},
 	} {
-		out, errb = syncBuffer{}, syncBuffer{}
+		out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 		if rc := runCSub(t, nil, nil, &out, &errb, args...); rc != 0 {
 			t.Errorf("%q: rc %d %q", args, rc, errb.String())
 		}
 	}
 	// A command named jobs still runs when options select nodes.
-	out, errb = syncBuffer{}, syncBuffer{}
+	out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	if rc := runCSub(t, map[string]string{"FLEETSH_FLEET": url}, nil, &out, &errb, "-R", "exec", "-w", "n1", "echo", "jobs"); rc != 0 || out.String() != "n1: jobs\n" {
 		t.Errorf("command jobs: rc %d %q %q", rc, out.String(), errb.String())
 	}
-	out, errb = syncBuffer{}, syncBuffer{}
+	out, errb = testutil.SyncBuffer{}, testutil.SyncBuffer{}
 	if rc := runCSub(t, nil, nil, &out, &errb, "jobs", "--fleet", url, "extra"); rc != 2 || !strings.Contains(errb.String(), `jobs: unexpected argument "extra"`) {
 		t.Errorf("jobs extra: rc %d %q", rc, errb.String())
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // TestJSON runs a job on the in-process fleet with --json --summary and
@@ -14,7 +16,7 @@ import (
 // result per node with its state, exit code and timings, then the
 // summary.
 func TestJSON(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, nil, nil, &out, &errb, "-R", "exec", "-w", "n[1-4]", "-u", "1", "--json", "--summary",
 		`echo hi %h; echo warn >&2; [ %h = n2 ] && exit 4; [ %h = n3 ] && printf '\377\n'; [ %h = n4 ] && sleep 5; true`)
 	if rc != 0 || errb.String() != "" {
@@ -87,7 +89,7 @@ func TestJSON(t *testing.T) {
 }
 
 func TestSummaryLine(t *testing.T) {
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, nil, nil, &out, &errb, "-R", "exec", "-w", "n[1-5]", "-S", "--summary", "-b", `[ %h = n5 ] && exit 3; true`)
 	if rc != 3 {
 		t.Errorf("rc %d", rc)

@@ -1,6 +1,10 @@
 package csub
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
+)
 
 // Issue 10 item 4: a node set over the limit is refused before anything
 // expands it, naming the count and the limit; FLEETSH_MAX_NODES sets the
@@ -20,7 +24,7 @@ func TestNodeLimit(t *testing.T) {
 			"ERROR: FLEETSH_MAX_NODES=\"lots\": not a number of nodes from 1 to 4194304\n"},
 		{map[string]string{envMaxNodes: "3"}, "n[1-3]", 0, ""},
 	} {
-		var out, errb syncBuffer
+		var out, errb testutil.SyncBuffer
 		rc := runCSub(t, c.vars, nil, &out, &errb, "-R", "exec", "-w", c.nodes, "true")
 		if rc != c.rc || errb.String() != c.stderr {
 			t.Errorf("%v -w %s: rc %d, stderr %q; want %d, %q", c.vars, c.nodes, rc, errb.String(), c.rc, c.stderr)

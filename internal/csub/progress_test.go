@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -44,12 +45,12 @@ func TestTracker(t *testing.T) {
 }
 
 // fakeTTY is a terminal standard error (and output) for the tests.
-func fakeTTY(w *syncBuffer) *terminal {
+func fakeTTY(w *testutil.SyncBuffer) *terminal {
 	return &terminal{errw: w, errFd: -1, outTTY: true, bol: true}
 }
 
 // waitFor waits until cond holds on w's content.
-func waitFor(t *testing.T, w *syncBuffer, what string, cond func(string) bool) {
+func waitFor(t *testing.T, w *testutil.SyncBuffer, what string, cond func(string) bool) {
 	t.Helper()
 	for start := time.Now(); !cond(w.String()); time.Sleep(5 * time.Millisecond) {
 		if time.Since(start) > 5*time.Second {
@@ -70,7 +71,7 @@ func setProgressTiming(t *testing.T, delay, every time.Duration) {
 // fires), so a loaded machine cannot add or drop a draw.
 func TestProgressLine(t *testing.T) {
 	setProgressTiming(t, time.Second, time.Hour)
-	var w syncBuffer
+	var w testutil.SyncBuffer
 	term := fakeTTY(&w)
 	start := time.Unix(1000, 0)
 	at := func(d time.Duration) time.Time { return start.Add(d) }
@@ -130,7 +131,7 @@ func TestProgressLine(t *testing.T) {
 func TestProgressLineOff(t *testing.T) {
 	setProgressTiming(t, 0, 5*time.Millisecond)
 	for _, counter := range []bool{false, true} {
-		var w syncBuffer
+		var w testutil.SyncBuffer
 		term := fakeTTY(&w)
 		term.begin([]string{"a"}, counter, true)
 		if counter {
@@ -153,7 +154,7 @@ func TestProgressLineOff(t *testing.T) {
 // the end of an output line; other keys are dropped.
 func TestKeys(t *testing.T) {
 	setProgressTiming(t, time.Hour, 5*time.Millisecond)
-	var w syncBuffer
+	var w testutil.SyncBuffer
 	term := fakeTTY(&w)
 	term.begin([]string{"n1", "n2", "n3"}, true, true)
 	defer term.end()
@@ -163,7 +164,7 @@ func TestKeys(t *testing.T) {
 	if got, want := w.String(), "csub: in progress(2): n[1-2]\ncsub: pending(1): n3\n"; got != want {
 		t.Fatalf("Ctrl-T: %q, want %q", got, want)
 	}
-	w = syncBuffer{}
+	w = testutil.SyncBuffer{}
 	out := term.wrap(&w, true)
 	out.Write([]byte("n1: half"))
 	term.key(keyNL)
@@ -180,7 +181,7 @@ func TestKeys(t *testing.T) {
 // unless no node was pending (clush's message then names them all).
 func TestRunningOnInterrupt(t *testing.T) {
 	setProgressTiming(t, time.Hour, time.Hour)
-	var w syncBuffer
+	var w testutil.SyncBuffer
 	term := fakeTTY(&w)
 	term.begin([]string{"n1", "n2", "n3", "n4"}, true, true)
 	term.batch(&protocol.EventBatch{Records: []protocol.Record{
@@ -203,7 +204,7 @@ func TestRunningOnInterrupt(t *testing.T) {
 // the same, the hooks do nothing.
 func TestNoTerminal(t *testing.T) {
 	var term *terminal
-	var w syncBuffer
+	var w testutil.SyncBuffer
 	if term.wrap(&w, true) != &w || term.wrap(&w, false) != &w {
 		t.Fatal("wrapped without a terminal")
 	}

@@ -265,8 +265,15 @@ func (s *Server) writeClientFiles() error {
 		return err
 	}
 	// ssh refuses a config file others can write; 0600 it is.
-	conf := fmt.Sprintf(`# fleetsh sshdtest client
-Host *
+	conf := "# fleetsh sshdtest client\n" + s.ClientHostBlock("*")
+	return os.WriteFile(s.ClientConfig, []byte(conf), 0o600)
+}
+
+// ClientHostBlock is the ssh_config(5) block that sends the hosts matching
+// patterns (a Host line's) to this server as its user and key, checking its
+// host key, without prompts or shared connections.
+func (s *Server) ClientHostBlock(patterns string) string {
+	return fmt.Sprintf(`Host %s
 	HostName 127.0.0.1
 	Port %d
 	User %s
@@ -279,8 +286,7 @@ Host *
 	ControlMaster no
 	ControlPath none
 	LogLevel ERROR
-`, s.Port, s.User, s.ClientKey, s.KnownHosts)
-	return os.WriteFile(s.ClientConfig, []byte(conf), 0o600)
+`, patterns, s.Port, s.User, s.ClientKey, s.KnownHosts)
 }
 
 // SSHOptions returns "-F <ClientConfig>", the ssh_options (or

@@ -3,33 +3,18 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
-
-// badNames returns n names of 28 characters that do not fold: each has
-// its own letters (so its own pattern) and three numeric fields.
-func badNames(n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		var letters [8]byte
-		for k, v := 7, i; k >= 0; k-- {
-			letters[k] = byte('a' + v%26)
-			v /= 26
-		}
-		out[i] = fmt.Sprintf("labnode-%s-r%02d-c%02d-ib%d", letters[:], i*7%100, i*13%100, i%10)
-	}
-	return out
-}
 
 // fold returns the folded set of names and its size.
 func fold(t testing.TB, names []string) string {
@@ -71,7 +56,7 @@ func TestJobOverMaxPayload(t *testing.T) {
 	// busy machine: losing it is not what this test is about.
 	srv, _ := startCoordinator(t, Config{LostAfter: time.Minute})
 	a := newFakeAgent(t, srv, "a1")
-	names := badNames(nodes)
+	names := testutil.BadNames(nodes)
 	spec := protocol.JobSpec{ID: "big", Nodes: fold(t, names), Command: "true"}
 	if data, _ := protocol.Marshal(spec); len(data) < 1<<20 {
 		t.Fatalf("job spec of %d bytes: not over max_payload", len(data))

@@ -15,12 +15,9 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
-
-func infoMap(m map[string]any) func(string) (any, bool) {
-	return func(k string) (any, bool) { v, ok := m[k]; return v, ok }
-}
 
 func TestArgs(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
@@ -33,14 +30,14 @@ func TestArgs(t *testing.T) {
 		{"plain", engine.Job{Node: "node1", Command: "uname -r"},
 			[]string{"ssh", "-oForwardAgent=no", "-oForwardX11=no", "-oBatchMode=yes", "node1", "uname -r"}},
 		{"all", engine.Job{Node: "n", Command: "echo %h", ConnectTimeout: 15500 * time.Millisecond,
-			Info: infoMap(map[string]any{"ssh_path": "~/bin/ssh -q", "ssh_user": "admin", "ssh_options": "-i ~/.ssh/k -oPort=2222 -o 'ProxyJump gw'"})},
+			Info: testutil.InfoMap(map[string]any{"ssh_path": "~/bin/ssh -q", "ssh_user": "admin", "ssh_options": "-i ~/.ssh/k -oPort=2222 -o 'ProxyJump gw'"})},
 			[]string{"/home/u/bin/ssh", "-q", "-i", "/home/u/.ssh/k", "-oPort=2222", "-o", "ProxyJump gw", "-oForwardAgent=no", "-oForwardX11=no",
 				"-l", "admin", "-oConnectTimeout=15", "-oBatchMode=yes", "n", "echo %h"}},
 		{"copy", engine.Job{Node: "n1", ConnectTimeout: 10 * time.Second, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp/"},
-			Info: infoMap(map[string]any{"ssh_options": "-oA=b", "ssh_user": "u"})},
+			Info: testutil.InfoMap(map[string]any{"ssh_options": "-oA=b", "ssh_user": "u"})},
 			[]string{"scp", "-oA=b", "-oConnectTimeout=10", "/etc/hosts", "u@[n1]:/tmp/"}},
 		{"copy dir", engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: "/tmp", Preserve: true},
-			Info: infoMap(map[string]any{"ssh_options": "-oA=b", "scp_options": "-oC=d", "scp_user": "v", "ssh_user": "u", "scp_path": "/opt/scp"})},
+			Info: testutil.InfoMap(map[string]any{"ssh_options": "-oA=b", "scp_options": "-oC=d", "scp_user": "v", "ssh_user": "u", "scp_path": "/opt/scp"})},
 			[]string{"/opt/scp", "-oC=d", "-r", "-p", src, "v@[n1]:/tmp"}},
 		{"rcopy", engine.Job{Node: "n2", Copy: &engine.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
 			[]string{"scp", "-r", "[n2]:/etc/hostname", "/back/hostname.n2"}},
@@ -51,11 +48,11 @@ func TestArgs(t *testing.T) {
 		}
 	}
 	for _, info := range []map[string]any{{"ssh_options": `-o "x`}, {"ssh_path": `'`}, {"ssh_path": " "}} {
-		if _, err := Args(&engine.Job{Node: "n", Command: "x", Info: infoMap(info)}); err == nil {
+		if _, err := Args(&engine.Job{Node: "n", Command: "x", Info: testutil.InfoMap(info)}); err == nil {
 			t.Errorf("Args with %v: no error", info)
 		}
 	}
-	res := New().Run(t.Context(), &engine.Job{Node: "n", Command: "x", Info: infoMap(map[string]any{"ssh_options": `"`})})
+	res := New().Run(t.Context(), &engine.Job{Node: "n", Command: "x", Info: testutil.InfoMap(map[string]any{"ssh_options": `"`})})
 	if engine.ReasonOf(res.Err) != engine.ReasonLocal || !strings.Contains(res.Err.Error(), "ssh_options") {
 		t.Errorf("bad options: %+v", res)
 	}
@@ -102,23 +99,8 @@ func server(t *testing.T) (*sshdtest.Server, map[string]any) {
 	return s, map[string]any{"ssh_options": s.SSHOptions()}
 }
 
-type runOut struct {
-	res      engine.Result
-	out, err string
-	debug    []string
-}
-
-func runJob(ctx context.Context, job engine.Job, sepErr bool) runOut {
-	var out, errb bytes.Buffer
-	var r runOut
-	job.Stdout = &out
-	if sepErr {
-		job.Stderr = &errb
-	}
-	job.Debug = func(l string) { r.debug = append(r.debug, l) }
-	r.res = New().Run(ctx, &job)
-	r.out, r.err = out.String(), errb.String()
-	return r
+func runJob(ctx context.Context, job engine.Job, sepErr bool) testutil.JobOutput {
+	return testutil.RunJob(ctx, New(), job, sepErr)
 }
 
 func TestSSHCommand(t *testing.T) {
@@ -126,28 +108,28 @@ func TestSSHCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	job := engine.Job{Node: "node1", Command: "echo out; echo err >&2; cat; exit 7",
-		Stdin: strings.NewReader("from stdin\n"), ConnectTimeout: 10 * time.Second, Info: infoMap(info)}
+		Stdin: strings.NewReader("from stdin\n"), ConnectTimeout: 10 * time.Second, Info: testutil.InfoMap(info)}
 	r := runJob(ctx, job, true)
-	if r.res.Err != nil || r.res.ExitCode != 7 {
-		t.Fatalf("result %+v (stderr %q)\n%s", r.res, r.err, s.Logs())
+	if r.Res.Err != nil || r.Res.ExitCode != 7 {
+		t.Fatalf("result %+v (stderr %q)\n%s", r.Res, r.Err, s.Logs())
 	}
-	if r.out != "out\nfrom stdin\n" || r.err != "err\n" {
-		t.Errorf("stdout %q stderr %q", r.out, r.err)
+	if r.Out != "out\nfrom stdin\n" || r.Err != "err\n" {
+		t.Errorf("stdout %q stderr %q", r.Out, r.Err)
 	}
 	want := "SSHCLIENT: ssh -F " + s.ClientConfig + " -oForwardAgent=no -oForwardX11=no -oConnectTimeout=10 -oBatchMode=yes node1 echo out; echo err >&2; cat; exit 7"
-	if !slices.Equal(r.debug, []string{want}) {
-		t.Errorf("debug %q\nwant %q", r.debug, want)
+	if !slices.Equal(r.Debug, []string{want}) {
+		t.Errorf("debug %q\nwant %q", r.Debug, want)
 	}
 	// Merged streams, no stdin, exit 0.
 	job.Stdin, job.Command = nil, "echo a; echo b >&2; cat"
 	r = runJob(ctx, job, false)
-	if r.res.Err != nil || r.res.ExitCode != 0 || (r.out != "a\nb\n" && r.out != "b\na\n") {
-		t.Errorf("merged: %+v %q", r.res, r.out)
+	if r.Res.Err != nil || r.Res.ExitCode != 0 || (r.Out != "a\nb\n" && r.Out != "b\na\n") {
+		t.Errorf("merged: %+v %q", r.Res, r.Out)
 	}
 	// A remote exit 255 without an ssh message is only a status.
 	job.Command = "exit 255"
-	if r = runJob(ctx, job, true); r.res.Err != nil || r.res.ExitCode != 255 {
-		t.Errorf("remote 255: %+v", r.res)
+	if r = runJob(ctx, job, true); r.Res.Err != nil || r.Res.ExitCode != 255 {
+		t.Errorf("remote 255: %+v", r.Res)
 	}
 }
 
@@ -177,17 +159,17 @@ func TestSSHFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inf := map[string]any{"ssh_options": info["ssh_options"].(string) + tc.opts, "ssh_user": tc.user}
 			for _, sep := range []bool{true, false} {
-				r := runJob(ctx, engine.Job{Node: "node1", Command: "echo never", Info: infoMap(inf)}, sep)
-				if engine.ReasonOf(r.res.Err) != tc.reason || r.res.ExitCode != 255 {
-					t.Errorf("sep=%v: result %+v, want %q", sep, r.res, tc.reason)
+				r := runJob(ctx, engine.Job{Node: "node1", Command: "echo never", Info: testutil.InfoMap(inf)}, sep)
+				if engine.ReasonOf(r.Res.Err) != tc.reason || r.Res.ExitCode != 255 {
+					t.Errorf("sep=%v: result %+v, want %q", sep, r.Res, tc.reason)
 				}
-				if r.res.Err != nil && !strings.Contains(r.res.Err.Error(), "node1: ") {
-					t.Errorf("error %q does not name the node", r.res.Err)
+				if r.Res.Err != nil && !strings.Contains(r.Res.Err.Error(), "node1: ") {
+					t.Errorf("error %q does not name the node", r.Res.Err)
 				}
 				// OpenSSH's own lines reach the user unchanged.
-				text := r.err
+				text := r.Err
 				if !sep {
-					text = r.out
+					text = r.Out
 				}
 				if !strings.Contains(text, tc.message+"\r\n") || strings.Contains(text, "never") { // OpenSSH ends its messages with CRLF
 					t.Errorf("sep=%v: output %q lacks %q", sep, text, tc.message)
@@ -215,17 +197,17 @@ func changedKnownHosts(t *testing.T, s *sshdtest.Server) string {
 func TestSSHCancel(t *testing.T) {
 	_, info := server(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan runOut, 1)
+	done := make(chan testutil.JobOutput, 1)
 	go func() {
-		done <- runJob(ctx, engine.Job{Node: "n", Command: "echo started; sleep 100", Info: infoMap(info)}, true)
+		done <- runJob(ctx, engine.Job{Node: "n", Command: "echo started; sleep 100", Info: testutil.InfoMap(info)}, true)
 	}()
 	time.Sleep(time.Second) // let the session start
 	start := time.Now()
 	cancel()
 	select {
 	case r := <-done:
-		if engine.ReasonOf(r.res.Err) != engine.ReasonAborted {
-			t.Errorf("result %+v", r.res)
+		if engine.ReasonOf(r.Res.Err) != engine.ReasonAborted {
+			t.Errorf("result %+v", r.Res)
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("returned %v after cancel", d)
@@ -276,42 +258,42 @@ func TestSCPCopyAndRcopy(t *testing.T) {
 	src := mkTree(t, root)
 	dst := filepath.Join(root, "dst")
 	os.Mkdir(dst, 0o755)
-	r := runJob(ctx, engine.Job{Node: "node1", Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: infoMap(info)}, true)
-	if r.res.Err != nil || r.res.ExitCode != 0 {
-		t.Fatalf("copy: %+v %q\n%s", r.res, r.err, s.Logs())
+	r := runJob(ctx, engine.Job{Node: "node1", Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: testutil.InfoMap(info)}, true)
+	if r.Res.Err != nil || r.Res.ExitCode != 0 {
+		t.Fatalf("copy: %+v %q\n%s", r.Res, r.Err, s.Logs())
 	}
 	checkTree(t, filepath.Join(dst, "src"))
 	want := "SCPCLIENT: scp -F " + s.ClientConfig + " -r -p " + src + " [node1]:" + dst
-	if !slices.Equal(r.debug, []string{want}) {
-		t.Errorf("debug %q\nwant %q", r.debug, want)
+	if !slices.Equal(r.Debug, []string{want}) {
+		t.Errorf("debug %q\nwant %q", r.Debug, want)
 	}
 	back := filepath.Join(root, "back")
 	os.Mkdir(back, 0o755)
 	for _, n := range []string{"node1", "node2"} {
 		dest := filepath.Join(back, "src."+n)
-		r = runJob(ctx, engine.Job{Node: n, Copy: &engine.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}, Info: infoMap(info)}, true)
-		if r.res.Err != nil || r.res.ExitCode != 0 {
-			t.Fatalf("rcopy %s: %+v %q", n, r.res, r.err)
+		r = runJob(ctx, engine.Job{Node: n, Copy: &engine.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}, Info: testutil.InfoMap(info)}, true)
+		if r.Res.Err != nil || r.Res.ExitCode != 0 {
+			t.Fatalf("rcopy %s: %+v %q", n, r.Res, r.Err)
 		}
 		checkTree(t, dest)
 	}
 	// A missing source is a copy failure without a connection reason.
-	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: "/nonexistent/x", Dest: back + "/x.n", Reverse: true}, Info: infoMap(info)}, true)
-	if r.res.ExitCode == 0 || r.res.Err != nil || r.err == "" {
-		t.Errorf("missing source: %+v %q", r.res, r.err)
+	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: "/nonexistent/x", Dest: back + "/x.n", Reverse: true}, Info: testutil.InfoMap(info)}, true)
+	if r.Res.ExitCode == 0 || r.Res.Err != nil || r.Err == "" {
+		t.Errorf("missing source: %+v %q", r.Res, r.Err)
 	}
 	// A refused connection is.
 	inf := map[string]any{"scp_options": s.SSHOptions() + " -oPort=1"}
-	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: src, Dest: "/tmp"}, Info: infoMap(inf)}, true)
-	if engine.ReasonOf(r.res.Err) != engine.ReasonConnectRefused || r.res.ExitCode == 0 {
-		t.Errorf("refused copy: %+v %q", r.res, r.err)
+	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: src, Dest: "/tmp"}, Info: testutil.InfoMap(inf)}, true)
+	if engine.ReasonOf(r.Res.Err) != engine.ReasonConnectRefused || r.Res.ExitCode == 0 {
+		t.Errorf("refused copy: %+v %q", r.Res, r.Err)
 	}
 }
 
 func TestSSHMissingBinary(t *testing.T) {
-	r := runJob(t.Context(), engine.Job{Node: "n", Command: "x", Info: infoMap(map[string]any{"ssh_path": "/nonexistent/ssh"})}, true)
-	if r.res.ExitCode != 255 || engine.ReasonOf(r.res.Err) != engine.ReasonLocal {
-		t.Errorf("%+v", r.res)
+	r := runJob(t.Context(), engine.Job{Node: "n", Command: "x", Info: testutil.InfoMap(map[string]any{"ssh_path": "/nonexistent/ssh"})}, true)
+	if r.Res.ExitCode != 255 || engine.ReasonOf(r.Res.Err) != engine.ReasonLocal {
+		t.Errorf("%+v", r.Res)
 	}
 }
 
@@ -331,7 +313,7 @@ func TestSSHLargeBinaryOutput(t *testing.T) {
 	h := sha256.New()
 	hw := &hashWriter{h: h}
 	var errb bytes.Buffer
-	job := engine.Job{Node: "node1", ConnectTimeout: 10 * time.Second, Info: infoMap(info), Stdout: hw, Stderr: &errb,
+	job := engine.Job{Node: "node1", ConnectTimeout: 10 * time.Second, Info: testutil.InfoMap(info), Stdout: hw, Stderr: &errb,
 		Command: "f=$(mktemp); head -c 104857600 /dev/urandom > $f; sha256sum < $f | cut -c1-64 >&2; cat $f; rm -f $f"}
 	res := New().Run(ctx, &job)
 	if res.Err != nil || res.ExitCode != 0 || hw.n != 100<<20 {

@@ -16,12 +16,9 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
-
-func infoMap(m map[string]any) func(string) (any, bool) {
-	return func(k string) (any, bool) { v, ok := m[k]; return v, ok }
-}
 
 func TestArgs(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
@@ -34,15 +31,15 @@ func TestArgs(t *testing.T) {
 		{engine.GroupJob{Nodes: nodes, Command: "uname -r"},
 			[]string{"pdsh", "-b", "-w node[1-3]", "uname -r"}, nil},
 		{engine.GroupJob{Nodes: nodes, Command: "id", Fanout: 64, ConnectTimeout: 10 * time.Second, CommandTimeout: 30 * time.Second,
-			Info: infoMap(map[string]any{"pdsh_path": "~/bin/pdsh -R ssh"})},
+			Info: testutil.InfoMap(map[string]any{"pdsh_path": "~/bin/pdsh -R ssh"})},
 			[]string{"/home/u/bin/pdsh", "-R", "ssh", "-b", "-f 64", "-u 30", "-w node[1-3]", "id"}, []string{"PDSH_SSH_ARGS_APPEND=-o ConnectTimeout=10"}},
 		{engine.GroupJob{Nodes: nodes, Fanout: 8, ConnectTimeout: 5 * time.Second, CommandTimeout: time.Minute, Copy: &engine.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}},
 			[]string{"pdcp", "-b", "-f 8", "-t 5", "-w node[1-3]", "-r", "-p", dir, "/tmp"}, nil},
-		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: infoMap(map[string]any{"pdcp_path": "/opt/pdcp"})},
+		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: testutil.InfoMap(map[string]any{"pdcp_path": "/opt/pdcp"})},
 			[]string{"/opt/pdcp", "-b", "-w node[1-3]", "/etc/hosts", "/tmp"}, nil},
 		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/back/hosts.node2", Reverse: true}},
 			[]string{"rpdcp", "-b", "-w node[1-3]", "-r", "/etc/hosts", "/back"}, nil},
-		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/back", Reverse: true}, Info: infoMap(map[string]any{"rpdcp_path": "rp"})},
+		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/back", Reverse: true}, Info: testutil.InfoMap(map[string]any{"rpdcp_path": "rp"})},
 			[]string{"rp", "-b", "-w node[1-3]", "-r", "/etc/hosts", "/back"}, nil},
 	} {
 		got, env, err := Args(&tc.job)
@@ -50,7 +47,7 @@ func TestArgs(t *testing.T) {
 			t.Errorf("Args = %q %q, %v\nwant %q %q", got, env, err, tc.want, tc.env)
 		}
 	}
-	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: []string{"a", "b"}, Command: "x", Info: infoMap(map[string]any{"pdsh_path": "'"})})
+	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: []string{"a", "b"}, Command: "x", Info: testutil.InfoMap(map[string]any{"pdsh_path": "'"})})
 	if len(res) != 2 || engine.ReasonOf(res["a"].Err) != engine.ReasonLocal || engine.ReasonOf(res["b"].Err) != engine.ReasonLocal {
 		t.Errorf("bad path: %+v", res)
 	}
@@ -166,7 +163,7 @@ exec pdsh -R exec "$@" sh -c "$cmd"
 }
 
 func TestRunGroupExec(t *testing.T) {
-	info := infoMap(map[string]any{"pdsh_path": execPdsh(t)})
+	info := testutil.InfoMap(map[string]any{"pdsh_path": execPdsh(t)})
 	var c collector
 	var dbg []string
 	var dmu sync.Mutex
@@ -213,7 +210,7 @@ func TestRunGroupExec(t *testing.T) {
 }
 
 func TestRunSingle(t *testing.T) {
-	info := infoMap(map[string]any{"pdsh_path": execPdsh(t)})
+	info := testutil.InfoMap(map[string]any{"pdsh_path": execPdsh(t)})
 	var out, errb strings.Builder
 	res := New().Run(t.Context(), &engine.Job{Node: "node7", Command: "echo hi %h; echo oops >&2; exit 4", Info: info, Stdout: &out, Stderr: &errb})
 	if res.Err != nil || res.ExitCode != 4 || out.String() != "hi node7\n" || errb.String() != "oops\n" {
@@ -227,7 +224,7 @@ func TestRunSingle(t *testing.T) {
 }
 
 func TestCommandTimeout(t *testing.T) {
-	info := infoMap(map[string]any{"pdsh_path": execPdsh(t)})
+	info := testutil.InfoMap(map[string]any{"pdsh_path": execPdsh(t)})
 	job := &engine.GroupJob{Nodes: []string{"n1", "n2"}, Command: "case %h in n1) exec sleep 30;; esac; echo done", CommandTimeout: time.Second, Info: info}
 	start := time.Now()
 	res := New().RunGroup(t.Context(), job)
@@ -240,7 +237,7 @@ func TestCommandTimeout(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	info := infoMap(map[string]any{"pdsh_path": execPdsh(t)})
+	info := testutil.InfoMap(map[string]any{"pdsh_path": execPdsh(t)})
 	ctx, cancel := context.WithCancel(t.Context())
 	pidfile := filepath.Join(t.TempDir(), "pid")
 	job := &engine.GroupJob{Nodes: []string{"n1", "n2"}, Command: "case %h in n1) exit 5;; esac; echo $$ > " + pidfile + "; sleep 100", Info: info}

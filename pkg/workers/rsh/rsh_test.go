@@ -1,7 +1,6 @@
 package rsh
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
@@ -57,10 +57,6 @@ func script(t *testing.T, name, text string) string {
 	return p
 }
 
-func infoMap(m map[string]any) func(string) (any, bool) {
-	return func(k string) (any, bool) { v, ok := m[k]; return v, ok }
-}
-
 func TestArgs(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
 	dir := t.TempDir()
@@ -70,11 +66,11 @@ func TestArgs(t *testing.T) {
 	}{
 		{engine.Job{Node: "n1", Command: "uname -r", ConnectTimeout: time.Second},
 			[]string{"rsh", "n1", "uname -r", "; echo XXRETCODE: $?"}},
-		{engine.Job{Node: "n1", Command: "id", Info: infoMap(map[string]any{"rsh_path": "~/bin/mrsh -x", "rsh_user": "adm", "rsh_options": "-n ~/k"})},
+		{engine.Job{Node: "n1", Command: "id", Info: testutil.InfoMap(map[string]any{"rsh_path": "~/bin/mrsh -x", "rsh_user": "adm", "rsh_options": "-n ~/k"})},
 			[]string{"/home/u/bin/mrsh", "-x", "-l", "adm", "-n", "~/k", "n1", "id", "; echo XXRETCODE: $?"}},
-		{engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: infoMap(map[string]any{"rsh_options": "-x", "rsh_user": "adm"})},
+		{engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: testutil.InfoMap(map[string]any{"rsh_options": "-x", "rsh_user": "adm"})},
 			[]string{"rcp", "-x", "/etc/hosts", "adm@n1:/tmp"}},
-		{engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}, Info: infoMap(map[string]any{"rsh_options": "-x", "rcp_options": "-y", "rcp_path": "/opt/rcp"})},
+		{engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}, Info: testutil.InfoMap(map[string]any{"rsh_options": "-x", "rcp_options": "-y", "rcp_path": "/opt/rcp"})},
 			[]string{"/opt/rcp", "-r", "-p", "-y", dir, "n1:/tmp"}},
 		{engine.Job{Node: "n2", Copy: &engine.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
 			[]string{"rcp", "-r", "n2:/etc/hostname", "/back/hostname.n2"}},
@@ -84,7 +80,7 @@ func TestArgs(t *testing.T) {
 			t.Errorf("Args = %q, %v\nwant %q", got, err, tc.want)
 		}
 	}
-	res := New().Run(t.Context(), &engine.Job{Node: "n", Command: "x", Info: infoMap(map[string]any{"rsh_options": "'"})})
+	res := New().Run(t.Context(), &engine.Job{Node: "n", Command: "x", Info: testutil.InfoMap(map[string]any{"rsh_options": "'"})})
 	if engine.ReasonOf(res.Err) != engine.ReasonLocal || !strings.Contains(res.Err.Error(), "rsh_options") {
 		t.Errorf("bad options: %+v", res)
 	}
@@ -103,30 +99,15 @@ func TestParseRetcode(t *testing.T) {
 	}
 }
 
-type result struct {
-	res      engine.Result
-	out, err string
-	debug    []string
-}
-
-func runJob(t *testing.T, ctx context.Context, job engine.Job, sepErr bool) result {
-	var out, errb bytes.Buffer
-	var r result
-	job.Stdout = &out
-	if sepErr {
-		job.Stderr = &errb
-	}
-	job.Debug = func(l string) { r.debug = append(r.debug, l) }
-	r.res = New().Run(ctx, &job)
-	r.out, r.err = out.String(), errb.String()
-	return r
+func runJob(t *testing.T, ctx context.Context, job engine.Job, sepErr bool) testutil.JobOutput {
+	return testutil.RunJob(ctx, New(), job, sepErr)
 }
 
 func TestRshRetcode(t *testing.T) {
 	rsh := script(t, "rsh", fakeRsh)
 	log := filepath.Join(t.TempDir(), "log")
 	t.Setenv("FAKE_LOG", log)
-	info := infoMap(map[string]any{"rsh_path": rsh, "rsh_user": "root"})
+	info := testutil.InfoMap(map[string]any{"rsh_path": rsh, "rsh_user": "root"})
 	for _, tc := range []struct {
 		name, cmd, rshRC string
 		sep              bool
@@ -151,11 +132,11 @@ func TestRshRetcode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("FAKE_RSH_RC", tc.rshRC)
 			r := runJob(t, t.Context(), engine.Job{Node: "node1", Command: tc.cmd, Info: info}, tc.sep)
-			if r.res.Err != nil || r.res.ExitCode != tc.rc {
-				t.Errorf("result %+v, want %d", r.res, tc.rc)
+			if r.Res.Err != nil || r.Res.ExitCode != tc.rc {
+				t.Errorf("result %+v, want %d", r.Res, tc.rc)
 			}
-			if r.out != tc.out || r.err != tc.err {
-				t.Errorf("stdout %q stderr %q, want %q %q", r.out, r.err, tc.out, tc.err)
+			if r.Out != tc.out || r.Err != tc.err {
+				t.Errorf("stdout %q stderr %q, want %q %q", r.Out, r.Err, tc.out, tc.err)
 			}
 		})
 	}
@@ -164,44 +145,44 @@ func TestRshRetcode(t *testing.T) {
 		t.Errorf("remote commands:\n%s", b)
 	}
 	r := runJob(t, t.Context(), engine.Job{Node: "n1", Command: "true", Info: info}, true)
-	if want := "RSHCLIENT: " + rsh + " -l root n1 true ; echo XXRETCODE: $?"; !slices.Equal(r.debug, []string{want}) {
-		t.Errorf("debug %q, want %q", r.debug, want)
+	if want := "RSHCLIENT: " + rsh + " -l root n1 true ; echo XXRETCODE: $?"; !slices.Equal(r.Debug, []string{want}) {
+		t.Errorf("debug %q, want %q", r.Debug, want)
 	}
 }
 
 func TestRshStdin(t *testing.T) {
-	info := infoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
+	info := testutil.InfoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
 	r := runJob(t, t.Context(), engine.Job{Node: "n", Command: "cat", Stdin: strings.NewReader("in\n"), Info: info}, true)
-	if r.res.ExitCode != 0 || r.out != "in\n" {
-		t.Errorf("%+v %q", r.res, r.out)
+	if r.Res.ExitCode != 0 || r.Out != "in\n" {
+		t.Errorf("%+v %q", r.Res, r.Out)
 	}
 }
 
 func TestRshFailure(t *testing.T) {
-	info := infoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
+	info := testutil.InfoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
 	r := runJob(t, t.Context(), engine.Job{Node: "unknown", Command: "true", Info: info}, true)
-	if engine.ReasonOf(r.res.Err) != engine.ReasonDNS || r.res.ExitCode != 1 || r.err != "unknown: Unknown host\n" {
-		t.Errorf("%+v %q", r.res, r.err)
+	if engine.ReasonOf(r.Res.Err) != engine.ReasonDNS || r.Res.ExitCode != 1 || r.Err != "unknown: Unknown host\n" {
+		t.Errorf("%+v %q", r.Res, r.Err)
 	}
-	r = runJob(t, t.Context(), engine.Job{Node: "n", Command: "true", Info: infoMap(map[string]any{"rsh_path": "/nonexistent/rsh"})}, true)
-	if engine.ReasonOf(r.res.Err) != engine.ReasonLocal || r.res.ExitCode != 255 {
-		t.Errorf("missing rsh: %+v", r.res)
+	r = runJob(t, t.Context(), engine.Job{Node: "n", Command: "true", Info: testutil.InfoMap(map[string]any{"rsh_path": "/nonexistent/rsh"})}, true)
+	if engine.ReasonOf(r.Res.Err) != engine.ReasonLocal || r.Res.ExitCode != 255 {
+		t.Errorf("missing rsh: %+v", r.Res)
 	}
 }
 
 func TestRshCancel(t *testing.T) {
-	info := infoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
+	info := testutil.InfoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	r := runJob(t, ctx, engine.Job{Node: "n", Command: "sleep 100", Info: info}, true)
-	if engine.ReasonOf(r.res.Err) != engine.ReasonCommandTimeout || time.Since(start) > 3*time.Second {
-		t.Errorf("%+v after %v", r.res, time.Since(start))
+	if engine.ReasonOf(r.Res.Err) != engine.ReasonCommandTimeout || time.Since(start) > 3*time.Second {
+		t.Errorf("%+v after %v", r.Res, time.Since(start))
 	}
 }
 
 func TestRcpCopyAndRcopy(t *testing.T) {
-	info := infoMap(map[string]any{"rcp_path": script(t, "rcp", fakeRcp)})
+	info := testutil.InfoMap(map[string]any{"rcp_path": script(t, "rcp", fakeRcp)})
 	root := t.TempDir()
 	src := filepath.Join(root, "src")
 	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
@@ -211,17 +192,17 @@ func TestRcpCopyAndRcopy(t *testing.T) {
 	dst := filepath.Join(root, "dst")
 	os.Mkdir(dst, 0o755)
 	r := runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: info}, true)
-	if r.res.Err != nil || r.res.ExitCode != 0 {
-		t.Fatalf("copy: %+v %q", r.res, r.err)
+	if r.Res.Err != nil || r.Res.ExitCode != 0 {
+		t.Fatalf("copy: %+v %q", r.Res, r.Err)
 	}
-	if !strings.HasPrefix(r.debug[0], "RCPCLIENT: ") || !strings.HasSuffix(r.debug[0], " -r -p "+src+" n1:"+dst) {
-		t.Errorf("debug %q", r.debug)
+	if !strings.HasPrefix(r.Debug[0], "RCPCLIENT: ") || !strings.HasSuffix(r.Debug[0], " -r -p "+src+" n1:"+dst) {
+		t.Errorf("debug %q", r.Debug)
 	}
 	back := filepath.Join(root, "back", "src.n1")
 	os.Mkdir(filepath.Dir(back), 0o755)
 	r = runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: back, Reverse: true, Preserve: true}, Info: info}, true)
-	if r.res.Err != nil || r.res.ExitCode != 0 {
-		t.Fatalf("rcopy: %+v %q", r.res, r.err)
+	if r.Res.Err != nil || r.Res.ExitCode != 0 {
+		t.Fatalf("rcopy: %+v %q", r.Res, r.Err)
 	}
 	for _, p := range []string{filepath.Join(dst, "src", "sub", "f"), filepath.Join(back, "sub", "f")} {
 		fi, err := os.Stat(p)

@@ -1,7 +1,6 @@
 package ssh
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"path/filepath"
@@ -14,32 +13,9 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
 
 // testDriver is a driver that reads only env's files.
 func testDriver(t testing.TB, e *sshtest.Env) *Driver {
@@ -49,14 +25,14 @@ func testDriver(t testing.TB, e *sshtest.Env) *Driver {
 // jobRun is a job and what it wrote.
 type jobRun struct {
 	job            *engine.Job
-	stdout, stderr *syncBuffer
-	debug          *syncBuffer
+	stdout, stderr *testutil.SyncBuffer
+	debug          *testutil.SyncBuffer
 	info           map[string]any
 }
 
 // newJob makes a command job on node with separate streams.
 func newJob(node, command string) *jobRun {
-	jr := &jobRun{stdout: &syncBuffer{}, stderr: &syncBuffer{}, debug: &syncBuffer{}, info: map[string]any{}}
+	jr := &jobRun{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, debug: &testutil.SyncBuffer{}, info: map[string]any{}}
 	jr.job = &engine.Job{
 		Node:           node,
 		Nodes:          []string{node},

@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// diffDefaultSeed seeds the differential tests' random choices unless
+// FLEETSH_DIFF_SEED says otherwise, so that a CI failure replays as it is.
+const diffDefaultSeed = 20261206
+
+// diffSeed is the seed of a differential test's random choices:
+// FLEETSH_DIFF_SEED=N picks N, FLEETSH_DIFF_SEED=random one from the clock
+// (to explore), else diffDefaultSeed. The caller logs it with how to
+// replay the run.
+func diffSeed(t *testing.T) uint64 {
+	t.Helper()
+	switch s := os.Getenv("FLEETSH_DIFF_SEED"); s {
+	case "":
+		return diffDefaultSeed
+	case "random":
+		return uint64(time.Now().UnixNano())
+	default:
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("FLEETSH_DIFF_SEED=%q: %v", s, err)
+		}
+		return v
+	}
+}
+
+// diffRand is the random source of a differential test seeded with seed.
+func diffRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// ourBinary is the path of our program name (csub, clubak, nodeset): the
+// one $env names when set, else ./cmd/name built into t's temporary
+// directory under its own name (the programs print their name).
+func ourBinary(t *testing.T, env, name string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", env, p, err)
+		}
+		return abs
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+	cmd.Dir = ".." // the module root, from integration/
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// forEachParallel calls f(0) to f(n-1), workers at a time, and returns when
+// every call has.
+func forEachParallel(n, workers int, f func(i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range work {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+}

@@ -1,0 +1,88 @@
+// Package testutil holds small helpers shared by tests of several packages
+// that fit none of the test-support packages about one service
+// (internal/natstest, internal/sshtest, internal/sshdtest) or about skips
+// (internal/testreq).
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/fleetsh/fleetsh/pkg/engine"
+)
+
+// SyncBuffer is a bytes.Buffer safe for concurrent use: a process or a
+// goroutine under test writes it while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Bytes returns a copy of what was written so far.
+func (s *SyncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// InfoMap is an engine.Job's Info function reading m.
+func InfoMap(m map[string]any) func(string) (any, bool) {
+	return func(k string) (any, bool) { v, ok := m[k]; return v, ok }
+}
+
+// JobOutput is what a worker's Run of one job returned and wrote.
+type JobOutput struct {
+	Res      engine.Result
+	Out, Err string   // standard output, and error when kept apart
+	Debug    []string // the job's debug lines
+}
+
+// RunJob runs job with d, its standard error apart from its output when
+// sepErr (else merged, as Job.Stderr nil means), and collects what it wrote.
+func RunJob(ctx context.Context, d interface {
+	Run(context.Context, *engine.Job) engine.Result
+}, job engine.Job, sepErr bool) JobOutput {
+	var out, errb bytes.Buffer
+	var r JobOutput
+	job.Stdout = &out
+	if sepErr {
+		job.Stderr = &errb
+	}
+	job.Debug = func(l string) { r.Debug = append(r.Debug, l) }
+	r.Res = d.Run(ctx, &job)
+	r.Out, r.Err = out.String(), errb.String()
+	return r
+}
+
+// BadNames returns n node names of 28 characters that do not fold
+// together: each has its own letters, hence its own pattern, and three
+// numeric fields. 40 000 of them fold to 1.16 MB, over NATS's default
+// max_payload.
+func BadNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		var letters [8]byte
+		for k, v := 7, i; k >= 0; k-- {
+			letters[k] = byte('a' + v%26)
+			v /= 26
+		}
+		out[i] = fmt.Sprintf("labnode-%s-r%02d-c%02d-ib%d", letters[:], i*7%100, i*13%100, i%10)
+	}
+	return out
+}
