@@ -297,18 +297,9 @@ func TestClubakDiff(t *testing.T) {
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
-			var b strings.Builder
-			if r.got.status != r.ref.status {
-				fmt.Fprintf(&b, "exit status: ours %d, clubak %d\n", r.got.status, r.ref.status)
-			}
-			if r.got.stdout != r.ref.stdout {
-				fmt.Fprintf(&b, "stdout:\n ours:   %q\n clubak: %q\n", r.got.stdout, r.ref.stdout)
-			}
-			if r.got.stderr != r.ref.stderr {
-				fmt.Fprintf(&b, "stderr:\n ours:   %q\n clubak: %q\n", r.got.stderr, r.ref.stderr)
-			}
-			if b.Len() > 0 {
-				t.Errorf("$ clubak %q <<< %q\n%s", r.args, c.stdin, b.String())
+			if d := diffReport("ours", "clubak", r.got.status, r.ref.status, nil,
+				diffStream{"stdout", r.got.stdout, r.ref.stdout}, diffStream{"stderr", r.got.stderr, r.ref.stderr}); d != "" {
+				t.Errorf("$ clubak %q <<< %q\n%s", r.args, c.stdin, d)
 			}
 		})
 	}

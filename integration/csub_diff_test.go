@@ -316,26 +316,22 @@ func TestCsubDiff(t *testing.T) {
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
-			var b strings.Builder
-			if r.got.status != r.ref.status {
-				fmt.Fprintf(&b, "exit status: csub %d, clush %d\n", r.got.status, r.ref.status)
+			canon := csubDiffCanon
+			if c.anyOrder {
+				canon = sortedLines
 			}
-			for _, s := range []struct{ name, got, want string }{
-				{"stdout", r.got.stdout, r.ref.stdout}, {"stderr", r.got.stderr, r.ref.stderr}, {"files", r.got.files, r.ref.files},
-			} {
-				canon := csubDiffCanon
-				if c.anyOrder {
-					canon = sortedLines
-				}
-				if canon(s.got) != canon(s.want) {
-					fmt.Fprintf(&b, "%s:\n csub:  %q\n clush: %q\n", s.name, s.got, s.want)
-				}
-			}
-			if b.Len() > 0 {
-				t.Errorf("$ csub %s\n%s", strings.Join(r.args, " "), b.String())
+			if d := csubDiffReport(r.got, r.ref, canon); d != "" {
+				t.Errorf("$ csub %s\n%s", strings.Join(r.args, " "), d)
 			}
 		})
 	}
+}
+
+// csubDiffReport says how csub's run differs from clush's: status, output,
+// error and files, each stream compared after canon.
+func csubDiffReport(got, ref csubDiffRun, canon func(string) string) string {
+	return diffReport("csub", "clush", got.status, ref.status, canon,
+		diffStream{"stdout", got.stdout, ref.stdout}, diffStream{"stderr", got.stderr, ref.stderr}, diffStream{"files", got.files, ref.files})
 }
 
 // csubProgress is clush's progress counter and its erasure.

@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,4 +80,26 @@ func forEachParallel(n, workers int, f func(i int)) {
 	}
 	close(work)
 	wg.Wait()
+}
+
+// diffStream is one output of a differential case: ours and the
+// reference's.
+type diffStream struct{ name, got, want string }
+
+// diffReport says how our run (named ours in the report) differs from the
+// reference's (named ref): the exit status, then each stream whose texts
+// differ, after canon when not nil. It is "" when they agree.
+func diffReport(ours, ref string, got, want int, canon func(string) string, streams ...diffStream) string {
+	var b strings.Builder
+	if got != want {
+		fmt.Fprintf(&b, "exit status: %s %d, %s %d\n", ours, got, ref, want)
+	}
+	w := max(len(ours), len(ref)) + 1
+	for _, s := range streams {
+		if s.got == s.want || canon != nil && canon(s.got) == canon(s.want) {
+			continue
+		}
+		fmt.Fprintf(&b, "%s:\n %-*s %q\n %-*s %q\n", s.name, w, ours+":", s.got, w, ref+":", s.want)
+	}
+	return b.String()
 }

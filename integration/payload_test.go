@@ -161,14 +161,7 @@ func TestHugeJobsDaemons(t *testing.T) {
 	skipShort(t)
 	url := startNATS(t, 128<<10)
 	startDaemons(t, url)
-	env := []string{"FLEETSH_FLEET=" + url}
-	began := time.Now()
-	allExited(t, runCsubProc(t, env, "--json", "-R", "exec", "-w", "n[1-120000]", "true %hosts"), 120000)
-	t.Logf("120 000 nodes through daemons: %v", time.Since(began).Round(time.Millisecond))
-	began = time.Now()
-	hosts := writeHostfile(t, testutil.BadNames(40000))
-	allExited(t, runCsubProc(t, env, "--json", "-R", "exec", "--hostfile", hosts, "true %hosts"), 40000)
-	t.Logf("40 000 long names through daemons: %v", time.Since(began).Round(time.Millisecond))
+	hugeJobs(t, []string{"FLEETSH_FLEET=" + url}, "through daemons", "true %hosts")
 }
 
 // The same jobs on csub's in-process fleet (max_payload 1 MiB). The long
@@ -178,13 +171,20 @@ func TestHugeJobsDaemons(t *testing.T) {
 // argument may have.
 func TestHugeJobsInProcess(t *testing.T) {
 	skipShort(t)
+	hugeJobs(t, nil, "in process", "true %%hosts")
+}
+
+// hugeJobs runs csub with env on 120 000 nodes (`true %hosts`), then on
+// 40 000 long names (longCmd), and requires every node to end exited.
+func hugeJobs(t *testing.T, env []string, where, longCmd string) {
+	t.Helper()
 	began := time.Now()
-	allExited(t, runCsubProc(t, nil, "--json", "-R", "exec", "-w", "n[1-120000]", "true %hosts"), 120000)
-	t.Logf("120 000 nodes in process: %v", time.Since(began).Round(time.Millisecond))
+	allExited(t, runCsubProc(t, env, "--json", "-R", "exec", "-w", "n[1-120000]", "true %hosts"), 120000)
+	t.Logf("120 000 nodes %s: %v", where, time.Since(began).Round(time.Millisecond))
 	began = time.Now()
 	hosts := writeHostfile(t, testutil.BadNames(40000))
-	allExited(t, runCsubProc(t, nil, "--json", "-R", "exec", "--hostfile", hosts, "true %%hosts"), 40000)
-	t.Logf("40 000 long names in process: %v", time.Since(began).Round(time.Millisecond))
+	allExited(t, runCsubProc(t, env, "--json", "-R", "exec", "--hostfile", hosts, longCmd), 40000)
+	t.Logf("40 000 long names %s: %v", where, time.Since(began).Round(time.Millisecond))
 }
 
 // A node set over the limit is refused at once, before anything expands

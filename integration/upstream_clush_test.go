@@ -51,7 +51,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -123,32 +122,21 @@ func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
 	}
 	results := make([]result, len(cases))
 	errs := make([]error, len(cases))
-	work := make(chan int)
-	var wg sync.WaitGroup
 	// Several at a time: clush's Python start-up costs CPU, and many
 	// cases only wait (sleep 2, -u 1).
-	for range max(4, 3*runtime.GOMAXPROCS(0)) {
-		wg.Go(func() {
-			for i := range work {
-				c := cases[i]
-				var r result
-				t0 := time.Now()
-				r.ref, errs[i] = e.run(e.clush, c, true)
-				t1 := time.Now()
-				r.refTime = t1.Sub(t0)
-				if errs[i] == nil {
-					r.got, errs[i] = e.run(e.csub, c, false)
-					r.gotTime = time.Since(t1)
-				}
-				results[i] = r
-			}
-		})
-	}
-	for i := range cases {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	forEachParallel(len(cases), max(4, 3*runtime.GOMAXPROCS(0)), func(i int) {
+		c := cases[i]
+		var r result
+		t0 := time.Now()
+		r.ref, errs[i] = e.run(e.clush, c, true)
+		t1 := time.Now()
+		r.refTime = t1.Sub(t0)
+		if errs[i] == nil {
+			r.got, errs[i] = e.run(e.csub, c, false)
+			r.gotTime = time.Since(t1)
+		}
+		results[i] = r
+	})
 	t.Logf("%d cases in %v", len(cases), time.Since(start).Round(time.Millisecond))
 	if testing.Verbose() {
 		for i, c := range cases {
@@ -167,19 +155,8 @@ func runUpstreamClush(t *testing.T, cases []upstreamClushCase) {
 				}
 				return
 			}
-			var b strings.Builder
-			if r.got.status != r.ref.status {
-				fmt.Fprintf(&b, "exit status: csub %d, clush %d\n", r.got.status, r.ref.status)
-			}
-			for _, s := range []struct{ name, got, want string }{
-				{"stdout", r.got.stdout, r.ref.stdout}, {"stderr", r.got.stderr, r.ref.stderr}, {"files", r.got.files, r.ref.files},
-			} {
-				if csubDiffCanon(s.got) != csubDiffCanon(s.want) {
-					fmt.Fprintf(&b, "%s:\n csub:  %q\n clush: %q\n", s.name, s.got, s.want)
-				}
-			}
-			if b.Len() > 0 {
-				t.Errorf("$ csub %s\n%s", strings.Join(c.args, " "), b.String())
+			if d := csubDiffReport(r.got, r.ref, csubDiffCanon); d != "" {
+				t.Errorf("$ csub %s\n%s", strings.Join(c.args, " "), d)
 			}
 		})
 	}
