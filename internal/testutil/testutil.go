@@ -8,7 +8,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
@@ -85,4 +89,30 @@ func BadNames(n int) []string {
 		out[i] = fmt.Sprintf("labnode-%s-r%02d-c%02d-ib%d", letters[:], i*7%100, i*13%100, i%10)
 	}
 	return out
+}
+
+// Alive reports whether process pid exists and is not a zombie.
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// Gone waits up to d for process pid to end. It kills a process still
+// alive then, so that a failing test leaves nothing behind, and returns
+// false.
+func Gone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for Alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if Alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		return false
+	}
+	return true
 }

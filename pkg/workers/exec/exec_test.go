@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
@@ -145,17 +146,6 @@ func TestExecStdin(t *testing.T) {
 	}
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 func waitFile(t *testing.T, path string) []int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -214,12 +204,7 @@ func TestExecCancelKillsTree(t *testing.T) {
 				t.Errorf("result %+v, want reason %q", res, tc.reason)
 			}
 			for _, pid := range pids {
-				deadline := time.Now().Add(2 * time.Second)
-				for alive(pid) && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if alive(pid) {
-					syscall.Kill(pid, syscall.SIGKILL)
+				if !testutil.Gone(pid, 2*time.Second) {
 					t.Errorf("pid %d survived", pid)
 				}
 			}
@@ -268,11 +253,11 @@ func TestExecCancelEscapedChild(t *testing.T) {
 				t.Fatal("Run did not return")
 			}
 			deadline := time.Now().Add(2 * time.Second)
-			for tc.killed && alive(pid) && time.Now().Before(deadline) {
+			for tc.killed && testutil.Alive(pid) && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
-			if alive(pid) == tc.killed {
-				t.Errorf("pid %d alive=%v, want killed=%v", pid, alive(pid), tc.killed)
+			if testutil.Alive(pid) == tc.killed {
+				t.Errorf("pid %d alive=%v, want killed=%v", pid, testutil.Alive(pid), tc.killed)
 			}
 		})
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
-	"github.com/fleetsh/fleetsh/internal/sshtest"
 )
 
 // TestSSHDCopyOntoItself copies a file and a tree onto their own paths, as
@@ -77,9 +76,7 @@ func TestSSHDCopyOntoItself(t *testing.T) {
 func TestCopyOverLongerFile(t *testing.T) {
 	for _, proto := range protocols(t) {
 		t.Run(proto, func(t *testing.T) {
-			s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-			s.SetSFTP(proto == "sftp")
-			d := testDriver(t, e)
+			_, d := copyNode(t, proto)
 			dir := t.TempDir()
 			src := filepath.Join(dir, "short")
 			if err := os.WriteFile(src, []byte("new\n"), 0o644); err != nil {

@@ -165,6 +165,15 @@ func protocols(t *testing.T) []string {
 	return []string{"sftp", "scp"}
 }
 
+// copyNode starts a server for node1 whose copies use proto ("sftp" or
+// "scp"), and a driver that reaches it.
+func copyNode(t *testing.T, proto string) (*sshtest.Server, *Driver) {
+	t.Helper()
+	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
+	s.SetSFTP(proto == "sftp")
+	return s, testDriver(t, e)
+}
+
 func TestCopyTree(t *testing.T) {
 	for _, proto := range protocols(t) {
 		for _, preserve := range []bool{false, true} {
@@ -173,9 +182,7 @@ func TestCopyTree(t *testing.T) {
 				name += "/preserve"
 			}
 			t.Run(name, func(t *testing.T) {
-				s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-				s.SetSFTP(proto == "sftp")
-				d := testDriver(t, e)
+				s, d := copyNode(t, proto)
 				dir := t.TempDir()
 				src := filepath.Join(dir, "src")
 				makeTree(t, src)
@@ -217,9 +224,7 @@ func TestCopyTree(t *testing.T) {
 func TestCopyFile(t *testing.T) {
 	for _, proto := range protocols(t) {
 		t.Run(proto, func(t *testing.T) {
-			s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-			s.SetSFTP(proto == "sftp")
-			d := testDriver(t, e)
+			_, d := copyNode(t, proto)
 			dir := t.TempDir()
 			src := filepath.Join(dir, "file.sh")
 			data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB

@@ -305,11 +305,7 @@ func TestAcceptNewHashed(t *testing.T) {
 }
 
 func TestBlackholedConnect(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	s.SetStall(true)
-	d := testDriver(t, e)
-	jr := newJob("node1", "true")
-	jr.job.ConnectTimeout = 300 * time.Millisecond
+	s, d, jr := stalledJob(t)
 	start := time.Now()
 	res := jr.run(t, d)
 	if took := time.Since(start); took > 3*time.Second {

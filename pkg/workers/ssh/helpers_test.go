@@ -19,7 +19,25 @@ import (
 
 // testDriver is a driver that reads only env's files.
 func testDriver(t testing.TB, e *sshtest.Env) *Driver {
-	return &Driver{Config: e.ConfigPath, Home: t.TempDir(), RetryBackoff: 5 * time.Millisecond}
+	return configDriver(t, e.ConfigPath)
+}
+
+// configDriver is a driver that reads the config file at path only, with
+// an empty home of its own and quick retries.
+func configDriver(t testing.TB, path string) *Driver {
+	return &Driver{Config: path, Home: t.TempDir(), RetryBackoff: 5 * time.Millisecond}
+}
+
+// stalledJob is a job on node1 with a 300 ms connect timeout, node1 being
+// a server that accepts connections and never sends its banner, and the
+// driver that reaches it.
+func stalledJob(t *testing.T) (*sshtest.Server, *Driver, *jobRun) {
+	t.Helper()
+	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
+	s.SetStall(true)
+	jr := newJob("node1", "true")
+	jr.job.ConnectTimeout = 300 * time.Millisecond
+	return s, testDriver(t, e), jr
 }
 
 // jobRun is a job and what it wrote.

@@ -51,11 +51,7 @@ func TestChangedHostKeyReason(t *testing.T) {
 // TestBannerTimeoutReason: a server that accepts and never sends its
 // banner.
 func TestBannerTimeoutReason(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	s.SetStall(true)
-	d := testDriver(t, e)
-	jr := newJob("node1", "true")
-	jr.job.ConnectTimeout = 300 * time.Millisecond
+	s, d, jr := stalledJob(t)
 	res := jr.run(t, d)
 	wantFailure(t, jr, res, engine.ReasonConnectTimeout)
 	want := fmt.Sprintf("node1: connect timeout: no answer from 127.0.0.1:%d within 300ms (SSH banner)", s.Port())

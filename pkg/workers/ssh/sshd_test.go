@@ -21,7 +21,7 @@ import (
 // FLEETSH_REQUIRE_SSHD=1 so these cannot skip there.
 
 func sshdDriver(t testing.TB, srv *sshdtest.Server) *Driver {
-	return &Driver{Config: srv.ClientConfig, Home: t.TempDir(), RetryBackoff: 5 * time.Millisecond}
+	return configDriver(t, srv.ClientConfig)
 }
 
 func TestSSHDCommands(t *testing.T) {
