@@ -54,18 +54,23 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestExec(t *testing.T) {
+// node1Session starts a server for node1, dials it and opens a session.
+func node1Session(t *testing.T) (*Server, *ssh.Session) {
+	t.Helper()
 	s, e := StartNodes(t, Config{}, "node1")
-	c := dial(t, s, e)
-
-	sess, err := c.NewSession()
+	sess, err := dial(t, s, e).NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, sess
+}
+
+func TestExec(t *testing.T) {
+	_, sess := node1Session(t)
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
 	sess.Stdin = strings.NewReader("hello\n")
-	err = sess.Run("cat; echo err >&2; exit 3")
+	err := sess.Run("cat; echo err >&2; exit 3")
 	var ee *ssh.ExitError
 	if !errors.As(err, &ee) || ee.ExitStatus() != 3 {
 		t.Fatalf("Run: %v, want exit status 3", err)
@@ -76,13 +81,8 @@ func TestExec(t *testing.T) {
 }
 
 func TestExitSignal(t *testing.T) {
-	s, e := StartNodes(t, Config{}, "node1")
-	c := dial(t, s, e)
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = sess.Run("kill -TERM $$")
+	_, sess := node1Session(t)
+	err := sess.Run("kill -TERM $$")
 	var ee *ssh.ExitError
 	if !errors.As(err, &ee) || ee.Signal() != "TERM" {
 		t.Fatalf("Run: %v, want exit-signal TERM", err)
@@ -90,12 +90,7 @@ func TestExitSignal(t *testing.T) {
 }
 
 func TestSignalKillsCommand(t *testing.T) {
-	s, e := StartNodes(t, Config{}, "node1")
-	c := dial(t, s, e)
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, sess := node1Session(t)
 	out, _ := sess.StdoutPipe()
 	if err := sess.Start("echo ready; exec sleep 60"); err != nil {
 		t.Fatal(err)

@@ -189,38 +189,39 @@ func TestRetransmitOnRequest(t *testing.T) {
 	}
 }
 
-// A batch lost with nobody asking for it goes again when its ack is
-// overdue.
-func TestRetransmitStale(t *testing.T) {
+// Overdue batches go again and the stream goes on: a batch lost with
+// nobody asking for it ("stale"), and lost acks ("lostack": the agent
+// resends what is overdue, the duplicate makes the coordinator ack again).
+func TestResendOverdue(t *testing.T) {
 	t.Parallel()
-	_, c, a := fleet(t, Config{})
-	c.drop = func(b *protocol.EventBatch, n int) bool { return b.Seq == 3 && n == 1 }
-	sh := shardOf("stale", []string{"s1"}, protocol.JobSpec{Command: "seq 1 5000"})
-	sh.MaxBatch, sh.Window = 1024, 4
-	r := c.run(a, sh, 15*time.Second)
-	if r.arrivals[3] < 2 {
-		t.Errorf("seq 3 arrived %d times", r.arrivals[3])
-	}
-	if got := r.nodes(t, 1); len(got[0].stdout) != 5000 {
-		t.Errorf("%d lines", len(got[0].stdout))
-	}
-}
-
-// Acks lost: the agent resends what is overdue, the duplicate makes the
-// coordinator ack again, and the stream goes on.
-func TestLostAcks(t *testing.T) {
-	t.Parallel()
-	_, c, a := fleet(t, Config{})
-	c.ack.Store(false)
-	c.ackOnDup.Store(true) // acks get through again once the agent resent
-	sh := shardOf("lostack", []string{"l1"}, protocol.JobSpec{Command: "seq 1 5000"})
-	sh.MaxBatch, sh.Window = 1024, 2
-	r := c.run(a, sh, 15*time.Second)
-	if r.arrivals[1] < 2 {
-		t.Errorf("seq 1 arrived %d times", r.arrivals[1])
-	}
-	if got := r.nodes(t, 1); len(got[0].stdout) != 5000 {
-		t.Errorf("%d lines", len(got[0].stdout))
+	for _, tc := range []struct {
+		job, node string
+		window    int
+		resent    uint64 // the seq that must arrive twice
+		lose      func(c *coord)
+	}{
+		{"stale", "s1", 4, 3, func(c *coord) {
+			c.drop = func(b *protocol.EventBatch, n int) bool { return b.Seq == 3 && n == 1 }
+		}},
+		{"lostack", "l1", 2, 1, func(c *coord) {
+			c.ack.Store(false)
+			c.ackOnDup.Store(true) // acks get through again once the agent resent
+		}},
+	} {
+		t.Run(tc.job, func(t *testing.T) {
+			t.Parallel()
+			_, c, a := fleet(t, Config{})
+			tc.lose(c)
+			sh := shardOf(tc.job, []string{tc.node}, protocol.JobSpec{Command: "seq 1 5000"})
+			sh.MaxBatch, sh.Window = 1024, tc.window
+			r := c.run(a, sh, 15*time.Second)
+			if r.arrivals[tc.resent] < 2 {
+				t.Errorf("seq %d arrived %d times", tc.resent, r.arrivals[tc.resent])
+			}
+			if got := r.nodes(t, 1); len(got[0].stdout) != 5000 {
+				t.Errorf("%d lines", len(got[0].stdout))
+			}
+		})
 	}
 }
 
