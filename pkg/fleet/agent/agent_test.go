@@ -322,13 +322,10 @@ func waitFor(t testing.TB, d time.Duration, ok func() bool) {
 	}
 }
 
-// Cancel mid-shard: running commands are killed, pending nodes never
-// start, every node ends cancelled.
-func TestCancel(t *testing.T) {
-	t.Parallel()
-	_, c, a := fleet(t, Config{Capacity: 8})
-	nodes := names("c", 20)
-	sh := shardOf("cancel", nodes, protocol.JobSpec{Command: "sleep 30"})
+// streaming submits sh to a and returns its stream once n of its batches
+// have arrived.
+func (c *coord) streaming(t *testing.T, a *Agent, sh *protocol.Shard, n int) *recv {
+	t.Helper()
 	if rep := c.submit(a, sh); !rep.Accepted {
 		t.Fatal(rep.Error)
 	}
@@ -336,8 +333,19 @@ func TestCancel(t *testing.T) {
 	waitFor(t, 5*time.Second, func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return len(r.batches) > 0
+		return len(r.batches) >= n
 	})
+	return r
+}
+
+// Cancel mid-shard: running commands are killed, pending nodes never
+// start, every node ends cancelled.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	_, c, a := fleet(t, Config{Capacity: 8})
+	nodes := names("c", 20)
+	sh := shardOf("cancel", nodes, protocol.JobSpec{Command: "sleep 30"})
+	r := c.streaming(t, a, sh, 1)
 	start := time.Now()
 	c.control(a.ID(), protocol.Control{Kind: protocol.ControlCancel, Job: "cancel"})
 	c.wait(sh.Key(), 10*time.Second)
@@ -516,15 +524,7 @@ func TestNATSRestart(t *testing.T) {
 	srv, c, a := fleet(t, Config{Capacity: 8})
 	nodes := names("r", 40)
 	sh := shardOf("restart", nodes, protocol.JobSpec{Command: "sleep 0.2; echo hi %h"})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
-	r := c.recv(sh.Key())
-	waitFor(t, 5*time.Second, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return len(r.batches) > 1
-	})
+	r := c.streaming(t, a, sh, 2)
 	srv.Restart(300 * time.Millisecond)
 	r = c.wait(sh.Key(), 20*time.Second)
 	got := r.nodes(t, len(nodes))
