@@ -28,23 +28,12 @@ import (
 
 var goldenRun = flag.String("golden.run", "", "only run golden cases whose file/name contains this substring")
 
-// goldenEnv is regen.sh's environment.
-func goldenEnv(t *testing.T) func(string) string {
-	env := map[string]string{
-		"PATH":                "/usr/bin:/bin",
-		"HOME":                t.TempDir(),
-		"LANG":                "C.UTF-8",
-		"CLUSTERSHELL_CFGDIR": filepath.Join("testdata", "golden", "conf"),
-	}
-	return func(k string) string { return env[k] }
-}
-
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
-	getenv := goldenEnv(t)
+	getenv := golden.Env(t, "CLUSTERSHELL_CFGDIR="+filepath.Join("testdata", "golden", "conf"))
 	for _, f := range files {
 		cases, err := golden.ParseFile(f, "csub")
 		if err != nil {

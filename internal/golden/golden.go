@@ -22,8 +22,21 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"unicode/utf8"
 )
+
+// Env is the environment regen.sh gives the reference, as a getenv
+// function: PATH=/usr/bin:/bin, a HOME of t's own (no user configuration
+// leaks in), LANG=C.UTF-8, and the extra "NAME=value" pairs.
+func Env(t testing.TB, extra ...string) func(string) string {
+	env := map[string]string{"PATH": "/usr/bin:/bin", "HOME": t.TempDir(), "LANG": "C.UTF-8"}
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
 
 // Case is one "=== name" block of a golden file.
 type Case struct {

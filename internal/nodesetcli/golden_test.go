@@ -40,12 +40,7 @@ func TestGolden(t *testing.T) {
 	// Same environment as regen.sh gave the reference: no user config can
 	// leak in through HOME or XDG_CONFIG_HOME, and upcall shells find the
 	// same tools.
-	env := map[string]string{
-		"PATH": "/usr/bin:/bin",
-		"HOME": t.TempDir(),
-		"LANG": "C.UTF-8",
-	}
-	getenv := func(k string) string { return env[k] }
+	getenv := golden.Env(t)
 
 	total := 0
 	for _, f := range files {
