@@ -355,17 +355,6 @@ func clubakDiffExec(bin string, args []string, stdin string, env []string) (club
 		return clubakDiffRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir, cmd.Env = dir, env
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return clubakDiffRun{}, fmt.Errorf("%s: %v", bin, err)
-	}
-	return clubakDiffRun{stdout: stdout.String(), stderr: stderr.String(), status: cmd.ProcessState.ExitCode()}, nil
+	p, err := runProc(dir, bin, args, env, strings.NewReader(stdin), 60*time.Second)
+	return clubakDiffRun{stdout: p.stdout, stderr: p.stderr, status: p.status}, err
 }

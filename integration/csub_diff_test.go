@@ -42,14 +42,11 @@ package integration
 //	FLEETSH_CSUB_OURS=path           use this csub instead of building one
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -352,21 +349,15 @@ func csubDiffExec(bin string, args []string, c csubDiffCase, env []string, isClu
 		return csubDiffRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir, cmd.Env = dir, env
+	var stdin io.Reader
 	if c.stdin != "" {
-		cmd.Stdin = strings.NewReader(c.stdin)
+		stdin = strings.NewReader(c.stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return csubDiffRun{}, fmt.Errorf("%s: %v", bin, err)
+	p, err := runProc(dir, bin, args, env, stdin, 60*time.Second)
+	if err != nil {
+		return csubDiffRun{}, err
 	}
-	r := csubDiffRun{status: cmd.ProcessState.ExitCode()}
+	r := csubDiffRun{status: p.status}
 	norm := func(s string) string {
 		if isClush {
 			s = strings.ReplaceAll(s, "clush", "csub")
@@ -375,8 +366,8 @@ func csubDiffExec(bin string, args []string, c csubDiffCase, env []string, isClu
 	}
 	// -d names the open files soft limit csub (Go) raised itself to at
 	// start-up where clush names the one it got (docs/csub.md).
-	r.stdout = csubSoftLimit.ReplaceAllString(norm(stdout.String()), "${1}N")
-	r.stderr = csubProgress.ReplaceAllString(norm(stderr.String()), "")
+	r.stdout = csubSoftLimit.ReplaceAllString(norm(p.stdout), "${1}N")
+	r.stderr = csubProgress.ReplaceAllString(norm(p.stderr), "")
 	r.files, err = csubDiffTree(dir)
 	return r, err
 }

@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -102,4 +106,28 @@ func diffReport(ours, ref string, got, want int, canon func(string) string, stre
 		fmt.Fprintf(&b, "%s:\n %-*s %q\n %-*s %q\n", s.name, w, ours+":", s.got, w, ref+":", s.want)
 	}
 	return b.String()
+}
+
+// procResult is a finished process's exit status and output.
+type procResult struct {
+	status         int
+	stdout, stderr string
+}
+
+// runProc runs bin with args in dir, with env and stdin (nil: none), and
+// kills it after timeout. An exit status is a result; only a process that
+// could not run is an error.
+func runProc(dir, bin string, args, env []string, stdin io.Reader, timeout time.Duration) (procResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, env, stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return procResult{}, fmt.Errorf("%s: %v", bin, err)
+	}
+	return procResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}, nil
 }

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,35 +33,19 @@ import (
 // max_payload), the coordinator's shards, the agent's expansion, one end
 // record per node and csub's renderer (--json: one line per node).
 
-// csubResult is a csub process's exit status and output.
-type csubResult struct {
-	status         int
-	stdout, stderr string
-}
-
 // runCsubProc runs the csub binary with args and extra environment.
-func runCsubProc(t *testing.T, env []string, args ...string) csubResult {
+func runCsubProc(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), "csub"), args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = t.TempDir()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	status := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		status = ee.ExitCode()
-	} else if err != nil {
+	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, 5*time.Minute)
+	if err != nil {
 		t.Fatalf("csub %v: %v", args, err)
 	}
-	return csubResult{status, out.String(), errb.String()}
+	return r
 }
 
 // allExited checks csub --json output: every one of want nodes has one
 // result line, in state exited with status 0.
-func allExited(t *testing.T, r csubResult, want int) {
+func allExited(t *testing.T, r procResult, want int) {
 	t.Helper()
 	if r.status != 0 {
 		t.Fatalf("csub exit status %d; stderr:\n%.2000s", r.status, r.stderr)
