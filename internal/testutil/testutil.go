@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
@@ -115,4 +116,23 @@ func Gone(pid int, d time.Duration) bool {
 		return false
 	}
 	return true
+}
+
+// CancelAndWait calls cancel, then takes a worker's result from done. No
+// result within patience fails t at once; a result that came later than
+// within after the cancel is an error of t.
+func CancelAndWait[T any](t testing.TB, cancel func(), done <-chan T, within, patience time.Duration) T {
+	t.Helper()
+	start := time.Now()
+	cancel()
+	select {
+	case r := <-done:
+		if d := time.Since(start); d > within {
+			t.Errorf("Run returned %v after cancel, over %v", d, within)
+		}
+		return r
+	case <-time.After(patience):
+		t.Fatalf("Run did not return within %v after cancel", patience)
+		panic("unreachable")
+	}
 }

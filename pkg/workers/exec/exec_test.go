@@ -189,17 +189,7 @@ func TestExecCancelKillsTree(t *testing.T) {
 				done <- res
 			}()
 			pids := waitFile(t, pidfile)
-			start := time.Now()
-			cancel(tc.cause)
-			var res engine.Result
-			select {
-			case res = <-done:
-			case <-time.After(5 * time.Second):
-				t.Fatal("Run did not return after cancel")
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("Run took %v to return", d)
-			}
+			res := testutil.CancelAndWait(t, func() { cancel(tc.cause) }, done, 2*time.Second, 5*time.Second)
 			if engine.ReasonOf(res.Err) != tc.reason || res.ExitCode != -1 {
 				t.Errorf("result %+v, want reason %q", res, tc.reason)
 			}

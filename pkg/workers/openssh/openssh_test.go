@@ -202,18 +202,8 @@ func TestSSHCancel(t *testing.T) {
 		done <- runJob(ctx, engine.Job{Node: "n", Command: "echo started; sleep 100", Info: testutil.InfoMap(info)}, true)
 	}()
 	time.Sleep(time.Second) // let the session start
-	start := time.Now()
-	cancel()
-	select {
-	case r := <-done:
-		if engine.ReasonOf(r.Res.Err) != engine.ReasonAborted {
-			t.Errorf("result %+v", r.Res)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("returned %v after cancel", d)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	if r := testutil.CancelAndWait(t, cancel, done, 2*time.Second, 10*time.Second); engine.ReasonOf(r.Res.Err) != engine.ReasonAborted {
+		t.Errorf("result %+v", r.Res)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
@@ -205,17 +206,7 @@ func TestCancelKillsCommand(t *testing.T) {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return pid > 0
 	})
-	start := time.Now()
-	cancel()
-	var res engine.Result
-	select {
-	case res = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("Run took %v to return after cancel", d)
-	}
+	res := testutil.CancelAndWait(t, cancel, done, 2*time.Second, 5*time.Second)
 	if !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("Err = %v, want context.Canceled", res.Err)
 	}
