@@ -19,6 +19,12 @@ package integration
 //	FLEETSH_REQUIRE_CLUSTERSHELL=1   fail instead of skip without /usr/bin/clubak
 //	FLEETSH_CLUBAK_DIFF_RUN=substr   only the cases whose name contains substr
 //	FLEETSH_CLUBAK_OURS=path         use this clubak instead of building one
+//	FLEETSH_DIFF_SEED=N|random       with -short, the seed that picks the
+//	                                 sample (default: diffDefaultSeed; random:
+//	                                 from the clock, to explore)
+//	FLEETSH_DIFF_CASES=N             with -short, the sample's size (default
+//	                                 clubakDiffShortCases); without -short
+//	                                 every case runs
 
 import (
 	"bytes"
@@ -35,7 +41,12 @@ import (
 	"time"
 )
 
-const clubakDiffRef = "/usr/bin/clubak"
+const (
+	clubakDiffRef = "/usr/bin/clubak"
+	// clubakDiffShortCases is how many cases -short runs, picked by the
+	// seed.
+	clubakDiffShortCases = 40
+)
 
 // clubakDiffCase is one command line and its standard input.
 type clubakDiffCase struct {
@@ -273,6 +284,9 @@ func TestClubakDiff(t *testing.T) {
 		cases = slices.DeleteFunc(cases, func(c clubakDiffCase) bool { return !strings.Contains(c.name, only) })
 	} else if len(cases) < 170 {
 		t.Errorf("only %d cases: the differential test promises at least 170", len(cases))
+	}
+	if testing.Short() {
+		cases = diffSample(t, cases, clubakDiffShortCases)
 	}
 	type result struct {
 		args     []string

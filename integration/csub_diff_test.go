@@ -285,7 +285,7 @@ func TestCsubDiff(t *testing.T) {
 		cases = slices.DeleteFunc(cases, func(c csubDiffCase) bool { return !strings.Contains(c.name, only) })
 	}
 	if testing.Short() {
-		cases = csubDiffSample(t, cases)
+		cases = diffSample(t, cases, csubDiffShortCases)
 	}
 	// Run every case first, several at a time whatever -parallel says:
 	// clush's Python start-up costs CPU, and the timeout cases only wait.
@@ -485,20 +485,3 @@ var (
 	csubDebugClient = regexp.MustCompile(`^[A-Z]+CLIENT: `)
 	csubDebugRead   = regexp.MustCompile(`^([^ :]+): b['"]`)
 )
-
-// csubDiffSample is -short's sample of cases: FLEETSH_DIFF_CASES of them
-// (csubDiffShortCases by default) picked by the differential seed, kept in
-// the table's order.
-func csubDiffSample(t *testing.T, cases []csubDiffCase) []csubDiffCase {
-	t.Helper()
-	seed := diffSeed(t)
-	n := min(envInt(t, "FLEETSH_DIFF_CASES", csubDiffShortCases), len(cases))
-	picked := diffRand(seed).Perm(len(cases))[:n]
-	slices.Sort(picked)
-	sample := make([]csubDiffCase, n)
-	for i, j := range picked {
-		sample[i] = cases[j]
-	}
-	t.Logf("-short: %d of %d cases, seed %d (replay: FLEETSH_DIFF_SEED=%d FLEETSH_DIFF_CASES=%d go test -short)", n, len(cases), seed, seed, n)
-	return sample
-}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,4 +131,21 @@ func runProc(dir, bin string, args, env []string, stdin io.Reader, timeout time.
 		return procResult{}, fmt.Errorf("%s: %v", bin, err)
 	}
 	return procResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}, nil
+}
+
+// diffSample is -short's sample of a differential test's cases:
+// FLEETSH_DIFF_CASES of them (def by default) picked by the differential
+// seed, in the table's order. It logs how to replay it.
+func diffSample[T any](t *testing.T, cases []T, def int) []T {
+	t.Helper()
+	seed := diffSeed(t)
+	n := min(envInt(t, "FLEETSH_DIFF_CASES", def), len(cases))
+	picked := diffRand(seed).Perm(len(cases))[:n]
+	slices.Sort(picked)
+	sample := make([]T, n)
+	for i, j := range picked {
+		sample[i] = cases[j]
+	}
+	t.Logf("-short: %d of %d cases, seed %d (replay: FLEETSH_DIFF_SEED=%d FLEETSH_DIFF_CASES=%d go test -short)", n, len(cases), seed, seed, n)
+	return sample
 }
