@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fleetsh/fleetsh/internal/clusteropt"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -68,8 +69,7 @@ func (o *clubakOptions) verbosity() int {
 // Display keeps them, nothing of clubak writes files).
 func newClubakParser(env *environ) *optparse.Parser {
 	p := newCLIParser(env, "%prog [options]", clubakProg)
-	addGroupsourceOption(p)
-	addGroupsconfOption(p)
+	clusteropt.AddGroupsconfOption(p)
 	addDisplayOptions(p, displayOptionSet{verbose: true, separator: true, dshbak: true, msgtree: true})
 	return p
 }

@@ -148,19 +148,19 @@ func (d *display) formatNodeset(ns nodeLabel) string {
 
 // printLine is Display.print_line: "node: line" on standard output.
 func (d *display) printLine(node string, line []byte) {
-	w := d.o.stdout()
-	if d.label {
-		w.WriteString(d.paint(colorStdout, node+": "))
-	}
-	w.Write(line)
-	w.WriteByte('\n')
+	d.writeLine(d.o.stdout(), colorStdout, node, line)
 }
 
 // printLineError is Display.print_line_error, on standard error.
 func (d *display) printLineError(node string, line []byte) {
-	w := d.o.stderr()
+	d.writeLine(d.o.stderr(), colorStderr, node, line)
+}
+
+// writeLine writes line and a newline to w, after "node: " painted with
+// color when lines are labelled.
+func (d *display) writeLine(w *bufio.Writer, color, node string, line []byte) {
 	if d.label {
-		w.WriteString(d.paint(colorStderr, node+": "))
+		w.WriteString(d.paint(color, node+": "))
 	}
 	w.Write(line)
 	w.WriteByte('\n')

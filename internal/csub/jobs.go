@@ -82,25 +82,27 @@ func parseInterspersed(args []string, env *environ) (*settings, []string, *optpa
 	}
 }
 
-// fleetClient connects to the configured fleet for a subcommand.
-func fleetClient(ctx context.Context, s *settings, env *environ, what string) (*client.Client, func(), error) {
+// fleetClient connects to the configured fleet for a subcommand; when it
+// cannot, it says why on standard error and ok is false.
+func fleetClient(ctx context.Context, s *settings, env *environ, what string) (c *client.Client, done func(), ok bool) {
 	if s.fleet == "" {
-		return nil, nil, fmt.Errorf("%s needs a fleet: give --fleet URL or set %s (a csub without one runs its own fleet, which keeps no jobs)", what, envFleet)
+		fmt.Fprintf(env.stderr, "%s: %s needs a fleet: give --fleet URL or set %s (a csub without one runs its own fleet, which keeps no jobs)\n", progName, what, envFleet)
+		return nil, nil, false
 	}
 	conn, subj, closeFleet, err := connect(ctx, s, env)
 	if err != nil {
-		return nil, nil, err
+		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+		return nil, nil, false
 	}
-	return newClient(conn, subj, s, env), func() { closeFleet(true) }, nil
+	return newClient(conn, subj, s, env), func() { closeFleet(true) }, true
 }
 
 func runJobs(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ) int {
 	if len(operands) > 0 {
 		return exitStatus(p.Error(fmt.Sprintf("jobs: unexpected argument %q", operands[0])), env)
 	}
-	c, done, err := fleetClient(ctx, s, env, "csub jobs")
-	if err != nil {
-		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+	c, done, ok := fleetClient(ctx, s, env, "csub jobs")
+	if !ok {
 		return 1
 	}
 	defer done()
@@ -184,9 +186,8 @@ func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.
 	}
 	id := operands[0]
 	env.watching.Store(true) // Ctrl-C detaches (below)
-	c, done, err := fleetClient(ctx, s, env, "csub attach")
-	if err != nil {
-		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+	c, done, ok := fleetClient(ctx, s, env, "csub attach")
+	if !ok {
 		return 1
 	}
 	defer done()
@@ -209,17 +210,8 @@ func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.
 		r.h = newJSONHandler(r)
 	}
 	began := time.Now()
-	rctx, stop := context.WithCancel(ctx)
+	rctx, stop, detached := untilInterrupt(ctx, intr)
 	defer stop()
-	detached := make(chan struct{})
-	go func() {
-		select {
-		case <-intr:
-			close(detached)
-			stop()
-		case <-rctx.Done():
-		}
-	}()
 	for {
 		b, err := job.Next(rctx)
 		if err == io.EOF {
@@ -227,11 +219,9 @@ func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.
 		}
 		if err != nil {
 			o.flush()
-			select {
-			case <-detached:
+			if detached() {
 				fmt.Fprintf(env.stderr, "%s: detached from job %s (it goes on; csub attach %s follows it again)\n", progName, id, id)
 				return 128 + int(syscall.SIGINT)
-			default:
 			}
 			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 			return 1

@@ -354,27 +354,18 @@ func jobSpec(s *settings, nodes string) protocol.JobSpec {
 func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env *environ, intr <-chan struct{}) int {
 	o := r.d.o
 	began := time.Now()
-	rctx, stop := context.WithCancel(ctx)
+	rctx, stop, interrupted := untilInterrupt(ctx, intr)
 	defer stop()
-	var interrupted atomic.Bool
 	// The progress line and Ctrl-T on a terminal (progress.go).
 	env.term.begin(job.Nodes(), s.verbosity > verbQuiet && !r.d.wantRunTimer(false), !s.nostdin)
 	defer env.term.end()
-	go func() {
-		select {
-		case <-intr:
-			interrupted.Store(true)
-			stop()
-		case <-rctx.Done():
-		}
-	}()
 	for {
 		b, err := job.Next(rctx)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if rctx.Err() != nil && ctx.Err() == nil && interrupted.Load() {
+			if rctx.Err() != nil && ctx.Err() == nil && interrupted() {
 				return interrupt(ctx, job, r, env, intr, s.interaction)
 			}
 			o.flush()
@@ -469,23 +460,11 @@ func submit(ctx context.Context, c *client.Client, spec protocol.JobSpec, env *e
 	if spec.ID == "" {
 		spec.ID = client.NewID()
 	}
-	sctx, stop := context.WithCancel(ctx)
+	sctx, stop, interrupted := untilInterrupt(ctx, intr)
 	defer stop()
-	var interrupted atomic.Bool
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		select {
-		case <-intr:
-			interrupted.Store(true)
-			stop()
-		case <-sctx.Done():
-		}
-	}()
 	job, err := c.Submit(sctx, spec)
 	stop()
-	<-watched
-	if interrupted.Load() {
+	if interrupted() {
 		if job != nil {
 			job.Close()
 		}

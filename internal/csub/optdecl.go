@@ -1,37 +1,25 @@
 package csub
 
-import "github.com/fleetsh/fleetsh/internal/optparse"
+import (
+	"github.com/fleetsh/fleetsh/internal/clusteropt"
+	"github.com/fleetsh/fleetsh/internal/optparse"
+)
 
 // The option declarations csub and clubak share, as ClusterShell 1.9.1's
-// CLI/OptionParser.py shares them between clush and clubak.
+// CLI/OptionParser.py shares them between clush and clubak (those nodeset
+// shares too are internal/clusteropt's).
 
-// newCLIParser is ClusterShell's OptionParser.__init__: the parser with
-// its usage, prog, version, safestring type and interspersed arguments
-// off (the first argument that is not an option ends them).
+// newCLIParser is ClusterShell's OptionParser(usage): the parser and its
+// -s/--groupsource option (see clusteropt).
 func newCLIParser(env *environ, usage, prog string) *optparse.Parser {
-	p := optparse.New(optparse.Config{
+	return clusteropt.New(clusteropt.Config{
 		Usage:     usage,
 		Prog:      prog,
-		Version:   "%prog " + Version,
-		Types:     map[string]optparse.Checker{"safestring": checkSafestring},
-		Formatter: optparse.NewHelpFormatter(optparse.WidthFromColumns(env.lookup("COLUMNS"))),
+		Version:   Version,
+		HelpWidth: optparse.WidthFromColumns(env.lookup("COLUMNS")),
 		Stdout:    env.stdout,
 		Stderr:    env.stderr,
 	})
-	p.DisableInterspersedArgs()
-	return p
-}
-
-// addGroupsourceOption is OptionParser.__init__'s -s.
-func addGroupsourceOption(p *optparse.Parser) {
-	p.AddOption(optparse.Option{Flags: []string{"-s", "--groupsource"}, Action: optparse.ActionStore, Type: "safestring",
-		Dest: "groupsource", Help: "optional groups.conf(5) group source to use"})
-}
-
-// addGroupsconfOption is install_groupsconf_option.
-func addGroupsconfOption(p *optparse.Parser) {
-	p.AddOption(optparse.Option{Flags: []string{"--groupsconf"}, Action: optparse.ActionStore, Metavar: "FILE",
-		Help: "use alternate config file for groups.conf(5)"})
 }
 
 // displayOptionSet is install_display_options' arguments (debug_option is

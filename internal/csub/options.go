@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/clusteropt"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -104,15 +104,6 @@ type settings struct {
 // copying tells whether the run is a file copy (-c or --rcopy).
 func (s *settings) copying() bool { return s.copy || s.rcopy }
 
-// checkSafestring is ClusterShell's check_safestring option type: a value
-// that is empty or looks like an option is refused (clush -w -b ...).
-func checkSafestring(_ *optparse.Option, optStr, value string) (any, error) {
-	if value == "" || strings.HasPrefix(value, "-") {
-		return nil, &optparse.OptionValueError{Msg: fmt.Sprintf("option %s: invalid value: %s", optStr, pyfmt.ReprString(value))}
-	}
-	return value, nil
-}
-
 // copyCallback is OptionParser._copy_callback: -c and --rcopy turn
 // interspersed arguments back on (the rest are file names, options may
 // follow them) and set their flag.
@@ -133,10 +124,9 @@ func newParser(env *environ) *optparse.Parser {
 	// Everything after the first argument that is not an option is the
 	// command: csub -w n1 ls -l runs "ls -l".
 	p := newCLIParser(env, "%prog [options] command", progName)
-	addGroupsourceOption(p)
 	p.AddOption(optparse.Option{Flags: []string{"-n", "--nostdin"}, Action: optparse.ActionStoreTrue, Dest: "nostdin",
 		Help: "don't watch for possible input from stdin"})
-	addGroupsconfOption(p)
+	clusteropt.AddGroupsconfOption(p)
 	p.AddOption(optparse.Option{Flags: []string{"--conf"}, Action: optparse.ActionStore, Metavar: "FILE",
 		Help: "use alternate config file for clush.conf(5)"})
 	p.AddOption(optparse.Option{Flags: []string{"-O", "--option"}, Action: optparse.ActionAppend, Metavar: "KEY=VALUE",

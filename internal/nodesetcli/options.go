@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/fleetsh/fleetsh/internal/clusteropt"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
@@ -53,33 +54,20 @@ func autostepInt(n *big.Int) int {
 	return 1 << 40
 }
 
-// checkSafestring is ClusterShell's check_safestring option type: a value
-// that is empty or looks like an option is refused.
-func checkSafestring(_ *optparse.Option, optStr, value string) (any, error) {
-	if value == "" || strings.HasPrefix(value, "-") {
-		return nil, &optparse.OptionValueError{Msg: fmt.Sprintf("option %s: invalid value: %s", optStr, pyfmt.ReprString(value))}
-	}
-	return value, nil
-}
-
 // newParser declares nodeset's options exactly as ClusterShell's
 // OptionParser does (same order, groups and help), so that --help and
 // every usage error are identical.
 func newParser(prog string, env *environ) *optparse.Parser {
-	p := optparse.New(optparse.Config{
+	p := clusteropt.New(clusteropt.Config{
 		Usage:     "%prog [COMMAND] [OPTIONS] [ns1 [-ixX] ns2|...]",
 		Prog:      prog,
-		Version:   "%prog " + Version,
-		Types:     map[string]optparse.Checker{"autostep": checkAutostep, "safestring": checkSafestring},
-		Formatter: optparse.NewHelpFormatter(optparse.WidthFromColumns(env.lookup("COLUMNS"))),
+		Version:   Version,
+		HelpWidth: optparse.WidthFromColumns(env.lookup("COLUMNS")),
 		Stdout:    env.stdout,
 		Stderr:    env.stderr,
+		Types:     map[string]optparse.Checker{"autostep": checkAutostep},
 	})
-	p.DisableInterspersedArgs()
-	p.AddOption(optparse.Option{Flags: []string{"-s", "--groupsource"}, Action: optparse.ActionStore, Type: "safestring",
-		Dest: "groupsource", Help: "optional groups.conf(5) group source to use"})
-	p.AddOption(optparse.Option{Flags: []string{"--groupsconf"}, Action: optparse.ActionStore, Metavar: "FILE",
-		Help: "use alternate config file for groups.conf(5)"})
+	clusteropt.AddGroupsconfOption(p)
 
 	g := p.AddGroup("Commands", "")
 	g.AddOption(optparse.Option{Flags: []string{"-c", "--count"}, Action: optparse.ActionStoreTrue, Dest: "count", Default: false,

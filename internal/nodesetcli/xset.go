@@ -86,21 +86,18 @@ func singleOperand(s string) bool {
 	}
 }
 
-func (x *nodeSet) update(o xset) {
-	x.fresh = false
-	x.ns.Update(o.(*nodeSet).ns)
-}
-func (x *nodeSet) intersectionUpdate(o xset) {
-	x.fresh = false
-	x.ns.IntersectionUpdate(o.(*nodeSet).ns)
-}
-func (x *nodeSet) differenceUpdate(o xset) {
-	x.fresh = false
-	x.ns.DifferenceUpdate(o.(*nodeSet).ns)
-}
+func (x *nodeSet) update(o xset)             { x.ns.Update(x.operand(o)) }
+func (x *nodeSet) intersectionUpdate(o xset) { x.ns.IntersectionUpdate(x.operand(o)) }
+func (x *nodeSet) differenceUpdate(o xset)   { x.ns.DifferenceUpdate(x.operand(o)) }
 func (x *nodeSet) symmetricDifferenceUpdate(o xset) {
+	x.ns.SymmetricDifferenceUpdate(x.operand(o))
+}
+
+// operand returns o's node set for an update of x, which is then no
+// longer fresh.
+func (x *nodeSet) operand(o xset) *nodeset.NodeSet {
 	x.fresh = false
-	x.ns.SymmetricDifferenceUpdate(o.(*nodeSet).ns)
+	return o.(*nodeSet).ns
 }
 
 // take is update for an operand the caller drops afterwards, and that a

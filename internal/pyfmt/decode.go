@@ -27,65 +27,40 @@ func utf8Seq(b []byte) (n, bad int, reason string) {
 		invalidCont  = "invalid continuation byte"
 		unexpected   = "unexpected end of data"
 	)
-	cont := func(i int) bool { return b[i]&0xC0 == 0x80 }
-	c := b[0]
-	switch {
+	switch c := b[0]; {
 	case c < 0x80:
 		return 1, 0, ""
 	case c < 0xC2:
 		return 0, 1, invalidStart
 	case c < 0xE0:
-		if len(b) < 2 {
-			return 0, len(b), unexpected
-		}
-		if !cont(1) {
-			return 0, 1, invalidCont
-		}
-		return 2, 0, ""
+		n = 2
 	case c < 0xF0:
-		// E0 needs A0..BF next, ED 80..9F (no surrogates).
-		second := func() bool {
-			return cont(1) && !(c == 0xE0 && b[1] < 0xA0) && !(c == 0xED && b[1] >= 0xA0)
-		}
-		if len(b) < 3 {
-			if len(b) >= 2 && !second() {
-				return 0, 1, invalidCont
-			}
-			return 0, len(b), unexpected
-		}
-		if !second() {
-			return 0, 1, invalidCont
-		}
-		if !cont(2) {
-			return 0, 2, invalidCont
-		}
-		return 3, 0, ""
+		n = 3
 	case c < 0xF5:
-		// F0 needs 90..BF next, F4 80..8F (at most U+10FFFF).
-		second := func() bool {
-			return cont(1) && !(c == 0xF0 && b[1] < 0x90) && !(c == 0xF4 && b[1] >= 0x90)
-		}
-		if len(b) < 4 {
-			if len(b) >= 2 && !second() {
-				return 0, 1, invalidCont
-			}
-			if len(b) >= 3 && !cont(2) {
-				return 0, 2, invalidCont
-			}
+		n = 4
+	default:
+		return 0, 1, invalidStart
+	}
+	lo, hi := byte(0x80), byte(0xBF)
+	if r, ok := secondByte[b[0]]; ok {
+		lo, hi = r[0], r[1]
+	}
+	for k := 1; k < n; k++ {
+		if k >= len(b) {
 			return 0, len(b), unexpected
 		}
-		switch {
-		case !second():
-			return 0, 1, invalidCont
-		case !cont(2):
-			return 0, 2, invalidCont
-		case !cont(3):
-			return 0, 3, invalidCont
+		if b[k] < lo || b[k] > hi {
+			return 0, k, invalidCont
 		}
-		return 4, 0, ""
+		lo, hi = 0x80, 0xBF
 	}
-	return 0, 1, invalidStart
+	return n, 0, ""
 }
+
+// secondByte is the range of the byte after the lead bytes for which it
+// is not 80..BF: E0 needs A0..BF and ED 80..9F (no surrogates), F0 90..BF
+// and F4 80..8F (at most U+10FFFF).
+var secondByte = map[byte][2]byte{0xE0: {0xA0, 0xBF}, 0xED: {0x80, 0x9F}, 0xF0: {0x90, 0xBF}, 0xF4: {0x80, 0x8F}}
 
 // decodeError is CPython's UnicodeDecodeError message for b[start:end].
 func decodeError(b []byte, start, end int, reason string) *Error {

@@ -205,13 +205,7 @@ func (f *formatter) parseSpec(a *spec) error {
 		f.argidx = -2
 	}
 
-	for {
-		f.cnt--
-		if f.cnt < 0 {
-			break
-		}
-		a.ch = f.read()
-		f.pos++
+	for f.next(a) {
 		switch a.ch {
 		case '-':
 			a.flags |= flagLJust
@@ -232,111 +226,95 @@ func (f *formatter) parseSpec(a *spec) error {
 		break
 	}
 
-	if a.ch == '*' {
-		v, err := f.nextArg()
-		if err != nil {
-			return err
-		}
-		n, ok := toBig(v)
-		if !ok {
-			return typeError("* wants int")
-		}
-		if !n.IsInt64() {
-			return overflowError("Python int too large to convert to C ssize_t")
-		}
-		w := n.Int64()
-		if w < 0 {
+	w, star, ok, err := f.field(a, "width", cSsize)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if star && w < 0 {
 			a.flags |= flagLJust
 			w = -w
 		}
 		a.width = clampInt(w)
-		f.cnt--
-		if f.cnt >= 0 {
-			a.ch = f.read()
-			f.pos++
-		}
-	} else if a.ch >= '0' && a.ch <= '9' {
-		a.width = int(a.ch - '0')
-		for {
-			f.cnt--
-			if f.cnt < 0 {
-				break
-			}
-			a.ch = f.read()
-			f.pos++
-			if a.ch < '0' || a.ch > '9' {
-				break
-			}
-			d := int(a.ch - '0')
-			if a.width > (pySsizeMax-d)/10 {
-				return valueError("width too big")
-			}
-			a.width = a.width*10 + d
-		}
 	}
 
 	if a.ch == '.' {
 		a.prec = 0
-		f.cnt--
-		if f.cnt >= 0 {
-			a.ch = f.read()
-			f.pos++
+		f.next(a)
+		p, _, ok, err := f.field(a, "precision", cInt)
+		if err != nil {
+			return err
 		}
-		if a.ch == '*' {
-			v, err := f.nextArg()
-			if err != nil {
-				return err
-			}
-			n, ok := toBig(v)
-			if !ok {
-				return typeError("* wants int")
-			}
-			if !n.IsInt64() || n.Int64() > cIntMax || n.Int64() < math.MinInt32 {
-				return overflowError("Python int too large to convert to C int")
-			}
-			a.prec = int(n.Int64())
-			if a.prec < 0 {
-				a.prec = 0
-			}
-			f.cnt--
-			if f.cnt >= 0 {
-				a.ch = f.read()
-				f.pos++
-			}
-		} else if a.ch >= '0' && a.ch <= '9' {
-			a.prec = int(a.ch - '0')
-			for {
-				f.cnt--
-				if f.cnt < 0 {
-					break
-				}
-				a.ch = f.read()
-				f.pos++
-				if a.ch < '0' || a.ch > '9' {
-					break
-				}
-				d := int(a.ch - '0')
-				if a.prec > (cIntMax-d)/10 {
-					return valueError("precision too big")
-				}
-				a.prec = a.prec*10 + d
-			}
+		if ok {
+			a.prec = max(int(p), 0)
 		}
 	}
 
-	if f.cnt >= 0 {
-		if a.ch == 'h' || a.ch == 'l' || a.ch == 'L' {
-			f.cnt--
-			if f.cnt >= 0 {
-				a.ch = f.read()
-				f.pos++
-			}
-		}
+	if f.cnt >= 0 && (a.ch == 'h' || a.ch == 'l' || a.ch == 'L') {
+		f.next(a)
 	}
 	if f.cnt < 0 {
 		return valueError("incomplete format")
 	}
 	return nil
+}
+
+// next moves to the next format character, CPython's
+// "if (--ctx->fmtcnt >= 0) arg->ch = FORMAT_READ(ctx), ctx->fmtpos++":
+// it reports false, a.ch unchanged, when the format is used up.
+func (f *formatter) next(a *spec) bool {
+	f.cnt--
+	if f.cnt < 0 {
+		return false
+	}
+	a.ch = f.read()
+	f.pos++
+	return true
+}
+
+// cType is the C integer type CPython converts a width or precision to.
+type cType struct {
+	name     string
+	min, max int64
+}
+
+var (
+	cSsize = cType{"ssize_t", math.MinInt64, pySsizeMax} // a width
+	cInt   = cType{"int", math.MinInt32, cIntMax}        // a precision
+)
+
+// field reads a width or precision (what) that starts at a.ch, leaving
+// a.ch on the character after it: '*' takes the next argument, which must
+// be an int that fits t (star is then true); digits are a number of at
+// most t.max. ok is false when a.ch starts neither.
+func (f *formatter) field(a *spec, what string, t cType) (n int64, star, ok bool, err error) {
+	switch {
+	case a.ch == '*':
+		v, err := f.nextArg()
+		if err != nil {
+			return 0, false, false, err
+		}
+		b, isInt := toBig(v)
+		if !isInt {
+			return 0, false, false, typeError("* wants int")
+		}
+		if !b.IsInt64() || b.Int64() < t.min || b.Int64() > t.max {
+			return 0, false, false, overflowError("Python int too large to convert to C " + t.name)
+		}
+		f.next(a)
+		return b.Int64(), true, true, nil
+	case a.ch >= '0' && a.ch <= '9':
+		n = int64(a.ch - '0')
+		for f.next(a) && a.ch >= '0' && a.ch <= '9' {
+			d := int64(a.ch - '0')
+			if n > (t.max-d)/10 {
+				return 0, false, false, valueError(what + " too big")
+			}
+			n = n*10 + d
+		}
+		return n, false, true, nil
+	}
+	return 0, false, false, nil
 }
 
 func digitLimitError() *Error {

@@ -3,6 +3,7 @@ package pyfmt
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // UnescapeLiteral returns the str that Python's
@@ -273,20 +274,8 @@ func decodeEscapes(body []rune) ([]rune, error) {
 		case '\n':
 		case '\\', '\'', '"':
 			out = append(out, c)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 't':
-			out = append(out, '\t')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 'v':
-			out = append(out, '\v')
-		case 'a':
-			out = append(out, '\a')
+		case 'a', 'b', 'f', 'n', 'r', 't', 'v':
+			out = append(out, rune(controlEscaped[strings.IndexRune(controlEscapes, c)]))
 		case '0', '1', '2', '3', '4', '5', '6', '7':
 			v := c - '0'
 			for k := 0; k < 2 && i < len(body) && body[i] >= '0' && body[i] <= '7'; k++ {
@@ -354,14 +343,17 @@ func escapeError(start, end int, what string) *Error {
 		strconv.Itoa(start) + "-" + strconv.Itoa(end-1) + ": " + what)
 }
 
+// controlEscapes are the letters of Python's one-letter escapes of control
+// characters ("\n"), and controlEscaped those characters, in the same
+// order.
+const controlEscapes, controlEscaped = "abfnrtv", "\a\b\f\n\r\t\v"
+
+// hexValue is c's value as a hexadecimal digit, -1 when it is none.
 func hexValue(c rune) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
+	if c < utf8.RuneSelf {
+		if d := digitValue(byte(c)); d < 16 {
+			return d
+		}
 	}
 	return -1
 }

@@ -62,11 +62,15 @@ func newStdinBuf(nodes int) *stdinBuf {
 
 // finish tells that the worker ended or was aborted: a writer waiting for
 // room gives up.
-func (s *stdinBuf) finish() {
+func (s *stdinBuf) finish() { s.raise(&s.over) }
+
+// raise sets one of the end flags (over, eof) and, the first time, wakes
+// readers and a waiting writer.
+func (s *stdinBuf) raise(flag *bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.over {
-		s.over = true
+	if !*flag {
+		*flag = true
 		s.signal()
 	}
 }
@@ -174,14 +178,7 @@ func (s *stdinBuf) trim() {
 	}
 }
 
-func (s *stdinBuf) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.eof {
-		s.eof = true
-		s.signal()
-	}
-}
+func (s *stdinBuf) close() { s.raise(&s.eof) }
 
 // reader returns a new node's view of the stream, or an error when its
 // beginning was dropped already.

@@ -95,17 +95,22 @@ func Default() *Task { return defaultTask() }
 
 // SetInfo sets an info key (fanout, connect_timeout, command_timeout,
 // debug, print_debug, or a free USER_ key).
-func (t *Task) SetInfo(key string, value any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.info[key] = value
-}
+func (t *Task) SetInfo(key string, value any) { t.set(t.info, key, value) }
 
 // Info returns an info key's value.
-func (t *Task) Info(key string) (any, bool) {
+func (t *Task) Info(key string) (any, bool) { return t.get(t.info, key) }
+
+// set and get access the task's info or defaults map under its lock.
+func (t *Task) set(m map[string]any, key string, value any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	v, ok := t.info[key]
+	m[key] = value
+}
+
+func (t *Task) get(m map[string]any, key string) (any, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v, ok := m[key]
 	return v, ok
 }
 
@@ -132,19 +137,12 @@ func (t *Task) SetDefault(key string, value any) error {
 		}
 		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.defaults[key] = value
+	t.set(t.defaults, key, value)
 	return nil
 }
 
 // DefaultValue returns a default key's value.
-func (t *Task) DefaultValue(key string) (any, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.defaults[key]
-	return v, ok
-}
+func (t *Task) DefaultValue(key string) (any, bool) { return t.get(t.defaults, key) }
 
 func (t *Task) infoInt(key string, def int) int {
 	if v, ok := t.Info(key); ok {

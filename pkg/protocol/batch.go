@@ -143,10 +143,7 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 	if b.Last {
 		flags |= flagLast
 	}
-	buf = append(buf, batchMagic, flags)
-	buf = appendString(buf, b.Job)
-	buf = appendString(buf, b.Shard)
-	buf = binary.AppendUvarint(buf, uint64(b.Attempt))
+	buf = appendHeader(buf, batchMagic, header{flags, b.Job, b.Shard, b.Attempt})
 	buf = appendString(buf, b.Agent)
 	buf = binary.AppendUvarint(buf, b.Seq)
 	buf = binary.AppendUvarint(buf, uint64(len(b.Records)))
@@ -214,14 +211,11 @@ func appendString(buf []byte, s string) []byte {
 // UnmarshalBinary decodes a batch. Record data aliases data.
 func (b *EventBatch) UnmarshalBinary(data []byte) error {
 	d := decoder{buf: data}
-	if d.byte() != batchMagic {
+	h, ok := d.header(batchMagic)
+	if !ok {
 		return fmt.Errorf("%w: bad magic", ErrMalformed)
 	}
-	flags := d.byte()
-	*b = EventBatch{Last: flags&flagLast != 0}
-	b.Job = d.string()
-	b.Shard = d.string()
-	b.Attempt = int(d.uvarint(1 << 30))
+	*b = EventBatch{Job: h.job, Shard: h.shard, Attempt: h.attempt, Last: h.flags&flagLast != 0}
 	b.Agent = d.string()
 	b.Seq = d.uvarint(1<<63 - 1)
 	n := d.uvarint(uint64(len(data))) // every record takes at least 3 bytes

@@ -98,10 +98,7 @@ func (c *StdinChunk) MarshalBinary() ([]byte, error) {
 		flags |= flagEOF
 	}
 	buf := make([]byte, 0, 32+len(c.Job)+len(c.Shard)+len(c.Data))
-	buf = append(buf, stdinMagic, flags)
-	buf = appendString(buf, c.Job)
-	buf = appendString(buf, c.Shard)
-	buf = binary.AppendUvarint(buf, uint64(c.Attempt))
+	buf = appendHeader(buf, stdinMagic, header{flags, c.Job, c.Shard, c.Attempt})
 	buf = binary.AppendUvarint(buf, c.Seq)
 	buf = binary.AppendUvarint(buf, uint64(len(c.Data)))
 	return append(buf, c.Data...), nil
@@ -110,14 +107,11 @@ func (c *StdinChunk) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary decodes a chunk. Data aliases data.
 func (c *StdinChunk) UnmarshalBinary(data []byte) error {
 	d := decoder{buf: data}
-	if d.byte() != stdinMagic {
+	h, ok := d.header(stdinMagic)
+	if !ok {
 		return fmt.Errorf("%w: bad magic", ErrMalformedStdin)
 	}
-	flags := d.byte()
-	*c = StdinChunk{EOF: flags&flagEOF != 0}
-	c.Job = d.string()
-	c.Shard = d.string()
-	c.Attempt = int(d.uvarint(1 << 30))
+	*c = StdinChunk{Job: h.job, Shard: h.shard, Attempt: h.attempt, EOF: h.flags&flagEOF != 0}
 	c.Seq = d.uvarint(1<<63 - 1)
 	c.Data = d.bytes()
 	switch {

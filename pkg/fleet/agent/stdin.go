@@ -40,13 +40,8 @@ func newStdinFeed() *stdinFeed {
 
 // onStdin queues a chunk for its shard.
 func (a *Agent) onStdin(m *nats.Msg) {
-	if err := wire.Check(m); err != nil {
-		wire.RespondStdin(m, protocol.StdinAck{Error: err.Error()})
-		return
-	}
-	var ch protocol.StdinChunk
-	if err := ch.UnmarshalBinary(m.Data); err != nil {
-		wire.RespondStdin(m, protocol.StdinAck{Error: err.Error()})
+	ch, ok := wire.ReceiveStdin(m)
+	if !ok {
 		return
 	}
 	key := protocol.ShardKey(ch.Job, ch.Shard, ch.Attempt)

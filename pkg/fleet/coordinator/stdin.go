@@ -55,13 +55,8 @@ func (l *stdinLog) signal() {
 
 // onStdin takes a chunk of a job's standard input from its submitter.
 func (c *Coordinator) onStdin(m *nats.Msg) {
-	if err := wire.Check(m); err != nil {
-		wire.RespondStdin(m, protocol.StdinAck{Error: err.Error()})
-		return
-	}
-	var ch protocol.StdinChunk
-	if err := ch.UnmarshalBinary(m.Data); err != nil {
-		wire.RespondStdin(m, protocol.StdinAck{Error: err.Error()})
+	ch, ok := wire.ReceiveStdin(m)
+	if !ok {
 		return
 	}
 	j := c.job(protocol.LastToken(m.Subject))

@@ -57,5 +57,21 @@ func SendStdin(ctx context.Context, nc *nats.Conn, subject string, c *protocol.S
 	}
 }
 
+// ReceiveStdin decodes a stdin chunk request. When the message or its
+// chunk is malformed it answers the sender with the error and reports
+// false.
+func ReceiveStdin(m *nats.Msg) (protocol.StdinChunk, bool) {
+	var ch protocol.StdinChunk
+	err := Check(m)
+	if err == nil {
+		err = ch.UnmarshalBinary(m.Data)
+	}
+	if err != nil {
+		RespondStdin(m, protocol.StdinAck{Error: err.Error()})
+		return ch, false
+	}
+	return ch, true
+}
+
 // RespondStdin answers a stdin chunk request.
 func RespondStdin(m *nats.Msg, ack protocol.StdinAck) { _ = Respond(m, protocol.TypeStdinAck, ack) }

@@ -79,6 +79,39 @@ func SplitInfoArgs(info func(string) (any, bool), key string, expand bool) ([]st
 	return words, nil
 }
 
+// InfoProgram returns the program and arguments a *_path info key names
+// (ssh_path, rcp_path, pdsh_path...): the key's value, or def when it is
+// unset or empty, split with SplitArgs and with ExpandUser applied to
+// every word, as ClusterShell's "[os.path.expanduser(w) for w in
+// shlex.split(task.info(key) or def)]". No words is an error.
+func InfoProgram(info func(string) (any, bool), key, def string) ([]string, error) {
+	path := InfoString(info, key)
+	if path == "" {
+		path = def
+	}
+	words, err := SplitArgs(path)
+	if err != nil {
+		return nil, fmt.Errorf("info key %s: %w", key, err)
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("info key %s: empty command", key)
+	}
+	for i, w := range words {
+		words[i] = ExpandUser(w)
+	}
+	return words, nil
+}
+
+// InfoKeyOr returns key when info sets it to a non-empty value, fallback
+// otherwise: ClusterShell's "task.info(key) or task.info(fallback)", as
+// for scp_options, which fall back to ssh_options.
+func InfoKeyOr(info func(string) (any, bool), key, fallback string) string {
+	if InfoString(info, key) != "" {
+		return key
+	}
+	return fallback
+}
+
 // InfoString returns info key as a string: "" when info is nil, the key is
 // unset or its value is nil; a string as it is; anything else formatted
 // with fmt.Sprint. ClusterShell tests these keys for truth ("value or

@@ -138,18 +138,43 @@ func (d *Driver) copy(ctx context.Context, job *engine.Job, node string, rank in
 // CopyArgs returns ClusterShell's local copy command line:
 // "cp [-r] [-p] src dst".
 func CopyArgs(src, dst string, recursive, preserve bool) []string {
-	args := []string{"cp"}
-	if recursive {
-		args = append(args, "-r")
-	}
-	if preserve {
-		args = append(args, "-p")
-	}
-	return append(args, src, dst)
+	return append(append([]string{"cp"}, copyFlags(recursive, preserve)...), src, dst)
 }
 
-// isDir is Python's os.path.isdir: true for a directory or a symbolic link
-// to one, false for anything else, errors included.
+// RemoteCopyFlags returns the "[-r] [-p]" of the command line of a copy
+// to or from a node, as ClusterShell's rcp, scp and pdcp clients give
+// them: -r for a reverse copy (ClusterShell tests whether the local
+// destination directory is a directory, which it always is) or a source
+// that is a directory, -p with Preserve.
+func RemoteCopyFlags(spec *engine.CopySpec) []string {
+	return copyFlags(spec.Reverse || isDir(spec.Source), spec.Preserve)
+}
+
+// copyFlags is the "[-r] [-p]" every copy command line has.
+func copyFlags(recursive, preserve bool) []string {
+	var flags []string
+	if recursive {
+		flags = append(flags, "-r")
+	}
+	if preserve {
+		flags = append(flags, "-p")
+	}
+	return flags
+}
+
+// CopyOperands returns the source and destination words of a copy to or
+// from a node, remote ("node:", "user@[node]:") prefixed to the node's
+// side: the source of a reverse copy, the destination otherwise.
+func CopyOperands(spec *engine.CopySpec, remote string) []string {
+	if spec.Reverse {
+		return []string{remote + spec.Source, spec.Dest}
+	}
+	return []string{spec.Source, remote + spec.Dest}
+}
+
+// isDir is Python's os.path.isdir, which ClusterShell uses to add -r:
+// true for a directory or a symbolic link to one, false for anything
+// else, errors included.
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()

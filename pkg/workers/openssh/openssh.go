@@ -17,8 +17,6 @@ package openssh
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,11 +117,7 @@ func Args(job *engine.Job) ([]string, error) {
 	if job.Copy != nil {
 		return scpArgs(job)
 	}
-	path := exec.InfoString(info, "ssh_path")
-	if path == "" {
-		path = "ssh"
-	}
-	cmd, err := splitPath(path, "ssh_path")
+	cmd, err := exec.InfoProgram(info, "ssh_path", "ssh")
 	if err != nil {
 		return nil, err
 	}
@@ -136,69 +130,38 @@ func Args(job *engine.Job) ([]string, error) {
 	if user := exec.InfoString(info, "ssh_user"); user != "" {
 		cmd = append(cmd, "-l", user)
 	}
-	if s := exec.Seconds(job.ConnectTimeout); s > 0 {
-		cmd = append(cmd, "-oConnectTimeout="+strconv.Itoa(s))
-	}
+	cmd = append(cmd, connectTimeout(job)...)
 	return append(cmd, "-oBatchMode=yes", job.Node, job.Command), nil
 }
 
 func scpArgs(job *engine.Job) ([]string, error) {
-	info, spec := job.Info, job.Copy
-	path := exec.InfoString(info, "scp_path")
-	if path == "" {
-		path = "scp"
-	}
-	cmd, err := splitPath(path, "scp_path")
+	info := job.Info
+	cmd, err := exec.InfoProgram(info, "scp_path", "scp")
 	if err != nil {
 		return nil, err
 	}
-	user := exec.InfoString(info, "scp_user")
-	if user == "" {
-		user = exec.InfoString(info, "ssh_user")
-	}
-	optKey := "scp_options"
-	if exec.InfoString(info, optKey) == "" {
-		optKey = "ssh_options"
-	}
-	opts, err := exec.SplitInfoArgs(info, optKey, true)
+	user := exec.InfoString(info, exec.InfoKeyOr(info, "scp_user", "ssh_user"))
+	opts, err := exec.SplitInfoArgs(info, exec.InfoKeyOr(info, "scp_options", "ssh_options"), true)
 	if err != nil {
 		return nil, err
 	}
 	cmd = append(cmd, opts...)
-	if spec.Reverse || isDir(spec.Source) {
-		cmd = append(cmd, "-r")
+	cmd = append(cmd, exec.RemoteCopyFlags(job.Copy)...)
+	cmd = append(cmd, connectTimeout(job)...)
+	remote := "[" + job.Node + "]:"
+	if user != "" {
+		remote = user + "@" + remote
 	}
-	if spec.Preserve {
-		cmd = append(cmd, "-p")
-	}
-	if s := exec.Seconds(job.ConnectTimeout); s > 0 {
-		cmd = append(cmd, "-oConnectTimeout="+strconv.Itoa(s))
-	}
-	remote := func(p string) string {
-		if user != "" {
-			return user + "@[" + job.Node + "]:" + p
-		}
-		return "[" + job.Node + "]:" + p
-	}
-	if spec.Reverse {
-		return append(cmd, remote(spec.Source), spec.Dest), nil
-	}
-	return append(cmd, spec.Source, remote(spec.Dest)), nil
+	return append(cmd, exec.CopyOperands(job.Copy, remote)...), nil
 }
 
-// splitPath splits a *_path info value and expands "~" in its words.
-func splitPath(path, key string) ([]string, error) {
-	words, err := exec.SplitArgs(path)
-	if err != nil {
-		return nil, fmt.Errorf("info key %s: %w", key, err)
+// connectTimeout is the "-oConnectTimeout=N" of job's connect timeout in
+// whole seconds, when it has one.
+func connectTimeout(job *engine.Job) []string {
+	if s := exec.Seconds(job.ConnectTimeout); s > 0 {
+		return []string{"-oConnectTimeout=" + strconv.Itoa(s)}
 	}
-	if len(words) == 0 {
-		return nil, fmt.Errorf("info key %s: empty command", key)
-	}
-	for i, w := range words {
-		words[i] = exec.ExpandUser(w)
-	}
-	return words, nil
+	return nil
 }
 
 // classifier remembers the OpenSSH failure messages seen in a stream.
@@ -282,10 +245,4 @@ func Classify(line string) engine.Reason {
 		return engine.ReasonConnect
 	}
 	return ""
-}
-
-// isDir is Python's os.path.isdir, which ClusterShell uses to add -r.
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,19 +71,9 @@ func Args(job *engine.GroupJob) (args, env []string, err error) {
 			key, def = "rpdcp_path", "rpdcp"
 		}
 	}
-	path := exec.InfoString(job.Info, key)
-	if path == "" {
-		path = def
-	}
-	args, err = exec.SplitArgs(path)
+	args, err = exec.InfoProgram(job.Info, key, def)
 	if err != nil {
-		return nil, nil, fmt.Errorf("info key %s: %w", key, err)
-	}
-	if len(args) == 0 {
-		return nil, nil, fmt.Errorf("info key %s: empty command", key)
-	}
-	for i, w := range args {
-		args[i] = exec.ExpandUser(w)
+		return nil, nil, err
 	}
 	args = append(args, "-b")
 	if job.Fanout > 0 {
@@ -105,12 +94,7 @@ func Args(job *engine.GroupJob) (args, env []string, err error) {
 	}
 	args = append(args, "-w "+exec.Fold(job.Nodes))
 	spec := job.Copy
-	if spec.Reverse || isDir(spec.Source) {
-		args = append(args, "-r")
-	}
-	if spec.Preserve {
-		args = append(args, "-p")
-	}
+	args = append(args, exec.RemoteCopyFlags(spec)...)
 	dest := spec.Dest
 	if spec.Reverse {
 		dest = reverseDir(spec, job.Nodes)
@@ -429,9 +413,3 @@ func (w *lineWriter) flush() {
 }
 
 var _ io.Writer = (*lineWriter)(nil)
-
-// isDir is Python's os.path.isdir, which ClusterShell uses to add -r.
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}

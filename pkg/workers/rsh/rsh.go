@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,19 +60,9 @@ func Args(job *engine.Job) ([]string, error) {
 	if job.Copy != nil {
 		key, def = "rcp_path", "rcp"
 	}
-	path := exec.InfoString(info, key)
-	if path == "" {
-		path = def
-	}
-	cmd, err := exec.SplitArgs(path)
+	cmd, err := exec.InfoProgram(info, key, def)
 	if err != nil {
-		return nil, errorf(key, err)
-	}
-	if len(cmd) == 0 {
-		return nil, errorf(key, errors.New("empty command"))
-	}
-	for i, w := range cmd {
-		cmd[i] = exec.ExpandUser(w)
+		return nil, err
 	}
 	user := exec.InfoString(info, "rsh_user")
 	if job.Copy == nil {
@@ -87,18 +76,8 @@ func Args(job *engine.Job) ([]string, error) {
 		cmd = append(cmd, opts...)
 		return append(cmd, job.Node, job.Command, RetcodeSuffix), nil
 	}
-	spec := job.Copy
-	if spec.Reverse || isDir(spec.Source) {
-		cmd = append(cmd, "-r")
-	}
-	if spec.Preserve {
-		cmd = append(cmd, "-p")
-	}
-	optKey := "rcp_options"
-	if exec.InfoString(info, optKey) == "" {
-		optKey = "rsh_options"
-	}
-	opts, err := exec.SplitInfoArgs(info, optKey, false)
+	cmd = append(cmd, exec.RemoteCopyFlags(job.Copy)...)
+	opts, err := exec.SplitInfoArgs(info, exec.InfoKeyOr(info, "rcp_options", "rsh_options"), false)
 	if err != nil {
 		return nil, err
 	}
@@ -107,14 +86,7 @@ func Args(job *engine.Job) ([]string, error) {
 	if user != "" {
 		remote = user + "@" + remote
 	}
-	if spec.Reverse {
-		return append(cmd, remote+spec.Source, spec.Dest), nil
-	}
-	return append(cmd, spec.Source, remote+spec.Dest), nil
-}
-
-func errorf(key string, err error) error {
-	return errors.New("info key " + key + ": " + err.Error())
+	return append(cmd, exec.CopyOperands(job.Copy, remote)...), nil
 }
 
 // Run runs job's command with rsh, or its copy with rcp.
@@ -237,10 +209,4 @@ func classify(line string) engine.Reason {
 		return engine.ReasonAuth
 	}
 	return ""
-}
-
-// isDir is Python's os.path.isdir, which ClusterShell uses to add -r.
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }

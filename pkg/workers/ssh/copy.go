@@ -234,11 +234,18 @@ func (s *sftpCopier) put(src, dst string) error {
 }
 
 func (s *sftpCopier) putEntry(src, dst string, fi fs.FileInfo) error {
+	return s.entry(src, dst, fi, s.putDir, s.putFile)
+}
+
+// entry copies src, whose information is fi, to dst with dir or file by
+// its kind; anything else (a device, a socket) is a per-file error, as
+// with scp.
+func (s *sftpCopier) entry(src, dst string, fi fs.FileInfo, dir, file func(src, dst string, fi fs.FileInfo) error) error {
 	switch {
 	case fi.IsDir():
-		return s.putDir(src, dst, fi)
+		return dir(src, dst, fi)
 	case fi.Mode().IsRegular():
-		return s.putFile(src, dst, fi)
+		return file(src, dst, fi)
 	}
 	s.errs++
 	s.run.say(logError, fmt.Sprintf("scp: %s: not a regular file", src))
@@ -349,15 +356,7 @@ func (s *sftpCopier) get(src, dst string) error {
 }
 
 func (s *sftpCopier) getEntry(src, dst string, rfi fs.FileInfo) error {
-	switch {
-	case rfi.IsDir():
-		return s.getDir(src, dst, rfi)
-	case rfi.Mode().IsRegular():
-		return s.getFile(src, dst, rfi)
-	}
-	s.errs++
-	s.run.say(logError, fmt.Sprintf("scp: %s: not a regular file", src))
-	return nil
+	return s.entry(src, dst, rfi, s.getDir, s.getFile)
 }
 
 // remoteAtime is the access time the SFTP server reported.

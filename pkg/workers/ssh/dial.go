@@ -359,26 +359,27 @@ func (r *run) classify(t *target, hs *handshake, err error, remote string, gotDa
 			errLine("Received disconnect from %s:%s: %s", remote, code, text),
 			errLine("Disconnected from %s", remote))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), strings.HasSuffix(msg, ": EOF"):
-		f := newFailure(engine.ReasonConnect, err)
-		if !gotData {
-			f.lines = append(f.lines, errLine("kex_exchange_identification: Connection closed by remote host"))
-		}
-		f.lines = append(f.lines, errLine("Connection closed by %s", remote))
-		f.retry = true
-		return f
+		return droppedFailure(err, gotData, "kex_exchange_identification: Connection closed by remote host", "Connection closed by "+remote)
 	case errors.As(err, &errno) && (errno == syscall.ECONNRESET || errno == syscall.EPIPE),
 		strings.Contains(msg, "connection reset by peer"), strings.Contains(msg, "broken pipe"):
-		f := newFailure(engine.ReasonConnect, err)
-		if !gotData {
-			f.lines = append(f.lines, errLine("kex_exchange_identification: read: Connection reset by peer"))
-		}
-		f.lines = append(f.lines, errLine("Connection reset by %s", remote))
-		f.retry = true
-		return f
+		return droppedFailure(err, gotData, "kex_exchange_identification: read: Connection reset by peer", "Connection reset by "+remote)
 	case strings.Contains(msg, "no common algorithm"):
 		return newFailure(engine.ReasonProtocol, err, errLine("Unable to negotiate with %s: %s", remote, strings.TrimPrefix(msg, "ssh: handshake failed: ")))
 	}
 	return newFailure(engine.ReasonProtocol, err, errLine("ssh: %s: %v", t.HostName, err))
+}
+
+// droppedFailure is a connection the server closed or reset during the
+// handshake, which is worth retrying. OpenSSH prints kexLine first when
+// the server sent nothing (gotData false: not even its banner), then line.
+func droppedFailure(err error, gotData bool, kexLine, line string) *failure {
+	f := newFailure(engine.ReasonConnect, err)
+	if !gotData {
+		f.lines = append(f.lines, errLine("%s", kexLine))
+	}
+	f.lines = append(f.lines, errLine("%s", line))
+	f.retry = true
+	return f
 }
 
 // timeoutSummary is the one-line reason of a connect timeout: where it

@@ -146,11 +146,13 @@ func (o *options) apply(kw string, args []string, raw string, cmdline bool) erro
 		return fmt.Errorf("%s: missing argument", kw)
 	}
 	v := args[0]
-	switch kw {
-	case "hostname":
+	if field, ok := stringOptions[kw]; ok {
 		if o.once(kw) {
-			o.HostName = v
+			*field(o) = v
 		}
+		return nil
+	}
+	switch kw {
 	case "port":
 		p, err := strconv.Atoi(v)
 		if err != nil || p <= 0 || p > 65535 {
@@ -158,10 +160,6 @@ func (o *options) apply(kw string, args []string, raw string, cmdline bool) erro
 		}
 		if o.once(kw) {
 			o.Port = p
-		}
-	case "user":
-		if o.once(kw) {
-			o.User = v
 		}
 	case "identityfile":
 		if !slices.Contains(o.IdentityFiles, v) {
@@ -225,14 +223,6 @@ func (o *options) apply(kw string, args []string, raw string, cmdline bool) erro
 				o.IdentitiesOnly = b
 			}
 		}
-	case "hostkeyalias":
-		if o.once(kw) {
-			o.HostKeyAlias = v
-		}
-	case "identityagent":
-		if o.once(kw) {
-			o.IdentityAgent = v
-		}
 	case "loglevel":
 		l, ok := logLevels[strings.ToLower(v)]
 		if !ok {
@@ -253,6 +243,15 @@ func (o *options) apply(kw string, args []string, raw string, cmdline bool) erro
 		}
 	}
 	return nil
+}
+
+// stringOptions are the keywords whose value apply takes as it is, each
+// with the field it sets.
+var stringOptions = map[string]func(*options) *string{
+	"hostname":      func(o *options) *string { return &o.HostName },
+	"user":          func(o *options) *string { return &o.User },
+	"hostkeyalias":  func(o *options) *string { return &o.HostKeyAlias },
+	"identityagent": func(o *options) *string { return &o.IdentityAgent },
 }
 
 // knownKeys are the keywords apply implements (lower case).

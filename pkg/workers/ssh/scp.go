@@ -58,7 +58,17 @@ type scpSession struct {
 	r    *bufio.Reader
 }
 
-func (s *scpCopier) start(args string) (*scpSession, error) {
+// start runs "scp <mode> [-r] [-p] -- <path>" on the node: mode is -t
+// (sink: receive into path) or -f (source: send path), -p comes with
+// Preserve.
+func (s *scpCopier) start(mode string, recursive bool, path string) (*scpSession, error) {
+	args := mode
+	if recursive {
+		args += " -r"
+	}
+	if s.preserve {
+		args += " -p"
+	}
 	sess, err := s.client.NewSession()
 	if err != nil {
 		return nil, &lostError{err}
@@ -76,7 +86,7 @@ func (s *scpCopier) start(args string) (*scpSession, error) {
 	// The remote scp's own complaints ("scp: /x: Permission denied") go
 	// where ssh's stderr goes.
 	sess.Stderr = s.run.diag
-	if err := sess.Start("scp " + args); err != nil {
+	if err := sess.Start("scp " + args + " -- " + shellQuote(path)); err != nil {
 		_ = sess.Close()
 		return nil, &lostError{err}
 	}
@@ -161,14 +171,7 @@ func (s *scpCopier) put(src, dst string) error {
 		s.run.say(logError, fmt.Sprintf("scp: %s: %s", src, describe(err)))
 		return nil
 	}
-	args := "-t"
-	if fi.IsDir() {
-		args += " -r"
-	}
-	if s.preserve {
-		args += " -p"
-	}
-	ss, err := s.start(args + " -- " + shellQuote(dst))
+	ss, err := s.start("-t", fi.IsDir(), dst)
 	if err != nil {
 		return err
 	}
@@ -297,11 +300,7 @@ type sinkDir struct {
 
 // get runs "scp -f" on the node and receives into dst.
 func (s *scpCopier) get(src, dst string) error {
-	args := "-f -r"
-	if s.preserve {
-		args += " -p"
-	}
-	ss, err := s.start(args + " -- " + shellQuote(src))
+	ss, err := s.start("-f", true, src)
 	if err != nil {
 		return err
 	}
