@@ -97,7 +97,7 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", c, logs.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("no exit after SIGTERM")
+		t.Fatalf("no exit after SIGTERM:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), "drained") {
 		t.Errorf("logs:\n%s", logs.String())

@@ -159,6 +159,13 @@ type Coordinator struct {
 
 	stats Stats
 	ready chan struct{}
+
+	// Run waits for what the coordinator started (handlers, per-job
+	// goroutines) before it returns: once stopping is set under
+	// running's lock, nothing new starts.
+	running  sync.Mutex
+	stopping bool
+	wg       sync.WaitGroup
 }
 
 // Stats counts what the coordinator merged (read with Stats()).
@@ -178,9 +185,11 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 		ready:  make(chan struct{})}, nil
 }
 
-// Run serves until ctx is done.
+// Run serves until ctx is done. When it returns, nothing the coordinator
+// started runs any more: no handler, stream, dispatch or stdin relay.
 func (c *Coordinator) Run(ctx context.Context) error {
 	c.ctx = ctx
+	defer c.stop()
 	subs := []struct {
 		subject string
 		h       nats.MsgHandler
@@ -201,7 +210,13 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}()
 	for _, s := range subs {
-		sub, err := c.nc.Subscribe(s.subject, s.h)
+		h := s.h
+		sub, err := c.nc.Subscribe(s.subject, func(m *nats.Msg) {
+			if c.enter() {
+				defer c.wg.Done()
+				h(m)
+			}
+		})
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subject, err)
 		}
@@ -212,12 +227,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.nc.Flush(); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
+	prev := c.nc.Opts.ReconnectedCB
 	c.nc.SetReconnectHandler(func(nc *nats.Conn) {
 		c.mu.Lock()
 		c.reconnected = time.Now()
 		c.mu.Unlock()
 		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
 	})
+	defer c.nc.SetReconnectHandler(prev)
 	c.log.Info("coordinator ready", "prefix", c.subj.Submit())
 	close(c.ready)
 	tick := time.NewTicker(c.cfg.Heartbeat / 2)
@@ -231,6 +248,37 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			c.checkJobs(now)
 		}
 	}
+}
+
+// enter counts a goroutine in for Run to wait for; false once Run stops.
+func (c *Coordinator) enter() bool {
+	c.running.Lock()
+	defer c.running.Unlock()
+	if c.stopping {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// spawn runs fn on a goroutine Run waits for (none once Run stops). fn
+// must return once c.ctx is done.
+func (c *Coordinator) spawn(fn func()) {
+	if !c.enter() {
+		return
+	}
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+}
+
+// stop makes Run's goroutines the last and waits for them.
+func (c *Coordinator) stop() {
+	c.running.Lock()
+	c.stopping = true
+	c.running.Unlock()
+	c.wg.Wait()
 }
 
 // Ready is closed once Run listens on every subject.
@@ -285,8 +333,8 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		return
 	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
-	go j.primary.stream(c.ctx)
-	go c.plan(j)
+	c.spawn(func() { j.primary.stream(c.ctx) })
+	c.spawn(func() { c.plan(j) })
 }
 
 func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
@@ -371,12 +419,12 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		c.mu.Lock()
 		c.streams[req.Stream] = f
 		c.mu.Unlock()
-		go func() {
+		c.spawn(func() {
 			f.stream(c.ctx)
 			c.mu.Lock()
 			delete(c.streams, req.Stream)
 			c.mu.Unlock()
-		}()
+		})
 		f.wake()
 	case protocol.JobsStatus, protocol.JobsCancel:
 		j := c.job(req.Job)
