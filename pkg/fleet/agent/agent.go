@@ -251,10 +251,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// versionRefusal tells a Welcome refusing our protocol version, which no
-// retry will cure. protocol.VersionError messages all start this way.
-func versionRefusal(msg string) bool { return strings.HasPrefix(msg, "fleetsh protocol") }
-
 // register says Hello until a coordinator welcomes the agent.
 func (a *Agent) register(ctx context.Context) error {
 	warned := false
@@ -278,7 +274,7 @@ func (a *Agent) register(ctx context.Context) error {
 			}
 			a.log.Info("agent registered", "groups", w.Groups, "heartbeat", time.Duration(a.hbEvery.Load()))
 			return nil
-		case err == nil && versionRefusal(w.Error):
+		case err == nil && w.Code == protocol.CodeVersion: // no retry will cure it
 			return fmt.Errorf("agent: registration refused: %s", w.Error)
 		case err == nil:
 			a.log.Warn("registration refused, retrying", "err", w.Error)
@@ -442,25 +438,26 @@ func (a *Agent) remove(s *shard) {
 
 // onShard answers a shard request: refused, or accepted and started.
 func (a *Agent) onShard(m *nats.Msg) {
-	refuse := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		a.log.Warn("shard refused", "err", msg)
-		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Error: msg})
+	refuse := func(err error) {
+		a.log.Warn("shard refused", "err", err)
+		r := protocol.ShardReply{Busy: protocol.CodeOf(err) == protocol.CodeBusy}
+		r.Error, r.Code = protocol.Failure(err) // in this side's version, which the peer can read
+		_ = wire.Respond(m, protocol.TypeShardReply, r)
 	}
 	if err := wire.Check(m); err != nil {
-		a.log.Warn("shard refused", "err", err)
-		wire.RefuseVersion(m, protocol.TypeShardReply, protocol.ShardReply{Error: err.Error()})
+		refuse(err)
 		return
 	}
 	if t := wire.Type(m); t != protocol.TypeShard {
-		refuse("agent %s: expected a %s message, got %q", a.cfg.Name, protocol.TypeShard, t)
+		refuse(fmt.Errorf("agent %s: expected a %s message, got %q", a.cfg.Name, protocol.TypeShard, t))
 		return
 	}
 	sh := new(protocol.Shard)
 	if err := protocol.Unmarshal(m.Data, sh); err != nil {
-		refuse("agent %s: %v", a.cfg.Name, err)
+		refuse(fmt.Errorf("agent %s: %w", a.cfg.Name, err))
 		return
 	}
+	draining := &protocol.CodedError{Code: protocol.CodeBusy, Err: fmt.Errorf("agent %s is draining", a.cfg.Name)}
 	key := sh.Key()
 	a.mu.Lock()
 	switch {
@@ -471,17 +468,14 @@ func (a *Agent) onShard(m *nats.Msg) {
 		return
 	case a.draining || a.stopping || a.hard == nil:
 		a.mu.Unlock()
-		// Busy: the coordinator gives these nodes to another agent.
-		msg := fmt.Sprintf("agent %s is draining", a.cfg.Name)
-		a.log.Warn("shard refused", "err", msg)
-		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Error: msg, Busy: true})
+		refuse(draining) // Busy: the coordinator gives these nodes to another agent
 		return
 	}
 	a.mu.Unlock()
 
 	s, err := newShard(a, sh)
 	if err != nil {
-		refuse("agent %s: shard %s: %v", a.cfg.Name, key, err)
+		refuse(&protocol.CodedError{Code: refusedCode(err), Err: fmt.Errorf("agent %s: shard %s: %w", a.cfg.Name, key, err)})
 		return
 	}
 	a.mu.Lock()
@@ -492,7 +486,7 @@ func (a *Agent) onShard(m *nats.Msg) {
 	}
 	if a.draining || a.stopping {
 		a.mu.Unlock()
-		refuse("agent %s is draining", a.cfg.Name)
+		refuse(draining)
 		return
 	}
 	a.shards[key] = s
@@ -507,6 +501,15 @@ func (a *Agent) onShard(m *nats.Msg) {
 		s.run(hard)
 	}()
 	a.kickHeartbeat()
+}
+
+// refusedCode is the code of a shard newShard would not take: over the
+// node limit, or a job this agent cannot run.
+func refusedCode(err error) protocol.ErrorCode {
+	if c := protocol.CodeOf(err); c == protocol.CodeTooManyNodes {
+		return c
+	}
+	return protocol.CodeRefused
 }
 
 // onControl applies acks, retransmit requests and cancels.

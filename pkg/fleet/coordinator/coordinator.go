@@ -310,8 +310,13 @@ func (c *Coordinator) job(id string) *job {
 
 // onSubmit validates and starts a job.
 func (c *Coordinator) onSubmit(m *nats.Msg) {
+	refuse := func(job string, err error) {
+		r := protocol.SubmitReply{Job: job}
+		r.Error, r.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeSubmitReply, r)
+	}
 	if err := wire.Check(m); err != nil {
-		wire.RefuseVersion(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		refuse("", err) // in this side's version, which the peer can read
 		return
 	}
 	if wire.Type(m) == protocol.TypeSubmitPart {
@@ -320,16 +325,16 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 	}
 	var spec protocol.JobSpec
 	if err := protocol.Unmarshal(m.Data, &spec); err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		refuse("", err)
 		return
 	}
 	if err := c.joinParts(&spec); err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
+		refuse(spec.ID, err)
 		return
 	}
 	j, err := c.accept(spec)
 	if err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
+		refuse(spec.ID, err)
 		return
 	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
@@ -358,7 +363,7 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.jobs[spec.ID] != nil {
-		return nil, fmt.Errorf("job %s exists already", spec.ID)
+		return nil, refusal(protocol.CodeJobExists, "job %s exists already", spec.ID)
 	}
 	j := newJob(c, spec, nodes)
 	j.set = set
@@ -367,18 +372,25 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	return j, nil
 }
 
+// refusal is an error of a reply, with its code.
+func refusal(code protocol.ErrorCode, format string, args ...any) error {
+	return &protocol.CodedError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
 // onJobs answers registry requests.
 func (c *Coordinator) onJobs(m *nats.Msg) {
-	if err := wire.Check(m); err != nil {
-		wire.RefuseVersion(m, protocol.TypeJobsReply, protocol.JobsReply{Error: err.Error()})
-		return
-	}
-	var req protocol.JobsRequest
-	if err := protocol.Unmarshal(m.Data, &req); err != nil {
-		_ = wire.Respond(m, protocol.TypeJobsReply, protocol.JobsReply{Error: err.Error()})
-		return
-	}
 	var reply protocol.JobsReply
+	var req protocol.JobsRequest
+	if err := wire.Check(m); err != nil {
+		reply.Error, reply.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeJobsReply, reply) // in this side's version, which the peer can read
+		return
+	}
+	if err := protocol.Unmarshal(m.Data, &req); err != nil {
+		reply.Error, reply.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeJobsReply, reply)
+		return
+	}
 	switch req.Kind {
 	case protocol.JobsList:
 		c.mu.Lock()
@@ -398,18 +410,18 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsAttach:
 		j := c.job(req.Job)
 		if j == nil {
-			reply.Error = fmt.Sprintf("no job %q", req.Job)
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
 			break
 		}
 		if err := protocol.ValidID(req.Stream); err != nil {
-			reply.Error = "attach stream: " + err.Error()
+			reply.Error, reply.Code = "attach stream: "+err.Error(), protocol.CodeBadRequest
 			break
 		}
 		c.mu.Lock()
 		taken := c.jobs[req.Stream] != nil || c.streams[req.Stream] != nil
 		c.mu.Unlock()
 		if taken {
-			reply.Error = fmt.Sprintf("attach stream %q is in use", req.Stream)
+			reply.Error, reply.Code = fmt.Sprintf("attach stream %q is in use", req.Stream), protocol.CodeBadRequest
 			break
 		}
 		j.mu.Lock()
@@ -429,7 +441,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsStatus, protocol.JobsCancel:
 		j := c.job(req.Job)
 		if j == nil {
-			reply.Error = fmt.Sprintf("no job %q", req.Job)
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
 			break
 		}
 		if req.Kind == protocol.JobsCancel {
@@ -439,7 +451,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
 	default:
-		reply.Error = fmt.Sprintf("unknown jobs request %q", req.Kind)
+		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", req.Kind), protocol.CodeBadRequest
 	}
 	c.fitReply(&reply)
 	if err := wire.Respond(m, protocol.TypeJobsReply, reply); err != nil {
