@@ -63,16 +63,17 @@ const (
 	DefaultMaxBuffered = 8 << 20
 )
 
-// Timings of the protocol, variables so that tests can shorten them.
-var (
-	flushEvery   = 50 * time.Millisecond
-	staleEvery   = time.Second
-	staleAge     = 2 * time.Second
-	registerWait = time.Second
-	stopGrace    = 2 * time.Second
-	doneBackoff  = [2]time.Duration{200 * time.Millisecond, 5 * time.Second}
-	requestWait  = 2 * time.Second
-	ackGrace     = 250 * time.Millisecond
+// Timings of the protocol.
+const (
+	flushEvery     = 50 * time.Millisecond
+	staleEvery     = time.Second
+	staleAge       = 2 * time.Second
+	registerWait   = time.Second
+	stopGrace      = 2 * time.Second
+	doneBackoffMin = 200 * time.Millisecond // first pause between summary retries
+	doneBackoffMax = 5 * time.Second        // the pause doubles up to this
+	requestWait    = 2 * time.Second
+	ackGrace       = 250 * time.Millisecond
 )
 
 // seenKeys is how many accepted shard keys an agent remembers to answer

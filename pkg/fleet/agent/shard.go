@@ -488,7 +488,7 @@ func (s *shard) summarize(ctx context.Context) {
 			return
 		}
 	}
-	wait := doneBackoff[0]
+	wait := doneBackoffMin
 	for attempt := 1; ; attempt++ {
 		var rep protocol.DoneReply
 		rctx, cancel := context.WithTimeout(ctx, requestWait)
@@ -525,7 +525,7 @@ func (s *shard) summarize(ctx context.Context) {
 			again := s.win.From(first)
 			s.log.Info("coordinator misses batches: republishing", "missing", len(rep.Missing), "from", first, "sent", len(again))
 			s.publish(again)
-			wait = doneBackoff[0]
+			wait = doneBackoffMin
 		default:
 			s.log.Warn("empty shard summary reply, retrying")
 		}
@@ -534,7 +534,7 @@ func (s *shard) summarize(ctx context.Context) {
 			return
 		}
 		if err != nil || len(rep.Missing) == 0 {
-			wait = min(2*wait, doneBackoff[1])
+			wait = min(2*wait, doneBackoffMax)
 		}
 	}
 }

@@ -58,6 +58,16 @@ type Client struct {
 	// (default protocol.DefaultMaxJobNodes): a larger set is refused
 	// before it costs memory.
 	MaxNodes int
+	// StallTimeout is how long a job's output stream may stay silent
+	// before Next asks the coordinator about the job (default 5 s).
+	StallTimeout time.Duration
+}
+
+func (c *Client) stallTimeout() time.Duration {
+	if c.StallTimeout <= 0 {
+		return 5 * time.Second
+	}
+	return c.StallTimeout
 }
 
 // requestTimeout bounds a control request (submit, status, cancel) whose

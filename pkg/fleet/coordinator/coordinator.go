@@ -96,6 +96,10 @@ type Config struct {
 	// MaxStdinKeep bounds the standard input a job keeps (16 MiB): all of
 	// it for shards dispatched later while it is shorter (stdin.go).
 	MaxStdinKeep int
+	// StdinRetry is how long a shard's stdin sender waits for its agent
+	// to answer before it sends the chunk again (2 s; the agent answers
+	// when it has room).
+	StdinRetry time.Duration
 	// MaxJobNodes is the most nodes a job may have
 	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
 	MaxJobNodes int
@@ -114,6 +118,7 @@ func (cfg *Config) defaults() {
 	def(&cfg.DetachAfter, 15*time.Second)
 	def(&cfg.CancelGrace, 5*time.Second)
 	def(&cfg.KeepJobs, time.Hour)
+	def(&cfg.StdinRetry, 2*time.Second)
 	if cfg.Window <= 0 {
 		cfg.Window = protocol.DefaultWindow
 	}
