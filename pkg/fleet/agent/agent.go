@@ -156,6 +156,7 @@ type Agent struct {
 	seen     recent
 	draining bool
 	stopping bool
+	closed   bool            // Run is returning: handlers do nothing more
 	hard     context.Context // shards' context: cancelled when Run gives up on them
 	changed  chan struct{}   // closed and replaced when a shard leaves
 	wg       sync.WaitGroup
@@ -205,7 +206,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 
 // Run serves shards until ctx is cancelled, then cancels the shards still
 // running, gives their summaries about two seconds to be acknowledged and
-// returns nil. It returns an error at once when the agent cannot
+// returns nil, once nothing it started runs any more. It returns an error at once when the agent cannot
 // subscribe, or when the coordinator refuses its protocol version.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.started.CompareAndSwap(false, true) {
@@ -219,17 +220,17 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// Subscribed before the Hello: a coordinator may send shards as soon
 	// as it has welcomed us.
-	ctlSub, err := a.nc.Subscribe(a.subj.Control(a.cfg.ID), a.onControl)
+	ctlSub, err := a.nc.Subscribe(a.subj.Control(a.cfg.ID), a.handle(a.onControl))
 	if err != nil {
 		return fmt.Errorf("agent: subscribe control: %w", err)
 	}
 	defer ctlSub.Unsubscribe()
-	shardSub, err := a.nc.Subscribe(a.subj.Agent(a.cfg.ID), a.onShard)
+	shardSub, err := a.nc.Subscribe(a.subj.Agent(a.cfg.ID), a.handle(a.onShard))
 	if err != nil {
 		return fmt.Errorf("agent: subscribe shards: %w", err)
 	}
 	defer shardSub.Unsubscribe()
-	stdinSub, err := a.nc.Subscribe(a.subj.AgentStdin(a.cfg.ID), a.onStdin)
+	stdinSub, err := a.nc.Subscribe(a.subj.AgentStdin(a.cfg.ID), a.handle(a.onStdin))
 	if err != nil {
 		return fmt.Errorf("agent: subscribe stdin: %w", err)
 	}
@@ -250,6 +251,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// handle runs h for each message until Run returns, which waits for the
+// calls in progress.
+func (a *Agent) handle(h nats.MsgHandler) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		a.mu.Lock()
+		if a.closed {
+			a.mu.Unlock()
+			return
+		}
+		a.wg.Add(1)
+		a.mu.Unlock()
+		defer a.wg.Done()
+		h(m)
+	}
 }
 
 // register says Hello until a coordinator welcomes the agent.
@@ -373,6 +390,9 @@ func (a *Agent) shutdown(hardStop context.CancelFunc) {
 		cancel()
 	}
 	hardStop()
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
 	a.wg.Wait()
 	a.log.Info("agent stopped")
 }

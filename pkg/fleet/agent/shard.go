@@ -149,7 +149,8 @@ func (s *shard) run(ctx context.Context) {
 	// is done.
 	defer s.a.remove(s)
 	fctx, abandon := context.WithCancel(ctx)
-	defer abandon()
+	fed := make(chan struct{}) // the stdin feed returned
+	defer func() { abandon(); <-fed }()
 	s.mu.Lock()
 	s.abandon = abandon
 	s.mu.Unlock()
@@ -161,7 +162,9 @@ func (s *shard) run(ctx context.Context) {
 	}()
 	start := time.Now()
 	if s.stdin != nil {
-		go s.feedStdin(fctx)
+		go func() { defer close(fed); s.feedStdin(fctx) }()
+	} else {
+		close(fed)
 	}
 	s.runEngine(ctx)
 	s.endStdin()

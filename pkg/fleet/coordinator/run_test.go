@@ -17,27 +17,6 @@ import (
 // (not this package's test helpers).
 var ownCode = regexp.MustCompile(`coordinator\.\(\*(Coordinator|follower|job|shard|stdinLog)\)`)
 
-// runningCoordinator returns the stacks of the goroutines that run the
-// coordinator's code.
-func runningCoordinator() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if ownCode.MatchString(g) {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
 // When Run returns, nothing the coordinator started runs any more: not
 // the job's output streams (the submitter's and an attached one), not
 // its shard senders, not the stdin relay waiting for input, not a
@@ -80,7 +59,7 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 	// them would return while they still run.
 	j := co.job("jr1")
 	j.mu.Lock()
-	for deadline := time.Now().Add(20 * time.Second); !blocked(runningCoordinator()); runtime.Gosched() {
+	for deadline := time.Now().Add(20 * time.Second); !blocked(natstest.Goroutines(ownCode)); runtime.Gosched() {
 		if time.Now().After(deadline) {
 			j.mu.Unlock()
 			t.Fatal("no goroutine of the coordinator waits for the job: the test proves nothing")
@@ -89,14 +68,14 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 	cancel()
 	select {
 	case <-ran:
-		t.Fatalf("Run returned while its goroutines still ran:\n%s", strings.Join(runningCoordinator(), "\n\n"))
+		t.Fatalf("Run returned while its goroutines still ran:\n%s", strings.Join(natstest.Goroutines(ownCode), "\n\n"))
 	case <-time.After(200 * time.Millisecond): // Run waits for them, as it must
 	}
 	j.mu.Unlock()
 	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
-	if left := runningCoordinator(); len(left) > 0 {
+	if left := natstest.Goroutines(ownCode); len(left) > 0 {
 		t.Fatalf("%d goroutines of the coordinator still run after Run returned:\n%s", len(left), strings.Join(left, "\n\n"))
 	}
 }
