@@ -215,13 +215,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}()
 	for _, s := range subs {
-		h := s.h
-		sub, err := c.nc.Subscribe(s.subject, func(m *nats.Msg) {
-			if c.enter() {
-				defer c.wg.Done()
-				h(m)
-			}
-		})
+		sub, err := c.nc.Subscribe(s.subject, c.handle(s.h))
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subject, err)
 		}
@@ -264,6 +258,17 @@ func (c *Coordinator) enter() bool {
 	}
 	c.wg.Add(1)
 	return true
+}
+
+// handle runs h for each message until Run stops, which waits for the
+// calls in progress; a message NATS delivers as Run returns is dropped.
+func (c *Coordinator) handle(h nats.MsgHandler) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		if c.enter() {
+			defer c.wg.Done()
+			h(m)
+		}
+	}
 }
 
 // spawn runs fn on a goroutine Run waits for (none once Run stops). fn
