@@ -21,9 +21,7 @@ import (
 
 const defaultTopology = "/etc/clustershell/topology.conf"
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stderr, cliconf.Signals()))
-}
+func main() { cliconf.Main(run) }
 
 // run is the whole command; signals arrive on sigs.
 func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {

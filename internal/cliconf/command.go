@@ -83,12 +83,12 @@ func (c *Command) Parse(args []string) (*slog.Logger, int) {
 	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})), 0
 }
 
-// Signals returns the channel of the signals that stop a daemon
-// (SIGTERM, SIGINT), for Serve.
-func Signals() <-chan os.Signal {
+// Main runs a daemon's command, run, on the process's arguments, stderr
+// and stopping signals (SIGTERM, SIGINT), and exits with its status.
+func Main(run func(args []string, stderr io.Writer, sigs <-chan os.Signal) int) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	return sigs
+	os.Exit(run(os.Args[1:], os.Stderr, sigs))
 }
 
 // Serve starts the fleet parts cfg names, logging to log, serves until a

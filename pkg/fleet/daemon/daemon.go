@@ -97,30 +97,37 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 	}
 	var co *coordinator.Coordinator
-	if cfg.Coordinator != nil {
-		nc, err := f.Conn("fleetsh-coordinator")
+	// Each part has its own connection, and logs with its role unless
+	// its config names a logger.
+	part := func(role string, logger **slog.Logger, build func(*nats.Conn) error) error {
+		nc, err := f.Conn("fleetsh-" + role)
 		if err != nil {
-			return fail(err)
+			return err
 		}
+		if *logger == nil {
+			*logger = log.With("role", role)
+		}
+		if err := build(nc); err != nil {
+			return &ConfigError{Err: fmt.Errorf("%s: %w", role, err)}
+		}
+		return nil
+	}
+	if cfg.Coordinator != nil {
 		c := *cfg.Coordinator
-		if c.Logger == nil {
-			c.Logger = log.With("role", "coordinator")
-		}
-		if co, err = coordinator.New(nc, c); err != nil {
-			return fail(&ConfigError{Err: fmt.Errorf("coordinator: %w", err)})
+		if err := part("coordinator", &c.Logger, func(nc *nats.Conn) (err error) {
+			co, err = coordinator.New(nc, c)
+			return err
+		}); err != nil {
+			return fail(err)
 		}
 	}
 	if cfg.Agent != nil {
-		nc, err := f.Conn("fleetsh-agent")
-		if err != nil {
-			return fail(err)
-		}
 		c := *cfg.Agent
-		if c.Logger == nil {
-			c.Logger = log.With("role", "agent")
-		}
-		if f.agent, err = agent.New(nc, c); err != nil {
-			return fail(&ConfigError{Err: err})
+		if err := part("agent", &c.Logger, func(nc *nats.Conn) (err error) {
+			f.agent, err = agent.New(nc, c)
+			return err
+		}); err != nil {
+			return fail(err)
 		}
 	}
 	// The agent stops first, while the coordinator can still ack its
