@@ -59,19 +59,19 @@ const startWait = 10 * time.Second
 
 // Fleet is the running parts.
 type Fleet struct {
-	log     *slog.Logger
-	srv     *server.Server // nil when joining an external NATS
-	url     string
-	agent   *agent.Agent
-	mu      sync.Mutex
-	conns   []*nats.Conn
-	errs    []error
-	stopped chan struct{} // closed when a part's Run returns
-	stop    sync.Once
-	cancel  func()
-	wg      sync.WaitGroup
-	once    sync.Once
-	closeEr error
+	log       *slog.Logger
+	srv       *server.Server // nil when joining an external NATS
+	url       string
+	agent     *agent.Agent
+	mu        sync.Mutex
+	conns     []*nats.Conn
+	errs      []error
+	stopped   chan struct{} // closed when a part's Run returns (err says why)
+	stopOnce  sync.Once
+	cancel    func()
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start starts the parts cfg names; ctx bounds the start only. On error
@@ -146,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		case <-co.Ready():
 		case <-f.stopped:
 			close(agentDone)
-			return fail(f.Err())
+			return fail(f.why("the coordinator stopped"))
 		case <-time.After(startWait):
 			close(agentDone)
 			return fail(fmt.Errorf("the coordinator did not start within %v", startWait))
@@ -169,7 +169,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		case <-f.stopped:
-			return fail(f.Err())
+			return fail(f.why("the local agent stopped"))
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -181,7 +181,7 @@ func (f *Fleet) run(fn func() error) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		defer f.stop.Do(func() { close(f.stopped) })
+		defer f.stopOnce.Do(func() { close(f.stopped) })
 		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
 			f.mu.Lock()
 			f.errs = append(f.errs, err)
@@ -208,20 +208,16 @@ func (f *Fleet) Conn(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// Stopped is closed when a part stops by itself (Err says why), or once
-// Close stopped them.
-func (f *Fleet) Stopped() <-chan struct{} { return f.stopped }
-
-// Err returns the errors the parts stopped with.
-func (f *Fleet) Err() error {
+// err returns the errors the parts stopped with.
+func (f *Fleet) err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return errors.Join(f.errs...)
 }
 
-// Drain makes the agent take no new shard and returns once those it
+// drain makes the agent take no new shard and returns once those it
 // holds have ended and been acknowledged, or with ctx's error.
-func (f *Fleet) Drain(ctx context.Context) error {
+func (f *Fleet) drain(ctx context.Context) error {
 	if f.agent == nil {
 		return nil
 	}
@@ -232,7 +228,7 @@ func (f *Fleet) Drain(ctx context.Context) error {
 // coordinator, then closes the connections and the embedded server. It
 // returns the errors the parts stopped with.
 func (f *Fleet) Close() error {
-	f.once.Do(func() {
+	f.closeOnce.Do(func() {
 		f.cancel()
 		f.wg.Wait()
 		f.mu.Lock()
@@ -248,9 +244,9 @@ func (f *Fleet) Close() error {
 			f.srv.Shutdown()
 			f.srv.WaitForShutdown()
 		}
-		f.closeEr = f.Err()
+		f.closeErr = f.err()
 	})
-	return f.closeEr
+	return f.closeErr
 }
 
 // Serve runs f until the first signal on sigs, then stops it. With drain
@@ -270,7 +266,7 @@ func (f *Fleet) Serve(sigs <-chan os.Signal, drain bool, timeout time.Duration) 
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		drained := make(chan error, 1)
-		go func() { drained <- f.Drain(ctx) }()
+		go func() { drained <- f.drain(ctx) }()
 		select {
 		case derr = <-drained:
 		case sig := <-sigs:
@@ -291,7 +287,13 @@ func (f *Fleet) Serve(sigs <-chan os.Signal, drain bool, timeout time.Duration) 
 
 // stoppedErr closes a fleet whose part stopped by itself and says why.
 func (f *Fleet) stoppedErr(what string) error {
-	if err := f.Close(); err != nil {
+	_ = f.Close()
+	return f.why(what)
+}
+
+// why is what stopped, with the errors the parts stopped with.
+func (f *Fleet) why(what string) error {
+	if err := f.err(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return errors.New(what)
