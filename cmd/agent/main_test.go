@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,21 +14,32 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// logLines hands each log line of the command to the test (slog writes
+// a record at a time).
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
 }
 
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// await reads lines until one contains s; it fails the test after a
+// minute, showing what came.
+func (l logLines) await(t *testing.T, s string) {
+	t.Helper()
+	var seen []string
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case line := <-l:
+			if strings.Contains(line, s) {
+				return
+			}
+			seen = append(seen, line)
+		case <-timeout:
+			t.Fatalf("no log line with %q:\n%s", s, strings.Join(seen, ""))
+		}
+	}
 }
 
 // The agent starts with its NATS server down, registers once it is up,
@@ -41,16 +50,18 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 	srv.Stop()
 
 	sigs := make(chan os.Signal, 2)
-	var logs syncBuf
+	logs := make(logLines, 10000)
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", url, "--prefix", "t1", "--name", "gw9", "--group", "a", "--group", "b",
-			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug"}, &logs, sigs)
+			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug"}, logs, sigs)
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// It tries to register, and goes on trying, while the server is down.
+	logs.await(t, "registration")
+	logs.await(t, "registration")
 	select {
 	case c := <-code:
-		t.Fatalf("exited %d with the server down:\n%s", c, logs.String())
+		t.Fatalf("exited %d with the server down", c)
 	default:
 	}
 
@@ -83,7 +94,7 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 			t.Errorf("hello %+v", h)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatalf("no hello:\n%s", logs.String())
+		t.Fatal("no hello")
 	}
 	select {
 	case <-hbs:
@@ -91,22 +102,20 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 		t.Fatal("no heartbeat")
 	}
 	sigs <- syscall.SIGTERM
+	logs.await(t, "drained")
 	select {
 	case c := <-code:
 		if c != 0 {
-			t.Fatalf("exit %d:\n%s", c, logs.String())
+			t.Fatalf("exit %d", c)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no exit after SIGTERM")
-	}
-	if !strings.Contains(logs.String(), "drained") {
-		t.Errorf("logs:\n%s", logs.String())
 	}
 }
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"}} {
-		var logs syncBuf
+		var logs strings.Builder
 		if c := run(args, &logs, nil); c != 2 {
 			t.Errorf("%q: exit %d\n%s", args, c, logs.String())
 		}
@@ -119,7 +128,7 @@ func TestConfigFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("nmae: gw1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuf
+	var logs strings.Builder
 	if c := run([]string{"--config", bad}, &logs, nil); c != 2 || !strings.Contains(logs.String(), `unknown setting "nmae"`) {
 		t.Errorf("exit %d\n%s", c, logs.String())
 	}
@@ -127,7 +136,7 @@ func TestConfigFile(t *testing.T) {
 	if err := os.WriteFile(good, []byte("worker: nope\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs = syncBuf{}
+	logs.Reset()
 	// The file's worker is read (and refused like the flag would be).
 	if c := run([]string{"--config", good}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "nope") {
 		t.Errorf("exit %d\n%s", c, logs.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,7 +33,7 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--listen", ":4222"}, 1}, // every interface, by accident
 		{[]string{"--prefix", "a..b", "--listen", ""}, 2},
 	} {
-		if got := run(c.args); got != c.want {
+		if got := run(c.args, io.Discard, nil); got != c.want {
 			t.Errorf("%q: exit %d, want %d", c.args, got, c.want)
 		}
 	}

@@ -1,27 +1,46 @@
-// Package cliconf reads a daemon's YAML config file whose keys are the
-// daemon's long flag names, so a config file and a command line say the
-// same things the same way (deploy/ has examples). Flags given on the
-// command line win over the file.
+// Package cliconf is the command line of the fleet daemons: flags, and a
+// YAML config file whose keys are the daemon's long flag names, so a
+// config file and a command line say the same things the same way
+// (deploy/ has examples). Flags given on the command line win over the
+// file.
 package cliconf
 
 import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"go.yaml.in/yaml/v3"
 )
+
+// maxFile bounds a config file: a few flags take a few hundred bytes.
+const maxFile = 1 << 20
 
 // Apply sets, from the YAML file at path, every flag of fs that the
 // command line did not set. A key that names no flag is an error (a typo
 // must not be silently ignored); a list sets a repeatable flag once per
 // item.
 func Apply(fs *flag.FlagSet, path string) error {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if len(data) > maxFile {
+		return fmt.Errorf("config %s: over %d bytes", path, maxFile)
+	}
+	return ApplyYAML(fs, path, data)
+}
+
+// ApplyYAML is Apply on the file contents data; path names the file in
+// errors.
+func ApplyYAML(fs *flag.FlagSet, path string, data []byte) error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {

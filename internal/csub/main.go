@@ -134,7 +134,7 @@ import (
 const progName = "csub"
 
 // Timeouts of the run outside the job itself.
-var (
+const (
 	// connectTimeout bounds the connection to an external fleet: csub is
 	// interactive, so an unreachable --fleet fails fast.
 	connectTimeout = 5 * time.Second

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Standard input bounds of Options.Stdin (variables so that tests can
-// shorten them).
-var (
+// Standard input bounds of Options.Stdin, the defaults of
+// Options.StdinWindow and Options.StdinStall.
+const (
 	// StdinWindow is how many bytes of Options.Stdin a worker keeps. While
 	// the stream is shorter, it is kept whole and every node, whenever the
 	// fanout admits it, reads all of it from the start, as ClusterShell
@@ -39,8 +39,8 @@ var ErrStdinGone = errors.New("standard input")
 // wait); Options.Stdin is fed through writeWait, which keeps at most
 // StdinWindow bytes (see there).
 type stdinBuf struct {
-	window int           // StdinWindow when the worker was made
-	stall  time.Duration // StdinStall, likewise
+	window int           // Options.StdinWindow, or StdinWindow
+	stall  time.Duration // Options.StdinStall, or StdinStall
 
 	mu      sync.Mutex
 	data    []byte // the stream from offset base on
@@ -55,9 +55,16 @@ type stdinBuf struct {
 // errStdinOver stops the copy of Options.Stdin once the worker ended.
 var errStdinOver = errors.New("the worker ended")
 
-func newStdinBuf(nodes int) *stdinBuf {
-	return &stdinBuf{window: StdinWindow, stall: StdinStall, pending: nodes,
+func newStdinBuf(nodes int, opts *Options) *stdinBuf {
+	b := &stdinBuf{window: opts.StdinWindow, stall: opts.StdinStall, pending: nodes,
 		changed: make(chan struct{}), readers: make(map[*stdinReader]struct{})}
+	if b.window <= 0 {
+		b.window = StdinWindow
+	}
+	if b.stall <= 0 {
+		b.stall = StdinStall
+	}
+	return b
 }
 
 // finish tells that the worker ended or was aborted: a writer waiting for

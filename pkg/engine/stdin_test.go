@@ -13,12 +13,6 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
-func setStdinBounds(t *testing.T, window int, stall time.Duration) {
-	w, s := StdinWindow, StdinStall
-	StdinWindow, StdinStall = window, stall
-	t.Cleanup(func() { StdinWindow, StdinStall = w, s })
-}
-
 // counter is a reader of n bytes that counts what was read from it.
 type counter struct {
 	n    int
@@ -46,7 +40,6 @@ func sumOf(n int) string {
 
 // A stream many times the window reaches every running node whole.
 func TestStdinWindowStreams(t *testing.T) {
-	setStdinBounds(t, 64<<10, time.Minute)
 	const size = 4 << 20
 	task := New()
 	d := &funcDriver{run: func(ctx context.Context, j *Job) Result {
@@ -58,7 +51,8 @@ func TestStdinWindowStreams(t *testing.T) {
 		return Result{}
 	}}
 	src := &counter{n: size}
-	if _, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-3]"), Driver: d, Stdin: src}); err != nil {
+	if _, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-3]"), Driver: d, Stdin: src,
+		StdinWindow: 64 << 10, StdinStall: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if err := task.Resume(time.Minute); err != nil {
@@ -97,7 +91,6 @@ func hashDriver(hold map[string]chan struct{}, readErr map[string]chan error) *f
 // buffer of the copy) of it.
 func TestStdinWindowPacesSource(t *testing.T) {
 	const window = 128 << 10
-	setStdinBounds(t, window, time.Hour)
 	src := &counter{n: 1 << 20}
 	gate := make(chan struct{})
 	n1 := make(chan error, 1)
@@ -123,7 +116,8 @@ func TestStdinWindowPacesSource(t *testing.T) {
 		fmt.Fprintf(j.Stdout, "%x", h.Sum(nil))
 		return Result{}
 	}}
-	if _, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-2]"), Driver: d, Stdin: src}); err != nil {
+	if _, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-2]"), Driver: d, Stdin: src,
+		StdinWindow: window, StdinStall: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -150,14 +144,14 @@ func TestStdinWindowPacesSource(t *testing.T) {
 // window was dropped fails with ErrStdinGone instead of running on part
 // of it; under the window, it gets all of it.
 func TestStdinWindowLateNode(t *testing.T) {
-	setStdinBounds(t, 64<<10, time.Hour)
 	for _, c := range []struct {
 		size int
 		gone bool
 	}{{32 << 10, false}, {256 << 10, true}} {
 		task := New()
 		task.SetInfo(InfoFanout, 1)
-		w, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-2]"), Driver: hashDriver(nil, nil), Stdin: &counter{n: c.size}})
+		w, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-2]"), Driver: hashDriver(nil, nil), Stdin: &counter{n: c.size},
+			StdinWindow: 64 << 10, StdinStall: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +175,6 @@ func TestStdinWindowLateNode(t *testing.T) {
 // A node that reads none of its stdin is cut off after StdinStall; the
 // others get the whole stream.
 func TestStdinWindowCutsNonReader(t *testing.T) {
-	setStdinBounds(t, 64<<10, 20*time.Millisecond)
 	const size = 1 << 20
 	gate := make(chan struct{})
 	n2err := make(chan error, 1)
@@ -189,7 +182,8 @@ func TestStdinWindowCutsNonReader(t *testing.T) {
 	d := hashDriver(map[string]chan struct{}{"n2": gate}, map[string]chan error{"n2": n2err})
 	// n2 tries to read once n1 has ended, which needs n2 cut off first.
 	h := &hupSignal{node: "n1", done: gate}
-	if _, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-2]"), Driver: d, Handler: h, Stdin: &counter{n: size}}); err != nil {
+	if _, err := task.Shell("x", Options{Nodes: nodeset.MustParse("n[1-2]"), Driver: d, Handler: h, Stdin: &counter{n: size},
+		StdinWindow: 64 << 10, StdinStall: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	if err := task.Resume(time.Minute); err != nil {

@@ -235,6 +235,10 @@ type Options struct {
 	// with ErrStdinGone, and a node that reads none of it for StdinStall
 	// while the others wait gets EOF there.
 	Stdin interface{ Read([]byte) (int, error) }
+	// StdinWindow and StdinStall bound Stdin as said there (0: the
+	// package's StdinWindow, 16 MiB, and StdinStall, 5 s).
+	StdinWindow int
+	StdinStall  time.Duration
 	// StdinOpen keeps the nodes' stdin open for Worker.Write and
 	// SetWriteEOF. Without Stdin or StdinOpen, commands read EOF.
 	StdinOpen bool
@@ -336,7 +340,7 @@ func (t *Task) newWorker(command string, cp *CopySpec, opts Options) (*Worker, e
 			// node to write to. ClusterShell's message.
 			return nil, fmt.Errorf("writing to stdin is not supported by %s worker", w.driver.Name())
 		}
-		w.stdin = newStdinBuf(len(w.keys))
+		w.stdin = newStdinBuf(len(w.keys), &opts)
 		w.stdinSrc = opts.Stdin
 	}
 	return w, nil

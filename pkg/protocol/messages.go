@@ -125,9 +125,10 @@ type CopySpec struct {
 
 // SubmitReply answers a JobSpec.
 type SubmitReply struct {
-	Job   string `json:"job,omitempty"`
-	Nodes int    `json:"nodes,omitempty"` // how many nodes the job has
-	Error string `json:"error,omitempty"`
+	Job   string    `json:"job,omitempty"`
+	Nodes int       `json:"nodes,omitempty"` // how many nodes the job has
+	Error string    `json:"error,omitempty"`
+	Code  ErrorCode `json:"code,omitempty"` // what kind of error Error is
 }
 
 // Shard is the part of a job sent to one agent.
@@ -158,8 +159,9 @@ func ShardKey(job, shard string, attempt int) string {
 
 // ShardReply answers a Shard: accepted, or refused with a reason.
 type ShardReply struct {
-	Accepted bool   `json:"accepted"`
-	Error    string `json:"error,omitempty"`
+	Accepted bool      `json:"accepted"`
+	Error    string    `json:"error,omitempty"`
+	Code     ErrorCode `json:"code,omitempty"` // what kind of error Error is
 	// Busy marks a refusal that another agent may not share (this one is
 	// draining): the coordinator tries another. Any other refusal (an
 	// unknown worker, a bad job) ends the shard's nodes with Error.
@@ -182,9 +184,10 @@ type ShardSummary struct {
 // coordinator has not received: the agent retransmits them and sends the
 // summary again.
 type DoneReply struct {
-	OK      bool     `json:"ok"`
-	Missing []uint64 `json:"missing,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	OK      bool      `json:"ok"`
+	Missing []uint64  `json:"missing,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Code    ErrorCode `json:"code,omitempty"` // what kind of error Error is
 }
 
 // Control kinds.
@@ -228,6 +231,7 @@ type Welcome struct {
 	// Heartbeat is the interval the agent must heartbeat at.
 	Heartbeat time.Duration `json:"heartbeat"`
 	Error     string        `json:"error,omitempty"`
+	Code      ErrorCode     `json:"code,omitempty"` // what kind of error Error is
 }
 
 // Heartbeat tells the coordinator an agent is alive and how busy. It
@@ -267,6 +271,7 @@ type JobsReply struct {
 	Jobs   []JobStatus   `json:"jobs,omitempty"`
 	Agents []AgentStatus `json:"agents,omitempty"`
 	Error  string        `json:"error,omitempty"`
+	Code   ErrorCode     `json:"code,omitempty"` // what kind of error Error is
 }
 
 // AgentStatus describes an agent the coordinator knows.

@@ -63,16 +63,17 @@ const (
 	DefaultMaxBuffered = 8 << 20
 )
 
-// Timings of the protocol, variables so that tests can shorten them.
-var (
-	flushEvery   = 50 * time.Millisecond
-	staleEvery   = time.Second
-	staleAge     = 2 * time.Second
-	registerWait = time.Second
-	stopGrace    = 2 * time.Second
-	doneBackoff  = [2]time.Duration{200 * time.Millisecond, 5 * time.Second}
-	requestWait  = 2 * time.Second
-	ackGrace     = 250 * time.Millisecond
+// Timings of the protocol.
+const (
+	flushEvery     = 50 * time.Millisecond
+	staleEvery     = time.Second
+	staleAge       = 2 * time.Second
+	registerWait   = time.Second
+	stopGrace      = 2 * time.Second
+	doneBackoffMin = 200 * time.Millisecond // first pause between summary retries
+	doneBackoffMax = 5 * time.Second        // the pause doubles up to this
+	requestWait    = 2 * time.Second
+	ackGrace       = 250 * time.Millisecond
 )
 
 // seenKeys is how many accepted shard keys an agent remembers to answer
@@ -155,6 +156,7 @@ type Agent struct {
 	seen     recent
 	draining bool
 	stopping bool
+	closed   bool            // Run is returning: handlers do nothing more
 	hard     context.Context // shards' context: cancelled when Run gives up on them
 	changed  chan struct{}   // closed and replaced when a shard leaves
 	wg       sync.WaitGroup
@@ -204,7 +206,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg Config) error {
 
 // Run serves shards until ctx is cancelled, then cancels the shards still
 // running, gives their summaries about two seconds to be acknowledged and
-// returns nil. It returns an error at once when the agent cannot
+// returns nil, once nothing it started runs any more. It returns an error at once when the agent cannot
 // subscribe, or when the coordinator refuses its protocol version.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.started.CompareAndSwap(false, true) {
@@ -218,17 +220,17 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// Subscribed before the Hello: a coordinator may send shards as soon
 	// as it has welcomed us.
-	ctlSub, err := a.nc.Subscribe(a.subj.Control(a.cfg.ID), a.onControl)
+	ctlSub, err := a.nc.Subscribe(a.subj.Control(a.cfg.ID), a.handle(a.onControl))
 	if err != nil {
 		return fmt.Errorf("agent: subscribe control: %w", err)
 	}
 	defer ctlSub.Unsubscribe()
-	shardSub, err := a.nc.Subscribe(a.subj.Agent(a.cfg.ID), a.onShard)
+	shardSub, err := a.nc.Subscribe(a.subj.Agent(a.cfg.ID), a.handle(a.onShard))
 	if err != nil {
 		return fmt.Errorf("agent: subscribe shards: %w", err)
 	}
 	defer shardSub.Unsubscribe()
-	stdinSub, err := a.nc.Subscribe(a.subj.AgentStdin(a.cfg.ID), a.onStdin)
+	stdinSub, err := a.nc.Subscribe(a.subj.AgentStdin(a.cfg.ID), a.handle(a.onStdin))
 	if err != nil {
 		return fmt.Errorf("agent: subscribe stdin: %w", err)
 	}
@@ -251,9 +253,21 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// versionRefusal tells a Welcome refusing our protocol version, which no
-// retry will cure. protocol.VersionError messages all start this way.
-func versionRefusal(msg string) bool { return strings.HasPrefix(msg, "fleetsh protocol") }
+// handle runs h for each message until Run returns, which waits for the
+// calls in progress.
+func (a *Agent) handle(h nats.MsgHandler) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		a.mu.Lock()
+		if a.closed {
+			a.mu.Unlock()
+			return
+		}
+		a.wg.Add(1)
+		a.mu.Unlock()
+		defer a.wg.Done()
+		h(m)
+	}
+}
 
 // register says Hello until a coordinator welcomes the agent.
 func (a *Agent) register(ctx context.Context) error {
@@ -278,7 +292,7 @@ func (a *Agent) register(ctx context.Context) error {
 			}
 			a.log.Info("agent registered", "groups", w.Groups, "heartbeat", time.Duration(a.hbEvery.Load()))
 			return nil
-		case err == nil && versionRefusal(w.Error):
+		case err == nil && w.Code == protocol.CodeVersion: // no retry will cure it
 			return fmt.Errorf("agent: registration refused: %s", w.Error)
 		case err == nil:
 			a.log.Warn("registration refused, retrying", "err", w.Error)
@@ -376,6 +390,9 @@ func (a *Agent) shutdown(hardStop context.CancelFunc) {
 		cancel()
 	}
 	hardStop()
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
 	a.wg.Wait()
 	a.log.Info("agent stopped")
 }
@@ -442,25 +459,26 @@ func (a *Agent) remove(s *shard) {
 
 // onShard answers a shard request: refused, or accepted and started.
 func (a *Agent) onShard(m *nats.Msg) {
-	refuse := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		a.log.Warn("shard refused", "err", msg)
-		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Error: msg})
+	refuse := func(err error) {
+		a.log.Warn("shard refused", "err", err)
+		r := protocol.ShardReply{Busy: protocol.CodeOf(err) == protocol.CodeBusy}
+		r.Error, r.Code = protocol.Failure(err) // in this side's version, which the peer can read
+		_ = wire.Respond(m, protocol.TypeShardReply, r)
 	}
 	if err := wire.Check(m); err != nil {
-		a.log.Warn("shard refused", "err", err)
-		wire.RefuseVersion(m, protocol.TypeShardReply, protocol.ShardReply{Error: err.Error()})
+		refuse(err)
 		return
 	}
 	if t := wire.Type(m); t != protocol.TypeShard {
-		refuse("agent %s: expected a %s message, got %q", a.cfg.Name, protocol.TypeShard, t)
+		refuse(fmt.Errorf("agent %s: expected a %s message, got %q", a.cfg.Name, protocol.TypeShard, t))
 		return
 	}
 	sh := new(protocol.Shard)
 	if err := protocol.Unmarshal(m.Data, sh); err != nil {
-		refuse("agent %s: %v", a.cfg.Name, err)
+		refuse(fmt.Errorf("agent %s: %w", a.cfg.Name, err))
 		return
 	}
+	draining := &protocol.CodedError{Code: protocol.CodeBusy, Err: fmt.Errorf("agent %s is draining", a.cfg.Name)}
 	key := sh.Key()
 	a.mu.Lock()
 	switch {
@@ -471,17 +489,14 @@ func (a *Agent) onShard(m *nats.Msg) {
 		return
 	case a.draining || a.stopping || a.hard == nil:
 		a.mu.Unlock()
-		// Busy: the coordinator gives these nodes to another agent.
-		msg := fmt.Sprintf("agent %s is draining", a.cfg.Name)
-		a.log.Warn("shard refused", "err", msg)
-		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Error: msg, Busy: true})
+		refuse(draining) // Busy: the coordinator gives these nodes to another agent
 		return
 	}
 	a.mu.Unlock()
 
 	s, err := newShard(a, sh)
 	if err != nil {
-		refuse("agent %s: shard %s: %v", a.cfg.Name, key, err)
+		refuse(&protocol.CodedError{Code: refusedCode(err), Err: fmt.Errorf("agent %s: shard %s: %w", a.cfg.Name, key, err)})
 		return
 	}
 	a.mu.Lock()
@@ -492,7 +507,7 @@ func (a *Agent) onShard(m *nats.Msg) {
 	}
 	if a.draining || a.stopping {
 		a.mu.Unlock()
-		refuse("agent %s is draining", a.cfg.Name)
+		refuse(draining)
 		return
 	}
 	a.shards[key] = s
@@ -507,6 +522,15 @@ func (a *Agent) onShard(m *nats.Msg) {
 		s.run(hard)
 	}()
 	a.kickHeartbeat()
+}
+
+// refusedCode is the code of a shard newShard would not take: over the
+// node limit, or a job this agent cannot run.
+func refusedCode(err error) protocol.ErrorCode {
+	if c := protocol.CodeOf(err); c == protocol.CodeTooManyNodes {
+		return c
+	}
+	return protocol.CodeRefused
 }
 
 // onControl applies acks, retransmit requests and cancels.

@@ -505,7 +505,7 @@ func TestRegisterVersionRefused(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t)
 	c := newCoord(t, srv, protocol.Subjects{})
-	c.welcome(protocol.Welcome{Error: (&protocol.VersionError{Got: "1"}).Error()})
+	c.welcome(protocol.Welcome{Error: (&protocol.VersionError{Got: "1"}).Error(), Code: protocol.CodeVersion})
 	_, _, errc := testAgent(t, srv, Config{})
 	select {
 	case err := <-errc:

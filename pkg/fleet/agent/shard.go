@@ -149,7 +149,8 @@ func (s *shard) run(ctx context.Context) {
 	// is done.
 	defer s.a.remove(s)
 	fctx, abandon := context.WithCancel(ctx)
-	defer abandon()
+	fed := make(chan struct{}) // the stdin feed returned
+	defer func() { abandon(); <-fed }()
 	s.mu.Lock()
 	s.abandon = abandon
 	s.mu.Unlock()
@@ -161,7 +162,9 @@ func (s *shard) run(ctx context.Context) {
 	}()
 	start := time.Now()
 	if s.stdin != nil {
-		go s.feedStdin(fctx)
+		go func() { defer close(fed); s.feedStdin(fctx) }()
+	} else {
+		close(fed)
 	}
 	s.runEngine(ctx)
 	s.endStdin()
@@ -488,7 +491,7 @@ func (s *shard) summarize(ctx context.Context) {
 			return
 		}
 	}
-	wait := doneBackoff[0]
+	wait := doneBackoffMin
 	for attempt := 1; ; attempt++ {
 		var rep protocol.DoneReply
 		rctx, cancel := context.WithTimeout(ctx, requestWait)
@@ -525,7 +528,7 @@ func (s *shard) summarize(ctx context.Context) {
 			again := s.win.From(first)
 			s.log.Info("coordinator misses batches: republishing", "missing", len(rep.Missing), "from", first, "sent", len(again))
 			s.publish(again)
-			wait = doneBackoff[0]
+			wait = doneBackoffMin
 		default:
 			s.log.Warn("empty shard summary reply, retrying")
 		}
@@ -534,7 +537,7 @@ func (s *shard) summarize(ctx context.Context) {
 			return
 		}
 		if err != nil || len(rep.Missing) == 0 {
-			wait = min(2*wait, doneBackoff[1])
+			wait = min(2*wait, doneBackoffMax)
 		}
 	}
 }

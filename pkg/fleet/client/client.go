@@ -58,6 +58,16 @@ type Client struct {
 	// (default protocol.DefaultMaxJobNodes): a larger set is refused
 	// before it costs memory.
 	MaxNodes int
+	// StallTimeout is how long a job's output stream may stay silent
+	// before Next asks the coordinator about the job (default 5 s).
+	StallTimeout time.Duration
+}
+
+func (c *Client) stallTimeout() time.Duration {
+	if c.StallTimeout <= 0 {
+		return 5 * time.Second
+	}
+	return c.StallTimeout
 }
 
 // requestTimeout bounds a control request (submit, status, cancel) whose
@@ -94,11 +104,38 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // RefusedError is a job the coordinator would not take.
 type RefusedError struct {
 	Job    string
-	Reason string // the coordinator's SubmitReply.Error
+	Reason string             // the coordinator's SubmitReply.Error
+	Code   protocol.ErrorCode // and its code
 }
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("job %s refused by the coordinator: %s", e.Job, e.Reason)
+}
+
+// ErrUnknownJob is matched (errors.Is) by the errors about a job the
+// coordinator does not know (never submitted, or forgotten after a
+// restart): the coordinator says so with protocol.CodeUnknownJob.
+var ErrUnknownJob = errors.New("unknown job")
+
+// CoordinatorError is an error the coordinator replied with.
+type CoordinatorError struct {
+	Code    protocol.ErrorCode
+	Message string
+}
+
+func (e *CoordinatorError) Error() string { return e.Message }
+
+// Is matches ErrUnknownJob by the error's code.
+func (e *CoordinatorError) Is(target error) bool {
+	return target == ErrUnknownJob && e.Code == protocol.CodeUnknownJob
+}
+
+// replyError is the error a registry reply carries, nil if none.
+func replyError(r *protocol.JobsReply) error {
+	if r.Error == "" {
+		return nil
+	}
+	return &CoordinatorError{Code: r.Code, Message: r.Error}
 }
 
 // inProcess is UnreachableError.URL for the in-process fleet.
@@ -219,7 +256,7 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 	}
 	if reply.Error != "" {
 		_ = sub.Unsubscribe()
-		return nil, &RefusedError{Job: spec.ID, Reason: reply.Error}
+		return nil, &RefusedError{Job: spec.ID, Reason: reply.Error, Code: reply.Code}
 	}
 	if reply.Nodes != 0 && reply.Nodes != len(nodes) {
 		// Output would be attributed to the wrong nodes: refuse to go on.
@@ -236,15 +273,11 @@ func (c *Client) Jobs(ctx context.Context) ([]protocol.JobStatus, error) {
 	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &reply); err != nil {
 		return nil, err
 	}
-	if reply.Error != "" {
-		return nil, fmt.Errorf("list jobs: %s", reply.Error)
+	if err := replyError(&reply); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	return reply.Jobs, nil
 }
-
-// ErrUnknownJob is wrapped by the errors about a job the coordinator does
-// not know (never submitted, or forgotten after a restart).
-var ErrUnknownJob = errors.New("unknown job")
 
 // Status returns the coordinator's account of job id.
 func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, error) {
@@ -258,8 +291,8 @@ func (c *Client) status(ctx context.Context, id string, brief bool) (*protocol.J
 	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, req, &reply); err != nil {
 		return nil, err
 	}
-	if reply.Error != "" {
-		return nil, fmt.Errorf("status of job %s: %s", id, reply.Error)
+	if err := replyError(&reply); err != nil {
+		return nil, fmt.Errorf("status of job %s: %w", id, err)
 	}
 	for i := range reply.Jobs {
 		if reply.Jobs[i].ID == id {
@@ -276,8 +309,8 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: id}, &reply); err != nil {
 		return err
 	}
-	if reply.Error != "" {
-		return fmt.Errorf("cancel job %s: %s", id, reply.Error)
+	if err := replyError(&reply); err != nil {
+		return fmt.Errorf("cancel job %s: %w", id, err)
 	}
 	return nil
 }
@@ -302,12 +335,12 @@ func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 		_ = sub.Unsubscribe()
 		return nil, err
 	}
-	if reply.Error != "" || len(reply.Jobs) != 1 {
+	if err := replyError(&reply); err != nil || len(reply.Jobs) != 1 {
 		_ = sub.Unsubscribe()
-		if strings.HasPrefix(reply.Error, "no job") {
-			return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+		if err == nil {
+			err = fmt.Errorf("the coordinator's reply has %d jobs", len(reply.Jobs))
 		}
-		return nil, fmt.Errorf("attach to job %s: %s", id, reply.Error)
+		return nil, fmt.Errorf("attach to job %s: %w", id, err)
 	}
 	st := reply.Jobs[0]
 	if st.Truncated {

@@ -460,17 +460,14 @@ func TestBadRecordsRefused(t *testing.T) {
 	}
 }
 
-func fastStall(t *testing.T) {
-	old := stallTimeout
-	stallTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { stallTimeout = old })
-}
+// fastStall makes c check a silent stream after 200 ms.
+func fastStall(c *Client) { c.StallTimeout = 200 * time.Millisecond }
 
 // TestStallDoneRetransmits loses the last batch: the job registry says
 // the job is done, so the client asks for the rest again.
 func TestStallDoneRetransmits(t *testing.T) {
-	fastStall(t)
 	_, f, c := setup(t)
+	fastStall(c)
 	job := submit(t, c, f, "n1")
 	f.setJobs(func(req protocol.JobsRequest) protocol.JobsReply {
 		return protocol.JobsReply{Jobs: []protocol.JobStatus{{ID: req.Job, Nodes: "n1", Total: 1, Done: true}}}
@@ -497,8 +494,8 @@ func TestStallDoneRetransmits(t *testing.T) {
 }
 
 func TestStallRunningJobWaits(t *testing.T) {
-	fastStall(t)
 	_, f, c := setup(t)
+	fastStall(c)
 	job := submit(t, c, f, "n1")
 	f.setJobs(func(req protocol.JobsRequest) protocol.JobsReply {
 		return protocol.JobsReply{Jobs: []protocol.JobStatus{{ID: req.Job, Nodes: "n1", Total: 1}}}
@@ -515,8 +512,8 @@ func TestStallRunningJobWaits(t *testing.T) {
 }
 
 func TestStallUnknownJob(t *testing.T) {
-	fastStall(t)
 	_, f, c := setup(t)
+	fastStall(c)
 	job := submit(t, c, f, "n1")
 	_, err := job.Next(testCtx(t))
 	if !errors.Is(err, ErrUnknownJob) {
@@ -525,8 +522,8 @@ func TestStallUnknownJob(t *testing.T) {
 }
 
 func TestStallCoordinatorGone(t *testing.T) {
-	fastStall(t)
 	_, f, c := setup(t)
+	fastStall(c)
 	job := submit(t, c, f, "n1")
 	for _, s := range f.subs {
 		_ = s.Unsubscribe()

@@ -19,12 +19,9 @@ import (
 // protocol.DefaultWindow batches unacknowledged: acking every 4 keeps it
 // sending while we read, and the 100 ms bound acks a slow trickle (a
 // command printing a line a second) without an ack per batch.
-var (
+const (
 	ackEvery    uint64 = 4
 	ackInterval        = 100 * time.Millisecond
-	// stallTimeout is how long a silent stream may stay silent before we
-	// ask the coordinator about the job.
-	stallTimeout = 5 * time.Second
 	// retransmitInterval spaces identical retransmit requests: the batches
 	// after a lost one arrive one by one, each showing the same gap.
 	retransmitInterval = time.Second
@@ -136,12 +133,13 @@ func (j *Job) Next(ctx context.Context) (*protocol.EventBatch, error) {
 		}
 		now := time.Now()
 		j.maybeAck(now)
-		wait := stallTimeout - now.Sub(j.lastRecv)
+		stall := j.c.stallTimeout()
+		wait := stall - now.Sub(j.lastRecv)
 		if j.consumed > j.acked {
 			wait = min(wait, j.ackDue.Sub(now))
 		}
 		if wait <= 0 {
-			if now.Sub(j.lastRecv) >= stallTimeout {
+			if now.Sub(j.lastRecv) >= stall {
 				if err := j.checkStalled(ctx); err != nil {
 					if ctx.Err() == nil {
 						j.err = err
@@ -266,10 +264,10 @@ func (j *Job) sendControl(kind string, seq uint64) {
 		protocol.Control{Kind: kind, Job: j.spec.ID, Seq: seq})
 }
 
-// checkStalled runs when nothing arrived for stallTimeout: it asks the
-// job registry whether the job is still there and whether it is done.
+// checkStalled runs when nothing arrived for Client.StallTimeout: it asks
+// the job registry whether the job is still there and whether it is done.
 func (j *Job) checkStalled(ctx context.Context) error {
-	sctx, cancel := context.WithTimeout(ctx, stallTimeout)
+	sctx, cancel := context.WithTimeout(ctx, j.c.stallTimeout())
 	defer cancel()
 	st, err := j.c.status(sctx, j.spec.ID, true)
 	if err != nil {

@@ -58,7 +58,7 @@ func (c *Client) sendNodeParts(ctx context.Context, spec *protocol.JobSpec) erro
 			return err
 		}
 		if reply.Error != "" {
-			return &RefusedError{Job: spec.ID, Reason: reply.Error}
+			return &RefusedError{Job: spec.ID, Reason: reply.Error, Code: reply.Code}
 		}
 	}
 	spec.Nodes, spec.NodeParts = "", len(pieces)

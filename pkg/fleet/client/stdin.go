@@ -14,7 +14,7 @@ import (
 // stdinTry is how long SendStdin waits for the coordinator to take a
 // chunk before it sends it again: the coordinator answers when it has
 // room, which may take longer than this (slow nodes).
-var stdinTry = 2 * time.Second
+const stdinTry = 2 * time.Second
 
 // ErrStdinDone is returned by SendStdin when the job takes no more
 // standard input: every node ended, or the job was cancelled.

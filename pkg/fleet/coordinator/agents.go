@@ -36,19 +36,19 @@ func (c *Coordinator) groupsOf(h protocol.Hello) ([]string, error) {
 		return []string{localGroup}, nil
 	}
 	if c.cfg.Router == nil {
-		return nil, fmt.Errorf("agent %s (%s): the coordinator has no topology, so only --local agents can serve", h.Agent, h.Name)
+		return nil, refusal(protocol.CodeRefused, "agent %s (%s): the coordinator has no topology, so only --local agents can serve", h.Agent, h.Name)
 	}
 	if len(h.Groups) > 0 {
 		for _, g := range h.Groups {
 			if !c.cfg.Router.HasGroup(g) {
-				return nil, fmt.Errorf("agent %s (%s): gateway group %q is not in the topology", h.Agent, h.Name, g)
+				return nil, refusal(protocol.CodeRefused, "agent %s (%s): gateway group %q is not in the topology", h.Agent, h.Name, g)
 			}
 		}
 		return slices.Clone(h.Groups), nil
 	}
 	gs := c.cfg.Router.GroupsOfGateway(h.Name)
 	if len(gs) == 0 {
-		return nil, fmt.Errorf("agent %s: %q is a gateway of no route in the topology (name it with --name, or run it with --local)", h.Agent, h.Name)
+		return nil, refusal(protocol.CodeRefused, "agent %s: %q is a gateway of no route in the topology (name it with --name, or run it with --local)", h.Agent, h.Name)
 	}
 	return gs, nil
 }

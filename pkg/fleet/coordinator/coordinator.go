@@ -96,6 +96,10 @@ type Config struct {
 	// MaxStdinKeep bounds the standard input a job keeps (16 MiB): all of
 	// it for shards dispatched later while it is shorter (stdin.go).
 	MaxStdinKeep int
+	// StdinRetry is how long a shard's stdin sender waits for its agent
+	// to answer before it sends the chunk again (2 s; the agent answers
+	// when it has room).
+	StdinRetry time.Duration
 	// MaxJobNodes is the most nodes a job may have
 	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
 	MaxJobNodes int
@@ -114,6 +118,7 @@ func (cfg *Config) defaults() {
 	def(&cfg.DetachAfter, 15*time.Second)
 	def(&cfg.CancelGrace, 5*time.Second)
 	def(&cfg.KeepJobs, time.Hour)
+	def(&cfg.StdinRetry, 2*time.Second)
 	if cfg.Window <= 0 {
 		cfg.Window = protocol.DefaultWindow
 	}
@@ -159,6 +164,13 @@ type Coordinator struct {
 
 	stats Stats
 	ready chan struct{}
+
+	// Run waits for what the coordinator started (handlers, per-job
+	// goroutines) before it returns: once stopping is set under
+	// running's lock, nothing new starts.
+	running  sync.Mutex
+	stopping bool
+	wg       sync.WaitGroup
 }
 
 // Stats counts what the coordinator merged (read with Stats()).
@@ -178,9 +190,11 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 		ready:  make(chan struct{})}, nil
 }
 
-// Run serves until ctx is done.
+// Run serves until ctx is done. When it returns, nothing the coordinator
+// started runs any more: no handler, stream, dispatch or stdin relay.
 func (c *Coordinator) Run(ctx context.Context) error {
 	c.ctx = ctx
+	defer c.stop()
 	subs := []struct {
 		subject string
 		h       nats.MsgHandler
@@ -201,7 +215,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}()
 	for _, s := range subs {
-		sub, err := c.nc.Subscribe(s.subject, s.h)
+		sub, err := c.nc.Subscribe(s.subject, c.handle(s.h))
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subject, err)
 		}
@@ -212,12 +226,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.nc.Flush(); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
+	prev := c.nc.Opts.ReconnectedCB
 	c.nc.SetReconnectHandler(func(nc *nats.Conn) {
 		c.mu.Lock()
 		c.reconnected = time.Now()
 		c.mu.Unlock()
 		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
 	})
+	defer c.nc.SetReconnectHandler(prev)
 	c.log.Info("coordinator ready", "prefix", c.subj.Submit())
 	close(c.ready)
 	tick := time.NewTicker(c.cfg.Heartbeat / 2)
@@ -262,8 +278,13 @@ func (c *Coordinator) job(id string) *job {
 
 // onSubmit validates and starts a job.
 func (c *Coordinator) onSubmit(m *nats.Msg) {
+	refuse := func(job string, err error) {
+		r := protocol.SubmitReply{Job: job}
+		r.Error, r.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeSubmitReply, r)
+	}
 	if err := wire.Check(m); err != nil {
-		wire.RefuseVersion(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		refuse("", err) // in this side's version, which the peer can read
 		return
 	}
 	if wire.Type(m) == protocol.TypeSubmitPart {
@@ -272,21 +293,21 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 	}
 	var spec protocol.JobSpec
 	if err := protocol.Unmarshal(m.Data, &spec); err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
+		refuse("", err)
 		return
 	}
 	if err := c.joinParts(&spec); err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
+		refuse(spec.ID, err)
 		return
 	}
 	j, err := c.accept(spec)
 	if err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Error: err.Error()})
+		refuse(spec.ID, err)
 		return
 	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
-	go j.primary.stream(c.ctx)
-	go c.plan(j)
+	c.spawn(func() { j.primary.stream(c.ctx) })
+	c.spawn(func() { c.plan(j) })
 }
 
 func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
@@ -310,7 +331,7 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.jobs[spec.ID] != nil {
-		return nil, fmt.Errorf("job %s exists already", spec.ID)
+		return nil, refusal(protocol.CodeJobExists, "job %s exists already", spec.ID)
 	}
 	j := newJob(c, spec, nodes)
 	j.set = set
@@ -321,16 +342,18 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 
 // onJobs answers registry requests.
 func (c *Coordinator) onJobs(m *nats.Msg) {
-	if err := wire.Check(m); err != nil {
-		wire.RefuseVersion(m, protocol.TypeJobsReply, protocol.JobsReply{Error: err.Error()})
-		return
-	}
-	var req protocol.JobsRequest
-	if err := protocol.Unmarshal(m.Data, &req); err != nil {
-		_ = wire.Respond(m, protocol.TypeJobsReply, protocol.JobsReply{Error: err.Error()})
-		return
-	}
 	var reply protocol.JobsReply
+	var req protocol.JobsRequest
+	if err := wire.Check(m); err != nil {
+		reply.Error, reply.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeJobsReply, reply) // in this side's version, which the peer can read
+		return
+	}
+	if err := protocol.Unmarshal(m.Data, &req); err != nil {
+		reply.Error, reply.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeJobsReply, reply)
+		return
+	}
 	switch req.Kind {
 	case protocol.JobsList:
 		c.mu.Lock()
@@ -350,18 +373,18 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsAttach:
 		j := c.job(req.Job)
 		if j == nil {
-			reply.Error = fmt.Sprintf("no job %q", req.Job)
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
 			break
 		}
 		if err := protocol.ValidID(req.Stream); err != nil {
-			reply.Error = "attach stream: " + err.Error()
+			reply.Error, reply.Code = "attach stream: "+err.Error(), protocol.CodeBadRequest
 			break
 		}
 		c.mu.Lock()
 		taken := c.jobs[req.Stream] != nil || c.streams[req.Stream] != nil
 		c.mu.Unlock()
 		if taken {
-			reply.Error = fmt.Sprintf("attach stream %q is in use", req.Stream)
+			reply.Error, reply.Code = fmt.Sprintf("attach stream %q is in use", req.Stream), protocol.CodeBadRequest
 			break
 		}
 		j.mu.Lock()
@@ -371,17 +394,17 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		c.mu.Lock()
 		c.streams[req.Stream] = f
 		c.mu.Unlock()
-		go func() {
+		c.spawn(func() {
 			f.stream(c.ctx)
 			c.mu.Lock()
 			delete(c.streams, req.Stream)
 			c.mu.Unlock()
-		}()
+		})
 		f.wake()
 	case protocol.JobsStatus, protocol.JobsCancel:
 		j := c.job(req.Job)
 		if j == nil {
-			reply.Error = fmt.Sprintf("no job %q", req.Job)
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
 			break
 		}
 		if req.Kind == protocol.JobsCancel {
@@ -391,7 +414,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
 	default:
-		reply.Error = fmt.Sprintf("unknown jobs request %q", req.Kind)
+		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", req.Kind), protocol.CodeBadRequest
 	}
 	c.fitReply(&reply)
 	if err := wire.Respond(m, protocol.TypeJobsReply, reply); err != nil {

@@ -161,11 +161,11 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 		byAgent[s.agent] = append(byAgent[s.agent], s)
 	}
 	for _, list := range byAgent {
-		go func() {
+		c.spawn(func() {
 			for _, s := range list {
 				c.sendShard(j, s)
 			}
-		}()
+		})
 	}
 }
 
@@ -197,7 +197,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 				if msg.Spec.Stdin {
 					// Not inline: the next shard for this agent waits on
 					// this call, and a feed lasts as long as stdin.
-					go c.feedShard(j, s)
+					c.spawn(func() { c.feedShard(j, s) })
 				}
 				return
 			}

@@ -14,17 +14,22 @@ import (
 // onRegister answers an agent's Hello: the groups it will serve, or why
 // it cannot serve.
 func (c *Coordinator) onRegister(m *nats.Msg) {
+	refuse := func(err error) {
+		var w protocol.Welcome
+		w.Error, w.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeWelcome, w)
+	}
 	if err := wire.Check(m); err != nil {
-		wire.RefuseVersion(m, protocol.TypeWelcome, protocol.Welcome{Error: err.Error()})
+		refuse(err) // in this side's version, which the peer can read
 		return
 	}
 	var h protocol.Hello
 	if err := protocol.Unmarshal(m.Data, &h); err != nil {
-		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: err.Error()})
+		refuse(err)
 		return
 	}
 	if err := protocol.ValidID(h.Agent); err != nil {
-		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: "agent id: " + err.Error()})
+		refuse(fmt.Errorf("agent id: %w", err))
 		return
 	}
 	c.mu.Lock()
@@ -36,7 +41,7 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 	c.mu.Unlock()
 	if err != nil {
 		c.log.Warn("agent refused", "agent", h.Agent, "name", h.Name, "err", err)
-		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: err.Error()})
+		refuse(err)
 		return
 	}
 	_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Groups: groups, Heartbeat: c.cfg.Heartbeat})
@@ -147,13 +152,15 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 
 // onDone reconciles a shard's summary with what arrived.
 func (c *Coordinator) onDone(m *nats.Msg) {
-	if err := wire.Check(m); err != nil {
-		wire.RefuseVersion(m, protocol.TypeDoneReply, protocol.DoneReply{Error: err.Error()})
-		return
-	}
 	var sum protocol.ShardSummary
-	if err := protocol.Unmarshal(m.Data, &sum); err != nil {
-		_ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{Error: err.Error()})
+	err := wire.Check(m) // refused in this side's version, which the peer can read
+	if err == nil {
+		err = protocol.Unmarshal(m.Data, &sum)
+	}
+	if err != nil {
+		var reply protocol.DoneReply
+		reply.Error, reply.Code = protocol.Failure(err)
+		_ = wire.Respond(m, protocol.TypeDoneReply, reply)
 		return
 	}
 	reply := c.reconcile(sum)
@@ -163,7 +170,7 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	j := c.job(sum.Job)
 	if j == nil {
-		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", sum.Job)}
+		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", sum.Job), Code: protocol.CodeUnknownJob}
 	}
 	key := protocol.ShardKey(sum.Job, sum.Shard, sum.Attempt)
 	j.mu.Lock()
@@ -171,10 +178,10 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	switch {
 	case s == nil || s.agent != sum.Agent:
 		j.mu.Unlock()
-		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", key, sum.Agent)}
+		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", key, sum.Agent), Code: protocol.CodeUnknownShard}
 	case s.dead:
 		j.mu.Unlock()
-		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent)}
+		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent), Code: protocol.CodeUnknownShard}
 	case s.done:
 		j.mu.Unlock()
 		return protocol.DoneReply{OK: true}

@@ -23,10 +23,6 @@ import (
 // cannot get the whole stream: its nodes end with an error instead of
 // running on part of their input.
 
-// stdinTry is how long a sender waits for an answer before it sends the
-// chunk again (the receiver answers when it has room).
-var stdinTry = 2 * time.Second
-
 // stdinLog is a job's standard input at the coordinator (guarded by j.mu).
 type stdinLog struct {
 	chunks  []stdinPiece // chunks first, first+1...
@@ -165,7 +161,7 @@ func (c *Coordinator) feedShard(j *job, s *shard) {
 			ch := l.changed
 			j.mu.Unlock()
 			// The shard's end is not signalled: look again now and then.
-			t := time.NewTimer(stdinTry)
+			t := time.NewTimer(c.cfg.StdinRetry)
 			select {
 			case <-ch:
 			case <-t.C:
@@ -202,7 +198,7 @@ func (c *Coordinator) feedShard(j *job, s *shard) {
 // dies or ends meanwhile (it retries otherwise).
 func (c *Coordinator) sendStdin(j *job, s *shard, subject string, chunk *protocol.StdinChunk) (protocol.StdinAck, error) {
 	for {
-		ack, err := wire.SendStdin(c.ctx, c.nc, subject, chunk, stdinTry, func() bool {
+		ack, err := wire.SendStdin(c.ctx, c.nc, subject, chunk, c.cfg.StdinRetry, func() bool {
 			j.mu.Lock()
 			defer j.mu.Unlock()
 			return s.dead || s.done
@@ -219,7 +215,7 @@ func (c *Coordinator) sendStdin(j *job, s *shard, subject string, chunk *protoco
 			return ack, err
 		}
 		select {
-		case <-time.After(stdinTry):
+		case <-time.After(c.cfg.StdinRetry):
 		case <-c.ctx.Done():
 			return ack, c.ctx.Err()
 		}

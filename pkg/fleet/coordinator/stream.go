@@ -164,7 +164,7 @@ func (f *follower) publish(ctx context.Context, subject string, recs []protocol.
 	// job goes on; its states stay in the registry.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
+	j.c.spawn(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -179,7 +179,7 @@ func (f *follower) publish(ctx context.Context, subject string, recs []protocol.
 				}
 			}
 		}
-	}()
+	})
 	_, data, err := f.win.Send(wctx, func(seq uint64) ([]byte, error) {
 		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Records: recs}
 		return b.MarshalBinary()

@@ -33,14 +33,13 @@ type staged struct {
 // onSubmitPart stores one part of a job's node set.
 func (c *Coordinator) onSubmitPart(m *nats.Msg) {
 	var p protocol.SubmitPart
-	if err := protocol.Unmarshal(m.Data, &p); err != nil {
-		_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Error: err.Error()})
-		return
+	err := protocol.Unmarshal(m.Data, &p)
+	if err == nil {
+		err = c.stage(p, time.Now())
 	}
-	err := c.stage(p, time.Now())
 	reply := protocol.SubmitReply{Job: p.Job}
 	if err != nil {
-		reply.Error = err.Error()
+		reply.Error, reply.Code = protocol.Failure(err)
 	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, reply)
 }
@@ -53,7 +52,7 @@ func (c *Coordinator) stage(p protocol.SubmitPart, now time.Time) error {
 	defer c.mu.Unlock()
 	c.expireParts(now)
 	if c.jobs[p.Job] != nil {
-		return fmt.Errorf("job %s exists already", p.Job)
+		return refusal(protocol.CodeJobExists, "job %s exists already", p.Job)
 	}
 	st := c.staged[p.Job]
 	if st == nil {
@@ -71,7 +70,7 @@ func (c *Coordinator) stage(p protocol.SubmitPart, now time.Time) error {
 	case st.bytes+len(p.Nodes) > protocol.MaxSubmitBytes:
 		return fmt.Errorf("job %s: folded node set over %d bytes", p.Job, protocol.MaxSubmitBytes)
 	case c.stagedBytes+len(p.Nodes) > maxStagedTotal:
-		return fmt.Errorf("job %s: the coordinator holds %d bytes of node sets of jobs being submitted: try again later", p.Job, c.stagedBytes)
+		return refusal(protocol.CodeBusy, "job %s: the coordinator holds %d bytes of node sets of jobs being submitted: try again later", p.Job, c.stagedBytes)
 	}
 	st.parts = append(st.parts, p.Nodes)
 	st.bytes += len(p.Nodes)

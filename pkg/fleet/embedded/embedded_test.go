@@ -135,3 +135,36 @@ func BenchmarkEngineTrue1(b *testing.B) {
 		}
 	}
 }
+
+// The coordinator's refusals carry codes the client maps to errors: a
+// job it does not know is client.ErrUnknownJob for Status, Cancel and
+// Attach alike; a refused submit says why in RefusedError.Code.
+func TestRefusalsCarryCodes(t *testing.T) {
+	f, err := Start(context.Background(), Options{MaxJobNodes: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	c := &client.Client{Conn: f.Conn(), Subjects: f.Subjects(), MaxNodes: 100}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Status(ctx, "nosuchjob"); !errors.Is(err, client.ErrUnknownJob) {
+		t.Errorf("Status: %v", err)
+	}
+	if err := c.Cancel(ctx, "nosuchjob"); !errors.Is(err, client.ErrUnknownJob) {
+		t.Errorf("Cancel: %v", err)
+	}
+	if _, err := c.Attach(ctx, "nosuchjob"); !errors.Is(err, client.ErrUnknownJob) {
+		t.Errorf("Attach: %v", err)
+	}
+	var re *client.RefusedError
+	if _, err := c.Submit(ctx, protocol.JobSpec{Nodes: "n[1-10]", Worker: "exec", Command: "true"}); !errors.As(err, &re) ||
+		re.Code != protocol.CodeTooManyNodes {
+		t.Errorf("Submit of 10 nodes: %v", err)
+	}
+	spec := protocol.JobSpec{ID: "once", Nodes: "n1", Worker: "exec", Command: "true"}
+	runJob(t, c, spec)
+	if _, err := c.Submit(ctx, spec); !errors.As(err, &re) || re.Code != protocol.CodeJobExists {
+		t.Errorf("second Submit of job once: %v", err)
+	}
+}

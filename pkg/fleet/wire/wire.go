@@ -53,13 +53,6 @@ func Respond(m *nats.Msg, typ string, v any) error {
 	return m.RespondMsg(NewMsg(m.Reply, typ, data))
 }
 
-// RefuseVersion answers a request that came in an unknown version with
-// reply (whose Error field the caller set from the *VersionError), in
-// this side's version, so the peer can read it.
-func RefuseVersion(m *nats.Msg, typ string, reply any) {
-	_ = Respond(m, typ, reply)
-}
-
 // ErrNoCoordinator is returned when nobody answers a request.
 var ErrNoCoordinator = errors.New("no coordinator is listening")
 

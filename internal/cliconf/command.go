@@ -1,0 +1,115 @@
+package cliconf
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+)
+
+// Command is the command line of a fleet daemon (cmd/coordinator,
+// cmd/agent): the daemon's own flags on FlagSet, and the ones every
+// daemon has: --config (a YAML file of the other flags, see Apply),
+// --log-level and --info.
+type Command struct {
+	// FlagSet is where the daemon defines its own flags before Parse.
+	FlagSet *flag.FlagSet
+	// Info holds the --info key=value pairs (nil when none).
+	Info map[string]string
+
+	name     string
+	stderr   io.Writer
+	config   string
+	logLevel string
+}
+
+// NewCommand returns the command line of daemon name, which reports to
+// stderr; infoUsage documents its --info flag.
+func NewCommand(name string, stderr io.Writer, infoUsage string) *Command {
+	c := &Command{name: name, stderr: stderr, FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs := c.FlagSet
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.config, "config", "", "YAML `file` of settings named like these flags (the command line wins)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.Func("info", infoUsage, func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want key=value, got %q", v)
+		}
+		if c.Info == nil {
+			c.Info = map[string]string{}
+		}
+		c.Info[k] = val
+		return nil
+	})
+	return c
+}
+
+// Parse parses args, then the --config file, and returns the daemon's
+// logger. When the daemon must not go on it returns a nil logger and the
+// exit status: 0 after -h, 2 after a bad setting (reported on stderr).
+func (c *Command) Parse(args []string) (*slog.Logger, int) {
+	fs := c.FlagSet
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	if c.config != "" {
+		if err := Apply(fs, c.config); err != nil {
+			fmt.Fprintf(c.stderr, "%s: %v\n", c.name, err)
+			return nil, 2
+		}
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "%s: unexpected arguments: %q\n", c.name, fs.Args())
+		return nil, 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		fmt.Fprintf(c.stderr, "%s: --log-level: %v\n", c.name, err)
+		return nil, 2
+	}
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})), 0
+}
+
+// Main runs a daemon's command, run, on the process's arguments, stderr
+// and stopping signals (SIGTERM, SIGINT), and exits with its status.
+func Main(run func(args []string, stderr io.Writer, sigs <-chan os.Signal) int) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	os.Exit(run(os.Args[1:], os.Stderr, sigs))
+}
+
+// Serve starts the fleet parts cfg names, logging to log, serves until a
+// signal on sigs (daemon.Fleet.Serve: with drain, the agent drains for
+// at most timeout) and returns the daemon's exit status: 2 for a setting the parts
+// refused, 1 when they could not start, stopped by themselves or did not
+// drain in time, else 0.
+func Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain bool, timeout time.Duration) int {
+	cfg.Logger = log
+	f, err := daemon.Start(context.Background(), cfg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		var ce *daemon.ConfigError
+		if errors.As(err, &ce) {
+			return 2
+		}
+		return 1
+	}
+	if err := f.Serve(sigs, drain, timeout); err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}

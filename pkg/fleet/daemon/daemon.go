@@ -1,0 +1,300 @@
+// Package daemon assembles the fleet parts one process runs: a NATS
+// server embedded in the process or a connection to an external one, a
+// coordinator, an agent, or both; and it stops them in order. The
+// coordinator and agent commands (cmd/coordinator, cmd/agent) and csub's
+// in-process fleet (pkg/fleet/embedded) are this assembly with different
+// settings, so a fleet behaves the same however it was started.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
+	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+)
+
+// Config says which parts a process runs. At least one of Coordinator
+// and Agent is set.
+type Config struct {
+	// NATS is the URL (or comma-separated URLs) of the NATS server to
+	// join; "" embeds one in the process.
+	NATS string
+	// Listen is the host:port the embedded server accepts connections on
+	// ("": in-process connections only). Unused with NATS.
+	Listen string
+	// Name names the embedded server in its logs.
+	Name string
+	// Logger receives the logs of every part (nil: discarded).
+	Logger *slog.Logger
+	// Coordinator, when set, runs a coordinator with this configuration.
+	Coordinator *coordinator.Config
+	// Agent, when set, runs an agent with this configuration. Beside a
+	// coordinator, Start returns once the agent has registered, so that
+	// a job submitted at once finds it.
+	Agent *agent.Config
+}
+
+// ConfigError is a setting the coordinator or the agent refused: the
+// commands exit 2 on it, as on a bad flag.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// startWait bounds the coordinator's start and the local agent's
+// registration: both are in-process and take milliseconds.
+const startWait = 10 * time.Second
+
+// Fleet is the running parts.
+type Fleet struct {
+	log       *slog.Logger
+	srv       *server.Server // nil when joining an external NATS
+	url       string
+	agent     *agent.Agent
+	mu        sync.Mutex
+	conns     []*nats.Conn
+	errs      []error
+	stopped   chan struct{} // closed when a part's Run returns (err says why)
+	stopOnce  sync.Once
+	cancel    func()
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts the parts cfg names; ctx bounds the start only. On error
+// nothing stays running.
+func Start(ctx context.Context, cfg Config) (*Fleet, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	f := &Fleet{log: log, url: cfg.NATS, stopped: make(chan struct{}), cancel: func() {}}
+	fail := func(err error) (*Fleet, error) {
+		_ = f.Close()
+		return nil, err
+	}
+	if cfg.NATS == "" {
+		srv, err := broker.Start(broker.Config{Listen: cfg.Listen, Name: cfg.Name, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		f.srv = srv
+		if a := broker.Addr(srv); a != "" {
+			log.Info("nats listening", "url", "nats://"+a)
+		}
+	}
+	var co *coordinator.Coordinator
+	// Each part has its own connection, and logs with its role unless
+	// its config names a logger.
+	part := func(role string, logger **slog.Logger, build func(*nats.Conn) error) error {
+		nc, err := f.Conn("fleetsh-" + role)
+		if err != nil {
+			return err
+		}
+		if *logger == nil {
+			*logger = log.With("role", role)
+		}
+		if err := build(nc); err != nil {
+			return &ConfigError{Err: fmt.Errorf("%s: %w", role, err)}
+		}
+		return nil
+	}
+	if cfg.Coordinator != nil {
+		c := *cfg.Coordinator
+		if err := part("coordinator", &c.Logger, func(nc *nats.Conn) (err error) {
+			co, err = coordinator.New(nc, c)
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.Agent != nil {
+		c := *cfg.Agent
+		if err := part("agent", &c.Logger, func(nc *nats.Conn) (err error) {
+			f.agent, err = agent.New(nc, c)
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+	}
+	// The agent stops first, while the coordinator can still ack its
+	// last summaries; then the coordinator.
+	coordCtx, stopCoord := context.WithCancel(context.Background())
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	agentDone := make(chan struct{})
+	f.cancel = func() {
+		stopAgent()
+		<-agentDone
+		stopCoord()
+	}
+	if co != nil {
+		f.run(func() error { return co.Run(coordCtx) })
+		select { // the agent's first Hello then finds the coordinator listening
+		case <-co.Ready():
+		case <-f.stopped:
+			close(agentDone)
+			return fail(f.why("the coordinator stopped"))
+		case <-time.After(startWait):
+			close(agentDone)
+			return fail(fmt.Errorf("the coordinator did not start within %v", startWait))
+		}
+	}
+	if f.agent == nil {
+		close(agentDone)
+		return f, nil
+	}
+	f.run(func() error { defer close(agentDone); return f.agent.Run(agentCtx) })
+	if co == nil {
+		return f, nil
+	}
+	deadline := time.Now().Add(startWait)
+	for len(co.Agents()) == 0 {
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("the local agent did not register within %v", startWait))
+		}
+		select {
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-f.stopped:
+			return fail(f.why("the local agent stopped"))
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return f, nil
+}
+
+// run runs a part, keeping its error.
+func (f *Fleet) run(fn func() error) {
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer f.stopOnce.Do(func() { close(f.stopped) })
+		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+			f.mu.Lock()
+			f.errs = append(f.errs, err)
+			f.mu.Unlock()
+		}
+	}()
+}
+
+// Conn opens a connection to the fleet's NATS server, closed by Close:
+// in process to the embedded server, else to Config.NATS with the
+// fleet's connection policy (wire.Options: the server may come later).
+func (f *Fleet) Conn(name string) (*nats.Conn, error) {
+	opts := wire.Options(name, f.log)
+	if f.srv != nil {
+		opts = append(opts, nats.InProcessServer(f.srv))
+	}
+	nc, err := nats.Connect(f.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats connection for %s: %w", name, err)
+	}
+	f.mu.Lock()
+	f.conns = append(f.conns, nc)
+	f.mu.Unlock()
+	return nc, nil
+}
+
+// err returns the errors the parts stopped with.
+func (f *Fleet) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return errors.Join(f.errs...)
+}
+
+// drain makes the agent take no new shard and returns once those it
+// holds have ended and been acknowledged, or with ctx's error.
+func (f *Fleet) drain(ctx context.Context) error {
+	if f.agent == nil {
+		return nil
+	}
+	return f.agent.Drain(ctx)
+}
+
+// Close stops the agent (cancelling the shards it still runs), then the
+// coordinator, then closes the connections and the embedded server. It
+// returns the errors the parts stopped with.
+func (f *Fleet) Close() error {
+	f.closeOnce.Do(func() {
+		f.cancel()
+		f.wg.Wait()
+		f.mu.Lock()
+		conns := f.conns
+		f.mu.Unlock()
+		for _, nc := range conns {
+			if f.srv == nil {
+				_ = nc.FlushTimeout(time.Second) // the last acks and heartbeat
+			}
+			nc.Close()
+		}
+		if f.srv != nil {
+			f.srv.Shutdown()
+			f.srv.WaitForShutdown()
+		}
+		f.closeErr = f.err()
+	})
+	return f.closeErr
+}
+
+// Serve runs f until the first signal on sigs, then stops it. With drain
+// the agent first drains for at most timeout (a second signal cuts it
+// short). It returns an error when a part stopped by itself, or the drain
+// did not complete.
+func (f *Fleet) Serve(sigs <-chan os.Signal, drain bool, timeout time.Duration) error {
+	select {
+	case <-f.stopped:
+		return f.stoppedErr("stopped")
+	case sig := <-sigs:
+		f.log.Info("stopping", "signal", sig.String())
+	}
+	var derr error
+	if drain && f.agent != nil {
+		f.log.Info("draining", "timeout", timeout)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		drained := make(chan error, 1)
+		go func() { drained <- f.drain(ctx) }()
+		select {
+		case derr = <-drained:
+		case sig := <-sigs:
+			cancel()
+			<-drained // Drain returns with ctx
+			derr = fmt.Errorf("second signal (%s): cancelling running shards", sig)
+		case <-f.stopped:
+			cancel()
+			<-drained
+			return f.stoppedErr("stopped while draining")
+		}
+		if derr != nil {
+			derr = fmt.Errorf("drain incomplete: %w", derr)
+		}
+	}
+	return errors.Join(derr, f.Close())
+}
+
+// stoppedErr closes a fleet whose part stopped by itself and says why.
+func (f *Fleet) stoppedErr(what string) error {
+	_ = f.Close()
+	return f.why(what)
+}
+
+// why is what stopped, with the errors the parts stopped with.
+func (f *Fleet) why(what string) error {
+	if err := f.err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return errors.New(what)
+}
