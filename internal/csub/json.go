@@ -101,7 +101,7 @@ func (h *jsonHandler) read(node uint32, kind protocol.Kind, line []byte) {
 // hup: the result object comes from ended, which sees every final state.
 func (h *jsonHandler) hup(uint32, int, bool) {}
 
-func (h *jsonHandler) ended(node uint32, rec *protocol.Record) {
+func (h *jsonHandler) ended(node uint32, rec *protocol.Event) {
 	st := h.r.res.state[node] // as recorded (an empty state reads "error")
 	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Reason: string(rec.Data)}
 	if st != protocol.StateTimeout && st != protocol.StateCancel && st != protocol.StateLost && st != protocol.StateNoAgent {

@@ -17,7 +17,7 @@
 // setup.go reads the rest of clush.conf in clush's order and the
 // standard input; copy.go runs -c and --rcopy, one job per source.
 //
-// One renderer serves every output mode: it reads the stream's records,
+// One renderer serves every output mode: it reads the stream's events,
 // reassembles lines, keeps the results clush's Task keeps (exit codes,
 // timeouts, standard output stored once per distinct output), and passes
 // node events to the handler of the mode, the counterpart of each

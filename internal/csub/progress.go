@@ -83,7 +83,7 @@ func newTracker(nodes []string, now time.Time) *tracker {
 	return &tracker{nodes: nodes, state: make([]nodeState, len(nodes)), began: now}
 }
 
-func (tr *tracker) record(rec *protocol.Record) {
+func (tr *tracker) record(rec *protocol.Event) {
 	for _, n := range rec.Nodes {
 		if int(n) >= len(tr.state) {
 			continue // Next validated them; be safe anyway
@@ -215,8 +215,8 @@ func (t *terminal) batch(b *protocol.EventBatch) {
 	if t.tr == nil {
 		return
 	}
-	for i := range b.Records {
-		t.tr.record(&b.Records[i])
+	for i := range b.Events {
+		t.tr.record(&b.Events[i])
 	}
 }
 

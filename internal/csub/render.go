@@ -314,13 +314,13 @@ func (e *earlyTimer) stop() {
 func (r *renderer) batch(b *protocol.EventBatch) {
 	r.lock()
 	defer r.unlock()
-	for i := range b.Records {
-		r.record(&b.Records[i])
+	for i := range b.Events {
+		r.record(&b.Events[i])
 	}
 	_ = r.d.o.flush()
 }
 
-func (r *renderer) record(rec *protocol.Record) {
+func (r *renderer) record(rec *protocol.Event) {
 	switch rec.Kind {
 	case protocol.KindStdout, protocol.KindStderr:
 		for _, n := range rec.Nodes {
@@ -354,7 +354,7 @@ type starter interface {
 // ender is a handler that wants every node's final record (timeouts and
 // failures included, which hup does not see).
 type ender interface {
-	ended(node uint32, rec *protocol.Record)
+	ended(node uint32, rec *protocol.Event)
 }
 
 func partKey(node uint32, kind protocol.Kind) uint64 {

@@ -13,15 +13,15 @@ import (
 func sampleBatch(lines int) *EventBatch {
 	b := &EventBatch{Job: "j1", Shard: "s3", Attempt: 2, Agent: "a-gw1", Seq: 42}
 	at := time.UnixMicro(1795821965123456)
-	b.Records = append(b.Records, Record{Kind: KindStart, Nodes: []uint32{0, 1, 2, 7}, At: at})
+	b.Events = append(b.Events, Event{Kind: KindStart, Nodes: []uint32{0, 1, 2, 7}, At: at})
 	for i := range lines {
-		b.Records = append(b.Records, Record{Kind: KindStdout, Nodes: []uint32{uint32(i % 50)},
+		b.Events = append(b.Events, Event{Kind: KindStdout, Nodes: []uint32{uint32(i % 50)},
 			Data: fmt.Appendf(nil, "Linux node%d 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux", i)})
 	}
-	b.Records = append(b.Records,
-		Record{Kind: KindStderr, Partial: true, Nodes: []uint32{3}, Data: []byte("part")},
-		Record{Kind: KindEnd, Nodes: []uint32{1, 2, 3, 4, 5, 9, 10, 1 << 20}, State: StateExited, Code: 3, At: at},
-		Record{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
+	b.Events = append(b.Events,
+		Event{Kind: KindStderr, Partial: true, Nodes: []uint32{3}, Data: []byte("part")},
+		Event{Kind: KindEnd, Nodes: []uint32{1, 2, 3, 4, 5, 9, 10, 1 << 20}, State: StateExited, Code: 3, At: at},
+		Event{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
 	return b
 }
 
@@ -35,12 +35,12 @@ func TestBatchRoundTrip(t *testing.T) {
 		if err := got.UnmarshalBinary(data); err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Records) == 0 {
-			got.Records = nil
+		if len(got.Events) == 0 {
+			got.Events = nil
 		}
-		for i := range got.Records {
-			if len(got.Records[i].Data) == 0 {
-				got.Records[i].Data = nil
+		for i := range got.Events {
+			if len(got.Events[i].Data) == 0 {
+				got.Events[i].Data = nil
 			}
 		}
 		if !reflect.DeepEqual(&got, b) {
@@ -54,7 +54,7 @@ func TestBatchNodeRunsAreCompact(t *testing.T) {
 	for i := range nodes {
 		nodes[i] = uint32(i)
 	}
-	b := EventBatch{Job: "j", Records: []Record{{Kind: KindEnd, Nodes: nodes, State: StateExited}}}
+	b := EventBatch{Job: "j", Events: []Event{{Kind: KindEnd, Nodes: nodes, State: StateExited}}}
 	data, err := b.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +65,11 @@ func TestBatchNodeRunsAreCompact(t *testing.T) {
 }
 
 func TestBatchRejectsBadInput(t *testing.T) {
-	b := EventBatch{Records: []Record{{Kind: KindStdout, Nodes: []uint32{3, 2}}}}
+	b := EventBatch{Events: []Event{{Kind: KindStdout, Nodes: []uint32{3, 2}}}}
 	if _, err := b.MarshalBinary(); err == nil {
 		t.Error("descending nodes encoded")
 	}
-	b = EventBatch{Records: []Record{{Kind: 9}}}
+	b = EventBatch{Events: []Event{{Kind: 9}}}
 	if _, err := b.MarshalBinary(); err == nil {
 		t.Error("bad kind encoded")
 	}
@@ -150,7 +150,7 @@ type jsonBatch struct {
 	Job, Shard, Agent string
 	Attempt           int
 	Seq               uint64
-	Records           []Record
+	Events            []Event
 }
 
 func BenchmarkBatchEncode(b *testing.B) {
@@ -161,16 +161,16 @@ func BenchmarkBatchEncode(b *testing.B) {
 			buf, _ = batch.AppendBinary(buf[:0])
 		}
 		b.ReportMetric(float64(len(buf)), "bytes/batch")
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 	b.Run("json", func(b *testing.B) {
 		var buf []byte
-		jb := jsonBatch{batch.Job, batch.Shard, batch.Agent, batch.Attempt, batch.Seq, batch.Records}
+		jb := jsonBatch{batch.Job, batch.Shard, batch.Agent, batch.Attempt, batch.Seq, batch.Events}
 		for b.Loop() {
 			buf, _ = json.Marshal(&jb)
 		}
 		b.ReportMetric(float64(len(buf)), "bytes/batch")
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
 
@@ -184,24 +184,24 @@ func BenchmarkBatchDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 	b.Run("json", func(b *testing.B) {
-		data, _ := json.Marshal(jsonBatch{batch.Job, batch.Shard, batch.Agent, batch.Attempt, batch.Seq, batch.Records})
+		data, _ := json.Marshal(jsonBatch{batch.Job, batch.Shard, batch.Agent, batch.Attempt, batch.Seq, batch.Events})
 		for b.Loop() {
 			var got jsonBatch
 			if err := json.Unmarshal(data, &got); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
 
 func TestRecordSizeIsAnUpperBound(t *testing.T) {
 	b := sampleBatch(50)
-	for _, r := range b.Records {
-		one := EventBatch{Records: []Record{r}}
+	for _, r := range b.Events {
+		one := EventBatch{Events: []Event{r}}
 		data, err := one.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)

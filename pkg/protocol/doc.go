@@ -21,7 +21,7 @@
 //
 // Node names never appear in subjects. A job's nodes are the expansion of
 // JobSpec.Nodes, a shard's the expansion of Shard.Nodes (folded node sets
-// without groups, never lists); records refer to nodes by index: into the
+// without groups, never lists); events refer to nodes by index: into the
 // shard's expansion in agent batches, into the job's in the output
 // stream, so a line costs a few bytes of addressing however long the host
 // names are.

@@ -9,7 +9,7 @@ import (
 )
 
 // Version is the protocol version this package speaks. 2: shards carry
-// folded node sets, stdin streams in chunks, debug and written records.
+// folded node sets, stdin streams in chunks, debug and written events.
 const Version = 2
 
 // Headers every message carries.
@@ -138,7 +138,7 @@ type Shard struct {
 	Group   string `json:"group"`
 	// Nodes is the shard's nodes as a folded node set without groups
 	// (never a list, which max_payload would bound): node i of the shard,
-	// which batch records index, is the i-th name of its expansion in
+	// which batch events index, is the i-th name of its expansion in
 	// NodeSet order. It expands to at most MaxShardNodes names.
 	Nodes string  `json:"nodes"`
 	Spec  JobSpec `json:"spec"` // the job, Nodes left empty

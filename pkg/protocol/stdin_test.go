@@ -37,7 +37,7 @@ func TestStdinChunkRoundTrip(t *testing.T) {
 }
 
 func TestWrittenRecord(t *testing.T) {
-	b := EventBatch{Job: "j", Seq: 1, Records: []Record{WrittenRecord([]uint32{0, 2}, 1<<40)}}
+	b := EventBatch{Job: "j", Seq: 1, Events: []Event{WrittenEvent([]uint32{0, 2}, 1<<40)}}
 	data, err := b.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +46,10 @@ func TestWrittenRecord(t *testing.T) {
 	if err := got.UnmarshalBinary(data); err != nil {
 		t.Fatal(err)
 	}
-	if r := got.Records[0]; r.Kind != KindWritten || r.Written() != 1<<40 || len(r.Nodes) != 2 || r.Kind.String() != "written" {
+	if r := got.Events[0]; r.Kind != KindWritten || r.Written() != 1<<40 || len(r.Nodes) != 2 || r.Kind.String() != "written" {
 		t.Fatalf("%+v", r)
 	}
-	if (&Record{Kind: KindStdout, Data: []byte{1}}).Written() != 0 {
+	if (&Event{Kind: KindStdout, Data: []byte{1}}).Written() != 0 {
 		t.Error("Written of a stdout record")
 	}
 }

@@ -51,7 +51,7 @@ func BenchmarkBufferEncode(b *testing.B) {
 					break
 				}
 				seq++
-				eb := protocol.EventBatch{Job: "j", Shard: "s", Attempt: 1, Agent: "a", Seq: seq, Records: recs}
+				eb := protocol.EventBatch{Job: "j", Shard: "s", Attempt: 1, Agent: "a", Seq: seq, Events: recs}
 				if _, err := eb.MarshalBinary(); err != nil {
 					b.Fatal(err)
 				}

@@ -56,7 +56,7 @@ type buffer struct {
 
 // item is a queued record with the estimate of its encoded size.
 type item struct {
-	rec  protocol.Record
+	rec  protocol.Event
 	size int
 }
 
@@ -83,7 +83,7 @@ func newBuffer(maxBatch, maxBuf int, gather bool) *buffer {
 	return b
 }
 
-// Estimates of encoded sizes, upper bounds: protocol.Record.Size counts
+// Estimates of encoded sizes, upper bounds: protocol.Event.Size counts
 // 20 bytes per node, which for the node lists of gathered records (runs
 // of indexes, a few bytes each) would make a 10 000-node record look like
 // 200 KB.
@@ -102,12 +102,12 @@ func nodesCost(nodes []uint32) int {
 	return 2 + runCost*runs
 }
 
-func recSize(r *protocol.Record) int {
+func recSize(r *protocol.Event) int {
 	return recOverhead + nodesCost(r.Nodes) + len(r.State) + len(r.Data)
 }
 
 // push appends a record (the lock held).
-func (b *buffer) push(r protocol.Record) {
+func (b *buffer) push(r protocol.Event) {
 	it := item{rec: r, size: recSize(&r)}
 	b.queue = append(b.queue, it)
 	b.qBytes += it.size
@@ -150,7 +150,7 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for len(line) > b.chunk {
-		b.push(protocol.Record{Kind: kind, Partial: true, Nodes: idx, Data: b.copy(line[:b.chunk])})
+		b.push(protocol.Event{Kind: kind, Partial: true, Nodes: idx, Data: b.copy(line[:b.chunk])})
 		line = line[b.chunk:]
 		b.tail = -1
 	}
@@ -165,7 +165,7 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 			return
 		}
 	}
-	b.push(protocol.Record{Kind: kind, Nodes: idx, Data: b.copy(line)})
+	b.push(protocol.Event{Kind: kind, Nodes: idx, Data: b.copy(line)})
 	b.tail, b.tailKind, b.tailKey = len(b.queue)-1, kind, key
 	b.tailStart = len(b.slab) - len(line)
 	b.pressure()
@@ -181,7 +181,7 @@ func (b *buffer) debug(line string) {
 	if b.closed {
 		return
 	}
-	b.push(protocol.Record{Kind: protocol.KindDebug, Data: []byte(line[:min(len(line), b.chunk)])})
+	b.push(protocol.Event{Kind: protocol.KindDebug, Data: []byte(line[:min(len(line), b.chunk)])})
 	b.tail = -1
 	b.pressure()
 }
@@ -265,7 +265,7 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 	}
 	nodes := slices.Clone(idx)
 	slices.Sort(nodes)
-	b.push(protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: state, Code: code,
+	b.push(protocol.Event{Kind: protocol.KindEnd, Nodes: nodes, State: state, Code: code,
 		At: time.Now(), Data: []byte(msg)})
 	b.tail, b.tailKind = len(b.queue)-1, protocol.KindEnd
 	b.pressure()
@@ -276,7 +276,7 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 // maxBatch bytes. Unless all is set or the shard ended, it returns nothing
 // while less than a batch waits. done reports that the shard ended and
 // everything was taken.
-func (b *buffer) take(all bool) (recs []protocol.Record, done bool) {
+func (b *buffer) take(all bool) (recs []protocol.Event, done bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	all = all || b.closed
@@ -290,7 +290,7 @@ func (b *buffer) take(all bool) (recs []protocol.Record, done bool) {
 	if len(b.starts) > 0 {
 		slices.Sort(b.starts)
 		for _, part := range splitNodes(slices.Compact(b.starts), b.chunk) {
-			recs = append(recs, protocol.Record{Kind: protocol.KindStart, Nodes: part, At: b.atFrom})
+			recs = append(recs, protocol.Event{Kind: protocol.KindStart, Nodes: part, At: b.atFrom})
 			size += recOverhead + nodesCost(part)
 		}
 		b.starts = nil
@@ -352,7 +352,7 @@ func (b *buffer) group() {
 			if g.oc.o.hasOut {
 				b.pushData(protocol.KindStdout, nodes, g.oc.o.out)
 			}
-			b.push(protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: g.oc.state,
+			b.push(protocol.Event{Kind: protocol.KindEnd, Nodes: nodes, State: g.oc.state,
 				Code: g.oc.code, At: now, Data: []byte(g.oc.msg)})
 		}
 	}
@@ -363,10 +363,10 @@ func (b *buffer) group() {
 // last Partial.
 func (b *buffer) pushData(kind protocol.Kind, nodes []uint32, data []byte) {
 	for len(data) > b.chunk {
-		b.push(protocol.Record{Kind: kind, Partial: true, Nodes: nodes, Data: data[:b.chunk]})
+		b.push(protocol.Event{Kind: kind, Partial: true, Nodes: nodes, Data: data[:b.chunk]})
 		data = data[b.chunk:]
 	}
-	b.push(protocol.Record{Kind: kind, Nodes: nodes, Data: data})
+	b.push(protocol.Event{Kind: kind, Nodes: nodes, Data: data})
 }
 
 // splitNodes cuts ascending node indexes into lists whose encoded size

@@ -10,8 +10,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-func takeAll(b *buffer) []protocol.Record {
-	var out []protocol.Record
+func takeAll(b *buffer) []protocol.Event {
+	var out []protocol.Event
 	for {
 		recs, done := b.take(true)
 		out = append(out, recs...)

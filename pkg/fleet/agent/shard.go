@@ -452,10 +452,10 @@ func (s *shard) flusher(ctx context.Context) {
 }
 
 // send numbers and publishes one batch, waiting for room in the window.
-func (s *shard) send(ctx context.Context, recs []protocol.Record) error {
+func (s *shard) send(ctx context.Context, recs []protocol.Event) error {
 	_, data, err := s.win.Send(ctx, func(seq uint64) ([]byte, error) {
 		b := protocol.EventBatch{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
-			Agent: s.a.cfg.ID, Seq: seq, Records: recs}
+			Agent: s.a.cfg.ID, Seq: seq, Events: recs}
 		return b.MarshalBinary()
 	})
 	if err != nil {

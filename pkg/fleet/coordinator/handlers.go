@@ -126,7 +126,7 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	j.ackShard(s)
 	nrec := 0
 	for _, rb := range ready {
-		nrec += len(rb.Records)
+		nrec += len(rb.Events)
 	}
 	j.mu.Unlock()
 	if len(missing) > 0 {

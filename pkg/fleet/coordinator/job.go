@@ -47,7 +47,7 @@ type job struct {
 	// followers; log keeps what was emitted for followers attaching later.
 	primary   *follower
 	followers []*follower
-	log       []protocol.Record
+	log       []protocol.Event
 	logBytes  int
 	logFull   bool      // output lines stopped being logged (MaxReplay)
 	deferred  []*shard  // shards whose ack waits for the output backlog to drain
@@ -117,7 +117,7 @@ func (j *job) finish(i uint32, st protocol.State, code int, msg string) {
 	j.states[i].phase = phaseFinal
 	j.finals[st]++
 	j.nfinal++
-	j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: []uint32{i}, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
+	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{i}, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
 // finishMany ends a set of nodes with one record.
@@ -138,12 +138,12 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 	if st != protocol.StateExited {
 		code = 255
 	}
-	j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: ended, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
+	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: ended, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
 // emit queues a record for the submitter and the followers, and logs
 // it for followers to come. Call with j.mu held.
-func (j *job) emit(r protocol.Record) {
+func (j *job) emit(r protocol.Event) {
 	size := r.Size()
 	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || j.logBytes+size <= j.c.cfg.MaxReplay {
 		// Starts and ends are always kept: a follower must see every
@@ -171,11 +171,11 @@ func (j *job) complete() bool { return j.nfinal == len(j.nodes) }
 
 // merge applies an in-order batch of shard s. Call with j.mu held.
 func (j *job) merge(s *shard, b *protocol.EventBatch) {
-	for k := range b.Records {
-		r := &b.Records[k]
+	for k := range b.Events {
+		r := &b.Events[k]
 		if r.Kind == protocol.KindDebug {
 			// A worker's debug line names its node itself: pass it on.
-			j.emit(protocol.Record{Kind: r.Kind, Data: r.Data})
+			j.emit(protocol.Event{Kind: r.Kind, Data: r.Data})
 			continue
 		}
 		// Translate shard indexes to job indexes in place: the batch is
@@ -205,18 +205,18 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 			for _, ji := range idx {
 				j.states[ji].phase = phaseStarted
 			}
-			j.emit(protocol.Record{Kind: protocol.KindStart, Nodes: idx, At: r.At})
+			j.emit(protocol.Event{Kind: protocol.KindStart, Nodes: idx, At: r.At})
 		case protocol.KindStdout, protocol.KindStderr:
-			j.emit(protocol.Record{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
+			j.emit(protocol.Event{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
 		case protocol.KindWritten:
-			j.emit(protocol.Record{Kind: r.Kind, Nodes: idx, Data: r.Data})
+			j.emit(protocol.Event{Kind: r.Kind, Nodes: idx, Data: r.Data})
 		case protocol.KindEnd:
 			for _, ji := range idx {
 				j.states[ji].phase = phaseFinal
 			}
 			j.finals[r.State] += len(idx)
 			j.nfinal += len(idx)
-			j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Code: r.Code, At: r.At, Data: r.Data})
+			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Code: r.Code, At: r.At, Data: r.Data})
 		}
 	}
 }

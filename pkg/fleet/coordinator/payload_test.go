@@ -50,7 +50,7 @@ func (a *fakeAgent) answer(s protocol.Shard) {
 	var last uint64
 	for lo := 0; lo < len(names); lo += 2000 {
 		hi := min(lo+2000, len(names))
-		var recs []protocol.Record
+		var recs []protocol.Event
 		for i := lo; i < hi; i++ {
 			recs = append(recs, start(uint32(i)), line(names[i], uint32(i)), exit(0, uint32(i)))
 		}
@@ -133,7 +133,7 @@ func readAll(t *testing.T, ctx context.Context, job *client.Job) map[string]stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range b.Records {
+		for _, r := range b.Events {
 			for _, i := range r.Nodes {
 				switch r.Kind {
 				case protocol.KindStdout:
