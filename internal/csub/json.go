@@ -39,11 +39,14 @@ type jsonLine struct {
 
 // jsonResult is a node's final object.
 type jsonResult struct {
-	Type     string   `json:"type"`
-	Node     string   `json:"node"`
-	State    string   `json:"state"`
-	ExitCode *int     `json:"exit_code,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
+	Type     string `json:"type"`
+	Node     string `json:"node"`
+	State    string `json:"state"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// Detail is the engine's reason within State (protocol.Event.Reason:
+	// "host key changed" in "host key refused"); Reason is the message.
+	Detail   string   `json:"detail,omitempty"`
 	Start    string   `json:"start,omitempty"`
 	End      string   `json:"end,omitempty"`
 	Duration *float64 `json:"duration,omitempty"`
@@ -103,7 +106,7 @@ func (h *jsonHandler) hup(uint32, int, bool) {}
 
 func (h *jsonHandler) ended(node uint32, rec *protocol.Event) {
 	st := h.r.res.state[node] // as recorded (an empty state reads "error")
-	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Reason: string(rec.Data)}
+	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Detail: rec.Reason, Reason: string(rec.Data)}
 	if st != protocol.StateTimeout && st != protocol.StateCancel && st != protocol.StateLost && st != protocol.StateNoAgent {
 		code := rec.Code
 		res.ExitCode = &code

@@ -35,7 +35,7 @@ const (
 	KindStart  Kind = 1 // the command started (At is set)
 	KindStdout Kind = 2 // output lines, '\n'-separated in Data
 	KindStderr Kind = 3 // error lines, '\n'-separated in Data
-	KindEnd    Kind = 4 // final state (State, Code, At; Data: message)
+	KindEnd    Kind = 4 // final state (State, Reason, Code, At; Data: message)
 	// KindDebug is a worker's debug line (clush -d: "EXECCLIENT: cmd",
 	// "node1: b'ok'"), sent when the job's info key "debug" is true. Data
 	// is the line as clush prints it; Nodes is empty (the line names its
@@ -76,9 +76,15 @@ type Event struct {
 	Partial bool
 	Nodes   []uint32 // node indexes, ascending
 	State   State    // KindEnd
-	Code    int      // KindEnd: exit status (255 for failures, as ssh)
-	At      time.Time
-	Data    []byte
+	// Reason is KindEnd's finer cause within State: the engine's failure
+	// reason (engine.Reason: "host key changed" or "host key unknown"
+	// within StateHostKey, "connect timeout" or "connection refused"
+	// within StateConnect, ...); "" when the engine gave none (an exit,
+	// or a state the coordinator decided: no agent, gateway lost).
+	Reason string
+	Code   int // KindEnd: exit status (255 for failures, as ssh)
+	At     time.Time
+	Data   []byte
 }
 
 // EventBatch is a numbered batch of events: agent → coordinator (Shard,
@@ -122,7 +128,7 @@ func (r *Event) Size() int {
 			runs++
 		}
 	}
-	return 1 + 10 + 10*runs + len(r.State) + 30 + len(r.Data)
+	return 1 + 10 + 10*runs + len(r.State) + len(r.Reason) + 30 + len(r.Data)
 }
 
 // MarshalBinary encodes the batch.
@@ -134,7 +140,7 @@ func (b *EventBatch) sizeHint() int {
 	n := 64 + len(b.Job) + len(b.Shard) + len(b.Agent)
 	for i := range b.Events {
 		r := &b.Events[i]
-		n += 16 + 4*len(r.Nodes) + len(r.State) + len(r.Data)
+		n += 16 + 4*len(r.Nodes) + len(r.State) + len(r.Reason) + len(r.Data)
 	}
 	return n
 }
@@ -171,6 +177,7 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 			buf = binary.AppendVarint(buf, r.At.UnixMicro())
 		case KindEnd:
 			buf = appendString(buf, string(r.State))
+			buf = appendString(buf, r.Reason)
 			buf = binary.AppendVarint(buf, int64(r.Code))
 			buf = binary.AppendVarint(buf, r.At.UnixMicro())
 		}
@@ -245,6 +252,7 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 			r.At = time.UnixMicro(d.varint())
 		case KindEnd:
 			r.State = State(d.string())
+			r.Reason = d.string()
 			r.Code = int(d.varint())
 			r.At = time.UnixMicro(d.varint())
 		}

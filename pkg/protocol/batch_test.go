@@ -21,7 +21,7 @@ func sampleBatch(lines int) *EventBatch {
 	b.Events = append(b.Events,
 		Event{Kind: KindStderr, Partial: true, Nodes: []uint32{3}, Data: []byte("part")},
 		Event{Kind: KindEnd, Nodes: []uint32{1, 2, 3, 4, 5, 9, 10, 1 << 20}, State: StateExited, Code: 3, At: at},
-		Event{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
+		Event{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Reason: "connection refused", Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
 	return b
 }
 
@@ -90,6 +90,11 @@ func FuzzBatch(f *testing.F) {
 		data, _ := sampleBatch(n).MarshalBinary()
 		f.Add(data)
 	}
+	// An end with a reason, and the same cut inside the reason's length.
+	end, _ := (&EventBatch{Job: "j", Seq: 1, Events: []Event{{Kind: KindEnd, Nodes: []uint32{0}, State: StateHostKey,
+		Reason: "host key changed", Code: 255, Data: []byte("host key changed: offending key in known_hosts:2")}}}).MarshalBinary()
+	f.Add(end)
+	f.Add(end[:len(end)-60])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b EventBatch
 		if b.UnmarshalBinary(data) != nil {
@@ -110,14 +115,14 @@ func TestCheckVersion(t *testing.T) {
 	if err := CheckVersion(VersionHeader); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"", "1", "3", "x", "02x"} {
+	for _, v := range []string{"", "1", "2", "4", "x", "03x"} {
 		err := CheckVersion(v)
 		var ve *VersionError
 		if !errors.As(err, &ve) || ve.Got != v {
 			t.Errorf("CheckVersion(%q) = %v", v, err)
 		}
 	}
-	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 2): run the same fleetsh release on csub, coordinator and agents" {
+	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 3): run the same fleetsh release on csub, coordinator and agents" {
 		t.Errorf("message %q", msg)
 	}
 }

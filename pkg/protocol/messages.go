@@ -10,7 +10,8 @@ import (
 
 // Version is the protocol version this package speaks. 2: shards carry
 // folded node sets, stdin streams in chunks, debug and written events.
-const Version = 2
+// 3: an end event carries the engine's failure reason (Event.Reason).
+const Version = 3
 
 // Headers every message carries.
 const (

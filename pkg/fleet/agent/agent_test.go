@@ -401,7 +401,7 @@ func TestRefusals(t *testing.T) {
 	if err := protocol.Unmarshal(reply.Data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Accepted || !strings.Contains(rep.Error, "99") || !strings.Contains(rep.Error, "version 2") {
+	if rep.Accepted || !strings.Contains(rep.Error, "99") || !strings.Contains(rep.Error, "version "+protocol.VersionHeader) {
 		t.Errorf("reply %+v", rep)
 	}
 	for _, bad := range []*protocol.Shard{

@@ -71,9 +71,7 @@ type output struct {
 type outcome struct {
 	nodes []uint32
 	o     output
-	state protocol.State
-	code  int
-	msg   string
+	end   protocol.Event // State, Reason, Code, Data
 }
 
 func newBuffer(maxBatch, maxBuf int, gather bool) *buffer {
@@ -103,7 +101,12 @@ func nodesCost(nodes []uint32) int {
 }
 
 func recSize(r *protocol.Event) int {
-	return recOverhead + nodesCost(r.Nodes) + len(r.State) + len(r.Data)
+	return recOverhead + nodesCost(r.Nodes) + len(r.State) + len(r.Reason) + len(r.Data)
+}
+
+// sameEnd tells whether two ends say the same thing of their nodes.
+func sameEnd(a, b *protocol.Event) bool {
+	return a.State == b.State && a.Reason == b.Reason && a.Code == b.Code && string(a.Data) == string(b.Data)
 }
 
 // push appends a record (the lock held).
@@ -219,18 +222,19 @@ func appendLine(buf []byte, more bool, line []byte) []byte {
 	return append(buf, line...)
 }
 
-// end records the end of nodes idx (engine key key).
-func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, msg string) {
+// end records the end of nodes idx (engine key key): e's State, Reason,
+// Code and Data (the message).
+func (b *buffer) end(key string, idx []uint32, e protocol.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.gather {
-		oc := outcome{nodes: slices.Clone(idx), state: state, code: code, msg: msg}
+		oc := outcome{nodes: slices.Clone(idx), end: e}
 		if o := b.outs[key]; o != nil {
 			oc.o = *o
 			delete(b.outs, key)
 		}
 		b.ended = append(b.ended, oc)
-		b.gBytes += len(oc.o.out) + len(msg) + runCost*len(idx)
+		b.gBytes += len(oc.o.out) + len(e.Data) + len(e.Reason) + runCost*len(idx)
 		b.pressure()
 		return
 	}
@@ -239,7 +243,7 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 	// its output.
 	if b.tail >= b.head && b.tailKind == protocol.KindEnd {
 		t := &b.queue[b.tail]
-		if t.rec.State == state && t.rec.Code == code && string(t.rec.Data) == msg {
+		if sameEnd(&t.rec, &e) {
 			for _, i := range idx {
 				n := t.rec.Nodes
 				switch {
@@ -265,8 +269,8 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 	}
 	nodes := slices.Clone(idx)
 	slices.Sort(nodes)
-	b.push(protocol.Event{Kind: protocol.KindEnd, Nodes: nodes, State: state, Code: code,
-		At: time.Now(), Data: []byte(msg)})
+	e.Kind, e.Nodes, e.At = protocol.KindEnd, nodes, time.Now()
+	b.push(e)
 	b.tail, b.tailKind = len(b.queue)-1, protocol.KindEnd
 	b.pressure()
 }
@@ -331,7 +335,7 @@ func (b *buffer) group() {
 	for i := range b.ended {
 		oc := &b.ended[i]
 		key.Reset()
-		for _, s := range []string{string(oc.o.out), string(oc.state), strconv.Itoa(oc.code), oc.msg} {
+		for _, s := range []string{string(oc.o.out), string(oc.end.State), oc.end.Reason, strconv.Itoa(oc.end.Code), string(oc.end.Data)} {
 			key.WriteString(strconv.Itoa(len(s)))
 			key.WriteByte(':')
 			key.WriteString(s)
@@ -352,8 +356,9 @@ func (b *buffer) group() {
 			if g.oc.o.hasOut {
 				b.pushData(protocol.KindStdout, nodes, g.oc.o.out)
 			}
-			b.push(protocol.Event{Kind: protocol.KindEnd, Nodes: nodes, State: g.oc.state,
-				Code: g.oc.code, At: now, Data: []byte(g.oc.msg)})
+			e := g.oc.end
+			e.Kind, e.Nodes, e.At = protocol.KindEnd, nodes, now
+			b.push(e)
 		}
 	}
 	b.ended, b.gBytes, b.tail = nil, 0, -1

@@ -34,7 +34,7 @@ func TestBufferGather(t *testing.T) {
 		if i == 42 {
 			b.line(key, []uint32{uint32(i)}, protocol.KindStderr, []byte("oops"))
 		}
-		b.end(key, []uint32{uint32(i)}, protocol.StateExited, 0, "")
+		b.end(key, []uint32{uint32(i)}, protocol.Event{State: protocol.StateExited, Code: 0})
 	}
 	b.close()
 	recs := takeAll(b)
@@ -59,10 +59,10 @@ func TestBufferCoalesce(t *testing.T) {
 	b.line("a", n0, protocol.KindStderr, []byte("e1"))
 	b.line("b", n1, protocol.KindStdout, make([]byte, minBatch*5))
 	b.line("b", n1, protocol.KindStdout, []byte("after"))
-	b.end("b", n1, protocol.StateExited, 0, "")
-	b.end("c", n2, protocol.StateExited, 0, "")
-	b.end("a", n0, protocol.StateExited, 0, "")
-	b.end("x", []uint32{3}, protocol.StateExited, 1, "")
+	b.end("b", n1, protocol.Event{State: protocol.StateExited, Code: 0})
+	b.end("c", n2, protocol.Event{State: protocol.StateExited, Code: 0})
+	b.end("a", n0, protocol.Event{State: protocol.StateExited, Code: 0})
+	b.end("x", []uint32{3}, protocol.Event{State: protocol.StateExited, Code: 1})
 	b.close()
 	var got []string
 	for _, r := range takeAll(b) {

@@ -307,13 +307,14 @@ func (s *shard) giveUp() {
 func (s *shard) endRest(state protocol.State, msg string) {
 	for i, done := range s.ended {
 		if !done {
-			s.end(s.names[i], []uint32{uint32(i)}, state, 255, msg)
+			s.end(s.names[i], []uint32{uint32(i)}, protocol.Event{State: state, Code: 255, Data: []byte(msg)})
 		}
 	}
 }
 
-// end records the end of nodes idx (engine key key), once per node.
-func (s *shard) end(key string, idx []uint32, state protocol.State, code int, msg string) {
+// end records the end of nodes idx (engine key key), once per node: e's
+// State, Reason, Code and Data (the message).
+func (s *shard) end(key string, idx []uint32, e protocol.Event) {
 	fresh := idx[:0:0]
 	stopped := 0
 	for _, i := range idx {
@@ -328,9 +329,9 @@ func (s *shard) end(key string, idx []uint32, state protocol.State, code int, ms
 	if len(fresh) == 0 {
 		return
 	}
-	s.finals[state] += len(fresh)
+	s.finals[e.State] += len(fresh)
 	s.running.Add(-int64(stopped))
-	s.buf.end(key, fresh, state, code, msg)
+	s.buf.end(key, fresh, e)
 }
 
 func (s *shard) nodesOf(key string) []uint32 {
@@ -370,20 +371,20 @@ func (s *shard) OnHup(_ *engine.Worker, key string, rc int, err error) {
 		return
 	}
 	if err == nil {
-		s.end(key, idx, protocol.StateExited, rc, "")
+		s.end(key, idx, protocol.Event{State: protocol.StateExited, Code: rc})
 		return
 	}
 	var ne *engine.NodeError
 	if !errors.As(err, &ne) {
-		s.end(key, idx, protocol.StateError, rc, err.Error())
+		s.end(key, idx, protocol.Event{State: protocol.StateError, Code: rc, Data: []byte(err.Error())})
 		return
 	}
-	// The message leaves out the node name, which the record carries.
+	// The message leaves out the node name, which the event carries.
 	msg := string(ne.Reason)
 	if ne.Err != nil {
 		msg += ": " + ne.Err.Error()
 	}
-	s.end(key, idx, stateOf(ne.Reason), rc, msg)
+	s.end(key, idx, protocol.Event{State: stateOf(ne.Reason), Reason: string(ne.Reason), Code: rc, Data: []byte(msg)})
 }
 
 // OnTimeout records a node killed at the command timeout, with what the
@@ -395,7 +396,7 @@ func (s *shard) OnTimeout(w *engine.Worker, key string) {
 		if errors.As(w.NodeFailure(key), &stop) {
 			msg += ": " + stop.Error()
 		}
-		s.end(key, idx, protocol.StateTimeout, 255, msg)
+		s.end(key, idx, protocol.Event{State: protocol.StateTimeout, Reason: string(engine.ReasonCommandTimeout), Code: 255, Data: []byte(msg)})
 	}
 }
 

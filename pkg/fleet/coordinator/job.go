@@ -216,7 +216,7 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 			}
 			j.finals[r.State] += len(idx)
 			j.nfinal += len(idx)
-			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Code: r.Code, At: r.At, Data: r.Data})
+			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Reason: r.Reason, Code: r.Code, At: r.At, Data: r.Data})
 		}
 	}
 }

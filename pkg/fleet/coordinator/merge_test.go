@@ -158,7 +158,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}
 	var r protocol.SubmitReply
 	_ = protocol.Unmarshal(reply.Data, &r)
-	if !strings.Contains(r.Error, "version 7 is not supported (this side speaks version 2)") {
+	if !strings.Contains(r.Error, "version 7 is not supported (this side speaks version "+protocol.VersionHeader+")") {
 		t.Errorf("version refusal %q", r.Error)
 	}
 	_ = nats.ErrTimeout
