@@ -116,12 +116,16 @@ type JobSpec struct {
 	Info map[string]string `json:"info,omitempty"`
 }
 
-// CopySpec describes a file copy job.
+// CopySpec describes a file copy: Source to Dest on each node, or with
+// Reverse, Source on each node to the local directory Dest. It is both
+// the job's copy on the wire and what the engine hands its drivers
+// (engine.Job.Copy), where a reverse copy's Dest is already the node's
+// own file "<dest>/<basename(source)>.<node>".
 type CopySpec struct {
 	Source   string `json:"source"`
 	Dest     string `json:"dest"`
 	Reverse  bool   `json:"reverse,omitempty"`
-	Preserve bool   `json:"preserve,omitempty"`
+	Preserve bool   `json:"preserve,omitempty"` // keep modification times and modes
 }
 
 // SubmitReply answers a JobSpec.

@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -343,10 +342,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		}
 		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
 	case protocol.JobsAgents:
-		for _, a := range c.Agents() {
-			reply.Agents = append(reply.Agents, protocol.AgentStatus{Hello: a.Hello, Served: a.Groups,
-				LastSeen: a.LastSeen, Running: a.Running, Draining: a.Draining, Lost: a.Lost})
-		}
+		reply.Agents = c.Agents()
 	case protocol.JobsAttach:
 		j := c.job(req.Job)
 		if j == nil {
@@ -518,27 +514,4 @@ func (c *Coordinator) checkDone(j *job) {
 		j.wakeAll()
 		j.mu.Unlock()
 	}
-}
-
-// AgentInfo describes a registered agent.
-type AgentInfo struct {
-	Hello    protocol.Hello
-	Groups   []string
-	LastSeen time.Time
-	Running  int
-	Draining bool
-	Lost     bool
-}
-
-// Agents lists the agents the coordinator knows, live or lost.
-func (c *Coordinator) Agents() []AgentInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]AgentInfo, 0, len(c.agents))
-	for _, a := range c.agents {
-		out = append(out, AgentInfo{Hello: a.hello, Groups: slices.Clone(a.groups), LastSeen: a.lastSeen,
-			Running: a.running, Draining: a.draining, Lost: a.lost})
-	}
-	slices.SortFunc(out, func(a, b AgentInfo) int { return strings.Compare(a.Hello.Agent, b.Hello.Agent) })
-	return out
 }

@@ -31,7 +31,7 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 	a, err := c.seen(h)
 	var groups []string
 	if a != nil {
-		groups = slices.Clone(a.groups)
+		groups = slices.Clone(a.Served)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -59,7 +59,7 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		c.mu.Unlock()
 		return
 	}
-	a.running, a.draining = hb.Running, hb.Draining
+	a.Running, a.Draining = hb.Running, hb.Draining
 	var stale []protocol.Control
 	for _, key := range hb.Shards {
 		parts := strings.Split(key, "/")
