@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -45,9 +46,10 @@ type buffer struct {
 	// (cancelled shard, stopped flusher): adding must not block.
 	stopped bool
 
-	// outs collects gathered output per node key until the node ends. Only
-	// the engine loop touches it.
-	outs map[string]*output
+	// outs gathers standard output per node key until the node ends, as
+	// the engine gathers (identical output stored once); pruned, it
+	// frees a node's lines when it ends. Only the engine loop touches it.
+	outs engine.MsgTree[string]
 	// wNodes and wBytes are the standard input taken since the last take
 	// (stdin.go).
 	wNodes []uint32
@@ -60,24 +62,19 @@ type item struct {
 	size int
 }
 
-// output is what a node printed on standard output, kept whole in gather
-// mode.
-type output struct {
-	out    []byte
-	hasOut bool // whether any line came (an empty line is one)
-}
-
 // outcome is a node's gathered output and end.
 type outcome struct {
-	nodes []uint32
-	o     output
-	end   protocol.Event // State, Reason, Code, Data
+	nodes  []uint32
+	out    []byte
+	hasOut bool           // whether any line came (an empty line is one)
+	end    protocol.Event // State, Reason, Code, Data
 }
 
 func newBuffer(maxBatch, maxBuf int, gather bool) *buffer {
 	b := &buffer{maxBatch: maxBatch, maxBuf: maxBuf, chunk: maxBatch / 2, gather: gather,
-		kick: make(chan struct{}, 1), tail: -1, tailStart: -1, outs: make(map[string]*output)}
+		kick: make(chan struct{}, 1), tail: -1, tailStart: -1}
 	b.room = sync.NewCond(&b.mu)
+	b.outs.Prune()
 	return b
 }
 
@@ -147,7 +144,7 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 	// Gathering holds standard output only: clush -b and -L print
 	// standard error as it comes.
 	if b.gather && kind == protocol.KindStdout {
-		b.gatherLine(key, line)
+		b.outs.Add(key, line)
 		return
 	}
 	b.mu.Lock()
@@ -206,22 +203,6 @@ func (b *buffer) copy(p []byte) []byte {
 	return b.slab[start:len(b.slab):len(b.slab)]
 }
 
-func (b *buffer) gatherLine(key string, line []byte) {
-	o := b.outs[key]
-	if o == nil {
-		o = new(output)
-		b.outs[key] = o
-	}
-	o.out, o.hasOut = appendLine(o.out, o.hasOut, line), true
-}
-
-func appendLine(buf []byte, more bool, line []byte) []byte {
-	if more {
-		buf = append(buf, '\n')
-	}
-	return append(buf, line...)
-}
-
 // end records the end of nodes idx (engine key key): e's State, Reason,
 // Code and Data (the message).
 func (b *buffer) end(key string, idx []uint32, e protocol.Event) {
@@ -229,12 +210,12 @@ func (b *buffer) end(key string, idx []uint32, e protocol.Event) {
 	defer b.mu.Unlock()
 	if b.gather {
 		oc := outcome{nodes: slices.Clone(idx), end: e}
-		if o := b.outs[key]; o != nil {
-			oc.o = *o
-			delete(b.outs, key)
+		if out, ok := b.outs.Message(key); ok {
+			oc.out, oc.hasOut = out, true
+			b.outs.Remove(key)
 		}
 		b.ended = append(b.ended, oc)
-		b.gBytes += len(oc.o.out) + len(e.Data) + len(e.Reason) + runCost*len(idx)
+		b.gBytes += len(oc.out) + len(e.Data) + len(e.Reason) + runCost*len(idx)
 		b.pressure()
 		return
 	}
@@ -335,12 +316,12 @@ func (b *buffer) group() {
 	for i := range b.ended {
 		oc := &b.ended[i]
 		key.Reset()
-		for _, s := range []string{string(oc.o.out), string(oc.end.State), oc.end.Reason, strconv.Itoa(oc.end.Code), string(oc.end.Data)} {
+		for _, s := range []string{string(oc.out), string(oc.end.State), oc.end.Reason, strconv.Itoa(oc.end.Code), string(oc.end.Data)} {
 			key.WriteString(strconv.Itoa(len(s)))
 			key.WriteByte(':')
 			key.WriteString(s)
 		}
-		key.WriteString(strconv.FormatBool(oc.o.hasOut))
+		key.WriteString(strconv.FormatBool(oc.hasOut))
 		g := byKey[key.String()]
 		if g == nil {
 			g = &group{oc: oc}
@@ -353,8 +334,8 @@ func (b *buffer) group() {
 	for _, g := range groups {
 		slices.Sort(g.nodes)
 		for _, nodes := range splitNodes(slices.Compact(g.nodes), b.chunk) {
-			if g.oc.o.hasOut {
-				b.pushData(protocol.KindStdout, nodes, g.oc.o.out)
+			if g.oc.hasOut {
+				b.pushData(protocol.KindStdout, nodes, g.oc.out)
 			}
 			e := g.oc.end
 			e.Kind, e.Nodes, e.At = protocol.KindEnd, nodes, now
