@@ -105,7 +105,7 @@ func (h *jsonHandler) read(node uint32, kind protocol.Kind, line []byte) {
 func (h *jsonHandler) hup(uint32, int, bool) {}
 
 func (h *jsonHandler) ended(node uint32, rec *protocol.Event) {
-	st := h.r.res.state[node] // as recorded (an empty state reads "error")
+	st := h.r.res.track.State(node) // as recorded (an empty state reads "error")
 	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Detail: rec.Reason, Reason: string(rec.Data)}
 	if st != protocol.StateTimeout && st != protocol.StateCancel && st != protocol.StateLost && st != protocol.StateNoAgent {
 		code := rec.Code
@@ -130,13 +130,14 @@ func (h *jsonHandler) close() {}
 // ones per exit code.
 func summaryCounts(res *results) (states map[protocol.State]int, codes map[int]int) {
 	states, codes = map[protocol.State]int{}, map[int]int{}
-	for i, st := range res.state {
+	for i := range res.nodes {
+		st := res.track.State(uint32(i))
 		if st == "" {
 			continue
 		}
 		states[st]++
 		if st == protocol.StateExited {
-			codes[int(res.code[i])]++
+			codes[res.track.Code(uint32(i))]++
 		}
 	}
 	return states, codes
