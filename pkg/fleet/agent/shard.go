@@ -56,10 +56,9 @@ type shard struct {
 	task      *engine.Task
 	cancelled string // why, once cancelled
 
-	// Owned by the engine loop, which runs on s.run's goroutine.
-	started []bool
-	ended   []bool
-	finals  map[protocol.State]int
+	// track follows each node's start and end. Owned by the engine loop,
+	// which runs on s.run's goroutine.
+	track *protocol.Tracker
 }
 
 // newShard validates sh and prepares its run.
@@ -100,8 +99,7 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(sh.Job),
 		log:   a.log.With("shard", sh.Key()),
 		nodes: set, names: names,
-		keys: make(map[string][]uint32, len(names)), ended: make([]bool, len(names)), started: make([]bool, len(names)),
-		finals: make(map[protocol.State]int)}
+		keys: make(map[string][]uint32, len(names)), track: protocol.NewTracker(len(names))}
 	s.fanout = a.cfg.Capacity
 	if spec.Fanout > 0 {
 		s.fanout = min(spec.Fanout, a.cfg.Capacity)
@@ -168,7 +166,7 @@ func (s *shard) run(ctx context.Context) {
 	s.engineDone.Store(true)
 	s.buf.close()
 	<-flushed
-	s.log.Info("shard ended", "finals", s.finals, "batches", s.win.Last(), "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("shard ended", "finals", s.track.Finals(), "batches", s.win.Last(), "took", time.Since(start).Round(time.Millisecond))
 	s.summarize(ctx)
 }
 
@@ -305,8 +303,8 @@ func (s *shard) giveUp() {
 
 // endRest ends the nodes that have no end yet.
 func (s *shard) endRest(state protocol.State, msg string) {
-	for i, done := range s.ended {
-		if !done {
+	for i := range s.names {
+		if s.track.Phase(uint32(i)) != protocol.PhaseEnded {
 			s.end(s.names[i], []uint32{uint32(i)}, protocol.Event{State: state, Code: 255, Data: []byte(msg)})
 		}
 	}
@@ -318,10 +316,10 @@ func (s *shard) end(key string, idx []uint32, e protocol.Event) {
 	fresh := idx[:0:0]
 	stopped := 0
 	for _, i := range idx {
-		if !s.ended[i] {
-			s.ended[i] = true
+		wasRunning := s.track.Phase(i) == protocol.PhaseRunning
+		if s.track.End(i, e.State, e.Code) {
 			fresh = append(fresh, i)
-			if s.started[i] {
+			if wasRunning {
 				stopped++
 			}
 		}
@@ -329,7 +327,6 @@ func (s *shard) end(key string, idx []uint32, e protocol.Event) {
 	if len(fresh) == 0 {
 		return
 	}
-	s.finals[e.State] += len(fresh)
 	s.running.Add(-int64(stopped))
 	s.buf.end(key, fresh, e)
 }
@@ -345,10 +342,13 @@ func (s *shard) nodesOf(key string) []uint32 {
 // OnPickup records a node's start.
 func (s *shard) OnPickup(_ *engine.Worker, key string) {
 	if idx := s.nodesOf(key); len(idx) > 0 {
+		started := 0
 		for _, i := range idx {
-			s.started[i] = true
+			if s.track.Start(i) {
+				started++
+			}
 		}
-		s.running.Add(int64(len(idx)))
+		s.running.Add(int64(started))
 		s.buf.start(idx)
 	}
 }
@@ -481,7 +481,7 @@ func (s *shard) publish(batches [][]byte) {
 // it, republishing what it says is missing.
 func (s *shard) summarize(ctx context.Context) {
 	sum := protocol.ShardSummary{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
-		Agent: s.a.cfg.ID, LastSeq: s.win.Last(), Finals: s.finals}
+		Agent: s.a.cfg.ID, LastSeq: s.win.Last(), Finals: s.track.Finals()}
 	// Give the acks of the last batches a moment: a summary that overtakes
 	// them would only be answered with a spurious Missing list.
 	for t := time.Now(); s.win.Unacked() > 0 && time.Since(t) < ackGrace; {

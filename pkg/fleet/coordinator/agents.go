@@ -142,11 +142,10 @@ func (c *Coordinator) agentLost(j *job, id string) {
 		s.dead = true
 		var lostNodes []uint32
 		for _, n := range s.nodes {
-			st := j.states[n]
-			if st.owner != s || st.phase == phaseFinal {
+			if !j.runs(s, n) {
 				continue
 			}
-			if st.phase == phaseStarted && !j.spec.RerunOnLoss {
+			if j.track.Phase(n) == protocol.PhaseRunning && !j.spec.RerunOnLoss {
 				lostNodes = append(lostNodes, n)
 				continue
 			}

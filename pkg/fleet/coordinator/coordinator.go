@@ -460,12 +460,10 @@ func (c *Coordinator) cancel(j *job) {
 // cancelUnstarted ends as cancelled the nodes of a cancelled job that no
 // live shard holds. Call with j.mu held.
 func (j *job) cancelUnstarted() {
-	var idx []uint32
-	for i, st := range j.states {
-		if st.phase == phasePending || (st.phase != phaseFinal && (st.owner == nil || st.owner.dead)) {
-			idx = append(idx, uint32(i))
-		}
-	}
+	idx := slices.DeleteFunc(j.unended(), func(i uint32) bool {
+		o := j.owners[i]
+		return j.track.Phase(i) != protocol.PhasePending && o != nil && !o.dead
+	})
 	j.finishMany(idx, protocol.StateCancel, "job cancelled")
 }
 
@@ -479,13 +477,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 	for _, j := range jobs {
 		j.mu.Lock()
 		if j.cancelled && !j.complete() && now.After(j.cancelAt) {
-			var idx []uint32
-			for i, st := range j.states {
-				if st.phase != phaseFinal {
-					idx = append(idx, uint32(i))
-				}
-			}
-			j.finishMany(idx, protocol.StateCancel, "job cancelled (its agent did not confirm)")
+			j.finishMany(j.unended(), protocol.StateCancel, "job cancelled (its agent did not confirm)")
 		}
 		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
 		j.takeStdin() // a parked chunk: room from a shard that ended, or the job's end

@@ -226,7 +226,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 	s.dead = true
 	var redo []uint32
 	for _, n := range s.nodes {
-		if st := j.states[n]; st.owner == s && st.phase != phaseFinal {
+		if j.runs(s, n) {
 			redo = append(redo, n)
 		}
 	}

@@ -188,7 +188,7 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	// agent broke the contract: end it rather than wait forever.
 	var orphans []uint32
 	for _, n := range s.nodes {
-		if st := j.states[n]; st.owner == s && st.phase != phaseFinal {
+		if j.runs(s, n) {
 			orphans = append(orphans, n)
 		}
 	}

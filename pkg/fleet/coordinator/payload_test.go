@@ -274,8 +274,8 @@ func TestShardOverMaxPayloadNamed(t *testing.T) {
 	co.sendShard(j, s)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.finals[protocol.StateError] != 1 {
-		t.Fatalf("finals %v", j.finals)
+	if j.track.State(0) != protocol.StateError {
+		t.Fatalf("finals %v", j.track.Finals())
 	}
 	last := j.log[len(j.log)-1]
 	if !strings.Contains(string(last.Data), "max_payload") {

@@ -21,10 +21,9 @@ func TestTrimReplayKeepsTotalUnderLimit(t *testing.T) {
 	line := protocol.Event{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: bytes.Repeat([]byte("x"), 1000)}
 	now := time.Now()
 	mk := func(id string, finished time.Duration, running bool) *job {
-		j := &job{c: c, spec: protocol.JobSpec{ID: id}, nodes: []string{"n1"}, nfinal: 1}
-		if running {
-			j.nfinal = 0
-		} else {
+		j := &job{c: c, spec: protocol.JobSpec{ID: id}, nodes: []string{"n1"}, track: protocol.NewTracker(1)}
+		if !running {
+			j.track.End(0, protocol.StateExited, 0)
 			j.ended = now.Add(-finished)
 		}
 		recs := []protocol.Event{{Kind: protocol.KindStart, Nodes: []uint32{0}}}
