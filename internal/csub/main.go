@@ -89,7 +89,9 @@
 // clush (the worker's ssh-like stderr line, "exited with exit code 255",
 // grouped by exit code with -b); the fleet's own failures get no exit
 // code line, since no command exited. All of them count as exit status
-// 255 for -S.
+// 255 for -S. --json gives each failed node's message as "reason" and
+// the engine's finer reason within its state as "detail" ("host key
+// changed" or "host key unknown" in "host key refused").
 //
 // With the native ssh worker, a command stopped by -u or Ctrl-C is killed
 // on its node (clush leaves it running); --json's final state says
