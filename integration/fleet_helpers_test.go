@@ -247,7 +247,7 @@ func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration
 			}
 			f.t.Fatalf("job %s stream: %v", spec.ID, err)
 		}
-		for _, r := range b.Records {
+		for _, r := range b.Events {
 			for _, i := range r.Nodes {
 				nr := res[names[i]]
 				switch r.Kind {

@@ -89,7 +89,7 @@ func TestNoCoordinator(t *testing.T) {
 
 // testCoordinator answers one submit on a real NATS server and streams
 // the given records back as the job's output.
-func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse string, recs func(spec protocol.JobSpec) []protocol.Record) <-chan protocol.JobSpec {
+func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse string, recs func(spec protocol.JobSpec) []protocol.Event) <-chan protocol.JobSpec {
 	t.Helper()
 	nc := srv.Connect(t, "test-coordinator")
 	subj := protocol.Subjects{Prefix: prefix}
@@ -105,7 +105,7 @@ func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse s
 		if refuse != "" {
 			return
 		}
-		b := protocol.EventBatch{Job: spec.ID, Seq: 1, Last: true, Records: recs(spec)}
+		b := protocol.EventBatch{Job: spec.ID, Seq: 1, Last: true, Events: recs(spec)}
 		data, err := b.MarshalBinary()
 		if err != nil {
 			t.Error(err)
@@ -122,8 +122,8 @@ func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse s
 
 func TestJobSpecThroughFleet(t *testing.T) {
 	srv := natstest.Start(t, 0)
-	specs := testCoordinator(t, srv, "site.a", "", func(spec protocol.JobSpec) []protocol.Record {
-		return []protocol.Record{
+	specs := testCoordinator(t, srv, "site.a", "", func(spec protocol.JobSpec) []protocol.Event {
+		return []protocol.Event{
 			{Kind: protocol.KindStdout, Nodes: []uint32{0, 1}, Data: []byte("a b")},
 			{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateExited, Code: 0},
 		}

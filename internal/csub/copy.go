@@ -128,7 +128,7 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 				if cur == nil {
 					return doneBefore
 				}
-				return doneBefore + cur.res.nfinal
+				return doneBefore + cur.res.nfinal()
 			})
 		}
 		if timer != nil {
@@ -142,7 +142,7 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 		finished = len(r.res.unfinished(false)) == 0
 		if timer != nil {
 			timer.mu.Lock()
-			doneBefore += r.res.nfinal
+			doneBefore += r.res.nfinal()
 			cur = nil
 			timer.mu.Unlock()
 		}

@@ -105,7 +105,7 @@ func (h *gatherHandler) close() {
 	for _, rc := range res.codes() {
 		remain := map[uint32]bool{}
 		for i := range res.nodes {
-			if res.withRC(uint32(i)) && int(res.code[i]) == rc {
+			if res.withRC(uint32(i)) && res.track.Code(uint32(i)) == rc {
 				remain[uint32(i)] = true
 			}
 		}
@@ -162,7 +162,7 @@ func (h *sortedHandler) close() {
 			idx = append(idx, uint32(i))
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b uint32) int { return int(res.code[a]) - int(res.code[b]) })
+	slices.SortStableFunc(idx, func(a, b uint32) int { return res.track.Code(a) - res.track.Code(b) })
 	for _, n := range idx {
 		if msg, ok := res.stdout.Message(n); ok {
 			h.r.d.printGather(res.nodeSet([]uint32{n}), msg)

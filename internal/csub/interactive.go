@@ -275,7 +275,7 @@ func (ss *session) runLocal(cmd string) {
 	r := newRenderer(d, []string{localKey})
 	c := osexec.Command("/bin/sh", "-c", cmd)
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	chunks := make(chan protocol.Record)
+	chunks := make(chan protocol.Event)
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		d.vprintErr(verbQuiet, "%s: %v", progName, err)
@@ -311,7 +311,7 @@ func (ss *session) runLocal(cmd string) {
 					chunks <- dataRecord(p.kind, buf[:n])
 				}
 				if err != nil {
-					chunks <- protocol.Record{} // this stream's end
+					chunks <- protocol.Event{} // this stream's end
 					return
 				}
 			}
@@ -325,7 +325,7 @@ func (ss *session) runLocal(cmd string) {
 				open--
 				continue
 			}
-			r.batch(&protocol.EventBatch{Records: []protocol.Record{rec}})
+			r.batch(&protocol.EventBatch{Events: []protocol.Event{rec}})
 			d.o.flush()
 		case <-ss.intr:
 			_ = syscall.Kill(-c.Process.Pid, syscall.SIGINT)
@@ -345,7 +345,7 @@ func (ss *session) runLocal(cmd string) {
 			}
 		}
 	}
-	r.batch(&protocol.EventBatch{Records: []protocol.Record{{Kind: protocol.KindEnd, Nodes: []uint32{0},
+	r.batch(&protocol.EventBatch{Events: []protocol.Event{{Kind: protocol.KindEnd, Nodes: []uint32{0},
 		State: protocol.StateExited, Code: code}}})
 	r.finish()
 	d.o.flush()
@@ -355,8 +355,8 @@ func (ss *session) runLocal(cmd string) {
 // dataRecord is a chunk of the local command's output as a stream record
 // for node 0: whole lines, the last one partial unless the chunk ends a
 // line (records carry lines without their final newline).
-func dataRecord(kind protocol.Kind, chunk []byte) protocol.Record {
-	rec := protocol.Record{Kind: kind, Nodes: []uint32{0}}
+func dataRecord(kind protocol.Kind, chunk []byte) protocol.Event {
+	rec := protocol.Event{Kind: kind, Nodes: []uint32{0}}
 	if n := len(chunk); chunk[n-1] == '\n' {
 		rec.Data = bytes.Clone(chunk[:n-1])
 	} else {

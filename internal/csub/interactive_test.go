@@ -173,8 +173,8 @@ func TestInteractiveNeedsATerminal(t *testing.T) {
 // command (the nodes' login shells read standard input).
 func TestNoCommandNotATerminal(t *testing.T) {
 	srv := natstest.Start(t, 0)
-	specs := testCoordinator(t, srv, "", "", func(spec protocol.JobSpec) []protocol.Record {
-		return []protocol.Record{{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited}}
+	specs := testCoordinator(t, srv, "", "", func(spec protocol.JobSpec) []protocol.Event {
+		return []protocol.Event{{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited}}
 	})
 	var out, errb testutil.SyncBuffer
 	rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, "-w", "node1")

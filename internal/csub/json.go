@@ -39,11 +39,14 @@ type jsonLine struct {
 
 // jsonResult is a node's final object.
 type jsonResult struct {
-	Type     string   `json:"type"`
-	Node     string   `json:"node"`
-	State    string   `json:"state"`
-	ExitCode *int     `json:"exit_code,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
+	Type     string `json:"type"`
+	Node     string `json:"node"`
+	State    string `json:"state"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// Detail is the engine's reason within State (protocol.Event.Reason:
+	// "host key changed" in "host key refused"); Reason is the message.
+	Detail   string   `json:"detail,omitempty"`
 	Start    string   `json:"start,omitempty"`
 	End      string   `json:"end,omitempty"`
 	Duration *float64 `json:"duration,omitempty"`
@@ -101,9 +104,9 @@ func (h *jsonHandler) read(node uint32, kind protocol.Kind, line []byte) {
 // hup: the result object comes from ended, which sees every final state.
 func (h *jsonHandler) hup(uint32, int, bool) {}
 
-func (h *jsonHandler) ended(node uint32, rec *protocol.Record) {
-	st := h.r.res.state[node] // as recorded (an empty state reads "error")
-	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Reason: string(rec.Data)}
+func (h *jsonHandler) ended(node uint32, rec *protocol.Event) {
+	st := h.r.res.track.State(node) // as recorded (an empty state reads "error")
+	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Detail: rec.Reason, Reason: string(rec.Data)}
 	if st != protocol.StateTimeout && st != protocol.StateCancel && st != protocol.StateLost && st != protocol.StateNoAgent {
 		code := rec.Code
 		res.ExitCode = &code
@@ -127,13 +130,14 @@ func (h *jsonHandler) close() {}
 // ones per exit code.
 func summaryCounts(res *results) (states map[protocol.State]int, codes map[int]int) {
 	states, codes = map[protocol.State]int{}, map[int]int{}
-	for i, st := range res.state {
+	for i := range res.nodes {
+		st := res.track.State(uint32(i))
 		if st == "" {
 			continue
 		}
 		states[st]++
 		if st == protocol.StateExited {
-			codes[int(res.code[i])]++
+			codes[res.track.Code(uint32(i))]++
 		}
 	}
 	return states, codes

@@ -2,6 +2,7 @@ package csub
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/testutil"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // TestJSON runs a job on the in-process fleet with --json --summary and
@@ -79,6 +81,9 @@ func TestJSON(t *testing.T) {
 	if results["n2"]["exit_code"] != 4.0 || results["n1"]["exit_code"] != 0.0 {
 		t.Errorf("exit codes %v %v", results["n1"], results["n2"])
 	}
+	if results["n4"]["detail"] != "command timeout" || results["n1"]["detail"] != nil {
+		t.Errorf("details %v %v", results["n1"], results["n4"])
+	}
 	if _, ok := results["n4"]["exit_code"]; ok {
 		t.Errorf("timed out node has an exit code: %v", results["n4"])
 	}
@@ -97,5 +102,40 @@ func TestSummaryLine(t *testing.T) {
 	re := regexp.MustCompile(`(?m)^csub: 5 nodes in [0-9.]+m?s: 5 exited \(4 rc=0, 1 rc=3\)$`)
 	if !re.MatchString(errb.String()) {
 		t.Errorf("stderr %q", errb.String())
+	}
+}
+
+// TestJSONDetail: a node's result object carries the engine's reason
+// within its state ("host key changed" in "host key refused") as
+// detail, beside the message; the text output says what clush says.
+func TestJSONDetail(t *testing.T) {
+	nodes := []string{"n1", "n2"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--json"}, `{"type":"result","node":"n1","state":"host key refused","exit_code":255,"reason":"host key changed: Host key verification failed.","detail":"host key changed"}` + "\n" +
+			`{"type":"result","node":"n2","state":"connect failure","exit_code":255,"reason":"connect timeout","detail":"connect timeout"}` + "\n"},
+		{nil, "csub: n1: exited with exit code 255\ncsub: n2: exited with exit code 255\n" +
+			"csub: n2: connect failure: connect timeout\ncsub: n1: host key refused: host key changed: Host key verification failed.\n"},
+	} {
+		var w bytes.Buffer
+		r, s := newTestRenderer(t, nodes, c.args, &w)
+		if s.json {
+			r.h = newJSONHandler(r) // as run does
+		}
+		r.batch(&protocol.EventBatch{Seq: 1, Events: []protocol.Event{
+			{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateHostKey, Reason: "host key changed", Code: 255,
+				Data: []byte("host key changed: Host key verification failed.")},
+			{Kind: protocol.KindEnd, Nodes: []uint32{1}, State: protocol.StateConnect, Reason: "connect timeout", Code: 255,
+				Data: []byte("connect timeout")},
+		}})
+		r.finish()
+		if err := r.d.o.flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.String(); got != c.want {
+			t.Errorf("%q:\n got %q\nwant %q", c.args, got, c.want)
+		}
 	}
 }

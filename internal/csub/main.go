@@ -17,7 +17,7 @@
 // setup.go reads the rest of clush.conf in clush's order and the
 // standard input; copy.go runs -c and --rcopy, one job per source.
 //
-// One renderer serves every output mode: it reads the stream's records,
+// One renderer serves every output mode: it reads the stream's events,
 // reassembles lines, keeps the results clush's Task keeps (exit codes,
 // timeouts, standard output stored once per distinct output), and passes
 // node events to the handler of the mode, the counterpart of each
@@ -89,7 +89,9 @@
 // clush (the worker's ssh-like stderr line, "exited with exit code 255",
 // grouped by exit code with -b); the fleet's own failures get no exit
 // code line, since no command exited. All of them count as exit status
-// 255 for -S.
+// 255 for -S. --json gives each failed node's message as "reason" and
+// the engine's finer reason within its state as "detail" ("host key
+// changed" or "host key unknown" in "host key refused").
 //
 // With the native ssh worker, a command stopped by -u or Ctrl-C is killed
 // on its node (clush leaves it running); --json's final state says

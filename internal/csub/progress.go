@@ -60,75 +60,38 @@ const (
 	wantInterrupt                       // Enter: clush's "interrupt (^C to abort task)" first
 )
 
-// nodeState is where a node of the running job is.
-type nodeState uint8
-
-const (
-	nodePending nodeState = iota // not started (waiting for the fanout)
-	nodeRunning                  // started, not ended
-	nodeEnded
-)
-
-// tracker follows a job's nodes through its records: the counts of the
-// progress line and the sets Ctrl-T prints.
+// tracker follows a job's nodes through its events (protocol.Tracker):
+// the counts of the progress line and the sets Ctrl-T prints.
 type tracker struct {
-	nodes                 []string
-	state                 []nodeState
-	done, failed, running int
-	began                 time.Time
-	frozen                bool // interrupted: the line is not drawn any more
+	nodes  []string
+	t      *protocol.Tracker
+	began  time.Time
+	frozen bool // interrupted: the line is not drawn any more
 }
 
 func newTracker(nodes []string, now time.Time) *tracker {
-	return &tracker{nodes: nodes, state: make([]nodeState, len(nodes)), began: now}
+	return &tracker{nodes: nodes, t: protocol.NewTracker(len(nodes)), began: now}
 }
 
-func (tr *tracker) record(rec *protocol.Record) {
-	for _, n := range rec.Nodes {
-		if int(n) >= len(tr.state) {
-			continue // Next validated them; be safe anyway
-		}
-		switch rec.Kind {
-		case protocol.KindStart, protocol.KindStdout, protocol.KindStderr:
-			// Output means started, even if a start record never came.
-			if tr.state[n] == nodePending {
-				tr.state[n] = nodeRunning
-				tr.running++
-			}
-		case protocol.KindEnd:
-			switch tr.state[n] {
-			case nodeEnded:
-				continue
-			case nodeRunning:
-				tr.running--
-			}
-			tr.state[n] = nodeEnded
-			tr.done++
-			if rec.State != protocol.StateExited || rec.Code != 0 {
-				tr.failed++
-			}
-		}
-	}
-}
+func (tr *tracker) record(rec *protocol.Event) { tr.t.Event(rec) }
 
 // line is the progress line's text.
 func (tr *tracker) line(now time.Time) string {
+	done := tr.t.Count(protocol.PhaseEnded)
 	rate := 0.0
 	if d := now.Sub(tr.began).Seconds(); d > 0 {
-		rate = float64(tr.done) / d
+		rate = float64(done) / d
 	}
 	w := len(strconv.Itoa(len(tr.nodes)))
 	return fmt.Sprintf("%s: %*d/%*d done, %d failed, %d running, %.1f nodes/s",
-		progName, w, tr.done, w, len(tr.nodes), tr.failed, tr.running, rate)
+		progName, w, done, w, len(tr.nodes), tr.t.Failed(), tr.t.Count(protocol.PhaseRunning), rate)
 }
 
-// set folds the nodes in state st.
-func (tr *tracker) set(st nodeState) *nodeset.NodeSet {
+// set folds the nodes in phase p.
+func (tr *tracker) set(p protocol.Phase) *nodeset.NodeSet {
 	ns := nodeset.New()
-	for i, s := range tr.state {
-		if s == st {
-			_ = ns.AddNode(tr.nodes[i]) // names of a parsed set: valid
-		}
+	for _, i := range tr.t.Nodes(p) {
+		_ = ns.AddNode(tr.nodes[i]) // names of a parsed set: valid
 	}
 	return ns
 }
@@ -137,7 +100,7 @@ func (tr *tracker) set(st nodeState) *nodeset.NodeSet {
 // its "interrupt" line): the nodes in progress, and the pending ones when
 // there are any (ttyloop, USER_running).
 func (tr *tracker) status() string {
-	run, pend := tr.set(nodeRunning), tr.set(nodePending)
+	run, pend := tr.set(protocol.PhaseRunning), tr.set(protocol.PhasePending)
 	s := fmt.Sprintf("%s: in progress(%d): %s\n", progName, run.Len(), run)
 	if pend.Len() > 0 {
 		s += fmt.Sprintf("%s: pending(%d): %s\n", progName, pend.Len(), pend)
@@ -215,8 +178,8 @@ func (t *terminal) batch(b *protocol.EventBatch) {
 	if t.tr == nil {
 		return
 	}
-	for i := range b.Records {
-		t.tr.record(&b.Records[i])
+	for i := range b.Events {
+		t.tr.record(&b.Events[i])
 	}
 }
 
@@ -253,10 +216,10 @@ func (t *terminal) running() *nodeset.NodeSet {
 	}
 	t.tr.frozen = true
 	t.eraseLocked()
-	if t.tr.done+t.tr.running == len(t.tr.nodes) {
+	if t.tr.t.Count(protocol.PhasePending) == 0 {
 		return nil
 	}
-	return t.tr.set(nodeRunning)
+	return t.tr.set(protocol.PhaseRunning)
 }
 
 // printRunning names the nodes a Ctrl-C stopped while they ran, after

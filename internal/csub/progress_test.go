@@ -10,15 +10,15 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-func rec(kind protocol.Kind, st protocol.State, code int, nodes ...uint32) protocol.Record {
-	return protocol.Record{Kind: kind, Nodes: nodes, State: st, Code: code}
+func rec(kind protocol.Kind, st protocol.State, code int, nodes ...uint32) protocol.Event {
+	return protocol.Event{Kind: kind, Nodes: nodes, State: st, Code: code}
 }
 
 func TestTracker(t *testing.T) {
 	nodes := []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "n11", "n12"}
 	t0 := time.Unix(1000, 0)
 	tr := newTracker(nodes, t0)
-	for _, r := range []protocol.Record{
+	for _, r := range []protocol.Event{
 		rec(protocol.KindStart, "", 0, 0, 1, 2, 3),
 		rec(protocol.KindStdout, "", 0, 4),                    // output without a start: running
 		rec(protocol.KindEnd, protocol.StateExited, 0, 0),     // ok
@@ -37,7 +37,7 @@ func TestTracker(t *testing.T) {
 		t.Errorf("status %q, want %q", got, want)
 	}
 	for i := range nodes {
-		tr.record(&protocol.Record{Kind: protocol.KindEnd, Nodes: []uint32{uint32(i)}, State: protocol.StateExited})
+		tr.record(&protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{uint32(i)}, State: protocol.StateExited})
 	}
 	if got, want := tr.status(), "csub: in progress(0): \n"; got != want {
 		t.Errorf("status %q, want %q", got, want)
@@ -78,7 +78,7 @@ func TestProgressLine(t *testing.T) {
 	term.now = func() time.Time { return start }
 	out, errw := term.wrap(&w, true), term.wrap(&w, false)
 	term.begin([]string{"a", "b"}, true, true)
-	term.batch(&protocol.EventBatch{Records: []protocol.Record{rec(protocol.KindStart, "", 0, 0, 1)}})
+	term.batch(&protocol.EventBatch{Events: []protocol.Event{rec(protocol.KindStart, "", 0, 0, 1)}})
 	term.tick(at(999 * time.Millisecond))
 	if s := w.String(); s != "" {
 		t.Fatalf("drawn before the delay: %q", s)
@@ -96,7 +96,7 @@ func TestProgressLine(t *testing.T) {
 		t.Fatalf("drawn over a partial line: %q", w.String()[n:])
 	}
 	errw.Write([]byte("tial\n"))
-	term.batch(&protocol.EventBatch{Records: []protocol.Record{rec(protocol.KindEnd, protocol.StateExited, 1, 0)}})
+	term.batch(&protocol.EventBatch{Events: []protocol.Event{rec(protocol.KindEnd, protocol.StateExited, 1, 0)}})
 	term.tick(at(1500 * time.Millisecond))
 	if s := w.String(); !strings.Contains(s, "\rcsub: 1/2 done, 1 failed, 1 running, ") {
 		t.Fatalf("no redraw after the node ended: %q", s)
@@ -158,7 +158,7 @@ func TestKeys(t *testing.T) {
 	term := fakeTTY(&w)
 	term.begin([]string{"n1", "n2", "n3"}, true, true)
 	defer term.end()
-	term.batch(&protocol.EventBatch{Records: []protocol.Record{rec(protocol.KindStart, "", 0, 0, 1)}})
+	term.batch(&protocol.EventBatch{Events: []protocol.Event{rec(protocol.KindStart, "", 0, 0, 1)}})
 	term.key('x')
 	term.key(keyStatus)
 	if got, want := w.String(), "csub: in progress(2): n[1-2]\ncsub: pending(1): n3\n"; got != want {
@@ -184,7 +184,7 @@ func TestRunningOnInterrupt(t *testing.T) {
 	var w testutil.SyncBuffer
 	term := fakeTTY(&w)
 	term.begin([]string{"n1", "n2", "n3", "n4"}, true, true)
-	term.batch(&protocol.EventBatch{Records: []protocol.Record{
+	term.batch(&protocol.EventBatch{Events: []protocol.Event{
 		rec(protocol.KindStart, "", 0, 0, 1, 2), rec(protocol.KindEnd, protocol.StateExited, 0, 0)}})
 	ns := term.running()
 	term.end()
@@ -193,7 +193,7 @@ func TestRunningOnInterrupt(t *testing.T) {
 		t.Fatalf("%q, want %q", got, want)
 	}
 	term.begin([]string{"n1", "n2"}, true, true)
-	term.batch(&protocol.EventBatch{Records: []protocol.Record{rec(protocol.KindStart, "", 0, 0, 1)}})
+	term.batch(&protocol.EventBatch{Events: []protocol.Event{rec(protocol.KindStart, "", 0, 0, 1)}})
 	if ns := term.running(); ns != nil {
 		t.Fatalf("running %v with nothing pending", ns)
 	}

@@ -33,21 +33,18 @@ func reportsRC(st protocol.State) bool {
 // standard output of each node (stored once per distinct output).
 type results struct {
 	nodes    []string
-	state    []protocol.State // "" until the node ends
-	code     []int32          // valid once state is set (and not a timeout)
-	nfinal   int
-	rcOrder  []int            // exit codes in the order first seen (clush's dict order)
-	rcNodes  map[int][]uint32 // nodes per exit code, for reportsRC states
-	timeouts []uint32         // in the order they timed out
-	fails    []*failGroup     // other final states, in the order first seen
+	track    *protocol.Tracker // each node's final state and code
+	rcOrder  []int             // exit codes in the order first seen (clush's dict order)
+	rcNodes  map[int][]uint32  // nodes per exit code, for reportsRC states
+	timeouts []uint32          // in the order they timed out
+	fails    []*failGroup      // other final states, in the order first seen
 	stdout   *engine.MsgTree[uint32]
 	maxRC    int
 	hasRC    bool
 }
 
 func newResults(nodes []string, buffer bool) *results {
-	r := &results{nodes: nodes, state: make([]protocol.State, len(nodes)), code: make([]int32, len(nodes)),
-		rcNodes: make(map[int][]uint32)}
+	r := &results{nodes: nodes, track: protocol.NewTracker(len(nodes)), rcNodes: make(map[int][]uint32)}
 	if buffer {
 		r.stdout = &engine.MsgTree[uint32]{}
 	}
@@ -57,9 +54,15 @@ func newResults(nodes []string, buffer bool) *results {
 // withRC reports whether node ended with an exit status (any final state
 // but a timeout), the nodes clush iterates when it gathers.
 func (r *results) withRC(node uint32) bool {
-	st := r.state[node]
+	st := r.track.State(node)
 	return st != "" && st != protocol.StateTimeout
 }
+
+// ended reports whether node has its final state.
+func (r *results) ended(node uint32) bool { return r.track.Phase(node) == protocol.PhaseEnded }
+
+// nfinal returns the number of nodes with a final state.
+func (r *results) nfinal() int { return r.track.Count(protocol.PhaseEnded) }
 
 // nodeSet folds node indexes into a node set.
 func (r *results) nodeSet(idx []uint32) *nodeset.NodeSet {
@@ -82,8 +85,8 @@ type group struct {
 func (r *results) codes() []int {
 	var out []int
 	for i := range r.nodes {
-		if r.withRC(uint32(i)) && !slices.Contains(out, int(r.code[i])) {
-			out = append(out, int(r.code[i]))
+		if c := r.track.Code(uint32(i)); r.withRC(uint32(i)) && !slices.Contains(out, c) {
+			out = append(out, c)
 		}
 	}
 	slices.Sort(out)
@@ -120,7 +123,7 @@ func (r *results) groups(byRC bool) []group {
 			if !r.withRC(k) {
 				continue
 			}
-			rc := int(r.code[k])
+			rc := r.track.Code(k)
 			i := slices.IndexFunc(out[start:], func(g group) bool { return g.rc == rc })
 			if i < 0 {
 				out = append(out, group{rc: rc, msg: msg})
@@ -141,15 +144,12 @@ func (r *results) groups(byRC bool) []group {
 // end records node's final state. It returns false for a node that had
 // ended already (a duplicate end is ignored).
 func (r *results) end(node uint32, st protocol.State, code int, reason string) bool {
-	if r.state[node] != "" {
-		return false
-	}
 	if st == "" {
 		st = protocol.StateError
 	}
-	r.state[node] = st
-	r.code[node] = int32(code)
-	r.nfinal++
+	if !r.track.End(node, st, code) {
+		return false
+	}
 	switch {
 	case st == protocol.StateTimeout:
 		r.timeouts = append(r.timeouts, node)
@@ -178,10 +178,9 @@ func (r *results) end(node uint32, st protocol.State, code int, reason string) b
 // as clush's commands killed by a Ctrl-C are: no exit status, no
 // summary line.
 func (r *results) forgetCancelled() {
-	for i, st := range r.state {
-		if st == protocol.StateCancel {
-			r.state[i] = ""
-			r.nfinal--
+	for i := range r.nodes {
+		if r.track.State(uint32(i)) == protocol.StateCancel {
+			r.track.Unend(uint32(i))
 		}
 	}
 	r.fails = slices.DeleteFunc(r.fails, func(g *failGroup) bool { return g.state == protocol.StateCancel })
@@ -191,8 +190,8 @@ func (r *results) forgetCancelled() {
 // ones when cancelled is set: the nodes a Ctrl-C stopped.
 func (r *results) unfinished(cancelled bool) []uint32 {
 	var idx []uint32
-	for i, st := range r.state {
-		if st == "" || cancelled && st == protocol.StateCancel {
+	for i := range r.nodes {
+		if st := r.track.State(uint32(i)); st == "" || cancelled && st == protocol.StateCancel {
 			idx = append(idx, uint32(i))
 		}
 	}
@@ -283,7 +282,7 @@ func startEarlyTimer(d *display, total int) *earlyTimer {
 		if e.r == nil {
 			return 0
 		}
-		return e.r.res.nfinal
+		return e.r.res.nfinal()
 	})
 	return e
 }
@@ -314,13 +313,13 @@ func (e *earlyTimer) stop() {
 func (r *renderer) batch(b *protocol.EventBatch) {
 	r.lock()
 	defer r.unlock()
-	for i := range b.Records {
-		r.record(&b.Records[i])
+	for i := range b.Events {
+		r.record(&b.Events[i])
 	}
 	_ = r.d.o.flush()
 }
 
-func (r *renderer) record(rec *protocol.Record) {
+func (r *renderer) record(rec *protocol.Event) {
 	switch rec.Kind {
 	case protocol.KindStdout, protocol.KindStderr:
 		for _, n := range rec.Nodes {
@@ -354,7 +353,7 @@ type starter interface {
 // ender is a handler that wants every node's final record (timeouts and
 // failures included, which hup does not see).
 type ender interface {
-	ended(node uint32, rec *protocol.Record)
+	ended(node uint32, rec *protocol.Event)
 }
 
 func partKey(node uint32, kind protocol.Kind) uint64 {
@@ -368,7 +367,7 @@ func partKey(node uint32, kind protocol.Kind) uint64 {
 // data splits a record's data into lines; a partial last line waits for
 // the rest in the node's next record of the same stream.
 func (r *renderer) data(node uint32, kind protocol.Kind, data []byte, partial bool) {
-	if r.res.state[node] != "" {
+	if r.res.ended(node) {
 		return // output after the end: the coordinator drops it; so do we
 	}
 	key := partKey(node, kind)

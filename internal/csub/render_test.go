@@ -36,32 +36,32 @@ func (e ev) idx(ns string) []uint32 {
 	return out
 }
 
-func (e ev) out(ns string, lines ...string) protocol.Record {
-	return protocol.Record{Kind: protocol.KindStdout, Nodes: e.idx(ns), Data: []byte(strings.Join(lines, "\n"))}
+func (e ev) out(ns string, lines ...string) protocol.Event {
+	return protocol.Event{Kind: protocol.KindStdout, Nodes: e.idx(ns), Data: []byte(strings.Join(lines, "\n"))}
 }
 
-func (e ev) err(ns string, lines ...string) protocol.Record {
-	return protocol.Record{Kind: protocol.KindStderr, Nodes: e.idx(ns), Data: []byte(strings.Join(lines, "\n"))}
+func (e ev) err(ns string, lines ...string) protocol.Event {
+	return protocol.Event{Kind: protocol.KindStderr, Nodes: e.idx(ns), Data: []byte(strings.Join(lines, "\n"))}
 }
 
 // cut is a record whose last line goes on in the next one.
-func (e ev) cut(ns, data string) protocol.Record {
+func (e ev) cut(ns, data string) protocol.Event {
 	r := e.out(ns, data)
 	r.Partial = true
 	return r
 }
 
-func (e ev) exit(ns string, code int) protocol.Record {
-	return protocol.Record{Kind: protocol.KindEnd, Nodes: e.idx(ns), State: protocol.StateExited, Code: code}
+func (e ev) exit(ns string, code int) protocol.Event {
+	return protocol.Event{Kind: protocol.KindEnd, Nodes: e.idx(ns), State: protocol.StateExited, Code: code}
 }
 
-func (e ev) end(ns string, st protocol.State, reason string) protocol.Record {
+func (e ev) end(ns string, st protocol.State, reason string) protocol.Event {
 	code := 255
-	return protocol.Record{Kind: protocol.KindEnd, Nodes: e.idx(ns), State: st, Code: code, Data: []byte(reason)}
+	return protocol.Event{Kind: protocol.KindEnd, Nodes: e.idx(ns), State: st, Code: code, Data: []byte(reason)}
 }
 
-func (e ev) start(ns string) protocol.Record {
-	return protocol.Record{Kind: protocol.KindStart, Nodes: e.idx(ns)}
+func (e ev) start(ns string) protocol.Event {
+	return protocol.Event{Kind: protocol.KindStart, Nodes: e.idx(ns)}
 }
 
 type renderCase struct {
@@ -69,7 +69,7 @@ type renderCase struct {
 	cmd    string // the clush command whose output is expected
 	nodes  string
 	args   []string // csub options (output ones)
-	recs   func(e ev) []protocol.Record
+	recs   func(e ev) []protocol.Event
 	want   string
 	status int
 }
@@ -79,8 +79,8 @@ var renderCases = []renderCase{
 		name:  "live lines and exit codes as they come",
 		cmd:   "clush -R exec -w node[1-4] 'echo out; echo err >&2; exit 3'",
 		nodes: "node[1-4]",
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.start("node[1-4]"),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.start("node[1-4]"),
 				e.out("node1", "out"), e.err("node1", "err"), e.out("node4", "out"), e.err("node4", "err"),
 				e.out("node2", "out"), e.err("node2", "err"), e.exit("node1", 3), e.exit("node4", 3), e.exit("node2", 3),
 				e.out("node3", "out"), e.err("node3", "err"), e.exit("node3", 3)}
@@ -94,8 +94,8 @@ var renderCases = []renderCase{
 		cmd:   "clush -R exec -w node[1-6] -b 'case %h in node[12]) exit 7;; node[34]) exit 3;; esac; echo %h'",
 		nodes: "node[1-6]",
 		args:  []string{"-b"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.exit("node[3-4]", 3), e.exit("node1", 7), e.out("node5", "node5"),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.exit("node[3-4]", 3), e.exit("node1", 7), e.out("node5", "node5"),
 				e.exit("node5", 0), e.exit("node2", 7), e.out("node6", "node6"), e.exit("node6", 0)}
 		},
 		want: "---------------\nnode5\n---------------\nnode5\n---------------\nnode6\n---------------\nnode6\n" +
@@ -106,8 +106,8 @@ var renderCases = []renderCase{
 		cmd:   "clush -R exec -w node[1-4] -b 'echo line1; echo long line'",
 		nodes: "node[1-4]",
 		args:  []string{"-b"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node[1-4]", "line1"), e.cut("node[1-4]", "lo"), e.cut("node[1-2]", "ng"),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node[1-4]", "line1"), e.cut("node[1-4]", "lo"), e.cut("node[1-2]", "ng"),
 				e.out("node[1-2]", " line"), e.out("node[3-4]", "ng line"), e.exit("node[1-4]", 0)}
 		},
 		want: "---------------\nnode[1-4] (4)\n---------------\nline1\nlong line\n",
@@ -117,8 +117,8 @@ var renderCases = []renderCase{
 		cmd:   "clush -R exec -w node[1-3] -bL 'echo a; [ %h = node2 ] || echo b; [ %h = node3 ] && exit 4; true'",
 		nodes: "node[1-3]",
 		args:  []string{"-bL"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node1", "a", "b"), e.exit("node1", 0), e.out("node2", "a"),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node1", "a", "b"), e.exit("node1", 0), e.out("node2", "a"),
 				e.out("node3", "a"), e.exit("node2", 0), e.out("node3", "b"), e.exit("node3", 4)}
 		},
 		want: "node[1-3]: a\nnode[1,3]: b\ncsub: node3: exited with exit code 4\n",
@@ -128,8 +128,8 @@ var renderCases = []renderCase{
 		cmd:   "clush -R exec -w node[1-3] -L -S -u 0.5 'echo x; [ %h = node2 ] && sleep 2; exit 1'",
 		nodes: "node[1-3]",
 		args:  []string{"-L", "-S"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node[1-3]", "x"), e.exit("node3", 1), e.exit("node1", 1),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node[1-3]", "x"), e.exit("node3", 1), e.exit("node1", 1),
 				e.end("node2", protocol.StateTimeout, "")}
 		},
 		want:   "node1: x\nnode3: x\ncsub: node[1,3] (2): exited with exit code 1\ncsub: node2: command timeout\n",
@@ -140,8 +140,8 @@ var renderCases = []renderCase{
 		cmd:   "clush -R exec -w node[1-2] -bv -S 'echo x; echo e >&2; exit 2'",
 		nodes: "node[1-2]",
 		args:  []string{"-bv", "-S"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node2", "x"), e.err("node2", "e"), e.out("node1", "x"), e.err("node1", "e"),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node2", "x"), e.err("node2", "e"), e.out("node1", "x"), e.err("node1", "e"),
 				e.exit("node[1-2]", 2)}
 		},
 		want:   "node2: x\nnode2: e\nnode1: x\nnode1: e\n---------------\nnode[1-2] (2)\n---------------\nx\ncsub: node[1-2] (2): exited with exit code 2\n",
@@ -153,8 +153,8 @@ var renderCases = []renderCase{
 		name:  "connect failures",
 		cmd:   "clush -w nohost.invalid,nohost2.invalid true",
 		nodes: "nohost.invalid,nohost2.invalid",
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{
 				e.err("nohost2.invalid", "ssh: Could not resolve hostname nohost2.invalid: Name or service not known"),
 				e.end("nohost2.invalid", protocol.StateConnect, "ssh: Could not resolve hostname nohost2.invalid: Name or service not known"),
 				e.err("nohost.invalid", "ssh: Could not resolve hostname nohost.invalid: Name or service not known"),
@@ -173,8 +173,8 @@ var renderCases = []renderCase{
 		name:  "fleet failures gathered",
 		nodes: "node[1-8]",
 		args:  []string{"-b", "-S"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{
 				e.out("node1", "partial"), e.end("node1", protocol.StateLost, "agent gw1-a1 stopped heartbeating"),
 				e.end("node2", protocol.StateLost, "agent gw1-a1 stopped heartbeating"),
 				e.end("node[3-4]", protocol.StateNoAgent, "no live agent serves gateway group gw2"),
@@ -195,8 +195,8 @@ var renderCases = []renderCase{
 	{
 		name:  "fleet failures live, reasons that differ",
 		nodes: "node[1-3]",
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node1", "hi"), e.exit("node1", 0),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node1", "hi"), e.exit("node1", 0),
 				e.end("node2", protocol.StateCancel, "cancelled by alice"),
 				e.end("node3", protocol.StateCancel, "cancelled by bob")}
 		},
@@ -208,8 +208,8 @@ var renderCases = []renderCase{
 		// longer one (n1 in n10) is not its name.
 		name:  "fleet failures, many reasons",
 		nodes: "n[1-6,10]",
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{
 				e.end("n1", protocol.StateConnect, "no answer from 10.0.0.1:22 within 10s (SSH banner)"),
 				e.end("n2", protocol.StateConnect, "no answer from 10.0.0.2:22 within 10s (SSH banner)"),
 				e.end("n3", protocol.StateConnect, "n3 and n10: no answer from 10.0.0.3:22 within 10s (SSH banner)"),
@@ -231,8 +231,8 @@ var renderCases = []renderCase{
 		cmd:   "clush -R exec -w node[1-2] -u 0.5 -qS '[ %h = node1 ] && exit 3; sleep 3'",
 		nodes: "node[1-2]",
 		args:  []string{"-qS"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.exit("node1", 3), e.end("node2", protocol.StateTimeout, "")}
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.exit("node1", 3), e.end("node2", protocol.StateTimeout, "")}
 		},
 		want:   "csub: node2: command timeout\n",
 		status: 255,
@@ -242,8 +242,8 @@ var renderCases = []renderCase{
 		// for; if it does, csub says so rather than staying silent.
 		name:  "stream ended without a node's end",
 		nodes: "node[1-2]",
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 0)}
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node1", "x"), e.exit("node1", 0)}
 		},
 		want:   "node1: x\ncsub: node2: no final state reported\n",
 		status: 255, // a node the fleet did not account for fails the run
@@ -251,8 +251,8 @@ var renderCases = []renderCase{
 	{
 		name:  "no agent fails the run even without -S",
 		nodes: "node[1-2]",
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 0),
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node1", "x"), e.exit("node1", 0),
 				e.end("node2", protocol.StateNoAgent, "no live agent serves gateway group gw2")}
 		},
 		want:   "node1: x\ncsub: node2: no agent: no live agent serves gateway group gw2\n",
@@ -262,8 +262,8 @@ var renderCases = []renderCase{
 		name:  "output after a node's end is dropped; duplicate ends ignored",
 		nodes: "node1",
 		args:  []string{"-S"},
-		recs: func(e ev) []protocol.Record {
-			return []protocol.Record{e.out("node1", "x"), e.exit("node1", 1), e.out("node1", "late"), e.exit("node1", 9)}
+		recs: func(e ev) []protocol.Event {
+			return []protocol.Event{e.out("node1", "x"), e.exit("node1", 1), e.out("node1", "late"), e.exit("node1", 9)}
 		},
 		want:   "node1: x\ncsub: node1: exited with exit code 1\n",
 		status: 1,
@@ -291,7 +291,7 @@ func TestRenderer(t *testing.T) {
 			// One record per batch: the renderer must not depend on how
 			// records are batched.
 			for i, rec := range c.recs(ev{nodes}) {
-				r.batch(&protocol.EventBatch{Seq: uint64(i + 1), Records: []protocol.Record{rec}})
+				r.batch(&protocol.EventBatch{Seq: uint64(i + 1), Events: []protocol.Event{rec}})
 			}
 			r.finish()
 			if err := r.d.o.flush(); err != nil {
@@ -329,7 +329,7 @@ func TestInterrupt(t *testing.T) {
 			var w bytes.Buffer
 			r, _ := newTestRenderer(t, nodes, c.args, &w)
 			e := ev{nodes}
-			for _, rec := range []protocol.Record{e.out("node[1-2]", "x"), e.exit("node1", 0),
+			for _, rec := range []protocol.Event{e.out("node[1-2]", "x"), e.exit("node1", 0),
 				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2),
 				e.end("node[2,6]", protocol.StateCancel, "cancelled")} {
 				r.record(&rec)
@@ -369,7 +369,7 @@ func TestInterruptNoTerminal(t *testing.T) {
 			var w bytes.Buffer
 			r, _ := newTestRenderer(t, nodes, c.args, &w)
 			e := ev{nodes}
-			for _, rec := range []protocol.Record{e.out("node[1-2]", "x"), e.exit("node1", 0),
+			for _, rec := range []protocol.Event{e.out("node[1-2]", "x"), e.exit("node1", 0),
 				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2)} {
 				r.record(&rec)
 			}
@@ -409,7 +409,7 @@ func TestDebugRecord(t *testing.T) {
 		if s.json {
 			r.h = newJSONHandler(r)
 		}
-		for _, rec := range []protocol.Record{{Kind: protocol.KindDebug, Data: []byte("EXECCLIENT: echo x")},
+		for _, rec := range []protocol.Event{{Kind: protocol.KindDebug, Data: []byte("EXECCLIENT: echo x")},
 			{Kind: protocol.KindDebug, Data: []byte("node1: b'x'")}, e.out("node1", "x"), e.exit("node1", 0)} {
 			r.record(&rec)
 		}

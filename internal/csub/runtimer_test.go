@@ -33,7 +33,7 @@ func TestRunTimerWriteRate(t *testing.T) {
 	tm.show(2, time.Second)
 	tm.show(2, time.Second) // count unchanged, nothing written: not shown again
 	r := &renderer{timer: tm}
-	r.record(&protocol.Record{Kind: protocol.KindWritten, Nodes: []uint32{0, 1}, Data: protocol.WrittenRecord(nil, 28).Data})
+	r.record(&protocol.Event{Kind: protocol.KindWritten, Nodes: []uint32{0, 1}, Data: protocol.WrittenEvent(nil, 28).Data})
 	tm.show(2, 2*time.Second)
 	tm.show(2, 4*time.Second)
 	tm.written = 3 << 20

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // A Driver runs jobs on nodes: it is what ClusterShell calls a worker class
@@ -51,8 +53,9 @@ type Job struct {
 	Rank  int
 	// Command is the shell command; empty for a copy.
 	Command string
-	// Copy describes a copy job; nil for a command.
-	Copy *CopySpec
+	// Copy describes a copy job; nil for a command. For a reverse copy
+	// the engine has already made Dest "<dest>/<basename(source)>.<node>".
+	Copy *protocol.CopySpec
 	// Stdin is read by the driver and forwarded to the command; nil means
 	// the command's stdin is empty (EOF at once).
 	Stdin io.Reader
@@ -73,7 +76,7 @@ type Job struct {
 type GroupJob struct {
 	Nodes          []string
 	Command        string
-	Copy           *CopySpec
+	Copy           *protocol.CopySpec
 	Fanout         int
 	ConnectTimeout time.Duration
 	CommandTimeout time.Duration
@@ -82,15 +85,6 @@ type GroupJob struct {
 	// Line delivers one line of output of a node (stream is Stdout or
 	// Stderr), without its line ending.
 	Line func(node string, stream Stream, line []byte)
-}
-
-// CopySpec describes a copy: Source to Dest on the node, or with Reverse,
-// Source on the node to the local path Dest (the engine has already made
-// it "<dest>/<basename(source)>.<node>").
-type CopySpec struct {
-	Source, Dest string
-	Reverse      bool
-	Preserve     bool // keep modification times and modes
 }
 
 // Result is how a job ended: an exit status, or an error that names why

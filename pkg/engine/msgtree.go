@@ -17,6 +17,21 @@ type MsgTree[K comparable] struct {
 	root msgElem
 	keys map[K]*msgElem
 	n    uint32 // elements created, for their seq
+	// ends counts the keys whose message ends at each element; it is kept
+	// only in a pruned tree (see Prune).
+	ends map[*msgElem]int32
+}
+
+// Prune makes Remove free the lines of the removed key's message that no
+// other key's message goes through, so that a tree whose keys come and go
+// (an agent's running nodes, gathered until each ends) holds only the
+// output of the keys it has. It costs two map updates per Add; a Task's
+// trees, which keep every node's output to the end, do without. Call it on
+// an empty tree.
+func (t *MsgTree[K]) Prune() {
+	if t.ends == nil {
+		t.ends = make(map[*msgElem]int32)
+	}
 }
 
 // msgElem is one line of the trie. It is kept to 48 bytes (the 48-byte
@@ -65,7 +80,54 @@ func (t *MsgTree[K]) Add(key K, line []byte) {
 	if e == nil {
 		e = &t.root
 	}
-	t.keys[key] = e.child(line, &t.n)
+	c := e.child(line, &t.n)
+	t.keys[key] = c
+	if t.ends != nil {
+		t.unend(e) // e has a child now: it stays
+		t.ends[c]++
+	}
+}
+
+// unend counts one key less ending at e (pruned trees).
+func (t *MsgTree[K]) unend(e *msgElem) {
+	if n := t.ends[e] - 1; n > 0 {
+		t.ends[e] = n
+	} else {
+		delete(t.ends, e)
+	}
+}
+
+// free detaches e and its ancestors that no key's message goes through
+// any more (pruned trees). A message already taken from e (Message's
+// bytes) is a copy: it is not affected.
+func (t *MsgTree[K]) free(e *msgElem) {
+	for e != &t.root && e.first == nil && t.ends[e] == 0 {
+		p := e.parent
+		p.drop(e)
+		e = p
+	}
+}
+
+// drop removes child c of e. The first child is always the oldest: when
+// it goes, the oldest of the others takes its place.
+func (e *msgElem) drop(c *msgElem) {
+	if e.first != c {
+		delete(e.children, c.line)
+	} else {
+		var next *msgElem
+		for _, o := range e.children {
+			if next == nil || o.seq < next.seq {
+				next = o
+			}
+		}
+		e.first = next
+		if next != nil {
+			delete(e.children, next.line)
+		}
+	}
+	if len(e.children) == 0 {
+		e.children = nil
+	}
 }
 
 // Len returns the number of keys with a message.
@@ -191,8 +253,25 @@ func (t *MsgTree[K]) Depth() int {
 	return d
 }
 
-// Remove forgets key.
-func (t *MsgTree[K]) Remove(key K) { delete(t.keys, key) }
+// Remove forgets key; in a pruned tree, it frees the lines no other key
+// uses.
+func (t *MsgTree[K]) Remove(key K) {
+	e, ok := t.keys[key]
+	if !ok {
+		return
+	}
+	delete(t.keys, key)
+	if t.ends != nil {
+		t.unend(e)
+		t.free(e)
+	}
+}
 
-// Clear forgets everything.
-func (t *MsgTree[K]) Clear() { *t = MsgTree[K]{} }
+// Clear forgets everything (a pruned tree stays pruned).
+func (t *MsgTree[K]) Clear() {
+	pruned := t.ends != nil
+	*t = MsgTree[K]{}
+	if pruned {
+		t.Prune()
+	}
+}

@@ -103,3 +103,73 @@ func TestMsgElemSize(t *testing.T) {
 		t.Errorf("msgElem is %d bytes, want at most 48", n)
 	}
 }
+
+// TestMsgTreePrune: in a pruned tree, removing a key frees the lines no
+// other key's message goes through, keeps the ones still used (a shared
+// prefix, a message another key ends at), and the tree stays right: same
+// messages, same walk order, new keys after a freed branch.
+func TestMsgTreePrune(t *testing.T) {
+	var tr MsgTree[string]
+	tr.Prune()
+	add := func(key string, lines ...string) {
+		for _, l := range lines {
+			tr.Add(key, []byte(l))
+		}
+	}
+	add("n1", "a", "b", "c")
+	add("n2", "a", "b", "c")
+	add("n3", "a", "x", "y")
+	add("n4", "a", "b")
+	add("n5", "q")
+	elems := func() int {
+		n := 0
+		for range tr.WalkTree() {
+			n++
+		}
+		return n
+	}
+	if n := elems(); n != 6 { // a b c x y q
+		t.Fatalf("%d lines, want 6", n)
+	}
+	tr.Remove("n1") // n2 still ends at c
+	tr.Remove("n3") // x y freed, a kept
+	tr.Remove("n5") // q freed
+	if n := elems(); n != 3 {
+		t.Errorf("%d lines after removals, want 3 (a b c)", n)
+	}
+	for k, w := range map[string]string{"n2": "a\nb\nc", "n4": "a\nb"} {
+		if msg, ok := tr.Message(k); !ok || string(msg) != w {
+			t.Errorf("Message(%s) = %q, %v", k, msg, ok)
+		}
+	}
+	tr.Remove("n2") // c freed, b kept for n4
+	if n := elems(); n != 2 {
+		t.Errorf("%d lines, want 2 (a b)", n)
+	}
+	// A freed line comes back as a new one, and the walk order stays
+	// ClusterShell's (the newest sibling first).
+	add("n6", "a", "z")
+	add("n7", "a", "x")
+	var got []string
+	for l := range tr.WalkTree() {
+		got = append(got, fmt.Sprintf("%s/%d", l.Line, l.Depth))
+	}
+	if want := []string{"a/1", "x/2", "z/2", "b/2"}; !slices.Equal(got, want) {
+		t.Errorf("WalkTree = %q, want %q", got, want)
+	}
+	// Freeing the oldest child of a line leaves the others in order.
+	tr.Remove("n4")
+	got = got[:0]
+	for l := range tr.WalkTree() {
+		got = append(got, fmt.Sprintf("%s/%d", l.Line, l.Depth))
+	}
+	if want := []string{"a/1", "x/2", "z/2"}; !slices.Equal(got, want) {
+		t.Errorf("WalkTree after freeing b = %q, want %q", got, want)
+	}
+	for _, k := range []string{"n6", "n7"} {
+		tr.Remove(k)
+	}
+	if n := elems(); n != 0 || tr.Len() != 0 {
+		t.Errorf("%d lines, %d keys left in an emptied tree", n, tr.Len())
+	}
+}

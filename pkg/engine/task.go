@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // ErrTimeout is returned by Resume when the whole run exceeded its timeout.
@@ -283,7 +284,7 @@ func (t *Task) Copy(source, dest string, preserve bool, opts Options) (*Worker, 
 	if opts.Nodes == nil {
 		return nil, errors.New("engine: local copy not supported")
 	}
-	return t.scheduled(t.newWorker("", &CopySpec{Source: source, Dest: dest, Preserve: preserve}, opts))
+	return t.scheduled(t.newWorker("", &protocol.CopySpec{Source: source, Dest: dest, Preserve: preserve}, opts))
 }
 
 func (t *Task) scheduled(w *Worker, err error) (*Worker, error) {
@@ -299,10 +300,10 @@ func (t *Task) Rcopy(source, dest string, preserve bool, opts Options) (*Worker,
 	if opts.Nodes == nil {
 		return nil, errors.New("engine: local copy not supported")
 	}
-	return t.scheduled(t.newWorker("", &CopySpec{Source: source, Dest: dest, Preserve: preserve, Reverse: true}, opts))
+	return t.scheduled(t.newWorker("", &protocol.CopySpec{Source: source, Dest: dest, Preserve: preserve, Reverse: true}, opts))
 }
 
-func (t *Task) newWorker(command string, cp *CopySpec, opts Options) (*Worker, error) {
+func (t *Task) newWorker(command string, cp *protocol.CopySpec, opts Options) (*Worker, error) {
 	w := &Worker{task: t, command: command, copy: cp, handler: opts.Handler, timeout: opts.Timeout,
 		stderr: opts.Stderr, fanout: opts.Fanout, driver: opts.Driver}
 	if w.handler == nil {

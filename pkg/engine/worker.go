@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // A Worker is one command (or copy) scheduled on a set of nodes, or on the
@@ -20,7 +21,7 @@ type Worker struct {
 	driver  Driver
 	handler EventHandler
 	command string
-	copy    *CopySpec
+	copy    *protocol.CopySpec
 	nodes   []string // target nodes (or the local key)
 	keys    []string // job keys (nodes, or one key for %hosts)
 	timeout time.Duration

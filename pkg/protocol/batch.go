@@ -27,15 +27,15 @@ const (
 // States lists the final states in the order summaries print them.
 var States = []State{StateExited, StateTimeout, StateConnect, StateAuth, StateHostKey, StateLost, StateCancel, StateNoAgent, StateError}
 
-// Kind is what a Record says about its nodes.
+// Kind is what an Event says about its nodes.
 type Kind uint8
 
-// Record kinds.
+// Event kinds.
 const (
 	KindStart  Kind = 1 // the command started (At is set)
 	KindStdout Kind = 2 // output lines, '\n'-separated in Data
 	KindStderr Kind = 3 // error lines, '\n'-separated in Data
-	KindEnd    Kind = 4 // final state (State, Code, At; Data: message)
+	KindEnd    Kind = 4 // final state (State, Reason, Code, At; Data: message)
 	// KindDebug is a worker's debug line (clush -d: "EXECCLIENT: cmd",
 	// "node1: b'ok'"), sent when the job's info key "debug" is true. Data
 	// is the line as clush prints it; Nodes is empty (the line names its
@@ -63,23 +63,31 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Record is one event for one or more nodes (several when an agent sends
-// identical output once for every node that gave it).
+// Event is the unit of a node's life on the wire: its start, output
+// lines, final state, for one or more nodes (several when an agent sends
+// identical output once for every node that gave it). Events travel in
+// an EventBatch.
 //
-// Stdout and Stderr records carry one or more lines joined by '\n' (no
+// Stdout and Stderr events carry one or more lines joined by '\n' (no
 // trailing '\n'); Partial means the last line continues in the next
-// record of the same node and stream (lines longer than a batch are cut).
-type Record struct {
+// event of the same node and stream (lines longer than a batch are cut).
+type Event struct {
 	Kind    Kind
 	Partial bool
 	Nodes   []uint32 // node indexes, ascending
 	State   State    // KindEnd
-	Code    int      // KindEnd: exit status (255 for failures, as ssh)
-	At      time.Time
-	Data    []byte
+	// Reason is KindEnd's finer cause within State: the engine's failure
+	// reason (engine.Reason: "host key changed" or "host key unknown"
+	// within StateHostKey, "connect timeout" or "connection refused"
+	// within StateConnect, ...); "" when the engine gave none (an exit,
+	// or a state the coordinator decided: no agent, gateway lost).
+	Reason string
+	Code   int // KindEnd: exit status (255 for failures, as ssh)
+	At     time.Time
+	Data   []byte
 }
 
-// EventBatch is a numbered batch of records: agent → coordinator (Shard,
+// EventBatch is a numbered batch of events: agent → coordinator (Shard,
 // Attempt, Agent set; node indexes into the shard) or coordinator → csub
 // (the output stream; node indexes into the job).
 type EventBatch struct {
@@ -89,14 +97,14 @@ type EventBatch struct {
 	Agent   string
 	Seq     uint64
 	// Last marks the final batch of an output stream.
-	Last    bool
-	Records []Record
+	Last   bool
+	Events []Event
 }
 
 // Limits that bound what a decoder allocates, whatever it is sent.
 const (
-	// MaxRecordNodes bounds the nodes one record may name.
-	MaxRecordNodes = 1 << 22
+	// MaxEventNodes bounds the nodes one event may name.
+	MaxEventNodes = 1 << 22
 	// MaxPayload is the largest batch a sender should produce; it stays
 	// under NATS's default max_payload (1 MiB) with room for headers.
 	MaxPayload = 1<<20 - 4<<10
@@ -112,15 +120,15 @@ const (
 var ErrMalformed = errors.New("malformed event batch")
 
 // Size estimates the encoded size of r (an upper bound): node lists are
-// runs, so a gathered record for node[1-10000] costs a few bytes.
-func (r *Record) Size() int {
+// runs, so a gathered event for node[1-10000] costs a few bytes.
+func (r *Event) Size() int {
 	runs := 0
 	for i, n := range r.Nodes {
 		if i == 0 || n != r.Nodes[i-1]+1 {
 			runs++
 		}
 	}
-	return 1 + 10 + 10*runs + len(r.State) + 30 + len(r.Data)
+	return 1 + 10 + 10*runs + len(r.State) + len(r.Reason) + 30 + len(r.Data)
 }
 
 // MarshalBinary encodes the batch.
@@ -130,9 +138,9 @@ func (b *EventBatch) MarshalBinary() ([]byte, error) {
 
 func (b *EventBatch) sizeHint() int {
 	n := 64 + len(b.Job) + len(b.Shard) + len(b.Agent)
-	for i := range b.Records {
-		r := &b.Records[i]
-		n += 16 + 4*len(r.Nodes) + len(r.State) + len(r.Data)
+	for i := range b.Events {
+		r := &b.Events[i]
+		n += 16 + 4*len(r.Nodes) + len(r.State) + len(r.Reason) + len(r.Data)
 	}
 	return n
 }
@@ -146,11 +154,11 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 	buf = appendHeader(buf, batchMagic, header{flags, b.Job, b.Shard, b.Attempt})
 	buf = appendString(buf, b.Agent)
 	buf = binary.AppendUvarint(buf, b.Seq)
-	buf = binary.AppendUvarint(buf, uint64(len(b.Records)))
-	for i := range b.Records {
-		r := &b.Records[i]
+	buf = binary.AppendUvarint(buf, uint64(len(b.Events)))
+	for i := range b.Events {
+		r := &b.Events[i]
 		if !validKind(r.Kind) {
-			return nil, fmt.Errorf("encode batch %s seq %d: record %d: bad kind %d", b.Job, b.Seq, i, r.Kind)
+			return nil, fmt.Errorf("encode batch %s seq %d: event %d: bad kind %d", b.Job, b.Seq, i, r.Kind)
 		}
 		k := byte(r.Kind)
 		if r.Partial {
@@ -159,13 +167,14 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 		buf = append(buf, k)
 		var err error
 		if buf, err = appendNodes(buf, r.Nodes); err != nil {
-			return nil, fmt.Errorf("encode batch %s seq %d: record %d: %w", b.Job, b.Seq, i, err)
+			return nil, fmt.Errorf("encode batch %s seq %d: event %d: %w", b.Job, b.Seq, i, err)
 		}
 		switch r.Kind {
 		case KindStart:
 			buf = binary.AppendVarint(buf, r.At.UnixMicro())
 		case KindEnd:
 			buf = appendString(buf, string(r.State))
+			buf = appendString(buf, r.Reason)
 			buf = binary.AppendVarint(buf, int64(r.Code))
 			buf = binary.AppendVarint(buf, r.At.UnixMicro())
 		}
@@ -177,7 +186,7 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 
 // appendNodes writes ascending indexes as runs: count, then for each run
 // the gap from the previous run's end and the run's length. Gathered
-// records for node[1-10000] cost a few bytes.
+// events for node[1-10000] cost a few bytes.
 func appendNodes(buf []byte, nodes []uint32) ([]byte, error) {
 	nruns := 0
 	for i := range nodes {
@@ -208,7 +217,7 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// UnmarshalBinary decodes a batch. Record data aliases data.
+// UnmarshalBinary decodes a batch. Event data aliases data.
 func (b *EventBatch) UnmarshalBinary(data []byte) error {
 	d := decoder{buf: data}
 	h, ok := d.header(batchMagic)
@@ -218,13 +227,13 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 	*b = EventBatch{Job: h.job, Shard: h.shard, Attempt: h.attempt, Last: h.flags&flagLast != 0}
 	b.Agent = d.string()
 	b.Seq = d.uvarint(1<<63 - 1)
-	n := d.uvarint(uint64(len(data))) // every record takes at least 3 bytes
+	n := d.uvarint(uint64(len(data))) // every event takes at least 3 bytes
 	if d.err != nil {
 		return d.err
 	}
-	b.Records = make([]Record, 0, min(n, uint64(len(data)/3+1)))
+	b.Events = make([]Event, 0, min(n, uint64(len(data)/3+1)))
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		var r Record
+		var r Event
 		k := d.byte()
 		r.Kind, r.Partial = Kind(k&^flagPartial), k&flagPartial != 0
 		if !validKind(r.Kind) {
@@ -237,11 +246,12 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 			r.At = time.UnixMicro(d.varint())
 		case KindEnd:
 			r.State = State(d.string())
+			r.Reason = d.string()
 			r.Code = int(d.varint())
 			r.At = time.UnixMicro(d.varint())
 		}
 		r.Data = d.bytes()
-		b.Records = append(b.Records, r)
+		b.Events = append(b.Events, r)
 	}
 	if d.err != nil {
 		return d.err
@@ -319,8 +329,8 @@ func (d *decoder) nodes() []uint32 {
 	next := uint64(0)
 	for i := uint64(0); i < nruns && d.err == nil; i++ {
 		start := next + d.uvarint(1<<32)
-		length := d.uvarint(MaxRecordNodes) + 1
-		if start+length > 1<<32 || uint64(len(nodes))+length > MaxRecordNodes {
+		length := d.uvarint(MaxEventNodes) + 1
+		if start+length > 1<<32 || uint64(len(nodes))+length > MaxEventNodes {
 			d.fail("node run %d+%d out of range", start, length)
 			return nil
 		}

@@ -13,27 +13,27 @@ import (
 func sampleBatch(lines int) *EventBatch {
 	b := &EventBatch{Job: "j1", Shard: "s3", Attempt: 2, Agent: "a-gw1", Seq: 42}
 	at := time.UnixMicro(1795821965123456)
-	b.Records = append(b.Records, Record{Kind: KindStart, Nodes: []uint32{0, 1, 2, 7}, At: at})
+	b.Events = append(b.Events, Event{Kind: KindStart, Nodes: []uint32{0, 1, 2, 7}, At: at})
 	for i := range lines {
-		b.Records = append(b.Records, Record{Kind: KindStdout, Nodes: []uint32{uint32(i % 50)},
+		b.Events = append(b.Events, Event{Kind: KindStdout, Nodes: []uint32{uint32(i % 50)},
 			Data: fmt.Appendf(nil, "Linux node%d 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux", i)})
 	}
-	b.Records = append(b.Records,
-		Record{Kind: KindStderr, Partial: true, Nodes: []uint32{3}, Data: []byte("part")},
-		Record{Kind: KindEnd, Nodes: []uint32{1, 2, 3, 4, 5, 9, 10, 1 << 20}, State: StateExited, Code: 3, At: at},
-		Record{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
+	b.Events = append(b.Events,
+		Event{Kind: KindStderr, Partial: true, Nodes: []uint32{3}, Data: []byte("part")},
+		Event{Kind: KindEnd, Nodes: []uint32{1, 2, 3, 4, 5, 9, 10, 1 << 20}, State: StateExited, Code: 3, At: at},
+		Event{Kind: KindEnd, Nodes: []uint32{6}, State: StateConnect, Reason: "connection refused", Code: 255, At: at, Data: []byte("ssh: connect to host node6 port 22: Connection refused")})
 	return b
 }
 
 func TestBatchRoundTrip(t *testing.T) {
 	for _, b := range []*EventBatch{sampleBatch(10), {Job: "x", Seq: 1, Last: true}} {
 		got, _ := roundTrip(t, b)
-		if len(got.Records) == 0 {
-			got.Records = nil
+		if len(got.Events) == 0 {
+			got.Events = nil
 		}
-		for i := range got.Records {
-			if len(got.Records[i].Data) == 0 {
-				got.Records[i].Data = nil
+		for i := range got.Events {
+			if len(got.Events[i].Data) == 0 {
+				got.Events[i].Data = nil
 			}
 		}
 		if !reflect.DeepEqual(&got, b) {
@@ -47,7 +47,7 @@ func TestBatchNodeRunsAreCompact(t *testing.T) {
 	for i := range nodes {
 		nodes[i] = uint32(i)
 	}
-	b := EventBatch{Job: "j", Records: []Record{{Kind: KindEnd, Nodes: nodes, State: StateExited}}}
+	b := EventBatch{Job: "j", Events: []Event{{Kind: KindEnd, Nodes: nodes, State: StateExited}}}
 	data, err := b.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +58,11 @@ func TestBatchNodeRunsAreCompact(t *testing.T) {
 }
 
 func TestBatchRejectsBadInput(t *testing.T) {
-	b := EventBatch{Records: []Record{{Kind: KindStdout, Nodes: []uint32{3, 2}}}}
+	b := EventBatch{Events: []Event{{Kind: KindStdout, Nodes: []uint32{3, 2}}}}
 	if _, err := b.MarshalBinary(); err == nil {
 		t.Error("descending nodes encoded")
 	}
-	b = EventBatch{Records: []Record{{Kind: 9}}}
+	b = EventBatch{Events: []Event{{Kind: 9}}}
 	if _, err := b.MarshalBinary(); err == nil {
 		t.Error("bad kind encoded")
 	}
@@ -83,6 +83,11 @@ func FuzzBatch(f *testing.F) {
 		data, _ := sampleBatch(n).MarshalBinary()
 		f.Add(data)
 	}
+	// An end with a reason, and the same cut inside the reason's length.
+	end, _ := (&EventBatch{Job: "j", Seq: 1, Events: []Event{{Kind: KindEnd, Nodes: []uint32{0}, State: StateHostKey,
+		Reason: "host key changed", Code: 255, Data: []byte("host key changed: offending key in known_hosts:2")}}}).MarshalBinary()
+	f.Add(end)
+	f.Add(end[:len(end)-60])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b EventBatch
 		if b.UnmarshalBinary(data) != nil {
@@ -103,14 +108,14 @@ func TestCheckVersion(t *testing.T) {
 	if err := CheckVersion(VersionHeader); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"", "1", "3", "x", "02x"} {
+	for _, v := range []string{"", "1", "2", "4", "x", "03x"} {
 		err := CheckVersion(v)
 		var ve *VersionError
 		if !errors.As(err, &ve) || ve.Got != v {
 			t.Errorf("CheckVersion(%q) = %v", v, err)
 		}
 	}
-	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 2): run the same fleetsh release on csub, coordinator and agents" {
+	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 3): run the same fleetsh release on csub, coordinator and agents" {
 		t.Errorf("message %q", msg)
 	}
 }
@@ -145,33 +150,33 @@ type jsonBatch struct {
 	Job, Shard, Agent string
 	Attempt           int
 	Seq               uint64
-	Records           []jsonRecord
+	Events            []jsonEvent
 }
 
-// jsonRecord is a Record whose Data (the shallower field hides Record's)
+// jsonEvent is an Event whose Data (the shallower field hides Event's)
 // is a string.
-type jsonRecord struct {
-	Record
+type jsonEvent struct {
+	Event
 	Data string
 }
 
 func toJSON(b *EventBatch) *jsonBatch {
 	jb := &jsonBatch{Job: b.Job, Shard: b.Shard, Agent: b.Agent, Attempt: b.Attempt, Seq: b.Seq,
-		Records: make([]jsonRecord, len(b.Records))}
-	for i, r := range b.Records {
-		jb.Records[i] = jsonRecord{Record: r, Data: string(r.Data)}
-		jb.Records[i].Record.Data = nil
+		Events: make([]jsonEvent, len(b.Events))}
+	for i, r := range b.Events {
+		jb.Events[i] = jsonEvent{Event: r, Data: string(r.Data)}
+		jb.Events[i].Event.Data = nil
 	}
 	return jb
 }
 
 func fromJSON(jb *jsonBatch) *EventBatch {
 	b := &EventBatch{Job: jb.Job, Shard: jb.Shard, Agent: jb.Agent, Attempt: jb.Attempt, Seq: jb.Seq,
-		Records: make([]Record, len(jb.Records))}
-	for i, r := range jb.Records {
-		b.Records[i] = r.Record
+		Events: make([]Event, len(jb.Events))}
+	for i, r := range jb.Events {
+		b.Events[i] = r.Event
 		if r.Data != "" {
-			b.Records[i].Data = []byte(r.Data)
+			b.Events[i].Data = []byte(r.Data)
 		}
 	}
 	return b
@@ -193,9 +198,9 @@ func TestBatchJSONCarriesText(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fromJSON(&jb)
-	for i := range got.Records { // JSON's time keeps the zone; compare the instant
-		if got.Records[i].At.Equal(batch.Records[i].At) {
-			got.Records[i].At = batch.Records[i].At
+	for i := range got.Events { // JSON's time keeps the zone; compare the instant
+		if got.Events[i].At.Equal(batch.Events[i].At) {
+			got.Events[i].At = batch.Events[i].At
 		}
 	}
 	if !reflect.DeepEqual(got, batch) {
@@ -214,7 +219,7 @@ func BenchmarkBatchEncode(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(len(buf)), "bytes/batch")
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 	b.Run("json", func(b *testing.B) {
 		var buf []byte
@@ -225,7 +230,7 @@ func BenchmarkBatchEncode(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(len(buf)), "bytes/batch")
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
 
@@ -242,7 +247,7 @@ func BenchmarkBatchDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 	b.Run("json", func(b *testing.B) {
 		data, err := json.Marshal(toJSON(batch))
@@ -256,14 +261,14 @@ func BenchmarkBatchDecode(b *testing.B) {
 			}
 			fromJSON(&got)
 		}
-		b.ReportMetric(float64(len(batch.Records))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(len(batch.Events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 }
 
 func TestRecordSizeIsAnUpperBound(t *testing.T) {
 	b := sampleBatch(50)
-	for _, r := range b.Records {
-		one := EventBatch{Records: []Record{r}}
+	for _, r := range b.Events {
+		one := EventBatch{Events: []Event{r}}
 		data, err := one.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)

@@ -9,16 +9,16 @@ import (
 // TestDebugRecord: a debug record (no nodes) travels whole; a kind past
 // it is still refused.
 func TestDebugRecord(t *testing.T) {
-	out, data := roundTrip(t, &EventBatch{Job: "j", Shard: "s", Seq: 3, Records: []Record{
+	out, data := roundTrip(t, &EventBatch{Job: "j", Shard: "s", Seq: 3, Events: []Event{
 		{Kind: KindDebug, Data: []byte("EXECCLIENT: echo ok")},
 		{Kind: KindStdout, Nodes: []uint32{0}, Data: []byte("ok")},
 		{Kind: KindDebug, Data: []byte("node1: b'ok'")},
 	}})
-	if len(out.Records) != 3 || out.Records[0].Kind != KindDebug || len(out.Records[0].Nodes) != 0 ||
-		!bytes.Equal(out.Records[2].Data, []byte("node1: b'ok'")) || KindDebug.String() != "debug" {
-		t.Fatalf("decoded %+v", out.Records)
+	if len(out.Events) != 3 || out.Events[0].Kind != KindDebug || len(out.Events[0].Nodes) != 0 ||
+		!bytes.Equal(out.Events[2].Data, []byte("node1: b'ok'")) || KindDebug.String() != "debug" {
+		t.Fatalf("decoded %+v", out.Events)
 	}
-	bad := EventBatch{Job: "j", Records: []Record{{Kind: KindDebug + 1}}}
+	bad := EventBatch{Job: "j", Events: []Event{{Kind: KindDebug + 1}}}
 	if _, err := bad.MarshalBinary(); err == nil {
 		t.Fatal("an unknown kind was encoded")
 	}

@@ -1,7 +1,10 @@
 // Package protocol is the wire contract between fleetsh processes: csub
 // (the submitter), the coordinator and the gateway agents. It holds the
-// message types, the subject names and the encodings, and nothing else:
-// it imports no NATS client and no engine, so any process (or another
+// message types, the subject names and the encodings, and the bookkeeping
+// every side does the same way (the credit [Window] and [Reorder] of a
+// stream, the [Tracker] of each node's phase and final state, which
+// agents, the coordinator and csub share): it imports only the standard
+// library, no NATS client and no engine, so any process (or another
 // language) can speak it from this package alone.
 //
 // # Conversation
@@ -21,7 +24,7 @@
 //
 // Node names never appear in subjects. A job's nodes are the expansion of
 // JobSpec.Nodes, a shard's the expansion of Shard.Nodes (folded node sets
-// without groups, never lists); records refer to nodes by index: into the
+// without groups, never lists); events refer to nodes by index: into the
 // shard's expansion in agent batches, into the job's in the output
 // stream, so a line costs a few bytes of addressing however long the host
 // names are.

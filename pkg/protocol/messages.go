@@ -9,8 +9,9 @@ import (
 )
 
 // Version is the protocol version this package speaks. 2: shards carry
-// folded node sets, stdin streams in chunks, debug and written records.
-const Version = 2
+// folded node sets, stdin streams in chunks, debug and written events.
+// 3: an end event carries the engine's failure reason (Event.Reason).
+const Version = 3
 
 // Headers every message carries.
 const (
@@ -115,12 +116,16 @@ type JobSpec struct {
 	Info map[string]string `json:"info,omitempty"`
 }
 
-// CopySpec describes a file copy job.
+// CopySpec describes a file copy: Source to Dest on each node, or with
+// Reverse, Source on each node to the local directory Dest. It is both
+// the job's copy on the wire and what the engine hands its drivers
+// (engine.Job.Copy), where a reverse copy's Dest is already the node's
+// own file "<dest>/<basename(source)>.<node>".
 type CopySpec struct {
 	Source   string `json:"source"`
 	Dest     string `json:"dest"`
 	Reverse  bool   `json:"reverse,omitempty"`
-	Preserve bool   `json:"preserve,omitempty"`
+	Preserve bool   `json:"preserve,omitempty"` // keep modification times and modes
 }
 
 // SubmitReply answers a JobSpec.
@@ -139,7 +144,7 @@ type Shard struct {
 	Group   string `json:"group"`
 	// Nodes is the shard's nodes as a folded node set without groups
 	// (never a list, which max_payload would bound): node i of the shard,
-	// which batch records index, is the i-th name of its expansion in
+	// which batch events index, is the i-th name of its expansion in
 	// NodeSet order. It expands to at most MaxShardNodes names.
 	Nodes string  `json:"nodes"`
 	Spec  JobSpec `json:"spec"` // the job, Nodes left empty

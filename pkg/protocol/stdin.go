@@ -19,7 +19,7 @@ import (
 // the stream (it may carry data too).
 //
 // Agents report the bytes their nodes' commands took with KindWritten
-// records in their event batches; the coordinator passes them on to the
+// events in their event batches; the coordinator passes them on to the
 // submitter (clush's --progress write rate).
 
 // Message types of the stdin stream.
@@ -31,23 +31,23 @@ const (
 // StdinChunkSize is the most data a sender puts in one chunk.
 const StdinChunkSize = 256 << 10
 
-// KindWritten is a record of the bytes of standard input the commands of
-// its nodes took: Data is the count, a uvarint (see WrittenRecord). It is
+// KindWritten is an event of the bytes of standard input the commands of
+// its nodes took: Data is the count, a uvarint (see WrittenEvent). It is
 // numbered apart from the output kinds, which may grow.
 const KindWritten Kind = 16
 
 // validKind tells the kinds a batch may carry.
 func validKind(k Kind) bool { return k >= KindStart && k <= lastKind || k == KindWritten }
 
-// WrittenRecord returns the record saying that the commands of nodes took
+// WrittenEvent returns the event saying that the commands of nodes took
 // n bytes of standard input in all.
-func WrittenRecord(nodes []uint32, n uint64) Record {
-	return Record{Kind: KindWritten, Nodes: nodes, Data: binary.AppendUvarint(nil, n)}
+func WrittenEvent(nodes []uint32, n uint64) Event {
+	return Event{Kind: KindWritten, Nodes: nodes, Data: binary.AppendUvarint(nil, n)}
 }
 
-// Written returns the byte count of a KindWritten record (0 when r is not
+// Written returns the byte count of a KindWritten event (0 when r is not
 // one, or is malformed).
-func (r *Record) Written() uint64 {
+func (r *Event) Written() uint64 {
 	if r.Kind != KindWritten {
 		return 0
 	}

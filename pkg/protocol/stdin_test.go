@@ -30,11 +30,11 @@ func TestStdinChunkRoundTrip(t *testing.T) {
 }
 
 func TestWrittenRecord(t *testing.T) {
-	got, _ := roundTrip(t, &EventBatch{Job: "j", Seq: 1, Records: []Record{WrittenRecord([]uint32{0, 2}, 1<<40)}})
-	if r := got.Records[0]; r.Kind != KindWritten || r.Written() != 1<<40 || len(r.Nodes) != 2 || r.Kind.String() != "written" {
+	got, _ := roundTrip(t, &EventBatch{Job: "j", Seq: 1, Events: []Event{WrittenEvent([]uint32{0, 2}, 1<<40)}})
+	if r := got.Events[0]; r.Kind != KindWritten || r.Written() != 1<<40 || len(r.Nodes) != 2 || r.Kind.String() != "written" {
 		t.Fatalf("%+v", r)
 	}
-	if (&Record{Kind: KindStdout, Data: []byte{1}}).Written() != 0 {
+	if (&Event{Kind: KindStdout, Data: []byte{1}}).Written() != 0 {
 		t.Error("Written of a stdout record")
 	}
 }

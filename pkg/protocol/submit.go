@@ -12,7 +12,7 @@ const (
 	DefaultMaxJobNodes = 1_000_000
 	// MaxShardNodes is the most nodes an agent takes in one shard, and
 	// so the highest limit a coordinator may be configured with.
-	MaxShardNodes = MaxRecordNodes
+	MaxShardNodes = MaxEventNodes
 	// MaxSubmitParts bounds the SubmitParts of one job, and
 	// MaxSubmitBytes the folded node set they carry together.
 	MaxSubmitParts = 256

@@ -104,12 +104,12 @@ func TestGather(t *testing.T) {
 	for i := range all {
 		all[i] = uint32(i)
 	}
-	perNode.Records = append(perNode.Records, protocol.Record{Kind: protocol.KindStart, Nodes: all, At: time.Now()})
+	perNode.Events = append(perNode.Events, protocol.Event{Kind: protocol.KindStart, Nodes: all, At: time.Now()})
 	for i := range nodes {
-		perNode.Records = append(perNode.Records, protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i)},
+		perNode.Events = append(perNode.Events, protocol.Event{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i)},
 			Data: []byte(strings.Join(want, "\n"))})
 	}
-	perNode.Records = append(perNode.Records, protocol.Record{Kind: protocol.KindEnd, Nodes: all, State: protocol.StateExited, At: time.Now()})
+	perNode.Events = append(perNode.Events, protocol.Event{Kind: protocol.KindEnd, Nodes: all, State: protocol.StateExited, At: time.Now()})
 	plain := int64(len(mustEncode(t, &perNode)))
 	t.Logf("gather mode: %d batches, %d records, %d bytes; per-node mode at best: %d bytes", len(r.batches), r.records, gathered, plain)
 	if gathered*4 > plain {
@@ -410,7 +410,7 @@ func TestRefusals(t *testing.T) {
 	if err := protocol.Unmarshal(reply.Data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Accepted || !strings.Contains(rep.Error, "99") || !strings.Contains(rep.Error, "version 2") {
+	if rep.Accepted || !strings.Contains(rep.Error, "99") || !strings.Contains(rep.Error, "version "+protocol.VersionHeader) {
 		t.Errorf("reply %+v", rep)
 	}
 	for _, bad := range []*protocol.Shard{

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -51,11 +52,56 @@ func BenchmarkBufferEncode(b *testing.B) {
 					break
 				}
 				seq++
-				eb := protocol.EventBatch{Job: "j", Shard: "s", Attempt: 1, Agent: "a", Seq: seq, Records: recs}
+				eb := protocol.EventBatch{Job: "j", Shard: "s", Attempt: 1, Agent: "a", Seq: seq, Events: recs}
 				if _, err := eb.MarshalBinary(); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkBufferGather measures what gathering (clush -b) holds and costs
+// per line: 64 running nodes print 1000 lines of 60 bytes, the same on
+// every node ("same") or a node's own ("distinct"), then end; held-B is
+// the heap the running nodes' gathered output takes just before they end.
+//
+//	go test -run '^$' -bench BufferGather -benchmem ./pkg/fleet/agent
+func BenchmarkBufferGather(b *testing.B) {
+	const nodes, lines = 64, 1000
+	for _, distinct := range []bool{false, true} {
+		name := "same"
+		if distinct {
+			name = "distinct"
+		}
+		b.Run(name, func(b *testing.B) {
+			keys := names("n", nodes)
+			held := 0.0
+			for range b.N {
+				buf := newBuffer(protocol.DefaultMaxBatch, 64<<20, true)
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				for l := range lines {
+					for n, k := range keys {
+						line := fmt.Appendf(nil, "%059d", l)
+						if distinct {
+							line = fmt.Appendf(nil, "%03d%056d", n, l)
+						}
+						buf.line(k, []uint32{uint32(n)}, protocol.KindStdout, line)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				held += float64(after.HeapAlloc) - float64(before.HeapAlloc)
+				for n, k := range keys {
+					buf.end(k, []uint32{uint32(n)}, protocol.Event{State: protocol.StateExited})
+				}
+				buf.close()
+				takeAll(buf)
+				runtime.KeepAlive(buf)
+			}
+			b.ReportMetric(held/float64(b.N), "held-B")
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -45,9 +46,10 @@ type buffer struct {
 	// (cancelled shard, stopped flusher): adding must not block.
 	stopped bool
 
-	// outs collects gathered output per node key until the node ends. Only
-	// the engine loop touches it.
-	outs map[string]*output
+	// outs gathers standard output per node key until the node ends, as
+	// the engine gathers (identical output stored once); pruned, it
+	// frees a node's lines when it ends. Only the engine loop touches it.
+	outs engine.MsgTree[string]
 	// wNodes and wBytes are the standard input taken since the last take
 	// (stdin.go).
 	wNodes []uint32
@@ -56,34 +58,27 @@ type buffer struct {
 
 // item is a queued record with the estimate of its encoded size.
 type item struct {
-	rec  protocol.Record
+	rec  protocol.Event
 	size int
-}
-
-// output is what a node printed on standard output, kept whole in gather
-// mode.
-type output struct {
-	out    []byte
-	hasOut bool // whether any line came (an empty line is one)
 }
 
 // outcome is a node's gathered output and end.
 type outcome struct {
-	nodes []uint32
-	o     output
-	state protocol.State
-	code  int
-	msg   string
+	nodes  []uint32
+	out    []byte
+	hasOut bool           // whether any line came (an empty line is one)
+	end    protocol.Event // State, Reason, Code, Data
 }
 
 func newBuffer(maxBatch, maxBuf int, gather bool) *buffer {
 	b := &buffer{maxBatch: maxBatch, maxBuf: maxBuf, chunk: maxBatch / 2, gather: gather,
-		kick: make(chan struct{}, 1), tail: -1, tailStart: -1, outs: make(map[string]*output)}
+		kick: make(chan struct{}, 1), tail: -1, tailStart: -1}
 	b.room = sync.NewCond(&b.mu)
+	b.outs.Prune()
 	return b
 }
 
-// Estimates of encoded sizes, upper bounds: protocol.Record.Size counts
+// Estimates of encoded sizes, upper bounds: protocol.Event.Size counts
 // 20 bytes per node, which for the node lists of gathered records (runs
 // of indexes, a few bytes each) would make a 10 000-node record look like
 // 200 KB.
@@ -102,12 +97,17 @@ func nodesCost(nodes []uint32) int {
 	return 2 + runCost*runs
 }
 
-func recSize(r *protocol.Record) int {
-	return recOverhead + nodesCost(r.Nodes) + len(r.State) + len(r.Data)
+func recSize(r *protocol.Event) int {
+	return recOverhead + nodesCost(r.Nodes) + len(r.State) + len(r.Reason) + len(r.Data)
+}
+
+// sameEnd tells whether two ends say the same thing of their nodes.
+func sameEnd(a, b *protocol.Event) bool {
+	return a.State == b.State && a.Reason == b.Reason && a.Code == b.Code && string(a.Data) == string(b.Data)
 }
 
 // push appends a record (the lock held).
-func (b *buffer) push(r protocol.Record) {
+func (b *buffer) push(r protocol.Event) {
 	it := item{rec: r, size: recSize(&r)}
 	b.queue = append(b.queue, it)
 	b.qBytes += it.size
@@ -144,13 +144,13 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 	// Gathering holds standard output only: clush -b and -L print
 	// standard error as it comes.
 	if b.gather && kind == protocol.KindStdout {
-		b.gatherLine(key, line)
+		b.outs.Add(key, line)
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for len(line) > b.chunk {
-		b.push(protocol.Record{Kind: kind, Partial: true, Nodes: idx, Data: b.copy(line[:b.chunk])})
+		b.push(protocol.Event{Kind: kind, Partial: true, Nodes: idx, Data: b.copy(line[:b.chunk])})
 		line = line[b.chunk:]
 		b.tail = -1
 	}
@@ -165,7 +165,7 @@ func (b *buffer) line(key string, idx []uint32, kind protocol.Kind, line []byte)
 			return
 		}
 	}
-	b.push(protocol.Record{Kind: kind, Nodes: idx, Data: b.copy(line)})
+	b.push(protocol.Event{Kind: kind, Nodes: idx, Data: b.copy(line)})
 	b.tail, b.tailKind, b.tailKey = len(b.queue)-1, kind, key
 	b.tailStart = len(b.slab) - len(line)
 	b.pressure()
@@ -181,7 +181,7 @@ func (b *buffer) debug(line string) {
 	if b.closed {
 		return
 	}
-	b.push(protocol.Record{Kind: protocol.KindDebug, Data: []byte(line[:min(len(line), b.chunk)])})
+	b.push(protocol.Event{Kind: protocol.KindDebug, Data: []byte(line[:min(len(line), b.chunk)])})
 	b.tail = -1
 	b.pressure()
 }
@@ -203,34 +203,19 @@ func (b *buffer) copy(p []byte) []byte {
 	return b.slab[start:len(b.slab):len(b.slab)]
 }
 
-func (b *buffer) gatherLine(key string, line []byte) {
-	o := b.outs[key]
-	if o == nil {
-		o = new(output)
-		b.outs[key] = o
-	}
-	o.out, o.hasOut = appendLine(o.out, o.hasOut, line), true
-}
-
-func appendLine(buf []byte, more bool, line []byte) []byte {
-	if more {
-		buf = append(buf, '\n')
-	}
-	return append(buf, line...)
-}
-
-// end records the end of nodes idx (engine key key).
-func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, msg string) {
+// end records the end of nodes idx (engine key key): e's State, Reason,
+// Code and Data (the message).
+func (b *buffer) end(key string, idx []uint32, e protocol.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.gather {
-		oc := outcome{nodes: slices.Clone(idx), state: state, code: code, msg: msg}
-		if o := b.outs[key]; o != nil {
-			oc.o = *o
-			delete(b.outs, key)
+		oc := outcome{nodes: slices.Clone(idx), end: e}
+		if out, ok := b.outs.Message(key); ok {
+			oc.out, oc.hasOut = out, true
+			b.outs.Remove(key)
 		}
 		b.ended = append(b.ended, oc)
-		b.gBytes += len(oc.o.out) + len(msg) + runCost*len(idx)
+		b.gBytes += len(oc.out) + len(e.Data) + len(e.Reason) + runCost*len(idx)
 		b.pressure()
 		return
 	}
@@ -239,7 +224,7 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 	// its output.
 	if b.tail >= b.head && b.tailKind == protocol.KindEnd {
 		t := &b.queue[b.tail]
-		if t.rec.State == state && t.rec.Code == code && string(t.rec.Data) == msg {
+		if sameEnd(&t.rec, &e) {
 			for _, i := range idx {
 				n := t.rec.Nodes
 				switch {
@@ -265,8 +250,8 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 	}
 	nodes := slices.Clone(idx)
 	slices.Sort(nodes)
-	b.push(protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: state, Code: code,
-		At: time.Now(), Data: []byte(msg)})
+	e.Kind, e.Nodes, e.At = protocol.KindEnd, nodes, time.Now()
+	b.push(e)
 	b.tail, b.tailKind = len(b.queue)-1, protocol.KindEnd
 	b.pressure()
 }
@@ -276,7 +261,7 @@ func (b *buffer) end(key string, idx []uint32, state protocol.State, code int, m
 // maxBatch bytes. Unless all is set or the shard ended, it returns nothing
 // while less than a batch waits. done reports that the shard ended and
 // everything was taken.
-func (b *buffer) take(all bool) (recs []protocol.Record, done bool) {
+func (b *buffer) take(all bool) (recs []protocol.Event, done bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	all = all || b.closed
@@ -290,7 +275,7 @@ func (b *buffer) take(all bool) (recs []protocol.Record, done bool) {
 	if len(b.starts) > 0 {
 		slices.Sort(b.starts)
 		for _, part := range splitNodes(slices.Compact(b.starts), b.chunk) {
-			recs = append(recs, protocol.Record{Kind: protocol.KindStart, Nodes: part, At: b.atFrom})
+			recs = append(recs, protocol.Event{Kind: protocol.KindStart, Nodes: part, At: b.atFrom})
 			size += recOverhead + nodesCost(part)
 		}
 		b.starts = nil
@@ -331,12 +316,12 @@ func (b *buffer) group() {
 	for i := range b.ended {
 		oc := &b.ended[i]
 		key.Reset()
-		for _, s := range []string{string(oc.o.out), string(oc.state), strconv.Itoa(oc.code), oc.msg} {
+		for _, s := range []string{string(oc.out), string(oc.end.State), oc.end.Reason, strconv.Itoa(oc.end.Code), string(oc.end.Data)} {
 			key.WriteString(strconv.Itoa(len(s)))
 			key.WriteByte(':')
 			key.WriteString(s)
 		}
-		key.WriteString(strconv.FormatBool(oc.o.hasOut))
+		key.WriteString(strconv.FormatBool(oc.hasOut))
 		g := byKey[key.String()]
 		if g == nil {
 			g = &group{oc: oc}
@@ -349,11 +334,12 @@ func (b *buffer) group() {
 	for _, g := range groups {
 		slices.Sort(g.nodes)
 		for _, nodes := range splitNodes(slices.Compact(g.nodes), b.chunk) {
-			if g.oc.o.hasOut {
-				b.pushData(protocol.KindStdout, nodes, g.oc.o.out)
+			if g.oc.hasOut {
+				b.pushData(protocol.KindStdout, nodes, g.oc.out)
 			}
-			b.push(protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: g.oc.state,
-				Code: g.oc.code, At: now, Data: []byte(g.oc.msg)})
+			e := g.oc.end
+			e.Kind, e.Nodes, e.At = protocol.KindEnd, nodes, now
+			b.push(e)
 		}
 	}
 	b.ended, b.gBytes, b.tail = nil, 0, -1
@@ -363,10 +349,10 @@ func (b *buffer) group() {
 // last Partial.
 func (b *buffer) pushData(kind protocol.Kind, nodes []uint32, data []byte) {
 	for len(data) > b.chunk {
-		b.push(protocol.Record{Kind: kind, Partial: true, Nodes: nodes, Data: data[:b.chunk]})
+		b.push(protocol.Event{Kind: kind, Partial: true, Nodes: nodes, Data: data[:b.chunk]})
 		data = data[b.chunk:]
 	}
-	b.push(protocol.Record{Kind: kind, Nodes: nodes, Data: data})
+	b.push(protocol.Event{Kind: kind, Nodes: nodes, Data: data})
 }
 
 // splitNodes cuts ascending node indexes into lists whose encoded size

@@ -10,8 +10,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-func takeAll(b *buffer) []protocol.Record {
-	var out []protocol.Record
+func takeAll(b *buffer) []protocol.Event {
+	var out []protocol.Event
 	for {
 		recs, done := b.take(true)
 		out = append(out, recs...)
@@ -34,10 +34,17 @@ func TestBufferGather(t *testing.T) {
 		if i == 42 {
 			b.line(key, []uint32{uint32(i)}, protocol.KindStderr, []byte("oops"))
 		}
-		b.end(key, []uint32{uint32(i)}, protocol.StateExited, 0, "")
+		b.end(key, []uint32{uint32(i)}, protocol.Event{State: protocol.StateExited, Code: 0})
 	}
 	b.close()
 	recs := takeAll(b)
+	lines := 0
+	for range b.outs.WalkTree() {
+		lines++
+	}
+	if b.outs.Len() != 0 || lines != 0 {
+		t.Errorf("ended nodes' output still held: %d keys, %d lines", b.outs.Len(), lines)
+	}
 	var kinds []string
 	for _, r := range recs {
 		kinds = append(kinds, fmt.Sprintf("%s:%d:%q", r.Kind, len(r.Nodes), r.Data))
@@ -59,10 +66,10 @@ func TestBufferCoalesce(t *testing.T) {
 	b.line("a", n0, protocol.KindStderr, []byte("e1"))
 	b.line("b", n1, protocol.KindStdout, make([]byte, minBatch*5))
 	b.line("b", n1, protocol.KindStdout, []byte("after"))
-	b.end("b", n1, protocol.StateExited, 0, "")
-	b.end("c", n2, protocol.StateExited, 0, "")
-	b.end("a", n0, protocol.StateExited, 0, "")
-	b.end("x", []uint32{3}, protocol.StateExited, 1, "")
+	b.end("b", n1, protocol.Event{State: protocol.StateExited, Code: 0})
+	b.end("c", n2, protocol.Event{State: protocol.StateExited, Code: 0})
+	b.end("a", n0, protocol.Event{State: protocol.StateExited, Code: 0})
+	b.end("x", []uint32{3}, protocol.Event{State: protocol.StateExited, Code: 1})
 	b.close()
 	var got []string
 	for _, r := range takeAll(b) {

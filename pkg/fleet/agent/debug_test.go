@@ -31,7 +31,7 @@ func TestDebugLines(t *testing.T) {
 		// or "debug <line>".
 		var events []string
 		for _, b := range r.batches {
-			for _, rec := range b.Records {
+			for _, rec := range b.Events {
 				if rec.Kind == protocol.KindDebug {
 					if len(rec.Nodes) != 0 {
 						t.Fatalf("%s: debug record with nodes %v", tc.name, rec.Nodes)

@@ -28,23 +28,25 @@
 //
 // Shard.Nodes is a folded node set: the agent counts it before it expands
 // it (at most protocol.MaxShardNodes), and node i of the shard is the i-th
-// name of its expansion. Engine events become protocol records addressed
-// by that index: a start, output lines (consecutive lines of a node share a
-// record; lines longer than half a batch are cut into Partial records),
+// name of its expansion. Engine events become protocol.Events addressed
+// by that index: a start, output lines (consecutive lines of a node share an
+// event; lines longer than half a batch are cut into Partial events),
 // and exactly one end per node, whose State says how it ended (exited with
 // a code, timed out, connect, auth or host key failure with the driver's
 // message, cancelled, error). Code is the exit status when the node has
-// one, else 255 as ssh reports failures. In gather mode (clush -b) lines
-// are kept per node until it ends and, at each flush, the nodes that ended
+// one, else 255 as ssh reports failures. In gather mode (clush -b) the
+// standard output of the running nodes is kept in an engine.MsgTree, as
+// the engine gathers (identical output stored once; pruned, so a node's
+// lines are freed when it ends) and, at each flush, the nodes that ended
 // since the last one are grouped by identical output and outcome and each
 // group is sent once with its node list: traffic grows with the number of
-// distinct outputs, not with the number of nodes. Start records of one
-// flush are sent as one record in every mode, and consecutive identical
+// distinct outputs, not with the number of nodes. Start events of one
+// flush are sent as one event in every mode, and consecutive identical
 // ends share one.
 //
 // # Flow control
 //
-// Records wait in a per-shard buffer that the engine's loop appends to
+// Events wait in a per-shard buffer that the engine's loop appends to
 // without waiting, until more than MaxBuffered bytes wait: the loop then
 // blocks, which stops reading the nodes' output (back-pressure reaches the
 // commands through their pipes) instead of growing memory. A per-shard
@@ -66,7 +68,7 @@
 // while its window (engine.StdinWindow) has room: the stream goes at the
 // pace of the shard's slowest node. Once every command of the shard has
 // ended, chunks are answered Done, which stops the coordinator sending.
-// The bytes the commands took go back as KindWritten records.
+// The bytes the commands took go back as KindWritten events.
 //
 // # End of a shard
 //

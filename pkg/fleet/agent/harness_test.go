@@ -134,7 +134,7 @@ func (c *coord) onEvents(m *nats.Msg) {
 	ready, _ := r.reorder.Push(b.Seq, b)
 	r.batches = append(r.batches, ready...)
 	for _, x := range ready {
-		r.records += len(x.Records)
+		r.records += len(x.Events)
 	}
 	delivered := r.reorder.Delivered()
 	missing := r.reorder.Missing(0)
@@ -211,7 +211,7 @@ func (c *coord) wait(key string, d time.Duration) *recv {
 type node struct {
 	starts         int
 	stdout, stderr []string
-	ends           []protocol.Record
+	ends           []protocol.Event
 	partial        [2]*string // pending partial line per stream
 	written        uint64     // standard input bytes its command took
 }
@@ -228,7 +228,7 @@ func (r *recv) nodes(t testing.TB, count int) []*node {
 		if b.Seq != uint64(i+1) {
 			t.Fatalf("batch %d has seq %d", i, b.Seq)
 		}
-		for _, rec := range b.Records {
+		for _, rec := range b.Events {
 			if len(rec.Nodes) == 0 {
 				t.Fatalf("seq %d: record without nodes", b.Seq)
 			}
@@ -263,7 +263,7 @@ func (r *recv) nodes(t testing.TB, count int) []*node {
 	return out
 }
 
-func (n *node) addLines(s int, lines []string, rec protocol.Record) []string {
+func (n *node) addLines(s int, lines []string, rec protocol.Event) []string {
 	parts := strings.Split(string(rec.Data), "\n")
 	if p := n.partial[s]; p != nil {
 		parts[0] = *p + parts[0]
@@ -394,9 +394,9 @@ func names(prefix string, n int) []string {
 }
 
 // oneEnd checks that every node got exactly one end and returns them.
-func oneEnd(t testing.TB, nodes []*node) []protocol.Record {
+func oneEnd(t testing.TB, nodes []*node) []protocol.Event {
 	t.Helper()
-	ends := make([]protocol.Record, len(nodes))
+	ends := make([]protocol.Event, len(nodes))
 	for i, n := range nodes {
 		if len(n.ends) != 1 {
 			t.Fatalf("node %d: %d ends", i, len(n.ends))

@@ -56,10 +56,9 @@ type shard struct {
 	task      *engine.Task
 	cancelled string // why, once cancelled
 
-	// Owned by the engine loop, which runs on s.run's goroutine.
-	started []bool
-	ended   []bool
-	finals  map[protocol.State]int
+	// track follows each node's start and end. Owned by the engine loop,
+	// which runs on s.run's goroutine.
+	track *protocol.Tracker
 }
 
 // newShard validates sh and prepares its run.
@@ -100,8 +99,7 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(sh.Job),
 		log:   a.log.With("shard", sh.Key()),
 		nodes: set, names: names,
-		keys: make(map[string][]uint32, len(names)), ended: make([]bool, len(names)), started: make([]bool, len(names)),
-		finals: make(map[protocol.State]int)}
+		keys: make(map[string][]uint32, len(names)), track: protocol.NewTracker(len(names))}
 	s.fanout = a.cfg.Capacity
 	if spec.Fanout > 0 {
 		s.fanout = min(spec.Fanout, a.cfg.Capacity)
@@ -171,7 +169,7 @@ func (s *shard) run(ctx context.Context) {
 	s.engineDone.Store(true)
 	s.buf.close()
 	<-flushed
-	s.log.Info("shard ended", "finals", s.finals, "batches", s.win.Last(), "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("shard ended", "finals", s.track.Finals(), "batches", s.win.Last(), "took", time.Since(start).Round(time.Millisecond))
 	s.summarize(ctx)
 }
 
@@ -308,22 +306,23 @@ func (s *shard) giveUp() {
 
 // endRest ends the nodes that have no end yet.
 func (s *shard) endRest(state protocol.State, msg string) {
-	for i, done := range s.ended {
-		if !done {
-			s.end(s.names[i], []uint32{uint32(i)}, state, 255, msg)
+	for i := range s.names {
+		if s.track.Phase(uint32(i)) != protocol.PhaseEnded {
+			s.end(s.names[i], []uint32{uint32(i)}, protocol.Event{State: state, Code: 255, Data: []byte(msg)})
 		}
 	}
 }
 
-// end records the end of nodes idx (engine key key), once per node.
-func (s *shard) end(key string, idx []uint32, state protocol.State, code int, msg string) {
+// end records the end of nodes idx (engine key key), once per node: e's
+// State, Reason, Code and Data (the message).
+func (s *shard) end(key string, idx []uint32, e protocol.Event) {
 	fresh := idx[:0:0]
 	stopped := 0
 	for _, i := range idx {
-		if !s.ended[i] {
-			s.ended[i] = true
+		wasRunning := s.track.Phase(i) == protocol.PhaseRunning
+		if s.track.End(i, e.State, e.Code) {
 			fresh = append(fresh, i)
-			if s.started[i] {
+			if wasRunning {
 				stopped++
 			}
 		}
@@ -331,9 +330,8 @@ func (s *shard) end(key string, idx []uint32, state protocol.State, code int, ms
 	if len(fresh) == 0 {
 		return
 	}
-	s.finals[state] += len(fresh)
 	s.running.Add(-int64(stopped))
-	s.buf.end(key, fresh, state, code, msg)
+	s.buf.end(key, fresh, e)
 }
 
 func (s *shard) nodesOf(key string) []uint32 {
@@ -347,10 +345,13 @@ func (s *shard) nodesOf(key string) []uint32 {
 // OnPickup records a node's start.
 func (s *shard) OnPickup(_ *engine.Worker, key string) {
 	if idx := s.nodesOf(key); len(idx) > 0 {
+		started := 0
 		for _, i := range idx {
-			s.started[i] = true
+			if s.track.Start(i) {
+				started++
+			}
 		}
-		s.running.Add(int64(len(idx)))
+		s.running.Add(int64(started))
 		s.buf.start(idx)
 	}
 }
@@ -373,20 +374,20 @@ func (s *shard) OnHup(_ *engine.Worker, key string, rc int, err error) {
 		return
 	}
 	if err == nil {
-		s.end(key, idx, protocol.StateExited, rc, "")
+		s.end(key, idx, protocol.Event{State: protocol.StateExited, Code: rc})
 		return
 	}
 	var ne *engine.NodeError
 	if !errors.As(err, &ne) {
-		s.end(key, idx, protocol.StateError, rc, err.Error())
+		s.end(key, idx, protocol.Event{State: protocol.StateError, Code: rc, Data: []byte(err.Error())})
 		return
 	}
-	// The message leaves out the node name, which the record carries.
+	// The message leaves out the node name, which the event carries.
 	msg := string(ne.Reason)
 	if ne.Err != nil {
 		msg += ": " + ne.Err.Error()
 	}
-	s.end(key, idx, stateOf(ne.Reason), rc, msg)
+	s.end(key, idx, protocol.Event{State: stateOf(ne.Reason), Reason: string(ne.Reason), Code: rc, Data: []byte(msg)})
 }
 
 // OnTimeout records a node killed at the command timeout, with what the
@@ -398,7 +399,7 @@ func (s *shard) OnTimeout(w *engine.Worker, key string) {
 		if errors.As(w.NodeFailure(key), &stop) {
 			msg += ": " + stop.Error()
 		}
-		s.end(key, idx, protocol.StateTimeout, 255, msg)
+		s.end(key, idx, protocol.Event{State: protocol.StateTimeout, Reason: string(engine.ReasonCommandTimeout), Code: 255, Data: []byte(msg)})
 	}
 }
 
@@ -455,10 +456,10 @@ func (s *shard) flusher(ctx context.Context) {
 }
 
 // send numbers and publishes one batch, waiting for room in the window.
-func (s *shard) send(ctx context.Context, recs []protocol.Record) error {
+func (s *shard) send(ctx context.Context, recs []protocol.Event) error {
 	_, data, err := s.win.Send(ctx, func(seq uint64) ([]byte, error) {
 		b := protocol.EventBatch{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
-			Agent: s.a.cfg.ID, Seq: seq, Records: recs}
+			Agent: s.a.cfg.ID, Seq: seq, Events: recs}
 		return b.MarshalBinary()
 	})
 	if err != nil {
@@ -483,7 +484,7 @@ func (s *shard) publish(batches [][]byte) {
 // it, republishing what it says is missing.
 func (s *shard) summarize(ctx context.Context) {
 	sum := protocol.ShardSummary{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
-		Agent: s.a.cfg.ID, LastSeq: s.win.Last(), Finals: s.finals}
+		Agent: s.a.cfg.ID, LastSeq: s.win.Last(), Finals: s.track.Finals()}
 	// Give the acks of the last batches a moment: a summary that overtakes
 	// them would only be answered with a spurious Missing list.
 	for t := time.Now(); s.win.Unacked() > 0 && time.Since(t) < ackGrace; {

@@ -136,12 +136,12 @@ func (b *buffer) written(idx []uint32, n int) {
 }
 
 // takeWritten returns the pending KindWritten record, if any (mu held).
-func (b *buffer) takeWritten() []protocol.Record {
+func (b *buffer) takeWritten() []protocol.Event {
 	if b.wBytes == 0 {
 		return nil
 	}
 	slices.Sort(b.wNodes)
-	r := protocol.WrittenRecord(slices.Compact(b.wNodes), b.wBytes)
+	r := protocol.WrittenEvent(slices.Compact(b.wNodes), b.wBytes)
 	b.wNodes, b.wBytes = nil, 0
-	return []protocol.Record{r}
+	return []protocol.Event{r}
 }

@@ -9,7 +9,7 @@
 //		if err == io.EOF {
 //			break // every node has its final state
 //		}
-//		...       // b.Records: node indexes into job.Nodes()
+//		...       // b.Events: node indexes into job.Nodes()
 //	}
 //
 // A job submitted with JobSpec.Stdin reads its standard input from

@@ -111,7 +111,7 @@ func (f *fakeCoordinator) publish(job string, seq uint64, last bool, lines ...st
 	f.t.Helper()
 	b := protocol.EventBatch{Job: job, Seq: seq, Last: last}
 	for _, l := range lines {
-		b.Records = append(b.Records, protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: []byte(l)})
+		b.Events = append(b.Events, protocol.Event{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: []byte(l)})
 	}
 	f.publishBatch(&b)
 }
@@ -179,7 +179,7 @@ func readAll(t *testing.T, job *Job) []string {
 		if err != nil {
 			t.Fatalf("Next after %q: %v", got, err)
 		}
-		for _, r := range b.Records {
+		for _, r := range b.Events {
 			got = append(got, string(r.Data))
 		}
 	}
@@ -266,7 +266,7 @@ func TestGapAsksRetransmit(t *testing.T) {
 				done <- result{lines}
 				return
 			}
-			for _, r := range b.Records {
+			for _, r := range b.Events {
 				lines = append(lines, string(r.Data))
 			}
 		}
@@ -335,7 +335,7 @@ func TestAcksPaceWindow(t *testing.T) {
 		for i := 1; i <= total; i++ {
 			_, data, err := win.Send(ctx, func(seq uint64) ([]byte, error) {
 				b := protocol.EventBatch{Job: job.ID(), Seq: seq, Last: seq == total,
-					Records: []protocol.Record{{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: []byte("x")}}}
+					Events: []protocol.Event{{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: []byte("x")}}}
 				return b.MarshalBinary()
 			})
 			if err != nil {
@@ -442,7 +442,7 @@ func TestSubmitChecks(t *testing.T) {
 func TestBadRecordsRefused(t *testing.T) {
 	_, f, c := setup(t)
 	job := submit(t, c, f, "n[1-2]")
-	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Records: []protocol.Record{
+	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Events: []protocol.Event{
 		{Kind: protocol.KindStdout, Nodes: []uint32{0, 2}, Data: []byte("x")}}})
 	_, err := job.Next(testCtx(t))
 	if err == nil || !strings.Contains(err.Error(), "node index 2 out of the job's 2 nodes") {

@@ -213,8 +213,8 @@ func (j *Job) receive(m *nats.Msg) error {
 // validate checks that every record names nodes of the job, so that
 // renderers can index Nodes without checking.
 func (j *Job) validate(b *protocol.EventBatch) error {
-	for i := range b.Records {
-		r := &b.Records[i]
+	for i := range b.Events {
+		r := &b.Events[i]
 		if n := len(r.Nodes); n > 0 && int(r.Nodes[n-1]) >= len(j.nodes) {
 			return fmt.Errorf("job %s: output batch %d, record %d: node index %d out of the job's %d nodes",
 				j.spec.ID, b.Seq, i, r.Nodes[n-1], len(j.nodes))

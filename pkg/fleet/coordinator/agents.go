@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -19,14 +20,11 @@ func groupName(g string) string {
 	return g
 }
 
-// agent is a registered agent. Guarded by Coordinator.mu.
+// agent is a registered agent: its status as JobsAgents reports it
+// (Served: the groups it serves), and its load. Guarded by
+// Coordinator.mu.
 type agent struct {
-	hello    protocol.Hello
-	groups   []string
-	lastSeen time.Time
-	running  int
-	draining bool
-	lost     bool
+	protocol.AgentStatus
 	assigned int // nodes in its live shards (for balancing)
 }
 
@@ -56,20 +54,20 @@ func (c *Coordinator) groupsOf(h protocol.Hello) ([]string, error) {
 // seen records an agent's hello or heartbeat. Call with c.mu held.
 func (c *Coordinator) seen(h protocol.Hello) (*agent, error) {
 	a := c.agents[h.Agent]
-	if a == nil || a.lost {
+	if a == nil || a.Lost {
 		groups, err := c.groupsOf(h)
 		if err != nil {
 			return nil, err
 		}
-		if a != nil && a.lost {
+		if a != nil && a.Lost {
 			c.log.Info("agent is back", "agent", h.Agent, "name", h.Name)
 		} else {
 			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity)
 		}
-		a = &agent{hello: h, groups: groups}
+		a = &agent{AgentStatus: protocol.AgentStatus{Hello: h, Served: groups}}
 		c.agents[h.Agent] = a
 	}
-	a.lastSeen = time.Now()
+	a.LastSeen = time.Now()
 	return a, nil
 }
 
@@ -86,17 +84,17 @@ func groupNames(gs []string) []string {
 func (c *Coordinator) liveAgents(group string) []*agent {
 	var out []*agent
 	for _, a := range c.agents {
-		if !a.lost && !a.draining && slices.Contains(a.groups, group) {
+		if !a.Lost && !a.Draining && slices.Contains(a.Served, group) {
 			out = append(out, a)
 		}
 	}
 	sort.Slice(out, func(i, k int) bool {
-		li := float64(out[i].assigned) / float64(max(out[i].hello.Capacity, 1))
-		lk := float64(out[k].assigned) / float64(max(out[k].hello.Capacity, 1))
+		li := float64(out[i].assigned) / float64(max(out[i].Hello.Capacity, 1))
+		lk := float64(out[k].assigned) / float64(max(out[k].Hello.Capacity, 1))
 		if li != lk {
 			return li < lk
 		}
-		return out[i].hello.Agent < out[k].hello.Agent
+		return out[i].Hello.Agent < out[k].Hello.Agent
 	})
 	return out
 }
@@ -109,17 +107,17 @@ func (c *Coordinator) checkLiveness(now time.Time) {
 	var lost []string
 	since := c.reconnectedAt()
 	for id, a := range c.agents {
-		if a.lost {
+		if a.Lost {
 			continue
 		}
-		last := a.lastSeen
+		last := a.LastSeen
 		if since.After(last) {
 			last = since
 		}
 		if now.Sub(last) > c.cfg.LostAfter {
-			a.lost = true
+			a.Lost = true
 			lost = append(lost, id)
-			c.log.Warn("agent lost: no heartbeat", "agent", id, "name", a.hello.Name, "silent", now.Sub(a.lastSeen).Round(time.Millisecond))
+			c.log.Warn("agent lost: no heartbeat", "agent", id, "name", a.Hello.Name, "silent", now.Sub(a.LastSeen).Round(time.Millisecond))
 		}
 	}
 	jobs := c.activeJobs()
@@ -144,11 +142,10 @@ func (c *Coordinator) agentLost(j *job, id string) {
 		s.dead = true
 		var lostNodes []uint32
 		for _, n := range s.nodes {
-			st := j.states[n]
-			if st.owner != s || st.phase == phaseFinal {
+			if !j.runs(s, n) {
 				continue
 			}
-			if st.phase == phaseStarted && !j.spec.RerunOnLoss {
+			if j.track.Phase(n) == protocol.PhaseRunning && !j.spec.RerunOnLoss {
 				lostNodes = append(lostNodes, n)
 				continue
 			}
@@ -172,4 +169,19 @@ func (c *Coordinator) agentLost(j *job, id string) {
 		c.dispatch(j, g, nodes, id)
 	}
 	c.checkDone(j)
+}
+
+// Agents lists the agents the coordinator knows, live or lost, by id: what
+// a JobsAgents request answers.
+func (c *Coordinator) Agents() []protocol.AgentStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]protocol.AgentStatus, 0, len(c.agents))
+	for _, a := range c.agents {
+		st := a.AgentStatus
+		st.Served = slices.Clone(a.Served)
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b protocol.AgentStatus) int { return strings.Compare(a.Agent, b.Agent) })
+	return out
 }

@@ -54,7 +54,7 @@ func BenchmarkMerge(b *testing.B) {
 		}
 		ready, _ := ro.Push(batch.Seq, &batch)
 		for _, rb := range ready {
-			for _, r := range rb.Records {
+			for _, r := range rb.Events {
 				if r.Kind == protocol.KindStdout {
 					got += len(r.Nodes)
 				}
@@ -163,9 +163,9 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 	s := <-a.shard
 	ctx := context.Background()
 	line := []byte("Linux node0042 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux")
-	send := func(recs []protocol.Record) {
+	send := func(recs []protocol.Event) {
 		_, data, err := a.win.Send(ctx, func(seq uint64) ([]byte, error) {
-			batch := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: seq, Records: recs}
+			batch := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: seq, Events: recs}
 			return batch.MarshalBinary()
 		})
 		if err != nil {
@@ -181,11 +181,11 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 	for i := range all {
 		all[i] = uint32(i)
 	}
-	send([]protocol.Record{{Kind: protocol.KindStart, Nodes: all, At: time.Now()}})
-	var recs []protocol.Record
+	send([]protocol.Event{{Kind: protocol.KindStart, Nodes: all, At: time.Now()}})
+	var recs []protocol.Event
 	size := 0
 	for i := range lines {
-		r := protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i % count)}, Data: line}
+		r := protocol.Event{Kind: protocol.KindStdout, Nodes: []uint32{uint32(i % count)}, Data: line}
 		recs = append(recs, r)
 		size += r.Size()
 		if size >= s.MaxBatch {
@@ -193,7 +193,7 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 			recs, size = nil, 0
 		}
 	}
-	recs = append(recs, protocol.Record{Kind: protocol.KindEnd, Nodes: all, State: protocol.StateExited, At: time.Now()})
+	recs = append(recs, protocol.Event{Kind: protocol.KindEnd, Nodes: all, State: protocol.StateExited, At: time.Now()})
 	send(recs)
 	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: a.win.Last()}
 	for {

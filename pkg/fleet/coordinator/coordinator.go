@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -366,10 +365,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		}
 		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
 	case protocol.JobsAgents:
-		for _, a := range c.Agents() {
-			reply.Agents = append(reply.Agents, protocol.AgentStatus{Hello: a.Hello, Served: a.Groups,
-				LastSeen: a.LastSeen, Running: a.Running, Draining: a.Draining, Lost: a.Lost})
-		}
+		reply.Agents = c.Agents()
 	case protocol.JobsAttach:
 		j := c.job(req.Job)
 		if j == nil {
@@ -487,12 +483,10 @@ func (c *Coordinator) cancel(j *job) {
 // cancelUnstarted ends as cancelled the nodes of a cancelled job that no
 // live shard holds. Call with j.mu held.
 func (j *job) cancelUnstarted() {
-	var idx []uint32
-	for i, st := range j.states {
-		if st.phase == phasePending || (st.phase != phaseFinal && (st.owner == nil || st.owner.dead)) {
-			idx = append(idx, uint32(i))
-		}
-	}
+	idx := slices.DeleteFunc(j.unended(), func(i uint32) bool {
+		o := j.owners[i]
+		return j.track.Phase(i) != protocol.PhasePending && o != nil && !o.dead
+	})
 	j.finishMany(idx, protocol.StateCancel, "job cancelled")
 }
 
@@ -506,13 +500,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 	for _, j := range jobs {
 		j.mu.Lock()
 		if j.cancelled && !j.complete() && now.After(j.cancelAt) {
-			var idx []uint32
-			for i, st := range j.states {
-				if st.phase != phaseFinal {
-					idx = append(idx, uint32(i))
-				}
-			}
-			j.finishMany(idx, protocol.StateCancel, "job cancelled (its agent did not confirm)")
+			j.finishMany(j.unended(), protocol.StateCancel, "job cancelled (its agent did not confirm)")
 		}
 		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
 		j.takeStdin() // a parked chunk: room from a shard that ended, or the job's end
@@ -541,27 +529,4 @@ func (c *Coordinator) checkDone(j *job) {
 		j.wakeAll()
 		j.mu.Unlock()
 	}
-}
-
-// AgentInfo describes a registered agent.
-type AgentInfo struct {
-	Hello    protocol.Hello
-	Groups   []string
-	LastSeen time.Time
-	Running  int
-	Draining bool
-	Lost     bool
-}
-
-// Agents lists the agents the coordinator knows, live or lost.
-func (c *Coordinator) Agents() []AgentInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]AgentInfo, 0, len(c.agents))
-	for _, a := range c.agents {
-		out = append(out, AgentInfo{Hello: a.hello, Groups: slices.Clone(a.groups), LastSeen: a.lastSeen,
-			Running: a.running, Draining: a.draining, Lost: a.lost})
-	}
-	slices.SortFunc(out, func(a, b AgentInfo) int { return strings.Compare(a.Hello.Agent, b.Hello.Agent) })
-	return out
 }

@@ -123,8 +123,8 @@ func (a *fakeAgent) shard() protocol.Shard {
 }
 
 // send publishes a batch with an explicit sequence number.
-func (a *fakeAgent) sendSeq(s protocol.Shard, seq uint64, recs ...protocol.Record) {
-	b := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: seq, Records: recs}
+func (a *fakeAgent) sendSeq(s protocol.Shard, seq uint64, recs ...protocol.Event) {
+	b := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: seq, Events: recs}
 	data, err := b.MarshalBinary()
 	if err != nil {
 		a.t.Fatal(err)
@@ -134,7 +134,7 @@ func (a *fakeAgent) sendSeq(s protocol.Shard, seq uint64, recs ...protocol.Recor
 	}
 }
 
-func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Record) uint64 {
+func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Event) uint64 {
 	a.seq[s.Key()]++
 	a.sendSeq(s, a.seq[s.Key()], recs...)
 	return a.seq[s.Key()]
@@ -163,16 +163,16 @@ func (a *fakeAgent) doneEventually(s protocol.Shard, last uint64) protocol.DoneR
 	return r
 }
 
-func start(nodes ...uint32) protocol.Record {
-	return protocol.Record{Kind: protocol.KindStart, Nodes: nodes, At: time.Now()}
+func start(nodes ...uint32) protocol.Event {
+	return protocol.Event{Kind: protocol.KindStart, Nodes: nodes, At: time.Now()}
 }
 
-func line(text string, nodes ...uint32) protocol.Record {
-	return protocol.Record{Kind: protocol.KindStdout, Nodes: nodes, Data: []byte(text)}
+func line(text string, nodes ...uint32) protocol.Event {
+	return protocol.Event{Kind: protocol.KindStdout, Nodes: nodes, Data: []byte(text)}
 }
 
-func exit(code int, nodes ...uint32) protocol.Record {
-	return protocol.Record{Kind: protocol.KindEnd, Nodes: nodes, State: protocol.StateExited, Code: code, At: time.Now()}
+func exit(code int, nodes ...uint32) protocol.Event {
+	return protocol.Event{Kind: protocol.KindEnd, Nodes: nodes, State: protocol.StateExited, Code: code, At: time.Now()}
 }
 
 // result is what a submitter saw of a job, per node name.
@@ -219,7 +219,7 @@ func submit(t *testing.T, srv *natstest.Server, spec protocol.JobSpec) func() re
 				_ = wire.PublishJSON(nc, subj.OutputAck(spec.ID), protocol.TypeControl,
 					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
 				for _, rb := range ready {
-					for _, r := range rb.Records {
+					for _, r := range rb.Events {
 						if r.Kind == protocol.KindDebug {
 							res.debug = append(res.debug, string(r.Data))
 						}

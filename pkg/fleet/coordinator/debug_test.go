@@ -15,7 +15,7 @@ func TestDebugRecordsForwarded(t *testing.T) {
 	a := newFakeAgent(t, srv, "a1")
 	wait := submit(t, srv, protocol.JobSpec{ID: "jd", Nodes: nodes(2), Command: "x", Info: map[string]string{"debug": "true"}})
 	s := a.shard()
-	dbg := func(l string) protocol.Record { return protocol.Record{Kind: protocol.KindDebug, Data: []byte(l)} }
+	dbg := func(l string) protocol.Event { return protocol.Event{Kind: protocol.KindDebug, Data: []byte(l)} }
 	a.sendSeq(s, 1, start(0, 1), dbg("EXECCLIENT: x"), dbg("n000: b'one'"), line("one", 0))
 	a.sendSeq(s, 2, dbg("n001: b'two'"), line("two", 1), exit(0, 0, 1))
 	if r := a.doneEventually(s, 2); !r.OK {

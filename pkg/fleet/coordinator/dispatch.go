@@ -72,7 +72,7 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	c.mu.Lock()
 	var agents []*agent
 	for _, a := range c.liveAgents(group) {
-		if a.hello.Agent != exclude {
+		if a.Hello.Agent != exclude {
 			agents = append(agents, a)
 		}
 	}
@@ -86,7 +86,7 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	}
 	total := 0
 	for _, a := range agents {
-		total += max(a.hello.Capacity, 1)
+		total += max(a.Hello.Capacity, 1)
 	}
 	type part struct {
 		a     *agent
@@ -95,7 +95,7 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	var parts []part
 	rest := nodes
 	for i, a := range agents {
-		n := len(nodes) * max(a.hello.Capacity, 1) / total
+		n := len(nodes) * max(a.Hello.Capacity, 1) / total
 		if i == len(agents)-1 || n > len(rest) {
 			n = len(rest)
 		}
@@ -139,7 +139,7 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 				unsent += len(pc.nodes)
 				continue
 			}
-			s := j.newShard("", 1, group, p.a.hello.Agent, pc.nodes)
+			s := j.newShard("", 1, group, p.a.Hello.Agent, pc.nodes)
 			s.fold = pc.fold
 			shards = append(shards, s)
 		}
@@ -226,7 +226,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 	s.dead = true
 	var redo []uint32
 	for _, n := range s.nodes {
-		if st := j.states[n]; st.owner == s && st.phase != phaseFinal {
+		if j.runs(s, n) {
 			redo = append(redo, n)
 		}
 	}

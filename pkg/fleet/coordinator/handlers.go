@@ -36,7 +36,7 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 	a, err := c.seen(h)
 	var groups []string
 	if a != nil {
-		groups = slices.Clone(a.groups)
+		groups = slices.Clone(a.Served)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -64,7 +64,7 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		c.mu.Unlock()
 		return
 	}
-	a.running, a.draining = hb.Running, hb.Draining
+	a.Running, a.Draining = hb.Running, hb.Draining
 	var stale []protocol.Control
 	for _, key := range hb.Shards {
 		parts := strings.Split(key, "/")
@@ -131,7 +131,7 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	j.ackShard(s)
 	nrec := 0
 	for _, rb := range ready {
-		nrec += len(rb.Records)
+		nrec += len(rb.Events)
 	}
 	j.mu.Unlock()
 	if len(missing) > 0 {
@@ -195,7 +195,7 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	// agent broke the contract: end it rather than wait forever.
 	var orphans []uint32
 	for _, n := range s.nodes {
-		if st := j.states[n]; st.owner == s && st.phase != phaseFinal {
+		if j.runs(s, n) {
 			orphans = append(orphans, n)
 		}
 	}

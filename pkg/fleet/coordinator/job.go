@@ -10,21 +10,6 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// phase is where a node of a job stands.
-type phase uint8
-
-const (
-	phasePending    phase = iota // not yet sent to an agent
-	phaseDispatched              // in a shard an agent accepted (or is being asked)
-	phaseStarted                 // its start event arrived
-	phaseFinal                   // it has its final state
-)
-
-type nodeState struct {
-	phase phase
-	owner *shard // the shard attempt that runs it
-}
-
 // job is one submitted job: its nodes' states, its shards, and its output
 // stream to the submitter. Every field is guarded by mu.
 type job struct {
@@ -33,9 +18,8 @@ type job struct {
 	spec    protocol.JobSpec
 	set     *nodeset.NodeSet
 	nodes   []string
-	states  []nodeState
-	finals  map[protocol.State]int
-	nfinal  int
+	track   *protocol.Tracker // each node's phase and final state
+	owners  []*shard          // the shard attempt that runs each node
 	shards  map[string]*shard // by shard key (job/shard/attempt)
 	nshards int               // shard ids handed out
 
@@ -47,7 +31,7 @@ type job struct {
 	// followers; log keeps what was emitted for followers attaching later.
 	primary   *follower
 	followers []*follower
-	log       []protocol.Record
+	log       []protocol.Event
 	logBytes  int
 	logFull   bool      // output lines stopped being logged (MaxReplay)
 	deferred  []*shard  // shards whose ack waits for the output backlog to drain
@@ -79,8 +63,8 @@ func newJob(c *Coordinator, spec protocol.JobSpec, nodes []string) *job {
 		c:       c,
 		spec:    spec,
 		nodes:   nodes,
-		states:  make([]nodeState, len(nodes)),
-		finals:  make(map[protocol.State]int),
+		track:   protocol.NewTracker(len(nodes)),
+		owners:  make([]*shard, len(nodes)),
 		shards:  make(map[string]*shard),
 		created: time.Now(),
 	}
@@ -103,47 +87,60 @@ func (j *job) newShard(id string, attempt int, group, agent string, nodes []uint
 		group: group, agent: agent, nodes: nodes}
 	j.shards[s.key] = s
 	for _, n := range nodes {
-		j.states[n] = nodeState{phase: phaseDispatched, owner: s}
+		j.track.Dispatch(n)
+		j.owners[n] = s
 	}
 	return s
+}
+
+// runs reports whether node n is still to end and shard s runs it (a
+// node moves to another attempt when its agent is lost). Call with j.mu
+// held.
+func (j *job) runs(s *shard, n uint32) bool {
+	return j.owners[n] == s && j.track.Phase(n) != protocol.PhaseEnded
+}
+
+// unended returns the nodes without a final state. Call with j.mu held.
+func (j *job) unended() []uint32 {
+	var idx []uint32
+	for i := range j.nodes {
+		if j.track.Phase(uint32(i)) != protocol.PhaseEnded {
+			idx = append(idx, uint32(i))
+		}
+	}
+	return idx
 }
 
 // finish gives node i its final state (once) and queues the record that
 // tells the submitter. Call with j.mu held.
 func (j *job) finish(i uint32, st protocol.State, code int, msg string) {
-	if j.states[i].phase == phaseFinal {
+	if !j.track.End(i, st, code) {
 		return
 	}
-	j.states[i].phase = phaseFinal
-	j.finals[st]++
-	j.nfinal++
-	j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: []uint32{i}, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
+	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{i}, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
 // finishMany ends a set of nodes with one record.
 func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
+	code := 0
+	if st != protocol.StateExited {
+		code = 255
+	}
 	var ended []uint32
 	for _, i := range idx {
-		if j.states[i].phase != phaseFinal {
-			j.states[i].phase = phaseFinal
+		if j.track.End(i, st, code) {
 			ended = append(ended, i)
 		}
 	}
 	if len(ended) == 0 {
 		return
 	}
-	j.finals[st] += len(ended)
-	j.nfinal += len(ended)
-	code := 0
-	if st != protocol.StateExited {
-		code = 255
-	}
-	j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: ended, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
+	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: ended, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
 // emit queues a record for the submitter and the followers, and logs
 // it for followers to come. Call with j.mu held.
-func (j *job) emit(r protocol.Record) {
+func (j *job) emit(r protocol.Event) {
 	size := r.Size()
 	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || j.logBytes+size <= j.c.cfg.MaxReplay {
 		// Starts and ends are always kept: a follower must see every
@@ -167,15 +164,15 @@ func (j *job) wakeAll() {
 }
 
 // complete reports whether every node has its final state.
-func (j *job) complete() bool { return j.nfinal == len(j.nodes) }
+func (j *job) complete() bool { return j.track.Done() }
 
 // merge applies an in-order batch of shard s. Call with j.mu held.
 func (j *job) merge(s *shard, b *protocol.EventBatch) {
-	for k := range b.Records {
-		r := &b.Records[k]
+	for k := range b.Events {
+		r := &b.Events[k]
 		if r.Kind == protocol.KindDebug {
 			// A worker's debug line names its node itself: pass it on.
-			j.emit(protocol.Record{Kind: r.Kind, Data: r.Data})
+			j.emit(protocol.Event{Kind: r.Kind, Data: r.Data})
 			continue
 		}
 		// Translate shard indexes to job indexes in place: the batch is
@@ -188,8 +185,7 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 				continue
 			}
 			ji := s.nodes[n]
-			st := &j.states[ji]
-			if st.owner != s || st.phase == phaseFinal {
+			if !j.runs(s, ji) {
 				continue // the node moved to another attempt, or ended already
 			}
 			idx = append(idx, ji)
@@ -203,20 +199,18 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 		switch r.Kind {
 		case protocol.KindStart:
 			for _, ji := range idx {
-				j.states[ji].phase = phaseStarted
+				j.track.Start(ji)
 			}
-			j.emit(protocol.Record{Kind: protocol.KindStart, Nodes: idx, At: r.At})
+			j.emit(protocol.Event{Kind: protocol.KindStart, Nodes: idx, At: r.At})
 		case protocol.KindStdout, protocol.KindStderr:
-			j.emit(protocol.Record{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
+			j.emit(protocol.Event{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
 		case protocol.KindWritten:
-			j.emit(protocol.Record{Kind: r.Kind, Nodes: idx, Data: r.Data})
+			j.emit(protocol.Event{Kind: r.Kind, Nodes: idx, Data: r.Data})
 		case protocol.KindEnd:
 			for _, ji := range idx {
-				j.states[ji].phase = phaseFinal
+				j.track.End(ji, r.State, r.Code)
 			}
-			j.finals[r.State] += len(idx)
-			j.nfinal += len(idx)
-			j.emit(protocol.Record{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Code: r.Code, At: r.At, Data: r.Data})
+			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Reason: r.Reason, Code: r.Code, At: r.At, Data: r.Data})
 		}
 	}
 }
@@ -251,20 +245,15 @@ func (j *job) sendAck(s *shard) {
 func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
 		ID: j.spec.ID, User: j.spec.User, Command: j.spec.Command, Copy: j.spec.Copy, Nodes: j.spec.Nodes,
-		Total: len(j.nodes), Finals: make(map[protocol.State]int, len(j.finals)),
+		Total: len(j.nodes), Finals: j.track.Finals(),
 		Done: j.complete(), Submitted: j.created, Ended: j.ended,
-	}
-	for k, v := range j.finals {
-		st.Finals[k] = v
 	}
 	if brief {
 		st.Nodes = ""
 	} else if !st.Done {
 		un := nodeset.New()
-		for i, s := range j.states {
-			if s.phase != phaseFinal {
-				_ = un.AddNode(j.nodes[i])
-			}
+		for _, i := range j.unended() {
+			_ = un.AddNode(j.nodes[i])
 		}
 		st.Unfinished = un.String()
 	}

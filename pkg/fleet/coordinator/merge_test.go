@@ -120,7 +120,7 @@ func TestCancelReachesAgentsAndEndsNodes(t *testing.T) {
 	}
 	// The agent confirms two nodes; the coordinator ends the rest after
 	// the grace period.
-	a.send(s, protocol.Record{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateCancel})
+	a.send(s, protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateCancel})
 	res := wait()
 	for _, n := range []string{"n000", "n001", "n002", "n003"} {
 		if res.states[n] != protocol.StateCancel {
@@ -158,7 +158,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}
 	var r protocol.SubmitReply
 	_ = protocol.Unmarshal(reply.Data, &r)
-	if !strings.Contains(r.Error, "version 7 is not supported (this side speaks version 2)") {
+	if !strings.Contains(r.Error, "version 7 is not supported (this side speaks version "+protocol.VersionHeader+")") {
 		t.Errorf("version refusal %q", r.Error)
 	}
 	_ = nats.ErrTimeout

@@ -35,7 +35,7 @@ func (a *fakeAgent) answer(s protocol.Shard) {
 	var last uint64
 	for lo := 0; lo < len(names); lo += 2000 {
 		hi := min(lo+2000, len(names))
-		var recs []protocol.Record
+		var recs []protocol.Event
 		for i := lo; i < hi; i++ {
 			recs = append(recs, start(uint32(i)), line(names[i], uint32(i)), exit(0, uint32(i)))
 		}
@@ -118,7 +118,7 @@ func readAll(t *testing.T, ctx context.Context, job *client.Job) map[string]stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range b.Records {
+		for _, r := range b.Events {
 			for _, i := range r.Nodes {
 				switch r.Kind {
 				case protocol.KindStdout:
@@ -259,8 +259,8 @@ func TestShardOverMaxPayloadNamed(t *testing.T) {
 	co.sendShard(j, s)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.finals[protocol.StateError] != 1 {
-		t.Fatalf("finals %v", j.finals)
+	if j.track.State(0) != protocol.StateError {
+		t.Fatalf("finals %v", j.track.Finals())
 	}
 	last := j.log[len(j.log)-1]
 	if !strings.Contains(string(last.Data), "max_payload") {

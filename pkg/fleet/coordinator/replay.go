@@ -49,7 +49,7 @@ func (c *Coordinator) trimReplay(jobs []*job) {
 
 // isLine tells the records a finished job's replay may drop: output and
 // debug lines.
-func isLine(r *protocol.Record) bool {
+func isLine(r *protocol.Event) bool {
 	return r.Kind == protocol.KindStdout || r.Kind == protocol.KindStderr || r.Kind == protocol.KindDebug
 }
 
@@ -68,7 +68,7 @@ func (j *job) lineBytes() int {
 // dropLines removes the output lines from the log, keeping starts and
 // ends, and returns the bytes freed. Call with j.mu held.
 func (j *job) dropLines() int {
-	kept := make([]protocol.Record, 0, len(j.log)/2)
+	kept := make([]protocol.Event, 0, len(j.log)/2)
 	size := 0
 	for _, r := range j.log {
 		if !isLine(&r) {

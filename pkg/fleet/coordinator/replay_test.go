@@ -18,21 +18,20 @@ func TestTrimReplayKeepsTotalUnderLimit(t *testing.T) {
 	cfg := Config{MaxReplayTotal: 10 << 10, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	cfg.defaults()
 	c := &Coordinator{cfg: cfg, log: cfg.Logger}
-	line := protocol.Record{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: bytes.Repeat([]byte("x"), 1000)}
+	line := protocol.Event{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: bytes.Repeat([]byte("x"), 1000)}
 	now := time.Now()
 	mk := func(id string, finished time.Duration, running bool) *job {
-		j := &job{c: c, spec: protocol.JobSpec{ID: id}, nodes: []string{"n1"}, nfinal: 1}
-		if running {
-			j.nfinal = 0
-		} else {
+		j := &job{c: c, spec: protocol.JobSpec{ID: id}, nodes: []string{"n1"}, track: protocol.NewTracker(1)}
+		if !running {
+			j.track.End(0, protocol.StateExited, 0)
 			j.ended = now.Add(-finished)
 		}
-		recs := []protocol.Record{{Kind: protocol.KindStart, Nodes: []uint32{0}}}
+		recs := []protocol.Event{{Kind: protocol.KindStart, Nodes: []uint32{0}}}
 		for range 4 {
 			recs = append(recs, line)
 		}
 		if !running {
-			recs = append(recs, protocol.Record{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited})
+			recs = append(recs, protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited})
 		}
 		for _, r := range recs {
 			j.log = append(j.log, r)

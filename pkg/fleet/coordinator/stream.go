@@ -32,11 +32,11 @@ func newFollower(j *job, id string) *follower {
 
 // outChunk is one batch worth of queued output records.
 type outChunk struct {
-	recs []protocol.Record
+	recs []protocol.Event
 	size int
 }
 
-var chunkPool = sync.Pool{New: func() any { return &outChunk{recs: make([]protocol.Record, 0, 512)} }}
+var chunkPool = sync.Pool{New: func() any { return &outChunk{recs: make([]protocol.Event, 0, 512)} }}
 
 func (c *outChunk) release() {
 	clear(c.recs)
@@ -45,7 +45,7 @@ func (c *outChunk) release() {
 }
 
 // push queues a record. Call with j.mu held.
-func (f *follower) push(r protocol.Record, size int) {
+func (f *follower) push(r protocol.Event, size int) {
 	if f.detached {
 		return
 	}
@@ -124,7 +124,7 @@ func (f *follower) stream(ctx context.Context) {
 				break
 			}
 			j.mu.Unlock()
-			var recs []protocol.Record
+			var recs []protocol.Event
 			if chunk != nil {
 				recs = chunk.recs
 			}
@@ -154,7 +154,7 @@ func (f *follower) stream(ctx context.Context) {
 	}
 }
 
-func (f *follower) publish(ctx context.Context, subject string, recs []protocol.Record, last bool) error {
+func (f *follower) publish(ctx context.Context, subject string, recs []protocol.Event, last bool) error {
 	if f.isDetached() {
 		return nil
 	}
@@ -181,7 +181,7 @@ func (f *follower) publish(ctx context.Context, subject string, recs []protocol.
 		}
 	})
 	_, data, err := f.win.Send(wctx, func(seq uint64) ([]byte, error) {
-		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Records: recs}
+		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Events: recs}
 		return b.MarshalBinary()
 	})
 	if err != nil {

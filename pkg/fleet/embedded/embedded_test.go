@@ -29,7 +29,7 @@ func start(tb testing.TB) (*Fleet, *client.Client) {
 }
 
 // runJob submits spec and returns each node's lines and final record.
-func runJob(tb testing.TB, c *client.Client, spec protocol.JobSpec) (map[string][]string, map[string]protocol.Record) {
+func runJob(tb testing.TB, c *client.Client, spec protocol.JobSpec) (map[string][]string, map[string]protocol.Event) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -39,7 +39,7 @@ func runJob(tb testing.TB, c *client.Client, spec protocol.JobSpec) (map[string]
 	}
 	defer job.Close()
 	lines := map[string][]string{}
-	ends := map[string]protocol.Record{}
+	ends := map[string]protocol.Event{}
 	names := job.Nodes()
 	for {
 		b, err := job.Next(ctx)
@@ -49,7 +49,7 @@ func runJob(tb testing.TB, c *client.Client, spec protocol.JobSpec) (map[string]
 		if err != nil {
 			tb.Fatal(err)
 		}
-		for _, r := range b.Records {
+		for _, r := range b.Events {
 			for _, i := range r.Nodes {
 				switch r.Kind {
 				case protocol.KindStdout:

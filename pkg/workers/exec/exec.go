@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // Name is the name users select the exec driver by.
@@ -146,7 +147,7 @@ func CopyArgs(src, dst string, recursive, preserve bool) []string {
 // them: -r for a reverse copy (ClusterShell tests whether the local
 // destination directory is a directory, which it always is) or a source
 // that is a directory, -p with Preserve.
-func RemoteCopyFlags(spec *engine.CopySpec) []string {
+func RemoteCopyFlags(spec *protocol.CopySpec) []string {
 	return copyFlags(spec.Reverse || isDir(spec.Source), spec.Preserve)
 }
 
@@ -165,7 +166,7 @@ func copyFlags(recursive, preserve bool) []string {
 // CopyOperands returns the source and destination words of a copy to or
 // from a node, remote ("node:", "user@[node]:") prefixed to the node's
 // side: the source of a reverse copy, the destination otherwise.
-func CopyOperands(spec *engine.CopySpec, remote string) []string {
+func CopyOperands(spec *protocol.CopySpec, remote string) []string {
 	if spec.Reverse {
 		return []string{remote + spec.Source, spec.Dest}
 	}

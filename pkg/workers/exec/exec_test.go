@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // run runs command with the exec driver on node and returns the result
@@ -334,7 +335,7 @@ func TestExecCopyTree(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(root, "dst", "node7"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			job := &engine.Job{Node: "node7", Copy: &engine.CopySpec{Source: src, Dest: filepath.Join(root, "dst", "%h"), Preserve: preserve},
+			job := &engine.Job{Node: "node7", Copy: &protocol.CopySpec{Source: src, Dest: filepath.Join(root, "dst", "%h"), Preserve: preserve},
 				Debug: func(l string) { dbg = append(dbg, l) }}
 			res, out, _ := run(t, t.Context(), job, false)
 			if res.Err != nil || res.ExitCode != 0 {
@@ -349,7 +350,7 @@ func TestExecCopyTree(t *testing.T) {
 				t.Errorf("debug %q, want %q", dbg, want)
 			}
 			// A single file: no -r.
-			res, _, _ = run(t, t.Context(), &engine.Job{Node: "n", Copy: &engine.CopySpec{Source: src + "/a", Dest: root + "/single", Preserve: preserve}}, false)
+			res, _, _ = run(t, t.Context(), &engine.Job{Node: "n", Copy: &protocol.CopySpec{Source: src + "/a", Dest: root + "/single", Preserve: preserve}}, false)
 			if fi, err := os.Stat(root + "/single"); res.ExitCode != 0 || err != nil || fi.IsDir() {
 				t.Errorf("single file: %+v %v", res, err)
 			}
@@ -367,7 +368,7 @@ func TestExecRcopyTree(t *testing.T) {
 	for _, n := range []string{"node1", "node2"} {
 		// The engine computes <dest>/<basename(source)>.<node>.
 		dest := filepath.Join(back, "src."+n)
-		res, out, _ := run(t, t.Context(), &engine.Job{Node: n, Copy: &engine.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}}, false)
+		res, out, _ := run(t, t.Context(), &engine.Job{Node: n, Copy: &protocol.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}}, false)
 		if res.Err != nil || res.ExitCode != 0 {
 			t.Fatalf("%s: %+v %q", n, res, out)
 		}
@@ -376,11 +377,11 @@ func TestExecRcopyTree(t *testing.T) {
 }
 
 func TestExecCopyErrors(t *testing.T) {
-	res, out, errs := run(t, t.Context(), &engine.Job{Node: "n", Copy: &engine.CopySpec{Source: "/nonexistent/x", Dest: t.TempDir()}}, true)
+	res, out, errs := run(t, t.Context(), &engine.Job{Node: "n", Copy: &protocol.CopySpec{Source: "/nonexistent/x", Dest: t.TempDir()}}, true)
 	if res.Err != nil || res.ExitCode == 0 || out != "" || !strings.Contains(errs, "cp: ") {
 		t.Errorf("%+v %q %q", res, out, errs)
 	}
-	res, _, _ = run(t, t.Context(), &engine.Job{Node: "n", Copy: &engine.CopySpec{Source: "/tmp/100%", Dest: "/tmp"}}, false)
+	res, _, _ = run(t, t.Context(), &engine.Job{Node: "n", Copy: &protocol.CopySpec{Source: "/tmp/100%", Dest: "/tmp"}}, false)
 	if engine.ReasonOf(res.Err) != engine.ReasonLocal {
 		t.Errorf("bad placeholder in source: %+v", res)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 func TestArgs(t *testing.T) {
@@ -33,13 +34,13 @@ func TestArgs(t *testing.T) {
 			Info: testutil.InfoMap(map[string]any{"ssh_path": "~/bin/ssh -q", "ssh_user": "admin", "ssh_options": "-i ~/.ssh/k -oPort=2222 -o 'ProxyJump gw'"})},
 			[]string{"/home/u/bin/ssh", "-q", "-i", "/home/u/.ssh/k", "-oPort=2222", "-o", "ProxyJump gw", "-oForwardAgent=no", "-oForwardX11=no",
 				"-l", "admin", "-oConnectTimeout=15", "-oBatchMode=yes", "n", "echo %h"}},
-		{"copy", engine.Job{Node: "n1", ConnectTimeout: 10 * time.Second, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp/"},
+		{"copy", engine.Job{Node: "n1", ConnectTimeout: 10 * time.Second, Copy: &protocol.CopySpec{Source: "/etc/hosts", Dest: "/tmp/"},
 			Info: testutil.InfoMap(map[string]any{"ssh_options": "-oA=b", "ssh_user": "u"})},
 			[]string{"scp", "-oA=b", "-oConnectTimeout=10", "/etc/hosts", "u@[n1]:/tmp/"}},
-		{"copy dir", engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: "/tmp", Preserve: true},
+		{"copy dir", engine.Job{Node: "n1", Copy: &protocol.CopySpec{Source: src, Dest: "/tmp", Preserve: true},
 			Info: testutil.InfoMap(map[string]any{"ssh_options": "-oA=b", "scp_options": "-oC=d", "scp_user": "v", "ssh_user": "u", "scp_path": "/opt/scp"})},
 			[]string{"/opt/scp", "-oC=d", "-r", "-p", src, "v@[n1]:/tmp"}},
-		{"rcopy", engine.Job{Node: "n2", Copy: &engine.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
+		{"rcopy", engine.Job{Node: "n2", Copy: &protocol.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
 			[]string{"scp", "-r", "[n2]:/etc/hostname", "/back/hostname.n2"}},
 	} {
 		got, err := Args(&tc.job)
@@ -248,7 +249,7 @@ func TestSCPCopyAndRcopy(t *testing.T) {
 	src := mkTree(t, root)
 	dst := filepath.Join(root, "dst")
 	os.Mkdir(dst, 0o755)
-	r := runJob(ctx, engine.Job{Node: "node1", Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: testutil.InfoMap(info)}, true)
+	r := runJob(ctx, engine.Job{Node: "node1", Copy: &protocol.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: testutil.InfoMap(info)}, true)
 	if r.Res.Err != nil || r.Res.ExitCode != 0 {
 		t.Fatalf("copy: %+v %q\n%s", r.Res, r.Err, s.Logs())
 	}
@@ -261,20 +262,20 @@ func TestSCPCopyAndRcopy(t *testing.T) {
 	os.Mkdir(back, 0o755)
 	for _, n := range []string{"node1", "node2"} {
 		dest := filepath.Join(back, "src."+n)
-		r = runJob(ctx, engine.Job{Node: n, Copy: &engine.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}, Info: testutil.InfoMap(info)}, true)
+		r = runJob(ctx, engine.Job{Node: n, Copy: &protocol.CopySpec{Source: src, Dest: dest, Reverse: true, Preserve: true}, Info: testutil.InfoMap(info)}, true)
 		if r.Res.Err != nil || r.Res.ExitCode != 0 {
 			t.Fatalf("rcopy %s: %+v %q", n, r.Res, r.Err)
 		}
 		checkTree(t, dest)
 	}
 	// A missing source is a copy failure without a connection reason.
-	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: "/nonexistent/x", Dest: back + "/x.n", Reverse: true}, Info: testutil.InfoMap(info)}, true)
+	r = runJob(ctx, engine.Job{Node: "n", Copy: &protocol.CopySpec{Source: "/nonexistent/x", Dest: back + "/x.n", Reverse: true}, Info: testutil.InfoMap(info)}, true)
 	if r.Res.ExitCode == 0 || r.Res.Err != nil || r.Err == "" {
 		t.Errorf("missing source: %+v %q", r.Res, r.Err)
 	}
 	// A refused connection is.
 	inf := map[string]any{"scp_options": s.SSHOptions() + " -oPort=1"}
-	r = runJob(ctx, engine.Job{Node: "n", Copy: &engine.CopySpec{Source: src, Dest: "/tmp"}, Info: testutil.InfoMap(inf)}, true)
+	r = runJob(ctx, engine.Job{Node: "n", Copy: &protocol.CopySpec{Source: src, Dest: "/tmp"}, Info: testutil.InfoMap(inf)}, true)
 	if engine.ReasonOf(r.Res.Err) != engine.ReasonConnectRefused || r.Res.ExitCode == 0 {
 		t.Errorf("refused copy: %+v %q", r.Res, r.Err)
 	}

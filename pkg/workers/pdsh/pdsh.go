@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/workers/exec"
 	"github.com/fleetsh/fleetsh/pkg/workers/openssh"
 )
@@ -104,7 +105,7 @@ func Args(job *engine.GroupJob) (args, env []string, err error) {
 
 // reverseDir returns the directory rpdcp copies into: Dest, unless Dest is
 // already "<dir>/<basename(source)>.<node>" for one of nodes.
-func reverseDir(spec *engine.CopySpec, nodes []string) string {
+func reverseDir(spec *protocol.CopySpec, nodes []string) string {
 	base := filepath.Base(spec.Dest)
 	prefix := filepath.Base(spec.Source) + "."
 	if node, ok := strings.CutPrefix(base, prefix); ok {

@@ -17,6 +17,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 func TestArgs(t *testing.T) {
@@ -32,13 +33,13 @@ func TestArgs(t *testing.T) {
 		{engine.GroupJob{Nodes: nodes, Command: "id", Fanout: 64, ConnectTimeout: 10 * time.Second, CommandTimeout: 30 * time.Second,
 			Info: testutil.InfoMap(map[string]any{"pdsh_path": "~/bin/pdsh -R ssh"})},
 			[]string{"/home/u/bin/pdsh", "-R", "ssh", "-b", "-f 64", "-u 30", "-w node[1-3]", "id"}, []string{"PDSH_SSH_ARGS_APPEND=-o ConnectTimeout=10"}},
-		{engine.GroupJob{Nodes: nodes, Fanout: 8, ConnectTimeout: 5 * time.Second, CommandTimeout: time.Minute, Copy: &engine.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}},
+		{engine.GroupJob{Nodes: nodes, Fanout: 8, ConnectTimeout: 5 * time.Second, CommandTimeout: time.Minute, Copy: &protocol.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}},
 			[]string{"pdcp", "-b", "-f 8", "-t 5", "-w node[1-3]", "-r", "-p", dir, "/tmp"}, nil},
-		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: testutil.InfoMap(map[string]any{"pdcp_path": "/opt/pdcp"})},
+		{engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: testutil.InfoMap(map[string]any{"pdcp_path": "/opt/pdcp"})},
 			[]string{"/opt/pdcp", "-b", "-w node[1-3]", "/etc/hosts", "/tmp"}, nil},
-		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/back/hosts.node2", Reverse: true}},
+		{engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: "/etc/hosts", Dest: "/back/hosts.node2", Reverse: true}},
 			[]string{"rpdcp", "-b", "-w node[1-3]", "-r", "/etc/hosts", "/back"}, nil},
-		{engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/back", Reverse: true}, Info: testutil.InfoMap(map[string]any{"rpdcp_path": "rp"})},
+		{engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: "/etc/hosts", Dest: "/back", Reverse: true}, Info: testutil.InfoMap(map[string]any{"rpdcp_path": "rp"})},
 			[]string{"rp", "-b", "-w node[1-3]", "-r", "/etc/hosts", "/back"}, nil},
 	} {
 		got, env, err := Args(&tc.job)
@@ -114,7 +115,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("n1 after pdsh failure: %+v", res["n1"])
 	}
 	// pdcp: any message about a node fails it with ENOENT.
-	g = newGroup(&engine.GroupJob{Nodes: []string{"a", "b", "c"}, Copy: &engine.CopySpec{}})
+	g = newGroup(&engine.GroupJob{Nodes: []string{"a", "b", "c"}, Copy: &protocol.CopySpec{}})
 	for _, l := range []string{"pdcp@vm: a: fatal: /x: No such file", "rpdcp@vm: b: ssh exited with exit code 1"} {
 		g.parse([]byte(l), engine.Stderr)
 	}
@@ -332,7 +333,7 @@ func TestPdcpRpdcp(t *testing.T) {
 	nodes := []string{"n1", "n2"}
 	dst := filepath.Join(root, "dst")
 	os.Mkdir(dst, 0o755)
-	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, ConnectTimeout: 10 * time.Second})
+	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: src, Dest: dst, Preserve: true}, ConnectTimeout: 10 * time.Second})
 	for _, n := range nodes {
 		if res[n].Err != nil || res[n].ExitCode != 0 {
 			t.Errorf("pdcp %s: %+v", n, res[n])
@@ -340,7 +341,7 @@ func TestPdcpRpdcp(t *testing.T) {
 	}
 	back := filepath.Join(root, "back")
 	os.Mkdir(back, 0o755)
-	res = New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: src, Dest: filepath.Join(back, "src.n1"), Reverse: true, Preserve: true}})
+	res = New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: src, Dest: filepath.Join(back, "src.n1"), Reverse: true, Preserve: true}})
 	for _, n := range nodes {
 		if res[n].Err != nil || res[n].ExitCode != 0 {
 			t.Errorf("rpdcp %s: %+v", n, res[n])
@@ -354,12 +355,12 @@ func TestPdcpRpdcp(t *testing.T) {
 		}
 	}
 	// A missing local source: pdcp fails before any node.
-	res = New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: root + "/nonexistent", Dest: dst}})
+	res = New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: root + "/nonexistent", Dest: dst}})
 	if e := res["n1"].Err; engine.ReasonOf(e) != engine.ReasonLocal || !strings.Contains(e.Error(), "can't stat") {
 		t.Errorf("missing source: %+v", res)
 	}
 	// A missing remote source: each node fails.
-	res = New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &engine.CopySpec{Source: root + "/nonexistent", Dest: back, Reverse: true}})
+	res = New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: root + "/nonexistent", Dest: back, Reverse: true}})
 	if res["n2"].ExitCode == 0 {
 		t.Errorf("missing remote source: %+v", res)
 	}

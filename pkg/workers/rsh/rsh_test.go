@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // fakeRsh behaves like rsh, but runs the command here: it skips -l user
@@ -68,11 +69,11 @@ func TestArgs(t *testing.T) {
 			[]string{"rsh", "n1", "uname -r", "; echo XXRETCODE: $?"}},
 		{engine.Job{Node: "n1", Command: "id", Info: testutil.InfoMap(map[string]any{"rsh_path": "~/bin/mrsh -x", "rsh_user": "adm", "rsh_options": "-n ~/k"})},
 			[]string{"/home/u/bin/mrsh", "-x", "-l", "adm", "-n", "~/k", "n1", "id", "; echo XXRETCODE: $?"}},
-		{engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: testutil.InfoMap(map[string]any{"rsh_options": "-x", "rsh_user": "adm"})},
+		{engine.Job{Node: "n1", Copy: &protocol.CopySpec{Source: "/etc/hosts", Dest: "/tmp"}, Info: testutil.InfoMap(map[string]any{"rsh_options": "-x", "rsh_user": "adm"})},
 			[]string{"rcp", "-x", "/etc/hosts", "adm@n1:/tmp"}},
-		{engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}, Info: testutil.InfoMap(map[string]any{"rsh_options": "-x", "rcp_options": "-y", "rcp_path": "/opt/rcp"})},
+		{engine.Job{Node: "n1", Copy: &protocol.CopySpec{Source: dir, Dest: "/tmp", Preserve: true}, Info: testutil.InfoMap(map[string]any{"rsh_options": "-x", "rcp_options": "-y", "rcp_path": "/opt/rcp"})},
 			[]string{"/opt/rcp", "-r", "-p", "-y", dir, "n1:/tmp"}},
-		{engine.Job{Node: "n2", Copy: &engine.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
+		{engine.Job{Node: "n2", Copy: &protocol.CopySpec{Source: "/etc/hostname", Dest: "/back/hostname.n2", Reverse: true}},
 			[]string{"rcp", "-r", "n2:/etc/hostname", "/back/hostname.n2"}},
 	} {
 		got, err := Args(&tc.job)
@@ -191,7 +192,7 @@ func TestRcpCopyAndRcopy(t *testing.T) {
 	os.Chtimes(filepath.Join(src, "sub", "f"), old, old)
 	dst := filepath.Join(root, "dst")
 	os.Mkdir(dst, 0o755)
-	r := runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: info}, true)
+	r := runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &protocol.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: info}, true)
 	if r.Res.Err != nil || r.Res.ExitCode != 0 {
 		t.Fatalf("copy: %+v %q", r.Res, r.Err)
 	}
@@ -200,7 +201,7 @@ func TestRcpCopyAndRcopy(t *testing.T) {
 	}
 	back := filepath.Join(root, "back", "src.n1")
 	os.Mkdir(filepath.Dir(back), 0o755)
-	r = runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &engine.CopySpec{Source: src, Dest: back, Reverse: true, Preserve: true}, Info: info}, true)
+	r = runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &protocol.CopySpec{Source: src, Dest: back, Reverse: true, Preserve: true}, Info: info}, true)
 	if r.Res.Err != nil || r.Res.ExitCode != 0 {
 		t.Fatalf("rcopy: %+v %q", r.Res, r.Err)
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // copy runs the job's copy over client: SFTP when the server offers the
@@ -76,7 +77,7 @@ func (r *run) copy(ctx context.Context, client *ssh.Client, t *target, cl *cmdLi
 	return engine.Result{ExitCode: 0}
 }
 
-func copyText(spec *engine.CopySpec) string {
+func copyText(spec *protocol.CopySpec) string {
 	if spec.Reverse {
 		return "remote:" + spec.Source + " -> " + spec.Dest
 	}

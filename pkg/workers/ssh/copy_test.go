@@ -15,6 +15,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // tree is a test tree: relative path → content ("" with a trailing "/"
@@ -148,7 +149,7 @@ func checkTree(t *testing.T, root string, preserve bool) {
 func copyJob(node, src, dst string, reverse, preserve bool) *jobRun {
 	jr := newJob(node, "")
 	jr.job.Command = ""
-	jr.job.Copy = &engine.CopySpec{Source: src, Dest: dst, Reverse: reverse, Preserve: preserve}
+	jr.job.Copy = &protocol.CopySpec{Source: src, Dest: dst, Reverse: reverse, Preserve: preserve}
 	return jr
 }
 
