@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -35,46 +34,20 @@ type Mapping interface {
 // element, as "format % (a, b)" does.
 type Tuple []any
 
-// isPrintable reports whether Python's str.isprintable() is true for c.
-func isPrintable(c rune) bool {
-	if c >= 0x20 && c < 0x7F {
-		return true
-	}
-	i := sort.Search(len(nonPrintable), func(i int) bool { return nonPrintable[i][1] >= c })
-	return !(i < len(nonPrintable) && nonPrintable[i][0] <= c)
-}
-
-// isSpace reports whether Python's str.isspace() is true for c.
-func isSpace(c rune) bool {
-	for _, s := range pySpaces {
-		if s == c {
-			return true
-		}
-		if s > c {
-			return false
-		}
-	}
-	return false
-}
-
-// decimalValue returns the value of c if it is a Unicode decimal digit
-// (str.isdecimal()), or -1.
-func decimalValue(c rune) int {
-	if c >= '0' && c <= '9' {
-		return int(c - '0')
-	}
-	if c < 0x80 {
-		return -1
-	}
-	i := sort.Search(len(decimalZeros), func(i int) bool { return decimalZeros[i]+9 >= c })
-	if i < len(decimalZeros) && decimalZeros[i] <= c {
-		return int(c - decimalZeros[i])
-	}
-	return -1
-}
-
 // ReprString returns repr(s) for a Python str, s being decoded with Decode.
 func ReprString(s string) string { return reprRunes(Decode(s), false) }
+
+// ReprBytes returns repr(b) for a Python bytes object: b'...' (b"..." when
+// b holds a ' and no "), with \t, \n, \r, \\ and the quote escaped and every
+// other byte outside printable ASCII written \xNN.
+func ReprBytes(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	// Bytes escape as ascii() escapes code points below U+0100.
+	return "b" + reprRunes(r, true)
+}
 
 // reprRunes implements unicode_repr(); with ascii set it also escapes every
 // non-ASCII code point, as ascii() does.
