@@ -231,7 +231,7 @@ func (c *ConfigParser) ReadString(text, source string) error {
 	}
 	if !c.opts.StopAtFirstError && !utf8.ValidString(text) {
 		line := 1
-		for !utf8.ValidString(lines[line-1]) {
+		for utf8.ValidString(lines[line-1]) {
 			line++
 		}
 		return &ConfigError{Kind: ErrInvalidUTF8, Source: source, Line: line}

@@ -331,8 +331,9 @@ func TestConfigParserOptions(t *testing.T) {
 	// Without StopAtFirstError, invalid UTF-8 anywhere comes first, as
 	// Python decodes the whole file before reading it.
 	c = NewConfigParser(ConfigOptions{})
-	if err := c.ReadString("[a]\nb\n\xff\n", "f"); err == nil || err.Error() != "f: invalid UTF-8 text" {
-		t.Errorf("err = %v", err)
+	var ce *ConfigError
+	if err := c.ReadString("[a]\nb\n\xff\n", "f"); !errors.As(err, &ce) || err.Error() != "f: invalid UTF-8 text" || ce.Line != 3 {
+		t.Errorf("err = %#v", err)
 	}
 }
 
