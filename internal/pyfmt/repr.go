@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -199,28 +200,10 @@ func toBig(v any) (*big.Int, bool) {
 			return big.NewInt(1), true
 		}
 		return big.NewInt(0), true
-	case int:
-		return big.NewInt(int64(x)), true
-	case int8:
-		return big.NewInt(int64(x)), true
-	case int16:
-		return big.NewInt(int64(x)), true
-	case int32:
-		return big.NewInt(int64(x)), true
-	case int64:
-		return big.NewInt(x), true
-	case uint:
-		return new(big.Int).SetUint64(uint64(x)), true
-	case uint8:
-		return big.NewInt(int64(x)), true
-	case uint16:
-		return big.NewInt(int64(x)), true
-	case uint32:
-		return big.NewInt(int64(x)), true
-	case uint64:
-		return new(big.Int).SetUint64(x), true
-	case uintptr:
-		return new(big.Int).SetUint64(uint64(x)), true
+	case int, int8, int16, int32, int64:
+		return big.NewInt(reflect.ValueOf(x).Int()), true
+	case uint, uint8, uint16, uint32, uint64, uintptr:
+		return new(big.Int).SetUint64(reflect.ValueOf(x).Uint()), true
 	case *big.Int:
 		if x == nil {
 			return nil, false

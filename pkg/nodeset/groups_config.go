@@ -445,54 +445,51 @@ func (r *Resolver) source(name string) (groupSource, error) {
 	return s, nil
 }
 
-// GroupNodes returns the nodeset strings of group in source: the map
-// upcall's output (or YAML value) split on whitespace. An unknown group
-// gives no strings.
-func (r *Resolver) GroupNodes(source, group string) ([]string, error) {
+// query calls fn with source, under the lock that keeps external
+// commands one at a time.
+func (r *Resolver) query(source string, fn func(groupSource) ([]string, error)) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, err := r.source(source)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.resolvMap(group)
+	return fn(s)
+}
+
+// nodeFields splits an upcall's output on white space, as ClusterShell
+// does before parsing it as nodesets.
+func nodeFields(raw string, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
 	return strings.FieldsFunc(raw, pyfmt.IsSpace), nil
+}
+
+// GroupNodes returns the nodeset strings of group in source: the map
+// upcall's output (or YAML value) split on whitespace. An unknown group
+// gives no strings.
+func (r *Resolver) GroupNodes(source, group string) ([]string, error) {
+	return r.query(source, func(s groupSource) ([]string, error) { return nodeFields(s.resolvMap(group)) })
 }
 
 // AllNodes returns the nodeset strings of all nodes of source: the all
 // upcall, or a YAML source's "all" group. Without one it returns a
 // *NoUpcallError, and callers fall back to the union of all groups.
 func (r *Resolver) AllNodes(source string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := r.source(source)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := s.resolvAll()
-	if err != nil {
-		return nil, err
-	}
-	return strings.FieldsFunc(raw, pyfmt.IsSpace), nil
+	return r.query(source, func(s groupSource) ([]string, error) { return nodeFields(s.resolvAll()) })
 }
 
 // GroupList returns the group names of source (list upcall or YAML keys).
 // A name holding a character of IllegalGroupChars is an *IllegalCharError.
 func (r *Resolver) GroupList(source string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := r.source(source)
-	if err != nil {
-		return nil, err
-	}
-	items, err := s.resolvList()
-	if err != nil {
-		return nil, err
-	}
-	return gcGroupNames(items)
+	return r.query(source, func(s groupSource) ([]string, error) {
+		items, err := s.resolvList()
+		if err != nil {
+			return nil, err
+		}
+		return gcGroupNames(items)
+	})
 }
 
 // HasNodeGroups reports whether source has a reverse upcall; an unknown
@@ -506,17 +503,13 @@ func (r *Resolver) HasNodeGroups(source string) bool {
 
 // NodeGroups returns the groups of node in source from its reverse upcall.
 func (r *Resolver) NodeGroups(source, node string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := r.source(source)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := s.resolvReverse(node)
-	if err != nil {
-		return nil, err
-	}
-	return gcGroupNames([]string{raw})
+	return r.query(source, func(s groupSource) ([]string, error) {
+		raw, err := s.resolvReverse(node)
+		if err != nil {
+			return nil, err
+		}
+		return gcGroupNames([]string{raw})
+	})
 }
 
 // gcGroupNames is GroupResolver._list_groups: names are split on
