@@ -76,8 +76,8 @@ func newCPSection(name string) *cpSection {
 	return &cpSection{name: name, opts: map[string]*cpOption{}}
 }
 
-// set returns the option name of s, created (at the end of the order) if
-// it does not exist yet.
+// set returns the option called name of s, created at the end of the
+// order if new, and records line as where it was last set.
 func (s *cpSection) set(name string, line int) *cpOption {
 	o, ok := s.opts[name]
 	if !ok {
