@@ -79,18 +79,12 @@ func reprRunes(r []rune, ascii bool) string {
 			b.WriteString(`\n`)
 		case c == '\r':
 			b.WriteString(`\r`)
-		case c < 0x20 || c == 0x7F:
-			b.WriteString(`\x` + hexPad(int64(c), 2))
-		case c < 0x7F:
+		case c >= 0x20 && c < 0x7F:
 			b.WriteRune(c)
-		case !ascii && isPrintable(c):
+		case !ascii && c > 0x7F && isPrintable(c):
 			b.WriteString(encodeLossy([]rune{c}))
-		case c <= 0xFF:
-			b.WriteString(`\x` + hexPad(int64(c), 2))
-		case c <= 0xFFFF:
-			b.WriteString(`\u` + hexPad(int64(c), 4))
 		default:
-			b.WriteString(`\U` + hexPad(int64(c), 8))
+			b.WriteString(escape(c))
 		}
 	}
 	b.WriteRune(quote)
@@ -105,15 +99,23 @@ func asciiEscape(s string) string {
 		switch {
 		case c < 0x80:
 			b.WriteRune(c)
-		case c <= 0xFF:
-			b.WriteString(`\x` + hexPad(int64(c), 2))
-		case c <= 0xFFFF:
-			b.WriteString(`\u` + hexPad(int64(c), 4))
 		default:
-			b.WriteString(`\U` + hexPad(int64(c), 8))
+			b.WriteString(escape(c))
 		}
 	}
 	return b.String()
+}
+
+// escape is Python's backslash escape of code point c: \xNN, \uNNNN or
+// \UNNNNNNNN, the shortest that holds it.
+func escape(c rune) string {
+	switch {
+	case c <= 0xFF:
+		return `\x` + hexPad(int64(c), 2)
+	case c <= 0xFFFF:
+		return `\u` + hexPad(int64(c), 4)
+	}
+	return `\U` + hexPad(int64(c), 8)
 }
 
 // FloatRepr returns repr(f) for a Python float: the shortest string that

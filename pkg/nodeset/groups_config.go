@@ -363,24 +363,20 @@ func (r *Resolver) ConfigFiles() []string {
 // SetDebugOutput makes the resolver log each upcall command and its output
 // to w, in the form ClusterShell logs them with -d
 // ("DEBUG:ClusterShell.NodeUtils:EXEC '...'"); nil turns it off.
-func (r *Resolver) SetDebugOutput(w io.Writer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.env == nil { // zero Resolver
-		r.env = &gcEnv{}
-	}
-	r.env.debug = w
-}
+func (r *Resolver) SetDebugOutput(w io.Writer) { r.setEnv(func(e *gcEnv) { e.debug = w }) }
 
 // SetUpcallStderr sets where upcall commands write their standard error;
 // by default (or with nil) it is the process's stderr, as in ClusterShell.
-func (r *Resolver) SetUpcallStderr(w io.Writer) {
+func (r *Resolver) SetUpcallStderr(w io.Writer) { r.setEnv(func(e *gcEnv) { e.stderr = w }) }
+
+// setEnv changes the upcalls' environment under the lock.
+func (r *Resolver) setEnv(set func(*gcEnv)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.env == nil { // zero Resolver
 		r.env = &gcEnv{}
 	}
-	r.env.stderr = w
+	set(r.env)
 }
 
 // ClearCache forgets every cached upcall result, whatever its age.
