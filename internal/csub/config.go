@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
-	"github.com/fleetsh/fleetsh/internal/pyini"
 	"github.com/fleetsh/fleetsh/internal/pyshlex"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
@@ -63,7 +62,7 @@ func (e *pyError) Error() string { return e.msg }
 // clushConfig is ClushConfig: the files, the command line overrides and
 // the active mode.
 type clushConfig struct {
-	ini    *pyini.Config
+	ini    *pyfmt.ConfigParser
 	parsed []string
 	mode   string
 	// cmdline are the keys the command line set: they win over the mode.
@@ -84,7 +83,7 @@ func clushConfPaths(env *environ) []string {
 // default paths), then confdir's files, then applies the command line as
 // ClushConfig.__init__ does.
 func loadConfig(s *settings, env *environ) (*clushConfig, error) {
-	c := &clushConfig{ini: pyini.New(), cmdline: map[string]bool{}}
+	c := &clushConfig{ini: pyfmt.NewConfigParser(pyfmt.ConfigOptions{}), cmdline: map[string]bool{}}
 	c.ini.AddSection(mainSection)
 	for _, kv := range mainDefaults {
 		_ = c.ini.Set(mainSection, kv[0], kv[1])
@@ -146,8 +145,8 @@ var cfgdirRe = sync.OnceValue(func() *regexp.Regexp {
 // ($CFGDIR is the directory of the last file read), each once.
 func (c *clushConfig) readConfdir(cfgdir string) error {
 	value, err := c.ini.Get(mainSection, "confdir")
-	var nse *pyini.NoSectionError
-	var noe *pyini.NoOptionError
+	var nse *pyfmt.NoSectionError
+	var noe *pyfmt.NoOptionError
 	if errors.As(err, &nse) || errors.As(err, &noe) {
 		return nil
 	}
@@ -221,14 +220,14 @@ func (c *clushConfig) setMode(mode string) error {
 func (c *clushConfig) raw(key string) (v string, fromMode, ok bool, err error) {
 	if c.mode != "" && !c.cmdline[key] {
 		v, err := c.ini.Get("mode:"+c.mode, key)
-		var noe *pyini.NoOptionError
-		var nse *pyini.NoSectionError
+		var noe *pyfmt.NoOptionError
+		var nse *pyfmt.NoSectionError
 		if err == nil || !errors.As(err, &noe) && !errors.As(err, &nse) {
 			return v, true, err == nil, err
 		}
 	}
 	v, err = c.ini.Get(mainSection, key)
-	var noe *pyini.NoOptionError
+	var noe *pyfmt.NoOptionError
 	if errors.As(err, &noe) {
 		return "", false, false, nil
 	}
@@ -249,7 +248,7 @@ func typed[T any](c *clushConfig, key string, mainOnly bool, conv func(string) (
 		v, fromMode, ok, err = c.raw(key)
 	}
 	if err == nil && !ok {
-		err = &pyini.NoOptionError{Option: key, Section: mainSection}
+		err = &pyfmt.NoOptionError{Option: key, Section: mainSection}
 	}
 	if err == nil {
 		var out T
@@ -260,7 +259,7 @@ func typed[T any](c *clushConfig, key string, mainOnly bool, conv func(string) (
 			return zero, &pyError{err.Error()}
 		}
 	}
-	var pe *pyini.Error
+	var pe *pyfmt.ConfigError
 	if errors.As(err, &pe) {
 		return zero, err // interpolation errors are configparser's own
 	}

@@ -7,9 +7,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/fleetsh/fleetsh/internal/pydifflib"
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
@@ -245,7 +245,7 @@ func (d *display) printDiff(ns nodeLabel, lines []string) {
 		switch {
 		case strings.HasPrefix(line, "---") || strings.HasPrefix(line, "+++"):
 			// Content lines that start so are treated as headers too.
-			line = d.paint(colorDiffHdr, strings.TrimRightFunc(line, unicode.IsSpace))
+			line = d.paint(colorDiffHdr, pyfmt.RStrip(line))
 		case strings.HasPrefix(line, "@@"):
 			line = d.paint(colorDiffHnk, line)
 		case strings.HasPrefix(line, "+"):

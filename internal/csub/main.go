@@ -12,7 +12,7 @@
 //
 // options.go declares clush's options in clush's order and reads
 // clush.conf (config.go: [Main], -O, -m modes and confdir, with
-// internal/pyini as Python's ConfigParser); nodes.go computes the node
+// internal/pyfmt.ConfigParser as Python's); nodes.go computes the node
 // set (-w, -x, -g, -X, -a, --hostfile, --pick, -s, --groupsconf);
 // setup.go reads the rest of clush.conf in clush's order and the
 // standard input; copy.go runs -c and --rcopy, one job per source.

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/nodesetcli"
-	"github.com/fleetsh/fleetsh/internal/pyini"
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -187,9 +187,9 @@ func errorLineOf(prog string, err error) string {
 		cfg *configError
 		pye *pyError
 		ose *osErrorT
-		ini *pyini.Error
-		nse *pyini.NoSectionError
-		noe *pyini.NoOptionError
+		ini *pyfmt.ConfigError
+		nse *pyfmt.NoSectionError
+		noe *pyfmt.NoOptionError
 	)
 	switch {
 	case errors.As(err, &cfg), errors.As(err, &ose):

@@ -289,7 +289,7 @@ func (c *command) compute(x xset, args []string) error {
 // updateLines applies op with the union of the lines of s (ClusterShell's
 // class_set.fromlist(s.splitlines())); union says op is x.update.
 func (c *command) updateLines(x xset, op func(xset), s string, union bool) error {
-	lines := pySplitlines(s)
+	lines := pyfmt.Splitlines(s)
 	if len(lines) == 1 {
 		// The usual single line: the union of one set is that set, with
 		// the command's autostep that parse gives it already.
@@ -334,7 +334,7 @@ func (c *command) processStdin(op, take func(xset)) error {
 	// that take may adopt it (copying it would only copy it).
 	flat := true
 	addLine := func(line string) error {
-		for elem := range pyFields(line) {
+		for elem := range pyfmt.Fields(line) {
 			// A plain name needs none of the parser's work.
 			if fast != nil && plainName(elem) {
 				if flat && !oneNumber(elem) {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
@@ -195,63 +193,6 @@ func TestStdinMatchesCopyingPath(t *testing.T) {
 		}
 		if got, w := out.String(), want.String()+"\n"; got != w {
 			t.Fatalf("nodeset %q < %q:\n got %q\nwant %q", args, names, got, w)
-		}
-	}
-}
-
-// splitlinesRef is pySplitlines as first written, rune by rune.
-func splitlinesRef(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		size := 1
-		brk := false
-		switch {
-		case c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e):
-			brk = true
-		case c == '\r':
-			brk = true
-			if i+1 < len(s) && s[i+1] == '\n' {
-				size = 2
-			}
-		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			size = n
-			brk = r == 0x85 || r == 0x2028 || r == 0x2029
-		}
-		if brk {
-			out = append(out, s[start:i])
-			start = i + size
-		}
-		i += size
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
-}
-
-func TestPySplitlines(t *testing.T) {
-	pieces := []string{"node[1-9]", "a", "\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x1f", "\t", " ",
-		"\u0085", "\u2028", "\u2029", "\u2027", "é", "→", "\xc2", "\xe2\x80", "\xe2", "\x80", "\xff", "😀", "0123456789abcdef"}
-	r := rand.New(rand.NewPCG(1, 3))
-	for i := 0; i < 20000; i++ {
-		var sb strings.Builder
-		for k := r.IntN(30); k > 0; k-- {
-			sb.WriteString(pieces[r.IntN(len(pieces))])
-		}
-		s := sb.String()
-		if got, want := pySplitlines(s), splitlinesRef(s); !slices.Equal(got, want) {
-			t.Fatalf("pySplitlines(%q) = %q, want %q", s, got, want)
-		}
-	}
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 17; pos++ {
-			s := strings.Repeat("x", pos) + string([]byte{byte(c)}) + strings.Repeat("y", 16-pos) + "\x85\xa8"
-			if got, want := pySplitlines(s), splitlinesRef(s); !slices.Equal(got, want) {
-				t.Fatalf("pySplitlines(%q) = %q, want %q", s, got, want)
-			}
 		}
 	}
 }

@@ -26,20 +26,10 @@ func isLetter(c rune) bool { return isWord(c) && !unicode.IsDigit(c) }
 // isWordPunct matches textwrap's word_punct class [\w!"'&.,?].
 func isWordPunct(c rune) bool { return isWord(c) || strings.ContainsRune(`!"'&.,?`, c) }
 
-// isPySpace is Python's str.isspace() for one code point.
-func isPySpace(c rune) bool {
-	switch c {
-	case '\t', '\n', '\v', '\f', '\r', 0x1c, 0x1d, 0x1e, 0x1f, ' ', 0x85, 0xa0, 0x1680,
-		0x2028, 0x2029, 0x202f, 0x205f, 0x3000:
-		return true
-	}
-	return c >= 0x2000 && c <= 0x200a
-}
-
 // isBlank reports whether chunk.strip() is empty.
 func isBlank(chunk []rune) bool {
 	for _, c := range chunk {
-		if !isPySpace(c) {
+		if !pyfmt.IsSpace(c) {
 			return false
 		}
 	}

@@ -83,17 +83,7 @@ func encodeError(r []rune, i int, codec, reason string) *Error {
 	}
 	var msg string
 	if end-i == 1 {
-		c := r[i]
-		var esc string
-		switch {
-		case c <= 0xff:
-			esc = `\x` + hexPad(int64(c), 2)
-		case c <= 0xffff:
-			esc = `\u` + hexPad(int64(c), 4)
-		default:
-			esc = `\U` + hexPad(int64(c), 8)
-		}
-		msg = "'" + codec + "' codec can't encode character '" + esc + "' in position " +
+		msg = "'" + codec + "' codec can't encode character '" + escape(r[i]) + "' in position " +
 			strconv.Itoa(i) + ": " + reason
 	} else {
 		msg = "'" + codec + "' codec can't encode characters in position " +

@@ -1,6 +1,16 @@
-// Package pyfmt reproduces, byte for byte, a few pieces of CPython 3.11
-// string semantics that the ClusterShell command line tools rely on:
+// Package pyfmt reproduces, byte for byte, the pieces of CPython 3.11
+// string semantics and standard library that ClusterShell's tools and
+// configuration files rely on. It is fleetsh's one Python-compatibility
+// package (with internal/pyshlex for shlex and internal/optparse for
+// optparse): code elsewhere calls it instead of re-implementing a rule.
 //
+//   - [IsSpace], [Strip], [LStrip], [RStrip], [Fields], [Splitlines] and
+//     [DecimalValue]: str.isspace(), strip(), split(), splitlines() and
+//     the decimal digits int() accepts;
+//   - [ReprString] and [ReprBytes]: repr() of a str and of a bytes;
+//   - [ConfigParser]: configparser.ConfigParser as ClusterShell builds it
+//     for groups.conf, clush.conf and topology.conf, with the settings in
+//     which those differ as [ConfigOptions];
 //   - [Format]: the printf-style "format % arg" operator for a single,
 //     non-tuple argument (nodeset's -O/--output-format);
 //   - [UnescapeLiteral]: evaluation of s as the body of a triple-quoted

@@ -165,11 +165,6 @@ func (f *formatter) formatArg() error {
 	return nil
 }
 
-func isPyInt(v any) bool {
-	_, ok := toBig(v)
-	return ok
-}
-
 func (f *formatter) parseSpec(a *spec) error {
 	if a.ch == '(' {
 		if f.dict == nil {

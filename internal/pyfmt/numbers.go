@@ -20,10 +20,10 @@ func toASCIIDigits(s string) string {
 		switch {
 		case c < 127:
 			b.WriteByte(byte(c))
-		case isSpace(c):
+		case IsSpace(c):
 			b.WriteByte(' ')
 		default:
-			d := decimalValue(c)
+			d := DecimalValue(c)
 			if d < 0 {
 				b.WriteByte('?')
 				return b.String()

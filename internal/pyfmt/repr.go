@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"sort"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -35,46 +35,20 @@ type Mapping interface {
 // element, as "format % (a, b)" does.
 type Tuple []any
 
-// isPrintable reports whether Python's str.isprintable() is true for c.
-func isPrintable(c rune) bool {
-	if c >= 0x20 && c < 0x7F {
-		return true
-	}
-	i := sort.Search(len(nonPrintable), func(i int) bool { return nonPrintable[i][1] >= c })
-	return !(i < len(nonPrintable) && nonPrintable[i][0] <= c)
-}
-
-// isSpace reports whether Python's str.isspace() is true for c.
-func isSpace(c rune) bool {
-	for _, s := range pySpaces {
-		if s == c {
-			return true
-		}
-		if s > c {
-			return false
-		}
-	}
-	return false
-}
-
-// decimalValue returns the value of c if it is a Unicode decimal digit
-// (str.isdecimal()), or -1.
-func decimalValue(c rune) int {
-	if c >= '0' && c <= '9' {
-		return int(c - '0')
-	}
-	if c < 0x80 {
-		return -1
-	}
-	i := sort.Search(len(decimalZeros), func(i int) bool { return decimalZeros[i]+9 >= c })
-	if i < len(decimalZeros) && decimalZeros[i] <= c {
-		return int(c - decimalZeros[i])
-	}
-	return -1
-}
-
 // ReprString returns repr(s) for a Python str, s being decoded with Decode.
 func ReprString(s string) string { return reprRunes(Decode(s), false) }
+
+// ReprBytes returns repr(b) for a Python bytes object: b'...' (b"..." when
+// b holds a ' and no "), with \t, \n, \r, \\ and the quote escaped and every
+// other byte outside printable ASCII written \xNN.
+func ReprBytes(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	// Bytes escape as ascii() escapes code points below U+0100.
+	return "b" + reprRunes(r, true)
+}
 
 // reprRunes implements unicode_repr(); with ascii set it also escapes every
 // non-ASCII code point, as ascii() does.
@@ -105,18 +79,12 @@ func reprRunes(r []rune, ascii bool) string {
 			b.WriteString(`\n`)
 		case c == '\r':
 			b.WriteString(`\r`)
-		case c < 0x20 || c == 0x7F:
-			b.WriteString(`\x` + hexPad(int64(c), 2))
-		case c < 0x7F:
+		case c >= 0x20 && c < 0x7F:
 			b.WriteRune(c)
-		case !ascii && isPrintable(c):
+		case !ascii && c > 0x7F && isPrintable(c):
 			b.WriteString(encodeLossy([]rune{c}))
-		case c <= 0xFF:
-			b.WriteString(`\x` + hexPad(int64(c), 2))
-		case c <= 0xFFFF:
-			b.WriteString(`\u` + hexPad(int64(c), 4))
 		default:
-			b.WriteString(`\U` + hexPad(int64(c), 8))
+			b.WriteString(escape(c))
 		}
 	}
 	b.WriteRune(quote)
@@ -131,15 +99,23 @@ func asciiEscape(s string) string {
 		switch {
 		case c < 0x80:
 			b.WriteRune(c)
-		case c <= 0xFF:
-			b.WriteString(`\x` + hexPad(int64(c), 2))
-		case c <= 0xFFFF:
-			b.WriteString(`\u` + hexPad(int64(c), 4))
 		default:
-			b.WriteString(`\U` + hexPad(int64(c), 8))
+			b.WriteString(escape(c))
 		}
 	}
 	return b.String()
+}
+
+// escape is Python's backslash escape of code point c: \xNN, \uNNNN or
+// \UNNNNNNNN, the shortest that holds it.
+func escape(c rune) string {
+	switch {
+	case c <= 0xFF:
+		return `\x` + hexPad(int64(c), 2)
+	case c <= 0xFFFF:
+		return `\u` + hexPad(int64(c), 4)
+	}
+	return `\U` + hexPad(int64(c), 8)
 }
 
 // FloatRepr returns repr(f) for a Python float: the shortest string that
@@ -226,28 +202,10 @@ func toBig(v any) (*big.Int, bool) {
 			return big.NewInt(1), true
 		}
 		return big.NewInt(0), true
-	case int:
-		return big.NewInt(int64(x)), true
-	case int8:
-		return big.NewInt(int64(x)), true
-	case int16:
-		return big.NewInt(int64(x)), true
-	case int32:
-		return big.NewInt(int64(x)), true
-	case int64:
-		return big.NewInt(x), true
-	case uint:
-		return new(big.Int).SetUint64(uint64(x)), true
-	case uint8:
-		return big.NewInt(int64(x)), true
-	case uint16:
-		return big.NewInt(int64(x)), true
-	case uint32:
-		return big.NewInt(int64(x)), true
-	case uint64:
-		return new(big.Int).SetUint64(x), true
-	case uintptr:
-		return new(big.Int).SetUint64(uint64(x)), true
+	case int, int8, int16, int32, int64:
+		return big.NewInt(reflect.ValueOf(x).Int()), true
+	case uint, uint8, uint16, uint32, uint64, uintptr:
+		return new(big.Int).SetUint64(reflect.ValueOf(x).Uint()), true
 	case *big.Int:
 		if x == nil {
 			return nil, false

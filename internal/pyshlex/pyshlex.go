@@ -26,7 +26,7 @@ func Split(s string) ([]string, error) {
 		stDouble
 		stEscape
 	)
-	isWhite := func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
+	isWhite := func(r byte) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }
 	var (
 		words   []string
 		tok     strings.Builder
@@ -39,7 +39,10 @@ func Split(s string) ([]string, error) {
 		tok.Reset()
 		quoted = false
 	}
-	for _, r := range s {
+	// Bytes, not runes: every special character is ASCII, and a byte that
+	// is not valid UTF-8 is kept as it is instead of becoming U+FFFD.
+	for i := 0; i < len(s); i++ {
+		r := s[i]
 		switch state {
 		case stWhite, stWord:
 			switch {
@@ -55,7 +58,7 @@ func Split(s string) ([]string, error) {
 			case r == '"':
 				state = stDouble
 			default:
-				tok.WriteRune(r)
+				tok.WriteByte(r)
 				state = stWord
 			}
 		case stSingle, stDouble:
@@ -66,7 +69,7 @@ func Split(s string) ([]string, error) {
 			case state == stDouble && r == '\\':
 				escaped, state = stDouble, stEscape
 			default:
-				tok.WriteRune(r)
+				tok.WriteByte(r)
 			}
 		case stEscape:
 			// Inside double quotes only '"' and '\' can be escaped; the
@@ -74,7 +77,7 @@ func Split(s string) ([]string, error) {
 			if escaped == stDouble && r != '"' && r != '\\' {
 				tok.WriteByte('\\')
 			}
-			tok.WriteRune(r)
+			tok.WriteByte(r)
 			state = escaped
 		}
 	}

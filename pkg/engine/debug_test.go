@@ -9,24 +9,6 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
-// TestDebugRepr compares with what python3 -c 'print(repr(b))' prints.
-func TestDebugRepr(t *testing.T) {
-	for in, want := range map[string]string{
-		"ok":                   `b'ok'`,
-		"it's":                 `b"it's"`,
-		`say "hi"`:             `b'say "hi"'`,
-		`both ' "`:             `b'both \' "'`,
-		"tab\there\\x":         `b'tab\there\\x'`,
-		"\x00\x7f\xff\xc3\xa9": `b'\x00\x7f\xff\xc3\xa9'`,
-		"":                     `b''`,
-		"cr\r":                 `b'cr\r'`,
-	} {
-		if got := DebugRepr([]byte(in)); got != want {
-			t.Errorf("DebugRepr(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 // TestDebugLines: with debug on, the loop prints each line read just
 // before OnRead, on both streams, with the job's key; none for a last
 // line without line ending, none with debug off.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // fanoutGroup is a window of concurrently running jobs: the task's default
@@ -296,6 +298,14 @@ func (l *loop) postLines(w *Worker, node string, stream Stream, lines [][]byte, 
 	}
 }
 
+// read hands lines read from node to w. With the task info "debug" on,
+// ClusterShell's per-node clients (exec, ssh, rsh: ExecClient and its
+// subclasses) print through print_debug, before handing each line read to
+// the worker, "<key>: <line>" with the line as a Python bytes literal
+// ("node1: b'ok'"). read does the same just before OnRead, in the same order
+// as the lines, for every driver but a GroupDriver (pdsh prints its own raw
+// lines). A last line without line ending, delivered when the stream
+// closes, gets none, as in ClusterShell (_flush_read).
 func (l *loop) read(w *Worker, node string, stream Stream, lines [][]byte, debug func(string)) {
 	if w.aborted {
 		return
@@ -304,7 +314,7 @@ func (l *loop) read(w *Worker, node string, stream Stream, lines [][]byte, debug
 	key := resKey{w, node}
 	for _, line := range lines {
 		if debug != nil {
-			debug(node + ": " + DebugRepr(line))
+			debug(node + ": " + pyfmt.ReprBytes(line))
 		}
 		switch {
 		case stream == Stdout && res.keepOut:

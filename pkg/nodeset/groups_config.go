@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
+	"github.com/fleetsh/fleetsh/internal/pyshlex"
 )
 
 // Resolver is a GroupResolver configured from groups.conf files, with the
@@ -142,10 +145,10 @@ func LoadDefaultResolver() (*Resolver, error) {
 // confdir *.conf files or the autodir *.yaml files is a *ConfigError.
 func LoadResolver(paths ...string) (*Resolver, error) {
 	r := &Resolver{sources: map[string]groupSource{}, env: &gcEnv{}}
-	cfg := newINIConfig()
-	parsed, err := cfg.read(paths...)
+	cfg := pyfmt.NewConfigParser(pyfmt.ConfigOptions{})
+	parsed, err := cfg.Read(paths...)
 	if err != nil {
-		return nil, err
+		return nil, iniError(err)
 	}
 	r.files = parsed
 	if len(parsed) == 0 {
@@ -160,25 +163,35 @@ func LoadResolver(paths ...string) (*Resolver, error) {
 // isMissingINIValue reports the errors ClusterShell ignores when it reads
 // optional [Main] settings.
 func isMissingINIValue(err error) bool {
-	var ns *iniNoSectionError
-	var no *iniNoOptionError
+	var ns *pyfmt.NoSectionError
+	var no *pyfmt.NoOptionError
 	return errors.As(err, &ns) || errors.As(err, &no)
+}
+
+// iniError turns a configparser syntax or interpolation error into the
+// *ConfigError ClusterShell's CLIs print as it is.
+func iniError(err error) error {
+	var ce *pyfmt.ConfigError
+	if errors.As(err, &ce) {
+		return &ConfigError{Kind: SyntaxConfig, Msg: ce.Error()}
+	}
+	return err
 }
 
 // parseConfig is GroupResolverConfig._parse_config. The order matters for
 // both Sources() and name collisions: confdir sources, then autodir
 // sources, then the main file's own sections.
-func (r *Resolver) parseConfig(cfg *iniConfig, cfgDir string) error {
+func (r *Resolver) parseConfig(cfg *pyfmt.ConfigParser, cfgDir string) error {
 	confOpt := "confdir"
-	if cfg.hasOption(mainSection, "groupsdir") {
+	if cfg.HasOption(mainSection, "groupsdir") {
 		confOpt = "groupsdir"
 	}
 	err := r.forEachDir(cfg, confOpt, "confdir", cfgDir, func(dir string) error {
 		for _, f := range gcGlobDir(dir, ".conf") {
-			sub := newINIConfig()
+			sub := pyfmt.NewConfigParser(pyfmt.ConfigOptions{})
 			// An unreadable file is skipped like by ConfigParser.read.
-			if _, err := sub.read(f); err != nil {
-				return err
+			if _, err := sub.Read(f); err != nil {
+				return iniError(err)
 			}
 			if err := r.sourcesFromCfg(sub, dir); err != nil {
 				return err
@@ -217,7 +230,7 @@ func (r *Resolver) parseConfig(cfg *iniConfig, cfgDir string) error {
 		return err
 	}
 
-	def, err := cfg.get(mainSection, "default")
+	def, err := cfg.Get(mainSection, "default")
 	switch {
 	case err == nil:
 		if _, ok := r.sources[def]; ok {
@@ -226,7 +239,7 @@ func (r *Resolver) parseConfig(cfg *iniConfig, cfgDir string) error {
 			return &ConfigError{Msg: fmt.Sprintf("Default group source not found: \"%s\"", def)}
 		}
 	case !isMissingINIValue(err):
-		return err
+		return iniError(err)
 	}
 	// Without a (non-empty) default, the first source added is it.
 	if (!r.hasDef || r.def == "") && len(r.order) > 0 {
@@ -238,15 +251,15 @@ func (r *Resolver) parseConfig(cfg *iniConfig, cfgDir string) error {
 // forEachDir walks the directory list of [Main] option opt (a shell-quoted
 // list where $CFGDIR stands for cfgDir), skipping duplicates and missing
 // directories; what names the option in errors.
-func (r *Resolver) forEachDir(cfg *iniConfig, opt, what, cfgDir string, fn func(dir string) error) error {
-	val, err := cfg.get(mainSection, opt)
+func (r *Resolver) forEachDir(cfg *pyfmt.ConfigParser, opt, what, cfgDir string, fn func(dir string) error) error {
+	val, err := cfg.Get(mainSection, opt)
 	if err != nil {
 		if isMissingINIValue(err) {
 			return nil
 		}
-		return err
+		return iniError(err)
 	}
-	dirs, err := gcShlexSplit(val)
+	dirs, err := pyshlex.Split(val)
 	if err != nil {
 		return &ConfigError{Kind: ValueConfig, Msg: fmt.Sprintf("[%s] %s: %v", mainSection, opt, err)}
 	}
@@ -291,8 +304,8 @@ func gcGlobDir(dir, ext string) []string {
 // sourcesFromCfg is GroupResolverConfig._sources_from_cfg: every section
 // but [Main] defines upcall sources, "[a,b]" defining a and b with the same
 // commands. Commands are read raw so that '%' needs no escaping.
-func (r *Resolver) sourcesFromCfg(cfg *iniConfig, cfgDir string) error {
-	for _, section := range cfg.sectionNames() {
+func (r *Resolver) sourcesFromCfg(cfg *pyfmt.ConfigParser, cfgDir string) error {
+	for _, section := range cfg.Sections() {
 		for _, name := range strings.Split(section, ",") {
 			if name == mainSection {
 				continue
@@ -304,20 +317,20 @@ func (r *Resolver) sourcesFromCfg(cfg *iniConfig, cfgDir string) error {
 				cacheTime: defaultCacheTime,
 				env:       r.env,
 			}
-			m, err := cfg.getRaw(section, "map")
+			m, err := cfg.GetRaw(section, "map")
 			if err != nil {
 				return &ConfigError{Msg: err.Error()}
 			}
 			src.upcalls["map"] = m
 			for _, up := range []string{"all", "list", "reverse"} {
-				if cfg.hasOption(section, up) {
-					v, _ := cfg.getRaw(section, up)
+				if cfg.HasOption(section, up) {
+					v, _ := cfg.GetRaw(section, up)
 					src.upcalls[up] = v
 				}
 			}
-			if cfg.hasOption(section, "cache_time") {
-				v, _ := cfg.getRaw(section, "cache_time")
-				ct, err := gcParseFloat(v)
+			if cfg.HasOption(section, "cache_time") {
+				v, _ := cfg.GetRaw(section, "cache_time")
+				ct, err := pyfmt.ParseFloat(v)
 				if err != nil {
 					return &ConfigError{Msg: err.Error()}
 				}
@@ -350,24 +363,20 @@ func (r *Resolver) ConfigFiles() []string {
 // SetDebugOutput makes the resolver log each upcall command and its output
 // to w, in the form ClusterShell logs them with -d
 // ("DEBUG:ClusterShell.NodeUtils:EXEC '...'"); nil turns it off.
-func (r *Resolver) SetDebugOutput(w io.Writer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.env == nil { // zero Resolver
-		r.env = &gcEnv{}
-	}
-	r.env.debug = w
-}
+func (r *Resolver) SetDebugOutput(w io.Writer) { r.setEnv(func(e *gcEnv) { e.debug = w }) }
 
 // SetUpcallStderr sets where upcall commands write their standard error;
 // by default (or with nil) it is the process's stderr, as in ClusterShell.
-func (r *Resolver) SetUpcallStderr(w io.Writer) {
+func (r *Resolver) SetUpcallStderr(w io.Writer) { r.setEnv(func(e *gcEnv) { e.stderr = w }) }
+
+// setEnv changes the upcalls' environment under the lock.
+func (r *Resolver) setEnv(set func(*gcEnv)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.env == nil { // zero Resolver
 		r.env = &gcEnv{}
 	}
-	r.env.stderr = w
+	set(r.env)
 }
 
 // ClearCache forgets every cached upcall result, whatever its age.
@@ -432,54 +441,51 @@ func (r *Resolver) source(name string) (groupSource, error) {
 	return s, nil
 }
 
-// GroupNodes returns the nodeset strings of group in source: the map
-// upcall's output (or YAML value) split on whitespace. An unknown group
-// gives no strings.
-func (r *Resolver) GroupNodes(source, group string) ([]string, error) {
+// query calls fn with source, under the lock that keeps external
+// commands one at a time.
+func (r *Resolver) query(source string, fn func(groupSource) ([]string, error)) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, err := r.source(source)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.resolvMap(group)
+	return fn(s)
+}
+
+// nodeFields splits an upcall's output on white space, as ClusterShell
+// does before parsing it as nodesets.
+func nodeFields(raw string, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gcFields(raw), nil
+	return strings.FieldsFunc(raw, pyfmt.IsSpace), nil
+}
+
+// GroupNodes returns the nodeset strings of group in source: the map
+// upcall's output (or YAML value) split on whitespace. An unknown group
+// gives no strings.
+func (r *Resolver) GroupNodes(source, group string) ([]string, error) {
+	return r.query(source, func(s groupSource) ([]string, error) { return nodeFields(s.resolvMap(group)) })
 }
 
 // AllNodes returns the nodeset strings of all nodes of source: the all
 // upcall, or a YAML source's "all" group. Without one it returns a
 // *NoUpcallError, and callers fall back to the union of all groups.
 func (r *Resolver) AllNodes(source string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := r.source(source)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := s.resolvAll()
-	if err != nil {
-		return nil, err
-	}
-	return gcFields(raw), nil
+	return r.query(source, func(s groupSource) ([]string, error) { return nodeFields(s.resolvAll()) })
 }
 
 // GroupList returns the group names of source (list upcall or YAML keys).
 // A name holding a character of IllegalGroupChars is an *IllegalCharError.
 func (r *Resolver) GroupList(source string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := r.source(source)
-	if err != nil {
-		return nil, err
-	}
-	items, err := s.resolvList()
-	if err != nil {
-		return nil, err
-	}
-	return gcGroupNames(items)
+	return r.query(source, func(s groupSource) ([]string, error) {
+		items, err := s.resolvList()
+		if err != nil {
+			return nil, err
+		}
+		return gcGroupNames(items)
+	})
 }
 
 // HasNodeGroups reports whether source has a reverse upcall; an unknown
@@ -493,17 +499,13 @@ func (r *Resolver) HasNodeGroups(source string) bool {
 
 // NodeGroups returns the groups of node in source from its reverse upcall.
 func (r *Resolver) NodeGroups(source, node string) ([]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := r.source(source)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := s.resolvReverse(node)
-	if err != nil {
-		return nil, err
-	}
-	return gcGroupNames([]string{raw})
+	return r.query(source, func(s groupSource) ([]string, error) {
+		raw, err := s.resolvReverse(node)
+		if err != nil {
+			return nil, err
+		}
+		return gcGroupNames([]string{raw})
+	})
 }
 
 // gcGroupNames is GroupResolver._list_groups: names are split on
@@ -512,7 +514,7 @@ func (r *Resolver) NodeGroups(source, node string) ([]string, error) {
 func gcGroupNames(items []string) ([]string, error) {
 	out := []string{}
 	for _, item := range items {
-		for _, name := range gcFields(item) {
+		for name := range pyfmt.Fields(item) {
 			if !strings.ContainsAny(name, IllegalGroupChars) {
 				out = append(out, name)
 				continue

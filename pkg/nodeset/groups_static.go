@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // StaticResolver is an in-memory GroupResolver for programs and tests that
@@ -101,7 +104,7 @@ func (r *StaticResolver) GroupNodes(source, group string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gcFields(g[group]), nil
+	return strings.FieldsFunc(g[group], pyfmt.IsSpace), nil
 }
 
 // AllNodes returns the nodes of the group "all", or a *NoUpcallError when
@@ -115,7 +118,7 @@ func (r *StaticResolver) AllNodes(source string) ([]string, error) {
 	if !ok {
 		return nil, &NoUpcallError{Source: name, Upcall: "all"}
 	}
-	return gcFields(all), nil
+	return strings.FieldsFunc(all, pyfmt.IsSpace), nil
 }
 
 // GroupList returns the sorted group names of source; a name holding one

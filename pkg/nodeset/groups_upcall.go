@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // upcallSource is ClusterShell's UpcallGroupSource: groups come from shell
@@ -97,7 +99,7 @@ func (s *upcallSource) run(upcall string, vars map[string]string) (string, error
 	if err := cmd.Run(); err != nil {
 		return "", &QueryFailedError{Source: s.name, Command: cmdline, Err: err}
 	}
-	res := gcStrip(out.String())
+	res := pyfmt.Strip(out.String())
 	if s.env.debug != nil {
 		fmt.Fprintf(s.env.debug, "DEBUG:ClusterShell.NodeUtils:READ '%s'\n", res)
 	}

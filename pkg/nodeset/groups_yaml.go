@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // yamlLoader is ClusterShell's YAMLGroupLoader: one autodir *.yaml file
@@ -266,7 +268,7 @@ func (v *yval) pyStr() string {
 		}
 	case yFloat:
 		if f, ok := yamlFloat(v.text); ok {
-			return gcFloatRepr(f)
+			return pyfmt.FloatRepr(f)
 		}
 	case ySeq:
 		return "[...]"

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // A NodeSet is a set of node names written in ClusterShell's folded syntax:
@@ -475,7 +477,7 @@ func (ns *NodeSet) foldsAxis(axis, dimcnt int) bool {
 // per name, which makes reading a list of a million names fast. New
 // patterns get the autostep of ns.
 func (ns *NodeSet) AddNode(name string) error {
-	name = pyStrip(name)
+	name = pyfmt.Strip(name)
 	if name == "" {
 		return &ParseError{Msg: "parse error"}
 	}

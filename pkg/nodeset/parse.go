@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // ParseError reports a malformed nodeset expression (ClusterShell's
@@ -143,7 +145,7 @@ func single(pat string, ps *patternSet) *NodeSet {
 func (p *Parser) parseString(nsstr, namespace string, wildcards bool) (*NodeSet, error) {
 	ns := &NodeSet{}
 	ns.init()
-	toks, err := p.scanString(escapePercent(pyStrip(nsstr)))
+	toks, err := p.scanString(escapePercent(pyfmt.Strip(nsstr)))
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +210,7 @@ func (p *Parser) scanString(nsstr string) ([]scanned, error) {
 	nextOp := byte(',')
 	rest, more := nsstr, nsstr != ""
 	for more && rest != "" {
-		nsstr := pyLStrip(rest)
+		nsstr := pyfmt.LStrip(rest)
 		op := nextOp
 		opIdx, opc := nextOperator(nsstr)
 		nextOp = opc
@@ -278,7 +280,7 @@ func (p *Parser) scanString(nsstr string) ([]scanned, error) {
 					return nil, &ParseError{Msg: fmt.Sprintf("missing nodeset operand with '%c' operator", nextOp)}
 				}
 			}
-			sfx = pyRStrip(sfx)
+			sfx = pyfmt.RStrip(sfx)
 			if sfx != "" {
 				spat, ssets, err := scanSingle(sfx, p.Autostep)
 				if err != nil {
@@ -306,7 +308,7 @@ func (p *Parser) scanString(nsstr string) ([]scanned, error) {
 				return nil, &ParseError{Part: node, Msg: "illegal closing bracket"}
 			}
 			var err error
-			newpat, sets, err = scanSingle(pyRStrip(node), p.Autostep)
+			newpat, sets, err = scanSingle(pyfmt.RStrip(node), p.Autostep)
 			if err != nil {
 				return nil, err
 			}
@@ -383,7 +385,7 @@ func digitLen(s string) int {
 		return 0
 	}
 	r, n := utf8.DecodeRuneInString(s)
-	if digitValue(r) >= 0 {
+	if pyfmt.DecimalValue(r) >= 0 {
 		return n
 	}
 	return 0
@@ -412,14 +414,14 @@ func indexMember(idx string) (member, error) {
 	}
 	var v int64
 	for _, r := range stripped {
-		v = v*10 + int64(digitValue(r))
+		v = v*10 + int64(pyfmt.DecimalValue(r))
 	}
 	return memberOf(v, pad), nil
 }
 
 // parseSingle parses one node name without operators or groups.
 func parseSingle(node string, autostep int) (*NodeSet, error) {
-	pat, sets, err := scanSingle(escapePercent(pyStrip(node)), autostep)
+	pat, sets, err := scanSingle(escapePercent(pyfmt.Strip(node)), autostep)
 	if err != nil {
 		return nil, err
 	}

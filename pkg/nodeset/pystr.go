@@ -4,8 +4,9 @@ import (
 	"math/big"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // ClusterShell is Python: its parser strips with str.strip() and converts
@@ -19,20 +20,6 @@ const maxIndexDigits = 18
 
 // maxIndex is the largest index fleetsh accepts.
 const maxIndex = 999_999_999_999_999_999
-
-func pySpace(r rune) bool {
-	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
-}
-
-func pyStrip(s string) string {
-	// Most input is ASCII without surrounding spaces: check the ends first.
-	if s == "" || (s[0] > ' ' && s[0] < utf8.RuneSelf && s[len(s)-1] > ' ' && s[len(s)-1] < utf8.RuneSelf) {
-		return s
-	}
-	return strings.TrimFunc(s, pySpace)
-}
-func pyLStrip(s string) string { return strings.TrimLeftFunc(s, pySpace) }
-func pyRStrip(s string) string { return strings.TrimRightFunc(s, pySpace) }
 
 // errPyInt tells why a string is not a Python int literal; errIndexTooLarge
 // tells it is one, but too large for fleetsh.
@@ -54,7 +41,7 @@ func (e pyIntError) Error() string {
 // whitespace, an optional sign, ASCII digits with single underscores between
 // them.
 func pyInt(s string) (int64, error) {
-	s = pyStrip(s)
+	s = pyfmt.Strip(s)
 	neg := false
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		neg = s[0] == '-'
@@ -67,7 +54,7 @@ func pyInt(s string) (int64, error) {
 	digits := 0
 	prevUnderscore := true // a leading underscore is invalid
 	for _, c := range s {
-		d := digitValue(c)
+		d := pyfmt.DecimalValue(c)
 		switch {
 		case c == '_':
 			if prevUnderscore {
@@ -130,11 +117,11 @@ var googol = sync.OnceValue(func() *big.Int {
 // pyBigInt parses s like pyInt, without the digit limit.
 func pyBigInt(s string) (*big.Int, bool) {
 	s = strings.Map(func(r rune) rune {
-		if d := digitValue(r); d >= 0 {
+		if d := pyfmt.DecimalValue(r); d >= 0 {
 			return '0' + rune(d)
 		}
 		return r
-	}, strings.ReplaceAll(pyStrip(s), "_", ""))
+	}, strings.ReplaceAll(pyfmt.Strip(s), "_", ""))
 	n, ok := new(big.Int).SetString(s, 10)
 	return n, ok
 }
@@ -155,26 +142,6 @@ func bigRangeInvalid(begin, end string) bool {
 		return false
 	}
 	return e.Cmp(googol()) > 0 || b.Cmp(e) > 0
-}
-
-// digitValue returns the value of a decimal digit, ASCII or any other
-// Unicode decimal digit (Python's int() and \d take them all), or -1.
-func digitValue(r rune) int {
-	if r < utf8.RuneSelf {
-		if r >= '0' && r <= '9' {
-			return int(r - '0')
-		}
-		return -1
-	}
-	if !unicode.IsDigit(r) {
-		return -1
-	}
-	// Unicode lays decimal digits out in runs of ten starting at zero.
-	start := r
-	for unicode.IsDigit(start - 1) {
-		start--
-	}
-	return int(r-start) % 10
 }
 
 // pyLen is Python's len() of a str: code points.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // A RangeSet is a set of indexes, as written inside the brackets of a
@@ -161,7 +163,7 @@ func (rs *RangeSet) parseSub(sub string) error {
 
 // parsePython is parseSub without the fast path: Python's rules, always.
 func (rs *RangeSet) parsePython(sub string) error {
-	sub = pyStrip(sub)
+	sub = pyfmt.Strip(sub)
 	base, stepStr, hasStep := strings.Cut(sub, "/")
 	step := int64(1)
 	if hasStep {
@@ -181,7 +183,7 @@ func (rs *RangeSet) parsePython(sub string) error {
 	} else {
 		parts := strings.Split(base, "-")
 		for i := range parts {
-			parts[i] = pyStrip(parts[i])
+			parts[i] = pyfmt.Strip(parts[i])
 		}
 		switch len(parts) {
 		case 2:

@@ -3,6 +3,8 @@ package nodeset
 import (
 	"errors"
 	"strings"
+
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // groupString resolves one expanded group reference ("@rack1",
@@ -43,7 +45,7 @@ func (p *Parser) groupList(namespace string) ([]string, error) {
 	set.init()
 	noAuto := &Parser{}
 	for _, g := range raw {
-		toks, err := noAuto.scanString(escapePercent(pyStrip(g)))
+		toks, err := noAuto.scanString(escapePercent(pyfmt.Strip(g)))
 		if err != nil {
 			return nil, err
 		}

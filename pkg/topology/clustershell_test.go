@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/internal/testreq"
 )
 
@@ -109,18 +110,15 @@ func TestAgainstClusterShell(t *testing.T) {
 	for i, conf := range confs {
 		res := results[i]
 		// fleetsh's reader against ConfigParser.
-		ini, ierr := parseINI(strings.TrimPrefix(conf, "\ufeff"))
-		var items []iniItem
+		ini := pyfmt.NewConfigParser(pyfmt.ConfigOptions{CaseSensitive: true, StopAtFirstError: true})
+		ierr := ini.ReadString(strings.TrimPrefix(conf, "\ufeff"), paths[i])
+		var items []pyfmt.ConfigItem
 		if ierr == nil {
-			sec := ini.byName["routes"]
-			if sec == nil {
-				sec = ini.byName["Main"]
+			sec := "routes"
+			if !ini.HasSection(sec) {
+				sec = "Main"
 			}
-			if sec == nil {
-				ierr = &iniError{msg: "no section"}
-			} else {
-				items, ierr = ini.items(sec)
-			}
+			items, ierr = ini.Items(sec)
 		}
 		switch {
 		case (ierr != nil) != (res.Items == nil):
@@ -128,7 +126,7 @@ func TestAgainstClusterShell(t *testing.T) {
 		case ierr == nil:
 			var got [][2]string
 			for _, it := range items {
-				got = append(got, [2]string{it.key, it.value})
+				got = append(got, [2]string{it.Name, it.Value})
 			}
 			if g, w := jsonString(got), jsonString(res.Items); g != w {
 				t.Errorf("conf %q: items\n got %s\nwant %s", conf, g, w)

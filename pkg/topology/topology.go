@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
@@ -77,20 +79,20 @@ func Parse(r io.Reader, filename string, opts Options) (*Topology, error) {
 		return nil, &Error{File: filename, Msg: fmt.Sprintf("file larger than %d bytes", maxFileSize), Kind: ErrSyntax}
 	}
 	text := strings.TrimPrefix(string(data), "\ufeff") // a UTF-8 byte order mark
-	ini, ierr := parseINI(text)
-	if ierr != nil {
-		return nil, &Error{File: filename, Line: ierr.line, Msg: ierr.msg, Kind: ErrSyntax}
+	ini := pyfmt.NewConfigParser(pyfmt.ConfigOptions{CaseSensitive: true, StopAtFirstError: true})
+	if err := ini.ReadString(text, filename); err != nil {
+		return nil, iniError(filename, err)
 	}
-	sec := ini.byName["routes"]
-	if sec == nil {
-		sec = ini.byName["Main"] // deprecated since ClusterShell 1.7
+	sec := "routes"
+	if !ini.HasSection(sec) {
+		sec = "Main" // deprecated since ClusterShell 1.7
 	}
-	if sec == nil {
+	if !ini.HasSection(sec) {
 		return nil, &Error{File: filename, Msg: "no [routes] section", Kind: ErrSyntax}
 	}
-	items, ierr := ini.items(sec)
-	if ierr != nil {
-		return nil, &Error{File: filename, Line: ierr.line, Msg: ierr.msg, Kind: ErrSyntax}
+	items, err := ini.Items(sec)
+	if err != nil {
+		return nil, iniError(filename, err)
 	}
 	p := opts.Parser
 	if p == nil {
@@ -98,20 +100,20 @@ func Parse(r io.Reader, filename string, opts Options) (*Topology, error) {
 	}
 	t := &Topology{File: filename}
 	for _, it := range items {
-		src, err := parseSet(p, it.key, "source", filename, it.line)
+		src, err := parseSet(p, it.Name, "source", filename, it.Line)
 		if err != nil {
 			return nil, err
 		}
-		dst, err := parseSet(p, joinLines(it.value), "destination", filename, it.line)
+		dst, err := parseSet(p, joinLines(it.Value), "destination", filename, it.Line)
 		if err != nil {
-			if te := (*Error)(nil); errors.As(err, &te) && strings.HasPrefix(it.key, "@") && strings.Contains(it.value, ":") {
+			if te := (*Error)(nil); errors.As(err, &te) && strings.HasPrefix(it.Name, "@") && strings.Contains(it.Value, ":") {
 				// "@src:group: dst" is read as the key "@src" (ClusterShell
 				// issue #553).
-				te.Msg += fmt.Sprintf(" (the source ends at the first ':', so it is %s: a route's source cannot name a group source)", pyRepr(it.key))
+				te.Msg += fmt.Sprintf(" (the source ends at the first ':', so it is %s: a route's source cannot name a group source)", strconv.Quote(it.Name))
 			}
 			return nil, err
 		}
-		t.Routes = append(t.Routes, Route{Src: src, Dst: dst, Line: it.line})
+		t.Routes = append(t.Routes, Route{Src: src, Dst: dst, Line: it.Line})
 	}
 	kept, err := check(t.Routes, filename)
 	if err != nil {
@@ -125,12 +127,12 @@ func Parse(r io.Reader, filename string, opts Options) (*Topology, error) {
 func parseSet(p *nodeset.Parser, expr, what, file string, line int) (*nodeset.NodeSet, error) {
 	ns, err := p.Parse(expr)
 	if err != nil {
-		return nil, &Error{File: file, Line: line, Msg: fmt.Sprintf("%s %s", what, pyRepr(expr)), Kind: ErrSyntax, Err: err}
+		return nil, &Error{File: file, Line: line, Msg: fmt.Sprintf("%s %s", what, strconv.Quote(expr)), Kind: ErrSyntax, Err: err}
 	}
 	// ClusterShell takes "node1 # comment" as a node named "node1 #
 	// comment" (configparser has no inline comments) and any white space
 	// as part of a name: such routes never match a real host. Refuse them.
-	if s := ns.String(); strings.ContainsFunc(s, pySpace) {
+	if s := ns.String(); strings.ContainsFunc(s, pyfmt.IsSpace) {
 		// Name the folded names at fault ("rio[10-13] # c"), without
 		// expanding a set that may be huge.
 		bad := s
@@ -146,14 +148,14 @@ func parseSet(p *nodeset.Parser, expr, what, file string, line int) (*nodeset.No
 				continue
 			}
 			if depth == 0 {
-				if part := s[start:i]; strings.ContainsFunc(part, pySpace) {
+				if part := s[start:i]; strings.ContainsFunc(part, pyfmt.IsSpace) {
 					bad = part
 					break
 				}
 				start = i + 1
 			}
 		}
-		msg := fmt.Sprintf("%s %s: node names %s contain white space", what, pyRepr(expr), pyRepr(bad))
+		msg := fmt.Sprintf("%s %s: node names %s contain white space", what, strconv.Quote(expr), strconv.Quote(bad))
 		if strings.ContainsAny(bad, "#;") {
 			msg += " (comments must be on lines of their own)"
 		}
@@ -174,7 +176,7 @@ func joinLines(v string) string {
 	var b strings.Builder
 	depth := 0
 	for piece := range strings.SplitSeq(v, "\n") {
-		piece = pyStrip(piece)
+		piece = pyfmt.Strip(piece)
 		if piece == "" {
 			continue
 		}
@@ -319,4 +321,35 @@ func check(routes []Route, file string) ([]Route, error) {
 		kept = append(kept, rt)
 	}
 	return kept, nil
+}
+
+// iniError words an error of configparser as a topology error at its line.
+// The messages are configparser's, quoted the Go way, except those about
+// a malformed line, which say what a route line lacks.
+func iniError(file string, err error) error {
+	var ce *pyfmt.ConfigError
+	if !errors.As(err, &ce) {
+		return &Error{File: file, Msg: err.Error(), Kind: ErrSyntax}
+	}
+	var msg string
+	switch ce.Kind {
+	case pyfmt.ErrInvalidUTF8:
+		msg = "invalid UTF-8 text"
+	case pyfmt.ErrNoSectionHeader:
+		msg = "File contains no section headers: " + strconv.Quote(pyfmt.Strip(ce.Text))
+	case pyfmt.ErrDuplicateSection:
+		msg = fmt.Sprintf("section %s already exists", strconv.Quote(ce.Section))
+	case pyfmt.ErrDuplicateOption:
+		msg = fmt.Sprintf("option %s in section %s already exists", strconv.Quote(ce.Option), strconv.Quote(ce.Section))
+	case pyfmt.ErrParsing:
+		line := pyfmt.Strip(ce.Text)
+		if sep := strings.IndexAny(line, ":="); sep >= 0 {
+			msg = fmt.Sprintf("parsing error: %s has no source before %s", strconv.Quote(line), strconv.Quote(line[sep:sep+1]))
+		} else {
+			msg = fmt.Sprintf("parsing error: %s has no ':' or '=' between source and destination", strconv.Quote(line))
+		}
+	default:
+		msg = ce.Interpolation(strconv.Quote)
+	}
+	return &Error{File: file, Line: ce.Line, Msg: msg, Kind: ErrSyntax}
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/workers/exec"
@@ -248,7 +249,7 @@ func (g *group) parse(line []byte, stream engine.Stream) {
 		if stream == engine.Stderr {
 			suffix = "@STDERR"
 		}
-		g.job.Debug("PDSH" + suffix + ": " + engine.DebugRepr(line))
+		g.job.Debug("PDSH" + suffix + ": " + pyfmt.ReprBytes(line))
 	}
 	if !pdshPrefix(line) {
 		// "node: text"
