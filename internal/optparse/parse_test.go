@@ -87,10 +87,6 @@ var nodesetParseTests = []struct {
 				strings.Join(v.Strings("and_nodes"), ",") != "e" {
 				t.Errorf("%s", v.Repr())
 			}
-			seen := v.Seen()
-			if len(seen) != 5 || seen[2].OptStr != "-x" || seen[3].OptStr != "--xor" {
-				t.Errorf("seen %+v", seen)
-			}
 		}},
 	{cmd: "nodeset --autostep=50% -f", args: []string{"--autostep=50%", "-f"},
 		check: func(t *testing.T, v *optparse.Values, rest []string) {

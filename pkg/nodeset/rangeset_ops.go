@@ -276,21 +276,6 @@ func (rs *RangeSet) last() member {
 	return member{c.width, c.spans[len(c.spans)-1].hi}
 }
 
-// At returns the member at position i in order (0 <= i < Len()).
-func (rs *RangeSet) at(i int) (member, bool) {
-	rs.normalize()
-	for _, c := range rs.classes {
-		for _, s := range c.spans {
-			n := int(s.hi - s.lo + 1)
-			if i < n {
-				return member{c.width, s.lo + int64(i)}, true
-			}
-			i -= n
-		}
-	}
-	return member{}, false
-}
-
 // Slice returns the members at positions start, start+step, ... < stop
 // (Python's sorted(rs)[start:stop:step] for 0 <= start, step >= 1).
 func (rs *RangeSet) Slice(start, stop, step int) *RangeSet {
