@@ -3,6 +3,7 @@ package optparse
 import (
 	"math"
 	"math/big"
+	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
@@ -166,6 +167,18 @@ func (v *Values) Strings(dest string) []string {
 		}
 	}
 	return out
+}
+
+// Repr returns str(values) as Python prints it: "{'dest': value, ...}",
+// destinations in the order they were first set. The differential tests
+// of this package and of internal/csub compare whole parses with Python's
+// optparse through it.
+func (v *Values) Repr() string {
+	parts := make([]string, len(v.order))
+	for i, k := range v.order {
+		parts[i] = pyfmt.ReprString(k) + ": " + pyfmt.Repr(v.m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // copyValue copies lists so that appending never alters a default.
