@@ -16,28 +16,17 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/csub"
+	"github.com/fleetsh/fleetsh/internal/goldenfile"
 )
 
 var goldenRun = flag.String("golden.run", "", "only run golden cases whose file/name contains this substring")
-
-type goldenCase struct {
-	file, name string
-	line       int
-	cmd        string
-	args       []string
-	stdout     string
-	stderr     string
-	exit       int
-}
 
 // goldenEnv is regen.sh's environment.
 func goldenEnv(t *testing.T) func(string) string {
@@ -57,12 +46,12 @@ func TestGolden(t *testing.T) {
 	}
 	getenv := goldenEnv(t)
 	for _, f := range files {
-		cases, err := parseGoldenFile(f)
+		cases, err := goldenfile.Parse(f, "csub")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range cases {
-			id := filepath.Base(c.file) + "/" + c.name
+			id := filepath.Base(c.File) + "/" + c.Name
 			if *goldenRun != "" && !strings.Contains(id, *goldenRun) {
 				continue
 			}
@@ -71,20 +60,20 @@ func TestGolden(t *testing.T) {
 				// independent, and several wait on command timeouts.
 				t.Parallel()
 				var stdout, stderr bytes.Buffer
-				rc := csub.Main(c.args, strings.NewReader(""), &stdout, &stderr, getenv)
+				rc := csub.Main(c.Args, strings.NewReader(""), &stdout, &stderr, getenv)
 				var b strings.Builder
-				if rc != c.exit {
-					fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.exit)
+				if rc != c.Exit {
+					fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.Exit)
 				}
 				for _, s := range []struct{ name, got, want string }{
-					{"stdout", stdout.String(), c.stdout}, {"stderr", progressCounter.ReplaceAllString(stderr.String(), ""), c.stderr},
+					{"stdout", stdout.String(), c.Stdout}, {"stderr", progressCounter.ReplaceAllString(stderr.String(), ""), c.Stderr},
 				} {
 					if s.got != s.want && byNode(s.got) != byNode(s.want) {
 						fmt.Fprintf(&b, "%s:\n got: %q\nwant: %q\n", s.name, s.got, s.want)
 					}
 				}
 				if b.Len() > 0 {
-					t.Errorf("%s:%d: $ %s\n%s", c.file, c.line, c.cmd, b.String())
+					t.Errorf("%s:%d: $ %s\n%s", c.File, c.Line, c.Cmd, b.String())
 				}
 			})
 		}
@@ -130,122 +119,4 @@ func TestByNode(t *testing.T) {
 	if byNode("n1: a\nn1: b\n") == byNode("n1: b\nn1: a\n") {
 		t.Fatal("a node's own lines were reordered")
 	}
-}
-
-// parseGoldenFile reads one golden file; see regen.sh for the format.
-func parseGoldenFile(path string) ([]*goldenCase, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	lines := strings.Split(string(data), "\n")
-	if n := len(lines); n > 0 && lines[n-1] == "" {
-		lines = lines[:n-1]
-	}
-	var (
-		cases     []*goldenCase
-		cur       *goldenCase
-		sect      *string
-		noeol     bool
-		buf       []string
-		afterExit bool
-	)
-	flush := func() {
-		if sect != nil {
-			*sect = strings.Join(buf, "\n")
-			if len(buf) > 0 && !noeol {
-				*sect += "\n"
-			}
-		}
-		sect, buf = nil, nil
-	}
-	for i, ln := range lines {
-		lineno := i + 1
-		switch {
-		case strings.HasPrefix(ln, "=== "):
-			flush()
-			cur = &goldenCase{file: path, name: strings.TrimSpace(ln[4:]), line: lineno, exit: -1}
-			cases = append(cases, cur)
-			afterExit = false
-		case cur == nil || afterExit:
-		case cur.cmd == "":
-			if !strings.HasPrefix(ln, "$ csub") {
-				return nil, fmt.Errorf("%s:%d: want a \"$ csub ...\" line", path, lineno)
-			}
-			words, err := shellSplit(ln[2:])
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", path, lineno, err)
-			}
-			cur.cmd, cur.args = ln[2:], words[1:]
-		case strings.HasPrefix(ln, ">>> stdout"):
-			flush()
-			sect, noeol = &cur.stdout, strings.HasSuffix(ln, " noeol")
-		case strings.HasPrefix(ln, ">>> stderr"):
-			flush()
-			sect, noeol = &cur.stderr, strings.HasSuffix(ln, " noeol")
-		case strings.HasPrefix(ln, ">>> exit "):
-			flush()
-			n, err := strconv.Atoi(strings.TrimSpace(ln[len(">>> exit "):]))
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: bad exit line", path, lineno)
-			}
-			cur.exit, afterExit = n, true
-		case sect != nil:
-			buf = append(buf, ln)
-		default:
-			return nil, fmt.Errorf("%s:%d: unexpected line outside a section: %q", path, lineno, ln)
-		}
-	}
-	flush()
-	for _, c := range cases {
-		if c.exit < 0 {
-			return nil, fmt.Errorf("%s:%d: case %q has no expectations (run regen.sh)", path, c.line, c.name)
-		}
-	}
-	return cases, nil
-}
-
-// shellSplit splits the command lines regen.sh writes: blanks separate
-// words, '...' quotes, and "'\"'\"'" puts a quote inside a quoted word.
-func shellSplit(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	in := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case ' ', '\t':
-			if in {
-				words = append(words, cur.String())
-				cur.Reset()
-				in = false
-			}
-			continue
-		case '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated '")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-		case '"':
-			j := strings.IndexByte(s[i+1:], '"')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated \"")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-		case '\\':
-			if i+1 < len(s) {
-				i++
-				cur.WriteByte(s[i])
-			}
-		default:
-			cur.WriteByte(c)
-		}
-		in = true
-	}
-	if in {
-		words = append(words, cur.String())
-	}
-	return words, nil
 }
