@@ -94,7 +94,18 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 // errorLine formats an error as ClusterShell's handle_generic_error and
 // nodeset's main do.
 func errorLine(err error) string {
-	const prog = "nodeset"
+	if line, ok := GenericErrorLine("nodeset", err); ok {
+		return line
+	}
+	return "ERROR: " + err.Error()
+}
+
+// GenericErrorLine formats err as ClusterShell 1.9.1's handle_generic_error
+// (CLI/Error.py) does for the errors of node sets and group resolution,
+// with prog for the program's name: nodeset's, and csub's and clubak's
+// (internal/csub), which share that handler with it. ok is false for any
+// other error, which each program reports its own way.
+func GenericErrorLine(prog string, err error) (line string, ok bool) {
 	var (
 		pe *nodeset.ParseError
 		re *nodeset.RangeParseError
@@ -108,29 +119,29 @@ func errorLine(err error) string {
 	)
 	switch {
 	case errors.As(err, &pe), errors.As(err, &re):
-		return prog + ": Parse error: " + err.Error()
+		return prog + ": Parse error: " + err.Error(), true
 	case errors.As(err, &ee):
-		return prog + ": External error: " + ee.Error()
+		return prog + ": External error: " + ee.Error(), true
 	case errors.As(err, &ic):
-		return fmt.Sprintf("%s: Illegal group character: \"%s\"", prog, ic.Error())
+		return fmt.Sprintf("%s: Illegal group character: \"%s\"", prog, ic.Error()), true
 	case errors.As(err, &ce) && ce.Kind == nodeset.SyntaxConfig:
-		return prog + ": " + ce.Error()
+		return prog + ": " + ce.Error(), true
 	case errors.As(err, &ce) && ce.Kind == nodeset.ValueConfig:
-		return "ERROR: " + ce.Error()
+		return "ERROR: " + ce.Error(), true
 	case errors.As(err, &ce):
-		return prog + ": Group resolver error: " + ce.Error()
+		return prog + ": Group resolver error: " + ce.Error(), true
 	case errors.As(err, &us):
-		return fmt.Sprintf("%s: Unknown group source: \"%s\"", prog, us.Source)
+		return fmt.Sprintf("%s: Unknown group source: \"%s\"", prog, us.Source), true
 	case errors.As(err, &nu):
-		return fmt.Sprintf("%s: No %s upcall defined for group source \"%s\"", prog, nu.Upcall, nu.Source)
+		return fmt.Sprintf("%s: No %s upcall defined for group source \"%s\"", prog, nu.Upcall, nu.Source), true
 	case errors.As(err, &qf):
-		return prog + ": Group error: " + qf.Error()
+		return prog + ": Group error: " + qf.Error(), true
 	case errors.As(err, &py) && py.Kind == "TypeError":
-		return prog + ": " + py.Msg
+		return prog + ": " + py.Msg, true
 	case errors.As(err, &py):
-		return "ERROR: " + py.Msg
+		return "ERROR: " + py.Msg, true
 	}
-	return "ERROR: " + err.Error()
+	return "", false
 }
 
 type command struct {
