@@ -19,8 +19,10 @@ package goldenfile
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"unicode/utf8"
 )
 
@@ -34,6 +36,33 @@ type Case struct {
 	Stdout     string
 	Stderr     string
 	Exit       int
+}
+
+// ID names c in test names and -golden.run filters: "file.txt/case name".
+func (c *Case) ID() string { return filepath.Base(c.File) + "/" + c.Name }
+
+// Load reads the golden files of the calling test's package,
+// testdata/golden/*.txt, whose commands run prog, and returns the cases
+// whose ID contains run (all of them when run is "") and the number of
+// files. No file, or a malformed one, fails t.
+func Load(t testing.TB, prog, run string) (cases []*Case, files int) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no testdata/golden/*.txt files: %v", err)
+	}
+	for _, path := range paths {
+		all, err := Parse(path, prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range all {
+			if strings.Contains(c.ID(), run) {
+				cases = append(cases, c)
+			}
+		}
+	}
+	return cases, len(paths)
 }
 
 // Parse reads the golden file at path, whose commands run prog.
