@@ -79,14 +79,8 @@ else
   echo "building ./cmd/nodeset (CGO_ENABLED=0, -trimpath, -ldflags='-s -w')..." >&2
   CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ours" ./cmd/nodeset
 fi
-go build -o "$tmp/gen" ./bench/nodeset/gen
-go build -o "$tmp/wall" ./bench/nodeset/wall
-"$tmp/gen" -out "$tmp"
-mapfile -t xa < "$tmp/xa.args"
-mapfile -t xb < "$tmp/xb.args"
-# -f A1 A2 ... -x B1 -x B2 ...: the union of the A chunks minus each B chunk
-xargs_=(-f "${xa[@]}")
-for b in "${xb[@]}"; do xargs_+=(-x "$b"); done
+# shellcheck source=bench/nodeset/inputs.sh
+. "$root/bench/nodeset/inputs.sh"
 
 # rss BIN STDIN OUT ARGS... -> peak RSS in KiB of one run (time(1)), 0 if
 # time(1) is missing. It runs first and so also warms the page cache for

@@ -9,6 +9,5 @@ import (
 )
 
 func main() {
-	hugeHeap()
 	os.Exit(nodesetcli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }

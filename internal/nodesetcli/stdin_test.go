@@ -5,34 +5,42 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
-	"unicode/utf8"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
 
-// stdinWant folds text as ClusterShell's process_stdin reads it, the whole
-// text at once: universal newlines, "#" comments, the last character of a
-// line without '#' dropped, whitespace-separated nodesets.
+// stdinWant folds text as ClusterShell 1.9.1's process_stdin reads it,
+// the whole text at once, statement for statement (not as the code under
+// test does, a block at a time):
+//
+//	for line in sys.stdin.readlines():   # universal newlines
+//	    line = line[0:line.find('#')].strip()
+//	    for elem in line.split():
+//	        xsetop(xsetcls(elem, autostep=autostep))
+//
+// line.find returns -1 without a '#': the slice then drops the line's last
+// character, its newline or, on a last line without one, a node's.
 func stdinWant(t *testing.T, text string) string {
 	t.Helper()
 	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	all := nodeset.New()
-	for len(text) > 0 {
-		line, rest, found := strings.Cut(text, "\n")
-		text = rest
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		} else if !found {
-			_, size := utf8.DecodeLastRuneInString(line)
-			line = line[:len(line)-size]
+	for _, line := range strings.SplitAfter(text, "\n") { // readlines() keeps the newlines
+		chars := []rune(line)
+		if len(chars) == 0 {
+			continue // SplitAfter's empty tail: readlines() has no such line
 		}
-		for _, f := range strings.Fields(line) {
-			ns, err := nodeset.Parse(f)
+		end := slices.Index(chars, '#')
+		if end < 0 {
+			end = len(chars) - 1
+		}
+		for _, elem := range strings.Fields(string(chars[:end])) {
+			ns, err := nodeset.Parse(elem)
 			if err != nil {
-				t.Fatalf("reference: %q: %v", f, err)
+				t.Fatalf("reference: %q: %v", elem, err)
 			}
 			all.Update(ns)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/optparse"
 )
@@ -48,11 +47,6 @@ func Example() {
 	}
 	fmt.Println(values.Bool("fold"), values.Int("list"), values.Strings("sub_nodes"),
 		values.String("separator"), values.Int("pick"), values.IsNone("groupsource"), args)
-	var seen []string
-	for _, o := range values.Seen() {
-		seen = append(seen, o.OptStr)
-	}
-	fmt.Println(strings.Join(seen, " "))
 
 	// nodeset's own errors go through Parser.Error.
 	err = p.Error("No command specified.")
@@ -60,7 +54,6 @@ func Example() {
 
 	// Output:
 	// true 0 [n2] : 16 true [n[1-4] -x n3]
-	// -f -S --exclude --pick
 	// Usage: nodeset [COMMAND] [OPTIONS] [ns1 [-ixX] ns2|...]
 	//
 	// nodeset: error: No command specified.

@@ -9,23 +9,23 @@ import (
 	"github.com/fleetsh/fleetsh/internal/optparse"
 )
 
-// FuzzParse feeds arbitrary command lines to the nodeset and clush parsers:
+// FuzzParse feeds arbitrary command lines to the nodeset and demo parsers:
 // parsing must never panic, and must either succeed or end with an
 // *ExitError after writing the usage error (status 2) or the help (0).
 func FuzzParse(f *testing.F) {
 	for _, tt := range nodesetParseTests {
 		f.Add(strings.Join(tt.args, "\x00"), false)
 	}
-	f.Add("-c\x00file\x00-w\x00a", true)
-	f.Add("--rc\x00f\x00--dest=/x\x00-t\x001e9", true)
-	f.Fuzz(func(t *testing.T, cmdline string, clush bool) {
+	f.Add("--consume\x00a\x00b\x00-p\x001\x002", true)
+	f.Add("--reject=bad\x00-t\x00x\x00--le=1e9", true)
+	f.Fuzz(func(t *testing.T, cmdline string, demo bool) {
 		args := strings.Split(cmdline, "\x00")
 		var stdout, stderr bytes.Buffer
 		cfg := optparse.Config{Stdout: &stdout, Stderr: &stderr, Formatter: optparse.NewHelpFormatter(78)}
 		var p *optparse.Parser
-		if clush {
-			cfg.Prog = "clush"
-			p = newClushParser(cfg)
+		if demo {
+			cfg.Prog = "demo"
+			p = newDemoParser(cfg)
 		} else {
 			cfg.Prog = "nodeset"
 			p = newNodesetParser(cfg)

@@ -237,13 +237,6 @@ func (p *Parser) newHelpState() *helpState {
 	return &helpState{f: p.formatter, p: p, strings: make(map[*Option]string)}
 }
 
-// FormatOptionHelp returns the "Options:" part of the help, with the
-// option groups (format_option_help).
-func (p *Parser) FormatOptionHelp() string {
-	h := p.newHelpState()
-	return h.formatOptionHelp()
-}
-
 func (h *helpState) formatOptionHelp() string {
 	h.storeOptionStrings()
 	result := []string{h.formatHeading("Options")}

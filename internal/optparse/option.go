@@ -36,7 +36,7 @@ const (
 )
 
 // The built-in option value types. Others can be added with
-// Config.Types or Parser.RegisterType.
+// Config.Types.
 const (
 	// TypeString keeps the value as a string.
 	TypeString = "string"
@@ -116,12 +116,6 @@ type Option struct {
 	longOpts  []string
 	container *container
 }
-
-// ShortOpts returns the option's short option strings.
-func (o *Option) ShortOpts() []string { return append([]string(nil), o.shortOpts...) }
-
-// LongOpts returns the option's long option strings.
-func (o *Option) LongOpts() []string { return append([]string(nil), o.longOpts...) }
 
 // TakesValue reports whether the option consumes an argument.
 func (o *Option) TakesValue() bool { return o.Type != "" }

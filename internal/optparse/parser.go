@@ -62,7 +62,6 @@ type Parser struct {
 	epilog          string
 	conflictResolve bool
 	interspersed    bool
-	processDefaults bool
 	formatter       *HelpFormatter
 	stdout, stderr  io.Writer
 
@@ -91,7 +90,6 @@ func New(cfg Config) *Parser {
 		epilog:          cfg.Epilog,
 		conflictResolve: cfg.ConflictResolve,
 		interspersed:    true,
-		processDefaults: true,
 		formatter:       cfg.Formatter,
 		stdout:          cfg.Stdout,
 		stderr:          cfg.Stderr,
@@ -135,10 +133,6 @@ func Basename(path string) string {
 	return path[strings.LastIndexByte(path, '/')+1:]
 }
 
-// RegisterType adds or replaces an option type. Register custom types
-// before adding options that use them.
-func (p *Parser) RegisterType(name string, c Checker) { p.types[name] = c }
-
 // SetUsage sets the usage text, as Config.Usage.
 func (p *Parser) SetUsage(usage string) {
 	switch {
@@ -162,13 +156,6 @@ func (p *Parser) EnableInterspersedArgs() { p.interspersed = true }
 // argument, leaving it and everything after it as arguments.
 func (p *Parser) DisableInterspersedArgs() { p.interspersed = false }
 
-// SetProcessDefaultValues sets whether string defaults are converted by
-// the type checkers when parsing starts (true by default).
-func (p *Parser) SetProcessDefaultValues(process bool) { p.processDefaults = process }
-
-// SetDefault sets the default value of dest.
-func (p *Parser) SetDefault(dest string, value any) { p.setDefault(dest, value) }
-
 func (p *Parser) setDefault(dest string, value any) {
 	if _, ok := p.defaults[dest]; !ok {
 		p.defOrder = append(p.defOrder, dest)
@@ -179,12 +166,6 @@ func (p *Parser) setDefault(dest string, value any) {
 	p.defaults[dest] = value
 }
 
-// Prog returns the program name used for "%prog".
-func (p *Parser) Prog() string { return p.prog }
-
-// Formatter returns the parser's help formatter.
-func (p *Parser) Formatter() *HelpFormatter { return p.formatter }
-
 // AddGroup adds an option group titled title, with an optional
 // description, and returns it (add_option_group).
 func (p *Parser) AddGroup(title, description string) *Group {
@@ -193,9 +174,6 @@ func (p *Parser) AddGroup(title, description string) *Group {
 	return g
 }
 
-// Groups returns the option groups.
-func (p *Parser) Groups() []*Group { return append([]*Group(nil), p.groups...) }
-
 // AddOption adds an option to the parser and returns it, completed (Type,
 // Dest and Nargs defaults). It panics with an *OptionError if the option
 // definition is invalid or conflicts with an existing option.
@@ -203,13 +181,6 @@ func (p *Parser) AddOption(o Option) *Option { return p.container.add(o) }
 
 // AddOption adds an option to the group; see Parser.AddOption.
 func (g *Group) AddOption(o Option) *Option { return g.container.add(o) }
-
-// Options returns the options added to the parser (not those of its
-// groups) or to the group.
-func (c *container) Options() []*Option { return append([]*Option(nil), c.options...) }
-
-// Description returns the description.
-func (c *container) Description() string { return c.description }
 
 func (c *container) add(o Option) *Option {
 	p := c.parser
@@ -281,40 +252,6 @@ func remove(list []string, s string) []string {
 	return list
 }
 
-// Option returns the option that has the option string optStr, or nil.
-func (p *Parser) Option(optStr string) *Option {
-	if o, ok := p.short[optStr]; ok {
-		return o
-	}
-	return p.long[optStr]
-}
-
-// HasOption reports whether an option has the option string optStr.
-func (p *Parser) HasOption(optStr string) bool { return p.Option(optStr) != nil }
-
-// RemoveOption removes the option that has the option string optStr, with
-// all its option strings.
-func (p *Parser) RemoveOption(optStr string) error {
-	o := p.Option(optStr)
-	if o == nil {
-		return errors.New("no such option " + pyfmt.ReprString(optStr))
-	}
-	for _, s := range o.shortOpts {
-		delete(p.short, s)
-	}
-	for _, s := range o.longOpts {
-		delete(p.long, s)
-	}
-	oc := o.container
-	for j, x := range oc.options {
-		if x == o {
-			oc.options = append(oc.options[:j:j], oc.options[j+1:]...)
-			break
-		}
-	}
-	return nil
-}
-
 // allOptions returns the parser's options followed by its groups' ones.
 func (p *Parser) allOptions() []*Option {
 	all := append([]*Option(nil), p.options...)
@@ -322,16 +259,6 @@ func (p *Parser) allOptions() []*Option {
 		all = append(all, g.options...)
 	}
 	return all
-}
-
-// Defaults returns a copy of the default values by destination, as given
-// (not converted).
-func (p *Parser) Defaults() map[string]any {
-	m := make(map[string]any, len(p.defaults))
-	for k, v := range p.defaults {
-		m[k] = v
-	}
-	return m
 }
 
 // DefaultValues returns the Values parsing starts with
@@ -343,18 +270,16 @@ func (p *Parser) DefaultValues() (*Values, error) {
 	for k, v := range p.defaults {
 		defaults[k] = copyValue(v)
 	}
-	if p.processDefaults {
-		for _, o := range p.allOptions() {
-			if o.Dest == "" {
-				continue
+	for _, o := range p.allOptions() {
+		if o.Dest == "" {
+			continue
+		}
+		if s, ok := defaults[o.Dest].(string); ok {
+			v, err := o.checkValue(p, o.OptString(), s)
+			if err != nil {
+				return nil, err
 			}
-			if s, ok := defaults[o.Dest].(string); ok {
-				v, err := o.checkValue(p, o.OptString(), s)
-				if err != nil {
-					return nil, err
-				}
-				defaults[o.Dest] = v
-			}
+			defaults[o.Dest] = v
 		}
 	}
 	v := &Values{m: make(map[string]any)}
@@ -618,7 +543,6 @@ func (p *Parser) process(o *Option, optStr string, raw any, st *State) error {
 		return err
 	}
 	values := st.Values
-	values.seen = append(values.seen, Occurrence{Option: o, OptStr: optStr, Value: value})
 	switch o.Action {
 	case ActionStore:
 		values.Set(o.Dest, value)
@@ -704,15 +628,6 @@ func (p *Parser) Error(msg string) error {
 	return &ExitError{Status: 2, Message: msg}
 }
 
-// Exit writes msg, if any, to the parser's Stderr and returns an
-// *ExitError with the given status, like optparse's OptionParser.exit().
-func (p *Parser) Exit(status int, msg string) error {
-	if msg != "" {
-		io.WriteString(p.stderr, pyfmt.BackslashReplace(msg))
-	}
-	return &ExitError{Status: status}
-}
-
 // expandProg replaces "%prog" with the program name.
 func (p *Parser) expandProg(s string) string { return strings.ReplaceAll(s, "%prog", p.prog) }
 
@@ -723,14 +638,6 @@ func (p *Parser) Usage() string {
 		return ""
 	}
 	return p.formatter.formatUsage(p.expandProg(p.usage))
-}
-
-// PrintUsage writes the usage followed by an empty line to w, as
-// print_usage does.
-func (p *Parser) PrintUsage(w io.Writer) {
-	if p.hasUsage {
-		io.WriteString(w, p.Usage()+"\n")
-	}
 }
 
 // Version returns the version text with "%prog" expanded, or "".

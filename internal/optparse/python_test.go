@@ -2,19 +2,19 @@ package optparse_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/optparse"
+	"github.com/fleetsh/fleetsh/internal/optparse/pycases"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // testdata/cases.json holds the outcome of parse_args() for the real
-// ClusterShell nodeset and clush parsers and for two demo parsers, computed
+// ClusterShell nodeset and clush parsers and for two demo parsers (the
+// clush ones are run by internal/csub's TestParserMatchesClush), computed
 // by /usr/bin/python3 with testdata/gen_cases.py. The "py" field of each
 // case tells the COLUMNS value, the parser and the arguments.
 
@@ -99,70 +99,11 @@ func newDemo2Parser(cfg optparse.Config) *optparse.Parser {
 
 var parsers = map[string]func(optparse.Config) *optparse.Parser{
 	"nodeset": newNodesetParser,
-	"clush":   newClushParser,
 	"demo":    newDemoParser,
 	"demo2":   newDemo2Parser,
 }
 
-type pyStr struct {
-	S  *string `json:"s"`
-	CP []rune  `json:"cp"`
-}
-
-func (p pyStr) String() string {
-	if p.S != nil {
-		return *p.S
-	}
-	s, err := pyfmt.Encode(p.CP)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
-
-type parseCase struct {
-	Py      string  `json:"py"`
-	Parser  string  `json:"parser"`
-	Args    []pyStr `json:"args"`
-	Columns *string `json:"columns"`
-	Stdout  pyStr   `json:"stdout"`
-	Stderr  pyStr   `json:"stderr"`
-	Status  *int    `json:"status"`
-	Values  string  `json:"values"`
-	Rest    []pyStr `json:"rest"`
-}
-
-var loadCases = sync.OnceValues(func() (*struct {
-	Parse        []parseCase `json:"parse"`
-	OptionErrors []struct {
-		Py    string  `json:"py"`
-		Name  string  `json:"name"`
-		Error *string `json:"error"`
-	} `json:"option_errors"`
-}, error) {
-	var c struct {
-		Parse        []parseCase `json:"parse"`
-		OptionErrors []struct {
-			Py    string  `json:"py"`
-			Name  string  `json:"name"`
-			Error *string `json:"error"`
-		} `json:"option_errors"`
-	}
-	data, err := os.ReadFile("testdata/cases.json")
-	if err != nil {
-		return nil, err
-	}
-	err = json.Unmarshal(data, &c)
-	return &c, err
-})
-
-func strs(l []pyStr) []string {
-	out := []string{}
-	for _, s := range l {
-		out = append(out, s.String())
-	}
-	return out
-}
+var loadCases = sync.OnceValues(func() (*pycases.Cases, error) { return pycases.Load("testdata/cases.json") })
 
 func setColumns(t *testing.T, columns *string) {
 	t.Setenv("COLUMNS", "")
@@ -182,33 +123,20 @@ func TestParsePythonCases(t *testing.T) {
 		t.Fatalf("only %d cases", len(cases.Parse))
 	}
 	for _, c := range cases.Parse {
+		newParser, ok := parsers[c.Parser]
+		if !ok {
+			continue // clush: internal/csub's TestParserMatchesClush
+		}
 		setColumns(t, c.Columns)
 		var stdout, stderr bytes.Buffer
-		p := parsers[c.Parser](optparse.Config{Prog: c.Parser, Stdout: &stdout, Stderr: &stderr})
-		values, rest, err := p.Parse(strs(c.Args))
-		if got, want := stdout.String(), c.Stdout.String(); got != want {
-			t.Errorf("%s: stdout:\n%s\nwant:\n%s", c.Py, got, want)
-		}
-		if got, want := stderr.String(), c.Stderr.String(); got != want {
-			t.Errorf("%s: stderr:\n%q\nwant:\n%q", c.Py, got, want)
-		}
-		if c.Status != nil {
-			var ee *optparse.ExitError
-			if !errors.As(err, &ee) || ee.Status != *c.Status {
-				t.Errorf("%s: got error %v, want exit status %d", c.Py, err, *c.Status)
-			}
-			continue
-		}
+		p := newParser(optparse.Config{Prog: c.Parser, Stdout: &stdout, Stderr: &stderr})
+		values, rest, err := p.Parse(pycases.Strings(c.Args))
+		got, err := pycases.Got(stdout.String(), stderr.String(), values, rest, err)
 		if err != nil {
 			t.Errorf("%s: unexpected error %v", c.Py, err)
 			continue
 		}
-		if got := values.Repr(); got != c.Values {
-			t.Errorf("%s: values\n got %s\nwant %s", c.Py, got, c.Values)
-		}
-		if got, want := strings.Join(rest, "\x00"), strings.Join(strs(c.Rest), "\x00"); got != want {
-			t.Errorf("%s: rest args %q, want %q", c.Py, rest, strs(c.Rest))
-		}
+		pycases.Compare(t, c.Py, got, c.Want())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testdata/textwrap.json holds textwrap.wrap() results computed by the
@@ -53,7 +54,19 @@ func TestWrapTextChunks(t *testing.T) {
 
 func TestWrapTextNoHang(t *testing.T) {
 	// Python's textwrap.wrap('\n 日本-語  é-é ', 2, initial_indent='    ',
-	// subsequent_indent='    ') never returns; we must.
-	_ = wrapText("\n 日本-語  é-é ", 2, "    ", "    ")
-	_ = wrapText("    --- _x-y_\né-é", 1, "    ", "    ")
+	// subsequent_indent='    ') never returns; we must. A regression would
+	// loop forever: the calls run aside, and a generous bound (they take
+	// microseconds) turns a hang into a failure naming it rather than the
+	// go test timeout.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = wrapText("\n 日本-語  é-é ", 2, "    ", "    ")
+		_ = wrapText("    --- _x-y_\né-é", 1, "    ", "    ")
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("wrapText hangs on an indent wider than the width (Python's textwrap loops forever there)")
+	}
 }

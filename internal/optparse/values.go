@@ -3,7 +3,6 @@ package optparse
 import (
 	"math"
 	"math/big"
-	"sort"
 	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -17,36 +16,7 @@ import (
 // []any (ActionAppend), pyfmt.Tuple (Nargs > 1) and the defaults given.
 type Values struct {
 	m     map[string]any
-	order []string
-	seen  []Occurrence
-}
-
-// Occurrence records one option seen on the command line.
-type Occurrence struct {
-	// Option is the option seen.
-	Option *Option
-	// OptStr is the option string as seen (the full long option after
-	// abbreviation expansion).
-	OptStr string
-	// Value is the converted value, nil for options without a value.
-	Value any
-}
-
-// NewValues returns Values initialized from defaults (like
-// optparse.Values(defaults)).
-func NewValues(defaults map[string]any) *Values {
-	v := &Values{m: make(map[string]any)}
-	for _, k := range sortedKeys(defaults) {
-		v.Set(k, defaults[k])
-	}
-	return v
-}
-
-// Lookup returns the value of dest and whether it is set at all
-// (Python's hasattr).
-func (v *Values) Lookup(dest string) (any, bool) {
-	x, ok := v.m[dest]
-	return x, ok
+	order []string // destinations in the order they were first set
 }
 
 // Get returns the value of dest, nil if it is None or unset.
@@ -199,15 +169,10 @@ func (v *Values) Strings(dest string) []string {
 	return out
 }
 
-// Dests returns the names of the destinations set, in the order they were
-// first set.
-func (v *Values) Dests() []string { return append([]string(nil), v.order...) }
-
-// Seen returns the options seen on the command line, in order.
-func (v *Values) Seen() []Occurrence { return append([]Occurrence(nil), v.seen...) }
-
 // Repr returns str(values) as Python prints it: "{'dest': value, ...}",
-// destinations in the order they were first set.
+// destinations in the order they were first set. The differential tests
+// of this package and of internal/csub compare whole parses with Python's
+// optparse through it.
 func (v *Values) Repr() string {
 	parts := make([]string, len(v.order))
 	for i, k := range v.order {
@@ -225,13 +190,4 @@ func copyValue(x any) any {
 		return append(make([]string, 0, len(t)), t...)
 	}
 	return x
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -89,11 +89,6 @@ func New() *Task {
 	return t
 }
 
-var defaultTask = sync.OnceValue(New)
-
-// Default returns the process's default task (ClusterShell's task_self).
-func Default() *Task { return defaultTask() }
-
 // SetInfo sets an info key (fanout, connect_timeout, command_timeout,
 // debug, print_debug, or a free USER_ key).
 func (t *Task) SetInfo(key string, value any) { t.set(t.info, key, value) }

@@ -48,6 +48,23 @@ func (p *patternSet) empty() bool {
 
 func (p *patternSet) hasRange() bool { return p.rs != nil || p.nd != nil }
 
+// updateRange applies an in-place set operation to the ranges of p with
+// those of q, a set of the same pattern: rsOp when both are
+// one-dimensional, ndOp when both are n-dimensional. It reports false,
+// changing nothing, when they are not both ranges of one kind.
+func (p *patternSet) updateRange(q *patternSet, rsOp func(*RangeSet, *RangeSet),
+	ndOp func(*rangeSetND, *rangeSetND)) bool {
+	switch {
+	case p.rs != nil && q.rs != nil:
+		rsOp(p.rs, q.rs)
+	case p.nd != nil && q.nd != nil:
+		ndOp(p.nd, q.nd)
+	default:
+		return false
+	}
+	return true
+}
+
 func (p *patternSet) count() int {
 	switch {
 	case p.rs != nil:
@@ -193,12 +210,7 @@ func (ns *NodeSet) DifferenceUpdate(o *NodeSet) {
 		if !ok {
 			continue
 		}
-		switch {
-		case p.rs != nil && ep.rs != nil:
-			p.rs.DifferenceUpdate(ep.rs)
-		case p.nd != nil && ep.nd != nil:
-			p.nd.differenceUpdate(ep.nd)
-		case !p.hasRange():
+		if !p.updateRange(ep, (*RangeSet).DifferenceUpdate, (*rangeSetND).differenceUpdate) && !p.hasRange() {
 			delete(ns.pats, pat)
 			continue
 		}
@@ -217,12 +229,8 @@ func (ns *NodeSet) SymmetricDifferenceUpdate(o *NodeSet) {
 		if !ok {
 			continue
 		}
-		switch {
-		case p.rs != nil && bp.rs != nil:
-			p.rs.SymmetricDifferenceUpdate(bp.rs)
-		case p.nd != nil && bp.nd != nil:
-			p.nd.symmetricDifferenceUpdate(bp.nd)
-		case !bp.hasRange():
+		if !p.updateRange(bp, (*RangeSet).SymmetricDifferenceUpdate, (*rangeSetND).symmetricDifferenceUpdate) &&
+			!bp.hasRange() {
 			purge = append(purge, pat)
 		}
 	}
@@ -242,27 +250,21 @@ func (ns *NodeSet) SymmetricDifferenceUpdate(o *NodeSet) {
 }
 
 // Union returns a new set holding the nodes of both.
-func (ns *NodeSet) Union(o *NodeSet) *NodeSet { c := ns.Clone(); c.Update(o); return c }
+func (ns *NodeSet) Union(o *NodeSet) *NodeSet { return updated(ns, (*NodeSet).Update, o) }
 
 // Intersection returns a new set holding the nodes in both.
 func (ns *NodeSet) Intersection(o *NodeSet) *NodeSet {
-	c := ns.Clone()
-	c.IntersectionUpdate(o)
-	return c
+	return updated(ns, (*NodeSet).IntersectionUpdate, o)
 }
 
 // Difference returns a new set holding the nodes of ns not in o.
 func (ns *NodeSet) Difference(o *NodeSet) *NodeSet {
-	c := ns.Clone()
-	c.DifferenceUpdate(o)
-	return c
+	return updated(ns, (*NodeSet).DifferenceUpdate, o)
 }
 
 // SymmetricDifference returns a new set with the nodes in exactly one set.
 func (ns *NodeSet) SymmetricDifference(o *NodeSet) *NodeSet {
-	c := ns.Clone()
-	c.SymmetricDifferenceUpdate(o)
-	return c
+	return updated(ns, (*NodeSet).SymmetricDifferenceUpdate, o)
 }
 
 // IsSuperset reports whether every node of o is in ns.

@@ -36,8 +36,6 @@ func compilePattern(key string) *pattern {
 	return &pattern{lit: append(lits, cur.String())}
 }
 
-func (p *pattern) dims() int { return len(p.lit) - 1 }
-
 // appendNode appends the node name made of the pattern and its indexes.
 func (p *pattern) appendNode(b []byte, idx []member) []byte {
 	b = append(b, p.lit[0]...)

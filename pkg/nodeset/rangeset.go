@@ -48,11 +48,6 @@ func memberOf(v int64, pad int) member {
 	return member{max(pad, numDigits(v)), v}
 }
 
-// padded reports whether m is written with leading zeros.
-func (m member) padded() bool {
-	return m.width > 1 && m.value < paddedLimit(m.width)
-}
-
 // paddedLimit returns the smallest value of width w written without padding.
 func paddedLimit(w int) int64 {
 	if w-1 > maxIndexDigits {

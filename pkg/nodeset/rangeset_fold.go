@@ -186,12 +186,6 @@ func (rs *RangeSet) foldTo(put func([]byte)) {
 	}})
 }
 
-// appendFolded appends the folded form of rs.
-func (rs *RangeSet) appendFolded(b []byte) []byte {
-	rs.foldTo(func(p []byte) { b = append(b, p...) })
-	return b
-}
-
 // writeFolded writes the folded form of rs to sb.
 func (rs *RangeSet) writeFolded(sb *strings.Builder) {
 	rs.foldTo(func(p []byte) { sb.Write(p) })

@@ -181,25 +181,28 @@ func sameArray(spans []span, cls []rsClass) bool {
 	return false
 }
 
+// updated returns a copy of s changed by update with o: the set operation
+// of NodeSet and RangeSet that returns a new set, from the one that
+// updates in place.
+func updated[S interface{ Clone() S }](s S, update func(S, S), o S) S {
+	c := s.Clone()
+	update(c, o)
+	return c
+}
+
 // Intersection returns a new set with the indexes in both.
 func (rs *RangeSet) Intersection(o *RangeSet) *RangeSet {
-	c := rs.Clone()
-	c.IntersectionUpdate(o)
-	return c
+	return updated(rs, (*RangeSet).IntersectionUpdate, o)
 }
 
 // Difference returns a new set with the indexes of rs not in o.
 func (rs *RangeSet) Difference(o *RangeSet) *RangeSet {
-	c := rs.Clone()
-	c.DifferenceUpdate(o)
-	return c
+	return updated(rs, (*RangeSet).DifferenceUpdate, o)
 }
 
 // SymmetricDifference returns a new set with the indexes in exactly one.
 func (rs *RangeSet) SymmetricDifference(o *RangeSet) *RangeSet {
-	c := rs.Clone()
-	c.SymmetricDifferenceUpdate(o)
-	return c
+	return updated(rs, (*RangeSet).SymmetricDifferenceUpdate, o)
 }
 
 // IsSuperset reports whether every index of o is in rs.
@@ -274,21 +277,6 @@ func (rs *RangeSet) last() member {
 	rs.normalize()
 	c := rs.classes[len(rs.classes)-1]
 	return member{c.width, c.spans[len(c.spans)-1].hi}
-}
-
-// At returns the member at position i in order (0 <= i < Len()).
-func (rs *RangeSet) at(i int) (member, bool) {
-	rs.normalize()
-	for _, c := range rs.classes {
-		for _, s := range c.spans {
-			n := int(s.hi - s.lo + 1)
-			if i < n {
-				return member{c.width, s.lo + int64(i)}, true
-			}
-			i -= n
-		}
-	}
-	return member{}, false
 }
 
 // Slice returns the members at positions start, start+step, ... < stop

@@ -150,12 +150,9 @@ func (rs *RangeSet) flush() {
 	rs.classes = mergeClasses(rs.classes, add, opUnion)
 }
 
-// spansOf turns values (in any order, with repeats) into sorted runs.
-func spansOf(vals []int64) []span { return spansOfChunks([][]int64{vals}, len(vals)) }
-
-// spansOfChunks is spansOf for n values held in chunks (none empty). Node
-// indexes are usually dense: then a bitmap of the range does it in linear
-// time and less memory than sorting.
+// spansOfChunks turns n values held in chunks (none empty; in any order,
+// with repeats) into sorted runs. Node indexes are usually dense: then a
+// bitmap of the range does it in linear time and less memory than sorting.
 func spansOfChunks(chunks [][]int64, n int) []span {
 	lo, hi := chunks[0][0], chunks[0][0]
 	for _, c := range chunks {

@@ -1,14 +1,16 @@
 package nodeset
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
 )
 
-// TestSpansOfMatchesSort checks the bitmap path of spansOf against the
-// plain sort on random dense and sparse lists, negative values included.
-func TestSpansOfMatchesSort(t *testing.T) {
+// TestSpansOfChunksMatchesModel checks both paths of spansOfChunks (the
+// bitmap and the sort) against the set model on random dense and sparse
+// lists, negative values included.
+func TestSpansOfChunksMatchesModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
 	for i := 0; i < 2000; i++ {
 		n := 1 + r.IntN(300)
@@ -21,18 +23,18 @@ func TestSpansOfMatchesSort(t *testing.T) {
 		for j := range vals {
 			vals[j] = base + r.Int64N(spread)
 		}
-		want := sortedSpans(slices.Clone(vals))
-		if got := spansOf(vals); !slices.Equal(got, want) {
-			t.Fatalf("spansOf(%v) = %v, want %v", vals, got, want)
+		want := modelSpans(vals)
+		if got := spansOfChunks([][]int64{slices.Clone(vals)}, n); !slices.Equal(got, want) {
+			t.Fatalf("spansOfChunks(%v) = %v, want %v", vals, got, want)
 		}
 	}
 }
 
-// TestPendingMatchesSort checks members pushed one by one (chunks, then a
-// bitmap once dense, re-based as values fall outside it) against the sort,
+// TestPendingMatchesModel checks members pushed one by one (chunks, then a
+// bitmap once dense, re-based as values fall outside it) against the set model,
 // on lists long enough to go through every path: dense, sparse, dense
 // with far outliers, a range that keeps growing, and repeats.
-func TestPendingMatchesSort(t *testing.T) {
+func TestPendingMatchesModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 13))
 	shapes := map[string]func(i, n int) int64{
 		"dense":  func(i, n int) int64 { return r.Int64N(int64(n) * 13 / 10) },
@@ -63,7 +65,7 @@ func TestPendingMatchesSort(t *testing.T) {
 				rs.push(member{7, vals[i]})
 			}
 			rs.normalize()
-			want := sortedSpans(vals)
+			want := modelSpans(vals)
 			if len(rs.classes) != 1 || !slices.Equal(rs.classes[0].spans, want) {
 				t.Fatalf("%s, %d values: got %v, want %d runs", name, n, rs.classes, len(want))
 			}
@@ -71,16 +73,27 @@ func TestPendingMatchesSort(t *testing.T) {
 	}
 }
 
-func sortedSpans(vals []int64) []span {
-	slices.Sort(vals)
-	var out []span
+// modelSpans is the oracle of the tests above: the runs of the set of
+// vals, found by membership alone (a run starts at each member whose
+// predecessor is absent and goes on while the next integer is present),
+// not by sorting and merging as the code under test does.
+func modelSpans(vals []int64) []span {
+	set := make(map[int64]bool, len(vals))
 	for _, v := range vals {
-		if n := len(out); n > 0 && v <= out[n-1].hi+1 {
-			out[n-1].hi = max(out[n-1].hi, v)
-		} else {
-			out = append(out, span{v, v})
-		}
+		set[v] = true
 	}
+	var out []span
+	for v := range set {
+		if set[v-1] {
+			continue
+		}
+		hi := v
+		for set[hi+1] {
+			hi++
+		}
+		out = append(out, span{v, hi})
+	}
+	slices.SortFunc(out, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
 	return out
 }
 

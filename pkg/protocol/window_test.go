@@ -8,6 +8,12 @@ import (
 	"time"
 )
 
+// hangBound bounds the wait for a send that must complete: a regression
+// that leaves senders blocked fails with a message naming them instead of
+// hanging until go test's timeout. It is a liveness bound, generous for a
+// loaded machine, not a timing assertion: the sends take microseconds.
+const hangBound = 10 * time.Second
+
 func TestWindowBlocksAtSize(t *testing.T) {
 	w := NewWindow(3)
 	ctx := context.Background()
@@ -28,8 +34,14 @@ func TestWindowBlocksAtSize(t *testing.T) {
 		done <- seq
 	}()
 	w.Ack(2)
-	if seq := <-done; seq != 4 {
-		t.Fatalf("after ack got seq %d", seq)
+	select {
+	case seq := <-done:
+		if seq != 4 {
+			t.Fatalf("after ack got seq %d", seq)
+		}
+	case <-time.After(hangBound):
+		w.Close()
+		t.Fatalf("fourth send still blocked %v after Ack(2) made room", hangBound)
 	}
 	if got := w.From(3); !reflect.DeepEqual(got, [][]byte{[]byte("b3"), []byte("b4")}) {
 		t.Errorf("From(3) = %q", got)
@@ -111,12 +123,16 @@ func TestWindowManySenders(t *testing.T) {
 			done <- seq
 		}()
 	}
+	bound := time.After(hangBound)
 	for got := 0; got < 100; {
 		select {
 		case <-done:
 			got++
 		case <-time.After(10 * time.Millisecond):
 			w.Ack(w.Last())
+		case <-bound:
+			w.Close() // releases the senders still waiting
+			t.Fatalf("%d of 100 sends through a window of 4 still blocked after %v of acks", 100-got, hangBound)
 		}
 	}
 }
