@@ -57,7 +57,7 @@
 //
 // # ClusterShell equivalents
 //
-//	task_self(), Task()                 New() (no process-wide task)
+//	task_self(), Task()                 Default(), New()
 //	task.shell(cmd, nodes=..., handler=...)  Task.Shell(cmd, Options{Nodes: ..., Handler: ...})
 //	task.copy / task.rcopy              Task.Copy / Task.Rcopy
 //	task.timer(fire, handler, interval) Task.Timer(fire, interval, handler, autoclose)

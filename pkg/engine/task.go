@@ -89,6 +89,15 @@ func New() *Task {
 	return t
 }
 
+// defaultTask is the one piece of process-wide state the project allows:
+// ClusterShell programs reach their task through task_self(), and code
+// ported from them expects every call to return the same task.
+var defaultTask = sync.OnceValue(New)
+
+// Default returns the process's default task (ClusterShell's task_self()):
+// the same *Task on every call, made by New on the first.
+func Default() *Task { return defaultTask() }
+
 // SetInfo sets an info key (fanout, connect_timeout, command_timeout,
 // debug, print_debug, or a free USER_ key).
 func (t *Task) SetInfo(key string, value any) { t.set(t.info, key, value) }
