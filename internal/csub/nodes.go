@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fleetsh/fleetsh/internal/nodesetcli"
+	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/internal/pyini"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -177,12 +177,22 @@ type stderrOf struct{ o *outputs }
 func (w stderrOf) Write(p []byte) (int, error) { return w.o.stderr().Write(p) }
 
 // errorLine formats an error as ClusterShell's handle_generic_error does
-// (node set errors as the nodeset command words them, nodesetcli.ErrorLine,
-// with csub's name).
+// (the same mapping as the nodeset command's, with csub's name).
 func errorLine(err error) string { return errorLineOf(progName, err) }
 
 // errorLineOf is errorLine for the program prog (clubak).
 func errorLineOf(prog string, err error) string {
+	var (
+		pe *nodeset.ParseError
+		re *nodeset.RangeParseError
+		ee *nodeset.ExternalError
+		ic *nodeset.IllegalCharError
+		ce *nodeset.ConfigError
+		us *nodeset.UnknownSourceError
+		nu *nodeset.NoUpcallError
+		qf *nodeset.QueryFailedError
+		py *pyfmt.Error
+	)
 	var (
 		cfg *configError
 		pye *pyError
@@ -196,9 +206,28 @@ func errorLineOf(prog string, err error) string {
 		return "ERROR: " + err.Error()
 	case errors.As(err, &pye), errors.As(err, &ini), errors.As(err, &nse), errors.As(err, &noe):
 		return prog + ": " + err.Error()
-	}
-	if line, ok := nodesetcli.ErrorLine(prog, err); ok {
-		return line
+	case errors.As(err, &pe), errors.As(err, &re):
+		return prog + ": Parse error: " + err.Error()
+	case errors.As(err, &ee):
+		return prog + ": External error: " + ee.Error()
+	case errors.As(err, &ic):
+		return fmt.Sprintf("%s: Illegal group character: \"%s\"", prog, ic.Error())
+	case errors.As(err, &ce) && ce.Kind == nodeset.SyntaxConfig:
+		return prog + ": " + ce.Error()
+	case errors.As(err, &ce) && ce.Kind == nodeset.ValueConfig:
+		return "ERROR: " + ce.Error()
+	case errors.As(err, &ce):
+		return prog + ": Group resolver error: " + ce.Error()
+	case errors.As(err, &us):
+		return fmt.Sprintf("%s: Unknown group source: \"%s\"", prog, us.Source)
+	case errors.As(err, &nu):
+		return fmt.Sprintf("%s: No %s upcall defined for group source \"%s\"", prog, nu.Upcall, nu.Source)
+	case errors.As(err, &qf):
+		return prog + ": Group error: " + qf.Error()
+	case errors.As(err, &py) && py.Kind == "TypeError":
+		return prog + ": " + py.Msg
+	case errors.As(err, &py):
+		return "ERROR: " + py.Msg
 	}
 	return prog + ": " + err.Error()
 }

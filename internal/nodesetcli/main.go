@@ -94,8 +94,41 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 // errorLine formats an error as ClusterShell's handle_generic_error and
 // nodeset's main do.
 func errorLine(err error) string {
-	if line, ok := ErrorLine("nodeset", err); ok {
-		return line
+	const prog = "nodeset"
+	var (
+		pe *nodeset.ParseError
+		re *nodeset.RangeParseError
+		ee *nodeset.ExternalError
+		ic *nodeset.IllegalCharError
+		ce *nodeset.ConfigError
+		us *nodeset.UnknownSourceError
+		nu *nodeset.NoUpcallError
+		qf *nodeset.QueryFailedError
+		py *pyfmt.Error
+	)
+	switch {
+	case errors.As(err, &pe), errors.As(err, &re):
+		return prog + ": Parse error: " + err.Error()
+	case errors.As(err, &ee):
+		return prog + ": External error: " + ee.Error()
+	case errors.As(err, &ic):
+		return fmt.Sprintf("%s: Illegal group character: \"%s\"", prog, ic.Error())
+	case errors.As(err, &ce) && ce.Kind == nodeset.SyntaxConfig:
+		return prog + ": " + ce.Error()
+	case errors.As(err, &ce) && ce.Kind == nodeset.ValueConfig:
+		return "ERROR: " + ce.Error()
+	case errors.As(err, &ce):
+		return prog + ": Group resolver error: " + ce.Error()
+	case errors.As(err, &us):
+		return fmt.Sprintf("%s: Unknown group source: \"%s\"", prog, us.Source)
+	case errors.As(err, &nu):
+		return fmt.Sprintf("%s: No %s upcall defined for group source \"%s\"", prog, nu.Upcall, nu.Source)
+	case errors.As(err, &qf):
+		return prog + ": Group error: " + qf.Error()
+	case errors.As(err, &py) && py.Kind == "TypeError":
+		return prog + ": " + py.Msg
+	case errors.As(err, &py):
+		return "ERROR: " + py.Msg
 	}
 	return "ERROR: " + err.Error()
 }
