@@ -12,8 +12,7 @@
 # csub's name with nothing substituted afterwards.
 #
 # The file format is the nodeset golden tests', described in
-# internal/testdata/golden/regen-common.sh (../../golden_test.go reads its
-# '...' quoting only, and no "<<< stdin" section).
+# internal/testdata/golden/regen-common.sh.
 #
 # Commands run from internal/csub with a scrubbed environment (empty HOME,
 # CLUSTERSHELL_CFGDIR=testdata/golden/conf for groups.conf and clush.conf)
