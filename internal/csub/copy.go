@@ -124,7 +124,7 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 		r.h = &copyHandler{directHandler: directHandler{r}, cr: cr, source: src}
 		if timer == nil && d.wantRunTimer(true) {
 			// One counter for all the copies, as clush's.
-			timer = startRunTimer(d.o, n*len(s.command), func() int {
+			timer = startRunTimer(d, n*len(s.command), func() int {
 				if cur == nil {
 					return doneBefore
 				}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fleetsh/fleetsh/internal/pydifflib"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -84,6 +85,9 @@ type display struct {
 	verbosity int
 	nodeCount bool // clush.conf node_count
 	color     bool
+	// timerDelay is when clush's progress counter first shows
+	// (runtimer.go); zero: clush's 1.33 s.
+	timerDelay time.Duration
 
 	// -r folds header node sets with the groups of groupsource (-s; ""
 	// the default source), -G without "@source:".

@@ -278,7 +278,7 @@ func startEarlyTimer(d *display, total int) *earlyTimer {
 		return nil
 	}
 	e := &earlyTimer{}
-	e.t = startRunTimer(d.o, total, func() int {
+	e.t = startRunTimer(d, total, func() int {
 		if e.r == nil {
 			return 0
 		}
@@ -309,14 +309,23 @@ func (e *earlyTimer) stop() {
 	e.t.clean()
 }
 
-// batch renders one batch of the stream and writes it out.
-func (r *renderer) batch(b *protocol.EventBatch) {
+// batch renders one batch of the stream and writes it out; the error is
+// the outputs' (a broken pipe).
+func (r *renderer) batch(b *protocol.EventBatch) error {
 	r.lock()
 	defer r.unlock()
 	for i := range b.Events {
 		r.record(&b.Events[i])
 	}
-	_ = r.d.o.flush()
+	return r.d.o.flush()
+}
+
+// flush writes out what is buffered, holding the progress counter off:
+// its goroutine writes to the same buffers.
+func (r *renderer) flush() error {
+	r.lock()
+	defer r.unlock()
+	return r.d.o.flush()
 }
 
 func (r *renderer) record(rec *protocol.Event) {

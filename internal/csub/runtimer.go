@@ -56,8 +56,14 @@ func (d *display) wantRunTimer(copy bool) bool {
 	return d.progress && d.verbosity > verbQuiet
 }
 
-func startRunTimer(o *outputs, total int, done func() int) *runTimer {
-	return newRunTimer(o, total, done, runTimerDelay, runTimerInterval)
+// startRunTimer starts d's counter: first after d.timerDelay (clush's
+// 1.33 s when zero), then every 1/3 s.
+func startRunTimer(d *display, total int, done func() int) *runTimer {
+	delay := d.timerDelay
+	if delay == 0 {
+		delay = runTimerDelay
+	}
+	return newRunTimer(d.o, total, done, delay, runTimerInterval)
 }
 
 // newRunTimer starts a counter that first shows after delay, then every
