@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -433,11 +434,7 @@ func (a *Agent) waitIdle(ctx context.Context) error {
 func (a *Agent) list() []*shard {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]*shard, 0, len(a.shards))
-	for _, s := range a.shards {
-		out = append(out, s)
-	}
-	return out
+	return slices.Collect(maps.Values(a.shards))
 }
 
 func (a *Agent) lookup(key string) *shard {

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -262,11 +263,7 @@ func (c *Coordinator) reconnectedAt() time.Time { return c.reconnected }
 
 // activeJobs lists the jobs in the registry. Call with c.mu held.
 func (c *Coordinator) activeJobs() []*job {
-	var out []*job
-	for _, j := range c.jobs {
-		out = append(out, j)
-	}
-	return out
+	return slices.Collect(maps.Values(c.jobs))
 }
 
 func (c *Coordinator) job(id string) *job {
