@@ -279,15 +279,8 @@ func TestClubakDiff(t *testing.T) {
 	env := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8",
 		"CLUSTERSHELL_CFGDIR=" + filepath.Join(data, "conf")}
 
-	cases := clubakDiffCases()
-	if only := os.Getenv("FLEETSH_CLUBAK_DIFF_RUN"); only != "" {
-		cases = slices.DeleteFunc(cases, func(c clubakDiffCase) bool { return !strings.Contains(c.name, only) })
-	} else if len(cases) < 170 {
-		t.Errorf("only %d cases: the differential test promises at least 170", len(cases))
-	}
-	if testing.Short() {
-		cases = diffSample(t, cases, clubakDiffShortCases)
-	}
+	cases := diffCases(t, clubakDiffCases(), func(c clubakDiffCase) string { return c.name },
+		"FLEETSH_CLUBAK_DIFF_RUN", 170, clubakDiffShortCases)
 	type result struct {
 		args     []string
 		ref, got clubakDiffRun

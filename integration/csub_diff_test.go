@@ -276,17 +276,8 @@ func TestCsubDiff(t *testing.T) {
 	home := t.TempDir()
 	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf, "PYTHONUNBUFFERED=1"}
 
-	cases := csubDiffCases()
-	if len(cases) < 60 {
-		t.Errorf("only %d cases: the differential test promises at least 60", len(cases))
-	}
-	only := os.Getenv("FLEETSH_CSUB_DIFF_RUN")
-	if only != "" {
-		cases = slices.DeleteFunc(cases, func(c csubDiffCase) bool { return !strings.Contains(c.name, only) })
-	}
-	if testing.Short() {
-		cases = diffSample(t, cases, csubDiffShortCases)
-	}
+	cases := diffCases(t, csubDiffCases(), func(c csubDiffCase) string { return c.name },
+		"FLEETSH_CSUB_DIFF_RUN", 60, csubDiffShortCases)
 	// Run every case first, several at a time whatever -parallel says:
 	// clush's Python start-up costs CPU, and the timeout cases only wait.
 	type result struct {

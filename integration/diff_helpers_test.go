@@ -149,3 +149,21 @@ func diffSample[T any](t *testing.T, cases []T, def int) []T {
 	t.Logf("-short: %d of %d cases, seed %d (replay: FLEETSH_DIFF_SEED=%d FLEETSH_DIFF_CASES=%d go test -short)", n, len(cases), seed, seed, n)
 	return sample
 }
+
+// diffCases is the cases a differential test runs: the table (which must
+// hold at least atLeast cases, as the test's doc promises), those whose
+// name contains $onlyVar when it is set, else under -short a sample of
+// short of them (diffSample).
+func diffCases[T any](t *testing.T, cases []T, name func(T) string, onlyVar string, atLeast, short int) []T {
+	t.Helper()
+	if len(cases) < atLeast {
+		t.Errorf("only %d cases: the differential test promises at least %d", len(cases), atLeast)
+	}
+	if only := os.Getenv(onlyVar); only != "" {
+		return slices.DeleteFunc(cases, func(c T) bool { return !strings.Contains(name(c), only) })
+	}
+	if testing.Short() {
+		return diffSample(t, cases, short)
+	}
+	return cases
+}
