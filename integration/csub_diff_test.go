@@ -322,8 +322,9 @@ func csubDiffReport(got, ref csubDiffRun, canon func(string) string) string {
 		diffStream{"stdout", got.stdout, ref.stdout}, diffStream{"stderr", got.stderr, ref.stderr}, diffStream{"files", got.files, ref.files})
 }
 
-// csubProgress is clush's progress counter and its erasure.
-var csubProgress = regexp.MustCompile(`csub: *\d+/\d+\r| +\r`)
+// csubProgress is clush's progress counter (with its " write: <rate>/s"
+// once the nodes took standard input) and its erasure.
+var csubProgress = regexp.MustCompile(`csub: *\d+/\d+( write: [^\r]*/s)?\r| +\r`)
 
 // csubSoftLimit is the varying part of fd_max's -d line.
 var csubSoftLimit = regexp.MustCompile(`(?m)^(Changing max open files soft limit from )-?\d+`)
