@@ -54,6 +54,9 @@ type Config struct {
 	// MaxBuffered is how many bytes of records may wait per shard before
 	// the shard's engine is held back (default 8 MiB).
 	MaxBuffered int
+	// ResendAfter is how long a batch may go unacknowledged before the
+	// agent publishes it again (default 2 s).
+	ResendAfter time.Duration
 }
 
 // Defaults.
@@ -62,13 +65,13 @@ const (
 	DefaultWorker      = "ssh"
 	DefaultHeartbeat   = time.Second
 	DefaultMaxBuffered = 8 << 20
+	DefaultResendAfter = 2 * time.Second
 )
 
 // Timings of the protocol.
 const (
 	flushEvery     = 50 * time.Millisecond
-	staleEvery     = time.Second
-	staleAge       = 2 * time.Second
+	staleEvery     = time.Second // at most; ResendAfter/2 when shorter
 	registerWait   = time.Second
 	stopGrace      = 2 * time.Second
 	doneBackoffMin = 200 * time.Millisecond // first pause between summary retries
@@ -115,6 +118,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxBuffered <= 0 {
 		c.MaxBuffered = DefaultMaxBuffered
+	}
+	if c.ResendAfter <= 0 {
+		c.ResendAfter = DefaultResendAfter
 	}
 	return nil
 }
@@ -354,7 +360,7 @@ func (a *Agent) kickHeartbeat() {
 // ask for it unless a later one shows the gap.
 func (a *Agent) staleLoop(ctx context.Context) {
 	defer a.wg.Done()
-	tick := time.NewTicker(staleEvery)
+	tick := time.NewTicker(min(staleEvery, a.cfg.ResendAfter/2))
 	defer tick.Stop()
 	for {
 		select {
@@ -363,7 +369,7 @@ func (a *Agent) staleLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 		for _, s := range a.list() {
-			if stale := s.win.Stale(staleAge); len(stale) > 0 {
+			if stale := s.win.Stale(a.cfg.ResendAfter); len(stale) > 0 {
 				s.log.Debug("republishing unacknowledged batches", "count", len(stale))
 				s.publish(stale)
 			}
