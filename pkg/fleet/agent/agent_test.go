@@ -29,7 +29,7 @@ func TestShardExec(t *testing.T) {
 		CommandTimeout: 4 * time.Second,
 	})
 	sh.MaxBatch = 2048 // several batches
-	r := c.run(a, sh, 20*time.Second)
+	r := c.run(a, sh)
 	got := r.nodes(t, len(nodes))
 	ends := oneEnd(t, got)
 	for i, n := range got {
@@ -76,7 +76,7 @@ func TestGather(t *testing.T) {
 	nodes := names("g", 500)
 	// Shell builtins only: 500 nodes are 500 processes, not 1000.
 	cmd := `i=0; while [ $i -lt 20 ]; do i=$((i+1)); echo "the same output, line $i"; done; case %h in g7) echo odd >&2;; esac`
-	r := c.run(a, shardOf("gath", nodes, protocol.JobSpec{Command: cmd, Gather: true, Stderr: true}), 60*time.Second)
+	r := c.run(a, shardOf("gath", nodes, protocol.JobSpec{Command: cmd, Gather: true, Stderr: true}))
 	gathered := c.bytes.Load()
 	got := r.nodes(t, len(nodes))
 	ends := oneEnd(t, got)
@@ -149,7 +149,7 @@ func TestFlowControl(t *testing.T) {
 	}
 	c.ack.Store(true)
 	c.ackAll(a.ID())
-	r = c.wait(sh.Key(), 20*time.Second)
+	r = c.wait(sh.Key())
 	got := r.nodes(t, 1)
 	if len(got[0].stdout) != 30000 || got[0].stdout[29999] != "30000" || got[0].stdout[0] != "1" {
 		t.Fatalf("%d lines", len(got[0].stdout))
@@ -173,7 +173,7 @@ func TestRetransmitOnRequest(t *testing.T) {
 	c.drop = func(b *protocol.EventBatch, n int) bool {
 		return b.Seq == 2 && n == 1
 	}
-	r := c.run(a, sh, 20*time.Second)
+	r := c.run(a, sh)
 	if r.arrivals[2] < 2 {
 		t.Errorf("seq 2 arrived %d times", r.arrivals[2])
 	}
@@ -207,7 +207,7 @@ func TestResendOverdue(t *testing.T) {
 			tc.lose(c)
 			sh := shardOf(tc.job, []string{tc.node}, protocol.JobSpec{Command: "seq 1 5000"})
 			sh.MaxBatch, sh.Window = 1024, tc.window
-			r := c.run(a, sh, 15*time.Second)
+			r := c.run(a, sh)
 			if r.arrivals[tc.resent] < 2 {
 				t.Errorf("seq %d arrived %d times", tc.resent, r.arrivals[tc.resent])
 			}
@@ -239,7 +239,7 @@ func TestDoneMissing(t *testing.T) {
 	}
 	sh := shardOf("missing", []string{"m1", "m2"}, protocol.JobSpec{Command: "seq 1 1000"})
 	sh.MaxBatch, sh.Window = 1024, 64
-	r := c.run(a, sh, 20*time.Second)
+	r := c.run(a, sh)
 	if len(first.Missing) == 0 || r.dones < 2 {
 		t.Fatalf("first reply %+v, %d summaries", first, r.dones)
 	}
@@ -341,7 +341,7 @@ func TestCancel(t *testing.T) {
 	r := c.streaming(t, a, sh, 1)
 	start := time.Now()
 	c.control(a.ID(), protocol.Control{Kind: protocol.ControlCancel, Job: "cancel"})
-	c.wait(sh.Key(), 10*time.Second)
+	c.wait(sh.Key())
 	took := time.Since(start)
 	got := r.nodes(t, len(nodes))
 	started := 0
@@ -373,7 +373,7 @@ func TestDuplicateShard(t *testing.T) {
 			t.Fatal(rep.Error)
 		}
 	}
-	c.wait(sh.Key(), 10*time.Second)
+	c.wait(sh.Key())
 	waitFor(t, 5*time.Second, func() bool { return a.lookup(sh.Key()) == nil })
 	if rep := c.submit(a, sh); !rep.Accepted { // after its end too
 		t.Fatal(rep.Error)
@@ -485,7 +485,7 @@ func TestStop(t *testing.T) {
 	case <-time.After(stopGrace + 3*time.Second):
 		t.Fatal("Run did not return")
 	}
-	r := c.wait(sh.Key(), time.Second)
+	r := c.wait(sh.Key())
 	for i, e := range oneEnd(t, r.nodes(t, 3)) {
 		if e.State != protocol.StateCancel {
 			t.Errorf("node %d: %q", i, e.State)
@@ -519,7 +519,7 @@ func TestNATSRestart(t *testing.T) {
 	sh := shardOf("restart", nodes, protocol.JobSpec{Command: "sleep 0.2; echo hi %h"})
 	r := c.streaming(t, a, sh, 2)
 	srv.Restart(300 * time.Millisecond)
-	r = c.wait(sh.Key(), 20*time.Second)
+	r = c.wait(sh.Key())
 	got := r.nodes(t, len(nodes))
 	for i, e := range oneEnd(t, got) {
 		if e.State != protocol.StateExited || strings.Join(got[i].stdout, "|") != "hi "+nodes[i] {
@@ -541,7 +541,7 @@ func TestCopyStdinHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.run(a, shardOf("copy", []string{"c1"}, protocol.JobSpec{
-		Copy: &protocol.CopySpec{Source: src, Dest: filepath.Join(dir, "dst")}}), 10*time.Second)
+		Copy: &protocol.CopySpec{Source: src, Dest: filepath.Join(dir, "dst")}}))
 	if e := oneEnd(t, r.nodes(t, 1)); e[0].State != protocol.StateExited || e[0].Code != 0 {
 		t.Errorf("copy: %+v", e[0])
 	}
@@ -553,13 +553,13 @@ func TestCopyStdinHosts(t *testing.T) {
 		t.Fatalf("shard refused: %s", rep.Error)
 	}
 	c.sendStdin(a, sh, "a\n", "b\n", "")
-	r = c.wait(sh.Key(), 10*time.Second)
+	r = c.wait(sh.Key())
 	for i, n := range r.nodes(t, 2) {
 		if strings.Join(n.stdout, "|") != "a|b" || n.written != 4 {
 			t.Errorf("stdin node %d: %q, %d bytes written", i, n.stdout, n.written)
 		}
 	}
-	r = c.run(a, shardOf("hosts", []string{"h1", "h2", "h3"}, protocol.JobSpec{Command: "echo %hosts"}), 10*time.Second)
+	r = c.run(a, shardOf("hosts", []string{"h1", "h2", "h3"}, protocol.JobSpec{Command: "echo %hosts"}))
 	for i, n := range r.nodes(t, 3) {
 		if strings.Join(n.stdout, "|") != "h[1-3]" || len(n.ends) != 1 || n.starts != 1 {
 			t.Errorf("hosts node %d: %q %d ends", i, n.stdout, len(n.ends))
@@ -573,7 +573,7 @@ func TestLongLine(t *testing.T) {
 	_, c, a := fleet(t, Config{})
 	sh := shardOf("long", []string{"l1"}, protocol.JobSpec{Command: "head -c 300000 /dev/zero | tr '\\0' x; echo; echo after"})
 	sh.MaxBatch = 16 << 10
-	r := c.run(a, sh, 10*time.Second)
+	r := c.run(a, sh)
 	got := r.nodes(t, 1)[0]
 	if len(got.stdout) != 2 || len(got.stdout[0]) != 300000 || got.stdout[1] != "after" {
 		t.Fatalf("%d lines", len(got.stdout))
@@ -586,7 +586,7 @@ func TestLongLine(t *testing.T) {
 	sh = shardOf("longg", []string{"l1", "l2"}, protocol.JobSpec{Gather: true,
 		Command: "head -c 100000 /dev/zero | tr '\\0' x; echo; echo after"})
 	sh.MaxBatch = 16 << 10
-	r = c.run(a, sh, 10*time.Second)
+	r = c.run(a, sh)
 	for i, n := range r.nodes(t, 2) {
 		if len(n.stdout) != 2 || len(n.stdout[0]) != 100000 || n.stdout[1] != "after" {
 			t.Errorf("gathered node %d: %d lines", i, len(n.stdout))

@@ -22,7 +22,7 @@ func BenchmarkAgentLines(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		sh := shardOf(fmt.Sprintf("bench%d", i), names("b", nodes), protocol.JobSpec{Command: cmd})
-		r := c.run(a, sh, time.Minute)
+		r := c.run(a, sh)
 		if r.summary.Finals[protocol.StateExited] != nodes {
 			b.Fatalf("finals %v", r.summary.Finals)
 		}

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -26,7 +25,7 @@ func TestDebugLines(t *testing.T) {
 		if tc.debug {
 			spec.Info = map[string]string{"debug": "true"}
 		}
-		r := c.run(a, shardOf("dbg-"+tc.name, nodes, spec), 20*time.Second)
+		r := c.run(a, shardOf("dbg-"+tc.name, nodes, spec))
 		// The events in stream order, each as "<node>: <kind> <data>"
 		// or "debug <line>".
 		var events []string
