@@ -54,7 +54,7 @@ func TestJobOverMaxPayload(t *testing.T) {
 	const nodes = 40000
 	// The work of 40 000 nodes may delay the fake agent's heartbeats on a
 	// busy machine: losing it is not what this test is about.
-	srv, _ := startCoordinator(t, Config{LostAfter: time.Minute})
+	srv, _ := startCoordinator(t, Config{LostAfter: time.Hour})
 	a := newFakeAgent(t, srv, "a1")
 	names := testutil.BadNames(nodes)
 	spec := protocol.JobSpec{ID: "big", Nodes: fold(t, names), Command: "true"}
@@ -249,7 +249,8 @@ func TestJobsReplyFits(t *testing.T) {
 // that reason: another agent would fail the same way, and "no agent"
 // would be a lie (the first symptom).
 func TestShardOverMaxPayloadNamed(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
+	// The fake agent must not be lost while a loaded machine runs this.
+	srv, co := startCoordinator(t, Config{LostAfter: time.Hour})
 	newFakeAgent(t, srv, "a1")
 	j := newJob(co, protocol.JobSpec{ID: "over", Nodes: "n1"}, []string{"n1"})
 	j.mu.Lock()
