@@ -62,6 +62,7 @@ type fakeAgent struct {
 	ctl    chan protocol.Control
 	stop   chan struct{}
 	once   sync.Once
+	seqMu  sync.Mutex // send runs from one goroutine per shard
 	seq    map[string]uint64
 	refuse atomic.Pointer[protocol.ShardReply] // set: refuse shards so
 }
@@ -135,9 +136,12 @@ func (a *fakeAgent) sendSeq(s protocol.Shard, seq uint64, recs ...protocol.Event
 }
 
 func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Event) uint64 {
+	a.seqMu.Lock()
 	a.seq[s.Key()]++
-	a.sendSeq(s, a.seq[s.Key()], recs...)
-	return a.seq[s.Key()]
+	seq := a.seq[s.Key()]
+	a.seqMu.Unlock()
+	a.sendSeq(s, seq, recs...)
+	return seq
 }
 
 func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
