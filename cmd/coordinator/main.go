@@ -29,6 +29,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs := cmd.FlagSet
 	var (
 		listen     = fs.String("listen", "127.0.0.1:4222", `host:port the embedded NATS server accepts agents and csub on ("" = none)`)
+		insecure   = fs.Bool("insecure", false, "let --listen name an address beyond loopback, without authentication or TLS (logged at every start)")
 		natsURL    = fs.String("nats", "", "join this NATS server or cluster instead of embedding one")
 		topoPath   = fs.String("topology", "", "ClusterShell topology.conf (default "+defaultTopology+" if it exists)")
 		root       = fs.String("root", "", "this coordinator's name in the topology (default: the sources that are no destination)")
@@ -54,7 +55,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		return 1
 	}
 	subj := protocol.Subjects{Prefix: *prefix}
-	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Name: "fleetsh-coordinator",
+	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
 	if *localAgent {

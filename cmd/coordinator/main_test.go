@@ -31,6 +31,10 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--topology", badTopo}, 1},
 		{[]string{"--topology", filepath.Join(dir, "missing.conf")}, 1},
 		{[]string{"--listen", ":4222"}, 1}, // every interface, by accident
+		// Beyond loopback without --insecure: a setting refused. With it,
+		// 192.0.2.1 (TEST-NET-1, no address of this machine) fails to bind.
+		{[]string{"--listen", "0.0.0.0:4222"}, 2},
+		{[]string{"--listen", "192.0.2.1:0", "--insecure"}, 1},
 		{[]string{"--prefix", "a..b", "--listen", ""}, 2},
 	} {
 		if got := run(c.args, io.Discard, nil); got != c.want {

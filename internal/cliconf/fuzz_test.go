@@ -20,6 +20,7 @@ func daemonFlags() *Command {
 	}
 	fs.Bool("local-agent", true, "")
 	fs.Bool("local", false, "")
+	fs.Bool("insecure", false, "")
 	fs.Int("fanout", 64, "")
 	fs.Int("max-nodes", 1, "")
 	fs.Duration("heartbeat", time.Second, "")

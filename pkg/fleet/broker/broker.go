@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,25 @@ type Config struct {
 	// Name names the server in logs and monitoring.
 	Name   string
 	Logger *slog.Logger
+	// Insecure lets Listen name an address beyond loopback. The fleet's
+	// NATS port has no authentication and no TLS yet, so whoever reaches
+	// it can run commands on every node: Start refuses such an address
+	// without Insecure, and with it logs a warning at every start.
+	Insecure bool
+}
+
+// ErrNotLoopback is wrapped by Start's error for a listen address beyond
+// loopback without Config.Insecure.
+var ErrNotLoopback = errors.New("listening beyond loopback without authentication or TLS")
+
+// loopback tells whether host (an IP address or a name) can only be
+// reached from this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Start starts a server and waits until it accepts connections.
@@ -51,6 +71,10 @@ func Start(cfg Config) (*server.Server, error) {
 			// nats-server reads "" as every interface; never by accident.
 			return nil, fmt.Errorf("listen address %q: give a host (127.0.0.1 for this machine only)", cfg.Listen)
 		}
+		if !loopback(host) && !cfg.Insecure {
+			return nil, fmt.Errorf("listen address %q: %w: anyone who reaches it could run commands on every node; "+
+				"listen on 127.0.0.1, or say --insecure on a trusted network", cfg.Listen, ErrNotLoopback)
+		}
 		if p == 0 {
 			p = server.RANDOM_PORT
 		}
@@ -63,6 +87,10 @@ func Start(cfg Config) (*server.Server, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.Listen != "" && cfg.Insecure && !loopback(opts.Host) {
+		log.Warn("INSECURE: the fleet's NATS port is open beyond loopback without authentication or TLS: "+
+			"anyone who reaches it can run commands on every node", "listen", cfg.Listen)
 	}
 	l := &logger{l: log.With("component", "nats")}
 	s.SetLoggerV2(l, false, false, false)

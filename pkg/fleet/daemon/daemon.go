@@ -34,6 +34,9 @@ type Config struct {
 	// Listen is the host:port the embedded server accepts connections on
 	// ("": in-process connections only). Unused with NATS.
 	Listen string
+	// Insecure lets Listen name an address beyond loopback
+	// (broker.Config.Insecure).
+	Insecure bool
 	// Name names the embedded server in its logs.
 	Name string
 	// Logger receives the logs of every part (nil: discarded).
@@ -87,7 +90,10 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		return nil, err
 	}
 	if cfg.NATS == "" {
-		srv, err := broker.Start(broker.Config{Listen: cfg.Listen, Name: cfg.Name, Logger: log})
+		srv, err := broker.Start(broker.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, Name: cfg.Name, Logger: log})
+		if errors.Is(err, broker.ErrNotLoopback) {
+			return nil, &ConfigError{Err: fmt.Errorf("embedded nats: %w", err)}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats: %w", err)
 		}
