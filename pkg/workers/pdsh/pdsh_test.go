@@ -228,12 +228,35 @@ func TestCommandTimeout(t *testing.T) {
 	job := &engine.GroupJob{Nodes: []string{"n1", "n2"}, Command: "case %h in n1) exec sleep 30;; esac; echo done", CommandTimeout: time.Second, Info: info}
 	start := time.Now()
 	res := New().RunGroup(t.Context(), job)
+	// pdsh 2.34 itself sometimes dies of SIGSEGV when its watchdog kills the
+	// timed-out command (seen once in CI, status 139): the driver then rightly
+	// reports ReasonLocal for the nodes without a status. That is pdsh's
+	// crash, not what this test checks, so it runs pdsh again.
+	for try := 1; try < 4 && pdshCrashed(res); try++ {
+		t.Logf("pdsh crashed (try %d): %+v", try, res)
+		start = time.Now()
+		res = New().RunGroup(t.Context(), job)
+	}
 	if engine.ReasonOf(res["n1"].Err) != engine.ReasonCommandTimeout || res["n2"].Err != nil || res["n2"].ExitCode != 0 {
 		t.Errorf("%+v", res)
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("took %v", d)
 	}
+}
+
+// pdshCrashed reports whether pdsh itself was killed by a signal.
+func pdshCrashed(res map[string]engine.Result) bool {
+	for _, r := range res {
+		if r.Err == nil {
+			continue
+		}
+		// 128+SIGSEGV, 128+SIGABRT
+		if e := r.Err.Error(); strings.Contains(e, "pdsh exited with status 139") || strings.Contains(e, "pdsh exited with status 134") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCancel(t *testing.T) {
