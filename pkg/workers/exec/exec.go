@@ -120,11 +120,11 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 // means: every "node" is this machine, so each gets its own copy.
 func (d *Driver) copy(ctx context.Context, job *engine.Job, node string, rank int) engine.Result {
 	spec := job.Copy
-	src, err := Substitute(spec.Source, node, rank)
+	src, err := SubstitutePath(spec.Source, node, rank)
 	if err != nil {
 		return LocalError(job.Node, fmt.Errorf("copy source: %w", err))
 	}
-	dst, err := Substitute(spec.Dest, node, rank)
+	dst, err := SubstitutePath(spec.Dest, node, rank)
 	if err != nil {
 		return LocalError(job.Node, fmt.Errorf("copy destination: %w", err))
 	}
