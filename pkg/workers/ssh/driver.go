@@ -134,6 +134,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
 
 // Name is the name users select the native ssh driver by.
@@ -296,6 +297,9 @@ func (r *run) run(ctx context.Context) engine.Result {
 	node := r.job.Node
 	if err := ctx.Err(); err != nil {
 		return r.interrupted(err)
+	}
+	if err := exec.ValidHostname(node); err != nil {
+		return r.localError(err)
 	}
 	rs, err := r.d.newResolver(r.job)
 	if err != nil {

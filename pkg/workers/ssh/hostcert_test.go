@@ -181,3 +181,24 @@ func TestCertificateAuthorityIsNoHostKey(t *testing.T) {
 	jr = newJob("node1", "true")
 	wantCode(t, jr, jr.run(t, d), 0)
 }
+
+// A node name with shell syntax never reaches a ProxyCommand's %h: the
+// driver refuses it as OpenSSH does, before anything runs.
+func TestCraftedNodeNameRefused(t *testing.T) {
+	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
+	marker := t.TempDir() + "/injected"
+	if err := e.AddConfig("Host *", "    ProxyCommand nc %h %p"); err != nil {
+		t.Fatal(err)
+	}
+	d := testDriver(t, e)
+	for _, node := range []string{"a;touch " + marker, "$(touch " + marker + ")", "-oProxyCommand=touch " + marker} {
+		jr := newJob(node, "true")
+		res := jr.run(t, d)
+		if engine.ReasonOf(res.Err) != engine.ReasonLocal || !strings.Contains(jr.stderr.String(), "hostname contains invalid characters") {
+			t.Fatalf("%q: %v, stderr %q", node, res.Err, jr.stderr)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%q ran the injected command", node)
+		}
+	}
+}
