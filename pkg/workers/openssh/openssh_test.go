@@ -314,3 +314,25 @@ func TestSSHLargeBinaryOutput(t *testing.T) {
 		t.Fatalf("sha256 %s, remote %s", got, want)
 	}
 }
+
+// TestCraftedNodeName: ssh would read "-oProxyCommand=..." as an option
+// and run it; such names (and names with shell syntax) are refused
+// before ssh starts.
+func TestCraftedNodeName(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "injected")
+	fake := filepath.Join(t.TempDir(), "ssh")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	info := testutil.InfoMap(map[string]any{"ssh_path": fake})
+	for _, n := range []string{"-oProxyCommand=touch " + marker, "a;id", "a`id`"} {
+		var out bytes.Buffer
+		res := New().Run(t.Context(), &engine.Job{Node: n, Command: "true", Info: info, Stdout: &out})
+		if engine.ReasonOf(res.Err) != engine.ReasonLocal || !strings.Contains(res.Err.Error(), "hostname contains invalid characters") {
+			t.Errorf("%q: %+v", n, res)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("ssh ran for a crafted node name")
+	}
+}
