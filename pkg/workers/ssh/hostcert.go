@@ -42,6 +42,7 @@ func authorityLines(files []string) map[fileLine]bool {
 // certRefusal is why a host certificate was not accepted: OpenSSH's line
 // and a sentence naming the host, the certificate and the reason.
 type certRefusal struct {
+	level   logLevel // OpenSSH's: error for an invalid certificate, debug for an unknown CA
 	line    string
 	summary string
 }
@@ -50,7 +51,7 @@ type certRefusal struct {
 // OpenSSH prints it before falling back to the plain key, and in the
 // one-line reason.
 func (c *certRefusal) explain(f *failure) {
-	f.lines = append([]diagLine{errLine("%s", c.line)}, f.lines...)
+	f.lines = append([]diagLine{{level: c.level, text: c.line}}, f.lines...)
 	if f.summary == "" {
 		f.summary = c.summary + "; and its plain key is not known"
 	}
@@ -75,8 +76,12 @@ func (r *run) verifyHostCert(t *target, set *knownHostsSet, h hostID, known host
 			r.job.Node, keyTypeName(cert), ssh.FingerprintSHA256(cert.SignatureKey))
 		var refusal *certRefusal
 		if len(known.cas) > 0 {
-			line := fmt.Sprintf("Certificate of %s is signed by CA %s, which no @cert-authority line trusts for it", h.name, ssh.FingerprintSHA256(cert.SignatureKey))
-			refusal = &certRefusal{line: line, summary: fmt.Sprintf("%s host certificate of %s refused: %s", keyTypeName(cert), h.name, line)}
+			refusal = &certRefusal{
+				level: logDebug,
+				line:  "debug1: No matching CA found. Retry with plain key",
+				summary: fmt.Sprintf("%s host certificate of %s refused: signed by CA %s, which no @cert-authority line trusts for it",
+					keyTypeName(cert), h.name, ssh.FingerprintSHA256(cert.SignatureKey)),
+			}
 		}
 		return r.verifyPlainKey(t, set, h, known, cert.Key, refusal)
 	}
@@ -92,9 +97,10 @@ func (r *run) verifyHostCert(t *target, set *knownHostsSet, h hostID, known host
 	}
 	reason := certProblem(cert, h.principal(), time.Now(), err)
 	refusal := &certRefusal{
-		line: reason,
-		summary: fmt.Sprintf("%s host certificate of %s (serial %d, id %q, signed by %s, trusted in %s:%d) refused: %s",
-			keyTypeName(cert), h.name, cert.Serial, cert.KeyId, ssh.FingerprintSHA256(cert.SignatureKey),
+		level: logError,
+		line:  reason,
+		summary: fmt.Sprintf("%s host certificate of %s (serial %d, id %q, principals %q, signed by %s, trusted in %s:%d) refused: %s",
+			keyTypeName(cert), h.name, cert.Serial, cert.KeyId, cert.ValidPrincipals, ssh.FingerprintSHA256(cert.SignatureKey),
 			set.realName(ca.Filename), ca.Line, reason),
 	}
 	return r.verifyPlainKey(t, set, h, known, cert.Key, refusal)
@@ -115,7 +121,7 @@ func certProblem(cert *ssh.Certificate, principal string, now time.Time, err err
 	case len(cert.ValidPrincipals) == 0:
 		return "Certificate lacks principal list"
 	case !slices.Contains(cert.ValidPrincipals, principal):
-		return fmt.Sprintf("Certificate invalid: name is not a listed principal (%q is not among %q)", principal, cert.ValidPrincipals)
+		return "Certificate invalid: name is not a listed principal"
 	case len(cert.CriticalOptions) > 0:
 		return fmt.Sprintf("Certificate for %s contains unsupported critical options(s)", principal)
 	}

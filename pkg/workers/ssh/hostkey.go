@@ -328,7 +328,7 @@ func (r *run) verifyPlainKey(t *target, set *knownHostsSet, h hostID, known host
 	}
 	accepted := func() *failure {
 		if certRefusal != nil {
-			r.say(logError, certRefusal.line)
+			r.say(certRefusal.level, certRefusal.line)
 		}
 		return nil
 	}
@@ -351,7 +351,7 @@ func (r *run) verifyPlainKey(t *target, set *knownHostsSet, h hostID, known host
 		f := r.unknownHostKey(t, name, key, err)
 		if certRefusal != nil {
 			if f == nil {
-				r.say(logError, certRefusal.line)
+				r.say(certRefusal.level, certRefusal.line)
 			} else {
 				certRefusal.explain(f)
 			}
@@ -379,7 +379,7 @@ func (r *run) verifyPlainKey(t *target, set *knownHostsSet, h hostID, known host
 		errLine("  ssh-keygen -f \"%s\" -R \"%s\"", file, name),
 	}
 	if certRefusal != nil {
-		lines = append([]diagLine{errLine("%s", certRefusal.line)}, lines...)
+		lines = append([]diagLine{{level: certRefusal.level, text: certRefusal.line}}, lines...)
 	}
 	if t.StrictHostKeyChecking == "no" {
 		// OpenSSH goes on, with password authentication off (which the
