@@ -211,3 +211,38 @@ func TestCraftedNodeNameRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownHostPort22 checks the lookup of a host on port 22, which the
+// other tests (servers on high ports) never reach: known_hosts names it
+// without brackets or port, and knownhosts must be asked "host:22".
+func TestKnownHostPort22(t *testing.T) {
+	s := sshtest.Start(t, sshtest.Config{})
+	ca := newCA(t)
+	certified, err := ca.Sign(sshtest.HostCert{Principals: []string{"node1.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := t.TempDir() + "/known_hosts"
+	writeFile(t, file, s.KnownHostsLine("node1.example")+"\n"+ca.KnownHostsLine("*.example")+"\n")
+	o := newOptions()
+	o.Port, o.StrictHostKeyChecking, o.UserKnownHostsFiles = 22, "yes", []string{file}
+	tg := &target{options: o, Host: "node1.example"}
+	jr := newJob("node1.example", "true")
+	r := &run{d: &Driver{}, job: jr.job, diag: jr.stderr, level: logInfo}
+	cb, algos, err := r.hostKeyCallback(tg, &handshake{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(algos) == 0 || !strings.Contains(algos[0], "-cert-") {
+		t.Errorf("algorithms %q: certificates not first", algos)
+	}
+	if err := cb("", nil, s.HostKey()); err != nil {
+		t.Errorf("known key refused: %v", err)
+	}
+	if err := cb("", nil, certified.Cert); err != nil {
+		t.Errorf("certificate refused: %v", err)
+	}
+	if err := cb("", nil, newCA(t).Signer.PublicKey()); err == nil {
+		t.Error("an unknown key was accepted")
+	}
+}
