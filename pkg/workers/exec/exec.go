@@ -7,7 +7,11 @@
 // A command runs as "/bin/sh -c <command>" after the exec placeholders are
 // replaced (see Substitute): "echo %h rank=%n" prints each node's name and
 // rank. A command holding %hosts runs once for the whole node set, keyed
-// by the folded set (see Driver.Keys). A copy runs "cp [-r] [-p] src dst".
+// by the folded set (see Driver.Keys). A node name with shell syntax in it
+// is quoted where it lands, so that it cannot run anything (ClusterShell
+// inserts it as it is); usual names are inserted byte for byte. A copy
+// runs "cp [-r] [-p] src dst", with names inserted as they are (no shell
+// reads them).
 package exec
 
 import (
