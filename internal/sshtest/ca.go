@@ -22,15 +22,11 @@ type HostCA struct {
 
 // NewHostCA makes a CA with a new ed25519 key.
 func NewHostCA() (*HostCA, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	k, err := GenerateClientKey() // any ed25519 key pair will do
 	if err != nil {
-		return nil, fmt.Errorf("sshtest: generate CA key: %w", err)
+		return nil, err
 	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("sshtest: CA signer: %w", err)
-	}
-	return &HostCA{Signer: signer}, nil
+	return &HostCA{Signer: k.Signer}, nil
 }
 
 // KnownHostsLine is the "@cert-authority patterns key" line trusting the
@@ -67,16 +63,12 @@ type Certified struct {
 
 // Sign makes a new ed25519 host key and certifies it as c says.
 func (ca *HostCA) Sign(c HostCert) (*Certified, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	host, err := GenerateClientKey() // any ed25519 key pair will do
 	if err != nil {
-		return nil, fmt.Errorf("sshtest: generate host key: %w", err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("sshtest: host signer: %w", err)
+		return nil, err
 	}
 	cert := &ssh.Certificate{
-		Key:             hostSigner.PublicKey(),
+		Key:             host.PublicKey(),
 		Serial:          c.Serial,
 		CertType:        ssh.HostCert,
 		KeyId:           c.KeyID,
@@ -95,11 +87,11 @@ func (ca *HostCA) Sign(c HostCert) (*Certified, error) {
 	if err := cert.SignCert(rand.Reader, ca.Signer); err != nil {
 		return nil, fmt.Errorf("sshtest: sign host certificate: %w", err)
 	}
-	signer, err := ssh.NewCertSigner(cert, hostSigner)
+	signer, err := ssh.NewCertSigner(cert, host.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("sshtest: certificate signer: %w", err)
 	}
-	return &Certified{Signer: signer, Cert: cert, Private: priv}, nil
+	return &Certified{Signer: signer, Cert: cert, Private: host.Private}, nil
 }
 
 // PlainKnownHostsLine is a known_hosts line for the certificate's plain
