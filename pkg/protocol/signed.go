@@ -21,9 +21,12 @@ import (
 //
 //	{"key":"U...","sig":"<base64>","payload":<the grant's JSON>}
 //
-// Payload is carried verbatim (a JSON value, not a string), and the
-// signature covers exactly those bytes: nothing is re-encoded between
-// signing and verifying, so there is no canonical form to agree on.
+// The envelope has this one spelling (fields in this order, no spaces):
+// its decoder reads the key and signature off the front and takes the
+// rest as the payload, without scanning it. Payload is carried verbatim
+// (a JSON value, not a string), and the signature covers exactly those
+// bytes: nothing is re-encoded between signing and verifying, so there is
+// no canonical form to agree on.
 
 // Signing defaults and bounds.
 const (
@@ -118,11 +121,11 @@ func SignShard(kp nkeys.KeyPair, agent string, sh *Shard, now time.Time, ttl tim
 	// base32 and the signature base64, neither needs escaping.
 	var b bytes.Buffer
 	b.Grow(len(payload) + len(pub) + 160)
-	b.WriteString(`{"key":"`)
+	b.WriteString(envKey)
 	b.WriteString(pub)
-	b.WriteString(`","sig":"`)
+	b.WriteString(envSig)
 	b.WriteString(base64.StdEncoding.EncodeToString(sig))
-	b.WriteString(`","payload":`)
+	b.WriteString(envPayload)
 	b.Write(payload)
 	b.WriteString("}")
 	return b.Bytes(), nil
@@ -132,21 +135,49 @@ func signed(payload []byte) []byte {
 	return append([]byte(signContext), payload...)
 }
 
-// DecodeSignedShard decodes an envelope without checking it. It reads
-// at most MaxSignedShard bytes, and what it keeps is a slice of data's
-// size.
+// Envelope layout: SignShard writes exactly this, and DecodeSignedShard
+// reads nothing else.
+const (
+	envKey     = `{"key":"`
+	envSig     = `","sig":"`
+	envPayload = `","payload":`
+)
+
+// DecodeSignedShard decodes an envelope without checking its signature.
+// It takes one spelling only, the one SignShard writes (key, sig and
+// payload in that order, no spaces), so it never scans the payload: the
+// cost is the same for a shard of any size, and what it keeps is a slice
+// of data plus a 64-byte signature. It refuses data over MaxSignedShard.
 func DecodeSignedShard(data []byte) (*SignedShard, error) {
 	if len(data) > MaxSignedShard {
 		return nil, &CodedError{Code: CodeBadRequest, Err: fmt.Errorf("signed shard of %d bytes: over %d", len(data), MaxSignedShard)}
 	}
-	var env SignedShard
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, &CodedError{Code: CodeUnsigned, Err: fmt.Errorf("not a signed shard: %w", err)}
+	unsigned := func(why string) error {
+		return &CodedError{Code: CodeUnsigned, Err: fmt.Errorf("unsigned shard (%s): refused", why)}
 	}
-	if len(env.Sig) == 0 || len(env.Payload) == 0 || env.Key == "" {
-		return nil, &CodedError{Code: CodeUnsigned, Err: errors.New("unsigned shard (no key, signature or payload): refused")}
+	rest, ok := bytes.CutPrefix(data, []byte(envKey))
+	if !ok {
+		return nil, unsigned("no signed envelope")
 	}
-	return &env, nil
+	key, rest, ok := bytes.Cut(rest, []byte(envSig))
+	if !ok || len(key) == 0 || len(key) > 64 {
+		return nil, unsigned("no signer key")
+	}
+	sig, rest, ok := bytes.Cut(rest, []byte(envPayload))
+	if !ok || len(sig) == 0 || len(sig) > 128 {
+		return nil, unsigned("no signature")
+	}
+	payload, ok := bytes.CutSuffix(rest, []byte("}"))
+	if !ok || len(payload) == 0 {
+		return nil, unsigned("no payload")
+	}
+	env := &SignedShard{Key: string(key), Payload: payload, Sig: make([]byte, base64.StdEncoding.DecodedLen(len(sig)))}
+	n, err := base64.StdEncoding.Decode(env.Sig, sig)
+	if err != nil {
+		return nil, &CodedError{Code: CodeBadSignature, Err: fmt.Errorf("shard signature: %w", err)}
+	}
+	env.Sig = env.Sig[:n]
+	return env, nil
 }
 
 // Verifier checks signed shards for one agent against the coordinator
