@@ -185,3 +185,44 @@ func FuzzOpenSignedShard(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSignedShard measures what signing costs the coordinator and
+// verifying costs an agent, for a one-node shard and for a shard whose
+// folded node set is 1 MB (one under the default max_payload).
+//
+//	go test -run '^$' -bench SignedShard -benchmem ./pkg/protocol
+func BenchmarkSignedShard(b *testing.B) {
+	kp := keyPair(b, fixedSeed)
+	v, err := NewVerifier("a1", []string{pubKey(b, kp)}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	big := sampleShard()
+	big.Nodes = strings.Repeat("n", 1000) + "[1-1000]," + strings.Repeat("x", 1<<20-2000)
+	for _, c := range []struct {
+		name string
+		sh   *Shard
+	}{{"small", sampleShard()}, {"1MB", big}} {
+		now := time.Now()
+		data, err := SignShard(kp, "a1", c.sh, now, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("sign/"+c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := SignShard(kp, "a1", c.sh, now, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("open/"+c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := v.Open(data, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
