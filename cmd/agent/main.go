@@ -53,7 +53,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs.Func("coordinator-key", "public nkey `PUBKEY` of the coordinator whose signed shards the agent runs (required; repeatable or comma-separated, for a rotation)", func(v string) error {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
-				if _, err := protocol.ParsePublicKey(k); err != nil {
+				if _, err := agent.ParseCoordinatorKey(k); err != nil {
 					return err
 				}
 				cfg.CoordinatorKeys = append(cfg.CoordinatorKeys, k)

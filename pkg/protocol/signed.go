@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nkeys"
 )
 
 // A shard travels signed (protocol version 4): the coordinator signs a
@@ -82,6 +80,19 @@ type ShardGrant struct {
 	Shard Shard `json:"shard"`
 }
 
+// Signer signs grants: an nkeys.KeyPair made from a seed (any nkey type
+// that signs) is one. The package stays free of the key encoding.
+type Signer interface {
+	PublicKey() (string, error)
+	Sign(input []byte) ([]byte, error)
+}
+
+// KeyVerifier checks signatures of one public key: an nkeys.KeyPair made
+// from a public key is one.
+type KeyVerifier interface {
+	Verify(input, sig []byte) error
+}
+
 // ReplayKey names this grant in a replay cache.
 func (g *ShardGrant) ReplayKey() string { return g.Shard.Key() + "/" + g.Nonce }
 
@@ -97,7 +108,7 @@ type SignedShard struct {
 
 // SignShard returns the envelope of sh, for agent, issued now and valid
 // for ttl, signed with kp.
-func SignShard(kp nkeys.KeyPair, agent string, sh *Shard, now time.Time, ttl time.Duration) ([]byte, error) {
+func SignShard(kp Signer, agent string, sh *Shard, now time.Time, ttl time.Duration) ([]byte, error) {
 	if kp == nil {
 		return nil, errors.New("sign shard: no signing key")
 	}
@@ -183,43 +194,30 @@ func DecodeSignedShard(data []byte) (*SignedShard, error) {
 // Verifier checks signed shards for one agent against the coordinator
 // keys it trusts.
 type Verifier struct {
-	keys  map[string]nkeys.KeyPair
+	keys  map[string]KeyVerifier
 	agent string
 	skew  time.Duration
 }
 
-// NewVerifier returns the verifier of agent's shards: keys are the
-// public nkeys it trusts (at least one; several during a rotation), skew
-// the clock difference it allows (0: DefaultClockSkew).
-func NewVerifier(agent string, keys []string, skew time.Duration) (*Verifier, error) {
+// NewVerifier returns the verifier of agent's shards: keys maps each
+// public key it trusts (at least one; several during a rotation) to its
+// verifier, skew is the clock difference it allows (0:
+// DefaultClockSkew).
+func NewVerifier(agent string, keys map[string]KeyVerifier, skew time.Duration) (*Verifier, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no coordinator key: an agent runs only shards signed by a key it trusts")
 	}
 	if skew <= 0 {
 		skew = DefaultClockSkew
 	}
-	v := &Verifier{keys: make(map[string]nkeys.KeyPair, len(keys)), agent: agent, skew: skew}
-	for _, k := range keys {
-		kp, err := ParsePublicKey(k)
-		if err != nil {
-			return nil, err
+	v := &Verifier{keys: make(map[string]KeyVerifier, len(keys)), agent: agent, skew: skew}
+	for k, kv := range keys {
+		if kv == nil {
+			return nil, fmt.Errorf("coordinator key %.12q...: no verifier", k)
 		}
-		v.keys[k] = kp
+		v.keys[k] = kv
 	}
 	return v, nil
-}
-
-// ParsePublicKey checks that k is a public nkey that can verify
-// signatures (not a seed, not a curve key).
-func ParsePublicKey(k string) (nkeys.KeyPair, error) {
-	if !nkeys.IsValidPublicKey(k) || nkeys.Prefix(k) == nkeys.PrefixByteCurve {
-		return nil, fmt.Errorf("coordinator key %.12q...: not a public nkey", k)
-	}
-	kp, err := nkeys.FromPublicKey(k)
-	if err != nil {
-		return nil, fmt.Errorf("coordinator key %.12q...: %w", k, err)
-	}
-	return kp, nil
 }
 
 // Skew is the clock difference v allows.

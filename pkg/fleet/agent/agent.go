@@ -192,7 +192,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	verify, err := protocol.NewVerifier(cfg.ID, cfg.CoordinatorKeys, cfg.ClockSkew)
+	verify, err := newVerifier(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}

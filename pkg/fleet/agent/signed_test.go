@@ -124,7 +124,9 @@ func TestCoordinatorKeys(t *testing.T) {
 		c.wait(sh.Key())
 	}
 	nc := srv.Connect(t, "agent")
-	for _, keys := range [][]string{nil, {"not-a-key"}} {
+	curve, _ := nkeys.CreateCurveKeys()
+	seed, _ := testKey.Seed()
+	for _, keys := range [][]string{nil, {"not-a-key"}, {publicKey(t, curve)}, {string(seed)}} {
 		if _, err := New(nc, Config{Name: "gw1", Worker: "exec", CoordinatorKeys: keys}); err == nil || !strings.Contains(err.Error(), "coordinator key") {
 			t.Errorf("keys %q: %v", keys, err)
 		}

@@ -5,9 +5,36 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
+
+// ParseCoordinatorKey checks that k is a public nkey that can verify
+// signatures (not a seed, not a curve key) and returns its verifier.
+func ParseCoordinatorKey(k string) (protocol.KeyVerifier, error) {
+	if !nkeys.IsValidPublicKey(k) || nkeys.Prefix(k) == nkeys.PrefixByteCurve {
+		return nil, fmt.Errorf("coordinator key %.12q...: not a public nkey", k)
+	}
+	kp, err := nkeys.FromPublicKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator key %.12q...: %w", k, err)
+	}
+	return kp, nil
+}
+
+// newVerifier returns the verifier of cfg's shards.
+func newVerifier(cfg *Config) (*protocol.Verifier, error) {
+	keys := make(map[string]protocol.KeyVerifier, len(cfg.CoordinatorKeys))
+	for _, k := range cfg.CoordinatorKeys {
+		kv, err := ParseCoordinatorKey(k)
+		if err != nil {
+			return nil, err
+		}
+		keys[k] = kv
+	}
+	return protocol.NewVerifier(cfg.ID, keys, cfg.ClockSkew)
+}
 
 // open checks a shard request and returns its shard: signed by a
 // coordinator key the agent trusts, addressed to this agent, valid now
