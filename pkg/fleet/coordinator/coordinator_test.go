@@ -65,12 +65,18 @@ type fakeAgent struct {
 	seqMu  sync.Mutex // send runs from one goroutine per shard
 	seq    map[string]uint64
 	refuse atomic.Pointer[protocol.ShardReply] // set: refuse shards so
+	// ignore is how many shard requests to leave unanswered (the reply
+	// lost: the coordinator retries).
+	ignore atomic.Int32
 }
 
 func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 	a := &fakeAgent{t: t, nc: srv.Connect(t, id), id: id, shards: make(chan protocol.Shard, 10),
 		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}}
 	_, err := a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
+		if a.ignore.Add(-1) >= 0 {
+			return
+		}
 		s := signedShard(t, m.Data, id)
 		if r := a.refuse.Load(); r != nil {
 			_ = wire.Respond(m, protocol.TypeShardReply, *r)
