@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -115,6 +116,9 @@ func SignShard(kp Signer, agent string, sh *Shard, now time.Time, ttl time.Durat
 	pub, err := kp.PublicKey()
 	if err != nil {
 		return nil, fmt.Errorf("sign shard: %w", err)
+	}
+	if pub == "" || len(pub) > 64 || strings.ContainsAny(pub, "\"\\") {
+		return nil, fmt.Errorf("sign shard: public key %.16q: not an nkey", pub)
 	}
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
