@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
@@ -128,6 +129,31 @@ type testFleet struct {
 	ssh     *sshtest.Server
 	env     *sshtest.Env
 	client  *client.Client
+	// coordKey is the public key the coordinator signs shards with.
+	coordKey string
+}
+
+// signingKey writes a new coordinator signing key (an nkey seed, 0600)
+// in dir and returns its file and public key.
+func signingKey(t *testing.T, dir string) (file, pub string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err = kp.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(dir, "coordinator.nk")
+	if err := os.WriteFile(file, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, pub
 }
 
 const fleetTopology = `# test topology: two gateway groups, and nodes under none (local)
@@ -159,6 +185,9 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 		args = append(args, "--nats", natsURL)
 	}
 	f.natsURL = natsURL
+	var seedFile string
+	seedFile, f.coordKey = signingKey(t, dir)
+	args = append(args, "--signing-key", seedFile)
 	f.coord = startProc(t, dir, "coordinator", "coordinator", args...)
 	for _, gw := range []string{"gw1", "gw2", "gw3"} {
 		f.startAgent(gw, agentArgs...)
@@ -175,7 +204,7 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 }
 
 func (f *testFleet) startAgent(name string, extra ...string) *proc {
-	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32",
+	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32", "--coordinator-key", f.coordKey,
 		"--info", "ssh_config=" + f.env.ConfigPath}, extra...)
 	p := startProc(f.t, f.dir, "agent-"+name, "agent", args...)
 	f.agents[name] = p

@@ -1,6 +1,9 @@
 // Command coordinator runs the fleet's coordinator: by default with its
 // own embedded NATS server on 127.0.0.1:4222 and an in-process local
-// agent for nodes under no gateway. SIGTERM or SIGINT stops it (the local
+// agent for nodes under no gateway. It signs every shard it dispatches
+// with --signing-key (an nkey seed file), or with an ephemeral key whose
+// public key it logs at start; agents run only shards signed by a key
+// they trust (agent --coordinator-key). SIGTERM or SIGINT stops it (the local
 // agent first, cancelling what it runs). See docs/fleet.md.
 package main
 
@@ -9,6 +12,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
@@ -40,6 +45,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		heartbeat  = fs.Duration("heartbeat", time.Second, "heartbeat interval agents are told to use")
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
+		signingKey = fs.String("signing-key", "", "nkey seed `file` (mode 0600) the coordinator signs shards with; agents trust its public key (--coordinator-key). Default: an ephemeral key, logged at start")
+		shardTTL   = fs.Duration("shard-ttl", protocol.DefaultShardTTL, fmt.Sprintf("how long a signed shard may wait to be accepted by its agent (at most %v)", protocol.MaxShardTTL))
 	)
 	log, code := cmd.Parse(args)
 	if log == nil {
@@ -49,6 +56,19 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "coordinator: --max-nodes %d: not from 1 to %d\n", *maxNodes, protocol.MaxShardNodes)
 		return 2
 	}
+	if *shardTTL <= 0 || *shardTTL > protocol.MaxShardTTL {
+		fmt.Fprintf(stderr, "coordinator: --shard-ttl %v: must be positive and at most %v\n", *shardTTL, protocol.MaxShardTTL)
+		return 2
+	}
+	var key nkeys.KeyPair
+	if *signingKey != "" {
+		k, err := readSigningKey(*signingKey)
+		if err != nil {
+			fmt.Fprintf(stderr, "coordinator: --signing-key: %v\n", err)
+			return 2
+		}
+		key = k
+	}
 	router, err := loadTopology(*topoPath, *root)
 	if err != nil {
 		log.Error("topology", "err", err)
@@ -57,7 +77,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
-			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
+			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes,
+			SigningKey: key, ShardTTL: *shardTTL}}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}
