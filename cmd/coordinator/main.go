@@ -2,6 +2,10 @@
 // own embedded NATS server on 127.0.0.1:4222 and an in-process local
 // agent for nodes under no gateway. SIGTERM or SIGINT stops it (the local
 // agent first, cancelling what it runs). See docs/fleet.md.
+//
+// `coordinator init-site DIR` writes a site's credentials and configs,
+// and `coordinator site add-user|add-agent|rotate|remove DIR` changes them (see
+// package pkg/fleet/site and docs/SECURITY.md).
 package main
 
 import (
@@ -25,6 +29,14 @@ func main() { cliconf.Main(run) }
 
 // run is the whole command; signals arrive on sigs.
 func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "init-site":
+			return initSite(args[1:], stderr)
+		case "site":
+			return siteCmd(args[1:], stderr)
+		}
+	}
 	cmd := cliconf.NewCommand("coordinator", stderr, "task info default `key=value` for the local agent's engines (repeatable)")
 	fs := cmd.FlagSet
 	var (
@@ -41,6 +53,11 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
 	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of coordinator:\n")
+		fs.PrintDefaults()
+		printSiteUsage(stderr)
+	}
 	log, code := cmd.Parse(args)
 	if log == nil {
 		return code

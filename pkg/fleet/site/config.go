@@ -111,11 +111,16 @@ func (w *writer) path(parts ...string) string {
 }
 
 func yamlFile(header string, v any) ([]byte, error) {
-	b, err := yaml.Marshal(v)
-	if err != nil {
+	buf := bytes.NewBufferString(header)
+	enc := yaml.NewEncoder(buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return append([]byte(header), b...), nil
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // newCoordinatorKey writes a new coordinator seed and returns its identity.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -39,6 +40,20 @@ func open(dir string) (*writer, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// openAt opens the site in dir and finds the identity with id in role's
+// namespace, which must be there.
+func openAt(dir string, role auth.Role, id string) (*writer, int, error) {
+	w, err := open(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	i := w.find(role, id)
+	if i < 0 {
+		return nil, 0, inputErr("%s %q: not in the site %s", kindOf(role), id, w.dir)
+	}
+	return w, i, nil
 }
 
 // find returns the index of the identity with id in role's namespace, or -1.
@@ -137,17 +152,9 @@ func RotateUser(dir, id string) error { return rotate(dir, auth.Submitter, id) }
 func RotateAgent(dir, id string) error { return rotate(dir, auth.Agent, id) }
 
 func rotate(dir string, role auth.Role, id string) error {
-	w, err := open(dir)
+	w, i, err := openAt(dir, role, id)
 	if err != nil {
 		return err
-	}
-	i := w.find(role, id)
-	if i < 0 {
-		kind := "user"
-		if role == auth.Agent {
-			kind = "agent"
-		}
-		return inputErr("%s %q: not in the site %s", kind, id, w.dir)
 	}
 	coord, err := w.coordinatorKey()
 	if err != nil {
@@ -240,4 +247,36 @@ func rotateServerCert(dir string, hosts, ips []string, now time.Time) error {
 		return err
 	}
 	return writeFile(w.path(ServerCertFile), srv.crt)
+}
+
+// RemoveUser takes the user (admin or submitter) id out of the site: its
+// identity out of the identities file, then its users/<id> directory.
+// Its key is refused once the coordinator reads the file again.
+func RemoveUser(dir, id string) error { return remove(dir, auth.Submitter, id) }
+
+// RemoveAgent is RemoveUser for agent id (agents/<id>).
+func RemoveAgent(dir, id string) error { return remove(dir, auth.Agent, id) }
+
+func remove(dir string, role auth.Role, id string) error {
+	w, i, err := openAt(dir, role, id)
+	if err != nil {
+		return err
+	}
+	w.ids = slices.Delete(w.ids, i, i+1)
+	if err := w.writeIdentities(); err != nil {
+		return err
+	}
+	sub := UsersDir
+	if role == auth.Agent {
+		sub = AgentsDir
+	}
+	return os.RemoveAll(w.path(sub, id))
+}
+
+// kindOf names role's namespace in messages: user or agent.
+func kindOf(role auth.Role) string {
+	if role == auth.Agent {
+		return "agent"
+	}
+	return "user"
 }

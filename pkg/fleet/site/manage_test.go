@@ -137,3 +137,38 @@ func TestAdd(t *testing.T) {
 		t.Error("the refusal of an existing user does not point to rotate")
 	}
 }
+
+func TestRemove(t *testing.T) {
+	dir := initSite(t, testOptions())
+	before := snapshot(t, dir)
+	if err := RemoveUser(dir, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveAgent(dir, "gw1"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := keysOf(s.Identities)
+	if _, ok := k["submitter:bob"]; ok || len(k) != 4 {
+		t.Errorf("identities after removing bob and gw1: %v", k)
+	}
+	var want []string
+	for _, f := range []string{"users/bob/" + CACertFile, "users/bob/" + ClientConfigFile, "users/bob/" + UserSeedFile,
+		"agents/gw1/" + CACertFile, "agents/gw1/" + AgentConfigFile, "agents/gw1/" + AgentSeedFile, IdentitiesFile} {
+		want = append(want, f)
+	}
+	slices.Sort(want)
+	if got := changed(before, snapshot(t, dir)); !slices.Equal(got, want) {
+		t.Errorf("files changed %q, want %q", got, want)
+	}
+	var ie *InputError
+	if err := RemoveUser(dir, "bob"); !errors.As(err, &ie) {
+		t.Errorf("removing bob twice: %v", err)
+	}
+	if err := RemoveAgent(dir, "alice"); !errors.As(err, &ie) {
+		t.Errorf("removing a user as an agent: %v", err)
+	}
+}

@@ -3,7 +3,7 @@
 // (the coordinator, each admin and submitter user, each agent), the
 // identities file the coordinator enforces, and ready-to-use configs for
 // the coordinator, each agent and each csub user. `coordinator init-site`
-// and `coordinator site add-user|add-agent|rotate` are its command line;
+// and `coordinator site add-user|add-agent|rotate|remove` are its command line;
 // docs/SECURITY.md ("Site credentials") describes the files and the
 // rotation procedure.
 //
@@ -374,7 +374,7 @@ func Init(dir string, opts InitOptions) error {
 			if exists(filepath.Join(dir, IdentitiesFile)) {
 				what = "it holds " + IdentitiesFile
 			}
-			return &InputError{fmt.Errorf("site %s: %w (%s): --force replaces it; `coordinator site add-user|add-agent|rotate` change it", dir, ErrExists, what)}
+			return &InputError{fmt.Errorf("site %s: %w (%s): --force replaces it; `coordinator site add-user|add-agent|rotate|remove` change it", dir, ErrExists, what)}
 		}
 		for _, sub := range []string{UsersDir, AgentsDir} {
 			if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
