@@ -57,32 +57,46 @@ type ClientConfig struct {
 // maxConfigFile bounds a config file.
 const maxConfigFile = 64 << 10
 
-// LoadClientConfig reads and checks a fleet.yaml (bounded; unknown keys
-// refused). Relative paths in it are taken relative to its directory.
+// LoadClientConfig reads and checks a fleet.yaml (bounded; see
+// ParseClientConfig). Relative paths in it are taken relative to its
+// directory.
 func LoadClientConfig(path string) (*ClientConfig, error) {
 	data, err := readBounded(path, maxConfigFile, false)
 	if err != nil {
 		return nil, fmt.Errorf("fleet config: %w", err)
 	}
+	c, err := ParseClientConfig(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("fleet config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseClientConfig decodes and checks a fleet.yaml: unknown keys are
+// refused, fleet must be a URL, user a valid id, nkey and tls-ca given;
+// relative paths are made relative to base.
+func ParseClientConfig(data []byte, base string) (*ClientConfig, error) {
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("over %d bytes", maxConfigFile)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var c ClientConfig
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("fleet config %s: %w", path, err)
+		return nil, err
 	}
 	if u, err := url.Parse(c.Fleet); err != nil || u.Host == "" {
-		return nil, fmt.Errorf("fleet config %s: fleet %q: not a URL", path, c.Fleet)
+		return nil, fmt.Errorf("fleet %.100q: not a URL", c.Fleet)
 	}
 	if err := protocol.ValidPrefix(c.Prefix); err != nil {
-		return nil, fmt.Errorf("fleet config %s: %w", path, err)
+		return nil, err
 	}
 	if err := protocol.ValidID(c.User); err != nil {
-		return nil, fmt.Errorf("fleet config %s: user: %w", path, err)
+		return nil, fmt.Errorf("user: %w", err)
 	}
 	if c.Nkey == "" || c.TLSCA == "" {
-		return nil, fmt.Errorf("fleet config %s: nkey and tls-ca are required", path)
+		return nil, fmt.Errorf("nkey and tls-ca are required")
 	}
-	base := filepath.Dir(path)
 	for _, p := range []*string{&c.Nkey, &c.TLSCA} {
 		if !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // FuzzLoadIdentities feeds the identities-file loader arbitrary bytes: it
@@ -98,4 +99,40 @@ func TestParseIdentitiesRefuses(t *testing.T) {
 	if _, err := LoadIdentities(big); err == nil || !strings.Contains(err.Error(), "over") {
 		t.Errorf("big file: %v", err)
 	}
+}
+
+// FuzzParseAgentSpec: the --agent syntax never panics, and what it
+// accepts is an agent whose identity the identities file accepts.
+func FuzzParseAgentSpec(f *testing.F) {
+	for _, s := range []string{"gw1", "gw2:name=gw2,groups=compute+gpu", "a:groups=gw[1-2,5]+x,name=y",
+		"a:name=]]", "a:groups=[[,", "a:name=b,name=c", ":", "a:=", "a:groups=+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAgentSpec(s)
+		if err != nil {
+			return
+		}
+		ids := []auth.Identity{a.identity("UA7HW2PYHWAIQNRXQR465EGM22WBCQNS2WZSB53VGAX5B3DIHO7UUIXK")}
+		if err := checkIdentities(ids); err != nil {
+			t.Fatalf("%q accepted as %+v, which the identities file refuses: %v", s, a, err)
+		}
+	})
+}
+
+// FuzzParseClientConfig: a fleet.yaml never panics the loader, and what
+// it accepts has a valid user id and absolute paths.
+func FuzzParseClientConfig(f *testing.F) {
+	f.Add([]byte("fleet: tls://localhost:4222\nprefix: fleet\nuser: alice\nnkey: user.seed\ntls-ca: ca.crt\n"))
+	f.Add([]byte("fleet: tls://h:1\nuser: a\nnkey: /x\ntls-ca: /y\nextra: 1\n"))
+	f.Add([]byte("&a [*a, *a]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseClientConfig(data, "/etc/fleetsh")
+		if err != nil {
+			return
+		}
+		if protocol.ValidID(c.User) != nil || !filepath.IsAbs(c.Nkey) || !filepath.IsAbs(c.TLSCA) {
+			t.Fatalf("accepted %+v", c)
+		}
+	})
 }
