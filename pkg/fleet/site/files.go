@@ -19,6 +19,12 @@ const (
 // that its group or others may read or write, as OpenSSH refuses an
 // unprotected private key: a secret that others can read is no longer one.
 func readBounded(path string, limit int64, private bool) ([]byte, error) {
+	// Stat before opening: opening a FIFO would wait for a writer.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

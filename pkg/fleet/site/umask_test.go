@@ -1,5 +1,0 @@
-package site
-
-import "syscall"
-
-func setUmask(m int) int { return syscall.Umask(m) }
