@@ -193,7 +193,8 @@ func inputErr(format string, args ...any) error {
 	return &InputError{fmt.Errorf(format, args...)}
 }
 
-// ErrExists is the InputError of Init on a directory that is not empty.
+// ErrExists is the InputError of Init without Force on a directory that
+// holds a site.
 var ErrExists = errors.New("a site already exists there")
 
 // check validates the options and fills in their defaults.
@@ -354,8 +355,9 @@ func hasSAN(sans []string, host string) bool {
 }
 
 // Init writes a new site in dir (see the package documentation). It
-// refuses a directory that is not empty unless opts.Force, and bad ids
-// or options, with an InputError naming the culprit.
+// refuses, with an InputError naming the culprit, bad ids or options, a
+// directory that holds a site unless opts.Force, and a directory that is
+// not empty and holds no site.
 func Init(dir string, opts InitOptions) error {
 	if err := opts.check(); err != nil {
 		return err
@@ -369,12 +371,15 @@ func Init(dir string, opts InitOptions) error {
 		return fmt.Errorf("site %s: %w", dir, err)
 	}
 	if !empty {
+		isSite := exists(filepath.Join(dir, IdentitiesFile)) || exists(filepath.Join(dir, MetaFile))
+		if !isSite {
+			// Not even --force: it would delete the directory's users and
+			// agents subdirectories, which are not ours.
+			return &InputError{fmt.Errorf("site %s: the directory is not empty and holds no site: choose an empty or new directory", dir)}
+		}
 		if !opts.Force {
-			what := "the directory is not empty"
-			if exists(filepath.Join(dir, IdentitiesFile)) {
-				what = "it holds " + IdentitiesFile
-			}
-			return &InputError{fmt.Errorf("site %s: %w (%s): --force replaces it; `coordinator site add-user|add-agent|rotate|remove` change it", dir, ErrExists, what)}
+			return &InputError{fmt.Errorf("site %s: %w (it holds %s): --force replaces it; `coordinator site add-user|add-agent|rotate|remove` change it",
+				dir, ErrExists, IdentitiesFile)}
 		}
 		for _, sub := range []string{UsersDir, AgentsDir} {
 			if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {

@@ -269,8 +269,18 @@ func TestRefuseOverwrite(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(other, "notes"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Init(other, opts); !errors.Is(err, ErrExists) {
-		t.Errorf("Init in a non-empty directory: %v", err)
+	if err := mkdir(filepath.Join(other, UsersDir)); err != nil {
+		t.Fatal(err)
+	}
+	for _, force := range []bool{false, true} {
+		o := opts
+		o.Force = force
+		if err := Init(other, o); !errors.As(err, &ie) || !strings.Contains(err.Error(), "holds no site") {
+			t.Errorf("Init (force %v) in a non-empty directory: %v", force, err)
+		}
+	}
+	if !exists(filepath.Join(other, UsersDir)) {
+		t.Error("a refused Init removed a directory that was not its own")
 	}
 	// --force replaces everything: every key is new; a user left out is gone.
 	opts.Force = true
