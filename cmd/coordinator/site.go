@@ -21,9 +21,10 @@ const siteUsage = `Usage:
   coordinator site rotate DIR user ID | agent ID | coordinator | server-cert [--host NAME]... [--ip ADDR]...
   coordinator site remove DIR user ID | agent ID
 
-An agent SPEC is ID[:name=GATEWAY][,groups=GROUP+GROUP...]: its gateway name in
-topology.conf (default ID) and the gateway groups it may serve ('+'-separated;
-default every group of its gateway), e.g. --agent gw2:name=gw2,groups=compute+gpu.
+An agent SPEC is ID[:name=GATEWAY][,groups=GROUP+GROUP...][,local=true]: its gateway
+name in topology.conf (default ID), the gateway groups it may serve ('+'-separated;
+default every group of its gateway) and whether it may serve the nodes under no
+gateway (--local), e.g. --agent gw2:name=gw2,groups=compute+gpu.
 See docs/SECURITY.md, "Site credentials".
 `
 
@@ -105,7 +106,7 @@ func initSite(args []string, stderr io.Writer) int {
 	)
 	fs.Var(&users, "user", "submitter user `id` (repeatable)")
 	fs.Var(&admins, "admin", "admin user `id`: every job, fleet admin actions (repeatable)")
-	fs.Var(&agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2] (repeatable)")
+	fs.Var(&agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
 	fs.Var(&hosts, "host", "DNS `name` of the coordinator for its certificate, besides localhost (repeatable)")
 	fs.Var(&ip, "ip", "IP `address` of the coordinator for its certificate, besides 127.0.0.1 and ::1 (repeatable)")
 	fs.StringVar(&opts.URL, "url", "", "coordinator `URL` for agents and csub, tls://HOST:PORT, HOST a --host or --ip (default: the first --host, else --ip, else localhost; port 4222)")
@@ -164,7 +165,7 @@ func siteCmd(args []string, stderr io.Writer) int {
 		fs.Var(&users, "user", "submitter user `id` (repeatable)")
 		fs.Var(&admins, "admin", "admin user `id` (repeatable)")
 	case "add-agent":
-		fs.Var(&agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2] (repeatable)")
+		fs.Var(&agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
 	case "remove":
 	case "rotate":
 		fs.Var(&hosts, "host", "with server-cert: a DNS `name` to add to the certificate's (repeatable)")

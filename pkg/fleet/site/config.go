@@ -34,6 +34,7 @@ type agentYAML struct {
 	ID             string   `yaml:"id"`
 	Name           string   `yaml:"name"`
 	Group          []string `yaml:"group,omitempty"`
+	Local          bool     `yaml:"local,omitempty"`
 	Nkey           string   `yaml:"nkey"`
 	TLSCA          string   `yaml:"tls-ca"`
 	CoordinatorKey string   `yaml:"coordinator-key"`
@@ -199,7 +200,7 @@ func (w *writer) addAgent(a AgentSpec, coordinatorKey string) (auth.Identity, er
 // writeAgentConfig writes agents/<id>/agent.yaml for agent identity a.
 func (w *writer) writeAgentConfig(a auth.Identity, coordinatorKey string) error {
 	d := w.path(AgentsDir, a.ID)
-	c := agentYAML{NATS: w.meta.URL, Prefix: w.meta.Prefix, ID: a.ID, Name: a.Name, Group: a.Groups,
+	c := agentYAML{NATS: w.meta.URL, Prefix: w.meta.Prefix, ID: a.ID, Name: a.Name, Group: a.Groups, Local: a.Local,
 		Nkey: filepath.Join(d, AgentSeedFile), TLSCA: filepath.Join(d, CACertFile), CoordinatorKey: coordinatorKey}
 	b, err := yamlFile(fmt.Sprintf("# agent --config %s (written by coordinator init-site)\n", filepath.Join(d, AgentConfigFile)), c)
 	if err != nil {

@@ -54,7 +54,7 @@ func FuzzLoadIdentities(f *testing.F) {
 			t.Fatalf("round trip refused: %v", err)
 		}
 		if !slices.EqualFunc(ids, again, func(a, b auth.Identity) bool {
-			return a.Role == b.Role && a.ID == b.ID && a.Nkey == b.Nkey && a.Name == b.Name && slices.Equal(a.Groups, b.Groups)
+			return a.Role == b.Role && a.ID == b.ID && a.Nkey == b.Nkey && a.Name == b.Name && slices.Equal(a.Groups, b.Groups) && a.Local == b.Local
 		}) {
 			t.Fatalf("round trip changed %v into %v", ids, again)
 		}
@@ -78,6 +78,7 @@ func TestParseIdentitiesRefuses(t *testing.T) {
 		"same key":       {`[{"role":"admin","id":"a","nkey":"` + k + `"},{"role":"agent","id":"b","nkey":"` + k + `"}]`, "same nkey"},
 		"user and admin": {`[{"role":"admin","id":"a","nkey":"` + k + `"},{"role":"submitter","id":"a","nkey":"` + s.Identities[2].Nkey + `"}]`, "already used"},
 		"user groups":    {`[{"role":"submitter","id":"a","nkey":"` + k + `","groups":["g"]}]`, "only an agent"},
+		"admin local":    {`[{"role":"admin","id":"a","nkey":"` + k + `","local":true}]`, "only an agent"},
 		"two coordinators": {`[{"role":"coordinator","id":"a","nkey":"` + k + `"},{"role":"coordinator","id":"b","nkey":"` +
 			s.Identities[2].Nkey + `"}]`, "second coordinator"},
 		"too big": {"[" + strings.Repeat(" ", MaxIdentitiesFile) + "]", "over"},

@@ -88,8 +88,8 @@ func checkIdentities(ids []auth.Identity) error {
 				return fmt.Errorf("identity %q: a second coordinator", id.ID)
 			}
 		}
-		if id.Role != auth.Agent && (id.Name != "" || len(id.Groups) > 0) {
-			return fmt.Errorf("identity %q (%s): only an agent has a gateway name and groups", id.ID, id.Role)
+		if id.Role != auth.Agent && (id.Name != "" || len(id.Groups) > 0 || id.Local) {
+			return fmt.Errorf("identity %q (%s): only an agent has a gateway name, groups or local", id.ID, id.Role)
 		}
 		if id.Name != "" {
 			if err := checkName("gateway name", id.Name); err != nil {

@@ -5,9 +5,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 )
 
 // Site is a site directory as Load found it, checked.
@@ -116,4 +118,21 @@ func SeedPath(dir string, id auth.Identity) string {
 		return filepath.Join(dir, AgentsDir, id.ID, AgentSeedFile)
 	}
 	return filepath.Join(dir, UsersDir, id.ID, UserSeedFile)
+}
+
+// Grants is what the coordinator's config takes from a site's identities:
+// the admin user ids (coordinator.Config.Admins) and each agent's grant
+// (coordinator.Config.Agents; never nil, so that a site without agents
+// lets no agent register rather than any).
+func Grants(ids []auth.Identity) (admins []string, agents map[string]coordinator.AgentGrant) {
+	agents = map[string]coordinator.AgentGrant{}
+	for _, id := range ids {
+		switch id.Role {
+		case auth.Admin:
+			admins = append(admins, id.ID)
+		case auth.Agent:
+			agents[id.ID] = coordinator.AgentGrant{Name: id.Name, Groups: slices.Clone(id.Groups), Local: id.Local}
+		}
+	}
+	return admins, agents
 }

@@ -138,7 +138,7 @@ func (w *writer) writeNew() error {
 // rekey issues a new key for id, a user or an agent, and writes its files.
 func (w *writer) rekey(id auth.Identity, coordinatorKey string) (auth.Identity, error) {
 	if id.Role == auth.Agent {
-		return w.addAgent(AgentSpec{ID: id.ID, Name: id.Name, Groups: id.Groups}, coordinatorKey)
+		return w.addAgent(AgentSpec{ID: id.ID, Name: id.Name, Groups: id.Groups, Local: id.Local}, coordinatorKey)
 	}
 	return w.addUser(id.Role, id.ID)
 }

@@ -95,13 +95,15 @@ type InitOptions struct {
 //
 //	ID[:KEY=VALUE[,KEY=VALUE...]]
 //
-// with keys name (its gateway name in topology.conf; default ID) and
-// groups (the gateway groups it may serve, '+'-separated; default every
-// group its name is a gateway of). A comma inside brackets belongs to a
-// group's nodeset ("groups=gw[1-2,5]+gw9").
+// with keys name (its gateway name in topology.conf; default ID), groups
+// (the gateway groups it may serve, '+'-separated; default every group
+// its name is a gateway of) and local=true (it may also serve the nodes
+// under no gateway). A comma inside brackets belongs to a group's nodeset
+// ("groups=gw[1-2,5]+gw9").
 type AgentSpec struct {
 	ID, Name string
 	Groups   []string
+	Local    bool
 }
 
 // ParseAgentSpec parses the --agent syntax (see AgentSpec).
@@ -116,7 +118,7 @@ func ParseAgentSpec(s string) (AgentSpec, error) {
 		for _, kv := range splitTopLevel(rest) {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || v == "" {
-				return a, inputErr("agent %q: %q: want KEY=VALUE (keys: name, groups)", s, kv)
+				return a, inputErr("agent %q: %q: want KEY=VALUE (keys: name, groups, local)", s, kv)
 			}
 			if seen[k] {
 				return a, inputErr("agent %q: %s given twice", s, k)
@@ -127,8 +129,14 @@ func ParseAgentSpec(s string) (AgentSpec, error) {
 				a.Name = v
 			case "groups":
 				a.Groups = strings.Split(v, "+")
+			case "local":
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return a, inputErr("agent %q: local=%q: want true or false", s, v)
+				}
+				a.Local = b
 			default:
-				return a, inputErr("agent %q: unknown key %q (keys: name, groups)", s, k)
+				return a, inputErr("agent %q: unknown key %q (keys: name, groups, local)", s, k)
 			}
 		}
 	}
@@ -178,7 +186,7 @@ func (a AgentSpec) check() error {
 
 // identity is the agent's identity with public key pub.
 func (a AgentSpec) identity(pub string) auth.Identity {
-	return auth.Identity{Role: auth.Agent, ID: a.ID, Nkey: pub, Name: a.Name, Groups: a.Groups}
+	return auth.Identity{Role: auth.Agent, ID: a.ID, Nkey: pub, Name: a.Name, Groups: a.Groups, Local: a.Local}
 }
 
 // InputError is an error in what the caller asked for (an id, an option,

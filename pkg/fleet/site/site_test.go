@@ -20,7 +20,7 @@ func testOptions() InitOptions {
 	return InitOptions{
 		Users:  []string{"alice", "bob"},
 		Admins: []string{"root"},
-		Agents: []AgentSpec{{ID: "gw1", Name: "gw1"}, {ID: "gw2", Name: "gw2.example.org", Groups: []string{"gw[1-2,5]", "gpu"}}},
+		Agents: []AgentSpec{{ID: "gw1", Name: "gw1"}, {ID: "gw2", Name: "gw2.example.org", Groups: []string{"gw[1-2,5]", "gpu"}, Local: true}},
 		Hosts:  []string{"coord.example.org"},
 		IPs:    []string{"10.0.0.5"},
 	}
@@ -56,11 +56,20 @@ func TestInitLoadRoundTrip(t *testing.T) {
 		t.Errorf("identities %q, want %q", got, want)
 	}
 	gw2 := s.Identities[5]
-	if gw2.Name != "gw2.example.org" || !slices.Equal(gw2.Groups, []string{"gw[1-2,5]", "gpu"}) {
+	if gw2.Name != "gw2.example.org" || !slices.Equal(gw2.Groups, []string{"gw[1-2,5]", "gpu"}) || !gw2.Local || s.Identities[4].Local {
 		t.Errorf("gw2 = %+v", gw2)
 	}
 	if s.Coordinator.ID != "coordinator" || !nkeys.IsValidPublicUserKey(s.Coordinator.Nkey) {
 		t.Errorf("coordinator = %+v", s.Coordinator)
+	}
+
+	admins, agents := Grants(s.Identities)
+	if !slices.Equal(admins, []string{"root"}) || len(agents) != 2 || agents["gw1"].Name != "gw1" || agents["gw1"].Local ||
+		agents["gw2"].Name != "gw2.example.org" || !slices.Equal(agents["gw2"].Groups, gw2.Groups) || !agents["gw2"].Local {
+		t.Errorf("grants: admins %q agents %+v", admins, agents)
+	}
+	if _, agents := Grants(nil); agents == nil {
+		t.Error("no agents: a nil grant map lets any agent register")
 	}
 
 	// The configs name the files that exist, and the agents the
@@ -78,7 +87,7 @@ func TestInitLoadRoundTrip(t *testing.T) {
 	var agent map[string]any
 	readYAML(t, filepath.Join(dir, AgentsDir, "gw2", AgentConfigFile), &agent)
 	if agent["coordinator-key"] != s.Coordinator.Nkey || agent["nats"] != s.URL || agent["id"] != "gw2" ||
-		agent["name"] != "gw2.example.org" || len(agent["group"].([]any)) != 2 {
+		agent["name"] != "gw2.example.org" || len(agent["group"].([]any)) != 2 || agent["local"] != true {
 		t.Errorf("agent.yaml = %v", agent)
 	}
 	if _, err := ReadSeed(agent["nkey"].(string)); err != nil {
@@ -346,6 +355,8 @@ func TestParseAgentSpec(t *testing.T) {
 		err  string
 	}{
 		{in: "gw1", want: AgentSpec{ID: "gw1", Name: "gw1"}},
+		{in: "gw0:local=true", want: AgentSpec{ID: "gw0", Name: "gw0", Local: true}},
+		{in: "gw0:local=maybe", err: `local="maybe": want true or false`},
 		{in: "gw2:name=gw2.example.org", want: AgentSpec{ID: "gw2", Name: "gw2.example.org"}},
 		{in: "gw2:name=gw2,groups=compute+gpu", want: AgentSpec{ID: "gw2", Name: "gw2", Groups: []string{"compute", "gpu"}}},
 		{in: "a1:groups=gw[1-2,5]+gw9,name=gw1", want: AgentSpec{ID: "a1", Name: "gw1", Groups: []string{"gw[1-2,5]", "gw9"}}},
@@ -367,7 +378,7 @@ func TestParseAgentSpec(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.ID != c.want.ID || got.Name != c.want.Name || !slices.Equal(got.Groups, c.want.Groups) {
+		if err != nil || got.ID != c.want.ID || got.Name != c.want.Name || !slices.Equal(got.Groups, c.want.Groups) || got.Local != c.want.Local {
 			t.Errorf("%q: %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
