@@ -14,7 +14,7 @@ import (
 
 // The configs a site holds. Their keys are the long flag names of the
 // commands that read them (internal/cliconf): coordinator --config,
-// agent --config; csub reads fleet.yaml with LoadClientConfig. Paths are
+// agent --config; csub reads fleet.yaml (ClientConfig). Paths are
 // absolute paths inside the site directory: copy a users/<id> or
 // agents/<id> directory to the same path on its machine, or edit them.
 
@@ -35,24 +35,23 @@ type agentYAML struct {
 	Name           string   `yaml:"name"`
 	Group          []string `yaml:"group,omitempty"`
 	Local          bool     `yaml:"local,omitempty"`
-	Nkey           string   `yaml:"nkey"`
-	TLSCA          string   `yaml:"tls-ca"`
+	Creds          string   `yaml:"creds"`
+	CA             string   `yaml:"ca"`
 	CoordinatorKey string   `yaml:"coordinator-key"`
 }
 
 // ClientConfig is a csub user's users/<id>/fleet.yaml: how to reach and
-// authenticate to the site's fleet.
+// authenticate to the site's fleet. Its keys are those csub reads
+// ($FLEETSH_FLEET_CONFIG or ~/.config/fleetsh/fleet.yaml).
 type ClientConfig struct {
-	// Fleet is the coordinator's NATS URL (tls://HOST:PORT).
-	Fleet string `yaml:"fleet"`
-	// Prefix is the fleet's subject prefix.
-	Prefix string `yaml:"prefix"`
+	// URL is the coordinator's NATS URL (tls://HOST:PORT).
+	URL string `yaml:"url"`
 	// User is the user id the credential names.
 	User string `yaml:"user"`
-	// Nkey is the path of the user's nkey seed file.
-	Nkey string `yaml:"nkey"`
-	// TLSCA is the path of the site CA certificate.
-	TLSCA string `yaml:"tls-ca"`
+	// Creds is the path of the user's nkey seed file.
+	Creds string `yaml:"creds"`
+	// CA is the path of the site CA certificate.
+	CA string `yaml:"ca"`
 }
 
 // maxConfigFile bounds a config file.
@@ -74,7 +73,7 @@ func LoadClientConfig(path string) (*ClientConfig, error) {
 }
 
 // ParseClientConfig decodes and checks a fleet.yaml: unknown keys are
-// refused, fleet must be a URL, user a valid id, nkey and tls-ca given;
+// refused, url must be a URL, user a valid id, creds and ca given;
 // relative paths are made relative to base.
 func ParseClientConfig(data []byte, base string) (*ClientConfig, error) {
 	if len(data) > maxConfigFile {
@@ -86,19 +85,16 @@ func ParseClientConfig(data []byte, base string) (*ClientConfig, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, err
 	}
-	if u, err := url.Parse(c.Fleet); err != nil || u.Host == "" {
-		return nil, fmt.Errorf("fleet %.100q: not a URL", c.Fleet)
-	}
-	if err := protocol.ValidPrefix(c.Prefix); err != nil {
-		return nil, err
+	if u, err := url.Parse(c.URL); err != nil || u.Host == "" {
+		return nil, fmt.Errorf("url %.100q: not a URL", c.URL)
 	}
 	if err := protocol.ValidID(c.User); err != nil {
 		return nil, fmt.Errorf("user: %w", err)
 	}
-	if c.Nkey == "" || c.TLSCA == "" {
-		return nil, fmt.Errorf("nkey and tls-ca are required")
+	if c.Creds == "" || c.CA == "" {
+		return nil, fmt.Errorf("creds and ca are required")
 	}
-	for _, p := range []*string{&c.Nkey, &c.TLSCA} {
+	for _, p := range []*string{&c.Creds, &c.CA} {
 		if !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -170,8 +166,7 @@ func (w *writer) addUser(role auth.Role, id string) (auth.Identity, error) {
 	if err != nil {
 		return auth.Identity{}, err
 	}
-	c := ClientConfig{Fleet: w.meta.URL, Prefix: w.meta.Prefix, User: id,
-		Nkey: filepath.Join(d, UserSeedFile), TLSCA: filepath.Join(d, CACertFile)}
+	c := ClientConfig{URL: w.meta.URL, User: id, Creds: filepath.Join(d, UserSeedFile), CA: filepath.Join(d, CACertFile)}
 	b, err := yamlFile(fmt.Sprintf("# csub's fleet config for %s %s (written by coordinator init-site)\n", role, id), c)
 	if err != nil {
 		return auth.Identity{}, err
@@ -201,7 +196,7 @@ func (w *writer) addAgent(a AgentSpec, coordinatorKey string) (auth.Identity, er
 func (w *writer) writeAgentConfig(a auth.Identity, coordinatorKey string) error {
 	d := w.path(AgentsDir, a.ID)
 	c := agentYAML{NATS: w.meta.URL, Prefix: w.meta.Prefix, ID: a.ID, Name: a.Name, Group: a.Groups, Local: a.Local,
-		Nkey: filepath.Join(d, AgentSeedFile), TLSCA: filepath.Join(d, CACertFile), CoordinatorKey: coordinatorKey}
+		Creds: filepath.Join(d, AgentSeedFile), CA: filepath.Join(d, CACertFile), CoordinatorKey: coordinatorKey}
 	b, err := yamlFile(fmt.Sprintf("# agent --config %s (written by coordinator init-site)\n", filepath.Join(d, AgentConfigFile)), c)
 	if err != nil {
 		return err

@@ -124,15 +124,15 @@ func FuzzParseAgentSpec(f *testing.F) {
 // FuzzParseClientConfig: a fleet.yaml never panics the loader, and what
 // it accepts has a valid user id and absolute paths.
 func FuzzParseClientConfig(f *testing.F) {
-	f.Add([]byte("fleet: tls://localhost:4222\nprefix: fleet\nuser: alice\nnkey: user.seed\ntls-ca: ca.crt\n"))
-	f.Add([]byte("fleet: tls://h:1\nuser: a\nnkey: /x\ntls-ca: /y\nextra: 1\n"))
+	f.Add([]byte("url: tls://localhost:4222\nuser: alice\ncreds: user.seed\nca: ca.crt\n"))
+	f.Add([]byte("url: tls://h:1\nuser: a\ncreds: /x\nca: /y\nextra: 1\n"))
 	f.Add([]byte("&a [*a, *a]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseClientConfig(data, "/etc/fleetsh")
 		if err != nil {
 			return
 		}
-		if protocol.ValidID(c.User) != nil || !filepath.IsAbs(c.Nkey) || !filepath.IsAbs(c.TLSCA) {
+		if protocol.ValidID(c.User) != nil || !filepath.IsAbs(c.Creds) || !filepath.IsAbs(c.CA) {
 			t.Fatalf("accepted %+v", c)
 		}
 	})

@@ -65,11 +65,11 @@ func TestNATSWithSiteCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := ClientTLS(c.TLSCA)
+	cli, err := ClientTLS(c.CA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := nats.NkeyOptionFromSeed(c.Nkey)
+	user, err := nats.NkeyOptionFromSeed(c.Creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestNATSWithSiteCredentials(t *testing.T) {
 	}
 	// After rotation (and the restart that makes the coordinator read
 	// identities.json again) the old key is refused, the new one accepted.
-	old, err := ReadSeed(c.Nkey)
+	old, err := ReadSeed(c.Creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestNATSWithSiteCredentials(t *testing.T) {
 	if err := connect(url, nats.Secure(cli), nats.Nkey(oldPub, old.Sign)); err == nil {
 		t.Error("alice's old key still connects")
 	}
-	if user, err = nats.NkeyOptionFromSeed(c.Nkey); err != nil {
+	if user, err = nats.NkeyOptionFromSeed(c.Creds); err != nil {
 		t.Fatal(err)
 	}
 	if err := connect(url, nats.Secure(cli), user); err != nil {

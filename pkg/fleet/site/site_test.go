@@ -90,20 +90,20 @@ func TestInitLoadRoundTrip(t *testing.T) {
 		agent["name"] != "gw2.example.org" || len(agent["group"].([]any)) != 2 || agent["local"] != true {
 		t.Errorf("agent.yaml = %v", agent)
 	}
-	if _, err := ReadSeed(agent["nkey"].(string)); err != nil {
+	if _, err := ReadSeed(agent["creds"].(string)); err != nil {
 		t.Error(err)
 	}
-	if _, err := LoadCAPool(agent["tls-ca"].(string)); err != nil {
+	if _, err := LoadCAPool(agent["ca"].(string)); err != nil {
 		t.Error(err)
 	}
 	c, err := LoadClientConfig(filepath.Join(dir, UsersDir, "root", ClientConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.User != "root" || c.Fleet != s.URL || c.Prefix != "fleet" {
+	if c.User != "root" || c.URL != s.URL {
 		t.Errorf("fleet.yaml = %+v", c)
 	}
-	kp, err := ReadSeed(c.Nkey)
+	kp, err := ReadSeed(c.Creds)
 	if err != nil {
 		t.Fatal(err)
 	}
