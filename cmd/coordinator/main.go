@@ -5,6 +5,10 @@
 // public key it logs at start; agents run only shards signed by a key
 // they trust (agent --coordinator-key). SIGTERM or SIGINT stops it (the local
 // agent first, cancelling what it runs). See docs/fleet.md.
+//
+// `coordinator init-site DIR` writes a site's credentials and configs,
+// and `coordinator site add-user|add-agent|rotate|remove DIR` changes them (see
+// package pkg/fleet/site and docs/SECURITY.md).
 package main
 
 import (
@@ -30,6 +34,14 @@ func main() { cliconf.Main(run) }
 
 // run is the whole command; signals arrive on sigs.
 func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "init-site":
+			return initSite(args[1:], stderr)
+		case "site":
+			return siteCmd(args[1:], stderr)
+		}
+	}
 	cmd := cliconf.NewCommand("coordinator", stderr, "task info default `key=value` for the local agent's engines (repeatable)")
 	fs := cmd.FlagSet
 	var (
@@ -48,6 +60,11 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		signingKey = fs.String("signing-key", "", "nkey seed `file` (mode 0600) the coordinator signs shards with; agents trust its public key (--coordinator-key). Default: an ephemeral key, logged at start")
 		shardTTL   = fs.Duration("shard-ttl", protocol.DefaultShardTTL, fmt.Sprintf("how long a signed shard may wait to be accepted by its agent (at most %v)", protocol.MaxShardTTL))
 	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of coordinator:\n")
+		fs.PrintDefaults()
+		printSiteUsage(stderr)
+	}
 	log, code := cmd.Parse(args)
 	if log == nil {
 		return code
