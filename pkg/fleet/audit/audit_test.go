@@ -1,0 +1,121 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// readRecords returns the records of the log at path, failing on a line
+// that is not JSON.
+func readRecords(t *testing.T, path string) []Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []Record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		var r Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func TestWriteAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%v %v", fi.Mode(), err)
+	}
+	spec := &protocol.JobSpec{ID: "j1", User: "alice", Command: "uname -a", Nodes: "n[1-2]", Worker: "ssh"}
+	rec := FromSpec(Accepted, spec, 2)
+	rec.Decision, rec.Rule = "allow", "r1"
+	if err := l.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	// Rotation: rename, then reopen (what SIGHUP does).
+	rotated := filepath.Join(dir, "audit.log.1")
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	end := FromSpec(Ended, spec, 2)
+	end.Finals = map[protocol.State]int{protocol.StateExited: 2}
+	end.DurationMS = 5
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(end); err != nil {
+		t.Fatal(err)
+	}
+	old, cur := readRecords(t, rotated), readRecords(t, path)
+	if len(old) != 1 || old[0].Event != Accepted || old[0].User != "alice" || old[0].Time.IsZero() || old[0].Nodes != "n[1-2]" {
+		t.Errorf("rotated: %+v", old)
+	}
+	if len(cur) != 1 || cur[0].Event != Ended || cur[0].Finals[protocol.StateExited] != 2 {
+		t.Errorf("new: %+v", cur)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(end); err == nil {
+		t.Error("write after close")
+	}
+}
+
+// A log that cannot be opened is an error at once; one whose reopen
+// fails keeps writing to the old file.
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(filepath.Join(dir, "no", "such", "dir")); err == nil {
+		t.Fatal("opened a file in a missing directory")
+	}
+	sub := filepath.Join(dir, "d")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(sub, "audit.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := os.Rename(sub, filepath.Join(dir, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err == nil {
+		t.Fatal("reopened under a missing directory")
+	}
+	if err := l.Write(Record{Event: Denied, Job: "j"}); err != nil {
+		t.Fatalf("old file lost: %v", err)
+	}
+	if recs := readRecords(t, filepath.Join(dir, "moved", "audit.log")); len(recs) != 1 {
+		t.Fatalf("%+v", recs)
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	r := FromSpec(Denied, &protocol.JobSpec{ID: "j", Command: strings.Repeat("x", MaxField+1)}, 0)
+	if len(r.Command) != MaxField || !r.Truncated {
+		t.Errorf("%d %v", len(r.Command), r.Truncated)
+	}
+}
