@@ -17,6 +17,8 @@ import (
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -43,9 +45,23 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs.IntVar(&cfg.Capacity, "fanout", agent.DefaultCapacity, "commands run at once per shard, and the most a job may ask")
 	fs.StringVar(&cfg.Worker, "worker", agent.DefaultWorker, "default `driver`: ssh, openssh, rsh, pdsh, exec")
 	fs.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "how long a drain may wait for running shards")
+	policyPath := fs.String("policy", "", "authorization policy `file` each shard is checked against again (default: trust the coordinator)")
 	log, code := cmd.Parse(args)
 	if log == nil {
 		return code
+	}
+	if *policyPath != "" {
+		var opts policy.Options
+		if r, err := nodeset.LoadDefaultResolver(); err == nil {
+			opts.Parser = &nodeset.Parser{Resolver: r}
+		}
+		p, err := policy.Load(*policyPath, opts)
+		if err != nil {
+			log.Error("policy", "err", err)
+			return 1
+		}
+		cfg.Policy = p
+		log.Info("authorization policy", "policy", p.String(), "rules", p.Rules())
 	}
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the

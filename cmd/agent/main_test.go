@@ -10,37 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
-
-// logLines hands each log line of the command to the test (slog writes
-// a record at a time).
-type logLines chan string
-
-func (l logLines) Write(p []byte) (int, error) {
-	l <- string(p)
-	return len(p), nil
-}
-
-// await reads lines until one contains s; it fails the test after a
-// minute, showing what came.
-func (l logLines) await(t *testing.T, s string) {
-	t.Helper()
-	var seen []string
-	timeout := time.After(time.Minute)
-	for {
-		select {
-		case line := <-l:
-			if strings.Contains(line, s) {
-				return
-			}
-			seen = append(seen, line)
-		case <-timeout:
-			t.Fatalf("no log line with %q:\n%s", s, strings.Join(seen, ""))
-		}
-	}
-}
 
 // The agent starts with its NATS server down, registers once it is up,
 // heartbeats, and exits 0 on SIGTERM after a clean drain.
@@ -50,15 +23,15 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 	srv.Stop()
 
 	sigs := make(chan os.Signal, 2)
-	logs := make(logLines, 10000)
+	logs := make(testutil.LogLines, 10000)
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", url, "--prefix", "t1", "--name", "gw9", "--group", "a", "--group", "b",
 			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug"}, logs, sigs)
 	}()
 	// It tries to register, and goes on trying, while the server is down.
-	logs.await(t, "registration")
-	logs.await(t, "registration")
+	logs.Await(t, "registration")
+	logs.Await(t, "registration")
 	select {
 	case c := <-code:
 		t.Fatalf("exited %d with the server down", c)
@@ -102,7 +75,7 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 		t.Fatal("no heartbeat")
 	}
 	sigs <- syscall.SIGTERM
-	logs.await(t, "drained")
+	logs.Await(t, "drained")
 	select {
 	case c := <-code:
 		if c != 0 {

@@ -1,7 +1,8 @@
 // Command coordinator runs the fleet's coordinator: by default with its
 // own embedded NATS server on 127.0.0.1:4222 and an in-process local
 // agent for nodes under no gateway. SIGTERM or SIGINT stops it (the local
-// agent first, cancelling what it runs). See docs/fleet.md.
+// agent first, cancelling what it runs); SIGHUP reopens its --audit-log.
+// See docs/fleet.md and docs/SECURITY.md.
 package main
 
 import (
@@ -12,8 +13,10 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/topology"
@@ -40,6 +43,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		heartbeat  = fs.Duration("heartbeat", time.Second, "heartbeat interval agents are told to use")
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
+		policyPath = fs.String("policy", "", "authorization policy `file` (default: the built-in policy, see docs/SECURITY.md)")
+		auditPath  = fs.String("audit-log", "", "append a JSON line per job accepted, denied and ended to `file` (reopened on SIGHUP)")
 	)
 	log, code := cmd.Parse(args)
 	if log == nil {
@@ -54,15 +59,44 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		log.Error("topology", "err", err)
 		return 1
 	}
+	pol, err := loadPolicy(*policyPath)
+	if err != nil {
+		log.Error("policy", "err", err)
+		return 1
+	}
+	log.Info("authorization policy", "policy", pol.String(), "rules", pol.Rules())
+	var auditLog *audit.Log
+	if *auditPath != "" {
+		if auditLog, err = audit.Open(*auditPath); err != nil {
+			log.Error("audit log", "err", err)
+			return 1
+		}
+		defer auditLog.Close()
+	}
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
-			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
+			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes,
+			Policy: pol, Audit: auditLog}}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}
 	}
 	return cliconf.Serve(log, cfg, sigs, false, 0)
+}
+
+// loadPolicy reads the policy file, its @groups resolved with the
+// default groups configuration; without a file it is the built-in
+// default policy.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(nil), nil
+	}
+	var opts policy.Options
+	if r, err := nodeset.LoadDefaultResolver(); err == nil {
+		opts.Parser = &nodeset.Parser{Resolver: r}
+	}
+	return policy.Load(path, opts)
 }
 
 // loadTopology reads the topology (the default file only if it exists)

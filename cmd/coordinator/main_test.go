@@ -36,6 +36,9 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--listen", "0.0.0.0:4222"}, 2},
 		{[]string{"--listen", "192.0.2.1:0", "--insecure"}, 1},
 		{[]string{"--prefix", "a..b", "--listen", ""}, 2},
+		{[]string{"--policy", filepath.Join(dir, "missing.yaml"), "--listen", ""}, 1},
+		{[]string{"--policy", badConf, "--listen", ""}, 1}, // not a policy
+		{[]string{"--audit-log", filepath.Join(dir, "no", "dir", "audit.log"), "--listen", ""}, 1},
 	} {
 		if got := run(c.args, io.Discard, nil); got != c.want {
 			t.Errorf("%q: exit %d, want %d", c.args, got, c.want)

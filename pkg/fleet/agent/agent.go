@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	_ "github.com/fleetsh/fleetsh/pkg/workers" // registers the drivers shards name
@@ -57,6 +58,9 @@ type Config struct {
 	// ResendAfter is how long a batch may go unacknowledged before the
 	// agent publishes it again (default 2 s).
 	ResendAfter time.Duration
+	// Policy, when set, is checked again on every shard before it runs
+	// (policy.go); nil trusts the coordinator's decision.
+	Policy *policy.Policy
 }
 
 // Defaults.
@@ -479,6 +483,10 @@ func (a *Agent) onShard(m *nats.Msg) {
 	sh := new(protocol.Shard)
 	if err := protocol.Unmarshal(m.Data, sh); err != nil {
 		refuse(fmt.Errorf("agent %s: %w", a.cfg.Name, err))
+		return
+	}
+	if err := a.authorize(sh); err != nil {
+		refuse(err)
 		return
 	}
 	draining := &protocol.CodedError{Code: protocol.CodeBusy, Err: fmt.Errorf("agent %s is draining", a.cfg.Name)}

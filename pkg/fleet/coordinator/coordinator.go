@@ -41,6 +41,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -103,6 +105,13 @@ type Config struct {
 	// MaxJobNodes is the most nodes a job may have
 	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
 	MaxJobNodes int
+	// Policy decides who may run what (policy.go); nil allows everything
+	// (policy.AllowAll: csub's in-process fleet). cmd/coordinator gives
+	// policy.Default when it has no policy file.
+	Policy *policy.Policy
+	// Audit, when set, receives a record of every job accepted, denied
+	// and ended; a job whose accepted record cannot be written is refused.
+	Audit *audit.Log
 }
 
 func (cfg *Config) defaults() {
@@ -301,6 +310,11 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		refuse(spec.ID, err)
 		return
 	}
+	if err := c.auditAccepted(j); err != nil { // durable before anything runs
+		c.forget(j)
+		refuse(spec.ID, err)
+		return
+	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
 	c.spawn(func() { j.primary.stream(c.ctx) })
 	c.spawn(func() { c.plan(j) })
@@ -320,6 +334,10 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if n := set.Len(); n > c.cfg.MaxJobNodes {
 		return nil, &protocol.TooManyNodesError{Nodes: n, Limit: c.cfg.MaxJobNodes, Who: "the coordinator", How: "coordinator --max-nodes"}
 	}
+	decision, err := c.authorize(&spec, set)
+	if err != nil {
+		return nil, err
+	}
 	nodes := set.Nodes()
 	if len(nodes) == 0 {
 		return nil, errors.New("job has no node")
@@ -330,7 +348,7 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 		return nil, refusal(protocol.CodeJobExists, "job %s exists already", spec.ID)
 	}
 	j := newJob(c, spec, nodes)
-	j.set = set
+	j.set, j.rule = set, decision.Rule
 	c.jobs[spec.ID] = j
 	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes))
 	return j, nil
@@ -522,6 +540,7 @@ func (c *Coordinator) checkDone(j *job) {
 	}
 	j.mu.Unlock()
 	if done {
+		c.auditEnded(j)
 		j.mu.Lock()
 		j.wakeAll()
 		j.mu.Unlock()
