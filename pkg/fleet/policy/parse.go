@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -47,6 +48,7 @@ type fileRule struct {
 	Commands    []string `yaml:"commands"`
 	Nodes       string   `yaml:"nodes"`
 	Workers     []string `yaml:"workers"`
+	Info        []string `yaml:"info"`
 	Copy        bool     `yaml:"copy"`
 	ReverseCopy bool     `yaml:"reverse_copy"`
 	Actions     []Action `yaml:"actions"`
@@ -164,7 +166,7 @@ func compile(f *file, parser *nodeset.Parser) (*Policy, error) {
 }
 
 func compileRule(fr *fileRule, groups map[string][]string, parser *nodeset.Parser) (*rule, error) {
-	for what, n := range map[string]int{"users": len(fr.Users), "commands": len(fr.Commands), "workers": len(fr.Workers), "actions": len(fr.Actions)} {
+	for what, n := range map[string]int{"users": len(fr.Users), "commands": len(fr.Commands), "workers": len(fr.Workers), "info": len(fr.Info), "actions": len(fr.Actions)} {
 		if n > maxList {
 			return nil, fmt.Errorf("over %d %s", maxList, what)
 		}
@@ -210,6 +212,10 @@ func compileRule(fr *fileRule, groups map[string][]string, parser *nodeset.Parse
 		return nil, errors.New(`no nodes (a node set, or "*" for every node)`)
 	case len(fr.Nodes) > maxNodes:
 		return nil, fmt.Errorf("nodes over %d bytes", maxNodes)
+	case parser.Resolver == nil && strings.Contains(fr.Nodes, "@"):
+		// Without groups "@compute" would be a node of that name, and
+		// the rule would silently allow none of the group's nodes.
+		return nil, fmt.Errorf("nodes %q: @groups need a groups configuration (groups.conf), none is loaded", fr.Nodes)
 	case fr.Nodes != "":
 		ns, err := parser.Parse(fr.Nodes)
 		if err != nil {
@@ -228,6 +234,16 @@ func compileRule(fr *fileRule, groups map[string][]string, parser *nodeset.Parse
 			return nil, errors.New(`workers: an empty name (the default worker is "default")`)
 		default:
 			r.workers = append(r.workers, w)
+		}
+	}
+	for _, k := range fr.Info {
+		switch {
+		case k == "*":
+			r.anyInfo = true
+		case !Privileged(k):
+			return nil, fmt.Errorf("info: %q is not a privileged task info key (those end in _path, _options, _config or _known_hosts); every other key is always allowed", k)
+		default:
+			r.info = append(r.info, strings.ToLower(k))
 		}
 	}
 	for _, a := range fr.Actions {

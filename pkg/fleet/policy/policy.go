@@ -17,6 +17,7 @@
 //	    commands: [uname, "uname *", uptime]
 //	    nodes: "@compute,login[1-2]"  # a node set; "*" is every node
 //	    workers: [ssh]       # default: default, ssh, openssh, rsh, pdsh
+//	    info: [ssh_options]  # privileged task info keys (see Privileged)
 //	    copy: false          # copies to the nodes (csub --copy)
 //	    reverse_copy: false  # copies from the nodes (csub --rcopy)
 //	    actions: []          # see_all, cancel_any, attach_any, agents
@@ -26,9 +27,10 @@
 // Once a policy is given, everything is denied unless a rule allows it.
 // Rules only allow; there is no deny rule, so their order never matters:
 // a job is allowed when one rule allows all of it at once (its user, its
-// command or copy, its worker and every one of its nodes); two rules that
-// each allow half of the nodes do not allow the job. A denial's reason
-// names the rule that came closest and what it lacked.
+// command or copy, its worker, its privileged task info keys and every
+// one of its nodes); two rules that each allow half of the nodes do not
+// allow the job. A denial's reason names the rule that came closest and
+// what it lacked.
 //
 // # Command patterns
 //
@@ -60,12 +62,21 @@
 // coordinator's host, as their user), must be named; "*" allows every
 // worker.
 //
+// # Task info keys
+//
+// A job's task info keys (clush.conf's ssh_path, ssh_options ..., csub
+// -O) configure the agent's engine. Those that choose a program the agent
+// runs, its options or a client configuration (see Privileged: ssh_path
+// runs any program, ssh_options -oProxyCommand=... any command, on the
+// agent's host) are a privilege like exec: a job may set one only if its
+// rule names it in info ("*": all). Every other key is always allowed.
+//
 // # Without a policy file
 //
 // Default is the coordinator's built-in policy: every user may run any
 // command on any node with the remote-shell workers and copy in both
-// directions; only the admins may use other workers (exec) and take
-// admin actions. AllowAll allows everything: it is the policy of csub's
+// directions; only the admins may use other workers (exec), set
+// privileged task info keys and take admin actions. AllowAll allows everything: it is the policy of csub's
 // in-process fleet, whose only user owns the process anyway.
 package policy
 
@@ -112,6 +123,8 @@ type Request struct {
 	Copy, Reverse bool
 	// Worker is the job's worker ("" or DefaultWorker: the default).
 	Worker string
+	// Info is the task info keys the job sets (JobSpec.Info).
+	Info []string
 	// Nodes is the job's (or shard's) node set.
 	Nodes *nodeset.NodeSet
 }
@@ -119,6 +132,10 @@ type Request struct {
 // FromSpec is the request of spec for nodes (the job's or a shard's).
 func FromSpec(spec *protocol.JobSpec, nodes *nodeset.NodeSet) Request {
 	r := Request{User: spec.User, Command: spec.Command, Worker: spec.Worker, Nodes: nodes}
+	for k := range spec.Info {
+		r.Info = append(r.Info, k)
+	}
+	slices.Sort(r.Info) // the same key named first in every denial
 	if spec.Copy != nil {
 		r.Copy, r.Reverse, r.Command = true, spec.Copy.Reverse, ""
 	}
@@ -169,6 +186,8 @@ type rule struct {
 	nodes    *nodeset.NodeSet
 	anyWork  bool
 	workers  []string
+	anyInfo  bool
+	info     []string // privileged task info keys allowed (lower case)
 	actions  []Action
 }
 
@@ -186,7 +205,7 @@ func Default(admins []string) *Policy {
 		p.rules = append(p.rules, everything("default-admins", admins))
 	}
 	users := everything("default-users", nil)
-	users.anyWork, users.workers, users.actions = false, remoteShells, nil
+	users.anyWork, users.workers, users.anyInfo, users.actions = false, remoteShells, false, nil
 	p.rules = append(p.rules, users)
 	return p
 }
@@ -194,7 +213,7 @@ func Default(admins []string) *Policy {
 // everything is a rule allowing users (nil: every user) everything.
 func everything(name string, users []string) *rule {
 	r := &rule{name: name, anyUser: users == nil, users: map[string]bool{},
-		copy: true, reverse: true, anyNode: true, anyWork: true, actions: actions}
+		copy: true, reverse: true, anyNode: true, anyWork: true, anyInfo: true, actions: actions}
 	for _, u := range users {
 		r.users[u] = true
 	}
@@ -241,6 +260,7 @@ const (
 	stageKind
 	stageCommand
 	stageWorker
+	stageInfo
 	stageAllowed
 )
 
@@ -265,15 +285,38 @@ func (r *rule) check(req *Request) (int, string) {
 	if !r.anyWork && !slices.Contains(r.workers, req.Worker) {
 		return stageCommand, fmt.Sprintf("rule %q allows the command but not the worker %s (workers: %s)", r.name, clip(req.Worker), strings.Join(r.workers, ", "))
 	}
+	if !r.anyInfo {
+		for _, k := range req.Info {
+			if Privileged(k) && !slices.Contains(r.info, strings.ToLower(k)) {
+				return stageWorker, fmt.Sprintf("rule %q allows the command but not the task info key %s (it chooses a program or options the agent runs)", r.name, clip(k))
+			}
+		}
+	}
 	if !r.anyNode {
 		if req.Nodes == nil {
-			return stageWorker, fmt.Sprintf("rule %q: the job names no node set", r.name)
+			return stageInfo, fmt.Sprintf("rule %q: the job names no node set", r.name)
 		}
 		if out := req.Nodes.Difference(r.nodes); out.Len() > 0 {
-			return stageWorker, fmt.Sprintf("rule %q allows the command but not on %s (its nodes: %s)", r.name, clip(out.String()), clip(r.nodes.String()))
+			return stageInfo, fmt.Sprintf("rule %q allows the command but not on %s (its nodes: %s)", r.name, clip(out.String()), clip(r.nodes.String()))
 		}
 	}
 	return stageAllowed, ""
+}
+
+// Privileged reports whether the task info key chooses a program the
+// agent runs, its options or a client configuration: ssh_path,
+// ssh_options (-oProxyCommand runs a local command), ssh_config,
+// ssh_known_hosts, and any key ending in _path, _options, _config or
+// _known_hosts (case does not matter). Setting one is like running
+// -R exec on the agent's host: a rule must name the key (info).
+func Privileged(key string) bool {
+	k := strings.ToLower(key)
+	for _, suffix := range []string{"_path", "_options", "_config", "_known_hosts"} {
+		if strings.HasSuffix(k, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxReason bounds a command or node set quoted in a reason.

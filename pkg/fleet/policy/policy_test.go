@@ -36,6 +36,7 @@ rules:
     users: [dave]
     commands: ["dmesg | tail *"]
     nodes: "n1"
+    info: [ssh_options]
 `
 
 func mustParse(t *testing.T, src string) *Policy {
@@ -84,6 +85,12 @@ func TestCheck(t *testing.T) {
 		{"ops exec anywhere", Request{User: "carol", Command: "id; rm x", Worker: "exec", Nodes: nodeset.MustParse("x[1-1000]")}, "ops", ""},
 		{"ops shell", cmdReq("carol", "", "a"), "ops", ""},
 		{"ops pdsh not named", Request{User: "carol", Command: "id", Worker: "pdsh", Nodes: nodeset.MustParse("a")}, "", "not the worker"},
+		{"harmless info key", Request{User: "alice", Command: "uname", Info: []string{"USER_x", "ssh_user", "debug"}, Nodes: nodeset.MustParse("n1")}, "hpc-status", ""},
+		{"ssh_path is exec in disguise", Request{User: "alice", Command: "uname", Info: []string{"ssh_path"}, Nodes: nodeset.MustParse("n1")}, "", `task info key "ssh_path"`},
+		{"ProxyCommand", Request{User: "alice", Command: "uname", Info: []string{"ssh_options"}, Nodes: nodeset.MustParse("n1")}, "", `task info key "ssh_options"`},
+		{"info key named", Request{User: "dave", Command: "dmesg | tail -1", Info: []string{"SSH_OPTIONS"}, Nodes: nodeset.MustParse("n1")}, "dave-pipe", ""},
+		{"other info key not named", Request{User: "dave", Command: "dmesg | tail -1", Info: []string{"ssh_config"}, Nodes: nodeset.MustParse("n1")}, "", "ssh_config"},
+		{"ops any info", Request{User: "carol", Command: "x", Worker: "exec", Info: []string{"ssh_config"}, Nodes: nodeset.MustParse("n1")}, "", "task info key"},
 		{"spelt out metacharacter", cmdReq("dave", "dmesg | tail -5", "n1"), "dave-pipe", ""},
 		{"spelt out, still no second one", cmdReq("dave", "dmesg | tail -5; rm x", "n1"), "", "does not allow"},
 	} {
@@ -154,6 +161,9 @@ func TestBuiltIn(t *testing.T) {
 		{Request{User: "u", Copy: true, Reverse: true, Nodes: nodeset.MustParse("a")}, true},
 		{Request{User: "u", Command: "id", Worker: "exec", Nodes: nodeset.MustParse("a")}, false},
 		{Request{User: "root", Command: "id", Worker: "exec", Nodes: nodeset.MustParse("a")}, true},
+		{Request{User: "u", Command: "id", Info: []string{"ssh_user"}, Nodes: nodeset.MustParse("a")}, true},
+		{Request{User: "u", Command: "id", Info: []string{"ssh_path"}, Nodes: nodeset.MustParse("a")}, false},
+		{Request{User: "root", Command: "id", Info: []string{"ssh_path"}, Nodes: nodeset.MustParse("a")}, true},
 	} {
 		if d := def.Check(c.req); d.Allowed != c.want {
 			t.Errorf("Default: %+v: %+v", c.req, d)
@@ -181,6 +191,8 @@ func TestParseErrors(t *testing.T) {
 		{"rules: [{users: [u], actions: [root]}]", "unknown action"},
 		{"rules: [{users: [u], commands: ['a\\'], nodes: a}]", "lone backslash"},
 		{"rules: [{users: [u], commands: [id], nodes: 'a[1-'}]", "nodes"},
+		{"rules: [{users: [u], commands: [id], nodes: '@compute'}]", "need a groups configuration"},
+		{"rules: [{users: [u], commands: [id], nodes: a, info: [ssh_user]}]", "not a privileged task info key"},
 		{"rules: [{users: [u], commands: [id], nodes: a, workers: ['']}]", "empty name"},
 		{"rules: [{name: x, users: [u], actions: [agents]}, {name: x, users: [u], actions: [agents]}]", "two rules"},
 		{"x: &a [1]\nrules: *a", "aliases"},
@@ -226,8 +238,59 @@ func TestLoadGroups(t *testing.T) {
 
 func TestFromSpec(t *testing.T) {
 	ns := nodeset.MustParse("a")
-	r := FromSpec(&protocol.JobSpec{User: "u", Command: "ignored", Copy: &protocol.CopySpec{Reverse: true}}, ns)
-	if !r.Copy || !r.Reverse || r.Command != "" || r.Nodes != ns {
+	r := FromSpec(&protocol.JobSpec{User: "u", Command: "ignored", Copy: &protocol.CopySpec{Reverse: true},
+		Info: map[string]string{"b": "", "a": ""}}, ns)
+	if !r.Copy || !r.Reverse || r.Command != "" || r.Nodes != ns || strings.Join(r.Info, ",") != "a,b" {
 		t.Errorf("%+v", r)
+	}
+}
+
+// deploy/policy.yaml is a valid policy, and the full example of
+// docs/SECURITY.md is that file.
+func TestDeployExample(t *testing.T) {
+	dir := t.TempDir()
+	groups := filepath.Join(dir, "groups.conf")
+	if err := os.WriteFile(groups, []byte("[Main]\ndefault: local\n[local]\nmap: echo node[1-10]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := nodeset.LoadResolver(groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "../../../deploy/policy.yaml"
+	p, err := Load(path, Options{Parser: &nodeset.Parser{Resolver: r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		req  Request
+		rule string
+	}{
+		{cmdReq("alice", "systemctl status sshd", "node[1-10]"), "hpc-status"},
+		{cmdReq("alice", "dmesg | tail -n 20", "node1"), "hpc-status"},
+		{cmdReq("alice", "dmesg | tail -n 20 | sh", "node1"), ""},
+		{cmdReq("alice", "uptime", "node11"), ""},
+		{Request{User: "bob", Copy: true, Reverse: true, Nodes: nodeset.MustParse("node700")}, "hpc-copy"},
+		{Request{User: "dave", Worker: "exec", Nodes: nodeset.MustParse("x")}, "ops"},
+		{Request{User: "nagios", Command: "cat /proc/loadavg", Worker: "ssh", Nodes: nodeset.MustParse("node5")}, "monitoring"},
+		{cmdReq("nagios", "cat /proc/loadavg", "node5"), ""}, // default worker: not ssh by name
+		{Request{User: "carol", Command: "x", Info: []string{"ssh_path"}, Nodes: nodeset.MustParse("x")}, "ops"},
+		{Request{User: "alice", Command: "uptime", Info: []string{"ssh_options"}, Nodes: nodeset.MustParse("node1")}, "hpc-status"},
+		{Request{User: "alice", Command: "uptime", Info: []string{"ssh_path"}, Nodes: nodeset.MustParse("node1")}, ""},
+	} {
+		if d := p.Check(c.req); d.Rule != c.rule {
+			t.Errorf("%+v: %+v, want rule %q", c.req, d, c.rule)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../../docs/SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), string(data)) {
+		t.Error("docs/SECURITY.md does not show deploy/policy.yaml as it is")
 	}
 }
