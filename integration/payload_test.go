@@ -96,7 +96,7 @@ func startDaemons(t *testing.T, natsURL string, coordArgs ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	startProc(t, dir, "coordinator", "coordinator", append([]string{"--nats", natsURL, "--local-agent=false",
-		"--heartbeat", "500ms"}, coordArgs...)...)
+		"--heartbeat", "500ms", "--policy", allowAllPolicy(t)}, coordArgs...)...)
 	startProc(t, dir, "agent", "agent", "--nats", natsURL, "--local", "--name", "local", "--worker", "exec")
 	waitAgent(t, natsURL)
 }
@@ -197,7 +197,8 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	skipShort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	url := "nats://" + addr
-	coord := startProc(t, t.TempDir(), "coordinator", "coordinator", "--listen", addr, "--worker", "exec", "--heartbeat", "200ms")
+	coord := startProc(t, t.TempDir(), "coordinator", "coordinator", "--listen", addr, "--worker", "exec", "--heartbeat", "200ms",
+		"--policy", allowAllPolicy(t))
 	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)

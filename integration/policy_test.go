@@ -35,6 +35,20 @@ const (
 `
 )
 
+// allowAllPolicy writes a policy that allows everything, for tests that
+// run -R exec on a fleet of real processes (the coordinator's built-in
+// default keeps exec for admins).
+func allowAllPolicy(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "allow-all.yaml")
+	const all = `rules: [{name: tests, users: ["*"], commands: ["**"], nodes: "*", workers: ["*"], info: ["*"],
+  copy: true, reverse_copy: true, actions: [see_all, cancel_any, attach_any, agents]}]`
+	if err := os.WriteFile(p, []byte(all), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // csub runs the csub binary against url and returns its exit status,
 // stdout and stderr.
 func csub(t *testing.T, url string, args ...string) (int, string, string) {
