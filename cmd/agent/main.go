@@ -7,6 +7,8 @@
 // SIGTERM or SIGINT drains it: no new shards, running ones finish and are
 // acknowledged, then it exits 0 (non-zero if --drain-timeout passed
 // first). A second signal cancels the running shards and exits at once.
+// SIGHUP does not stop it (it is logged). With --policy it checks each
+// shard against the authorization policy again (docs/SECURITY.md).
 package main
 
 import (

@@ -119,3 +119,19 @@ func TestTruncated(t *testing.T) {
 		t.Errorf("%d %v", len(r.Command), r.Truncated)
 	}
 }
+
+// BenchmarkWrite measures one record written and fsynced: the latency
+// the audit log adds to every submit.
+func BenchmarkWrite(b *testing.B) {
+	l, err := Open(filepath.Join(b.TempDir(), "audit.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	rec := FromSpec(Accepted, &protocol.JobSpec{ID: "j1", User: "alice", Command: "uname -a", Nodes: "node[1-1000]"}, 1000)
+	for b.Loop() {
+		if err := l.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -153,6 +153,9 @@ func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Policy == nil {
+		cfg.Policy = policy.AllowAll()
+	}
 }
 
 // Coordinator is a running coordinator.

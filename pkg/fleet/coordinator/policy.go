@@ -18,18 +18,10 @@ import (
 // answered or dispatched: a job whose record cannot be written is
 // refused. Its "ended" record follows when every node has a final state.
 
-// policy is the policy in force.
-func (c *Coordinator) policy() *policy.Policy {
-	if c.cfg.Policy == nil {
-		return policy.AllowAll()
-	}
-	return c.cfg.Policy
-}
-
 // authorize decides whether spec may run on set. A denial is logged and
 // audited, and returned as an error with protocol.CodeDenied.
 func (c *Coordinator) authorize(spec *protocol.JobSpec, set *nodeset.NodeSet) (policy.Decision, error) {
-	d := c.policy().Check(policy.FromSpec(spec, set))
+	d := c.cfg.Policy.Check(policy.FromSpec(spec, set))
 	if d.Allowed {
 		return d, nil
 	}
@@ -90,7 +82,7 @@ func (c *Coordinator) auditEnded(j *job) {
 // (every job's list or status, another's cancel or attach, the agents):
 // nil, or a denial with protocol.CodeDenied, logged at WARN.
 func (c *Coordinator) allowAction(user string, a policy.Action) error {
-	d := c.policy().Allow(user, a)
+	d := c.cfg.Policy.Allow(user, a)
 	if !d.Allowed {
 		c.log.Warn("admin action denied", "user", user, "action", a, "reason", d.Reason)
 	}
