@@ -71,13 +71,20 @@
 // agent's host) are a privilege like exec: a job may set one only if its
 // rule names it in info ("*": all). Every other key is always allowed.
 //
+// # Copies
+//
+// A copy reads its source (csub --copy) or writes its destination (csub
+// --rcopy) on the disk of the agent that serves the node, as the agent's
+// user: a copy can read any file the agent can, its credential included.
+// Rules allow copies only when they say so (copy, reverse_copy).
+//
 // # Without a policy file
 //
 // Default is the coordinator's built-in policy: every user may run any
-// command on any node with the remote-shell workers and copy in both
-// directions; only the admins may use other workers (exec), set
-// privileged task info keys and take admin actions. AllowAll allows everything: it is the policy of csub's
-// in-process fleet, whose only user owns the process anyway.
+// command on any node with the remote-shell workers; only the admins may
+// use other workers (exec), set privileged task info keys, copy files and
+// take admin actions. AllowAll allows everything: it is the policy of
+// csub's in-process fleet, whose only user owns the process anyway.
 package policy
 
 import (
@@ -198,7 +205,7 @@ func AllowAll() *Policy {
 
 // Default returns the coordinator's built-in policy for a fleet without
 // a policy file: admins may do everything; every user may run any
-// command on any node with the remote-shell workers, and copy both ways.
+// command on any node with the remote-shell workers.
 func Default(admins []string) *Policy {
 	p := &Policy{name: "default (built in)", says: "denied by the built-in default policy"}
 	if len(admins) > 0 {
@@ -206,6 +213,7 @@ func Default(admins []string) *Policy {
 	}
 	users := everything("default-users", nil)
 	users.anyWork, users.workers, users.anyInfo, users.actions = false, remoteShells, false, nil
+	users.copy, users.reverse = false, false // copies read and write the agents' disks
 	p.rules = append(p.rules, users)
 	return p
 }

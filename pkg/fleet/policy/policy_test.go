@@ -158,7 +158,9 @@ func TestBuiltIn(t *testing.T) {
 	}{
 		{Request{User: "u", Command: "rm -rf /tmp/x; id", Nodes: nodeset.MustParse("a")}, true},
 		{Request{User: "u", Command: "id", Worker: "pdsh", Nodes: nodeset.MustParse("a")}, true},
-		{Request{User: "u", Copy: true, Reverse: true, Nodes: nodeset.MustParse("a")}, true},
+		{Request{User: "u", Copy: true, Nodes: nodeset.MustParse("a")}, false},
+		{Request{User: "u", Copy: true, Reverse: true, Nodes: nodeset.MustParse("a")}, false},
+		{Request{User: "root", Copy: true, Reverse: true, Nodes: nodeset.MustParse("a")}, true},
 		{Request{User: "u", Command: "id", Worker: "exec", Nodes: nodeset.MustParse("a")}, false},
 		{Request{User: "root", Command: "id", Worker: "exec", Nodes: nodeset.MustParse("a")}, true},
 		{Request{User: "u", Command: "id", Info: []string{"ssh_user"}, Nodes: nodeset.MustParse("a")}, true},
