@@ -46,7 +46,10 @@ func startWithPolicy(t *testing.T) (string, func(protocol.JobSpec) protocol.Subm
 	return path, func(spec protocol.JobSpec) protocol.SubmitReply {
 		t.Helper()
 		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, spec, &r); err != nil {
+		// The user is the subject's (the spec's User is overwritten).
+		user := spec.User
+		spec.User = ""
+		if err := wire.Request(context.Background(), nc, subj.Submit(user), protocol.TypeJobSpec, spec, &r); err != nil {
 			t.Fatal(err)
 		}
 		return r
@@ -156,7 +159,7 @@ func TestAuditFailureRefusesJob(t *testing.T) {
 	a := newFakeAgent(t, srv, "a1")
 	nc := srv.Connect(t, "csub")
 	var r protocol.SubmitReply
-	if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, protocol.JobSpec{ID: "j", Nodes: "n1", Command: "true"}, &r); err != nil {
+	if err := wire.Request(context.Background(), nc, subj.Submit(testUser), protocol.TypeJobSpec, protocol.JobSpec{ID: "j", Nodes: "n1", Command: "true"}, &r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Code != protocol.CodeRefused || !strings.Contains(r.Error, "audit log") {
