@@ -20,9 +20,11 @@ import (
 // with the agent's default worker; the agent's own policy forgets id:
 // a coordinator misconfigured to allow more than an agent does.
 const (
-	coordPolicy = `rules:
+	coordPolicy = `groups:
+  testers: [alice, bob]
+rules:
   - name: fleet
-    users: ["*"]
+    users: ["@testers"]
     commands: ["echo *", "true", "id"]
     nodes: "n[1-5]"
 `
@@ -53,7 +55,15 @@ func allowAllPolicy(t *testing.T) string {
 // stdout and stderr.
 func csub(t *testing.T, url string, args ...string) (int, string, string) {
 	t.Helper()
+	return csubAs(t, "alice", url, args...)
+}
+
+// csubAs is csub run by user (its $USER: a fleet without credentials
+// takes the submitter's word for it).
+func csubAs(t *testing.T, user, url string, args ...string) (int, string, string) {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), "csub"), append([]string{"--fleet", url}, args...)...)
+	cmd.Env = append(os.Environ(), "USER="+user, "LOGNAME="+user)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -138,6 +148,10 @@ func TestFleetPolicy(t *testing.T) {
 			t.Errorf("%q: rc %d stdout %q stderr %q, want one line with %q", c.args, rc, out, errOut, c.want)
 		}
 	}
+	rc, out, errOut = csubAs(t, "mallory", url, "-w", "n1", "echo hi")
+	if want := "csub: denied by policy: user \"mallory\": no rule names this user\n"; rc != 1 || out != "" || errOut != want {
+		t.Errorf("mallory: rc %d stdout %q stderr %q, want %q", rc, out, errOut, want)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
 		t.Fatal("the denied command ran")
 	}
@@ -152,12 +166,12 @@ func TestFleetPolicy(t *testing.T) {
 	var events []string
 	for _, r := range recs {
 		events = append(events, r.Event+" "+r.Decision)
-		if r.Time.IsZero() || r.Job == "" || r.User == "" || r.Nodes == "" {
+		if r.Time.IsZero() || r.Job == "" || r.User != "alice" && r.User != "mallory" || r.Nodes == "" {
 			t.Errorf("record %+v", r)
 		}
 	}
 	// Each job's records in order; the ended ones may follow later jobs.
-	if got := strings.Join(events, ","); strings.Count(got, "accepted allow") != 2 || strings.Count(got, "denied deny") != 2 ||
+	if got := strings.Join(events, ","); strings.Count(got, "accepted allow") != 2 || strings.Count(got, "denied deny") != 3 ||
 		strings.Count(got, "ended ") != 2 || !strings.HasPrefix(got, "accepted allow") {
 		t.Errorf("audit events %s", got)
 	}
