@@ -296,3 +296,20 @@ func TestDeployExample(t *testing.T) {
 		t.Error("docs/SECURITY.md does not show deploy/policy.yaml as it is")
 	}
 }
+
+// deploy/demo-policy.yaml allows the README's quick start job, and no
+// other command.
+func TestDemoPolicy(t *testing.T) {
+	p, err := Load("../../../deploy/demo-policy.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := Request{User: "anyone", Command: "echo hello from %h", Worker: "exec", Nodes: nodeset.MustParse("node[1-100],other[1-5]")}
+	if d := p.Check(job); !d.Allowed {
+		t.Errorf("README job: %+v", d)
+	}
+	job.Command = "id"
+	if d := p.Check(job); d.Allowed {
+		t.Errorf("id: %+v", d)
+	}
+}
