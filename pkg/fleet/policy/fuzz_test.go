@@ -2,6 +2,7 @@ package policy
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -69,4 +70,36 @@ func BenchmarkCheck(b *testing.B) {
 	for b.Loop() {
 		_ = p.Check(r)
 	}
+}
+
+// FuzzGlobMetacharacters checks the promise of command patterns: a
+// pattern that writes out no shell metacharacter and has no "**" never
+// matches a command holding one.
+func FuzzGlobMetacharacters(f *testing.F) {
+	f.Add("uname *", "uname ; rm -rf /")
+	f.Add("echo ?", "echo $")
+	f.Add("a*b?c", "a|b c")
+	f.Add(`x\*`, "x*")
+	f.Fuzz(func(t *testing.T, pattern, command string) {
+		g, err := compileGlob(pattern)
+		if err != nil {
+			return
+		}
+		for i := 0; i < len(pattern); i++ {
+			switch c := pattern[i]; {
+			case c == '*' && i+1 < len(pattern) && pattern[i+1] == '*':
+				return // "**" allows anything
+			case c == '\\':
+				i++
+				if strings.IndexByte(shellMeta, pattern[i]) >= 0 {
+					return // written out
+				}
+			case c != '*' && c != '?' && strings.IndexByte(shellMeta, c) >= 0:
+				return // written out
+			}
+		}
+		if g.match(command) && strings.ContainsAny(command, shellMeta) {
+			t.Fatalf("%q matches %q", pattern, command)
+		}
+	})
 }
