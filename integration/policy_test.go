@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -79,19 +77,9 @@ func csubAs(t *testing.T, user, url string, args ...string) (int, string, string
 
 func auditRecords(t *testing.T, path string) []audit.Record {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := audit.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []audit.Record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r audit.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("audit line %q is not JSON: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
 	}
 	return recs
 }

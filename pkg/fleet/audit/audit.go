@@ -8,8 +8,10 @@
 package audit
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -151,4 +153,35 @@ func (l *Log) Close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
+}
+
+// maxLine bounds one line Read accepts: a record's command and node set
+// are at most MaxField each, and JSON escaping can make them six times
+// longer.
+const maxLine = 16*MaxField + 64<<10
+
+// Read returns the records of a log (for tools and tests), failing on a
+// line that is not a record.
+func Read(r io.Reader) ([]Record, error) {
+	var recs []Record
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, maxLine)
+	for n := 1; sc.Scan(); n++ {
+		var rec Record
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return recs, fmt.Errorf("audit log line %d: %w", n, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs, sc.Err()
+}
+
+// ReadFile is Read on the file at path.
+func ReadFile(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	defer f.Close()
+	return Read(f)
 }

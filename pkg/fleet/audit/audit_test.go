@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,26 +9,10 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// readRecords returns the records of the log at path, failing on a line
-// that is not JSON.
 func readRecords(t *testing.T, path string) []Record {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var r Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
-		}
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return recs
@@ -133,5 +115,11 @@ func BenchmarkWrite(b *testing.B) {
 		if err := l.Write(rec); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestReadRefusesNonRecords(t *testing.T) {
+	if _, err := Read(strings.NewReader("{\"event\":\"ended\"}\nnot json\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("%v", err)
 	}
 }

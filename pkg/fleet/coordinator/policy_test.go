@@ -1,10 +1,7 @@
 package coordinator
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,18 +55,9 @@ func startWithPolicy(t *testing.T) (string, func(protocol.JobSpec) protocol.Subm
 
 func records(t *testing.T, path string) []audit.Record {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	recs, err := audit.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var recs []audit.Record
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		var r audit.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("audit line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
 	}
 	return recs
 }

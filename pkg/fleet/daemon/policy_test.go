@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -102,18 +100,12 @@ func TestAgentPolicyRefusesShard(t *testing.T) {
 
 func auditEvents(t *testing.T, path string) []string {
 	t.Helper()
-	fh, err := os.Open(path)
+	recs, err := audit.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
 	var evs []string
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		var r audit.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("%q: %v", sc.Text(), err)
-		}
+	for _, r := range recs {
 		evs = append(evs, r.Event+" "+r.Job)
 	}
 	return evs
