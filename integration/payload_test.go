@@ -97,7 +97,7 @@ func startDaemons(t *testing.T, natsURL string, coordArgs ...string) {
 	dir := t.TempDir()
 	seedFile, pub := signingKey(t, dir)
 	startProc(t, dir, "coordinator", "coordinator", append([]string{"--nats", natsURL, "--local-agent=false",
-		"--heartbeat", "500ms", "--signing-key", seedFile}, coordArgs...)...)
+		"--heartbeat", "500ms", "--signing-key", seedFile, "--policy", allowAllPolicy(t)}, coordArgs...)...)
 	startProc(t, dir, "agent", "agent", "--nats", natsURL, "--local", "--name", "local", "--worker", "exec",
 		"--coordinator-key", pub)
 	waitAgent(t, natsURL)
@@ -199,7 +199,8 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	skipShort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	url := "nats://" + addr
-	coord := startProc(t, t.TempDir(), "coordinator", "coordinator", "--listen", addr, "--worker", "exec", "--heartbeat", "200ms")
+	coord := startProc(t, t.TempDir(), "coordinator", "coordinator", "--listen", addr, "--worker", "exec", "--heartbeat", "200ms",
+		"--policy", allowAllPolicy(t))
 	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)

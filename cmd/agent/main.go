@@ -12,6 +12,8 @@
 // SIGTERM or SIGINT drains it: no new shards, running ones finish and are
 // acknowledged, then it exits 0 (non-zero if --drain-timeout passed
 // first). A second signal cancels the running shards and exits at once.
+// SIGHUP does not stop it (it is logged). With --policy it checks each
+// shard against the authorization policy again (docs/SECURITY.md).
 package main
 
 import (
@@ -24,6 +26,8 @@ import (
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -61,6 +65,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		}
 		return nil
 	})
+	policyPath := fs.String("policy", "", "authorization policy `file` each shard is checked against again (default: trust the coordinator)")
 	log, code := cmd.Parse(args)
 	if log == nil {
 		return code
@@ -68,6 +73,19 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	if len(cfg.CoordinatorKeys) == 0 {
 		fmt.Fprintln(stderr, "agent: no --coordinator-key: an agent runs only shards signed by a coordinator key it trusts (the coordinator logs its key at start as coordinator_key)")
 		return 2
+	}
+	if *policyPath != "" {
+		var opts policy.Options
+		if r, err := nodeset.LoadDefaultResolver(); err == nil {
+			opts.Parser = &nodeset.Parser{Resolver: r}
+		}
+		p, err := policy.Load(*policyPath, opts)
+		if err != nil {
+			log.Error("policy", "err", err)
+			return 1
+		}
+		cfg.Policy = p
+		log.Info("authorization policy", "policy", p.String(), "rules", p.Rules())
 	}
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the

@@ -12,37 +12,10 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
-
-// logLines hands each log line of the command to the test (slog writes
-// a record at a time).
-type logLines chan string
-
-func (l logLines) Write(p []byte) (int, error) {
-	l <- string(p)
-	return len(p), nil
-}
-
-// await reads lines until one contains s; it fails the test after a
-// minute, showing what came.
-func (l logLines) await(t *testing.T, s string) {
-	t.Helper()
-	var seen []string
-	timeout := time.After(time.Minute)
-	for {
-		select {
-		case line := <-l:
-			if strings.Contains(line, s) {
-				return
-			}
-			seen = append(seen, line)
-		case <-timeout:
-			t.Fatalf("no log line with %q:\n%s", s, strings.Join(seen, ""))
-		}
-	}
-}
 
 // The agent starts with its NATS server down, registers once it is up,
 // heartbeats, and exits 0 on SIGTERM after a clean drain.
@@ -52,15 +25,15 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 	srv.Stop()
 
 	sigs := make(chan os.Signal, 2)
-	logs := make(logLines, 10000)
+	logs := make(testutil.LogLines, 10000)
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", url, "--prefix", "t1", "--name", "gw9", "--group", "a", "--group", "b",
 			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug", "--coordinator-key", newKey(t).pub}, logs, sigs)
 	}()
 	// It tries to register, and goes on trying, while the server is down.
-	logs.await(t, "registration")
-	logs.await(t, "registration")
+	logs.Await(t, "registration")
+	logs.Await(t, "registration")
 	select {
 	case c := <-code:
 		t.Fatalf("exited %d with the server down", c)
@@ -104,7 +77,7 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 		t.Fatal("no heartbeat")
 	}
 	sigs <- syscall.SIGTERM
-	logs.await(t, "drained")
+	logs.Await(t, "drained")
 	select {
 	case c := <-code:
 		if c != 0 {
@@ -190,7 +163,7 @@ func TestCoordinatorKeyFlag(t *testing.T) {
 	sub(subj.AllDone(), func(m *nats.Msg) { _ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{OK: true}) })
 	k1, k2, k3, stranger := newKey(t), newKey(t), newKey(t), newKey(t)
 	sigs := make(chan os.Signal, 2)
-	logs := make(logLines, 10000)
+	logs := make(testutil.LogLines, 10000)
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", srv.URL(), "--prefix", "t2", "--name", "gw9", "--worker", "exec",

@@ -3,8 +3,11 @@
 // agent for nodes under no gateway. It signs every shard it dispatches
 // with --signing-key (an nkey seed file), or with an ephemeral key whose
 // public key it logs at start; agents run only shards signed by a key
-// they trust (agent --coordinator-key). SIGTERM or SIGINT stops it (the local
-// agent first, cancelling what it runs). See docs/fleet.md.
+// they trust (agent --coordinator-key). Every job is checked against an
+// authorization policy (--policy, else the built-in one) and written to
+// --audit-log. SIGTERM or SIGINT stops it (the local agent first,
+// cancelling what it runs); SIGHUP reopens its --audit-log. See
+// docs/fleet.md and docs/SECURITY.md.
 //
 // `coordinator init-site DIR` writes a site's credentials and configs,
 // and `coordinator site add-user|add-agent|rotate|remove DIR` changes them (see
@@ -21,8 +24,10 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/topology"
@@ -59,6 +64,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
 		signingKey = fs.String("signing-key", "", "nkey seed `file` (mode 0600) the coordinator signs shards with; agents trust its public key (--coordinator-key). Default: an ephemeral key, logged at start")
 		shardTTL   = fs.Duration("shard-ttl", protocol.DefaultShardTTL, fmt.Sprintf("how long a signed shard may wait to be accepted by its agent (at most %v)", protocol.MaxShardTTL))
+		policyPath = fs.String("policy", "", "authorization policy `file` (default: the built-in policy, see docs/SECURITY.md)")
+		auditPath  = fs.String("audit-log", "", "append a JSON line per job accepted, denied and ended to `file` (reopened on SIGHUP)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of coordinator:\n")
@@ -91,16 +98,44 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		log.Error("topology", "err", err)
 		return 1
 	}
+	pol, err := loadPolicy(*policyPath)
+	if err != nil {
+		log.Error("policy", "err", err)
+		return 1
+	}
+	log.Info("authorization policy", "policy", pol.String(), "rules", pol.Rules())
+	var auditLog *audit.Log
+	if *auditPath != "" {
+		if auditLog, err = audit.Open(*auditPath); err != nil {
+			log.Error("audit log", "err", err)
+			return 1
+		}
+		defer auditLog.Close()
+	}
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes,
-			SigningKey: key, ShardTTL: *shardTTL}}
+			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog}}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}
 	}
 	return cliconf.Serve(log, cfg, sigs, false, 0)
+}
+
+// loadPolicy reads the policy file, its @groups resolved with the
+// default groups configuration; without a file it is the built-in
+// default policy.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(nil), nil
+	}
+	var opts policy.Options
+	if r, err := nodeset.LoadDefaultResolver(); err == nil {
+		opts.Parser = &nodeset.Parser{Resolver: r}
+	}
+	return policy.Load(path, opts)
 }
 
 // loadTopology reads the topology (the default file only if it exists)

@@ -59,6 +59,9 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--signing-key", notSeed, "--listen", ""}, 2},
 		{[]string{"--shard-ttl", "2h", "--listen", ""}, 2},
 		{[]string{"--shard-ttl", "0s", "--listen", ""}, 2},
+		{[]string{"--policy", filepath.Join(dir, "missing.yaml"), "--listen", ""}, 1},
+		{[]string{"--policy", badConf, "--listen", ""}, 1}, // not a policy
+		{[]string{"--audit-log", filepath.Join(dir, "no", "dir", "audit.log"), "--listen", ""}, 1},
 	} {
 		if got := run(c.args, io.Discard, nil); got != c.want {
 			t.Errorf("%q: exit %d, want %d", c.args, got, c.want)

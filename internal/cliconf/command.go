@@ -84,10 +84,11 @@ func (c *Command) Parse(args []string) (*slog.Logger, int) {
 }
 
 // Main runs a daemon's command, run, on the process's arguments, stderr
-// and stopping signals (SIGTERM, SIGINT), and exits with its status.
+// and signals (SIGTERM and SIGINT stop it, SIGHUP reopens the audit log:
+// daemon.Fleet.Serve), and exits with its status.
 func Main(run func(args []string, stderr io.Writer, sigs <-chan os.Signal) int) {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	os.Exit(run(os.Args[1:], os.Stderr, sigs))
 }
 

@@ -497,6 +497,10 @@ func exitSubmit(err error, env *environ) int {
 		fmt.Fprintln(env.stderr, err)
 		return 128 + int(syscall.SIGINT)
 	}
+	var re *client.RefusedError
+	if errors.As(err, &re) && re.Code == protocol.CodeDenied {
+		err = errors.New(re.Reason) // the policy's one line says it all
+	}
 	fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 	return 1
 }

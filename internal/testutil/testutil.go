@@ -136,3 +136,32 @@ func CancelAndWait[T any](t testing.TB, cancel func(), done <-chan T, within, pa
 		panic("unreachable")
 	}
 }
+
+// LogLines hands each log line a command writes to the test (slog writes
+// a record at a time): make it with room for every line the command logs.
+type LogLines chan string
+
+// Write implements io.Writer.
+func (l LogLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
+}
+
+// Await reads lines until one contains s; it fails the test after a
+// minute, showing what came.
+func (l LogLines) Await(t testing.TB, s string) {
+	t.Helper()
+	var seen []string
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case line := <-l:
+			if strings.Contains(line, s) {
+				return
+			}
+			seen = append(seen, line)
+		case <-timeout:
+			t.Fatalf("no log line with %q:\n%s", s, strings.Join(seen, ""))
+		}
+	}
+}

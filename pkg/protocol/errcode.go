@@ -34,6 +34,9 @@ const (
 	// serve it (an agent outside the topology, a worker it does not
 	// have).
 	CodeRefused ErrorCode = "refused"
+	// CodeDenied: the fleet's authorization policy does not allow the
+	// request (pkg/fleet/policy); the Error is the one-line reason.
+	CodeDenied ErrorCode = "denied"
 )
 
 // CodedError is an error with its wire code.

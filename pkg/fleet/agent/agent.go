@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	_ "github.com/fleetsh/fleetsh/pkg/workers" // registers the drivers shards name
@@ -65,6 +66,9 @@ type Config struct {
 	// agent's when it checks a shard's validity
 	// (protocol.DefaultClockSkew).
 	ClockSkew time.Duration
+	// Policy, when set, is checked again on every shard before it runs
+	// (policy.go); nil trusts the coordinator's decision.
+	Policy *policy.Policy
 }
 
 // Defaults.
@@ -501,6 +505,10 @@ func (a *Agent) onShard(m *nats.Msg) {
 	}
 	sh, err := a.open(m)
 	if err != nil {
+		refuse(err)
+		return
+	}
+	if err := a.authorize(sh); err != nil {
 		refuse(err)
 		return
 	}

@@ -42,6 +42,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -122,6 +124,13 @@ type Config struct {
 	// ShardTTL is how long a signed shard may wait to be accepted
 	// (protocol.DefaultShardTTL; at most protocol.MaxShardTTL).
 	ShardTTL time.Duration
+	// Policy decides who may run what (policy.go); nil allows everything
+	// (policy.AllowAll: csub's in-process fleet). cmd/coordinator gives
+	// policy.Default when it has no policy file.
+	Policy *policy.Policy
+	// Audit, when set, receives a record of every job accepted, denied
+	// and ended; a job whose accepted record cannot be written is refused.
+	Audit *audit.Log
 }
 
 // DefaultMaxCapacity is Config.MaxCapacity's default: the most commands
@@ -171,6 +180,9 @@ func (cfg *Config) defaults() {
 	cfg.ShardTTL = min(cfg.ShardTTL, protocol.MaxShardTTL)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = policy.AllowAll()
 	}
 }
 
@@ -359,6 +371,11 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		refuse(spec.ID, err)
 		return
 	}
+	if err := c.auditAccepted(j); err != nil { // durable before anything runs
+		c.forget(j)
+		refuse(spec.ID, err)
+		return
+	}
 	_ = wire.Respond(m, protocol.TypeSubmitReply, protocol.SubmitReply{Job: spec.ID, Nodes: len(j.nodes)})
 	c.spawn(func() { j.primary.stream(c.ctx) })
 	c.spawn(func() { c.plan(j) })
@@ -378,6 +395,10 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if n := set.Len(); n > c.cfg.MaxJobNodes {
 		return nil, &protocol.TooManyNodesError{Nodes: n, Limit: c.cfg.MaxJobNodes, Who: "the coordinator", How: "coordinator --max-nodes"}
 	}
+	decision, err := c.authorize(&spec, set)
+	if err != nil {
+		return nil, err
+	}
 	nodes := set.Nodes()
 	if len(nodes) == 0 {
 		return nil, errors.New("job has no node")
@@ -388,7 +409,7 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 		return nil, refusal(protocol.CodeJobExists, "job %s exists already", spec.ID)
 	}
 	j := newJob(c, spec, nodes)
-	j.set = set
+	j.set, j.rule = set, decision.Rule
 	c.jobs[spec.ID] = j
 	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes))
 	return j, nil
@@ -581,6 +602,7 @@ func (c *Coordinator) checkDone(j *job) {
 	}
 	j.mu.Unlock()
 	if done {
+		c.auditEnded(j)
 		j.mu.Lock()
 		j.wakeAll()
 		j.mu.Unlock()

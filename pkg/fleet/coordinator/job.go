@@ -17,6 +17,7 @@ type job struct {
 	mu      sync.Mutex
 	spec    protocol.JobSpec
 	set     *nodeset.NodeSet
+	rule    string // the policy rule that allowed the job
 	nodes   []string
 	track   *protocol.Tracker // each node's phase and final state
 	owners  []*shard          // the shard attempt that runs each node

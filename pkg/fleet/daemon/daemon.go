@@ -15,12 +15,14 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -43,6 +45,10 @@ type Config struct {
 	// Logger receives the logs of every part (nil: discarded).
 	Logger *slog.Logger
 	// Coordinator, when set, runs a coordinator with this configuration.
+	// Its Policy decides what runs: csub's in-process fleet gives
+	// policy.AllowAll (its one user owns the process), cmd/coordinator
+	// its --policy file or policy.Default. Its Audit log is reopened on
+	// SIGHUP (Serve).
 	Coordinator *coordinator.Config
 	// Agent, when set, runs an agent with this configuration. Beside a
 	// coordinator, the agent also trusts the coordinator's signing key
@@ -68,6 +74,7 @@ type Fleet struct {
 	srv       *server.Server // nil when joining an external NATS
 	url       string
 	agent     *agent.Agent
+	audit     *audit.Log // the coordinator's, reopened on SIGHUP
 	mu        sync.Mutex
 	conns     []*nats.Conn
 	errs      []error
@@ -122,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	}
 	if cfg.Coordinator != nil {
 		c := *cfg.Coordinator
+		f.audit = c.Audit
 		if err := part("coordinator", &c.Logger, func(nc *nats.Conn) (err error) {
 			co, err = coordinator.New(nc, c)
 			return err
@@ -262,16 +270,22 @@ func (f *Fleet) Close() error {
 	return f.closeErr
 }
 
-// Serve runs f until the first signal on sigs, then stops it. With drain
-// the agent first drains for at most timeout (a second signal cuts it
-// short). It returns an error when a part stopped by itself, or the drain
-// did not complete.
+// Serve runs f until the first stopping signal on sigs, then stops it.
+// With drain the agent first drains for at most timeout (a second signal
+// cuts it short). SIGHUP does not stop: it reopens the coordinator's
+// audit log (log rotation). Serve returns an error when a part stopped by
+// itself, or the drain did not complete.
 func (f *Fleet) Serve(sigs <-chan os.Signal, drain bool, timeout time.Duration) error {
-	select {
-	case <-f.stopped:
-		return f.stoppedErr("stopped")
-	case sig := <-sigs:
-		f.log.Info("stopping", "signal", sig.String())
+	for stop := false; !stop; {
+		select {
+		case <-f.stopped:
+			return f.stoppedErr("stopped")
+		case sig := <-sigs:
+			stop = !f.hangup(sig)
+			if stop {
+				f.log.Info("stopping", "signal", sig.String())
+			}
+		}
 	}
 	var derr error
 	if drain && f.agent != nil {
@@ -280,22 +294,47 @@ func (f *Fleet) Serve(sigs <-chan os.Signal, drain bool, timeout time.Duration) 
 		defer cancel()
 		drained := make(chan error, 1)
 		go func() { drained <- f.drain(ctx) }()
-		select {
-		case derr = <-drained:
-		case sig := <-sigs:
-			cancel()
-			<-drained // Drain returns with ctx
-			derr = fmt.Errorf("second signal (%s): cancelling running shards", sig)
-		case <-f.stopped:
-			cancel()
-			<-drained
-			return f.stoppedErr("stopped while draining")
+		for waiting := true; waiting; {
+			select {
+			case derr = <-drained:
+				waiting = false
+			case sig := <-sigs:
+				if f.hangup(sig) {
+					continue
+				}
+				cancel()
+				<-drained // Drain returns with ctx
+				derr = fmt.Errorf("second signal (%s): cancelling running shards", sig)
+				waiting = false
+			case <-f.stopped:
+				cancel()
+				<-drained
+				return f.stoppedErr("stopped while draining")
+			}
 		}
 		if derr != nil {
 			derr = fmt.Errorf("drain incomplete: %w", derr)
 		}
 	}
 	return errors.Join(derr, f.Close())
+}
+
+// hangup handles sig when it is SIGHUP, reopening the audit log, and
+// reports whether it was.
+func (f *Fleet) hangup(sig os.Signal) bool {
+	if sig != syscall.SIGHUP {
+		return false
+	}
+	if f.audit == nil {
+		f.log.Info("SIGHUP: no audit log to reopen")
+		return true
+	}
+	if err := f.audit.Reopen(); err != nil {
+		f.log.Error("SIGHUP: audit log not reopened: still writing to the old file", "path", f.audit.Path(), "err", err)
+		return true
+	}
+	f.log.Info("SIGHUP: audit log reopened", "path", f.audit.Path())
+	return true
 }
 
 // stoppedErr closes a fleet whose part stopped by itself and says why.

@@ -16,6 +16,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -57,7 +58,10 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		// The agent lives and dies with this process: however busy the
 		// machine, the coordinator must not declare it lost for a late
 		// heartbeat.
-		Coordinator: &coordinator.Config{Subjects: subj, LostAfter: 24 * time.Hour, MaxJobNodes: opts.MaxJobNodes},
+		// Its one user owns the process and everything it could run:
+		// every job is allowed, -R exec included.
+		Coordinator: &coordinator.Config{Subjects: subj, LostAfter: 24 * time.Hour, MaxJobNodes: opts.MaxJobNodes,
+			Policy: policy.AllowAll()},
 		Agent: &agent.Config{Subjects: subj, Name: "local", Local: true,
 			Capacity: opts.Fanout, Worker: opts.Worker, Info: opts.Info},
 	})
