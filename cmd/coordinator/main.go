@@ -40,6 +40,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		heartbeat  = fs.Duration("heartbeat", time.Second, "heartbeat interval agents are told to use")
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
+		maxUser    = fs.Int("max-user-nodes", 0, "most nodes the jobs of one user may hold in the registry together, at least --max-nodes (default --max-nodes)")
 	)
 	log, code := cmd.Parse(args)
 	if log == nil {
@@ -47,6 +48,10 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	if *maxNodes < 1 || *maxNodes > protocol.MaxShardNodes {
 		fmt.Fprintf(stderr, "coordinator: --max-nodes %d: not from 1 to %d\n", *maxNodes, protocol.MaxShardNodes)
+		return 2
+	}
+	if *maxUser != 0 && *maxUser < *maxNodes {
+		fmt.Fprintf(stderr, "coordinator: --max-user-nodes %d: under --max-nodes %d\n", *maxUser, *maxNodes)
 		return 2
 	}
 	router, err := loadTopology(*topoPath, *root)
@@ -57,7 +62,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
-			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
+			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes, MaxUserNodes: *maxUser}}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}

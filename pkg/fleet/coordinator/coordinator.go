@@ -103,6 +103,11 @@ type Config struct {
 	// MaxJobNodes is the most nodes a job may have
 	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
 	MaxJobNodes int
+	// MaxUserNodes is the most nodes the jobs one user has in the
+	// registry may hold together (MaxJobNodes by default, so
+	// DefaultMaxUserNodes; at least MaxJobNodes): finished jobs of that user are forgotten early to
+	// make room, and a job over it is refused (users.go).
+	MaxUserNodes int
 }
 
 func (cfg *Config) defaults() {
@@ -141,6 +146,10 @@ func (cfg *Config) defaults() {
 		cfg.MaxJobNodes = protocol.DefaultMaxJobNodes
 	}
 	cfg.MaxJobNodes = min(cfg.MaxJobNodes, protocol.MaxShardNodes)
+	if cfg.MaxUserNodes <= 0 {
+		cfg.MaxUserNodes = cfg.MaxJobNodes
+	}
+	cfg.MaxUserNodes = max(cfg.MaxUserNodes, cfg.MaxJobNodes)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -163,6 +172,7 @@ type Coordinator struct {
 	reconnected time.Time
 
 	stats Stats
+	drops wire.Drops // messages dropped (bounds.go)
 	ready chan struct{}
 
 	// Run waits for what the coordinator started (handlers, per-job
@@ -199,14 +209,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		subject string
 		h       nats.MsgHandler
 	}{
-		{c.subj.Submit(), c.onSubmit},
-		{c.subj.Jobs(), c.onJobs},
-		{c.subj.Register(), c.onRegister},
-		{c.subj.Heartbeats(), c.onHeartbeat},
-		{c.subj.AllEvents(), c.onEvents},
-		{c.subj.AllDone(), c.onDone},
-		{c.subj.AllOutputAcks(), c.onOutputAck},
-		{c.subj.AllStdin(), c.onStdin},
+		{c.subj.Submit(), c.typed(c.onSubmit, protocol.TypeJobSpec, protocol.TypeSubmitPart)},
+		{c.subj.Jobs(), c.typed(c.onJobs, protocol.TypeJobsRequest)},
+		{c.subj.Register(), c.typed(c.onRegister, protocol.TypeHello)},
+		{c.subj.Heartbeats(), c.typed(c.onHeartbeat, protocol.TypeHeartbeat)},
+		{c.subj.AllEvents(), c.typed(c.onEvents, protocol.TypeEventBatch)},
+		{c.subj.AllDone(), c.typed(c.onDone, protocol.TypeShardSummary)},
+		{c.subj.AllOutputAcks(), c.typed(c.onOutputAck, protocol.TypeControl)},
+		{c.subj.AllStdin(), c.typed(c.onStdin, protocol.TypeStdinChunk)},
 	}
 	var opened []*nats.Subscription
 	defer func() {
@@ -310,6 +320,10 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if err := protocol.ValidID(spec.ID); err != nil {
 		return nil, fmt.Errorf("job id: %w", err)
 	}
+	if err := spec.CheckFields(); err != nil {
+		c.log.Warn("job refused", "job", spec.ID, "user", protocol.Truncate(spec.User, protocol.MaxLogField), "err", err)
+		return nil, refusal(protocol.CodeBadRequest, "job %s: %v", spec.ID, err)
+	}
 	// An empty command is valid: clush runs it (a remote login shell that
 	// reads the forwarded stdin) when given none and stdin is not a tty.
 	set, err := nodeset.Parse(spec.Nodes)
@@ -329,10 +343,14 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if c.jobs[spec.ID] != nil {
 		return nil, refusal(protocol.CodeJobExists, "job %s exists already", spec.ID)
 	}
+	if err := c.makeRoom(spec.User, len(nodes)); err != nil {
+		return nil, err
+	}
 	j := newJob(c, spec, nodes)
 	j.set = set
 	c.jobs[spec.ID] = j
-	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes))
+	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes),
+		"command", protocol.Truncate(spec.Command, protocol.MaxLogField))
 	return j, nil
 }
 

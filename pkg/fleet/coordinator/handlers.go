@@ -32,6 +32,11 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 		refuse(fmt.Errorf("agent id: %w", err))
 		return
 	}
+	if err := h.CheckFields(); err != nil {
+		c.log.Warn("agent refused", "agent", h.Agent, "err", err)
+		refuse(fmt.Errorf("agent %s: %w", h.Agent, err))
+		return
+	}
 	c.mu.Lock()
 	a, err := c.seen(h)
 	var groups []string
@@ -55,7 +60,16 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	var hb protocol.Heartbeat
-	if protocol.Unmarshal(m.Data, &hb) != nil || hb.Agent != protocol.LastToken(m.Subject) {
+	if err := protocol.Unmarshal(m.Data, &hb); err != nil {
+		c.drop(m, err)
+		return
+	}
+	if hb.Agent != protocol.LastToken(m.Subject) {
+		c.drop(m, fmt.Errorf("heartbeat of agent %q on the subject of agent %q", protocol.Truncate(hb.Agent, protocol.MaxLogField), protocol.LastToken(m.Subject)))
+		return
+	}
+	if err := hb.CheckFields(); err != nil {
+		c.drop(m, err)
 		return
 	}
 	c.mu.Lock()
@@ -97,21 +111,11 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 		return
 	}
 	var b protocol.EventBatch
-	if err := b.UnmarshalBinary(m.Data); err != nil {
-		c.log.Warn("bad event batch", "subject", m.Subject, "err", err)
-		return
-	}
-	j := c.job(b.Job)
+	j, s := c.decodeBatch(m, &b)
 	if j == nil {
 		return
 	}
-	key := protocol.ShardKey(b.Job, b.Shard, b.Attempt)
 	j.mu.Lock()
-	s := j.shards[key]
-	if s == nil || s.agent != b.Agent {
-		j.mu.Unlock()
-		return
-	}
 	if s.dead {
 		// The coordinator gave up on this attempt; tell the agent to stop.
 		j.mu.Unlock()
@@ -219,7 +223,8 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 		return
 	}
 	var ctl protocol.Control
-	if protocol.Unmarshal(m.Data, &ctl) != nil {
+	if err := protocol.Unmarshal(m.Data, &ctl); err != nil {
+		c.drop(m, err)
 		return
 	}
 	id := protocol.LastToken(m.Subject)
@@ -231,7 +236,7 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 		f = c.streams[id]
 	}
 	c.mu.Unlock()
-	if f != nil {
-		f.control(ctl)
+	if f != nil && !f.control(ctl) {
+		c.drop(m, errAckAhead)
 	}
 }

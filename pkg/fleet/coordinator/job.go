@@ -244,9 +244,13 @@ func (j *job) sendAck(s *shard) {
 // sets. Call with j.mu held.
 func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
-		ID: j.spec.ID, User: j.spec.User, Command: j.spec.Command, Copy: j.spec.Copy, Nodes: j.spec.Nodes,
+		ID: j.spec.ID, User: j.spec.User, Command: protocol.Truncate(j.spec.Command, protocol.MaxReplyField), Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: j.track.Finals(),
 		Done: j.complete(), Submitted: j.created, Ended: j.ended,
+	}
+	if cp := j.spec.Copy; cp != nil {
+		st.Copy = &protocol.CopySpec{Source: protocol.Truncate(cp.Source, protocol.MaxReplyField),
+			Dest: protocol.Truncate(cp.Dest, protocol.MaxReplyField), Reverse: cp.Reverse, Preserve: cp.Preserve}
 	}
 	if brief {
 		st.Nodes = ""

@@ -263,17 +263,21 @@ func (f *follower) resend(batches [][]byte) {
 	}
 }
 
-// control handles the reader's ack or retransmit request.
-func (f *follower) control(ctl protocol.Control) {
-	f.j.mu.Lock()
-	f.lastAck = time.Now()
-	f.j.mu.Unlock()
+// control handles the reader's ack or retransmit request; it returns
+// false for an ack beyond the last batch sent, which it ignores.
+func (f *follower) control(ctl protocol.Control) bool {
 	switch ctl.Kind {
 	case protocol.ControlAck:
-		f.win.Ack(ctl.Seq)
+		if !f.win.Ack(ctl.Seq) {
+			return false
+		}
 	case protocol.ControlRetransmit:
 		f.resend(f.win.From(ctl.Seq))
 	}
+	f.j.mu.Lock()
+	f.lastAck = time.Now()
+	f.j.mu.Unlock()
+	return true
 }
 
 // attach adds a follower that replays the job's log, then follows it.
