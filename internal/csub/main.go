@@ -498,7 +498,7 @@ func exitSubmit(err error, env *environ) int {
 // the user gave it in its errors, and refuses node sets over the limit
 // before expanding them.
 func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *environ) *client.Client {
-	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env), Logger: logger(env)}
 	if s.fleet != "" {
 		c.Fleet = redact(s.fleet)
 	}

@@ -22,9 +22,9 @@ type buffer struct {
 	// maxRefs bounds the node indexes one batch names (0: no bound): the
 	// coordinator refuses a batch over protocol.MaxNodeRefs for the
 	// shard's nodes, so take never makes one.
-	maxRefs  int
-	gather   bool
-	kick     chan struct{} // wakes the flusher: a batch is full, or the end
+	maxRefs int
+	gather  bool
+	kick    chan struct{} // wakes the flusher: a batch is full, or the end
 
 	mu       sync.Mutex
 	room     *sync.Cond // signalled when bytes are taken, or on stop/close

@@ -31,6 +31,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -61,6 +62,16 @@ type Client struct {
 	// StallTimeout is how long a job's output stream may stay silent
 	// before Next asks the coordinator about the job (default 5 s).
 	StallTimeout time.Duration
+	// Logger gets the warnings of a job's output stream (a message
+	// dropped there); nil is slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.Default()
+	}
+	return c.Logger
 }
 
 func (c *Client) stallTimeout() time.Duration {
