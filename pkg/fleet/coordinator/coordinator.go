@@ -419,7 +419,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			break
 		}
 		if req.Kind == protocol.JobsCancel {
-			c.cancel(j)
+			c.cancel(j, "")
 		}
 		j.mu.Lock()
 		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
@@ -472,13 +472,13 @@ func (c *Coordinator) fitReply(r *protocol.JobsReply) {
 // cancel stops a job on every agent that holds part of it; nodes not yet
 // sent anywhere end as cancelled at once, the others when their agent
 // confirms (or after CancelGrace).
-func (c *Coordinator) cancel(j *job) {
+func (c *Coordinator) cancel(j *job, by string) {
 	j.mu.Lock()
 	if j.cancelled || j.complete() {
 		j.mu.Unlock()
 		return
 	}
-	j.cancelled = true
+	j.cancelled, j.cancelledBy = true, by
 	j.cancelAt = time.Now().Add(c.cfg.CancelGrace)
 	agents := map[string]bool{}
 	for _, s := range j.shards {
@@ -488,11 +488,21 @@ func (c *Coordinator) cancel(j *job) {
 	}
 	j.cancelUnstarted()
 	j.mu.Unlock()
-	c.log.Info("job cancelled", "job", j.spec.ID)
+	c.log.Info("job cancelled", "job", j.spec.ID, "by", by)
 	for a := range agents {
 		c.control(a, protocol.Control{Kind: protocol.ControlCancel, Job: j.spec.ID})
 	}
 	c.checkDone(j)
+}
+
+// cancelReason is the message of the nodes the coordinator ends as
+// cancelled: "job cancelled", naming who asked when known (csub tells its
+// user from it), then detail. Call with j.mu held.
+func (j *job) cancelReason(detail string) string {
+	if j.cancelledBy == "" {
+		return "job cancelled" + detail
+	}
+	return "job cancelled by " + j.cancelledBy + detail
 }
 
 // cancelUnstarted ends as cancelled the nodes of a cancelled job that no
@@ -502,7 +512,7 @@ func (j *job) cancelUnstarted() {
 		o := j.owners[i]
 		return j.track.Phase(i) != protocol.PhasePending && o != nil && !o.dead
 	})
-	j.finishMany(idx, protocol.StateCancel, "job cancelled")
+	j.finishMany(idx, protocol.StateCancel, j.cancelReason(""))
 }
 
 // checkJobs ends overdue cancels, forgets old jobs and stale submit
@@ -515,7 +525,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 	for _, j := range jobs {
 		j.mu.Lock()
 		if j.cancelled && !j.complete() && now.After(j.cancelAt) {
-			j.finishMany(j.unended(), protocol.StateCancel, "job cancelled (its agent did not confirm)")
+			j.finishMany(j.unended(), protocol.StateCancel, j.cancelReason(" (its agent did not confirm)"))
 		}
 		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
 		j.takeStdin() // a parked chunk: room from a shard that ended, or the job's end

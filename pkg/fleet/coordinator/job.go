@@ -25,6 +25,7 @@ type job struct {
 
 	created, ended time.Time
 	cancelled      bool
+	cancelledBy    string    // who asked for the cancel ("" unknown)
 	cancelAt       time.Time // deadline for agents to confirm a cancel
 
 	// output streams: the submitter's (primary), and any attached
