@@ -46,7 +46,7 @@ func newFake(t *testing.T, srv *natstest.Server, prefix string) *fakeCoordinator
 		ctl:    make(chan protocol.Control, 4096),
 		jobReq: make(chan protocol.JobsRequest, 64),
 	}
-	f.sub(f.subj.Submit(), func(m *nats.Msg) {
+	f.sub(f.subj.AllSubmits(), func(m *nats.Msg) {
 		var spec protocol.JobSpec
 		if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 			t.Errorf("fake: %v", err)
@@ -69,7 +69,7 @@ func newFake(t *testing.T, srv *natstest.Server, prefix string) *fakeCoordinator
 		}
 		f.ctl <- c
 	})
-	f.sub(f.subj.Jobs(), func(m *nats.Msg) {
+	f.sub(f.subj.AllJobs(), func(m *nats.Msg) {
 		var req protocol.JobsRequest
 		_ = protocol.Unmarshal(m.Data, &req)
 		f.jobReq <- req
@@ -122,7 +122,7 @@ func (f *fakeCoordinator) publishBatch(b *protocol.EventBatch) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.nc.PublishMsg(wire.NewMsg(f.subj.Output(b.Job), protocol.TypeEventBatch, data)); err != nil {
+	if err := f.nc.PublishMsg(wire.NewMsg(f.subj.Output("alice", b.Job), protocol.TypeEventBatch, data)); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -342,7 +342,7 @@ func TestAcksPaceWindow(t *testing.T) {
 				t.Errorf("send %d: %v", i, err)
 				return
 			}
-			_ = f.nc.PublishMsg(wire.NewMsg(f.subj.Output(job.ID()), protocol.TypeEventBatch, data))
+			_ = f.nc.PublishMsg(wire.NewMsg(f.subj.Output("alice", job.ID()), protocol.TypeEventBatch, data))
 		}
 	}()
 	if n := len(readAll(t, job)); n != total {
@@ -428,6 +428,7 @@ func TestSubmitChecks(t *testing.T) {
 		{protocol.JobSpec{ID: "bad id", Nodes: "n1"}, "not allowed"},
 		{protocol.JobSpec{Nodes: "n[1-"}, "nodes"},
 		{protocol.JobSpec{Nodes: ""}, "no node"},
+		{protocol.JobSpec{Nodes: "n1", Command: strings.Repeat("x", protocol.MaxCommand+1)}, "field command: 131073 bytes, over the limit of 131072"},
 	} {
 		if _, err := c.Submit(ctx, tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Submit(%+v) = %v, want error with %q", tc.spec, err, tc.want)
@@ -446,7 +447,7 @@ func TestSubmitChecks(t *testing.T) {
 func TestBadMessagesDropped(t *testing.T) {
 	_, f, c := setup(t)
 	job := submit(t, c, f, "n[1-2]")
-	out := f.subj.Output(job.ID())
+	out := f.subj.Output("alice", job.ID())
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Events: []protocol.Event{
 		{Kind: protocol.KindStdout, Nodes: []uint32{0, 2}, Data: []byte("forged")}}})
 	_ = f.nc.PublishMsg(wire.NewMsg(out, protocol.TypeEventBatch, []byte("1234567")))

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/nats-io/nats.go"
 
@@ -65,6 +66,12 @@ var errAckAhead = errors.New("ack beyond the last batch sent")
 func (c *Coordinator) decodeBatch(m *nats.Msg, b *protocol.EventBatch) (*job, *shard) {
 	if err := b.DecodeHeader(m.Data); err != nil {
 		c.drop(m, err)
+		return nil, nil
+	}
+	// The subject names the agent that sent the batch (its credential
+	// may publish on no other): a batch for another agent is forged.
+	if from := c.subj.Sender(m.Subject); from != b.Agent {
+		c.drop(m, fmt.Errorf("event batch of agent %q from agent %q", protocol.Truncate(b.Agent, protocol.MaxLogField), from))
 		return nil, nil
 	}
 	j := c.job(b.Job)

@@ -49,7 +49,7 @@ func TestHugeBatchAllocatesNothing(t *testing.T) {
 	data := hugeBatch(s, a.id, 34)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data)); err != nil {
+	if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(a.id, s.Job), protocol.TypeEventBatch, data)); err != nil {
 		t.Fatal(err)
 	}
 	waitDropped(t, co, 1)
@@ -86,17 +86,17 @@ func TestWrongTypeDropped(t *testing.T) {
 		subject, typ string
 		data         []byte
 	}{
-		{subj.Events(s.Job), protocol.TypeHeartbeat, data},
-		{subj.Events(s.Job), protocol.TypeEventBatch, []byte("garbage")},
+		{subj.Events(a.id, s.Job), protocol.TypeHeartbeat, data},
+		{subj.Events(a.id, s.Job), protocol.TypeEventBatch, []byte("garbage")},
 		{subj.Heartbeat(a.id), protocol.TypeEventBatch, []byte(`{"agent":"a1"}`)},
-		{subj.OutputAck(s.Job), protocol.TypeEventBatch, []byte(`{"kind":"ack","seq":1}`)},
+		{subj.OutputAck(testUser, s.Job), protocol.TypeEventBatch, []byte(`{"kind":"ack","seq":1}`)},
 	} {
 		if err := nc.PublishMsg(wire.NewMsg(m.subject, m.typ, m.data)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A request of the wrong type gets no answer at all.
-	msg := wire.NewMsg(subj.Submit(), protocol.TypeHeartbeat, []byte(`{"id":"x","nodes":"n1"}`))
+	msg := wire.NewMsg(subj.Submit("mallory"), protocol.TypeHeartbeat, []byte(`{"id":"x","nodes":"n1"}`))
 	if _, err := nc.RequestMsg(msg, 200*time.Millisecond); err == nil {
 		t.Error("a heartbeat on the submit subject was answered")
 	}
@@ -124,7 +124,7 @@ func TestOutputAckBeyondSentIgnored(t *testing.T) {
 	// output window holds: taken, the ack made every true ack look old
 	// and the stream stalled after DefaultWindow batches.
 	nc := srv.Connect(t, "mallory")
-	if err := wire.PublishJSON(nc, subj.OutputAck(s.Job), protocol.TypeControl,
+	if err := wire.PublishJSON(nc, subj.OutputAck(testUser, s.Job), protocol.TypeControl,
 		protocol.Control{Kind: protocol.ControlAck, Job: s.Job, Seq: 1 << 62}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestSubmitFieldLimits(t *testing.T) {
 		{protocol.JobSpec{ID: "j3", Nodes: "n1", Command: "x", Info: map[string]string{"ssh_options": strings.Repeat("o", protocol.MaxInfoValue+1)}}, "field info[ssh_options]"},
 	} {
 		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, c.spec, &r); err != nil {
+		if err := wire.Request(context.Background(), nc, subj.Submit(testUser), protocol.TypeJobSpec, c.spec, &r); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(r.Error, c.want) || r.Code != protocol.CodeBadRequest {
@@ -202,14 +202,14 @@ func TestUserNodeCap(t *testing.T) {
 	req := func(spec protocol.JobSpec) protocol.SubmitReply {
 		t.Helper()
 		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, spec, &r); err != nil {
+		if err := wire.Request(context.Background(), nc, subj.Submit(spec.User), protocol.TypeJobSpec, spec, &r); err != nil {
 			t.Fatal(err)
 		}
 		return r
 	}
 	// A finished job (no agent: every node ends at once) gives its room
 	// to the same user's next job.
-	submit(t, srv, protocol.JobSpec{ID: "done1", User: "u", Nodes: "n[1-100]", Command: "x"})()
+	submitAs(t, srv, "u", protocol.JobSpec{ID: "done1", Nodes: "n[1-100]", Command: "x"})()
 	a := newFakeAgent(t, srv, "a1")
 	if r := req(protocol.JobSpec{ID: "run1", User: "u", Nodes: "n[1-100]", Command: "x"}); r.Error != "" {
 		t.Fatalf("second job: %s", r.Error)

@@ -32,6 +32,11 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 		refuse(fmt.Errorf("agent id: %w", err))
 		return
 	}
+	if from := c.subj.Sender(m.Subject); from != h.Agent {
+		c.log.Warn("agent refused: hello for another agent", "from", from, "agent", h.Agent)
+		refuse(refusal(protocol.CodeRefused, "agent %s: a hello for agent %q", from, h.Agent))
+		return
+	}
 	if err := h.CheckFields(); err != nil {
 		c.log.Warn("agent refused", "agent", h.Agent, "err", err)
 		refuse(fmt.Errorf("agent %s: %w", h.Agent, err))
@@ -64,8 +69,8 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		c.drop(m, err)
 		return
 	}
-	if hb.Agent != protocol.LastToken(m.Subject) {
-		c.drop(m, fmt.Errorf("heartbeat of agent %q on the subject of agent %q", protocol.Truncate(hb.Agent, protocol.MaxLogField), protocol.LastToken(m.Subject)))
+	if from := c.subj.Sender(m.Subject); hb.Agent != from {
+		c.drop(m, fmt.Errorf("heartbeat of agent %q from agent %q", protocol.Truncate(hb.Agent, protocol.MaxLogField), from))
 		return
 	}
 	if err := hb.CheckFields(); err != nil {
@@ -167,6 +172,12 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 		_ = wire.Respond(m, protocol.TypeDoneReply, reply)
 		return
 	}
+	if from := c.subj.Sender(m.Subject); from != sum.Agent {
+		c.log.Warn("shard summary refused: sent for another agent", "from", from, "agent", protocol.Truncate(sum.Agent, protocol.MaxLogField), "job", protocol.Truncate(sum.Job, protocol.MaxLogField))
+		_ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{
+			Error: fmt.Sprintf("a summary from agent %s for agent %s", from, protocol.Truncate(sum.Agent, protocol.MaxLogField)), Code: protocol.CodeRefused})
+		return
+	}
 	reply := c.reconcile(sum)
 	_ = wire.Respond(m, protocol.TypeDoneReply, reply)
 }
@@ -236,7 +247,8 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 		f = c.streams[id]
 	}
 	c.mu.Unlock()
-	if f != nil && !f.control(ctl) {
+	// Only the stream's reader acks it, and never beyond what was sent.
+	if f != nil && f.user == c.subj.Sender(m.Subject) && !f.control(ctl) {
 		c.drop(m, errAckAhead)
 	}
 }
