@@ -29,7 +29,9 @@ func TestCancelledBySomeoneElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	other := &client.Client{Conn: nc, User: "someone-else"}
+	// The same user from elsewhere (another terminal, a script): only
+	// this csub's own Ctrl-C is the user's way to stop it.
+	other := &client.Client{Conn: nc, User: "tester"}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var id string
@@ -53,7 +55,7 @@ func TestCancelledBySomeoneElse(t *testing.T) {
 	if rc := <-bg; rc != 255 {
 		t.Errorf("rc %d, want 255; stderr %q", rc, errb.String())
 	}
-	if want := "csub: job " + id + " was cancelled\n"; !strings.Contains(errb.String(), want) {
+	if want := "csub: job " + id + " was cancelled by tester\n"; !strings.Contains(errb.String(), want) {
 		t.Errorf("stderr %q, want %q", errb.String(), want)
 	}
 	if out.String() != "" {

@@ -189,7 +189,7 @@ func (r *results) forgetCancelled() {
 
 // cancelledBy reports whether some node was cancelled, and who cancelled
 // the job when the coordinator's reason names them ("job cancelled by
-// alice").
+// alice", alone or after the agent's own words).
 func (r *results) cancelledBy() (who string, cancelled bool) {
 	for _, g := range r.fails {
 		if g.state != protocol.StateCancel {
@@ -197,19 +197,22 @@ func (r *results) cancelledBy() (who string, cancelled bool) {
 		}
 		cancelled = true
 		for _, rn := range g.reasons {
-			if by, ok := strings.CutPrefix(rn.reason, cancelledByPrefix); ok {
-				return strings.TrimSuffix(by, cancelledBySuffix), true
+			if _, by, ok := strings.Cut(rn.reason, cancelledByPrefix); ok {
+				// A user id: letters, digits, '-' and '_' (protocol.ValidID).
+				end := strings.IndexFunc(by, func(c rune) bool { return !nameByte(byte(c)) || c >= 0x80 })
+				if end < 0 {
+					end = len(by)
+				}
+				return by[:end], true
 			}
 		}
 	}
 	return "", cancelled
 }
 
-// The coordinator's reason for the nodes of a job someone cancelled.
-const (
-	cancelledByPrefix = "job cancelled by "
-	cancelledBySuffix = " (its agent did not confirm)"
-)
+// cancelledByPrefix begins the coordinator's words for the nodes of a job
+// someone cancelled.
+const cancelledByPrefix = "job cancelled by "
 
 // unfinished returns the nodes without a final state, plus the cancelled
 // ones when cancelled is set: the nodes a Ctrl-C stopped.

@@ -228,3 +228,44 @@ func TestUserNodeCap(t *testing.T) {
 		t.Errorf("another user's job: %s", r.Error)
 	}
 }
+
+// TestForgedHeartbeatsDropped is issue 12's "heartbeats forged for a dead
+// agent kept a job waiting on it": heartbeats for a1 sent on another
+// agent's subject are dropped, a1 is lost when it falls silent, and its
+// job ends.
+func TestForgedHeartbeatsDropped(t *testing.T) {
+	srv, co := startCoordinator(t, Config{})
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
+	s := a.shard()
+	a.send(s, start(0, 1))
+	a.silence()
+	forger := srv.Connect(t, "a2")
+	stop := make(chan struct{})
+	forged := make(chan struct{})
+	go func() {
+		defer close(forged)
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		hb := protocol.Heartbeat{Hello: protocol.Hello{Agent: "a1", Name: "a1", Local: true, Capacity: 10}, Shards: []string{s.Key()}}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				_ = wire.PublishJSON(forger, subj.Heartbeat("a2"), protocol.TypeHeartbeat, hb)
+			}
+		}
+	}()
+	res := wait()
+	close(stop)
+	<-forged
+	for _, n := range expand(t, nodes(2)) {
+		if res.states[n] != protocol.StateLost {
+			t.Errorf("%s: %s, want %s", n, res.states[n], protocol.StateLost)
+		}
+	}
+	if co.Dropped() == 0 {
+		t.Error("no forged heartbeat dropped")
+	}
+}

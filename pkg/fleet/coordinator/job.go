@@ -211,7 +211,13 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 			for _, ji := range idx {
 				j.track.End(ji, r.State, r.Code)
 			}
-			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Reason: r.Reason, Code: r.Code, At: r.At, Data: r.Data})
+			data := r.Data
+			if r.State == protocol.StateCancel && j.cancelledBy != "" {
+				// The agent knows only that the coordinator cancelled:
+				// say who asked (csub tells its user).
+				data = fmt.Appendf(nil, "%s (%s)", r.Data, j.cancelReason(""))
+			}
+			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Reason: r.Reason, Code: r.Code, At: r.At, Data: data})
 		}
 	}
 }
