@@ -431,7 +431,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsAttach:
 		j := c.jobOf(user, req.Job)
 		if j == nil {
-			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", protocol.Truncate(req.Job, protocol.MaxLogField)), protocol.CodeUnknownJob
 			break
 		}
 		if err := protocol.ValidID(req.Stream); err != nil {
@@ -462,7 +462,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsStatus, protocol.JobsCancel:
 		j := c.jobOf(user, req.Job)
 		if j == nil {
-			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", protocol.Truncate(req.Job, protocol.MaxLogField)), protocol.CodeUnknownJob
 			break
 		}
 		if req.Kind == protocol.JobsCancel {
@@ -472,7 +472,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
 	default:
-		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", req.Kind), protocol.CodeBadRequest
+		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", protocol.Truncate(req.Kind, protocol.MaxLogField)), protocol.CodeBadRequest
 	}
 	c.fitReply(&reply)
 	if err := wire.Respond(m, protocol.TypeJobsReply, reply); err != nil {

@@ -185,7 +185,7 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	j := c.job(sum.Job)
 	if j == nil {
-		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", sum.Job), Code: protocol.CodeUnknownJob}
+		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", protocol.Truncate(sum.Job, protocol.MaxLogField)), Code: protocol.CodeUnknownJob}
 	}
 	key := protocol.ShardKey(sum.Job, sum.Shard, sum.Attempt)
 	j.mu.Lock()
@@ -193,7 +193,7 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	switch {
 	case s == nil || s.agent != sum.Agent:
 		j.mu.Unlock()
-		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", key, sum.Agent), Code: protocol.CodeUnknownShard}
+		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", protocol.Truncate(key, protocol.MaxLogField), sum.Agent), Code: protocol.CodeUnknownShard}
 	case s.dead:
 		j.mu.Unlock()
 		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent), Code: protocol.CodeUnknownShard}
