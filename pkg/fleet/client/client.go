@@ -23,7 +23,10 @@
 // the coordinator send more than its window. When the stream is silent it
 // asks the coordinator's job registry whether the job still exists, so a
 // dead coordinator or a lost final batch is noticed instead of waited on
-// forever.
+// forever. Anything else on the output subject (another type or version,
+// a malformed batch, another job's, indexes past the job's nodes) is
+// dropped and counted (Job.Dropped), never an error: the true batches
+// still make the job's output.
 package client
 
 import (
