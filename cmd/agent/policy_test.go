@@ -44,7 +44,9 @@ func TestPolicyFlag(t *testing.T) {
 	sigs := make(chan os.Signal, 2)
 	lines := make(testutil.LogLines, 10000)
 	code := make(chan int, 1)
-	go func() { code <- run([]string{"--config", conf, "--nats", srv.URL(), "--worker", "exec", "--coordinator-key", key}, lines, sigs) }()
+	go func() {
+		code <- run([]string{"--config", conf, "--nats", srv.URL(), "--worker", "exec", "--coordinator-key", key}, lines, sigs)
+	}()
 	lines.Await(t, "policy="+pol+" rules=1")
 	sigs <- syscall.SIGTERM
 	sigs <- syscall.SIGTERM

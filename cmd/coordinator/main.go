@@ -66,6 +66,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		shardTTL   = fs.Duration("shard-ttl", protocol.DefaultShardTTL, fmt.Sprintf("how long a signed shard may wait to be accepted by its agent (at most %v)", protocol.MaxShardTTL))
 		policyPath = fs.String("policy", "", "authorization policy `file` (default: the built-in policy, see docs/SECURITY.md)")
 		auditPath  = fs.String("audit-log", "", "append a JSON line per job accepted, denied and ended to `file` (reopened on SIGHUP)")
+		maxUser    = fs.Int("max-user-nodes", 0, "most nodes the jobs of one user may hold in the registry together, at least --max-nodes (default --max-nodes)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of coordinator:\n")
@@ -93,6 +94,10 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		}
 		key = k
 	}
+	if *maxUser != 0 && *maxUser < *maxNodes {
+		fmt.Fprintf(stderr, "coordinator: --max-user-nodes %d: under --max-nodes %d\n", *maxUser, *maxNodes)
+		return 2
+	}
 	router, err := loadTopology(*topoPath, *root)
 	if err != nil {
 		log.Error("topology", "err", err)
@@ -115,7 +120,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
-			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes,
+			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes, MaxUserNodes: *maxUser,
 			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog}}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,

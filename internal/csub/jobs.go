@@ -235,6 +235,7 @@ func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.
 	if s.summary {
 		printSummary(r, s, time.Since(began))
 	}
+	reportCancel(r, id)
 	o.flush()
 	return r.res.exitStatus(s.maxrc)
 }

@@ -398,10 +398,27 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 	if s.summary {
 		printSummary(r, s, time.Since(began))
 	}
+	reportCancel(r, job.ID())
 	if err := o.flush(); err != nil {
 		return writeFailed(job, err, env)
 	}
 	return r.res.exitStatus(s.maxrc)
+}
+
+// reportCancel says when the job was cancelled by a request other than
+// this csub's own Ctrl-C (which exits 130 through interrupt): by another
+// csub, an admin, the coordinator's reason naming who when it knows.
+// The exit status is then 255 (results.fleetFailed).
+func reportCancel(r *renderer, id string) {
+	who, ok := r.res.cancelledBy()
+	if !ok {
+		return
+	}
+	msg := fmt.Sprintf("%s: job %s was cancelled", progName, id)
+	if who != "" {
+		msg += " by " + who
+	}
+	r.d.vprintErr(verbQuiet, "%s", msg)
 }
 
 // interrupt is the Ctrl-C path (clush exits 130 with "Keyboard
@@ -509,7 +526,7 @@ func exitSubmit(err error, env *environ) int {
 // the user gave it in its errors, and refuses node sets over the limit
 // before expanding them.
 func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *environ) *client.Client {
-	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env)}
+	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env), Logger: logger(env)}
 	if s.fleet != "" {
 		c.Fleet = redact(s.fleet)
 	}

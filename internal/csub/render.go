@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
@@ -186,6 +187,33 @@ func (r *results) forgetCancelled() {
 	r.fails = slices.DeleteFunc(r.fails, func(g *failGroup) bool { return g.state == protocol.StateCancel })
 }
 
+// cancelledBy reports whether some node was cancelled, and who cancelled
+// the job when the coordinator's reason names them ("job cancelled by
+// alice", alone or after the agent's own words).
+func (r *results) cancelledBy() (who string, cancelled bool) {
+	for _, g := range r.fails {
+		if g.state != protocol.StateCancel {
+			continue
+		}
+		cancelled = true
+		for _, rn := range g.reasons {
+			if _, by, ok := strings.Cut(rn.reason, cancelledByPrefix); ok {
+				// A user id: letters, digits, '-' and '_' (protocol.ValidID).
+				end := strings.IndexFunc(by, func(c rune) bool { return !nameByte(byte(c)) || c >= 0x80 })
+				if end < 0 {
+					end = len(by)
+				}
+				return by[:end], true
+			}
+		}
+	}
+	return "", cancelled
+}
+
+// cancelledByPrefix begins the coordinator's words for the nodes of a job
+// someone cancelled.
+const cancelledByPrefix = "job cancelled by "
+
 // unfinished returns the nodes without a final state, plus the cancelled
 // ones when cancelled is set: the nodes a Ctrl-C stopped.
 func (r *results) unfinished(cancelled bool) []uint32 {
@@ -199,7 +227,8 @@ func (r *results) unfinished(cancelled bool) []uint32 {
 }
 
 // exitStatus is clush's: 0, or with -S the largest exit status, 255 when
-// any node timed out.
+// any node timed out; 255 when the fleet failed some node (fleetFailed),
+// a job cancelled by someone else included.
 func (r *results) exitStatus(maxrc bool) int {
 	switch {
 	case r.fleetFailed():
@@ -218,11 +247,17 @@ func (r *results) exitStatus(maxrc bool) int {
 }
 
 // fleetFailed reports whether some node ended in a state of the fleet's
-// own: no agent, gateway lost, error, or no final state at all.
+// own: no agent, gateway lost, error, cancelled, or no final state at
+// all.
 func (r *results) fleetFailed() bool {
 	for _, g := range r.fails {
 		switch g.state {
 		case protocol.StateNoAgent, protocol.StateLost, protocol.StateError, stateUnreported:
+			return true
+		case protocol.StateCancel:
+			// Left after a Ctrl-C only by a node that ended cancelled
+			// before it (forgetCancelled): a cancel that is not the
+			// user's own must not read as success.
 			return true
 		}
 	}

@@ -201,6 +201,9 @@ var renderCases = []renderCase{
 				e.end("node3", protocol.StateCancel, "cancelled by bob")}
 		},
 		want: "node1: hi\ncsub: node2: cancelled: cancelled by alice\ncsub: node3: cancelled: cancelled by bob\n",
+		// A cancel that is not this csub's own Ctrl-C is no success
+		// (issue 12).
+		status: 255,
 	},
 	{
 		// Past three distinct reasons, the other nodes share a line with

@@ -217,20 +217,44 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// UnmarshalBinary decodes a batch. Event data aliases data.
+// Decoding bounds. A batch's events may name a node several times (its
+// start, a gathered output chunk, its end, the stdin it took), and a run
+// of indexes costs a few bytes whatever its length, so the node indexes a
+// batch expands to are bounded by the set they index, not by its size:
+// at most RefsPerNode references per node of that set, plus one per byte
+// of the message (short runs, which a message pays for in bytes).
+const RefsPerNode = 8
+
+// MaxNodeRefs is the most node indexes Decode expands a batch of size
+// bytes to, for a set of nodes nodes.
+func MaxNodeRefs(size, nodes int) int { return size + RefsPerNode*nodes }
+
+// UnmarshalBinary decodes a batch whose indexes may name up to
+// MaxShardNodes nodes: receivers that know the set the batch indexes (a
+// shard's, a job's) call Decode with its size instead. Event data
+// aliases data.
 func (b *EventBatch) UnmarshalBinary(data []byte) error {
+	return b.Decode(data, MaxShardNodes)
+}
+
+// Decode decodes a batch whose node indexes index a set of nodes nodes
+// (a shard's nodes in an agent's batch, a job's in the output stream): an
+// index out of it is malformed, and the batch may expand to at most
+// MaxNodeRefs(len(data), nodes) indexes, which Decode checks before it
+// allocates them. What Decode allocates is thus bounded by the message
+// and the set it indexes: at most 4 bytes per node reference and about
+// 40 bytes per byte of data (an event is 3 bytes or more on the wire and
+// 120 in memory), measured by FuzzBatchAlloc. Event data aliases data.
+func (b *EventBatch) Decode(data []byte, nodes int) error {
 	d := decoder{buf: data}
-	h, ok := d.header(batchMagic)
-	if !ok {
-		return fmt.Errorf("%w: bad magic", ErrMalformed)
-	}
-	*b = EventBatch{Job: h.job, Shard: h.shard, Attempt: h.attempt, Last: h.flags&flagLast != 0}
-	b.Agent = d.string()
-	b.Seq = d.uvarint(1<<63 - 1)
-	n := d.uvarint(uint64(len(data))) // every event takes at least 3 bytes
+	n := d.batchHeader(b, data)
 	if d.err != nil {
 		return d.err
 	}
+	nodes = min(max(nodes, 0), 1<<32)
+	d.nodeLimit = uint64(nodes)
+	d.refsMax = uint64(MaxNodeRefs(len(data), nodes))
+	d.refsLeft = d.refsMax
 	b.Events = make([]Event, 0, min(n, uint64(len(data)/3+1)))
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		var r Event
@@ -245,7 +269,7 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 		case KindStart:
 			r.At = time.UnixMicro(d.varint())
 		case KindEnd:
-			r.State = State(d.string())
+			r.State = knownState(d.bytes())
 			r.Reason = d.string()
 			r.Code = int(d.varint())
 			r.At = time.UnixMicro(d.varint())
@@ -262,9 +286,47 @@ func (b *EventBatch) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// DecodeHeader decodes what a batch says of itself (Job, Shard, Attempt,
+// Agent, Seq, Last) and leaves Events nil: a receiver finds the set the
+// batch indexes from it, then calls Decode.
+func (b *EventBatch) DecodeHeader(data []byte) error {
+	d := decoder{buf: data}
+	d.batchHeader(b, data)
+	return d.err
+}
+
+// batchHeader decodes the batch's header into b and returns its event
+// count.
+func (d *decoder) batchHeader(b *EventBatch, data []byte) uint64 {
+	h, ok := d.header(batchMagic)
+	if !ok {
+		d.fail("bad magic")
+		return 0
+	}
+	*b = EventBatch{Job: h.job, Shard: h.shard, Attempt: h.attempt, Last: h.flags&flagLast != 0}
+	b.Agent = d.string()
+	b.Seq = d.uvarint(1<<63 - 1)
+	return d.uvarint(uint64(len(data))) // every event takes at least 3 bytes
+}
+
+// knownState returns the State p names without allocating for the
+// states this package defines.
+func knownState(p []byte) State {
+	for _, st := range States {
+		if string(st) == string(p) {
+			return st
+		}
+	}
+	return State(p)
+}
+
 type decoder struct {
 	buf []byte
 	err error
+	// nodeLimit bounds node indexes (exclusive); refsLeft is what is
+	// left of refsMax, the indexes node lists may expand to
+	// (EventBatch.Decode).
+	nodeLimit, refsMax, refsLeft uint64
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -323,18 +385,43 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) string() string { return string(d.bytes()) }
 
+// nodes reads a node list: it checks the runs first, against the node
+// limit and the references left, and allocates only then, exactly.
 func (d *decoder) nodes() []uint32 {
 	nruns := d.uvarint(uint64(len(d.buf)))
-	var nodes []uint32
-	next := uint64(0)
+	runs := d.buf
+	total, next := uint64(0), uint64(0)
 	for i := uint64(0); i < nruns && d.err == nil; i++ {
-		start := next + d.uvarint(1<<32)
-		length := d.uvarint(MaxEventNodes) + 1
-		if start+length > 1<<32 || uint64(len(nodes))+length > MaxEventNodes {
-			d.fail("node run %d+%d out of range", start, length)
+		start := next + d.uvarint(d.nodeLimit)
+		length := d.uvarint(d.nodeLimit) + 1
+		if d.err != nil {
 			return nil
 		}
-		for j := uint64(0); j < length; j++ {
+		if start+length > d.nodeLimit {
+			d.fail("node run %d+%d out of the %d nodes indexed", start, length, d.nodeLimit)
+			return nil
+		}
+		total += length
+		next = start + length
+	}
+	if d.err != nil {
+		return nil
+	}
+	if total > d.refsLeft {
+		d.fail("node lists over %d references (%d per node indexed, plus the message's size)", d.refsMax, RefsPerNode)
+		return nil
+	}
+	d.refsLeft -= total
+	if total == 0 {
+		return nil
+	}
+	nodes := make([]uint32, 0, total)
+	r := decoder{buf: runs}
+	next = 0
+	for range nruns {
+		start := next + r.uvarint(d.nodeLimit)
+		length := r.uvarint(d.nodeLimit) + 1
+		for j := range length {
 			nodes = append(nodes, uint32(start+j))
 		}
 		next = start + length

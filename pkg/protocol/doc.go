@@ -37,12 +37,19 @@
 // Node sets are counted (NodeSet.Len) before they are expanded, against
 // DefaultMaxJobNodes (or the coordinator's configured limit) and
 // MaxShardNodes, so a few bytes naming billions of nodes cost nothing.
+// A receiver decodes an EventBatch against the node set it indexes
+// ([EventBatch.Decode]): its indexes must fall in that set, and it may
+// expand to at most RefsPerNode references per node plus one per byte,
+// checked before allocating. Specs, Hellos and heartbeats have field
+// limits ([JobSpec.CheckFields], limits.go), and [Truncate] is what logs
+// and replies show of a field a peer chose.
 //
 // # Versions
 //
 // Every message travels with the header [HeaderVersion] and
-// [HeaderType]. A receiver checks the version with [CheckVersion] before
-// it decodes the body; a request in an unknown version is answered with an
+// [HeaderType]. A receiver checks the version with [CheckVersion] and the
+// type against what the subject carries before it decodes the body (a
+// message of another type is dropped, never decoded as something else); a request in an unknown version is answered with an
 // error reply naming both versions, so an old agent or csub is refused
 // with a message that says what to upgrade rather than failing to parse.
 //

@@ -82,9 +82,15 @@ func (w *Window) Send(ctx context.Context, encode func(seq uint64) ([]byte, erro
 	}
 }
 
-// Ack acknowledges every batch up to seq.
-func (w *Window) Ack(seq uint64) {
+// Ack acknowledges every batch up to seq. An ack beyond the last batch
+// sent is a confused or forged peer's: it is ignored (ok false), since
+// taking it would make every later ack look old and stall the stream.
+func (w *Window) Ack(seq uint64) (ok bool) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if seq >= w.next {
+		return false
+	}
 	if seq > w.acked {
 		w.acked = seq
 		i := 0
@@ -95,7 +101,7 @@ func (w *Window) Ack(seq uint64) {
 		w.unacked = w.unacked[i:]
 	}
 	w.wakeOne()
-	w.mu.Unlock()
+	return true
 }
 
 // wakeOne lets one waiting Send look for room again. Call with w.mu held

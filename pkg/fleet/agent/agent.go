@@ -184,6 +184,7 @@ type Agent struct {
 	hard     context.Context // shards' context: cancelled when Run gives up on them
 	changed  chan struct{}   // closed and replaced when a shard leaves
 	wg       sync.WaitGroup
+	drops    wire.Drops // control messages ignored (onControl)
 }
 
 // New returns an agent that will speak on nc with cfg (defaults filled).
@@ -567,23 +568,30 @@ func refusedCode(err error) protocol.ErrorCode {
 	return protocol.CodeRefused
 }
 
-// onControl applies acks, retransmit requests and cancels.
+// onControl applies acks, retransmit requests and cancels. A message of
+// another type, malformed, or an ack beyond the last batch sent is
+// dropped and logged (rate-limited): taken, such an ack would stall the
+// shard's stream.
 func (a *Agent) onControl(m *nats.Msg) {
-	if err := wire.Check(m); err != nil {
-		a.log.Warn("control message ignored", "err", err)
-		return
+	err := wire.Check(m)
+	if err == nil {
+		err = wire.Expect(m, protocol.TypeControl)
 	}
 	var c protocol.Control
-	if err := protocol.Unmarshal(m.Data, &c); err != nil {
-		a.log.Warn("control message ignored", "err", err)
+	if err == nil {
+		err = protocol.Unmarshal(m.Data, &c)
+	}
+	if err != nil {
+		a.drops.Drop(a.log, m, err)
 		return
 	}
 	switch c.Kind {
 	case protocol.ControlAck:
-		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
-			s.win.Ack(c.Seq)
+		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil && !s.win.Ack(c.Seq) {
+			a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent (%d) of shard %s", c.Seq, s.win.Last(), s.key))
 		}
 	case protocol.ControlRetransmit:
+		// From gives nothing for a sequence number beyond what was sent.
 		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
 			s.log.Debug("retransmit requested", "from", c.Seq)
 			s.publish(s.win.From(c.Seq))

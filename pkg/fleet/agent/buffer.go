@@ -19,8 +19,12 @@ type buffer struct {
 	maxBatch int // bytes per batch (estimated)
 	maxBuf   int // bytes waiting before the loop is held back
 	chunk    int // longest piece of output in one record
-	gather   bool
-	kick     chan struct{} // wakes the flusher: a batch is full, or the end
+	// maxRefs bounds the node indexes one batch names (0: no bound): the
+	// coordinator refuses a batch over protocol.MaxNodeRefs for the
+	// shard's nodes, so take never makes one.
+	maxRefs int
+	gather  bool
+	kick    chan struct{} // wakes the flusher: a batch is full, or the end
 
 	mu       sync.Mutex
 	room     *sync.Cond // signalled when bytes are taken, or on stop/close
@@ -271,23 +275,28 @@ func (b *buffer) take(all bool) (recs []protocol.Event, done bool) {
 	if !all && b.qBytes+runCost*len(b.starts) < b.maxBatch {
 		return nil, false
 	}
-	size := 0
+	size, refs := 0, 0
 	if len(b.starts) > 0 {
 		slices.Sort(b.starts)
 		for _, part := range splitNodes(slices.Compact(b.starts), b.chunk) {
 			recs = append(recs, protocol.Event{Kind: protocol.KindStart, Nodes: part, At: b.atFrom})
 			size += recOverhead + nodesCost(part)
+			refs += len(part)
 		}
 		b.starts = nil
 	}
-	recs = append(recs, b.takeWritten()...)
+	for _, w := range b.takeWritten() {
+		recs = append(recs, w)
+		refs += len(w.Nodes)
+	}
 	for b.head < len(b.queue) {
 		it := &b.queue[b.head]
-		if len(recs) > 0 && size+it.size > b.maxBatch {
+		if len(recs) > 0 && (size+it.size > b.maxBatch || b.maxRefs > 0 && refs+len(it.rec.Nodes) > b.maxRefs) {
 			break
 		}
 		recs = append(recs, it.rec)
 		size += it.size
+		refs += len(it.rec.Nodes)
 		b.qBytes -= it.size
 		*it = item{}
 		b.head++

@@ -82,7 +82,11 @@
 // cumulative acks before sending more. The coordinator sees gaps by
 // sequence number and asks for retransmits; the agent also republishes,
 // every second, batches unacknowledged for two seconds (the batch or its
-// ack was lost, for example across a NATS server restart).
+// ack was lost, for example across a NATS server restart). A batch names
+// at most protocol.MaxNodeRefs node indexes for the shard's nodes, the
+// most the coordinator decodes. A control message of another type, or an
+// ack beyond the last batch sent, is dropped and logged (rate-limited):
+// taken, such an ack would stall the stream.
 //
 // # Standard input
 //

@@ -126,6 +126,7 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	}
 	maxBatch = min(max(maxBatch, minBatch), protocol.MaxPayload)
 	s.buf = newBuffer(maxBatch, a.cfg.MaxBuffered, spec.Gather)
+	s.buf.maxRefs = protocol.MaxNodeRefs(0, len(names))
 	// The window is also the replay buffer: whatever a coordinator asks
 	// for, it keeps at most maxReplay bytes. A smaller window than asked
 	// only sends less at once.

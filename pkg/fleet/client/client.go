@@ -23,7 +23,10 @@
 // the coordinator send more than its window. When the stream is silent it
 // asks the coordinator's job registry whether the job still exists, so a
 // dead coordinator or a lost final batch is noticed instead of waited on
-// forever.
+// forever. Anything else on the output subject (another type or version,
+// a malformed batch, another job's, indexes past the job's nodes) is
+// dropped and counted (Job.Dropped), never an error: the true batches
+// still make the job's output.
 package client
 
 import (
@@ -31,6 +34,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -66,6 +70,16 @@ type Client struct {
 	// StallTimeout is how long a job's output stream may stay silent
 	// before Next asks the coordinator about the job (default 5 s).
 	StallTimeout time.Duration
+	// Logger gets the warnings of a job's output stream (a message
+	// dropped there); nil is slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.Default()
+	}
+	return c.Logger
 }
 
 func (c *Client) stallTimeout() time.Duration {
@@ -249,6 +263,10 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 		return nil, fmt.Errorf("submit job %s: no node to run on", spec.ID)
 	}
 	if err := c.checkCount(set); err != nil {
+		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
+	}
+	// The coordinator refuses the same: say it before sending anything.
+	if err := spec.CheckFields(); err != nil {
 		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
 	}
 	// The coordinator expands the same string the same way (NodeSet order),

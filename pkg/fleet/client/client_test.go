@@ -428,6 +428,7 @@ func TestSubmitChecks(t *testing.T) {
 		{protocol.JobSpec{ID: "bad id", Nodes: "n1"}, "not allowed"},
 		{protocol.JobSpec{Nodes: "n[1-"}, "nodes"},
 		{protocol.JobSpec{Nodes: ""}, "no node"},
+		{protocol.JobSpec{Nodes: "n1", Command: strings.Repeat("x", protocol.MaxCommand+1)}, "field command: 131073 bytes, over the limit of 131072"},
 	} {
 		if _, err := c.Submit(ctx, tc.spec); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Submit(%+v) = %v, want error with %q", tc.spec, err, tc.want)
@@ -439,25 +440,41 @@ func TestSubmitChecks(t *testing.T) {
 	}
 }
 
-func TestBadRecordsRefused(t *testing.T) {
+// TestBadMessagesDropped is issue 12's "7 bytes on fleet.out.<job> killed
+// a user's csub": whatever else arrives on the output subject (7 bytes,
+// another type or version, indexes past the job's nodes, another job's
+// batch), the job reads its true batches to the end.
+func TestBadMessagesDropped(t *testing.T) {
 	_, f, c := setup(t)
 	job := submit(t, c, f, "n[1-2]")
+	out := f.subj.Output("alice", job.ID())
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Events: []protocol.Event{
-		{Kind: protocol.KindStdout, Nodes: []uint32{0, 2}, Data: []byte("x")}}})
-	_, err := job.Next(testCtx(t))
-	if err == nil || !strings.Contains(err.Error(), "node index 2 out of the job's 2 nodes") {
-		t.Fatalf("err = %v", err)
+		{Kind: protocol.KindStdout, Nodes: []uint32{0, 2}, Data: []byte("forged")}}})
+	_ = f.nc.PublishMsg(wire.NewMsg(out, protocol.TypeEventBatch, []byte("1234567")))
+	v99 := wire.NewMsg(out, protocol.TypeEventBatch, []byte{0})
+	v99.Header.Set(protocol.HeaderVersion, "99")
+	_ = f.nc.PublishMsg(v99)
+	good := protocol.EventBatch{Job: job.ID(), Seq: 1, Events: []protocol.Event{{Kind: protocol.KindStdout, Nodes: []uint32{1}, Data: []byte("forged")}}}
+	data, _ := good.MarshalBinary()
+	_ = f.nc.PublishMsg(wire.NewMsg(out, protocol.TypeHeartbeat, data))
+	_ = f.nc.PublishMsg(wire.NewMsg(out, protocol.TypeEventBatch, mustMarshal(t, &protocol.EventBatch{Job: "other", Seq: 1})))
+	f.publish(job.ID(), 1, false, "a")
+	f.publish(job.ID(), 2, true, "b")
+	if got := strings.Join(readAll(t, job), ","); got != "a,b" {
+		t.Fatalf("got %s", got)
 	}
+	if n := job.Dropped(); n != 5 {
+		t.Errorf("%d messages dropped, want 5", n)
+	}
+}
 
-	job = submit(t, c, f, "n1")
-	m := wire.NewMsg(f.subj.Output("alice", job.ID()), protocol.TypeEventBatch, []byte{0})
-	m.Header.Set(protocol.HeaderVersion, "99")
-	_ = f.nc.PublishMsg(m)
-	_, err = job.Next(testCtx(t))
-	var ve *protocol.VersionError
-	if !errors.As(err, &ve) {
-		t.Fatalf("err = %v, want a version error", err)
+func mustMarshal(t *testing.T, b *protocol.EventBatch) []byte {
+	t.Helper()
+	data, err := b.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return data
 }
 
 // fastStall makes c check a silent stream after 200 ms.

@@ -60,6 +60,7 @@ type Job struct {
 	unanswer int                    // stall checks in a row without an answer
 	eof      bool
 	err      error // sticky
+	dropped  int   // messages of the output subject ignored (receive)
 
 	closeOnce sync.Once
 }
@@ -162,10 +163,7 @@ func (j *Job) Next(ctx context.Context) (*protocol.EventBatch, error) {
 		}
 		j.lastRecv = time.Now()
 		j.unanswer = 0
-		if err := j.receive(m); err != nil {
-			j.err = err
-			return nil, err
-		}
+		j.receive(m)
 	}
 }
 
@@ -175,23 +173,31 @@ func (j *Job) nextMsg(ctx context.Context, wait time.Duration) (*nats.Msg, error
 	return j.sub.NextMsgWithContext(wctx)
 }
 
-// receive takes one message of the output stream.
-func (j *Job) receive(m *nats.Msg) error {
+// receive takes one message of the output stream. Anyone who may
+// publish on the job's output subject could send anything there: a
+// message that is not a batch of this job's stream (another type, another
+// version, malformed, another job's, naming nodes the job does not have)
+// is dropped and counted, never fatal, so that the true batches still
+// make the job's output and exit status.
+func (j *Job) receive(m *nats.Msg) {
 	if err := wire.Check(m); err != nil {
-		return fmt.Errorf("job %s: output: %w", j.spec.ID, err)
+		j.drop(m, err)
+		return
 	}
-	if t := wire.Type(m); t != protocol.TypeEventBatch {
-		return nil // not for us (a later protocol's message); the sender checks versions
+	if err := wire.Expect(m, protocol.TypeEventBatch); err != nil {
+		j.drop(m, err)
+		return
 	}
 	b := new(protocol.EventBatch)
-	if err := b.UnmarshalBinary(m.Data); err != nil {
-		return fmt.Errorf("job %s: output: %w", j.spec.ID, err)
+	// Indexes past the job's nodes are malformed: renderers index Nodes
+	// without checking.
+	if err := b.Decode(m.Data, len(j.nodes)); err != nil {
+		j.drop(m, err)
+		return
 	}
 	if b.Job != j.spec.ID || b.Seq == 0 {
-		return nil
-	}
-	if err := j.validate(b); err != nil {
-		return err
+		j.drop(m, fmt.Errorf("batch %d of job %q", b.Seq, protocol.Truncate(b.Job, protocol.MaxLogField)))
+		return
 	}
 	ready, dup := j.order.Push(b.Seq, b)
 	switch {
@@ -207,21 +213,21 @@ func (j *Job) receive(m *nats.Msg) error {
 	default:
 		j.ready = append(j.ready, ready...)
 	}
-	return nil
 }
 
-// validate checks that every record names nodes of the job, so that
-// renderers can index Nodes without checking.
-func (j *Job) validate(b *protocol.EventBatch) error {
-	for i := range b.Events {
-		r := &b.Events[i]
-		if n := len(r.Nodes); n > 0 && int(r.Nodes[n-1]) >= len(j.nodes) {
-			return fmt.Errorf("job %s: output batch %d, record %d: node index %d out of the job's %d nodes",
-				j.spec.ID, b.Seq, i, r.Nodes[n-1], len(j.nodes))
-		}
+// drop counts a message receive ignores; the first is logged at WARN.
+func (j *Job) drop(m *nats.Msg, err error) {
+	j.dropped++
+	if j.dropped == 1 {
+		j.c.logger().Warn("job output: message dropped (further ones are counted, not logged)",
+			"job", j.spec.ID, "subject", m.Subject, "size", len(m.Data), "err", err)
 	}
-	return nil
 }
+
+// Dropped returns how many messages of the job's output subject were not
+// part of its stream (wrong type or version, malformed, another job's)
+// and were ignored. Call it from the goroutine that calls Next.
+func (j *Job) Dropped() int { return j.dropped }
 
 // retransmit asks for the batches from the first one missing. force
 // skips the spacing of identical requests.

@@ -18,7 +18,9 @@
 // No message depends on the size of a job: shards carry folded node sets,
 // cut into as many shards as max_payload needs (shardset.go); a JobSpec
 // too large for one message arrives in parts (submit.go); a job over
-// MaxJobNodes is refused before its set is expanded.
+// MaxJobNodes is refused before its set is expanded, and one user's jobs
+// hold at most MaxUserNodes nodes together (users.go). No message costs
+// more than its size and what its job holds (bounds.go).
 //
 // Flow control runs end to end: agents may have Window batches
 // unacknowledged; the coordinator acks a shard's batches only while the
@@ -106,6 +108,12 @@ type Config struct {
 	// MaxJobNodes is the most nodes a job may have
 	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
 	MaxJobNodes int
+	// MaxUserNodes is the most nodes the jobs one user has in the
+	// registry may hold together (MaxJobNodes by default, so
+	// DefaultMaxUserNodes; at least MaxJobNodes): finished jobs of that
+	// user are forgotten early to make room, and a job over it is
+	// refused (users.go).
+	MaxUserNodes int
 	// Admins are the user ids that may read and control every job; any
 	// other user sees only its own (a user is the identity token of the
 	// subject its requests arrive on: protocol.Subjects.Sender).
@@ -178,6 +186,10 @@ func (cfg *Config) defaults() {
 	cfg.MaxJobNodes = min(cfg.MaxJobNodes, protocol.MaxShardNodes)
 	def(&cfg.ShardTTL, protocol.DefaultShardTTL)
 	cfg.ShardTTL = min(cfg.ShardTTL, protocol.MaxShardTTL)
+	if cfg.MaxUserNodes <= 0 {
+		cfg.MaxUserNodes = cfg.MaxJobNodes
+	}
+	cfg.MaxUserNodes = max(cfg.MaxUserNodes, cfg.MaxJobNodes)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -204,6 +216,7 @@ type Coordinator struct {
 	reconnected time.Time
 
 	stats Stats
+	drops wire.Drops // messages dropped (bounds.go)
 	ready chan struct{}
 
 	// Run waits for what the coordinator started (handlers, per-job
@@ -244,14 +257,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		subject string
 		h       nats.MsgHandler
 	}{
-		{c.subj.AllSubmits(), c.onSubmit},
-		{c.subj.AllJobs(), c.onJobs},
-		{c.subj.AllRegisters(), c.onRegister},
-		{c.subj.Heartbeats(), c.onHeartbeat},
-		{c.subj.AllEvents(), c.onEvents},
-		{c.subj.AllDone(), c.onDone},
-		{c.subj.AllOutputAcks(), c.onOutputAck},
-		{c.subj.AllStdin(), c.onStdin},
+		{c.subj.AllSubmits(), c.typed(c.onSubmit, protocol.TypeJobSpec, protocol.TypeSubmitPart)},
+		{c.subj.AllJobs(), c.typed(c.onJobs, protocol.TypeJobsRequest)},
+		{c.subj.AllRegisters(), c.typed(c.onRegister, protocol.TypeHello)},
+		{c.subj.Heartbeats(), c.typed(c.onHeartbeat, protocol.TypeHeartbeat)},
+		{c.subj.AllEvents(), c.typed(c.onEvents, protocol.TypeEventBatch)},
+		{c.subj.AllDone(), c.typed(c.onDone, protocol.TypeShardSummary)},
+		{c.subj.AllOutputAcks(), c.typed(c.onOutputAck, protocol.TypeControl)},
+		{c.subj.AllStdin(), c.typed(c.onStdin, protocol.TypeStdinChunk)},
 	}
 	var opened []*nats.Subscription
 	defer func() {
@@ -385,6 +398,10 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if err := protocol.ValidID(spec.ID); err != nil {
 		return nil, fmt.Errorf("job id: %w", err)
 	}
+	if err := spec.CheckFields(); err != nil {
+		c.log.Warn("job refused", "job", spec.ID, "user", protocol.Truncate(spec.User, protocol.MaxLogField), "err", err)
+		return nil, refusal(protocol.CodeBadRequest, "job %s: %v", spec.ID, err)
+	}
 	// An empty command is valid: clush runs it (a remote login shell that
 	// reads the forwarded stdin) when given none and stdin is not a tty.
 	set, err := nodeset.Parse(spec.Nodes)
@@ -408,10 +425,14 @@ func (c *Coordinator) accept(spec protocol.JobSpec) (*job, error) {
 	if c.jobs[spec.ID] != nil {
 		return nil, refusal(protocol.CodeJobExists, "job %s exists already", spec.ID)
 	}
+	if err := c.makeRoom(spec.User, len(nodes)); err != nil {
+		return nil, err
+	}
 	j := newJob(c, spec, nodes)
 	j.set, j.rule = set, decision.Rule
 	c.jobs[spec.ID] = j
-	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes))
+	c.log.Info("job submitted", "job", spec.ID, "user", spec.User, "nodes", len(nodes),
+		"command", protocol.Truncate(spec.Command, protocol.MaxLogField))
 	return j, nil
 }
 
@@ -446,7 +467,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsAttach:
 		j := c.jobOf(user, req.Job)
 		if j == nil {
-			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", protocol.Truncate(req.Job, protocol.MaxLogField)), protocol.CodeUnknownJob
 			break
 		}
 		if err := protocol.ValidID(req.Stream); err != nil {
@@ -477,17 +498,17 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsStatus, protocol.JobsCancel:
 		j := c.jobOf(user, req.Job)
 		if j == nil {
-			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
+			reply.Error, reply.Code = fmt.Sprintf("no job %q", protocol.Truncate(req.Job, protocol.MaxLogField)), protocol.CodeUnknownJob
 			break
 		}
 		if req.Kind == protocol.JobsCancel {
-			c.cancel(j)
+			c.cancel(j, user)
 		}
 		j.mu.Lock()
 		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
 	default:
-		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", req.Kind), protocol.CodeBadRequest
+		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", protocol.Truncate(req.Kind, protocol.MaxLogField)), protocol.CodeBadRequest
 	}
 	c.fitReply(&reply)
 	if err := wire.Respond(m, protocol.TypeJobsReply, reply); err != nil {
@@ -534,13 +555,13 @@ func (c *Coordinator) fitReply(r *protocol.JobsReply) {
 // cancel stops a job on every agent that holds part of it; nodes not yet
 // sent anywhere end as cancelled at once, the others when their agent
 // confirms (or after CancelGrace).
-func (c *Coordinator) cancel(j *job) {
+func (c *Coordinator) cancel(j *job, by string) {
 	j.mu.Lock()
 	if j.cancelled || j.complete() {
 		j.mu.Unlock()
 		return
 	}
-	j.cancelled = true
+	j.cancelled, j.cancelledBy = true, by
 	j.cancelAt = time.Now().Add(c.cfg.CancelGrace)
 	agents := map[string]bool{}
 	for _, s := range j.shards {
@@ -550,11 +571,21 @@ func (c *Coordinator) cancel(j *job) {
 	}
 	j.cancelUnstarted()
 	j.mu.Unlock()
-	c.log.Info("job cancelled", "job", j.spec.ID)
+	c.log.Info("job cancelled", "job", j.spec.ID, "by", by)
 	for a := range agents {
 		c.control(a, protocol.Control{Kind: protocol.ControlCancel, Job: j.spec.ID})
 	}
 	c.checkDone(j)
+}
+
+// cancelReason is the message of the nodes the coordinator ends as
+// cancelled: "job cancelled", naming who asked when known (csub tells its
+// user from it), then detail. Call with j.mu held.
+func (j *job) cancelReason(detail string) string {
+	if j.cancelledBy == "" {
+		return "job cancelled" + detail
+	}
+	return "job cancelled by " + j.cancelledBy + detail
 }
 
 // cancelUnstarted ends as cancelled the nodes of a cancelled job that no
@@ -564,7 +595,7 @@ func (j *job) cancelUnstarted() {
 		o := j.owners[i]
 		return j.track.Phase(i) != protocol.PhasePending && o != nil && !o.dead
 	})
-	j.finishMany(idx, protocol.StateCancel, "job cancelled")
+	j.finishMany(idx, protocol.StateCancel, j.cancelReason(""))
 }
 
 // checkJobs ends overdue cancels, forgets old jobs and stale submit
@@ -577,7 +608,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 	for _, j := range jobs {
 		j.mu.Lock()
 		if j.cancelled && !j.complete() && now.After(j.cancelAt) {
-			j.finishMany(j.unended(), protocol.StateCancel, "job cancelled (its agent did not confirm)")
+			j.finishMany(j.unended(), protocol.StateCancel, j.cancelReason(" (its agent did not confirm)"))
 		}
 		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
 		j.takeStdin() // a parked chunk: room from a shard that ended, or the job's end

@@ -37,6 +37,11 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 		refuse(refusal(protocol.CodeRefused, "agent %s: a hello for agent %q", from, h.Agent))
 		return
 	}
+	if err := h.CheckFields(); err != nil {
+		c.log.Warn("agent refused", "agent", h.Agent, "err", err)
+		refuse(fmt.Errorf("agent %s: %w", h.Agent, err))
+		return
+	}
 	c.mu.Lock()
 	a, err := c.seen(h)
 	var groups []string
@@ -60,7 +65,16 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	var hb protocol.Heartbeat
-	if protocol.Unmarshal(m.Data, &hb) != nil || hb.Agent != c.subj.Sender(m.Subject) {
+	if err := protocol.Unmarshal(m.Data, &hb); err != nil {
+		c.drop(m, err)
+		return
+	}
+	if from := c.subj.Sender(m.Subject); hb.Agent != from {
+		c.drop(m, fmt.Errorf("heartbeat of agent %q from agent %q", protocol.Truncate(hb.Agent, protocol.MaxLogField), from))
+		return
+	}
+	if err := hb.CheckFields(); err != nil {
+		c.drop(m, err)
 		return
 	}
 	c.mu.Lock()
@@ -102,25 +116,11 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 		return
 	}
 	var b protocol.EventBatch
-	if err := b.UnmarshalBinary(m.Data); err != nil {
-		c.log.Warn("bad event batch", "subject", m.Subject, "err", err)
-		return
-	}
-	if from := c.subj.Sender(m.Subject); from != b.Agent {
-		c.log.Warn("event batch refused: sent for another agent", "from", from, "agent", b.Agent, "job", b.Job)
-		return
-	}
-	j := c.job(b.Job)
+	j, s := c.decodeBatch(m, &b)
 	if j == nil {
 		return
 	}
-	key := protocol.ShardKey(b.Job, b.Shard, b.Attempt)
 	j.mu.Lock()
-	s := j.shards[key]
-	if s == nil || s.agent != b.Agent {
-		j.mu.Unlock()
-		return
-	}
 	if s.dead {
 		// The coordinator gave up on this attempt; tell the agent to stop.
 		j.mu.Unlock()
@@ -173,9 +173,9 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 		return
 	}
 	if from := c.subj.Sender(m.Subject); from != sum.Agent {
-		c.log.Warn("shard summary refused: sent for another agent", "from", from, "agent", sum.Agent, "job", sum.Job)
+		c.log.Warn("shard summary refused: sent for another agent", "from", from, "agent", protocol.Truncate(sum.Agent, protocol.MaxLogField), "job", protocol.Truncate(sum.Job, protocol.MaxLogField))
 		_ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{
-			Error: fmt.Sprintf("a summary from agent %s for agent %s", from, sum.Agent), Code: protocol.CodeRefused})
+			Error: fmt.Sprintf("a summary from agent %s for agent %s", from, protocol.Truncate(sum.Agent, protocol.MaxLogField)), Code: protocol.CodeRefused})
 		return
 	}
 	reply := c.reconcile(sum)
@@ -185,7 +185,7 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	j := c.job(sum.Job)
 	if j == nil {
-		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", sum.Job), Code: protocol.CodeUnknownJob}
+		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", protocol.Truncate(sum.Job, protocol.MaxLogField)), Code: protocol.CodeUnknownJob}
 	}
 	key := protocol.ShardKey(sum.Job, sum.Shard, sum.Attempt)
 	j.mu.Lock()
@@ -193,7 +193,7 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	switch {
 	case s == nil || s.agent != sum.Agent:
 		j.mu.Unlock()
-		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", key, sum.Agent), Code: protocol.CodeUnknownShard}
+		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", protocol.Truncate(key, protocol.MaxLogField), sum.Agent), Code: protocol.CodeUnknownShard}
 	case s.dead:
 		j.mu.Unlock()
 		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent), Code: protocol.CodeUnknownShard}
@@ -234,7 +234,8 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 		return
 	}
 	var ctl protocol.Control
-	if protocol.Unmarshal(m.Data, &ctl) != nil {
+	if err := protocol.Unmarshal(m.Data, &ctl); err != nil {
+		c.drop(m, err)
 		return
 	}
 	id := protocol.LastToken(m.Subject)
@@ -246,8 +247,8 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 		f = c.streams[id]
 	}
 	c.mu.Unlock()
-	// Only the stream's reader acks it.
-	if f != nil && f.user == c.subj.Sender(m.Subject) {
-		f.control(ctl)
+	// Only the stream's reader acks it, and never beyond what was sent.
+	if f != nil && f.user == c.subj.Sender(m.Subject) && !f.control(ctl) {
+		c.drop(m, errAckAhead)
 	}
 }

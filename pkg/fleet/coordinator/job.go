@@ -26,6 +26,7 @@ type job struct {
 
 	created, ended time.Time
 	cancelled      bool
+	cancelledBy    string    // who asked for the cancel ("" unknown)
 	cancelAt       time.Time // deadline for agents to confirm a cancel
 
 	// output streams: the submitter's (primary), and any attached
@@ -211,7 +212,13 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 			for _, ji := range idx {
 				j.track.End(ji, r.State, r.Code)
 			}
-			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Reason: r.Reason, Code: r.Code, At: r.At, Data: r.Data})
+			data := r.Data
+			if r.State == protocol.StateCancel && j.cancelledBy != "" {
+				// The agent knows only that the coordinator cancelled:
+				// say who asked (csub tells its user).
+				data = fmt.Appendf(nil, "%s (%s)", r.Data, j.cancelReason(""))
+			}
+			j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: idx, State: r.State, Reason: r.Reason, Code: r.Code, At: r.At, Data: data})
 		}
 	}
 }
@@ -245,9 +252,13 @@ func (j *job) sendAck(s *shard) {
 // sets. Call with j.mu held.
 func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
-		ID: j.spec.ID, User: j.spec.User, Command: j.spec.Command, Copy: j.spec.Copy, Nodes: j.spec.Nodes,
+		ID: j.spec.ID, User: j.spec.User, Command: protocol.Truncate(j.spec.Command, protocol.MaxReplyField), Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: j.track.Finals(),
 		Done: j.complete(), Submitted: j.created, Ended: j.ended,
+	}
+	if cp := j.spec.Copy; cp != nil {
+		st.Copy = &protocol.CopySpec{Source: protocol.Truncate(cp.Source, protocol.MaxReplyField),
+			Dest: protocol.Truncate(cp.Dest, protocol.MaxReplyField), Reverse: cp.Reverse, Preserve: cp.Preserve}
 	}
 	if brief {
 		st.Nodes = ""

@@ -58,7 +58,7 @@ func (c *Coordinator) onStdin(m *nats.Msg) {
 	j := c.job(protocol.LastToken(m.Subject))
 	// Only the job's submitter feeds it.
 	if j == nil || ch.Job != j.spec.ID || j.spec.User != c.subj.Sender(m.Subject) {
-		wire.RespondStdin(m, protocol.StdinAck{Error: fmt.Sprintf("no job %q", ch.Job)})
+		wire.RespondStdin(m, protocol.StdinAck{Error: fmt.Sprintf("no job %q", protocol.Truncate(ch.Job, protocol.MaxLogField))})
 		return
 	}
 	// The chunk's data aliases m.Data, which is ours.

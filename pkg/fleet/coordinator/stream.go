@@ -31,17 +31,20 @@ func newFollower(j *job, user, id string) *follower {
 		win: protocol.NewWindow(j.c.cfg.Window), lastAck: time.Now()}
 }
 
-// outChunk is one batch worth of queued output records.
+// outChunk is one batch worth of queued output records: at most MaxBatch
+// bytes (estimated) and protocol.MaxNodeRefs node indexes for the job's
+// nodes, which the reader's decoder checks.
 type outChunk struct {
 	recs []protocol.Event
 	size int
+	refs int
 }
 
 var chunkPool = sync.Pool{New: func() any { return &outChunk{recs: make([]protocol.Event, 0, 512)} }}
 
 func (c *outChunk) release() {
 	clear(c.recs)
-	c.recs, c.size = c.recs[:0], 0
+	c.recs, c.size, c.refs = c.recs[:0], 0, 0
 	chunkPool.Put(c)
 }
 
@@ -54,7 +57,9 @@ func (f *follower) push(r protocol.Event, size int) {
 	if n := len(f.outq); n > 0 {
 		last = f.outq[n-1]
 	}
-	if last == nil || (last.size+size > f.j.c.cfg.MaxBatch && len(last.recs) > 0) {
+	full := last != nil && len(last.recs) > 0 &&
+		(last.size+size > f.j.c.cfg.MaxBatch || last.refs+len(r.Nodes) > protocol.MaxNodeRefs(0, len(f.j.nodes)))
+	if last == nil || full {
 		last = chunkPool.Get().(*outChunk)
 		f.outq = append(f.outq, last)
 		if len(f.outq) > 1 {
@@ -63,6 +68,7 @@ func (f *follower) push(r protocol.Event, size int) {
 	}
 	last.recs = append(last.recs, r)
 	last.size += size
+	last.refs += len(r.Nodes)
 	f.outBytes += size
 }
 
@@ -258,17 +264,21 @@ func (f *follower) resend(batches [][]byte) {
 	}
 }
 
-// control handles the reader's ack or retransmit request.
-func (f *follower) control(ctl protocol.Control) {
-	f.j.mu.Lock()
-	f.lastAck = time.Now()
-	f.j.mu.Unlock()
+// control handles the reader's ack or retransmit request; it returns
+// false for an ack beyond the last batch sent, which it ignores.
+func (f *follower) control(ctl protocol.Control) bool {
 	switch ctl.Kind {
 	case protocol.ControlAck:
-		f.win.Ack(ctl.Seq)
+		if !f.win.Ack(ctl.Seq) {
+			return false
+		}
 	case protocol.ControlRetransmit:
 		f.resend(f.win.From(ctl.Seq))
 	}
+	f.j.mu.Lock()
+	f.lastAck = time.Now()
+	f.j.mu.Unlock()
+	return true
 }
 
 // attach adds a follower that replays the job's log, then follows it.

@@ -43,6 +43,9 @@ func SendStdin(ctx context.Context, nc *nats.Conn, subject string, c *protocol.S
 		if err := Check(m); err != nil {
 			return protocol.StdinAck{}, fmt.Errorf("reply to stdin chunk: %w", err)
 		}
+		if err := Expect(m, protocol.TypeStdinAck); err != nil {
+			return protocol.StdinAck{}, fmt.Errorf("reply to stdin chunk: %w", err)
+		}
 		var ack protocol.StdinAck
 		if err := protocol.Unmarshal(m.Data, &ack); err != nil {
 			return ack, err
@@ -63,6 +66,9 @@ func SendStdin(ctx context.Context, nc *nats.Conn, subject string, c *protocol.S
 func ReceiveStdin(m *nats.Msg) (protocol.StdinChunk, bool) {
 	var ch protocol.StdinChunk
 	err := Check(m)
+	if err == nil {
+		err = Expect(m, protocol.TypeStdinChunk)
+	}
 	if err == nil {
 		err = ch.UnmarshalBinary(m.Data)
 	}

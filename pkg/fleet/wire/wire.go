@@ -80,7 +80,22 @@ func RequestData(ctx context.Context, nc *nats.Conn, subject, typ string, data [
 	if err := Check(m); err != nil {
 		return fmt.Errorf("reply to %s: %w", typ, err)
 	}
+	if want, ok := replyTypes[typ]; ok {
+		if err := Expect(m, want); err != nil {
+			return fmt.Errorf("reply to %s: %w", typ, err)
+		}
+	}
 	return protocol.Unmarshal(m.Data, reply)
+}
+
+// replyTypes is the type of the reply to each request type.
+var replyTypes = map[string]string{
+	protocol.TypeJobSpec:      protocol.TypeSubmitReply,
+	protocol.TypeSubmitPart:   protocol.TypeSubmitReply,
+	protocol.TypeShard:        protocol.TypeShardReply,
+	protocol.TypeShardSummary: protocol.TypeDoneReply,
+	protocol.TypeHello:        protocol.TypeWelcome,
+	protocol.TypeJobsRequest:  protocol.TypeJobsReply,
 }
 
 // Options returns the connection options of a long-lived fleet process

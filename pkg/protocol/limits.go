@@ -1,0 +1,137 @@
+package protocol
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Field limits. A message is bounded by the NATS server's max_payload,
+// but the coordinator keeps a job's spec for as long as the job is in its
+// registry (an hour after its end by default), logs its fields and
+// repeats them in status replies: each field a peer chooses is bounded
+// on its own, and a message over one is refused with an error naming the
+// field (CheckFields).
+const (
+	// MaxCommand bounds a job's command: 128 KiB, Linux's MAX_ARG_STRLEN
+	// (the longest single argument a shell command line can be).
+	MaxCommand = 128 << 10
+	// MaxPath bounds a copy's source and destination: Linux's PATH_MAX.
+	MaxPath = 4096
+	// MaxInfoKeys bounds a job's task info keys, MaxInfoKey each key and
+	// MaxInfoValue each value (ssh_options and the like).
+	MaxInfoKeys  = 64
+	MaxInfoKey   = 128
+	MaxInfoValue = 4096
+	// MaxName bounds the short names of a message: user, worker, an
+	// agent's gateway name, group names and release.
+	MaxName = 256
+	// MaxGroups bounds the gateway groups an agent names.
+	MaxGroups = 1024
+	// MaxHeartbeatShards bounds the shard keys of a heartbeat.
+	MaxHeartbeatShards = 1 << 16
+	// MaxLogField is what logs and replies show of a field a peer
+	// chose (Truncate): enough to recognise a command, never megabytes.
+	MaxLogField = 256
+	// MaxReplyField is what registry replies (csub jobs) show of a
+	// job's command and copy paths.
+	MaxReplyField = 4096
+)
+
+// FieldError is the refusal of a message with a field over its limit.
+type FieldError struct {
+	Field string // the field, as the JSON names it ("command", "info[ssh_options]")
+	Size  int    // its size in bytes (or entries, for counts)
+	Limit int
+	Unit  string // "bytes" or "entries"
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("field %s: %d %s, over the limit of %d", e.Field, e.Size, e.Unit, e.Limit)
+}
+
+func checkLen(field, v string, limit int) error {
+	if len(v) > limit {
+		return &FieldError{Field: field, Size: len(v), Limit: limit, Unit: "bytes"}
+	}
+	return nil
+}
+
+// CheckFields checks the spec's fields against the field limits (the
+// node set is bounded by its count instead: see DefaultMaxJobNodes). The
+// error is a *FieldError naming the first field over its limit.
+func (s *JobSpec) CheckFields() error {
+	if err := checkLen("command", s.Command, MaxCommand); err != nil {
+		return err
+	}
+	if err := checkLen("user", s.User, MaxName); err != nil {
+		return err
+	}
+	if err := checkLen("worker", s.Worker, MaxName); err != nil {
+		return err
+	}
+	if s.Copy != nil {
+		if err := checkLen("copy.source", s.Copy.Source, MaxPath); err != nil {
+			return err
+		}
+		if err := checkLen("copy.dest", s.Copy.Dest, MaxPath); err != nil {
+			return err
+		}
+	}
+	if len(s.Info) > MaxInfoKeys {
+		return &FieldError{Field: "info", Size: len(s.Info), Limit: MaxInfoKeys, Unit: "entries"}
+	}
+	for k, v := range s.Info {
+		if err := checkLen("info key", k, MaxInfoKey); err != nil {
+			return err
+		}
+		if err := checkLen("info["+k+"]", v, MaxInfoValue); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckFields checks an agent's Hello against the field limits.
+func (h *Hello) CheckFields() error {
+	if err := checkLen("name", h.Name, MaxName); err != nil {
+		return err
+	}
+	if err := checkLen("release", h.Release, MaxName); err != nil {
+		return err
+	}
+	if len(h.Groups) > MaxGroups {
+		return &FieldError{Field: "groups", Size: len(h.Groups), Limit: MaxGroups, Unit: "entries"}
+	}
+	for i, g := range h.Groups {
+		if err := checkLen("groups["+strconv.Itoa(i)+"]", g, MaxName); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckFields checks a heartbeat against the field limits.
+func (hb *Heartbeat) CheckFields() error {
+	if err := hb.Hello.CheckFields(); err != nil {
+		return err
+	}
+	if len(hb.Shards) > MaxHeartbeatShards {
+		return &FieldError{Field: "shards", Size: len(hb.Shards), Limit: MaxHeartbeatShards, Unit: "entries"}
+	}
+	return nil
+}
+
+// Truncate returns s cut to at most n bytes at a character boundary,
+// followed by how long it was: what logs and replies show of a field a
+// peer chose. A string of at most n bytes is returned as it is.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "... (" + strconv.Itoa(len(s)) + " bytes)"
+}
