@@ -176,7 +176,7 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 	if err := os.WriteFile(topo, []byte(fleetTopology), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--topology", topo, "--root", "admin", "--heartbeat", "200ms", "--lost-after", "1500ms",
+	args := []string{"--policy", allowAllPolicy(t), "--topology", topo, "--root", "admin", "--heartbeat", "200ms", "--lost-after", "1500ms",
 		"--info", "ssh_config=" + f.env.ConfigPath}
 	if natsURL == "" {
 		natsURL = fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))

@@ -114,10 +114,6 @@ type Config struct {
 	// user are forgotten early to make room, and a job over it is
 	// refused (users.go).
 	MaxUserNodes int
-	// Admins are the user ids that may read and control every job; any
-	// other user sees only its own (a user is the identity token of the
-	// subject its requests arrive on: protocol.Subjects.Sender).
-	Admins []string
 	// Agents, when not nil, binds each agent id to what its credential
 	// lets it serve: an agent it does not name cannot register. nil lets
 	// any agent register (the in-process fleet, or --insecure).
@@ -330,22 +326,31 @@ func (c *Coordinator) job(id string) *job {
 	return c.jobs[id]
 }
 
-// jobOf returns job id if user may read it: nil for another user's job,
-// as for a job that does not exist, so that ids of others' jobs cannot be
-// probed.
-func (c *Coordinator) jobOf(user, id string) *job {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if j := c.jobs[id]; j != nil && c.mayRead(user, j) {
-		return j
+// A user (the identity token of the subject its request arrived on:
+// protocol.Subjects.Sender) reads and controls its own jobs; another
+// user's only as the policy's admin actions allow (Config.Policy:
+// policy.SeeAll, CancelAny, AttachAny).
+
+// jobFor returns job id for user's request, which needs action a on a job
+// of another user. A job user may not see is answered as one that does
+// not exist, so that others' job ids cannot be probed; one it may see but
+// not act on is denied.
+func (c *Coordinator) jobFor(user, id string, a policy.Action) (*job, error) {
+	j := c.job(id)
+	switch {
+	case j != nil && user != "" && j.spec.User == user:
+		return j, nil
+	case j == nil || !c.may(user, policy.SeeAll) && !c.may(user, a):
+		return nil, refusal(protocol.CodeUnknownJob, "no job %q", protocol.Truncate(id, protocol.MaxLogField))
+	case !c.may(user, a):
+		return nil, c.allowAction(user, a)
 	}
-	return nil
+	return j, nil
 }
 
-// mayRead reports whether user may read and control job j: its own, or
-// any job for an admin.
-func (c *Coordinator) mayRead(user string, j *job) bool {
-	return user != "" && (j.spec.User == user || slices.Contains(c.cfg.Admins, user))
+// may reports whether user may take admin action a.
+func (c *Coordinator) may(user string, a policy.Action) bool {
+	return user != "" && c.cfg.Policy.Allow(user, a).Allowed
 }
 
 // onSubmit validates and starts a job.
@@ -453,8 +458,9 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	user := c.subj.Sender(m.Subject)
 	switch req.Kind {
 	case protocol.JobsList:
+		all := c.may(user, policy.SeeAll)
 		c.mu.Lock()
-		jobs := slices.DeleteFunc(c.activeJobs(), func(j *job) bool { return !c.mayRead(user, j) })
+		jobs := slices.DeleteFunc(c.activeJobs(), func(j *job) bool { return !all && (user == "" || j.spec.User != user) })
 		c.mu.Unlock()
 		for _, j := range jobs {
 			j.mu.Lock()
@@ -463,11 +469,15 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		}
 		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
 	case protocol.JobsAgents:
+		if err := c.allowAction(user, policy.Agents); err != nil {
+			reply.Error, reply.Code = protocol.Failure(err)
+			break
+		}
 		reply.Agents = c.Agents()
 	case protocol.JobsAttach:
-		j := c.jobOf(user, req.Job)
-		if j == nil {
-			reply.Error, reply.Code = fmt.Sprintf("no job %q", protocol.Truncate(req.Job, protocol.MaxLogField)), protocol.CodeUnknownJob
+		j, err := c.jobFor(user, req.Job, policy.AttachAny)
+		if err != nil {
+			reply.Error, reply.Code = protocol.Failure(err)
 			break
 		}
 		if err := protocol.ValidID(req.Stream); err != nil {
@@ -496,9 +506,13 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		})
 		f.wake()
 	case protocol.JobsStatus, protocol.JobsCancel:
-		j := c.jobOf(user, req.Job)
-		if j == nil {
-			reply.Error, reply.Code = fmt.Sprintf("no job %q", protocol.Truncate(req.Job, protocol.MaxLogField)), protocol.CodeUnknownJob
+		action := policy.SeeAll
+		if req.Kind == protocol.JobsCancel {
+			action = policy.CancelAny
+		}
+		j, err := c.jobFor(user, req.Job, action)
+		if err != nil {
+			reply.Error, reply.Code = protocol.Failure(err)
 			break
 		}
 		if req.Kind == protocol.JobsCancel {

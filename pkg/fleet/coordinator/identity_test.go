@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -27,10 +28,10 @@ func jobsRequest(t *testing.T, nc *nats.Conn, user string, req protocol.JobsRequ
 	return r
 }
 
-// A user neither sees nor controls another user's job; an admin does;
-// the owner's job ends with its true results.
+// A user neither sees nor controls another user's job; an admin (of the
+// built-in policy) does; the owner's job ends with its true results.
 func TestJobsOfOthers(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{Admins: []string{"root"}})
+	srv, _ := startCoordinator(t, Config{Policy: policy.Default([]string{"root"})})
 	a := newFakeAgent(t, srv, "a1")
 	wait := submitAs(t, srv, "alice", protocol.JobSpec{ID: "jal", User: "bob", Nodes: "n[1-2]", Command: "true"})
 	s := a.shard()
@@ -52,6 +53,12 @@ func TestJobsOfOthers(t *testing.T) {
 	}
 	if r := jobsRequest(t, nc, "root", protocol.JobsRequest{Kind: protocol.JobsStatus, Job: "jal"}); r.Error != "" {
 		t.Errorf("the admin's status: %s", r.Error)
+	}
+	if r := jobsRequest(t, nc, "bob", protocol.JobsRequest{Kind: protocol.JobsAgents}); r.Code != protocol.CodeDenied || len(r.Agents) != 0 {
+		t.Errorf("bob lists the agents: %+v", r)
+	}
+	if r := jobsRequest(t, nc, "root", protocol.JobsRequest{Kind: protocol.JobsAgents}); r.Error != "" || len(r.Agents) != 1 {
+		t.Errorf("the admin lists the agents: %+v", r)
 	}
 	// Bob acks alice's stream and sends her standard input: ignored.
 	_ = wire.PublishJSON(nc, subj.OutputAck("bob", "jal"), protocol.TypeControl, protocol.Control{Kind: protocol.ControlAck, Job: "jal", Seq: 1 << 40})
