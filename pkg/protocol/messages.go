@@ -11,7 +11,8 @@ import (
 // Version is the protocol version this package speaks. 2: shards carry
 // folded node sets, stdin streams in chunks, debug and written events.
 // 3: an end event carries the engine's failure reason (Event.Reason).
-// 4: shards are signed (SignedShard).
+// 4: shards are signed (SignedShard), and subjects carry the sender's
+// identity (Subjects.Sender).
 const Version = 4
 
 // Headers every message carries.
