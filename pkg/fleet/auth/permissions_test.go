@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
