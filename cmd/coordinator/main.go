@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -29,8 +30,14 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs := cmd.FlagSet
 	var (
 		listen     = fs.String("listen", "127.0.0.1:4222", `host:port the embedded NATS server accepts agents and csub on ("" = none)`)
-		insecure   = fs.Bool("insecure", false, "let --listen name an address beyond loopback, without authentication or TLS (logged at every start)")
+		insecure   = fs.Bool("insecure", false, "let --listen name an address beyond loopback without TLS and identities (logged at every start)")
+		tlsCert    = fs.String("tls-cert", "", "PEM `file` of the embedded NATS server's TLS certificate (clients must then speak TLS)")
+		tlsKey     = fs.String("tls-key", "", "PEM `file` of the key of --tls-cert")
+		tlsCA      = fs.String("tls-ca", "", "site CA PEM `file`: verify the certificates clients show (optional)")
+		identities = fs.String("identities", "", "JSON `file` of the identities the embedded NATS server accepts, each with its role's permissions (none: no authentication)")
 		natsURL    = fs.String("nats", "", "join this NATS server or cluster instead of embedding one")
+		creds      = fs.String("creds", "", "with --nats, the nkey seed `file` of the coordinator's credential")
+		caFile     = fs.String("ca", "", "with --nats, the site CA PEM `file` to verify the server with")
 		topoPath   = fs.String("topology", "", "ClusterShell topology.conf (default "+defaultTopology+" if it exists)")
 		root       = fs.String("root", "", "this coordinator's name in the topology (default: the sources that are no destination)")
 		prefix     = fs.String("prefix", protocol.DefaultPrefix, "subject prefix of the fleet")
@@ -49,6 +56,22 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "coordinator: --max-nodes %d: not from 1 to %d\n", *maxNodes, protocol.MaxShardNodes)
 		return 2
 	}
+	if *natsURL != "" && (*tlsCert != "" || *tlsKey != "" || *tlsCA != "" || *identities != "") {
+		fmt.Fprintf(stderr, "coordinator: --tls-cert, --tls-key, --tls-ca and --identities configure the embedded NATS server, not one joined with --nats\n")
+		return 2
+	}
+	if *natsURL == "" && (*creds != "" || *caFile != "") {
+		fmt.Fprintf(stderr, "coordinator: --creds and --ca are the credential for a NATS server joined with --nats\n")
+		return 2
+	}
+	var ids []auth.Identity
+	if *identities != "" {
+		var err error
+		if ids, err = auth.LoadIdentities(*identities); err != nil {
+			fmt.Fprintf(stderr, "coordinator: --identities: %v\n", err)
+			return 2
+		}
+	}
 	router, err := loadTopology(*topoPath, *root)
 	if err != nil {
 		log.Error("topology", "err", err)
@@ -56,6 +79,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
+		Identities: ids, TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
+		Creds: auth.Credentials{Seed: *creds, CA: *caFile},
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
 	if *localAgent {
