@@ -1,10 +1,13 @@
 package csub
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 func TestResolveFleetAuth(t *testing.T) {
@@ -64,5 +67,33 @@ func TestResolveFleetAuth(t *testing.T) {
 	got, _ := resolveFleetAuth(&settings{fleetCA: "/mine.pem"}, env)
 	if got.creds.Seed != filepath.Join(dir, "alice.nk") || got.creds.CA != "/mine.pem" {
 		t.Errorf("creds %+v: want the seed beside fleet.yaml and the --fleet-ca file", got.creds)
+	}
+}
+
+// An explicit fleet.yaml names the fleet when nothing else does; the
+// default one does not (csub then runs its own fleet).
+func TestFleetConfigNamesTheFleet(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	conf := filepath.Join(t.TempDir(), "fleet.yaml")
+	if err := os.WriteFile(conf, []byte("url: "+url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb testutil.SyncBuffer
+	rc := runCSub(t, map[string]string{envFleetConfig: conf}, nil, &out, &errb, "-w", "n1", "true")
+	if rc != 1 || !strings.HasPrefix(errb.String(), "csub: cannot connect to the fleet at "+url+": ") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	if err := os.WriteFile(conf, []byte("url: "+url+"\nusr: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb = testutil.SyncBuffer{}
+	if rc := runCSub(t, map[string]string{envFleetConfig: conf}, nil, &out, &errb, "-w", "n1", "true"); rc == 0 ||
+		!strings.Contains(errb.String(), "usr") {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
 }

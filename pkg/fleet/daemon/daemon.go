@@ -230,6 +230,15 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	return f, nil
 }
 
+// Addr returns the host:port the embedded NATS server listens on (""
+// when it listens on none, or the process joined an external server).
+func (f *Fleet) Addr() string {
+	if f.srv == nil {
+		return ""
+	}
+	return broker.Addr(f.srv)
+}
+
 // run runs a part, keeping its error.
 func (f *Fleet) run(fn func() error) {
 	f.wg.Add(1)
