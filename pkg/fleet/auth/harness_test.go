@@ -33,22 +33,22 @@ func secureServer(t *testing.T, site *authtest.Site, subj protocol.Subjects) (*s
 	return srv, "tls://" + broker.Addr(srv)
 }
 
-// client is a connection acting as one identity, whose asynchronous
+// conn is a connection acting as one identity, whose asynchronous
 // errors (the server's permission refusals) the test reads.
-type client struct {
+type conn struct {
 	t    *testing.T
 	nc   *nats.Conn
 	errs chan error
 }
 
 // dial connects to url as the identity id with creds.
-func dial(t *testing.T, url string, subj protocol.Subjects, id auth.Identity, creds auth.Credentials) (*client, error) {
+func dial(t *testing.T, url string, subj protocol.Subjects, id auth.Identity, creds auth.Credentials) (*conn, error) {
 	t.Helper()
 	opts, err := auth.ClientOptions(subj, id, "test-"+string(id.Role)+"-"+id.ID, creds)
 	if err != nil {
 		return nil, err
 	}
-	c := &client{t: t, errs: make(chan error, 100)}
+	c := &conn{t: t, errs: make(chan error, 100)}
 	opts = append(opts, nats.PermissionErrOnSubscribe(true), nats.MaxReconnects(0),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			select {
@@ -73,7 +73,7 @@ func dial(t *testing.T, url string, subj protocol.Subjects, id auth.Identity, cr
 }
 
 // mustDial is dial, failing the test on error.
-func mustDial(t *testing.T, url string, subj protocol.Subjects, id auth.Identity, creds auth.Credentials) *client {
+func mustDial(t *testing.T, url string, subj protocol.Subjects, id auth.Identity, creds auth.Credentials) *conn {
 	t.Helper()
 	c, err := dial(t, url, subj, id, creds)
 	if err != nil {
@@ -83,7 +83,7 @@ func mustDial(t *testing.T, url string, subj protocol.Subjects, id auth.Identity
 }
 
 // denied waits for the server's refusal of subject.
-func (c *client) denied(what, subject string) {
+func (c *conn) denied(what, subject string) {
 	c.t.Helper()
 	timeout := time.After(wait)
 	for {
@@ -100,7 +100,7 @@ func (c *client) denied(what, subject string) {
 }
 
 // pubDenied publishes on subject and waits for the server's refusal.
-func (c *client) pubDenied(subject string) {
+func (c *conn) pubDenied(subject string) {
 	c.t.Helper()
 	if err := c.nc.Publish(subject, []byte("forged")); err != nil {
 		c.t.Fatal(err)
@@ -109,7 +109,7 @@ func (c *client) pubDenied(subject string) {
 }
 
 // subDenied subscribes to subject and checks the server refuses it.
-func (c *client) subDenied(subject string) {
+func (c *conn) subDenied(subject string) {
 	c.t.Helper()
 	sub, err := c.nc.SubscribeSync(subject)
 	if err != nil {

@@ -54,7 +54,7 @@ func TestPermissionsEnforced(t *testing.T) {
 	// allowed publishes arrive, in order, after the refused ones: so a
 	// refused message would have arrived before the next allowed one.
 	for _, c := range []struct {
-		who     *client
+		who     *conn
 		allowed string
 		denied  []string
 	}{
