@@ -187,7 +187,7 @@ func (f *testFleet) agentsStatus() ([]protocol.AgentStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var r protocol.JobsReply
-	err := wire.Request(ctx, f.client.Conn, protocol.Subjects{}.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsAgents}, &r)
+	err := wire.Request(ctx, f.client.Conn, protocol.Subjects{}.Jobs("tester"), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsAgents}, &r)
 	return r.Agents, err
 }
 

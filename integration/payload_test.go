@@ -113,7 +113,7 @@ func waitAgent(t *testing.T, natsURL string) {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		var r protocol.JobsReply
-		err := wire.Request(ctx, nc, protocol.Subjects{}.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsAgents}, &r)
+		err := wire.Request(ctx, nc, protocol.Subjects{}.Jobs("tester"), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsAgents}, &r)
 		cancel()
 		if err == nil && len(r.Agents) > 0 {
 			return
@@ -271,7 +271,7 @@ func TestCtrlCInEveryPhase(t *testing.T) {
 	}
 	defer nc.Close()
 	submitted := make(chan struct{}, 1)
-	if _, err := nc.Subscribe(protocol.Subjects{}.Submit(), func(*nats.Msg) {
+	if _, err := nc.Subscribe(protocol.Subjects{}.AllSubmits(), func(*nats.Msg) {
 		select {
 		case submitted <- struct{}{}:
 		default:

@@ -69,7 +69,7 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 	nc := srv.Connect(t, "coordinator")
 	subj := protocol.Subjects{Prefix: "t1"}
 	hellos := make(chan protocol.Hello, 16)
-	if _, err := nc.Subscribe(subj.Register(), func(m *nats.Msg) {
+	if _, err := nc.Subscribe(subj.AllRegisters(), func(m *nats.Msg) {
 		var h protocol.Hello
 		_ = protocol.Unmarshal(m.Data, &h)
 		hellos <- h

@@ -97,7 +97,7 @@ func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse s
 	nc := srv.Connect(t, "test-coordinator")
 	subj := protocol.Subjects{Prefix: prefix}
 	specs := make(chan protocol.JobSpec, 1)
-	_, err := nc.Subscribe(subj.Submit(), func(m *nats.Msg) {
+	_, err := nc.Subscribe(subj.AllSubmits(), func(m *nats.Msg) {
 		var spec protocol.JobSpec
 		if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 			t.Error(err)
@@ -114,7 +114,7 @@ func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse s
 			t.Error(err)
 			return
 		}
-		_ = nc.PublishMsg(wire.NewMsg(subj.Output(spec.ID), protocol.TypeEventBatch, data))
+		_ = nc.PublishMsg(wire.NewMsg(subj.Output(subj.Sender(m.Subject), spec.ID), protocol.TypeEventBatch, data))
 	})
 	if err != nil {
 		t.Fatal(err)

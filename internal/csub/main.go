@@ -595,11 +595,24 @@ func logger(env *environ) *slog.Logger {
 func userName(env *environ) string {
 	for _, k := range []string{"USER", "LOGNAME"} {
 		if v := env.getenv(k); v != "" {
-			return v
+			return userToken(v)
 		}
 	}
 	if u, err := user.Current(); err == nil {
-		return u.Username
+		return userToken(u.Username)
 	}
 	return ""
+}
+
+// userToken makes a login name a fleet user id (protocol.ValidID): a
+// subject token of letters, digits, '-' and '_' ("john.doe" is
+// "john_doe").
+func userToken(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b[:min(len(b), 64)])
 }

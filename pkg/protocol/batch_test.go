@@ -131,11 +131,23 @@ func TestValidID(t *testing.T) {
 			t.Errorf("%q accepted", id)
 		}
 	}
-	if (Subjects{}).Events("j1") != "fleet.ev.j1" || (Subjects{Prefix: "x.y"}).Agent("a") != "x.y.agent.a" {
+	if (Subjects{}).Events("a1", "j1") != "fleet.ev.a1.j1" || (Subjects{Prefix: "x.y"}).Agent("a") != "x.y.agent.a" {
 		t.Error("subjects")
 	}
-	if LastToken("fleet.ev.j1") != "j1" {
+	if LastToken("fleet.ev.a1.j1") != "j1" {
 		t.Error("LastToken")
+	}
+	for subject, want := range map[string]string{
+		(Subjects{}).Submit("alice"): "alice", (Subjects{}).Events("a1", "j1"): "a1",
+		(Subjects{}).Output("bob", "s1"): "bob", (Subjects{}).Heartbeat("gw"): "gw",
+		"other.submit.alice": "", "fleet.submit": "", "fleetx.submit.alice": "",
+	} {
+		if got := (Subjects{}).Sender(subject); got != want {
+			t.Errorf("Sender(%q) = %q, want %q", subject, got, want)
+		}
+	}
+	if got := (Subjects{Prefix: "x.y"}).Sender("x.y.out.bob.s1"); got != "bob" {
+		t.Errorf("Sender with a dotted prefix: %q", got)
 	}
 	if ValidPrefix("a..b") == nil || ValidPrefix("a.>") == nil || ValidPrefix("fleet.prod") != nil {
 		t.Error("ValidPrefix")

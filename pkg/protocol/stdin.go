@@ -127,11 +127,12 @@ func (c *StdinChunk) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// Stdin is where the submitter sends job's standard input (request/reply).
-func (s Subjects) Stdin(job string) string { return s.p() + ".in." + job }
+// Stdin is where user, job's submitter, sends its standard input
+// (request/reply).
+func (s Subjects) Stdin(user, job string) string { return s.p() + ".in." + user + "." + job }
 
 // AllStdin matches every job's standard input.
-func (s Subjects) AllStdin() string { return s.p() + ".in.*" }
+func (s Subjects) AllStdin() string { return s.p() + ".in.*.*" }
 
 // AgentStdin is where the coordinator sends the standard input of the
 // shards agent holds (request/reply).

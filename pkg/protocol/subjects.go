@@ -21,16 +21,33 @@ func (s Subjects) p() string {
 	return s.Prefix
 }
 
-// Submit is where csub sends a JobSpec (request/reply).
-func (s Subjects) Submit() string { return s.p() + ".submit" }
+// The subjects carry the sender's identity: a submitter's user id or an
+// agent's id is a token of every subject it publishes on, and the NATS
+// server's subject permissions (pkg/fleet/auth) let only the holder of
+// that identity's credential publish there. The coordinator reads who
+// sent a message from the subject it arrived on (Sender), never from a
+// field of the message.
 
-// Jobs is where job list, status and cancel requests go (request/reply).
-func (s Subjects) Jobs() string { return s.p() + ".jobs" }
+// Submit is where user sends a JobSpec (request/reply).
+func (s Subjects) Submit(user string) string { return s.p() + ".submit." + user }
 
-// Register is where an agent says Hello (request/reply).
-func (s Subjects) Register() string { return s.p() + ".register" }
+// AllSubmits matches every user's Submit.
+func (s Subjects) AllSubmits() string { return s.p() + ".submit.*" }
 
-// Heartbeat is where agent id publishes its heartbeats.
+// Jobs is where user sends job list, status, attach and cancel requests
+// (request/reply).
+func (s Subjects) Jobs(user string) string { return s.p() + ".jobs." + user }
+
+// AllJobs matches every user's Jobs.
+func (s Subjects) AllJobs() string { return s.p() + ".jobs.*" }
+
+// Register is where agent says Hello (request/reply).
+func (s Subjects) Register(agent string) string { return s.p() + ".register." + agent }
+
+// AllRegisters matches every agent's Register.
+func (s Subjects) AllRegisters() string { return s.p() + ".register.*" }
+
+// Heartbeat is where agent publishes its heartbeats.
 func (s Subjects) Heartbeat(agent string) string { return s.p() + ".hb." + agent }
 
 // Heartbeats matches every agent's heartbeats.
@@ -44,27 +61,52 @@ func (s Subjects) Agent(agent string) string { return s.p() + ".agent." + agent 
 // cancels to one agent.
 func (s Subjects) Control(agent string) string { return s.p() + ".ctl." + agent }
 
-// Events is where agents publish the event batches of job.
-func (s Subjects) Events(job string) string { return s.p() + ".ev." + job }
+// Events is where agent publishes the event batches of job.
+func (s Subjects) Events(agent, job string) string { return s.p() + ".ev." + agent + "." + job }
 
-// AllEvents matches every job's event batches.
-func (s Subjects) AllEvents() string { return s.p() + ".ev.*" }
+// AllEvents matches every agent's event batches.
+func (s Subjects) AllEvents() string { return s.p() + ".ev.*.*" }
 
-// Done is where an agent sends a shard's summary (request/reply).
-func (s Subjects) Done(job string) string { return s.p() + ".done." + job }
+// Done is where agent sends the summaries of job's shards (request/reply).
+func (s Subjects) Done(agent, job string) string { return s.p() + ".done." + agent + "." + job }
 
-// AllDone matches every job's shard summaries.
-func (s Subjects) AllDone() string { return s.p() + ".done.*" }
+// AllDone matches every agent's shard summaries.
+func (s Subjects) AllDone() string { return s.p() + ".done.*.*" }
 
-// Output is where the coordinator streams job's merged events to its
-// submitter.
-func (s Subjects) Output(job string) string { return s.p() + ".out." + job }
+// Output is where the coordinator streams a job's merged events to user:
+// stream is the job's id for its submitter, or an attach's stream id.
+func (s Subjects) Output(user, stream string) string { return s.p() + ".out." + user + "." + stream }
 
-// OutputAck is where the submitter acks the output stream of job.
-func (s Subjects) OutputAck(job string) string { return s.p() + ".outack." + job }
+// OutputAck is where user acks output stream.
+func (s Subjects) OutputAck(user, stream string) string {
+	return s.p() + ".outack." + user + "." + stream
+}
 
-// AllOutputAcks matches every job's output acks.
-func (s Subjects) AllOutputAcks() string { return s.p() + ".outack.*" }
+// AllOutputAcks matches every user's output acks.
+func (s Subjects) AllOutputAcks() string { return s.p() + ".outack.*.*" }
+
+// UserInbox is the reply-subject prefix of user's connection
+// (nats.CustomInboxPrefix): only user may read below it.
+func (s Subjects) UserInbox(user string) string { return s.p() + ".inbox.u." + user }
+
+// AgentInbox is the reply-subject prefix of agent's connection.
+func (s Subjects) AgentInbox(agent string) string { return s.p() + ".inbox.a." + agent }
+
+// Sender returns the identity token of subject, one of the subjects
+// above that carry one (the user or agent id after the kind token), or ""
+// when subject is not one of this fleet's.
+func (s Subjects) Sender(subject string) string {
+	rest, ok := strings.CutPrefix(subject, s.p()+".")
+	if !ok {
+		return ""
+	}
+	_, rest, ok = strings.Cut(rest, ".")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, ".")
+	return id
+}
 
 // LastToken returns the last dot-separated token of subject (the job or
 // agent id of the per-id subjects above).

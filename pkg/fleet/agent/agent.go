@@ -285,7 +285,7 @@ func (a *Agent) register(ctx context.Context) error {
 	for {
 		var w protocol.Welcome
 		rctx, cancel := context.WithTimeout(ctx, registerWait)
-		err := wire.Request(rctx, a.nc, a.subj.Register(), protocol.TypeHello, a.hello, &w)
+		err := wire.Request(rctx, a.nc, a.subj.Register(a.cfg.ID), protocol.TypeHello, a.hello, &w)
 		cancel()
 		var verr *protocol.VersionError
 		switch {

@@ -7,7 +7,7 @@
 //
 // [Agent.Run] subscribes to the agent's own subjects (shards on
 // Subjects.Agent(id), flow control on Subjects.Control(id)) before it says
-// Hello on Subjects.Register, so a coordinator that welcomes it can send
+// Hello on Subjects.Register(id), so a coordinator that welcomes it can send
 // work at once. Registration is retried every second while nobody answers
 // (the NATS connection itself reconnects forever underneath); a Welcome
 // that refuses the protocol version is fatal, any other refusal is logged
@@ -74,7 +74,7 @@
 //
 // When every node has ended and the last batch is out, the agent sends a
 // ShardSummary (last sequence number, count of nodes per final state) as a
-// request on Subjects.Done(job), retried with backoff until the
+// request on Subjects.Done(id, job), retried with backoff until the
 // coordinator answers OK. A reply listing Missing sequence numbers makes
 // the agent republish them and ask again; a reply with an Error (the
 // coordinator no longer knows the shard, for example because it declared

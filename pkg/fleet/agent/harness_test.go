@@ -85,7 +85,7 @@ func newCoord(t testing.TB, srv *natstest.Server, subj protocol.Subjects) *coord
 
 // welcome answers registrations.
 func (c *coord) welcome(w protocol.Welcome) {
-	s, err := c.nc.Subscribe(c.subj.Register(), func(m *nats.Msg) {
+	s, err := c.nc.Subscribe(c.subj.AllRegisters(), func(m *nats.Msg) {
 		_ = wire.Respond(m, protocol.TypeWelcome, w)
 	})
 	if err != nil {

@@ -96,7 +96,7 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(sh.Job),
+	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(a.cfg.ID, sh.Job),
 		log:   a.log.With("shard", sh.Key()),
 		nodes: set, names: names,
 		keys: make(map[string][]uint32, len(names)), track: protocol.NewTracker(len(names))}
@@ -496,7 +496,7 @@ func (s *shard) summarize(ctx context.Context) {
 	for attempt := 1; ; attempt++ {
 		var rep protocol.DoneReply
 		rctx, cancel := context.WithTimeout(ctx, requestWait)
-		err := wire.Request(rctx, s.a.nc, s.a.subj.Done(s.sh.Job), protocol.TypeShardSummary, sum, &rep)
+		err := wire.Request(rctx, s.a.nc, s.a.subj.Done(s.a.cfg.ID, s.sh.Job), protocol.TypeShardSummary, sum, &rep)
 		cancel()
 		var verr *protocol.VersionError
 		switch {

@@ -53,6 +53,8 @@ type Identity struct {
 	// Groups restricts the gateway groups an agent may serve (empty:
 	// every group its Name is a gateway of).
 	Groups []string `json:"groups,omitempty"`
+	// Local lets an agent serve the nodes under no gateway.
+	Local bool `json:"local,omitempty"`
 }
 
 // Validate checks an identity as read from a site's files.

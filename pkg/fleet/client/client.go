@@ -48,7 +48,12 @@ type Client struct {
 	Conn *nats.Conn
 	// Subjects names the fleet's subjects (its prefix).
 	Subjects protocol.Subjects
-	// User names the submitter; Submit puts it in specs that have none.
+	// User is the submitter's user id (a protocol.ValidID token; ""
+	// means DefaultUser). It is a token of the subjects the client
+	// publishes on, and on a fleet with credentials the NATS server lets
+	// only the holder of that user's credential publish there: the
+	// coordinator takes it as the owner of the jobs it submits, whatever
+	// a JobSpec's User says.
 	User string
 	// Fleet names the fleet in error messages (a URL without its
 	// password); "" names it by the connection: its server's URL, or
@@ -195,6 +200,25 @@ func (c *Client) request(ctx context.Context, subject, typ string, req, reply an
 	return err
 }
 
+// DefaultUser is the user id of a Client whose User is "".
+const DefaultUser = "nobody"
+
+// user returns the client's user id.
+func (c *Client) user() string {
+	if c.User == "" {
+		return DefaultUser
+	}
+	return c.User
+}
+
+// checkUser refuses a user id that cannot be a subject token.
+func (c *Client) checkUser() error {
+	if err := protocol.ValidID(c.user()); err != nil {
+		return fmt.Errorf("fleet user: %w", err)
+	}
+	return nil
+}
+
 // NewID returns a new random job id (26 letters and digits, see
 // protocol.ValidID).
 func NewID() string { return rand.Text() }
@@ -211,9 +235,12 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 	if err := protocol.ValidID(spec.ID); err != nil {
 		return nil, fmt.Errorf("submit: job %w", err)
 	}
-	if spec.User == "" {
-		spec.User = c.User
+	if err := c.checkUser(); err != nil {
+		return nil, fmt.Errorf("submit job %s: %w", spec.ID, err)
 	}
+	// The coordinator sets it from the subject; set here so that the
+	// returned Job says the same.
+	spec.User = c.user()
 	set, err := nodeset.Parse(spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("submit job %s: nodes: %w", spec.ID, err)
@@ -231,7 +258,7 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 	// Subscribe first: the coordinator may publish the first batch before
 	// its reply to the submit reaches us. The subscription and the request
 	// share the connection, so the server sees the SUB before the PUB.
-	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(spec.ID))
+	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(c.user(), spec.ID))
 	if err != nil {
 		return nil, fmt.Errorf("submit job %s: subscribe to its output: %w", spec.ID, err)
 	}
@@ -243,7 +270,7 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 	send := spec
 	err = c.sendNodeParts(ctx, &send)
 	if err == nil {
-		err = c.request(ctx, c.Subjects.Submit(), protocol.TypeJobSpec, send, &reply)
+		err = c.request(ctx, c.Subjects.Submit(c.user()), protocol.TypeJobSpec, send, &reply)
 	}
 	if err != nil {
 		_ = sub.Unsubscribe()
@@ -270,7 +297,7 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 // Jobs lists the jobs the coordinator knows.
 func (c *Client) Jobs(ctx context.Context) ([]protocol.JobStatus, error) {
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &reply); err != nil {
+	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &reply); err != nil {
 		return nil, err
 	}
 	if err := replyError(&reply); err != nil {
@@ -288,7 +315,7 @@ func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, er
 func (c *Client) status(ctx context.Context, id string, brief bool) (*protocol.JobStatus, error) {
 	var reply protocol.JobsReply
 	req := protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id, Brief: brief}
-	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, req, &reply); err != nil {
+	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, req, &reply); err != nil {
 		return nil, err
 	}
 	if err := replyError(&reply); err != nil {
@@ -306,7 +333,7 @@ func (c *Client) status(ctx context.Context, id string, brief bool) (*protocol.J
 // ended end as cancelled, and its output stream ends as usual.
 func (c *Client) Cancel(ctx context.Context, id string) error {
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: id}, &reply); err != nil {
+	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: id}, &reply); err != nil {
 		return err
 	}
 	if err := replyError(&reply); err != nil {
@@ -321,7 +348,7 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 // Cancel on the returned Job cancels the job itself.
 func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 	stream := NewID()
-	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(stream))
+	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(c.user(), stream))
 	if err != nil {
 		return nil, fmt.Errorf("attach to job %s: subscribe: %w", id, err)
 	}
@@ -330,7 +357,7 @@ func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("attach to job %s: %w", id, err)
 	}
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(), protocol.TypeJobsRequest,
+	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest,
 		protocol.JobsRequest{Kind: protocol.JobsAttach, Job: id, Stream: stream}, &reply); err != nil {
 		_ = sub.Unsubscribe()
 		return nil, err

@@ -46,7 +46,7 @@ func newFake(t *testing.T, srv *natstest.Server, prefix string) *fakeCoordinator
 		ctl:    make(chan protocol.Control, 4096),
 		jobReq: make(chan protocol.JobsRequest, 64),
 	}
-	f.sub(f.subj.Submit(), func(m *nats.Msg) {
+	f.sub(f.subj.AllSubmits(), func(m *nats.Msg) {
 		var spec protocol.JobSpec
 		if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 			t.Errorf("fake: %v", err)
@@ -69,7 +69,7 @@ func newFake(t *testing.T, srv *natstest.Server, prefix string) *fakeCoordinator
 		}
 		f.ctl <- c
 	})
-	f.sub(f.subj.Jobs(), func(m *nats.Msg) {
+	f.sub(f.subj.AllJobs(), func(m *nats.Msg) {
 		var req protocol.JobsRequest
 		_ = protocol.Unmarshal(m.Data, &req)
 		f.jobReq <- req
@@ -122,7 +122,7 @@ func (f *fakeCoordinator) publishBatch(b *protocol.EventBatch) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.nc.PublishMsg(wire.NewMsg(f.subj.Output(b.Job), protocol.TypeEventBatch, data)); err != nil {
+	if err := f.nc.PublishMsg(wire.NewMsg(f.subj.Output("alice", b.Job), protocol.TypeEventBatch, data)); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -342,7 +342,7 @@ func TestAcksPaceWindow(t *testing.T) {
 				t.Errorf("send %d: %v", i, err)
 				return
 			}
-			_ = f.nc.PublishMsg(wire.NewMsg(f.subj.Output(job.ID()), protocol.TypeEventBatch, data))
+			_ = f.nc.PublishMsg(wire.NewMsg(f.subj.Output("alice", job.ID()), protocol.TypeEventBatch, data))
 		}
 	}()
 	if n := len(readAll(t, job)); n != total {
@@ -450,7 +450,7 @@ func TestBadRecordsRefused(t *testing.T) {
 	}
 
 	job = submit(t, c, f, "n1")
-	m := wire.NewMsg(f.subj.Output(job.ID()), protocol.TypeEventBatch, []byte{0})
+	m := wire.NewMsg(f.subj.Output("alice", job.ID()), protocol.TypeEventBatch, []byte{0})
 	m.Header.Set(protocol.HeaderVersion, "99")
 	_ = f.nc.PublishMsg(m)
 	_, err = job.Next(testCtx(t))

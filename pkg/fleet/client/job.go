@@ -260,7 +260,7 @@ func (j *Job) ack() {
 // (connection down) is not an error: the stall check and the
 // coordinator's own retransmits recover.
 func (j *Job) sendControl(kind string, seq uint64) {
-	_ = wire.PublishJSON(j.c.Conn, j.c.Subjects.OutputAck(j.stream), protocol.TypeControl,
+	_ = wire.PublishJSON(j.c.Conn, j.c.Subjects.OutputAck(j.c.user(), j.stream), protocol.TypeControl,
 		protocol.Control{Kind: kind, Job: j.spec.ID, Seq: seq})
 }
 

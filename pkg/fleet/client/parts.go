@@ -53,7 +53,7 @@ func (c *Client) sendNodeParts(ctx context.Context, spec *protocol.JobSpec) erro
 	}
 	for i, p := range pieces {
 		var reply protocol.SubmitReply
-		if err := c.request(ctx, c.Subjects.Submit(), protocol.TypeSubmitPart,
+		if err := c.request(ctx, c.Subjects.Submit(c.user()), protocol.TypeSubmitPart,
 			protocol.SubmitPart{Job: spec.ID, Part: i, Nodes: p}, &reply); err != nil {
 			return err
 		}

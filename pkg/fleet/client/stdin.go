@@ -30,7 +30,7 @@ var ErrStdinDone = errors.New("the job takes no more standard input")
 // fleet. Call it once per job, from its own goroutine (it blocks in r's
 // reads): memory stays bounded whatever r's length.
 func (j *Job) SendStdin(ctx context.Context, r io.Reader) (int64, error) {
-	subject := j.c.Subjects.Stdin(j.spec.ID)
+	subject := j.c.Subjects.Stdin(j.c.user(), j.spec.ID)
 	buf := make([]byte, protocol.StdinChunkSize)
 	var sent int64
 	for seq := uint64(1); ; seq++ {

@@ -51,8 +51,56 @@ func (c *Coordinator) groupsOf(h protocol.Hello) ([]string, error) {
 	return gs, nil
 }
 
+// AgentGrant is what an agent's credential lets it serve (see
+// Config.Agents).
+type AgentGrant struct {
+	// Name is the gateway name the agent must say in its Hello ("": any).
+	Name string
+	// Groups are the gateway groups it may serve (empty: every group of
+	// its Name).
+	Groups []string
+	// Local lets it serve the nodes under no gateway.
+	Local bool
+}
+
+// granted checks a Hello against the agent's grant, and narrows the
+// groups it asks for to those granted. Call with c.mu held.
+func (c *Coordinator) granted(h *protocol.Hello) error {
+	if c.cfg.Agents == nil {
+		return nil
+	}
+	g, ok := c.cfg.Agents[h.Agent]
+	switch {
+	case !ok:
+		return refusal(protocol.CodeRefused, "agent %s: no credential of the site names this agent", h.Agent)
+	case h.Local && !g.Local:
+		return refusal(protocol.CodeRefused, "agent %s: its credential does not let it serve the nodes under no gateway (--local)", h.Agent)
+	case g.Name != "" && h.Name != g.Name:
+		return refusal(protocol.CodeRefused, "agent %s: says it is gateway %q, its credential names %q", h.Agent, h.Name, g.Name)
+	}
+	if len(g.Groups) == 0 || h.Local {
+		return nil
+	}
+	if len(h.Groups) == 0 {
+		h.Groups = slices.Clone(g.Groups)
+		return nil
+	}
+	for _, grp := range h.Groups {
+		if !slices.Contains(g.Groups, grp) {
+			return refusal(protocol.CodeRefused, "agent %s: asks for gateway group %q, its credential grants %s", h.Agent, grp, strings.Join(g.Groups, ","))
+		}
+	}
+	return nil
+}
+
 // seen records an agent's hello or heartbeat. Call with c.mu held.
 func (c *Coordinator) seen(h protocol.Hello) (*agent, error) {
+	if err := c.granted(&h); err != nil {
+		return nil, err
+	}
+	if h.Capacity > c.cfg.MaxCapacity {
+		h.Capacity = c.cfg.MaxCapacity
+	}
 	a := c.agents[h.Agent]
 	if a == nil || a.Lost {
 		groups, err := c.groupsOf(h)

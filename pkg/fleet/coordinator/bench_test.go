@@ -46,7 +46,7 @@ func BenchmarkMerge(b *testing.B) {
 	got := 0
 	done := make(chan struct{})
 	var ro protocol.Reorder[*protocol.EventBatch]
-	sub, err := nc.Subscribe(subj.Output(job), func(m *nats.Msg) {
+	sub, err := nc.Subscribe(subj.Output(testUser, job), func(m *nats.Msg) {
 		var batch protocol.EventBatch
 		if err := batch.UnmarshalBinary(m.Data); err != nil {
 			b.Error(err)
@@ -63,7 +63,7 @@ func BenchmarkMerge(b *testing.B) {
 				close(done)
 			}
 		}
-		_ = wire.PublishJSON(nc, subj.OutputAck(job), protocol.TypeControl, protocol.Control{Kind: protocol.ControlAck, Job: job, Seq: ro.Delivered()})
+		_ = wire.PublishJSON(nc, subj.OutputAck(testUser, job), protocol.TypeControl, protocol.Control{Kind: protocol.ControlAck, Job: job, Seq: ro.Delivered()})
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -72,7 +72,7 @@ func BenchmarkMerge(b *testing.B) {
 	var reply protocol.SubmitReply
 	spec := protocol.JobSpec{ID: job, Nodes: fmt.Sprintf("n[0-%d]", agents*perShard-1), Command: "x"}
 	b.ResetTimer()
-	if err := wire.Request(ctx, nc, subj.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil || reply.Error != "" {
+	if err := wire.Request(ctx, nc, subj.Submit(testUser), protocol.TypeJobSpec, spec, &reply); err != nil || reply.Error != "" {
 		b.Fatal(err, reply.Error)
 	}
 	var wg sync.WaitGroup
@@ -122,7 +122,7 @@ func newBenchAgent(b *testing.B, srv *natstest.Server, id string) *benchAgent {
 			a.win.Ack(c.Seq)
 		case protocol.ControlRetransmit:
 			for _, d := range a.win.From(c.Seq) {
-				if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(c.Job), protocol.TypeEventBatch, d)); err != nil {
+				if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(a.id, c.Job), protocol.TypeEventBatch, d)); err != nil {
 					b.Error(err)
 				}
 			}
@@ -131,7 +131,7 @@ func newBenchAgent(b *testing.B, srv *natstest.Server, id string) *benchAgent {
 	hello := protocol.Hello{Agent: id, Name: id, Local: true, Capacity: 64}
 	var w protocol.Welcome
 	for try := 0; ; try++ { // the coordinator may still be subscribing
-		err := wire.Request(context.Background(), a.nc, subj.Register(), protocol.TypeHello, hello, &w)
+		err := wire.Request(context.Background(), a.nc, subj.Register(id), protocol.TypeHello, hello, &w)
 		if err == nil {
 			break
 		}
@@ -172,7 +172,7 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 			b.Error(err)
 			return
 		}
-		if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data)); err != nil {
+		if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(a.id, s.Job), protocol.TypeEventBatch, data)); err != nil {
 			b.Error(err)
 		}
 	}
@@ -198,7 +198,7 @@ func (a *benchAgent) stream(b *testing.B, lines int) {
 	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: a.win.Last()}
 	for {
 		var r protocol.DoneReply
-		if err := wire.Request(ctx, a.nc, subj.Done(s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
+		if err := wire.Request(ctx, a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
 			b.Error(err)
 			return
 		}

@@ -103,7 +103,22 @@ type Config struct {
 	// MaxJobNodes is the most nodes a job may have
 	// (protocol.DefaultMaxJobNodes; at most protocol.MaxShardNodes).
 	MaxJobNodes int
+	// Admins are the user ids that may read and control every job; any
+	// other user sees only its own (a user is the identity token of the
+	// subject its requests arrive on: protocol.Subjects.Sender).
+	Admins []string
+	// Agents, when not nil, binds each agent id to what its credential
+	// lets it serve: an agent it does not name cannot register. nil lets
+	// any agent register (the in-process fleet, or --insecure).
+	Agents map[string]AgentGrant
+	// MaxCapacity caps the capacity an agent claims in its Hello
+	// (DefaultMaxCapacity).
+	MaxCapacity int
 }
+
+// DefaultMaxCapacity is Config.MaxCapacity's default: the most commands
+// the coordinator believes one agent runs at once, whatever it claims.
+const DefaultMaxCapacity = 4096
 
 func (cfg *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -119,6 +134,9 @@ func (cfg *Config) defaults() {
 	def(&cfg.CancelGrace, 5*time.Second)
 	def(&cfg.KeepJobs, time.Hour)
 	def(&cfg.StdinRetry, 2*time.Second)
+	if cfg.MaxCapacity <= 0 {
+		cfg.MaxCapacity = DefaultMaxCapacity
+	}
 	if cfg.Window <= 0 {
 		cfg.Window = protocol.DefaultWindow
 	}
@@ -199,9 +217,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		subject string
 		h       nats.MsgHandler
 	}{
-		{c.subj.Submit(), c.onSubmit},
-		{c.subj.Jobs(), c.onJobs},
-		{c.subj.Register(), c.onRegister},
+		{c.subj.AllSubmits(), c.onSubmit},
+		{c.subj.AllJobs(), c.onJobs},
+		{c.subj.AllRegisters(), c.onRegister},
 		{c.subj.Heartbeats(), c.onHeartbeat},
 		{c.subj.AllEvents(), c.onEvents},
 		{c.subj.AllDone(), c.onDone},
@@ -234,7 +252,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
 	})
 	defer c.nc.SetReconnectHandler(prev)
-	c.log.Info("coordinator ready", "prefix", c.subj.Submit())
+	c.log.Info("coordinator ready", "submit", c.subj.AllSubmits())
 	close(c.ready)
 	tick := time.NewTicker(c.cfg.Heartbeat / 2)
 	defer tick.Stop()
@@ -272,6 +290,24 @@ func (c *Coordinator) job(id string) *job {
 	return c.jobs[id]
 }
 
+// jobOf returns job id if user may read it: nil for another user's job,
+// as for a job that does not exist, so that ids of others' jobs cannot be
+// probed.
+func (c *Coordinator) jobOf(user, id string) *job {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if j := c.jobs[id]; j != nil && c.mayRead(user, j) {
+		return j
+	}
+	return nil
+}
+
+// mayRead reports whether user may read and control job j: its own, or
+// any job for an admin.
+func (c *Coordinator) mayRead(user string, j *job) bool {
+	return user != "" && (j.spec.User == user || slices.Contains(c.cfg.Admins, user))
+}
+
 // onSubmit validates and starts a job.
 func (c *Coordinator) onSubmit(m *nats.Msg) {
 	refuse := func(job string, err error) {
@@ -290,6 +326,13 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 	var spec protocol.JobSpec
 	if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 		refuse("", err)
+		return
+	}
+	// The job belongs to whoever may publish on this subject, whatever
+	// the spec says.
+	spec.User = c.subj.Sender(m.Subject)
+	if err := protocol.ValidID(spec.User); err != nil {
+		refuse(spec.ID, fmt.Errorf("user: %w", err))
 		return
 	}
 	if err := c.joinParts(&spec); err != nil {
@@ -350,10 +393,11 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		_ = wire.Respond(m, protocol.TypeJobsReply, reply)
 		return
 	}
+	user := c.subj.Sender(m.Subject)
 	switch req.Kind {
 	case protocol.JobsList:
 		c.mu.Lock()
-		jobs := c.activeJobs()
+		jobs := slices.DeleteFunc(c.activeJobs(), func(j *job) bool { return !c.mayRead(user, j) })
 		c.mu.Unlock()
 		for _, j := range jobs {
 			j.mu.Lock()
@@ -364,7 +408,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 	case protocol.JobsAgents:
 		reply.Agents = c.Agents()
 	case protocol.JobsAttach:
-		j := c.job(req.Job)
+		j := c.jobOf(user, req.Job)
 		if j == nil {
 			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
 			break
@@ -381,7 +425,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			break
 		}
 		j.mu.Lock()
-		f := j.attach(req.Stream)
+		f := j.attach(user, req.Stream)
 		reply.Jobs = []protocol.JobStatus{j.status(false)}
 		j.mu.Unlock()
 		c.mu.Lock()
@@ -395,7 +439,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		})
 		f.wake()
 	case protocol.JobsStatus, protocol.JobsCancel:
-		j := c.job(req.Job)
+		j := c.jobOf(user, req.Job)
 		if j == nil {
 			reply.Error, reply.Code = fmt.Sprintf("no job %q", req.Job), protocol.CodeUnknownJob
 			break

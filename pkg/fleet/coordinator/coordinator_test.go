@@ -24,6 +24,9 @@ import (
 
 var subj = protocol.Subjects{}
 
+// testUser submits the tests' jobs.
+const testUser = "tester"
+
 func startCoordinator(t *testing.T, cfg Config) (*natstest.Server, *Coordinator) {
 	t.Helper()
 	srv := natstest.Start(t, 0)
@@ -44,7 +47,7 @@ func startCoordinator(t *testing.T, cfg Config) (*natstest.Server, *Coordinator)
 	nc := srv.Connect(t, "probe")
 	for {
 		var r protocol.JobsReply
-		if wire.Request(context.Background(), nc, subj.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &r) == nil {
+		if wire.Request(context.Background(), nc, subj.Jobs(testUser), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &r) == nil {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -92,7 +95,7 @@ func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 	})
 	hello := protocol.Hello{Agent: id, Name: id, Local: true, Capacity: 10}
 	var w protocol.Welcome
-	if err := wire.Request(context.Background(), a.nc, subj.Register(), protocol.TypeHello, hello, &w); err != nil || w.Error != "" {
+	if err := wire.Request(context.Background(), a.nc, subj.Register(id), protocol.TypeHello, hello, &w); err != nil || w.Error != "" {
 		t.Fatalf("register %s: %v %s", id, err, w.Error)
 	}
 	go func() {
@@ -130,7 +133,7 @@ func (a *fakeAgent) sendSeq(s protocol.Shard, seq uint64, recs ...protocol.Event
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(s.Job), protocol.TypeEventBatch, data)); err != nil {
+	if err := a.nc.PublishMsg(wire.NewMsg(subj.Events(a.id, s.Job), protocol.TypeEventBatch, data)); err != nil {
 		a.t.Fatal(err)
 	}
 }
@@ -147,7 +150,7 @@ func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Event) uint64 {
 func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
 	var r protocol.DoneReply
 	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: last}
-	if err := wire.Request(context.Background(), a.nc, subj.Done(s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
+	if err := wire.Request(context.Background(), a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
 		a.t.Fatal(err)
 	}
 	return r
@@ -192,15 +195,21 @@ type result struct {
 // the end (acking it) and returns what arrived.
 func submit(t *testing.T, srv *natstest.Server, spec protocol.JobSpec) func() result {
 	t.Helper()
-	nc := srv.Connect(t, "csub")
+	return submitAs(t, srv, testUser, spec)
+}
+
+// submitAs is submit by user.
+func submitAs(t *testing.T, srv *natstest.Server, user string, spec protocol.JobSpec) func() result {
+	t.Helper()
+	nc := srv.Connect(t, "csub-"+user)
 	msgs := make(chan *nats.Msg, 10000)
-	sub, err := nc.ChanSubscribe(subj.Output(spec.ID), msgs)
+	sub, err := nc.ChanSubscribe(subj.Output(user, spec.ID), msgs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	var reply protocol.SubmitReply
-	if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil {
+	if err := wire.Request(context.Background(), nc, subj.Submit(user), protocol.TypeJobSpec, spec, &reply); err != nil {
 		t.Fatal(err)
 	}
 	if reply.Error != "" {
@@ -220,7 +229,7 @@ func submit(t *testing.T, srv *natstest.Server, spec protocol.JobSpec) func() re
 					t.Fatal(err)
 				}
 				ready, _ := ro.Push(b.Seq, &b)
-				_ = wire.PublishJSON(nc, subj.OutputAck(spec.ID), protocol.TypeControl,
+				_ = wire.PublishJSON(nc, subj.OutputAck(user, spec.ID), protocol.TypeControl,
 					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
 				for _, rb := range ready {
 					for _, r := range rb.Events {

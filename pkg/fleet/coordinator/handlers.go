@@ -32,6 +32,11 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 		refuse(fmt.Errorf("agent id: %w", err))
 		return
 	}
+	if from := c.subj.Sender(m.Subject); from != h.Agent {
+		c.log.Warn("agent refused: hello for another agent", "from", from, "agent", h.Agent)
+		refuse(refusal(protocol.CodeRefused, "agent %s: a hello for agent %q", from, h.Agent))
+		return
+	}
 	c.mu.Lock()
 	a, err := c.seen(h)
 	var groups []string
@@ -55,7 +60,7 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	var hb protocol.Heartbeat
-	if protocol.Unmarshal(m.Data, &hb) != nil || hb.Agent != protocol.LastToken(m.Subject) {
+	if protocol.Unmarshal(m.Data, &hb) != nil || hb.Agent != c.subj.Sender(m.Subject) {
 		return
 	}
 	c.mu.Lock()
@@ -99,6 +104,10 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	var b protocol.EventBatch
 	if err := b.UnmarshalBinary(m.Data); err != nil {
 		c.log.Warn("bad event batch", "subject", m.Subject, "err", err)
+		return
+	}
+	if from := c.subj.Sender(m.Subject); from != b.Agent {
+		c.log.Warn("event batch refused: sent for another agent", "from", from, "agent", b.Agent, "job", b.Job)
 		return
 	}
 	j := c.job(b.Job)
@@ -161,6 +170,12 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 		var reply protocol.DoneReply
 		reply.Error, reply.Code = protocol.Failure(err)
 		_ = wire.Respond(m, protocol.TypeDoneReply, reply)
+		return
+	}
+	if from := c.subj.Sender(m.Subject); from != sum.Agent {
+		c.log.Warn("shard summary refused: sent for another agent", "from", from, "agent", sum.Agent, "job", sum.Job)
+		_ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{
+			Error: fmt.Sprintf("a summary from agent %s for agent %s", from, sum.Agent), Code: protocol.CodeRefused})
 		return
 	}
 	reply := c.reconcile(sum)
@@ -231,7 +246,8 @@ func (c *Coordinator) onOutputAck(m *nats.Msg) {
 		f = c.streams[id]
 	}
 	c.mu.Unlock()
-	if f != nil {
+	// Only the stream's reader acks it.
+	if f != nil && f.user == c.subj.Sender(m.Subject) {
 		f.control(ctl)
 	}
 }

@@ -71,7 +71,7 @@ func newJob(c *Coordinator, spec protocol.JobSpec, nodes []string) *job {
 	if spec.Stdin {
 		j.stdin = newStdinLog()
 	}
-	j.primary = newFollower(j, spec.ID)
+	j.primary = newFollower(j, spec.User, spec.ID)
 	j.followers = []*follower{j.primary}
 	return j
 }

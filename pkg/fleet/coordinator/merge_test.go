@@ -110,7 +110,7 @@ func TestCancelReachesAgentsAndEndsNodes(t *testing.T) {
 	a.send(s, start(0, 1, 2, 3))
 	nc := srv.Connect(t, "canceller")
 	var r protocol.JobsReply
-	if err := wire.Request(context.Background(), nc, subj.Jobs(), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: "j4"}, &r); err != nil || r.Error != "" {
+	if err := wire.Request(context.Background(), nc, subj.Jobs(testUser), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: "j4"}, &r); err != nil || r.Error != "" {
 		t.Fatal(err, r.Error)
 	}
 	for c := range a.ctl {
@@ -142,7 +142,7 @@ func TestSubmitRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, c.spec, &r); err != nil {
+		if err := wire.Request(context.Background(), nc, subj.Submit(testUser), protocol.TypeJobSpec, c.spec, &r); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(r.Error, c.want) {
@@ -150,7 +150,7 @@ func TestSubmitRefusals(t *testing.T) {
 		}
 	}
 	// An unknown protocol version is refused with both versions named.
-	m := wire.NewMsg(subj.Submit(), protocol.TypeJobSpec, []byte(`{}`))
+	m := wire.NewMsg(subj.Submit(testUser), protocol.TypeJobSpec, []byte(`{}`))
 	m.Header.Set(protocol.HeaderVersion, "7")
 	reply, err := nc.RequestMsg(m, 2*time.Second)
 	if err != nil {

@@ -167,7 +167,7 @@ func TestJobOverNodeLimit(t *testing.T) {
 	nc := srv.Connect(t, "csub")
 	var reply protocol.SubmitReply
 	spec := protocol.JobSpec{ID: "huge", Nodes: "n[1-100000000]", Command: "true"}
-	if err := wire.Request(context.Background(), nc, subj.Submit(), protocol.TypeJobSpec, spec, &reply); err != nil {
+	if err := wire.Request(context.Background(), nc, subj.Submit(testUser), protocol.TypeJobSpec, spec, &reply); err != nil {
 		t.Fatal(err)
 	}
 	want := "a job of 100000000 nodes: over the coordinator's limit of 1000 nodes per job (coordinator --max-nodes)"

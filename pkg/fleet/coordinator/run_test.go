@@ -45,7 +45,7 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 	s := a.shard()
 	// A chunk without EOF: the relay then waits for more.
 	chunk := protocol.StdinChunk{Job: "jr1", Seq: 1, Data: []byte("a\n")}
-	if _, err := wire.SendStdin(context.Background(), srv.Connect(t, "csub-stdin"), subj.Stdin("jr1"), &chunk, time.Second, nil); err != nil {
+	if _, err := wire.SendStdin(context.Background(), srv.Connect(t, "csub-stdin"), subj.Stdin(testUser, "jr1"), &chunk, time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c := <-ain; string(c.Data) != "a\n" {
@@ -54,7 +54,7 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 	a.send(s, start(0, 1, 2), line("x", 0))
 	nc := srv.Connect(t, "attach")
 	var reply protocol.JobsReply
-	if err := wire.Request(context.Background(), nc, subj.Jobs(), protocol.TypeJobsRequest,
+	if err := wire.Request(context.Background(), nc, subj.Jobs(testUser), protocol.TypeJobsRequest,
 		protocol.JobsRequest{Kind: protocol.JobsAttach, Job: "jr1", Stream: "st1"}, &reply); err != nil || reply.Error != "" {
 		t.Fatalf("attach: %v %s", err, reply.Error)
 	}

@@ -56,7 +56,8 @@ func (c *Coordinator) onStdin(m *nats.Msg) {
 		return
 	}
 	j := c.job(protocol.LastToken(m.Subject))
-	if j == nil || ch.Job != j.spec.ID {
+	// Only the job's submitter feeds it.
+	if j == nil || ch.Job != j.spec.ID || j.spec.User != c.subj.Sender(m.Subject) {
 		wire.RespondStdin(m, protocol.StdinAck{Error: fmt.Sprintf("no job %q", ch.Job)})
 		return
 	}

@@ -39,7 +39,7 @@ func sendStdin(t *testing.T, srv *natstest.Server, job string, chunks ...string)
 	nc := srv.Connect(t, "csub-stdin")
 	for i, d := range chunks {
 		c := protocol.StdinChunk{Job: job, Seq: uint64(i + 1), EOF: i == len(chunks)-1, Data: []byte(d)}
-		if _, err := wire.SendStdin(context.Background(), nc, subj.Stdin(job), &c, time.Second, nil); err != nil {
+		if _, err := wire.SendStdin(context.Background(), nc, subj.Stdin(testUser, job), &c, time.Second, nil); err != nil {
 			t.Fatalf("chunk %d: %v", i+1, err)
 		}
 	}
@@ -132,7 +132,7 @@ func TestStdinAfterTheEnd(t *testing.T) {
 	}
 	wait()
 	nc := srv.Connect(t, "late")
-	ack, err := wire.SendStdin(context.Background(), nc, subj.Stdin("js3"), &protocol.StdinChunk{Job: "js3", Seq: 1, Data: []byte("x")}, time.Second, nil)
+	ack, err := wire.SendStdin(context.Background(), nc, subj.Stdin(testUser, "js3"), &protocol.StdinChunk{Job: "js3", Seq: 1, Data: []byte("x")}, time.Second, nil)
 	if err != nil || !ack.Done {
 		t.Fatalf("ack %+v, %v", ack, err)
 	}

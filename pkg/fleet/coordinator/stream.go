@@ -15,7 +15,8 @@ import (
 // win, which has its own lock.
 type follower struct {
 	j        *job
-	id       string // the stream's subject id: Output(id), OutputAck(id)
+	user     string // who reads it: Output(user, id), OutputAck(user, id)
+	id       string // the job's id, or the attach's stream id
 	outq     []*outChunk
 	outBytes int
 	wakeCh   chan struct{}
@@ -25,8 +26,8 @@ type follower struct {
 	closing  bool // final batch queued
 }
 
-func newFollower(j *job, id string) *follower {
-	return &follower{j: j, id: id, wakeCh: make(chan struct{}, 1),
+func newFollower(j *job, user, id string) *follower {
+	return &follower{j: j, user: user, id: id, wakeCh: make(chan struct{}, 1),
 		win: protocol.NewWindow(j.c.cfg.Window), lastAck: time.Now()}
 }
 
@@ -108,7 +109,7 @@ func (f *follower) stream(ctx context.Context) {
 	}()
 	tick := time.NewTicker(j.c.cfg.FlushInterval)
 	defer tick.Stop()
-	subject := j.c.subj.Output(f.id)
+	subject := j.c.subj.Output(f.user, f.id)
 	for {
 		select {
 		case <-ctx.Done():
@@ -251,7 +252,7 @@ func (f *follower) waitFinalAck(ctx context.Context) {
 }
 
 func (f *follower) resend(batches [][]byte) {
-	subject := f.j.c.subj.Output(f.id)
+	subject := f.j.c.subj.Output(f.user, f.id)
 	for _, data := range batches {
 		_ = f.j.c.nc.PublishMsg(wire.NewMsg(subject, protocol.TypeEventBatch, data))
 	}
@@ -272,8 +273,8 @@ func (f *follower) control(ctl protocol.Control) {
 
 // attach adds a follower that replays the job's log, then follows it.
 // Call with j.mu held.
-func (j *job) attach(id string) *follower {
-	f := newFollower(j, id)
+func (j *job) attach(user, id string) *follower {
+	f := newFollower(j, user, id)
 	for _, r := range j.log {
 		f.push(r, r.Size())
 	}

@@ -24,7 +24,7 @@ import (
 func TestServeReportsAPartThatStopped(t *testing.T) {
 	srv := natstest.Start(t, 0)
 	nc := srv.Connect(t, "coordinator")
-	if _, err := nc.Subscribe(protocol.Subjects{}.Register(), func(m *nats.Msg) {
+	if _, err := nc.Subscribe(protocol.Subjects{}.AllRegisters(), func(m *nats.Msg) {
 		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Error: "fleetsh protocol version 9 is not supported", Code: protocol.CodeVersion})
 	}); err != nil {
 		t.Fatal(err)
