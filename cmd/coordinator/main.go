@@ -34,7 +34,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		tlsCert    = fs.String("tls-cert", "", "PEM `file` of the embedded NATS server's TLS certificate (clients must then speak TLS)")
 		tlsKey     = fs.String("tls-key", "", "PEM `file` of the key of --tls-cert")
 		tlsCA      = fs.String("tls-ca", "", "site CA PEM `file`: verify the certificates clients show (optional)")
-		identities = fs.String("identities", "", "JSON `file` of the identities the embedded NATS server accepts, each with its role's permissions (none: no authentication)")
+		identities = fs.String("identities", "", "JSON `file` of the site's identities: the embedded NATS server accepts only these, each with its role's permissions, and agents register only as they grant (none: no authentication)")
 		natsURL    = fs.String("nats", "", "join this NATS server or cluster instead of embedding one")
 		creds      = fs.String("creds", "", "with --nats, the nkey seed `file` of the coordinator's credential")
 		caFile     = fs.String("ca", "", "with --nats, the site CA PEM `file` to verify the server with")
@@ -56,8 +56,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "coordinator: --max-nodes %d: not from 1 to %d\n", *maxNodes, protocol.MaxShardNodes)
 		return 2
 	}
-	if *natsURL != "" && (*tlsCert != "" || *tlsKey != "" || *tlsCA != "" || *identities != "") {
-		fmt.Fprintf(stderr, "coordinator: --tls-cert, --tls-key, --tls-ca and --identities configure the embedded NATS server, not one joined with --nats\n")
+	if *natsURL != "" && (*tlsCert != "" || *tlsKey != "" || *tlsCA != "") {
+		fmt.Fprintf(stderr, "coordinator: --tls-cert, --tls-key and --tls-ca configure the embedded NATS server, not one joined with --nats\n")
 		return 2
 	}
 	if *natsURL == "" && (*creds != "" || *caFile != "") {
@@ -79,15 +79,42 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
-		Identities: ids, TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
+		Identities: embeddedOnly(*natsURL, ids), TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
 		Creds: auth.Credentials{Seed: *creds, CA: *caFile},
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
+	if len(ids) > 0 {
+		// Agents register only as the site's identities grant; the local
+		// agent under its own id.
+		co := cfg.Coordinator
+		if co.Admins, co.Agents, err = coordinator.Grants(ids, *localAgent); err != nil {
+			fmt.Fprintf(stderr, "coordinator: --identities: %v\n", err)
+			return 2
+		}
+	}
 	if *localAgent {
-		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,
+		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, ID: localID(ids), Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}
 	}
 	return cliconf.Serve(log, cfg, sigs, false, 0)
+}
+
+// embeddedOnly returns the identities the embedded server accepts: none
+// when joining an external server, which has its own.
+func embeddedOnly(natsURL string, ids []auth.Identity) []auth.Identity {
+	if natsURL != "" {
+		return nil
+	}
+	return ids
+}
+
+// localID is the local agent's id: the one its grant names when the
+// coordinator grants agents from identities, else a random one.
+func localID(ids []auth.Identity) string {
+	if len(ids) > 0 {
+		return coordinator.LocalAgentID
+	}
+	return ""
 }
 
 // loadTopology reads the topology (the default file only if it exists)

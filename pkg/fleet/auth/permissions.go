@@ -19,34 +19,15 @@ const ReplyExpires = time.Minute
 // account): only the coordinator may touch them.
 var systemSubjects = []string{"$JS.>", "$SYS.>", "$KV.>", "$O.>"}
 
-// prefix is the subjects' prefix, DefaultPrefix when unset.
-func prefix(subj protocol.Subjects) string {
-	if subj.Prefix == "" {
-		return protocol.DefaultPrefix
-	}
-	return subj.Prefix
-}
-
-// UserInbox is the inbox prefix of submitter (or admin) user: the replies
-// to its requests arrive under it, and no one else may read them.
-func UserInbox(subj protocol.Subjects, user string) string {
-	return prefix(subj) + ".inbox.u." + user
-}
-
-// AgentInbox is the inbox prefix of agent id.
-func AgentInbox(subj protocol.Subjects, agent string) string {
-	return prefix(subj) + ".inbox.a." + agent
-}
-
 // InboxPrefix is the inbox prefix a client of id's role uses
 // (nats.CustomInboxPrefix); "" for the coordinator, which keeps NATS's
 // default _INBOX.
 func InboxPrefix(subj protocol.Subjects, id Identity) string {
 	switch id.Role {
 	case Submitter, Admin:
-		return UserInbox(subj, id.ID)
+		return subj.UserInbox(id.ID)
 	case Agent:
-		return AgentInbox(subj, id.ID)
+		return subj.AgentInbox(id.ID)
 	}
 	return ""
 }
@@ -58,7 +39,6 @@ func InboxPrefix(subj protocol.Subjects, id Identity) string {
 // server's own APIs ($JS, $SYS) are denied explicitly to all but the
 // coordinator (a deny beats any allow). An unknown role gets nothing.
 func Permissions(subj protocol.Subjects, id Identity) *server.Permissions {
-	p := prefix(subj)
 	deny := func(allow ...string) *server.SubjectPermission {
 		return &server.SubjectPermission{Allow: allow, Deny: append([]string(nil), systemSubjects...)}
 	}
@@ -72,30 +52,30 @@ func Permissions(subj protocol.Subjects, id Identity) *server.Permissions {
 		u := id.ID
 		return &server.Permissions{
 			Publish: deny(
-				p+".submit."+u,
-				p+".jobs."+u,
-				p+".in."+u+".*",
-				p+".outack."+u+".*",
+				subj.Submit(u),
+				subj.Jobs(u),
+				subj.Stdin(u, "*"),
+				subj.OutputAck(u, "*"),
 			),
 			Subscribe: deny(
-				p+".out."+u+".>",
-				UserInbox(subj, u)+".>",
+				subj.Output(u, "*"),
+				subj.UserInbox(u)+".>",
 			),
 		}
 	case Agent:
 		a := id.ID
 		return &server.Permissions{
 			Publish: deny(
-				p+".register."+a,
-				p+".hb."+a,
-				p+".ev."+a+".*",
-				p+".done."+a+".*",
+				subj.Register(a),
+				subj.Heartbeat(a),
+				subj.Events(a, "*"),
+				subj.Done(a, "*"),
 			),
 			Subscribe: deny(
-				p+".agent."+a,
-				p+".ctl."+a,
-				p+".agentin."+a,
-				AgentInbox(subj, a)+".>",
+				subj.Agent(a),
+				subj.Control(a),
+				subj.AgentStdin(a),
+				subj.AgentInbox(a)+".>",
 			),
 			// The answers to the shards and stdin chunks it is sent go
 			// to the coordinator's inbox: one reply per request.
