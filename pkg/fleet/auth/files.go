@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nats-io/nkeys"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -63,6 +64,9 @@ func ParseIdentities(path string, data []byte) ([]Identity, error) {
 		if err := id.Validate(); err != nil {
 			return nil, fmt.Errorf("identities %s: #%d: %w", path, i+1, err)
 		}
+		if !nkeys.IsValidPublicUserKey(id.Nkey) {
+			return nil, fmt.Errorf("identities %s: %q: %q is not a public user nkey (U...)", path, id.ID, id.Nkey)
+		}
 		if other, ok := keys[id.Nkey]; ok {
 			return nil, fmt.Errorf("identities %s: %q and %q share the key %s", path, other, id.ID, id.Nkey)
 		}
@@ -103,19 +107,24 @@ type ClientConfig struct {
 // LoadClientConfig reads the fleet.yaml at path; relative file names in
 // it are taken from the file's directory.
 func LoadClientConfig(path string) (ClientConfig, error) {
-	var c ClientConfig
 	data, err := readBounded(path, 1<<20)
 	if err != nil {
-		return c, fmt.Errorf("fleet config: %w", err)
+		return ClientConfig{}, fmt.Errorf("fleet config: %w", err)
 	}
+	return ParseClientConfig(path, data)
+}
+
+// ParseClientConfig is LoadClientConfig on the file's contents.
+func ParseClientConfig(path string, data []byte) (ClientConfig, error) {
+	var c ClientConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && err != io.EOF {
-		return c, fmt.Errorf("fleet config %s: %w", path, err)
+		return ClientConfig{}, fmt.Errorf("fleet config %s: %w", path, err)
 	}
 	if c.User != "" {
 		if err := protocol.ValidID(c.User); err != nil {
-			return c, fmt.Errorf("fleet config %s: user: %w", path, err)
+			return ClientConfig{}, fmt.Errorf("fleet config %s: user: %w", path, err)
 		}
 	}
 	dir := filepath.Dir(path)
