@@ -552,6 +552,11 @@ func connect(ctx context.Context, s *settings, env *environ) (nc *nats.Conn, sub
 	if err != nil {
 		return nil, subj, nil, err
 	}
+	if fa.user == "" && fa.creds.Seed != "" {
+		// --fleet-creds without a fleet.yaml: the login name, which the
+		// server refuses unless it is the credential's user id.
+		fa.user = userName(env)
+	}
 	s.fleetUser = fa.user
 	creds, err := auth.ClientOptions(subj, auth.Identity{Role: auth.Submitter, ID: fa.user}, "csub", fa.creds)
 	if err != nil {
