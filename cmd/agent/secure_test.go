@@ -4,10 +4,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 func TestBadCredentials(t *testing.T) {
@@ -39,5 +46,66 @@ func TestBadCredentials(t *testing.T) {
 		if code := run(append([]string{"--nats", "tls://127.0.0.1:1"}, c.args...), &logs, nil); code != 2 || !strings.Contains(logs.String(), c.want) {
 			t.Errorf("%q: exit %d, want 2 and %q\n%s", c.args, code, c.want, logs.String())
 		}
+	}
+}
+
+// With --creds, --ca and --id the agent joins a TLS-only server that
+// accepts only the site's credentials, and says Hello on its own
+// register subject.
+func TestJoinsWithCredentials(t *testing.T) {
+	site := authtest.NewSite(t)
+	seed := site.Add(auth.Agent, "gw1")
+	coSeed := site.Add(auth.Coordinator, "coord")
+	subj := protocol.Subjects{Prefix: "t2"}
+	srv, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Subjects: subj, Identities: site.Identities,
+		TLSCert: site.Cert, TLSKey: site.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	url := "tls://" + broker.Addr(srv)
+	opts, err := auth.ClientOptions(subj, auth.Identity{Role: auth.Coordinator, ID: "coord"}, "coord", site.Creds(coSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hellos := make(chan string, 16)
+	if _, err := nc.Subscribe(subj.AllRegisters(), func(m *nats.Msg) {
+		hellos <- m.Subject
+		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Heartbeat: time.Second})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	logs := make(logLines, 10000)
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"--nats", url, "--prefix", "t2", "--id", "gw1", "--name", "gw1", "--creds", seed,
+			"--ca", site.CA, "--worker", "exec"}, logs, sigs)
+	}()
+	go func() {
+		for range logs {
+		}
+	}()
+	select {
+	case s := <-hellos:
+		if s != subj.Register("gw1") {
+			t.Errorf("hello on %s", s)
+		}
+	case c := <-code:
+		t.Fatalf("exit %d", c)
+	case <-time.After(time.Minute):
+		t.Fatal("no hello")
+	}
+	sigs <- syscall.SIGTERM
+	if c := <-code; c != 0 {
+		t.Fatalf("exit %d", c)
 	}
 }
