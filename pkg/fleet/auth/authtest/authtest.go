@@ -84,8 +84,15 @@ func (s *Site) Add(role auth.Role, id string) string {
 		ident.Name = id
 	}
 	s.Identities = append(s.Identities, ident)
-	return s.write(string(role)+"-"+id+".nk", seed)
+	return s.write(seedName(role, id), seed)
 }
+
+// SeedFile is the seed file Add made for role and id.
+func (s *Site) SeedFile(role auth.Role, id string) string {
+	return filepath.Join(s.Dir, seedName(role, id))
+}
+
+func seedName(role auth.Role, id string) string { return string(role) + "-" + id + ".nk" }
 
 // Creds returns the credentials of the seed file (and the site CA).
 func (s *Site) Creds(seed string) auth.Credentials { return auth.Credentials{Seed: seed, CA: s.CA} }
