@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -148,6 +149,14 @@ func TestAttackAttachToAnotherUsersJob(t *testing.T) {
 		job.Close()
 		t.Error("mallory attached to alice's job")
 	}
+	// An admin's credential may.
+	root := f.as(auth.Admin, "root")
+	rc := &client.Client{Conn: root.nc, Subjects: f.subj, User: "root"}
+	job, err := rc.Attach(ctx, v.job.ID())
+	if err != nil {
+		t.Fatalf("the admin could not attach: %v", err)
+	}
+	job.Close()
 	f.check(v)
 }
 

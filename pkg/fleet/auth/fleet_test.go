@@ -57,6 +57,7 @@ func startFleet(t *testing.T) *testFleet {
 	for _, u := range []string{"alice", "mallory"} {
 		f.seeds[u] = site.Add(auth.Submitter, u)
 	}
+	f.seeds["root"] = site.Add(auth.Admin, "root")
 	for _, a := range []string{"gw1", "gw2"} {
 		f.seeds[a] = site.Add(auth.Agent, a)
 	}

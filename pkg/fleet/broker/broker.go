@@ -1,5 +1,8 @@
 // Package broker runs the nats-server embedded in the coordinator (and in
-// csub's in-process fleet): safe defaults, our logger, no signal capture.
+// csub's in-process fleet): safe defaults, our logger, no signal capture;
+// with a site's identities, nkey users with their role's subject
+// permissions (pkg/fleet/auth) and no anonymous user; with a
+// certificate, TLS only; beyond loopback, both or an explicit Insecure.
 package broker
 
 import (
