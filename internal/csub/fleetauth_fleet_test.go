@@ -63,3 +63,25 @@ func TestFleetWithCredentials(t *testing.T) {
 		t.Errorf("without a credential: rc %d, stderr %q", rc, errb.String())
 	}
 }
+
+// A user id that is not the credential's is refused by the server, and
+// csub says so (not that the fleet is unreachable).
+func TestFleetWrongUser(t *testing.T) {
+	site := authtest.NewSite(t)
+	seed := site.Add(auth.Submitter, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := daemon.Start(ctx, daemon.Config{Listen: "127.0.0.1:0", Logger: natstest.Logger(t),
+		Identities: site.Identities, TLSCert: site.Cert, TLSKey: site.Key,
+		Coordinator: &coordinator.Config{}, Agent: &agent.Config{Local: true, Worker: "exec"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out, errb testutil.SyncBuffer
+	rc := runCSub(t, map[string]string{"USER": "bob"}, nil, &out, &errb, "--fleet", "tls://"+f.Addr(),
+		"--fleet-creds", seed, "--fleet-ca", site.CA, "-R", "exec", "-w", "n1", "true")
+	if rc != 1 || !strings.Contains(errb.String(), `refused the request on fleet.submit.bob (is "bob" the user id of your credential?)`) {
+		t.Errorf("rc %d, stderr %q", rc, errb.String())
+	}
+}
