@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 )
@@ -25,7 +26,7 @@ func Grants(ids []auth.Identity, local bool) (admins []string, agents map[string
 			if id.ID == LocalAgentID {
 				return nil, nil, fmt.Errorf("agent identity %q: the id of the coordinator's own local agent", id.ID)
 			}
-			agents[id.ID] = AgentGrant{Name: id.Name, Groups: id.Groups}
+			agents[id.ID] = AgentGrant{Name: id.Name, Groups: slices.Clone(id.Groups), Local: id.Local}
 		}
 	}
 	if local {

@@ -12,6 +12,7 @@ func TestGrants(t *testing.T) {
 		{Role: auth.Admin, ID: "root"},
 		{Role: auth.Submitter, ID: "alice"},
 		{Role: auth.Agent, ID: "gw1", Name: "gw1", Groups: []string{"compute"}},
+		{Role: auth.Agent, ID: "gw9", Name: "gw9", Local: true},
 		{Role: auth.Coordinator, ID: "coord"},
 	}
 	admins, agents, err := Grants(ids, true)
@@ -21,7 +22,8 @@ func TestGrants(t *testing.T) {
 	if !reflect.DeepEqual(admins, []string{"root"}) {
 		t.Errorf("admins %v", admins)
 	}
-	want := map[string]AgentGrant{"gw1": {Name: "gw1", Groups: []string{"compute"}}, LocalAgentID: {Local: true}}
+	want := map[string]AgentGrant{"gw1": {Name: "gw1", Groups: []string{"compute"}}, "gw9": {Name: "gw9", Local: true},
+		LocalAgentID: {Local: true}}
 	if !reflect.DeepEqual(agents, want) {
 		t.Errorf("agents %v, want %v", agents, want)
 	}
