@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -131,12 +132,37 @@ type testFleet struct {
 	ssh     *sshtest.Server
 	env     *sshtest.Env
 	client  *client.Client
+	// coordKey is the public key the coordinator signs shards with.
+	coordKey string
 	// site holds the credentials of a fleet whose coordinator embeds its
 	// NATS server (TLS only, the site's identities); nil when it joins
 	// an external server without authentication.
 	site *authtest.Site
 	// fleetConfig is the submitter's fleet.yaml (with site).
 	fleetConfig string
+}
+
+// signingKey writes a new coordinator signing key (an nkey seed, 0600)
+// in dir and returns its file and public key.
+func signingKey(t *testing.T, dir string) (file, pub string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err = kp.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = filepath.Join(dir, "coordinator.nk")
+	if err := os.WriteFile(file, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, pub
 }
 
 const fleetTopology = `# test topology: two gateway groups, and nodes under none (local)
@@ -193,6 +219,9 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 		args = append(args, "--nats", natsURL)
 	}
 	f.natsURL = natsURL
+	var seedFile string
+	seedFile, f.coordKey = signingKey(t, dir)
+	args = append(args, "--signing-key", seedFile)
 	f.coord = startProc(t, dir, "coordinator", "coordinator", args...)
 	for _, gw := range []string{"gw1", "gw2", "gw3"} {
 		f.startAgent(gw, agentArgs...)
@@ -209,7 +238,7 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 }
 
 func (f *testFleet) startAgent(name string, extra ...string) *proc {
-	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32",
+	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32", "--coordinator-key", f.coordKey,
 		"--info", "ssh_config=" + f.env.ConfigPath}, extra...)
 	if f.site != nil {
 		args = append(args, "--id", name, "--creds", f.site.SeedFile(auth.Agent, name), "--ca", f.site.CA)

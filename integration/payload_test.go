@@ -95,9 +95,11 @@ func startNATS(t *testing.T, maxPayload int32) string {
 func startDaemons(t *testing.T, natsURL string, coordArgs ...string) {
 	t.Helper()
 	dir := t.TempDir()
+	seedFile, pub := signingKey(t, dir)
 	startProc(t, dir, "coordinator", "coordinator", append([]string{"--nats", natsURL, "--local-agent=false",
-		"--heartbeat", "500ms"}, coordArgs...)...)
-	startProc(t, dir, "agent", "agent", "--nats", natsURL, "--local", "--name", "local", "--worker", "exec")
+		"--heartbeat", "500ms", "--signing-key", seedFile}, coordArgs...)...)
+	startProc(t, dir, "agent", "agent", "--nats", natsURL, "--local", "--name", "local", "--worker", "exec",
+		"--coordinator-key", pub)
 	waitAgent(t, natsURL)
 }
 

@@ -2,8 +2,13 @@
 // coordinator over NATS, runs the shards it is sent on its local engine
 // and streams their events back (see package pkg/fleet/agent).
 //
-//	agent --nats nats://coord:4222 --name gw1 --group compute --fanout 128
-//	agent --nats tls://coord:4222 --id gw1 --creds gw1.nk --ca ca.pem --name gw1
+//	agent --nats nats://coord:4222 --name gw1 --group compute --fanout 128 \
+//		--coordinator-key UC...   # the coordinator's public signing key
+//	agent --nats tls://coord:4222 --id gw1 --creds gw1.nk --ca ca.pem --name gw1 --coordinator-key UC...
+//
+// It runs only the shards signed by a coordinator key it trusts, for
+// itself, unexpired and never seen before; without --coordinator-key it
+// refuses to start.
 //
 // SIGTERM or SIGINT drains it: no new shards, running ones finish and are
 // acknowledged, then it exits 0 (non-zero if --drain-timeout passed
@@ -11,8 +16,10 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
@@ -48,9 +55,24 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs.IntVar(&cfg.Capacity, "fanout", agent.DefaultCapacity, "commands run at once per shard, and the most a job may ask")
 	fs.StringVar(&cfg.Worker, "worker", agent.DefaultWorker, "default `driver`: ssh, openssh, rsh, pdsh, exec")
 	fs.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "how long a drain may wait for running shards")
+	fs.Func("coordinator-key", "public nkey `PUBKEY` of the coordinator whose signed shards the agent runs (required; repeatable or comma-separated, for a rotation)", func(v string) error {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				if _, err := agent.ParseCoordinatorKey(k); err != nil {
+					return err
+				}
+				cfg.CoordinatorKeys = append(cfg.CoordinatorKeys, k)
+			}
+		}
+		return nil
+	})
 	log, code := cmd.Parse(args)
 	if log == nil {
 		return code
+	}
+	if len(cfg.CoordinatorKeys) == 0 {
+		fmt.Fprintln(stderr, "agent: no --coordinator-key: an agent runs only shards signed by a coordinator key it trusts (the coordinator logs its key at start as coordinator_key)")
+		return 2
 	}
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"strings"
 	"syscall"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -54,7 +56,7 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", url, "--prefix", "t1", "--name", "gw9", "--group", "a", "--group", "b",
-			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug"}, logs, sigs)
+			"--worker", "exec", "--info", "ssh_user=root", "--log-level", "debug", "--coordinator-key", newKey(t).pub}, logs, sigs)
 	}()
 	// It tries to register, and goes on trying, while the server is down.
 	logs.await(t, "registration")
@@ -114,11 +116,19 @@ func TestStartBeforeServerAndDrain(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"}} {
+	key := newKey(t).pub
+	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"},
+		{"--coordinator-key", "SUAKM3YKADXYDZCB5FXIPGOLZRZVW6GTDD4LYMO3M5WBZ246KK54MJFMJA"}, // a seed, not a public key
+		{"--coordinator-key", key + ",nope"}} {
 		var logs strings.Builder
-		if c := run(args, &logs, nil); c != 2 {
+		if c := run(append(args, "--coordinator-key", key), &logs, nil); c != 2 {
 			t.Errorf("%q: exit %d\n%s", args, c, logs.String())
 		}
+	}
+	// No key at all: it must not start.
+	var logs strings.Builder
+	if c := run([]string{"--nats", "nats://127.0.0.1:1"}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "no --coordinator-key") {
+		t.Errorf("without a key: exit %d\n%s", c, logs.String())
 	}
 }
 
@@ -133,12 +143,86 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("exit %d\n%s", c, logs.String())
 	}
 	good := dir + "/good.yaml"
-	if err := os.WriteFile(good, []byte("worker: nope\n"), 0o600); err != nil {
+	if err := os.WriteFile(good, []byte("worker: nope\ncoordinator-key: ["+newKey(t).pub+"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logs.Reset()
-	// The file's worker is read (and refused like the flag would be).
+	// The file's worker is read (and refused like the flag would be),
+	// and so is its key (without one the agent would stop before).
 	if c := run([]string{"--config", good}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "nope") {
 		t.Errorf("exit %d\n%s", c, logs.String())
+	}
+}
+
+type testKey struct {
+	kp  nkeys.KeyPair
+	pub string
+}
+
+func newKey(t *testing.T) testKey {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return testKey{kp, pub}
+}
+
+// --coordinator-key takes keys comma-separated and repeated (a rotation):
+// the agent runs shards signed by any of them, and refuses the others'.
+func TestCoordinatorKeyFlag(t *testing.T) {
+	srv := natstest.Start(t, 0)
+	nc := srv.Connect(t, "coordinator")
+	subj := protocol.Subjects{Prefix: "t2"}
+	hellos := make(chan protocol.Hello, 16)
+	sub := func(subject string, h nats.MsgHandler) {
+		if _, err := nc.Subscribe(subject, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub(subj.AllRegisters(), func(m *nats.Msg) {
+		var h protocol.Hello
+		_ = protocol.Unmarshal(m.Data, &h)
+		hellos <- h
+		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Heartbeat: 100 * time.Millisecond})
+	})
+	sub(subj.AllDone(), func(m *nats.Msg) { _ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{OK: true}) })
+	k1, k2, k3, stranger := newKey(t), newKey(t), newKey(t), newKey(t)
+	sigs := make(chan os.Signal, 2)
+	logs := make(logLines, 10000)
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"--nats", srv.URL(), "--prefix", "t2", "--name", "gw9", "--worker", "exec",
+			"--coordinator-key", k1.pub + "," + k2.pub, "--coordinator-key", k3.pub}, logs, sigs)
+	}()
+	var h protocol.Hello
+	select {
+	case h = <-hellos:
+	case <-time.After(time.Minute):
+		t.Fatal("no hello")
+	}
+	for i, k := range []testKey{k1, k2, k3, stranger} {
+		sh := protocol.Shard{Job: "j", ID: "s1", Attempt: i + 1, Nodes: "n1", Spec: protocol.JobSpec{Command: "true"}}
+		data, err := protocol.SignShard(k.kp, h.Agent, &sh, time.Now(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep protocol.ShardReply
+		if err := wire.RequestData(context.Background(), nc, subj.Agent(h.Agent), protocol.TypeShard, data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if want := k != stranger; rep.Accepted != want || (!want && rep.Code != protocol.CodeBadSignature) {
+			t.Errorf("key %d: %+v", i+1, rep)
+		}
+	}
+	sigs <- syscall.SIGTERM
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d", c)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no exit after SIGTERM")
 	}
 }

@@ -1,7 +1,14 @@
 // Command coordinator runs the fleet's coordinator: by default with its
 // own embedded NATS server on 127.0.0.1:4222 and an in-process local
-// agent for nodes under no gateway. SIGTERM or SIGINT stops it (the local
+// agent for nodes under no gateway. It signs every shard it dispatches
+// with --signing-key (an nkey seed file), or with an ephemeral key whose
+// public key it logs at start; agents run only shards signed by a key
+// they trust (agent --coordinator-key). SIGTERM or SIGINT stops it (the local
 // agent first, cancelling what it runs). See docs/fleet.md.
+//
+// `coordinator init-site DIR` writes a site's credentials and configs,
+// and `coordinator site add-user|add-agent|rotate|remove DIR` changes them (see
+// package pkg/fleet/site and docs/SECURITY.md).
 package main
 
 import (
@@ -9,6 +16,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
@@ -26,6 +35,14 @@ func main() { cliconf.Main(run) }
 
 // run is the whole command; signals arrive on sigs.
 func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "init-site":
+			return initSite(args[1:], stderr)
+		case "site":
+			return siteCmd(args[1:], stderr)
+		}
+	}
 	cmd := cliconf.NewCommand("coordinator", stderr, "task info default `key=value` for the local agent's engines (repeatable)")
 	fs := cmd.FlagSet
 	var (
@@ -47,7 +64,14 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		heartbeat  = fs.Duration("heartbeat", time.Second, "heartbeat interval agents are told to use")
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
+		signingKey = fs.String("signing-key", "", "nkey seed `file` (mode 0600) the coordinator signs shards with; agents trust its public key (--coordinator-key). Default: an ephemeral key, logged at start")
+		shardTTL   = fs.Duration("shard-ttl", protocol.DefaultShardTTL, fmt.Sprintf("how long a signed shard may wait to be accepted by its agent (at most %v)", protocol.MaxShardTTL))
 	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage of coordinator:\n")
+		fs.PrintDefaults()
+		printSiteUsage(stderr)
+	}
 	log, code := cmd.Parse(args)
 	if log == nil {
 		return code
@@ -55,6 +79,19 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	if *maxNodes < 1 || *maxNodes > protocol.MaxShardNodes {
 		fmt.Fprintf(stderr, "coordinator: --max-nodes %d: not from 1 to %d\n", *maxNodes, protocol.MaxShardNodes)
 		return 2
+	}
+	if *shardTTL <= 0 || *shardTTL > protocol.MaxShardTTL {
+		fmt.Fprintf(stderr, "coordinator: --shard-ttl %v: must be positive and at most %v\n", *shardTTL, protocol.MaxShardTTL)
+		return 2
+	}
+	var key nkeys.KeyPair
+	if *signingKey != "" {
+		k, err := readSigningKey(*signingKey)
+		if err != nil {
+			fmt.Fprintf(stderr, "coordinator: --signing-key: %v\n", err)
+			return 2
+		}
+		key = k
 	}
 	if *natsURL != "" && (*tlsCert != "" || *tlsKey != "" || *tlsCA != "") {
 		fmt.Fprintf(stderr, "coordinator: --tls-cert, --tls-key and --tls-ca configure the embedded NATS server, not one joined with --nats\n")
@@ -82,7 +119,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		Identities: embeddedOnly(*natsURL, ids), TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
 		Creds: auth.Credentials{Seed: *creds, CA: *caFile},
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
-			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes}}
+			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes,
+			SigningKey: key, ShardTTL: *shardTTL}}
 	if len(ids) > 0 {
 		// Agents register only as the site's identities grant; the local
 		// agent under its own id.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nats-io/nkeys"
 )
 
 // The coordinator's normal life (serving agents and csub) is exercised by
@@ -18,6 +20,22 @@ func TestBadSettings(t *testing.T) {
 	}
 	badTopo := filepath.Join(dir, "topology.conf")
 	if err := os.WriteFile(badTopo, []byte("[routes]\na: b\nb: a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	open := filepath.Join(dir, "open.nk") // a good seed others can read
+	notSeed := filepath.Join(dir, "pub.nk")
+	for path, data := range map[string]string{open: string(seed), notSeed: pub} {
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(open, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -36,6 +54,11 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--listen", "0.0.0.0:4222"}, 2},
 		{[]string{"--listen", "192.0.2.1:0", "--insecure"}, 1},
 		{[]string{"--prefix", "a..b", "--listen", ""}, 2},
+		{[]string{"--signing-key", filepath.Join(dir, "missing.nk"), "--listen", ""}, 2},
+		{[]string{"--signing-key", open, "--listen", ""}, 2},
+		{[]string{"--signing-key", notSeed, "--listen", ""}, 2},
+		{[]string{"--shard-ttl", "2h", "--listen", ""}, 2},
+		{[]string{"--shard-ttl", "0s", "--listen", ""}, 2},
 	} {
 		if got := run(c.args, io.Discard, nil); got != c.want {
 			t.Errorf("%q: exit %d, want %d", c.args, got, c.want)

@@ -15,7 +15,7 @@ import (
 func daemonFlags() *Command {
 	c := NewCommand("fuzz", io.Discard, "")
 	fs := c.FlagSet
-	for _, name := range []string{"listen", "nats", "topology", "root", "prefix", "worker", "id", "name"} {
+	for _, name := range []string{"listen", "nats", "topology", "root", "prefix", "worker", "id", "name", "signing-key"} {
 		fs.String(name, "", "")
 	}
 	fs.Bool("local-agent", true, "")
@@ -26,8 +26,10 @@ func daemonFlags() *Command {
 	fs.Duration("heartbeat", time.Second, "")
 	fs.Duration("lost-after", 0, "")
 	fs.Duration("drain-timeout", time.Minute, "")
-	var groups Strings
+	fs.Duration("shard-ttl", time.Minute, "")
+	var groups, keys Strings
 	fs.Var(&groups, "group", "")
+	fs.Var(&keys, "coordinator-key", "")
 	return c
 }
 

@@ -24,7 +24,8 @@ func startTestFleet(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ag, err := agent.New(srv.Connect(t, "agent"), agent.Config{Local: true, Name: "local", Logger: natstest.Logger(t)})
+	ag, err := agent.New(srv.Connect(t, "agent"), agent.Config{Local: true, Name: "local", Logger: natstest.Logger(t),
+		CoordinatorKeys: []string{co.PublicKey()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,13 @@
 //     no ssh command line to show: its SSHCLIENT lines say what it
 //     connects to instead. A line a node read after a fleet retry may
 //     show twice.
+//   - With -R exec, a node name holding shell syntax (quotes, ';', '$',
+//     blanks...) is quoted where %h or %hosts puts it in the command, so
+//     that it cannot run anything; clush inserts it as it is. Usual names
+//     (letters, digits, -._:@+,/[]) are inserted byte for byte, as by
+//     clush. With the ssh, openssh, rsh and pdsh workers such a name, or
+//     one starting with '-', is refused ("hostname contains invalid
+//     characters", as OpenSSH 9.6 refuses it).
 //   - fd_max sets csub's own open files limit, which the in-process
 //     fleet's commands inherit; with --fleet the agents keep theirs. -d's
 //     "Changing max open files soft limit from N" names the limit Go

@@ -10,6 +10,7 @@ package sshdtest
 
 import (
 	"bufio"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
@@ -59,8 +62,9 @@ type Server struct {
 	// Log is the file sshd logs to (-e, LogLevel VERBOSE).
 	Log string
 
-	cmd    *osexec.Cmd
-	exited chan struct{}
+	cmd      *osexec.Cmd
+	exited   chan struct{}
+	hostCert string // HostCertificate file, or ""
 }
 
 // Start starts sshd on a free port of 127.0.0.1, waits until it answers
@@ -75,13 +79,30 @@ type Server struct {
 // Debian's service unit does.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// Options change what Start sets up.
+type Options struct {
+	// HostCA, when set, signs the server's host key: sshd presents the
+	// certificate (HostCertificate), valid for HostPrincipals, forever.
+	// KnownHosts still holds the plain key; write an @cert-authority line
+	// there to test the certificate.
+	HostCA ssh.Signer
+	// HostPrincipals are the certificate's principals.
+	HostPrincipals []string
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
 	if err := available(); err != nil {
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatalf("sshdtest: %v (and %s=1)", err, RequireEnv)
 		}
 		t.Skipf("sshdtest: %v", err)
 	}
-	s, err := start(t.TempDir())
+	s, err := start(t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("sshdtest: %v", err)
 	}
@@ -104,7 +125,7 @@ func available() error {
 	return nil
 }
 
-func start(dir string) (*Server, error) {
+func start(dir string, opts Options) (*Server, error) {
 	u, err := user.Current()
 	if err != nil {
 		return nil, err
@@ -133,6 +154,12 @@ func start(dir string) (*Server, error) {
 		return nil, fmt.Errorf("bad host key %q", pub)
 	}
 	s.HostKey = f[0] + " " + f[1]
+	if opts.HostCA != nil {
+		if err := certifyHostKey(hostKey, pub, opts); err != nil {
+			return nil, err
+		}
+		s.hostCert = hostKey + "-cert.pub"
+	}
 	if err := copyFile(s.ClientKey+".pub", filepath.Join(dir, "authorized_keys")); err != nil {
 		return nil, err
 	}
@@ -154,6 +181,26 @@ func start(dir string) (*Server, error) {
 		}
 	}
 	return nil, lastErr
+}
+
+// certifyHostKey writes hostKey's certificate, signed by opts.HostCA, to
+// hostKey-cert.pub, as "ssh-keygen -s ca -h" would.
+func certifyHostKey(hostKey string, pub []byte, opts Options) error {
+	key, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+	if err != nil {
+		return fmt.Errorf("host key: %w", err)
+	}
+	cert := &ssh.Certificate{
+		Key:             key,
+		CertType:        ssh.HostCert,
+		KeyId:           "fleetsh-sshdtest",
+		ValidPrincipals: opts.HostPrincipals,
+		ValidBefore:     ssh.CertTimeInfinity,
+	}
+	if err := cert.SignCert(rand.Reader, opts.HostCA); err != nil {
+		return fmt.Errorf("host certificate: %w", err)
+	}
+	return os.WriteFile(hostKey+"-cert.pub", ssh.MarshalAuthorizedKey(cert), 0o644)
 }
 
 // freePort returns a port of 127.0.0.1 nobody listens on right now.
@@ -200,6 +247,9 @@ MaxSessions 50
 PrintMotd no
 UseDNS no
 %s`, port, hostKey, filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"), s.User, isolateShell)
+	if s.hostCert != "" {
+		conf = "HostCertificate " + s.hostCert + "\n" + conf
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@
 // # Conversation
 //
 //	csub        ── Submit (SubmitPart..., JobSpec) ──▶ coordinator    request/reply
-//	coordinator ── Agent.<id> (Shard) ───────────────▶ agent          request/reply
+//	coordinator ── Agent.<id> (SignedShard) ─────────▶ agent          request/reply, signed
 //	agent       ── Events.<job> (EventBatch) ────────▶ coordinator    credit window
 //	coordinator ── Control.<agent> (Control: ack, retransmit, cancel) ▶ agent
 //	agent       ── Done.<job> (ShardSummary) ────────▶ coordinator    request/reply, retried

@@ -11,7 +11,8 @@ import (
 // Version is the protocol version this package speaks. 2: shards carry
 // folded node sets, stdin streams in chunks, debug and written events.
 // 3: an end event carries the engine's failure reason (Event.Reason).
-const Version = 3
+// 4: shards are signed (SignedShard).
+const Version = 4
 
 // Headers every message carries.
 const (
@@ -136,7 +137,8 @@ type SubmitReply struct {
 	Code  ErrorCode `json:"code,omitempty"` // what kind of error Error is
 }
 
-// Shard is the part of a job sent to one agent.
+// Shard is the part of a job sent to one agent, inside a ShardGrant the
+// coordinator signs (SignShard).
 type Shard struct {
 	Job     string `json:"job"`
 	ID      string `json:"id"`

@@ -57,6 +57,14 @@ type Config struct {
 	// ResendAfter is how long a batch may go unacknowledged before the
 	// agent publishes it again (default 2 s).
 	ResendAfter time.Duration
+	// CoordinatorKeys are the public nkeys whose signed shards the agent
+	// runs (at least one; several while a key is rotated): see
+	// protocol.SignShard. A shard signed by no other key runs.
+	CoordinatorKeys []string
+	// ClockSkew is how far the coordinator's clock may be from this
+	// agent's when it checks a shard's validity
+	// (protocol.DefaultClockSkew).
+	ClockSkew time.Duration
 }
 
 // Defaults.
@@ -122,6 +130,9 @@ func (c *Config) fill() error {
 	if c.ResendAfter <= 0 {
 		c.ResendAfter = DefaultResendAfter
 	}
+	if c.ClockSkew <= 0 {
+		c.ClockSkew = protocol.DefaultClockSkew
+	}
 	return nil
 }
 
@@ -161,6 +172,8 @@ type Agent struct {
 	mu       sync.Mutex
 	shards   map[string]*shard
 	seen     recent
+	verify   *protocol.Verifier
+	replay   *replayCache // signed shards received, until they expire
 	draining bool
 	stopping bool
 	closed   bool            // Run is returning: handlers do nothing more
@@ -175,8 +188,13 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		return nil, errors.New("agent: nil NATS connection")
 	}
 	cfg.Groups = slices.Clone(cfg.Groups)
+	cfg.CoordinatorKeys = slices.Clone(cfg.CoordinatorKeys)
 	if err := cfg.fill(); err != nil {
 		return nil, err
+	}
+	verify, err := newVerifier(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{
 		nc: nc, cfg: cfg, subj: cfg.Subjects,
@@ -184,6 +202,8 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		hbKick:  make(chan struct{}, 1),
 		shards:  make(map[string]*shard),
 		seen:    newRecent(seenKeys),
+		verify:  verify,
+		replay:  newReplayCache(maxReplayKeys),
 		changed: make(chan struct{}),
 	}
 	a.hbEvery.Store(int64(cfg.Heartbeat))
@@ -461,9 +481,12 @@ func (a *Agent) remove(s *shard) {
 }
 
 // onShard answers a shard request: refused, or accepted and started.
+// Nothing runs unless the shard's signature, addressee, validity and
+// novelty pass (open).
 func (a *Agent) onShard(m *nats.Msg) {
 	refuse := func(err error) {
-		a.log.Warn("shard refused", "err", err)
+		// The reply inbox is the requester's: it names who sent it.
+		a.log.Warn("shard refused", "code", protocol.CodeOf(err), "err", err, "reply", m.Reply)
 		r := protocol.ShardReply{Busy: protocol.CodeOf(err) == protocol.CodeBusy}
 		r.Error, r.Code = protocol.Failure(err) // in this side's version, which the peer can read
 		_ = wire.Respond(m, protocol.TypeShardReply, r)
@@ -476,9 +499,9 @@ func (a *Agent) onShard(m *nats.Msg) {
 		refuse(fmt.Errorf("agent %s: expected a %s message, got %q", a.cfg.Name, protocol.TypeShard, t))
 		return
 	}
-	sh := new(protocol.Shard)
-	if err := protocol.Unmarshal(m.Data, sh); err != nil {
-		refuse(fmt.Errorf("agent %s: %w", a.cfg.Name, err))
+	sh, err := a.open(m)
+	if err != nil {
+		refuse(err)
 		return
 	}
 	draining := &protocol.CodedError{Code: protocol.CodeBusy, Err: fmt.Errorf("agent %s is draining", a.cfg.Name)}

@@ -16,12 +16,37 @@
 // without a new registration, with the nodes it runs, the shards it holds
 // and whether it drains.
 //
+// # Signed shards
+//
+// The agent runs nothing it is merely sent: a shard request's body is a
+// protocol.SignedShard, and the agent opens it (protocol.Verifier) before
+// it looks at the shard. The signature must verify, over the exact bytes
+// received, against one of Config.CoordinatorKeys (public nkeys; several
+// during a key rotation; New refuses a Config without one); the signed
+// grant must name this agent's id, be valid now on the agent's own clock
+// (issued no later than now plus Config.ClockSkew, expired no earlier than
+// now minus it, valid for at most protocol.MaxShardTTL), carry valid job
+// and shard ids, and its (job, shard, attempt, nonce) must not be in the
+// agent's replay cache. The cache keeps every grant it admitted until the
+// grant's expiry plus the skew (then the validity check refuses it
+// anyway); it holds at most 65 536 entries and, full of unexpired ones,
+// refuses new shards as busy rather than forget one. None of this asks
+// the coordinator: a shard captured off the wire and replayed, changed,
+// or sent to another agent is refused with the coordinator up or down. A
+// refusal is a ShardReply with Error and Code (unsigned, bad_signature,
+// misaddressed, expired, replayed) and a WARN line naming the code, the
+// shard and the reply inbox it came from; the coordinator ends the
+// shard's nodes in state error with that message. The check is made once,
+// when the shard is accepted, not while it runs.
+//
 // # Shards
 //
 // A shard request is answered at once: refused (unknown protocol version,
-// invalid shard, unknown worker, draining agent) or accepted. A request
-// for a shard attempt accepted recently is accepted again and not re-run,
-// so a coordinator may retry a request whose reply it lost. Each accepted
+// a signature check that fails, invalid shard, unknown worker, draining
+// agent) or accepted. A request for a shard attempt accepted recently (a
+// new grant of the same attempt: the coordinator signs each try anew) is
+// accepted again and not re-run, so a coordinator may retry a request
+// whose reply it lost. Each accepted
 // shard gets its own engine.Task: fanout from the job (capped at the
 // agent's Capacity), timeouts, task info (the job's keys over the agent's
 // defaults), standard input, and a command or a copy.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -281,16 +282,41 @@ func (n *node) addLines(s int, lines []string, rec protocol.Event) []string {
 	return append(lines, parts...)
 }
 
-// testAgent starts an agent with the exec driver on srv.
+// testKey is the coordinator key of the tests: coord.submit signs with
+// it, and testAgent's agents trust it unless told otherwise.
+var testKey = func() nkeys.KeyPair {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		panic(err)
+	}
+	return kp
+}()
+
+func publicKey(t testing.TB, kp nkeys.KeyPair) string {
+	t.Helper()
+	pub, err := kp.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// testAgent starts an agent with the exec driver on srv, trusting
+// testKey unless cfg names keys.
 func testAgent(t testing.TB, srv *natstest.Server, cfg Config) (*Agent, context.CancelFunc, chan error) {
 	t.Helper()
+	if cfg.CoordinatorKeys == nil {
+		cfg.CoordinatorKeys = []string{publicKey(t, testKey)}
+	}
 	if cfg.Name == "" {
 		cfg.Name = "gw1"
 	}
 	if cfg.Worker == "" {
 		cfg.Worker = "exec"
 	}
-	cfg.Logger = natstest.Logger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = natstest.Logger(t)
+	}
 	nc, err := nats.Connect(srv.URL(), wire.Options("agent-"+cfg.Name, cfg.Logger)...)
 	if err != nil {
 		t.Fatal(err)
@@ -356,13 +382,25 @@ func shardOf(job string, nodes []string, spec protocol.JobSpec) *protocol.Shard 
 	return &protocol.Shard{Job: job, ID: "s1", Attempt: 1, Group: "gw", Nodes: set.String(), Spec: spec}
 }
 
-// submit sends sh to agent a and returns its reply.
+// submit signs sh for agent a with testKey, sends it and returns its
+// reply.
 func (c *coord) submit(a *Agent, sh *protocol.Shard) protocol.ShardReply {
+	c.t.Helper()
+	data, err := protocol.SignShard(testKey, a.ID(), sh, time.Now(), protocol.DefaultShardTTL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.send(a, data)
+}
+
+// send sends a shard message of body data to agent a and returns its
+// reply.
+func (c *coord) send(a *Agent, data []byte) protocol.ShardReply {
 	c.t.Helper()
 	var rep protocol.ShardReply
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := wire.Request(ctx, c.nc, c.subj.Agent(a.ID()), protocol.TypeShard, sh, &rep); err != nil {
+	if err := wire.RequestData(ctx, c.nc, c.subj.Agent(a.ID()), protocol.TypeShard, data, &rep); err != nil {
 		c.t.Fatalf("shard request: %v", err)
 	}
 	return rep

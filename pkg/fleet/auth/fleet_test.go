@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -73,13 +75,19 @@ func startFleet(t *testing.T) *testFleet {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The coordinator signs shards with this key; the agents trust it.
+	signer, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signerPub, _ := signer.PublicKey()
 	log := natstest.Logger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	coord, err := daemon.Start(ctx, daemon.Config{Listen: "127.0.0.1:0", Name: "attack-coordinator", Logger: log,
 		Identities: site.Identities, TLSCert: site.Cert, TLSKey: site.Key, TLSCA: site.CA,
 		Coordinator: &coordinator.Config{Subjects: f.subj, Router: coordinator.FromTopology(router), LostAfter: time.Hour,
-			Admins: admins, Agents: grants},
+			Admins: admins, Agents: grants, SigningKey: signer},
 		Agent: &agent.Config{Subjects: f.subj, ID: coordinator.LocalAgentID, Name: "local", Local: true, Worker: "exec"}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +96,7 @@ func startFleet(t *testing.T) *testFleet {
 	f.url = "tls://" + coord.Addr()
 	for _, a := range []string{"gw1", "gw2"} {
 		gw, err := daemon.Start(ctx, daemon.Config{NATS: f.url, Logger: log.With("agent", a), Creds: site.Creds(f.seeds[a]),
-			Agent: &agent.Config{Subjects: f.subj, ID: a, Name: a, Worker: "exec"}})
+			Agent: &agent.Config{Subjects: f.subj, ID: a, Name: a, Worker: "exec", CoordinatorKeys: []string{signerPub}}})
 		if err != nil {
 			t.Fatal(err)
 		}

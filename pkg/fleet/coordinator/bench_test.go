@@ -106,8 +106,7 @@ type benchAgent struct {
 func newBenchAgent(b *testing.B, srv *natstest.Server, id string) *benchAgent {
 	a := &benchAgent{nc: srv.Connect(b, id), id: id, shard: make(chan protocol.Shard, 1), ready: make(chan struct{})}
 	_, _ = a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
-		var s protocol.Shard
-		_ = protocol.Unmarshal(m.Data, &s)
+		s := signedShard(b, m.Data, id)
 		a.win = protocol.NewWindow(s.Window)
 		close(a.ready)
 		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -114,6 +115,13 @@ type Config struct {
 	// MaxCapacity caps the capacity an agent claims in its Hello
 	// (DefaultMaxCapacity).
 	MaxCapacity int
+	// SigningKey signs every shard the coordinator dispatches (any nkey
+	// with its seed; agents trust its public key). Nil: New makes an
+	// ephemeral one and logs its public key, which agents then need.
+	SigningKey nkeys.KeyPair
+	// ShardTTL is how long a signed shard may wait to be accepted
+	// (protocol.DefaultShardTTL; at most protocol.MaxShardTTL).
+	ShardTTL time.Duration
 }
 
 // DefaultMaxCapacity is Config.MaxCapacity's default: the most commands
@@ -159,6 +167,8 @@ func (cfg *Config) defaults() {
 		cfg.MaxJobNodes = protocol.DefaultMaxJobNodes
 	}
 	cfg.MaxJobNodes = min(cfg.MaxJobNodes, protocol.MaxShardNodes)
+	def(&cfg.ShardTTL, protocol.DefaultShardTTL)
+	cfg.ShardTTL = min(cfg.ShardTTL, protocol.MaxShardTTL)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -167,6 +177,7 @@ func (cfg *Config) defaults() {
 // Coordinator is a running coordinator.
 type Coordinator struct {
 	cfg  Config
+	pub  string // the public key of cfg.SigningKey
 	nc   *nats.Conn
 	subj protocol.Subjects
 	log  *slog.Logger
@@ -202,7 +213,11 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	if err := protocol.ValidPrefix(cfg.Subjects.Prefix); err != nil {
 		return nil, err
 	}
-	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger,
+	pub, err := signingKey(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger, pub: pub,
 		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
 		staged: make(map[string]*staged),
 		ready:  make(chan struct{})}, nil

@@ -68,16 +68,19 @@ type fakeAgent struct {
 	seqMu  sync.Mutex // send runs from one goroutine per shard
 	seq    map[string]uint64
 	refuse atomic.Pointer[protocol.ShardReply] // set: refuse shards so
+	// ignore is how many shard requests to leave unanswered (the reply
+	// lost: the coordinator retries).
+	ignore atomic.Int32
 }
 
 func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 	a := &fakeAgent{t: t, nc: srv.Connect(t, id), id: id, shards: make(chan protocol.Shard, 10),
 		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}}
 	_, err := a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
-		var s protocol.Shard
-		if err := protocol.Unmarshal(m.Data, &s); err != nil {
-			t.Error(err)
+		if a.ignore.Add(-1) >= 0 {
+			return
 		}
+		s := signedShard(t, m.Data, id)
 		if r := a.refuse.Load(); r != nil {
 			_ = wire.Respond(m, protocol.TypeShardReply, *r)
 			return
@@ -112,6 +115,25 @@ func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 	}()
 	t.Cleanup(a.silence)
 	return a
+}
+
+// signedShard decodes a shard the coordinator signed for agent, checking
+// the grant names it (the signature is the real agent's business: see
+// pkg/fleet/agent).
+func signedShard(t testing.TB, data []byte, agent string) protocol.Shard {
+	env, err := protocol.DecodeSignedShard(data)
+	if err != nil {
+		t.Error(err)
+		return protocol.Shard{}
+	}
+	var g protocol.ShardGrant
+	if err := protocol.Unmarshal(env.Payload, &g); err != nil {
+		t.Error(err)
+	}
+	if g.Agent != agent || g.Nonce == "" || !g.Expires.After(g.Issued) {
+		t.Errorf("grant for %q, nonce %q, valid %v to %v: want one for %q", g.Agent, g.Nonce, g.Issued, g.Expires, agent)
+	}
+	return g.Shard
 }
 
 func (a *fakeAgent) silence() { a.once.Do(func() { close(a.stop) }) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -188,9 +189,17 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		if s.isDead(j) {
 			return
 		}
+		// Signed anew at each try: a fresh validity, and a fresh nonce
+		// (the agent refuses the same grant twice; it answers a repeat
+		// of a shard it took as accepted).
+		data, serr := protocol.SignShard(c.cfg.SigningKey, s.agent, &msg, time.Now(), c.cfg.ShardTTL)
+		if serr != nil {
+			err, busy = serr, false
+			break
+		}
 		var reply protocol.ShardReply
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DispatchTimeout)
-		err = wire.Request(ctx, c.nc, c.subj.Agent(s.agent), protocol.TypeShard, &msg, &reply)
+		err = wire.RequestData(ctx, c.nc, c.subj.Agent(s.agent), protocol.TypeShard, data, &reply)
 		cancel()
 		if err == nil {
 			if reply.Accepted {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -33,12 +35,18 @@ func (c *Coordinator) shardBudget(j *job, group string) int {
 	msg := protocol.Shard{Job: j.spec.ID, ID: "s" + strconv.Itoa(1<<30), Attempt: 1 << 30, Group: group,
 		Spec: j.spec, Window: c.cfg.Window, MaxBatch: c.cfg.MaxBatch}
 	msg.Spec.Nodes, msg.Spec.NodeParts = "", 0
-	data, err := protocol.Marshal(&msg)
+	// Measured signed, as it goes out (the envelope and the grant around
+	// the shard), for the longest agent id; the times of the grant vary
+	// in length by a few bytes.
+	data, err := protocol.SignShard(c.cfg.SigningKey, strings.Repeat("a", 64), &msg, time.Now(), c.cfg.ShardTTL)
 	if err != nil {
 		return 0
 	}
-	return c.maxPayload() - len(data) - headerRoom
+	return c.maxPayload() - len(data) - headerRoom - grantSlack
 }
+
+// grantSlack covers the length a grant's times may vary by.
+const grantSlack = 64
 
 // maxPayload is the largest message the NATS server takes.
 func (c *Coordinator) maxPayload() int {

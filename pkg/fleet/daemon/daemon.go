@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,8 +61,9 @@ type Config struct {
 	// Coordinator, when set, runs a coordinator with this configuration.
 	Coordinator *coordinator.Config
 	// Agent, when set, runs an agent with this configuration. Beside a
-	// coordinator, Start returns once the agent has registered, so that
-	// a job submitted at once finds it.
+	// coordinator, the agent also trusts the coordinator's signing key
+	// (made ephemeral when Coordinator sets none), and Start returns once
+	// the agent has registered, so that a job submitted at once finds it.
 	Agent *agent.Config
 }
 
@@ -177,6 +179,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	}
 	if cfg.Agent != nil {
 		c := *cfg.Agent
+		if co != nil {
+			// The agent beside the coordinator trusts its key, ephemeral
+			// or configured: nothing to set up in process.
+			c.CoordinatorKeys = append(slices.Clone(c.CoordinatorKeys), co.PublicKey())
+		}
 		if err := part("agent", &c.Logger, func(nc *nats.Conn) (err error) {
 			f.agent, err = agent.New(nc, c)
 			return err

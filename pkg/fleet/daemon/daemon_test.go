@@ -30,7 +30,7 @@ func TestServeReportsAPartThatStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, err := Start(context.Background(), Config{NATS: srv.URL(), Logger: natstest.Logger(t),
-		Agent: &agent.Config{Name: "gw1", Worker: "exec"}})
+		Agent: &agent.Config{Name: "gw1", Worker: "exec", CoordinatorKeys: []string{testPublicKey(t)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

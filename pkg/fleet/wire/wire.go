@@ -64,6 +64,12 @@ func Request(ctx context.Context, nc *nats.Conn, subject, typ string, req, reply
 	if err != nil {
 		return fmt.Errorf("request %s: %w", typ, err)
 	}
+	return RequestData(ctx, nc, subject, typ, data, reply)
+}
+
+// RequestData is Request with the request's body already encoded: data
+// goes out byte for byte (a signed shard).
+func RequestData(ctx context.Context, nc *nats.Conn, subject, typ string, data []byte, reply any) error {
 	m, err := nc.RequestMsgWithContext(ctx, NewMsg(subject, typ, data))
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {

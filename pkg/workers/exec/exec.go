@@ -7,7 +7,11 @@
 // A command runs as "/bin/sh -c <command>" after the exec placeholders are
 // replaced (see Substitute): "echo %h rank=%n" prints each node's name and
 // rank. A command holding %hosts runs once for the whole node set, keyed
-// by the folded set (see Driver.Keys). A copy runs "cp [-r] [-p] src dst".
+// by the folded set (see Driver.Keys). A node name with shell syntax in it
+// is quoted where it lands, so that it cannot run anything (ClusterShell
+// inserts it as it is); usual names are inserted byte for byte. A copy
+// runs "cp [-r] [-p] src dst", with names inserted as they are (no shell
+// reads them).
 package exec
 
 import (
@@ -120,11 +124,11 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 // means: every "node" is this machine, so each gets its own copy.
 func (d *Driver) copy(ctx context.Context, job *engine.Job, node string, rank int) engine.Result {
 	spec := job.Copy
-	src, err := Substitute(spec.Source, node, rank)
+	src, err := SubstitutePath(spec.Source, node, rank)
 	if err != nil {
 		return LocalError(job.Node, fmt.Errorf("copy source: %w", err))
 	}
-	dst, err := Substitute(spec.Dest, node, rank)
+	dst, err := SubstitutePath(spec.Dest, node, rank)
 	if err != nil {
 		return LocalError(job.Node, fmt.Errorf("copy destination: %w", err))
 	}

@@ -134,9 +134,13 @@ func TestSubstituteMatchesPython(t *testing.T) {
 
 func FuzzSubstitute(f *testing.F) {
 	for _, c := range placeholderCases {
-		f.Add(c.pattern)
+		f.Add(c.pattern, "node1")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
+	for _, n := range craftedNames("/tmp/x") {
+		f.Add("echo %h", n)
+	}
+	f.Fuzz(func(t *testing.T, s, node string) {
+		substituteKeepsWord(t, node)
 		out, err := Substitute(s, "N", 5)
 		if err == nil && !RunsOnce(s) && len(out) > 2*len(s)+1 {
 			t.Fatalf("output %q too long for %q", out, s)

@@ -58,6 +58,9 @@ func (*Driver) Name() string { return Name }
 // "Connection refused" and exits 255 is taken for an ssh failure, as a
 // user reading the output would.
 func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
+	if err := exec.ValidHostname(job.Node); err != nil {
+		return exec.LocalError(job.Node, err)
+	}
 	args, err := Args(job)
 	if err != nil {
 		return exec.LocalError(job.Node, err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
+	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -312,5 +313,62 @@ func TestSSHLargeBinaryOutput(t *testing.T) {
 	}
 	if got, want := fmt.Sprintf("%x", h.Sum(nil)), strings.TrimSpace(errb.String()); got != want {
 		t.Fatalf("sha256 %s, remote %s", got, want)
+	}
+}
+
+// TestCraftedNodeName: ssh would read "-oProxyCommand=..." as an option
+// and run it; such names (and names with shell syntax) are refused
+// before ssh starts.
+func TestCraftedNodeName(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "injected")
+	fake := filepath.Join(t.TempDir(), "ssh")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	info := testutil.InfoMap(map[string]any{"ssh_path": fake})
+	for _, n := range []string{"-oProxyCommand=touch " + marker, "a;id", "a`id`"} {
+		var out bytes.Buffer
+		res := New().Run(t.Context(), &engine.Job{Node: n, Command: "true", Info: info, Stdout: &out})
+		if engine.ReasonOf(res.Err) != engine.ReasonLocal || !strings.Contains(res.Err.Error(), "hostname contains invalid characters") {
+			t.Errorf("%q: %+v", n, res)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("ssh ran for a crafted node name")
+	}
+}
+
+// TestSSHHostCertificate: ssh itself checks @cert-authority lines; the
+// driver passes the user's known_hosts handling (here ssh_options -F)
+// through, and reports ssh's refusal as a host key failure.
+func TestSSHHostCertificate(t *testing.T) {
+	if _, err := osexec.LookPath("ssh"); err != nil {
+		sshdtest.SkipUnlessRequired(t, "OpenSSH client not installed")
+	}
+	ca, err := sshtest.NewHostCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		principals []string
+		ok         bool
+	}{{[]string{"127.0.0.1"}, true}, {[]string{"node9.example"}, false}} {
+		s := sshdtest.StartWith(t, sshdtest.Options{HostCA: ca.Signer, HostPrincipals: tc.principals})
+		line := ca.KnownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", s.Port)) + "\n"
+		if err := os.WriteFile(s.KnownHosts, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		job := engine.Job{Node: "node1", Command: "echo ran", ConnectTimeout: 10 * time.Second,
+			Info: testutil.InfoMap(map[string]any{"ssh_options": s.SSHOptions()})}
+		r := runJob(t.Context(), job, true)
+		if tc.ok {
+			if r.Res.Err != nil || r.Res.ExitCode != 0 || r.Out != "ran\n" {
+				t.Fatalf("%+v stdout %q stderr %q", r.Res, r.Out, r.Err)
+			}
+			continue
+		}
+		if engine.ReasonOf(r.Res.Err) != engine.ReasonHostKeyUnknown || r.Out != "" || !strings.Contains(r.Err, "name is not a listed principal") {
+			t.Fatalf("principals %q: %+v stderr %q", tc.principals, r.Res, r.Err)
+		}
 	}
 }

@@ -173,6 +173,21 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 // (see exec.Process.Run).
 func (d *Driver) RunGroup(ctx context.Context, job *engine.GroupJob) map[string]engine.Result {
 	results := make(map[string]engine.Result, len(job.Nodes))
+	// A node name with shell syntax or a leading '-' would reach ssh or
+	// rsh as an option or a ProxyCommand's %h: refused, the others run.
+	var keep []string
+	for _, n := range job.Nodes {
+		if err := exec.ValidHostname(n); err != nil {
+			results[n] = exec.LocalError(n, err)
+		} else {
+			keep = append(keep, n)
+		}
+	}
+	if len(keep) < len(job.Nodes) {
+		j := *job
+		j.Nodes = keep
+		job = &j
+	}
 	if len(job.Nodes) == 0 {
 		return results
 	}
@@ -197,7 +212,10 @@ func (d *Driver) RunGroup(ctx context.Context, job *engine.GroupJob) map[string]
 	res := p.Run(ctx, exec.Fold(job.Nodes))
 	stdout.flush()
 	stderr.flush()
-	return g.results(res)
+	for n, r := range g.results(res) {
+		results[n] = r
+	}
+	return results
 }
 
 // group is the state of one RunGroup: what the parser learned per node.

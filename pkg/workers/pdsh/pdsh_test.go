@@ -388,3 +388,25 @@ func TestPdcpRpdcp(t *testing.T) {
 		t.Errorf("missing remote source: %+v", res)
 	}
 }
+
+// TestCraftedNodeNames: node names with shell syntax or a leading '-'
+// are refused (as OpenSSH refuses them) and run nothing; the others run.
+func TestCraftedNodeNames(t *testing.T) {
+	info := testutil.InfoMap(map[string]any{"pdsh_path": execPdsh(t)})
+	marker := filepath.Join(t.TempDir(), "injected")
+	bad := []string{"a;touch " + marker, "$(touch " + marker + ")", "-oProxyCommand=touch " + marker}
+	var c collector
+	job := &engine.GroupJob{Nodes: append([]string{"n1"}, bad...), Command: "echo out %h", ConnectTimeout: 3 * time.Second, Info: info, Line: c.line}
+	res := New().RunGroup(t.Context(), job)
+	if res["n1"].Err != nil || res["n1"].ExitCode != 0 || !slices.Equal(c.lines["n1"], []string{"stdout: out n1"}) {
+		t.Errorf("n1: %+v %q", res["n1"], c.lines["n1"])
+	}
+	for _, n := range bad {
+		if engine.ReasonOf(res[n].Err) != engine.ReasonLocal || !strings.Contains(res[n].Err.Error(), "hostname contains invalid characters") {
+			t.Errorf("%q: %+v", n, res[n])
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a crafted node name ran a command")
+	}
+}

@@ -212,3 +212,13 @@ func TestRcpCopyAndRcopy(t *testing.T) {
 		}
 	}
 }
+
+func TestRshCraftedNodeName(t *testing.T) {
+	info := testutil.InfoMap(map[string]any{"rsh_path": script(t, "rsh", fakeRsh)})
+	for _, n := range []string{"a;id", "-l root", "$(id)"} {
+		r := runJob(t, t.Context(), engine.Job{Node: n, Command: "true", Info: info}, true)
+		if engine.ReasonOf(r.Res.Err) != engine.ReasonLocal || !strings.Contains(r.Res.Err.Error(), "hostname contains invalid characters") {
+			t.Errorf("%q: %+v", n, r.Res)
+		}
+	}
+}

@@ -56,6 +56,40 @@
 // are OpenSSH 9's, byte for byte except that ssh ends them with "\r\n"
 // and the driver with "\n" (see TestSameMessagesAsOpenSSH).
 //
+// # Host keys
+//
+// Host keys are verified by default against the known_hosts files
+// (UserKnownHostsFile, GlobalKnownHostsFile) with StrictHostKeyChecking,
+// as OpenSSH does:
+//
+//   - a host certificate is accepted when an "@cert-authority <patterns>
+//     <CA key>" line naming the host holds the key that signed it, and the
+//     certificate is a host certificate listing the host name (HostKeyAlias
+//     or HostName, without port) among its principals, within its
+//     validity, with no critical option. Otherwise its plain key is checked
+//     like any host key, and OpenSSH's reason ("Certificate invalid: name
+//     is not a listed principal", "... expired") is printed; the node's
+//     error names the certificate (serial, id, principals, CA, the
+//     known_hosts line) and the reason. Under accept-new or no, as with
+//     OpenSSH, that plain key may then be learnt like a new host's.
+//   - an "@revoked" key refuses the host, whether it is the key sent, the
+//     key of the certificate sent, or the CA that signed it.
+//   - when an @cert-authority line names the host, certificate algorithms
+//     are asked for first; otherwise those of the keys already known.
+//
+// Host patterns are golang.org/x/crypto/ssh/knownhosts's: "*", "?" and
+// "!" as in OpenSSH, hashed names, "[host]:port"; a pattern without a
+// port matches port 22 only (OpenSSH's "*" also matches "[host]:2222").
+//
+// Node names holding shell syntax or starting with '-' (OpenSSH's
+// valid_hostname) are refused before anything runs, as ssh 9.6 refuses
+// them: such a name could reach a ProxyCommand's %h.
+//
+// Keys and passphrases: nothing asks for a passphrase (BatchMode); an
+// encrypted identity file is used through the agent when the agent holds
+// it, else skipped (said in the debug lines). Messages name identity
+// files and key fingerprints, never key material.
+//
 // # Commands
 //
 // One connection and one session per job; no pseudo-terminal, no agent or
@@ -134,6 +168,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
 
 // Name is the name users select the native ssh driver by.
@@ -296,6 +331,9 @@ func (r *run) run(ctx context.Context) engine.Result {
 	node := r.job.Node
 	if err := ctx.Err(); err != nil {
 		return r.interrupted(err)
+	}
+	if err := exec.ValidHostname(node); err != nil {
+		return r.localError(err)
 	}
 	rs, err := r.d.newResolver(r.job)
 	if err != nil {

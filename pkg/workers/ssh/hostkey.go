@@ -39,6 +39,7 @@ type knownHostsSet struct {
 	stamps []fileStamp
 	check  ssh.HostKeyCallback
 	rename map[string]string // sanitized copy → real file, for messages
+	ca     map[fileLine]bool // the @cert-authority lines, as check names them
 }
 
 // missing is the stamp of a file that does not exist.
@@ -67,11 +68,11 @@ func (d *Driver) knownHosts(files []string) (*knownHostsSet, error) {
 		return s, nil
 	}
 	c.mu.Unlock()
-	check, rename, err := parseKnownHosts(files, stamps)
+	check, rename, ca, err := parseKnownHosts(files, stamps)
 	if err != nil {
 		return nil, err
 	}
-	s := &knownHostsSet{files: files, stamps: stamps, check: check, rename: rename}
+	s := &knownHostsSet{files: files, stamps: stamps, check: check, rename: rename, ca: ca}
 	c.mu.Lock()
 	if c.sets == nil {
 		c.sets = make(map[string]*knownHostsSet)
@@ -88,8 +89,10 @@ func (d *Driver) knownHosts(files []string) (*knownHostsSet, error) {
 // parseKnownHosts parses the files that exist. knownhosts.New rejects a
 // whole file for one bad line, where OpenSSH skips the line; so when it
 // fails, the files are parsed again from copies with the bad lines blanked
-// (line numbers kept, and the real names restored in messages).
-func parseKnownHosts(files []string, stamps []fileStamp) (ssh.HostKeyCallback, map[string]string, error) {
+// (line numbers kept, and the real names restored in messages). It also
+// returns where the @cert-authority lines are, which knownhosts does not
+// tell.
+func parseKnownHosts(files []string, stamps []fileStamp) (ssh.HostKeyCallback, map[string]string, map[fileLine]bool, error) {
 	var existing []string
 	for i, f := range files {
 		if stamps[i] != missing {
@@ -98,11 +101,11 @@ func parseKnownHosts(files []string, stamps []fileStamp) (ssh.HostKeyCallback, m
 	}
 	check, err := knownhosts.New(existing...)
 	if err == nil {
-		return check, nil, nil
+		return check, nil, authorityLines(existing), nil
 	}
 	dir, derr := os.MkdirTemp("", "fleetsh-known-hosts-")
 	if derr != nil {
-		return nil, nil, fmt.Errorf("known hosts: %w", err)
+		return nil, nil, nil, fmt.Errorf("known hosts: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	rename := make(map[string]string)
@@ -123,7 +126,7 @@ func parseKnownHosts(files []string, stamps []fileStamp) (ssh.HostKeyCallback, m
 		}
 		cp := filepath.Join(dir, fmt.Sprint(i))
 		if werr := os.WriteFile(cp, bytes.Join(lines, []byte("\n")), 0o600); werr != nil {
-			return nil, nil, fmt.Errorf("known hosts: %w", werr)
+			return nil, nil, nil, fmt.Errorf("known hosts: %w", werr)
 		}
 		rename[cp] = f
 		copies = append(copies, cp)
@@ -133,9 +136,9 @@ func parseKnownHosts(files []string, stamps []fileStamp) (ssh.HostKeyCallback, m
 		for cp, f := range rename {
 			err = errors.New(strings.ReplaceAll(err.Error(), cp, f))
 		}
-		return nil, nil, fmt.Errorf("known hosts: %w", err)
+		return nil, nil, nil, fmt.Errorf("known hosts: %w", err)
 	}
-	return check, rename, nil
+	return check, rename, authorityLines(copies), nil
 }
 
 // keyTypeName is OpenSSH's sshkey_type: "ED25519", "RSA", "ECDSA"...
@@ -202,34 +205,53 @@ func (c *knownHostsCache) addedKeys(file, host string) []ssh.PublicKey {
 
 // hostKeyCallback verifies t's host key against its known_hosts files
 // with its StrictHostKeyChecking, and returns the host key algorithms to
-// ask for: those of the keys already known for t first, as OpenSSH does,
-// so that a host known by its ED25519 key is not reported "changed"
-// because the server preferred to show its RSA key.
+// ask for. As OpenSSH's order_hostkeyalgs: every certificate algorithm
+// first when an @cert-authority line names t, then those of the keys
+// already known for t, so that a host known by its ED25519 key is not
+// reported "changed" because the server preferred to show its RSA key.
 func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []string, error) {
 	files := append(slices.Clone(t.UserKnownHostsFiles), t.GlobalKnownHostsFiles...)
 	set, err := r.d.knownHosts(files)
 	if err != nil {
 		return nil, nil, err
 	}
-	name := knownhosts.Normalize(joinHostPort(knownHostsName(t.options, t.Host), t.Port))
-	known := r.knownKeys(set, name)
+	// knownhosts matches "host:port"; messages and new lines use the
+	// normalized form ("host" on port 22, "[host]:port" otherwise).
+	hostport := joinHostPort(knownHostsName(t.options, t.Host), t.Port)
+	h := hostID{hostport: hostport, name: knownhosts.Normalize(hostport)}
+	known := r.knownKeys(set, h)
 	var algos []string
-	if len(known) > 0 {
-		for _, k := range known {
-			for _, a := range algorithmsFor(k.Type()) {
-				if !slices.Contains(algos, a) {
-					algos = append(algos, a)
-				}
-			}
+	add := func(a string) {
+		if !slices.Contains(algos, a) {
+			algos = append(algos, a)
 		}
+	}
+	if len(known.cas) > 0 {
 		for _, a := range ssh.SupportedAlgorithms().HostKeys {
-			if !slices.Contains(algos, a) {
-				algos = append(algos, a)
+			if strings.Contains(a, "-cert-") {
+				add(a)
 			}
 		}
 	}
+	if len(known.plain)+len(known.added) > 0 {
+		for _, k := range known.plain {
+			for _, a := range algorithmsFor(k.Key.Type()) {
+				add(a)
+			}
+		}
+		for _, k := range known.added {
+			for _, a := range algorithmsFor(k.Type()) {
+				add(a)
+			}
+		}
+	}
+	if algos != nil {
+		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+			add(a)
+		}
+	}
 	cb := func(_ string, _ net.Addr, key ssh.PublicKey) error {
-		f := r.verifyHostKey(t, set, name, key)
+		f := r.verifyHostKey(t, set, h, known, key)
 		if f != nil {
 			hs.mu.Lock()
 			hs.hostKeyFail = f
@@ -241,67 +263,100 @@ func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []
 	return cb, algos, nil
 }
 
-// knownKeys lists the keys known for name.
-func (r *run) knownKeys(set *knownHostsSet, name string) []ssh.PublicKey {
-	var keys []ssh.PublicKey
+// hostID is the name a host is known by in known_hosts.
+type hostID struct {
+	hostport string // "host:port", as knownhosts matches it
+	name     string // knownhosts.Normalize(hostport), as messages write it
+}
+
+// principal is the name a host certificate must list: the host without
+// its port, as OpenSSH checks it.
+func (h hostID) principal() string {
+	host, _, err := net.SplitHostPort(h.hostport)
+	if err != nil {
+		return h.hostport
+	}
+	return host
+}
+
+// hostKeys are the known_hosts lines that name one host.
+type hostKeys struct {
+	plain []knownhosts.KnownKey // host keys, from the files
+	added []ssh.PublicKey       // host keys this driver appended
+	cas   []knownhosts.KnownKey // @cert-authority keys
+}
+
+// knownKeys lists the keys known for h. knownhosts lists every line
+// matching a host, @cert-authority lines included, when asked about a
+// key no host has: the set's record of which lines are @cert-authority
+// sorts them.
+func (r *run) knownKeys(set *knownHostsSet, h hostID) hostKeys {
+	var known hostKeys
 	for _, f := range set.files {
-		keys = append(keys, r.d.cache.knownHosts.addedKeys(f, name)...)
+		known.added = append(known.added, r.d.cache.knownHosts.addedKeys(f, h.name)...)
 	}
 	if probe := r.d.cache.knownHosts.probeKey(); probe != nil {
 		var ke *knownhosts.KeyError
-		if errors.As(set.check(name, fakeRemote, probe), &ke) {
+		if errors.As(set.check(h.hostport, fakeRemote, probe), &ke) {
 			for _, w := range ke.Want {
-				keys = append(keys, w.Key)
+				if set.ca[fileLine{w.Filename, w.Line}] {
+					known.cas = append(known.cas, w)
+				} else {
+					known.plain = append(known.plain, w)
+				}
 			}
 		}
 	}
-	return keys
+	return known
 }
 
 // verifyHostKey applies StrictHostKeyChecking to key, printing OpenSSH's
 // messages, and returns the failure, if any.
-func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.PublicKey) *failure {
-	for _, f := range set.files {
-		for _, k := range r.d.cache.knownHosts.addedKeys(f, name) {
-			if bytes.Equal(k.Marshal(), key.Marshal()) {
-				return nil
-			}
-		}
+func (r *run) verifyHostKey(t *target, set *knownHostsSet, h hostID, known hostKeys, key ssh.PublicKey) *failure {
+	if cert, ok := key.(*ssh.Certificate); ok {
+		return r.verifyHostCert(t, set, h, known, cert)
 	}
-	err := set.check(name, fakeRemote, key)
-	if err == nil {
-		return nil
-	}
-	strict := t.StrictHostKeyChecking
-	var revoked *knownhosts.RevokedError
-	if errors.As(err, &revoked) {
-		f := newFailure(engine.ReasonHostKeyChanged, err,
-			errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
-			errLine("@       WARNING: REVOKED HOST KEY DETECTED!               @"),
-			errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
-			errLine("The %s host key for %s is marked as revoked.", keyTypeName(key), name),
-			errLine("This could mean that a stolen key is being used to"),
-			errLine("impersonate this host."),
-			fatalLine("Host key verification failed."))
-		f.summary = fmt.Sprintf("%s key %s of %s is marked as revoked in %s:%d",
-			keyTypeName(key), ssh.FingerprintSHA256(key), name, set.realName(revoked.Revoked.Filename), revoked.Revoked.Line)
+	return r.verifyPlainKey(t, set, h, known, key, nil)
+}
+
+// verifyPlainKey checks a host key that is no certificate (or the key of
+// a certificate no authority vouched for, refused for certRefusal).
+func (r *run) verifyPlainKey(t *target, set *knownHostsSet, h hostID, known hostKeys, key ssh.PublicKey, certRefusal *certRefusal) *failure {
+	name := h.name
+	if f := r.revoked(set, h, key, key, ""); f != nil {
 		return f
 	}
-	var ke *knownhosts.KeyError
-	if !errors.As(err, &ke) {
-		// A certificate that no @cert-authority line vouches for, or
-		// similar: as unknown.
-		ke = &knownhosts.KeyError{}
+	accepted := func() *failure {
+		if certRefusal != nil {
+			r.say(certRefusal.level, certRefusal.line)
+		}
+		return nil
 	}
-	var offending *knownhosts.KnownKey
-	for i := range ke.Want {
-		if ke.Want[i].Key.Type() == key.Type() {
-			offending = &ke.Want[i]
-			break
+	for _, k := range known.added {
+		if keysEqual(k, key) {
+			return accepted()
 		}
 	}
+	var offending *knownhosts.KnownKey
+	for i, k := range known.plain {
+		if keysEqual(k.Key, key) {
+			return accepted()
+		}
+		if offending == nil && k.Key.Type() == key.Type() {
+			offending = &known.plain[i]
+		}
+	}
+	err := error(&knownhosts.KeyError{Want: known.plain})
 	if offending == nil {
-		return r.unknownHostKey(t, name, key, err)
+		f := r.unknownHostKey(t, name, key, err)
+		if certRefusal != nil {
+			if f == nil {
+				r.say(certRefusal.level, certRefusal.line)
+			} else {
+				certRefusal.explain(f)
+			}
+		}
+		return f
 	}
 	file := set.realName(offending.Filename)
 	userFile := "(none)"
@@ -323,7 +378,10 @@ func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.
 		errLine("  remove with:"),
 		errLine("  ssh-keygen -f \"%s\" -R \"%s\"", file, name),
 	}
-	if strict == "no" {
+	if certRefusal != nil {
+		lines = append([]diagLine{{level: certRefusal.level, text: certRefusal.line}}, lines...)
+	}
+	if t.StrictHostKeyChecking == "no" {
 		// OpenSSH goes on, with password authentication off (which the
 		// driver never uses anyway).
 		for _, l := range lines {
@@ -341,8 +399,37 @@ func (r *run) verifyHostKey(t *target, set *knownHostsSet, name string, key ssh.
 	// sentence.
 	f.summary = fmt.Sprintf("%s key %s sent by %s does not match %s:%d",
 		keyTypeName(key), ssh.FingerprintSHA256(key), name, file, offending.Line)
+	if certRefusal != nil {
+		f.summary = certRefusal.summary + "; and its " + f.summary
+	}
 	return f
 }
+
+// revoked refuses the host when an @revoked line names key: what it sent
+// (shown), or, role naming it, the key or authority of its certificate.
+func (r *run) revoked(set *knownHostsSet, h hostID, key, shown ssh.PublicKey, role string) *failure {
+	var revoked *knownhosts.RevokedError
+	if !errors.As(set.check(h.hostport, fakeRemote, key), &revoked) {
+		return nil
+	}
+	f := newFailure(engine.ReasonHostKeyChanged, revoked,
+		errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
+		errLine("@       WARNING: REVOKED HOST KEY DETECTED!               @"),
+		errLine("@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"),
+		errLine("The %s host key for %s is marked as revoked.", keyTypeName(shown), h.name),
+		errLine("This could mean that a stolen key is being used to"),
+		errLine("impersonate this host."),
+		fatalLine("Host key verification failed."))
+	where := fmt.Sprintf("is marked as revoked in %s:%d", set.realName(revoked.Revoked.Filename), revoked.Revoked.Line)
+	if role == "" {
+		f.summary = fmt.Sprintf("%s key %s of %s %s", keyTypeName(shown), ssh.FingerprintSHA256(shown), h.name, where)
+	} else {
+		f.summary = fmt.Sprintf("%s host certificate of %s: its %s %s %s", keyTypeName(shown), h.name, role, ssh.FingerprintSHA256(key), where)
+	}
+	return f
+}
+
+func keysEqual(a, b ssh.PublicKey) bool { return bytes.Equal(a.Marshal(), b.Marshal()) }
 
 // realName is the known_hosts file a message names: the user's file, not
 // the sanitized copy that was parsed in its place.
