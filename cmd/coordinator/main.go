@@ -24,6 +24,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/topology"
@@ -104,7 +105,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	var ids []auth.Identity
 	if *identities != "" {
 		var err error
-		if ids, err = auth.LoadIdentities(*identities); err != nil {
+		if ids, err = site.LoadIdentities(*identities); err != nil {
 			fmt.Fprintf(stderr, "coordinator: --identities: %v\n", err)
 			return 2
 		}
@@ -125,7 +126,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		// Agents register only as the site's identities grant; the local
 		// agent under its own id.
 		co := cfg.Coordinator
-		if co.Admins, co.Agents, err = coordinator.Grants(ids, *localAgent); err != nil {
+		co.Admins, co.Agents = site.Grants(ids)
+		if err := grantLocalAgent(co.Agents, *localAgent); err != nil {
 			fmt.Fprintf(stderr, "coordinator: --identities: %v\n", err)
 			return 2
 		}
@@ -144,6 +146,19 @@ func embeddedOnly(natsURL string, ids []auth.Identity) []auth.Identity {
 		return nil
 	}
 	return ids
+}
+
+// grantLocalAgent grants the coordinator's own local agent, when it runs
+// one, the nodes under no gateway, under coordinator.LocalAgentID, which
+// no identity of the site may take.
+func grantLocalAgent(agents map[string]coordinator.AgentGrant, local bool) error {
+	if _, ok := agents[coordinator.LocalAgentID]; ok {
+		return fmt.Errorf("agent identity %q: the id of the coordinator's own local agent", coordinator.LocalAgentID)
+	}
+	if local {
+		agents[coordinator.LocalAgentID] = coordinator.AgentGrant{Local: true}
+	}
+	return nil
 }
 
 // localID is the local agent's id: the one its grant names when the

@@ -2,11 +2,11 @@ package csub
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 )
 
 // envFleetConfig names the fleet.yaml csub reads for --fleet's
@@ -41,7 +41,8 @@ func fleetConfigPath(env *environ) (string, bool) {
 
 // resolveFleetAuth works out csub's credential on the fleet s.fleet:
 // --fleet-creds and --fleet-ca, else the fleet.yaml ($FLEETSH_FLEET_CONFIG
-// or ~/.config/fleetsh/fleet.yaml) pkg/fleet/site writes for each user.
+// or ~/.config/fleetsh/fleet.yaml) pkg/fleet/site writes for each user
+// (site.ClientConfig).
 // The user id is the fleet.yaml's; the NATS server refuses any subject
 // not carrying the credential's own id, so it is checked, not trusted.
 func resolveFleetAuth(s *settings, env *environ) (fleetAuth, error) {
@@ -50,7 +51,7 @@ func resolveFleetAuth(s *settings, env *environ) (fleetAuth, error) {
 	if path == "" || (s.fleetCreds != "" && !named) {
 		return fa, nil
 	}
-	c, err := auth.LoadClientConfig(path)
+	c, err := site.LoadClientConfig(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && !named {
 			return fa, nil
@@ -63,9 +64,6 @@ func resolveFleetAuth(s *settings, env *environ) (fleetAuth, error) {
 	}
 	if fa.creds.CA == "" {
 		fa.creds.CA = c.CA
-	}
-	if fa.creds.Seed != "" && fa.user == "" {
-		return fa, fmt.Errorf("fleet config %s: a credential without its user id (user:)", path)
 	}
 	return fa, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	fleetsite "github.com/fleetsh/fleetsh/pkg/fleet/site"
 )
 
 // csub runs a job on a fleet that accepts only TLS and the site's
@@ -23,10 +24,8 @@ import (
 func TestFleetWithCredentials(t *testing.T) {
 	site := authtest.NewSite(t)
 	seed := site.Add(auth.Submitter, "alice")
-	admins, grants, err := coordinator.Grants(site.Identities, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admins, grants := fleetsite.Grants(site.Identities)
+	grants[coordinator.LocalAgentID] = coordinator.AgentGrant{Local: true}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f, err := daemon.Start(ctx, daemon.Config{Listen: "127.0.0.1:0", Logger: natstest.Logger(t),

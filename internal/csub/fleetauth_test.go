@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/testutil"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 )
 
 func TestResolveFleetAuth(t *testing.T) {
@@ -24,9 +26,9 @@ func TestResolveFleetAuth(t *testing.T) {
 		return path
 	}
 	def := write(filepath.Join(dir, "fleet.yaml"), "url: tls://127.0.0.1:4222\nuser: alice\ncreds: alice.nk\nca: /site/ca.pem\n")
-	other := write(filepath.Join(home, "other.yaml"), "url: tls://h:1\nuser: bob\ncreds: /b/bob.nk\n")
-	noUser := write(filepath.Join(home, "nouser.yaml"), "creds: x.nk\n")
-	typo := write(filepath.Join(home, "typo.yaml"), "usr: bob\n")
+	other := write(filepath.Join(home, "other.yaml"), "url: tls://h:1\nuser: bob\ncreds: /b/bob.nk\nca: /b/ca.pem\n")
+	noUser := write(filepath.Join(home, "nouser.yaml"), "url: tls://h:1\ncreds: x.nk\nca: ca.pem\n")
+	typo := write(filepath.Join(home, "typo.yaml"), "url: tls://h:1\nusr: bob\n")
 	for _, c := range []struct {
 		name string
 		vars map[string]string
@@ -44,7 +46,7 @@ func TestResolveFleetAuth(t *testing.T) {
 			want: fleetAuth{}},
 		{name: "no config", vars: map[string]string{"HOME": t.TempDir()}, want: fleetAuth{}},
 		{name: "named config missing", vars: map[string]string{envFleetConfig: filepath.Join(home, "none.yaml")}, err: "no such file"},
-		{name: "no user", vars: map[string]string{envFleetConfig: noUser}, err: "user id"},
+		{name: "no user", vars: map[string]string{envFleetConfig: noUser}, err: "user"},
 		{name: "unknown key", vars: map[string]string{envFleetConfig: typo}, err: "usr"},
 	} {
 		env := &environ{getenv: func(k string) string { return c.vars[k] }}
@@ -79,8 +81,10 @@ func TestFleetConfigNamesTheFleet(t *testing.T) {
 	}
 	url := "nats://" + l.Addr().String()
 	l.Close() // nothing listens there now
-	conf := filepath.Join(t.TempDir(), "fleet.yaml")
-	if err := os.WriteFile(conf, []byte("url: "+url+"\n"), 0o600); err != nil {
+	site := authtest.NewSite(t)
+	seed := site.Add(auth.Submitter, "alice")
+	conf := filepath.Join(site.Dir, "fleet.yaml")
+	if err := os.WriteFile(conf, []byte("url: "+url+"\nuser: alice\ncreds: "+seed+"\nca: ca.pem\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb testutil.SyncBuffer

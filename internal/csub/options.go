@@ -9,7 +9,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/clusteropt"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
-	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -288,7 +288,7 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 	if s.fleet == "" && env.getenv(envFleetConfig) != "" {
 		// An explicit fleet.yaml names the fleet too (the default one
 		// does not: without --fleet csub runs its own fleet).
-		c, err := auth.LoadClientConfig(env.getenv(envFleetConfig))
+		c, err := site.LoadClientConfig(env.getenv(envFleetConfig))
 		if err != nil {
 			return nil, p, err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	fleetsite "github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/topology"
@@ -71,10 +72,8 @@ func startFleet(t *testing.T) *testFleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admins, grants, err := coordinator.Grants(site.Identities, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admins, grants := fleetsite.Grants(site.Identities)
+	grants[coordinator.LocalAgentID] = coordinator.AgentGrant{Local: true}
 	// The coordinator signs shards with this key; the agents trust it.
 	signer, err := nkeys.CreateUser()
 	if err != nil {
