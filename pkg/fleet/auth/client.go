@@ -2,11 +2,9 @@ package auth
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -27,44 +25,22 @@ type Credentials struct {
 // one a few lines.
 const maxSeedFile = 4 << 10
 
-// ReadSeed reads the nkey user key pair of the seed file at path,
-// refusing a file others may read or write.
-func ReadSeed(path string) (nkeys.KeyPair, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("nkey seed: %w", err)
+// checkSeedFile refuses a seed file that is not a small regular file
+// only its owner may read and write (as OpenSSH refuses an unprotected
+// key). The NATS client reads it at each connection.
+func checkSeedFile(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("nkey seed: %w", err)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("nkey seed %s: not a regular file", path)
+	case st.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("nkey seed %s: mode %v: others may read it (chmod 600)", path, st.Mode().Perm())
+	case st.Size() > maxSeedFile:
+		return fmt.Errorf("nkey seed %s: over %d bytes: not a seed file", path, maxSeedFile)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("nkey seed: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("nkey seed %s: mode %v: others may read it (chmod 600)", path, st.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSeedFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("nkey seed %s: %w", path, err)
-	}
-	defer wipe(data)
-	if len(data) > maxSeedFile {
-		return nil, fmt.Errorf("nkey seed %s: over %d bytes: not a seed file", path, maxSeedFile)
-	}
-	kp, err := nkeys.ParseDecoratedNKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("nkey seed %s: %w", path, err)
-	}
-	pub, err := kp.PublicKey()
-	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
-		return nil, fmt.Errorf("nkey seed %s: not a user seed (SU...)", path)
-	}
-	return kp, nil
-}
-
-func wipe(b []byte) {
-	for i := range b {
-		b[i] = 'x'
-	}
+	return nil
 }
 
 // ClientOptions returns the NATS options of a client acting as id on the
@@ -78,11 +54,9 @@ func ClientOptions(subj protocol.Subjects, id Identity, name string, creds Crede
 		opts = append(opts, nats.Name(name))
 	}
 	if creds.Seed != "" {
-		kp, err := ReadSeed(creds.Seed)
-		if err != nil {
+		if err := checkSeedFile(creds.Seed); err != nil {
 			return nil, err
 		}
-		kp.Wipe()
 		o, err := nats.NkeyOptionFromSeed(creds.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("nkey seed %s: %w", creds.Seed, err)
