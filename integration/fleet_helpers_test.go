@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -131,6 +134,12 @@ type testFleet struct {
 	client  *client.Client
 	// coordKey is the public key the coordinator signs shards with.
 	coordKey string
+	// site holds the credentials of a fleet whose coordinator embeds its
+	// NATS server (TLS only, the site's identities); nil when it joins
+	// an external server without authentication.
+	site *authtest.Site
+	// fleetConfig is the submitter's fleet.yaml (with site).
+	fleetConfig string
 }
 
 // signingKey writes a new coordinator signing key (an nkey seed, 0600)
@@ -178,9 +187,34 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 	}
 	args := []string{"--policy", allowAllPolicy(t), "--topology", topo, "--root", "admin", "--heartbeat", "200ms", "--lost-after", "1500ms",
 		"--info", "ssh_config=" + f.env.ConfigPath}
+	var clientOpts []nats.Option
 	if natsURL == "" {
-		natsURL = fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
-		args = append(args, "--listen", strings.TrimPrefix(natsURL, "nats://"))
+		// Embedded: TLS and credentials on loopback, as a site runs it.
+		f.site = authtest.NewSite(t)
+		seed := f.site.Add(auth.Submitter, "tester")
+		for _, gw := range []string{"gw1", "gw2", "gw3"} {
+			f.site.Add(auth.Agent, gw)
+		}
+		ids, err := json.Marshal(f.site.Identities)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idsPath := filepath.Join(f.site.Dir, "identities.json")
+		if err := os.WriteFile(idsPath, ids, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		port := freePort(t)
+		natsURL = fmt.Sprintf("tls://127.0.0.1:%d", port)
+		args = append(args, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--identities", idsPath,
+			"--tls-cert", f.site.Cert, "--tls-key", f.site.Key)
+		f.fleetConfig = filepath.Join(f.site.Dir, "fleet.yaml")
+		if err := os.WriteFile(f.fleetConfig, []byte("url: "+natsURL+"\nuser: tester\ncreds: "+seed+"\nca: "+f.site.CA+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if clientOpts, err = auth.ClientOptions(protocol.Subjects{}, auth.Identity{Role: auth.Submitter, ID: "tester"}, "tester",
+			f.site.Creds(seed)); err != nil {
+			t.Fatal(err)
+		}
 	} else {
 		args = append(args, "--nats", natsURL)
 	}
@@ -192,8 +226,8 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 	for _, gw := range []string{"gw1", "gw2", "gw3"} {
 		f.startAgent(gw, agentArgs...)
 	}
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
-		nats.RetryOnFailedConnect(true))
+	nc, err := nats.Connect(natsURL, append(clientOpts, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,9 +240,22 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 func (f *testFleet) startAgent(name string, extra ...string) *proc {
 	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32", "--coordinator-key", f.coordKey,
 		"--info", "ssh_config=" + f.env.ConfigPath}, extra...)
+	if f.site != nil {
+		args = append(args, "--id", name, "--creds", f.site.SeedFile(auth.Agent, name), "--ca", f.site.CA)
+	}
 	p := startProc(f.t, f.dir, "agent-"+name, "agent", args...)
 	f.agents[name] = p
 	return p
+}
+
+// csubEnv is the environment csub needs to reach the fleet: its URL,
+// and the submitter's fleet.yaml when the fleet has credentials.
+func (f *testFleet) csubEnv() []string {
+	env := []string{"FLEETSH_FLEET=" + f.natsURL}
+	if f.fleetConfig != "" {
+		env = append(env, "FLEETSH_FLEET_CONFIG="+f.fleetConfig)
+	}
+	return env
 }
 
 // agentsStatus asks the coordinator which agents it knows.

@@ -131,6 +131,7 @@ func TestFleetDrainAndNoAgent(t *testing.T) {
 	// The same through the csub binary: one line naming the group and the
 	// fix, a non-zero exit, the other nodes' output intact.
 	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "--fleet", f.natsURL, "-w", "node[700-701]", "echo hi")
+	cmd.Env = append(os.Environ(), f.csubEnv()...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

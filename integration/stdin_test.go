@@ -213,7 +213,7 @@ func TestStdinNonReader(t *testing.T) {
 func TestStdinDaemons(t *testing.T) {
 	f := startFleet(t, "")
 	in, sum := bigInput(24 << 20)
-	cmd := csubCmd(t, []string{"FLEETSH_FLEET=" + f.natsURL}, "-w", "node[1,701],local1", "-b", "-P", "sha256sum")
+	cmd := csubCmd(t, f.csubEnv(), "-w", "node[1,701],local1", "-b", "-P", "sha256sum")
 	cmd.Stdin = in
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -226,7 +226,7 @@ func TestStdinDaemons(t *testing.T) {
 		t.Fatalf("got %q, want %q (stderr %q)", out, want, errb.String())
 	}
 	// Streaming: output before the end of the standard input.
-	r := startCsub(t, csubCmd(t, []string{"FLEETSH_FLEET=" + f.natsURL}, "-w", "node[2,702],local2", `read l; echo "got $l"; cat`))
+	r := startCsub(t, csubCmd(t, f.csubEnv(), "-w", "node[2,702],local2", `read l; echo "got $l"; cat`))
 	io.WriteString(r.stdin, "hi\n")
 	r.expect("node2: got hi", "node702: got hi", "local2: got hi")
 	io.WriteString(r.stdin, "bye\n")

@@ -4,6 +4,7 @@
 //
 //	agent --nats nats://coord:4222 --name gw1 --group compute --fanout 128 \
 //		--coordinator-key UC...   # the coordinator's public signing key
+//	agent --nats tls://coord:4222 --id gw1 --creds gw1.nk --ca ca.pem --name gw1 --coordinator-key UC...
 //
 // It runs only the shards signed by a coordinator key it trusts, for
 // itself, unexpired and never seen before; without --coordinator-key it
@@ -25,6 +26,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -40,9 +42,12 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	var (
 		cfg          agent.Config
 		url          string
+		creds        auth.Credentials
 		drainTimeout time.Duration
 	)
 	fs.StringVar(&url, "nats", "nats://127.0.0.1:4222", "NATS server `URL`s (comma-separated)")
+	fs.StringVar(&creds.Seed, "creds", "", "nkey seed `file` of this agent's credential (needs --id, the id it was made for)")
+	fs.StringVar(&creds.CA, "ca", "", "site CA PEM `file` to verify the NATS server with")
 	fs.StringVar(&cfg.Subjects.Prefix, "prefix", protocol.DefaultPrefix, "subject `prefix` of the fleet")
 	fs.StringVar(&cfg.ID, "id", "", "agent `id` (default: name and a random suffix)")
 	fs.StringVar(&cfg.Name, "name", "", "gateway `name` as in topology.conf (default: short host name)")
@@ -90,5 +95,5 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the
 	// agent may start before the coordinator's NATS.
-	return cliconf.Serve(log, daemon.Config{NATS: url, Agent: &cfg}, sigs, true, drainTimeout)
+	return cliconf.Serve(log, daemon.Config{NATS: url, Agent: &cfg, Creds: creds}, sigs, true, drainTimeout)
 }

@@ -25,9 +25,11 @@ import (
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/topology"
@@ -51,8 +53,14 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs := cmd.FlagSet
 	var (
 		listen     = fs.String("listen", "127.0.0.1:4222", `host:port the embedded NATS server accepts agents and csub on ("" = none)`)
-		insecure   = fs.Bool("insecure", false, "let --listen name an address beyond loopback, without authentication or TLS (logged at every start)")
+		insecure   = fs.Bool("insecure", false, "let --listen name an address beyond loopback without TLS and identities (logged at every start)")
+		tlsCert    = fs.String("tls-cert", "", "PEM `file` of the embedded NATS server's TLS certificate (clients must then speak TLS)")
+		tlsKey     = fs.String("tls-key", "", "PEM `file` of the key of --tls-cert")
+		tlsCA      = fs.String("tls-ca", "", "site CA PEM `file`: verify the certificates clients show (optional)")
+		identities = fs.String("identities", "", "JSON `file` of the site's identities: the embedded NATS server accepts only these, each with its role's permissions, and agents register only as they grant (none: no authentication)")
 		natsURL    = fs.String("nats", "", "join this NATS server or cluster instead of embedding one")
+		creds      = fs.String("creds", "", "with --nats, the nkey seed `file` of the coordinator's credential")
+		caFile     = fs.String("ca", "", "with --nats, the site CA PEM `file` to verify the server with")
 		topoPath   = fs.String("topology", "", "ClusterShell topology.conf (default "+defaultTopology+" if it exists)")
 		root       = fs.String("root", "", "this coordinator's name in the topology (default: the sources that are no destination)")
 		prefix     = fs.String("prefix", protocol.DefaultPrefix, "subject prefix of the fleet")
@@ -98,12 +106,38 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		fmt.Fprintf(stderr, "coordinator: --max-user-nodes %d: under --max-nodes %d\n", *maxUser, *maxNodes)
 		return 2
 	}
+	if *natsURL != "" && (*tlsCert != "" || *tlsKey != "" || *tlsCA != "") {
+		fmt.Fprintf(stderr, "coordinator: --tls-cert, --tls-key and --tls-ca configure the embedded NATS server, not one joined with --nats\n")
+		return 2
+	}
+	if *natsURL == "" && (*creds != "" || *caFile != "") {
+		fmt.Fprintf(stderr, "coordinator: --creds and --ca are the credential for a NATS server joined with --nats\n")
+		return 2
+	}
+	var ids []auth.Identity
+	var admins []string
+	var grants map[string]coordinator.AgentGrant
+	if *identities != "" {
+		var err error
+		if ids, err = site.LoadIdentities(*identities); err != nil {
+			fmt.Fprintf(stderr, "coordinator: --identities: %v\n", err)
+			return 2
+		}
+		// Agents register only as the site's identities grant; the local
+		// agent under its own id. The site's admins are the built-in
+		// policy's.
+		admins, grants = site.Grants(ids)
+		if err := grantLocalAgent(grants, *localAgent); err != nil {
+			fmt.Fprintf(stderr, "coordinator: --identities: %v\n", err)
+			return 2
+		}
+	}
 	router, err := loadTopology(*topoPath, *root)
 	if err != nil {
 		log.Error("topology", "err", err)
 		return 1
 	}
-	pol, err := loadPolicy(*policyPath)
+	pol, err := loadPolicy(*policyPath, admins)
 	if err != nil {
 		log.Error("policy", "err", err)
 		return 1
@@ -119,11 +153,13 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
+		Identities: embeddedOnly(*natsURL, ids), TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
+		Creds: auth.Credentials{Seed: *creds, CA: *caFile},
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes, MaxUserNodes: *maxUser,
-			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog}}
+			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog, Agents: grants}}
 	if *localAgent {
-		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, Capacity: *fanout, Worker: *worker,
+		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, ID: localID(ids), Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}
 	}
 	return cliconf.Serve(log, cfg, sigs, false, 0)
@@ -131,16 +167,47 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 
 // loadPolicy reads the policy file, its @groups resolved with the
 // default groups configuration; without a file it is the built-in
-// default policy.
-func loadPolicy(path string) (*policy.Policy, error) {
+// default policy, whose admins are the site's.
+func loadPolicy(path string, admins []string) (*policy.Policy, error) {
 	if path == "" {
-		return policy.Default(nil), nil
+		return policy.Default(admins), nil
 	}
 	var opts policy.Options
 	if r, err := nodeset.LoadDefaultResolver(); err == nil {
 		opts.Parser = &nodeset.Parser{Resolver: r}
 	}
 	return policy.Load(path, opts)
+}
+
+// embeddedOnly returns the identities the embedded server accepts: none
+// when joining an external server, which has its own.
+func embeddedOnly(natsURL string, ids []auth.Identity) []auth.Identity {
+	if natsURL != "" {
+		return nil
+	}
+	return ids
+}
+
+// grantLocalAgent grants the coordinator's own local agent, when it runs
+// one, the nodes under no gateway, under coordinator.LocalAgentID, which
+// no identity of the site may take.
+func grantLocalAgent(agents map[string]coordinator.AgentGrant, local bool) error {
+	if _, ok := agents[coordinator.LocalAgentID]; ok {
+		return fmt.Errorf("agent identity %q: the id of the coordinator's own local agent", coordinator.LocalAgentID)
+	}
+	if local {
+		agents[coordinator.LocalAgentID] = coordinator.AgentGrant{Local: true}
+	}
+	return nil
+}
+
+// localID is the local agent's id: the one its grant names when the
+// coordinator grants agents from identities, else a random one.
+func localID(ids []auth.Identity) string {
+	if len(ids) > 0 {
+		return coordinator.LocalAgentID
+	}
+	return ""
 }
 
 // loadTopology reads the topology (the default file only if it exists)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,9 +20,10 @@ import (
 const maxFile = 1 << 20
 
 // Apply sets, from the YAML file at path, every flag of fs that the
-// command line did not set. A key that names no flag is an error (a typo
-// must not be silently ignored); a list sets a repeatable flag once per
-// item.
+// command line did not set. A key names a flag, with '_' or '-' between
+// words (tls_cert or tls-cert for --tls-cert); a key that names no flag
+// is an error (a typo must not be silently ignored); a list sets a
+// repeatable flag once per item.
 func Apply(fs *flag.FlagSet, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -58,6 +60,9 @@ func ApplyYAML(fs *flag.FlagSet, path string, data []byte) error {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		name := k.Value
+		if fs.Lookup(name) == nil && fs.Lookup(strings.ReplaceAll(name, "_", "-")) != nil {
+			name = strings.ReplaceAll(name, "_", "-") // tls_cert for --tls-cert
+		}
 		if fs.Lookup(name) == nil {
 			return fmt.Errorf("config %s:%d: unknown setting %q (settings are the long flag names; see -h)", path, k.Line, name)
 		}

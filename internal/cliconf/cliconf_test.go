@@ -14,7 +14,7 @@ func TestApply(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`
 listen: 127.0.0.1:4333
 fanout: 16
-lost-after: 2s
+lost_after: 2s
 local-agent: false
 group: [gw1, gw2]
 info:

@@ -132,6 +132,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/embedded"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -526,7 +527,12 @@ func exitSubmit(err error, env *environ) int {
 // the user gave it in its errors, and refuses node sets over the limit
 // before expanding them.
 func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *environ) *client.Client {
-	c := &client.Client{Conn: conn, Subjects: subj, User: userName(env), Logger: logger(env)}
+	c := &client.Client{Conn: conn, Subjects: subj, User: s.fleetUser, Logger: logger(env)}
+	if c.User == "" {
+		// The in-process fleet, or an external one without identities
+		// (which trusts anyone who reaches it).
+		c.User = userName(env)
+	}
 	if s.fleet != "" {
 		c.Fleet = redact(s.fleet)
 	}
@@ -570,10 +576,24 @@ func connect(ctx context.Context, s *settings, env *environ) (nc *nats.Conn, sub
 			}
 		}, nil
 	}
+	fa, err := resolveFleetAuth(s, env)
+	if err != nil {
+		return nil, subj, nil, err
+	}
+	if fa.user == "" && fa.creds.Seed != "" {
+		// --fleet-creds without a fleet.yaml: the login name, which the
+		// server refuses unless it is the credential's user id.
+		fa.user = userName(env)
+	}
+	s.fleetUser = fa.user
+	creds, err := auth.ClientOptions(subj, auth.Identity{Role: auth.Submitter, ID: fa.user}, "csub", fa.creds)
+	if err != nil {
+		return nil, subj, nil, err
+	}
 	// The long-lived fleet processes' options (reconnect, pings), but no
 	// retry of the first connection: a wrong --fleet must fail now.
 	opts := append(wire.Options("csub", log), nats.RetryOnFailedConnect(false), nats.Timeout(connectTimeout))
-	nc, err = nats.Connect(s.fleet, opts...)
+	nc, err = nats.Connect(s.fleet, append(opts, creds...)...)
 	if err != nil {
 		return nil, subj, nil, fmt.Errorf("cannot connect to the fleet at %s: %v (check --fleet or %s)", redact(s.fleet), err, envFleet)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/clusteropt"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -74,6 +75,9 @@ type settings struct {
 
 	// Ours.
 	fleet, prefix string // --fleet, --prefix (or their variables)
+	fleetCreds    string // --fleet-creds
+	fleetCA       string // --fleet-ca
+	fleetUser     string // the credential's user id (connect; "": none)
 	gatewayPaths  bool   // --gateway-paths
 	prefixFromEnv bool   // prefix came from FLEETSH_PREFIX (for its error)
 	json, summary bool   // --json, --summary (json.go)
@@ -183,6 +187,11 @@ func newParser(env *environ) *optparse.Parser {
 	g = p.AddGroup("Fleet options", "")
 	g.AddOption(optparse.Option{Flags: []string{"--fleet"}, Action: optparse.ActionStore, Dest: "fleet", Metavar: "URL",
 		Help: "NATS URL of the fleet to submit to (default: $" + envFleet + "; none: run an in-process fleet)"})
+	g.AddOption(optparse.Option{Flags: []string{"--fleet-creds"}, Action: optparse.ActionStore, Dest: "fleet_creds", Metavar: "FILE",
+		Help: "with --fleet, the nkey seed file of your fleet credential (default: the one $" + envFleetConfig +
+			" or ~/.config/fleetsh/fleet.yaml names)"})
+	g.AddOption(optparse.Option{Flags: []string{"--fleet-ca"}, Action: optparse.ActionStore, Dest: "fleet_ca", Metavar: "FILE",
+		Help: "with --fleet, the site CA file to verify the fleet's TLS certificate with"})
 	g.AddOption(optparse.Option{Flags: []string{"--prefix"}, Action: optparse.ActionStore, Dest: "prefix", Metavar: "PREFIX",
 		Help: "subject prefix of the fleet (default: $" + envPrefix + ", else '" + protocol.DefaultPrefix + "')"})
 	g.AddOption(optparse.Option{Flags: []string{"--json"}, Action: optparse.ActionStoreTrue, Dest: "json",
@@ -253,6 +262,7 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 	if v.IsNone("fleet") {
 		s.fleet = env.getenv(envFleet)
 	}
+	s.fleetCreds, s.fleetCA = v.String("fleet_creds"), v.String("fleet_ca")
 	s.prefix = v.String("prefix")
 	if v.IsNone("prefix") {
 		s.prefix = env.getenv(envPrefix)
@@ -274,6 +284,15 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 		if s.fleet, err = s.cfg.optional("fleet"); err != nil {
 			return nil, p, err
 		}
+	}
+	if s.fleet == "" && env.getenv(envFleetConfig) != "" {
+		// An explicit fleet.yaml names the fleet too (the default one
+		// does not: without --fleet csub runs its own fleet).
+		c, err := site.LoadClientConfig(env.getenv(envFleetConfig))
+		if err != nil {
+			return nil, p, err
+		}
+		s.fleet = c.URL
 	}
 	if s.prefix == "" {
 		if s.prefix, err = s.cfg.optional("prefix"); err != nil {

@@ -1,8 +1,12 @@
 // Package broker runs the nats-server embedded in the coordinator (and in
-// csub's in-process fleet): safe defaults, our logger, no signal capture.
+// csub's in-process fleet): safe defaults, our logger, no signal capture;
+// with a site's identities, nkey users with their role's subject
+// permissions (pkg/fleet/auth) and no anonymous user; with a
+// certificate, TLS only; beyond loopback, both or an explicit Insecure.
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +17,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // Config configures the embedded server. Its zero value listens on no
@@ -24,16 +31,127 @@ type Config struct {
 	// Name names the server in logs and monitoring.
 	Name   string
 	Logger *slog.Logger
-	// Insecure lets Listen name an address beyond loopback. The fleet's
-	// NATS port has no authentication and no TLS yet, so whoever reaches
-	// it can run commands on every node: Start refuses such an address
-	// without Insecure, and with it logs a warning at every start.
+	// Insecure lets Listen name an address beyond loopback without TLS
+	// or without Identities: whoever reaches such a port can run
+	// commands on every node, so Start refuses it without Insecure, and
+	// with it logs a warning at every start.
 	Insecure bool
+
+	// Subjects are the fleet's subjects, which the identities'
+	// permissions name.
+	Subjects protocol.Subjects
+	// Identities are the credentials the server accepts, each with its
+	// role's permissions (auth.Permissions). None: every client is
+	// accepted and may do anything (the in-process fleet, loopback).
+	Identities []auth.Identity
+	// InProcessKey is a public nkey ("U...") the server accepts, on
+	// in-process connections only, as the coordinator: the process's own
+	// parts authenticate with it when Identities are set, so they need no
+	// credential file.
+	InProcessKey string
+
+	// TLS, when set, is the server's TLS configuration (certificate
+	// loaded); else TLSCert and TLSKey name the PEM files of the server's
+	// certificate and key. With either, clients must speak TLS.
+	TLS             *tls.Config
+	TLSCert, TLSKey string
+	// TLSCA is the site CA's PEM file: with it the server also asks
+	// clients for a certificate and, when they show one, verifies it
+	// against this CA (a client without one still connects, its nkey
+	// authenticating it).
+	TLSCA string
 }
 
 // ErrNotLoopback is wrapped by Start's error for a listen address beyond
-// loopback without Config.Insecure.
-var ErrNotLoopback = errors.New("listening beyond loopback without authentication or TLS")
+// loopback without TLS and identities, and without Config.Insecure.
+var ErrNotLoopback = errors.New("listening beyond loopback without authentication and TLS")
+
+// ErrConfig is wrapped by Start's error for identities or TLS files it
+// cannot use.
+var ErrConfig = errors.New("bad setting")
+
+// tlsTimeout bounds a client's TLS handshake, in seconds: generous for a
+// loaded machine, short enough that idle half-open connections go.
+const tlsTimeout = 5
+
+// secure tells whether cfg makes clients authenticate and encrypt.
+func (cfg Config) secure() bool {
+	return len(cfg.Identities) > 0 && (cfg.TLS != nil || cfg.TLSCert != "")
+}
+
+// tlsConfig returns the server's TLS configuration (nil: no TLS).
+func (cfg Config) tlsConfig() (*tls.Config, error) {
+	if cfg.TLS != nil {
+		return cfg.TLS, nil
+	}
+	if cfg.TLSCert == "" && cfg.TLSKey == "" {
+		if cfg.TLSCA != "" {
+			return nil, errors.New("tls: a CA without a server certificate and key")
+		}
+		return nil, nil
+	}
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+		CaFile: cfg.TLSCA, Timeout: tlsTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if cfg.TLSCA != "" {
+		// Verify the certificate a client shows; do not require one.
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+// users returns the nkey users of cfg's identities (nil: no
+// authentication).
+func (cfg Config) users() ([]*server.NkeyUser, error) {
+	if len(cfg.Identities) == 0 {
+		if cfg.InProcessKey != "" {
+			return nil, errors.New("an in-process key without identities")
+		}
+		return nil, nil
+	}
+	var users []*server.NkeyUser
+	seen := map[string]bool{}
+	add := func(key string, perm *server.Permissions, types ...string) error {
+		if seen[key] {
+			return fmt.Errorf("two identities share the key %s", key)
+		}
+		seen[key] = true
+		allowed := map[string]struct{}{}
+		for _, t := range types {
+			allowed[t] = struct{}{}
+		}
+		users = append(users, &server.NkeyUser{Nkey: key, Permissions: perm, AllowedConnectionTypes: allowed})
+		return nil
+	}
+	for _, id := range cfg.Identities {
+		if err := id.Validate(); err != nil {
+			return nil, err
+		}
+		types := []string{connStandard}
+		if id.Role == auth.Coordinator {
+			types = append(types, connInProcess)
+		}
+		if err := add(id.Nkey, auth.Permissions(cfg.Subjects, id), types...); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.InProcessKey != "" {
+		co := auth.Identity{Role: auth.Coordinator, ID: "in-process", Nkey: cfg.InProcessKey}
+		if err := add(co.Nkey, auth.Permissions(cfg.Subjects, co), connInProcess); err != nil {
+			return nil, err
+		}
+	}
+	return users, nil
+}
+
+// The connection types of server.NkeyUser.AllowedConnectionTypes (jwt's
+// ConnectionTypeStandard and ConnectionTypeInProcess).
+const (
+	connStandard  = "STANDARD"
+	connInProcess = "IN_PROCESS"
+)
 
 // loopback tells whether host (an IP address or a name) can only be
 // reached from this machine.
@@ -58,6 +176,19 @@ func Start(cfg Config) (*server.Server, error) {
 		PingInterval: 10 * time.Second,
 		MaxPingsOut:  3,
 	}
+	users, err := cfg.users()
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w: %w", ErrConfig, err)
+	}
+	opts.Nkeys = users // and no other user: no anonymous access
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w: %w", ErrConfig, err)
+	}
+	if tc != nil {
+		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, tc, tlsTimeout
+		opts.TLSVerify = tc.ClientAuth == tls.RequireAndVerifyClientCert
+	}
 	if cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(cfg.Listen)
 		if err != nil {
@@ -71,9 +202,10 @@ func Start(cfg Config) (*server.Server, error) {
 			// nats-server reads "" as every interface; never by accident.
 			return nil, fmt.Errorf("listen address %q: give a host (127.0.0.1 for this machine only)", cfg.Listen)
 		}
-		if !loopback(host) && !cfg.Insecure {
+		if !loopback(host) && !cfg.secure() && !cfg.Insecure {
 			return nil, fmt.Errorf("listen address %q: %w: anyone who reaches it could run commands on every node; "+
-				"listen on 127.0.0.1, or say --insecure on a trusted network", cfg.Listen, ErrNotLoopback)
+				"give a TLS certificate and identities (coordinator init-site), listen on 127.0.0.1, "+
+				"or say --insecure on a trusted network", cfg.Listen, ErrNotLoopback)
 		}
 		if p == 0 {
 			p = server.RANDOM_PORT
@@ -88,9 +220,10 @@ func Start(cfg Config) (*server.Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.Listen != "" && cfg.Insecure && !loopback(opts.Host) {
-		log.Warn("INSECURE: the fleet's NATS port is open beyond loopback without authentication or TLS: "+
-			"anyone who reaches it can run commands on every node", "listen", cfg.Listen)
+	if cfg.Listen != "" && !cfg.secure() && !loopback(opts.Host) {
+		log.Warn("INSECURE: the fleet's NATS port is open beyond loopback without authentication and TLS: "+
+			"anyone who reaches it can run commands on every node", "listen", cfg.Listen,
+			"identities", len(cfg.Identities), "tls", tc != nil)
 	}
 	l := &logger{l: log.With("component", "nats")}
 	s.SetLoggerV2(l, false, false, false)

@@ -208,6 +208,12 @@ func (c *Client) request(ctx context.Context, subject, typ string, req, reply an
 	case errors.Is(err, wire.ErrNoCoordinator):
 		return &UnreachableError{URL: c.url(), Subject: subject, Err: wire.ErrNoCoordinator}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		if last := c.Conn.LastError(); errors.Is(last, nats.ErrPermissionViolation) && strings.Contains(last.Error(), `"`+subject+`"`) {
+			// The server dropped the request: the credential may not use
+			// this subject (another user's id).
+			return fmt.Errorf("the fleet at %s refused the request on %s (is %q the user id of your credential?): %w",
+				c.url(), subject, c.User, last)
+		}
 		// Somebody subscribed but nobody answered in time: as good as gone.
 		return &UnreachableError{URL: c.url(), Subject: subject, Err: errors.New("no answer in time")}
 	}

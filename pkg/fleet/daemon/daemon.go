@@ -20,12 +20,15 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
+	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // Config says which parts a process runs. At least one of Coordinator
@@ -37,9 +40,22 @@ type Config struct {
 	// Listen is the host:port the embedded server accepts connections on
 	// ("": in-process connections only). Unused with NATS.
 	Listen string
-	// Insecure lets Listen name an address beyond loopback
-	// (broker.Config.Insecure).
+	// Insecure lets Listen name an address beyond loopback without TLS
+	// and identities (broker.Config.Insecure).
 	Insecure bool
+	// Identities are the credentials the embedded server accepts
+	// (broker.Config.Identities; none: no authentication). The
+	// process's own parts then connect in process with a key made for
+	// this run: nothing to configure.
+	Identities []auth.Identity
+	// TLSCert, TLSKey and TLSCA are the embedded server's TLS files
+	// (broker.Config).
+	TLSCert, TLSKey, TLSCA string
+	// Creds is what the process presents to the external server NATS
+	// names: its nkey seed and the site CA (auth.Credentials). The
+	// process acts as the coordinator when it runs one, else as the
+	// agent Agent.ID names.
+	Creds auth.Credentials
 	// Name names the embedded server in its logs.
 	Name string
 	// Logger receives the logs of every part (nil: discarded).
@@ -74,7 +90,11 @@ type Fleet struct {
 	srv       *server.Server // nil when joining an external NATS
 	url       string
 	agent     *agent.Agent
-	audit     *audit.Log // the coordinator's, reopened on SIGHUP
+	audit     *audit.Log    // the coordinator's, reopened on SIGHUP
+	inProc    nkeys.KeyPair // the in-process parts' key (nil: no auth)
+	identity  auth.Identity // who the process is on an external server
+	creds     auth.Credentials
+	subj      protocol.Subjects
 	mu        sync.Mutex
 	conns     []*nats.Conn
 	errs      []error
@@ -93,14 +113,38 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	f := &Fleet{log: log, url: cfg.NATS, stopped: make(chan struct{}), cancel: func() {}}
+	f := &Fleet{log: log, url: cfg.NATS, stopped: make(chan struct{}), cancel: func() {}, creds: cfg.Creds}
 	fail := func(err error) (*Fleet, error) {
 		_ = f.Close()
 		return nil, err
 	}
+	switch {
+	case cfg.Coordinator != nil:
+		f.subj = cfg.Coordinator.Subjects
+		f.identity = auth.Identity{Role: auth.Coordinator}
+	case cfg.Agent != nil:
+		f.subj = cfg.Agent.Subjects
+		f.identity = auth.Identity{Role: auth.Agent, ID: cfg.Agent.ID}
+		if cfg.Creds.Seed != "" && cfg.Agent.ID == "" {
+			// The server lets a credential act under its own id only.
+			return nil, &ConfigError{Err: errors.New("agent: a credential needs the agent id it was made for (--id)")}
+		}
+	}
 	if cfg.NATS == "" {
-		srv, err := broker.Start(broker.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, Name: cfg.Name, Logger: log})
-		if errors.Is(err, broker.ErrNotLoopback) {
+		bc := broker.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, Name: cfg.Name, Logger: log,
+			Subjects: f.subj, Identities: cfg.Identities, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSCA: cfg.TLSCA}
+		if len(cfg.Identities) > 0 {
+			kp, err := nkeys.CreateUser()
+			if err != nil {
+				return nil, fmt.Errorf("in-process key: %w", err)
+			}
+			f.inProc = kp
+			if bc.InProcessKey, err = kp.PublicKey(); err != nil {
+				return nil, fmt.Errorf("in-process key: %w", err)
+			}
+		}
+		srv, err := broker.Start(bc)
+		if errors.Is(err, broker.ErrNotLoopback) || errors.Is(err, broker.ErrConfig) {
 			return nil, &ConfigError{Err: fmt.Errorf("embedded nats: %w", err)}
 		}
 		if err != nil {
@@ -108,7 +152,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 		f.srv = srv
 		if a := broker.Addr(srv); a != "" {
-			log.Info("nats listening", "url", "nats://"+a)
+			scheme := "nats://"
+			if cfg.TLSCert != "" {
+				scheme = "tls://"
+			}
+			log.Info("nats listening", "url", scheme+a, "identities", len(cfg.Identities))
 		}
 	}
 	var co *coordinator.Coordinator
@@ -197,6 +245,15 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	return f, nil
 }
 
+// Addr returns the host:port the embedded NATS server listens on (""
+// when it listens on none, or the process joined an external server).
+func (f *Fleet) Addr() string {
+	if f.srv == nil {
+		return ""
+	}
+	return broker.Addr(f.srv)
+}
+
 // run runs a part, keeping its error.
 func (f *Fleet) run(fn func() error) {
 	f.wg.Add(1)
@@ -212,12 +269,27 @@ func (f *Fleet) run(fn func() error) {
 }
 
 // Conn opens a connection to the fleet's NATS server, closed by Close:
-// in process to the embedded server, else to Config.NATS with the
-// fleet's connection policy (wire.Options: the server may come later).
+// in process to the embedded server (with the run's own key when it
+// authenticates clients), else to Config.NATS with the fleet's
+// connection policy (wire.Options: the server may come later) and the
+// process's credentials.
 func (f *Fleet) Conn(name string) (*nats.Conn, error) {
 	opts := wire.Options(name, f.log)
 	if f.srv != nil {
 		opts = append(opts, nats.InProcessServer(f.srv))
+		if f.inProc != nil {
+			pub, err := f.inProc.PublicKey()
+			if err != nil {
+				return nil, fmt.Errorf("nats connection for %s: %w", name, err)
+			}
+			opts = append(opts, nats.Nkey(pub, f.inProc.Sign))
+		}
+	} else {
+		co, err := auth.ClientOptions(f.subj, f.identity, name, f.creds)
+		if err != nil {
+			return nil, &ConfigError{Err: err}
+		}
+		opts = append(opts, co...)
 	}
 	nc, err := nats.Connect(f.url, opts...)
 	if err != nil {

@@ -121,7 +121,7 @@ func SeedPath(dir string, id auth.Identity) string {
 }
 
 // Grants is what the coordinator's config takes from a site's identities:
-// the admin user ids (coordinator.Config.Admins) and each agent's grant
+// the admin user ids (the admins of policy.Default) and each agent's grant
 // (coordinator.Config.Agents; never nil, so that a site without agents
 // lets no agent register rather than any).
 func Grants(ids []auth.Identity) (admins []string, agents map[string]coordinator.AgentGrant) {
