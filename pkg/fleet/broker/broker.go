@@ -224,6 +224,12 @@ func Start(cfg Config) (*server.Server, error) {
 		log.Warn("INSECURE: the fleet's NATS port is open beyond loopback without authentication and TLS: "+
 			"anyone who reaches it can run commands on every node", "listen", cfg.Listen,
 			"identities", len(cfg.Identities), "tls", tc != nil)
+	} else if cfg.Listen != "" && len(cfg.Identities) == 0 {
+		// Loopback is every local user's: fine on a workstation, not on a
+		// shared admin node.
+		log.Warn("the fleet's NATS port takes any client of this machine without a credential: "+
+			"every local user can run commands on every node (give --identities, see coordinator init-site)",
+			"listen", cfg.Listen)
 	}
 	l := &logger{l: log.With("component", "nats")}
 	s.SetLoggerV2(l, false, false, false)

@@ -112,4 +112,8 @@ func TestStartInsecureWarns(t *testing.T) {
 	if strings.Contains(logs.String(), "INSECURE") {
 		t.Errorf("warned on loopback: %s", logs.String())
 	}
+	// ... but says that every local user may use it.
+	if !strings.Contains(logs.String(), "level=WARN msg=\"the fleet's NATS port takes any client of this machine without a credential") {
+		t.Errorf("no warning about local users: %s", logs.String())
+	}
 }
