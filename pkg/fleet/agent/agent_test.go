@@ -555,9 +555,12 @@ func TestCopyStdinHosts(t *testing.T) {
 	c.sendStdin(a, sh, "a\n", "b\n", "")
 	r = c.wait(sh.Key())
 	for i, n := range r.nodes(t, 2) {
-		if strings.Join(n.stdout, "|") != "a|b" || n.written != 4 {
-			t.Errorf("stdin node %d: %q, %d bytes written", i, n.stdout, n.written)
+		if strings.Join(n.stdout, "|") != "a|b" || n.writtenIn == 0 {
+			t.Errorf("stdin node %d: %q, in %d written records", i, n.stdout, n.writtenIn)
 		}
+	}
+	if w := r.writtenTotal(); w != 8 {
+		t.Errorf("the two commands took %d bytes of standard input, want 2×4", w)
 	}
 	r = c.run(a, shardOf("hosts", []string{"h1", "h2", "h3"}, protocol.JobSpec{Command: "echo %hosts"}))
 	for i, n := range r.nodes(t, 3) {

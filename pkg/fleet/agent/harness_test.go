@@ -218,7 +218,20 @@ type node struct {
 	stdout, stderr []string
 	ends           []protocol.Event
 	partial        [2]*string // pending partial line per stream
-	written        uint64     // standard input bytes its command took
+	writtenIn      int        // KindWritten records naming it
+}
+
+// writtenTotal is the standard input all the commands of r's shard took:
+// a KindWritten record counts the bytes of all its nodes together, and
+// how they group depends on when each command read.
+func (r *recv) writtenTotal() uint64 {
+	var n uint64
+	for _, b := range r.batches {
+		for _, rec := range b.Events {
+			n += rec.Written()
+		}
+	}
+	return n
 }
 
 // nodes replays r's batches into per-node views, checking sequence numbers
@@ -255,9 +268,9 @@ func (r *recv) nodes(t testing.TB, count int) []*node {
 				case protocol.KindStderr:
 					n.stderr = n.addLines(1, n.stderr, rec)
 				case protocol.KindWritten:
-					// The count is for all its nodes: tests give one per record
-					// or divide.
-					n.written += rec.Written() / uint64(len(rec.Nodes))
+					// The count is for all its nodes together (see
+					// writtenTotal); each node is only named.
+					n.writtenIn++
 				}
 			}
 		}
