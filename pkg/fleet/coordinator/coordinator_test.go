@@ -34,7 +34,9 @@ func startCoordinator(t *testing.T, cfg Config) (*natstest.Server, *Coordinator)
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 100 * time.Millisecond
 	}
-	cfg.DispatchTimeout = 300 * time.Millisecond
+	if cfg.DispatchTimeout == 0 {
+		cfg.DispatchTimeout = 300 * time.Millisecond
+	}
 	co, err := New(srv.Connect(t, "coordinator"), cfg)
 	if err != nil {
 		t.Fatal(err)

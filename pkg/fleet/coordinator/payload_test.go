@@ -52,9 +52,10 @@ func (a *fakeAgent) answer(s protocol.Shard) {
 // own output (node indexes map back through each shard's own expansion).
 func TestJobOverMaxPayload(t *testing.T) {
 	const nodes = 40000
-	// The work of 40 000 nodes may delay the fake agent's heartbeats on a
-	// busy machine: losing it is not what this test is about.
-	srv, _ := startCoordinator(t, Config{LostAfter: time.Hour})
+	// The work of 40 000 nodes may delay the fake agent's heartbeats and
+	// its answers to megabyte shards on a busy machine: losing it, or
+	// dispatching a shard again, is not what this test is about.
+	srv, _ := startCoordinator(t, Config{LostAfter: time.Hour, DispatchTimeout: time.Minute})
 	a := newFakeAgent(t, srv, "a1")
 	names := testutil.BadNames(nodes)
 	spec := protocol.JobSpec{ID: "big", Nodes: fold(t, names), Command: "true"}
@@ -249,8 +250,9 @@ func TestJobsReplyFits(t *testing.T) {
 // that reason: another agent would fail the same way, and "no agent"
 // would be a lie (the first symptom).
 func TestShardOverMaxPayloadNamed(t *testing.T) {
-	// The fake agent must not be lost while a loaded machine runs this.
-	srv, co := startCoordinator(t, Config{LostAfter: time.Hour})
+	// The fake agent must not be lost, nor its answer be late, while a
+	// loaded machine runs this.
+	srv, co := startCoordinator(t, Config{LostAfter: time.Hour, DispatchTimeout: time.Minute})
 	newFakeAgent(t, srv, "a1")
 	j := newJob(co, protocol.JobSpec{ID: "over", Nodes: "n1"}, []string{"n1"})
 	j.mu.Lock()
