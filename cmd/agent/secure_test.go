@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -45,7 +44,7 @@ func TestBadCredentials(t *testing.T) {
 		{[]string{"--id", "gw1", "--creds", seed, "--ca", filepath.Join(site.Dir, "missing")}, "site CA"},
 	} {
 		var logs strings.Builder
-		if code := run(append([]string{"--nats", "tls://127.0.0.1:1", "--coordinator-key", testCoordinatorKey(t)}, c.args...), &logs, nil); code != 2 || !strings.Contains(logs.String(), c.want) {
+		if code := run(append([]string{"--nats", "tls://127.0.0.1:1", "--coordinator-key", newKey(t).pub}, c.args...), &logs, nil); code != 2 || !strings.Contains(logs.String(), c.want) {
 			t.Errorf("%q: exit %d, want 2 and %q\n%s", c.args, code, c.want, logs.String())
 		}
 	}
@@ -90,7 +89,7 @@ func TestJoinsWithCredentials(t *testing.T) {
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", url, "--prefix", "t2", "--id", "gw1", "--name", "gw1", "--creds", seed,
-			"--ca", site.CA, "--worker", "exec", "--coordinator-key", testCoordinatorKey(t)}, logs, sigs)
+			"--ca", site.CA, "--worker", "exec", "--coordinator-key", newKey(t).pub}, logs, sigs)
 	}()
 	go func() {
 		for range logs {
@@ -110,19 +109,4 @@ func TestJoinsWithCredentials(t *testing.T) {
 	if c := <-code; c != 0 {
 		t.Fatalf("exit %d", c)
 	}
-}
-
-// testCoordinatorKey is a public key for --coordinator-key, which the
-// agent requires (no shard is sent in these tests).
-func testCoordinatorKey(t *testing.T) string {
-	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := kp.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
 }

@@ -95,7 +95,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	var key nkeys.KeyPair
 	if *signingKey != "" {
-		k, err := readSigningKey(*signingKey)
+		k, err := site.ReadSeed(*signingKey)
 		if err != nil {
 			fmt.Fprintf(stderr, "coordinator: --signing-key: %v\n", err)
 			return 2
