@@ -23,6 +23,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -138,6 +139,9 @@ type testFleet struct {
 	// NATS server (TLS only, the site's identities); nil when it joins
 	// an external server without authentication.
 	site *authtest.Site
+	// ext is the site of the external server the fleet joins with
+	// credentials (startSiteFleet).
+	ext *siteNATS
 	// fleetConfig is the submitter's fleet.yaml (with site).
 	fleetConfig string
 }
@@ -174,12 +178,28 @@ gw3: node[701-1000]
 
 // startFleet starts SSH nodes node[1-1000] and local[1-20] (one
 // in-process SSH server, names mapped by an ssh_config), a coordinator
-// with the topology above (embedding NATS, or joining natsURL), and the
-// agents gw1 and gw2 (group gw[1-2]) and gw3 (group gw3).
+// with the topology above (embedding NATS, or joining natsURL without
+// credentials), and the agents gw1 and gw2 (group gw[1-2]) and gw3
+// (group gw3).
 func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 	t.Helper()
+	return launchFleet(t, natsURL, nil, agentArgs...)
+}
+
+// fleetAgents are the agents of startFleet, for a site of startSiteNATS.
+var fleetAgents = []site.AgentSpec{{ID: "gw1", Name: "gw1"}, {ID: "gw2", Name: "gw2"}, {ID: "gw3", Name: "gw3"}}
+
+// startSiteFleet is startFleet joining the external server ext (started
+// with fleetAgents) with the site's credentials and TLS.
+func startSiteFleet(t *testing.T, ext *siteNATS, agentArgs ...string) *testFleet {
+	t.Helper()
+	return launchFleet(t, ext.URL(), ext, agentArgs...)
+}
+
+func launchFleet(t *testing.T, natsURL string, ext *siteNATS, agentArgs ...string) *testFleet {
+	t.Helper()
 	dir := t.TempDir()
-	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}}
+	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}, ext: ext}
 	f.ssh, f.env = sshtest.StartNodes(t, sshtest.Config{}, append(sshtest.NodeNames("node", 1000), sshtest.NodeNames("local", 20)...)...)
 	topo := filepath.Join(dir, "topology.conf")
 	if err := os.WriteFile(topo, []byte(fleetTopology), 0o644); err != nil {
@@ -217,6 +237,11 @@ func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
 		}
 	} else {
 		args = append(args, "--nats", natsURL)
+		if ext != nil {
+			args = append(args, ext.coordCreds()...)
+			f.fleetConfig = ext.fleetConfig("tester")
+			clientOpts = ext.userOptions("tester")
+		}
 	}
 	f.natsURL = natsURL
 	var seedFile string
@@ -242,6 +267,8 @@ func (f *testFleet) startAgent(name string, extra ...string) *proc {
 		"--info", "ssh_config=" + f.env.ConfigPath}, extra...)
 	if f.site != nil {
 		args = append(args, "--id", name, "--creds", f.site.SeedFile(auth.Agent, name), "--ca", f.site.CA)
+	} else if f.ext != nil {
+		args = append(args, f.ext.agentCreds(name)...)
 	}
 	p := startProc(f.t, f.dir, "agent-"+name, "agent", args...)
 	f.agents[name] = p

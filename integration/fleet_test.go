@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -146,8 +145,10 @@ func TestFleetDrainAndNoAgent(t *testing.T) {
 
 func TestFleetNATSRestart(t *testing.T) {
 	skipShort(t)
-	srv := natstest.Start(t, 0)
-	f := startFleet(t, srv.URL())
+	// An external server with the site's TLS and credentials, restarted
+	// from the same nats-server.conf on the same port.
+	srv := startSiteNATS(t, 0, fleetAgents...)
+	f := startSiteFleet(t, srv)
 	restarted := false
 	res := f.run(protocol.JobSpec{ID: "restart", Nodes: "node[1-300],local[1-20]", Command: "sleep 0.3; echo x"}, func(el time.Duration) {
 		if !restarted && el > time.Second {

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/internal/testutil"
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -89,24 +90,39 @@ func startNATS(t *testing.T, maxPayload int32) string {
 	return s.ClientURL()
 }
 
+// execAgent is the agent of startDaemons: it serves the nodes under no
+// gateway with the exec worker.
+var execAgent = site.AgentSpec{ID: "exec1", Name: "local", Local: true}
+
+// startSiteDaemons starts the site NATS server of startDaemons, with
+// maxPayload (0: the default).
+func startSiteDaemons(t *testing.T, maxPayload int32, coordArgs ...string) *siteNATS {
+	t.Helper()
+	ext := startSiteNATS(t, maxPayload, execAgent)
+	startDaemons(t, ext, coordArgs...)
+	return ext
+}
+
 // startDaemons runs a coordinator and an agent serving the nodes under no
-// gateway with the exec worker, as processes joined to natsURL, and
-// waits for the agent to register.
-func startDaemons(t *testing.T, natsURL string, coordArgs ...string) {
+// gateway with the exec worker, as processes joined to the external
+// server ext with the site's credentials and TLS, and waits for the
+// agent to register.
+func startDaemons(t *testing.T, ext *siteNATS, coordArgs ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	seedFile, pub := signingKey(t, dir)
-	startProc(t, dir, "coordinator", "coordinator", append([]string{"--nats", natsURL, "--local-agent=false",
-		"--heartbeat", "500ms", "--signing-key", seedFile, "--policy", allowAllPolicy(t)}, coordArgs...)...)
-	startProc(t, dir, "agent", "agent", "--nats", natsURL, "--local", "--name", "local", "--worker", "exec",
-		"--coordinator-key", pub)
-	waitAgent(t, natsURL)
+	startProc(t, dir, "coordinator", "coordinator", append(append([]string{"--nats", ext.URL(), "--local-agent=false",
+		"--heartbeat", "500ms", "--signing-key", seedFile, "--policy", allowAllPolicy(t)}, ext.coordCreds()...), coordArgs...)...)
+	startProc(t, dir, "agent", "agent", append([]string{"--nats", ext.URL(), "--local", "--name", execAgent.Name, "--worker", "exec",
+		"--coordinator-key", pub}, ext.agentCreds(execAgent.ID)...)...)
+	waitAgent(t, ext.URL(), ext.userOptions("tester")...)
 }
 
-// waitAgent waits until the coordinator on natsURL knows an agent.
-func waitAgent(t *testing.T, natsURL string) {
+// waitAgent waits until the coordinator on natsURL knows an agent,
+// asking as the user "tester" connected with opts.
+func waitAgent(t *testing.T, natsURL string, opts ...nats.Option) {
 	t.Helper()
-	nc, err := nats.Connect(natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(natsURL, append(opts, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +160,8 @@ func writeHostfile(t *testing.T, names []string) string {
 // worker's command line), and every node ends exited.
 func TestHugeJobsDaemons(t *testing.T) {
 	skipShort(t)
-	url := startNATS(t, 128<<10)
-	startDaemons(t, url)
-	hugeJobs(t, []string{"FLEETSH_FLEET=" + url}, "through daemons", "true %hosts")
+	ext := startSiteDaemons(t, 128<<10)
+	hugeJobs(t, ext.csubEnv("tester"), "through daemons", "true %hosts")
 }
 
 // The same jobs on csub's in-process fleet (max_payload 1 MiB). The long
@@ -182,9 +197,8 @@ func TestHugeNodeSetRefused(t *testing.T) {
 	if r.status != 1 || r.stderr != want || r.stdout != "" {
 		t.Errorf("status %d, stdout %q, stderr %q; want stderr %q", r.status, r.stdout, r.stderr, want)
 	}
-	url := startNATS(t, 0)
-	startDaemons(t, url, "--max-nodes", "1000")
-	r = runCsubProc(t, []string{"FLEETSH_FLEET=" + url, "FLEETSH_MAX_NODES=2000"}, "-R", "exec", "-w", "n[1-1500]", "true")
+	ext := startSiteDaemons(t, 0, "--max-nodes", "1000")
+	r = runCsubProc(t, append(ext.csubEnv("tester"), "FLEETSH_MAX_NODES=2000"), "-R", "exec", "-w", "n[1-1500]", "true")
 	want = "csub: job %s refused by the coordinator: a job of 1500 nodes: over the coordinator's limit of 1000 nodes per job (coordinator --max-nodes)\n"
 	var id string
 	if _, err := fmt.Sscanf(r.stderr, "csub: job %s refused", &id); err != nil || r.status != 1 || r.stderr != fmt.Sprintf(want, id) {

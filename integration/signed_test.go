@@ -17,7 +17,7 @@ func TestAgentRunsOnlyShardsOfTrustedKey(t *testing.T) {
 	seedFile, _ := signingKey(t, dir)
 	_, otherKey := signingKey(t, t.TempDir())
 	startProc(t, dir, "coordinator", "coordinator", "--nats", url, "--local-agent=false", "--heartbeat", "500ms",
-		"--signing-key", seedFile)
+		"--signing-key", seedFile, "--policy", allowAllPolicy(t)) // waitAgent asks for the agents
 	startProc(t, dir, "agent", "agent", "--nats", url, "--local", "--name", "local", "--worker", "exec",
 		"--coordinator-key", otherKey)
 	waitAgent(t, url)
@@ -31,9 +31,8 @@ func TestAgentRunsOnlyShardsOfTrustedKey(t *testing.T) {
 		t.Errorf("stderr %q", r.stderr)
 	}
 
-	url = startNATS(t, 0)
-	startDaemons(t, url)
-	r = runCsubProc(t, []string{"FLEETSH_FLEET=" + url}, "-R", "exec", "-w", "n[1-2]", "echo ran")
+	ext := startSiteDaemons(t, 0)
+	r = runCsubProc(t, ext.csubEnv("tester"), "-R", "exec", "-w", "n[1-2]", "echo ran")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	slices.Sort(lines)
 	if r.status != 0 || strings.Join(lines, "|") != "n1: ran|n2: ran" {

@@ -126,11 +126,19 @@ func initSite(args []string, stderr io.Writer) int {
 		return siteExit(stderr, "init-site", err)
 	}
 	abs, _ := filepath.Abs(dir)
+	url := "URL"
+	if s, err := site.Load(abs); err == nil {
+		url = s.URL // the default, when --url was not given
+	}
 	fmt.Fprintf(stderr, `coordinator init-site: wrote the site in %s (%d users, %d agents):
   on the coordinator:  coordinator --config %s
+  or, with an external NATS server (a cluster): nats-server -c %s
+    and coordinator --nats %s --creds %s --ca %s --identities %s --signing-key %s
   copy each %s/ID/ to that gateway, each %s/ID/ to that user, at the same path
   (keep ca.key off the network; it is needed only to re-issue the server certificate)
 `, abs, len(users)+len(admins), len(agents), filepath.Join(abs, site.CoordinatorConfig),
+		filepath.Join(abs, site.NATSServerConfFile), url, filepath.Join(abs, site.CoordinatorSeedFile), filepath.Join(abs, site.CACertFile),
+		filepath.Join(abs, site.IdentitiesFile), filepath.Join(abs, site.CoordinatorSeedFile),
 		filepath.Join(abs, site.AgentsDir), filepath.Join(abs, site.UsersDir))
 	return 0
 }
@@ -243,6 +251,6 @@ func done(stderr io.Writer, name string, err error) int {
 	if err != nil {
 		return siteExit(stderr, name, err)
 	}
-	fmt.Fprintf(stderr, "coordinator %s: done; distribute the changed files and restart the coordinator (docs/SECURITY.md, \"Site credentials\")\n", name)
+	fmt.Fprintf(stderr, "coordinator %s: done; distribute the changed files, reload an external nats-server (nats-server --signal reload) and restart the coordinator (docs/SECURITY.md, \"Site credentials\")\n", name)
 	return 0
 }

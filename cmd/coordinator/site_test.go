@@ -22,7 +22,8 @@ func TestInitSite(t *testing.T) {
 	args := []string{"init-site", dir, "--user", "alice", "--user", "bob", "--admin", "root",
 		"--agent", "gw1", "--agent", "gw2:name=gw2,groups=compute+gpu",
 		"--host", "coord.example.org", "--ip", "10.0.0.5", "--url", "tls://coord.example.org:4222"}
-	if code, out := runOut(args...); code != 0 || !strings.Contains(out, "coordinator --config "+filepath.Join(dir, "coordinator.yaml")) {
+	if code, out := runOut(args...); code != 0 || !strings.Contains(out, "coordinator --config "+filepath.Join(dir, "coordinator.yaml")) ||
+		!strings.Contains(out, "nats-server -c "+filepath.Join(dir, "nats-server.conf")) {
 		t.Fatalf("init-site: exit %d, %s", code, out)
 	}
 	s, err := site.Load(dir)

@@ -223,13 +223,17 @@ func (w *writer) writeMeta() error {
 	return writeFile(w.path(MetaFile), append(b, '\n'))
 }
 
-// writeIdentities checks the site's identities together and writes them.
+// writeIdentities checks the site's identities together and writes them,
+// and the nats-server.conf that names them.
 func (w *writer) writeIdentities() error {
 	if err := checkIdentities(w.ids); err != nil {
 		return err
 	}
 	b, err := marshalIdentities(w.ids)
 	if err != nil {
+		return err
+	}
+	if err := w.writeNATSConf(); err != nil {
 		return err
 	}
 	return writeFile(w.path(IdentitiesFile), b)

@@ -34,9 +34,9 @@ func rotated(t *testing.T, dir string, f func() error, key string, files ...stri
 	if len(k0) != len(k1) || !slices.Equal(diff, []string{key}) && !(key == "" && len(diff) == 0) {
 		t.Errorf("keys changed: %q, want %q", diff, key)
 	}
-	files = append(files, IdentitiesFile)
-	if key == "" {
-		files = files[:len(files)-1]
+	if key != "" {
+		// The identities, and the nats-server.conf that names them.
+		files = append(files, IdentitiesFile, NATSServerConfFile)
 	}
 	slices.Sort(files)
 	if got := changed(before, snapshot(t, dir)); !slices.Equal(got, files) {
@@ -111,7 +111,7 @@ func TestAdd(t *testing.T) {
 	for _, f := range []string{"users/carol/", "users/dave/"} {
 		want = append(want, f+CACertFile, f+ClientConfigFile, f+UserSeedFile)
 	}
-	want = append(want, "agents/gw3/"+CACertFile, "agents/gw3/"+AgentConfigFile, "agents/gw3/"+AgentSeedFile, IdentitiesFile)
+	want = append(want, "agents/gw3/"+CACertFile, "agents/gw3/"+AgentConfigFile, "agents/gw3/"+AgentSeedFile, IdentitiesFile, NATSServerConfFile)
 	slices.Sort(want)
 	if got := changed(before, snapshot(t, dir)); !slices.Equal(got, want) {
 		t.Errorf("files changed %q, want %q", got, want)
@@ -157,7 +157,7 @@ func TestRemove(t *testing.T) {
 	}
 	var want []string
 	for _, f := range []string{"users/bob/" + CACertFile, "users/bob/" + ClientConfigFile, "users/bob/" + UserSeedFile,
-		"agents/gw1/" + CACertFile, "agents/gw1/" + AgentConfigFile, "agents/gw1/" + AgentSeedFile, IdentitiesFile} {
+		"agents/gw1/" + CACertFile, "agents/gw1/" + AgentConfigFile, "agents/gw1/" + AgentSeedFile, IdentitiesFile, NATSServerConfFile} {
 		want = append(want, f)
 	}
 	slices.Sort(want)

@@ -27,6 +27,12 @@ func startNATS(t *testing.T, s *Site) *server.Server {
 	for _, id := range s.Identities {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: id.Nkey})
 	}
+	return runServer(t, opts)
+}
+
+// runServer starts a NATS server with opts, shut down at test end.
+func runServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)

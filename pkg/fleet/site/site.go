@@ -13,6 +13,7 @@
 //	server.crt, server.key     the coordinator's NATS listener (ServerValidity)
 //	coordinator.seed           the coordinator's nkey: NATS identity and shard signing key
 //	identities.json            every identity with its public nkey ([]auth.Identity)
+//	nats-server.conf           nats-server -c, for an external server: TLS, a user per identity
 //	coordinator.yaml           coordinator --config
 //	site.json                  the URL and prefix new configs are written with
 //	users/<id>/                user.seed, ca.crt, fleet.yaml (csub), for admins and submitters
