@@ -114,9 +114,10 @@ func TestFleetPolicy(t *testing.T) {
 	}
 	auditPath := filepath.Join(dir, "audit.log")
 	url := fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))
-	coord := startProc(t, dir, "coordinator", "coordinator", "--listen", strings.TrimPrefix(url, "nats://"),
+	seed, pub := signingKey(t, dir)
+	coord := startProc(t, dir, "coordinator", "coordinator", "--listen", strings.TrimPrefix(url, "nats://"), "--signing-key", seed,
 		"--local-agent=false", "--heartbeat", "200ms", "--policy", write("coord-policy.yaml", coordPolicy), "--audit-log", auditPath)
-	startProc(t, dir, "agent", "agent", "--nats", url, "--name", "local", "--local", "--worker", "exec",
+	startProc(t, dir, "agent", "agent", "--nats", url, "--name", "local", "--local", "--worker", "exec", "--coordinator-key", pub,
 		"--policy", write("agent-policy.yaml", agentPolicy))
 	awaitFile(t, filepath.Join(dir, "coordinator.log"), "agent registered", 1)
 
