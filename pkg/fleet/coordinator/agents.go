@@ -151,6 +151,12 @@ func (c *Coordinator) liveAgents(group string) []*agent {
 // coordinator that was itself cut from NATS heard nobody meanwhile, so
 // the silence counts only from its reconnection.
 func (c *Coordinator) checkLiveness(now time.Time) {
+	if !c.nc.IsConnected() {
+		// Cut from NATS, the coordinator hears nobody: that silence is
+		// its own, not its agents'. Their clocks restart at the
+		// reconnection (reconnectedAt).
+		return
+	}
 	c.mu.Lock()
 	var lost []string
 	since := c.reconnectedAt()

@@ -170,6 +170,24 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	}
 }
 
+// awaitNATS waits until the coordinator's connection is up again: false
+// when it never will be (closed, or the coordinator stops).
+func (c *Coordinator) awaitNATS() bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !c.nc.IsConnected() {
+		if c.nc.IsClosed() {
+			return false
+		}
+		select {
+		case <-c.ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
+
 // sendShard asks the shard's agent to take it, retrying a lost request
 // (the agent dedupes by shard key); an agent that refuses or is gone gets
 // its nodes handed to another one.
@@ -217,6 +235,16 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 			// No agent could take it either: say so, not "no agent".
 			err, busy = fmt.Errorf("the shard message is over the NATS server's max_payload of %d bytes: %w", c.maxPayload(), err), false
 			break
+		}
+		if !c.nc.IsConnected() {
+			// Cut from NATS, the request may never have left, or its
+			// answer never come back: ask again once connected, without
+			// counting this try against the agent.
+			if !c.awaitNATS() {
+				return
+			}
+			attempt--
+			continue
 		}
 		if errors.Is(err, wire.ErrNoCoordinator) || errors.Is(err, nats.ErrNoResponders) || c.ctx.Err() != nil {
 			break // nobody listens there any more
