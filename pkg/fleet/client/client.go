@@ -31,13 +31,13 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -239,9 +239,11 @@ func (c *Client) checkUser() error {
 	return nil
 }
 
-// NewID returns a new random job id (26 letters and digits, see
-// protocol.ValidID).
-func NewID() string { return rand.Text() }
+// NewID returns a new job id: a time-ordered UUID (version 7, RFC 9562),
+// so that ids sort by submission time in `csub jobs`, the registry and
+// the audit log, and are what operators expect to grep for. It is a
+// protocol.ValidID (36 hex digits and dashes).
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Submit sends spec to the coordinator and returns the job, whose output
 // is then read with Next. It fills spec.ID (random) and spec.User (from
