@@ -193,26 +193,11 @@ func (c *Coordinator) agentLost(j *job, id string) {
 		if s.agent != id || s.dead || s.done {
 			continue
 		}
-		s.dead = true
-		var lostNodes []uint32
-		for _, n := range s.nodes {
-			if !j.runs(s, n) {
-				continue
-			}
-			if j.track.Phase(n) == protocol.PhaseRunning && !j.spec.RerunOnLoss {
-				lostNodes = append(lostNodes, n)
-				continue
-			}
-			if j.cancelled {
-				continue
-			}
+		if nodes := j.giveUp(s, fmt.Sprintf("gateway agent %s lost while the command ran", id)); len(nodes) > 0 {
 			if redo == nil {
 				redo = make(map[string][]uint32)
 			}
-			redo[s.group] = append(redo[s.group], n)
-		}
-		if len(lostNodes) > 0 {
-			j.finishMany(lostNodes, protocol.StateLost, fmt.Sprintf("gateway agent %s lost while the command ran", id))
+			redo[s.group] = append(redo[s.group], nodes...)
 		}
 	}
 	if j.cancelled {
@@ -223,6 +208,30 @@ func (c *Coordinator) agentLost(j *job, id string) {
 		c.dispatch(j, g, nodes, id)
 	}
 	c.checkDone(j)
+}
+
+// giveUp ends shard s: its nodes that started end as "gateway lost" with
+// why (unless the job may run them again); it returns those to run again
+// elsewhere. Call with j.mu held.
+func (j *job) giveUp(s *shard, why string) (redo []uint32) {
+	s.dead = true
+	var lostNodes []uint32
+	for _, n := range s.nodes {
+		if !j.runs(s, n) {
+			continue
+		}
+		if j.track.Phase(n) == protocol.PhaseRunning && !j.spec.RerunOnLoss {
+			lostNodes = append(lostNodes, n)
+			continue
+		}
+		if !j.cancelled {
+			redo = append(redo, n)
+		}
+	}
+	if len(lostNodes) > 0 {
+		j.finishMany(lostNodes, protocol.StateLost, why)
+	}
+	return redo
 }
 
 // Agents lists the agents the coordinator knows, live or lost, by id: what

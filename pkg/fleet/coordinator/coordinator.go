@@ -90,6 +90,9 @@ type Config struct {
 	// CancelGrace is how long agents have to confirm a cancel before the
 	// coordinator ends the nodes itself (5 s).
 	CancelGrace time.Duration
+	// ProgressGrace is added to a job's connect and command timeouts to
+	// make the progress deadline of its shards (30 s; see progress.go).
+	ProgressGrace time.Duration
 	// KeepJobs is how long finished jobs stay in the registry (1 h).
 	KeepJobs time.Duration
 	// MaxReplay bounds the output lines a job keeps for `csub attach`
@@ -153,6 +156,7 @@ func (cfg *Config) defaults() {
 	def(&cfg.FlushInterval, 50*time.Millisecond)
 	def(&cfg.DetachAfter, 15*time.Second)
 	def(&cfg.CancelGrace, 5*time.Second)
+	def(&cfg.ProgressGrace, 30*time.Second)
 	def(&cfg.KeepJobs, time.Hour)
 	def(&cfg.StdinRetry, 2*time.Second)
 	if cfg.MaxCapacity <= 0 {
@@ -618,6 +622,7 @@ func (c *Coordinator) checkJobs(now time.Time) {
 	c.mu.Lock()
 	c.expireParts(now)
 	jobs := c.activeJobs()
+	reconnected := c.reconnectedAt()
 	c.mu.Unlock()
 	for _, j := range jobs {
 		j.mu.Lock()
@@ -626,7 +631,11 @@ func (c *Coordinator) checkJobs(now time.Time) {
 		}
 		old := j.complete() && !j.ended.IsZero() && now.Sub(j.ended) > c.cfg.KeepJobs
 		j.takeStdin() // a parked chunk: room from a shard that ended, or the job's end
+		stuck := j.stuckShards(now, reconnected)
 		j.mu.Unlock()
+		for _, s := range stuck {
+			c.shardStuck(j, s)
+		}
 		c.checkDone(j)
 		if old {
 			c.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -130,6 +131,9 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	ready, dup := s.reorder.Push(b.Seq, &b)
 	for _, rb := range ready {
 		j.merge(s, rb)
+	}
+	if len(ready) > 0 {
+		s.progressAt = time.Now()
 	}
 	var missing []uint64
 	if dup {

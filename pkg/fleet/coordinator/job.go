@@ -58,6 +58,9 @@ type shard struct {
 	// shard needs no more (EOF sent, its commands ended, or it failed).
 	stdinSent uint64
 	stdinDone bool
+	// progressAt is when the shard last made progress: dispatched, or a
+	// batch merged (see progress.go).
+	progressAt time.Time
 }
 
 func newJob(c *Coordinator, spec protocol.JobSpec, nodes []string) *job {
@@ -86,7 +89,7 @@ func (j *job) newShard(id string, attempt int, group, agent string, nodes []uint
 		id = fmt.Sprintf("s%d", j.nshards)
 	}
 	s := &shard{id: id, attempt: attempt, key: protocol.ShardKey(j.spec.ID, id, attempt),
-		group: group, agent: agent, nodes: nodes}
+		group: group, agent: agent, nodes: nodes, progressAt: time.Now()}
 	j.shards[s.key] = s
 	for _, n := range nodes {
 		j.track.Dispatch(n)

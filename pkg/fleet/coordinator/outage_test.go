@@ -56,3 +56,39 @@ func TestOutageIsNotAgentSilence(t *testing.T) {
 		}
 	}
 }
+
+// An agent that heartbeats but makes no progress does not hold a job for
+// ever: past the progress deadline (connect + command timeout + grace)
+// its shard is given up, the node it started ends "gateway lost", the
+// one it never started runs on another agent, and it is told to cancel.
+func TestStuckShardGivenUp(t *testing.T) {
+	srv, _ := startCoordinator(t, Config{ProgressGrace: 200 * time.Millisecond})
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, protocol.JobSpec{ID: "jstuck", Nodes: "n[1-2]", Command: "true",
+		ConnectTimeout: 100 * time.Millisecond, CommandTimeout: 200 * time.Millisecond})
+	s := a.shard()
+	a.send(s, start(0)) // then nothing, while it heartbeats on
+	b := newFakeAgent(t, srv, "a2")
+	redo := b.shard()
+	if n := expand(t, redo.Nodes); len(n) != 1 || n[0] != "n2" {
+		t.Fatalf("the stuck shard's unstarted nodes went elsewhere as %v", n)
+	}
+	seq := b.send(redo, start(0), exit(0, 0))
+	if r := b.doneEventually(redo, seq); !r.OK {
+		t.Fatalf("a2's summary: %+v", r)
+	}
+	res := wait()
+	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
+		t.Errorf("states %v", res.states)
+	}
+	for {
+		select {
+		case ctl := <-a.ctl:
+			if ctl.Kind == protocol.ControlCancel && ctl.Shard == s.ID {
+				return
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the stuck agent was not told to cancel its shard")
+		}
+	}
+}
