@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -55,14 +56,9 @@ func (s *siteNATS) run() error {
 	if s.maxPayload > 0 {
 		opts.MaxPayload = s.maxPayload
 	}
-	srv, err := server.NewServer(opts)
+	srv, err := natstest.RunOptions(opts)
 	if err != nil {
 		return err
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return fmt.Errorf("nats server on port %d not ready", s.port)
 	}
 	s.srv = srv
 	return nil
@@ -77,16 +73,7 @@ func (s *siteNATS) stop() {
 // the same port, after pause.
 func (s *siteNATS) Restart(pause time.Duration) {
 	s.t.Helper()
-	s.stop()
-	time.Sleep(pause)
-	var err error
-	for range 50 { // the port may linger a moment
-		if err = s.run(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.t.Fatalf("restart nats on %d: %v", s.port, err)
+	natstest.Restart(s.t, s.port, pause, s.stop, s.run)
 }
 
 // URL is the server's URL, by a name its certificate carries.

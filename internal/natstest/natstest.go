@@ -41,13 +41,17 @@ func Run(port int) (*server.Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	opts := &server.Options{
+	return RunOptions(&server.Options{
 		Host:       "127.0.0.1",
 		Port:       port,
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPending: 128 << 20,
-	}
+	})
+}
+
+// RunOptions starts a server with opts and waits until it is ready.
+func RunOptions(opts *server.Options) (*server.Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
@@ -55,9 +59,25 @@ func Run(port int) (*server.Server, error) {
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("nats server on port %d not ready", port)
+		return nil, fmt.Errorf("nats server on port %d not ready", opts.Port)
 	}
 	return s, nil
+}
+
+// Restart stops a server with stop and, after pause, starts it again on
+// the same port with start, retrying while the port lingers.
+func Restart(t testing.TB, port int, pause time.Duration, stop func(), start func() error) {
+	t.Helper()
+	stop()
+	time.Sleep(pause)
+	var err error
+	for range 50 { // the port may linger a moment
+		if err = start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("restart nats on %d: %v", port, err)
 }
 
 // URL is the server's client URL.
@@ -76,18 +96,13 @@ func (s *Server) Stop() {
 // pause.
 func (s *Server) Restart(pause time.Duration) {
 	s.t.Helper()
-	s.Stop()
-	time.Sleep(pause)
-	var err error
-	for range 50 { // the port may linger a moment
-		var ns *server.Server
-		if ns, err = Run(s.port); err == nil {
+	Restart(s.t, s.port, pause, s.Stop, func() error {
+		ns, err := Run(s.port)
+		if err == nil {
 			s.Server = ns
-			return
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.t.Fatalf("restart nats on %d: %v", s.port, err)
+		return err
+	})
 }
 
 // Connect connects a client that reconnects forever, closed at test end.
