@@ -59,6 +59,7 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--signing-key", notSeed, "--listen", ""}, 2},
 		{[]string{"--shard-ttl", "2h", "--listen", ""}, 2},
 		{[]string{"--shard-ttl", "0s", "--listen", ""}, 2},
+		{[]string{"--max-user-nodes", "10", "--max-nodes", "100", "--listen", ""}, 2}, // under one job's limit
 		{[]string{"--policy", filepath.Join(dir, "missing.yaml"), "--listen", ""}, 1},
 		{[]string{"--policy", badConf, "--listen", ""}, 1}, // not a policy
 		{[]string{"--audit-log", filepath.Join(dir, "no", "dir", "audit.log"), "--listen", ""}, 1},
