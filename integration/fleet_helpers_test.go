@@ -198,11 +198,18 @@ func startSiteFleet(t *testing.T, ext *siteNATS, agentArgs ...string) *testFleet
 
 func launchFleet(t *testing.T, natsURL string, ext *siteNATS, agentArgs ...string) *testFleet {
 	t.Helper()
+	return launchTopology(t, natsURL, ext, fleetTopology, agentArgs...)
+}
+
+// launchTopology is launchFleet with another topology.conf: its gateways
+// must be gw1, gw2 and gw3.
+func launchTopology(t *testing.T, natsURL string, ext *siteNATS, topology string, agentArgs ...string) *testFleet {
+	t.Helper()
 	dir := t.TempDir()
 	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}, ext: ext}
 	f.ssh, f.env = sshtest.StartNodes(t, sshtest.Config{}, append(sshtest.NodeNames("node", 1000), sshtest.NodeNames("local", 20)...)...)
 	topo := filepath.Join(dir, "topology.conf")
-	if err := os.WriteFile(topo, []byte(fleetTopology), 0o644); err != nil {
+	if err := os.WriteFile(topo, []byte(topology), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"--policy", allowAllPolicy(t), "--topology", topo, "--root", "admin", "--heartbeat", "200ms", "--lost-after", "1500ms",

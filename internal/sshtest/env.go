@@ -38,8 +38,11 @@ type Env struct {
 	servers map[*Server]bool
 }
 
+// nodeGroup is one address and the names (or Host patterns) leading to
+// it.
 type nodeGroup struct {
-	srv   *Server
+	host  string
+	port  int
 	names []string
 }
 
@@ -91,7 +94,8 @@ func NodeNames(prefix string, n int) []string {
 	return names
 }
 
-// AddNodes maps names to s in the config, authorizes the Env's key on s
+// AddNodes maps names (node names or ssh_config Host patterns) to s in
+// the config, authorizes the Env's key on s
 // and adds s's host key to known_hosts (once per server).
 func (e *Env) AddNodes(s *Server, names ...string) error {
 	e.mu.Lock()
@@ -111,7 +115,19 @@ func (e *Env) AddNodes(s *Server, names ...string) error {
 			return fmt.Errorf("sshtest: %w", err)
 		}
 	}
-	e.groups = append(e.groups, nodeGroup{srv: s, names: append([]string(nil), names...)})
+	e.groups = append(e.groups, nodeGroup{host: s.Host(), port: s.Port(), names: append([]string(nil), names...)})
+	return e.write()
+}
+
+// AddHost maps names to host:port in the config, where no Server of
+// this package answers: a port nothing listens on (connection refused)
+// or another server. Names may be ssh_config Host patterns ("hang*"),
+// as in AddNodes; blocks keep the order they were added in, and the
+// first that matches a name wins.
+func (e *Env) AddHost(host string, port int, names ...string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.groups = append(e.groups, nodeGroup{host: host, port: port, names: append([]string(nil), names...)})
 	return e.write()
 }
 
@@ -138,7 +154,7 @@ func (e *Env) write() error {
 		// Several names per Host line keeps a 10 000-node config small.
 		for i := 0; i < len(g.names); i += 64 {
 			j := min(i+64, len(g.names))
-			fmt.Fprintf(&b, "\nHost %s\n    HostName %s\n    Port %d\n", strings.Join(g.names[i:j], " "), g.srv.Host(), g.srv.Port())
+			fmt.Fprintf(&b, "\nHost %s\n    HostName %s\n    Port %d\n", strings.Join(g.names[i:j], " "), g.host, g.port)
 		}
 	}
 	fmt.Fprintf(&b, "\nHost *\n    IdentityFile %s\n    IdentitiesOnly yes\n    IdentityAgent none\n", quote(e.KeyPath))

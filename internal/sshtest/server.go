@@ -1,7 +1,8 @@
 // Package sshtest is an in-process SSH server for tests, built on
 // golang.org/x/crypto/ssh. It listens on 127.0.0.1 only, runs "exec"
 // requests with /bin/sh -c as the current user ("shell" requests with a
-// /bin/sh reading stdin, without a terminal), serves the "sftp"
+// /bin/sh reading stdin, without a terminal) or, with Config.Exec, in
+// process without forking (internal/nodesim), serves the "sftp"
 // subsystem with github.com/pkg/sftp, forwards "direct-tcpip" channels to
 // loopback addresses (so it can be a ProxyJump host) and has knobs to
 // inject the failures a fleet meets: refused authentication, a server that
@@ -15,6 +16,7 @@ package sshtest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -48,6 +50,10 @@ type Config struct {
 	Dir string
 	// Env is added to the environment of commands.
 	Env []string
+	// Exec, when set, runs "exec" requests in process instead of with
+	// /bin/sh -c: no process is forked, so one server answers thousands
+	// of sessions cheaply. "shell" requests are then refused.
+	Exec ExecFunc
 	// Logf, when set, receives one line per notable server event.
 	Logf func(format string, args ...any)
 }
@@ -66,6 +72,10 @@ type Stats struct {
 	Signals        int // signal requests received
 	SFTP           int // sftp subsystems served
 	Forwards       int // direct-tcpip channels opened
+	// SlowestHandshake is the longest a connection took from its
+	// accept to the end of authentication: how near a client's connect
+	// timeout the healthy connections came.
+	SlowestHandshake time.Duration
 }
 
 // Server is a running in-process SSH server. Its methods are safe for
@@ -92,9 +102,13 @@ type Server struct {
 	nconns, handshakes, authFailures, dropped atomic.Int64
 	sessions, active, maxActive, execs        atomic.Int64
 	signals, sftps, forwards                  atomic.Int64
+	slowest                                   atomic.Int64 // ns
 
 	done chan struct{}
-	wg   sync.WaitGroup
+	// base is the parent of Exec's contexts, cancelled by Close.
+	base     context.Context
+	stopBase context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // NewServer starts a server listening on 127.0.0.1 on a free port.
@@ -130,6 +144,7 @@ func NewServer(cfg Config) (*Server, error) {
 		procs:      make(map[*os.Process]struct{}),
 		done:       make(chan struct{}),
 	}
+	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.noSFTP.Store(cfg.NoSFTP)
 	for _, k := range cfg.AuthorizedKeys {
 		s.authorized[string(k.Marshal())] = true
@@ -200,7 +215,8 @@ func (s *Server) SetRejectAuth(reject bool) { s.rejectAuth.Store(reject) }
 
 // SetStall makes the server accept TCP connections and never answer, as a
 // hung host or a full sshd does: clients can only time out. Connections
-// accepted while stalling stay silent until Close.
+// accepted while stalling stay silent until the client hangs up or
+// Close.
 func (s *Server) SetStall(stall bool) { s.stall.Store(stall) }
 
 // SetHandshakeDelay makes the server wait d after accepting a connection
@@ -230,6 +246,8 @@ func (s *Server) Stats() Stats {
 		Signals:        int(s.signals.Load()),
 		SFTP:           int(s.sftps.Load()),
 		Forwards:       int(s.forwards.Load()),
+
+		SlowestHandshake: time.Duration(s.slowest.Load()),
 	}
 }
 
@@ -249,6 +267,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	close(s.done)
+	s.stopBase()
 	err := s.ln.Close()
 	for c := range s.conns {
 		_ = c.Close()
@@ -346,8 +365,10 @@ func (s *Server) sleep(d time.Duration) bool {
 func (s *Server) serveConn(c net.Conn) {
 	if s.stall.Load() {
 		// Hold the connection open and silent: only the client's own
-		// timeout (or Close) ends it.
-		<-s.done
+		// timeout (or Close, which closes c) ends it. Reading what the
+		// client sends (its banner) frees the connection as soon as it
+		// hangs up, so thousands of timed-out clients hold no socket.
+		_, _ = io.Copy(io.Discard, c)
 		return
 	}
 	if d := time.Duration(s.delay.Load()); d > 0 && !s.sleep(d) {
@@ -358,12 +379,14 @@ func (s *Server) serveConn(c net.Conn) {
 		s.dropDuringKex(c)
 		return
 	}
+	began := time.Now()
 	sconn, chans, reqs, err := ssh.NewServerConn(c, s.sconfig)
 	if err != nil {
 		s.logf("handshake from %s: %v", c.RemoteAddr(), err)
 		return
 	}
 	s.handshakes.Add(1)
+	storeMax(&s.slowest, int64(time.Since(began)))
 	defer sconn.Close()
 	s.wg.Add(1)
 	go func() {
@@ -380,7 +403,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.serveSession(ch, creqs)
+				s.serveSession(sconn, ch, creqs)
 			}()
 		case "direct-tcpip":
 			s.wg.Add(1)
@@ -418,5 +441,14 @@ func (s *Server) dropDuringKex(c net.Conn) {
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0) // close with RST, not FIN
+	}
+}
+
+// storeMax raises v to n if n is larger.
+func storeMax(v *atomic.Int64, n int64) {
+	for {
+		if m := v.Load(); n <= m || v.CompareAndSwap(m, n) {
+			return
+		}
 	}
 }

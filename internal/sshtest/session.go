@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,19 +50,14 @@ func killGroup(p *os.Process, name string) {
 
 func (s *Server) enterSession() {
 	s.sessions.Add(1)
-	n := s.active.Add(1)
-	for {
-		m := s.maxActive.Load()
-		if n <= m || s.maxActive.CompareAndSwap(m, n) {
-			return
-		}
-	}
+	storeMax(&s.maxActive, s.active.Add(1))
 }
 
-// serveSession handles the requests of one session channel. It returns
-// when the client closes the channel; the command, if any, is finished by
-// its own goroutine (which closes the channel after sending the status).
-func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
+// serveSession handles the requests of one session channel of conn. It
+// returns when the client closes the channel; the command, if any, is
+// finished by its own goroutine (which closes the channel after sending
+// the status).
+func (s *Server) serveSession(conn ssh.Conn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	s.enterSession()
 	// A session stops counting as active when its command's exit status
 	// is sent: the client then closes it, and may open the next one
@@ -72,17 +68,33 @@ func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	var (
 		mu      sync.Mutex
 		proc    *os.Process
+		stop    context.CancelCauseFunc // Config.Exec's command
 		started bool
 	)
 	for req := range reqs {
 		switch req.Type {
 		case "exec", "shell":
 			var p struct{ Command string }
-			if started || (req.Type == "exec" && ssh.Unmarshal(req.Payload, &p) != nil) {
+			if started || (req.Type == "exec" && ssh.Unmarshal(req.Payload, &p) != nil) ||
+				(req.Type == "shell" && s.cfg.Exec != nil) {
 				_ = req.Reply(false, nil)
 				continue
 			}
 			started = true
+			if s.cfg.Exec != nil {
+				ctx, cancel := context.WithCancelCause(s.base)
+				mu.Lock()
+				stop = cancel
+				mu.Unlock()
+				s.execs.Add(1)
+				_ = req.Reply(true, nil)
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.runInProcess(ctx, conn, ch, p.Command, leave)
+				}()
+				continue
+			}
 			args := []string{"-c", p.Command}
 			if req.Type == "shell" {
 				// A shell reading its commands from stdin, as a login
@@ -128,6 +140,9 @@ func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			mu.Lock()
 			if proc != nil {
 				killGroup(proc, p.Signal)
+			}
+			if stop != nil {
+				stop(signalCause{p.Signal})
 			}
 			mu.Unlock()
 			if req.WantReply {
@@ -191,16 +206,26 @@ func (s *Server) finishExec(ch ssh.Channel, cmd *exec.Cmd, leave func()) {
 	_ = ch.CloseWrite()
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
-		_, _ = ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
-			Signal     string
-			CoreDumped bool
-			Error      string
-			Lang       string
-		}{signalName(ws.Signal()), ws.CoreDump(), "", ""}))
+		sendExitSignal(ch, signalName(ws.Signal()), ws.CoreDump())
 	} else {
-		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(ws.ExitStatus())}))
+		sendExitStatus(ch, ws.ExitStatus())
 	}
 	_ = ch.Close()
+}
+
+// sendExitSignal reports a command killed by the named signal.
+func sendExitSignal(ch ssh.Channel, name string, core bool) {
+	_, _ = ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+		Signal     string
+		CoreDumped bool
+		Error      string
+		Lang       string
+	}{name, core, "", ""}))
+}
+
+// sendExitStatus reports a command's exit status.
+func sendExitStatus(ch ssh.Channel, status int) {
+	_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
 }
 
 func (s *Server) serveSFTP(ch ssh.Channel) {
