@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -82,5 +83,55 @@ func TestUnconfirmedShardStartedNodeIsLost(t *testing.T) {
 	}
 	if lost != 1 || exited != 3 || runs != 2 {
 		t.Errorf("%d lost, %d exited in %d shards of b1; want 1, 3, 2", lost, exited, runs)
+	}
+}
+
+// After an outage every client reconnects on its own backoff: an agent
+// may come back seconds after the coordinator. Its silence meanwhile is
+// the outage's, not its own: the coordinator counts it only from
+// wire.MaxReconnectWait after its reconnection, and the agent, back
+// later than LostAfter, finishes its shard.
+func TestAgentBackLaterThanCoordinator(t *testing.T) {
+	const lostAfter = 300 * time.Millisecond
+	srv, co := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: lostAfter})
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, protocol.JobSpec{ID: "jlate", Nodes: "n[1-2]", Command: "true"})
+	s := a.shard()
+	a.send(s, start(0, 1))
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(200 * time.Millisecond)
+	a.silence() // the agent is not back yet
+	for !co.nc.IsConnected() || !a.nc.IsConnected() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(4 * lostAfter)
+	// Back: it heartbeats again and ends its nodes.
+	hello := protocol.Hello{Agent: "a1", Name: "a1", Local: true, Capacity: 10}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			_ = wire.PublishJSON(a.nc, subj.Heartbeat("a1"), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	if err := co.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	seq := a.send(s, exit(0, 0, 1))
+	if r := a.doneEventually(s, seq); !r.OK {
+		t.Fatalf("summary of the agent back after the coordinator: %+v", r)
+	}
+	res := wait()
+	for _, n := range []string{"n1", "n2"} {
+		if res.states[n] != protocol.StateExited {
+			t.Errorf("%s ended %v, want exited", n, res.states[n])
+		}
 	}
 }
