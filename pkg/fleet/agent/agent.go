@@ -472,7 +472,9 @@ func (a *Agent) watchConn(ctx context.Context, status chan nats.Status) {
 		a.resumed = make(chan struct{})
 		a.mu.Unlock()
 		a.kickHeartbeat()
-		a.log.Info("nats connected: streams resumed", "shards", len(shards), "resent", resent)
+		if len(shards) > 0 {
+			a.log.Info("nats connected: streams resumed", "shards", len(shards), "resent", resent)
+		}
 	}
 }
 

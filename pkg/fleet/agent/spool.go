@@ -137,11 +137,12 @@ func newBudget(maxMem, maxDisk int64, base, prefix string) *budget {
 
 // room reports whether a new batch of n bytes may be kept: in memory, or
 // by spilling as much to disk. A flusher takes no events while it is
-// false.
+// false. With nothing in memory there is always room for one batch, so
+// that bounds under a batch slow the shards down but never stop them.
 func (b *budget) room(n int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.mem+int64(n) <= b.maxMem || b.broken == nil && b.disk+int64(n+recordHeader) <= b.maxDisk
+	return b.mem == 0 || b.mem+int64(n) <= b.maxMem || b.broken == nil && b.disk+int64(n+recordHeader) <= b.maxDisk
 }
 
 // wait returns a channel closed at the next release of memory or disk.

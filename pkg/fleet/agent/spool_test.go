@@ -183,6 +183,25 @@ func TestSpoolBounds(t *testing.T) {
 	}
 }
 
+// Bounds under one batch slow a shard down, never stop it: with nothing
+// in memory there is room for one batch.
+func TestSpoolTinyBounds(t *testing.T) {
+	b := newBudget(10, 10, t.TempDir(), "t-")
+	s := newSpool(b, "j/s/1", 16, 1<<10)
+	for i := range 3 {
+		if !b.room(300) {
+			t.Fatalf("batch %d: no room with nothing kept", i)
+		}
+		addN(t, s, 1, 300)
+		if b.room(300) {
+			t.Fatalf("batch %d: room for a second batch", i)
+		}
+		got, err := s.pending()
+		wantBatches(t, got, err, uint64(i+1), 300)
+		s.ack(uint64(i + 1))
+	}
+}
+
 // A spill directory that cannot be made stops spilling, never the data:
 // batches stay in memory and the room check then says no.
 func TestSpoolBrokenDir(t *testing.T) {
