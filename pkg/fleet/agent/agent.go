@@ -239,7 +239,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		replay:  newReplayCache(maxReplayKeys),
 		changed: make(chan struct{}),
 		resumed: make(chan struct{}),
-		keep:    newBudget(int64(cfg.MaxBuffered), cfg.MaxSpill, cfg.SpillDir, "fleetsh-spill-"+cfg.ID+"-"),
+		keep:    newBudget(int64(cfg.MaxBuffered), cfg.MaxSpill, cfg.SpillDir, "fleetsh-spill-"+cfg.ID+"."),
 	}
 	a.hbEvery.Store(int64(cfg.Heartbeat))
 	a.hello = protocol.Hello{Agent: cfg.ID, Name: cfg.Name, Local: cfg.Local, Groups: cfg.Groups,
@@ -306,6 +306,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.watchConn(hard, status)
 
 	a.log.Info("agent starting", "name", a.cfg.Name, "capacity", a.cfg.Capacity, "worker", a.cfg.Worker)
+	if old := a.keep.clean(); len(old) > 0 {
+		a.log.Warn("removed the spill files a previous run of this agent left", "dirs", old)
+	}
 	err = a.register(ctx)
 	if err == nil {
 		a.heartbeatLoop(ctx)

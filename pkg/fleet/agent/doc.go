@@ -83,7 +83,8 @@
 // files in a private directory (mode 0700, files 0600) under
 // Config.SpillDir, read back in order when they are sent, and removed
 // once acknowledged, when the shard ends, and with the directory when
-// the agent stops. Only past Config.MaxSpill bytes of spill files (1 GiB)
+// the agent stops (a run killed before that leaves it: the next start of
+// the same agent id removes it). Only past Config.MaxSpill bytes of spill files (1 GiB)
 // too does the flusher stop taking events: the buffer then fills (four
 // batches) and holds the engine's loop back, which stops reading the
 // nodes' output (back-pressure reaches the commands through their

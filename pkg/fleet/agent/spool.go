@@ -184,6 +184,19 @@ func (b *budget) spillDir() (string, error) {
 	return b.dir, nil
 }
 
+// clean removes the spill directories a previous run under the same
+// prefix (the same agent id) left behind: killed, it could not remove
+// them, and nothing will ever read them.
+func (b *budget) clean() (removed []string) {
+	ents, _ := os.ReadDir(b.base) // none yet: nothing to clean
+	for _, e := range ents {
+		if dir := filepath.Join(b.base, e.Name()); e.IsDir() && strings.HasPrefix(e.Name(), b.prefix) && os.RemoveAll(dir) == nil {
+			removed = append(removed, dir)
+		}
+	}
+	return removed
+}
+
 // stats returns the bytes ever spilled and the most on disk at once.
 func (b *budget) stats() (spilled, peak int64) {
 	b.mu.Lock()

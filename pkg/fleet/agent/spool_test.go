@@ -148,6 +148,23 @@ func TestSpoolSpill(t *testing.T) {
 	}
 }
 
+// A run killed before it could remove its spill directory leaves it: the
+// next run of the same agent removes it, and nobody else's.
+func TestSpoolCleanStale(t *testing.T) {
+	base := t.TempDir()
+	old := newBudget(0, 1<<20, base, "fleetsh-spill-gw1.")
+	addN(t, newSpool(old, "j/s/1", 16, 1<<10), 2, 300)
+	// Agent ids hold no dot: gw1-b's directories are not gw1's.
+	other := newBudget(0, 1<<20, base, "fleetsh-spill-gw1-b.")
+	addN(t, newSpool(other, "j/s/1", 16, 1<<10), 2, 300)
+	if got := newBudget(0, 1<<20, base, "fleetsh-spill-gw1.").clean(); len(got) != 1 || got[0] != old.dir {
+		t.Fatalf("removed %v, want %s", got, old.dir)
+	}
+	if _, err := os.Stat(other.dir); err != nil {
+		t.Fatalf("another agent's spill directory went: %v", err)
+	}
+}
+
 // Past both bounds there is no room (the flusher then holds the engine
 // back); an ack makes room and says so. Closing removes the files.
 func TestSpoolBounds(t *testing.T) {
