@@ -142,7 +142,9 @@
 // fires, while the connection is down. At the reconnection the client
 // restores the subscriptions and the agent resumes every stream at once:
 // each shard sends its unacknowledged batches again (whatever was in
-// flight may have been lost) and the flusher sends the rest as acks come,
+// flight may have been lost; a coordinator that reconnects later gets
+// them from the resend of overdue batches) and the flusher sends the
+// rest as acks come,
 // a summary waiting for its answer is asked again at once, and a
 // heartbeat goes out. Nothing the agent waits for from the coordinator
 // gives up: summaries are retried until answered. If the agent itself

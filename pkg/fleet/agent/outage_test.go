@@ -2,6 +2,7 @@ package agent
 
 import (
 	"path/filepath"
+	"strings"
 	"strconv"
 	"testing"
 	"time"
@@ -59,5 +60,41 @@ func TestOutageSpillsAndResumes(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return a.lookup(sh.Key()) == nil })
 	if left, _ := filepath.Glob(filepath.Join(dir, "*", "*.spill")); len(left) > 0 {
 		t.Errorf("spill files left after the summary was acknowledged: %v", left)
+	}
+}
+
+// What was in flight when the agent's connection went is sent again at
+// the reconnection, not when its ack is overdue (an hour here) nor when a
+// summary reply says it is missing (this coordinator never says so).
+// (After a server restart the agent may reconnect before the coordinator
+// does; its overdue batches then go with the stale timer, ResendAfter.)
+func TestReconnectionResendsInFlight(t *testing.T) {
+	t.Parallel()
+	_, c, a := fleet(t, Config{ResendAfter: time.Hour})
+	c.drop = func(b *protocol.EventBatch, n int) bool { return b.Seq == 1 && n == 1 } // lost with the connection
+	c.done = func(sum protocol.ShardSummary, r *recv, _ int) protocol.DoneReply {
+		return protocol.DoneReply{OK: r.reorder.Delivered() == sum.LastSeq}
+	}
+	sh := shardOf("inflight", []string{"f1"}, protocol.JobSpec{Command: "echo a; sleep 1; echo b"})
+	if rep := c.submit(a, sh); !rep.Accepted {
+		t.Fatal(rep.Error)
+	}
+	r := c.recv(sh.Key())
+	waitFor(t, 30*time.Second, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return r.arrivals[1] == 1
+	})
+	if err := a.nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second): // a hang catcher: it takes about a second
+		t.Fatal("batch 1 never came again")
+	}
+	got := r.nodes(t, 1)
+	if strings.Join(got[0].stdout, ",") != "a,b" {
+		t.Fatalf("stdout %q", got[0].stdout)
 	}
 }
