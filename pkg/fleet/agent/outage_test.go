@@ -2,8 +2,8 @@ package agent
 
 import (
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
