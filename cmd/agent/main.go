@@ -15,6 +15,11 @@
 // first). A second signal cancels the running shards and exits at once.
 // SIGHUP does not stop it (it is logged). With --policy it checks each
 // shard against the authorization policy again (docs/SECURITY.md).
+//
+// Cut from NATS, or not acknowledged by the coordinator, it keeps its
+// shards running: their events wait in memory up to --max-buffer (64 MiB),
+// then in spill files under --spill-dir up to --max-spill (1 GiB); only
+// past both are the commands held back (docs/fleet.md, Failure handling).
 package main
 
 import (
@@ -44,6 +49,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		url          string
 		creds        auth.Credentials
 		drainTimeout time.Duration
+		maxBuffer    = cliconf.Bytes(agent.DefaultMaxBuffered)
+		maxSpill     = cliconf.Bytes(agent.DefaultMaxSpill)
 	)
 	fs.StringVar(&url, "nats", "nats://127.0.0.1:4222", "NATS server `URL`s (comma-separated)")
 	fs.StringVar(&creds.Seed, "creds", "", "nkey seed `file` of this agent's credential (needs --id, the id it was made for)")
@@ -59,6 +66,9 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	fs.IntVar(&cfg.Capacity, "fanout", agent.DefaultCapacity, "commands run at once per shard, and the most a job may ask")
 	fs.StringVar(&cfg.Worker, "worker", agent.DefaultWorker, "default `driver`: ssh, openssh, rsh, pdsh, exec")
 	fs.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "how long a drain may wait for running shards")
+	fs.Var(&maxBuffer, "max-buffer", "`bytes` of unacknowledged events kept in memory over all shards (64M, 1G...); past it they spill to --spill-dir")
+	fs.Var(&maxSpill, "max-spill", "`bytes` of spill files at most; past it too, the shards' commands are held back until the coordinator acknowledges")
+	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "`directory` the agent makes its private spill directory in (default $STATE_DIRECTORY, else the temporary directory)")
 	fs.Func("coordinator-key", "public nkey `PUBKEY` of the coordinator whose signed shards the agent runs (required; repeatable or comma-separated, for a rotation)", func(v string) error {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -92,6 +102,11 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		cfg.Policy = p
 		log.Info("authorization policy", "policy", p.String(), "rules", p.Rules())
 	}
+	if maxBuffer < 1 || maxSpill < 1 {
+		fmt.Fprintln(stderr, "agent: --max-buffer and --max-spill must be at least 1 byte")
+		return 2
+	}
+	cfg.MaxBuffered, cfg.MaxSpill = int(maxBuffer), int64(maxSpill)
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the
 	// agent may start before the coordinator's NATS.

@@ -92,7 +92,7 @@ func TestBadFlags(t *testing.T) {
 	key := newKey(t).pub
 	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"},
 		{"--coordinator-key", "SUAKM3YKADXYDZCB5FXIPGOLZRZVW6GTDD4LYMO3M5WBZ246KK54MJFMJA"}, // a seed, not a public key
-		{"--coordinator-key", key + ",nope"}} {
+		{"--coordinator-key", key + ",nope"}, {"--max-buffer", "0"}, {"--max-spill", "lots"}, {"--max-buffer", "-1M"}} {
 		var logs strings.Builder
 		if c := run(append(args, "--coordinator-key", key), &logs, nil); c != 2 {
 			t.Errorf("%q: exit %d\n%s", args, c, logs.String())
@@ -123,6 +123,15 @@ func TestConfigFile(t *testing.T) {
 	// The file's worker is read (and refused like the flag would be),
 	// and so is its key (without one the agent would stop before).
 	if c := run([]string{"--config", good}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "nope") {
+		t.Errorf("exit %d\n%s", c, logs.String())
+	}
+	// The spill settings are keys too.
+	spill := dir + "/spill.yaml"
+	if err := os.WriteFile(spill, []byte("max_buffer: 8M\nspill-dir: "+dir+"\nmax-spill: 0\ncoordinator-key: ["+newKey(t).pub+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	if c := run([]string{"--config", spill}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "--max-spill") {
 		t.Errorf("exit %d\n%s", c, logs.String())
 	}
 }

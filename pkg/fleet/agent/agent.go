@@ -52,9 +52,19 @@ type Config struct {
 	// Heartbeat is the heartbeat interval until a Welcome sets one
 	// (default 1 s).
 	Heartbeat time.Duration
-	// MaxBuffered is how many bytes of records may wait per shard before
-	// the shard's engine is held back (default 8 MiB).
+	// MaxBuffered is how many bytes of event batches the agent keeps in
+	// memory, over all its shards, until the coordinator acknowledges
+	// them (default 64 MiB); past it a shard's oldest batches are
+	// spilled to files in SpillDir (spool.go).
 	MaxBuffered int
+	// MaxSpill bounds the bytes of spill files (default 1 GiB); past it
+	// too, the shards' engines are held back until acks make room.
+	MaxSpill int64
+	// SpillDir is where the agent makes its private spill directory
+	// (mode 0700, removed when the agent stops) at the first spill:
+	// default $STATE_DIRECTORY (its first entry) when set, else
+	// os.TempDir().
+	SpillDir string
 	// ResendAfter is how long a batch may go unacknowledged before the
 	// agent publishes it again (default 2 s).
 	ResendAfter time.Duration
@@ -76,7 +86,8 @@ const (
 	DefaultCapacity    = 64
 	DefaultWorker      = "ssh"
 	DefaultHeartbeat   = time.Second
-	DefaultMaxBuffered = 8 << 20
+	DefaultMaxBuffered = 64 << 20
+	DefaultMaxSpill    = 1 << 30
 	DefaultResendAfter = 2 * time.Second
 )
 
@@ -131,6 +142,12 @@ func (c *Config) fill() error {
 	if c.MaxBuffered <= 0 {
 		c.MaxBuffered = DefaultMaxBuffered
 	}
+	if c.MaxSpill <= 0 {
+		c.MaxSpill = DefaultMaxSpill
+	}
+	if c.SpillDir == "" {
+		c.SpillDir = defaultSpillDir()
+	}
 	if c.ResendAfter <= 0 {
 		c.ResendAfter = DefaultResendAfter
 	}
@@ -138,6 +155,15 @@ func (c *Config) fill() error {
 		c.ClockSkew = protocol.DefaultClockSkew
 	}
 	return nil
+}
+
+// defaultSpillDir is systemd's StateDirectory= when the agent runs
+// under one (a list separated by colons: the first), else os.TempDir().
+func defaultSpillDir() string {
+	if d, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); d != "" {
+		return d
+	}
+	return os.TempDir()
 }
 
 // randomID is name made a valid id, with a random suffix: readable in
@@ -183,6 +209,8 @@ type Agent struct {
 	closed   bool            // Run is returning: handlers do nothing more
 	hard     context.Context // shards' context: cancelled when Run gives up on them
 	changed  chan struct{}   // closed and replaced when a shard leaves
+	resumed  chan struct{}   // closed and replaced at each NATS reconnection
+	keep     *budget         // what the shards' spools may keep
 	wg       sync.WaitGroup
 	drops    wire.Drops // control messages ignored (onControl)
 }
@@ -210,6 +238,8 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		verify:  verify,
 		replay:  newReplayCache(maxReplayKeys),
 		changed: make(chan struct{}),
+		resumed: make(chan struct{}),
+		keep:    newBudget(int64(cfg.MaxBuffered), cfg.MaxSpill, cfg.SpillDir, "fleetsh-spill-"+cfg.ID+"."),
 	}
 	a.hbEvery.Store(int64(cfg.Heartbeat))
 	a.hello = protocol.Hello{Agent: cfg.ID, Name: cfg.Name, Local: cfg.Local, Groups: cfg.Groups,
@@ -269,10 +299,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer stdinSub.Unsubscribe()
 	_ = a.nc.FlushTimeout(time.Second) // best effort: the server may be down yet
 
-	a.wg.Add(1)
+	status := a.nc.StatusChanged(nats.CONNECTED)
+	defer a.nc.RemoveStatusListener(status)
+	a.wg.Add(2)
 	go a.staleLoop(hard)
+	go a.watchConn(hard, status)
 
 	a.log.Info("agent starting", "name", a.cfg.Name, "capacity", a.cfg.Capacity, "worker", a.cfg.Worker)
+	if old := a.keep.clean(); len(old) > 0 {
+		a.log.Warn("removed the spill files a previous run of this agent left", "dirs", old)
+	}
 	err = a.register(ctx)
 	if err == nil {
 		a.heartbeatLoop(ctx)
@@ -393,12 +429,82 @@ func (a *Agent) staleLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		if !a.nc.IsConnected() {
+			continue // the reconnection sends them all again
+		}
 		for _, s := range a.list() {
-			if stale := s.win.Stale(a.cfg.ResendAfter); len(stale) > 0 {
+			if stale, err := s.spool.stale(a.cfg.ResendAfter); len(stale) > 0 || err != nil {
 				s.log.Debug("republishing unacknowledged batches", "count", len(stale))
-				s.publish(stale)
+				s.resend(stale, err)
 			}
 		}
+	}
+}
+
+// watchConn resumes every stream when the NATS connection comes back: an
+// agent cut off keeps its shards running and their batches in its
+// spools, and whatever it had in flight may have been lost with the old
+// connection. Each shard sends its unacknowledged batches again at once
+// (not when their ack is overdue) and its flusher goes on with the
+// rest, summaries waiting for an answer are asked again, and a
+// heartbeat goes out.
+func (a *Agent) watchConn(ctx context.Context, status chan nats.Status) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-status:
+			if !ok {
+				return
+			}
+		}
+		if !a.nc.IsConnected() {
+			continue
+		}
+		shards := a.list()
+		resent := 0
+		for _, s := range shards {
+			again, err := s.spool.inFlight()
+			s.resend(again, err)
+			resent += len(again)
+			s.spool.kick()
+		}
+		a.mu.Lock()
+		close(a.resumed)
+		a.resumed = make(chan struct{})
+		a.mu.Unlock()
+		a.kickHeartbeat()
+		if len(shards) > 0 {
+			a.log.Info("nats connected: streams resumed", "shards", len(shards), "resent", resent)
+		}
+	}
+}
+
+// pauseResult says how a pause ended.
+type pauseResult int
+
+const (
+	pauseWaited  pauseResult = iota // d passed
+	pauseResumed                    // the NATS connection came back
+	pauseStopped                    // ctx is done
+)
+
+// pause waits d, or less when the NATS connection comes back meanwhile,
+// or ctx ends.
+func (a *Agent) pause(ctx context.Context, d time.Duration) pauseResult {
+	a.mu.Lock()
+	resumed := a.resumed
+	a.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return pauseWaited
+	case <-resumed:
+		return pauseResumed
+	case <-ctx.Done():
+		return pauseStopped
 	}
 }
 
@@ -426,6 +532,12 @@ func (a *Agent) shutdown(hardStop context.CancelFunc) {
 	a.closed = true
 	a.mu.Unlock()
 	a.wg.Wait()
+	if err := a.keep.close(); err != nil {
+		a.log.Warn("spill directory not removed", "err", err)
+	}
+	if spilled, peak := a.keep.stats(); spilled > 0 {
+		a.log.Info("events spilled to disk while running", "spilled_bytes", spilled, "peak_bytes", peak)
+	}
 	a.log.Info("agent stopped")
 }
 
@@ -587,14 +699,14 @@ func (a *Agent) onControl(m *nats.Msg) {
 	}
 	switch c.Kind {
 	case protocol.ControlAck:
-		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil && !s.win.Ack(c.Seq) {
-			a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent (%d) of shard %s", c.Seq, s.win.Last(), s.key))
+		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil && !s.spool.ack(c.Seq) {
+			a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent of shard %s", c.Seq, s.key))
 		}
 	case protocol.ControlRetransmit:
 		// From gives nothing for a sequence number beyond what was sent.
 		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
 			s.log.Debug("retransmit requested", "from", c.Seq)
-			s.publish(s.win.From(c.Seq))
+			s.resend(s.spool.from(c.Seq))
 		}
 	case protocol.ControlCancel:
 		// The job's shards held here, or one shard; Attempt 0 means every

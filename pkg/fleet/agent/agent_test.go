@@ -123,10 +123,11 @@ func TestGather(t *testing.T) {
 }
 
 // With no acks the agent never has more than Window batches out; it
-// resumes when acked, and the engine is held back meanwhile.
+// resumes when acked. The engine is not held back meanwhile: its batches
+// wait in the spool, spilled past the agent's memory bound.
 func TestFlowControl(t *testing.T) {
 	t.Parallel()
-	_, c, a := fleet(t, Config{MaxBuffered: 32 << 10})
+	_, c, a := fleet(t, Config{MaxBuffered: 32 << 10, SpillDir: t.TempDir()})
 	c.ack.Store(false)
 	sh := shardOf("flow", []string{"f1"}, protocol.JobSpec{Command: "seq 1 30000"})
 	sh.Window, sh.MaxBatch = 3, 1024
@@ -144,8 +145,13 @@ func TestFlowControl(t *testing.T) {
 	if n := distinct(); n != 3 {
 		t.Fatalf("%d batches out without acks, window 3", n)
 	}
-	if s := a.lookup(sh.Key()); s == nil || s.win.Unacked() != 3 {
+	s := a.lookup(sh.Key())
+	if s == nil || s.spool.outstanding() != 3 {
 		t.Fatal("agent does not hold 3 unacked batches")
+	}
+	waitFor(t, 10*time.Second, s.engineDone.Load) // the command ran to its end
+	if n := s.spool.spilledBytes(); n == 0 {
+		t.Error("nothing spilled past a 32 KiB memory bound")
 	}
 	c.ack.Store(true)
 	c.ackAll(a.ID())

@@ -72,20 +72,30 @@
 // # Flow control
 //
 // Events wait in a per-shard buffer that the engine's loop appends to
-// without waiting, until more than MaxBuffered bytes wait: the loop then
-// blocks, which stops reading the nodes' output (back-pressure reaches the
-// commands through their pipes) instead of growing memory. A per-shard
-// flusher cuts the buffer into EventBatches of at most Shard.MaxBatch
-// bytes, every 50 ms or as soon as a batch is full, numbers them and
-// publishes them through a protocol.Window: at most Shard.Window batches
-// are unacknowledged, and the flusher waits for the coordinator's
-// cumulative acks before sending more. The coordinator sees gaps by
-// sequence number and asks for retransmits; the agent also republishes,
-// every second, batches unacknowledged for two seconds (the batch or its
-// ack was lost, for example across a NATS server restart). A batch names
-// at most protocol.MaxNodeRefs node indexes for the shard's nodes, the
-// most the coordinator decodes. A control message of another type, or an
-// ack beyond the last batch sent, is dropped and logged (rate-limited):
+// without waiting. A per-shard flusher cuts it into EventBatches of at
+// most Shard.MaxBatch bytes (as soon as a batch is full, or every 50 ms
+// while nothing waits to be sent), numbers them and keeps them in the
+// shard's spool (spool.go) until the coordinator acknowledges them: at
+// most Shard.Window batches are sent and unacknowledged, the rest wait
+// unsent, and the coordinator's cumulative acks let more go. The spools
+// of all the agent's shards keep up to Config.MaxBuffered bytes in
+// memory (64 MiB); past it a shard's oldest batches are written to spill
+// files in a private directory (mode 0700, files 0600) under
+// Config.SpillDir, read back in order when they are sent, and removed
+// once acknowledged, when the shard ends, and with the directory when
+// the agent stops (a run killed before that leaves it: the next start of
+// the same agent id removes it). Only past Config.MaxSpill bytes of spill files (1 GiB)
+// too does the flusher stop taking events: the buffer then fills (four
+// batches) and holds the engine's loop back, which stops reading the
+// nodes' output (back-pressure reaches the commands through their
+// pipes). So a coordinator that does not ack (a NATS outage, a slow
+// submitter) stalls no command until that bound. The coordinator sees
+// gaps by sequence number and asks for retransmits; the agent also
+// republishes, every second, batches unacknowledged for two seconds (the
+// batch or its ack was lost). A batch names at most
+// protocol.MaxNodeRefs node indexes for the shard's nodes, the most the
+// coordinator decodes. A control message of another type, or an ack
+// beyond the last batch sent, is dropped and logged (rate-limited):
 // taken, such an ack would stall the stream.
 //
 // # Standard input
@@ -101,14 +111,15 @@
 //
 // # End of a shard
 //
-// When every node has ended and the last batch is out, the agent sends a
+// When every node has ended and every batch was sent, the agent sends a
 // ShardSummary (last sequence number, count of nodes per final state) as a
 // request on Subjects.Done(id, job), retried with backoff until the
 // coordinator answers OK. A reply listing Missing sequence numbers makes
 // the agent republish them and ask again; a reply with an Error (the
 // coordinator no longer knows the shard, for example because it declared
 // this agent lost) makes it log and drop the shard. Unacknowledged batches
-// are kept until the summary is acknowledged.
+// are kept until the summary is acknowledged; then the shard's spill
+// files go, and its spilled bytes are logged ("events spilled to disk").
 //
 // # Cancel, drain, stop
 //
@@ -126,9 +137,18 @@
 //
 // # Failures
 //
-// NATS disconnections are survived: subscriptions are restored by the
-// client on reconnect, batches lost meanwhile are republished from the
-// window, and summaries are retried. If the agent itself dies, its shards
-// die with it; the coordinator notices the missing heartbeats and decides
-// per node (unstarted nodes can be run elsewhere, started ones are lost).
+// NATS disconnections are survived: the shards run on and their events
+// go to their spools (above); nothing is sent, and no resend timer
+// fires, while the connection is down. At the reconnection the client
+// restores the subscriptions and the agent resumes every stream at once:
+// each shard sends its unacknowledged batches again (whatever was in
+// flight may have been lost; a coordinator that reconnects later gets
+// them from the resend of overdue batches) and the flusher sends the
+// rest as acks come,
+// a summary waiting for its answer is asked again at once, and a
+// heartbeat goes out. Nothing the agent waits for from the coordinator
+// gives up: summaries are retried until answered. If the agent itself
+// dies, its shards die with it; the coordinator notices the missing
+// heartbeats and decides per node (unstarted nodes can be run elsewhere,
+// started ones are lost).
 package agent

@@ -20,8 +20,15 @@ import (
 // per line fragment.
 const minBatch = 1 << 10
 
-// maxReplay bounds the bytes of unacknowledged batches a shard keeps.
+// maxReplay bounds the bytes of the batches a shard has in flight (its
+// window); the rest wait in its spool, in memory or spilled.
 const maxReplay = 64 << 20
+
+// stageBatches is how many batches of records a shard's buffer holds
+// before its engine loop waits for the flusher to move them to the
+// spool: the flusher takes them at once unless the agent's memory and
+// disk bounds are both reached.
+const stageBatches = 4
 
 // shard is one accepted shard attempt, from its engine run to the
 // acknowledgement of its summary.
@@ -32,7 +39,7 @@ type shard struct {
 	key     string
 	log     *slog.Logger
 	subject string
-	win     *protocol.Window
+	spool   *spool // batches made and not acknowledged
 	buf     *buffer
 	stdin   *stdinFeed // the job's standard input (nil: none)
 
@@ -125,16 +132,16 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 		maxBatch = protocol.DefaultMaxBatch
 	}
 	maxBatch = min(max(maxBatch, minBatch), protocol.MaxPayload)
-	s.buf = newBuffer(maxBatch, a.cfg.MaxBuffered, spec.Gather)
+	s.buf = newBuffer(maxBatch, stageBatches*maxBatch, spec.Gather)
 	s.buf.maxRefs = protocol.MaxNodeRefs(0, len(names))
-	// The window is also the replay buffer: whatever a coordinator asks
-	// for, it keeps at most maxReplay bytes. A smaller window than asked
-	// only sends less at once.
+	// Whatever a coordinator asks for, at most maxReplay bytes are in
+	// flight. A smaller window than asked only sends less at once.
 	window := sh.Window
 	if window <= 0 {
 		window = protocol.DefaultWindow
 	}
-	s.win = protocol.NewWindow(min(window, max(1, maxReplay/maxBatch)))
+	// A batch's encoding adds its header to maxBatch bytes of records.
+	s.spool = newSpool(a.keep, s.key, min(window, max(1, maxReplay/maxBatch)), protocol.MaxPayload)
 	if spec.Stdin && spec.Copy == nil {
 		s.stdin = newStdinFeed()
 	}
@@ -147,6 +154,7 @@ func (s *shard) run(ctx context.Context) {
 	// late ack may still arrive; nothing waits on it once the flusher
 	// is done.
 	defer s.a.remove(s)
+	defer s.spool.close() // acknowledged, or dropped: its files go
 	fctx, abandon := context.WithCancel(ctx)
 	fed := make(chan struct{}) // the stdin feed returned
 	defer func() { abandon(); <-fed }()
@@ -170,7 +178,10 @@ func (s *shard) run(ctx context.Context) {
 	s.engineDone.Store(true)
 	s.buf.close()
 	<-flushed
-	s.log.Info("shard ended", "finals", s.track.Finals(), "batches", s.win.Last(), "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("shard ended", "finals", s.track.Finals(), "batches", s.spool.last(), "took", time.Since(start).Round(time.Millisecond))
+	if n := s.spool.spilledBytes(); n > 0 {
+		s.log.Info("events spilled to disk", "spilled_bytes", n)
+	}
 	s.summarize(ctx)
 }
 
@@ -421,58 +432,91 @@ func stateOf(r engine.Reason) protocol.State {
 	return protocol.StateError
 }
 
-// flusher sends the buffer's records in batches: full batches as soon as
-// they are, the rest every flushEvery, all of it once the shard ended.
+// flusher moves the buffer's records to the spool in batches (full
+// batches as soon as they are, the rest every flushEvery while nothing
+// waits to be sent, all of it once the shard ended) and sends them as the
+// window allows. It returns once every batch was sent at least once.
+// While the agent has no room left for batches (its memory and disk
+// bounds) it takes nothing, and the engine waits.
 func (s *shard) flusher(ctx context.Context) {
 	defer s.buf.stop() // nothing will drain the buffer any more
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
+	ended, all := false, false
 	for {
-		all := false
+		room := s.a.keep.wait() // before the check: no release is missed
+		full := false
+		for !ended {
+			if !s.a.keep.room(s.buf.maxBatch) {
+				full = true
+				break
+			}
+			// A partial batch is cut only when it would go at once: a
+			// backlog waits for full ones.
+			recs, done := s.buf.take(all && s.spool.unsent() == 0)
+			if len(recs) > 0 {
+				if err := s.keep(recs); err != nil {
+					s.log.Error("batch not made", "err", err)
+					return // summarised with what was made
+				}
+			}
+			ended = done
+			if len(recs) == 0 {
+				break
+			}
+		}
+		s.pump()
+		if ended && s.spool.unsent() == 0 {
+			return
+		}
+		if !full {
+			room = nil
+		}
+		all = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.buf.kick:
 		case <-tick.C:
 			all = true
-		}
-		for {
-			recs, done := s.buf.take(all)
-			if len(recs) > 0 {
-				if err := s.send(ctx, recs); err != nil {
-					if ctx.Err() == nil {
-						s.log.Error("batch not sent", "err", err)
-					}
-					return // summarised with what was sent
-				}
-			}
-			if done {
-				return
-			}
-			if len(recs) == 0 {
-				break
-			}
+		case <-s.spool.wait():
+		case <-room:
 		}
 	}
 }
 
-// send numbers and publishes one batch, waiting for room in the window.
-func (s *shard) send(ctx context.Context, recs []protocol.Event) error {
-	_, data, err := s.win.Send(ctx, func(seq uint64) ([]byte, error) {
+// keep numbers one batch and adds it to the spool.
+func (s *shard) keep(recs []protocol.Event) error {
+	_, err := s.spool.add(func(seq uint64) ([]byte, error) {
 		b := protocol.EventBatch{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
 			Agent: s.a.cfg.ID, Seq: seq, Events: recs}
 		return b.MarshalBinary()
 	})
-	if err != nil {
-		return err
+	return err
+}
+
+// pump publishes the batches the window has room for. Cut from NATS, it
+// sends nothing: the reconnection sends what is in flight again and
+// wakes the flusher.
+func (s *shard) pump() {
+	if !s.a.nc.IsConnected() {
+		return
 	}
-	s.publish([][]byte{data})
-	return nil
+	s.resend(s.spool.pending())
+}
+
+// resend publishes batches read from the spool; a batch that could not
+// be read back (a damaged spill file) is logged.
+func (s *shard) resend(batches [][]byte, err error) {
+	if err != nil {
+		s.log.Error("spilled batches unreadable", "err", err)
+	}
+	s.publish(batches)
 }
 
 // publish sends batches as they are. A publish that fails (disconnected
 // with a full reconnect buffer) is not retried here: the batch stays in
-// the window and goes again when its ack is overdue.
+// the spool and goes again when its ack is overdue or on reconnection.
 func (s *shard) publish(batches [][]byte) {
 	for _, data := range batches {
 		if err := s.a.nc.PublishMsg(wire.NewMsg(s.subject, protocol.TypeEventBatch, data)); err != nil {
@@ -485,10 +529,10 @@ func (s *shard) publish(batches [][]byte) {
 // it, republishing what it says is missing.
 func (s *shard) summarize(ctx context.Context) {
 	sum := protocol.ShardSummary{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
-		Agent: s.a.cfg.ID, LastSeq: s.win.Last(), Finals: s.track.Finals()}
+		Agent: s.a.cfg.ID, LastSeq: s.spool.last(), Finals: s.track.Finals()}
 	// Give the acks of the last batches a moment: a summary that overtakes
 	// them would only be answered with a spurious Missing list.
-	for t := time.Now(); s.win.Unacked() > 0 && time.Since(t) < ackGrace; {
+	for t := time.Now(); s.spool.unacked() > 0 && time.Since(t) < ackGrace; {
 		if !sleep(ctx, 5*time.Millisecond) {
 			return
 		}
@@ -527,19 +571,23 @@ func (s *shard) summarize(ctx context.Context) {
 			// Window.From gives the kept batches from a sequence number on,
 			// without their numbers: resending all from the first missing
 			// one costs a few duplicates, which the coordinator drops.
-			again := s.win.From(first)
+			again, rerr := s.spool.from(first)
 			s.log.Info("coordinator misses batches: republishing", "missing", len(rep.Missing), "from", first, "sent", len(again))
-			s.publish(again)
+			s.resend(again, rerr)
 			wait = doneBackoffMin
 		default:
 			s.log.Warn("empty shard summary reply, retrying")
 		}
-		if !sleep(ctx, wait) {
+		switch s.a.pause(ctx, wait) {
+		case pauseStopped:
 			s.log.Warn("shard summary not acknowledged: agent stopping")
 			return
-		}
-		if err != nil || len(rep.Missing) == 0 {
-			wait = min(2*wait, doneBackoffMax)
+		case pauseResumed: // reconnected: ask again at once
+			wait = doneBackoffMin
+		default:
+			if err != nil || len(rep.Missing) == 0 {
+				wait = min(2*wait, doneBackoffMax)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -604,5 +605,40 @@ func TestCancelJobsStatus(t *testing.T) {
 	st, err := c.Status(ctx, job.ID())
 	if err != nil || st.ID != job.ID() || st.Total != 1 {
 		t.Fatalf("Status: %+v %v", st, err)
+	}
+}
+
+// A NATS outage counts no stall check: the client's own connection is
+// down, so the coordinator's silence says nothing (before, a few stall
+// checks in the outage made csub report the coordinator unreachable).
+// Once NATS is back the stream goes on.
+func TestStallNATSOutage(t *testing.T) {
+	srv, f, c := setup(t)
+	fastStall(c) // a 1 s outage is five stall timeouts
+	job := submit(t, c, f, "n1")
+	f.setJobs(func(req protocol.JobsRequest) protocol.JobsReply {
+		return protocol.JobsReply{Jobs: []protocol.JobStatus{{ID: req.Job, Nodes: "n1", Total: 1}}}
+	})
+	got := make(chan error, 1)
+	go func() {
+		b, err := job.Next(testCtx(t))
+		if err == nil && (len(b.Events) != 1 || string(b.Events[0].Data) != "after") {
+			err = fmt.Errorf("got %+v", b.Events)
+		}
+		got <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // a stall check answered
+	srv.Restart(time.Second)
+	for _, nc := range []*nats.Conn{c.Conn, f.nc} {
+		for !nc.IsConnected() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.publish(job.ID(), 1, true, "after")
+	if err := <-got; err != nil {
+		t.Fatal(err)
 	}
 }

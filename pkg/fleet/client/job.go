@@ -32,6 +32,11 @@ const (
 	// before the coordinator is declared unreachable: one may be lost to
 	// a busy coordinator or a NATS reconnect.
 	maxUnanswered = 2
+	// reconnectGrace is how long after this client's own NATS connection
+	// came back an unanswered stall check is not counted: the
+	// coordinator, cut off by the same outage, reconnects on its own
+	// backoff (at most 10 s apart: wire.Options).
+	reconnectGrace = 15 * time.Second
 )
 
 // Job is a submitted job and the receiving end of its output stream.
@@ -58,6 +63,8 @@ type Job struct {
 	retxAt   time.Time              // ...and when
 	done     int                    // silent checks of a job reported done
 	unanswer int                    // stall checks in a row without an answer
+	reconns  uint64                 // the connection's reconnections seen by the stall checks...
+	upSince  time.Time              // ...and when they last saw it come back
 	eof      bool
 	err      error // sticky
 	dropped  int   // messages of the output subject ignored (receive)
@@ -280,6 +287,13 @@ func (j *Job) checkStalled(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if j.offline(time.Now()) {
+			// Our own connection was down: the silence is ours, not
+			// the coordinator's. Only checks made while connected count.
+			j.unanswer = 0
+			j.lastRecv = time.Now()
+			return nil
+		}
 		var ue *UnreachableError
 		if errors.As(err, &ue) {
 			if j.unanswer++; j.unanswer < maxUnanswered {
@@ -307,6 +321,19 @@ func (j *Job) checkStalled(ctx context.Context) error {
 		j.retransmit(true) // a gap whose retransmit got lost
 	}
 	return nil
+}
+
+// offline reports whether the client's NATS connection is down, or came
+// back less than reconnectGrace ago.
+func (j *Job) offline(now time.Time) bool {
+	nc := j.c.Conn
+	if !nc.IsConnected() {
+		return true
+	}
+	if n := nc.Stats().Reconnects; n != j.reconns {
+		j.reconns, j.upSince = n, now
+	}
+	return !j.upSince.IsZero() && now.Sub(j.upSince) < reconnectGrace
 }
 
 // Delivered returns the sequence number of the last batch received in

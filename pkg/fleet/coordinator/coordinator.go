@@ -214,6 +214,7 @@ type Coordinator struct {
 	staged      map[string]*staged   // node set parts of jobs being submitted
 	stagedBytes int
 	reconnected time.Time
+	reconnects  uint64 // the connection's reconnections, as reconnectedAt last saw them
 
 	stats Stats
 	drops wire.Drops // messages dropped (bounds.go)
@@ -317,7 +318,23 @@ func (c *Coordinator) Stats() Stats {
 	return c.stats
 }
 
-func (c *Coordinator) reconnectedAt() time.Time { return c.reconnected }
+// reconnectedAt is when peers' silence starts counting again after the
+// coordinator's last reconnection to NATS (zero: never reconnected): the
+// reconnection plus the longest pause between a client's reconnection
+// attempts (wire.MaxReconnectWait), since agents and submitters cut off
+// by the same outage may come back that much later. Call with c.mu held.
+func (c *Coordinator) reconnectedAt() time.Time {
+	// The reconnect handler runs asynchronously, after the connection
+	// says it is up: a check that sees it up must see its reconnection
+	// too, or it counts the whole outage as its peers' silence.
+	if n := c.nc.Stats().Reconnects; n != c.reconnects {
+		c.reconnects, c.reconnected = n, time.Now()
+	}
+	if c.reconnected.IsZero() {
+		return c.reconnected
+	}
+	return c.reconnected.Add(wire.MaxReconnectWait)
+}
 
 // activeJobs lists the jobs in the registry. Call with c.mu held.
 func (c *Coordinator) activeJobs() []*job {

@@ -80,7 +80,19 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 	if len(agents) == 0 {
 		c.mu.Unlock()
 		j.mu.Lock()
-		j.finishMany(nodes, protocol.StateNoAgent, noAgentReason(group))
+		// A node whose start arrived ran on the agent just lost (a job
+		// that may run it again, RerunOnLoss): it is lost, never "no
+		// agent", which says a node did not run.
+		var started, unstarted []uint32
+		for _, n := range nodes {
+			if j.track.Phase(n) == protocol.PhaseRunning {
+				started = append(started, n)
+			} else {
+				unstarted = append(unstarted, n)
+			}
+		}
+		j.finishMany(started, protocol.StateLost, fmt.Sprintf("gateway agent %s lost while the command ran, and no other live agent serves gateway group %s to run it again", exclude, group))
+		j.finishMany(unstarted, protocol.StateNoAgent, noAgentReason(group))
 		j.mu.Unlock()
 		c.checkDone(j)
 		return
@@ -260,12 +272,11 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		j.mu.Unlock()
 		return
 	}
-	s.dead = true
-	var redo []uint32
-	for _, n := range s.nodes {
-		if j.runs(s, n) {
-			redo = append(redo, n)
-		}
+	// Nodes whose start arrived ran on that agent all the same: they end
+	// as lost (or run again when the job allows), never "no agent".
+	redo := j.giveUp(s, fmt.Sprintf("gateway agent %s started the command but never confirmed its shard (%v)", s.agent, err))
+	if j.cancelled {
+		j.cancelUnstarted()
 	}
 	if !busy {
 		// The agent refused the job itself (unknown worker, bad copy

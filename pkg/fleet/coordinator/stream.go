@@ -203,13 +203,28 @@ func (f *follower) publish(ctx context.Context, subject string, recs []protocol.
 	return nil
 }
 
+// ackIdle is how long the reader has left output unacked. Like an
+// agent's silence, it counts only while the coordinator is connected to
+// NATS, from its reconnection at the earliest: a reader cut off by the
+// same outage is not a reader that stopped.
 func (f *follower) ackIdle() time.Duration {
+	c := f.j.c
+	if !c.nc.IsConnected() {
+		return 0
+	}
+	c.mu.Lock()
+	since := c.reconnectedAt()
+	c.mu.Unlock()
 	f.j.mu.Lock()
 	defer f.j.mu.Unlock()
 	if f.win.Unacked() == 0 {
 		return 0
 	}
-	return time.Since(f.lastAck)
+	last := f.lastAck
+	if since.After(last) {
+		last = since
+	}
+	return time.Since(last)
 }
 
 func (f *follower) isDetached() bool {

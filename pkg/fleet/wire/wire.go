@@ -98,6 +98,11 @@ var replyTypes = map[string]string{
 	protocol.TypeJobsRequest:  protocol.TypeJobsReply,
 }
 
+// MaxReconnectWait is the longest pause between two reconnection
+// attempts of a fleet process (Options): after an outage, a peer may come
+// back this much later than the first process that reconnected.
+const MaxReconnectWait = 10 * time.Second
+
 // Options returns the connection options of a long-lived fleet process
 // (agent, coordinator joining an external NATS): reconnect forever with
 // capped backoff, notice a dead server in seconds, small reconnect
@@ -113,7 +118,7 @@ func Options(name string, log *slog.Logger) []nats.Option {
 		nats.RetryOnFailedConnect(true),
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
 			d := 100 * time.Millisecond << min(attempts, 7)
-			return min(d, 10*time.Second)
+			return min(d, MaxReconnectWait)
 		}),
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(3),
