@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/bytesize"
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -58,6 +59,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	})
 	fs.IntVar(&cfg.Capacity, "fanout", agent.DefaultCapacity, "commands run at once per shard, and the most a job may ask")
 	fs.StringVar(&cfg.Worker, "worker", agent.DefaultWorker, "default `driver`: ssh, openssh, rsh, pdsh, exec")
+	bytesize.Var(fs, &cfg.MaxOutput, "max-output", agent.DefaultMaxOutput,
+		"most output a node may send, stdout and stderr together (`SIZE`: 64M, 1G): a job's own cap is lowered to it")
 	fs.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "how long a drain may wait for running shards")
 	fs.Func("coordinator-key", "public nkey `PUBKEY` of the coordinator whose signed shards the agent runs (required; repeatable or comma-separated, for a rotation)", func(v string) error {
 		for _, k := range strings.Split(v, ",") {

@@ -6,6 +6,7 @@ package bytesize
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"strconv"
@@ -76,4 +77,39 @@ func Format(n int64) string {
 		return "1 byte"
 	}
 	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// Var defines a size flag: its value is set with Parse, must be at least
+// one byte, and defaults to def.
+func Var(fs *flag.FlagSet, p *int64, name string, def int64, usage string) {
+	*p = def
+	fs.Var(sizeFlag{p}, name, usage)
+}
+
+// sizeFlag is a flag.Value of a size.
+type sizeFlag struct{ p *int64 }
+
+// String writes the size as Parse reads it ("64M"), for flag's help.
+func (f sizeFlag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	for _, u := range units {
+		if n := *f.p; n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + string(u.letter)
+		}
+	}
+	return strconv.FormatInt(*f.p, 10)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	if n < 1 {
+		return fmt.Errorf("%w: %q: a size must be at least 1 byte", ErrSyntax, s)
+	}
+	*f.p = n
+	return nil
 }

@@ -2,6 +2,8 @@ package bytesize
 
 import (
 	"errors"
+	"flag"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,4 +90,29 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%d) = %d, %v", n, m, err)
 		}
 	})
+}
+
+func TestVar(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var n int64
+	Var(fs, &n, "max-output", 64<<20, "cap")
+	if n != 64<<20 || fs.Lookup("max-output").DefValue != "64M" {
+		t.Fatalf("default %d %q", n, fs.Lookup("max-output").DefValue)
+	}
+	if err := fs.Parse([]string{"--max-output", "1G"}); err != nil || n != 1<<30 {
+		t.Fatalf("1G: %d %v", n, err)
+	}
+	for _, bad := range []string{"0", "-1", "1X"} {
+		if err := fs.Set("max-output", bad); err == nil {
+			t.Errorf("--max-output %s accepted", bad)
+		}
+	}
+	if got := (sizeFlag{}).String(); got != "0" {
+		t.Errorf("zero flag %q", got)
+	}
+	n = 1000
+	if got := (sizeFlag{&n}).String(); got != "1000" {
+		t.Errorf("1000 bytes: %q", got)
+	}
 }
