@@ -31,7 +31,7 @@ func (c *Config) fillMaxOutput() {
 // command runs on, and its end follows as usual.
 func (s *shard) OnOutputCut(_ *engine.Worker, key string, limit int64) {
 	if idx := s.nodesOf(key); len(idx) > 0 {
-		s.log.Info("node output cut", "node", key, "limit", limit, "agent_ceiling", s.outputByAgent)
+		s.log.Debug("node output cut", "node", key, "limit", limit, "agent_ceiling", s.outputByAgent)
 		s.buf.cut(idx, limit, s.outputByAgent)
 	}
 }
