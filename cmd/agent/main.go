@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/bytesize"
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -65,6 +66,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	})
 	fs.IntVar(&cfg.Capacity, "fanout", agent.DefaultCapacity, "commands run at once per shard, and the most a job may ask")
 	fs.StringVar(&cfg.Worker, "worker", agent.DefaultWorker, "default `driver`: ssh, openssh, rsh, pdsh, exec")
+	bytesize.Var(fs, &cfg.MaxOutput, "max-output", agent.DefaultMaxOutput,
+		"most output a node may send, stdout and stderr together (`SIZE`: 64M, 1G): a job's own cap is lowered to it")
 	fs.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "how long a drain may wait for running shards")
 	fs.Var(&maxBuffer, "max-buffer", "`bytes` of unacknowledged events kept in memory over all shards (64M, 1G...); past it they spill to --spill-dir")
 	fs.Var(&maxSpill, "max-spill", "`bytes` of spill files at most; past it too, the shards' commands are held back until the coordinator acknowledges")

@@ -92,7 +92,8 @@ func TestBadFlags(t *testing.T) {
 	key := newKey(t).pub
 	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"},
 		{"--coordinator-key", "SUAKM3YKADXYDZCB5FXIPGOLZRZVW6GTDD4LYMO3M5WBZ246KK54MJFMJA"}, // a seed, not a public key
-		{"--coordinator-key", key + ",nope"}, {"--max-buffer", "0"}, {"--max-spill", "lots"}, {"--max-buffer", "-1M"}} {
+		{"--coordinator-key", key + ",nope"}, {"--max-buffer", "0"}, {"--max-spill", "lots"}, {"--max-buffer", "-1M"},
+		{"--max-output", "0"}, {"--max-output", "lots"}} {
 		var logs strings.Builder
 		if c := run(append(args, "--coordinator-key", key), &logs, nil); c != 2 {
 			t.Errorf("%q: exit %d\n%s", args, c, logs.String())
@@ -133,6 +134,13 @@ func TestConfigFile(t *testing.T) {
 	logs.Reset()
 	if c := run([]string{"--config", spill}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "--max-spill") {
 		t.Errorf("exit %d\n%s", c, logs.String())
+	}
+	// The example configuration is read whole (max-output: 64M included)
+	// up to the flag's bad worker.
+	logs.Reset()
+	if c := run([]string{"--config", "../../deploy/agent-gw1.yaml", "--coordinator-key", newKey(t).pub, "--worker", "nope"}, &logs, nil); c != 2 ||
+		!strings.Contains(logs.String(), "nope") {
+		t.Errorf("deploy/agent-gw1.yaml: exit %d\n%s", c, logs.String())
 	}
 }
 

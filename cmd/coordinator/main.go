@@ -22,6 +22,7 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/fleetsh/fleetsh/internal/bytesize"
 	"github.com/fleetsh/fleetsh/internal/cliconf"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
@@ -67,6 +68,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		localAgent = fs.Bool("local-agent", true, "run an agent in this process for nodes under no gateway")
 		fanout     = fs.Int("fanout", agent.DefaultCapacity, "fanout of the local agent")
 		worker     = fs.String("worker", agent.DefaultWorker, "default distant worker of the local agent")
+		maxOutput  int64
 		heartbeat  = fs.Duration("heartbeat", time.Second, "heartbeat interval agents are told to use")
 		lostAfter  = fs.Duration("lost-after", 0, "silence after which an agent is lost (default 3 heartbeats)")
 		maxNodes   = fs.Int("max-nodes", protocol.DefaultMaxJobNodes, fmt.Sprintf("most nodes a job may have (at most %d)", protocol.MaxShardNodes))
@@ -76,6 +78,8 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		auditPath  = fs.String("audit-log", "", "append a JSON line per job accepted, denied and ended to `file` (reopened on SIGHUP)")
 		maxUser    = fs.Int("max-user-nodes", 0, "most nodes the jobs of one user may hold in the registry together, at least --max-nodes (default --max-nodes)")
 	)
+	bytesize.Var(fs, &maxOutput, "max-output", agent.DefaultMaxOutput,
+		"most output a node of the local agent may send, stdout and stderr together (`SIZE`: 64M, 1G): a job's own cap is lowered to it")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of coordinator:\n")
 		fs.PrintDefaults()
@@ -160,7 +164,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog, Agents: grants}}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, ID: localID(ids), Capacity: *fanout, Worker: *worker,
-			Info: cmd.Info, Logger: log.With("role", "local-agent")}
+			Info: cmd.Info, Logger: log.With("role", "local-agent"), MaxOutput: maxOutput}
 	}
 	return cliconf.Serve(log, cfg, sigs, false, 0)
 }

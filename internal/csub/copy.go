@@ -91,8 +91,9 @@ func copySpec(s *settings, nodes, source string) protocol.JobSpec {
 		ConnectTimeout: s.connectTimeout,
 		CommandTimeout: s.commandTimeout,
 		// clush's rcopy keeps standard error apart whatever -B says.
-		Stderr: s.rcopy || !s.gatherAll,
-		Info:   jobInfo(s),
+		Stderr:    s.rcopy || !s.gatherAll,
+		Info:      jobInfo(s),
+		MaxOutput: s.maxOutput,
 	}
 }
 

@@ -24,6 +24,9 @@ import (
 //	{"type":"result","node":"n2","state":"connect failure","exit_code":255,"reason":"ssh: connect to host n2 port 22: Connection refused","end":"..."}
 //	{"type":"summary","nodes":2,"states":{"connect failure":1,"exited":1},"exit_codes":{"0":1,"255":1},"duration":0.3}
 //
+// A node whose output was cut at --max-output has "output_cut_at" (the cap
+// in bytes) in its result, and the summary counts them ("output_cut").
+//
 // A line that is not valid UTF-8 comes as "line_base64" instead of "line",
 // so binary output survives. Exit status rules are clush's, as without
 // --json.
@@ -50,6 +53,9 @@ type jsonResult struct {
 	Start    string   `json:"start,omitempty"`
 	End      string   `json:"end,omitempty"`
 	Duration *float64 `json:"duration,omitempty"`
+	// OutputCutAt is the cap the node's output was cut at, in bytes
+	// (--max-output); absent when it was not cut.
+	OutputCutAt int64 `json:"output_cut_at,omitempty"`
 }
 
 // jsonSummary is the --summary object.
@@ -59,6 +65,8 @@ type jsonSummary struct {
 	States    map[string]int `json:"states"`
 	ExitCodes map[string]int `json:"exit_codes,omitempty"`
 	Duration  float64        `json:"duration"`
+	// OutputCut counts the nodes whose output was cut (--max-output).
+	OutputCut int `json:"output_cut,omitempty"`
 }
 
 // jsonHandler is the output handler of --json.
@@ -106,7 +114,8 @@ func (h *jsonHandler) hup(uint32, int, bool) {}
 
 func (h *jsonHandler) ended(node uint32, rec *protocol.Event) {
 	st := h.r.res.track.State(node) // as recorded (an empty state reads "error")
-	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Detail: rec.Reason, Reason: string(rec.Data)}
+	res := jsonResult{Type: "result", Node: h.r.res.nodes[node], State: string(st), Detail: rec.Reason, Reason: string(rec.Data),
+		OutputCutAt: h.r.res.cuts[node]}
 	if st != protocol.StateTimeout && st != protocol.StateCancel && st != protocol.StateLost && st != protocol.StateNoAgent {
 		code := rec.Code
 		res.ExitCode = &code
@@ -150,7 +159,8 @@ func summaryCounts(res *results) (states map[protocol.State]int, codes map[int]i
 func printSummary(r *renderer, s *settings, took time.Duration) {
 	states, codes := summaryCounts(r.res)
 	if s.json {
-		js := jsonSummary{Type: "summary", Nodes: len(r.res.nodes), States: map[string]int{}, Duration: took.Seconds()}
+		js := jsonSummary{Type: "summary", Nodes: len(r.res.nodes), States: map[string]int{}, Duration: took.Seconds(),
+			OutputCut: len(r.res.cuts)}
 		for st, n := range states {
 			js.States[string(st)] = n
 		}
@@ -184,6 +194,10 @@ func printSummary(r *renderer, s *settings, took time.Duration) {
 		}
 		parts = append(parts, part)
 	}
+	cut := ""
+	if n := len(r.res.cuts); n > 0 {
+		cut = fmt.Sprintf("; output cut on %d (--max-output)", n)
+	}
 	w := r.d.o.stderr()
-	fmt.Fprintf(w, "%s: %d nodes in %s: %s\n", progName, len(r.res.nodes), took.Round(time.Millisecond), strings.Join(parts, ", "))
+	fmt.Fprintf(w, "%s: %d nodes in %s: %s%s\n", progName, len(r.res.nodes), took.Round(time.Millisecond), strings.Join(parts, ", "), cut)
 }

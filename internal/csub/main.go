@@ -357,7 +357,8 @@ func jobSpec(s *settings, nodes string) protocol.JobSpec {
 		// Agents may send identical output once, at each node's end,
 		// when nothing is printed live: not with -bL (line by line as
 		// nodes give them) nor -v (lines shown live as well).
-		Gather: (s.gather || s.lineMode) && !(s.gather && s.lineMode) && s.verbosity != verbVerb,
+		Gather:    (s.gather || s.lineMode) && !(s.gather && s.lineMode) && s.verbosity != verbVerb,
+		MaxOutput: s.maxOutput,
 	}
 	spec.Info = jobInfo(s)
 	return spec

@@ -81,6 +81,7 @@ type settings struct {
 	gatewayPaths  bool   // --gateway-paths
 	prefixFromEnv bool   // prefix came from FLEETSH_PREFIX (for its error)
 	json, summary bool   // --json, --summary (json.go)
+	maxOutput     int64  // --max-output (outcap.go; 0: the job's default)
 
 	command []string
 
@@ -198,6 +199,7 @@ func newParser(env *environ) *optparse.Parser {
 		Help: "print JSON Lines: one object per output line and per node result (final state, exit code, timings)"})
 	g.AddOption(optparse.Option{Flags: []string{"--summary"}, Action: optparse.ActionStoreTrue, Dest: "summary",
 		Help: "print a final summary of the nodes per final state on stderr"})
+	addMaxOutputOption(g)
 	g.AddOption(optparse.Option{Flags: []string{"--gateway-paths"}, Action: optparse.ActionStoreTrue, Dest: "gateway_paths",
 		Help: "with --fleet, let -c read its sources and --rcopy write under --dest on the machines of the agents " +
 			"serving the nodes (the gateways), not here"})
@@ -309,6 +311,9 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 		if err := s.cfg.setMode(s.mode); err != nil {
 			return nil, p, err
 		}
+	}
+	if s.maxOutput, err = maxOutputSetting(v, s, p); err != nil {
+		return nil, p, err
 	}
 	s.verbosity = s.cfg.verbosity()
 	// clush reads color first, then checks --diff against -L while it

@@ -42,6 +42,8 @@ type results struct {
 	stdout   *engine.MsgTree[uint32]
 	maxRC    int
 	hasRC    bool
+	// cuts holds the cap of each node whose output was cut (outcap.go).
+	cuts map[uint32]int64
 }
 
 func newResults(nodes []string, buffer bool) *results {
@@ -379,6 +381,10 @@ func (r *renderer) record(rec *protocol.Event) {
 		r.progressWritten(rec.Written())
 	case protocol.KindDebug:
 		r.debug(rec.Data)
+	case protocol.KindCut:
+		for _, n := range rec.Nodes {
+			r.cut(n, rec)
+		}
 	case protocol.KindEnd:
 		e, _ := r.h.(ender)
 		for _, n := range rec.Nodes {
@@ -415,9 +421,10 @@ func (r *renderer) data(node uint32, kind protocol.Kind, data []byte, partial bo
 		return // output after the end: the coordinator drops it; so do we
 	}
 	key := partKey(node, kind)
+	owned := false // data is ours, not the batch's
 	if head, ok := r.partial[key]; ok {
 		delete(r.partial, key)
-		data = append(head, data...)
+		data, owned = append(head, data...), true
 	}
 	for {
 		line, rest, more := bytes.Cut(data, []byte{'\n'})
@@ -425,14 +432,21 @@ func (r *renderer) data(node uint32, kind protocol.Kind, data []byte, partial bo
 			if r.partial == nil {
 				r.partial = make(map[uint64][]byte)
 			}
-			r.partial[key] = bytes.Clone(line)
+			// A line of many records grows in place (append's doubling):
+			// copying it at each record would cost its length squared.
+			if !owned {
+				line = bytes.Clone(line)
+			}
+			r.partial[key] = line
 			return
 		}
 		r.line(node, kind, line)
 		if !more {
 			return
 		}
-		data = rest
+		// The rest is a tail of data: keeping it would keep the lines
+		// before it.
+		data, owned = rest, false
 	}
 }
 

@@ -47,8 +47,12 @@
 //   - connect_timeout (default 10 s) bounds connection set-up in the
 //     drivers that connect; command_timeout (default none) or
 //     [Options.Timeout] bounds each node's command, counted from its start.
-//   - A line longer than 1 MiB is delivered in 1 MiB pieces, so a node that
-//     never writes a newline is not held in memory whole.
+//   - [Options.MaxOutput] bounds what each node may print, standard output
+//     and error together: past it the rest is read and dropped (the command
+//     runs on, its exit status kept) and an [OutputCutter] handler is told.
+//     Under a cap a line is held whole up to the cap; without one a line
+//     longer than 1 MiB is delivered in 1 MiB pieces, so a node that never
+//     writes a newline is not held in memory whole.
 //   - At most 8 MiB of output is in flight between the drivers and the
 //     loop: a handler slower than the nodes slows their reading down
 //     (backpressure) instead of growing memory.

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -201,11 +202,18 @@ func (l *loop) start(j *job) (launch func()) {
 		}
 		return spec.Debug
 	}
-	out := &lineWriter{post: func(lines [][]byte, closing bool) { l.postLines(j.w, j.key, Stdout, lines, debug(closing)) }}
+	// The job's two writers share a lock and, under Options.MaxOutput,
+	// one count of their bytes.
+	var mu sync.Mutex
+	var oc *outputCap
+	if w.maxOutput > 0 {
+		oc = newOutputCap(w.maxOutput, func() { l.postCut(j, w.maxOutput) })
+	}
+	out := newLineWriter(&mu, oc, func(lines [][]byte, closing bool) { l.postLines(j.w, j.key, Stdout, lines, debug(closing)) })
 	spec.Stdout = out
 	var errw *lineWriter
 	if w.stderr {
-		errw = &lineWriter{post: func(lines [][]byte, closing bool) { l.postLines(j.w, j.key, Stderr, lines, debug(closing)) }}
+		errw = newLineWriter(&mu, oc, func(lines [][]byte, closing bool) { l.postLines(j.w, j.key, Stderr, lines, debug(closing)) })
 		spec.Stderr = errw
 	}
 	var stdin *stdinReader
@@ -264,8 +272,18 @@ func (l *loop) startGroup(w *Worker, gd GroupDriver) {
 	ctx, cancel := context.WithCancel(l.ctx)
 	gj := &GroupJob{Nodes: w.nodes, Command: w.command, Copy: w.copy, Fanout: t.infoInt(InfoFanout, 64),
 		ConnectTimeout: t.infoDuration(InfoConnectTimeout), CommandTimeout: w.timeout, Info: t.Info, Debug: t.debugFunc()}
+	var caps *groupCaps
+	if w.maxOutput > 0 {
+		caps = &groupCaps{limit: w.maxOutput, used: make(map[string]int64)}
+	}
 	gj.Line = func(node string, stream Stream, line []byte) {
-		l.postLines(w, node, stream, [][]byte{append([]byte(nil), line...)}, nil)
+		keep, cut := caps.take(node, line)
+		if keep != nil {
+			l.postLines(w, node, stream, [][]byte{append([]byte(nil), keep...)}, nil)
+		}
+		if cut {
+			l.postCutNode(w, node, w.maxOutput)
+		}
 	}
 	go func() {
 		res := gd.RunGroup(ctx, gj)
@@ -295,6 +313,30 @@ func (l *loop) postLines(w *Worker, node string, stream Stream, lines [][]byte, 
 	l.t.events <- func() {
 		l.read(w, node, stream, lines, debug)
 		l.t.output.release(n)
+	}
+}
+
+// postCut tells the handler that job j's output was cut (from the
+// driver's goroutine, after the lines before the cut).
+func (l *loop) postCut(j *job, limit int64) {
+	l.t.events <- func() {
+		if !j.done {
+			l.cut(j.w, j.key, limit)
+		}
+	}
+}
+
+// postCutNode is postCut for a node of a GroupDriver's worker.
+func (l *loop) postCutNode(w *Worker, node string, limit int64) {
+	l.t.events <- func() { l.cut(w, node, limit) }
+}
+
+func (l *loop) cut(w *Worker, node string, limit int64) {
+	if w.aborted {
+		return
+	}
+	if h, ok := w.handler.(OutputCutter); ok {
+		h.OnOutputCut(w, node, limit)
 	}
 }
 

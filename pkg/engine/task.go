@@ -247,6 +247,14 @@ type Options struct {
 	// StdinOpen keeps the nodes' stdin open for Worker.Write and
 	// SetWriteEOF. Without Stdin or StdinOpen, commands read EOF.
 	StdinOpen bool
+	// MaxOutput bounds the bytes each node's command may deliver,
+	// standard output and error together, newlines included (0: no
+	// bound). What it writes past them is read and dropped: the command
+	// runs on and its exit status is kept. The lines before the cap are
+	// delivered unchanged (a line the cap falls in up to the cap), then a
+	// handler that implements OutputCutter is told, once per node. Under
+	// a cap a line is held whole up to the cap rather than cut at 1 MiB.
+	MaxOutput int64
 }
 
 // Shell schedules command on opts.Nodes (or locally) and returns its
@@ -309,7 +317,7 @@ func (t *Task) Rcopy(source, dest string, preserve bool, opts Options) (*Worker,
 
 func (t *Task) newWorker(command string, cp *protocol.CopySpec, opts Options) (*Worker, error) {
 	w := &Worker{task: t, command: command, copy: cp, handler: opts.Handler, timeout: opts.Timeout,
-		stderr: opts.Stderr, fanout: opts.Fanout, driver: opts.Driver}
+		stderr: opts.Stderr, fanout: opts.Fanout, driver: opts.Driver, maxOutput: max(opts.MaxOutput, 0)}
 	if w.handler == nil {
 		w.handler = Handler{}
 	}

@@ -27,7 +27,9 @@ type Worker struct {
 	timeout time.Duration
 	stderr  bool
 	fanout  int // 0: the task's
-	stdin   *stdinBuf
+	// maxOutput is Options.MaxOutput (0: none).
+	maxOutput int64
+	stdin     *stdinBuf
 	// stdinSrc is read into stdin once the worker is scheduled.
 	stdinSrc  interface{ Read([]byte) (int, error) }
 	schedOnce atomic.Bool

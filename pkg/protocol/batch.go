@@ -41,8 +41,9 @@ const (
 	// is the line as clush prints it; Nodes is empty (the line names its
 	// node itself), so receivers pass it on without node bookkeeping.
 	KindDebug Kind = 5
+	// KindCut: see outcap.go.
 
-	lastKind = KindDebug
+	lastKind = KindCut
 )
 
 func (k Kind) String() string {
@@ -59,6 +60,8 @@ func (k Kind) String() string {
 		return "written"
 	case KindDebug:
 		return "debug"
+	case KindCut:
+		return "cut"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }

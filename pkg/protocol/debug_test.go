@@ -7,7 +7,7 @@ import (
 )
 
 // TestDebugRecord: a debug record (no nodes) travels whole; a kind past
-// it is still refused.
+// the last one is refused.
 func TestDebugRecord(t *testing.T) {
 	out, data := roundTrip(t, &EventBatch{Job: "j", Shard: "s", Seq: 3, Events: []Event{
 		{Kind: KindDebug, Data: []byte("EXECCLIENT: echo ok")},
@@ -18,13 +18,13 @@ func TestDebugRecord(t *testing.T) {
 		!bytes.Equal(out.Events[2].Data, []byte("node1: b'ok'")) || KindDebug.String() != "debug" {
 		t.Fatalf("decoded %+v", out.Events)
 	}
-	bad := EventBatch{Job: "j", Events: []Event{{Kind: KindDebug + 1}}}
+	bad := EventBatch{Job: "j", Events: []Event{{Kind: lastKind + 1}}}
 	if _, err := bad.MarshalBinary(); err == nil {
 		t.Fatal("an unknown kind was encoded")
 	}
-	// The same bytes with the kind byte past KindDebug are malformed.
+	// The same bytes with the kind byte past the last kind are malformed.
 	i := bytes.IndexByte(data, byte(KindDebug))
-	data[i] = byte(KindDebug + 1)
+	data[i] = byte(lastKind + 1)
 	if err := out.UnmarshalBinary(data); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("unknown kind decoded: %v", err)
 	}

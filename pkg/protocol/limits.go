@@ -47,6 +47,9 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
+	if e.Size < 0 {
+		return fmt.Sprintf("field %s: %d %s, negative", e.Field, e.Size, e.Unit)
+	}
 	return fmt.Sprintf("field %s: %d %s, over the limit of %d", e.Field, e.Size, e.Unit, e.Limit)
 }
 
@@ -77,6 +80,9 @@ func (s *JobSpec) CheckFields() error {
 		if err := checkLen("copy.dest", s.Copy.Dest, MaxPath); err != nil {
 			return err
 		}
+	}
+	if s.MaxOutput < 0 || s.MaxOutput > MaxOutputLimit {
+		return &FieldError{Field: "max_output", Size: int(s.MaxOutput), Limit: int(MaxOutputLimit), Unit: "bytes"}
 	}
 	if len(s.Info) > MaxInfoKeys {
 		return &FieldError{Field: "info", Size: len(s.Info), Limit: MaxInfoKeys, Unit: "entries"}

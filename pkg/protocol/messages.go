@@ -12,8 +12,10 @@ import (
 // folded node sets, stdin streams in chunks, debug and written events.
 // 3: an end event carries the engine's failure reason (Event.Reason).
 // 4: shards are signed (SignedShard), and subjects carry the sender's
-// identity (Subjects.Sender).
-const Version = 4
+// identity (Subjects.Sender). 5: jobs cap each node's output
+// (JobSpec.MaxOutput) and batches say where a node's output was cut
+// (KindCut).
+const Version = 5
 
 // Headers every message carries.
 const (
@@ -116,6 +118,10 @@ type JobSpec struct {
 	// Info holds extra task info keys for the agents' engines (ssh_user,
 	// ssh_options, ssh_path, scp_path, USER_* ...).
 	Info map[string]string `json:"info,omitempty"`
+	// MaxOutput caps the bytes of output each node sends, standard output
+	// and error together (0: DefaultMaxOutput; at most MaxOutputLimit);
+	// agents lower it to their own ceiling (OutputLimit, outcap.go).
+	MaxOutput int64 `json:"max_output,omitempty"`
 }
 
 // CopySpec describes a file copy: Source to Dest on each node, or with

@@ -79,6 +79,11 @@ type Config struct {
 	// Policy, when set, is checked again on every shard before it runs
 	// (policy.go); nil trusts the coordinator's decision.
 	Policy *policy.Policy
+	// MaxOutput is the agent's ceiling on a node's output, standard
+	// output and error together: a job's own cap (JobSpec.MaxOutput) is
+	// lowered to it (default DefaultMaxOutput, at most
+	// protocol.MaxOutputLimit; outcap.go).
+	MaxOutput int64
 }
 
 // Defaults.
@@ -154,6 +159,7 @@ func (c *Config) fill() error {
 	if c.ClockSkew <= 0 {
 		c.ClockSkew = protocol.DefaultClockSkew
 	}
+	c.fillMaxOutput()
 	return nil
 }
 

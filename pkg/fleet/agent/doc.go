@@ -55,8 +55,9 @@
 // it (at most protocol.MaxShardNodes), and node i of the shard is the i-th
 // name of its expansion. Engine events become protocol.Events addressed
 // by that index: a start, output lines (consecutive lines of a node share an
-// event; lines longer than half a batch are cut into Partial events),
-// and exactly one end per node, whose State says how it ended (exited with
+// event; lines longer than half a batch are cut into Partial events), a
+// cut event for a node whose output passed the job's cap (outcap.go), and
+// exactly one end per node, whose State says how it ended (exited with
 // a code, timed out, connect, auth or host key failure with the driver's
 // message, cancelled, error). Code is the exit status when the node has
 // one, else 255 as ssh reports failures. In gather mode (clush -b) the

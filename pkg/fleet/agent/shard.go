@@ -45,8 +45,12 @@ type shard struct {
 
 	driver engine.Driver
 	fanout int
-	nodes  *nodeset.NodeSet
-	names  []string // the expansion of nodes: shard node i is names[i]
+	// maxOutput caps each node's output; outputByAgent says it is the
+	// agent's ceiling, lower than the job asked (outcap.go).
+	maxOutput     int64
+	outputByAgent bool
+	nodes         *nodeset.NodeSet
+	names         []string // the expansion of nodes: shard node i is names[i]
 	// keys maps each engine job key to the node indexes it stands for:
 	// a node name to itself, and the single key of a driver that runs one
 	// job for all nodes (exec with %hosts) to every node.
@@ -108,6 +112,7 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 		nodes: set, names: names,
 		keys: make(map[string][]uint32, len(names)), track: protocol.NewTracker(len(names))}
 	s.fanout = a.cfg.Capacity
+	s.maxOutput, s.outputByAgent = spec.OutputLimit(a.cfg.MaxOutput)
 	if spec.Fanout > 0 {
 		s.fanout = min(spec.Fanout, a.cfg.Capacity)
 	}
@@ -216,7 +221,7 @@ func (s *shard) runEngine(ctx context.Context) {
 	if spec.CommandTimeout > 0 {
 		t.SetInfo(engine.InfoCommandTimeout, spec.CommandTimeout)
 	}
-	opts := engine.Options{Nodes: s.nodes, Handler: s, Stderr: spec.Stderr, Driver: s.driver}
+	opts := engine.Options{Nodes: s.nodes, Handler: s, Stderr: spec.Stderr, Driver: s.driver, MaxOutput: s.maxOutput}
 	if s.stdin != nil {
 		opts.Stdin = s.stdin.r
 	}

@@ -147,9 +147,10 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 // it for followers to come. Call with j.mu held.
 func (j *job) emit(r protocol.Event) {
 	size := r.Size()
-	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || j.logBytes+size <= j.c.cfg.MaxReplay {
-		// Starts and ends are always kept: a follower must see every
-		// node's final state even when the lines were too many to keep.
+	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || r.Kind == protocol.KindCut || j.logBytes+size <= j.c.cfg.MaxReplay {
+		// Starts, cuts and ends are always kept: a follower must see every
+		// node's final state, and whether its output was cut, even when
+		// the lines were too many to keep.
 		j.log = append(j.log, r)
 		j.logBytes += size
 	} else if !j.logFull {
@@ -209,7 +210,7 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 			j.emit(protocol.Event{Kind: protocol.KindStart, Nodes: idx, At: r.At})
 		case protocol.KindStdout, protocol.KindStderr:
 			j.emit(protocol.Event{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
-		case protocol.KindWritten:
+		case protocol.KindWritten, protocol.KindCut:
 			j.emit(protocol.Event{Kind: r.Kind, Nodes: idx, Data: r.Data})
 		case protocol.KindEnd:
 			for _, ji := range idx {
