@@ -25,6 +25,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -50,8 +51,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		url          string
 		creds        auth.Credentials
 		drainTimeout time.Duration
-		maxBuffer    = cliconf.Bytes(agent.DefaultMaxBuffered)
-		maxSpill     = cliconf.Bytes(agent.DefaultMaxSpill)
+		maxBuffer    int64
 	)
 	fs.StringVar(&url, "nats", "nats://127.0.0.1:4222", "NATS server `URL`s (comma-separated)")
 	fs.StringVar(&creds.Seed, "creds", "", "nkey seed `file` of this agent's credential (needs --id, the id it was made for)")
@@ -69,8 +69,10 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	bytesize.Var(fs, &cfg.MaxOutput, "max-output", agent.DefaultMaxOutput,
 		"most output a node may send, stdout and stderr together (`SIZE`: 64M, 1G): a job's own cap is lowered to it")
 	fs.DurationVar(&drainTimeout, "drain-timeout", time.Minute, "how long a drain may wait for running shards")
-	fs.Var(&maxBuffer, "max-buffer", "`bytes` of unacknowledged events kept in memory over all shards (64M, 1G...); past it they spill to --spill-dir")
-	fs.Var(&maxSpill, "max-spill", "`bytes` of spill files at most; past it too, the shards' commands are held back until the coordinator acknowledges")
+	bytesize.Var(fs, &maxBuffer, "max-buffer", agent.DefaultMaxBuffered,
+		"unacknowledged events kept in memory over all shards (`SIZE`: 64M, 1G); past it they spill to --spill-dir")
+	bytesize.Var(fs, &cfg.MaxSpill, "max-spill", agent.DefaultMaxSpill,
+		"spill files at most (`SIZE`); past it too, the shards' commands are held back until the coordinator acknowledges")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "`directory` the agent makes its private spill directory in (default $STATE_DIRECTORY, else the temporary directory)")
 	fs.Func("coordinator-key", "public nkey `PUBKEY` of the coordinator whose signed shards the agent runs (required; repeatable or comma-separated, for a rotation)", func(v string) error {
 		for _, k := range strings.Split(v, ",") {
@@ -105,11 +107,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		cfg.Policy = p
 		log.Info("authorization policy", "policy", p.String(), "rules", p.Rules())
 	}
-	if maxBuffer < 1 || maxSpill < 1 {
-		fmt.Fprintln(stderr, "agent: --max-buffer and --max-spill must be at least 1 byte")
-		return 2
-	}
-	cfg.MaxBuffered, cfg.MaxSpill = int(maxBuffer), int64(maxSpill)
+	cfg.MaxBuffered = int(min(maxBuffer, math.MaxInt))
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the
 	// agent may start before the coordinator's NATS.

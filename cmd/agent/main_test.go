@@ -132,7 +132,7 @@ func TestConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs.Reset()
-	if c := run([]string{"--config", spill}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "--max-spill") {
+	if c := run([]string{"--config", spill}, &logs, nil); c != 2 || !strings.Contains(logs.String(), "max-spill: not a size") {
 		t.Errorf("exit %d\n%s", c, logs.String())
 	}
 	// The example configuration is read whole (max-output: 64M included)

@@ -10,9 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -106,31 +104,3 @@ func (s *Strings) String() string { return fmt.Sprint([]string(*s)) }
 
 // Set implements flag.Value.
 func (s *Strings) Set(v string) error { *s = append(*s, v); return nil }
-
-// Bytes is a size flag: a count of bytes, or one with a binary unit (K,
-// KiB, M, MiB, G, GiB: 64M is 64 MiB).
-type Bytes int64
-
-// String implements flag.Value.
-func (b *Bytes) String() string { return strconv.FormatInt(int64(*b), 10) }
-
-// Set implements flag.Value.
-func (b *Bytes) Set(v string) error {
-	num := strings.TrimSpace(v)
-	unit := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
-		if s, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, unit = strings.TrimSpace(s), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/unit {
-		return fmt.Errorf("want a size in bytes (64M, 1GiB, 65536), got %q", v)
-	}
-	*b = Bytes(n * unit)
-	return nil
-}

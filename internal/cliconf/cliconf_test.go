@@ -67,19 +67,3 @@ func TestApplyErrors(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
-
-func TestBytes(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "65536": 65536, "64K": 64 << 10, "64KiB": 64 << 10,
-		"8M": 8 << 20, "1 GiB": 1 << 30, "2G": 2 << 30, "100B": 100} {
-		var b Bytes
-		if err := b.Set(in); err != nil || int64(b) != want {
-			t.Errorf("%q: %d, %v; want %d", in, b, err, want)
-		}
-	}
-	for _, in := range []string{"", "-1", "1T", "x", "9999999999G", "1.5M"} {
-		var b Bytes
-		if err := b.Set(in); err == nil {
-			t.Errorf("%q accepted: %d", in, b)
-		}
-	}
-}
