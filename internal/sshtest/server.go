@@ -46,7 +46,11 @@ type Config struct {
 	// Dir is the working directory of commands and of the sftp server;
 	// empty means the user's home directory, as sshd does.
 	Dir string
-	// Env is added to the environment of commands.
+	// Env is added to the environment of commands, after
+	// SSHTEST_USER, the user name the client logged in as (the server
+	// runs every command as the current user whatever the name, so a
+	// test can name each node's user after the node, in its ssh_config,
+	// and tell in a command which node it runs for).
 	Env []string
 	// Logf, when set, receives one line per notable server event.
 	Logf func(format string, args ...any)
@@ -380,7 +384,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.serveSession(ch, creqs)
+				s.serveSession(ch, creqs, sconn.User())
 			}()
 		case "direct-tcpip":
 			s.wg.Add(1)
