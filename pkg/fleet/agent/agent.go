@@ -587,8 +587,12 @@ func (a *Agent) onControl(m *nats.Msg) {
 	}
 	switch c.Kind {
 	case protocol.ControlAck:
-		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil && !s.win.Ack(c.Seq) {
-			a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent (%d) of shard %s", c.Seq, s.win.Last(), s.key))
+		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
+			if !s.win.Ack(c.Seq) {
+				a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent (%d) of shard %s", c.Seq, s.win.Last(), s.key))
+			} else if s.gate != nil {
+				s.gate.acked(s.win.Acked())
+			}
 		}
 	case protocol.ControlRetransmit:
 		// From gives nothing for a sequence number beyond what was sent.

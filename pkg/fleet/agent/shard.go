@@ -35,6 +35,12 @@ type shard struct {
 	win     *protocol.Window
 	buf     *buffer
 	stdin   *stdinFeed // the job's standard input (nil: none)
+	// gate holds each command until the coordinator acknowledged its
+	// start (startgate.go); nil for a GroupDriver, which starts every
+	// node in one process. startKick asks the flusher to send the
+	// pending starts now rather than at its next tick.
+	gate      *startGate
+	startKick chan struct{}
 
 	driver engine.Driver
 	fanout int
@@ -119,6 +125,11 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 				s.keys[key] = all
 			}
 		}
+	}
+	if _, group := d.(engine.GroupDriver); !group {
+		s.gate = newStartGate()
+		s.driver = s.gate.gated(d)
+		s.startKick = make(chan struct{}, 1)
 	}
 	maxBatch := sh.MaxBatch
 	if maxBatch <= 0 {
@@ -282,6 +293,9 @@ func (s *shard) cancel(why string) (again bool) {
 		return true
 	}
 	s.log.Info("shard cancelled", "why", why)
+	if s.gate != nil {
+		s.gate.stop() // before the abort: nothing starts meanwhile
+	}
 	s.buf.stop() // a loop held back by a full buffer must reach the abort
 	if t != nil {
 		t.Abort()
@@ -354,6 +368,13 @@ func (s *shard) OnPickup(_ *engine.Worker, key string) {
 		}
 		s.running.Add(int64(started))
 		s.buf.start(idx)
+		if s.gate != nil {
+			s.gate.pick(key)
+			select {
+			case s.startKick <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -433,10 +454,16 @@ func (s *shard) flusher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.buf.kick:
+		case <-s.startKick: // nil without a gate
+			all = true
 		case <-tick.C:
 			all = true
 		}
 		for {
+			var picked uint64
+			if s.gate != nil {
+				picked = s.gate.picked()
+			}
 			recs, done := s.buf.take(all)
 			if len(recs) > 0 {
 				if err := s.send(ctx, recs); err != nil {
@@ -445,6 +472,12 @@ func (s *shard) flusher(ctx context.Context) {
 					}
 					return // summarised with what was sent
 				}
+			}
+			// take puts every pending start in the first batch it
+			// returns, and returns one whenever all is set and anything
+			// waits: the starts picked before it went out by now.
+			if s.gate != nil && (len(recs) > 0 || all) {
+				s.gate.sent(picked, s.win.Last())
 			}
 			if done {
 				return
