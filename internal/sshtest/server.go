@@ -48,7 +48,11 @@ type Config struct {
 	// Dir is the working directory of commands and of the sftp server;
 	// empty means the user's home directory, as sshd does.
 	Dir string
-	// Env is added to the environment of commands.
+	// Env is added to the environment of commands, after
+	// SSHTEST_USER, the user name the client logged in as (the server
+	// runs every command as the current user whatever the name, so a
+	// test can name each node's user after the node, in its ssh_config,
+	// and tell in a command which node it runs for).
 	Env []string
 	// Exec, when set, runs "exec" requests in process instead of with
 	// /bin/sh -c: no process is forked, so one server answers thousands

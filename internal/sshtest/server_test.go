@@ -80,6 +80,14 @@ func TestExec(t *testing.T) {
 	}
 }
 
+func TestLoginUserInEnv(t *testing.T) {
+	_, sess := node1Session(t)
+	out, err := sess.Output(`echo "$SSHTEST_USER"`)
+	if err != nil || string(out) != "test\n" {
+		t.Fatalf("SSHTEST_USER: %q, %v", out, err)
+	}
+}
+
 func TestExitSignal(t *testing.T) {
 	_, sess := node1Session(t)
 	err := sess.Run("kill -TERM $$")

@@ -58,6 +58,7 @@ func (s *Server) enterSession() {
 // finished by its own goroutine (which closes the channel after sending
 // the status).
 func (s *Server) serveSession(conn ssh.Conn, ch ssh.Channel, reqs <-chan *ssh.Request) {
+	user := conn.User()
 	s.enterSession()
 	// A session stops counting as active when its command's exit status
 	// is sent: the client then closes it, and may open the next one
@@ -101,7 +102,7 @@ func (s *Server) serveSession(conn ssh.Conn, ch ssh.Channel, reqs <-chan *ssh.Re
 				// shell without a terminal does.
 				args = nil
 			}
-			cmd, err := s.startExec(ch, args)
+			cmd, err := s.startExec(ch, args, user)
 			if err != nil {
 				s.logf("%s %q: %v", req.Type, p.Command, err)
 				_ = req.Reply(false, nil)
@@ -159,11 +160,12 @@ func (s *Server) serveSession(conn ssh.Conn, ch ssh.Channel, reqs <-chan *ssh.Re
 }
 
 // startExec starts /bin/sh with args in its own process group, output
-// going to the channel and the channel's data to its stdin.
-func (s *Server) startExec(ch ssh.Channel, args []string) (*exec.Cmd, error) {
+// going to the channel and the channel's data to its stdin; user is the
+// login name, in SSHTEST_USER.
+func (s *Server) startExec(ch ssh.Channel, args []string, user string) (*exec.Cmd, error) {
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), s.cfg.Env...)
+	cmd.Env = append(append(os.Environ(), "SSHTEST_USER="+user), s.cfg.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout = ch
 	cmd.Stderr = ch.Stderr()

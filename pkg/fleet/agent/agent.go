@@ -705,8 +705,12 @@ func (a *Agent) onControl(m *nats.Msg) {
 	}
 	switch c.Kind {
 	case protocol.ControlAck:
-		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil && !s.spool.ack(c.Seq) {
-			a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent of shard %s", c.Seq, s.key))
+		if s := a.lookup(protocol.ShardKey(c.Job, c.Shard, c.Attempt)); s != nil {
+			if !s.spool.ack(c.Seq) {
+				a.drops.Drop(a.log, m, fmt.Errorf("ack %d beyond the last batch sent of shard %s", c.Seq, s.key))
+			} else if s.gate != nil {
+				s.gate.acked(c.Seq)
+			}
 		}
 	case protocol.ControlRetransmit:
 		// From gives nothing for a sequence number beyond what was sent.

@@ -70,6 +70,19 @@
 // flush are sent as one event in every mode, and consecutive identical
 // ends share one.
 //
+// # Starts are acknowledged before commands run
+//
+// A node's command runs only once the coordinator has acknowledged the
+// batch that carries the node's start event (startgate.go): the engine
+// picks the node up (its start goes into the buffer and the flusher is
+// woken to send it now), and the driver waits at the shard's gate until
+// the cumulative ack covers that batch, or the shard is cancelled. So a
+// command that ran is one the coordinator counts as started, and an agent
+// cut off from the coordinator (a stalled network path, SIGSTOP) starts
+// nothing the coordinator would think unstarted and run elsewhere. A job
+// aborted or timed out at the gate never ran. A GroupDriver (pdsh), which
+// starts every node in one process, is not gated.
+//
 // # Flow control
 //
 // Events wait in a per-shard buffer that the engine's loop appends to

@@ -29,6 +29,10 @@ type coord struct {
 	ack atomic.Bool // send acks
 	// ackOnDup turns acks on when a batch arrives twice.
 	ackOnDup atomic.Bool
+	// ackStarts acks, with acks off, the batches up to the last one that
+	// holds only starts: the commands may start (startGate) while the
+	// output stays unacknowledged.
+	ackStarts atomic.Bool
 	// askRetransmit makes it ask for the first missing batch on a gap.
 	askRetransmit atomic.Bool
 	// drop, when set, is asked about every arrival (n counts the arrivals
@@ -139,6 +143,10 @@ func (c *coord) onEvents(m *nats.Msg) {
 	}
 	delivered := r.reorder.Delivered()
 	missing := r.reorder.Missing(0)
+	ack := c.ack.Load()
+	if !ack && c.ackStarts.Load() && delivered == b.Seq && onlyStarts(b) {
+		ack = true
+	}
 	c.mu.Unlock()
 	if len(missing) > 0 && c.askRetransmit.Load() {
 		c.control(b.Agent, protocol.Control{Kind: protocol.ControlRetransmit, Job: b.Job, Shard: b.Shard,
@@ -146,10 +154,19 @@ func (c *coord) onEvents(m *nats.Msg) {
 	}
 	// Acked on every arrival, duplicates too: a duplicate means the agent
 	// did not get the last ack.
-	if c.ack.Load() && delivered > 0 {
+	if ack && delivered > 0 {
 		c.control(b.Agent, protocol.Control{Kind: protocol.ControlAck, Job: b.Job, Shard: b.Shard,
 			Attempt: b.Attempt, Seq: delivered})
 	}
+}
+
+func onlyStarts(b *protocol.EventBatch) bool {
+	for _, e := range b.Events {
+		if e.Kind != protocol.KindStart {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *coord) control(agent string, ctl protocol.Control) {

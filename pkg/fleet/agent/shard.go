@@ -42,6 +42,12 @@ type shard struct {
 	spool   *spool // batches made and not acknowledged
 	buf     *buffer
 	stdin   *stdinFeed // the job's standard input (nil: none)
+	// gate holds each command until the coordinator acknowledged its
+	// start (startgate.go); nil for a GroupDriver, which starts every
+	// node in one process. startKick asks the flusher to send the
+	// pending starts now rather than at its next tick.
+	gate      *startGate
+	startKick chan struct{}
 
 	driver engine.Driver
 	fanout int
@@ -131,6 +137,11 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 				s.keys[key] = all
 			}
 		}
+	}
+	if _, group := d.(engine.GroupDriver); !group {
+		s.gate = newStartGate()
+		s.driver = s.gate.gated(d)
+		s.startKick = make(chan struct{}, 1)
 	}
 	maxBatch := sh.MaxBatch
 	if maxBatch <= 0 {
@@ -298,6 +309,9 @@ func (s *shard) cancel(why string) (again bool) {
 		return true
 	}
 	s.log.Info("shard cancelled", "why", why)
+	if s.gate != nil {
+		s.gate.stop() // before the abort: nothing starts meanwhile
+	}
 	s.buf.stop() // a loop held back by a full buffer must reach the abort
 	if t != nil {
 		t.Abort()
@@ -370,6 +384,13 @@ func (s *shard) OnPickup(_ *engine.Worker, key string) {
 		}
 		s.running.Add(int64(started))
 		s.buf.start(idx)
+		if s.gate != nil {
+			s.gate.pick(key)
+			select {
+			case s.startKick <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -456,14 +477,26 @@ func (s *shard) flusher(ctx context.Context) {
 				full = true
 				break
 			}
+			var picked uint64
+			if s.gate != nil {
+				picked = s.gate.picked()
+			}
 			// A partial batch is cut only when it would go at once: a
 			// backlog waits for full ones.
-			recs, done := s.buf.take(all && s.spool.unsent() == 0)
+			cut := all && s.spool.unsent() == 0
+			recs, done := s.buf.take(cut)
 			if len(recs) > 0 {
 				if err := s.keep(recs); err != nil {
 					s.log.Error("batch not made", "err", err)
 					return // summarised with what was made
 				}
+			}
+			// take puts every pending start in the first batch it
+			// returns, and returns one whenever cut is set and anything
+			// waits: the starts picked before it are in batches up to
+			// the last one made.
+			if s.gate != nil && (len(recs) > 0 || cut) {
+				s.gate.sent(picked, s.spool.last())
 			}
 			ended = done
 			if len(recs) == 0 {
@@ -482,6 +515,8 @@ func (s *shard) flusher(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.buf.kick:
+		case <-s.startKick: // nil without a gate
+			all = true
 		case <-tick.C:
 			all = true
 		case <-s.spool.wait():

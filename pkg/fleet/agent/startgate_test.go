@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// isOpen reports whether key may start now.
+func isOpen(g *startGate, key string) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return g.wait(ctx, key) == nil
+}
+
+func TestStartGateOpensOnAck(t *testing.T) {
+	g := newStartGate()
+	g.pick("n1")
+	g.pick("n2")
+	if isOpen(g, "n1") {
+		t.Fatal("open before its start was sent")
+	}
+	g.sent(1, 1) // n1's start in batch 1
+	g.pick("n3")
+	g.sent(3, 2) // n2 and n3 in batch 2
+	g.acked(1)
+	if !isOpen(g, "n1") || isOpen(g, "n2") {
+		t.Fatal("ack of batch 1 must open n1 only")
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.wait(context.Background(), "n3") }()
+	g.acked(2)
+	if err := <-done; err != nil || !isOpen(g, "n2") {
+		t.Fatalf("ack of batch 2: %v", err)
+	}
+}
+
+// The flusher may send a start in a batch and only then record it (it
+// read the pickup count before the engine counted that start): if the
+// batch was acked meanwhile, no later ack covers it, so recording it
+// opens the gate at once.
+func TestStartGateAckedBeforeRecorded(t *testing.T) {
+	g := newStartGate()
+	g.sent(0, 1) // the flusher's count said 0; batch 1 carried the start
+	g.pick("n1")
+	g.acked(1)
+	g.sent(1, 1) // nothing new to send: the start went out in batch 1
+	if !isOpen(g, "n1") {
+		t.Fatal("a start in an acknowledged batch is still held")
+	}
+}
+
+func TestStartGateCancelled(t *testing.T) {
+	g := newStartGate()
+	g.pick("n1")
+	g.sent(1, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := g.wait(ctx, "n1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait without an ack: %v", err)
+	}
+	// Stopped (the shard was cancelled), it never opens, acked or not.
+	done := make(chan error, 1)
+	go func() { done <- g.wait(context.Background(), "n1") }()
+	g.stop()
+	g.acked(1)
+	if err := <-done; !errors.Is(err, errGateStopped) || isOpen(g, "n1") {
+		t.Fatalf("wait at a stopped gate: %v", err)
+	}
+}
+
+// A coordinator that never acknowledges a shard's starts (it gave the
+// agent up: the agent was cut off or frozen meanwhile) never sees its
+// commands run; its cancel ends them as cancelled. Nothing ran, so
+// running the nodes on another agent runs nothing twice.
+func TestNoCommandBeforeItsStartIsAcked(t *testing.T) {
+	t.Parallel()
+	_, c, a := fleet(t, Config{})
+	c.ack.Store(false)
+	dir := t.TempDir()
+	sh := shardOf("held", []string{"h1", "h2"}, protocol.JobSpec{Command: "echo ran > " + dir + "/%h"})
+	if rep := c.submit(a, sh); !rep.Accepted {
+		t.Fatal(rep.Error)
+	}
+	r := c.recv(sh.Key())
+	waitFor(t, 10*time.Second, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(r.batches) >= 1 // the starts
+	})
+	time.Sleep(300 * time.Millisecond) // what a command would take to run
+	if files, _ := os.ReadDir(dir); len(files) > 0 {
+		t.Fatalf("%d commands ran before their start was acknowledged", len(files))
+	}
+	c.control(a.ID(), protocol.Control{Kind: protocol.ControlCancel, Job: sh.Job})
+	c.ack.Store(true)
+	c.ackAll(a.ID())
+	r = c.wait(sh.Key())
+	c.mu.Lock() // batches unacked for a while may come again meanwhile
+	ends := oneEnd(t, r.nodes(t, 2))
+	c.mu.Unlock()
+	for i, e := range ends {
+		if e.State != protocol.StateCancel {
+			t.Errorf("node %d: %s, want cancelled", i, e.State)
+		}
+	}
+	if files, _ := os.ReadDir(dir); len(files) > 0 {
+		t.Fatalf("%d cancelled commands ran", len(files))
+	}
+
+	// Acknowledged, the same commands run.
+	sh = shardOf("acked", []string{"h1", "h2"}, protocol.JobSpec{Command: "echo ran > " + dir + "/%h"})
+	for i, e := range oneEnd(t, c.run(a, sh).nodes(t, 2)) {
+		if e.State != protocol.StateExited {
+			t.Errorf("node %d: %s", i, e.State)
+		}
+	}
+	for _, n := range []string{"h1", "h2"} {
+		if b, err := os.ReadFile(filepath.Join(dir, n)); err != nil || string(b) != "ran\n" {
+			t.Errorf("%s: %q %v", n, b, err)
+		}
+	}
+}
