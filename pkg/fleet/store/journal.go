@@ -204,27 +204,13 @@ func Decode(data []byte, nodes int) (*Entry, error) {
 	return &e, nil
 }
 
-// EncodeNodes encodes ascending node indexes as runs: count, then for each
-// run its gap from the previous run's end and its length less one.
+// EncodeNodes encodes ascending node indexes as runs: count, then for
+// each run its gap from the previous run's end and its length less one
+// (protocol.AppendNodeRuns).
 func EncodeNodes(idx []uint32) []byte {
-	var buf []byte
-	nruns := 0
-	for i := range idx {
-		if i == 0 || idx[i] != idx[i-1]+1 {
-			nruns++
-		}
-	}
-	buf = binary.AppendUvarint(buf, uint64(nruns))
-	next := uint32(0)
-	for i := 0; i < len(idx); {
-		k := i + 1
-		for k < len(idx) && idx[k] == idx[k-1]+1 {
-			k++
-		}
-		buf = binary.AppendUvarint(buf, uint64(idx[i]-next))
-		buf = binary.AppendUvarint(buf, uint64(k-i-1))
-		next = idx[k-1] + 1
-		i = k
+	buf, err := protocol.AppendNodeRuns(nil, idx)
+	if err != nil { // not ascending: a caller's bug
+		panic(err)
 	}
 	return buf
 }

@@ -188,12 +188,21 @@ func (r *Record) cut() {
 	r.Command = protocol.Truncate(r.Command, protocol.MaxReplyField)
 }
 
-// Create adds a job's record; it fails if the job has one.
-func (s *Store) Create(ctx context.Context, r *Record) error {
+// encode cuts r under MaxRecord and encodes it.
+func (r *Record) encode() ([]byte, error) {
 	r.cut()
 	data, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("registry record %s: %w", r.ID, err)
+		return nil, fmt.Errorf("registry record %s: %w", r.ID, err)
+	}
+	return data, nil
+}
+
+// Create adds a job's record; it fails if the job has one.
+func (s *Store) Create(ctx context.Context, r *Record) error {
+	data, err := r.encode()
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -212,10 +221,9 @@ var ErrConflict = errors.New("the record changed since it was read")
 // Update replaces a job's record if it is still at r.Rev, and sets r.Rev
 // to the new revision.
 func (s *Store) Update(ctx context.Context, r *Record) error {
-	r.cut()
-	data, err := json.Marshal(r)
+	data, err := r.encode()
 	if err != nil {
-		return fmt.Errorf("registry record %s: %w", r.ID, err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
