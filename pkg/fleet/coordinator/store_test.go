@@ -192,3 +192,21 @@ func TestStoreResumedAgentLost(t *testing.T) {
 		t.Fatalf("states after the restart: %v", res.states)
 	}
 }
+
+// The coordinator's own ends name nodes of several shards, or of a shard
+// in its agent's order: the record lists them ascending, as its encoding
+// (the output stream's, the journal's) requires.
+func TestFinishManySortsNodes(t *testing.T) {
+	cfg := Config{}
+	cfg.defaults()
+	c := &Coordinator{cfg: cfg, log: natstest.Logger(t)}
+	j := newJob(c, protocol.JobSpec{ID: "j"}, []string{"a", "b", "c", "d"})
+	j.finishMany([]uint32{3, 0, 2}, protocol.StateLost, "lost")
+	if len(j.log) != 1 || !slices.Equal(j.log[0].Nodes, []uint32{0, 2, 3}) || !slices.Equal(j.logIdx, []uint64{0}) || j.emitted != 1 {
+		t.Fatalf("log %+v, indexes %v, emitted %d", j.log, j.logIdx, j.emitted)
+	}
+	b := protocol.EventBatch{Events: j.log}
+	if _, err := b.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+}
