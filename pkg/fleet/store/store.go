@@ -118,7 +118,9 @@ var ErrNoJetStream = errors.New("the NATS server has no JetStream")
 // nc's server and returns the store.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	cfg.defaults()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	// An ack that never comes (lost with a connection) fails its future
+	// after Timeout rather than hold the journal's writer for ever.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(cfg.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
