@@ -291,7 +291,9 @@ func (s *Store) Read(ctx context.Context, job string, fn func(data []byte) error
 		return fmt.Errorf("journal %s: %w", job, err)
 	}
 	for {
-		batch, err := cons.Fetch(512, jetstream.FetchMaxWait(s.cfg.Timeout))
+		// By bytes: a journal may hold gigabytes in messages of up to
+		// max_payload each.
+		batch, err := cons.FetchBytes(max(8<<20, 2*int(s.nc.MaxPayload())), jetstream.FetchMaxWait(s.cfg.Timeout))
 		if err != nil {
 			return fmt.Errorf("journal %s: %w", job, err)
 		}

@@ -152,7 +152,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: 2 * time.Minute,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("job journal %s: %w", s.names.Stream, err)
+		return nil, fmt.Errorf("job journal %s of at most %d bytes: %w (coordinator --store-max-bytes sets it)", s.names.Stream, cfg.MaxBytes, err)
 	}
 	return s, nil
 }
