@@ -224,7 +224,9 @@ func (c *Coordinator) rebuild(ctx context.Context, r *store.Record) (*job, error
 		}
 		s := j.newShard(st.ID, st.Attempt, st.Group, st.Agent, p.nodes)
 		s.fold = p.fold
-		s.accepted, s.dead, s.done, s.doneStored = st.Accepted, st.Dead, st.Done, st.Done
+		// A batch merged says its agent took the shard, whether or not
+		// the journal got to say so.
+		s.accepted, s.dead, s.done, s.doneStored = st.Accepted || st.Seq > 0, st.Dead, st.Done, st.Done
 		s.reorder.Resume(st.Seq)
 		s.stored = st.Seq
 		s.stdinDone = true

@@ -180,6 +180,7 @@ func crashAfterStart(t *testing.T, job string, cfg Config) *natstest.Server {
 	a.waitAck(s, seq)
 	stop()
 	a.silence()
+	a.nc.Close() // killed
 	storedCoordinator(t, srv, "c1", cfg)
 	return srv
 }
