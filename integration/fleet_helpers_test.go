@@ -73,6 +73,9 @@ func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
 	}
 	cmd := exec.Command(filepath.Join(binaries(t), bin), args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	// A coordinator keeps its state (--store) in the test's directory,
+	// never in the user's.
+	cmd.Env = append(os.Environ(), "STATE_DIRECTORY=", "XDG_STATE_HOME="+filepath.Join(dir, "state"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -340,6 +343,13 @@ func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration
 		f.t.Fatal(err)
 	}
 	defer job.Close()
+	return readJob(ctx, f.t, job, during)
+}
+
+// readJob reads a submitted or attached job's stream to its end; during,
+// when set, is called before each batch.
+func readJob(ctx context.Context, t *testing.T, job *client.Job, during func(elapsed time.Duration)) map[string]*nodeResult {
+	t.Helper()
 	names := job.Nodes()
 	res := make(map[string]*nodeResult, len(names))
 	for _, n := range names {
@@ -355,7 +365,7 @@ func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			f.t.Fatalf("job %s stream: %v", spec.ID, err)
+			t.Fatalf("job %s stream: %v", job.ID(), err)
 		}
 		for _, r := range b.Events {
 			for _, i := range r.Nodes {

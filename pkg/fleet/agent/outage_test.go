@@ -11,8 +11,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// An agent cut from NATS runs its shards to their end: their events go
-// to its spool (past a tiny memory bound, to disk), nothing waits for the
+// An agent cut from NATS runs its started commands to their end (it starts
+// no new one: startGate): their events go to its spool (past a tiny memory bound, to disk), nothing waits for the
 // coordinator. Once NATS is back every stream resumes at once, although
 // no ack is ever overdue here (ResendAfter is an hour): what was in
 // flight goes again on the reconnection, the rest after it, then the
@@ -28,6 +28,17 @@ func TestOutageSpillsAndResumes(t *testing.T) {
 		t.Fatal(rep.Error)
 	}
 	var s *shard
+	// Every command started (the coordinator acknowledged its start)
+	// before the outage; their output comes after it (sleep 0.3).
+	waitFor(t, time.Minute, func() bool {
+		s = a.lookup(sh.Key())
+		if s == nil || s.gate == nil {
+			return false
+		}
+		s.gate.mu.Lock()
+		defer s.gate.mu.Unlock()
+		return s.gate.open >= uint64(len(nodes))
+	})
 	natstest.Restart(t, srv.Port(), 0, func() {
 		srv.Stop()
 		// Every command ends while nobody can hear the agent.

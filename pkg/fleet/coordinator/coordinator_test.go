@@ -73,11 +73,15 @@ type fakeAgent struct {
 	// ignore is how many shard requests to leave unanswered (the reply
 	// lost: the coordinator retries).
 	ignore atomic.Int32
+	// holds are the shards it took and whose summary was not acked, which
+	// its heartbeats list (as a real agent's do).
+	holdMu sync.Mutex
+	holds  map[string]bool
 }
 
 func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 	a := &fakeAgent{t: t, nc: srv.Connect(t, id), id: id, shards: make(chan protocol.Shard, 10),
-		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}}
+		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}, holds: map[string]bool{}}
 	_, err := a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
 		if a.ignore.Add(-1) >= 0 {
 			return
@@ -88,6 +92,9 @@ func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 			return
 		}
 		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+		a.holdMu.Lock()
+		a.holds[s.Key()] = true
+		a.holdMu.Unlock()
 		a.shards <- s
 	})
 	if err != nil {
@@ -111,7 +118,13 @@ func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
 			case <-a.stop:
 				return
 			case <-tk.C:
-				_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+				hb := protocol.Heartbeat{Hello: hello}
+				a.holdMu.Lock()
+				for k := range a.holds {
+					hb.Shards = append(hb.Shards, k)
+				}
+				a.holdMu.Unlock()
+				_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, hb)
 			}
 		}
 	}()
@@ -177,6 +190,11 @@ func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
 	if err := wire.Request(context.Background(), a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
 		a.t.Fatal(err)
 	}
+	if r.OK || r.Error != "" {
+		a.holdMu.Lock()
+		delete(a.holds, s.Key())
+		a.holdMu.Unlock()
+	}
 	return r
 }
 
@@ -241,46 +259,53 @@ func submitAs(t *testing.T, srv *natstest.Server, user string, spec protocol.Job
 	}
 	return func() result {
 		t.Helper()
-		nodes := expand(t, spec.Nodes)
-		res := result{lines: map[string][]string{}, states: map[string]protocol.State{}, codes: map[string]int{}}
-		var ro protocol.Reorder[*protocol.EventBatch]
-		timeout := time.After(20 * time.Second)
-		for {
-			select {
-			case m := <-msgs:
-				var b protocol.EventBatch
-				if err := b.UnmarshalBinary(m.Data); err != nil {
-					t.Fatal(err)
-				}
-				ready, _ := ro.Push(b.Seq, &b)
-				_ = wire.PublishJSON(nc, subj.OutputAck(user, spec.ID), protocol.TypeControl,
-					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
-				for _, rb := range ready {
-					for _, r := range rb.Events {
-						if r.Kind == protocol.KindDebug {
-							res.debug = append(res.debug, string(r.Data))
-						}
-						for _, n := range r.Nodes {
-							name := nodes[n]
-							switch r.Kind {
-							case protocol.KindStdout:
-								res.lines[name] = append(res.lines[name], strings.Split(string(r.Data), "\n")...)
-							case protocol.KindEnd:
-								if _, ok := res.states[name]; ok {
-									t.Errorf("%s ended twice", name)
-								}
-								res.states[name], res.codes[name] = r.State, r.Code
-								res.ends++
-							}
-						}
-					}
-					if rb.Last {
-						return res
-					}
-				}
-			case <-timeout:
-				t.Fatalf("job %s: stream did not end; got %d ends", spec.ID, res.ends)
+		return readStream(t, nc, msgs, user, spec.ID, spec.Nodes)
+	}
+}
+
+// readStream reads output stream id of user (job nodes ns) to its end,
+// acking it, and returns what arrived.
+func readStream(t *testing.T, nc *nats.Conn, msgs chan *nats.Msg, user, id, ns string) result {
+	t.Helper()
+	nodes := expand(t, ns)
+	res := result{lines: map[string][]string{}, states: map[string]protocol.State{}, codes: map[string]int{}}
+	var ro protocol.Reorder[*protocol.EventBatch]
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-msgs:
+			var b protocol.EventBatch
+			if err := b.UnmarshalBinary(m.Data); err != nil {
+				t.Fatal(err)
 			}
+			ready, _ := ro.Push(b.Seq, &b)
+			_ = wire.PublishJSON(nc, subj.OutputAck(user, id), protocol.TypeControl,
+				protocol.Control{Kind: protocol.ControlAck, Job: id, Seq: ro.Delivered()})
+			for _, rb := range ready {
+				for _, r := range rb.Events {
+					if r.Kind == protocol.KindDebug {
+						res.debug = append(res.debug, string(r.Data))
+					}
+					for _, n := range r.Nodes {
+						name := nodes[n]
+						switch r.Kind {
+						case protocol.KindStdout:
+							res.lines[name] = append(res.lines[name], strings.Split(string(r.Data), "\n")...)
+						case protocol.KindEnd:
+							if _, ok := res.states[name]; ok {
+								t.Errorf("%s ended twice", name)
+							}
+							res.states[name], res.codes[name] = r.State, r.Code
+							res.ends++
+						}
+					}
+				}
+				if rb.Last {
+					return res
+				}
+			}
+		case <-timeout:
+			t.Fatalf("stream %s: did not end; got %d ends", id, res.ends)
 		}
 	}
 }

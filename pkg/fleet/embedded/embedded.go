@@ -62,7 +62,10 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		// every job is allowed, -R exec included.
 		Coordinator: &coordinator.Config{Subjects: subj, LostAfter: 24 * time.Hour, MaxJobNodes: opts.MaxJobNodes,
 			Policy: policy.AllowAll()},
-		// Nor is there a ceiling on a job's output cap (csub's
+		// Its state in memory: it dies with csub, and attaching a job of
+		// this process from another is not possible anyway.
+		Store: &daemon.StoreConfig{Memory: true},
+		// No ceiling on a job's output cap (csub's
 		// --max-output) beyond the protocol's.
 		Agent: &agent.Config{Subjects: subj, Name: "local", Local: true,
 			Capacity: opts.Fanout, Worker: opts.Worker, Info: opts.Info, MaxOutput: protocol.MaxOutputLimit},
