@@ -65,6 +65,9 @@ type Router interface {
 // Config configures a Coordinator. The zero value works: no topology
 // (every node local), the default subjects and timings.
 type Config struct {
+	// ID names this coordinator among those sharing the NATS system
+	// (coordinator --id; the host name by default): see peers.go.
+	ID       string
 	Subjects protocol.Subjects
 	// Router routes nodes to gateway groups (nil: every node is local).
 	Router Router
@@ -193,6 +196,9 @@ func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ID == "" {
+		cfg.ID = defaultID()
+	}
 	if cfg.Policy == nil {
 		cfg.Policy = policy.AllowAll()
 	}
@@ -214,6 +220,7 @@ type Coordinator struct {
 	staged      map[string]*staged   // node set parts of jobs being submitted
 	stagedBytes int
 	reconnected time.Time
+	peers       peerSet // the other coordinators (peers.go)
 
 	stats Stats
 	drops wire.Drops // messages dropped (bounds.go)
@@ -238,6 +245,9 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	if err := protocol.ValidPrefix(cfg.Subjects.Prefix); err != nil {
 		return nil, err
 	}
+	if err := protocol.ValidID(cfg.ID); err != nil {
+		return nil, fmt.Errorf("coordinator id: %w", err)
+	}
 	pub, err := signingKey(&cfg)
 	if err != nil {
 		return nil, err
@@ -253,18 +263,25 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 func (c *Coordinator) Run(ctx context.Context) error {
 	c.ctx = ctx
 	defer c.stop()
+	c.startPeers()
+	// Submits and registry requests go to one coordinator of the queue
+	// group, which forwards what another holds (route.go); the rest
+	// reaches every coordinator, and only a job's owner acts on it.
+	const queue = protocol.CoordinatorQueue
 	subs := []struct {
-		subject string
-		h       nats.MsgHandler
+		subject, queue string
+		h              nats.MsgHandler
 	}{
-		{c.subj.AllSubmits(), c.typed(c.onSubmit, protocol.TypeJobSpec, protocol.TypeSubmitPart)},
-		{c.subj.AllJobs(), c.typed(c.onJobs, protocol.TypeJobsRequest)},
-		{c.subj.AllRegisters(), c.typed(c.onRegister, protocol.TypeHello)},
-		{c.subj.Heartbeats(), c.typed(c.onHeartbeat, protocol.TypeHeartbeat)},
-		{c.subj.AllEvents(), c.typed(c.onEvents, protocol.TypeEventBatch)},
-		{c.subj.AllDone(), c.typed(c.onDone, protocol.TypeShardSummary)},
-		{c.subj.AllOutputAcks(), c.typed(c.onOutputAck, protocol.TypeControl)},
-		{c.subj.AllStdin(), c.typed(c.onStdin, protocol.TypeStdinChunk)},
+		{c.subj.AllSubmits(), queue, c.typed(c.routeSubmit, protocol.TypeJobSpec, protocol.TypeSubmitPart)},
+		{c.subj.AllJobs(), queue, c.typed(c.routeJobs, protocol.TypeJobsRequest)},
+		{c.subj.AllPresences(), "", c.typed(c.onPresence, protocol.TypePresence)},
+		{c.subj.Forward(c.cfg.ID), "", c.onForward},
+		{c.subj.AllRegisters(), "", c.typed(c.onRegister, protocol.TypeHello)},
+		{c.subj.Heartbeats(), "", c.typed(c.onHeartbeat, protocol.TypeHeartbeat)},
+		{c.subj.AllEvents(), "", c.typed(c.onEvents, protocol.TypeEventBatch)},
+		{c.subj.AllDone(), "", c.typed(c.onDone, protocol.TypeShardSummary)},
+		{c.subj.AllOutputAcks(), "", c.typed(c.onOutputAck, protocol.TypeControl)},
+		{c.subj.AllStdin(), "", c.typed(c.onStdin, protocol.TypeStdinChunk)},
 	}
 	var opened []*nats.Subscription
 	defer func() {
@@ -273,7 +290,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}()
 	for _, s := range subs {
-		sub, err := c.nc.Subscribe(s.subject, c.handle(s.h))
+		sub, err := c.nc.QueueSubscribe(s.subject, s.queue, c.handle(s.h))
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subject, err)
 		}
@@ -302,6 +319,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return nil
 		case now := <-tick.C:
 			c.checkLiveness(now)
+			c.checkPeers(now)
 			c.checkJobs(now)
 		}
 	}
