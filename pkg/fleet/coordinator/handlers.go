@@ -86,7 +86,7 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 	}
 	a.Running, a.Draining = hb.Running, hb.Draining
 	var stale []protocol.Control
-	others := len(c.livePeersLocked()) > 0
+	others := c.othersMayLive(time.Now())
 	for _, key := range hb.Shards {
 		parts := strings.Split(key, "/")
 		if len(parts) != 3 {

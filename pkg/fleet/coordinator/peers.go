@@ -40,6 +40,7 @@ type peer struct {
 // Coordinator.mu.
 type peerSet struct {
 	self     protocol.Presence
+	started  time.Time // self.Started on the monotonic clock
 	known    map[string]*peer
 	sentAt   time.Time
 	twinWarn map[string]bool // instances sharing our id, warned of once
@@ -51,9 +52,10 @@ func (c *Coordinator) startPeers() {
 	_, _ = rand.Read(b[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.peers = peerSet{
+	now := time.Now()
+	c.peers = peerSet{started: now,
 		self: protocol.Presence{Coordinator: c.cfg.ID, Instance: hex.EncodeToString(b[:]),
-			Started: time.Now().UTC(), Heartbeat: c.cfg.Heartbeat},
+			Started: now.UTC(), Heartbeat: c.cfg.Heartbeat},
 		known:    make(map[string]*peer),
 		twinWarn: make(map[string]bool),
 	}
@@ -169,7 +171,15 @@ func (c *Coordinator) livePeersLocked() []string {
 func (c *Coordinator) foreign(job string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.jobs[job] == nil && len(c.livePeersLocked()) > 0
+	return c.jobs[job] == nil && c.othersMayLive(time.Now())
+}
+
+// othersMayLive reports whether another coordinator may be live: one is
+// heard, or this one has not listened long enough to know (LostAfter
+// since it started or reconnected: peers' presences arrive within it).
+// Call with c.mu held.
+func (c *Coordinator) othersMayLive(now time.Time) bool {
+	return len(c.livePeersLocked()) > 0 || c.silence(now, c.peers.started) <= c.cfg.LostAfter
 }
 
 // defaultID is Config.ID's default: the host name, made a valid id
