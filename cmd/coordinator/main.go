@@ -75,7 +75,6 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		policyPath = fs.String("policy", "", "authorization policy `file` (default: the built-in policy, see docs/SECURITY.md)")
 		auditPath  = fs.String("audit-log", "", "append a JSON line per job accepted, denied and ended to `file` (reopened on SIGHUP)")
 		maxUser    = fs.Int("max-user-nodes", 0, "most nodes the jobs of one user may hold in the registry together, at least --max-nodes (default --max-nodes)")
-		coordID    = fs.String("id", "", "this coordinator's `id` among those sharing the NATS cluster (default: the host name); see docs/fleet.md, \"Two coordinators\"")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of coordinator:\n")
@@ -156,7 +155,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Identities: embeddedOnly(*natsURL, ids), TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
 		Creds: auth.Credentials{Seed: *creds, CA: *caFile},
-		Coordinator: &coordinator.Config{ID: *coordID, Subjects: subj, Router: router, Logger: log,
+		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes, MaxUserNodes: *maxUser,
 			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog, Agents: grants}}
 	if *localAgent {

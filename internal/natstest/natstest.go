@@ -21,6 +21,9 @@ type Server struct {
 	*server.Server
 	t    testing.TB
 	port int
+	// storeDir is the JetStream store of a StartJetStream server ("": no
+	// JetStream), kept across Restart.
+	storeDir string
 }
 
 // Start starts a server on 127.0.0.1 (port 0: a random one) and stops it
@@ -37,7 +40,24 @@ func Start(t testing.TB, port int) *Server {
 }
 
 // Run starts a server on 127.0.0.1:port (0: random) outside of a test.
-func Run(port int) (*server.Server, error) {
+func Run(port int) (*server.Server, error) { return RunJetStream(port, "") }
+
+// StartJetStream is Start with JetStream, its file store in storeDir
+// (which Restart keeps: the new server finds the state of the old).
+func StartJetStream(t testing.TB, storeDir string) *Server {
+	t.Helper()
+	s, err := RunJetStream(0, storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Server: s, t: t, port: s.Addr().(*net.TCPAddr).Port, storeDir: storeDir}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// RunJetStream starts a server on 127.0.0.1:port (0: random), with
+// JetStream on a file store in storeDir unless it is "".
+func RunJetStream(port int, storeDir string) (*server.Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
@@ -47,6 +67,12 @@ func Run(port int) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPending: 128 << 20,
+		JetStream:  storeDir != "",
+		StoreDir:   storeDir,
+		// Tests need little: the server otherwise reserves a share of
+		// the machine's memory and disk.
+		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxStore:  1 << 30,
 	})
 }
 
@@ -97,7 +123,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart(pause time.Duration) {
 	s.t.Helper()
 	Restart(s.t, s.port, pause, s.Stop, func() error {
-		ns, err := Run(s.port)
+		ns, err := RunJetStream(s.port, s.storeDir)
 		if err == nil {
 			s.Server = ns
 		}

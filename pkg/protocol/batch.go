@@ -184,6 +184,10 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// AppendNodeRuns appends ascending node indexes as the runs a batch
+// encodes them in (a job's journal keeps shards' nodes so).
+func AppendNodeRuns(buf []byte, nodes []uint32) ([]byte, error) { return appendNodes(buf, nodes) }
+
 // appendNodes writes ascending indexes as runs: count, then for each run
 // the gap from the previous run's end and the run's length. Gathered
 // events for node[1-10000] cost a few bytes.

@@ -33,6 +33,9 @@ type Presence struct {
 	Started time.Time `json:"started"`
 	// Heartbeat is its presence interval.
 	Heartbeat time.Duration `json:"heartbeat"`
+	// Took names the instances of lost coordinators whose jobs it took
+	// over (the latest few): such an instance, if it was only slow, stops.
+	Took []string `json:"took,omitempty"`
 }
 
 // Presence is where coordinator id publishes its Presence.

@@ -261,3 +261,11 @@ func (r *Reorder[T]) Missing(last uint64) []uint64 {
 	}
 	return out
 }
+
+// Resume makes a new Reorder continue a stream whose values up to
+// delivered were delivered before (a coordinator restarted from its
+// journal): those numbers are duplicates, the next is delivered+1.
+func (r *Reorder[T]) Resume(delivered uint64) {
+	r.next = delivered + 1
+	r.max = max(r.max, delivered)
+}

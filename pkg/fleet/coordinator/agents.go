@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -26,6 +27,9 @@ func groupName(g string) string {
 type agent struct {
 	protocol.AgentStatus
 	assigned int // nodes in its live shards (for balancing)
+	// restored: known only from a resumed job's shards (resume.go), not
+	// heard since the restart; lost after LostAfter unless it is.
+	restored bool
 }
 
 // groupsOf decides which gateway groups an agent serves.
@@ -102,17 +106,22 @@ func (c *Coordinator) seen(h protocol.Hello) (*agent, error) {
 		h.Capacity = c.cfg.MaxCapacity
 	}
 	a := c.agents[h.Agent]
-	if a == nil || a.Lost {
+	if a == nil || a.Lost || a.restored {
 		groups, err := c.groupsOf(h)
 		if err != nil {
 			return nil, err
 		}
-		if a != nil && a.Lost {
+		assigned := 0
+		switch {
+		case a != nil && a.Lost:
 			c.log.Info("agent is back", "agent", h.Agent, "name", h.Name)
-		} else {
+		case a != nil:
+			assigned = a.assigned // its shards of resumed jobs
+			c.log.Info("agent of resumed jobs registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups))
+		default:
 			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity)
 		}
-		a = &agent{AgentStatus: protocol.AgentStatus{Hello: h, Served: groups}}
+		a = &agent{AgentStatus: protocol.AgentStatus{Hello: h, Served: groups}, assigned: assigned}
 		c.agents[h.Agent] = a
 	}
 	a.LastSeen = time.Now()
@@ -210,6 +219,7 @@ func (c *Coordinator) agentLost(j *job, id string) {
 // elsewhere. Call with j.mu held.
 func (j *job) giveUp(s *shard, why string) (redo []uint32) {
 	s.dead = true
+	j.journalShard(s, store.ShardDead)
 	var lostNodes []uint32
 	for _, n := range s.nodes {
 		if !j.runs(s, n) {
@@ -236,6 +246,9 @@ func (c *Coordinator) Agents() []protocol.AgentStatus {
 	defer c.mu.Unlock()
 	out := make([]protocol.AgentStatus, 0, len(c.agents))
 	for _, a := range c.agents {
+		if a.restored {
+			continue // not heard since the restart
+		}
 		st := a.AgentStatus
 		st.Served = slices.Clone(a.Served)
 		out = append(out, st)

@@ -32,12 +32,14 @@
 package coordinator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,6 +48,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -65,9 +68,6 @@ type Router interface {
 // Config configures a Coordinator. The zero value works: no topology
 // (every node local), the default subjects and timings.
 type Config struct {
-	// ID names this coordinator among those sharing the NATS system
-	// (coordinator --id; the host name by default): see peers.go.
-	ID       string
 	Subjects protocol.Subjects
 	// Router routes nodes to gateway groups (nil: every node is local).
 	Router Router
@@ -141,6 +141,17 @@ type Config struct {
 	// Audit, when set, receives a record of every job accepted, denied
 	// and ended; a job whose accepted record cannot be written is refused.
 	Audit *audit.Log
+	// Store, when set, keeps the job registry and each job's journal on
+	// NATS JetStream (journal.go): a coordinator restarted on the same
+	// store resumes its running jobs and lists its finished ones
+	// (resume.go). nil keeps them in memory only.
+	Store *store.Store
+	// ID names this coordinator as the owner of the jobs it runs in the
+	// Store ("coordinator" when empty; cmd/coordinator gives the host
+	// name): a coordinator resumes the running jobs its ID owns. It also
+	// names it among the coordinators sharing the NATS system (peers.go),
+	// which must each have their own.
+	ID string
 }
 
 // DefaultMaxCapacity is Config.MaxCapacity's default: the most commands
@@ -196,11 +207,11 @@ func (cfg *Config) defaults() {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.ID == "" {
-		cfg.ID = defaultID()
-	}
 	if cfg.Policy == nil {
 		cfg.Policy = policy.AllowAll()
+	}
+	if cfg.ID == "" {
+		cfg.ID = "coordinator"
 	}
 }
 
@@ -221,6 +232,12 @@ type Coordinator struct {
 	stagedBytes int
 	reconnected time.Time
 	peers       peerSet // the other coordinators (peers.go)
+	// finished are the finished jobs of the Store not loaded (resume.go):
+	// listed from their record, loaded when attached.
+	finished map[string]*store.Record
+	// runID tells this run's journal messages from an earlier run's (the
+	// server dedupes message ids).
+	runID string
 
 	stats Stats
 	drops wire.Drops // messages dropped (bounds.go)
@@ -254,8 +271,9 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	}
 	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger, pub: pub,
 		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
-		staged: make(map[string]*staged),
-		ready:  make(chan struct{})}, nil
+		staged: make(map[string]*staged), finished: make(map[string]*store.Record),
+		runID: strconv.FormatInt(time.Now().UnixNano(), 36),
+		ready: make(chan struct{})}, nil
 }
 
 // Run serves until ctx is done. When it returns, nothing the coordinator
@@ -263,6 +281,12 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 func (c *Coordinator) Run(ctx context.Context) error {
 	c.ctx = ctx
 	defer c.stop()
+	// Before any handler: an agent's summary for a job not yet loaded
+	// would be refused, and the agent would drop it.
+	resumed, err := c.load(ctx)
+	if err != nil {
+		return err
+	}
 	c.startPeers()
 	// Submits and registry requests go to one coordinator of the queue
 	// group, which forwards what another holds (route.go); the rest
@@ -309,6 +333,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
 	})
 	defer c.nc.SetReconnectHandler(prev)
+	c.resume(resumed)
 	c.log.Info("coordinator ready", "submit", c.subj.AllSubmits())
 	close(c.ready)
 	tick := time.NewTicker(c.cfg.Heartbeat / 2)
@@ -317,6 +342,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.peers.fenced:
+			return ErrTakenOver // peers.go
 		case now := <-tick.C:
 			c.checkLiveness(now)
 			c.checkPeers(now)
@@ -359,6 +386,9 @@ func (c *Coordinator) job(id string) *job {
 // not act on is denied.
 func (c *Coordinator) jobFor(user, id string, a policy.Action) (*job, error) {
 	j := c.job(id)
+	if j == nil && c.mayFinished(user, id, a) {
+		j = c.loadFinished(id) // a finished job of the Store, not loaded yet
+	}
 	switch {
 	case j != nil && user != "" && j.spec.User == user:
 		return j, nil
@@ -368,6 +398,15 @@ func (c *Coordinator) jobFor(user, id string, a policy.Action) (*job, error) {
 		return nil, c.allowAction(user, a)
 	}
 	return j, nil
+}
+
+// mayFinished tells whether user may act (a) on the unloaded finished job
+// id (checked before it is loaded: probing ids loads nothing).
+func (c *Coordinator) mayFinished(user, id string, a policy.Action) bool {
+	c.mu.Lock()
+	r := c.finished[id]
+	c.mu.Unlock()
+	return r != nil && (user != "" && r.User == user || c.may(user, policy.SeeAll) || c.may(user, a))
 }
 
 // may reports whether user may take admin action a.
@@ -412,6 +451,11 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 		return
 	}
 	if err := c.auditAccepted(j); err != nil { // durable before anything runs
+		c.forget(j)
+		refuse(spec.ID, err)
+		return
+	}
+	if err := c.storeAccepted(j); err != nil {
 		c.forget(j)
 		refuse(spec.ID, err)
 		return
@@ -489,6 +533,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			reply.Jobs = append(reply.Jobs, j.status(req.Brief))
 			j.mu.Unlock()
 		}
+		reply.Jobs = append(reply.Jobs, c.finishedStatuses(user, all, req.Brief)...)
 		slices.SortFunc(reply.Jobs, func(a, b protocol.JobStatus) int { return a.Submitted.Compare(b.Submitted) })
 	case protocol.JobsAgents:
 		if err := c.allowAction(user, policy.Agents); err != nil {
@@ -599,6 +644,7 @@ func (c *Coordinator) cancel(j *job, by string) {
 	}
 	j.cancelled, j.cancelledBy = true, by
 	j.cancelAt = time.Now().Add(c.cfg.CancelGrace)
+	j.journal(func(e *store.Entry) { e.CancelledBy = cmp.Or(by, "-") })
 	agents := map[string]bool{}
 	for _, s := range j.shards {
 		if !s.dead && !s.done {
@@ -657,10 +703,11 @@ func (c *Coordinator) checkJobs(now time.Time) {
 		c.checkDone(j)
 		if old {
 			c.mu.Lock()
-			delete(c.jobs, j.spec.ID)
+			c.dropJob(j)
 			c.mu.Unlock()
 		}
 	}
+	c.expireFinished(now)
 	c.trimReplay(jobs)
 }
 
@@ -671,6 +718,8 @@ func (c *Coordinator) checkDone(j *job) {
 	if done {
 		j.ended = time.Now()
 		c.log.Info("job complete", "job", j.spec.ID, "nodes", len(j.nodes), "took", j.ended.Sub(j.created).Round(time.Millisecond))
+		j.journal(func(e *store.Entry) { e.Ended = j.ended })
+		j.journalThen(func() { c.storeEnded(j) })
 	}
 	j.mu.Unlock()
 	if done {

@@ -252,46 +252,53 @@ func submitAs(t *testing.T, srv natsServer, user string, spec protocol.JobSpec) 
 	}
 	return func() result {
 		t.Helper()
-		nodes := expand(t, spec.Nodes)
-		res := result{lines: map[string][]string{}, states: map[string]protocol.State{}, codes: map[string]int{}}
-		var ro protocol.Reorder[*protocol.EventBatch]
-		timeout := time.After(20 * time.Second)
-		for {
-			select {
-			case m := <-msgs:
-				var b protocol.EventBatch
-				if err := b.UnmarshalBinary(m.Data); err != nil {
-					t.Fatal(err)
-				}
-				ready, _ := ro.Push(b.Seq, &b)
-				_ = wire.PublishJSON(nc, subj.OutputAck(user, spec.ID), protocol.TypeControl,
-					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
-				for _, rb := range ready {
-					for _, r := range rb.Events {
-						if r.Kind == protocol.KindDebug {
-							res.debug = append(res.debug, string(r.Data))
-						}
-						for _, n := range r.Nodes {
-							name := nodes[n]
-							switch r.Kind {
-							case protocol.KindStdout:
-								res.lines[name] = append(res.lines[name], strings.Split(string(r.Data), "\n")...)
-							case protocol.KindEnd:
-								if _, ok := res.states[name]; ok {
-									t.Errorf("%s ended twice", name)
-								}
-								res.states[name], res.codes[name] = r.State, r.Code
-								res.ends++
-							}
-						}
-					}
-					if rb.Last {
-						return res
-					}
-				}
-			case <-timeout:
-				t.Fatalf("job %s: stream did not end; got %d ends", spec.ID, res.ends)
+		return readStream(t, nc, msgs, user, spec.ID, spec.Nodes)
+	}
+}
+
+// readStream reads output stream id of user (job nodes ns) to its end,
+// acking it, and returns what arrived.
+func readStream(t *testing.T, nc *nats.Conn, msgs chan *nats.Msg, user, id, ns string) result {
+	t.Helper()
+	nodes := expand(t, ns)
+	res := result{lines: map[string][]string{}, states: map[string]protocol.State{}, codes: map[string]int{}}
+	var ro protocol.Reorder[*protocol.EventBatch]
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-msgs:
+			var b protocol.EventBatch
+			if err := b.UnmarshalBinary(m.Data); err != nil {
+				t.Fatal(err)
 			}
+			ready, _ := ro.Push(b.Seq, &b)
+			_ = wire.PublishJSON(nc, subj.OutputAck(user, id), protocol.TypeControl,
+				protocol.Control{Kind: protocol.ControlAck, Job: id, Seq: ro.Delivered()})
+			for _, rb := range ready {
+				for _, r := range rb.Events {
+					if r.Kind == protocol.KindDebug {
+						res.debug = append(res.debug, string(r.Data))
+					}
+					for _, n := range r.Nodes {
+						name := nodes[n]
+						switch r.Kind {
+						case protocol.KindStdout:
+							res.lines[name] = append(res.lines[name], strings.Split(string(r.Data), "\n")...)
+						case protocol.KindEnd:
+							if _, ok := res.states[name]; ok {
+								t.Errorf("%s ended twice", name)
+							}
+							res.states[name], res.codes[name] = r.State, r.Code
+							res.ends++
+						}
+					}
+				}
+				if rb.Last {
+					return res
+				}
+			}
+		case <-timeout:
+			t.Fatalf("stream %s: did not end; got %d ends", id, res.ends)
 		}
 	}
 }

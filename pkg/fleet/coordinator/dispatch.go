@@ -9,24 +9,40 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
+	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // plan splits a new job's nodes per gateway group and dispatches each
 // group's part over its live agents.
-func (c *Coordinator) plan(j *job) {
+func (c *Coordinator) plan(j *job) { c.planNodes(j, nil) }
+
+// planNodes is plan for some nodes of j (job indexes, ascending; nil: all
+// of them).
+func (c *Coordinator) planNodes(j *job, nodes []uint32) {
 	groups := make(map[string][]uint32)
 	var order []string
 	if c.cfg.Router == nil {
 		order = []string{localGroup}
-		all := make([]uint32, len(j.nodes))
-		for i := range all {
-			all[i] = uint32(i)
+		all := nodes
+		if all == nil {
+			all = make([]uint32, len(j.nodes))
+			for i := range all {
+				all[i] = uint32(i)
+			}
 		}
 		groups[localGroup] = all
 	} else {
-		byGroup, local := c.cfg.Router.Split(j.set)
+		set := j.set
+		if nodes != nil {
+			set = nodeset.New()
+			for _, n := range nodes {
+				_ = set.AddNode(j.nodes[n]) // a name of a parsed set: valid
+			}
+		}
+		byGroup, local := c.cfg.Router.Split(set)
 		index := make(map[string]uint32, len(j.nodes))
 		for i, n := range j.nodes {
 			index[n] = uint32(i)
@@ -142,6 +158,10 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 			}
 			s := j.newShard("", 1, group, p.a.Hello.Agent, pc.nodes)
 			s.fold = pc.fold
+			j.journalShard(s, store.ShardDispatched)
+			if ch := make(chan struct{}); j.journalThen(func() { close(ch) }) {
+				s.journaled = ch
+			}
 			shards = append(shards, s)
 		}
 		if unsent > 0 {
@@ -150,6 +170,9 @@ func (c *Coordinator) dispatch(j *job, group string, nodes []uint32, exclude str
 			c.mu.Unlock()
 			unsent = 0
 		}
+	}
+	if len(shards) > 0 {
+		j.journalUrgent() // the shards wait for it
 	}
 	j.mu.Unlock()
 	if len(shards) == 0 {
@@ -199,7 +222,17 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		Window: c.cfg.Window, MaxBatch: c.cfg.MaxBatch,
 	}
 	msg.Spec.Nodes, msg.Spec.NodeParts = "", 0
+	journaled := s.journaled
 	j.mu.Unlock()
+	if journaled != nil {
+		// Sent only once the journal knows it: a restarted coordinator
+		// must know every shard an agent may run.
+		select {
+		case <-journaled:
+		case <-c.ctx.Done():
+			return
+		}
+	}
 
 	var err error
 	busy := true
@@ -221,6 +254,10 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		cancel()
 		if err == nil {
 			if reply.Accepted {
+				j.mu.Lock()
+				s.accepted = true
+				j.journalShard(s, store.ShardAccepted)
+				j.mu.Unlock()
 				if msg.Spec.Stdin {
 					// Not inline: the next shard for this agent waits on
 					// this call, and a feed lasts as long as stdin.
@@ -261,6 +298,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		return
 	}
 	s.dead = true
+	j.journalShard(s, store.ShardDead)
 	var redo []uint32
 	for _, n := range s.nodes {
 		if j.runs(s, n) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -134,7 +135,11 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	}
 	ready, dup := s.reorder.Push(b.Seq, &b)
 	for _, rb := range ready {
+		// A batch's records and its progress go in one journal message.
+		j.journalHold(batchSize(rb))
 		j.merge(s, rb)
+		j.journalProgress(s, rb.Seq)
+		j.journalRelease()
 	}
 	if len(ready) > 0 {
 		s.progressAt = time.Now()
@@ -189,14 +194,19 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 	if c.foreign(sum.Job) {
 		return // another coordinator's job (peers.go): its owner answers
 	}
-	reply := c.reconcile(sum)
-	_ = wire.Respond(m, protocol.TypeDoneReply, reply)
+	if reply, now := c.reconcile(sum, func(r protocol.DoneReply) { _ = wire.Respond(m, protocol.TypeDoneReply, r) }); now {
+		_ = wire.Respond(m, protocol.TypeDoneReply, reply)
+	}
 }
 
-func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
+// reconcile checks a shard's summary against what arrived. Its answer is
+// returned (now) or, for an OK that the journal must hold first, given
+// to later once it does.
+func (c *Coordinator) reconcile(sum protocol.ShardSummary, later func(protocol.DoneReply)) (protocol.DoneReply, bool) {
+	ok := func() { later(protocol.DoneReply{OK: true}) }
 	j := c.job(sum.Job)
 	if j == nil {
-		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", protocol.Truncate(sum.Job, protocol.MaxLogField)), Code: protocol.CodeUnknownJob}
+		return protocol.DoneReply{Error: fmt.Sprintf("no job %q", protocol.Truncate(sum.Job, protocol.MaxLogField)), Code: protocol.CodeUnknownJob}, true
 	}
 	key := protocol.ShardKey(sum.Job, sum.Shard, sum.Attempt)
 	j.mu.Lock()
@@ -204,19 +214,22 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	switch {
 	case s == nil || s.agent != sum.Agent:
 		j.mu.Unlock()
-		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", protocol.Truncate(key, protocol.MaxLogField), sum.Agent), Code: protocol.CodeUnknownShard}
+		return protocol.DoneReply{Error: fmt.Sprintf("no shard %s for agent %s", protocol.Truncate(key, protocol.MaxLogField), sum.Agent), Code: protocol.CodeUnknownShard}, true
 	case s.dead:
 		j.mu.Unlock()
-		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent), Code: protocol.CodeUnknownShard}
+		return protocol.DoneReply{Error: fmt.Sprintf("shard %s was given up (agent %s declared lost)", key, sum.Agent), Code: protocol.CodeUnknownShard}, true
 	case s.done:
+		// A repeat: OK once the journal holds the shard's end.
+		wait := !s.doneStored && j.journalThen(ok)
 		j.mu.Unlock()
-		return protocol.DoneReply{OK: true}
+		return protocol.DoneReply{OK: true}, !wait
 	}
 	if missing := s.reorder.Missing(sum.LastSeq); len(missing) > 0 {
 		j.mu.Unlock()
-		return protocol.DoneReply{Missing: missing}
+		return protocol.DoneReply{Missing: missing}, true
 	}
 	s.done = true
+	j.journalShard(s, store.ShardDone)
 	// Every batch arrived; a node still without a final state means the
 	// agent broke the contract: end it rather than wait forever.
 	var orphans []uint32
@@ -229,6 +242,17 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 		c.log.Error("agent ended a shard without a final state for some nodes", "shard", key, "nodes", len(orphans))
 		j.finishMany(orphans, protocol.StateError, fmt.Sprintf("agent %s ended its shard without a result for this node", sum.Agent))
 	}
+	// The agent forgets the shard on OK: answer once the journal holds
+	// its end, so that a restarted coordinator does not wait for it.
+	wait := j.journalThen(func() {
+		j.mu.Lock()
+		s.doneStored = true
+		j.mu.Unlock()
+		ok()
+	})
+	if wait {
+		j.journalUrgent()
+	}
 	j.mu.Unlock()
 	c.mu.Lock()
 	if a := c.agents[sum.Agent]; a != nil {
@@ -236,7 +260,7 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary) protocol.DoneReply {
 	}
 	c.mu.Unlock()
 	c.checkDone(j)
-	return protocol.DoneReply{OK: true}
+	return protocol.DoneReply{OK: true}, !wait
 }
 
 // onOutputAck passes a reader's ack or retransmit request to its stream.

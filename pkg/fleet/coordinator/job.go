@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -34,10 +35,20 @@ type job struct {
 	primary   *follower
 	followers []*follower
 	log       []protocol.Event
-	logBytes  int
-	logFull   bool      // output lines stopped being logged (MaxReplay)
-	deferred  []*shard  // shards whose ack waits for the output backlog to drain
-	stdin     *stdinLog // the standard input (nil: the job has none)
+	// logIdx[k] is the index of log[k] in the job's output: the count of
+	// records emitted before it (lines dropped past MaxReplay leave
+	// gaps); emitted counts the records emitted so far.
+	logIdx   []uint64
+	emitted  uint64
+	logBytes int
+	logFull  bool      // output lines stopped being logged (MaxReplay)
+	deferred []*shard  // shards whose ack waits for the output backlog to drain
+	stdin    *stdinLog // the standard input (nil: the job has none)
+
+	// jw queues the job's journal entries (nil without Config.Store),
+	// rec is its registry record (journal.go, resume.go).
+	jw  *jwriter
+	rec *store.Record
 }
 
 // shard is one attempt of a shard on one agent.
@@ -54,6 +65,14 @@ type shard struct {
 	reorder protocol.Reorder[*protocol.EventBatch]
 	acked   uint64 // last seq acked to the agent
 	ackedAt time.Time
+	// stored is the last seq whose effect the journal holds (what may be
+	// acked); without a store, the last merged.
+	stored uint64
+	// journaled is closed once the shard's dispatch is stored (nil: no
+	// store, or restored from the journal).
+	journaled chan struct{}
+	// accepted: its agent took it; doneStored: the journal holds its end.
+	accepted, doneStored bool
 	// stdinSent is the last stdin chunk the agent took; stdinDone: the
 	// shard needs no more (EOF sent, its commands ended, or it failed).
 	stdinSent uint64
@@ -147,11 +166,15 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 // it for followers to come. Call with j.mu held.
 func (j *job) emit(r protocol.Event) {
 	size := r.Size()
+	idx := j.emitted
+	j.emitted++
 	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || j.logBytes+size <= j.c.cfg.MaxReplay {
 		// Starts and ends are always kept: a follower must see every
 		// node's final state even when the lines were too many to keep.
 		j.log = append(j.log, r)
+		j.logIdx = append(j.logIdx, idx)
 		j.logBytes += size
+		j.journalRecord(idx, r, size)
 	} else if !j.logFull {
 		j.logFull = true
 		j.c.log.Warn("job output over the replay limit: attaching later shows final states only for what follows", "job", j.spec.ID, "limit", j.c.cfg.MaxReplay)
@@ -243,7 +266,7 @@ func (j *job) ackShard(s *shard) {
 }
 
 func (j *job) sendAck(s *shard) {
-	seq := s.reorder.Delivered()
+	seq := s.stored // what the journal holds: never lost by a crash
 	if seq == 0 || seq == s.acked {
 		return
 	}

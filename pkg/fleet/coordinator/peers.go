@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -34,6 +33,7 @@ type peer struct {
 	protocol.Presence
 	lastSeen time.Time
 	lost     bool
+	claiming bool // lost, its jobs being taken over (takeover.go)
 }
 
 // peerSet is what a coordinator knows of the others. Guarded by
@@ -44,6 +44,7 @@ type peerSet struct {
 	known    map[string]*peer
 	sentAt   time.Time
 	twinWarn map[string]bool // instances sharing our id, warned of once
+	fenced   chan struct{}   // closed when another took our jobs over
 }
 
 // startPeers readies the presence this coordinator publishes.
@@ -58,6 +59,7 @@ func (c *Coordinator) startPeers() {
 			Started: now.UTC(), Heartbeat: c.cfg.Heartbeat},
 		known:    make(map[string]*peer),
 		twinWarn: make(map[string]bool),
+		fenced:   make(chan struct{}),
 	}
 }
 
@@ -84,13 +86,18 @@ func (c *Coordinator) checkPeers(now time.Time) {
 		c.peers.sentAt = now
 		presence, _ = protocol.Marshal(c.peers.self)
 	}
+	var lost []*peer
 	for id, p := range c.peers.known {
 		if !p.lost && c.silence(now, p.lastSeen) > c.cfg.LostAfter {
-			p.lost = true
+			p.lost, p.claiming = true, true
+			lost = append(lost, p)
 			c.log.Warn("coordinator lost: no presence", "coordinator", id, "silent", now.Sub(p.lastSeen).Round(time.Millisecond))
 		}
 	}
 	c.mu.Unlock()
+	for _, p := range lost {
+		c.spawn(func() { c.takeOver(p.Coordinator, p.Instance) })
+	}
 	if presence != nil {
 		if err := c.nc.PublishMsg(wire.NewMsg(c.subj.Presence(c.cfg.ID), protocol.TypePresence, presence)); err != nil {
 			c.log.Debug("presence", "err", err)
@@ -108,12 +115,21 @@ func (c *Coordinator) onPresence(m *nats.Msg) {
 		c.drop(m, err)
 		return
 	}
-	if err := protocol.ValidID(p.Coordinator); err != nil || p.Coordinator != protocol.LastToken(m.Subject) || len(p.Instance) > 64 {
+	if err := protocol.ValidID(p.Coordinator); err != nil || p.Coordinator != protocol.LastToken(m.Subject) || len(p.Instance) > 64 || len(p.Took) > maxTook {
 		c.drop(m, fmt.Errorf("presence of coordinator %q on %s", protocol.Truncate(p.Coordinator, protocol.MaxLogField), m.Subject))
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if slices.Contains(p.Took, c.peers.self.Instance) {
+		select {
+		case <-c.peers.fenced:
+		default:
+			c.log.Error("coordinator declared lost by another, which took its jobs over: stopping (restart it)", "by", p.Coordinator)
+			close(c.peers.fenced)
+		}
+		return
+	}
 	if p.Coordinator == c.cfg.ID {
 		if p.Instance != c.peers.self.Instance && !c.peers.twinWarn[p.Instance] {
 			c.peers.twinWarn[p.Instance] = true
@@ -130,7 +146,7 @@ func (c *Coordinator) onPresence(m *nats.Msg) {
 	case q.Instance != p.Instance:
 		c.log.Info("coordinator restarted", "coordinator", p.Coordinator)
 	}
-	c.peers.known[p.Coordinator] = &peer{Presence: p, lastSeen: time.Now()}
+	c.peers.known[p.Coordinator] = &peer{Presence: p, lastSeen: time.Now(), claiming: q != nil && q.claiming}
 }
 
 // Peers lists the other coordinators this one has heard and whether each
@@ -175,25 +191,15 @@ func (c *Coordinator) foreign(job string) bool {
 }
 
 // othersMayLive reports whether another coordinator may be live: one is
-// heard, or this one has not listened long enough to know (LostAfter
+// heard (or lost and its jobs being taken over), or this one has not
+// listened long enough to know (LostAfter
 // since it started or reconnected: peers' presences arrive within it).
 // Call with c.mu held.
 func (c *Coordinator) othersMayLive(now time.Time) bool {
-	return len(c.livePeersLocked()) > 0 || c.silence(now, c.peers.started) <= c.cfg.LostAfter
-}
-
-// defaultID is Config.ID's default: the host name, made a valid id
-// (protocol.ValidID: other characters become '-', at most 64).
-func defaultID() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "coordinator"
-	}
-	b := []byte(h)
-	for i, ch := range b {
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
-			b[i] = '-'
+	for _, p := range c.peers.known {
+		if !p.lost || p.claiming {
+			return true
 		}
 	}
-	return string(b[:min(len(b), 64)])
+	return c.silence(now, c.peers.started) <= c.cfg.LostAfter
 }

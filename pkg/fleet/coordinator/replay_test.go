@@ -35,6 +35,7 @@ func TestTrimReplayKeepsTotalUnderLimit(t *testing.T) {
 		}
 		for _, r := range recs {
 			j.log = append(j.log, r)
+			j.logIdx = append(j.logIdx, uint64(len(j.logIdx)))
 			j.logBytes += r.Size()
 		}
 		return j

@@ -50,7 +50,7 @@ func (c *Coordinator) makeRoom(user string, n int) error {
 			break
 		}
 		j := finished[i]
-		delete(c.jobs, j.spec.ID)
+		c.dropJob(j)
 		held -= len(j.nodes)
 		c.log.Info("finished job forgotten early: its user needs room", "job", j.spec.ID, "user", protocol.Truncate(user, protocol.MaxLogField), "nodes", len(j.nodes))
 	}

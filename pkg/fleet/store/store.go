@@ -1,0 +1,289 @@
+// Package store keeps the coordinator's durable state on NATS JetStream:
+// the job registry, a key-value bucket of one small record per job
+// (Record), and each job's journal, a stream with one subject per job
+// holding what the coordinator needs to rebuild the job after a restart
+// (Entry: the job accepted, its shards dispatched, accepted, given up and
+// done, the output records its replay log keeps, the last batch merged
+// per shard, a cancel, its end).
+//
+// Both are named from the fleet's subject prefix, so several fleets share
+// a NATS system: for prefix "fleet" the bucket is "fleetsh_fleet_jobs"
+// and the stream "fleetsh_fleet_journal" on subjects "fleet.journal.<job>"
+// (only the coordinator may publish there: pkg/fleet/auth gives users and
+// agents no subject of that form, and denies them $JS).
+//
+// Limits (Config): the journal stream holds at most MaxBytes (4 GiB on
+// file, 64 MiB in memory) and MaxAge (7 days, at least the registry's
+// KeepJobs) of entries, the oldest dropped first; a message is at most
+// the server's max_payload (the coordinator cuts entries to fit). The
+// registry keeps one revision per job. Decoders bound what they allocate
+// by the message they are given and the job's node count.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// Config configures a Store.
+type Config struct {
+	Subjects protocol.Subjects
+	// Replicas is how many servers of a NATS cluster keep each message
+	// (1; 3 on a cluster of three).
+	Replicas int
+	// Memory keeps the state in the servers' memory, not on disk (csub's
+	// in-process fleet, which dies with csub).
+	Memory bool
+	// MaxBytes bounds the journal stream (DefaultMaxBytes, or
+	// DefaultMemoryBytes with Memory); the oldest entries go first.
+	MaxBytes int64
+	// MaxAge is how long journal entries are kept (DefaultMaxAge). A job
+	// running longer cannot be resumed after a restart.
+	MaxAge time.Duration
+	// Timeout bounds each request to JetStream (5 s).
+	Timeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBytes    = 4 << 30
+	DefaultMemoryBytes = 64 << 20
+	DefaultMaxAge      = 7 * 24 * time.Hour
+	DefaultTimeout     = 5 * time.Second
+)
+
+func (c *Config) defaults() {
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = DefaultMaxBytes
+		if c.Memory {
+			c.MaxBytes = DefaultMemoryBytes
+		}
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+}
+
+// Store is an open registry and journal.
+type Store struct {
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	stream jetstream.Stream
+	names  Names
+}
+
+// Names are the JetStream names of a fleet's state.
+type Names struct {
+	Bucket, Stream, Subject string // Subject: the journal's wildcard subject
+}
+
+// NamesOf returns the names for the fleet subj.
+func NamesOf(subj protocol.Subjects) Names {
+	p := subj.Prefix
+	if p == "" {
+		p = protocol.DefaultPrefix
+	}
+	// Bucket and stream names take letters, digits, '-' and '_'.
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, p)
+	return Names{Bucket: "fleetsh_" + safe + "_jobs", Stream: "fleetsh_" + safe + "_journal", Subject: p + ".journal.*"}
+}
+
+// ErrNoJetStream is wrapped by Open's error when the NATS server runs
+// without JetStream.
+var ErrNoJetStream = errors.New("the NATS server has no JetStream")
+
+// Open creates (or updates) the registry bucket and the journal stream on
+// nc's server and returns the store.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	cfg.defaults()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s := &Store{cfg: cfg, nc: nc, js: js, names: NamesOf(cfg.Subjects)}
+	tctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	if _, err := js.AccountInfo(tctx); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
+			errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w (%v): enable it in the server's configuration (jetstream { store_dir: \"/var/lib/nats\" }, or nats-server -js; coordinator init-site writes it)", ErrNoJetStream, err)
+		}
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	storage := jetstream.FileStorage
+	if cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	s.kv, err = js.CreateOrUpdateKeyValue(tctx, jetstream.KeyValueConfig{
+		Bucket: s.names.Bucket, Description: "fleetsh job registry (" + cfg.Subjects.Prefix + ")",
+		History: 1, Storage: storage, Replicas: cfg.Replicas, MaxValueSize: MaxRecord,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job registry %s: %w", s.names.Bucket, err)
+	}
+	s.stream, err = js.CreateOrUpdateStream(tctx, jetstream.StreamConfig{
+		Name: s.names.Stream, Description: "fleetsh job journals (" + cfg.Subjects.Prefix + ")",
+		Subjects: []string{s.names.Subject}, Storage: storage, Replicas: cfg.Replicas,
+		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+		MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job journal %s: %w", s.names.Stream, err)
+	}
+	return s, nil
+}
+
+// Names returns the store's JetStream names.
+func (s *Store) Names() Names { return s.names }
+
+// Config returns the store's configuration, defaults applied.
+func (s *Store) Config() Config { return s.cfg }
+
+// MaxRecord bounds a registry record (its node set is cut to fit).
+const MaxRecord = 64 << 10
+
+// maxRecordNodes bounds the folded node set a record keeps.
+const maxRecordNodes = 16 << 10
+
+// Record is a job's entry in the registry: what `csub jobs` lists of it,
+// and who runs it. Owner is the id of the coordinator running the job
+// (coordinator --id); Rev, the record's revision, is what an update
+// must name (compare-and-set), so that two coordinators never both take
+// a job whose owner died.
+type Record struct {
+	protocol.JobStatus
+	Owner string `json:"owner"`
+	// Rev is the record's revision in the bucket (not stored).
+	Rev uint64 `json:"-"`
+}
+
+// cut keeps the record under MaxRecord.
+func (r *Record) cut() {
+	if len(r.Nodes) > maxRecordNodes {
+		r.Nodes, r.Truncated = "", true
+	}
+	r.Unfinished = ""
+	r.Command = protocol.Truncate(r.Command, protocol.MaxReplyField)
+}
+
+// encode cuts r under MaxRecord and encodes it.
+func (r *Record) encode() ([]byte, error) {
+	r.cut()
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("registry record %s: %w", r.ID, err)
+	}
+	return data, nil
+}
+
+// Create adds a job's record; it fails if the job has one.
+func (s *Store) Create(ctx context.Context, r *Record) error {
+	data, err := r.encode()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	rev, err := s.kv.Create(ctx, r.ID, data)
+	if err != nil {
+		return fmt.Errorf("registry record %s: %w", r.ID, err)
+	}
+	r.Rev = rev
+	return nil
+}
+
+// ErrConflict is wrapped by Update's error when the record changed since
+// the revision it names (another coordinator took the job).
+var ErrConflict = errors.New("the record changed since it was read")
+
+// Update replaces a job's record if it is still at r.Rev, and sets r.Rev
+// to the new revision.
+func (s *Store) Update(ctx context.Context, r *Record) error {
+	data, err := r.encode()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	rev, err := s.kv.Update(ctx, r.ID, data, r.Rev)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			err = fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		return fmt.Errorf("registry record %s: %w", r.ID, err)
+	}
+	r.Rev = rev
+	return nil
+}
+
+// Records returns every job's record.
+func (s *Store) Records(ctx context.Context) ([]*Record, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []*Record
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("registry: %w", ctx.Err())
+		case e := <-w.Updates():
+			if e == nil { // all current values seen
+				return out, nil
+			}
+			if len(e.Value()) > MaxRecord {
+				continue
+			}
+			var r Record
+			if err := json.Unmarshal(e.Value(), &r); err != nil || r.ID != e.Key() {
+				continue // not ours: skip rather than fail the start
+			}
+			r.Rev = e.Revision()
+			out = append(out, &r)
+		}
+	}
+}
+
+// Forget deletes a job's record and journal.
+func (s *Store) Forget(ctx context.Context, job string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	err := s.kv.Purge(ctx, job)
+	if perr := s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subject(job))); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	if err != nil {
+		return fmt.Errorf("forget job %s: %w", job, err)
+	}
+	return nil
+}
+
+func (s *Store) subject(job string) string {
+	return strings.TrimSuffix(s.names.Subject, "*") + job
+}
