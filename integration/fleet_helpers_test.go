@@ -326,6 +326,14 @@ func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration
 		f.t.Fatal(err)
 	}
 	defer job.Close()
+	return collect(f.t, ctx, job, during)
+}
+
+// collect reads a job's stream (of its submit or an attach) to the end:
+// what arrived of each node. during, when set, is called before each
+// batch with the time since the first.
+func collect(t *testing.T, ctx context.Context, job *client.Job, during func(elapsed time.Duration)) map[string]*nodeResult {
+	t.Helper()
 	names := job.Nodes()
 	res := make(map[string]*nodeResult, len(names))
 	for _, n := range names {
@@ -341,7 +349,7 @@ func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			f.t.Fatalf("job %s stream: %v", spec.ID, err)
+			t.Fatalf("job %s stream: %v", job.ID(), err)
 		}
 		for _, r := range b.Events {
 			for _, i := range r.Nodes {
