@@ -74,6 +74,9 @@ func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
 	}
 	cmd := exec.Command(filepath.Join(binaries(t), bin), args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	// A coordinator keeps its state (--store) in the test's directory,
+	// never in the user's.
+	cmd.Env = append(os.Environ(), "STATE_DIRECTORY=", "XDG_STATE_HOME="+filepath.Join(dir, "state"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

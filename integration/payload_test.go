@@ -78,7 +78,8 @@ func allExited(t *testing.T, r procResult, want int) {
 func startNATS(t *testing.T, maxPayload int32) string {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
-		MaxPayload: maxPayload, MaxPending: 256 << 20})
+		MaxPayload: maxPayload, MaxPending: 256 << 20,
+		JetStream: true, StoreDir: t.TempDir()}) // the coordinator keeps its state there
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nkeys"
@@ -30,6 +31,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/site"
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 	"github.com/fleetsh/fleetsh/pkg/topology"
@@ -75,6 +77,10 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		policyPath = fs.String("policy", "", "authorization policy `file` (default: the built-in policy, see docs/SECURITY.md)")
 		auditPath  = fs.String("audit-log", "", "append a JSON line per job accepted, denied and ended to `file` (reopened on SIGHUP)")
 		maxUser    = fs.Int("max-user-nodes", 0, "most nodes the jobs of one user may hold in the registry together, at least --max-nodes (default --max-nodes)")
+		storeDir   = fs.String("store", "", "`dir`ectory of the embedded NATS server's JetStream, which keeps the job registry and journals across restarts (default $STATE_DIRECTORY, else $XDG_STATE_HOME/fleetsh, else ~/.local/state/fleetsh); with --nats the external server's JetStream keeps them")
+		coordID    = fs.String("id", "", "this coordinator's `id`, the owner of its jobs in the store: restarted with the same id, it resumes them (default: the host name)")
+		replicas   = fs.Int("store-replicas", 1, "servers of a NATS cluster that keep each stored message (3 on a cluster of three)")
+		storeMax   = fs.Int64("store-max-bytes", store.DefaultMaxBytes, "most `bytes` the job journals keep, the oldest dropped first")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage of coordinator:\n")
@@ -151,18 +157,65 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		}
 		defer auditLog.Close()
 	}
+	st, id, err := storeConfig(*storeDir, *coordID, *replicas, *storeMax)
+	if err != nil {
+		fmt.Fprintf(stderr, "coordinator: %v\n", err)
+		return 2
+	}
 	subj := protocol.Subjects{Prefix: *prefix}
 	cfg := daemon.Config{NATS: *natsURL, Listen: *listen, Insecure: *insecure, Name: "fleetsh-coordinator",
 		Identities: embeddedOnly(*natsURL, ids), TLSCert: *tlsCert, TLSKey: *tlsKey, TLSCA: *tlsCA,
 		Creds: auth.Credentials{Seed: *creds, CA: *caFile},
 		Coordinator: &coordinator.Config{Subjects: subj, Router: router, Logger: log,
 			Heartbeat: *heartbeat, LostAfter: *lostAfter, MaxJobNodes: *maxNodes, MaxUserNodes: *maxUser,
-			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog, Agents: grants}}
+			SigningKey: key, ShardTTL: *shardTTL, Policy: pol, Audit: auditLog, Agents: grants, ID: id},
+		Store: st}
+	if *natsURL != "" {
+		st.Dir = "" // the external server keeps the state
+	}
 	if *localAgent {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, ID: localID(ids), Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent")}
 	}
 	return cliconf.Serve(log, cfg, sigs, false, 0)
+}
+
+// storeConfig checks the store flags and returns the store's settings
+// and the coordinator's id.
+func storeConfig(dir, id string, replicas int, maxBytes int64) (*daemon.StoreConfig, string, error) {
+	if replicas < 1 || replicas > 5 {
+		return nil, "", fmt.Errorf("--store-replicas %d: not from 1 to 5", replicas)
+	}
+	if maxBytes < 1<<20 {
+		return nil, "", fmt.Errorf("--store-max-bytes %d: under 1 MiB", maxBytes)
+	}
+	if dir == "" {
+		d, err := daemon.DefaultStoreDir()
+		if err != nil {
+			return nil, "", err
+		}
+		dir = d
+	}
+	if id == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, "", fmt.Errorf("--id: no host name (%v): give one", err)
+		}
+		id = h
+	}
+	if err := protocol.ValidID(id); err != nil {
+		// A host name with dots: keep what an id may hold.
+		id = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+				return r
+			}
+			return '_'
+		}, id)
+		if err := protocol.ValidID(id); err != nil {
+			return nil, "", fmt.Errorf("--id: %w", err)
+		}
+	}
+	return &daemon.StoreConfig{Dir: dir, Replicas: replicas, MaxBytes: maxBytes}, id, nil
 }
 
 // loadPolicy reads the policy file, its @groups resolved with the

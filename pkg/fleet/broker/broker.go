@@ -60,6 +60,14 @@ type Config struct {
 	// against this CA (a client without one still connects, its nkey
 	// authenticating it).
 	TLSCA string
+
+	// JetStream runs JetStream (the coordinator's durable state,
+	// pkg/fleet/store) with its files under StoreDir, which must exist.
+	JetStream bool
+	StoreDir  string
+	// MaxMemory bounds what JetStream keeps in memory (0: the server's
+	// default, three quarters of the machine's memory).
+	MaxMemory int64
 }
 
 // ErrNotLoopback is wrapped by Start's error for a listen address beyond
@@ -176,6 +184,14 @@ func Start(cfg Config) (*server.Server, error) {
 		PingInterval: 10 * time.Second,
 		MaxPingsOut:  3,
 	}
+	if cfg.JetStream {
+		if cfg.StoreDir == "" {
+			// The server would pick $TMPDIR/nats, lost at reboot.
+			return nil, fmt.Errorf("nats server: %w: jetstream without a store directory", ErrConfig)
+		}
+		opts.JetStream, opts.StoreDir, opts.DisableJetStreamBanner = true, cfg.StoreDir, true
+		opts.JetStreamMaxMemory = cfg.MaxMemory
+	}
 	users, err := cfg.users()
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w: %w", ErrConfig, err)
@@ -245,6 +261,10 @@ func Start(cfg Config) (*server.Server, error) {
 			s.Shutdown()
 			return nil, errors.New("nats server not ready after 10s")
 		}
+	}
+	if cfg.JetStream && !s.JetStreamEnabled() {
+		s.Shutdown()
+		return nil, fmt.Errorf("nats server: jetstream did not start in %s: %s", cfg.StoreDir, l.lastFatal())
 	}
 	if cfg.Listen != "" && s.Addr() == nil {
 		s.Shutdown()

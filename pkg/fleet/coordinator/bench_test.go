@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -22,10 +23,29 @@ import (
 // stream. Everything shares the machine's cores, so the figure is a floor.
 //
 //	go test -run '^$' -bench Merge -benchtime 2000000x ./pkg/fleet/coordinator
-func BenchmarkMerge(b *testing.B) {
+//
+// BenchmarkMergeStored is the same with the journal (Config.Store) on a
+// JetStream file store: the cost of durability.
+func BenchmarkMerge(b *testing.B) { benchMerge(b, false) }
+
+// BenchmarkMergeStored is BenchmarkMerge with a store.
+func BenchmarkMergeStored(b *testing.B) { benchMerge(b, true) }
+
+func benchMerge(b *testing.B, stored bool) {
 	const agents, perShard = 4, 1000
-	srv := natstest.Start(b, 0)
-	co, err := New(srv.Connect(b, "coordinator"), Config{Heartbeat: time.Second, Logger: natstest.Logger(b)})
+	var srv *natstest.Server
+	cfg := Config{Heartbeat: time.Second, Logger: natstest.Logger(b)}
+	if stored {
+		srv = natstest.StartJetStream(b, b.TempDir())
+		st, err := store.Open(context.Background(), srv.Connect(b, "store"), store.Config{MaxBytes: 512 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Store = st
+	} else {
+		srv = natstest.Start(b, 0)
+	}
+	co, err := New(srv.Connect(b, "coordinator"), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

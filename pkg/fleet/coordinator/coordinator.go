@@ -235,6 +235,9 @@ type Coordinator struct {
 	// finished are the finished jobs of the Store not loaded (resume.go):
 	// listed from their record, loaded when attached.
 	finished map[string]*store.Record
+	// held are the shards of resumed jobs their agents took before the
+	// restart, by agent, until its first heartbeat (resume.go).
+	held map[string][]heldShard
 	// runID tells this run's journal messages from an earlier run's (the
 	// server dedupes message ids).
 	runID string
@@ -271,7 +274,7 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	}
 	return &Coordinator{cfg: cfg, nc: nc, subj: cfg.Subjects, log: cfg.Logger, pub: pub,
 		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
-		staged: make(map[string]*staged), finished: make(map[string]*store.Record),
+		staged: make(map[string]*staged), finished: make(map[string]*store.Record), held: make(map[string][]heldShard),
 		runID: strconv.FormatInt(time.Now().UnixNano(), 36),
 		ready: make(chan struct{})}, nil
 }

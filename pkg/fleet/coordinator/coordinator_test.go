@@ -84,11 +84,15 @@ type fakeAgent struct {
 	// ignore is how many shard requests to leave unanswered (the reply
 	// lost: the coordinator retries).
 	ignore atomic.Int32
+	// holds are the shards it took and whose summary was not acked, which
+	// its heartbeats list (as a real agent's do).
+	holdMu sync.Mutex
+	holds  map[string]bool
 }
 
 func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 	a := &fakeAgent{t: t, nc: srv.Connect(t, id), id: id, shards: make(chan protocol.Shard, 10),
-		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}}
+		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}, holds: map[string]bool{}}
 	_, err := a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
 		if a.ignore.Add(-1) >= 0 {
 			return
@@ -99,6 +103,9 @@ func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 			return
 		}
 		_ = wire.Respond(m, protocol.TypeShardReply, protocol.ShardReply{Accepted: true})
+		a.holdMu.Lock()
+		a.holds[s.Key()] = true
+		a.holdMu.Unlock()
 		a.shards <- s
 	})
 	if err != nil {
@@ -122,7 +129,13 @@ func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 			case <-a.stop:
 				return
 			case <-tk.C:
-				_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, protocol.Heartbeat{Hello: hello})
+				hb := protocol.Heartbeat{Hello: hello}
+				a.holdMu.Lock()
+				for k := range a.holds {
+					hb.Shards = append(hb.Shards, k)
+				}
+				a.holdMu.Unlock()
+				_ = wire.PublishJSON(a.nc, subj.Heartbeat(id), protocol.TypeHeartbeat, hb)
 			}
 		}
 	}()
@@ -187,6 +200,11 @@ func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
 	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: last}
 	if err := wire.Request(context.Background(), a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
 		a.t.Fatal(err)
+	}
+	if r.OK || r.Error != "" {
+		a.holdMu.Lock()
+		delete(a.holds, s.Key())
+		a.holdMu.Unlock()
 	}
 	return r
 }

@@ -110,9 +110,13 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 			stale = append(stale, protocol.Control{Kind: protocol.ControlCancel, Job: parts[0], Shard: parts[1], Attempt: attempt})
 		}
 	}
+	held := len(c.held[hb.Agent]) > 0
 	c.mu.Unlock()
 	for _, ctl := range stale {
 		c.control(hb.Agent, ctl)
+	}
+	if held {
+		c.checkHeld(hb.Agent, hb.Shards)
 	}
 }
 

@@ -159,7 +159,9 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 	if len(ended) == 0 {
 		return
 	}
-	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: ended, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
+	// A record's nodes are ascending (its encoding's runs): the nodes of
+	// several shards, or of a shard in its agent's order, are not.
+	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: sortIdx(ended), State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
 // emit queues a record for the submitter and the followers, and logs

@@ -70,7 +70,20 @@ func (c *Coordinator) shardStuck(j *job, s *shard) {
 	}
 	d := j.progressDeadline()
 	c.log.Warn("shard made no progress: given up", "shard", s.key, "agent", s.agent, "deadline", d)
-	redo := j.giveUp(s, fmt.Sprintf("gateway agent %s made no progress for %v (stuck)", s.agent, d))
+	j.mu.Unlock()
+	c.abandon(j, s, fmt.Sprintf("gateway agent %s made no progress for %v (stuck)", s.agent, d), s.agent)
+}
+
+// abandon gives up shard s of j, whose agent will not finish it: its
+// started nodes end as lost with why, the others run on another agent of
+// the group (not on exclude), and the agent is told to cancel it.
+func (c *Coordinator) abandon(j *job, s *shard, why, exclude string) {
+	j.mu.Lock()
+	if s.dead || s.done {
+		j.mu.Unlock()
+		return
+	}
+	redo := j.giveUp(s, why)
 	if j.cancelled {
 		j.cancelUnstarted()
 	}
@@ -82,7 +95,7 @@ func (c *Coordinator) shardStuck(j *job, s *shard) {
 	c.mu.Unlock()
 	c.control(s.agent, protocol.Control{Kind: protocol.ControlCancel, Job: j.spec.ID, Shard: s.id, Attempt: s.attempt})
 	if len(redo) > 0 {
-		c.dispatch(j, s.group, redo, s.agent)
+		c.dispatch(j, s.group, redo, exclude)
 	}
 	c.checkDone(j)
 }

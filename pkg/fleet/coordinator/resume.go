@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -250,6 +251,7 @@ func (c *Coordinator) resume(jobs []*job) {
 		j.mu.Lock()
 		var resend []*shard
 		load := map[string]int{}
+		var held []heldShard
 		for _, s := range j.shards {
 			if s.dead || s.done {
 				continue
@@ -257,6 +259,8 @@ func (c *Coordinator) resume(jobs []*job) {
 			load[s.agent] += len(s.nodes)
 			if !s.accepted {
 				resend = append(resend, s)
+			} else {
+				held = append(held, heldShard{j, s})
 			}
 		}
 		// Nodes no live shard holds: their shard was given up before its
@@ -288,6 +292,9 @@ func (c *Coordinator) resume(jobs []*job) {
 			}
 			a.assigned += n
 		}
+		for _, h := range held {
+			c.held[h.s.agent] = append(c.held[h.s.agent], h)
+		}
 		c.mu.Unlock()
 		c.log.Info("job resumed", "job", j.spec.ID, "nodes", len(j.nodes), "shards", len(load), "resent", len(resend), "replanned", len(again))
 		for _, s := range resend {
@@ -297,6 +304,31 @@ func (c *Coordinator) resume(jobs []*job) {
 			c.spawn(func() { c.planNodes(j, again) })
 		}
 		c.checkDone(j)
+	}
+}
+
+// heldShard is a shard of a resumed job its agent took before the
+// restart: the agent's first heartbeat since says whether it still holds
+// it (checkHeld).
+type heldShard struct {
+	j *job
+	s *shard
+}
+
+// checkHeld gives up the shards of resumed jobs that agent took before
+// the restart but no longer holds (its heartbeat lists what it holds): it
+// restarted too, and they will never end. It runs once per agent, at its
+// first heartbeat.
+func (c *Coordinator) checkHeld(agent string, holds []string) {
+	c.mu.Lock()
+	list := c.held[agent]
+	delete(c.held, agent)
+	c.mu.Unlock()
+	for _, h := range list {
+		if !slices.Contains(holds, h.s.key) {
+			c.log.Warn("agent no longer holds a shard of a resumed job: given up", "shard", h.s.key, "agent", agent)
+			c.abandon(h.j, h.s, fmt.Sprintf("gateway agent %s restarted while the command ran (so did the coordinator)", agent), "")
+		}
 	}
 }
 

@@ -170,20 +170,29 @@ func TestStoreResumesJob(t *testing.T) {
 	}
 }
 
-// After a restart, an agent of a resumed job that is not heard from
-// within LostAfter is lost as usual: its started nodes end "gateway
-// lost"; a shard whose dispatch the agent never confirmed is sent again.
-func TestStoreResumedAgentLost(t *testing.T) {
+// crashAfterStart runs job n[1-2] on agent a1 until n1 started (acked),
+// then stops the coordinator and the agent, and starts a new coordinator
+// with cfg on the same store.
+func crashAfterStart(t *testing.T, job string, cfg Config) *natstest.Server {
+	t.Helper()
 	srv := natstest.StartJetStream(t, t.TempDir())
-	_, stop := storedCoordinator(t, srv, "c1", Config{LostAfter: 300 * time.Millisecond})
+	_, stop := storedCoordinator(t, srv, "c1", cfg)
 	a := newFakeAgent(t, srv, "a1")
-	submit(t, srv, protocol.JobSpec{ID: "jlost", Nodes: "n[1-2]", Command: "echo"})
+	submit(t, srv, protocol.JobSpec{ID: job, Nodes: "n[1-2]", Command: "echo"})
 	s := a.shard()
 	seq := a.send(s, start(0))
 	a.waitAck(s, seq)
 	stop()
 	a.silence()
-	storedCoordinator(t, srv, "c1", Config{LostAfter: 300 * time.Millisecond})
+	storedCoordinator(t, srv, "c1", cfg)
+	return srv
+}
+
+// After a restart, an agent of a resumed job that is not heard from
+// within LostAfter is lost as usual: its started nodes end "gateway
+// lost"; a shard whose dispatch the agent never confirmed is sent again.
+func TestStoreResumedAgentLost(t *testing.T) {
+	srv := crashAfterStart(t, "jlost", Config{LostAfter: 300 * time.Millisecond})
 	b := newFakeAgent(t, srv, "b1")
 	// n2 never started: it runs on b1.
 	s2 := b.shard()
@@ -194,5 +203,44 @@ func TestStoreResumedAgentLost(t *testing.T) {
 	res, _ := attach(t, srv, "jlost", "n[1-2]")
 	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
 		t.Fatalf("states after the restart: %v", res.states)
+	}
+}
+
+// The coordinator's own ends name nodes of several shards, or of a shard
+// in its agent's order: the record lists them ascending, as its encoding
+// (the output stream's, the journal's) requires.
+func TestFinishManySortsNodes(t *testing.T) {
+	cfg := Config{}
+	cfg.defaults()
+	c := &Coordinator{cfg: cfg, log: natstest.Logger(t)}
+	j := newJob(c, protocol.JobSpec{ID: "j"}, []string{"a", "b", "c", "d"})
+	j.finishMany([]uint32{3, 0, 2}, protocol.StateLost, "lost")
+	if len(j.log) != 1 || !slices.Equal(j.log[0].Nodes, []uint32{0, 2, 3}) || !slices.Equal(j.logIdx, []uint64{0}) || j.emitted != 1 {
+		t.Fatalf("log %+v, indexes %v, emitted %d", j.log, j.logIdx, j.emitted)
+	}
+	b := protocol.EventBatch{Events: j.log}
+	if _, err := b.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An agent restarted along with the coordinator no longer holds the
+// shards it took: its first heartbeat says so, and the resumed job gives
+// them up at once (started nodes lost, the others run again, here on the
+// same agent) instead of waiting for batches that will never come.
+func TestStoreAgentRestartedToo(t *testing.T) {
+	srv := crashAfterStart(t, "jagain", Config{LostAfter: time.Hour})
+	b := newFakeAgent(t, srv, "a1") // the same agent, restarted: it holds nothing
+	s2 := b.shard()
+	if s2.Nodes != "n2" {
+		t.Fatalf("shard %+v: want n2 again", s2)
+	}
+	last := b.send(s2, start(0), exit(0, 0))
+	if r := b.doneEventually(s2, last); !r.OK {
+		t.Fatalf("summary: %+v", r)
+	}
+	res, _ := attach(t, srv, "jagain", "n[1-2]")
+	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
+		t.Fatalf("states: %v", res.states)
 	}
 }

@@ -7,13 +7,16 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +30,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
+	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -66,11 +70,49 @@ type Config struct {
 	// its --policy file or policy.Default. Its Audit log is reopened on
 	// SIGHUP (Serve).
 	Coordinator *coordinator.Config
+	// Store, with Coordinator, keeps the coordinator's registry and job
+	// journals on JetStream (pkg/fleet/store): the embedded server runs
+	// JetStream in Store.Dir, an external one must have it. nil keeps
+	// them in memory only.
+	Store *StoreConfig
 	// Agent, when set, runs an agent with this configuration. Beside a
 	// coordinator, the agent also trusts the coordinator's signing key
 	// (made ephemeral when Coordinator sets none), and Start returns once
 	// the agent has registered, so that a job submitted at once finds it.
 	Agent *agent.Config
+}
+
+// StoreConfig says where and how the coordinator's state is kept.
+type StoreConfig struct {
+	// Dir is the embedded server's JetStream directory (made 0700 if
+	// missing); "" with Memory: a temporary one, removed at Close.
+	// Unused with an external server, which has its own.
+	Dir string
+	// Memory keeps the state in memory: it lives as long as the process
+	// (csub's in-process fleet).
+	Memory bool
+	// Replicas, MaxBytes and MaxAge are store.Config's.
+	Replicas int
+	MaxBytes int64
+	MaxAge   time.Duration
+}
+
+// DefaultStoreDir is where a coordinator keeps its state unless told:
+// $STATE_DIRECTORY (systemd's StateDirectory=), else
+// $XDG_STATE_HOME/fleetsh, else ~/.local/state/fleetsh.
+func DefaultStoreDir() (string, error) {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		first, _, _ := strings.Cut(d, ":") // systemd lists several
+		return first, nil
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "fleetsh"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("state directory: %w (give one with --store)", err)
+	}
+	return filepath.Join(home, ".local", "state", "fleetsh"), nil
 }
 
 // ConfigError is a setting the coordinator or the agent refused: the
@@ -104,6 +146,31 @@ type Fleet struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	stateDir  string // the embedded JetStream's directory
+	tempState bool   // stateDir is temporary: removed at Close
+}
+
+// storeDir makes the embedded server's JetStream directory.
+func (f *Fleet) storeDir(st *StoreConfig) (string, error) {
+	dir := st.Dir
+	if dir == "" {
+		if !st.Memory {
+			return "", &ConfigError{Err: errors.New("store: no directory")}
+		}
+		// JetStream keeps its account files in a directory even when
+		// its streams are in memory.
+		d, err := os.MkdirTemp("", "fleetsh-state-")
+		if err != nil {
+			return "", fmt.Errorf("store: %w", err)
+		}
+		f.stateDir, f.tempState = d, true
+		return d, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", &ConfigError{Err: fmt.Errorf("store: %w", err)}
+	}
+	f.stateDir = dir
+	return dir, nil
 }
 
 // Start starts the parts cfg names; ctx bounds the start only. On error
@@ -133,6 +200,16 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.NATS == "" {
 		bc := broker.Config{Listen: cfg.Listen, Insecure: cfg.Insecure, Name: cfg.Name, Logger: log,
 			Subjects: f.subj, Identities: cfg.Identities, TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSCA: cfg.TLSCA}
+		if st := cfg.Store; st != nil && cfg.Coordinator != nil {
+			dir, err := f.storeDir(st)
+			if err != nil {
+				return fail(err)
+			}
+			bc.JetStream, bc.StoreDir = true, dir
+			if st.Memory {
+				bc.MaxMemory = 2 * cmp.Or(st.MaxBytes, store.DefaultMemoryBytes)
+			}
+		}
 		if len(cfg.Identities) > 0 {
 			kp, err := nkeys.CreateUser()
 			if err != nil {
@@ -179,6 +256,14 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		c := *cfg.Coordinator
 		f.audit = c.Audit
 		if err := part("coordinator", &c.Logger, func(nc *nats.Conn) (err error) {
+			if st := cfg.Store; st != nil {
+				sc := store.Config{Subjects: c.Subjects, Memory: st.Memory, Replicas: st.Replicas, MaxBytes: st.MaxBytes, MaxAge: st.MaxAge}
+				if c.Store, err = store.Open(ctx, nc, sc); err != nil {
+					return fmt.Errorf("store: %w", err)
+				}
+				c.Logger.Info("state stored on jetstream", "stream", c.Store.Names().Stream, "bucket", c.Store.Names().Bucket,
+					"dir", f.stateDir, "memory", st.Memory, "replicas", c.Store.Config().Replicas)
+			}
 			co, err = coordinator.New(nc, c)
 			return err
 		}); err != nil {
@@ -336,6 +421,9 @@ func (f *Fleet) Close() error {
 		if f.srv != nil {
 			f.srv.Shutdown()
 			f.srv.WaitForShutdown()
+		}
+		if f.tempState {
+			_ = os.RemoveAll(f.stateDir)
 		}
 		f.closeErr = f.err()
 	})

@@ -62,6 +62,9 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		// every job is allowed, -R exec included.
 		Coordinator: &coordinator.Config{Subjects: subj, LostAfter: 24 * time.Hour, MaxJobNodes: opts.MaxJobNodes,
 			Policy: policy.AllowAll()},
+		// Its state in memory: it dies with csub, and attaching a job of
+		// this process from another is not possible anyway.
+		Store: &daemon.StoreConfig{Memory: true},
 		Agent: &agent.Config{Subjects: subj, Name: "local", Local: true,
 			Capacity: opts.Fanout, Worker: opts.Worker, Info: opts.Info},
 	})

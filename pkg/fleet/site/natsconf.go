@@ -25,9 +25,15 @@ const (
 	natsPingMax      = 3
 )
 
+// NATSStoreDir is the directory, in the site's directory, where the
+// external server's JetStream keeps the coordinator's state (the job
+// registry and journals, pkg/fleet/store).
+const NATSStoreDir = "nats-state"
+
 // natsConfFiles are the paths a nats-server.conf names.
 type natsConfFiles struct {
 	Cert, Key, CA string
+	Store         string // JetStream's store_dir
 }
 
 // natsConf renders the nats-server configuration of a site: listen on
@@ -46,6 +52,8 @@ func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []
 	fmt.Fprintf(&b, "max_pending: %d\n", natsMaxPending)
 	fmt.Fprintf(&b, "ping_interval: %s\n", confString(natsPingInterval))
 	fmt.Fprintf(&b, "ping_max: %d\n\n", natsPingMax)
+	b.WriteString("# The coordinator keeps its job registry and journals in JetStream.\n")
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %s\n}\n\n", confString(files.Store))
 	b.WriteString("tls {\n")
 	fmt.Fprintf(&b, "  cert_file: %s\n", confString(files.Cert))
 	fmt.Fprintf(&b, "  key_file: %s\n", confString(files.Key))
@@ -121,7 +129,7 @@ func confString(s string) string {
 
 // writeNATSConf writes the site's nats-server.conf for its identities.
 func (w *writer) writeNATSConf() error {
-	files := natsConfFiles{Cert: w.path(ServerCertFile), Key: w.path(ServerKeyFile), CA: w.path(CACertFile)}
+	files := natsConfFiles{Cert: w.path(ServerCertFile), Key: w.path(ServerKeyFile), CA: w.path(CACertFile), Store: w.path(NATSStoreDir)}
 	conf := natsConf(w.meta.Listen, files, protocol.Subjects{Prefix: w.meta.Prefix}, w.ids, w.meta.Cluster)
 	return writeFile(w.path(NATSServerConfFile), []byte(conf))
 }

@@ -76,6 +76,9 @@ func TestNATSConfPermissions(t *testing.T) {
 	dir := initSite(t, o)
 	opts := loadNATSConf(t, dir)
 	checkConfUsers(t, dir, opts)
+	if !opts.JetStream || opts.StoreDir != filepath.Join(dir, NATSStoreDir) {
+		t.Errorf("jetstream %v in %q, want it on in %q", opts.JetStream, opts.StoreDir, filepath.Join(dir, NATSStoreDir))
+	}
 	if opts.Host != "0.0.0.0" || opts.Port != DefaultPort {
 		t.Errorf("listen %s:%d, want 0.0.0.0:%d", opts.Host, opts.Port, DefaultPort)
 	}
