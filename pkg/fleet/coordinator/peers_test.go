@@ -226,3 +226,35 @@ func TestPeerLost(t *testing.T) {
 		t.Error("b lost too")
 	}
 }
+
+// A coordinator started beside another that runs a job hears the agents'
+// heartbeats, which list that job's shard, before it hears the other
+// coordinator: it must not cancel a shard it does not know (it has not
+// listened for LostAfter yet).
+func TestNewCoordinatorLeavesOthersShards(t *testing.T) {
+	c := natstest.StartCluster(t, natstest.ClusterOptions{NoJetStream: true})
+	cfg := Config{ID: "a", Heartbeat: 100 * time.Millisecond}
+	runCoordinator(t, onServer{c, 0}, cfg)
+	ag := newFakeAgent(t, onServer{c, 2}, "g1")
+	wait := submit(t, onServer{c, 2}, protocol.JobSpec{ID: "jr", Nodes: "n1", Command: "true"})
+	s := ag.shard()
+	ag.send(s, start(0))
+	cfg.ID = "b"
+	b := runCoordinator(t, onServer{c, 1}, cfg)
+	for b.Peers()["a"] || len(b.Peers()) == 0 || len(b.Agents()) == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3 * cfg.Heartbeat) // more of the agent's heartbeats
+	for len(ag.ctl) > 0 {
+		if ctl := <-ag.ctl; ctl.Kind == protocol.ControlCancel {
+			t.Fatalf("the new coordinator cancelled the other's shard: %+v", ctl)
+		}
+	}
+	seq := ag.send(s, exit(0, 0))
+	if r := ag.doneEventually(s, seq); !r.OK {
+		t.Fatalf("summary: %+v", r)
+	}
+	if res := wait(); res.states["n1"] != protocol.StateExited {
+		t.Errorf("states %v", res.states)
+	}
+}
