@@ -16,6 +16,7 @@ import (
 const siteUsage = `Usage:
   coordinator init-site DIR [--user ID]... [--admin ID]... [--agent SPEC]...
                             [--host NAME]... [--ip ADDR]... [--url tls://HOST:PORT] [--force]
+                            [--cluster-route nats-route://HOST:PORT]... [--cluster-listen HOST:PORT]
   coordinator site add-user DIR [--user ID]... [--admin ID]...
   coordinator site add-agent DIR --agent SPEC...
   coordinator site rotate DIR user ID | agent ID | coordinator | server-cert [--host NAME]... [--ip ADDR]...
@@ -102,6 +103,7 @@ func initSite(args []string, stderr io.Writer) int {
 	var (
 		opts                     site.InitOptions
 		users, admins, hosts, ip cliconf.Strings
+		routes                   cliconf.Strings
 		agents                   agentSpecs
 	)
 	fs.Var(&users, "user", "submitter user `id` (repeatable)")
@@ -113,6 +115,9 @@ func initSite(args []string, stderr io.Writer) int {
 	fs.StringVar(&opts.Listen, "listen", "", "`host:port` the coordinator listens on (default: 127.0.0.1 for a loopback URL, else 0.0.0.0; the URL's port)")
 	fs.StringVar(&opts.Prefix, "prefix", protocol.DefaultPrefix, "subject `prefix` of the fleet")
 	fs.BoolVar(&opts.Force, "force", false, "replace the site in DIR: every key, certificate and config anew")
+	fs.Var(&routes, "cluster-route", "`URL` nats-route://HOST:PORT of a server of the site's NATS cluster, itself included (repeatable): nats-server.conf becomes one server of that cluster (docs/fleet.md, \"Two coordinators\")")
+	fs.StringVar(&opts.ClusterListen, "cluster-listen", "", "with --cluster-route: `host:port` of the server's route listener (default: --listen's host, port 6222)")
+	fs.StringVar(&opts.ClusterName, "cluster-name", "", "with --cluster-route: the cluster's `name` (default fleetsh)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -122,6 +127,7 @@ func initSite(args []string, stderr io.Writer) int {
 		return 2
 	}
 	opts.Users, opts.Admins, opts.Agents, opts.Hosts, opts.IPs = users, admins, agents, hosts, ip
+	opts.ClusterRoutes = routes
 	if err := site.Init(dir, opts); err != nil {
 		return siteExit(stderr, "init-site", err)
 	}
@@ -140,6 +146,12 @@ func initSite(args []string, stderr io.Writer) int {
 		filepath.Join(abs, site.NATSServerConfFile), url, filepath.Join(abs, site.CoordinatorSeedFile), filepath.Join(abs, site.CACertFile),
 		filepath.Join(abs, site.IdentitiesFile), filepath.Join(abs, site.CoordinatorSeedFile),
 		filepath.Join(abs, site.AgentsDir), filepath.Join(abs, site.UsersDir))
+	if len(routes) > 0 {
+		fmt.Fprintf(stderr, `  the NATS cluster: run nats-server -c %s on each of its %d servers, each with its own
+    name in $%s; every coordinator joins with --nats listing them, its own --id and the
+    same --signing-key (docs/fleet.md, "Two coordinators")
+`, filepath.Join(abs, site.NATSServerConfFile), len(routes), site.ServerNameEnv)
+	}
 	return 0
 }
 

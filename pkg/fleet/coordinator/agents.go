@@ -168,16 +168,11 @@ func (c *Coordinator) checkLiveness(now time.Time) {
 	}
 	c.mu.Lock()
 	var lost []string
-	since := c.reconnectedAt()
 	for id, a := range c.agents {
 		if a.Lost {
 			continue
 		}
-		last := a.LastSeen
-		if since.After(last) {
-			last = since
-		}
-		if now.Sub(last) > c.cfg.LostAfter {
+		if c.silence(now, a.LastSeen) > c.cfg.LostAfter {
 			a.Lost = true
 			lost = append(lost, id)
 			c.log.Warn("agent lost: no heartbeat", "agent", id, "name", a.Hello.Name, "silent", now.Sub(a.LastSeen).Round(time.Millisecond))

@@ -148,7 +148,9 @@ type Config struct {
 	Store *store.Store
 	// ID names this coordinator as the owner of the jobs it runs in the
 	// Store ("coordinator" when empty; cmd/coordinator gives the host
-	// name): a coordinator resumes the running jobs its ID owns.
+	// name): a coordinator resumes the running jobs its ID owns. It also
+	// names it among the coordinators sharing the NATS system (peers.go),
+	// which must each have their own.
 	ID string
 }
 
@@ -229,7 +231,8 @@ type Coordinator struct {
 	staged      map[string]*staged   // node set parts of jobs being submitted
 	stagedBytes int
 	reconnected time.Time
-	reconnects  uint64 // the connection's reconnections, as reconnectedAt last saw them
+	reconnects  uint64  // the connection's reconnections, as reconnectedAt last saw them
+	peers       peerSet // the other coordinators (peers.go)
 	// finished are the finished jobs of the Store not loaded (resume.go):
 	// listed from their record, loaded when attached.
 	finished map[string]*store.Record
@@ -263,6 +266,9 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 	if err := protocol.ValidPrefix(cfg.Subjects.Prefix); err != nil {
 		return nil, err
 	}
+	if err := protocol.ValidID(cfg.ID); err != nil {
+		return nil, fmt.Errorf("coordinator id: %w", err)
+	}
 	pub, err := signingKey(&cfg)
 	if err != nil {
 		return nil, err
@@ -285,18 +291,25 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.startPeers()
+	// Submits and registry requests go to one coordinator of the queue
+	// group, which forwards what another holds (route.go); the rest
+	// reaches every coordinator, and only a job's owner acts on it.
+	const queue = protocol.CoordinatorQueue
 	subs := []struct {
-		subject string
-		h       nats.MsgHandler
+		subject, queue string
+		h              nats.MsgHandler
 	}{
-		{c.subj.AllSubmits(), c.typed(c.onSubmit, protocol.TypeJobSpec, protocol.TypeSubmitPart)},
-		{c.subj.AllJobs(), c.typed(c.onJobs, protocol.TypeJobsRequest)},
-		{c.subj.AllRegisters(), c.typed(c.onRegister, protocol.TypeHello)},
-		{c.subj.Heartbeats(), c.typed(c.onHeartbeat, protocol.TypeHeartbeat)},
-		{c.subj.AllEvents(), c.typed(c.onEvents, protocol.TypeEventBatch)},
-		{c.subj.AllDone(), c.typed(c.onDone, protocol.TypeShardSummary)},
-		{c.subj.AllOutputAcks(), c.typed(c.onOutputAck, protocol.TypeControl)},
-		{c.subj.AllStdin(), c.typed(c.onStdin, protocol.TypeStdinChunk)},
+		{c.subj.AllSubmits(), queue, c.typed(c.routeSubmit, protocol.TypeJobSpec, protocol.TypeSubmitPart)},
+		{c.subj.AllJobs(), queue, c.typed(c.routeJobs, protocol.TypeJobsRequest)},
+		{c.subj.AllPresences(), "", c.typed(c.onPresence, protocol.TypePresence)},
+		{c.subj.Forward(c.cfg.ID), "", c.onForward},
+		{c.subj.AllRegisters(), "", c.typed(c.onRegister, protocol.TypeHello)},
+		{c.subj.Heartbeats(), "", c.typed(c.onHeartbeat, protocol.TypeHeartbeat)},
+		{c.subj.AllEvents(), "", c.typed(c.onEvents, protocol.TypeEventBatch)},
+		{c.subj.AllDone(), "", c.typed(c.onDone, protocol.TypeShardSummary)},
+		{c.subj.AllOutputAcks(), "", c.typed(c.onOutputAck, protocol.TypeControl)},
+		{c.subj.AllStdin(), "", c.typed(c.onStdin, protocol.TypeStdinChunk)},
 	}
 	var opened []*nats.Subscription
 	defer func() {
@@ -305,7 +318,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 	}()
 	for _, s := range subs {
-		sub, err := c.nc.Subscribe(s.subject, c.handle(s.h))
+		sub, err := c.nc.QueueSubscribe(s.subject, s.queue, c.handle(s.h))
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subject, err)
 		}
@@ -333,8 +346,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.peers.fenced:
+			return ErrTakenOver // peers.go
 		case now := <-tick.C:
 			c.checkLiveness(now)
+			c.checkPeers(now)
 			c.checkJobs(now)
 		}
 	}

@@ -30,6 +30,17 @@ const testUser = "tester"
 func startCoordinator(t *testing.T, cfg Config) (*natstest.Server, *Coordinator) {
 	t.Helper()
 	srv := natstest.Start(t, 0)
+	return srv, runCoordinator(t, srv, cfg)
+}
+
+// natsServer is a test's NATS server, or cluster.
+type natsServer interface {
+	Connect(t testing.TB, name string) *nats.Conn
+}
+
+// runCoordinator runs a coordinator on srv until the test ends.
+func runCoordinator(t *testing.T, srv natsServer, cfg Config) *Coordinator {
+	t.Helper()
 	cfg.Logger = natstest.Logger(t)
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = 100 * time.Millisecond
@@ -54,7 +65,7 @@ func startCoordinator(t *testing.T, cfg Config) (*natstest.Server, *Coordinator)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return srv, co
+	return co
 }
 
 // fakeAgent is a scripted agent: it registers, heartbeats while alive,
@@ -79,7 +90,7 @@ type fakeAgent struct {
 	holds  map[string]bool
 }
 
-func newFakeAgent(t *testing.T, srv *natstest.Server, id string) *fakeAgent {
+func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 	a := &fakeAgent{t: t, nc: srv.Connect(t, id), id: id, shards: make(chan protocol.Shard, 10),
 		ctl: make(chan protocol.Control, 1000), stop: make(chan struct{}), seq: map[string]uint64{}, holds: map[string]bool{}}
 	_, err := a.nc.Subscribe(subj.Agent(id), func(m *nats.Msg) {
@@ -235,13 +246,13 @@ type result struct {
 
 // submit submits a job and returns a function that reads its stream to
 // the end (acking it) and returns what arrived.
-func submit(t *testing.T, srv *natstest.Server, spec protocol.JobSpec) func() result {
+func submit(t *testing.T, srv natsServer, spec protocol.JobSpec) func() result {
 	t.Helper()
 	return submitAs(t, srv, testUser, spec)
 }
 
 // submitAs is submit by user.
-func submitAs(t *testing.T, srv *natstest.Server, user string, spec protocol.JobSpec) func() result {
+func submitAs(t *testing.T, srv natsServer, user string, spec protocol.JobSpec) func() result {
 	t.Helper()
 	nc := srv.Connect(t, "csub-"+user)
 	msgs := make(chan *nats.Msg, 10000)

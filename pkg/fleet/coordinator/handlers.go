@@ -87,12 +87,16 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 	}
 	a.Running, a.Draining = hb.Running, hb.Draining
 	var stale []protocol.Control
+	others := c.othersMayLive(time.Now())
 	for _, key := range hb.Shards {
 		parts := strings.Split(key, "/")
 		if len(parts) != 3 {
 			continue
 		}
 		j := c.jobs[parts[0]]
+		if j == nil && others {
+			continue // another coordinator's job (peers.go)
+		}
 		live := false
 		if j != nil {
 			j.mu.Lock()
@@ -190,6 +194,9 @@ func (c *Coordinator) onDone(m *nats.Msg) {
 		_ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{
 			Error: fmt.Sprintf("a summary from agent %s for agent %s", from, protocol.Truncate(sum.Agent, protocol.MaxLogField)), Code: protocol.CodeRefused})
 		return
+	}
+	if c.foreign(sum.Job) {
+		return // another coordinator's job (peers.go): its owner answers
 	}
 	if reply, now := c.reconcile(sum, func(r protocol.DoneReply) { _ = wire.Respond(m, protocol.TypeDoneReply, r) }); now {
 		_ = wire.Respond(m, protocol.TypeDoneReply, reply)

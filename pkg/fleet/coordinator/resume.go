@@ -168,22 +168,11 @@ func (c *Coordinator) load(ctx context.Context) ([]*job, error) {
 		case r.Owner != "" && r.Owner != c.cfg.ID:
 			c.log.Info("running job of another coordinator: left to it", "job", r.ID, "owner", r.Owner)
 		default:
-			j, err := c.rebuild(ctx, r)
-			if err != nil {
-				c.log.Error("running job cannot be resumed", "job", r.ID, "err", err)
-				continue
-			}
 			// Compare-and-set: a coordinator that took the job meanwhile
-			// keeps it.
-			r.Owner = c.cfg.ID
-			if err := st.Update(ctx, r); err != nil {
-				c.log.Warn("running job not resumed", "job", r.ID, "err", err)
-				continue
+			// keeps it (takeover.go).
+			if j := c.claim(ctx, r); j != nil {
+				resumed = append(resumed, j)
 			}
-			c.mu.Lock()
-			c.jobs[r.ID] = j
-			c.mu.Unlock()
-			resumed = append(resumed, j)
 		}
 	}
 	c.log.Info("job registry loaded", "resumed", len(resumed), "finished", len(c.finished), "took", time.Since(start).Round(time.Millisecond))

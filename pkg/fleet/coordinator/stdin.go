@@ -55,7 +55,11 @@ func (c *Coordinator) onStdin(m *nats.Msg) {
 	if !ok {
 		return
 	}
-	j := c.job(protocol.LastToken(m.Subject))
+	id := protocol.LastToken(m.Subject)
+	j := c.job(id)
+	if j == nil && c.foreign(id) {
+		return // another coordinator's job (peers.go): its owner answers
+	}
 	// Only the job's submitter feeds it.
 	if j == nil || ch.Job != j.spec.ID || j.spec.User != c.subj.Sender(m.Subject) {
 		wire.RespondStdin(m, protocol.StdinAck{Error: fmt.Sprintf("no job %q", protocol.Truncate(ch.Job, protocol.MaxLogField))})

@@ -17,10 +17,14 @@ import (
 // storedCoordinator runs a coordinator with a store on srv (JetStream)
 // under id; stop ends its Run as a crash would: nothing is written at
 // stop, what the journal had not stored is lost.
-func storedCoordinator(t *testing.T, srv *natstest.Server, id string, cfg Config) (co *Coordinator, stop func()) {
+func storedCoordinator(t *testing.T, srv natsServer, id string, cfg Config) (co *Coordinator, stop func()) {
 	t.Helper()
 	nc := srv.Connect(t, "coordinator-"+id)
-	st, err := store.Open(context.Background(), nc, store.Config{MaxBytes: 64 << 20})
+	replicas := 1
+	if _, ok := srv.(onServer); ok {
+		replicas = 3 // a server of a three-server cluster (peers_test.go)
+	}
+	st, err := store.Open(context.Background(), nc, store.Config{MaxBytes: 64 << 20, Replicas: replicas})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +76,7 @@ func (a *fakeAgent) waitAck(s protocol.Shard, seq uint64) {
 }
 
 // attach opens a new output stream of job and reads it to its end.
-func attach(t *testing.T, srv *natstest.Server, job, ns string) (result, protocol.JobStatus) {
+func attach(t *testing.T, srv natsServer, job, ns string) (result, protocol.JobStatus) {
 	t.Helper()
 	nc := srv.Connect(t, "attach")
 	msgs := make(chan *nats.Msg, 10000)

@@ -107,6 +107,9 @@ type meta struct {
 	URL    string `json:"url"`
 	Prefix string `json:"prefix"`
 	Listen string `json:"listen"`
+	// Cluster is the NATS cluster of an external server's conf (nil: a
+	// single server).
+	Cluster *natsCluster `json:"cluster,omitempty"`
 }
 
 // writer writes the files of the site in dir.

@@ -43,7 +43,7 @@ type natsConfFiles struct {
 // same subjects), each allowed standard client connections only (no
 // websocket, MQTT or leaf node). No other user: anonymous clients are
 // refused.
-func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []auth.Identity) string {
+func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []auth.Identity, cluster *natsCluster) string {
 	var b strings.Builder
 	b.WriteString("# nats-server -c FILE: the fleet's NATS server, written by coordinator init-site and\n")
 	b.WriteString("# rewritten by coordinator site add-user|add-agent|rotate|remove (edits are lost).\n")
@@ -59,7 +59,9 @@ func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []
 	fmt.Fprintf(&b, "  key_file: %s\n", confString(files.Key))
 	fmt.Fprintf(&b, "  ca_file: %s\n", confString(files.CA))
 	fmt.Fprintf(&b, "  timeout: %d\n", natsTLSTimeout)
-	b.WriteString("}\n\nauthorization {\n  users = [\n")
+	b.WriteString("}\n")
+	writeClusterConf(&b, cluster, files) // natscluster.go
+	b.WriteString("\nauthorization {\n  users = [\n")
 	for _, id := range ids {
 		fmt.Fprintf(&b, "    # %s %s\n", id.Role, id.ID)
 		fmt.Fprintf(&b, "    {\n      nkey: %s\n", confString(id.Nkey))
@@ -128,6 +130,6 @@ func confString(s string) string {
 // writeNATSConf writes the site's nats-server.conf for its identities.
 func (w *writer) writeNATSConf() error {
 	files := natsConfFiles{Cert: w.path(ServerCertFile), Key: w.path(ServerKeyFile), CA: w.path(CACertFile), Store: w.path(NATSStoreDir)}
-	conf := natsConf(w.meta.Listen, files, protocol.Subjects{Prefix: w.meta.Prefix}, w.ids)
+	conf := natsConf(w.meta.Listen, files, protocol.Subjects{Prefix: w.meta.Prefix}, w.ids, w.meta.Cluster)
 	return writeFile(w.path(NATSServerConfFile), []byte(conf))
 }

@@ -85,11 +85,21 @@ type InitOptions struct {
 	Prefix string
 	// CoordinatorID is the coordinator's identity (default "coordinator").
 	CoordinatorID string
+	// ClusterRoutes, when not empty, make the site's nats-server.conf one
+	// server of a NATS cluster with routes to these URLs
+	// (nats-route://HOST:PORT; every server of the cluster, itself
+	// included, so that one file serves all): see natscluster.go.
+	// ClusterListen is its route listener (default: Listen's host, port
+	// DefaultClusterPort), ClusterName the cluster's name
+	// (DefaultClusterName).
+	ClusterRoutes              []string
+	ClusterListen, ClusterName string
 	// Force replaces an existing site: every file, and the users and
 	// agents directories, are written anew.
 	Force bool
 
-	now time.Time // tests issue certificates in the past
+	now     time.Time    // tests issue certificates in the past
+	cluster *natsCluster // from ClusterRoutes, by check
 }
 
 // AgentSpec is an agent's identity as --agent gives it:
@@ -281,6 +291,9 @@ func (o *InitOptions) check() error {
 	} else if _, _, err := net.SplitHostPort(o.Listen); err != nil {
 		return inputErr("--listen %q: %w", o.Listen, err)
 	}
+	if o.cluster, err = o.clusterOf(); err != nil {
+		return err
+	}
 	if o.now.IsZero() {
 		o.now = time.Now()
 	}
@@ -399,7 +412,7 @@ func Init(dir string, opts InitOptions) error {
 	if err := mkdir(dir); err != nil {
 		return fmt.Errorf("site %s: %w", dir, err)
 	}
-	s := &writer{dir: dir, meta: meta{URL: opts.URL, Prefix: opts.Prefix, Listen: opts.Listen}}
+	s := &writer{dir: dir, meta: meta{URL: opts.URL, Prefix: opts.Prefix, Listen: opts.Listen, Cluster: opts.cluster}}
 	ca, err := newCA(filepath.Base(dir), opts.now)
 	if err != nil {
 		return err
