@@ -34,17 +34,20 @@ type fakeCoordinator struct {
 	ctl    chan protocol.Control
 	jobReq chan protocol.JobsRequest
 	subs   []*nats.Subscription
+	// streams are the attach streams handed out (acked by their own id).
+	streams map[string]bool
 }
 
 func newFake(t *testing.T, srv *natstest.Server, prefix string) *fakeCoordinator {
 	t.Helper()
 	f := &fakeCoordinator{
-		t:      t,
-		nc:     srv.Connect(t, "fake-coordinator"),
-		subj:   protocol.Subjects{Prefix: prefix},
-		specs:  make(chan protocol.JobSpec, 16),
-		ctl:    make(chan protocol.Control, 4096),
-		jobReq: make(chan protocol.JobsRequest, 64),
+		t:       t,
+		nc:      srv.Connect(t, "fake-coordinator"),
+		subj:    protocol.Subjects{Prefix: prefix},
+		specs:   make(chan protocol.JobSpec, 16),
+		ctl:     make(chan protocol.Control, 4096),
+		jobReq:  make(chan protocol.JobsRequest, 64),
+		streams: map[string]bool{},
 	}
 	f.sub(f.subj.AllSubmits(), func(m *nats.Msg) {
 		var spec protocol.JobSpec
@@ -64,7 +67,10 @@ func newFake(t *testing.T, srv *natstest.Server, prefix string) *fakeCoordinator
 			t.Errorf("fake: bad control %q: %v", m.Data, err)
 			return
 		}
-		if c.Job != protocol.LastToken(m.Subject) {
+		f.mu.Lock()
+		stream := f.streams[protocol.LastToken(m.Subject)]
+		f.mu.Unlock()
+		if c.Job != protocol.LastToken(m.Subject) && !stream {
 			t.Errorf("fake: control for job %s on %s", c.Job, m.Subject)
 		}
 		f.ctl <- c
@@ -118,11 +124,17 @@ func (f *fakeCoordinator) publish(job string, seq uint64, last bool, lines ...st
 
 func (f *fakeCoordinator) publishBatch(b *protocol.EventBatch) {
 	f.t.Helper()
+	f.publishOn(b.Job, b)
+}
+
+// publishOn publishes b on output stream stream (an attach's).
+func (f *fakeCoordinator) publishOn(stream string, b *protocol.EventBatch) {
+	f.t.Helper()
 	data, err := b.MarshalBinary()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.nc.PublishMsg(wire.NewMsg(f.subj.Output("alice", b.Job), protocol.TypeEventBatch, data)); err != nil {
+	if err := f.nc.PublishMsg(wire.NewMsg(f.subj.Output("alice", stream), protocol.TypeEventBatch, data)); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -528,19 +540,51 @@ func TestStallRunningJobWaits(t *testing.T) {
 	}
 }
 
+// TestStallUnknownJob: a coordinator that does not know the job (it
+// restarted without it) is asked again for Reconnect, then the reader
+// gives up naming the nodes without a final state and the first record
+// it lacks.
 func TestStallUnknownJob(t *testing.T) {
 	_, f, c := setup(t)
 	fastStall(c)
-	job := submit(t, c, f, "n1")
-	_, err := job.Next(testCtx(t))
-	if !errors.Is(err, ErrUnknownJob) {
+	c.Reconnect = time.Second
+	job := submit(t, c, f, "n[1-3]")
+	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Indexed: true, Events: []protocol.Event{
+		{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: []byte("a")},
+		{Kind: protocol.KindEnd, Nodes: []uint32{1}, State: protocol.StateExited}}})
+	ctx := testCtx(t)
+	if _, err := job.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_, err := job.Next(ctx)
+	var ie *IncompleteError
+	if !errors.Is(err, ErrUnknownJob) || !errors.As(err, &ie) {
 		t.Fatalf("err = %v", err)
+	}
+	if ie.Unfinished != "n[1,3]" || ie.Count != 2 || ie.Received != 2 || ie.Tried < time.Second {
+		t.Errorf("%+v", ie)
+	}
+	if took := time.Since(began); took < time.Second {
+		t.Errorf("gave up after %v, before Reconnect", took)
+	}
+	for _, want := range []string{"2 nodes without a final state: n[1,3]", "output from record 2 on is missing", "unknown job"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+	// Checks were spaced with backoff, not one per StallTimeout only.
+	if n := len(f.jobReq); n < 2 || n > 6 {
+		t.Errorf("%d status checks in the reconnect second", n)
 	}
 }
 
+// TestStallCoordinatorGone: with Reconnect off, a coordinator that does
+// not answer two checks in a row ends the stream at once.
 func TestStallCoordinatorGone(t *testing.T) {
 	_, f, c := setup(t)
 	fastStall(c)
+	c.Reconnect = -1
 	job := submit(t, c, f, "n1")
 	for _, s := range f.subs {
 		_ = s.Unsubscribe()
@@ -548,7 +592,7 @@ func TestStallCoordinatorGone(t *testing.T) {
 	_ = f.nc.Flush()
 	_, err := job.Next(testCtx(t))
 	var ue *UnreachableError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "coordinator is unreachable") {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "is unreachable") || !strings.Contains(err.Error(), "without a final state: n1") {
 		t.Fatalf("err = %v", err)
 	}
 	// The error sticks.

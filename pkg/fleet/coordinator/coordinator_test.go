@@ -248,14 +248,7 @@ func submitAs(t *testing.T, srv *natstest.Server, user string, spec protocol.Job
 		for {
 			select {
 			case m := <-msgs:
-				var b protocol.EventBatch
-				if err := b.UnmarshalBinary(m.Data); err != nil {
-					t.Fatal(err)
-				}
-				ready, _ := ro.Push(b.Seq, &b)
-				_ = wire.PublishJSON(nc, subj.OutputAck(user, spec.ID), protocol.TypeControl,
-					protocol.Control{Kind: protocol.ControlAck, Job: spec.ID, Seq: ro.Delivered()})
-				for _, rb := range ready {
+				for _, rb := range ackBatch(t, nc, &ro, m, user, spec.ID, spec.ID) {
 					for _, r := range rb.Events {
 						if r.Kind == protocol.KindDebug {
 							res.debug = append(res.debug, string(r.Data))

@@ -34,10 +34,16 @@ type job struct {
 	primary   *follower
 	followers []*follower
 	log       []protocol.Event
-	logBytes  int
-	logFull   bool      // output lines stopped being logged (MaxReplay)
-	deferred  []*shard  // shards whose ack waits for the output backlog to drain
-	stdin     *stdinLog // the standard input (nil: the job has none)
+	// logIdx[k] is log[k]'s record index: the records emitted before it
+	// (protocol.EventBatch.First). Lines not kept (MaxReplay, trimReplay)
+	// leave gaps, which an attach shows its reader.
+	logIdx []uint64
+	// emitted counts the records emitted so far: the index of the next.
+	emitted  uint64
+	logBytes int
+	logFull  bool      // output lines stopped being logged (MaxReplay)
+	deferred []*shard  // shards whose ack waits for the output backlog to drain
+	stdin    *stdinLog // the standard input (nil: the job has none)
 }
 
 // shard is one attempt of a shard on one agent.
@@ -147,17 +153,20 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 // it for followers to come. Call with j.mu held.
 func (j *job) emit(r protocol.Event) {
 	size := r.Size()
+	idx := j.emitted
+	j.emitted++
 	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || j.logBytes+size <= j.c.cfg.MaxReplay {
 		// Starts and ends are always kept: a follower must see every
 		// node's final state even when the lines were too many to keep.
 		j.log = append(j.log, r)
+		j.logIdx = append(j.logIdx, idx)
 		j.logBytes += size
 	} else if !j.logFull {
 		j.logFull = true
 		j.c.log.Warn("job output over the replay limit: attaching later shows final states only for what follows", "job", j.spec.ID, "limit", j.c.cfg.MaxReplay)
 	}
 	for _, f := range j.followers {
-		f.push(r, size)
+		f.push(r, idx, size)
 	}
 }
 
@@ -257,7 +266,7 @@ func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
 		ID: j.spec.ID, User: j.spec.User, Command: protocol.Truncate(j.spec.Command, protocol.MaxReplyField), Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: j.track.Finals(),
-		Done: j.complete(), Submitted: j.created, Ended: j.ended,
+		Done: j.complete(), Submitted: j.created, Ended: j.ended, Records: j.emitted,
 	}
 	if cp := j.spec.Copy; cp != nil {
 		st.Copy = &protocol.CopySpec{Source: protocol.Truncate(cp.Source, protocol.MaxReplyField),

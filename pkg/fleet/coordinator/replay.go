@@ -66,17 +66,20 @@ func (j *job) lineBytes() int {
 }
 
 // dropLines removes the output lines from the log, keeping starts and
-// ends, and returns the bytes freed. Call with j.mu held.
+// ends (and their indexes: a later attach shows the gaps), and returns
+// the bytes freed. Call with j.mu held.
 func (j *job) dropLines() int {
 	kept := make([]protocol.Event, 0, len(j.log)/2)
+	keptIdx := make([]uint64, 0, len(j.log)/2)
 	size := 0
-	for _, r := range j.log {
+	for k, r := range j.log {
 		if !isLine(&r) {
 			kept = append(kept, r)
+			keptIdx = append(keptIdx, j.logIdx[k])
 			size += r.Size()
 		}
 	}
 	freed := j.logBytes - size
-	j.log, j.logBytes, j.logFull = kept, size, true
+	j.log, j.logIdx, j.logBytes, j.logFull = kept, keptIdx, size, true
 	return freed
 }
