@@ -188,24 +188,44 @@ func reference(t *testing.T, f *testFleet, args []string, lines int) procResult 
 	return ref
 }
 
+// csubScenario is a fleet, its reference run of csubFaultJob, and a csub
+// running the same job, stopped mid-output by the scenario.
+type csubScenario struct {
+	f     *testFleet
+	bound time.Duration // the scenario's, from docs/RELIABILITY.md
+	total int
+	args  []string
+	ref   procResult
+	c     *bgCsub
+	id    string // its job
+}
+
+// startCsubScenario starts the fleet, runs the reference and starts the
+// scenario's csub (with env added); it returns once the job printed
+// some of its output, not all.
+func startCsubScenario(t *testing.T, env ...string) *csubScenario {
+	t.Helper()
+	skipShort(t)
+	sc := &csubScenario{bound: scenarioBound(t), f: startFleet(t, "")}
+	var lines int
+	sc.total, lines, sc.args = csubFaultJob()
+	sc.ref = reference(t, sc.f, sc.args, lines)
+	since := time.Now()
+	sc.c = startBgCsub(t, csubCmd(t, append(sc.f.csubEnv(), env...), sc.args...))
+	sc.id = runningJob(t, sc.f, since)
+	awaitJob(t, sc.f, sc.id, "", "output", func(st protocol.JobStatus) bool { return st.Records >= uint64(sc.total) })
+	return sc
+}
+
 // TestFaultCsubStopsReading: csub is suspended (SIGSTOP) until the
 // coordinator has dropped its stream (it stopped acking for DetachAfter,
 // 15 s), then continued: it attaches again from the last record it had,
 // and prints exactly what an undisturbed run prints, with its exit status,
 // within the bound after both the SIGCONT and the job's end.
 func TestFaultCsubStopsReading(t *testing.T) {
-	skipShort(t)
-	bound := scenarioBound(t)
-	f := startFleet(t, "")
-	total, lines, args := csubFaultJob()
-	ref := reference(t, f, args, lines)
-
-	since := time.Now()
 	// Its log says when it attaches again (sameRun leaves the log out).
-	c := startBgCsub(t, csubCmd(t, append(f.csubEnv(), "FLEETSH_LOG=info"), args...))
-	id := runningJob(t, f, since)
-	// Stop it mid-output: it has some of the job's records, not all.
-	awaitJob(t, f, id, "", "output", func(st protocol.JobStatus) bool { return st.Records >= uint64(total) })
+	sc := startCsubScenario(t, "FLEETSH_LOG=info")
+	f, c, id := sc.f, sc.c, sc.id
 	c.signal(syscall.SIGSTOP)
 	stopped := time.Now()
 	// The job goes on; the coordinator drops the silent reader.
@@ -221,44 +241,36 @@ func TestFaultCsubStopsReading(t *testing.T) {
 	}
 	took := c.exited.Sub(from)
 	t.Logf("csub done %v after SIGCONT (%v after the later of SIGCONT and the job's end; bound %v)",
-		c.exited.Sub(resumed).Round(time.Millisecond), took.Round(time.Millisecond), bound)
-	if took > bound {
-		t.Errorf("csub exited %v after SIGCONT and the job's end, over the bound %v", took, bound)
+		c.exited.Sub(resumed).Round(time.Millisecond), took.Round(time.Millisecond), sc.bound)
+	if took > sc.bound {
+		t.Errorf("csub exited %v after SIGCONT and the job's end, over the bound %v", took, sc.bound)
 	}
 	if m := attachedAgain.FindString(got.stderr); m == "" {
 		t.Errorf("csub did not attach again:\n%s", got.stderr)
 	} else {
 		t.Logf("csub: %s", m)
 	}
-	sameRun(t, "the suspended csub's run", got, ref)
-	checkFinals(t, st, total)
+	sameRun(t, "the suspended csub's run", got, sc.ref)
+	checkFinals(t, st, sc.total)
 }
 
 // TestFaultCsubDisconnects: csub is killed (SIGKILL) mid-job; the job runs
 // to its end all the same, and `csub attach` prints its whole output and
 // final states as an undisturbed run does, within the bound.
 func TestFaultCsubDisconnects(t *testing.T) {
-	skipShort(t)
-	bound := scenarioBound(t)
-	f := startFleet(t, "")
-	total, lines, args := csubFaultJob()
-	ref := reference(t, f, args, lines)
-
-	since := time.Now()
-	c := startBgCsub(t, csubCmd(t, f.csubEnv(), args...))
-	id := runningJob(t, f, since)
-	c.signal(syscall.SIGKILL)
+	sc := startCsubScenario(t)
+	sc.c.signal(syscall.SIGKILL)
 	killed := time.Now()
-	c.wait(t)
-	st := awaitJob(t, f, id, "", "done", func(st protocol.JobStatus) bool { return st.Done })
+	sc.c.wait(t)
+	st := awaitJob(t, sc.f, sc.id, "", "done", func(st protocol.JobStatus) bool { return st.Done })
 	t.Logf("job done %v after csub's SIGKILL", time.Since(killed).Round(time.Millisecond))
-	checkFinals(t, st, total)
+	checkFinals(t, st, sc.total)
 	began := time.Now()
-	got := runCmd(t, csubCmd(t, f.csubEnv(), append([]string{"attach", id}, args[:2]...)...))
+	got := runCmd(t, csubCmd(t, sc.f.csubEnv(), append([]string{"attach", sc.id}, sc.args[:2]...)...))
 	took := time.Since(began)
-	t.Logf("csub attach: %v (bound %v)", took.Round(time.Millisecond), bound)
-	if took > bound {
-		t.Errorf("csub attach took %v, over the bound %v", took, bound)
+	t.Logf("csub attach: %v (bound %v)", took.Round(time.Millisecond), sc.bound)
+	if took > sc.bound {
+		t.Errorf("csub attach took %v, over the bound %v", took, sc.bound)
 	}
-	sameRun(t, fmt.Sprintf("csub attach %s", id), got, ref)
+	sameRun(t, fmt.Sprintf("csub attach %s", sc.id), got, sc.ref)
 }
