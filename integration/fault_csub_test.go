@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -21,15 +23,19 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// csubFaultJob is the job of the csub scenarios: every 0.5 s for 5 s a
-// burst of lines on every node (about 10 000 lines over the job's nodes:
-// more than the coordinator's window of output batches, so that a reader
-// that stops acking stops the stream and is dropped), then exit 3. It is
-// read with -L (each node's lines in node order: the output does not
-// depend on timing) and -S (the exit status is the nodes' 3). CI: 32
-// nodes (16 of each gateway group); full: 1 020. It returns the node
-// count and the lines the job prints.
-func csubFaultJob() (total, lines int, args []string) {
+// csubFaultJob is the job of the csub scenarios: every node prints 10
+// bursts of lines (about 100 000 lines over the job's nodes), then three
+// nodes in four (by their shell's pid) wait for the file gate (the
+// scenario's fault happens meanwhile), and all exit 3. It is read with -L
+// (each node's lines in node order: the output does not depend on
+// timing) and -S (the exit status is the nodes' 3). -L gathers: a node's
+// lines come at its end, so csub has the output of the nodes that did
+// not wait when the fault comes, and the others' arrive after it, more
+// than the coordinator's window of output batches: a csub that does not
+// ack stops the stream and is dropped. CI: 32 nodes (16 of each gateway
+// group); full: 1 020. It returns the node count and the lines the job
+// prints.
+func csubFaultJob(gate string) (total, lines int, args []string) {
 	nodes, total := "node[685-716]", 32
 	if faultFull() {
 		nodes, total = "node[1-1000],local[1-20]", 1020
@@ -37,8 +43,8 @@ func csubFaultJob() (total, lines int, args []string) {
 	const bursts = 10
 	burst := max(1, 10000/total)
 	return total, bursts * burst * total, []string{"-L", "-S", "-w", nodes, fmt.Sprintf(
-		`i=0; while [ $i -lt %d ]; do i=$((i+1)); j=0; while [ $j -lt %d ]; do j=$((j+1)); echo line $i.$j; done; sleep 0.5; done; exit 3`,
-		bursts, burst)}
+		`i=0; while [ $i -lt %d ]; do i=$((i+1)); j=0; while [ $j -lt %d ]; do j=$((j+1)); echo line $i.$j; done; done; `+
+			`if [ $(($$ %% 4)) != 0 ]; then while [ ! -e '%s' ]; do sleep 0.1; done; fi; exit 3`, bursts, burst, gate)}
 }
 
 // runCmd runs a csub command (csubCmd) to its end.
@@ -189,7 +195,7 @@ func reference(t *testing.T, f *testFleet, args []string, lines int) procResult 
 }
 
 // csubScenario is a fleet, its reference run of csubFaultJob, and a csub
-// running the same job, stopped mid-output by the scenario.
+// running the same job, which waits at its gate for the scenario's fault.
 type csubScenario struct {
 	f     *testFleet
 	bound time.Duration // the scenario's, from docs/RELIABILITY.md
@@ -198,23 +204,36 @@ type csubScenario struct {
 	ref   procResult
 	c     *bgCsub
 	id    string // its job
+	gate  string
 }
 
 // startCsubScenario starts the fleet, runs the reference and starts the
-// scenario's csub (with env added); it returns once the job printed
-// some of its output, not all.
+// scenario's csub (with env added); it returns once a node of the job
+// ended, others waiting at its gate.
 func startCsubScenario(t *testing.T, env ...string) *csubScenario {
 	t.Helper()
 	skipShort(t)
-	sc := &csubScenario{bound: scenarioBound(t), f: startFleet(t, "")}
-	var lines int
-	sc.total, lines, sc.args = csubFaultJob()
-	sc.ref = reference(t, sc.f, sc.args, lines)
+	sc := &csubScenario{bound: scenarioBound(t), f: startFleet(t, ""), gate: filepath.Join(t.TempDir(), "gate")}
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.WriteFile(open, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, lines, refArgs := csubFaultJob(open)
+	sc.ref = reference(t, sc.f, refArgs, lines)
+	sc.total, _, sc.args = csubFaultJob(sc.gate)
 	since := time.Now()
 	sc.c = startBgCsub(t, csubCmd(t, append(sc.f.csubEnv(), env...), sc.args...))
 	sc.id = runningJob(t, sc.f, since)
-	awaitJob(t, sc.f, sc.id, "", "output", func(st protocol.JobStatus) bool { return st.Records >= uint64(sc.total) })
+	awaitJob(t, sc.f, sc.id, "", "a node's end", func(st protocol.JobStatus) bool { return st.Finals[protocol.StateExited] > 0 })
 	return sc
+}
+
+// open lets the job go on past its first lines.
+func (sc *csubScenario) open(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(sc.gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestFaultCsubStopsReading: csub is suspended (SIGSTOP) until the
@@ -228,6 +247,7 @@ func TestFaultCsubStopsReading(t *testing.T) {
 	f, c, id := sc.f, sc.c, sc.id
 	c.signal(syscall.SIGSTOP)
 	stopped := time.Now()
+	sc.open(t)
 	// The job goes on; the coordinator drops the silent reader.
 	awaitJob(t, f, id, id, "stream dropped", func(st protocol.JobStatus) bool { return st.Stream == protocol.StreamGone })
 	t.Logf("stream dropped %v after SIGSTOP", time.Since(stopped).Round(time.Millisecond))
@@ -261,6 +281,7 @@ func TestFaultCsubDisconnects(t *testing.T) {
 	sc := startCsubScenario(t)
 	sc.c.signal(syscall.SIGKILL)
 	killed := time.Now()
+	sc.open(t)
 	sc.c.wait(t)
 	st := awaitJob(t, sc.f, sc.id, "", "done", func(st protocol.JobStatus) bool { return st.Done })
 	t.Logf("job done %v after csub's SIGKILL", time.Since(killed).Round(time.Millisecond))

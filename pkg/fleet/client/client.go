@@ -21,9 +21,13 @@
 // delivers batches in sequence order, drops duplicates, asks for a
 // retransmit when it sees a gap and acks cumulatively, which is what lets
 // the coordinator send more than its window. When the stream is silent it
-// asks the coordinator's job registry whether the job still exists, so a
-// dead coordinator or a lost final batch is noticed instead of waited on
-// forever. Anything else on the output subject (another type or version,
+// asks the coordinator's job registry whether the job still exists and
+// whether its stream is still sent, so a lost final batch is asked for
+// again, a stream the coordinator dropped (it restarted, or this reader
+// stopped acking) is attached again from the records already read, and a
+// coordinator gone for longer than Client.Reconnect ends the stream with
+// the nodes it leaves unaccounted for, instead of being waited on
+// forever (resume.go). Anything else on the output subject (another type or version,
 // a malformed batch, another job's, indexes past the job's nodes) is
 // dropped and counted (Job.Dropped), never an error: the true batches
 // still make the job's output.

@@ -29,8 +29,8 @@ const (
 	// stay silent after a retransmit request before we give up.
 	maxDoneChecks = 3
 	// maxUnanswered is how many stall checks in a row may go unanswered
-	// before the coordinator is declared unreachable: one may be lost to
-	// a busy coordinator or a NATS reconnect.
+	// before the coordinator is declared unreachable when Client.Reconnect
+	// is off: one may be lost to a busy coordinator or a NATS reconnect.
 	maxUnanswered = 2
 )
 

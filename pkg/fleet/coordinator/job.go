@@ -36,7 +36,9 @@ type job struct {
 	log       []protocol.Event
 	// logIdx[k] is log[k]'s record index: the records emitted before it
 	// (protocol.EventBatch.First). Lines not kept (MaxReplay, trimReplay)
-	// leave gaps, which an attach shows its reader.
+	// leave gaps, which an attach shows its reader. A job restored after
+	// a restart must keep the indexes its readers saw: they attach again
+	// from the index of the last record they had.
 	logIdx []uint64
 	// emitted counts the records emitted so far: the index of the next.
 	emitted  uint64
