@@ -540,45 +540,6 @@ func TestStallRunningJobWaits(t *testing.T) {
 	}
 }
 
-// TestStallUnknownJob: a coordinator that does not know the job (it
-// restarted without it) is asked again for Reconnect, then the reader
-// gives up naming the nodes without a final state and the first record
-// it lacks.
-func TestStallUnknownJob(t *testing.T) {
-	_, f, c := setup(t)
-	fastStall(c)
-	c.Reconnect = time.Second
-	job := submit(t, c, f, "n[1-3]")
-	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Indexed: true, Events: []protocol.Event{
-		{Kind: protocol.KindStdout, Nodes: []uint32{0}, Data: []byte("a")},
-		{Kind: protocol.KindEnd, Nodes: []uint32{1}, State: protocol.StateExited}}})
-	ctx := testCtx(t)
-	if _, err := job.Next(ctx); err != nil {
-		t.Fatal(err)
-	}
-	began := time.Now()
-	_, err := job.Next(ctx)
-	var ie *IncompleteError
-	if !errors.Is(err, ErrUnknownJob) || !errors.As(err, &ie) {
-		t.Fatalf("err = %v", err)
-	}
-	if ie.Unfinished != "n[1,3]" || ie.Count != 2 || ie.Received != 2 || ie.Tried < time.Second {
-		t.Errorf("%+v", ie)
-	}
-	if took := time.Since(began); took < time.Second {
-		t.Errorf("gave up after %v, before Reconnect", took)
-	}
-	for _, want := range []string{"2 nodes without a final state: n[1,3]", "output from record 2 on is missing", "unknown job"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("%q does not say %q", err, want)
-		}
-	}
-	// Checks were spaced with backoff, not one per StallTimeout only.
-	if n := len(f.jobReq); n < 2 || n > 6 {
-		t.Errorf("%d status checks in the reconnect second", n)
-	}
-}
-
 // TestStallCoordinatorGone: with Reconnect off, a coordinator that does
 // not answer two checks in a row ends the stream at once.
 func TestStallCoordinatorGone(t *testing.T) {
