@@ -178,6 +178,15 @@ func TestCoordinatorKeyFlag(t *testing.T) {
 		_ = wire.Respond(m, protocol.TypeWelcome, protocol.Welcome{Heartbeat: 100 * time.Millisecond})
 	})
 	sub(subj.AllDone(), func(m *nats.Msg) { _ = wire.Respond(m, protocol.TypeDoneReply, protocol.DoneReply{OK: true}) })
+	// Batches are acked as a coordinator does: a command runs only once
+	// the batch carrying its start is (the agent's startGate).
+	sub(subj.AllEvents(), func(m *nats.Msg) {
+		var b protocol.EventBatch
+		if b.UnmarshalBinary(m.Data) == nil {
+			_ = wire.PublishJSON(nc, subj.Control(b.Agent), protocol.TypeControl,
+				protocol.Control{Kind: protocol.ControlAck, Job: b.Job, Shard: b.Shard, Attempt: b.Attempt, Seq: b.Seq})
+		}
+	})
 	k1, k2, k3, stranger := newKey(t), newKey(t), newKey(t), newKey(t)
 	sigs := make(chan os.Signal, 2)
 	logs := make(testutil.LogLines, 10000)

@@ -94,10 +94,19 @@ func TestNoCoordinator(t *testing.T) {
 // the given records back as the job's output.
 func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse string, recs func(spec protocol.JobSpec) []protocol.Event) <-chan protocol.JobSpec {
 	t.Helper()
+	return oneSubmit(t, srv, prefix, refuse, true, recs)
+}
+
+// oneSubmit answers the next submit and sends the records as the job's
+// first batch, its last one if last is set; then it stops listening.
+func oneSubmit(t *testing.T, srv *natstest.Server, prefix string, refuse string, last bool, recs func(spec protocol.JobSpec) []protocol.Event) <-chan protocol.JobSpec {
+	t.Helper()
 	nc := srv.Connect(t, "test-coordinator")
 	subj := protocol.Subjects{Prefix: prefix}
 	specs := make(chan protocol.JobSpec, 1)
-	_, err := nc.Subscribe(subj.AllSubmits(), func(m *nats.Msg) {
+	var sub *nats.Subscription
+	sub, err := nc.Subscribe(subj.AllSubmits(), func(m *nats.Msg) {
+		_ = sub.Unsubscribe()
 		var spec protocol.JobSpec
 		if err := protocol.Unmarshal(m.Data, &spec); err != nil {
 			t.Error(err)
@@ -108,7 +117,7 @@ func testCoordinator(t *testing.T, srv *natstest.Server, prefix string, refuse s
 		if refuse != "" {
 			return
 		}
-		b := protocol.EventBatch{Job: spec.ID, Seq: 1, Last: true, Events: recs(spec)}
+		b := protocol.EventBatch{Job: spec.ID, Seq: 1, Last: last, Indexed: true, Events: recs(spec)}
 		data, err := b.MarshalBinary()
 		if err != nil {
 			t.Error(err)

@@ -140,7 +140,7 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 		}
 		st := stream(ctx, job, r, s, env, intr)
 		job.Close()
-		finished = len(r.res.unfinished(false)) == 0
+		finished = r.res.accounted()
 		if timer != nil {
 			timer.mu.Lock()
 			doneBefore += r.res.nfinal()

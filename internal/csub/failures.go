@@ -94,7 +94,7 @@ func nameByte(c byte) bool {
 // leaves out the cancel that a Ctrl-C caused (the interrupt message
 // lists those nodes).
 func (r *renderer) printFailures(level int, skipCancel bool) {
-	for _, st := range append(protocol.States[:len(protocol.States):len(protocol.States)], stateUnreported) {
+	for _, st := range csubStates {
 		for _, g := range r.res.fails {
 			if g.state != st || skipCancel && st == protocol.StateCancel {
 				continue

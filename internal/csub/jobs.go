@@ -223,19 +223,16 @@ func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.
 				fmt.Fprintf(env.stderr, "%s: detached from job %s (it goes on; csub attach %s follows it again)\n", progName, id, id)
 				return 128 + int(syscall.SIGINT)
 			}
-			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-			return 1
+			status := lostStream(r, job, err, s, began, env)
+			o.flush()
+			return status
 		}
 		r.batch(b)
 		if err := o.flush(); err != nil {
 			return 1
 		}
 	}
-	r.finish()
-	if s.summary {
-		printSummary(r, s, time.Since(began))
-	}
-	reportCancel(r, id)
+	status := endStream(r, job, s, began)
 	o.flush()
-	return r.res.exitStatus(s.maxrc)
+	return status
 }

@@ -174,7 +174,7 @@ func printSummary(r *renderer, s *settings, took time.Duration) {
 		return
 	}
 	var parts []string
-	for _, st := range append(slices.Clone(protocol.States), stateUnreported) {
+	for _, st := range csubStates {
 		n := states[st]
 		if n == 0 {
 			continue

@@ -171,6 +171,9 @@ type environ struct {
 	// clush's 1.33 s. Tests whose expected output has no counter make it
 	// long, as a loaded machine may otherwise take 1.33 s to run them.
 	runTimerDelay time.Duration
+	// stallTimeout is client.Client.StallTimeout (zero: its 5 s): tests
+	// of a stream that breaks make it short.
+	stallTimeout time.Duration
 }
 
 func (e *environ) lookup(k string) (string, bool) {
@@ -338,7 +341,7 @@ func runJob(ctx context.Context, c *client.Client, s *settings, ns *nodeset.Node
 	}
 	early.attach(r)
 	status = stream(ctx, job, r, s, env, intr)
-	return status, len(r.res.unfinished(false)) == 0
+	return status, r.res.accounted()
 }
 
 // jobSpec maps clush's options to the job.
@@ -384,27 +387,22 @@ func stream(ctx context.Context, job *client.Job, r *renderer, s *settings, env 
 			if rctx.Err() != nil && ctx.Err() == nil && interrupted() {
 				return interrupt(ctx, job, r, env, intr, s.interaction)
 			}
-			r.flush()
-			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-			if idx := r.res.unfinished(false); len(idx) > 0 {
-				fmt.Fprintf(env.stderr, "%s: %s: did not complete\n", progName, r.res.nodeSet(idx))
+			status := lostStream(r, job, err, s, began, env)
+			if err := o.flush(); err != nil {
+				return writeFailed(job, err, env)
 			}
-			return 1
+			return status
 		}
 		env.term.batch(b)
 		if err := r.batch(b); err != nil {
 			return writeFailed(job, err, env)
 		}
 	}
-	r.finish()
-	if s.summary {
-		printSummary(r, s, time.Since(began))
-	}
-	reportCancel(r, job.ID())
+	status := endStream(r, job, s, began)
 	if err := o.flush(); err != nil {
 		return writeFailed(job, err, env)
 	}
-	return r.res.exitStatus(s.maxrc)
+	return status
 }
 
 // reportCancel says when the job was cancelled by a request other than
@@ -528,7 +526,7 @@ func exitSubmit(err error, env *environ) int {
 // the user gave it in its errors, and refuses node sets over the limit
 // before expanding them.
 func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *environ) *client.Client {
-	c := &client.Client{Conn: conn, Subjects: subj, User: s.fleetUser, Logger: logger(env)}
+	c := &client.Client{Conn: conn, Subjects: subj, User: s.fleetUser, Logger: logger(env), StallTimeout: env.stallTimeout}
 	if c.User == "" {
 		// The in-process fleet, or an external one without identities
 		// (which trusts anyone who reaches it).
@@ -536,6 +534,11 @@ func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *enviro
 	}
 	if s.fleet != "" {
 		c.Fleet = redact(s.fleet)
+		c.Reconnect = s.reconnect
+	} else {
+		// The in-process coordinator lives and dies with csub: nothing
+		// to wait for when it does not answer.
+		c.Reconnect = -1
 	}
 	c.MaxNodes, _ = maxNodes(env) // checked by targetNodes
 	return c

@@ -1,9 +1,12 @@
 package csub
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/clusteropt"
@@ -78,10 +81,13 @@ type settings struct {
 	fleetCreds    string // --fleet-creds
 	fleetCA       string // --fleet-ca
 	fleetUser     string // the credential's user id (connect; "": none)
-	gatewayPaths  bool   // --gateway-paths
-	prefixFromEnv bool   // prefix came from FLEETSH_PREFIX (for its error)
-	json, summary bool   // --json, --summary (json.go)
-	maxOutput     int64  // --max-output (outcap.go; 0: the job's default)
+	// reconnect is --fleet-reconnect as client.Client.Reconnect: 0 the
+	// client's default, negative never.
+	reconnect     time.Duration
+	gatewayPaths  bool  // --gateway-paths
+	prefixFromEnv bool  // prefix came from FLEETSH_PREFIX (for its error)
+	json, summary bool  // --json, --summary (json.go)
+	maxOutput     int64 // --max-output (outcap.go; 0: the job's default)
 
 	command []string
 
@@ -193,6 +199,9 @@ func newParser(env *environ) *optparse.Parser {
 			" or ~/.config/fleetsh/fleet.yaml names)"})
 	g.AddOption(optparse.Option{Flags: []string{"--fleet-ca"}, Action: optparse.ActionStore, Dest: "fleet_ca", Metavar: "FILE",
 		Help: "with --fleet, the site CA file to verify the fleet's TLS certificate with"})
+	g.AddOption(optparse.Option{Flags: []string{"--fleet-reconnect"}, Action: optparse.ActionStore, Dest: "fleet_reconnect", Metavar: "DURATION",
+		Help: "with --fleet, how long to keep trying to get the job's output back when the coordinator cannot be reached " +
+			"or does not know the job, before naming the nodes not accounted for (default: 2m; 0: give up at once)"})
 	g.AddOption(optparse.Option{Flags: []string{"--prefix"}, Action: optparse.ActionStore, Dest: "prefix", Metavar: "PREFIX",
 		Help: "subject prefix of the fleet (default: $" + envPrefix + ", else '" + protocol.DefaultPrefix + "')"})
 	g.AddOption(optparse.Option{Flags: []string{"--json"}, Action: optparse.ActionStoreTrue, Dest: "json",
@@ -204,6 +213,27 @@ func newParser(env *environ) *optparse.Parser {
 		Help: "with --fleet, let -c read its sources and --rcopy write under --dest on the machines of the agents " +
 			"serving the nodes (the gateways), not here"})
 	return p
+}
+
+// parseReconnect reads --fleet-reconnect: a Go duration, or a number of
+// seconds as clush's -t and -u take. 0 is client.Client.Reconnect's
+// "never" (negative).
+func parseReconnect(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > 1e9 {
+			return 0, err
+		}
+		d = time.Duration(f * float64(time.Second))
+	}
+	switch {
+	case d < 0:
+		return 0, errors.New("negative")
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
 }
 
 // parseArgs parses the command line into settings and reads clush.conf,
@@ -265,6 +295,12 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 		s.fleet = env.getenv(envFleet)
 	}
 	s.fleetCreds, s.fleetCA = v.String("fleet_creds"), v.String("fleet_ca")
+	if !v.IsNone("fleet_reconnect") {
+		if s.reconnect, err = parseReconnect(v.String("fleet_reconnect")); err != nil {
+			return nil, p, p.Error(fmt.Sprintf("option --fleet-reconnect: invalid value: %s (a duration: 2m, 30s; 0 gives up at once)",
+				pyfmt.ReprString(v.String("fleet_reconnect"))))
+		}
+	}
 	s.prefix = v.String("prefix")
 	if v.IsNone("prefix") {
 		s.prefix = env.getenv(envPrefix)

@@ -250,11 +250,11 @@ func (r *results) exitStatus(maxrc bool) int {
 
 // fleetFailed reports whether some node ended in a state of the fleet's
 // own: no agent, gateway lost, error, cancelled, or no final state at
-// all.
+// all (reported, or known: its stream was lost).
 func (r *results) fleetFailed() bool {
 	for _, g := range r.fails {
 		switch g.state {
-		case protocol.StateNoAgent, protocol.StateLost, protocol.StateError, stateUnreported:
+		case protocol.StateNoAgent, protocol.StateLost, protocol.StateError, stateUnreported, stateUnaccounted:
 			return true
 		case protocol.StateCancel:
 			// Left after a Ctrl-C only by a node that ended cancelled

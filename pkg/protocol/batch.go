@@ -100,7 +100,18 @@ type EventBatch struct {
 	Agent   string
 	Seq     uint64
 	// Last marks the final batch of an output stream.
-	Last   bool
+	Last bool
+	// Indexed says First is set: on every batch of an output stream
+	// (coordinator → csub), none of an agent's.
+	Indexed bool
+	// First is the record index of Events[0] in the job's output: the
+	// number of records the coordinator emitted before it. A batch's
+	// events have consecutive indexes; a reader that sees a batch start
+	// past the index it expects knows exactly which records it will
+	// never get (lines the coordinator did not keep for a replay), and
+	// one that re-attached drops those it already has. An empty batch
+	// (the Last one) has the index of the record that would come next.
+	First  uint64
 	Events []Event
 }
 
@@ -117,6 +128,7 @@ const (
 	batchMagic  = 0xF1
 	flagPartial = 0x80
 	flagLast    = 0x01
+	flagIndexed = 0x02
 )
 
 // ErrMalformed is wrapped by every batch decoding error.
@@ -154,9 +166,15 @@ func (b *EventBatch) AppendBinary(buf []byte) ([]byte, error) {
 	if b.Last {
 		flags |= flagLast
 	}
+	if b.Indexed {
+		flags |= flagIndexed
+	}
 	buf = appendHeader(buf, batchMagic, header{flags, b.Job, b.Shard, b.Attempt})
 	buf = appendString(buf, b.Agent)
 	buf = binary.AppendUvarint(buf, b.Seq)
+	if b.Indexed {
+		buf = binary.AppendUvarint(buf, b.First)
+	}
 	buf = binary.AppendUvarint(buf, uint64(len(b.Events)))
 	for i := range b.Events {
 		r := &b.Events[i]
@@ -294,7 +312,7 @@ func (b *EventBatch) Decode(data []byte, nodes int) error {
 }
 
 // DecodeHeader decodes what a batch says of itself (Job, Shard, Attempt,
-// Agent, Seq, Last) and leaves Events nil: a receiver finds the set the
+// Agent, Seq, Last, First) and leaves Events nil: a receiver finds the set the
 // batch indexes from it, then calls Decode.
 func (b *EventBatch) DecodeHeader(data []byte) error {
 	d := decoder{buf: data}
@@ -310,9 +328,12 @@ func (d *decoder) batchHeader(b *EventBatch, data []byte) uint64 {
 		d.fail("bad magic")
 		return 0
 	}
-	*b = EventBatch{Job: h.job, Shard: h.shard, Attempt: h.attempt, Last: h.flags&flagLast != 0}
+	*b = EventBatch{Job: h.job, Shard: h.shard, Attempt: h.attempt, Last: h.flags&flagLast != 0, Indexed: h.flags&flagIndexed != 0}
 	b.Agent = d.string()
 	b.Seq = d.uvarint(1<<63 - 1)
+	if b.Indexed {
+		b.First = d.uvarint(1<<63 - 1)
+	}
 	return d.uvarint(uint64(len(data))) // every event takes at least 3 bytes
 }
 

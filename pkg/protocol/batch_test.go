@@ -26,7 +26,9 @@ func sampleBatch(lines int) *EventBatch {
 }
 
 func TestBatchRoundTrip(t *testing.T) {
-	for _, b := range []*EventBatch{sampleBatch(10), {Job: "x", Seq: 1, Last: true}} {
+	indexed := sampleBatch(3)
+	indexed.Shard, indexed.Attempt, indexed.Agent, indexed.Indexed, indexed.First = "", 0, "", true, 1<<40+7
+	for _, b := range []*EventBatch{sampleBatch(10), {Job: "x", Seq: 1, Last: true}, indexed, {Job: "x", Seq: 9, Last: true, Indexed: true}} {
 		got, _ := roundTrip(t, b)
 		if len(got.Events) == 0 {
 			got.Events = nil

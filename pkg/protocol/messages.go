@@ -265,16 +265,37 @@ const (
 	JobsCancel = "cancel"
 	JobsAgents = "agents" // the agents the coordinator knows
 	// JobsAttach starts a new output stream of Job on Output(Stream):
-	// everything the job printed so far, then what follows (csub attach).
+	// the job's records from index From on (everything it printed so
+	// far for From 0), then what follows (csub attach, and a reader
+	// getting its stream back: see JobStatus.Stream).
 	JobsAttach = "attach"
+)
+
+// What JobStatus.Stream says of the stream a status request named.
+const (
+	// StreamLive: the coordinator serves the stream.
+	StreamLive = "live"
+	// StreamGone: it does not: it never had it or forgot it (it
+	// restarted), the stream ended, or its reader stopped acking for
+	// the coordinator's DetachAfter and it dropped the stream. The
+	// reader attaches again, from the records it has.
+	StreamGone = "gone"
 )
 
 // JobsRequest asks the coordinator's job registry.
 type JobsRequest struct {
 	Kind string `json:"kind"`
 	Job  string `json:"job,omitempty"`
-	// Stream is the id of the new output stream of an attach (ValidID).
+	// Stream is the id of the new output stream of an attach
+	// (ValidID); in a status request, the stream the reader follows
+	// (the job's id for its submitter), which the reply says is live or
+	// gone (JobStatus.Stream).
 	Stream string `json:"stream,omitempty"`
+	// From is the first record index an attach replays (EventBatch.First):
+	// a reader that lost its stream asks for the records it does not
+	// have. Records from From on that the coordinator did not keep are
+	// not sent; the stream's batch indexes show which.
+	From uint64 `json:"from,omitempty"`
 	// Brief leaves the node sets (Nodes, Unfinished) out of a status:
 	// a check that only needs Done costs nothing on a huge job.
 	Brief bool `json:"brief,omitempty"`
@@ -316,6 +337,12 @@ type JobStatus struct {
 	// Truncated says Nodes and Unfinished were left out: with them the
 	// reply would not fit under the NATS server's max_payload.
 	Truncated bool `json:"truncated,omitempty"`
+	// Stream answers a status request that named a stream: StreamLive
+	// or StreamGone ("" when the request named none).
+	Stream string `json:"stream,omitempty"`
+	// Records is how many output records the job emitted so far (the
+	// index the next one will have).
+	Records uint64 `json:"records,omitempty"`
 }
 
 // ErrClosed is returned by stream receivers after the end of a stream.

@@ -21,9 +21,13 @@
 // delivers batches in sequence order, drops duplicates, asks for a
 // retransmit when it sees a gap and acks cumulatively, which is what lets
 // the coordinator send more than its window. When the stream is silent it
-// asks the coordinator's job registry whether the job still exists, so a
-// dead coordinator or a lost final batch is noticed instead of waited on
-// forever. Anything else on the output subject (another type or version,
+// asks the coordinator's job registry whether the job still exists and
+// whether its stream is still sent, so a lost final batch is asked for
+// again, a stream the coordinator dropped (it restarted, or this reader
+// stopped acking) is attached again from the records already read, and a
+// coordinator gone for longer than Client.Reconnect ends the stream with
+// the nodes it leaves unaccounted for, instead of being waited on
+// forever (resume.go). Anything else on the output subject (another type or version,
 // a malformed batch, another job's, indexes past the job's nodes) is
 // dropped and counted (Job.Dropped), never an error: the true batches
 // still make the job's output.
@@ -70,6 +74,12 @@ type Client struct {
 	// StallTimeout is how long a job's output stream may stay silent
 	// before Next asks the coordinator about the job (default 5 s).
 	StallTimeout time.Duration
+	// Reconnect is how long Next keeps trying to get a job's output
+	// stream back while the coordinator is unreachable or does not know
+	// the job (a restart in progress), with capped backoff, before it
+	// gives up with an *IncompleteError. 0 means DefaultReconnect; a
+	// negative value gives up at once.
+	Reconnect time.Duration
 	// Logger gets the warnings of a job's output stream (a message
 	// dropped there); nil is slog.Default().
 	Logger *slog.Logger
@@ -334,13 +344,14 @@ func (c *Client) Jobs(ctx context.Context) ([]protocol.JobStatus, error) {
 
 // Status returns the coordinator's account of job id.
 func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, error) {
-	return c.status(ctx, id, false)
+	return c.status(ctx, id, false, "")
 }
 
-// status is Status; brief leaves the node sets out (see JobsRequest).
-func (c *Client) status(ctx context.Context, id string, brief bool) (*protocol.JobStatus, error) {
+// status is Status; brief leaves the node sets out (see JobsRequest),
+// and the reply says whether the coordinator serves stream.
+func (c *Client) status(ctx context.Context, id string, brief bool, stream string) (*protocol.JobStatus, error) {
 	var reply protocol.JobsReply
-	req := protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id, Brief: brief}
+	req := protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id, Brief: brief, Stream: stream}
 	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, req, &reply); err != nil {
 		return nil, err
 	}
@@ -374,28 +385,10 @@ func (c *Client) Cancel(ctx context.Context, id string) error {
 // Cancel on the returned Job cancels the job itself.
 func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 	stream := NewID()
-	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(c.user(), stream))
+	sub, st, err := c.attach(ctx, id, stream, 0)
 	if err != nil {
-		return nil, fmt.Errorf("attach to job %s: subscribe: %w", id, err)
-	}
-	if err := sub.SetPendingLimits(-1, outputPendingBytes); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("attach to job %s: %w", id, err)
-	}
-	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest,
-		protocol.JobsRequest{Kind: protocol.JobsAttach, Job: id, Stream: stream}, &reply); err != nil {
-		_ = sub.Unsubscribe()
 		return nil, err
 	}
-	if err := replyError(&reply); err != nil || len(reply.Jobs) != 1 {
-		_ = sub.Unsubscribe()
-		if err == nil {
-			err = fmt.Errorf("the coordinator's reply has %d jobs", len(reply.Jobs))
-		}
-		return nil, fmt.Errorf("attach to job %s: %w", id, err)
-	}
-	st := reply.Jobs[0]
 	if st.Truncated {
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("attach to job %s: its node set is too large for one message under the NATS server's max_payload", id)
@@ -412,4 +405,31 @@ func (c *Client) Attach(ctx context.Context, id string) (*Job, error) {
 	j := newJob(c, spec, set, set.Nodes(), sub)
 	j.stream = stream
 	return j, nil
+}
+
+// attach subscribes to a new output stream of job id and asks the
+// coordinator to send it the job's records from index from on.
+func (c *Client) attach(ctx context.Context, id, stream string, from uint64) (*nats.Subscription, *protocol.JobStatus, error) {
+	sub, err := c.Conn.SubscribeSync(c.Subjects.Output(c.user(), stream))
+	if err != nil {
+		return nil, nil, fmt.Errorf("attach to job %s: subscribe: %w", id, err)
+	}
+	if err := sub.SetPendingLimits(-1, outputPendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, nil, fmt.Errorf("attach to job %s: %w", id, err)
+	}
+	var reply protocol.JobsReply
+	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest,
+		protocol.JobsRequest{Kind: protocol.JobsAttach, Job: id, Stream: stream, From: from}, &reply); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, nil, err
+	}
+	if err := replyError(&reply); err != nil || len(reply.Jobs) != 1 {
+		_ = sub.Unsubscribe()
+		if err == nil {
+			err = fmt.Errorf("the coordinator's reply has %d jobs", len(reply.Jobs))
+		}
+		return nil, nil, fmt.Errorf("attach to job %s: %w", id, err)
+	}
+	return sub, &reply.Jobs[0], nil
 }

@@ -29,8 +29,8 @@ const (
 	// stay silent after a retransmit request before we give up.
 	maxDoneChecks = 3
 	// maxUnanswered is how many stall checks in a row may go unanswered
-	// before the coordinator is declared unreachable: one may be lost to
-	// a busy coordinator or a NATS reconnect.
+	// before the coordinator is declared unreachable when Client.Reconnect
+	// is off: one may be lost to a busy coordinator or a NATS reconnect.
 	maxUnanswered = 2
 	// reconnectGrace is how long after this client's own NATS connection
 	// came back an unanswered stall check is not counted: the
@@ -47,9 +47,13 @@ type Job struct {
 	spec  protocol.JobSpec
 	set   *nodeset.NodeSet
 	nodes []string
-	sub   *nats.Subscription
+	// subMu guards sub against Close from another goroutine: Next
+	// replaces it when it attaches again (resume.go).
+	subMu  sync.Mutex
+	sub    *nats.Subscription
+	closed bool
 	// stream is the output stream's id: the job's own for its submitter,
-	// a fresh one for an Attach.
+	// a fresh one for an Attach or a resumed stream.
 	stream string
 
 	// Everything below belongs to the goroutine calling Next.
@@ -69,11 +73,13 @@ type Job struct {
 	err      error // sticky
 	dropped  int   // messages of the output subject ignored (receive)
 
-	closeOnce sync.Once
+	resume resumeState // where the reader is in the job's records (resume.go)
 }
 
 func newJob(c *Client, spec protocol.JobSpec, set *nodeset.NodeSet, nodes []string, sub *nats.Subscription) *Job {
-	return &Job{c: c, spec: spec, set: set, nodes: nodes, sub: sub, stream: spec.ID, lastRecv: time.Now()}
+	j := &Job{c: c, spec: spec, set: set, nodes: nodes, sub: sub, stream: spec.ID, lastRecv: time.Now()}
+	j.resume.finals = make([]uint64, (len(nodes)+63)/64)
+	return j
 }
 
 // ID returns the job's id.
@@ -98,8 +104,13 @@ func (j *Job) Cancel(ctx context.Context) error { return j.c.Cancel(ctx, j.spec.
 // Cancel). Next returns io.EOF after the last batch and closes the job by
 // itself.
 func (j *Job) Close() error {
-	var err error
-	j.closeOnce.Do(func() { err = j.sub.Unsubscribe() })
+	j.subMu.Lock()
+	defer j.subMu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	err := j.sub.Unsubscribe()
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
 		err = nil
 	}
@@ -111,10 +122,17 @@ func (j *Job) Close() error {
 // marked Last (every node then has its final state). Record node indexes
 // are validated against Nodes.
 //
+// When the coordinator stops serving the stream (it restarted, or it
+// dropped a reader that stopped acking) Next attaches again under a new
+// stream id from the records it returned, and goes on as if nothing
+// happened; while the coordinator is unreachable or does not know the
+// job it tries again for Client.Reconnect (resume.go).
+//
 // An error other than ctx's means the stream cannot go on: the
-// coordinator is unreachable (*UnreachableError), forgot the job
-// (ErrUnknownJob), or sent what this client cannot read. Next may be
-// called again after ctx ended.
+// coordinator stayed unreachable (*UnreachableError) or without the job
+// (ErrUnknownJob), both within an *IncompleteError naming the nodes
+// without a final state, or it sent what this client cannot read. Next
+// may be called again after ctx ended.
 func (j *Job) Next(ctx context.Context) (*protocol.EventBatch, error) {
 	for {
 		if j.err != nil {
@@ -133,6 +151,9 @@ func (j *Job) Next(ctx context.Context) (*protocol.EventBatch, error) {
 				_ = j.Close()
 			} else {
 				j.maybeAck(time.Now())
+			}
+			if !j.account(b) {
+				continue // records already returned (a resumed stream)
 			}
 			return b, nil
 		}
@@ -207,6 +228,7 @@ func (j *Job) receive(m *nats.Msg) {
 		return
 	}
 	ready, dup := j.order.Push(b.Seq, b)
+	j.resume.heard()
 	switch {
 	case dup:
 		// A batch sent again: our ack may have been lost, so say again
@@ -282,7 +304,7 @@ func (j *Job) sendControl(kind string, seq uint64) {
 func (j *Job) checkStalled(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, j.c.stallTimeout())
 	defer cancel()
-	st, err := j.c.status(sctx, j.spec.ID, true)
+	st, err := j.c.status(sctx, j.spec.ID, true, j.stream)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -294,18 +316,15 @@ func (j *Job) checkStalled(ctx context.Context) error {
 			j.lastRecv = time.Now()
 			return nil
 		}
-		var ue *UnreachableError
-		if errors.As(err, &ue) {
-			if j.unanswer++; j.unanswer < maxUnanswered {
-				j.lastRecv = time.Now()
-				return nil
-			}
-			return fmt.Errorf("job %s: output stopped and the coordinator is unreachable: %w", j.spec.ID, err)
-		}
-		return fmt.Errorf("job %s: output stopped: %w", j.spec.ID, err)
+		return j.lostContact(err)
 	}
 	j.unanswer = 0
+	j.resume.heard()
 	j.lastRecv = time.Now()
+	if st.Stream == protocol.StreamGone {
+		// Nobody sends our stream any more: get a new one.
+		return j.reattach(ctx)
+	}
 	if st.Done {
 		// Every node ended but the end of the stream did not reach us:
 		// ask again for everything after what we have.

@@ -579,7 +579,7 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 			break
 		}
 		j.mu.Lock()
-		f := j.attach(user, req.Stream)
+		f := j.attach(user, req.Stream, req.From)
 		reply.Jobs = []protocol.JobStatus{j.status(false)}
 		j.mu.Unlock()
 		c.mu.Lock()
@@ -608,6 +608,9 @@ func (c *Coordinator) onJobs(m *nats.Msg) {
 		j.mu.Lock()
 		reply.Jobs = []protocol.JobStatus{j.status(req.Brief)}
 		j.mu.Unlock()
+		if req.Stream != "" && req.Kind == protocol.JobsStatus {
+			reply.Jobs[0].Stream = c.streamState(j, req.Stream)
+		}
 	default:
 		reply.Error, reply.Code = fmt.Sprintf("unknown jobs request %q", protocol.Truncate(req.Kind, protocol.MaxLogField)), protocol.CodeBadRequest
 	}

@@ -285,14 +285,7 @@ func readStream(t *testing.T, nc *nats.Conn, msgs chan *nats.Msg, user, id, ns s
 	for {
 		select {
 		case m := <-msgs:
-			var b protocol.EventBatch
-			if err := b.UnmarshalBinary(m.Data); err != nil {
-				t.Fatal(err)
-			}
-			ready, _ := ro.Push(b.Seq, &b)
-			_ = wire.PublishJSON(nc, subj.OutputAck(user, id), protocol.TypeControl,
-				protocol.Control{Kind: protocol.ControlAck, Job: id, Seq: ro.Delivered()})
-			for _, rb := range ready {
+			for _, rb := range ackBatch(t, nc, &ro, m, user, id, id) {
 				for _, r := range rb.Events {
 					if r.Kind == protocol.KindDebug {
 						res.debug = append(res.debug, string(r.Data))

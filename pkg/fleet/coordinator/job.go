@@ -35,10 +35,13 @@ type job struct {
 	primary   *follower
 	followers []*follower
 	log       []protocol.Event
-	// logIdx[k] is the index of log[k] in the job's output: the count of
-	// records emitted before it (lines dropped past MaxReplay leave
-	// gaps); emitted counts the records emitted so far.
-	logIdx   []uint64
+	// logIdx[k] is log[k]'s record index: the records emitted before it
+	// (protocol.EventBatch.First). Lines not kept (MaxReplay, trimReplay)
+	// leave gaps, which an attach shows its reader. A job restored after
+	// a restart must keep the indexes its readers saw: they attach again
+	// from the index of the last record they had.
+	logIdx []uint64
+	// emitted counts the records emitted so far: the index of the next.
 	emitted  uint64
 	logBytes int
 	logFull  bool      // output lines stopped being logged (MaxReplay)
@@ -183,7 +186,7 @@ func (j *job) emit(r protocol.Event) {
 		j.c.log.Warn("job output over the replay limit: attaching later shows final states only for what follows", "job", j.spec.ID, "limit", j.c.cfg.MaxReplay)
 	}
 	for _, f := range j.followers {
-		f.push(r, size)
+		f.push(r, idx, size)
 	}
 }
 
@@ -283,7 +286,7 @@ func (j *job) status(brief bool) protocol.JobStatus {
 	st := protocol.JobStatus{
 		ID: j.spec.ID, User: j.spec.User, Command: protocol.Truncate(j.spec.Command, protocol.MaxReplyField), Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: j.track.Finals(),
-		Done: j.complete(), Submitted: j.created, Ended: j.ended,
+		Done: j.complete(), Submitted: j.created, Ended: j.ended, Records: j.emitted,
 	}
 	if cp := j.spec.Copy; cp != nil {
 		st.Copy = &protocol.CopySpec{Source: protocol.Truncate(cp.Source, protocol.MaxReplyField),

@@ -66,7 +66,8 @@ func (j *job) lineBytes() int {
 }
 
 // dropLines removes the output lines from the log, keeping starts and
-// ends, and returns the bytes freed. Call with j.mu held.
+// ends (and their indexes: a later attach shows the gaps), and returns
+// the bytes freed. Call with j.mu held.
 func (j *job) dropLines() int {
 	kept := make([]protocol.Event, 0, len(j.log)/2)
 	keptIdx := make([]uint64, 0, len(j.log)/2)

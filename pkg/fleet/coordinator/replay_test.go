@@ -34,9 +34,7 @@ func TestTrimReplayKeepsTotalUnderLimit(t *testing.T) {
 			recs = append(recs, protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited})
 		}
 		for _, r := range recs {
-			j.log = append(j.log, r)
-			j.logIdx = append(j.logIdx, uint64(len(j.logIdx)))
-			j.logBytes += r.Size()
+			j.emit(r)
 		}
 		return j
 	}

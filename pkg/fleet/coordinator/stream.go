@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ type follower struct {
 	lastAck  time.Time
 	detached bool // stopped acking: its output is dropped
 	closing  bool // final batch queued
+	serving  bool // its stream goroutine runs (see streamState)
 }
 
 func newFollower(j *job, user, id string) *follower {
@@ -33,23 +35,25 @@ func newFollower(j *job, user, id string) *follower {
 
 // outChunk is one batch worth of queued output records: at most MaxBatch
 // bytes (estimated) and protocol.MaxNodeRefs node indexes for the job's
-// nodes, which the reader's decoder checks.
+// nodes, which the reader's decoder checks. Its records have consecutive
+// indexes from first (the batch's First): a replay's gap starts a chunk.
 type outChunk struct {
-	recs []protocol.Event
-	size int
-	refs int
+	recs  []protocol.Event
+	first uint64
+	size  int
+	refs  int
 }
 
 var chunkPool = sync.Pool{New: func() any { return &outChunk{recs: make([]protocol.Event, 0, 512)} }}
 
 func (c *outChunk) release() {
 	clear(c.recs)
-	c.recs, c.size, c.refs = c.recs[:0], 0, 0
+	c.recs, c.first, c.size, c.refs = c.recs[:0], 0, 0, 0
 	chunkPool.Put(c)
 }
 
-// push queues a record. Call with j.mu held.
-func (f *follower) push(r protocol.Event, size int) {
+// push queues record idx. Call with j.mu held.
+func (f *follower) push(r protocol.Event, idx uint64, size int) {
 	if f.detached {
 		return
 	}
@@ -58,9 +62,11 @@ func (f *follower) push(r protocol.Event, size int) {
 		last = f.outq[n-1]
 	}
 	full := last != nil && len(last.recs) > 0 &&
-		(last.size+size > f.j.c.cfg.MaxBatch || last.refs+len(r.Nodes) > protocol.MaxNodeRefs(0, len(f.j.nodes)))
+		(last.size+size > f.j.c.cfg.MaxBatch || last.refs+len(r.Nodes) > protocol.MaxNodeRefs(0, len(f.j.nodes)) ||
+			last.first+uint64(len(last.recs)) != idx)
 	if last == nil || full {
 		last = chunkPool.Get().(*outChunk)
+		last.first = idx
 		f.outq = append(f.outq, last)
 		if len(f.outq) > 1 {
 			f.wake()
@@ -79,9 +85,14 @@ func (f *follower) wake() {
 	}
 }
 
-// take removes the oldest queued batch of records; last is set once, when
-// the job is complete and nothing more is queued. Call with j.mu held.
-func (f *follower) take() (chunk *outChunk, last bool) {
+// take removes the oldest queued batch of records and returns the index
+// of its first (of the next record when there is none); last is set
+// once, when the job is complete and nothing more is queued. The last
+// batch ends at the job's last record, so that a reader sees the records
+// a replay lacks at its end too. Call with j.mu held.
+func (f *follower) take() (chunk *outChunk, first uint64, last bool) {
+	first = f.j.emitted
+	end := first
 	if len(f.outq) > 0 {
 		chunk = f.outq[0]
 		f.outq[0] = nil
@@ -90,12 +101,14 @@ func (f *follower) take() (chunk *outChunk, last bool) {
 			f.outq = nil
 		}
 		f.outBytes -= chunk.size
+		first = chunk.first
+		end = first + uint64(len(chunk.recs))
 	}
-	if len(f.outq) == 0 && f.j.complete() && !f.closing {
+	if len(f.outq) == 0 && f.j.complete() && !f.closing && end == f.j.emitted {
 		f.closing = true
 		last = true
 	}
-	return chunk, last
+	return chunk, first, last
 }
 
 // stream sends the output until the final batch is acked or ctx ends:
@@ -103,8 +116,12 @@ func (f *follower) take() (chunk *outChunk, last bool) {
 // full, through the credit window.
 func (f *follower) stream(ctx context.Context) {
 	j := f.j
+	j.mu.Lock()
+	f.serving = true
+	j.mu.Unlock()
 	defer func() {
 		j.mu.Lock()
+		f.serving = false
 		for i, g := range j.followers {
 			if g == f && f != j.primary {
 				j.followers = append(j.followers[:i:i], j.followers[i+1:]...)
@@ -125,7 +142,7 @@ func (f *follower) stream(ctx context.Context) {
 		}
 		for {
 			j.mu.Lock()
-			chunk, last := f.take()
+			chunk, first, last := f.take()
 			if chunk == nil && !last {
 				j.mu.Unlock()
 				break
@@ -135,7 +152,7 @@ func (f *follower) stream(ctx context.Context) {
 			if chunk != nil {
 				recs = chunk.recs
 			}
-			err := f.publish(ctx, subject, recs, last)
+			err := f.publish(ctx, subject, recs, first, last)
 			if chunk != nil {
 				chunk.release()
 			}
@@ -161,7 +178,7 @@ func (f *follower) stream(ctx context.Context) {
 	}
 }
 
-func (f *follower) publish(ctx context.Context, subject string, recs []protocol.Event, last bool) error {
+func (f *follower) publish(ctx context.Context, subject string, recs []protocol.Event, first uint64, last bool) error {
 	if f.isDetached() {
 		return nil
 	}
@@ -188,7 +205,7 @@ func (f *follower) publish(ctx context.Context, subject string, recs []protocol.
 		}
 	})
 	_, data, err := f.win.Send(wctx, func(seq uint64) ([]byte, error) {
-		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Events: recs}
+		b := protocol.EventBatch{Job: j.spec.ID, Seq: seq, Last: last, Indexed: true, First: first, Events: recs}
 		return b.MarshalBinary()
 	})
 	if err != nil {
@@ -296,13 +313,36 @@ func (f *follower) control(ctl protocol.Control) bool {
 	return true
 }
 
-// attach adds a follower that replays the job's log, then follows it.
-// Call with j.mu held.
-func (j *job) attach(user, id string) *follower {
+// attach adds a follower that replays the job's log from record index
+// from on, then follows it. Records the log did not keep start a new
+// batch past them, whose First tells the reader what it lacks. Call with
+// j.mu held.
+func (j *job) attach(user, id string, from uint64) *follower {
 	f := newFollower(j, user, id)
-	for _, r := range j.log {
-		f.push(r, r.Size())
+	k, _ := slices.BinarySearch(j.logIdx, from)
+	for ; k < len(j.log); k++ {
+		f.push(j.log[k], j.logIdx[k], j.log[k].Size())
 	}
 	j.followers = append(j.followers, f)
 	return f
+}
+
+// streamState says whether the coordinator serves output stream id of
+// job j (protocol.StreamLive) or not (StreamGone): the stream of an
+// attach that ended or never was, or one whose reader stopped acking
+// and was detached. A job restored after a restart has no stream
+// running for its submitter until it attaches again.
+func (c *Coordinator) streamState(j *job, id string) string {
+	f := j.primary
+	if id != j.spec.ID {
+		c.mu.Lock()
+		f = c.streams[id]
+		c.mu.Unlock()
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if f == nil || f.j != j || !f.serving || f.detached {
+		return protocol.StreamGone
+	}
+	return protocol.StreamLive
 }
