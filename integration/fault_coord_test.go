@@ -18,9 +18,9 @@ import (
 // flags. It resumes the job from its journal: the agents resend the
 // batches it had not acked and retry their summaries, and every node
 // ends exited with its whole output, which an attach from the start
-// shows. After a second restart the finished job is still listed, with
-// its counts. (csub's own reconnect is not part of this test: the
-// submitter's stream dies with the first coordinator.)
+// shows, and which the submitter's own stream shows too: its client
+// attaches again to the new coordinator from the records it had. After a
+// second restart the finished job is still listed, with its counts.
 func TestFaultCoordinatorRestart(t *testing.T) {
 	skipShort(t)
 	bound := scenarioBound(t)
@@ -40,24 +40,30 @@ func TestFaultCoordinatorRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := len(job.Nodes())
-	// Kill it once output flows: some nodes started, none ended.
-	for seen := 0; seen == 0; {
-		b, err := job.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
+	// The submitter reads on through the restart: its client attaches
+	// again from the records it has (client.Client.Reconnect), as csub
+	// --fleet does. The coordinator is killed once output flows.
+	args := f.coord.cmd.Args[1:]
+	var killed time.Time
+	streamed := readJob(ctx, t, job, func(el time.Duration) {
+		if killed.IsZero() && el > 1500*time.Millisecond {
+			f.coord.kill(syscall.SIGKILL)
+			killed = time.Now()
+			f.coord = startProc(t, f.dir, "coordinator-2", "coordinator", args...)
 		}
-		for _, r := range b.Events {
-			if r.Kind == protocol.KindStdout {
-				seen++
-			}
+	})
+	if killed.IsZero() {
+		t.Fatal("the job ended before its coordinator was killed")
+	}
+	t.Logf("the submitter's stream ended %v after the kill (resumed %d times)", time.Since(killed).Round(time.Millisecond), job.Resumed())
+	if counts := countStates(t, streamed); counts[protocol.StateExited] != total {
+		t.Fatalf("the submitter's stream: states %v, want %d exited", counts, total)
+	}
+	for n, r := range streamed {
+		if !slices.Equal(r.out, []string{"begin", "end"}) {
+			t.Fatalf("the submitter's stream: %s printed %q, want begin, end", n, r.out)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
-	args := f.coord.cmd.Args[1:]
-	f.coord.kill(syscall.SIGKILL)
-	killed := time.Now()
-	_ = job.Close()
-	f.coord = startProc(t, f.dir, "coordinator-2", "coordinator", args...)
 	for _, err := f.client.Jobs(ctx); err != nil; _, err = f.client.Jobs(ctx) {
 		time.Sleep(20 * time.Millisecond)
 	}

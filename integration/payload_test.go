@@ -225,7 +225,9 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "-R", "exec", "-w", "n1", "sleep 60")
+	// Its NATS server dies with it: csub waits for it --fleet-reconnect
+	// (2 min by default), then names the fleet and the nodes it lacks.
+	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "--fleet-reconnect", "3s", "-R", "exec", "-w", "n1", "sleep 60")
 	cmd.Env = append(os.Environ(), "FLEETSH_FLEET="+url)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	errb := stderrFile(t)
@@ -241,7 +243,7 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	}
 	coord.kill(syscall.SIGKILL)
 	err = cmd.Wait()
-	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(errb.String(), "the fleet coordinator at "+url+" is unreachable") ||
+	if cmd.ProcessState.ExitCode() != 255 || !strings.Contains(errb.String(), "the fleet coordinator at "+url+" is unreachable") ||
 		strings.Contains(errb.String(), "in-process") {
 		t.Errorf("csub: %v, stderr %q", err, errb.String())
 	}

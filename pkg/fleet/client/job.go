@@ -309,11 +309,26 @@ func (j *Job) checkStalled(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if j.offline(time.Now()) {
+		if now := time.Now(); j.offline(now) {
 			// Our own connection was down: the silence is ours, not
-			// the coordinator's. Only checks made while connected count.
+			// the coordinator's, and no check counts as unanswered.
+			// The wait is bounded all the same (Client.Reconnect, its
+			// default when reconnecting is off): a NATS server that
+			// never comes back (an embedded one that died with its
+			// coordinator) must not hang the reader.
 			j.unanswer = 0
-			j.lastRecv = time.Now()
+			r := &j.resume
+			if r.outage.IsZero() {
+				r.outage = now
+			}
+			limit := j.c.reconnect()
+			if limit < 0 {
+				limit = DefaultReconnect
+			}
+			if now.Sub(r.outage) >= limit {
+				return j.incomplete(err, now.Sub(r.outage))
+			}
+			j.lastRecv = now
 			return nil
 		}
 		return j.lostContact(err)

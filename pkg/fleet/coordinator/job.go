@@ -42,7 +42,12 @@ type job struct {
 	// from the index of the last record they had.
 	logIdx []uint64
 	// emitted counts the records emitted so far: the index of the next.
-	emitted  uint64
+	emitted uint64
+	// unstored are the records emitted and not yet handed to the
+	// followers, which wait for the journal (release); released is the
+	// index under which every record was handed.
+	unstored []pendingRecord
+	released uint64
 	logBytes int
 	logFull  bool      // output lines stopped being logged (MaxReplay)
 	deferred []*shard  // shards whose ack waits for the output backlog to drain
@@ -185,8 +190,49 @@ func (j *job) emit(r protocol.Event) {
 		j.logFull = true
 		j.c.log.Warn("job output over the replay limit: attaching later shows final states only for what follows", "job", j.spec.ID, "limit", j.c.cfg.MaxReplay)
 	}
+	if j.jw != nil {
+		// A reader gets a record only once the journal holds its index
+		// (release): a restarted coordinator gives the records it never
+		// stored new indexes, and a reader that had them would skip or
+		// repeat others when it attaches again from the count it has.
+		j.jw.cur(0)
+		j.unstored = append(j.unstored, pendingRecord{idx: idx, r: r, size: size})
+		return
+	}
 	for _, f := range j.followers {
 		f.push(r, idx, size)
+	}
+	j.released = j.emitted
+}
+
+// pendingRecord is an output record the journal does not hold yet.
+type pendingRecord struct {
+	idx  uint64
+	r    protocol.Event
+	size int
+}
+
+// release hands the followers the records of index under upTo, which the
+// journal now holds. Call with j.mu held.
+func (j *job) release(upTo uint64) {
+	n := 0
+	for ; n < len(j.unstored) && j.unstored[n].idx < upTo; n++ {
+		p := j.unstored[n]
+		for _, f := range j.followers {
+			f.push(p.r, p.idx, p.size)
+		}
+	}
+	j.released = max(j.released, upTo)
+	if n == 0 {
+		return
+	}
+	clear(j.unstored[:n])
+	j.unstored = j.unstored[n:]
+	if len(j.unstored) == 0 {
+		j.unstored = nil
+	}
+	for _, f := range j.followers {
+		f.wake()
 	}
 }
 

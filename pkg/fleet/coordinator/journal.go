@@ -207,14 +207,16 @@ func (c *Coordinator) journalLoop(j *job) {
 		j.mu.Lock()
 		segs := w.segs
 		w.segs, w.urgent = nil, false
+		emitted := j.emitted
 		if n := len(segs); n > 0 {
-			segs[n-1].e.Emitted = j.emitted
+			segs[n-1].e.Emitted = emitted
 		}
 		j.mu.Unlock()
 		if len(segs) == 0 || !c.writeSegments(j, segs) {
 			continue
 		}
 		j.mu.Lock()
+		j.release(emitted)
 		for _, seg := range segs {
 			for s, seq := range seg.acks {
 				s.stored = max(s.stored, seq)

@@ -232,6 +232,7 @@ func (c *Coordinator) rebuild(ctx context.Context, r *store.Record) (*job, error
 	}
 	j.logFull = j.logBytes > c.cfg.MaxReplay
 	j.emitted = jj.Emitted
+	j.released = j.emitted
 	if jj.CancelledBy != "" {
 		j.cancelled, j.cancelAt = true, time.Now().Add(c.cfg.CancelGrace)
 		if jj.CancelledBy != "-" {

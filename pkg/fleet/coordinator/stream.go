@@ -91,7 +91,7 @@ func (f *follower) wake() {
 // batch ends at the job's last record, so that a reader sees the records
 // a replay lacks at its end too. Call with j.mu held.
 func (f *follower) take() (chunk *outChunk, first uint64, last bool) {
-	first = f.j.emitted
+	first = f.j.released // records past it wait for the journal
 	end := first
 	if len(f.outq) > 0 {
 		chunk = f.outq[0]
@@ -320,7 +320,8 @@ func (f *follower) control(ctl protocol.Control) bool {
 func (j *job) attach(user, id string, from uint64) *follower {
 	f := newFollower(j, user, id)
 	k, _ := slices.BinarySearch(j.logIdx, from)
-	for ; k < len(j.log); k++ {
+	for ; k < len(j.log) && j.logIdx[k] < j.released; k++ {
+		// (The records not yet released come with release.)
 		f.push(j.log[k], j.logIdx[k], j.log[k].Size())
 	}
 	j.followers = append(j.followers, f)
