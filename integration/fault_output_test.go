@@ -167,18 +167,11 @@ func clushLines(out []byte) [][]byte {
 // vmHWM reads a process's peak RSS (KiB) from /proc.
 func vmHWM(t *testing.T, p *proc) int64 {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	kb, err := readVmHWM(p.cmd.Process.Pid)
 	if err != nil {
 		t.Fatalf("%s: %v", p.name, err)
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	t.Fatalf("%s: no VmHWM", p.name)
-	return 0
+	return kb
 }
 
 // hugeLine is what the flooding node prints, again and again.

@@ -159,9 +159,6 @@ func waitGone(t *testing.T, c *Client, id, stream string) {
 // longer than the coordinator's DetachAfter is dropped; when it reads
 // again it attaches from what it has and gets every line once.
 func TestResumeAfterDetach(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a fleet")
-	}
 	c := &Client{Conn: connect(t, startRealFleet(t)), StallTimeout: 300 * time.Millisecond}
 	const lines = 100
 	ctx, job := submitLines(t, c, lines)
@@ -190,9 +187,6 @@ func TestResumeAfterDetach(t *testing.T) {
 // stream; once the connection is back the reader resumes and gets every
 // line once, the job having run on meanwhile.
 func TestResumeThroughOwnOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a fleet")
-	}
 	addr := startRealFleet(t)
 	p := startProxy(t, addr)
 	c := &Client{Conn: connect(t, p.addr()), StallTimeout: 300 * time.Millisecond}
