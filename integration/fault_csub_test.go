@@ -26,15 +26,16 @@ import (
 // csubFaultJob is the job of the csub scenarios: every node prints 10
 // bursts of lines (about 100 000 lines over the job's nodes), then three
 // nodes in four (by their shell's pid) wait for the file gate (the
-// scenario's fault happens meanwhile), and all exit 3. It is read with -L
-// (each node's lines in node order: the output does not depend on
-// timing) and -S (the exit status is the nodes' 3). -L gathers: a node's
-// lines come at its end, so csub has the output of the nodes that did
-// not wait when the fault comes, and the others' arrive after it, more
-// than the coordinator's window of output batches: a csub that does not
-// ack stops the stream and is dropped. CI: 32 nodes (16 of each gateway
-// group); full: 1 020. It returns the node count and the lines the job
-// prints.
+// scenario's fault happens meanwhile), print about 6 MiB over the job's
+// nodes, and all exit 3. It is read with -L (each node's lines in node
+// order: the output does not depend on timing) and -S (the exit status is
+// the nodes' 3). What the waiting nodes print after the gate (4.5 MiB on
+// average, over 1 MiB unless fewer than 6 of 32 wait) is more than the
+// coordinator's window of output batches (16 of at most 64 KiB): a csub
+// that does not ack cannot have been sent it all, so once its stream is
+// dropped it must attach again to finish. CI: 32 nodes (16 of each
+// gateway group); full: 1 020. It returns the node count and the lines
+// the job prints.
 func csubFaultJob(gate string) (total, lines int, args []string) {
 	nodes, total := "node[685-716]", 32
 	if faultFull() {
@@ -42,9 +43,11 @@ func csubFaultJob(gate string) (total, lines int, args []string) {
 	}
 	const bursts = 10
 	burst := max(1, 10000/total)
-	return total, bursts * burst * total, []string{"-L", "-S", "-w", nodes, fmt.Sprintf(
+	after := (6 << 20) / len("after 12345\n") / total
+	return total, (bursts*burst + after) * total, []string{"-L", "-S", "-w", nodes, fmt.Sprintf(
 		`i=0; while [ $i -lt %d ]; do i=$((i+1)); j=0; while [ $j -lt %d ]; do j=$((j+1)); echo line $i.$j; done; done; `+
-			`if [ $(($$ %% 4)) != 0 ]; then while [ ! -e '%s' ]; do sleep 0.1; done; fi; exit 3`, bursts, burst, gate)}
+			`if [ $(($$ %% 4)) != 0 ]; then while [ ! -e '%s' ]; do sleep 0.1; done; fi; seq -f 'after %%05g' %d; exit 3`,
+		bursts, burst, gate, after)}
 }
 
 // runCmd runs a csub command (csubCmd) to its end.

@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -440,7 +441,20 @@ func (s *Server) dropDuringKex(c net.Conn) {
 	if _, err := io.WriteString(c, "SSH-2.0-sshtest\r\n"); err != nil {
 		return
 	}
-	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+	br := bufio.NewReader(c)
+	if _, err := br.ReadString('\n'); err != nil {
+		return
+	}
+	// Read the client's KEXINIT too: it then waits for ours without
+	// writing, and its blocked read takes the reset (a write racing the
+	// reset could take the ECONNRESET and leave the read an EOF).
+	var n [4]byte
+	if _, err := io.ReadFull(br, n[:]); err != nil {
+		return
+	}
+	if size := binary.BigEndian.Uint32(n[:]); size > 1<<16 {
+		return
+	} else if _, err := io.CopyN(io.Discard, br, int64(size)); err != nil {
 		return
 	}
 	if tc, ok := c.(*net.TCPConn); ok {

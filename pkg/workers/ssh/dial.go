@@ -91,6 +91,7 @@ type countingConn struct {
 	n     atomic.Int64
 	mu    sync.Mutex
 	ioErr error
+	reset error
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -114,7 +115,19 @@ func (c *countingConn) keep(err error) {
 	if c.ioErr == nil {
 		c.ioErr = err
 	}
+	if c.reset == nil && isReset(err) {
+		c.reset = err
+	}
 	c.mu.Unlock()
+}
+
+// resetErr is the read or write error that showed the server reset the
+// connection, if one did. Linux reports a reset to one caller only: a
+// write may take the ECONNRESET while the concurrent read sees EOF.
+func (c *countingConn) resetErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reset
 }
 
 // firstErr is the first read or write error.
@@ -180,12 +193,17 @@ func (r *run) tryConnect(ctx context.Context, t *target, via *ssh.Client) (*ssh.
 	if err == nil {
 		err = os.ErrDeadlineExceeded
 	}
-	if errors.Is(err, net.ErrClosed) {
-		if rerr := cc.firstErr(); rerr != nil && !errors.Is(rerr, net.ErrClosed) {
-			err = fmt.Errorf("%w (%w)", err, rerr)
-		} else {
-			err = fmt.Errorf("%w (%w)", err, io.EOF)
-		}
+	// x/crypto reports what its handshake saw last ("use of closed network
+	// connection", or EOF once its reader gave up); the socket's first
+	// error says what the server did, and a reset must not read as a close.
+	rerr := cc.firstErr()
+	switch {
+	case cc.resetErr() != nil && !isReset(err):
+		err = fmt.Errorf("%w (%w)", err, cc.resetErr())
+	case errors.Is(err, net.ErrClosed) && rerr != nil && !errors.Is(rerr, net.ErrClosed):
+		err = fmt.Errorf("%w (%w)", err, rerr)
+	case errors.Is(err, net.ErrClosed):
+		err = fmt.Errorf("%w (%w)", err, io.EOF)
 	}
 	return nil, r.classify(t, hs, err, remote, cc.n.Load() > 0, timedOut.Load())
 }
@@ -326,7 +344,6 @@ func (r *run) classify(t *target, hs *handshake, err error, remote string, gotDa
 	hkFail, authStarted, allowed := hs.hostKeyFail, hs.authStarted, hs.allowed
 	hs.mu.Unlock()
 	msg := err.Error()
-	var errno syscall.Errno
 	switch {
 	case hkFail != nil:
 		return hkFail
@@ -358,15 +375,28 @@ func (r *run) classify(t *target, hs *handshake, err error, remote string, gotDa
 		return newFailure(reason, err,
 			errLine("Received disconnect from %s:%s: %s", remote, code, text),
 			errLine("Disconnected from %s", remote))
+	case isReset(err):
+		return droppedFailure(err, gotData, "kex_exchange_identification: read: Connection reset by peer", "Connection reset by "+remote)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), strings.HasSuffix(msg, ": EOF"):
 		return droppedFailure(err, gotData, "kex_exchange_identification: Connection closed by remote host", "Connection closed by "+remote)
-	case errors.As(err, &errno) && (errno == syscall.ECONNRESET || errno == syscall.EPIPE),
-		strings.Contains(msg, "connection reset by peer"), strings.Contains(msg, "broken pipe"):
-		return droppedFailure(err, gotData, "kex_exchange_identification: read: Connection reset by peer", "Connection reset by "+remote)
 	case strings.Contains(msg, "no common algorithm"):
 		return newFailure(engine.ReasonProtocol, err, errLine("Unable to negotiate with %s: %s", remote, strings.TrimPrefix(msg, "ssh: handshake failed: ")))
 	}
 	return newFailure(engine.ReasonProtocol, err, errLine("ssh: %s: %v", t.HostName, err))
+}
+
+// isReset tells whether err is the server resetting the connection
+// (ECONNRESET, or EPIPE from writing after the reset).
+func isReset(err error) bool {
+	if err == nil {
+		return false
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) && (errno == syscall.ECONNRESET || errno == syscall.EPIPE) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "broken pipe")
 }
 
 // droppedFailure is a connection the server closed or reset during the
