@@ -82,7 +82,7 @@ func newFaultJob(f *testFleet, id, nodes string) *faultJob {
 	return fj
 }
 
-func expand(t *testing.T, nodes string) []string {
+func expand(t testing.TB, nodes string) []string {
 	t.Helper()
 	set, err := nodeset.Parse(nodes)
 	if err != nil {
@@ -255,7 +255,7 @@ func (fj *faultJob) waitRuns(n int) {
 }
 
 // waitLog waits until p's log holds s.
-func waitLog(t *testing.T, p *proc, s string) {
+func waitLog(t testing.TB, p *proc, s string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		data, _ := os.ReadFile(p.log)

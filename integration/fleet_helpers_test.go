@@ -36,7 +36,7 @@ var (
 )
 
 // binaries builds coordinator, agent and csub once per test run.
-func binaries(t *testing.T) string {
+func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "fleetsh-bin-")
@@ -65,7 +65,7 @@ type proc struct {
 	err  error
 }
 
-func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
+func startProc(t testing.TB, dir, name, bin string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
@@ -116,12 +116,12 @@ func (p *proc) kill(sig syscall.Signal) {
 	}
 }
 
-func freePort(t *testing.T) int { return natstest.FreePort(t) }
+func freePort(t testing.TB) int { return natstest.FreePort(t) }
 
 // testFleet is a coordinator, agents and SSH nodes, all real processes
 // or servers on loopback.
 type testFleet struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	natsURL string
 	coord   *proc
@@ -144,7 +144,7 @@ type testFleet struct {
 
 // signingKey writes a new coordinator signing key (an nkey seed, 0600)
 // in dir and returns its file and public key.
-func signingKey(t *testing.T, dir string) (file, pub string) {
+func signingKey(t testing.TB, dir string) (file, pub string) {
 	t.Helper()
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -177,7 +177,7 @@ gw3: node[701-1000]
 // with the topology above (embedding NATS, or joining natsURL without
 // credentials), and the agents gw1 and gw2 (group gw[1-2]) and gw3
 // (group gw3).
-func startFleet(t *testing.T, natsURL string, agentArgs ...string) *testFleet {
+func startFleet(t testing.TB, natsURL string, agentArgs ...string) *testFleet {
 	t.Helper()
 	return launchFleet(t, natsURL, nil, agentArgs...)
 }
@@ -192,14 +192,21 @@ func startSiteFleet(t *testing.T, ext *siteNATS, agentArgs ...string) *testFleet
 	return launchFleet(t, ext.URL(), ext, agentArgs...)
 }
 
-func launchFleet(t *testing.T, natsURL string, ext *siteNATS, agentArgs ...string) *testFleet {
+func launchFleet(t testing.TB, natsURL string, ext *siteNATS, agentArgs ...string) *testFleet {
 	t.Helper()
 	return launchTopology(t, natsURL, ext, fleetTopology, agentArgs...)
 }
 
 // launchTopology is launchFleet with another topology.conf: its gateways
 // must be gw1, gw2 and gw3.
-func launchTopology(t *testing.T, natsURL string, ext *siteNATS, topology string, agentArgs ...string) *testFleet {
+func launchTopology(t testing.TB, natsURL string, ext *siteNATS, topology string, agentArgs ...string) *testFleet {
+	t.Helper()
+	return launchGateways(t, natsURL, ext, topology, []string{"gw1", "gw2", "gw3"}, agentArgs...)
+}
+
+// launchGateways is launchTopology with an agent of each of gateways,
+// which must be the topology's gateway names (and, with ext, its agents).
+func launchGateways(t testing.TB, natsURL string, ext *siteNATS, topology string, gateways []string, agentArgs ...string) *testFleet {
 	t.Helper()
 	dir := t.TempDir()
 	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}, ext: ext}
@@ -215,7 +222,7 @@ func launchTopology(t *testing.T, natsURL string, ext *siteNATS, topology string
 		// Embedded: TLS and credentials on loopback, as a site runs it.
 		f.site = authtest.NewSite(t)
 		seed := f.site.Add(auth.Submitter, "tester")
-		for _, gw := range []string{"gw1", "gw2", "gw3"} {
+		for _, gw := range gateways {
 			f.site.Add(auth.Agent, gw)
 		}
 		ids, err := json.Marshal(f.site.Identities)
@@ -251,7 +258,7 @@ func launchTopology(t *testing.T, natsURL string, ext *siteNATS, topology string
 	seedFile, f.coordKey = signingKey(t, dir)
 	args = append(args, "--signing-key", seedFile)
 	f.coord = startProc(t, dir, "coordinator", "coordinator", args...)
-	for _, gw := range []string{"gw1", "gw2", "gw3"} {
+	for _, gw := range gateways {
 		f.startAgent(gw, agentArgs...)
 	}
 	nc, err := nats.Connect(natsURL, append(clientOpts, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
@@ -261,7 +268,7 @@ func launchTopology(t *testing.T, natsURL string, ext *siteNATS, topology string
 	}
 	t.Cleanup(nc.Close)
 	f.client = &client.Client{Conn: nc, User: "tester"}
-	f.waitAgents(4) // three gateways and the coordinator's local agent
+	f.waitAgents(len(gateways) + 1) // the gateways and the coordinator's local agent
 	return f
 }
 
@@ -341,7 +348,7 @@ func (f *testFleet) run(spec protocol.JobSpec, during func(elapsed time.Duration
 
 // readJob reads a submitted or attached job's stream to its end; during,
 // when set, is called before each batch.
-func readJob(ctx context.Context, t *testing.T, job *client.Job, during func(elapsed time.Duration)) map[string]*nodeResult {
+func readJob(ctx context.Context, t testing.TB, job *client.Job, during func(elapsed time.Duration)) map[string]*nodeResult {
 	t.Helper()
 	names := job.Nodes()
 	res := make(map[string]*nodeResult, len(names))
@@ -381,7 +388,7 @@ func readJob(ctx context.Context, t *testing.T, job *client.Job, during func(ela
 
 // countStates counts nodes per final state, failing on any node without
 // exactly one.
-func countStates(t *testing.T, res map[string]*nodeResult) map[protocol.State]int {
+func countStates(t testing.TB, res map[string]*nodeResult) map[protocol.State]int {
 	t.Helper()
 	counts := map[protocol.State]int{}
 	bad := 0

@@ -38,7 +38,7 @@ rules:
 // allowAllPolicy writes a policy that allows everything, for tests that
 // run -R exec on a fleet of real processes (the coordinator's built-in
 // default keeps exec for admins).
-func allowAllPolicy(t *testing.T) string {
+func allowAllPolicy(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "allow-all.yaml")
 	const all = `rules: [{name: tests, users: ["*"], commands: ["**"], nodes: "*", workers: ["*"], info: ["*"],

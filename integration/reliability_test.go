@@ -72,7 +72,7 @@ func scenarios(t testing.TB) []scenario {
 // scenarioBound returns the bound docs/RELIABILITY.md states for the
 // running test (its row's test is t.Name()'s top-level test): the fault
 // tests assert it, so the page says what is tested.
-func scenarioBound(t *testing.T) time.Duration {
+func scenarioBound(t testing.TB) time.Duration {
 	t.Helper()
 	name, _, _ := strings.Cut(t.Name(), "/")
 	for _, s := range scenarios(t) {

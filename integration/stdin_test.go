@@ -29,7 +29,7 @@ import (
 
 // csubCmd is the csub binary with a clean environment; extra are
 // environment variables.
-func csubCmd(t *testing.T, extra []string, args ...string) *exec.Cmd {
+func csubCmd(t testing.TB, extra []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), "csub"), args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8",
