@@ -10,8 +10,10 @@
 //
 //	-table     print the medians as markdown tables, one per scenario and
 //	           case: tool, N, fanout, runs (failed runs noted), median
-//	           wall, CPU per role (seconds, and milliseconds per node),
-//	           peak RSS per role, and the extra figures of the records.
+//	           wall, its growth from the tool's previous N (the exponent
+//	           of N: 1.00 is linear), CPU per role (seconds, and
+//	           milliseconds per node), peak RSS per role, and the extra
+//	           figures of the records.
 //	           The default when neither -svg nor -ref is given.
 //	-ref TOOL  print, per scenario and case, each other tool's ratios to
 //	           TOOL at the same N and fanout: wall time, and CPU per node

@@ -31,15 +31,17 @@ func TestTable(t *testing.T) {
 	for _, want := range []string{
 		"### sim\n",
 		"### output: 10000 nodes x 1000 identical lines\n",
-		"| tool | N | fanout | runs | wall s | CPU agents s (ms/node) |",
+		"| tool | N | fanout | runs | wall s | growth | CPU agents s (ms/node) |",
 		"peak RSS agents MiB |",
 		"| busy_s | limit_s |",
 		// medians of 3 runs; CPU cells give seconds and ms per node
-		"| fleet 4 agents | 10000 | 256 | 3 | 15.8 | 16.0 (1.60) |",
-		"| bare x/crypto/ssh | 1000 | - | 3 | 0.900 | - | 1.00 (1.00) |",
+		"| fleet 4 agents | 10000 | 256 | 3 | 15.8 | 1.02 | 16.0 (1.60) |",
+		// 1.5e-3*N*(1+N/200000): from 10 000 to 50 000 wall grows as N^1.11
+		"| fleet 4 agents | 50000 | 256 | 3 | 93.8 | 1.11 |",
+		"| bare x/crypto/ssh | 1000 | - | 3 | 0.900 | - | - | 1.00 (1.00) |",
 		// failed runs are counted, not averaged
-		"| fleet 8 agents | 100000 | 256 | 2 (+1 failed) | 102 | 156 (1.56) |",
-		"| csub | 100000 | 64 | 0 (3 failed) | - | - | - |",
+		"| fleet 8 agents | 100000 | 256 | 2 (+1 failed) | 102 | - | 156 (1.56) |",
+		"| csub | 100000 | 64 | 0 (3 failed) | - | - | - | - |",
 		// a pipe in a name does not split the cell
 		`a tool with a very long name \| and a pipe`,
 	} {
@@ -146,6 +148,28 @@ func TestRatioMath(t *testing.T) {
 	}
 }
 
+func TestGrowth(t *testing.T) {
+	pt := func(tool string, n int, wall float64) benchrec.Point {
+		return benchrec.Point{Key: benchrec.Key{Tool: tool, N: n}, Runs: 1, WallS: wall}
+	}
+	if e, ok := growth(pt("a", 1000, 2), pt("a", 10000, 20)); !ok || math.Abs(e-1) > 1e-12 {
+		t.Errorf("linear: %v %v", e, ok)
+	}
+	if e, ok := growth(pt("a", 1000, 1), pt("a", 10000, 100)); !ok || math.Abs(e-2) > 1e-12 {
+		t.Errorf("quadratic: %v %v", e, ok)
+	}
+	for _, c := range [][2]benchrec.Point{
+		{pt("a", 1000, 1), pt("b", 10000, 10)},                                  // another tool
+		{pt("a", 1000, 1), pt("a", 1000, 2)},                                    // the same N
+		{pt("a", 1000, 0), pt("a", 10000, 10)},                                  // no wall time
+		{{Key: benchrec.Key{Tool: "a", N: 1000}, WallS: 1}, pt("a", 10000, 10)}, // no successful run
+	} {
+		if e, ok := growth(c[0], c[1]); ok {
+			t.Errorf("growth(%+v, %+v) = %v, want none", c[0], c[1], e)
+		}
+	}
+}
+
 func TestNum(t *testing.T) {
 	for v, want := range map[float64]string{0: "0", 0.9: "0.900", 0.016: "0.0160", 5e-324: "4.94e-324", 1.234: "1.23", 15.75: "15.8", 102.4: "102", 127000000: "127000000", -2.5: "-2.50"} {
 		if got := num(v); got != want {
@@ -177,7 +201,7 @@ func TestArgs(t *testing.T) {
 	}
 	// Several files are read together.
 	one, _, err := runPlot(t, fixture, fixture)
-	if err != nil || !strings.Contains(one, "| fleet 4 agents | 10000 | 256 | 6 | 15.8 |") {
+	if err != nil || !strings.Contains(one, "| fleet 4 agents | 10000 | 256 | 6 | 15.8 | 1.02 |") {
 		t.Errorf("two files: err %v\n%s", err, one)
 	}
 }

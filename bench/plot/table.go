@@ -22,7 +22,7 @@ func writeTables(w io.Writer, groups []group) error {
 		roles := mapNames(g.Points, func(p benchrec.Point) map[string]float64 { return p.CPUS })
 		rssRoles := mapNames(g.Points, func(p benchrec.Point) map[string]float64 { return p.PeakRSSMiB })
 		extras := mapNames(g.Points, func(p benchrec.Point) map[string]float64 { return p.Extra })
-		head := []string{"tool", "N", "fanout", "runs", "wall s"}
+		head := []string{"tool", "N", "fanout", "runs", "wall s", "growth"}
 		for _, r := range roles {
 			head = append(head, "CPU "+r+" s (ms/node)")
 		}
@@ -33,8 +33,14 @@ func writeTables(w io.Writer, groups []group) error {
 		fmt.Fprintf(bw, "### %s\n\n", escapeCell(g.title()))
 		writeRow(bw, head)
 		writeAlign(bw, len(head))
-		for _, p := range g.Points {
-			row := []string{p.Tool, strconv.Itoa(p.N), fanout(p.Fanout), runs(p), wallCell(p)}
+		for i, p := range g.Points {
+			grow := "-"
+			if i > 0 {
+				if e, ok := growth(g.Points[i-1], p); ok {
+					grow = strconv.FormatFloat(e, 'f', 2, 64)
+				}
+			}
+			row := []string{p.Tool, strconv.Itoa(p.N), fanout(p.Fanout), runs(p), wallCell(p), grow}
 			for _, r := range roles {
 				row = append(row, cpuCell(p, r))
 			}
@@ -48,6 +54,17 @@ func writeTables(w io.Writer, groups []group) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// growth is the exponent of wall time in N from prev to p, points of
+// the same tool and fanout: 1 is linear, 2 quadratic. The target "wall
+// grows linearly in N" reads it.
+func growth(prev, p benchrec.Point) (float64, bool) {
+	if prev.Tool != p.Tool || prev.Fanout != p.Fanout || prev.N <= 0 || p.N <= prev.N ||
+		prev.Runs == 0 || p.Runs == 0 || prev.WallS <= 0 || p.WallS <= 0 {
+		return 0, false
+	}
+	return math.Log(p.WallS/prev.WallS) / math.Log(float64(p.N)/float64(prev.N)), true
 }
 
 // writeRatios prints, per group that has points of ref, each other
