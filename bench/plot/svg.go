@@ -222,24 +222,20 @@ type tick struct {
 }
 
 // ticks are the 1, 2, 5 multiples of powers of ten within [lo, hi] (log10).
-// With two decades or more only the decades are labelled; with fewer the
+// Over two decades or more only the decades are labelled; over less the
 // 2s and 5s are too.
 func ticks(lo, hi float64) []tick {
 	var ts []tick
-	decades := 0
 	for k := int(math.Floor(lo)); k <= int(math.Ceil(hi)); k++ {
 		for _, m := range []float64{1, 2, 5} {
 			v := m * math.Pow10(k)
 			if l := math.Log10(v); l < lo-1e-9 || l > hi+1e-9 {
 				continue
 			}
-			if m == 1 {
-				decades++
-			}
 			ts = append(ts, tick{v: v, label: m == 1})
 		}
 	}
-	if decades < 2 {
+	if hi-lo < 2 {
 		for i := range ts {
 			ts[i].label = true
 		}
