@@ -23,12 +23,27 @@ func runPlot(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errOut.String(), err
 }
 
-func TestTable(t *testing.T) {
-	out, _, err := runPlot(t, "-table", fixture)
+// plotContains runs the plot with args and checks that its output holds
+// every one of wants; it returns the output.
+func plotContains(t *testing.T, args []string, wants ...string) string {
+	t.Helper()
+	out, _, err := runPlot(t, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q: output lacks %q", args, want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+	return out
+}
+
+func TestTable(t *testing.T) {
+	out := plotContains(t, []string{"-table", fixture},
 		"### sim\n",
 		"### output: 10000 nodes x 1000 identical lines\n",
 		"| tool | N | fanout | runs | wall s | growth | CPU agents s (ms/node) |",
@@ -44,14 +59,7 @@ func TestTable(t *testing.T) {
 		"| csub | 100000 | 64 | 0 (3 failed) | - | - | - | - |",
 		// a pipe in a name does not split the cell
 		`a tool with a very long name \| and a pipe`,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("table lacks %q", want)
-		}
-	}
-	if t.Failed() {
-		t.Log(out)
-	}
+	)
 	// The default output is the table.
 	if def, _, err := runPlot(t, fixture); err != nil || def != out {
 		t.Errorf("without flags: err %v, output differs from -table", err)
@@ -59,43 +67,23 @@ func TestTable(t *testing.T) {
 }
 
 func TestRatios(t *testing.T) {
-	out, _, err := runPlot(t, "-ref", "bare x/crypto/ssh", fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
+	out := plotContains(t, []string{"-ref", "bare x/crypto/ssh", fixture},
 		"### sim: ratios to bare x/crypto/ssh\n",
 		// wall 15.75 / 9; agents 1.6 ms/node against the bare client's 1.0;
 		// the ref has no fanout: its only point at that N is used
 		"| fleet 4 agents | 10000 | 256 (ref -) | 15.8 | 1.75x | agents (client) | 1.60 | 1.60x |",
 		"| csub in-process | 50000 | 256 (ref -) | 60.0 | 1.33x | csub (client) | 1.10 | 1.10x |",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("ratios lack %q\n%s", want, out)
-		}
-	}
+	)
 	if strings.Contains(out, "### sshd") || strings.Contains(out, "| bare x/crypto/ssh |") {
 		t.Errorf("ratios list a group without the ref, or the ref itself:\n%s", out)
 	}
-	out, _, err = runPlot(t, "-ref", "pdsh -R ssh", "-cpu", "client", fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// csub 4.4 ms/node against pdsh's 62, at the same fanout
-	if want := "| csub | 200 | 256 | 9.28 | 0.680x | client | 4.40 | 0.0710x |"; !strings.Contains(out, want) {
-		t.Errorf("ratios lack %q\n%s", want, out)
-	}
-	out, _, err = runPlot(t, "-ref", "bare spawn", fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "| csub | 100000 | 64 | - | - | - (client) | - | - |"; !strings.Contains(out, want) {
-		t.Errorf("a point whose runs all failed: ratios lack %q\n%s", want, out)
-	}
-	both, _, err := runPlot(t, "-table", "-ref", "bare spawn", fixture)
-	if err != nil || !strings.Contains(both, " |\n\n### exec: ratios to bare spawn\n") {
-		t.Errorf("-table and -ref: err %v, want the ratios after the tables\n%s", err, both)
-	}
+	plotContains(t, []string{"-ref", "pdsh -R ssh", "-cpu", "client", fixture},
+		"| csub | 200 | 256 | 9.28 | 0.680x | client | 4.40 | 0.0710x |")
+	// a point whose runs all failed has no figures to compare
+	plotContains(t, []string{"-ref", "bare spawn", fixture}, "| csub | 100000 | 64 | - | - | - (client) | - | - |")
+	// with -table, the ratios follow the tables
+	plotContains(t, []string{"-table", "-ref", "bare spawn", fixture}, " |\n\n### exec: ratios to bare spawn\n")
 	if _, _, err := runPlot(t, "-ref", "nosuch", fixture); err == nil || !strings.Contains(err.Error(), `"clush"`) {
 		t.Errorf("unknown ref: err %v, want one listing the tools", err)
 	}
