@@ -14,16 +14,21 @@ package integration
 //	FLEETSH_BENCH_REPEAT=3          runs per point, interleaved across tools
 //	FLEETSH_BENCH_TOOLS=...         comma list of tools, default all four
 //	FLEETSH_BENCH_OUT=path          results (default bench/results/sshd.jsonl)
+//	FLEETSH_BENCH_CPUPROFILE=file   after the sweep, run csub once more in
+//	                                this process (largest N and fanout)
+//	                                under the CPU profiler, into file
 
 import (
 	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +37,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/benchrec"
+	csubcli "github.com/fleetsh/fleetsh/internal/csub"
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
 	wexec "github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
@@ -97,6 +103,38 @@ func BenchmarkSSHD(b *testing.B) {
 		}
 	}
 	sshdBenchReport(b, recs)
+	if path := os.Getenv("FLEETSH_BENCH_CPUPROFILE"); path != "" {
+		sb.profile(b, path, slices.Max(ns), slices.Max(fanouts))
+	}
+}
+
+// profile runs csub's sweep command line once more through csub.Main in
+// this process, under the CPU profiler, to show where csub's client CPU
+// goes: the profile holds csub's in-process fleet, its ssh connections and
+// little else (this process only waits meanwhile).
+func (sb *sshdBench) profile(b *testing.B, path string, n, fanout int) {
+	env := map[string]string{}
+	for _, kv := range sb.env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var stderr bytes.Buffer
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	code := csubcli.Main(sb.argv("csub", n, fanout)[1:], strings.NewReader(""), io.Discard, &stderr, func(k string) string { return env[k] })
+	wall := time.Since(start)
+	pprof.StopCPUProfile()
+	if code != 0 {
+		b.Errorf("csub in process: exit %d: %s", code, sshdBenchTail(stderr.String()))
+	}
+	b.Logf("CPU profile of csub in process, N=%d fanout %d (wall %v): %s", n, fanout, wall.Round(time.Millisecond), path)
 }
 
 // startSSHDBench starts sshd and writes the configuration every tool
