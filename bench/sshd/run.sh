@@ -12,8 +12,8 @@
 # Integration code: integration/bench_sshd_test.go; figures and findings:
 # docs/bench/sshd.md.
 #
-#   bash bench/sshd/run.sh           # N=50,200 at fanout 64 and 256, 3 runs: ~8 min
-#   FULL=1 bash bench/sshd/run.sh    # N=50,200,1000: ~20 min on 2 cores
+#   bash bench/sshd/run.sh           # N=50,200 at fanout 64 and 256, 3 runs: 8-15 min
+#   FULL=1 bash bench/sshd/run.sh    # N=50,200,1000: 30-45 min on 2 cores
 #   bash bench/sshd/run.sh -h        # this text
 #
 # Environment: FLEETSH_BENCH_N (comma list of node counts, default 50,200;
@@ -55,7 +55,7 @@ mkdir -p "$(dirname "$out")"
 [[ ${APPEND:-0} == 1 ]] || : >"$out"
 
 # The sweep is one benchmark call; the test binary runs from integration/.
-go test -run '^$' -bench '^BenchmarkSSHD$' -benchtime 1x -timeout 0 ./integration/
+go test -v -run '^$' -bench '^BenchmarkSSHD$' -benchtime 1x -timeout 0 ./integration/
 
 if [[ -d bench/plot ]]; then
   go run ./bench/plot -table -ref csub -svg "${out%.jsonl}.svg" "$out"
