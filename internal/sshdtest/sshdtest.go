@@ -10,6 +10,7 @@ package sshdtest
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -65,6 +66,7 @@ type Server struct {
 	cmd      *osexec.Cmd
 	exited   chan struct{}
 	hostCert string // HostCertificate file, or ""
+	opts     Options
 }
 
 // Start starts sshd on a free port of 127.0.0.1, waits until it answers
@@ -91,6 +93,18 @@ type Options struct {
 	HostCA ssh.Signer
 	// HostPrincipals are the certificate's principals.
 	HostPrincipals []string
+	// MaxStartups is how many connections sshd lets wait for their
+	// authentication at once before it drops new ones (sshd_config
+	// MaxStartups, given as one number: no random early drop); 0 keeps
+	// 200. A benchmark connecting to many names at once raises it.
+	MaxStartups int
+	// MaxSessions is how many sessions one connection may open at once;
+	// 0 keeps 50.
+	MaxSessions int
+	// KexAlgorithms, when set, is the only key exchange sshd offers (its
+	// sshd_config KexAlgorithms) and the one ClientHostBlock asks for, so
+	// that every client, whatever it prefers, negotiates the same one.
+	KexAlgorithms string
 }
 
 // StartWith is Start with options.
@@ -137,6 +151,7 @@ func start(dir string, opts Options) (*Server, error) {
 		ClientKey:    filepath.Join(dir, "id_ed25519"),
 		KnownHosts:   filepath.Join(dir, "known_hosts"),
 		Log:          filepath.Join(dir, "sshd.log"),
+		opts:         opts,
 	}
 	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
 	for _, k := range []string{hostKey, s.ClientKey} {
@@ -242,11 +257,15 @@ PermitRootLogin prohibit-password
 AllowUsers %s
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
-MaxStartups 200
-MaxSessions 50
+MaxStartups %d
+MaxSessions %d
 PrintMotd no
 UseDNS no
-%s`, port, hostKey, filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"), s.User, isolateShell)
+%s`, port, hostKey, filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"), s.User,
+		cmp.Or(s.opts.MaxStartups, 200), cmp.Or(s.opts.MaxSessions, 50), isolateShell)
+	if s.opts.KexAlgorithms != "" {
+		conf += "KexAlgorithms " + s.opts.KexAlgorithms + "\n"
+	}
 	if s.hostCert != "" {
 		conf = "HostCertificate " + s.hostCert + "\n" + conf
 	}
@@ -321,8 +340,13 @@ func (s *Server) writeClientFiles() error {
 
 // ClientHostBlock is the ssh_config(5) block that sends the hosts matching
 // patterns (a Host line's) to this server as its user and key, checking its
-// host key, without prompts or shared connections.
+// host key, without prompts or shared connections, with the key exchange
+// of Options.KexAlgorithms when that is set.
 func (s *Server) ClientHostBlock(patterns string) string {
+	kex := ""
+	if s.opts.KexAlgorithms != "" {
+		kex = "\tKexAlgorithms " + s.opts.KexAlgorithms + "\n"
+	}
 	return fmt.Sprintf(`Host %s
 	HostName 127.0.0.1
 	Port %d
@@ -336,12 +360,16 @@ func (s *Server) ClientHostBlock(patterns string) string {
 	ControlMaster no
 	ControlPath none
 	LogLevel ERROR
-`, patterns, s.Port, s.User, s.ClientKey, s.KnownHosts)
+`, patterns, s.Port, s.User, s.ClientKey, s.KnownHosts) + kex
 }
 
 // SSHOptions returns "-F <ClientConfig>", the ssh_options (or
 // PDSH_SSH_ARGS) that point the OpenSSH client at this server.
 func (s *Server) SSHOptions() string { return "-F " + s.ClientConfig }
+
+// PID is the process id of sshd's listener, the parent of every
+// connection's processes.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // Logs returns what sshd logged so far.
 func (s *Server) Logs() string {

@@ -98,3 +98,28 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(string(b), ')')
 	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
+
+func TestKexAlgorithms(t *testing.T) {
+	s := StartWith(t, Options{KexAlgorithms: "curve25519-sha256", MaxStartups: 300, MaxSessions: 70})
+	if _, err := osexec.LookPath("ssh"); err != nil {
+		SkipUnlessRequired(t, "ssh client not installed")
+	}
+	for _, want := range []string{"MaxStartups 300\n", "MaxSessions 70\n", "KexAlgorithms curve25519-sha256\n"} {
+		if conf, _ := os.ReadFile(s.Dir + "/sshd_config"); !strings.Contains(string(conf), want) {
+			t.Errorf("sshd_config lacks %q:\n%s", want, conf)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	// The client config asks for it: ssh -v names the one negotiated.
+	out, err := osexec.CommandContext(ctx, "ssh", "-v", "-F", s.ClientConfig, "n", "true").CombinedOutput()
+	if err != nil || !strings.Contains(strings.ReplaceAll(string(out), "\r", ""), "kex: algorithm: curve25519-sha256\n") {
+		t.Errorf("ssh: %v:\n%s", err, out)
+	}
+	// The server offers nothing else, whatever the client prefers.
+	out, err = osexec.CommandContext(ctx, "ssh", "-F", s.ClientConfig, "-oLogLevel=INFO",
+		"-oKexAlgorithms=sntrup761x25519-sha512@openssh.com,diffie-hellman-group14-sha256", "n", "true").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no matching key exchange method found") {
+		t.Errorf("another key exchange accepted: %v: %s", err, out)
+	}
+}
