@@ -141,6 +141,9 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	rec.Extra["sim_execs"] = float64(after.Execs - before.Execs)
 	rec.Extra["sim_max_sessions"] = float64(after.MaxSessions)
 	rec.Extra["sim_cpu_ms_per_node"] = 1000 * rec.CPUS["simulator"] / float64(n)
+	if tw, err := simTimeWait(); err == nil {
+		rec.Extra["time_wait_after"] = float64(tw)
+	}
 	var kex []string
 	for k, c := range after.KeyExchanges {
 		if d := c - before.KeyExchanges[k]; d > 0 {
@@ -307,6 +310,27 @@ func simEnvInts(tb testing.TB, name, def string) []int {
 		xs = append(xs, x)
 	}
 	return xs
+}
+
+// simTimeWait counts the machine's IPv4 TCP sockets in TIME_WAIT: N
+// connections over loopback leave up to N of them for a minute, each
+// holding its client port (or the server's side of the pair: whichever
+// side closed first waits), and the ports run out past about 28 000 unless
+// the kernel reuses them (net.ipv4.tcp_tw_reuse, on for loopback by
+// default).
+func simTimeWait() (int, error) {
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		// sl local_address rem_address st ...: st 06 is TIME_WAIT.
+		if f := strings.Fields(line); len(f) > 3 && f[3] == "06" {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // simTail is the end of a process's output, for an error.
