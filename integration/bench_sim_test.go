@@ -126,6 +126,7 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	before := ok.Stats()
 	ok.ResetMaxSessions()
 	self := selfUsage(s.b)
+	busy0, busyErr := simBusy()
 	var err error
 	switch tool {
 	case simFleet4, simFleet8:
@@ -137,6 +138,16 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	}
 	after := ok.Stats()
 	rec.CPUS["simulator"] = (selfUsage(s.b).cpu - self.cpu).Seconds()
+	if busy, err := simBusy(); err == nil && busyErr == nil {
+		// What the machine's CPUs did over the run, ours and others':
+		// a wall time well above ours/cores means others ran too.
+		rec.Extra["busy_s"] = busy - busy0
+		var ours float64
+		for _, c := range rec.CPUS {
+			ours += c
+		}
+		rec.Extra["others_cpu_s"] = max(0, busy-busy0-ours)
+	}
 	rec.PeakRSSMiB["simulator"] = float64(selfUsage(s.b).peakKB) / 1024
 	rec.Extra["sim_execs"] = float64(after.Execs - before.Execs)
 	rec.Extra["sim_max_sessions"] = float64(after.MaxSessions)
@@ -333,6 +344,35 @@ func simTimeWait() (int, error) {
 	return n, nil
 }
 
+// simBusy is the CPU time the machine's CPUs have spent busy since boot
+// (/proc/stat's first line: every state but idle and iowait), in seconds.
+func simBusy() (float64, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var ticks int64
+	// user nice system idle iowait irq softirq steal: guest time is
+	// inside user already.
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		t, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		ticks += t
+	}
+	// USER_HZ is 100 on Linux, as procUsage reads it.
+	return float64(ticks) / 100, nil
+}
+
 // simTail is the end of a process's output, for an error.
 func simTail(s string) string {
 	if len(s) > 2000 {
@@ -358,9 +398,9 @@ func simReport(recs []benchrec.Record) string {
 		return err.Error()
 	}
 	var b strings.Builder
-	b.WriteString("\nmedians (CPU s; peak RSS MiB; agents: sum of CPU, largest RSS):\n")
-	fmt.Fprintf(&b, "%-18s %7s %5s %8s %9s %7s %7s %7s %7s %7s %9s %6s %6s %6s\n", "tool", "N", "runs", "wall s", "ms/node",
-		"csub", "coord", "agents", "client", "sim", "agent ms", "RSS cs", "co", "ag")
+	b.WriteString("\nmedians (CPU s; others: the machine's busy time not ours; peak RSS MiB; agents: sum of CPU, largest RSS):\n")
+	fmt.Fprintf(&b, "%-18s %7s %5s %8s %9s %7s %7s %7s %7s %7s %7s %9s %6s %6s %6s\n", "tool", "N", "runs", "wall s", "ms/node",
+		"csub", "coord", "agents", "client", "sim", "others", "agent ms", "RSS cs", "co", "ag")
 	byTool := map[string][]benchrec.Point{}
 	at := map[string]map[int]benchrec.Point{}
 	for _, p := range points {
@@ -368,9 +408,9 @@ func simReport(recs []benchrec.Record) string {
 			fmt.Fprintf(&b, "%-18s %7d %2d/%-2d no successful run\n", p.Tool, p.N, p.Runs, p.Runs+p.Failed)
 			continue
 		}
-		fmt.Fprintf(&b, "%-18s %7d %2d/%-2d %8.2f %9.3f %7.2f %7.2f %7.2f %7.2f %7.2f %9.3f %6.0f %6.0f %6.0f\n", p.Tool, p.N,
+		fmt.Fprintf(&b, "%-18s %7d %2d/%-2d %8.2f %9.3f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.3f %6.0f %6.0f %6.0f\n", p.Tool, p.N,
 			p.Runs, p.Runs+p.Failed, p.WallS, 1000*p.WallS/float64(p.N), p.CPUS["csub"], p.CPUS["coordinator"], p.CPUS["agents"],
-			p.CPUS["client"], p.CPUS["simulator"], p.Extra["agent_cpu_ms_per_node"]+p.Extra["bare_cpu_ms_per_node"],
+			p.CPUS["client"], p.CPUS["simulator"], p.Extra["others_cpu_s"], p.Extra["agent_cpu_ms_per_node"]+p.Extra["bare_cpu_ms_per_node"],
 			p.PeakRSSMiB["csub"]+p.PeakRSSMiB["client"], p.PeakRSSMiB["coordinator"], p.PeakRSSMiB["agents"])
 		byTool[p.Tool] = append(byTool[p.Tool], p)
 		if at[p.Tool] == nil {
