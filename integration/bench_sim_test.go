@@ -127,6 +127,7 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	ok.ResetMaxSessions()
 	self := selfUsage(s.b)
 	busy0, busyErr := simBusy()
+	net0 := simNetCounters()
 	var err error
 	switch tool {
 	case simFleet4, simFleet8:
@@ -152,6 +153,11 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	rec.Extra["sim_execs"] = float64(after.Execs - before.Execs)
 	rec.Extra["sim_max_sessions"] = float64(after.MaxSessions)
 	rec.Extra["sim_cpu_ms_per_node"] = 1000 * rec.CPUS["simulator"] / float64(n)
+	// The machine's, not the run's alone: a loopback connection that
+	// waits on a retransmission or a dropped SYN waits 200 ms to 1 s.
+	for k, v := range simNetCounters() {
+		rec.Extra[k] = float64(v - net0[k])
+	}
 	if tw, err := simTimeWait(); err == nil {
 		rec.Extra["time_wait_after"] = float64(tw)
 	}
@@ -371,6 +377,36 @@ func simBusy() (float64, error) {
 	}
 	// USER_HZ is 100 on Linux, as procUsage reads it.
 	return float64(ticks) / 100, nil
+}
+
+// simNetCounters reads the machine's TCP retransmissions and listen
+// queue drops (/proc/net/snmp, /proc/net/netstat); an unreadable file
+// gives no figure.
+func simNetCounters() map[string]int64 {
+	want := map[string]string{"Tcp:RetransSegs": "tcp_retrans", "TcpExt:ListenDrops": "listen_drops"}
+	got := map[string]int64{}
+	for _, file := range []string{"/proc/net/snmp", "/proc/net/netstat"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		// Each protocol has a line of names and a line of values.
+		lines := strings.Split(string(data), "\n")
+		for i := 0; i+1 < len(lines); i += 2 {
+			names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+			if len(names) != len(values) || len(names) == 0 {
+				continue
+			}
+			for j := 1; j < len(names); j++ {
+				if key, ok := want[names[0]+names[j]]; ok {
+					if v, err := strconv.ParseInt(values[j], 10, 64); err == nil {
+						got[key] = v
+					}
+				}
+			}
+		}
+	}
+	return got
 }
 
 // simTail is the end of a process's output, for an error.
