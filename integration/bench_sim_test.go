@@ -440,7 +440,7 @@ func simReport(recs []benchrec.Record) string {
 	var b strings.Builder
 	b.WriteString("\nmedians (CPU s; cpu/cores: the run's CPU over the cores, its wall on a machine of its own if bound by CPU;\n" +
 		"others: the machine's busy time not ours; peak RSS MiB; agents: sum of CPU, largest RSS):\n")
-	fmt.Fprintf(&b, "%-18s %7s %5s %8s %8s %9s %7s %7s %7s %7s %7s %7s %9s %6s %6s %6s\n", "tool", "N", "runs", "wall s", "cpu/cores", "ms/node",
+	fmt.Fprintf(&b, "%-18s %7s %5s %8s %9s %9s %7s %7s %7s %7s %7s %7s %9s %6s %6s %6s\n", "tool", "N", "runs", "wall s", "cpu/cores", "ms/node",
 		"csub", "coord", "agents", "client", "sim", "others", "agent ms", "RSS cs", "co", "ag")
 	byTool := map[string][]benchrec.Point{}
 	at := map[string]map[int]benchrec.Point{}
@@ -449,7 +449,7 @@ func simReport(recs []benchrec.Record) string {
 			fmt.Fprintf(&b, "%-18s %7d %2d/%-2d no successful run\n", p.Tool, p.N, p.Runs, p.Runs+p.Failed)
 			continue
 		}
-		fmt.Fprintf(&b, "%-18s %7d %2d/%-2d %8.2f %8.2f %9.3f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.3f %6.0f %6.0f %6.0f\n", p.Tool, p.N,
+		fmt.Fprintf(&b, "%-18s %7d %2d/%-2d %8.2f %9.2f %9.3f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %9.3f %6.0f %6.0f %6.0f\n", p.Tool, p.N,
 			p.Runs, p.Runs+p.Failed, p.WallS, p.Extra["cpu_bound_s"], 1000*p.WallS/float64(p.N), p.CPUS["csub"], p.CPUS["coordinator"], p.CPUS["agents"],
 			p.CPUS["client"], p.CPUS["simulator"], p.Extra["others_cpu_s"], p.Extra["agent_cpu_ms_per_node"]+p.Extra["bare_cpu_ms_per_node"],
 			p.PeakRSSMiB["csub"]+p.PeakRSSMiB["client"], p.PeakRSSMiB["coordinator"], p.PeakRSSMiB["agents"])
@@ -489,8 +489,14 @@ func simReport(recs []benchrec.Record) string {
 		}
 		lo, hi := ps[0], ps[len(ps)-1]
 		r := (hi.WallS / float64(hi.N)) / (lo.WallS / float64(lo.N))
-		fmt.Fprintf(&b, "  %-16s N=%d -> %d: %.3f -> %.3f ms/node = %.2fx\n", tool, lo.N, hi.N,
+		fmt.Fprintf(&b, "  %-16s N=%d -> %d: %.3f -> %.3f ms/node = %.2fx", tool, lo.N, hi.N,
 			1000*lo.WallS/float64(lo.N), 1000*hi.WallS/float64(hi.N), r)
+		// The same of cpu/cores, which others' load on the machine
+		// does not move.
+		if c0, c1 := lo.Extra["cpu_bound_s"], hi.Extra["cpu_bound_s"]; c0 > 0 && c1 > 0 {
+			fmt.Fprintf(&b, "; cpu/cores %.2fx", (c1/float64(hi.N))/(c0/float64(lo.N)))
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
