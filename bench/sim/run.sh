@@ -24,14 +24,16 @@
 # records file instead of truncating it, to run big N as separate commands).
 # Wrap it in `flock /work/wt/bench.lock` on a shared machine.
 #
-# Time on 2 cores: the default about 3 minutes (about 1 s per 1 000 nodes and
-# tool, plus a fleet start per fleet run); 50 000 nodes about 4 minutes per
-# repetition, 100 000 about 8.
+# Time on the shared 2-core VM (docs/bench/sim.md): the default about 5
+# minutes; one repetition at 50 000 nodes (all four tools) about 7 minutes;
+# 100 000 nodes through 8 agents and the bare loop about 8 minutes. Hold a
+# shared lock no longer: run big N as separate commands with
+# FLEETSH_BENCH_APPEND=1, FLEETSH_BENCH_REPEAT=1 and FLEETSH_BENCH_SIM_TOOLS.
 set -euo pipefail
 
 for a in "$@"; do
   case $a in
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
