@@ -33,7 +33,7 @@ set -euo pipefail
 
 for a in "$@"; do
   case $a in
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
