@@ -304,3 +304,17 @@ func TestHelpMatchesClush(t *testing.T) {
 		}
 	}
 }
+
+// TestInProcessFanout runs 70 commands that each wait until all 70 run:
+// the in-process fleet must run -f 70 at a time, not its agent's default
+// capacity of 64.
+func TestInProcessFanout(t *testing.T) {
+	dir := t.TempDir()
+	// Only shell builtins in the loop but sleep: 70 of them at once
+	// must not load the machine.
+	cmd := fmt.Sprintf(`touch %[1]s/%%h; i=0; while [ $i -lt 150 ]; do set -- %[1]s/*; [ $# -ge 70 ] && exit 0; sleep 0.1; i=$((i+1)); done; echo only $#; exit 1`, dir)
+	var out, errb testutil.SyncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "-R", "exec", "-f", "70", "-w", "n[1-70]", "-S", cmd); rc != 0 {
+		t.Fatalf("rc %d, stdout %q, stderr %q", rc, out.String(), errb.String())
+	}
+}

@@ -555,7 +555,10 @@ func connect(ctx context.Context, s *settings, env *environ) (nc *nats.Conn, sub
 		if err != nil {
 			return nil, subj, nil, err
 		}
-		f, err := embedded.Start(ctx, embedded.Options{Prefix: s.prefix, Logger: log, MaxJobNodes: limit})
+		// The in-process agent's capacity is the job's fanout: the
+		// agent caps a shard's fanout at its capacity (64 by default),
+		// which would make -f 256 run 64 at a time.
+		f, err := embedded.Start(ctx, embedded.Options{Prefix: s.prefix, Logger: log, MaxJobNodes: limit, Fanout: s.fanout})
 		if err != nil {
 			return nil, subj, nil, fmt.Errorf("cannot start the in-process fleet: %w", err)
 		}

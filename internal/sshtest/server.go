@@ -81,6 +81,10 @@ type Stats struct {
 	// accept to the end of authentication: how near a client's connect
 	// timeout the healthy connections came.
 	SlowestHandshake time.Duration
+	// KeyExchanges counts the completed handshakes per negotiated key
+	// exchange algorithm ("mlkem768x25519-sha256": 1000): which one a
+	// client picked decides much of a connection's CPU.
+	KeyExchanges map[string]int
 }
 
 // Server is a running in-process SSH server. Its methods are safe for
@@ -108,6 +112,8 @@ type Server struct {
 	sessions, active, maxActive, execs        atomic.Int64
 	signals, sftps, forwards                  atomic.Int64
 	slowest                                   atomic.Int64 // ns
+	kexMu                                     sync.Mutex
+	kexCounts                                 map[string]int
 
 	done chan struct{}
 	// base is the parent of Exec's contexts, cancelled by Close.
@@ -253,7 +259,19 @@ func (s *Server) Stats() Stats {
 		Forwards:       int(s.forwards.Load()),
 
 		SlowestHandshake: time.Duration(s.slowest.Load()),
+		KeyExchanges:     s.keyExchanges(),
 	}
+}
+
+// keyExchanges copies the counts of negotiated key exchanges.
+func (s *Server) keyExchanges() map[string]int {
+	s.kexMu.Lock()
+	defer s.kexMu.Unlock()
+	m := make(map[string]int, len(s.kexCounts))
+	for k, n := range s.kexCounts {
+		m[k] = n
+	}
+	return m
 }
 
 // ResetMaxSessions sets MaxSessions back to the number of sessions open
@@ -392,6 +410,14 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 	s.handshakes.Add(1)
 	storeMax(&s.slowest, int64(time.Since(began)))
+	if a, ok := sconn.Conn.(ssh.AlgorithmsConnMetadata); ok {
+		s.kexMu.Lock()
+		if s.kexCounts == nil {
+			s.kexCounts = map[string]int{}
+		}
+		s.kexCounts[a.Algorithms().KeyExchange]++
+		s.kexMu.Unlock()
+	}
 	defer sconn.Close()
 	s.wg.Add(1)
 	go func() {

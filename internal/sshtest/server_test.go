@@ -187,6 +187,11 @@ func TestDropKex(t *testing.T) {
 	if st := s.Stats(); st.Dropped != 2 || st.Handshakes != 1 {
 		t.Fatalf("stats %+v", st)
 	}
+	// Only the completed handshake is counted, under the key exchange
+	// both sides prefer.
+	if st := s.Stats(); len(st.KeyExchanges) != 1 || st.KeyExchanges[ssh.KeyExchangeMLKEM768X25519] != 1 {
+		t.Errorf("key exchanges %v, want one %s", st.KeyExchanges, ssh.KeyExchangeMLKEM768X25519)
+	}
 }
 
 func TestMaxSessions(t *testing.T) {
