@@ -89,3 +89,30 @@ func TestOutputsFolds(t *testing.T) {
 		t.Fatalf("%d folded messages, %d keys after every key was removed", len(o.folded), o.Len())
 	}
 }
+
+// TestOutputsFollow checks that running keys printing the same lines
+// share one buffer, that one whose lines differ copies what it shared,
+// and that followers outlive their leader's removal.
+func TestOutputsFollow(t *testing.T) {
+	var o Outputs[string]
+	for i := range 100 {
+		for _, k := range []string{"lead", "f1", "f2"} {
+			o.Add(k, fmt.Appendf(nil, "line %d", i))
+		}
+	}
+	if o.keys["f1"].lead != o.keys["lead"] || o.keys["f2"].lead != o.keys["lead"] {
+		t.Fatal("identical running outputs are not shared")
+	}
+	o.Remove("lead")
+	o.Add("f1", []byte("line 100"))
+	o.Add("f2", []byte("other"))
+	if o.keys["f1"].lead != nil || o.keys["f2"].lead != nil {
+		t.Fatal("a follower past its leader's end still follows")
+	}
+	if m, _ := o.Message("f2"); !strings.HasSuffix(string(m), "line 99\nother") || !strings.HasPrefix(string(m), "line 0\nline 1\n") {
+		t.Errorf("f2: %.40q...", m)
+	}
+	if len(o.leaders) != 0 {
+		t.Errorf("%d leaders left", len(o.leaders))
+	}
+}
