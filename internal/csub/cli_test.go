@@ -305,6 +305,30 @@ func TestHelpMatchesClush(t *testing.T) {
 	}
 }
 
+// TestGatherGCPercent checks that csub lowers the collector's GOGC when
+// it gathers output (-b, -L) and leaves it alone otherwise.
+func TestGatherGCPercent(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + l.Addr().String()
+	l.Close() // csub stops at the connection: the setting comes before
+	for _, c := range []struct {
+		opt  string
+		want int
+	}{{"-b", gatherGCPercent}, {"-L", gatherGCPercent}, {"-S", 0}} {
+		got := 0
+		var out, errb testutil.SyncBuffer
+		env := &environ{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+			getenv: func(string) string { return "" }, setGCPercent: func(p int) int { got = p; return 100 }}
+		run(context.Background(), []string{"--fleet", url, c.opt, "-w", "n1", "true"}, env, make(chan struct{}))
+		if got != c.want {
+			t.Errorf("%s: GOGC set to %d, want %d (stderr %q)", c.opt, got, c.want, errb.String())
+		}
+	}
+}
+
 // TestInProcessFanout runs 70 commands that each wait until all 70 run:
 // the in-process fleet must run -f 70 at a time, not its agent's default
 // capacity of 64.

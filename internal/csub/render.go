@@ -31,7 +31,8 @@ func reportsRC(st protocol.State) bool {
 
 // results is what ClusterShell's Task keeps about a command's nodes and
 // the output modes read: exit codes, timeouts, and with -b/-L the
-// standard output of each node (stored once per distinct output).
+// standard output of each node (each node's output in one buffer, folded
+// with the identical ones as the node ends: engine.Outputs).
 type results struct {
 	nodes    []string
 	track    *protocol.Tracker // each node's final state and code
@@ -39,7 +40,7 @@ type results struct {
 	rcNodes  map[int][]uint32  // nodes per exit code, for reportsRC states
 	timeouts []uint32          // in the order they timed out
 	fails    []*failGroup      // other final states, in the order first seen
-	stdout   *engine.MsgTree[uint32]
+	stdout   *engine.Outputs[uint32]
 	maxRC    int
 	hasRC    bool
 	// cuts holds the cap of each node whose output was cut (outcap.go).
@@ -49,7 +50,7 @@ type results struct {
 func newResults(nodes []string, buffer bool) *results {
 	r := &results{nodes: nodes, track: protocol.NewTracker(len(nodes)), rcNodes: make(map[int][]uint32)}
 	if buffer {
-		r.stdout = &engine.MsgTree[uint32]{}
+		r.stdout = &engine.Outputs[uint32]{}
 	}
 	return r
 }
@@ -480,6 +481,9 @@ func (r *renderer) end(node uint32, st protocol.State, code int, reason string) 
 	}
 	if !r.res.end(node, st, code, reason) {
 		return false
+	}
+	if r.res.stdout != nil {
+		r.res.stdout.End(node) // its output is whole: fold it
 	}
 	// clush gets no ev_hup for a node that timed out.
 	if st != protocol.StateTimeout && !(r.stopping && st == protocol.StateCancel) {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,4 +165,13 @@ func (l LogLines) Await(t testing.TB, s string) {
 			t.Fatalf("no log line with %q:\n%s", s, strings.Join(seen, ""))
 		}
 	}
+}
+
+// HeapInUse returns the live heap after a collection, for tests and
+// benchmarks that measure what a structure holds.
+func HeapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

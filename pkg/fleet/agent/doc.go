@@ -61,9 +61,8 @@
 // a code, timed out, connect, auth or host key failure with the driver's
 // message, cancelled, error). Code is the exit status when the node has
 // one, else 255 as ssh reports failures. In gather mode (clush -b) the
-// standard output of the running nodes is kept in an engine.MsgTree, as
-// the engine gathers (identical output stored once; pruned, so a node's
-// lines are freed when it ends) and, at each flush, the nodes that ended
+// standard output of each running node is kept in one buffer
+// (engine.Outputs, freed when the node ends) and, at each flush, the nodes that ended
 // since the last one are grouped by identical output and outcome and each
 // group is sent once with its node list: traffic grows with the number of
 // distinct outputs, not with the number of nodes. Start events of one

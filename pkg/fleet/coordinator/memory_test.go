@@ -5,16 +5,9 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
-
-// heapInUse returns the live heap after a collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
 
 // BenchmarkJobMemory measures the memory a job holds in the coordinator
 // per node while it is in the registry (its node names, states, owners
@@ -42,7 +35,7 @@ func BenchmarkJobMemory(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				before := heapInUse()
+				before := testutil.HeapInUse()
 				j, err := co.accept(protocol.JobSpec{ID: "mem" + string(rune('a'+i%26)), Nodes: tc.spec})
 				if err != nil {
 					b.Fatal(err)
@@ -55,7 +48,7 @@ func BenchmarkJobMemory(b *testing.B) {
 					j.mu.Unlock()
 				}
 				co.plan(j)
-				held := heapInUse() - before
+				held := testutil.HeapInUse() - before
 				perNode = float64(held) / float64(len(j.nodes))
 				runtime.KeepAlive(co)
 			}
