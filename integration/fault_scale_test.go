@@ -37,7 +37,7 @@ func (u usage) String() string {
 }
 
 // procUsage reads a live process's usage from /proc.
-func procUsage(t *testing.T, pid int) usage {
+func procUsage(t testing.TB, pid int) usage {
 	t.Helper()
 	var u usage
 	var err error
