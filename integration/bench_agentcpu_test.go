@@ -46,7 +46,7 @@ func agentCPUTopology(n int) string {
 // each role: the rig of docs/bench/agentcpu.md. With
 // FLEETSH_BENCH_PROFILE=DIR the coordinator and the agents write CPU
 // profiles (--cpu-profile) to DIR/coordinator.pprof and
-// DIR/agent-gwN.pprof.
+// DIR/agent-gwN.pprof, the bare loop to DIR/bare.pprof.
 //
 //	flock /work/wt/bench.lock go test ./integration -run '^$' -bench AgentCPU -benchtime 1x -timeout 30m
 func BenchmarkAgentCPU(b *testing.B) {
@@ -65,7 +65,7 @@ func BenchmarkAgentCPU(b *testing.B) {
 	for range b.N {
 		for _, n := range sizes {
 			fleetCPURun(b, n, profDir)
-			bareCPURun(b, n)
+			bareCPURun(b, n, profDir)
 		}
 	}
 }
@@ -124,10 +124,15 @@ func lastLine(s string) string {
 }
 
 // bareCPURun runs the bare client loop on n ok nodes in a child process
-// (TestBareSSHLoop) and logs its wall time and CPU per node.
-func bareCPURun(b *testing.B, n int) {
+// (TestBareSSHLoop) and logs its wall time and CPU per node; with
+// profDir, its CPU profile goes to profDir/bare.pprof.
+func bareCPURun(b *testing.B, n int, profDir string) {
 	sim := nodesim.Start(b, nodesim.Config{})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBareSSHLoop$")
+	args := []string{"-test.run=^TestBareSSHLoop$"}
+	if profDir != "" {
+		args = append(args, "-test.cpuprofile", filepath.Join(profDir, "bare.pprof"))
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "FLEETSH_BARE_ADDR="+sim.Servers[nodesim.OK].Addr(), "FLEETSH_BARE_KEY="+sim.Env.KeyPath,
 		fmt.Sprintf("FLEETSH_BARE_N=%d", n))
 	began := time.Now()
