@@ -42,11 +42,14 @@ func agentCPUTopology(n int) string {
 // BenchmarkAgentCPU runs `true` on FLEETSH_BENCH_N simulated nodes
 // (default 10000) through a coordinator and four agents at fanout 256,
 // submitted by csub, then the same nodes through a bare x/crypto/ssh
-// client loop in a child process, and logs wall time and CPU per node of
-// each role: the rig of docs/bench/agentcpu.md. With
+// client loop in a child process, and through csub's in-process fleet,
+// and logs wall time and CPU per node of each role: the rig of docs/bench/agentcpu.md. With
 // FLEETSH_BENCH_PROFILE=DIR the coordinator and the agents write CPU
 // profiles (--cpu-profile) to DIR/coordinator.pprof and
-// DIR/agent-gwN.pprof, the bare loop to DIR/bare.pprof.
+// DIR/agent-gwN.pprof, the bare loop to DIR/bare.pprof. With
+// FLEETSH_BENCH_GOMAXPROCS=P the processes it starts run with
+// GOMAXPROCS=P. FLEETSH_BENCH_TOOLS (a comma list of fleet, inproc,
+// bare; all by default) picks the runs.
 //
 //	flock /work/wt/bench.lock go test ./integration -run '^$' -bench AgentCPU -benchtime 1x -timeout 30m
 func BenchmarkAgentCPU(b *testing.B) {
@@ -62,10 +65,32 @@ func BenchmarkAgentCPU(b *testing.B) {
 		}
 	}
 	profDir := os.Getenv("FLEETSH_BENCH_PROFILE")
+	tools := map[string]bool{"fleet": true, "inproc": true, "bare": true}
+	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
+		clear(tools)
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "fleet" && t != "inproc" && t != "bare" {
+				b.Fatalf("FLEETSH_BENCH_TOOLS: %q: want fleet, inproc, bare", t)
+			}
+			tools[t] = true
+		}
+	}
+	if v := os.Getenv("FLEETSH_BENCH_GOMAXPROCS"); v != "" {
+		// The processes started from here on (daemons, csub, the bare
+		// loop); the simulator, in this process, keeps its own.
+		b.Setenv("GOMAXPROCS", v)
+	}
 	for range b.N {
 		for _, n := range sizes {
-			fleetCPURun(b, n, profDir)
-			bareCPURun(b, n, profDir)
+			if tools["fleet"] {
+				fleetCPURun(b, n, profDir)
+			}
+			if tools["inproc"] {
+				inProcessCPURun(b, n)
+			}
+			if tools["bare"] {
+				bareCPURun(b, n, profDir)
+			}
 		}
 	}
 }
@@ -114,6 +139,21 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 	b.Logf("fleet 4 agents, N=%d fanout 256: wall %v; agents %.3f ms/node (%s); coordinator %.3f ms/node; csub %.3f ms/node; summary %s",
 		n, wall.Round(10*time.Millisecond), ms(agentsCPU)/float64(n), strings.Join(per, ", "), ms(coordCPU)/float64(n),
 		ms(csubCPU)/float64(n), strings.TrimSpace(lastLine(string(out))))
+}
+
+// inProcessCPURun runs the same job through csub's in-process fleet (one
+// agent in csub's process) and logs its wall time and CPU per node.
+func inProcessCPURun(b *testing.B, n int) {
+	sim := nodesim.Start(b, nodesim.Config{})
+	cmd := csubCmd(b, nil, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256", "-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(began)
+	if err != nil {
+		b.Fatalf("csub in-process: %v\n%s", err, out)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	b.Logf("csub in-process, N=%d fanout 256: wall %v; csub (coordinator and agent) %.3f ms/node", n, wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
