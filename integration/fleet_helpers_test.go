@@ -208,6 +208,14 @@ func launchTopology(t testing.TB, natsURL string, ext *siteNATS, topology string
 // which must be the topology's gateway names (and, with ext, its agents).
 func launchGateways(t testing.TB, natsURL string, ext *siteNATS, topology string, gateways []string, agentArgs ...string) *testFleet {
 	t.Helper()
+	return launchGatewaysArgs(t, nil, func(string) []string { return agentArgs }, natsURL, ext, topology, gateways)
+}
+
+// launchGatewaysArgs is launchGateways giving the coordinator the extra
+// flags coordArgs and the agent of gateway gw agentArgs(gw).
+func launchGatewaysArgs(t testing.TB, coordArgs []string, agentArgs func(gw string) []string, natsURL string, ext *siteNATS,
+	topology string, gateways []string) *testFleet {
+	t.Helper()
 	dir := t.TempDir()
 	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}, ext: ext}
 	f.ssh, f.env = sshtest.StartNodes(t, sshtest.Config{}, append(sshtest.NodeNames("node", 1000), sshtest.NodeNames("local", 20)...)...)
@@ -256,10 +264,10 @@ func launchGateways(t testing.TB, natsURL string, ext *siteNATS, topology string
 	f.natsURL = natsURL
 	var seedFile string
 	seedFile, f.coordKey = signingKey(t, dir)
-	args = append(args, "--signing-key", seedFile)
+	args = append(append(args, "--signing-key", seedFile), coordArgs...)
 	f.coord = startProc(t, dir, "coordinator", "coordinator", args...)
 	for _, gw := range gateways {
-		f.startAgent(gw, agentArgs...)
+		f.startAgent(gw, agentArgs(gw)...)
 	}
 	nc, err := nats.Connect(natsURL, append(clientOpts, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
 		nats.RetryOnFailedConnect(true))...)

@@ -111,5 +111,5 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	cfg.Info, cfg.Logger = cmd.Info, log
 	// The connection retries its first attempt too (wire.Options): the
 	// agent may start before the coordinator's NATS.
-	return cliconf.Serve(log, daemon.Config{NATS: url, Agent: &cfg, Creds: creds}, sigs, true, drainTimeout)
+	return cmd.Serve(log, daemon.Config{NATS: url, Agent: &cfg, Creds: creds}, sigs, true, drainTimeout)
 }

@@ -93,7 +93,7 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--info", "novalue"}, {"--log-level", "loud"}, {"--worker", "nope"}, {"extra"},
 		{"--coordinator-key", "SUAKM3YKADXYDZCB5FXIPGOLZRZVW6GTDD4LYMO3M5WBZ246KK54MJFMJA"}, // a seed, not a public key
 		{"--coordinator-key", key + ",nope"}, {"--max-buffer", "0"}, {"--max-spill", "lots"}, {"--max-buffer", "-1M"},
-		{"--max-output", "0"}, {"--max-output", "lots"}} {
+		{"--max-output", "0"}, {"--max-output", "lots"}, {"--cpu-profile", t.TempDir() + "/no/such/dir/cpu.pprof"}} {
 		var logs strings.Builder
 		if c := run(append(args, "--coordinator-key", key), &logs, nil); c != 2 {
 			t.Errorf("%q: exit %d\n%s", args, c, logs.String())
@@ -188,12 +188,13 @@ func TestCoordinatorKeyFlag(t *testing.T) {
 		}
 	})
 	k1, k2, k3, stranger := newKey(t), newKey(t), newKey(t), newKey(t)
+	profile := t.TempDir() + "/cpu.pprof" // --cpu-profile rides along
 	sigs := make(chan os.Signal, 2)
 	logs := make(testutil.LogLines, 10000)
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"--nats", srv.URL(), "--prefix", "t2", "--name", "gw9", "--worker", "exec",
-			"--coordinator-key", k1.pub + "," + k2.pub, "--coordinator-key", k3.pub}, logs, sigs)
+			"--coordinator-key", k1.pub + "," + k2.pub, "--coordinator-key", k3.pub, "--cpu-profile", profile}, logs, sigs)
 	}()
 	var h protocol.Hello
 	select {
@@ -223,5 +224,9 @@ func TestCoordinatorKeyFlag(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("no exit after SIGTERM")
+	}
+	// A complete profile is gzipped protobuf (go tool pprof reads it).
+	if data, err := os.ReadFile(profile); err != nil || len(data) < 20 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Errorf("--cpu-profile: %d bytes, %v", len(data), err)
 	}
 }

@@ -181,7 +181,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		cfg.Agent = &agent.Config{Subjects: subj, Name: "local", Local: true, ID: localID(ids), Capacity: *fanout, Worker: *worker,
 			Info: cmd.Info, Logger: log.With("role", "local-agent"), MaxOutput: maxOutput}
 	}
-	return cliconf.Serve(log, cfg, sigs, false, 0)
+	return cmd.Serve(log, cfg, sigs, false, 0)
 }
 
 // storeConfig checks the store flags and returns the store's settings

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -19,17 +20,18 @@ import (
 // Command is the command line of a fleet daemon (cmd/coordinator,
 // cmd/agent): the daemon's own flags on FlagSet, and the ones every
 // daemon has: --config (a YAML file of the other flags, see Apply),
-// --log-level and --info.
+// --log-level, --info and --cpu-profile.
 type Command struct {
 	// FlagSet is where the daemon defines its own flags before Parse.
 	FlagSet *flag.FlagSet
 	// Info holds the --info key=value pairs (nil when none).
 	Info map[string]string
 
-	name     string
-	stderr   io.Writer
-	config   string
-	logLevel string
+	name       string
+	stderr     io.Writer
+	config     string
+	logLevel   string
+	cpuProfile string
 }
 
 // NewCommand returns the command line of daemon name, which reports to
@@ -40,6 +42,7 @@ func NewCommand(name string, stderr io.Writer, infoUsage string) *Command {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.config, "config", "", "YAML `file` of settings named like these flags (the command line wins)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) of the daemon's whole run to `file`, completed when it stops (SIGTERM, SIGINT)")
 	fs.Func("info", infoUsage, func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
@@ -90,6 +93,35 @@ func Main(run func(args []string, stderr io.Writer, sigs <-chan os.Signal) int) 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	os.Exit(run(os.Args[1:], os.Stderr, sigs))
+}
+
+// Serve is the package's Serve, profiling the daemon's CPU into the
+// --cpu-profile file when one was given: the profile covers the whole
+// run and is complete once Serve returns (a daemon killed with SIGKILL
+// leaves it truncated). A file that cannot be created is a bad setting
+// (2).
+func (c *Command) Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain bool, timeout time.Duration) int {
+	if c.cpuProfile == "" {
+		return Serve(log, cfg, sigs, drain, timeout)
+	}
+	f, err := os.Create(c.cpuProfile)
+	if err != nil {
+		log.Error("cpu profile", "err", err)
+		return 2
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Error("cpu profile", "err", err)
+		_ = f.Close()
+		return 2
+	}
+	code := Serve(log, cfg, sigs, drain, timeout)
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		log.Error("cpu profile", "err", err)
+		return max(code, 1)
+	}
+	log.Info("cpu profile written", "file", c.cpuProfile)
+	return code
 }
 
 // Serve starts the fleet parts cfg names, logging to log, serves until a

@@ -105,3 +105,24 @@ func BenchmarkBufferGather(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStartBatches counts the event batches a shard of short
+// commands sends per node: with the start gate, each start must reach
+// the coordinator before its command runs, and starts picked while
+// others are in flight share the next batch.
+//
+//	go test -run '^$' -bench StartBatches ./pkg/fleet/agent
+func BenchmarkStartBatches(b *testing.B) {
+	const nodes = 400
+	_, c, a := fleet(b, Config{Capacity: 64, Worker: "exec"})
+	batches := 0
+	for i := 0; i < b.N; i++ {
+		sh := shardOf(fmt.Sprintf("starts%d", i), names("s", nodes), protocol.JobSpec{Command: "true"})
+		r := c.run(a, sh)
+		if r.summary.Finals[protocol.StateExited] != nodes {
+			b.Fatalf("finals %v", r.summary.Finals)
+		}
+		batches += len(r.batches)
+	}
+	b.ReportMetric(float64(batches)/float64(b.N*nodes), "batches/node")
+}

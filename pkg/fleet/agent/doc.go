@@ -74,7 +74,8 @@
 // A node's command runs only once the coordinator has acknowledged the
 // batch that carries the node's start event (startgate.go): the engine
 // picks the node up (its start goes into the buffer and the flusher is
-// woken to send it now), and the driver waits at the shard's gate until
+// woken to send it now, or, while other starts are in flight, once their
+// ack comes), and the driver waits at the shard's gate until
 // the cumulative ack covers that batch, or the shard is cancelled. So a
 // command that ran is one the coordinator counts as started, and an agent
 // cut off from the coordinator (a stalled network path, SIGSTOP) starts

@@ -468,9 +468,18 @@ func (s *shard) flusher(ctx context.Context) {
 	defer s.buf.stop() // nothing will drain the buffer any more
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
-	ended, all := false, false
+	// held: starts were picked while others were in flight; they go in
+	// one batch when the gate opens for those (or at the tick).
+	ended, all, held := false, false, false
 	for {
 		room := s.a.keep.wait() // before the check: no release is missed
+		var opening <-chan struct{}
+		if s.gate != nil {
+			opening = s.gate.opening() // before the check, as room
+			if held && !s.gate.inFlight() {
+				all, held = true, false
+			}
+		}
 		full := false
 		for !ended {
 			if !s.a.keep.room(s.buf.maxBatch) {
@@ -516,9 +525,19 @@ func (s *shard) flusher(ctx context.Context) {
 			return
 		case <-s.buf.kick:
 		case <-s.startKick: // nil without a gate
-			all = true
+			// A start goes at once unless starts are in flight: then
+			// it waits for their ack, with those picked meanwhile, so
+			// that a shard sends about one start batch per round trip
+			// to the coordinator, not one per node (each costs the
+			// coordinator a journal write and an ack).
+			if s.gate.inFlight() {
+				held = true
+			} else {
+				all = true
+			}
+		case <-opening: // nil without a gate; held starts may go now
 		case <-tick.C:
-			all = true
+			all, held = true, false
 		case <-s.spool.wait():
 		case <-room:
 		}

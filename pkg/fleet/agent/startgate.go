@@ -52,6 +52,21 @@ func (g *startGate) pick(key string) {
 	g.tickets[key] = g.picks
 }
 
+// inFlight reports that starts went out in batches the coordinator has
+// not acknowledged yet.
+func (g *startGate) inFlight() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.marks) > 0
+}
+
+// opening returns a channel closed when the gate next opens (or stops).
+func (g *startGate) opening() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.changed
+}
+
 // picked returns the starts put in the buffer so far.
 func (g *startGate) picked() uint64 {
 	g.mu.Lock()

@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
@@ -41,4 +42,26 @@ func BenchmarkRunParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// plainWriter is a writer without ReadFrom, as the engine's job writers
+// are.
+type plainWriter struct{}
+
+func (plainWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkRunJobWriters is BenchmarkRun with writers and a standard
+// input like the engine's (no ReadFrom, stdin at EOF at once): what the
+// session's copies allocate shows in B/op.
+func BenchmarkRunJobWriters(b *testing.B) {
+	_, e := sshtest.StartNodes(b, sshtest.Config{}, "node1")
+	d := testDriver(b, e)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		job := &engine.Job{Node: "node1", Command: "true", Stdout: plainWriter{}, Stderr: plainWriter{}, Stdin: strings.NewReader("")}
+		if res := d.Run(ctx, job); res.Err != nil || res.ExitCode != 0 {
+			b.Fatalf("Run = %d, %v", res.ExitCode, res.Err)
+		}
+	}
 }

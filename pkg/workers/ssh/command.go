@@ -37,6 +37,36 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// ReadFrom copies r to the writer through a pooled buffer (copyFrom).
+func (l *lockedWriter) ReadFrom(r io.Reader) (int64, error) { return copyFrom(l, r) }
+
+// pooledWriter is a writer the session's copy (io.Copy from the
+// channel) fills through a pooled buffer: without a ReadFrom, io.Copy
+// would allocate 32 KiB per stream and per node, the largest part of an
+// agent's garbage on a short command (docs/bench/agentcpu.md).
+type pooledWriter struct{ w io.Writer }
+
+func (p pooledWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+// ReadFrom copies r to the writer through a pooled buffer (copyFrom).
+func (p pooledWriter) ReadFrom(r io.Reader) (int64, error) { return copyFrom(p.w, r) }
+
+// copyBufSize is io.Copy's own buffer size, so that a stream is read in
+// the same pieces as before.
+const copyBufSize = 32 << 10
+
+// copyBufs holds the buffers of copyFrom, shared by every run.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// copyFrom is io.Copy(w, r) with a buffer of copyBufs; w is hidden
+// behind a plain Writer so that io.CopyBuffer does not call w's own
+// ReadFrom (this one) again.
+func copyFrom(w io.Writer, r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{w}, r, *bp)
+}
+
 // command runs the job's command in one session on client.
 func (r *run) command(ctx context.Context, client *ssh.Client, t *target) engine.Result {
 	job := r.job
@@ -74,7 +104,7 @@ func (r *run) command(ctx context.Context, client *ssh.Client, t *target) engine
 		go func() {
 			// Ends at job.Stdin's EOF (then the remote side gets EOF too)
 			// or at the first write after the session closed.
-			_, _ = io.Copy(stdin, job.Stdin)
+			_, _ = copyFrom(stdin, job.Stdin)
 			_ = stdin.Close()
 		}()
 	}

@@ -308,9 +308,9 @@ type run struct {
 // Nothing is written to the job's writers after Run returns.
 func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 	r := &run{d: d, job: job, level: logInfo}
-	r.stdout = job.Stdout
-	if r.stdout == nil {
-		r.stdout = io.Discard
+	r.stdout = io.Discard
+	if job.Stdout != nil {
+		r.stdout = pooledWriter{job.Stdout}
 	}
 	if job.Stderr == nil {
 		// ClusterShell's stderr=False: one stream, as if 2>&1.

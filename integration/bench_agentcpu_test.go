@@ -1,0 +1,257 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetsh/fleetsh/internal/nodesim"
+)
+
+// agentCPUGateways are the four agents of BenchmarkAgentCPU, one gateway
+// group each.
+var agentCPUGateways = []string{"gw1", "gw2", "gw3", "gw4"}
+
+// agentCPUTopology spreads ok[1-n] evenly over agentCPUGateways; the
+// coordinator's local agent gets no node.
+func agentCPUTopology(n int) string {
+	var b strings.Builder
+	b.WriteString("[routes]\nadmin: gw[1-4]\n")
+	per := n / len(agentCPUGateways)
+	for i, gw := range agentCPUGateways {
+		last := (i + 1) * per
+		if i == len(agentCPUGateways)-1 {
+			last = n
+		}
+		fmt.Fprintf(&b, "%s: ok[%d-%d]\n", gw, i*per+1, last)
+	}
+	return b.String()
+}
+
+// BenchmarkAgentCPU runs `true` on FLEETSH_BENCH_N simulated nodes
+// (default 10000) through a coordinator and four agents at fanout 256,
+// submitted by csub, then the same nodes through a bare x/crypto/ssh
+// client loop in a child process, and through csub's in-process fleet,
+// and logs wall time and CPU per node of each role: the rig of docs/bench/agentcpu.md. With
+// FLEETSH_BENCH_PROFILE=DIR the coordinator and the agents write CPU
+// profiles (--cpu-profile) to DIR/coordinator.pprof and
+// DIR/agent-gwN.pprof, the bare loop to DIR/bare.pprof. With
+// FLEETSH_BENCH_GOMAXPROCS=P the processes it starts run with
+// GOMAXPROCS=P. FLEETSH_BENCH_TOOLS (a comma list of fleet, inproc,
+// bare; all by default) picks the runs.
+//
+//	flock /work/wt/bench.lock go test ./integration -run '^$' -bench AgentCPU -benchtime 1x -timeout 30m
+func BenchmarkAgentCPU(b *testing.B) {
+	sizes := []int{10000}
+	if v := os.Getenv("FLEETSH_BENCH_N"); v != "" {
+		sizes = sizes[:0]
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < len(agentCPUGateways) {
+				b.Fatalf("FLEETSH_BENCH_N: %q", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	profDir := os.Getenv("FLEETSH_BENCH_PROFILE")
+	tools := map[string]bool{"fleet": true, "inproc": true, "bare": true}
+	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
+		clear(tools)
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "fleet" && t != "inproc" && t != "bare" {
+				b.Fatalf("FLEETSH_BENCH_TOOLS: %q: want fleet, inproc, bare", t)
+			}
+			tools[t] = true
+		}
+	}
+	if v := os.Getenv("FLEETSH_BENCH_GOMAXPROCS"); v != "" {
+		// The processes started from here on (daemons, csub, the bare
+		// loop); the simulator, in this process, keeps its own.
+		b.Setenv("GOMAXPROCS", v)
+	}
+	for range b.N {
+		for _, n := range sizes {
+			if tools["fleet"] {
+				fleetCPURun(b, n, profDir)
+			}
+			if tools["inproc"] {
+				inProcessCPURun(b, n)
+			}
+			if tools["bare"] {
+				bareCPURun(b, n, profDir)
+			}
+		}
+	}
+}
+
+// fleetCPURun is one fleet run of BenchmarkAgentCPU on n nodes.
+func fleetCPURun(b *testing.B, n int, profDir string) {
+	sim := nodesim.Start(b, nodesim.Config{})
+	var coordArgs []string
+	if profDir != "" {
+		coordArgs = []string{"--cpu-profile", filepath.Join(profDir, "coordinator.pprof")}
+	}
+	agentArgs := func(gw string) []string {
+		if profDir != "" {
+			return []string{"--fanout", "256", "--cpu-profile", filepath.Join(profDir, "agent-"+gw+".pprof")}
+		}
+		return []string{"--fanout", "256"}
+	}
+	f := launchGatewaysArgs(b, coordArgs, agentArgs, "", nil, agentCPUTopology(n), agentCPUGateways)
+	before := map[string]time.Duration{"coordinator": procUsage(b, f.coord.cmd.Process.Pid).cpu}
+	for _, gw := range agentCPUGateways {
+		before[gw] = procUsage(b, f.agents[gw].cmd.Process.Pid).cpu
+	}
+	cmd := csubCmd(b, f.csubEnv(), "--fleet", f.natsURL, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256",
+		"-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(began)
+	if err != nil {
+		b.Fatalf("csub: %v\n%s", err, out)
+	}
+	coordCPU := procUsage(b, f.coord.cmd.Process.Pid).cpu - before["coordinator"]
+	var agentsCPU time.Duration
+	per := make([]string, 0, len(agentCPUGateways))
+	for _, gw := range agentCPUGateways {
+		c := procUsage(b, f.agents[gw].cmd.Process.Pid).cpu - before[gw]
+		agentsCPU += c
+		per = append(per, fmt.Sprintf("%s %v", gw, c.Round(10*time.Millisecond)))
+	}
+	csubCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if profDir != "" { // the profiles are written at a clean stop
+		for _, gw := range agentCPUGateways {
+			f.agents[gw].kill(syscall.SIGTERM)
+		}
+		f.coord.kill(syscall.SIGTERM)
+	}
+	b.Logf("fleet 4 agents, N=%d fanout 256: wall %v; agents %.3f ms/node (%s); coordinator %.3f ms/node; csub %.3f ms/node; summary %s",
+		n, wall.Round(10*time.Millisecond), ms(agentsCPU)/float64(n), strings.Join(per, ", "), ms(coordCPU)/float64(n),
+		ms(csubCPU)/float64(n), strings.TrimSpace(lastLine(string(out))))
+}
+
+// inProcessCPURun runs the same job through csub's in-process fleet (one
+// agent in csub's process) and logs its wall time and CPU per node.
+func inProcessCPURun(b *testing.B, n int) {
+	sim := nodesim.Start(b, nodesim.Config{})
+	cmd := csubCmd(b, nil, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256", "-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(began)
+	if err != nil {
+		b.Fatalf("csub in-process: %v\n%s", err, out)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	b.Logf("csub in-process, N=%d fanout 256: wall %v; csub (coordinator and agent) %.3f ms/node", n, wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
+// bareCPURun runs the bare client loop on n ok nodes in a child process
+// (TestBareSSHLoop) and logs its wall time and CPU per node; with
+// profDir, its CPU profile goes to profDir/bare.pprof.
+func bareCPURun(b *testing.B, n int, profDir string) {
+	sim := nodesim.Start(b, nodesim.Config{})
+	args := []string{"-test.run=^TestBareSSHLoop$"}
+	if profDir != "" {
+		args = append(args, "-test.cpuprofile", filepath.Join(profDir, "bare.pprof"))
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "FLEETSH_BARE_ADDR="+sim.Servers[nodesim.OK].Addr(), "FLEETSH_BARE_KEY="+sim.Env.KeyPath,
+		fmt.Sprintf("FLEETSH_BARE_N=%d", n))
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(began)
+	if err != nil {
+		b.Fatalf("bare loop: %v\n%s", err, out)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	b.Logf("bare x/crypto/ssh, N=%d fanout 256: wall %v (process, with its start); client %.3f ms/node", n,
+		wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
+}
+
+// TestBareSSHLoop is BenchmarkAgentCPU's bare client, run in a child
+// process so that its CPU is its own: it connects to FLEETSH_BARE_ADDR
+// FLEETSH_BARE_N times, 256 at once, with the key FLEETSH_BARE_KEY, runs
+// `true` and closes, as a minimal x/crypto/ssh client would. Without the
+// variables it is skipped.
+func TestBareSSHLoop(t *testing.T) {
+	addr := os.Getenv("FLEETSH_BARE_ADDR")
+	if addr == "" {
+		t.Skip("the bare client of BenchmarkAgentCPU (needs FLEETSH_BARE_ADDR)")
+	}
+	n, err := strconv.Atoi(os.Getenv("FLEETSH_BARE_N"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(os.Getenv("FLEETSH_BARE_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ClientConfig{User: "u", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: time.Minute}
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, 256)
+		mu    sync.Mutex
+		fails int
+	)
+	for range n {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := bareRun(cfg, addr); err != nil {
+				mu.Lock()
+				fails++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if fails > 0 {
+		t.Fatalf("%d of %d nodes failed", fails, n)
+	}
+}
+
+func bareRun(cfg *ssh.ClientConfig, addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	client := ssh.NewClient(c, chans, reqs)
+	defer client.Close()
+	s, err := client.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Run("true")
+}
