@@ -1,20 +1,15 @@
 package integration
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/fleetsh/fleetsh/internal/nodesim"
 )
@@ -163,18 +158,22 @@ func lastLine(s string) string {
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
-// bareCPURun runs the bare client loop on n ok nodes in a child process
-// (TestBareSSHLoop) and logs its wall time and CPU per node; with
-// profDir, its CPU profile goes to profDir/bare.pprof.
+// bareCPURun runs bench/sim/bareloop on n ok nodes of a simulator and
+// logs its wall time and CPU per node; with profDir, its CPU profile goes
+// to profDir/bare.pprof.
 func bareCPURun(b *testing.B, n int, profDir string) {
 	sim := nodesim.Start(b, nodesim.Config{})
-	args := []string{"-test.run=^TestBareSSHLoop$"}
-	if profDir != "" {
-		args = append(args, "-test.cpuprofile", filepath.Join(profDir, "bare.pprof"))
+	binaries(b) // simBareloop builds beside them
+	bin, err := simBareloop()
+	if err != nil {
+		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "FLEETSH_BARE_ADDR="+sim.Servers[nodesim.OK].Addr(), "FLEETSH_BARE_KEY="+sim.Env.KeyPath,
-		fmt.Sprintf("FLEETSH_BARE_N=%d", n))
+	args := []string{"-addr", sim.Servers[nodesim.OK].Addr(), "-key", sim.Env.KeyPath, "-known-hosts", sim.Env.KnownHostsPath,
+		"-n", strconv.Itoa(n), "-fanout", "256"}
+	if profDir != "" {
+		args = append(args, "-cpuprofile", filepath.Join(profDir, "bare.pprof"))
+	}
+	cmd := exec.Command(bin, args...)
 	began := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(began)
@@ -184,74 +183,4 @@ func bareCPURun(b *testing.B, n int, profDir string) {
 	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	b.Logf("bare x/crypto/ssh, N=%d fanout 256: wall %v (process, with its start); client %.3f ms/node", n,
 		wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
-}
-
-// TestBareSSHLoop is BenchmarkAgentCPU's bare client, run in a child
-// process so that its CPU is its own: it connects to FLEETSH_BARE_ADDR
-// FLEETSH_BARE_N times, 256 at once, with the key FLEETSH_BARE_KEY, runs
-// `true` and closes, as a minimal x/crypto/ssh client would. Without the
-// variables it is skipped.
-func TestBareSSHLoop(t *testing.T) {
-	addr := os.Getenv("FLEETSH_BARE_ADDR")
-	if addr == "" {
-		t.Skip("the bare client of BenchmarkAgentCPU (needs FLEETSH_BARE_ADDR)")
-	}
-	n, err := strconv.Atoi(os.Getenv("FLEETSH_BARE_N"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(os.Getenv("FLEETSH_BARE_KEY"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &ssh.ClientConfig{User: "u", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: time.Minute}
-	var (
-		wg    sync.WaitGroup
-		slots = make(chan struct{}, 256)
-		mu    sync.Mutex
-		fails int
-	)
-	for range n {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if err := bareRun(cfg, addr); err != nil {
-				mu.Lock()
-				fails++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if fails > 0 {
-		t.Fatalf("%d of %d nodes failed", fails, n)
-	}
-}
-
-func bareRun(cfg *ssh.ClientConfig, addr string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	client := ssh.NewClient(c, chans, reqs)
-	defer client.Close()
-	s, err := client.NewSession()
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.Run("true")
 }

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type result struct {
 }
 
 func main() {
+	defer func() { os.Exit(exitCode) }()
 	addr := flag.String("addr", "", "host:port of the SSH server (required)")
 	keyPath := flag.String("key", "", "private key file, unencrypted (required)")
 	knownHosts := flag.String("known-hosts", "", "known_hosts file holding the server's host key (required)")
@@ -61,6 +63,7 @@ func main() {
 	cmd := flag.String("cmd", "true", "command each session runs")
 	kex := flag.String("kex", "", "comma-separated key exchanges to offer (default: x/crypto's)")
 	timeout := flag.Duration("timeout", 10*time.Second, "connect and handshake timeout of one connection")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the connections to this file")
 	flag.Parse()
 	if *addr == "" || *keyPath == "" || *knownHosts == "" || *n < 0 || *fanout < 1 {
 		flag.Usage()
@@ -71,14 +74,44 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bareloop:", err)
 		os.Exit(2)
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bareloop:", err)
+			os.Exit(2)
+		}
+		defer stop()
+	}
 	res := run(cfg, *addr, *cmd, *n, *fanout, *timeout)
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fmt.Fprintln(os.Stderr, "bareloop:", err)
 		os.Exit(2)
 	}
 	if res.Failed > 0 {
-		os.Exit(1)
+		exitCode = 1
 	}
+}
+
+// exitCode is main's status, set before it returns so that its deferred
+// calls (the profile's end) run first.
+var exitCode int
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bareloop: cpu profile:", err)
+		}
+	}, nil
 }
 
 // clientConfig is the x/crypto client configuration shared by every

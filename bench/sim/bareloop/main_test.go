@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +47,28 @@ func TestRun(t *testing.T) {
 	}
 	if res := run(cfg, addr, "true", 2, 2, 10*time.Second); res.OK != 0 || res.Failed != 2 || !strings.Contains(res.FirstError, "handshake") {
 		t.Errorf("unknown key: %+v", res)
+	}
+}
+
+// TestCPUProfile checks -cpuprofile's file: a profile pprof can read,
+// complete once stop returns; an unwritable path is an error naming it.
+func TestCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bare.pprof")
+	stop, err := startCPUProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// A profile is a gzipped protocol buffer.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("profile of %d bytes is not gzip data", len(data))
+	}
+	bad := filepath.Join(t.TempDir(), "missing", "x.pprof")
+	if _, err := startCPUProfile(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("err %v, want one naming %s", err, bad)
 	}
 }
