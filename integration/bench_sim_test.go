@@ -63,10 +63,10 @@ var simTools = []string{simFleet4, simFleet8, simInProc, simBare}
 // to run, default all), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent
 // fleet, default 10000), FLEETSH_BENCH_FANOUT (default 256).
 func BenchmarkSim(b *testing.B) {
-	sizes := simEnvInts(b, "FLEETSH_BENCH_N", "1000,10000")
-	repeat := simEnvInts(b, "FLEETSH_BENCH_REPEAT", "3")[0]
-	eightFrom := simEnvInts(b, "FLEETSH_BENCH_SIM_8", "10000")[0]
-	fanout := simEnvInts(b, "FLEETSH_BENCH_FANOUT", "256")[0]
+	sizes := benchInts(b, "FLEETSH_BENCH_N", "1000,10000")
+	repeat := benchInts(b, "FLEETSH_BENCH_REPEAT", "3")[0]
+	eightFrom := benchInts(b, "FLEETSH_BENCH_SIM_8", "10000")[0]
+	fanout := benchInts(b, "FLEETSH_BENCH_FANOUT", "256")[0]
 	tools := simTools
 	if v := os.Getenv("FLEETSH_BENCH_SIM_TOOLS"); v != "" {
 		tools = strings.Split(v, ",")
@@ -127,7 +127,7 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	before := ok.Stats()
 	ok.ResetMaxSessions()
 	self := selfUsage(s.b)
-	busy0, busyErr := simBusy()
+	busy0, busyErr := machineBusy()
 	net0 := simNetCounters()
 	var err error
 	switch tool {
@@ -140,7 +140,7 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	}
 	after := ok.Stats()
 	rec.CPUS["simulator"] = (selfUsage(s.b).cpu - self.cpu).Seconds()
-	if busy, err := simBusy(); err == nil && busyErr == nil {
+	if busy, err := machineBusy(); err == nil && busyErr == nil {
 		// What the machine's CPUs did over the run, ours and others':
 		// a wall time well above ours/cores means others ran too.
 		rec.Extra["busy_s"] = busy - busy0
@@ -314,25 +314,6 @@ var simBareloop = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// simEnvInts reads a comma list of positive integers from the
-// environment variable name, def when unset.
-func simEnvInts(tb testing.TB, name, def string) []int {
-	tb.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		v = def
-	}
-	var xs []int
-	for _, f := range strings.Split(v, ",") {
-		x, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || x <= 0 {
-			tb.Fatalf("%s=%q: want positive integers, comma-separated", name, v)
-		}
-		xs = append(xs, x)
-	}
-	return xs
-}
-
 // simTimeWait counts the machine's IPv4 TCP sockets in TIME_WAIT: N
 // connections over loopback leave up to N of them for a minute, each
 // holding its client port (or the server's side of the pair: whichever
@@ -352,35 +333,6 @@ func simTimeWait() (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// simBusy is the CPU time the machine's CPUs have spent busy since boot
-// (/proc/stat's first line: every state but idle and iowait), in seconds.
-func simBusy() (float64, error) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
-	}
-	var ticks int64
-	// user nice system idle iowait irq softirq steal: guest time is
-	// inside user already.
-	for i, v := range f[1:9] {
-		if i == 3 || i == 4 {
-			continue
-		}
-		t, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
-		}
-		ticks += t
-	}
-	// USER_HZ is 100 on Linux, as procUsage reads it.
-	return float64(ticks) / 100, nil
 }
 
 // simNetCounters reads the machine's TCP retransmissions and listen

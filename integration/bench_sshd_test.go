@@ -64,9 +64,9 @@ type sshdBench struct {
 // BenchmarkSSHD runs the sweep once (use -benchtime 1x), appending one
 // benchrec.Record per run, and logs medians and the ratios.
 func BenchmarkSSHD(b *testing.B) {
-	ns := sshdBenchInts(b, "FLEETSH_BENCH_N", "50,200")
-	fanouts := sshdBenchInts(b, "FLEETSH_BENCH_FANOUT", "64,256")
-	repeat := sshdBenchInts(b, "FLEETSH_BENCH_REPEAT", "3")[0]
+	ns := benchInts(b, "FLEETSH_BENCH_N", "50,200")
+	fanouts := benchInts(b, "FLEETSH_BENCH_FANOUT", "64,256")
+	repeat := benchInts(b, "FLEETSH_BENCH_REPEAT", "3")[0]
 	tools := sshdBenchTools
 	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
 		tools = strings.Split(v, ",")
@@ -279,27 +279,11 @@ func (sb *sshdBench) drain(d time.Duration) bool {
 // seconds: /proc/stat's first line without idle and iowait (guest time is
 // already in user).
 func sshdBenchBusy(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/stat")
+	busy, err := machineBusy()
 	if err != nil {
 		b.Fatal(err)
 	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		b.Fatalf("/proc/stat: unexpected %q", line)
-	}
-	var ticks int64
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		if i == 3 || i == 4 {
-			continue
-		}
-		x, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			b.Fatalf("/proc/stat: %v", err)
-		}
-		ticks += x
-	}
-	return float64(ticks) / 100 // USER_HZ
+	return busy
 }
 
 // sshdBenchProcCPU is sshd's CPU time so far, in seconds: the listener's
@@ -353,21 +337,6 @@ func sshdBenchTail(s string) string {
 		s = "..." + s[len(s)-300:]
 	}
 	return s
-}
-
-// sshdBenchInts reads a comma list of positive integers from the
-// environment variable name, def when it is unset.
-func sshdBenchInts(b *testing.B, name, def string) []int {
-	v := cmp.Or(os.Getenv(name), def)
-	var out []int
-	for _, s := range strings.Split(v, ",") {
-		x, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || x <= 0 {
-			b.Fatalf("%s=%q: want a comma list of positive integers", name, v)
-		}
-		out = append(out, x)
-	}
-	return out
 }
 
 // sshdBenchReport logs the medians of recs per case, N and tool, and the
