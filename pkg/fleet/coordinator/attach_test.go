@@ -123,6 +123,13 @@ func TestStatusNamesStream(t *testing.T) {
 	}
 	s := a.shard()
 	a.send(s, start(0), line("x", 0))
+	// Ack the first batch at once: the stream is live, and stays live
+	// while nothing is unacked, however slow the checks below run.
+	m, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackBatch(t, nc, &protocol.Reorder[*protocol.EventBatch]{}, m, testUser, "jmute", "jmute")
 	state := func(stream string) string {
 		r := jobsRequest(t, nc, testUser, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: "jmute", Brief: true, Stream: stream})
 		if len(r.Jobs) != 1 {
@@ -145,16 +152,18 @@ func TestStatusNamesStream(t *testing.T) {
 		}
 	}
 	waitState(protocol.StreamLive)
+	// The next batch is never acked, and the one after waits for its
+	// credit: past DetachAfter (and the 1 s watch) the coordinator drops
+	// the stream and says so.
+	a.send(s, line("y", 0))
 	if _, err := sub.NextMsg(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// The next batch waits for credit: past DetachAfter (and the 1 s
-	// watch) the coordinator drops the stream and says so.
-	a.send(s, line("y", 0))
+	a.send(s, line("z", 0))
 	waitState(protocol.StreamGone)
 	// The reader gets its stream back by attaching from what it has.
 	a.send(s, exit(0, 0))
-	if got := strings.Join(attachFrom(t, nc, "jmute", "again", 1), " "); got != "1:stdout x,stdout y,end" {
+	if got := strings.Join(attachFrom(t, nc, "jmute", "again", 1), " "); got != "1:stdout x,stdout y,stdout z,end" {
 		t.Errorf("attach from 1 after the detach: %q", got)
 	}
 }
