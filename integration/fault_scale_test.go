@@ -37,7 +37,7 @@ func (u usage) String() string {
 }
 
 // procUsage reads a live process's usage from /proc.
-func procUsage(t *testing.T, pid int) usage {
+func procUsage(t testing.TB, pid int) usage {
 	t.Helper()
 	var u usage
 	var err error
@@ -103,7 +103,7 @@ func runPeak(cmd *exec.Cmd) (error, int64) {
 }
 
 // selfUsage is the test process's own usage.
-func selfUsage(t *testing.T) usage {
+func selfUsage(t testing.TB) usage {
 	t.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
