@@ -33,16 +33,7 @@ case ${1:-} in
   *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
 esac
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
 if [[ ${FLEETSH_BENCH_FULL:-0} == 1 ]]; then
   export FLEETSH_BENCH_N=${FLEETSH_BENCH_N:-10000,100000}
 fi
-out=${FLEETSH_BENCH_OUT:-$root/bench/results/exec.jsonl}
-case $out in /*) ;; *) out=$root/$out ;; esac
-export FLEETSH_BENCH_OUT=$out
-mkdir -p "$(dirname "$out")"
-: >"$out"
-
-(cd integration && go test -v -run '^$' -bench '^BenchmarkExec$' -benchtime 1x -timeout 0 .)
-go run ./bench/plot -table -svg "${out%.jsonl}.svg" -ref "bare spawn" "$out"
+exec "$(dirname "$0")/../scenario.sh" exec BenchmarkExec -ref "bare spawn"
