@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,11 +49,16 @@ import (
 //	FLEETSH_BENCH_CASES           identical, distinct or both (a comma list)
 //	FLEETSH_BENCH_CLUSH           unset: clush in the first run only (it
 //	                              needs minutes for 10 million lines); 1:
-//	                              in every run; 0: no local (-R exec) runs
+//	                              in every run; 0: never
 //	FLEETSH_BENCH_TOOLS           comma list of fleet, exec (csub -R exec)
 //	                              and clush
 //	FLEETSH_BENCH_PROFILES=DIR    each csub writes CPU and heap profiles
 //	                              there (CASE-TOOL-RUN.cpu.pprof, .mem.pprof)
+
+// clushTimeout bounds a clush run of the output scenario, which can take
+// longer than a bench lock may be held: a run killed at it is recorded,
+// not OK, its wall time a lower bound.
+const clushTimeout = 7 * time.Minute
 
 // outputCase is one case of the output scenario.
 type outputCase struct {
@@ -188,6 +194,10 @@ type outputRun struct {
 	cmd  *exec.Cmd
 	// fleet is the fleet the command goes through, nil for local runs.
 	fleet *testFleet
+	// stop, when set, cancels the context of cmd (exec.CommandContext):
+	// it is called timeout after the run starts, and when it ends.
+	stop    context.CancelFunc
+	timeout time.Duration
 }
 
 // runOutput runs r on c's nodes and returns its record.
@@ -204,6 +214,10 @@ func runOutput(tb testing.TB, r outputRun, c outputCase, run int) benchrec.Recor
 	if r.fleet != nil {
 		before = fleetUsage(tb, r.fleet)
 		selfBefore = selfUsage(tb)
+	}
+	if r.stop != nil {
+		defer time.AfterFunc(r.timeout, r.stop).Stop()
+		defer r.stop()
 	}
 	began := time.Now()
 	err, peakKB := runPeak(r.cmd)
@@ -229,6 +243,8 @@ func runOutput(tb testing.TB, r outputRun, c outputCase, run int) benchrec.Recor
 	rec.Extra["output_mib"] = float64(check.bytes) / (1 << 20)
 	rec.Extra["output_lines"] = float64(check.lines)
 	switch {
+	case err != nil && r.timeout > 0 && rec.WallS >= r.timeout.Seconds():
+		rec.Note = fmt.Sprintf("killed at its timeout, %v: %d lines of output by then", r.timeout, check.lines)
 	case err != nil:
 		rec.Note = fmt.Sprintf("%v: %s", err, strings.TrimSpace(lastLine(stderr.String())))
 	case strings.HasPrefix(r.tool, "csub") || r.fleet != nil:
@@ -268,10 +284,12 @@ func BenchmarkOutput(b *testing.B) {
 	repeat := benchRepeat(b)
 	out := benchResults(b, "output")
 	on := benchTools(b, "fleet", "exec", "clush")
-	local := os.Getenv("FLEETSH_BENCH_CLUSH") != "0"
 	// clush needs minutes for the distinct case's 10 million lines: once
-	// by default, every run with FLEETSH_BENCH_CLUSH=1.
-	clushAt := func(run int) bool { return local && (run == 1 || os.Getenv("FLEETSH_BENCH_CLUSH") == "1") }
+	// by default, every run with FLEETSH_BENCH_CLUSH=1, never with 0.
+	clushAt := func(run int) bool {
+		v := os.Getenv("FLEETSH_BENCH_CLUSH")
+		return v == "1" || (v == "" && run == 1)
+	}
 	if _, err := exec.LookPath("clush"); err != nil {
 		on["clush"] = false
 		b.Logf("no clush: %v", err)
@@ -309,14 +327,15 @@ func BenchmarkOutput(b *testing.B) {
 						cmd: csubCmd(b, append(f.csubEnv(), prof("fleet")...), "--fleet", f.natsURL, "-w", nodes, "-f", strconv.Itoa(execFanout), "-b",
 							maxOut, "-O", "ssh_config="+sim.Env.ConfigPath, "--summary", c.fleetCmd)})
 				}
-				if c.localCmd != "" && local && on["exec"] {
+				if c.localCmd != "" && on["exec"] {
 					runs = append(runs, outputRun{tool: "csub -R exec", cmd: csubCmd(b, prof("exec"), "-R", "exec", "-w", nodes,
 						"-f", strconv.Itoa(execFanout), "-b", maxOut, "--summary", c.localCmd)})
 				}
 				if c.localCmd != "" && clushAt(run) && on["clush"] {
-					cmd := exec.Command("clush", "-R", "exec", "-w", nodes, "-f", strconv.Itoa(execFanout), "-b", c.localCmd)
+					ctx, cancel := context.WithCancel(context.Background())
+					cmd := exec.CommandContext(ctx, "clush", "-R", "exec", "-w", nodes, "-f", strconv.Itoa(execFanout), "-b", c.localCmd)
 					cmd.Env = append(os.Environ(), "CLUSTERSHELL_CFGDIR="+b.TempDir())
-					runs = append(runs, outputRun{tool: "clush -R exec", cmd: cmd})
+					runs = append(runs, outputRun{tool: "clush -R exec", cmd: cmd, stop: cancel, timeout: clushTimeout})
 				}
 				for _, r := range runs {
 					rec := runOutput(b, r, c, run)

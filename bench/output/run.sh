@@ -21,8 +21,8 @@
 # is truncated first), FLEETSH_BENCH_OUTPUT_SMALL=1 (500 nodes x 100 lines
 # and 5 nodes x 20 000 lines), FLEETSH_BENCH_CASES (identical, distinct:
 # a comma list), FLEETSH_BENCH_CLUSH (unset: clush in the first run only;
-# 1: in every run; 0: no local runs), FLEETSH_BENCH_TOOLS (comma list of
-# fleet, exec, clush), FLEETSH_BENCH_PROFILES=DIR (each csub writes CPU
+# 1: in every run; 0: never), FLEETSH_BENCH_TOOLS (comma list of fleet,
+# exec, clush), FLEETSH_BENCH_PROFILES=DIR (each csub writes CPU
 # and heap profiles there: CASE-TOOL-RUN.cpu.pprof and .mem.pprof; read
 # them with go tool pprof).
 #
