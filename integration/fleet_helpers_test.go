@@ -35,7 +35,8 @@ var (
 	buildErr  error
 )
 
-// binaries builds coordinator, agent and csub once per test run.
+// binaries builds coordinator, agent, csub and the exec bench's
+// barespawn once per test run.
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -43,7 +44,8 @@ func binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir, "../cmd/coordinator", "../cmd/agent", "../cmd/csub")
+		cmd := exec.Command("go", "build", "-o", binDir, "../cmd/coordinator", "../cmd/agent", "../cmd/csub",
+			"../bench/exec/barespawn")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

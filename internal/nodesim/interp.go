@@ -41,8 +41,15 @@ type simple struct {
 // (see the package documentation). It writes to stdout and stderr,
 // reads stdin (cat) and returns the exit status of the last command run.
 // It stops early, with 141, when a write fails (the client is gone) and,
-// with 143, when ctx is cancelled.
+// with 143, when ctx is cancelled. It runs as no user: whoami and
+// nodelines fail; RunAs gives them one.
 func Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunAs(ctx, "", command, stdin, stdout, stderr)
+}
+
+// RunAs is Run for a command run by user, the name the SSH client logged
+// in as, which whoami prints and nodelines prefixes its lines with.
+func RunAs(ctx context.Context, user, command string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out, errw := bufio.NewWriterSize(stdout, 32<<10), bufio.NewWriterSize(stderr, 4<<10)
 	list, err := parse(command)
 	if err != nil {
@@ -56,7 +63,7 @@ func Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io
 			continue
 		}
 		var exit bool
-		status, exit = run(ctx, c, stdin, out, errw)
+		status, exit = run(ctx, user, c, stdin, out, errw)
 		if ferr := errors.Join(out.Flush(), errw.Flush()); ferr != nil && !exit {
 			return statusPipe
 		}
@@ -69,7 +76,7 @@ func Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io
 
 // run runs one simple command; exit reports that the list must stop
 // (exit, a failed write, a cancelled session).
-func run(ctx context.Context, c simple, stdin io.Reader, out, errw *bufio.Writer) (status int, exit bool) {
+func run(ctx context.Context, user string, c simple, stdin io.Reader, out, errw *bufio.Writer) (status int, exit bool) {
 	streams := map[string]io.Writer{"": out, "1": out, "2": errw, "null": io.Discard}
 	var o, e io.Writer = streams[c.stdout], errw
 	if c.stderr != "" {
@@ -78,7 +85,7 @@ func run(ctx context.Context, c simple, stdin io.Reader, out, errw *bufio.Writer
 	if len(c.args) == 0 {
 		return 0, false
 	}
-	status, err := builtin(ctx, c.args, stdin, o, e)
+	status, err := builtin(ctx, user, c.args, stdin, o, e)
 	switch {
 	case errors.Is(err, errExit):
 		return status, true
@@ -93,9 +100,9 @@ func run(ctx context.Context, c simple, stdin io.Reader, out, errw *bufio.Writer
 // errExit stops the list: the exit built-in ran.
 var errExit = errors.New("exit")
 
-// builtin runs the command args names; err is errExit for exit and a
-// write error when the output could not be written.
-func builtin(ctx context.Context, args []string, stdin io.Reader, out, errw io.Writer) (int, error) {
+// builtin runs the command args names, for user; err is errExit for
+// exit and a write error when the output could not be written.
+func builtin(ctx context.Context, user string, args []string, stdin io.Reader, out, errw io.Writer) (int, error) {
 	usage := func(msg string) (int, error) {
 		_, err := fmt.Fprintf(errw, "nodesim: %s: %s\n", args[0], msg)
 		return statusSyntax, err
@@ -103,6 +110,14 @@ func builtin(ctx context.Context, args []string, stdin io.Reader, out, errw io.W
 	num := func(i int) (int64, bool) {
 		n, err := strconv.ParseInt(args[i], 10, 64)
 		return n, err == nil
+	}
+	// countText parses "N [TEXT]": the arguments of lines and nodelines.
+	countText := func() (n int64, text string, ok bool) {
+		if len(args) < 2 {
+			return 0, "", false
+		}
+		n, ok = num(1)
+		return n, strings.Join(args[2:], " "), ok
 	}
 	switch args[0] {
 	case "true", ":":
@@ -163,20 +178,43 @@ func builtin(ctx context.Context, args []string, stdin io.Reader, out, errw io.W
 		}
 		return 0, nil
 	case "lines":
-		n, ok := int64(0), len(args) >= 2
-		if ok {
-			n, ok = num(1)
-		}
+		n, text, ok := countText()
 		if !ok {
 			return usage("want N [TEXT]")
 		}
-		text := "y"
-		if len(args) > 2 {
-			text = strings.Join(args[2:], " ")
+		if len(args) == 2 {
+			text = "y"
 		}
 		line := text + "\n"
 		for range n {
 			if _, err := io.WriteString(out, line); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	case "whoami":
+		if user == "" {
+			return usage("no user")
+		}
+		_, err := io.WriteString(out, user+"\n")
+		return 0, err
+	case "nodelines":
+		n, tail, ok := countText()
+		if !ok {
+			return usage("want N [TEXT]")
+		}
+		if user == "" {
+			return usage("no user")
+		}
+		if len(args) > 2 {
+			tail = " " + tail
+		}
+		b := []byte(user + " ")
+		prefix := len(b)
+		for i := range n {
+			b = strconv.AppendInt(b[:prefix], i+1, 10)
+			b = append(append(b, tail...), '\n')
+			if _, err := out.Write(b); err != nil {
 				return 0, err
 			}
 		}

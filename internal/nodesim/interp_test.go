@@ -38,9 +38,30 @@ func TestRun(t *testing.T) {
 		{cmd: "echo 'open", err: "nodesim: syntax error: unterminated '\n", status: 2},
 		{cmd: "&& true", err: "nodesim: syntax error: \"&&\" with no command before it\n", status: 2},
 		{cmd: "seq x", err: "nodesim: seq: want LAST or FIRST LAST\n", status: 2},
+		{cmd: "whoami", err: "nodesim: whoami: no user\n", status: 2},
+		{cmd: "nodelines 2", err: "nodesim: nodelines: no user\n", status: 2},
 	} {
 		var out, errb bytes.Buffer
 		status := Run(context.Background(), c.cmd, strings.NewReader(c.stdin), &out, &errb)
+		if status != c.status || out.String() != c.out || errb.String() != c.err {
+			t.Errorf("%q: status %d stdout %q stderr %q, want %d %q %q", c.cmd, status, out.String(), errb.String(), c.status, c.out, c.err)
+		}
+	}
+}
+
+func TestRunAs(t *testing.T) {
+	for _, c := range []struct {
+		cmd, out, err string
+		status        int
+	}{
+		{cmd: "whoami", out: "n7\n"},
+		{cmd: "nodelines 3", out: "n7 1\nn7 2\nn7 3\n"},
+		{cmd: "nodelines 2 a  b", out: "n7 1 a b\nn7 2 a b\n"},
+		{cmd: "nodelines 0"},
+		{cmd: "nodelines", err: "nodesim: nodelines: want N [TEXT]\n", status: 2},
+	} {
+		var out, errb bytes.Buffer
+		status := RunAs(context.Background(), "n7", c.cmd, nil, &out, &errb)
 		if status != c.status || out.String() != c.out || errb.String() != c.err {
 			t.Errorf("%q: status %d stdout %q stderr %q, want %d %q %q", c.cmd, status, out.String(), errb.String(), c.status, c.out, c.err)
 		}

@@ -13,8 +13,11 @@
 //     forking: true, false, ":", exit N, echo [-n] ARGS, sleep S,
 //     seq [FIRST] LAST, lines N [TEXT] (N lines of TEXT, "y" by default,
 //     as yes prints), bytes N (N bytes, lines of 63 'x'), cat (stdin to
-//     stdout), joined by ";", newlines, "&&", "||", with sh's quotes and
-//     the redirections >&2, 2>&1 and >/dev/null. Anything else prints
+//     stdout), whoami (the user the client logged in as), nodelines N
+//     [TEXT] (N lines "USER I TEXT", I from 1 to N, " TEXT" left out
+//     when not given: lines that differ from node to node, see below),
+//     joined by ";", newlines, "&&", "||", with sh's quotes and the
+//     redirections >&2, 2>&1 and >/dev/null. Anything else prints
 //     "nodesim: unknown command: NAME" on stderr and exits 127.
 //   - refuse: a port with nothing listening (connection refused). The port
 //     is bound but not listening for the Sim's life, so no other socket
@@ -34,6 +37,14 @@
 // of each failing class and 80 are ok: n[1-10000] is 5 % refuse, 5 %
 // hang, 5 % authfail, 5 % midclose and 80 % ok. Names are matched as
 // written (use lower case, as OpenSSH lowercases the name it matches).
+//
+// One server plays every ok node, and SSH does not tell a server which
+// name the client dialled: a command learns which node it runs on through
+// the user it runs as. LoginAsNode adds, for each name given, a Host block
+// that sets User to the name, so "ssh -F config ok7 whoami" prints "ok7"
+// and "nodelines 3" prints "ok7 1", "ok7 2", "ok7 3": each node's output
+// is its own, as a gathering client (clush -b) must see it. A client that
+// sets the user itself (ssh -l, csub -l) overrides the config's User.
 //
 // The servers share the sshtest machinery: x/crypto/ssh key exchange and
 // authentication, a few goroutines per connection and no process per
@@ -185,6 +196,21 @@ func start(tb testing.TB, cfg Config) (*Sim, error) {
 	return s, nil
 }
 
+// LoginAsNode makes the ssh_config log in to each of names as the user
+// of that name, so that whoami and nodelines on a node print its name.
+// It adds one Host block per name (ahead of the others, where the first
+// User read wins): it is meant for tens to thousands of names.
+func (s *Sim) LoginAsNode(names ...string) error {
+	lines := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		lines = append(lines, "Host "+n, "    User "+n)
+	}
+	if err := s.Env.AddConfig(lines...); err != nil {
+		return fmt.Errorf("nodesim: %w", err)
+	}
+	return nil
+}
+
 // Stats returns the counters of each server (refuse has none: the
 // kernel refuses).
 func (s *Sim) Stats() map[Behaviour]sshtest.Stats {
@@ -227,16 +253,16 @@ func reservePort() (fd, port int, err error) {
 	return -1, 0, fmt.Errorf("nodesim: refused port: %w", err)
 }
 
-// okExec runs a command with Run.
+// okExec runs a command with RunAs, as the session's user.
 func okExec(ctx context.Context, x *sshtest.ExecRequest) (int, error) {
-	return Run(ctx, x.Command, x.Stdin, x.Stdout, x.Stderr), nil
+	return RunAs(ctx, x.User, x.Command, x.Stdin, x.Stdout, x.Stderr), nil
 }
 
-// midcloseExec runs a command with Run, its output cut after lines
+// midcloseExec runs a command with RunAs, its output cut after lines
 // lines, and drops the connection.
 func midcloseExec(lines int) sshtest.ExecFunc {
 	return func(ctx context.Context, x *sshtest.ExecRequest) (int, error) {
-		Run(ctx, x.Command, x.Stdin, &cutWriter{w: x.Stdout, lines: lines}, x.Stderr)
+		RunAs(ctx, x.User, x.Command, x.Stdin, &cutWriter{w: x.Stdout, lines: lines}, x.Stderr)
 		return 0, sshtest.ErrDrop
 	}
 }

@@ -133,6 +133,29 @@ func TestSimUnknownCommand(t *testing.T) {
 	}
 }
 
+// TestLoginAsNode checks that nodes named with LoginAsNode each print
+// their own name and lines, through ssh, and other nodes log in as the
+// client's user.
+func TestLoginAsNode(t *testing.T) {
+	sim := nodesim.Start(t, nodesim.Config{})
+	if err := sim.LoginAsNode("ok1", "ok2"); err != nil {
+		t.Fatal(err)
+	}
+	task := newTask(t)
+	_, err := task.Run("whoami; nodelines 2 x", engine.Options{Nodes: nodeset.MustParse("ok[1-3]"),
+		Driver: &ssh.Driver{Config: sim.Env.ConfigPath, Home: t.TempDir(), User: "someone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, want := range map[string]string{"ok1": "ok1\nok1 1 x\nok1 2 x", "ok2": "ok2\nok2 1 x\nok2 2 x",
+		"ok3": "someone\nsomeone 1 x\nsomeone 2 x"} {
+		if got := string(task.NodeBuffer(n)); got != want {
+			rc, _ := task.NodeRetcode(n)
+			t.Errorf("%s: stdout %q (rc %d, stderr %q), want %q", n, got, rc, task.NodeError(n), want)
+		}
+	}
+}
+
 // BenchmarkSim runs `seq 10` on 2 000 simulated ok nodes through the
 // engine and the native ssh driver (client and simulator share the
 // machine's cores):

@@ -21,6 +21,8 @@ type ExecFunc func(ctx context.Context, x *ExecRequest) (status int, err error)
 type ExecRequest struct {
 	// Command is the exec request's command line, as sent.
 	Command string
+	// User is the name the client authenticated as.
+	User string
 	// Stdin reads what the client sends on the channel.
 	Stdin io.Reader
 	// Stdout and Stderr write the channel's data and extended data.
@@ -41,7 +43,7 @@ func (c signalCause) Error() string { return "signal " + c.name }
 // finishExec does: EOF, exit status (or the signal the client sent),
 // close. With ErrDrop it closes conn instead.
 func (s *Server) runInProcess(ctx context.Context, conn ssh.Conn, ch ssh.Channel, command string, leave func()) {
-	status, err := s.cfg.Exec(ctx, &ExecRequest{Command: command, Stdin: ch, Stdout: ch, Stderr: ch.Stderr()})
+	status, err := s.cfg.Exec(ctx, &ExecRequest{Command: command, User: conn.User(), Stdin: ch, Stdout: ch, Stderr: ch.Stderr()})
 	leave()
 	if errors.Is(err, ErrDrop) {
 		_ = conn.Close()

@@ -13,10 +13,13 @@ import (
 )
 
 // echoExec is an ExecFunc: "drop" prints a line and drops the
-// connection, "wait" blocks until cancelled, anything else is copied to
-// stdout with stdin and exits 4.
+// connection, "wait" blocks until cancelled, "user" prints the login
+// name, anything else is copied to stdout with stdin and exits 4.
 func echoExec(ctx context.Context, x *ExecRequest) (int, error) {
 	switch x.Command {
+	case "user":
+		_, _ = io.WriteString(x.Stdout, x.User)
+		return 0, nil
 	case "drop":
 		_, _ = io.WriteString(x.Stdout, "partial\n")
 		return 0, ErrDrop
@@ -47,6 +50,15 @@ func TestExecInProcess(t *testing.T) {
 		t.Fatalf("stdout %q", out.String())
 	}
 
+	// The command knows who logged in.
+	sess, err = c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sess.Output("user"); err != nil || string(got) != "test" {
+		t.Fatalf("user: %q, %v; want the login name %q", got, err, "test")
+	}
+
 	// A signal ends the command and is reported as its end.
 	sess, err = c.NewSession()
 	if err != nil {
@@ -75,8 +87,8 @@ func TestExecInProcess(t *testing.T) {
 	if err := sess.Shell(); err == nil {
 		t.Fatal("shell accepted by an in-process server")
 	}
-	if st := s.Stats(); st.Execs != 2 {
-		t.Fatalf("stats %+v, want 2 execs", st)
+	if st := s.Stats(); st.Execs != 3 {
+		t.Fatalf("stats %+v, want 3 execs", st)
 	}
 }
 
