@@ -153,11 +153,6 @@ func inProcessCPURun(b *testing.B, n int) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndexByte(s, '\n')+1:]
-}
-
 // bareCPURun runs bench/sim/bareloop on n ok nodes of a simulator and
 // logs its wall time and CPU per node; with profDir, its CPU profile goes
 // to profDir/bare.pprof.

@@ -42,96 +42,6 @@ const execFanout = 64
 // takes it nearly 4 minutes.
 const clushMaxN = 10000
 
-// benchSizes reads FLEETSH_BENCH_N, a comma list of node counts, or
-// returns def's.
-func benchSizes(tb testing.TB, def string) []int {
-	tb.Helper()
-	s := os.Getenv("FLEETSH_BENCH_N")
-	if s == "" {
-		s = def
-	}
-	var sizes []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			tb.Fatalf("FLEETSH_BENCH_N=%q: %q is not a node count", s, f)
-		}
-		sizes = append(sizes, n)
-	}
-	return sizes
-}
-
-// benchRepeat reads FLEETSH_BENCH_REPEAT, the runs per point (3 by
-// default).
-func benchRepeat(tb testing.TB) int {
-	tb.Helper()
-	s := os.Getenv("FLEETSH_BENCH_REPEAT")
-	if s == "" {
-		return 3
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		tb.Fatalf("FLEETSH_BENCH_REPEAT=%q: want a count of runs", s)
-	}
-	return n
-}
-
-// benchResults is the results file records are appended to:
-// FLEETSH_BENCH_OUT, or bench/results/SCENARIO.jsonl in the repository.
-// Its directory is made if need be.
-func benchResults(tb testing.TB, scenario string) string {
-	tb.Helper()
-	path := os.Getenv("FLEETSH_BENCH_OUT")
-	if path == "" {
-		// Tests run in the package's directory, integration/.
-		path = filepath.Join("..", "bench", "results", scenario+".jsonl")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	return path
-}
-
-// benchTools reads FLEETSH_BENCH_TOOLS, a comma list of the keys of
-// known, or returns all of known.
-func benchTools(tb testing.TB, known ...string) map[string]bool {
-	tb.Helper()
-	on := map[string]bool{}
-	s := os.Getenv("FLEETSH_BENCH_TOOLS")
-	if s == "" {
-		for _, k := range known {
-			on[k] = true
-		}
-		return on
-	}
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if !slices.Contains(known, f) {
-			tb.Fatalf("FLEETSH_BENCH_TOOLS=%q: %q is none of %v", s, f, known)
-		}
-		on[f] = true
-	}
-	return on
-}
-
-// loadAvg is the machine's load average over the last minute, -1 when
-// it cannot be read.
-func loadAvg() float64 {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return -1
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
-		return -1
-	}
-	return v
-}
-
 // execTool is a tool of the exec scenario: the command it runs on n
 // nodes, and what its output says of how many nodes it accounted for.
 type execTool struct {
@@ -182,12 +92,6 @@ func csubAccounted(n int, stderr string) string {
 		return "csub summary: " + strings.TrimSpace(lastLine(stderr))
 	}
 	return ""
-}
-
-// lastLine is s's last non-empty line.
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
 // runExecTool runs tool once on n nodes and returns its record.

@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,4 +59,80 @@ func machineBusy() (float64, error) {
 	}
 	// USER_HZ is 100 on Linux, as procUsage reads it.
 	return float64(ticks) / 100, nil
+}
+
+// benchSizes reads FLEETSH_BENCH_N, a comma list of node counts, or
+// returns def's.
+func benchSizes(tb testing.TB, def string) []int {
+	tb.Helper()
+	return benchInts(tb, "FLEETSH_BENCH_N", def)
+}
+
+// benchRepeat reads FLEETSH_BENCH_REPEAT, the runs per point (3 by
+// default).
+func benchRepeat(tb testing.TB) int {
+	tb.Helper()
+	return benchInts(tb, "FLEETSH_BENCH_REPEAT", "3")[0]
+}
+
+// benchResults is the results file records are appended to:
+// FLEETSH_BENCH_OUT, or bench/results/SCENARIO.jsonl in the repository.
+// Its directory is made if need be.
+func benchResults(tb testing.TB, scenario string) string {
+	tb.Helper()
+	path := os.Getenv("FLEETSH_BENCH_OUT")
+	if path == "" {
+		// Tests run in the package's directory, integration/.
+		path = filepath.Join("..", "bench", "results", scenario+".jsonl")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// benchTools reads FLEETSH_BENCH_TOOLS, a comma list of the keys of
+// known, or returns all of known.
+func benchTools(tb testing.TB, known ...string) map[string]bool {
+	tb.Helper()
+	on := map[string]bool{}
+	s := os.Getenv("FLEETSH_BENCH_TOOLS")
+	if s == "" {
+		for _, k := range known {
+			on[k] = true
+		}
+		return on
+	}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(known, f) {
+			tb.Fatalf("FLEETSH_BENCH_TOOLS=%q: %q is none of %v", s, f, known)
+		}
+		on[f] = true
+	}
+	return on
+}
+
+// loadAvg is the machine's load average over the last minute, -1 when
+// it cannot be read.
+func loadAvg() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// lastLine is s's last non-empty line.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }

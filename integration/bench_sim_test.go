@@ -64,7 +64,7 @@ var simTools = []string{simFleet4, simFleet8, simInProc, simBare}
 // fleet, default 10000), FLEETSH_BENCH_FANOUT (default 256).
 func BenchmarkSim(b *testing.B) {
 	sizes := benchInts(b, "FLEETSH_BENCH_N", "1000,10000")
-	repeat := benchInts(b, "FLEETSH_BENCH_REPEAT", "3")[0]
+	repeat := benchRepeat(b)
 	eightFrom := benchInts(b, "FLEETSH_BENCH_SIM_8", "10000")[0]
 	fanout := benchInts(b, "FLEETSH_BENCH_FANOUT", "256")[0]
 	tools := simTools

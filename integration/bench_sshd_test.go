@@ -66,7 +66,7 @@ type sshdBench struct {
 func BenchmarkSSHD(b *testing.B) {
 	ns := benchInts(b, "FLEETSH_BENCH_N", "50,200")
 	fanouts := benchInts(b, "FLEETSH_BENCH_FANOUT", "64,256")
-	repeat := benchInts(b, "FLEETSH_BENCH_REPEAT", "3")[0]
+	repeat := benchRepeat(b)
 	tools := sshdBenchTools
 	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
 		tools = strings.Split(v, ",")
