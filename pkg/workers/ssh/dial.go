@@ -458,6 +458,7 @@ func (r *run) clientConfig(t *target, hs *handshake) (*ssh.ClientConfig, error) 
 		HostKeyCallback:   hostKey,
 		HostKeyAlgorithms: algos,
 		ClientVersion:     "SSH-2.0-fleetsh",
+		Config:            ssh.Config{KeyExchanges: t.KexAlgorithms, Ciphers: t.Ciphers, MACs: t.MACs},
 	}, nil
 }
 

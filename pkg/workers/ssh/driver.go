@@ -16,7 +16,10 @@
 // through the same config), ProxyCommand, ConnectTimeout,
 // StrictHostKeyChecking (yes, no, accept-new; ask is yes, since nothing can
 // be asked), UserKnownHostsFile, GlobalKnownHostsFile, HashKnownHosts,
-// HostKeyAlias and LogLevel. Other keywords are ignored.
+// HostKeyAlias, LogLevel, and KexAlgorithms, Ciphers and MACs (OpenSSH's
+// list syntax: a list, "+list", "-patterns", "^list"; names OpenSSH knows
+// but x/crypto does not implement are left out of what is offered).
+// Other keywords are ignored.
 //
 // # Info keys
 //

@@ -55,6 +55,9 @@ type options struct {
 	IdentitiesOnly        bool
 	IdentityAgent         string
 	LogLevel              logLevel
+	// KexAlgorithms, Ciphers and MACs are what the connection offers;
+	// nil offers x/crypto's defaults.
+	KexAlgorithms, Ciphers, MACs []string
 }
 
 func newOptions() *options { return &options{set: make(map[string]bool), LogLevel: logInfo} }
@@ -73,7 +76,7 @@ func (o *options) once(kw string) bool {
 var cmdlineKeys = []string{
 	"HostName", "Port", "User", "IdentityFile", "ProxyJump", "ProxyCommand", "ConnectTimeout",
 	"StrictHostKeyChecking", "UserKnownHostsFile", "GlobalKnownHostsFile", "HashKnownHosts",
-	"HostKeyAlias", "IdentitiesOnly", "IdentityAgent", "LogLevel",
+	"HostKeyAlias", "IdentitiesOnly", "IdentityAgent", "LogLevel", "KexAlgorithms", "Ciphers", "MACs",
 	"BatchMode", "ForwardAgent=no", "ForwardX11=no", "RequestTTY=no",
 }
 
@@ -231,6 +234,21 @@ func (o *options) apply(kw string, args []string, raw string, cmdline bool) erro
 		if o.once(kw) {
 			o.LogLevel = l
 		}
+	case "kexalgorithms", "ciphers", "macs":
+		list, err := parseAlgorithms(kw, v)
+		if err != nil {
+			return err
+		}
+		if o.once(kw) {
+			switch kw {
+			case "kexalgorithms":
+				o.KexAlgorithms = list
+			case "ciphers":
+				o.Ciphers = list
+			default:
+				o.MACs = list
+			}
+		}
 	case "batchmode":
 		// Always in batch mode: nothing is ever prompted for.
 	case "forwardagent", "forwardx11", "requesttty":
@@ -258,7 +276,7 @@ var stringOptions = map[string]func(*options) *string{
 var knownKeys = []string{
 	"hostname", "port", "user", "identityfile", "proxyjump", "proxycommand", "connecttimeout",
 	"stricthostkeychecking", "userknownhostsfile", "globalknownhostsfile", "hashknownhosts",
-	"hostkeyalias", "identitiesonly", "identityagent", "loglevel",
+	"hostkeyalias", "identitiesonly", "identityagent", "loglevel", "kexalgorithms", "ciphers", "macs",
 }
 
 var errUnsupported = errors.New("unsupported option")
