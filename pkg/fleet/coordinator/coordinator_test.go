@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -118,7 +119,15 @@ func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 	})
 	hello := protocol.Hello{Agent: id, Name: id, Local: true, Capacity: 10}
 	var w protocol.Welcome
-	if err := wire.Request(context.Background(), a.nc, subj.Register(id), protocol.TypeHello, hello, &w); err != nil || w.Error != "" {
+	// On a cluster, the coordinator's subscription reaches this agent's
+	// server a moment after the coordinator started: a real agent retries
+	// its hello until somebody answers, and so does this one (for a while).
+	err = wire.Request(context.Background(), a.nc, subj.Register(id), protocol.TypeHello, hello, &w)
+	for deadline := time.Now().Add(10 * time.Second); errors.Is(err, wire.ErrNoCoordinator) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		err = wire.Request(context.Background(), a.nc, subj.Register(id), protocol.TypeHello, hello, &w)
+	}
+	if err != nil || w.Error != "" {
 		t.Fatalf("register %s: %v %s", id, err, w.Error)
 	}
 	go func() {
