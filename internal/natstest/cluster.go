@@ -282,12 +282,12 @@ func (c *Cluster) Stop() {
 // reconnecting forever, closed at test end.
 func (c *Cluster) Connect(t testing.TB, name string) *nats.Conn {
 	t.Helper()
-	return dial(t, c.URLs(), name)
+	return Dial(t, c.URLs(), name)
 }
 
 // ConnectTo connects a client to server i only at first (it learns the
 // others from it and fails over to them), closed at test end.
 func (c *Cluster) ConnectTo(t testing.TB, i int, name string) *nats.Conn {
 	t.Helper()
-	return dial(t, c.URL(i), name)
+	return Dial(t, c.URL(i), name)
 }

@@ -134,12 +134,12 @@ func (s *Server) Restart(pause time.Duration) {
 // Connect connects a client that reconnects forever, closed at test end.
 func (s *Server) Connect(t testing.TB, name string) *nats.Conn {
 	t.Helper()
-	return dial(t, s.URL(), name)
+	return Dial(t, s.URL(), name)
 }
 
-// dial connects a client to urls that reconnects forever, closed at test
+// Dial connects a client to urls that reconnects forever, closed at test
 // end.
-func dial(t testing.TB, urls, name string) *nats.Conn {
+func Dial(t testing.TB, urls, name string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(urls, nats.Name(name), nats.MaxReconnects(-1),
 		nats.ReconnectWait(50*time.Millisecond))

@@ -61,7 +61,12 @@ type recv struct {
 }
 
 func newCoord(t testing.TB, srv *natstest.Server, subj protocol.Subjects) *coord {
-	c := &coord{t: t, nc: srv.Connect(t, "coordinator"), subj: subj, shards: map[string]*recv{},
+	return newCoordOn(t, srv.Connect(t, "coordinator"), subj)
+}
+
+// newCoordOn plays the coordinator on connection nc.
+func newCoordOn(t testing.TB, nc *nats.Conn, subj protocol.Subjects) *coord {
+	c := &coord{t: t, nc: nc, subj: subj, shards: map[string]*recv{},
 		hbs: make(chan protocol.Heartbeat, 1024)}
 	c.ack.Store(true)
 	sub := func(subject string, f nats.MsgHandler) {
@@ -85,7 +90,28 @@ func newCoord(t testing.TB, srv *natstest.Server, subj protocol.Subjects) *coord
 	if err := c.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	c.nc.SetReconnectHandler(func(*nats.Conn) { c.resync() })
 	return c
+}
+
+// resync does what the coordinator does at its reconnection to NATS: it
+// acks again what each unfinished shard delivered and asks for what
+// follows (an agent that reconnected first resent its batches while
+// nobody listened).
+func (c *coord) resync() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.shards {
+		if r.summary != nil || len(r.batches) == 0 {
+			continue
+		}
+		b := r.batches[0]
+		d := r.reorder.Delivered()
+		if c.ack.Load() {
+			c.control(b.Agent, protocol.Control{Kind: protocol.ControlAck, Job: b.Job, Shard: b.Shard, Attempt: b.Attempt, Seq: d})
+		}
+		c.control(b.Agent, protocol.Control{Kind: protocol.ControlRetransmit, Job: b.Job, Shard: b.Shard, Attempt: b.Attempt, Seq: d + 1})
+	}
 }
 
 // welcome answers registrations.

@@ -8,22 +8,38 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/tcpproxy"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // An agent cut from NATS runs its started commands to their end (it starts
-// no new one: startGate): their events go to its spool (past a tiny memory bound, to disk), nothing waits for the
-// coordinator. Once NATS is back every stream resumes at once, although
-// no ack is ever overdue here (ResendAfter is an hour): what was in
-// flight goes again on the reconnection, the rest after it, then the
-// summary; every line arrives, in order, and the spill files go.
+// no new one: startGate): their events go to its spool (past a tiny memory
+// bound, to disk), nothing waits for the coordinator. Here the agent
+// comes back first and resends what was in flight while the coordinator
+// cannot hear it yet (its connection crosses a stalled proxy): the
+// coordinator, once back, asks for what follows what it merged, although
+// no ack is ever overdue (ResendAfter is an hour); every line arrives, in
+// order, then the summary, and the spill files go.
 func TestOutageSpillsAndResumes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv, c, a := fleet(t, Config{MaxBuffered: 16 << 10, SpillDir: dir, ResendAfter: time.Hour})
+	cfg := Config{MaxBuffered: 16 << 10, SpillDir: dir, ResendAfter: time.Hour}
+	srv := natstest.Start(t, 0)
+	proxy, err := tcpproxy.Start("127.0.0.1:" + strconv.Itoa(srv.Port()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	c := newCoordOn(t, natstest.Dial(t, "nats://"+proxy.Addr(), "coordinator"), cfg.Subjects)
+	c.welcome(protocol.Welcome{Heartbeat: 200 * time.Millisecond})
+	a, _, _ := testAgent(t, srv, cfg)
+	waitRegistered(t, c, a)
 	const lines = 40000
 	nodes := []string{"o1", "o2", "o3"}
 	sh := shardOf("outage", nodes, protocol.JobSpec{Command: "sleep 0.3; seq 1 " + strconv.Itoa(lines)})
+	// A window the batches resent to nobody fill: the flusher then waits
+	// for acks, and the summary with it.
+	sh.Window = 2
 	if rep := c.submit(a, sh); !rep.Accepted {
 		t.Fatal(rep.Error)
 	}
@@ -39,7 +55,11 @@ func TestOutageSpillsAndResumes(t *testing.T) {
 		defer s.gate.mu.Unlock()
 		return s.gate.open >= uint64(len(nodes))
 	})
+	a.mu.Lock()
+	resumed := a.resumed
+	a.mu.Unlock()
 	natstest.Restart(t, srv.Port(), 0, func() {
+		proxy.Stall()
 		srv.Stop()
 		// Every command ends while nobody can hear the agent.
 		waitFor(t, time.Minute, func() bool {
@@ -53,6 +73,12 @@ func TestOutageSpillsAndResumes(t *testing.T) {
 		}
 		return err
 	})
+	select {
+	case <-resumed: // the agent resent its in-flight batches to nobody
+	case <-time.After(time.Minute): // a hang catcher
+		t.Fatal("the agent did not reconnect")
+	}
+	proxy.Resume()
 	if s.spool.spilledBytes() == 0 {
 		t.Error("nothing spilled past a 16 KiB memory bound")
 	}

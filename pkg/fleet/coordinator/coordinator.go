@@ -335,6 +335,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.reconnected = time.Now()
 		c.mu.Unlock()
 		c.log.Info("coordinator reconnected to nats", "url", nc.ConnectedUrlRedacted())
+		c.resync()
 	})
 	defer c.nc.SetReconnectHandler(prev)
 	c.resume(resumed)

@@ -92,3 +92,50 @@ func TestStuckShardGivenUp(t *testing.T) {
 		}
 	}
 }
+
+// What an agent sent while the coordinator was cut from NATS is lost (the
+// server had no subscription for it), and an agent whose window is full
+// sends nothing more: at its reconnection the coordinator acks again what
+// it merged and asks each live shard's agent for what follows, without
+// waiting for the agent's stale-ack timer.
+func TestReconnectionAsksForWhatFollows(t *testing.T) {
+	srv, co := startCoordinator(t, Config{})
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, protocol.JobSpec{ID: "jre", Nodes: "n[1-2]", Command: "true"})
+	s := a.shard()
+	a.waitAck(s, a.send(s, start(0, 1)))
+	// Batch 2 "went" during the outage: never published.
+	a.seqMu.Lock()
+	a.seq[s.Key()]++
+	a.seqMu.Unlock()
+	if err := co.nc.ForceReconnect(); err != nil {
+		t.Fatal(err)
+	}
+	var acked, asked bool
+	for timeout := time.After(30 * time.Second); !acked || !asked; { // a hang catcher
+		select {
+		case c := <-a.ctl:
+			switch {
+			case c.Kind == protocol.ControlAck && c.Shard == s.ID && c.Seq == 1:
+				acked = true
+			case c.Kind == protocol.ControlRetransmit && c.Shard == s.ID:
+				if c.Seq != 2 {
+					t.Fatalf("retransmit from %d after the reconnection, want 2", c.Seq)
+				}
+				asked = true
+			}
+		case <-timeout:
+			t.Fatalf("after its reconnection the coordinator acked again: %v, asked for batch 2: %v", acked, asked)
+		}
+	}
+	a.sendSeq(s, 2, exit(0, 0, 1))
+	if r := a.doneEventually(s, 2); !r.OK {
+		t.Fatalf("summary: %+v", r)
+	}
+	res := wait()
+	for _, n := range []string{"n1", "n2"} {
+		if res.states[n] != protocol.StateExited {
+			t.Errorf("%s ended %v, want exited", n, res.states[n])
+		}
+	}
+}
