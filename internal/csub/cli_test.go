@@ -10,9 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,12 +61,7 @@ func TestBadPrefix(t *testing.T) {
 }
 
 func TestFleetUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "nats://" + l.Addr().String()
-	l.Close() // nothing listens there now
+	url := "nats://127.0.0.1:" + strconv.Itoa(testutil.RefusedPort(t))
 	var out, errb testutil.SyncBuffer
 	start := time.Now()
 	rc := runCSub(t, nil, nil, &out, &errb, "--fleet", url, "-w", "n1", "true")
@@ -308,12 +303,8 @@ func TestHelpMatchesClush(t *testing.T) {
 // TestGatherGCPercent checks that csub lowers the collector's GOGC when
 // it gathers output (-b, -L) and leaves it alone otherwise.
 func TestGatherGCPercent(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "nats://" + l.Addr().String()
-	l.Close() // csub stops at the connection: the setting comes before
+	// csub stops at the connection: the setting comes before.
+	url := "nats://127.0.0.1:" + strconv.Itoa(testutil.RefusedPort(t))
 	for _, c := range []struct {
 		opt  string
 		want int

@@ -175,3 +175,26 @@ func HeapInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// RefusedPort returns a loopback TCP port that refuses connections for the
+// whole test: a socket bound there, never listening, holds it. A port
+// found free by listening and closing may be taken a moment later by a
+// server another test starts, and a test expecting "Connection refused"
+// then talks to that server.
+func RefusedPort(t testing.TB) int {
+	t.Helper()
+	// Without SO_REUSEADDR: no other socket may bind the port meanwhile.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("refused port: socket: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("refused port: bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("refused port: getsockname: %v", err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
+}

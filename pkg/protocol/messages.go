@@ -334,8 +334,11 @@ type JobStatus struct {
 	Ended     time.Time     `json:"ended,omitzero"`
 	// Unfinished is the folded set of nodes without a final state.
 	Unfinished string `json:"unfinished,omitempty"`
-	// Truncated says Nodes and Unfinished were left out: with them the
-	// reply would not fit under the NATS server's max_payload.
+	// States is the folded set of nodes in each final state (Finals
+	// counts them).
+	States map[State]string `json:"states,omitempty"`
+	// Truncated says Nodes, Unfinished and States were left out: with
+	// them the reply would not fit under the NATS server's max_payload.
 	Truncated bool `json:"truncated,omitempty"`
 	// Stream answers a status request that named a stream: StreamLive
 	// or StreamGone ("" when the request named none).

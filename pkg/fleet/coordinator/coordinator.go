@@ -635,16 +635,21 @@ func (c *Coordinator) fitReply(r *protocol.JobsReply) {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		return (len(r.Jobs[b].Nodes) + len(r.Jobs[b].Unfinished)) - (len(r.Jobs[a].Nodes) + len(r.Jobs[a].Unfinished))
-	})
+	sets := func(st *protocol.JobStatus) int {
+		n := len(st.Nodes) + len(st.Unfinished)
+		for _, v := range st.States {
+			n += len(v)
+		}
+		return n
+	}
+	slices.SortFunc(idx, func(a, b int) int { return sets(&r.Jobs[b]) - sets(&r.Jobs[a]) })
 	for _, i := range idx {
 		if size <= limit {
 			break
 		}
 		st := &r.Jobs[i]
-		size -= len(st.Nodes) + len(st.Unfinished)
-		st.Nodes, st.Unfinished, st.Truncated = "", "", true
+		size -= sets(st)
+		st.Nodes, st.Unfinished, st.States, st.Truncated = "", "", nil, true
 	}
 	if size > limit && len(r.Jobs) > 1 {
 		// Still too many jobs: keep the newest that fit.

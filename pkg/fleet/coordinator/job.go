@@ -340,12 +340,29 @@ func (j *job) status(brief bool) protocol.JobStatus {
 	}
 	if brief {
 		st.Nodes = ""
-	} else if !st.Done {
+		return st
+	}
+	if !st.Done {
 		un := nodeset.New()
 		for _, i := range j.unended() {
 			_ = un.AddNode(j.nodes[i])
 		}
 		st.Unfinished = un.String()
+	}
+	sets := map[protocol.State]*nodeset.NodeSet{}
+	for i, name := range j.nodes {
+		if fs := j.track.State(uint32(i)); fs != "" {
+			if sets[fs] == nil {
+				sets[fs] = nodeset.New()
+			}
+			_ = sets[fs].AddNode(name)
+		}
+	}
+	if len(sets) > 0 {
+		st.States = make(map[protocol.State]string, len(sets))
+		for fs, ns := range sets {
+			st.States[fs] = ns.String()
+		}
 	}
 	return st
 }

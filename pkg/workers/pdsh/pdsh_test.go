@@ -3,7 +3,6 @@ package pdsh
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -328,12 +327,7 @@ func TestSSHModule(t *testing.T) {
 }
 
 func TestSSHModuleRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testutil.RefusedPort(t)
 	sshPdsh(t, fmt.Sprintf(" -oPort=%d", port))
 	var c collector
 	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: []string{"n1"}, Command: "true", Line: c.line})

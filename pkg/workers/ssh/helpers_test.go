@@ -98,16 +98,8 @@ func wantFailure(t testing.TB, jr *jobRun, res engine.Result, reason engine.Reas
 	}
 }
 
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
+// closedPort returns a loopback port that refuses connections.
+func closedPort(t testing.TB) int { return testutil.RefusedPort(t) }
 
 // waitFor polls cond for up to 10 s.
 func waitFor(t testing.TB, what string, cond func() bool) {

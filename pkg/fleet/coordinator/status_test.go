@@ -1,0 +1,40 @@
+package coordinator
+
+import (
+	"testing"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
+)
+
+// A job's status folds its ended nodes per final state (what `csub status`
+// and the status page print); a brief status leaves the sets out.
+func TestStatusFoldsNodesPerState(t *testing.T) {
+	srv, _ := startCoordinator(t, Config{})
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, protocol.JobSpec{ID: "jst", Nodes: "n[1-5]", Command: "true"})
+	s := a.shard()
+	a.send(s, start(0, 1, 2, 3, 4))
+	a.waitAck(s, a.send(s, exit(0, 0, 1, 3), exit(2, 2),
+		protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{4}, State: protocol.StateTimeout, Code: 255}))
+	nc := srv.Connect(t, "status")
+	st := jobsRequest(t, nc, testUser, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: "jst"})
+	if len(st.Jobs) != 1 {
+		t.Fatalf("status: %+v", st)
+	}
+	want := map[protocol.State]string{protocol.StateExited: "n[1-4]", protocol.StateTimeout: "n5"}
+	got := st.Jobs[0].States
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("states %v, want %v", got, want)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+	brief := jobsRequest(t, nc, testUser, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: "jst", Brief: true})
+	if len(brief.Jobs) != 1 || brief.Jobs[0].States != nil {
+		t.Errorf("brief status has node sets: %+v", brief.Jobs)
+	}
+	a.doneEventually(s, 2)
+	wait()
+}
