@@ -93,19 +93,25 @@ func RunMain(main func()) {
 type Daemon struct {
 	cmd  *exec.Cmd
 	done chan struct{}
-	// Stderr is its log.
+	// Stderr is its log (stdout too): read it once Stop returned.
 	Stderr *bytes.Buffer
 	err    error
 }
 
 // StartMain starts the test binary again as the daemon (see RunMain)
-// with args, notifying s, with the extra environment env
-// (e.g. WATCHDOG_USEC=...). The process is killed, by its PID, when t
-// ends, and its log printed if t failed.
+// with args: Start of os.Args[0] with MainEnv=1.
 func (s *Socket) StartMain(t testing.TB, env []string, args ...string) *Daemon {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), append([]string{MainEnv + "=1", s.Env()}, env...)...)
+	return s.Start(t, append([]string{MainEnv + "=1"}, env...), os.Args[0], args...)
+}
+
+// Start starts the daemon program with args, notifying s, with the extra
+// environment env (e.g. WATCHDOG_USEC=...). The process is killed, by
+// its PID, when t ends, and its log printed if t failed.
+func (s *Socket) Start(t testing.TB, env []string, program string, args ...string) *Daemon {
+	t.Helper()
+	cmd := exec.Command(program, args...)
+	cmd.Env = append(os.Environ(), append([]string{s.Env()}, env...)...)
 	d := &Daemon{cmd: cmd, done: make(chan struct{}), Stderr: new(bytes.Buffer)}
 	cmd.Stdout, cmd.Stderr = d.Stderr, d.Stderr
 	if err := cmd.Start(); err != nil {
@@ -116,7 +122,7 @@ func (s *Socket) StartMain(t testing.TB, env []string, args ...string) *Daemon {
 		_ = cmd.Process.Kill()
 		<-d.done
 		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.Stderr)
+			t.Logf("%s log:\n%s", filepath.Base(program), d.Stderr)
 		}
 	})
 	return d
