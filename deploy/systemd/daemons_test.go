@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/sdnotify/sdnotifytest"
+	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 )
@@ -39,7 +40,23 @@ func TestDaemonsFromEtc(t *testing.T) {
 	edit(t, filepath.Join(etc, "coordinator.yaml"), etc,
 		"signing-key: "+seed+"\npolicy: "+demo+"\n", "127.0.0.1:4222", fmt.Sprintf("127.0.0.1:%d", port))
 	edit(t, filepath.Join(etc, "agent.yaml"), etc,
-		"coordinator-key: ["+pub+"]\n", "nats://127.0.0.1:4222", url)
+		"coordinator-key: ["+pub+"]\ninfo:\n  ssh_config: /etc/fleetsh/agent/ssh/config\n", "nats://127.0.0.1:4222", url)
+	// The agent's ssh identity and known_hosts where the example ssh
+	// config names them, and the nodes: an ssh server on loopback.
+	nodes := sshtest.Start(t, sshtest.Config{})
+	key, err := sshtest.GenerateClientKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes.Authorize(key.PublicKey())
+	if err := key.WriteFiles(filepath.Join(etc, "agent/ssh/id_ed25519")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "agent/ssh/known_hosts"), []byte(nodes.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edit(t, filepath.Join(etc, "agent/ssh/config"), etc, "", "Host *\n",
+		fmt.Sprintf("Host node1 node2 node3\n    HostName 127.0.0.1\n    Port %d\n\nHost *\n", nodes.Port()))
 
 	start := func(unit, state string) (*sdnotifytest.Socket, *sdnotifytest.Daemon) {
 		argv := strings.Fields(installed(unitValue(t, unit, "ExecStart"), bin, etc))
@@ -52,13 +69,17 @@ func TestDaemonsFromEtc(t *testing.T) {
 	agentSock, agent := start("fleetsh-agent.service", "agent")
 	agentSock.AwaitPrefix(t, "STATUS=agent gw1: registered")
 
-	csub := exec.Command(filepath.Join(bin, "csub"), "--fleet", url, "-R", "exec", "-w", "node[1-3]", "echo hi")
-	csub.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "FLEETSH_FLEET_CONFIG=", "FLEETSH_FLEET=")
-	out, err := csub.CombinedOutput()
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	slices.Sort(lines)
-	if err != nil || strings.Join(lines, "\n") != "node1: hi\nnode2: hi\nnode3: hi" {
-		t.Errorf("csub: %v\n%s", err, out)
+	// On the agent's own machine (-R exec), then over ssh (its worker)
+	// with the identity of /etc/fleetsh/agent/ssh.
+	for _, worker := range [][]string{{"-R", "exec"}, nil} {
+		csub := exec.Command(filepath.Join(bin, "csub"), append(append([]string{"--fleet", url}, worker...), "-w", "node[1-3]", "echo hi")...)
+		csub.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "FLEETSH_FLEET_CONFIG=", "FLEETSH_FLEET=")
+		out, err := csub.CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		slices.Sort(lines)
+		if err != nil || strings.Join(lines, "\n") != "node1: hi\nnode2: hi\nnode3: hi" {
+			t.Errorf("csub %q: %v\n%s", worker, err, out)
+		}
 	}
 
 	for _, p := range []struct {
