@@ -4,11 +4,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/fleetsh/fleetsh/internal/sdnotify/sdnotifytest"
 )
 
 // TestMain keeps the coordinators the tests run off the user's state
 // directory (--store's default): each run of the package has its own.
+// Started by sdnotifytest.StartMain, the test binary is the coordinator.
 func TestMain(m *testing.M) {
+	sdnotifytest.RunMain(main)
 	dir, err := os.MkdirTemp("", "coordinator-test-state-")
 	if err != nil {
 		panic(err)

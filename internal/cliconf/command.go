@@ -128,11 +128,15 @@ func (c *Command) Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Sign
 // signal on sigs (daemon.Fleet.Serve: with drain, the agent drains for
 // at most timeout) and returns the daemon's exit status: 2 for a setting the parts
 // refused, 1 when they could not start, stopped by themselves or did not
-// drain in time, else 0.
+// drain in time, else 0. Started by systemd (a Type=notify unit) it
+// notifies READY=1 once the parts serve, STOPPING=1 at the stopping
+// signal, and pings the watchdog while their loops are alive (notify.go).
 func Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain bool, timeout time.Duration) int {
 	cfg.Logger = log
+	sd := newSystemd(log) // notify.go
 	f, err := daemon.Start(context.Background(), cfg)
 	if err != nil {
+		sd.close("cannot start")
 		log.Error("cannot start", "err", err)
 		var ce *daemon.ConfigError
 		if errors.As(err, &ce) {
@@ -140,7 +144,10 @@ func Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain boo
 		}
 		return 1
 	}
-	if err := f.Serve(sigs, drain, timeout); err != nil {
+	sd.ready(f, cfg)
+	err = f.Serve(sd.signals(sigs), drain, timeout)
+	sd.close("stopped by itself")
+	if err != nil {
 		log.Error("stopped", "err", err)
 		return 1
 	}

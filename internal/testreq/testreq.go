@@ -19,6 +19,9 @@ const (
 	// Python3 is python3, the reference of the Python-compatibility code
 	// (configparser, difflib, shlex, string.Template).
 	Python3 = "FLEETSH_REQUIRE_PYTHON3"
+	// Systemd is Debian's systemd package (systemd-analyze), which checks
+	// the units of deploy/systemd.
+	Systemd = "FLEETSH_REQUIRE_SYSTEMD"
 	// Tmux is tmux, the terminal of csub's interactive test.
 	Tmux = "FLEETSH_REQUIRE_TMUX"
 )

@@ -205,6 +205,9 @@ type Agent struct {
 	hbKick  chan struct{}
 	hbEvery atomic.Int64 // time.Duration
 
+	registered chan struct{} // closed when a coordinator welcomes the agent
+	probe      chan struct{} // Run's loop takes what Probe sends
+
 	mu       sync.Mutex
 	shards   map[string]*shard
 	seen     recent
@@ -247,6 +250,7 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 		resumed: make(chan struct{}),
 		keep:    newBudget(int64(cfg.MaxBuffered), cfg.MaxSpill, cfg.SpillDir, "fleetsh-spill-"+cfg.ID+"."),
 	}
+	a.registered, a.probe = make(chan struct{}), make(chan struct{})
 	a.hbEvery.Store(int64(cfg.Heartbeat))
 	a.hello = protocol.Hello{Agent: cfg.ID, Name: cfg.Name, Local: cfg.Local, Groups: cfg.Groups,
 		Capacity: cfg.Capacity, Release: release()}
@@ -365,6 +369,7 @@ func (a *Agent) register(ctx context.Context) error {
 				a.hbEvery.Store(int64(w.Heartbeat))
 			}
 			a.log.Info("agent registered", "groups", w.Groups, "heartbeat", time.Duration(a.hbEvery.Load()))
+			close(a.registered)
 			return nil
 		case err == nil && w.Code == protocol.CodeVersion: // no retry will cure it
 			return fmt.Errorf("agent: registration refused: %s", w.Error)
@@ -376,7 +381,7 @@ func (a *Agent) register(ctx context.Context) error {
 		default:
 			a.log.Debug("registration", "err", err)
 		}
-		if !sleep(ctx, pause) {
+		if !a.sleep(ctx, pause) {
 			return ctx.Err()
 		}
 		pause = min(2*pause, registerWait)
@@ -392,6 +397,8 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-a.probe: // Probe: the loop is alive
+			continue
 		case <-tick.C:
 		case <-a.hbKick:
 		}
@@ -754,6 +761,38 @@ func (r *recent) add(k string) {
 	r.ring[r.next] = k
 	r.set[k] = struct{}{}
 	r.next = (r.next + 1) % len(r.ring)
+}
+
+// Registered is closed once a coordinator has welcomed the agent (Run
+// says Hello until one does).
+func (a *Agent) Registered() <-chan struct{} { return a.registered }
+
+// Probe returns once Run's loop (saying Hello until registered, then
+// heartbeating) has taken a probe: it is alive, not stuck. It waits for
+// the loop (a Hello takes up to a second) or returns ctx's error. The
+// systemd watchdog pings only after a probe (internal/cliconf).
+func (a *Agent) Probe(ctx context.Context) error {
+	select {
+	case a.probe <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sleep is the package's sleep, answering probes meanwhile.
+func (a *Agent) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-a.probe:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // sleep waits d or until ctx is done; it reports whether d passed.

@@ -246,6 +246,7 @@ type Coordinator struct {
 	stats Stats
 	drops wire.Drops // messages dropped (bounds.go)
 	ready chan struct{}
+	probe chan struct{} // Run's loop takes what Probe sends
 
 	// Run waits for what the coordinator started (handlers, per-job
 	// goroutines) before it returns: once stopping is set under
@@ -277,7 +278,7 @@ func New(nc *nats.Conn, cfg Config) (*Coordinator, error) {
 		agents: make(map[string]*agent), jobs: make(map[string]*job), streams: make(map[string]*follower),
 		staged: make(map[string]*staged), finished: make(map[string]*store.Record), held: make(map[string][]heldShard),
 		runID: strconv.FormatInt(time.Now().UnixNano(), 36),
-		ready: make(chan struct{})}, nil
+		ready: make(chan struct{}), probe: make(chan struct{})}, nil
 }
 
 // Run serves until ctx is done. When it returns, nothing the coordinator
@@ -349,6 +350,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return nil
 		case <-c.peers.fenced:
 			return ErrTakenOver // peers.go
+		case <-c.probe: // Probe: the loop is alive
 		case now := <-tick.C:
 			c.checkLiveness(now)
 			c.checkPeers(now)
@@ -359,6 +361,19 @@ func (c *Coordinator) Run(ctx context.Context) error {
 
 // Ready is closed once Run listens on every subject.
 func (c *Coordinator) Ready() <-chan struct{} { return c.ready }
+
+// Probe returns once Run's loop, which checks agents, peers and jobs,
+// has taken a probe: it is alive, not stuck. It waits for the loop (it
+// waits while Run starts) or returns ctx's error. The systemd watchdog
+// pings only after a probe (internal/cliconf).
+func (c *Coordinator) Probe(ctx context.Context) error {
+	select {
+	case c.probe <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Stats returns the merge counters.
 func (c *Coordinator) Stats() Stats {

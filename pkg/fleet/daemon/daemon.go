@@ -132,6 +132,7 @@ type Fleet struct {
 	srv       *server.Server // nil when joining an external NATS
 	url       string
 	agent     *agent.Agent
+	coord     *coordinator.Coordinator
 	audit     *audit.Log    // the coordinator's, reopened on SIGHUP
 	inProc    nkeys.KeyPair // the in-process parts' key (nil: no auth)
 	identity  auth.Identity // who the process is on an external server
@@ -265,6 +266,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 					"dir", f.stateDir, "memory", st.Memory, "replicas", c.Store.Config().Replicas)
 			}
 			co, err = coordinator.New(nc, c)
+			f.coord = co
 			return err
 		}); err != nil {
 			return fail(err)
