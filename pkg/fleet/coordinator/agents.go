@@ -251,6 +251,10 @@ func (c *Coordinator) Agents() []protocol.AgentStatus {
 		}
 		st := a.AgentStatus
 		st.Served = slices.Clone(a.Served)
+		if a.Load != nil {
+			load := *a.Load // the reply is encoded after c.mu is released
+			st.Load = &load
+		}
 		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b protocol.AgentStatus) int { return strings.Compare(a.Agent, b.Agent) })
