@@ -58,10 +58,12 @@ func Subcommands() []Subcommand {
 		{Name: "status", Synopsis: "csub [options] status [options] JOB",
 			Summary: "Say where job JOB stands: id, user, command, submitted and ended, done or running, and the folded " +
 				"node set of each final state (of each exit status for the exited nodes).",
-			Options: [][2]string{{"--json", "one JSON object (docs/csub.md lists its fields)"}},
+			Options: [][2]string{{"--json", "one JSON object (docs/csub.md lists its fields)"},
+				{"--wait", "wait for the job to end (asking the coordinator every second), then print its status; " +
+					"Ctrl-C stops waiting and leaves the job running"}},
 			Exit: fmt.Sprintf("%d done and every node exited 0; %d done and some node failed; %d usage error; "+
-				"%d still running; %d no status (no fleet, no such job, the coordinator did not answer).",
-				statusOK, statusFailed, statusUsage, statusRunning, statusUnknown)},
+				"%d still running (never with --wait); %d no status (no fleet, no such job, the coordinator did not answer); "+
+				"130 stopped waiting (Ctrl-C).", statusOK, statusFailed, statusUsage, statusRunning, statusUnknown)},
 	}
 }
 
@@ -91,13 +93,16 @@ func subcommand(ctx context.Context, args []string, env *environ, intr <-chan st
 	if err != nil {
 		return exitStatus(err, env), true
 	}
+	if s.wait && name != "status" {
+		return exitStatus(p.Error(waitOnlyWithStatus), env), true
+	}
 	switch name {
 	case "jobs":
 		return runJobs(ctx, s, operands, p, env), true
 	case "agents":
 		return runAgents(ctx, s, operands, p, env), true
 	case "status":
-		return runStatus(ctx, s, operands, p, env), true
+		return runStatus(ctx, s, operands, p, env, intr), true
 	}
 	return runAttach(ctx, s, operands, p, env, intr), true
 }

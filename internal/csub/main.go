@@ -263,6 +263,9 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 	if err != nil {
 		return exitStatus(err, env)
 	}
+	if s.wait {
+		return exitStatus(p.Error(waitOnlyWithStatus), env)
+	}
 	if (s.gather || s.lineMode) && env.setGCPercent != nil {
 		env.setGCPercent(gatherGCPercent)
 	}

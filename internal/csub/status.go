@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -56,7 +57,13 @@ type nodeCount struct {
 	Nodes string `json:"nodes"`
 }
 
-func runStatus(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ) int {
+// waitOnlyWithStatus refuses --wait elsewhere than csub status.
+const waitOnlyWithStatus = "option --wait: only with csub status JOB"
+
+// waitPoll is how often csub status --wait asks whether the job is done.
+const waitPoll = time.Second
+
+func runStatus(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ, intr <-chan struct{}) int {
 	if len(operands) != 1 {
 		return exitStatus(p.Error("status: give exactly one job id (see csub jobs)"), env)
 	}
@@ -66,16 +73,24 @@ func runStatus(ctx context.Context, s *settings, operands []string, p *optparse.
 		return statusUnknown
 	}
 	defer done()
+	if s.wait {
+		env.watching.Store(true) // Ctrl-C stops the wait (below)
+		wctx, stop, interrupted := untilInterrupt(ctx, intr)
+		err := waitEnd(wctx, c, id)
+		stop()
+		if interrupted() {
+			fmt.Fprintf(env.stderr, "%s: stopped waiting for job %s (it goes on)\n", progName, id)
+			return 128 + int(syscall.SIGINT)
+		}
+		if err != nil {
+			return statusError(err, id, env)
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, registryTimeout)
 	defer cancel()
 	st, err := c.Status(rctx, id)
 	if err != nil {
-		if errors.Is(err, client.ErrUnknownJob) {
-			fmt.Fprintf(env.stderr, "%s: no job %q on this fleet (csub jobs lists them)\n", progName, id)
-		} else {
-			fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-		}
-		return statusUnknown
+		return statusError(err, id, env)
 	}
 	rc := jobExitStatus(st)
 	if s.json {
@@ -86,6 +101,37 @@ func runStatus(ctx context.Context, s *settings, operands []string, p *optparse.
 		return statusUnknown
 	}
 	return rc
+}
+
+// statusError says why there is no status of job id.
+func statusError(err error, id string, env *environ) int {
+	if errors.Is(err, client.ErrUnknownJob) {
+		fmt.Fprintf(env.stderr, "%s: no job %q on this fleet (csub jobs lists them)\n", progName, id)
+	} else {
+		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+	}
+	return statusUnknown
+}
+
+// waitEnd returns once job id is done, asking its brief status every
+// waitPoll (the node sets are left out: a huge job costs nothing).
+func waitEnd(ctx context.Context, c *client.Client, id string) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, registryTimeout)
+		st, err := c.Brief(rctx, id)
+		cancel()
+		switch {
+		case err != nil:
+			return err
+		case st.Done:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(waitPoll):
+		}
+	}
 }
 
 // jobExitStatus is csub status's exit status for job st.

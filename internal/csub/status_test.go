@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -240,8 +242,56 @@ func TestStatusRunning(t *testing.T) {
 		js.Unfinished != (nodeCount{1, "m1"}) || js.ExitStatus != statusRunning {
 		t.Errorf("status --json of a running job: rc %d %v %+v", rc, err, js)
 	}
+
+	// --wait: Ctrl-C stops waiting, and leaves the job running.
+	intr := make(chan struct{})
+	stopped := make(chan int, 1)
+	go func() {
+		var out, errb testutil.SyncBuffer
+		rc := runCSubAt(t, fixedClock, map[string]string{envFleet: f.url}, intr, &out, &errb, "status", "--wait", id)
+		if errb.String() != "csub: stopped waiting for job "+id+" (it goes on)\n" || out.String() != "" {
+			t.Errorf("status --wait, Ctrl-C: %q %q", out.String(), errb.String())
+		}
+		stopped <- rc
+	}()
+	close(intr)
+	if rc := <-stopped; rc != 130 {
+		t.Errorf("status --wait, Ctrl-C: rc %d", rc)
+	}
+	// --wait returns at the job's end, with its status. Its requests are
+	// watched, so that the job is cancelled only once it waits.
+	asked := make(chan protocol.JobsRequest, 16)
+	sub, err := f.nc.Conn.Subscribe(protocol.Subjects{}.Jobs("tester"), func(m *nats.Msg) {
+		var req protocol.JobsRequest
+		if json.Unmarshal(m.Data, &req) == nil && req.Job == id {
+			select {
+			case asked <- req:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	waited := make(chan int, 1)
+	var wout, werr testutil.SyncBuffer
+	go func() {
+		waited <- runCSubAt(t, fixedClock, map[string]string{envFleet: f.url}, nil, &wout, &werr, "--wait", "status", id)
+	}()
+	if req := <-asked; !req.Brief || req.Kind != protocol.JobsStatus {
+		t.Errorf("status --wait asks %+v, want a brief status", req)
+	}
+	select {
+	case rc := <-waited:
+		t.Fatalf("status --wait returned %d while the job runs: %s%s", rc, wout.String(), werr.String())
+	default:
+	}
 	if err := f.nc.Cancel(context.Background(), id); err != nil {
 		t.Fatal(err)
+	}
+	if rc := <-waited; rc != statusFailed || !strings.HasSuffix(wout.String(), "\nexited (1): n1\ncancelled (1): m1\n") {
+		t.Errorf("status --wait of the cancelled job: rc %d %s\n%s", rc, werr.String(), wout.String())
 	}
 	<-bg
 	rc, out, _ = f.csub(t, fixedClock, "status", id)
@@ -263,6 +313,8 @@ func TestStatusErrors(t *testing.T) {
 		{[]string{"status"}, statusUsage, "status: give exactly one job id (see csub jobs)"},
 		{[]string{"status", "a", "b"}, statusUsage, "status: give exactly one job id (see csub jobs)"},
 		{[]string{"agents", "extra"}, statusUsage, `agents: unexpected argument "extra"`},
+		{[]string{"jobs", "--wait"}, statusUsage, "option --wait: only with csub status JOB"},
+		{[]string{"-w", "n1", "--wait", "true"}, statusUsage, "option --wait: only with csub status JOB"},
 	} {
 		var out, errb testutil.SyncBuffer
 		rc := runCSub(t, nil, nil, &out, &errb, tc.args...)

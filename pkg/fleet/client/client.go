@@ -367,6 +367,13 @@ func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, er
 	return c.status(ctx, id, false, "")
 }
 
+// Brief is Status without the node sets (Nodes, Unfinished, States,
+// Codes): what a check that only needs Done and the counts asks, which
+// costs the coordinator nothing on a huge job.
+func (c *Client) Brief(ctx context.Context, id string) (*protocol.JobStatus, error) {
+	return c.status(ctx, id, true, "")
+}
+
 // status is Status; brief leaves the node sets out (see JobsRequest),
 // and the reply says whether the coordinator serves stream.
 func (c *Client) status(ctx context.Context, id string, brief bool, stream string) (*protocol.JobStatus, error) {
