@@ -71,6 +71,44 @@ func subcommandNamed(name string) bool {
 	return slices.ContainsFunc(Subcommands(), func(s Subcommand) bool { return s.Name == name })
 }
 
+// asksHelp reports whether args, a subcommand's, hold -h or --help
+// before any "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// writeSubcommandHelp prints the help of subcommand name (csub NAME
+// --help), wrapped as csub --help is.
+func writeSubcommandHelp(w io.Writer, name string) {
+	i := slices.IndexFunc(Subcommands(), func(s Subcommand) bool { return s.Name == name })
+	sc := Subcommands()[i]
+	const width = 79
+	para := func(text, indent string) {
+		for _, l := range optparse.Wrap(text, width, indent) {
+			fmt.Fprintln(w, l)
+		}
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n", sc.Synopsis)
+	para(sc.Summary, "")
+	fmt.Fprintln(w, "\nOptions:")
+	opts := append(slices.Clip(sc.Options), [2]string{"--fleet URL, --fleet-creds FILE, --fleet-ca FILE, --prefix PREFIX, --conf FILE",
+		"the fleet to ask, as for a command (csub --help)"})
+	for _, o := range opts {
+		fmt.Fprintf(w, "  %s\n", o[0])
+		para(o[1], "        ")
+	}
+	fmt.Fprintln(w)
+	para("Exit status: "+sc.Exit, "")
+}
+
 // subcommand runs the subcommand args name, if they name one (see
 // Subcommands).
 func subcommand(ctx context.Context, args []string, env *environ, intr <-chan struct{}) (int, bool) {
@@ -88,6 +126,10 @@ func subcommand(ctx context.Context, args []string, env *environ, intr <-chan st
 		return 0, false
 	}
 	at := len(args) - len(s.command)
+	if asksHelp(args[at+1:]) {
+		writeSubcommandHelp(env.stdout, name)
+		return 0, true
+	}
 	rest := append(slices.Clip(args[:at]), args[at+1:]...)
 	s, operands, p, err := parseInterspersed(rest, env)
 	if err != nil {

@@ -333,6 +333,24 @@ func TestStatusErrors(t *testing.T) {
 	}
 }
 
+// csub SUBCOMMAND --help prints the subcommand's own help, from
+// Subcommands.
+func TestSubcommandHelp(t *testing.T) {
+	for _, sc := range Subcommands() {
+		var out, errb testutil.SyncBuffer
+		if rc := runCSub(t, nil, nil, &out, &errb, sc.Name, "--help"); rc != 0 || errb.String() != "" ||
+			!strings.HasPrefix(out.String(), "Usage: "+sc.Synopsis+"\n\n") || !strings.Contains(out.String(), "\n\nOptions:\n") ||
+			!strings.Contains(strings.Join(strings.Fields(out.String()), " "), "Exit status: "+sc.Exit) {
+			t.Errorf("%s --help: rc %d %q\n%s", sc.Name, rc, errb.String(), out.String())
+		}
+	}
+	var out, errb testutil.SyncBuffer
+	if rc := runCSub(t, nil, nil, &out, &errb, "--fleet", "nats://127.0.0.1:1", "status", "-h", "--json"); rc != 0 ||
+		!strings.Contains(out.String(), "\n  --wait\n        wait for the job to end") {
+		t.Errorf("status -h: rc %d %q\n%s", rc, errb.String(), out.String())
+	}
+}
+
 func TestAgo(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		-time.Second: "0s ago", 999 * time.Millisecond: "0s ago", 42 * time.Second: "42s ago",
