@@ -17,9 +17,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// Subcommand describes one of csub's subcommands: its help, which the
-// package doc of cmd/csub, docs/csub.md and generated manual pages
-// repeat.
+// Subcommand describes one of csub's subcommands: its help, which
+// `csub NAME --help` prints and docs/csub.md and manual pages repeat.
 type Subcommand struct {
 	Name     string // the word that selects it: "jobs"
 	Synopsis string // its command line

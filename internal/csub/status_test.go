@@ -175,6 +175,16 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &js); rc != statusFailed || err != nil {
 		t.Fatalf("status --json: rc %d %v %s\n%s", rc, err, errs, out)
 	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "user", "command", "nodes", "total", "submitted", "ended", "done", "failed", "states", "codes",
+		"unfinished", "truncated", "exit_status"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("status --json has no %q: %s", k, out)
+		}
+	}
 	wantStates := map[protocol.State]nodeCount{
 		protocol.StateExited:  {7, "l1,m[1-2],n[1-4]"},
 		protocol.StateNoAgent: {1, "x1"},

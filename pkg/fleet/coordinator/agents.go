@@ -119,7 +119,8 @@ func (c *Coordinator) seen(h protocol.Hello) (*agent, error) {
 			assigned = a.assigned // its shards of resumed jobs
 			c.log.Info("agent of resumed jobs registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups))
 		default:
-			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity)
+			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity,
+				"release", h.Release)
 		}
 		a = &agent{AgentStatus: protocol.AgentStatus{Hello: h, Served: groups}, assigned: assigned}
 		c.agents[h.Agent] = a
