@@ -30,6 +30,12 @@ import (
 // the interrupts of intr.
 func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout, stderr *testutil.SyncBuffer, args ...string) int {
 	t.Helper()
+	return runCSubAt(t, nil, vars, intr, stdout, stderr, args...)
+}
+
+// runCSubAt is runCSub with csub's clock fixed at now (nil: time.Now).
+func runCSubAt(t *testing.T, now func() time.Time, vars map[string]string, intr <-chan struct{}, stdout, stderr *testutil.SyncBuffer, args ...string) int {
+	t.Helper()
 	env := map[string]string{
 		"PATH": "/usr/bin:/bin", "HOME": t.TempDir(), "USER": "tester",
 		"CLUSTERSHELL_CFGDIR": filepath.Join("testdata", "golden", "conf"),
@@ -40,7 +46,7 @@ func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout,
 	// No expected output of these tests has clush's progress counter: it
 	// must not show because the machine is slow.
 	e := &environ{stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, getenv: func(k string) string { return env[k] },
-		runTimerDelay: time.Hour}
+		runTimerDelay: time.Hour, now: now}
 	if intr == nil {
 		intr = make(chan struct{})
 	}

@@ -17,22 +17,101 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// Subcommands that talk to a fleet's job registry rather than run a
-// command. The first argument that is not an option names one when the
-// options select no node, so a command named "jobs" still runs with
-// `csub -w ... jobs`. Options may come before and after it, as clush's
-// options around a command's arguments:
-//
-//	csub [options] jobs [options]            list the coordinator's jobs
-//	csub [options] attach [options] JOB      replay a job's output, then follow it
-//
-// attach takes csub's output options (-b, -B, -L, -N, -q, -S, -v, --json,
-// --summary) and renders the job as if it had been submitted with them;
-// Ctrl-C detaches and leaves the job running. Both need a fleet (--fleet
-// or FLEETSH_FLEET): the in-process fleet of a one-shot csub has no jobs
-// after it exits.
+// Subcommand describes one of csub's subcommands: its help, which
+// `csub NAME --help` prints and docs/csub.md and manual pages repeat.
+type Subcommand struct {
+	Name     string // the word that selects it: "jobs"
+	Synopsis string // its command line
+	Summary  string // what it does, in a sentence
+	// Options are the options it reads beyond the fleet's (--fleet,
+	// --fleet-creds, --fleet-ca, --prefix, --conf), each with its help.
+	Options [][2]string
+	// Exit says what its exit status means.
+	Exit string
+}
+
+// Subcommands lists csub's subcommands. Each talks to a fleet's
+// coordinator rather than runs a command, and is the first argument
+// that is not an option when the options select no node, so a command
+// named "jobs" still runs with `csub -w ... jobs`. Options may come
+// before and after it, as clush's options around a command's arguments.
+// Each needs a fleet (--fleet or FLEETSH_FLEET): the in-process fleet of
+// a one-shot csub has no jobs and no agents after it exits.
+func Subcommands() []Subcommand {
+	return []Subcommand{
+		{Name: "jobs", Synopsis: "csub [options] jobs [options]",
+			Summary: "List the coordinator's jobs, oldest first: id, user, submitted, nodes, nodes done, status, command.",
+			Options: [][2]string{{"--json", `one JSON object per job ("type":"job"), a line each`}},
+			Exit:    "0 listed; 1 no fleet, or the coordinator did not answer; 2 usage error."},
+		{Name: "attach", Synopsis: "csub [options] attach [options] JOB",
+			Summary: "Replay what job JOB printed so far, then follow it to its end, rendered as if it had been submitted " +
+				"with the output options given; Ctrl-C detaches and leaves the job running.",
+			Options: [][2]string{{"-b, -B, -L, -N, -q, -S, -v, --json, --summary", "render the job as csub's output options do"},
+				{"--fleet-reconnect DURATION", "how long to keep trying when the coordinator cannot be reached"}},
+			Exit: "the job's, by csub's rules for a job it ran; 1 no fleet or no such job; 2 usage error; 130 detached."},
+		{Name: "agents", Synopsis: "csub [options] agents [options]",
+			Summary: "List the coordinator's agents by gateway group: id, gateway name, groups served, last heartbeat, " +
+				"shards and nodes running, fanout, load average, release, and whether each is live, draining or lost.",
+			Options: [][2]string{{"--json", "one JSON array of agents, by id (docs/csub.md lists its fields)"}},
+			Exit:    "0 listed; 1 no fleet, the coordinator did not answer, or the policy denies you the agents; 2 usage error."},
+		{Name: "status", Synopsis: "csub [options] status [options] JOB",
+			Summary: "Say where job JOB stands: id, user, command, submitted and ended, done or running, and the folded " +
+				"node set of each final state (of each exit status for the exited nodes).",
+			Options: [][2]string{{"--json", "one JSON object (docs/csub.md lists its fields)"},
+				{"--wait", "wait for the job to end (asking the coordinator every second), then print its status; " +
+					"Ctrl-C stops waiting and leaves the job running"}},
+			Exit: fmt.Sprintf("%d done and every node exited 0; %d done and some node failed; %d usage error; "+
+				"%d still running (never with --wait); %d no status (no fleet, no such job, the coordinator did not answer); "+
+				"130 stopped waiting (Ctrl-C).", statusOK, statusFailed, statusUsage, statusRunning, statusUnknown)},
+	}
+}
+
+func subcommandNamed(name string) bool {
+	return slices.ContainsFunc(Subcommands(), func(s Subcommand) bool { return s.Name == name })
+}
+
+// asksHelp reports whether args, a subcommand's, hold -h or --help
+// before any "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// writeSubcommandHelp prints the help of subcommand name (csub NAME
+// --help), wrapped as csub --help is.
+func writeSubcommandHelp(w io.Writer, name string) {
+	i := slices.IndexFunc(Subcommands(), func(s Subcommand) bool { return s.Name == name })
+	sc := Subcommands()[i]
+	const width = 79
+	para := func(text, indent string) {
+		for _, l := range optparse.Wrap(text, width, indent) {
+			fmt.Fprintln(w, l)
+		}
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n", sc.Synopsis)
+	para(sc.Summary, "")
+	fmt.Fprintln(w, "\nOptions:")
+	opts := append(slices.Clip(sc.Options), [2]string{"--fleet URL, --fleet-creds FILE, --fleet-ca FILE, --prefix PREFIX, --conf FILE",
+		"the fleet to ask, as for a command (csub --help)"})
+	for _, o := range opts {
+		fmt.Fprintf(w, "  %s\n", o[0])
+		para(o[1], "        ")
+	}
+	fmt.Fprintln(w)
+	para("Exit status: "+sc.Exit, "")
+}
+
+// subcommand runs the subcommand args name, if they name one (see
+// Subcommands).
 func subcommand(ctx context.Context, args []string, env *environ, intr <-chan struct{}) (int, bool) {
-	if !slices.Contains(args, "jobs") && !slices.Contains(args, "attach") {
+	if !slices.ContainsFunc(args, subcommandNamed) {
 		return 0, false
 	}
 	// A silent parse: --help and errors are for the path that follows.
@@ -42,17 +121,29 @@ func subcommand(ctx context.Context, args []string, env *environ, intr <-chan st
 		return 0, false // not a subcommand: the usual path reports errors
 	}
 	name := s.command[0]
-	if name != "jobs" && name != "attach" {
+	if !subcommandNamed(name) {
 		return 0, false
 	}
 	at := len(args) - len(s.command)
+	if asksHelp(args[at+1:]) {
+		writeSubcommandHelp(env.stdout, name)
+		return 0, true
+	}
 	rest := append(slices.Clip(args[:at]), args[at+1:]...)
 	s, operands, p, err := parseInterspersed(rest, env)
 	if err != nil {
 		return exitStatus(err, env), true
 	}
-	if name == "jobs" {
+	if s.wait && name != "status" {
+		return exitStatus(p.Error(waitOnlyWithStatus), env), true
+	}
+	switch name {
+	case "jobs":
 		return runJobs(ctx, s, operands, p, env), true
+	case "agents":
+		return runAgents(ctx, s, operands, p, env), true
+	case "status":
+		return runStatus(ctx, s, operands, p, env, intr), true
 	}
 	return runAttach(ctx, s, operands, p, env, intr), true
 }
@@ -97,21 +188,33 @@ func fleetClient(ctx context.Context, s *settings, env *environ, what string) (c
 	return newClient(conn, subj, s, env), func() { closeFleet(true) }, true
 }
 
-func runJobs(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ) int {
+// askFleet makes the one request of a subcommand that takes no operand:
+// it refuses operands, connects to the fleet and asks with a bounded
+// wait. On failure it says why and returns the exit status, ok false.
+func askFleet[T any](ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ, name string,
+	ask func(*client.Client, context.Context) (T, error)) (v T, status int, ok bool) {
 	if len(operands) > 0 {
-		return exitStatus(p.Error(fmt.Sprintf("jobs: unexpected argument %q", operands[0])), env)
+		return v, exitStatus(p.Error(fmt.Sprintf("%s: unexpected argument %q", name, operands[0])), env), false
 	}
-	c, done, ok := fleetClient(ctx, s, env, "csub jobs")
+	c, done, ok := fleetClient(ctx, s, env, "csub "+name)
 	if !ok {
-		return 1
+		return v, 1, false
 	}
 	defer done()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, registryTimeout)
 	defer cancel()
-	jobs, err := c.Jobs(rctx)
+	v, err := ask(c, rctx)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-		return 1
+		return v, 1, false
+	}
+	return v, 0, true
+}
+
+func runJobs(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ) int {
+	jobs, status, ok := askFleet(ctx, s, operands, p, env, "jobs", (*client.Client).Jobs)
+	if !ok {
+		return status
 	}
 	if s.json {
 		for _, j := range jobs {

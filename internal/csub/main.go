@@ -27,6 +27,10 @@
 // internal/pydifflib, verbosity); runtimer.go is clush's progress
 // counter (-P, and with -b or -L after 1.33 s).
 //
+// jobs.go runs the subcommands that ask a fleet's coordinator rather
+// than run a command (jobs, attach; agents.go: agents; status.go: status),
+// and Subcommands holds their help.
+//
 // The same display serves clubak (ClubakMain, clubak*.go, cmd/clubak),
 // ClusterShell's clubak: it gathers "node: line" input in an
 // engine.MsgTree and prints it in clubak's modes (docs/clubak.md).
@@ -179,6 +183,18 @@ type environ struct {
 	// collector is left alone) and when the user set GOGC: see
 	// gatherGCPercent.
 	setGCPercent func(int) int
+	// now is csub's clock (time.Now when nil): tests fix it, so that
+	// the ages `csub agents` and `csub status` print are stable, and its
+	// location is the zone they print times in.
+	now func() time.Time
+}
+
+// clock returns the time by env's clock.
+func (e *environ) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
 }
 
 // gatherGCPercent is the collector's GOGC while csub gathers output (-b,
@@ -246,6 +262,9 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 	s, p, err := parseArgs(args, env)
 	if err != nil {
 		return exitStatus(err, env)
+	}
+	if s.wait {
+		return exitStatus(p.Error(waitOnlyWithStatus), env)
 	}
 	if (s.gather || s.lineMode) && env.setGCPercent != nil {
 		env.setGCPercent(gatherGCPercent)

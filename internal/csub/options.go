@@ -87,6 +87,7 @@ type settings struct {
 	gatewayPaths  bool  // --gateway-paths
 	prefixFromEnv bool  // prefix came from FLEETSH_PREFIX (for its error)
 	json, summary bool  // --json, --summary (json.go)
+	wait          bool  // --wait (csub status)
 	maxOutput     int64 // --max-output (outcap.go; 0: the job's default)
 
 	command []string
@@ -208,6 +209,8 @@ func newParser(env *environ) *optparse.Parser {
 		Help: "print JSON Lines: one object per output line and per node result (final state, exit code, timings)"})
 	g.AddOption(optparse.Option{Flags: []string{"--summary"}, Action: optparse.ActionStoreTrue, Dest: "summary",
 		Help: "print a final summary of the nodes per final state on stderr"})
+	g.AddOption(optparse.Option{Flags: []string{"--wait"}, Action: optparse.ActionStoreTrue, Dest: "wait",
+		Help: "with csub status JOB, wait for the job to end"})
 	addMaxOutputOption(g)
 	g.AddOption(optparse.Option{Flags: []string{"--gateway-paths"}, Action: optparse.ActionStoreTrue, Dest: "gateway_paths",
 		Help: "with --fleet, let -c read its sources and --rcopy write under --dest on the machines of the agents " +
@@ -288,6 +291,7 @@ func parseArgs(args []string, env *environ) (*settings, *optparse.Parser, error)
 		gatewayPaths:      v.Bool("gateway_paths"),
 		json:              v.Bool("json"),
 		summary:           v.Bool("summary"),
+		wait:              v.Bool("wait"),
 		command:           rest,
 	}
 	s.fleet = v.String("fleet")

@@ -214,3 +214,10 @@ func runesToString(r []rune) string {
 	}
 	return s
 }
+
+// Wrap is Python's textwrap.wrap(text, width, initial_indent=indent,
+// subsequent_indent=indent): text cut into lines of at most width
+// characters, each starting with indent, as optparse wraps its help.
+func Wrap(text string, width int, indent string) []string {
+	return wrapText(text, width, indent, indent)
+}

@@ -30,6 +30,9 @@ const (
 	MaxGroups = 1024
 	// MaxHeartbeatShards bounds the shard keys of a heartbeat.
 	MaxHeartbeatShards = 1 << 16
+	// MaxLoad bounds the load average a heartbeat reports: far above
+	// any machine's, so that only a broken or hostile peer reaches it.
+	MaxLoad = 1 << 20
 	// MaxLogField is what logs and replies show of a field a peer
 	// chose (Truncate): enough to recognise a command, never megabytes.
 	MaxLogField = 256
@@ -125,7 +128,22 @@ func (hb *Heartbeat) CheckFields() error {
 	if len(hb.Shards) > MaxHeartbeatShards {
 		return &FieldError{Field: "shards", Size: len(hb.Shards), Limit: MaxHeartbeatShards, Unit: "entries"}
 	}
+	if hb.Running < 0 {
+		return &FieldError{Field: "running", Size: hb.Running, Unit: "nodes"}
+	}
+	// JSON has no NaN or infinities, so a decoded load is finite.
+	if hb.Load != nil && (*hb.Load < 0 || *hb.Load > MaxLoad) {
+		return &LoadError{Load: *hb.Load}
+	}
 	return nil
+}
+
+// LoadError is the refusal of a heartbeat whose load average is negative
+// or over MaxLoad.
+type LoadError struct{ Load float64 }
+
+func (e *LoadError) Error() string {
+	return fmt.Sprintf("field load: %g, not between 0 and %d", e.Load, MaxLoad)
 }
 
 // Truncate returns s cut to at most n bytes at a character boundary,

@@ -256,6 +256,10 @@ type Heartbeat struct {
 	Running  int      `json:"running"`          // nodes running now
 	Shards   []string `json:"shards,omitempty"` // shard keys it holds
 	Draining bool     `json:"draining,omitempty"`
+	// Load is the gateway's 1-minute load average (/proc/loadavg),
+	// between 0 and MaxLoad; nil when the agent has none to give (a
+	// system without /proc/loadavg, or an agent older than this field).
+	Load *float64 `json:"load,omitempty"`
 }
 
 // Jobs request kinds.
@@ -318,6 +322,10 @@ type AgentStatus struct {
 	Running  int       `json:"running"`
 	Draining bool      `json:"draining,omitempty"`
 	Lost     bool      `json:"lost,omitempty"`
+	// Shards is how many shards its last heartbeat said it holds.
+	Shards int `json:"shards,omitempty"`
+	// Load is its last heartbeat's Load (nil: it gave none).
+	Load *float64 `json:"load,omitempty"`
 }
 
 // JobStatus describes a job in the registry.
@@ -337,8 +345,14 @@ type JobStatus struct {
 	// States is the folded set of nodes in each final state (Finals
 	// counts them).
 	States map[State]string `json:"states,omitempty"`
-	// Truncated says Nodes, Unfinished and States were left out: with
-	// them the reply would not fit under the NATS server's max_payload.
+	// Failed counts the nodes that ended other than exited with status
+	// 0 (in brief statuses too).
+	Failed int `json:"failed,omitempty"`
+	// Codes is the folded set of the exited nodes per exit status.
+	Codes map[int]string `json:"codes,omitempty"`
+	// Truncated says Nodes, Unfinished, States and Codes were left out:
+	// with them the reply would not fit under the NATS server's
+	// max_payload.
 	Truncated bool `json:"truncated,omitempty"`
 	// Stream answers a status request that named a stream: StreamLive
 	// or StreamGone ("" when the request named none).

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -84,6 +83,14 @@ type Config struct {
 	// lowered to it (default DefaultMaxOutput, at most
 	// protocol.MaxOutputLimit; outcap.go).
 	MaxOutput int64
+	// Release is the fleetsh release the agent reports in its Hello, which
+	// `csub agents` shows (default: the binary's build info, see
+	// BuildRelease).
+	Release string
+	// LoadAverage gives the gateway's 1-minute load average for each
+	// heartbeat (default: read from /proc/loadavg); an error leaves the
+	// heartbeat without one.
+	LoadAverage func() (float64, error)
 }
 
 // Defaults.
@@ -160,6 +167,12 @@ func (c *Config) fill() error {
 		c.ClockSkew = protocol.DefaultClockSkew
 	}
 	c.fillMaxOutput()
+	if c.Release == "" {
+		c.Release = BuildRelease()
+	}
+	if c.LoadAverage == nil {
+		c.LoadAverage = procLoadAverage
+	}
 	return nil
 }
 
@@ -253,15 +266,8 @@ func New(nc *nats.Conn, cfg Config) (*Agent, error) {
 	a.registered, a.probe = make(chan struct{}), make(chan struct{})
 	a.hbEvery.Store(int64(cfg.Heartbeat))
 	a.hello = protocol.Hello{Agent: cfg.ID, Name: cfg.Name, Local: cfg.Local, Groups: cfg.Groups,
-		Capacity: cfg.Capacity, Release: release()}
+		Capacity: cfg.Capacity, Release: cfg.Release}
 	return a, nil
-}
-
-func release() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		return bi.Main.Version
-	}
-	return ""
 }
 
 // ID returns the agent's id.
@@ -416,6 +422,7 @@ func (a *Agent) heartbeat() {
 	}
 	a.mu.Unlock()
 	slices.Sort(hb.Shards)
+	hb.Load = a.load()
 	if err := wire.PublishJSON(a.nc, a.subj.Heartbeat(a.cfg.ID), protocol.TypeHeartbeat, hb); err != nil {
 		a.log.Debug("heartbeat", "err", err)
 	}

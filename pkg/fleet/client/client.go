@@ -332,14 +332,34 @@ func (c *Client) Submit(ctx context.Context, spec protocol.JobSpec) (*Job, error
 
 // Jobs lists the jobs the coordinator knows.
 func (c *Client) Jobs(ctx context.Context) ([]protocol.JobStatus, error) {
+	reply, err := c.registry(ctx, protocol.JobsRequest{Kind: protocol.JobsList}, "list jobs")
+	if err != nil {
+		return nil, err
+	}
+	return reply.Jobs, nil
+}
+
+// registry sends req to the coordinator's job registry; what names the
+// request in the error the reply carries.
+func (c *Client) registry(ctx context.Context, req protocol.JobsRequest, what string) (*protocol.JobsReply, error) {
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsList}, &reply); err != nil {
+	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, req, &reply); err != nil {
 		return nil, err
 	}
 	if err := replyError(&reply); err != nil {
-		return nil, fmt.Errorf("list jobs: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return reply.Jobs, nil
+	return &reply, nil
+}
+
+// Agents lists the agents the coordinator knows, live or lost, by id
+// (the policy's "agents" action: an admin's request).
+func (c *Client) Agents(ctx context.Context) ([]protocol.AgentStatus, error) {
+	reply, err := c.registry(ctx, protocol.JobsRequest{Kind: protocol.JobsAgents}, "list agents")
+	if err != nil {
+		return nil, err
+	}
+	return reply.Agents, nil
 }
 
 // Status returns the coordinator's account of job id.
@@ -347,16 +367,20 @@ func (c *Client) Status(ctx context.Context, id string) (*protocol.JobStatus, er
 	return c.status(ctx, id, false, "")
 }
 
+// Brief is Status without the node sets (Nodes, Unfinished, States,
+// Codes): what a check that only needs Done and the counts asks, which
+// costs the coordinator nothing on a huge job.
+func (c *Client) Brief(ctx context.Context, id string) (*protocol.JobStatus, error) {
+	return c.status(ctx, id, true, "")
+}
+
 // status is Status; brief leaves the node sets out (see JobsRequest),
 // and the reply says whether the coordinator serves stream.
 func (c *Client) status(ctx context.Context, id string, brief bool, stream string) (*protocol.JobStatus, error) {
-	var reply protocol.JobsReply
 	req := protocol.JobsRequest{Kind: protocol.JobsStatus, Job: id, Brief: brief, Stream: stream}
-	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, req, &reply); err != nil {
+	reply, err := c.registry(ctx, req, "status of job "+id)
+	if err != nil {
 		return nil, err
-	}
-	if err := replyError(&reply); err != nil {
-		return nil, fmt.Errorf("status of job %s: %w", id, err)
 	}
 	for i := range reply.Jobs {
 		if reply.Jobs[i].ID == id {
@@ -369,14 +393,8 @@ func (c *Client) status(ctx context.Context, id string, brief bool, stream strin
 // Cancel asks the coordinator to cancel job id: its nodes that have not
 // ended end as cancelled, and its output stream ends as usual.
 func (c *Client) Cancel(ctx context.Context, id string) error {
-	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: id}, &reply); err != nil {
-		return err
-	}
-	if err := replyError(&reply); err != nil {
-		return fmt.Errorf("cancel job %s: %w", id, err)
-	}
-	return nil
+	_, err := c.registry(ctx, protocol.JobsRequest{Kind: protocol.JobsCancel, Job: id}, "cancel job "+id)
+	return err
 }
 
 // Attach opens a new output stream of a running or finished job: what it

@@ -119,7 +119,8 @@ func (c *Coordinator) seen(h protocol.Hello) (*agent, error) {
 			assigned = a.assigned // its shards of resumed jobs
 			c.log.Info("agent of resumed jobs registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups))
 		default:
-			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity)
+			c.log.Info("agent registered", "agent", h.Agent, "name", h.Name, "groups", groupNames(groups), "capacity", h.Capacity,
+				"release", h.Release)
 		}
 		a = &agent{AgentStatus: protocol.AgentStatus{Hello: h, Served: groups}, assigned: assigned}
 		c.agents[h.Agent] = a
@@ -251,6 +252,10 @@ func (c *Coordinator) Agents() []protocol.AgentStatus {
 		}
 		st := a.AgentStatus
 		st.Served = slices.Clone(a.Served)
+		if a.Load != nil {
+			load := *a.Load // the reply is encoded after c.mu is released
+			st.Load = &load
+		}
 		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b protocol.AgentStatus) int { return strings.Compare(a.Agent, b.Agent) })

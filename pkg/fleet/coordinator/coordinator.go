@@ -655,6 +655,9 @@ func (c *Coordinator) fitReply(r *protocol.JobsReply) {
 		for _, v := range st.States {
 			n += len(v)
 		}
+		for _, v := range st.Codes {
+			n += len(v)
+		}
 		return n
 	}
 	slices.SortFunc(idx, func(a, b int) int { return sets(&r.Jobs[b]) - sets(&r.Jobs[a]) })
@@ -664,7 +667,7 @@ func (c *Coordinator) fitReply(r *protocol.JobsReply) {
 		}
 		st := &r.Jobs[i]
 		size -= sets(st)
-		st.Nodes, st.Unfinished, st.States, st.Truncated = "", "", nil, true
+		st.Nodes, st.Unfinished, st.States, st.Codes, st.Truncated = "", "", nil, nil, true
 	}
 	if size > limit && len(r.Jobs) > 1 {
 		// Still too many jobs: keep the newest that fit.

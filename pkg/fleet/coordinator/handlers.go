@@ -85,7 +85,7 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 		c.mu.Unlock()
 		return
 	}
-	a.Running, a.Draining = hb.Running, hb.Draining
+	a.Running, a.Draining, a.Shards, a.Load = hb.Running, hb.Draining, len(hb.Shards), hb.Load
 	var stale []protocol.Control
 	others := c.othersMayLive(time.Now())
 	for _, key := range hb.Shards {

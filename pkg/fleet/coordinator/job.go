@@ -333,6 +333,7 @@ func (j *job) status(brief bool) protocol.JobStatus {
 		ID: j.spec.ID, User: j.spec.User, Command: protocol.Truncate(j.spec.Command, protocol.MaxReplyField), Nodes: j.spec.Nodes,
 		Total: len(j.nodes), Finals: j.track.Finals(),
 		Done: j.complete(), Submitted: j.created, Ended: j.ended, Records: j.emitted,
+		Failed: j.track.Failed(),
 	}
 	if cp := j.spec.Copy; cp != nil {
 		st.Copy = &protocol.CopySpec{Source: protocol.Truncate(cp.Source, protocol.MaxReplyField),
@@ -350,19 +351,37 @@ func (j *job) status(brief bool) protocol.JobStatus {
 		st.Unfinished = un.String()
 	}
 	sets := map[protocol.State]*nodeset.NodeSet{}
+	codes := map[int]*nodeset.NodeSet{}
 	for i, name := range j.nodes {
-		if fs := j.track.State(uint32(i)); fs != "" {
-			if sets[fs] == nil {
-				sets[fs] = nodeset.New()
-			}
-			_ = sets[fs].AddNode(name)
+		fs := j.track.State(uint32(i))
+		if fs == "" {
+			continue
+		}
+		addTo(sets, fs, name)
+		if fs == protocol.StateExited {
+			addTo(codes, j.track.Code(uint32(i)), name)
 		}
 	}
-	if len(sets) > 0 {
-		st.States = make(map[protocol.State]string, len(sets))
-		for fs, ns := range sets {
-			st.States[fs] = ns.String()
-		}
-	}
+	st.States, st.Codes = folded(sets), folded(codes)
 	return st
+}
+
+// addTo adds name to the set of key k in sets, made when missing.
+func addTo[K comparable](sets map[K]*nodeset.NodeSet, k K, name string) {
+	if sets[k] == nil {
+		sets[k] = nodeset.New()
+	}
+	_ = sets[k].AddNode(name)
+}
+
+// folded returns each set of sets folded (nil when there are none).
+func folded[K comparable](sets map[K]*nodeset.NodeSet) map[K]string {
+	if len(sets) == 0 {
+		return nil
+	}
+	out := make(map[K]string, len(sets))
+	for k, ns := range sets {
+		out[k] = ns.String()
+	}
+	return out
 }

@@ -239,9 +239,11 @@ func TestSubmitPartsBounds(t *testing.T) {
 func TestJobsReplyFits(t *testing.T) {
 	_, co := startCoordinator(t, Config{})
 	huge := strings.Repeat("x", 2<<20)
-	r := protocol.JobsReply{Jobs: []protocol.JobStatus{{ID: "small", Nodes: "n1"}, {ID: "big", Nodes: huge, Unfinished: huge}}}
+	r := protocol.JobsReply{Jobs: []protocol.JobStatus{{ID: "small", Nodes: "n1"},
+		{ID: "big", Nodes: "b1", Unfinished: huge, Codes: map[int]string{0: huge}, Failed: 1}}}
 	co.fitReply(&r)
-	if len(r.Jobs) != 2 || r.Jobs[0].Truncated || r.Jobs[0].Nodes != "n1" || !r.Jobs[1].Truncated || r.Jobs[1].Nodes != "" {
+	if len(r.Jobs) != 2 || r.Jobs[0].Truncated || r.Jobs[0].Nodes != "n1" || !r.Jobs[1].Truncated || r.Jobs[1].Nodes != "" ||
+		r.Jobs[1].Codes != nil || r.Jobs[1].Failed != 1 {
 		t.Fatalf("fitted reply: small %+v, big truncated %v", r.Jobs[0], r.Jobs[1].Truncated)
 	}
 }

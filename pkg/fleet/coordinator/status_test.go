@@ -6,8 +6,9 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// A job's status folds its ended nodes per final state (what `csub status`
-// and the status page print); a brief status leaves the sets out.
+// A job's status folds its ended nodes per final state and its exited
+// nodes per exit status (what `csub status` and the status page print);
+// a brief status leaves the sets out, not the count of failed nodes.
 func TestStatusFoldsNodesPerState(t *testing.T) {
 	srv, _ := startCoordinator(t, Config{})
 	a := newFakeAgent(t, srv, "a1")
@@ -31,9 +32,16 @@ func TestStatusFoldsNodesPerState(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("states %v, want %v", got, want)
 	}
+	// The exited nodes per exit status, and the failures counted.
+	if codes := st.Jobs[0].Codes; len(codes) != 2 || codes[0] != "n[1-2,4]" || codes[2] != "n3" {
+		t.Errorf("codes %v", codes)
+	}
+	if st.Jobs[0].Failed != 2 {
+		t.Errorf("failed %d, want 2 (n3 exited 2, n5 timed out)", st.Jobs[0].Failed)
+	}
 	brief := jobsRequest(t, nc, testUser, protocol.JobsRequest{Kind: protocol.JobsStatus, Job: "jst", Brief: true})
-	if len(brief.Jobs) != 1 || brief.Jobs[0].States != nil {
-		t.Errorf("brief status has node sets: %+v", brief.Jobs)
+	if len(brief.Jobs) != 1 || brief.Jobs[0].States != nil || brief.Jobs[0].Codes != nil || brief.Jobs[0].Failed != 2 {
+		t.Errorf("brief status has node sets, or no failure count: %+v", brief.Jobs)
 	}
 	a.doneEventually(s, 2)
 	wait()
