@@ -84,6 +84,11 @@ type Config struct {
 	// lowered to it (default DefaultMaxOutput, at most
 	// protocol.MaxOutputLimit; outcap.go).
 	MaxOutput int64
+	// Observe, when not nil, receives the durations of the stages the
+	// shards' drivers measure (engine.Job.Observe: ssh connect and
+	// authentication, a local process's spawn), with the driver's name.
+	// It runs on the drivers' goroutines and must return at once.
+	Observe func(driver string, stage engine.Stage, d time.Duration)
 }
 
 // Defaults.
@@ -201,9 +206,11 @@ type Agent struct {
 	subj  protocol.Subjects
 	hello protocol.Hello
 
-	started atomic.Bool
-	hbKick  chan struct{}
-	hbEvery atomic.Int64 // time.Duration
+	started    atomic.Bool
+	registered atomic.Bool // a coordinator welcomed it (Stats)
+	count      counters    // batches and heartbeats sent (stats.go)
+	hbKick     chan struct{}
+	hbEvery    atomic.Int64 // time.Duration
 
 	mu       sync.Mutex
 	shards   map[string]*shard
@@ -364,6 +371,7 @@ func (a *Agent) register(ctx context.Context) error {
 			if w.Heartbeat > 0 {
 				a.hbEvery.Store(int64(w.Heartbeat))
 			}
+			a.registered.Store(true)
 			a.log.Info("agent registered", "groups", w.Groups, "heartbeat", time.Duration(a.hbEvery.Load()))
 			return nil
 		case err == nil && w.Code == protocol.CodeVersion: // no retry will cure it
@@ -411,7 +419,9 @@ func (a *Agent) heartbeat() {
 	slices.Sort(hb.Shards)
 	if err := wire.PublishJSON(a.nc, a.subj.Heartbeat(a.cfg.ID), protocol.TypeHeartbeat, hb); err != nil {
 		a.log.Debug("heartbeat", "err", err)
+		return
 	}
+	a.count.heartbeats.Add(1)
 }
 
 func (a *Agent) kickHeartbeat() {
