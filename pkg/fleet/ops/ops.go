@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +80,8 @@ func New(log *slog.Logger) *Server {
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { text(w, http.StatusOK, "ok") })
 	s.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := (*s.ready.Load())(); err != nil {
-			text(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			// One line: a part's errors, joined, may hold several.
+			text(w, http.StatusServiceUnavailable, "not ready: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 			return
 		}
 		text(w, http.StatusOK, "ready")
