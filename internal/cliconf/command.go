@@ -15,23 +15,31 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/ops"
 )
 
 // Command is the command line of a fleet daemon (cmd/coordinator,
 // cmd/agent): the daemon's own flags on FlagSet, and the ones every
 // daemon has: --config (a YAML file of the other flags, see Apply),
-// --log-level, --info and --cpu-profile.
+// --log-level, --info, --cpu-profile, and --http with --http-insecure
+// (the operator HTTP listener: metrics and health, pkg/fleet/ops).
 type Command struct {
 	// FlagSet is where the daemon defines its own flags before Parse.
 	FlagSet *flag.FlagSet
 	// Info holds the --info key=value pairs (nil when none).
 	Info map[string]string
+	// Mount, when set and --http listens, is called once the fleet has
+	// started, to add handlers to the operator HTTP listener (the
+	// coordinator's status page).
+	Mount func(*ops.Server, *daemon.Fleet)
 
 	name       string
 	stderr     io.Writer
 	config     string
 	logLevel   string
 	cpuProfile string
+	http       string
+	httpUnsafe bool
 }
 
 // NewCommand returns the command line of daemon name, which reports to
@@ -43,6 +51,8 @@ func NewCommand(name string, stderr io.Writer, infoUsage string) *Command {
 	fs.StringVar(&c.config, "config", "", "YAML `file` of settings named like these flags (the command line wins)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) of the daemon's whole run to `file`, completed when it stops (SIGTERM, SIGINT)")
+	fs.StringVar(&c.http, "http", "", "`host:port` of the operator HTTP listener: /metrics (Prometheus), /healthz, /readyz (\"\" = none; beyond loopback only with --http-insecure)")
+	fs.BoolVar(&c.httpUnsafe, "http-insecure", false, "let --http name an address beyond loopback, without credentials (logged at every start)")
 	fs.Func("info", infoUsage, func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
@@ -101,8 +111,30 @@ func Main(run func(args []string, stderr io.Writer, sigs <-chan os.Signal) int) 
 // leaves it truncated). A file that cannot be created is a bad setting
 // (2).
 func (c *Command) Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain bool, timeout time.Duration) int {
+	var started func(*daemon.Fleet)
+	if c.http != "" {
+		srv := ops.New(log)
+		// Before the fleet starts: /healthz answers, and /readyz says
+		// "starting", while the coordinator loads its store or the agent
+		// waits for NATS.
+		srv.Instrument(&cfg)
+		if err := srv.Listen(c.http, c.httpUnsafe); err != nil {
+			fmt.Fprintf(c.stderr, "%s: %v\n", c.name, err)
+			if errors.Is(err, ops.ErrNotLoopback) || errors.Is(err, ops.ErrAddress) {
+				return 2 // a bad setting
+			}
+			return 1
+		}
+		defer srv.Close()
+		started = func(f *daemon.Fleet) {
+			srv.Watch(f)
+			if c.Mount != nil {
+				c.Mount(srv, f)
+			}
+		}
+	}
 	if c.cpuProfile == "" {
-		return Serve(log, cfg, sigs, drain, timeout)
+		return serve(log, cfg, sigs, drain, timeout, started)
 	}
 	f, err := os.Create(c.cpuProfile)
 	if err != nil {
@@ -114,7 +146,7 @@ func (c *Command) Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Sign
 		_ = f.Close()
 		return 2
 	}
-	code := Serve(log, cfg, sigs, drain, timeout)
+	code := serve(log, cfg, sigs, drain, timeout, started)
 	pprof.StopCPUProfile()
 	if err := f.Close(); err != nil {
 		log.Error("cpu profile", "err", err)
@@ -132,6 +164,12 @@ func (c *Command) Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Sign
 // notifies READY=1 once the parts serve, STOPPING=1 at the stopping
 // signal, and pings the watchdog while their loops are alive (notify.go).
 func Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain bool, timeout time.Duration) int {
+	return serve(log, cfg, sigs, drain, timeout, nil)
+}
+
+// serve is Serve, calling started (when not nil) with the fleet once it
+// has started.
+func serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain bool, timeout time.Duration, started func(*daemon.Fleet)) int {
 	cfg.Logger = log
 	sd := newSystemd(log) // notify.go
 	f, err := daemon.Start(context.Background(), cfg)
@@ -143,6 +181,9 @@ func Serve(log *slog.Logger, cfg daemon.Config, sigs <-chan os.Signal, drain boo
 			return 2
 		}
 		return 1
+	}
+	if started != nil {
+		started(f)
 	}
 	sd.ready(f, cfg)
 	err = f.Serve(sd.signals(sigs), drain, timeout)

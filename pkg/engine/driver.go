@@ -70,7 +70,30 @@ type Job struct {
 	Info func(key string) (any, bool)
 	// Debug, when not nil, receives debug lines (the task's print_debug).
 	Debug func(line string)
+	// Observe, when not nil, receives how long each stage of the job's
+	// run took, for the stages the driver measures (Options.Observe). It
+	// is called on the driver's goroutine and must return at once.
+	Observe func(stage Stage, d time.Duration)
 }
+
+// Stage names a step of a job's run whose duration a driver reports to
+// Job.Observe, once it succeeded (a failed step reports nothing: its
+// node's final state says why).
+type Stage string
+
+// The stages drivers report.
+const (
+	// StageConnect: the transport to the node is open (the native ssh
+	// driver: TCP connect, a jump host's channel or a ProxyCommand's
+	// start; once per hop).
+	StageConnect Stage = "connect"
+	// StageAuth: the SSH handshake and authentication over that
+	// transport completed (the native ssh driver; once per hop).
+	StageAuth Stage = "auth"
+	// StageSpawn: the local process started (the exec driver, and the
+	// drivers that run one local process per node on it).
+	StageSpawn Stage = "spawn"
+)
 
 // GroupJob is a command or copy run by a GroupDriver on a node set.
 type GroupJob struct {

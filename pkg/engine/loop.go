@@ -166,7 +166,7 @@ func (l *loop) startPending() {
 func (l *loop) jobSpec(w *Worker, node string, rank int) *Job {
 	t := l.t
 	job := &Job{Node: node, Nodes: w.nodes, Rank: rank, Command: w.command,
-		ConnectTimeout: t.infoDuration(InfoConnectTimeout), Info: t.Info, Debug: t.debugFunc()}
+		ConnectTimeout: t.infoDuration(InfoConnectTimeout), Info: t.Info, Debug: t.debugFunc(), Observe: w.observe}
 	if w.copy != nil {
 		cp := *w.copy
 		if cp.Reverse {

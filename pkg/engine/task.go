@@ -255,6 +255,9 @@ type Options struct {
 	// handler that implements OutputCutter is told, once per node. Under
 	// a cap a line is held whole up to the cap rather than cut at 1 MiB.
 	MaxOutput int64
+	// Observe, when not nil, is given to every job of the worker
+	// (Job.Observe): the durations of the stages its driver measures.
+	Observe func(stage Stage, d time.Duration)
 }
 
 // Shell schedules command on opts.Nodes (or locally) and returns its
@@ -317,7 +320,8 @@ func (t *Task) Rcopy(source, dest string, preserve bool, opts Options) (*Worker,
 
 func (t *Task) newWorker(command string, cp *protocol.CopySpec, opts Options) (*Worker, error) {
 	w := &Worker{task: t, command: command, copy: cp, handler: opts.Handler, timeout: opts.Timeout,
-		stderr: opts.Stderr, fanout: opts.Fanout, driver: opts.Driver, maxOutput: max(opts.MaxOutput, 0)}
+		stderr: opts.Stderr, fanout: opts.Fanout, driver: opts.Driver, maxOutput: max(opts.MaxOutput, 0),
+		observe: opts.Observe}
 	if w.handler == nil {
 		w.handler = Handler{}
 	}

@@ -29,6 +29,7 @@ type Worker struct {
 	fanout  int // 0: the task's
 	// maxOutput is Options.MaxOutput (0: none).
 	maxOutput int64
+	observe   func(Stage, time.Duration) // Options.Observe
 	stdin     *stdinBuf
 	// stdinSrc is read into stdin once the worker is scheduled.
 	stdinSrc  interface{ Read([]byte) (int, error) }

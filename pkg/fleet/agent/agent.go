@@ -91,6 +91,11 @@ type Config struct {
 	// heartbeat (default: read from /proc/loadavg); an error leaves the
 	// heartbeat without one.
 	LoadAverage func() (float64, error)
+	// Observe, when not nil, receives the durations of the stages the
+	// shards' drivers measure (engine.Job.Observe: ssh connect and
+	// authentication, a local process's spawn), with the driver's name.
+	// It runs on the drivers' goroutines and must return at once.
+	Observe func(driver string, stage engine.Stage, d time.Duration)
 }
 
 // Defaults.
@@ -215,6 +220,7 @@ type Agent struct {
 	hello protocol.Hello
 
 	started atomic.Bool
+	count   counters // batches and heartbeats sent (stats.go)
 	hbKick  chan struct{}
 	hbEvery atomic.Int64 // time.Duration
 
@@ -425,7 +431,9 @@ func (a *Agent) heartbeat() {
 	hb.Load = a.load()
 	if err := wire.PublishJSON(a.nc, a.subj.Heartbeat(a.cfg.ID), protocol.TypeHeartbeat, hb); err != nil {
 		a.log.Debug("heartbeat", "err", err)
+		return
 	}
+	a.count.heartbeats.Add(1)
 }
 
 func (a *Agent) kickHeartbeat() {

@@ -232,7 +232,8 @@ func (s *shard) runEngine(ctx context.Context) {
 	if spec.CommandTimeout > 0 {
 		t.SetInfo(engine.InfoCommandTimeout, spec.CommandTimeout)
 	}
-	opts := engine.Options{Nodes: s.nodes, Handler: s, Stderr: spec.Stderr, Driver: s.driver, MaxOutput: s.maxOutput}
+	opts := engine.Options{Nodes: s.nodes, Handler: s, Stderr: spec.Stderr, Driver: s.driver, MaxOutput: s.maxOutput,
+		Observe: s.a.observer(s.driver.Name())}
 	if s.stdin != nil {
 		opts.Stdin = s.stdin.r
 	}
@@ -561,26 +562,33 @@ func (s *shard) pump() {
 	if !s.a.nc.IsConnected() {
 		return
 	}
-	s.resend(s.spool.pending())
+	batches, err := s.spool.pending()
+	if err != nil {
+		s.log.Error("spilled batches unreadable", "err", err)
+	}
+	s.publish(batches, false)
 }
 
-// resend publishes batches read from the spool; a batch that could not
-// be read back (a damaged spill file) is logged.
+// resend publishes again batches read from the spool; a batch that
+// could not be read back (a damaged spill file) is logged.
 func (s *shard) resend(batches [][]byte, err error) {
 	if err != nil {
 		s.log.Error("spilled batches unreadable", "err", err)
 	}
-	s.publish(batches)
+	s.publish(batches, true)
 }
 
 // publish sends batches as they are. A publish that fails (disconnected
 // with a full reconnect buffer) is not retried here: the batch stays in
 // the spool and goes again when its ack is overdue or on reconnection.
-func (s *shard) publish(batches [][]byte) {
+// Those published are counted (Stats), as resent or not.
+func (s *shard) publish(batches [][]byte, resent bool) {
 	for _, data := range batches {
 		if err := s.a.nc.PublishMsg(wire.NewMsg(s.subject, protocol.TypeEventBatch, data)); err != nil {
 			s.log.Debug("publish batch", "err", err)
+			continue
 		}
+		s.a.count.sent(len(data), resent)
 	}
 }
 

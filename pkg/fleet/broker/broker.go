@@ -161,8 +161,11 @@ const (
 	connInProcess = "IN_PROCESS"
 )
 
-// loopback tells whether host (an IP address or a name) can only be
-// reached from this machine.
+// Loopback tells whether host (an IP address or a name) can only be
+// reached from this machine: the daemons' other listeners (the operator
+// HTTP one, pkg/fleet/ops) apply the same rule as Listen.
+func Loopback(host string) bool { return loopback(host) }
+
 func loopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true

@@ -152,6 +152,12 @@ type Config struct {
 	// names it among the coordinators sharing the NATS system (peers.go),
 	// which must each have their own.
 	ID string
+	// ObserveMerge, when not nil, receives for each event batch the time
+	// from its arrival in the coordinator's handler to its records merged
+	// into its job (a batch that waited for a missing one counts from
+	// the arrival of the batch that let it through). It must return at
+	// once.
+	ObserveMerge func(time.Duration)
 }
 
 // DefaultMaxCapacity is Config.MaxCapacity's default: the most commands
@@ -244,6 +250,7 @@ type Coordinator struct {
 	runID string
 
 	stats Stats
+	ends  nodeEnds   // nodes ended per final state (metrics.go)
 	drops wire.Drops // messages dropped (bounds.go)
 	ready chan struct{}
 	probe chan struct{} // Run's loop takes what Probe sends
@@ -256,9 +263,12 @@ type Coordinator struct {
 	wg       sync.WaitGroup
 }
 
-// Stats counts what the coordinator merged (read with Stats()).
+// Stats counts what the coordinator merged (read with Stats()): event
+// batches received (duplicates included), their bytes, the records
+// merged, the duplicates dropped and the gaps seen (a batch arrived
+// before one it follows, which the coordinator asked again).
 type Stats struct {
-	Batches, Records, Duplicates, Gaps uint64
+	Batches, Bytes, Records, Duplicates, Gaps uint64
 }
 
 // New returns a coordinator that will serve on nc.

@@ -122,6 +122,7 @@ func (c *Coordinator) onHeartbeat(m *nats.Msg) {
 
 // onEvents merges an agent's batch into its job.
 func (c *Coordinator) onEvents(m *nats.Msg) {
+	arrived := time.Now()
 	if wire.Check(m) != nil {
 		return
 	}
@@ -147,6 +148,7 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	}
 	if len(ready) > 0 {
 		s.progressAt = time.Now()
+		c.observeMerge(arrived)
 	}
 	var missing []uint64
 	if dup {
@@ -165,6 +167,7 @@ func (c *Coordinator) onEvents(m *nats.Msg) {
 	}
 	c.mu.Lock()
 	c.stats.Batches++
+	c.stats.Bytes += uint64(len(m.Data))
 	c.stats.Records += uint64(nrec)
 	if dup {
 		c.stats.Duplicates++

@@ -149,6 +149,7 @@ func (j *job) finish(i uint32, st protocol.State, code int, msg string) {
 	if !j.track.End(i, st, code) {
 		return
 	}
+	j.c.ends.ended(st, code, 1)
 	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{i}, State: st, Code: code, At: time.Now(), Data: []byte(msg)})
 }
 
@@ -167,6 +168,7 @@ func (j *job) finishMany(idx []uint32, st protocol.State, msg string) {
 	if len(ended) == 0 {
 		return
 	}
+	j.c.ends.ended(st, code, len(ended))
 	// A record's nodes are ascending (its encoding's runs): the nodes of
 	// several shards, or of a shard in its agent's order, are not.
 	j.emit(protocol.Event{Kind: protocol.KindEnd, Nodes: sortIdx(ended), State: st, Code: code, At: time.Now(), Data: []byte(msg)})
@@ -287,9 +289,13 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 		case protocol.KindWritten, protocol.KindCut:
 			j.emit(protocol.Event{Kind: r.Kind, Nodes: idx, Data: r.Data})
 		case protocol.KindEnd:
+			n := 0
 			for _, ji := range idx {
-				j.track.End(ji, r.State, r.Code)
+				if j.track.End(ji, r.State, r.Code) {
+					n++
+				}
 			}
+			j.c.ends.ended(r.State, r.Code, n)
 			data := r.Data
 			if r.State == protocol.StateCancel && j.cancelledBy != "" {
 				// The agent knows only that the coordinator cancelled:

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -131,8 +132,11 @@ type Fleet struct {
 	log       *slog.Logger
 	srv       *server.Server // nil when joining an external NATS
 	url       string
-	agent     *agent.Agent
 	coord     *coordinator.Coordinator
+	coordNC   *nats.Conn // the coordinator's connection
+	agent     *agent.Agent
+	agentNC   *nats.Conn // the agent's connection
+	closing   atomic.Bool
 	audit     *audit.Log    // the coordinator's, reopened on SIGHUP
 	inProc    nkeys.KeyPair // the in-process parts' key (nil: no auth)
 	identity  auth.Identity // who the process is on an external server
@@ -245,6 +249,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		if err != nil {
 			return err
 		}
+		if role == "agent" {
+			f.agentNC = nc
+		} else {
+			f.coordNC = nc
+		}
 		if *logger == nil {
 			*logger = log.With("role", role)
 		}
@@ -296,6 +305,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		<-agentDone
 		stopCoord()
 	}
+	f.coord = co
 	if co != nil {
 		f.run(func() error { return co.Run(coordCtx) })
 		select { // the agent's first Hello then finds the coordinator listening
@@ -339,6 +349,46 @@ func (f *Fleet) Addr() string {
 		return ""
 	}
 	return broker.Addr(f.srv)
+}
+
+// Coordinator returns the coordinator the process runs (nil: none).
+func (f *Fleet) Coordinator() *coordinator.Coordinator { return f.coord }
+
+// Agent returns the agent the process runs (nil: none).
+func (f *Fleet) Agent() *agent.Agent { return f.agent }
+
+// Ready returns nil when every part serves: the coordinator connected to
+// NATS and listening (Coordinator.Ready), the agent connected and
+// registered with a coordinator. Otherwise it says, in one line, why
+// not: a part stopped, or the process stops, or a part is cut from NATS.
+func (f *Fleet) Ready() error {
+	select {
+	case <-f.stopped:
+		return f.why("stopped")
+	default:
+	}
+	if f.closing.Load() {
+		return errors.New("stopping")
+	}
+	if f.coord != nil {
+		select {
+		case <-f.coord.Ready():
+		default:
+			return errors.New("coordinator starting")
+		}
+		if !f.coordNC.IsConnected() {
+			return fmt.Errorf("coordinator not connected to NATS (%s)", strings.ToLower(f.coordNC.Status().String()))
+		}
+	}
+	if f.agent != nil {
+		if !f.agentNC.IsConnected() {
+			return fmt.Errorf("agent not connected to NATS (%s)", strings.ToLower(f.agentNC.Status().String()))
+		}
+		if !f.agent.Stats().Registered {
+			return errors.New("agent not registered with a coordinator yet")
+		}
+	}
+	return nil
 }
 
 // run runs a part, keeping its error.
@@ -408,6 +458,7 @@ func (f *Fleet) drain(ctx context.Context) error {
 // coordinator, then closes the connections and the embedded server. It
 // returns the errors the parts stopped with.
 func (f *Fleet) Close() error {
+	f.closing.Store(true)
 	f.closeOnce.Do(func() {
 		f.cancel()
 		f.wg.Wait()
@@ -445,6 +496,7 @@ func (f *Fleet) Serve(sigs <-chan os.Signal, drain bool, timeout time.Duration) 
 		case sig := <-sigs:
 			stop = !f.hangup(sig)
 			if stop {
+				f.closing.Store(true) // not ready any more (Ready)
 				f.log.Info("stopping", "signal", sig.String())
 			}
 		}

@@ -289,3 +289,26 @@ func (s *Store) Forget(ctx context.Context, job string) error {
 func (s *Store) subject(job string) string {
 	return strings.TrimSuffix(s.names.Subject, "*") + job
 }
+
+// Usage is what one of the store's JetStream streams holds.
+type Usage struct {
+	// Name is the stream's: the journal's, or the registry bucket's
+	// ("KV_" and the bucket's name).
+	Name            string
+	Bytes, Messages uint64
+}
+
+// Usage asks the server what the journal stream and the registry bucket
+// hold (one request each).
+func (s *Store) Usage(ctx context.Context) ([]Usage, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("job journal %s: %w", s.names.Stream, err)
+	}
+	out := []Usage{{Name: s.names.Stream, Bytes: info.State.Bytes, Messages: info.State.Msgs}}
+	st, err := s.kv.Status(ctx)
+	if err != nil {
+		return out, fmt.Errorf("job registry %s: %w", s.names.Bucket, err)
+	}
+	return append(out, Usage{Name: "KV_" + s.names.Bucket, Bytes: st.Bytes(), Messages: st.Values()}), nil
+}

@@ -104,10 +104,11 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 		job.Debug("EXECCLIENT: " + cmdline)
 	}
 	p := &Process{
-		Args:   []string{Shell, "-c", cmdline},
-		Stdin:  job.Stdin,
-		Stdout: job.Stdout,
-		Stderr: job.Stderr,
+		Args:    []string{Shell, "-c", cmdline},
+		Stdin:   job.Stdin,
+		Stdout:  job.Stdout,
+		Stderr:  job.Stderr,
+		Observe: job.Observe,
 	}
 	return p.Run(ctx, job.Node)
 }
@@ -136,7 +137,7 @@ func (d *Driver) copy(ctx context.Context, job *engine.Job, node string, rank in
 	if job.Debug != nil {
 		job.Debug("COPYCLIENT: " + strings.Join(args, " "))
 	}
-	p := &Process{Args: args, Stdout: job.Stdout, Stderr: job.Stderr}
+	p := &Process{Args: args, Stdout: job.Stdout, Stderr: job.Stderr, Observe: job.Observe}
 	return p.Run(ctx, job.Node)
 }
 

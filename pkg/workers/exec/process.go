@@ -44,6 +44,9 @@ type Process struct {
 	// Stdout, so their relative order is the order the process wrote them
 	// in (ClusterShell's stderr=False dups stderr onto the stdout pipe).
 	Stdout, Stderr io.Writer
+	// Observe, when not nil, receives how long starting the process took
+	// (engine.StageSpawn): the job's Observe.
+	Observe func(stage engine.Stage, d time.Duration)
 }
 
 // Run starts p, copies its streams until they end and the process exits,
@@ -142,9 +145,13 @@ func (p *Process) Run(ctx context.Context, node string) engine.Result {
 		}
 	}
 
+	spawn := time.Now()
 	if err := cmd.Start(); err != nil {
 		closeAll()
 		return Result255(node, fmt.Errorf("cannot run %s: %w", p.Args[0], err))
+	}
+	if p.Observe != nil {
+		p.Observe(engine.StageSpawn, time.Since(spawn))
 	}
 	for _, f := range toClose {
 		f.Close()

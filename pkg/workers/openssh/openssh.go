@@ -67,7 +67,7 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 	}
 	exec.DebugArgs(job, "SSHCLIENT", "SCPCLIENT", args)
 	var cl classifier
-	p := &exec.Process{Args: args, Stdout: job.Stdout, Stderr: job.Stderr}
+	p := &exec.Process{Args: args, Stdout: job.Stdout, Stderr: job.Stderr, Observe: job.Observe}
 	if job.Copy == nil {
 		p.Stdin = job.Stdin
 	}

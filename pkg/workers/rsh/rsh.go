@@ -113,7 +113,7 @@ func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
 	}
 	exec.DebugArgs(job, "RSHCLIENT", "RCPCLIENT", args)
 	st := &state{magic: job.Copy == nil}
-	p := &exec.Process{Args: args}
+	p := &exec.Process{Args: args, Observe: job.Observe}
 	var filters []*exec.LineFilter
 	wrap := func(w io.Writer) *exec.LineFilter {
 		f := &exec.LineFilter{W: w, Keep: st.keep}

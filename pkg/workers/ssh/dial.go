@@ -146,10 +146,12 @@ func (r *run) tryConnect(ctx context.Context, t *target, via *ssh.Client) (*ssh.
 	if t.ConnectTimeout > 0 {
 		deadline = time.Now().Add(t.ConnectTimeout)
 	}
+	dialed := time.Now()
 	conn, remote, err := r.dial(ctx, t, via, deadline)
 	if err != nil {
 		return nil, err
 	}
+	r.observe(engine.StageConnect, dialed)
 	cc := &countingConn{Conn: conn}
 	hs := &handshake{}
 	var timedOut atomic.Bool
@@ -170,6 +172,7 @@ func (r *run) tryConnect(ctx context.Context, t *target, via *ssh.Client) (*ssh.
 		_ = conn.Close()
 		return nil, err
 	}
+	shook := time.Now()
 	sconn, chans, reqs, err := ssh.NewClientConn(cc, t.addr(), cfg)
 	ctxFired := !stopCtx()
 	if timer != nil && !timer.Stop() {
@@ -181,6 +184,7 @@ func (r *run) tryConnect(ctx context.Context, t *target, via *ssh.Client) (*ssh.
 	}
 	hs.mu.Unlock()
 	if err == nil && !ctxFired && !timedOut.Load() {
+		r.observe(engine.StageAuth, shook)
 		return ssh.NewClient(sconn, chans, reqs), nil
 	}
 	if sconn != nil {
@@ -206,6 +210,14 @@ func (r *run) tryConnect(ctx context.Context, t *target, via *ssh.Client) (*ssh.
 		err = fmt.Errorf("%w (%w)", err, io.EOF)
 	}
 	return nil, r.classify(t, hs, err, remote, cc.n.Load() > 0, timedOut.Load())
+}
+
+// observe reports the duration of stage, started at since, to the job's
+// Observe.
+func (r *run) observe(stage engine.Stage, since time.Time) {
+	if r.job.Observe != nil {
+		r.job.Observe(stage, time.Since(since))
+	}
 }
 
 // dial opens the transport to t: TCP, a direct-tcpip channel through via,
