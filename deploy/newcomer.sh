@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A newcomer's path, end to end, on one machine (loopback only), as CI runs it:
 #   build -> coordinator init-site (CA, TLS, one nkey per identity) -> a coordinator and two
-#   gateway agents from the deploy/ examples -> a csub job on 100 test nodes as user alice ->
-#   checks that every node answered -> clean stop (SIGTERM; each daemon exits 0).
+#   gateway agents from the deploy/ examples -> /readyz of each -> `csub agents` (admin) -> a csub
+#   job on 105 test nodes as user alice -> `csub status` and the coordinator's metrics show it ->
+#   clean stop (SIGTERM; each daemon exits 0).
 # Usage: bash deploy/newcomer.sh [-h] [-k]   (-k keeps the work directory and prints its path)
-# Env: FLEETSH_NEWCOMER_PORT (NATS port, default 14222), FLEETSH_NEWCOMER_DIR (work directory,
-#      default a new temporary one). Takes about a minute (most of it building).
+# Env: FLEETSH_NEWCOMER_PORT (NATS port, default 14222; the daemons' --http listeners take the
+#      next three), FLEETSH_NEWCOMER_DIR (work directory, default a new temporary one).
+# Needs curl. Takes about a minute (most of it building).
 set -euo pipefail
-if [[ ${1:-} == -h ]]; then sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h ]]; then sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 keep=false
 [[ ${1:-} == -k ]] && keep=true
 cd "$(dirname "$0")/.."
@@ -40,35 +42,49 @@ step "init-site: CA, server certificate, one credential per identity"
 step "coordinator (site credentials + deploy/ topology and demo policy)"
 "$bin/coordinator" --config "$work/site/coordinator.yaml" --topology deploy/topology.conf --root admin \
 	--local-agent --worker exec --policy deploy/demo-policy.yaml --store "$work/store" \
-	2>"$work/coordinator.log" &
+	--http "127.0.0.1:$((port + 1))" 2>"$work/coordinator.log" &
 pids+=($!)
 coordinator=$!
 
 step "two gateway agents (gw1, gw2 of group gw[1-2])"
+http=$((port + 2))
 for gw in gw1 gw2; do
 	"$bin/agent" --config "$work/site/agents/$gw/agent.yaml" --fanout 64 --worker exec \
-		--spill-dir "$work/spill-$gw" 2>"$work/agent-$gw.log" &
+		--spill-dir "$work/spill-$gw" --http "127.0.0.1:$http" 2>"$work/agent-$gw.log" &
 	pids+=($!)
+	http=$((http + 1))
 done
+
+step "readiness: /readyz of the coordinator and of each agent (an agent is ready once registered)"
+for p in $((port + 1)) $((port + 2)) $((port + 3)); do
+	for try in $(seq 1 300); do
+		curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break
+		[[ $try -eq 300 ]] && { echo "newcomer: :$p/readyz never said ready" >&2; curl -s "http://127.0.0.1:$p/readyz" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "127.0.0.1:$p/readyz: $(curl -sf "http://127.0.0.1:$p/readyz")"
+done
+FLEETSH_FLEET_CONFIG=$work/site/users/root/fleet.yaml "$bin/csub" agents
 
 step "csub as alice: 100 nodes behind the gateways, 5 under none"
 export FLEETSH_FLEET_CONFIG=$work/site/users/alice/fleet.yaml
 out=$work/csub.out
-# The agents may still be registering: csub's nodes of a group with no agent end "no agent";
-# wait until both answer (a hang catcher bounds the wait).
-for try in $(seq 1 100); do
-	if "$bin/csub" -R exec -w 'node[1-100],other[1-5]' -b 'echo hello' >"$out" 2>"$work/csub.err"; then
-		break
-	fi
-	[[ $try -eq 100 ]] && { cat "$work/csub.err" >&2; exit 1; }
-	sleep 0.2
-done
+"$bin/csub" -R exec -w 'node[1-100],other[1-5]' -b 'echo hello' >"$out"
 cat "$out"
 # clush -b gathers identical outputs: one block naming every node.
 printf '%s\n' '---------------' 'node[1-100],other[1-5] (105)' '---------------' 'hello' | cmp - "$out"
-"$bin/csub" jobs >"$work/jobs.out"
-grep -q 'alice' "$work/jobs.out" || { echo "newcomer: csub jobs does not list alice's job" >&2; cat "$work/jobs.out" >&2; exit 1; }
-cat "$work/jobs.out"
+
+step "csub jobs, csub status JOB: every node exited 0"
+"$bin/csub" jobs
+job=$("$bin/csub" jobs --json | grep -o '"id": *"[0-9a-f-]*"' | tail -n 1 | grep -o '[0-9a-f-]\{36\}')
+"$bin/csub" status "$job" | tee "$work/status.out"
+grep -qx 'exited (105): node\[1-100\],other\[1-5\]' "$work/status.out"
+
+step "metrics: the coordinator counted 105 nodes exited, one job done"
+curl -sf "http://127.0.0.1:$((port + 1))/metrics" >"$work/metrics.out"
+grep -E '^fleetsh_coordinator_(nodes_ended_total|jobs)\{' "$work/metrics.out"
+grep -qx 'fleetsh_coordinator_nodes_ended_total{state="exited"} 105' "$work/metrics.out"
+grep -qx 'fleetsh_coordinator_jobs{state="done"} 1' "$work/metrics.out"
 
 step "clean stop: SIGTERM, every daemon exits 0"
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done

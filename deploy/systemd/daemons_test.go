@@ -38,9 +38,11 @@ func TestDaemonsFromEtc(t *testing.T) {
 		t.Fatal(err)
 	}
 	edit(t, filepath.Join(etc, "coordinator.yaml"), etc,
-		"signing-key: "+seed+"\npolicy: "+demo+"\n", "127.0.0.1:4222", fmt.Sprintf("127.0.0.1:%d", port))
+		"signing-key: "+seed+"\npolicy: "+demo+"\n", "127.0.0.1:4222", fmt.Sprintf("127.0.0.1:%d", port),
+		"127.0.0.1:9470", "127.0.0.1:0")
 	edit(t, filepath.Join(etc, "agent.yaml"), etc,
-		"coordinator-key: ["+pub+"]\ninfo:\n  ssh_config: /etc/fleetsh/agent/ssh/config\n", "nats://127.0.0.1:4222", url)
+		"coordinator-key: ["+pub+"]\ninfo:\n  ssh_config: /etc/fleetsh/agent/ssh/config\n", "nats://127.0.0.1:4222", url,
+		"127.0.0.1:9471", "127.0.0.1:0")
 	// The agent's ssh identity and known_hosts where the example ssh
 	// config names them, and the nodes: an ssh server on loopback.
 	nodes := sshtest.Start(t, sshtest.Config{})
@@ -99,17 +101,22 @@ func TestDaemonsFromEtc(t *testing.T) {
 }
 
 // edit makes the config file the test's, as an admin would: its
-// /etc/fleetsh paths under etc, the pair old, new replaced, and the
-// settings add appended.
-func edit(t *testing.T, file, etc, add, old, new string) {
+// /etc/fleetsh paths under etc, each pair old, new of pairs replaced (the
+// operator HTTP listener's fixed port by a free one: tests run in
+// parallel), and the settings add appended.
+func edit(t *testing.T, file, etc, add string, pairs ...string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.ReplaceAll(string(data)+add, old, new)
-	if !strings.Contains(s, new) {
-		t.Fatalf("%s: no %s to replace", file, old)
+	s := string(data) + add
+	for i := 0; i+1 < len(pairs); i += 2 {
+		old, new := pairs[i], pairs[i+1]
+		if !strings.Contains(s, old) {
+			t.Fatalf("%s: no %s to replace", file, old)
+		}
+		s = strings.ReplaceAll(s, old, new)
 	}
 	if err := os.WriteFile(file, []byte(installed(s, "", etc)), 0o600); err != nil {
 		t.Fatal(err)
