@@ -131,6 +131,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/internal/clispec"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -197,6 +198,9 @@ func (e *environ) lookup(k string) (string, bool) {
 // status. getenv supplies FLEETSH_FLEET, FLEETSH_PREFIX, COLUMNS, USER and
 // the variables locating groups.conf. A SIGINT (Ctrl-C) cancels the job.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if clispec.Serve(args, stdout, cliSpec) {
+		return 0
+	}
 	sigs := make(chan os.Signal, 2)
 	// Started with SIGINT ignored (a background job of a script), clush
 	// (Python) keeps ignoring it: so does csub.
