@@ -2,7 +2,13 @@ package integration
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetsh/fleetsh/internal/sshdtest"
 )
 
 // clubakToolCases are the clubak differential cases on the output of the
@@ -98,4 +104,57 @@ func toolOutput(nodes, lines int, line func(n, l int) string) string {
 // (and some value of [0, n) for larger i).
 func perm(i, n int) int {
 	return (i*7919 + 13) % n
+}
+
+// TestClubakDiffRealTools feeds both clubaks the output the real tools
+// print: pdsh (its exec module, nodes interleaved as they answer),
+// ClusterShell's clush -L and -bL and our csub -L and -bL, each running
+// the same commands on 40 nodes with -R exec; every input is gathered
+// with -b, -L, -bL and -b -r.
+func TestClubakDiffRealTools(t *testing.T) {
+	requireReference(t, clubakDiffRef, "clubak 1.9")
+	requireReference(t, "/usr/bin/clush", "")
+	if _, err := exec.LookPath("pdsh"); err != nil {
+		sshdtest.SkipUnlessRequired(t, "pdsh not installed (apt-get install pdsh)")
+	}
+	clubak := ourBinary(t, "FLEETSH_CLUBAK_OURS", "clubak")
+	csub := ourBinary(t, "FLEETSH_CSUB_OURS", "csub")
+	data, err := filepath.Abs(filepath.Join("testdata", "clubak"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8",
+		"CLUSTERSHELL_CFGDIR=" + filepath.Join(data, "conf")}
+	const nodes, script = "n[1-40]", `echo kernel 6.1; echo node %h; case %h in n1*) echo teen;; esac`
+	tools := []struct {
+		name string
+		bin  string
+		args []string
+	}{
+		{"pdsh", "pdsh", []string{"-R", "exec", "-f", "8", "-w", nodes, "sh", "-c", script}},
+		{"clush -L", "/usr/bin/clush", []string{"-R", "exec", "-L", "-w", nodes, script}},
+		{"clush -bL", "/usr/bin/clush", []string{"-R", "exec", "-bL", "-w", nodes, script}},
+		{"csub -L", csub, []string{"-R", "exec", "-L", "-w", nodes, script}},
+		{"csub -bL", csub, []string{"-R", "exec", "-bL", "-w", nodes, script}},
+	}
+	for _, tool := range tools {
+		p, err := runProc(t.TempDir(), tool.bin, tool.args, env, strings.NewReader(""), 2*time.Minute)
+		if err != nil || p.status != 0 || !strings.Contains(p.stdout, "n40: node n40") && !strings.Contains(p.stdout, ": node n40") {
+			t.Fatalf("%s: %v, status %d, stdout %q, stderr %q", tool.name, err, p.status, p.stdout, p.stderr)
+		}
+		for _, args := range [][]string{{"-b"}, {"-L"}, {"-bL"}, {"-b", "-r"}} {
+			ref, err := clubakDiffExec(clubakDiffRef, args, p.stdout, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := clubakDiffExec(clubak, args, p.stdout, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffReport("ours", "clubak", got.status, ref.status, nil,
+				diffStream{"stdout", got.stdout, ref.stdout}, diffStream{"stderr", got.stderr, ref.stderr}); d != "" {
+				t.Errorf("%s | clubak %q:\n%s", tool.name, args, d)
+			}
+		}
+	}
 }
