@@ -25,7 +25,10 @@
 // -bL live gathered, copies, JSON lines). display.go is ClusterShell's
 // Display (labels, header blocks, colors, -r folding, --diff through
 // internal/pydifflib, verbosity); runtimer.go is clush's progress
-// counter (-P, and with -b or -L after 1.33 s).
+// counter (-P, and with -b or -L after 1.33 s). spec.go describes csub's
+// and clubak's command lines (options from the parsers themselves,
+// subcommands from jobs.go's table) for their man pages and shell
+// completion (internal/mangen), printed with the hidden --help-spec.
 //
 // The same display serves clubak (ClubakMain, clubak*.go, cmd/clubak),
 // ClusterShell's clubak: it gathers "node: line" input in an
