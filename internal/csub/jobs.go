@@ -32,7 +32,7 @@ import (
 // or FLEETSH_FLEET): the in-process fleet of a one-shot csub has no jobs
 // after it exits.
 func subcommand(ctx context.Context, args []string, env *environ, intr <-chan struct{}) (int, bool) {
-	if !slices.ContainsFunc(subcommands, func(c subcmd) bool { return slices.Contains(args, c.name) }) {
+	if !slices.Contains(args, "jobs") && !slices.Contains(args, "attach") {
 		return 0, false
 	}
 	// A silent parse: --help and errors are for the path that follows.
@@ -41,8 +41,8 @@ func subcommand(ctx context.Context, args []string, env *environ, intr <-chan st
 	if err != nil || len(s.command) == 0 || s.selectsNodes() {
 		return 0, false // not a subcommand: the usual path reports errors
 	}
-	i := slices.IndexFunc(subcommands, func(c subcmd) bool { return c.name == s.command[0] })
-	if i < 0 {
+	name := s.command[0]
+	if name != "jobs" && name != "attach" {
 		return 0, false
 	}
 	at := len(args) - len(s.command)
@@ -51,30 +51,10 @@ func subcommand(ctx context.Context, args []string, env *environ, intr <-chan st
 	if err != nil {
 		return exitStatus(err, env), true
 	}
-	return subcommands[i].run(ctx, s, operands, p, env, intr), true
-}
-
-// subcmd is one of csub's subcommands: how subcommand runs it, and what
-// its man page and completion say of it (spec.go).
-type subcmd struct {
-	name     string
-	synopsis string // after "csub [options] "
-	help     string
-	run      func(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ, intr <-chan struct{}) int
-}
-
-// subcommands are csub's subcommands, in the order its man page lists
-// them.
-var subcommands = []subcmd{
-	{name: "jobs", synopsis: "jobs [options]",
-		help: "List the jobs of the fleet's coordinator: id, user, submission time, nodes, nodes done, status and command (--json: one JSON object per job).",
-		run: func(ctx context.Context, s *settings, operands []string, p *optparse.Parser, env *environ, _ <-chan struct{}) int {
-			return runJobs(ctx, s, operands, p, env)
-		}},
-	{name: "attach", synopsis: "attach [options] JOB",
-		help: "Replay a job's output, then follow it to its end, rendered with the output options given " +
-			"(-b, -B, -L, -N, -q, -S, -v, --json, --summary) as if the job had been submitted with them; Ctrl-C detaches and leaves the job running.",
-		run: runAttach},
+	if name == "jobs" {
+		return runJobs(ctx, s, operands, p, env), true
+	}
+	return runAttach(ctx, s, operands, p, env, intr), true
 }
 
 // selectsNodes reports whether options name target nodes.

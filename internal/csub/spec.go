@@ -2,6 +2,7 @@ package csub
 
 import (
 	"io"
+	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/clispec"
 	"github.com/fleetsh/fleetsh/pkg/engine"
@@ -50,9 +51,14 @@ func cliSpec() clispec.Spec {
 	}
 	var subs []clispec.Subcommand
 	synopsis := []string{"[options] command", "[options] -c|--rcopy FILE... [--dest DEST]", "[options]"}
-	for _, c := range subcommands {
-		subs = append(subs, clispec.Subcommand{Name: c.name, Synopsis: "[options] " + c.synopsis, Help: c.help})
-		synopsis = append(synopsis, "[options] "+c.synopsis)
+	for _, c := range Subcommands() {
+		syn := strings.TrimPrefix(c.Synopsis, progName+" ")
+		sub := clispec.Subcommand{Name: c.Name, Synopsis: syn, Help: c.Summary + " Exit status: " + c.Exit}
+		for _, o := range c.Options {
+			sub.Options = append(sub.Options, clispec.Option{Flags: []string{o[0]}, Help: o[1]})
+		}
+		subs = append(subs, sub)
+		synopsis = append(synopsis, syn)
 	}
 	return clispec.Spec{
 		Name:     progName,
