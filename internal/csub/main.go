@@ -27,7 +27,7 @@
 // internal/pydifflib, verbosity); runtimer.go is clush's progress
 // counter (-P, and with -b or -L after 1.33 s). spec.go describes csub's
 // and clubak's command lines (options from the parsers themselves,
-// subcommands from jobs.go's table) for their man pages and shell
+// subcommands from Subcommands()) for their man pages and shell
 // completion (internal/mangen), printed with the hidden --help-spec.
 //
 // The same display serves clubak (ClubakMain, clubak*.go, cmd/clubak),
