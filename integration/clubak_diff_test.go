@@ -260,7 +260,7 @@ func clubakDiffCases() []clubakDiffCase {
 		c("missing value", "", "-S"),
 		c("ambiguous long option", "", "--gr", "x"),
 	)
-	return cases
+	return append(cases, clubakToolCases()...)
 }
 
 // clubakDiffRun is one side's run of a case.
@@ -280,7 +280,7 @@ func TestClubakDiff(t *testing.T) {
 		"CLUSTERSHELL_CFGDIR=" + filepath.Join(data, "conf")}
 
 	cases := diffCases(t, clubakDiffCases(), func(c clubakDiffCase) string { return c.name },
-		"FLEETSH_CLUBAK_DIFF_RUN", 170, clubakDiffShortCases)
+		"FLEETSH_CLUBAK_DIFF_RUN", 200, clubakDiffShortCases)
 	type result struct {
 		args     []string
 		ref, got clubakDiffRun

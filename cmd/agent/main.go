@@ -45,6 +45,7 @@ func main() { cliconf.Main(run) }
 // run is the whole command; signals arrive on sigs.
 func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	cmd := cliconf.NewCommand("agent", stderr, "task info default `key=value` for the engines, e.g. ssh_options=-oBatchMode=yes (repeatable)")
+	describe(cmd)
 	fs := cmd.FlagSet
 	var (
 		cfg          agent.Config

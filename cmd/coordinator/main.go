@@ -53,6 +53,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		}
 	}
 	cmd := cliconf.NewCommand("coordinator", stderr, "task info default `key=value` for the local agent's engines (repeatable)")
+	describe(cmd)
 	fs := cmd.FlagSet
 	var (
 		listen     = fs.String("listen", "127.0.0.1:4222", `host:port the embedded NATS server accepts agents and csub on ("" = none)`)

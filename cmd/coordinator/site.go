@@ -97,31 +97,43 @@ func oneDir(stderr io.Writer, name string, pos []string) (string, bool) {
 	return pos[0], true
 }
 
-// initSite is `coordinator init-site DIR ...`.
-func initSite(args []string, stderr io.Writer) int {
+// initArgs are the flags of init-site.
+type initArgs struct {
+	opts                     site.InitOptions
+	users, admins, hosts, ip cliconf.Strings
+	routes                   cliconf.Strings
+	agents                   agentSpecs
+}
+
+// initSiteFlags declares the flags of init-site (its man page lists them
+// too: spec.go).
+func initSiteFlags(stderr io.Writer) (*flag.FlagSet, *initArgs) {
 	fs := siteFlags("init-site", stderr)
-	var (
-		opts                     site.InitOptions
-		users, admins, hosts, ip cliconf.Strings
-		routes                   cliconf.Strings
-		agents                   agentSpecs
-	)
-	fs.Var(&users, "user", "submitter user `id` (repeatable)")
-	fs.Var(&admins, "admin", "admin user `id`: every job, fleet admin actions (repeatable)")
-	fs.Var(&agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
-	fs.Var(&hosts, "host", "DNS `name` of the coordinator for its certificate, besides localhost (repeatable)")
-	fs.Var(&ip, "ip", "IP `address` of the coordinator for its certificate, besides 127.0.0.1 and ::1 (repeatable)")
+	a := &initArgs{}
+	opts := &a.opts
+	fs.Var(&a.users, "user", "submitter user `id` (repeatable)")
+	fs.Var(&a.admins, "admin", "admin user `id`: every job, fleet admin actions (repeatable)")
+	fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
+	fs.Var(&a.hosts, "host", "DNS `name` of the coordinator for its certificate, besides localhost (repeatable)")
+	fs.Var(&a.ip, "ip", "IP `address` of the coordinator for its certificate, besides 127.0.0.1 and ::1 (repeatable)")
 	fs.StringVar(&opts.URL, "url", "", "coordinator `URL` for agents and csub, tls://HOST:PORT, HOST a --host or --ip (default: the first --host, else --ip, else localhost; port 4222)")
 	fs.StringVar(&opts.Listen, "listen", "", "`host:port` the coordinator listens on (default: 127.0.0.1 for a loopback URL, else 0.0.0.0; the URL's port)")
 	fs.StringVar(&opts.Prefix, "prefix", protocol.DefaultPrefix, "subject `prefix` of the fleet")
 	fs.BoolVar(&opts.Force, "force", false, "replace the site in DIR: every key, certificate and config anew")
-	fs.Var(&routes, "cluster-route", "`URL` nats-route://HOST:PORT of a server of the site's NATS cluster, itself included (repeatable): nats-server.conf becomes one server of that cluster (docs/fleet.md, \"Two coordinators\")")
+	fs.Var(&a.routes, "cluster-route", "`URL` nats-route://HOST:PORT of a server of the site's NATS cluster, itself included (repeatable): nats-server.conf becomes one server of that cluster (docs/fleet.md, \"Two coordinators\")")
 	fs.StringVar(&opts.ClusterListen, "cluster-listen", "", "with --cluster-route: `host:port` of the server's route listener (default: --listen's host, port 6222)")
 	fs.StringVar(&opts.ClusterName, "cluster-name", "", "with --cluster-route: the cluster's `name` (default fleetsh)")
+	return fs, a
+}
+
+// initSite is `coordinator init-site DIR ...`.
+func initSite(args []string, stderr io.Writer) int {
+	fs, a := initSiteFlags(stderr)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return flagExit(err)
 	}
+	opts, users, admins, hosts, ip, routes, agents := a.opts, a.users, a.admins, a.hosts, a.ip, a.routes, a.agents
 	dir, ok := oneDir(stderr, "init-site", pos)
 	if !ok {
 		return 2
@@ -164,6 +176,36 @@ func flagExit(err error) int {
 	return 2
 }
 
+// siteVerbs are the verbs of `coordinator site`, in the order its usage
+// lists them.
+var siteVerbs = []string{"add-user", "add-agent", "rotate", "remove"}
+
+// verbArgs are the flags of a site verb.
+type verbArgs struct {
+	users, admins, hosts, ip cliconf.Strings
+	agents                   agentSpecs
+}
+
+// siteVerbFlags declares the flags of `site verb` (its man page lists
+// them too: spec.go); ok is false for an unknown verb.
+func siteVerbFlags(verb string, stderr io.Writer) (fs *flag.FlagSet, a *verbArgs, ok bool) {
+	fs, a = siteFlags("site "+verb, stderr), &verbArgs{}
+	switch verb {
+	case "add-user":
+		fs.Var(&a.users, "user", "submitter user `id` (repeatable)")
+		fs.Var(&a.admins, "admin", "admin user `id` (repeatable)")
+	case "add-agent":
+		fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
+	case "remove":
+	case "rotate":
+		fs.Var(&a.hosts, "host", "with server-cert: a DNS `name` to add to the certificate's (repeatable)")
+		fs.Var(&a.ip, "ip", "with server-cert: an IP `address` to add to the certificate's (repeatable)")
+	default:
+		return nil, nil, false
+	}
+	return fs, a, true
+}
+
 // siteCmd is `coordinator site add-user|add-agent|rotate|remove DIR ...`.
 func siteCmd(args []string, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
@@ -175,22 +217,8 @@ func siteCmd(args []string, stderr io.Writer) int {
 	}
 	verb, args := args[0], args[1:]
 	name := "site " + verb
-	fs := siteFlags(name, stderr)
-	var (
-		users, admins, hosts, ip cliconf.Strings
-		agents                   agentSpecs
-	)
-	switch verb {
-	case "add-user":
-		fs.Var(&users, "user", "submitter user `id` (repeatable)")
-		fs.Var(&admins, "admin", "admin user `id` (repeatable)")
-	case "add-agent":
-		fs.Var(&agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
-	case "remove":
-	case "rotate":
-		fs.Var(&hosts, "host", "with server-cert: a DNS `name` to add to the certificate's (repeatable)")
-		fs.Var(&ip, "ip", "with server-cert: an IP `address` to add to the certificate's (repeatable)")
-	default:
+	fs, a, ok := siteVerbFlags(verb, stderr)
+	if !ok {
 		fmt.Fprintf(stderr, "coordinator site: unknown verb %q (add-user, add-agent, rotate, remove)\n", verb)
 		return 2
 	}
@@ -203,6 +231,7 @@ func siteCmd(args []string, stderr io.Writer) int {
 		return 2
 	}
 	dir, rest := pos[0], pos[1:]
+	users, admins, agents, hosts, ip := a.users, a.admins, a.agents, a.hosts, a.ip
 	switch verb {
 	case "add-user":
 		if len(rest) > 0 || len(users)+len(admins) == 0 {

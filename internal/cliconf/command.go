@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/clispec"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
 	"github.com/fleetsh/fleetsh/pkg/fleet/ops"
 )
@@ -32,6 +33,14 @@ type Command struct {
 	// started, to add handlers to the operator HTTP listener (the
 	// coordinator's status page).
 	Mount func(*ops.Server, *daemon.Fleet)
+	// Spec describes the daemon for its man page: Parse prints it, with
+	// the options of FlagSet, when the only argument is clispec.Flag.
+	Spec clispec.Spec
+	// Stdout receives that description (nil: os.Stdout).
+	Stdout io.Writer
+	// Complete maps a flag name to what completes its value (a
+	// clispec.Complete* constant) in that description.
+	Complete map[string]string
 
 	name       string
 	stderr     io.Writer
@@ -72,6 +81,9 @@ func NewCommand(name string, stderr io.Writer, infoUsage string) *Command {
 // exit status: 0 after -h, 2 after a bad setting (reported on stderr).
 func (c *Command) Parse(args []string) (*slog.Logger, int) {
 	fs := c.FlagSet
+	if clispec.Serve(args, c.stdout(), c.spec) {
+		return nil, 0
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, 0
@@ -94,6 +106,26 @@ func (c *Command) Parse(args []string) (*slog.Logger, int) {
 		return nil, 2
 	}
 	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})), 0
+}
+
+func (c *Command) stdout() io.Writer {
+	if c.Stdout == nil {
+		return os.Stdout
+	}
+	return c.Stdout
+}
+
+// spec is Spec with the options of FlagSet (the common ones with
+// the daemon's: package flag sorts them by name).
+func (c *Command) spec() clispec.Spec {
+	s := c.Spec
+	s.Name = c.name
+	complete := map[string]string{"config": clispec.CompleteFile, "cpu-profile": clispec.CompleteFile}
+	for k, v := range c.Complete {
+		complete[k] = v
+	}
+	s.Groups = append([]clispec.Group{{Options: clispec.FromFlagSet(c.FlagSet, complete)}}, s.Groups...)
+	return s
 }
 
 // Main runs a daemon's command, run, on the process's arguments, stderr

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fleetsh/fleetsh/internal/clispec"
 	"github.com/fleetsh/fleetsh/internal/clusteropt"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -133,6 +134,9 @@ func clubakColor(o *clubakOptions, env *environ) bool {
 // supplies COLUMNS, the color variables (NO_COLOR, CLICOLOR,
 // CLICOLOR_FORCE) and those locating groups.conf.
 func ClubakMain(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if clispec.Serve(args, stdout, clubakSpec) {
+		return 0
+	}
 	env := &environ{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	o, p, err := parseClubakArgs(args, env)
 	if err == nil {

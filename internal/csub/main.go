@@ -25,7 +25,10 @@
 // -bL live gathered, copies, JSON lines). display.go is ClusterShell's
 // Display (labels, header blocks, colors, -r folding, --diff through
 // internal/pydifflib, verbosity); runtimer.go is clush's progress
-// counter (-P, and with -b or -L after 1.33 s).
+// counter (-P, and with -b or -L after 1.33 s). spec.go describes csub's
+// and clubak's command lines (options from the parsers themselves,
+// subcommands from Subcommands()) for their man pages and shell
+// completion (internal/mangen), printed with the hidden --help-spec.
 //
 // jobs.go runs the subcommands that ask a fleet's coordinator rather
 // than run a command (jobs, attach; agents.go: agents; status.go: status),
@@ -135,6 +138,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/internal/clispec"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
@@ -213,6 +217,9 @@ func (e *environ) lookup(k string) (string, bool) {
 // status. getenv supplies FLEETSH_FLEET, FLEETSH_PREFIX, COLUMNS, USER and
 // the variables locating groups.conf. A SIGINT (Ctrl-C) cancels the job.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if clispec.Serve(args, stdout, cliSpec) {
+		return 0
+	}
 	sigs := make(chan os.Signal, 2)
 	// Started with SIGINT ignored (a background job of a script), clush
 	// (Python) keeps ignoring it: so does csub.

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/fleetsh/fleetsh/internal/clispec"
 	"github.com/fleetsh/fleetsh/internal/optparse"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -67,6 +68,9 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.stat
 // returns its exit status. getenv is used for COLUMNS and for locating
 // groups.conf (HOME, XDG_CONFIG_HOME, CLUSTERSHELL_CFGDIR).
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if clispec.Serve(args, stdout, cliSpec) {
+		return 0
+	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	env := &environ{stdin: stdin, stdout: out, stderr: stderr, getenv: getenv, out: out, raw: stdout}
 	err := run(args, env)

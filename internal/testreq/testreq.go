@@ -24,6 +24,13 @@ const (
 	Systemd = "FLEETSH_REQUIRE_SYSTEMD"
 	// Tmux is tmux, the terminal of csub's interactive test.
 	Tmux = "FLEETSH_REQUIRE_TMUX"
+	// Groff is groff (Debian's groff-base package), which checks that the
+	// man pages render without warnings.
+	Groff = "FLEETSH_REQUIRE_GROFF"
+	// Zsh is zsh, which runs the generated zsh completion.
+	Zsh = "FLEETSH_REQUIRE_ZSH"
+	// Bash is bash, which runs the generated bash completion.
+	Bash = "FLEETSH_REQUIRE_BASH"
 )
 
 // Skip skips t because of reason (a missing tool), or fails it when the
