@@ -202,6 +202,11 @@ func (c *knownHostsCache) addedKeys(file, host string) []ssh.PublicKey {
 	return slices.Clone(c.added[file][host])
 }
 
+// supportedHostKeys are x/crypto's host key algorithms, which
+// ssh.SupportedAlgorithms copies, with every other list, at each call:
+// once per node, that was a few hundred bytes of garbage each.
+var supportedHostKeys = sync.OnceValue(func() []string { return ssh.SupportedAlgorithms().HostKeys })
+
 // hostKeyCallback verifies t's host key against its known_hosts files
 // with its StrictHostKeyChecking, and returns the host key algorithms to
 // ask for. As OpenSSH's order_hostkeyalgs: every certificate algorithm
@@ -226,7 +231,7 @@ func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []
 		}
 	}
 	if len(known.cas) > 0 {
-		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		for _, a := range supportedHostKeys() {
 			if strings.Contains(a, "-cert-") {
 				add(a)
 			}
@@ -245,7 +250,7 @@ func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []
 		}
 	}
 	if algos != nil {
-		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		for _, a := range supportedHostKeys() {
 			add(a)
 		}
 	}
