@@ -21,6 +21,12 @@
 // but x/crypto does not implement are left out of what is offered).
 // Other keywords are ignored.
 //
+// The files read (config files, known_hosts, identity files) are parsed
+// once and kept while they do not change, which each job checks; a
+// driver with Snapshot set (an agent's, one per shard of a job) checks
+// once, at their first use: a file edited while a shard runs applies
+// from the next shard.
+//
 // # Info keys
 //
 //	ssh_options   OpenSSH options: -F file, -i key, -J jumps, -l user,
