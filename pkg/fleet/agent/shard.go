@@ -14,6 +14,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
+	"github.com/fleetsh/fleetsh/pkg/workers/ssh"
 )
 
 // minBatch keeps a coordinator's tiny MaxBatch from making one message
@@ -112,6 +113,12 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 	d, err := engine.NewDriver(name)
 	if err != nil {
 		return nil, err
+	}
+	if sd, ok := d.(*ssh.Driver); ok {
+		// The driver is the shard's own and ends with it: its files
+		// (ssh_config, known_hosts, keys) are looked at once per shard,
+		// not once per node; the next shard sees what changed.
+		sd.Snapshot = true
 	}
 	s := &shard{a: a, sh: sh, key: sh.Key(), driver: d, subject: a.subj.Events(a.cfg.ID, sh.Job),
 		log:   a.log.With("shard", sh.Key()),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
@@ -34,7 +35,18 @@ type startGate struct {
 	open    uint64            // pickups whose start the coordinator acknowledged
 	ackSeq  uint64            // the highest batch acknowledged
 	stopped bool              // the shard was cancelled: nothing starts any more
-	changed chan struct{}
+	changed chan struct{}     // closed at each opening, for the flusher
+	// waiters are the commands waiting for their ticket; each is woken
+	// alone when the gate opens for it. A broadcast woke every waiter at
+	// every ack, and those still shut went back to sleep: a wake-up per
+	// node and per ack for nothing.
+	waiters []gateWaiter
+}
+
+// gateWaiter is one command waiting at the gate for its ticket.
+type gateWaiter struct {
+	ticket uint64
+	ch     chan struct{}
 }
 
 // gateMark says the first picks starts went out in batches up to seq.
@@ -116,6 +128,23 @@ func (g *startGate) opened(picks uint64) {
 func (g *startGate) wake() {
 	close(g.changed)
 	g.changed = make(chan struct{})
+	kept := g.waiters[:0]
+	for _, w := range g.waiters {
+		if g.stopped || w.ticket <= g.open {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(g.waiters[len(kept):])
+	g.waiters = kept
+}
+
+// leave takes the waiter of ch off the list: its command gave up.
+func (g *startGate) leave(ch chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waiters = slices.DeleteFunc(g.waiters, func(w gateWaiter) bool { return w.ch == ch })
 }
 
 // errGateStopped is why a job waiting at a stopped gate does not start.
@@ -139,23 +168,26 @@ func (g *startGate) wait(ctx context.Context, key string) error {
 	for {
 		g.mu.Lock()
 		ticket, ok := g.tickets[key]
-		open, changed := g.open, g.changed
 		if g.stopped {
 			g.mu.Unlock()
 			return errGateStopped
 		}
-		if ok && open >= ticket {
+		if ok && g.open >= ticket {
 			delete(g.tickets, key)
 			g.mu.Unlock()
 			return nil
 		}
-		g.mu.Unlock()
 		if !ok {
+			g.mu.Unlock()
 			return fmt.Errorf("job %q was never picked up", key)
 		}
+		ch := make(chan struct{})
+		g.waiters = append(g.waiters, gateWaiter{ticket, ch})
+		g.mu.Unlock()
 		select {
-		case <-changed:
+		case <-ch:
 		case <-ctx.Done():
+			g.leave(ch)
 			return ctx.Err()
 		}
 	}

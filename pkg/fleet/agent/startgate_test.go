@@ -40,6 +40,65 @@ func TestStartGateOpensOnAck(t *testing.T) {
 	}
 }
 
+// An ack wakes only the commands it opens the gate for: the others stay
+// asleep on their own channel (a broadcast woke them all, for nothing),
+// and one that gives up leaves the list.
+func TestStartGateWakesOnlyTheOpened(t *testing.T) {
+	g := newStartGate()
+	g.pick("n1")
+	g.pick("n2")
+	waiting := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			g.mu.Lock()
+			got := len(g.waiters)
+			g.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d waiters, want %d", got, n)
+			}
+		}
+	}
+	done1, done2 := make(chan error, 1), make(chan error, 1)
+	go func() { done1 <- g.wait(context.Background(), "n1") }()
+	go func() { done2 <- g.wait(context.Background(), "n2") }()
+	waiting(2)
+	g.sent(1, 1)
+	g.acked(1)
+	if err := <-done1; err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	left := g.waiters
+	g.mu.Unlock()
+	if len(left) != 1 || left[0].ticket != 2 {
+		t.Fatalf("waiters after the ack of n1: %v, want n2's alone", left)
+	}
+	select {
+	case err := <-done2:
+		t.Fatalf("n2 returned (%v) before its start was acknowledged", err)
+	default:
+	}
+	g.pick("n3")
+	ctx, cancel := context.WithCancel(context.Background())
+	done3 := make(chan error, 1)
+	go func() { done3 <- g.wait(ctx, "n3") }()
+	waiting(2)
+	cancel()
+	if err := <-done3; !errors.Is(err, context.Canceled) {
+		t.Fatalf("n3: %v", err)
+	}
+	waiting(1)
+	g.sent(2, 2)
+	g.acked(2)
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	waiting(0)
+}
+
 // The flusher may send a start in a batch and only then record it (it
 // read the pickup count before the engine counted that start): if the
 // batch was acked meanwhile, no later ack covers it, so recording it

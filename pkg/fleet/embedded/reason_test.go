@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -34,4 +35,41 @@ func TestEndCarriesTheEngineReason(t *testing.T) {
 			t.Errorf("%s: state %q code %d reason %q (message %q), want %q %q", node, r.State, r.Code, r.Reason, r.Data, protocol.StateHostKey, want)
 		}
 	}
+}
+
+// TestFilesChangedBetweenJobs: an agent's shard reads the ssh files once
+// (ssh.Driver.Snapshot), so the next job must see what changed in
+// between: known_hosts losing a node's key, then the config sending the
+// node to a port that refuses.
+func TestFilesChangedBetweenJobs(t *testing.T) {
+	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1", "node2", "node3")
+	_, c := start(t)
+	spec := protocol.JobSpec{Nodes: "node[1-3]", Worker: "ssh", Command: "true",
+		Info: map[string]string{"ssh_config": e.ConfigPath}}
+	wantEnds := func(state protocol.State, reason engine.Reason) {
+		t.Helper()
+		_, ends := runJob(t, c, spec)
+		for _, n := range []string{"node1", "node2", "node3"} {
+			if r := ends[n]; r.State != state || r.Reason != string(reason) {
+				t.Errorf("%s: state %q reason %q (%q), want %q %q", n, r.State, r.Reason, r.Data, state, reason)
+			}
+		}
+	}
+	wantEnds(protocol.StateExited, "")
+	known, err := os.ReadFile(e.KnownHostsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.KnownHostsPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantEnds(protocol.StateHostKey, engine.ReasonHostKeyUnknown)
+	if err := os.WriteFile(e.KnownHostsPath, known, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantEnds(protocol.StateExited, "")
+	if err := e.AddConfig("Host node*", fmt.Sprintf("    Port %d", testutil.RefusedPort(t))); err != nil {
+		t.Fatal(err)
+	}
+	wantEnds(protocol.StateConnect, engine.ReasonConnectRefused)
 }

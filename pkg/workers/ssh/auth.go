@@ -34,12 +34,12 @@ type cachedKey struct {
 // encrypted with a passphrase, just its public key (from path.pub), which
 // still selects the agent's copy of the key.
 func (d *Driver) identity(path string) (cachedKey, error) {
-	st := statStamp(path)
+	st := d.stamp(path)
 	if st == missing {
 		return cachedKey{}, os.ErrNotExist
 	}
 	certPath := path + "-cert.pub"
-	cst := statStamp(certPath)
+	cst := d.stamp(certPath)
 	c := &d.cache.keys
 	c.mu.Lock()
 	if k, ok := c.files[path]; ok && k.stamp == st && k.certStamp == cst {

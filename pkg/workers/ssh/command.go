@@ -108,39 +108,50 @@ func (r *run) command(ctx context.Context, client *ssh.Client, t *target) engine
 			_ = stdin.Close()
 		}()
 	}
-	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
+	// Wait runs here; a cancellation stops the command from the
+	// context's own goroutine, started only then, and Wait's return waits
+	// for that stop to be over. (A goroutine per node waiting for Wait
+	// cost a goroutine and a wake-up per node.)
+	var (
+		waitErr  error
+		waited   = make(chan struct{}) // closed once waitErr is set
+		stop     *engine.RemoteStop
+		stopDone = make(chan struct{})
+	)
+	unhook := context.AfterFunc(ctx, func() {
+		defer close(stopDone)
 		// Kill the command's processes on the node (stop.go), then signal
 		// its shell in case that failed, and tear the connection down: a
 		// server that ignores the signal (OpenSSH before 7.9) still sees
 		// its channel and connection close. Wait then returns at once,
 		// and once it has, nothing writes to the job's writers any more.
 		began := time.Now()
-		stop := r.stopRemote(client)
-		if stop.Detail == noSession {
+		st := r.stopRemote(client)
+		if st.Detail == noSession {
 			// Nothing found: confirmed gone only if the command's exit
 			// status came, that is, it ended on its own meanwhile.
 			select {
-			case err = <-done:
-				done <- err
+			case <-waited:
 				var ee *ssh.ExitError
-				if err == nil || errors.As(err, &ee) {
-					stop = &engine.RemoteStop{Gone: true, Detail: "it had ended"}
+				if waitErr == nil || errors.As(waitErr, &ee) {
+					st = &engine.RemoteStop{Gone: true, Detail: "it had ended"}
 				}
 			default:
 			}
 		}
-		r.debugf("SSHCLIENT: %s: stopped in %v: %v", r.job.Node, time.Since(began).Round(time.Millisecond), stop)
+		r.debugf("SSHCLIENT: %s: stopped in %v: %v", r.job.Node, time.Since(began).Round(time.Millisecond), st)
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
 		_ = client.Close()
-		<-done
+		stop = st
+	})
+	waitErr = sess.Wait()
+	close(waited)
+	if !unhook() {
+		<-stopDone
 		return engine.Result{ExitCode: -1, Err: fmt.Errorf("ssh %s: interrupted: %w: %w", r.job.Node, ctx.Err(), stop)}
 	}
-	return r.exitResult(t, err)
+	return r.exitResult(t, waitErr)
 }
 
 // exitResult turns the session's end into a Result.

@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -199,7 +199,7 @@ type evaluator struct {
 // matchLine evaluates a Match line. Criteria we cannot evaluate (exec,
 // localnetwork, tagged, ...) make the block inactive: running commands
 // from a config to pick options is out of scope for this driver.
-func (e *evaluator) matchLine(args []string, where string) (bool, error) {
+func (e *evaluator) matchLine(args []string, where lineRef) (bool, error) {
 	if len(args) == 0 {
 		return false, fmt.Errorf("%s: missing Match criteria", where)
 	}
@@ -268,7 +268,8 @@ func (e *evaluator) matchLine(args []string, where string) (bool, error) {
 func (e *evaluator) evalFile(cf *configFile, userConfig bool, depth int) error {
 	active := true
 	for _, l := range cf.lines {
-		where := fmt.Sprintf("%s line %d", cf.path, l.line)
+		// Formatted only in messages: every node reads every line.
+		where := lineRef{cf.path, l.line}
 		switch l.kw {
 		case "host":
 			active = matchHostLine(l.args, e.host)
@@ -301,7 +302,7 @@ func (e *evaluator) evalFile(cf *configFile, userConfig bool, depth int) error {
 	return nil
 }
 
-func (e *evaluator) include(pat string, userConfig bool, depth int, where string) error {
+func (e *evaluator) include(pat string, userConfig bool, depth int, where lineRef) error {
 	pat = e.d.expandTilde(pat)
 	if !filepath.IsAbs(pat) {
 		if userConfig {
@@ -310,11 +311,10 @@ func (e *evaluator) include(pat string, userConfig bool, depth int, where string
 			pat = filepath.Join("/etc/ssh", pat)
 		}
 	}
-	matches, err := filepath.Glob(pat)
+	matches, err := e.d.glob(pat)
 	if err != nil {
 		return fmt.Errorf("%s: Include %s: %w", where, pat, err)
 	}
-	slices.Sort(matches)
 	for _, m := range matches {
 		cf, err := e.d.loadConfig(m)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -329,6 +329,14 @@ func (e *evaluator) include(pat string, userConfig bool, depth int, where string
 	}
 	return nil
 }
+
+// lineRef names a config line in messages ("/path/config line 3").
+type lineRef struct {
+	path string
+	line int
+}
+
+func (l lineRef) String() string { return l.path + " line " + strconv.Itoa(l.line) }
 
 // expandHostName expands HostName's tokens: %h (the host as given) and %%.
 func expandHostName(v, host string) string {
@@ -381,11 +389,10 @@ func stampOf(fi os.FileInfo) fileStamp {
 // loadConfig returns the parsed config file at path, from the cache when
 // the file has not changed.
 func (d *Driver) loadConfig(path string) (*configFile, error) {
-	fi, err := os.Stat(path)
+	st, err := d.stat(path)
 	if err != nil {
 		return nil, err
 	}
-	st := stampOf(fi)
 	c := &d.cache.configs
 	c.mu.Lock()
 	if cc, ok := c.files[path]; ok && cc.stamp == st {

@@ -21,6 +21,12 @@
 // but x/crypto does not implement are left out of what is offered).
 // Other keywords are ignored.
 //
+// The files read (config files, known_hosts, identity files) are parsed
+// once and kept while they do not change, which each job checks; a
+// driver with Snapshot set (an agent's, one per shard of a job) checks
+// once, at their first use: a file edited while a shard runs applies
+// from the next shard.
+//
 // # Info keys
 //
 //	ssh_options   OpenSSH options: -F file, -i key, -J jumps, -l user,
@@ -214,6 +220,17 @@ type Driver struct {
 	RetryBackoff time.Duration
 	// Resolver resolves host names; nil means net.DefaultResolver.
 	Resolver *net.Resolver
+	// Snapshot makes the driver look at each file it reads (ssh_config
+	// files and their Includes, known_hosts files, identity files and
+	// their certificates) once, at its first use, and keep what it found
+	// for as long as it lives; without it every job checks whether each
+	// file changed, as each ssh process would. It is for a driver that
+	// runs one batch of nodes and is then dropped, as an agent's shard
+	// does: 10 000 nodes then cost one stat of each file rather than
+	// 10 000, and a file edited meanwhile is seen by the next batch.
+	// Keys the driver itself adds to known_hosts (accept-new) are seen
+	// at once either way.
+	Snapshot bool
 
 	cache driverCache
 }
@@ -224,6 +241,7 @@ type driverCache struct {
 	configs    configCache
 	knownHosts knownHostsCache
 	keys       keyCache
+	snap       snapshotCache
 }
 
 // New returns a native ssh driver with default settings.

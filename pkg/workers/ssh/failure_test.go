@@ -238,40 +238,7 @@ func TestAcceptNew(t *testing.T) {
 	}
 	d := testDriver(t, e)
 	name := fmt.Sprintf("[127.0.0.1]:%d", s.Port())
-	// All the nodes share one host name and key: the key must be added
-	// once, whichever job sees it first, and all of them must run.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	warnings := 0
-	for _, n := range names {
-		wg.Go(func() {
-			jr := newJob(n, "true")
-			jr.info["ssh_strict_host_key_checking"] = "accept-new"
-			res := jr.run(t, d)
-			if res.Err != nil || res.ExitCode != 0 {
-				t.Errorf("%s: %d %v %s", n, res.ExitCode, res.Err, jr.stderr)
-			}
-			if got := jr.stderr.String(); got != "" {
-				mu.Lock()
-				warnings++
-				mu.Unlock()
-				if got != "Warning: Permanently added '"+name+"' (ED25519) to the list of known hosts.\n" {
-					t.Errorf("%s: stderr %q", n, got)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if warnings != 1 {
-		t.Fatalf("%d warnings, want 1", warnings)
-	}
-	data, err := os.ReadFile(e.KnownHostsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(data), s.KnownHostsLine()+"\n"; got != want {
-		t.Fatalf("known_hosts:\n%q\nwant\n%q", got, want)
-	}
+	acceptNewOnce(t, s, e, d, names)
 	// A fresh driver (another process) now knows the host with strict
 	// checking.
 	jr := newJob("node1", "true")
@@ -285,6 +252,46 @@ func TestAcceptNew(t *testing.T) {
 	jr = newJob("node1", "true")
 	jr.info["ssh_strict_host_key_checking"] = "accept-new"
 	wantFailure(t, jr, jr.run(t, d), engine.ReasonHostKeyChanged)
+}
+
+// acceptNewOnce runs true on names with accept-new, all at once, then on
+// the first name again: all the nodes share one host name and key, so
+// the key must be added once, whichever job sees it first, with one
+// warning, and all of them must run.
+func acceptNewOnce(t *testing.T, s *sshtest.Server, e *sshtest.Env, d *Driver, names []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var warnings []string
+	run := func(n string) {
+		jr := newJob(n, "true")
+		jr.info["ssh_strict_host_key_checking"] = "accept-new"
+		res := jr.run(t, d)
+		if res.Err != nil || res.ExitCode != 0 {
+			t.Errorf("%s: %d %v %s", n, res.ExitCode, res.Err, jr.stderr)
+		}
+		if got := jr.stderr.String(); got != "" {
+			mu.Lock()
+			warnings = append(warnings, got)
+			mu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Go(func() { run(n) })
+	}
+	wg.Wait()
+	run(names[0])
+	want := fmt.Sprintf("Warning: Permanently added '[127.0.0.1]:%d' (ED25519) to the list of known hosts.\n", s.Port())
+	if len(warnings) != 1 || warnings[0] != want {
+		t.Fatalf("warnings %q, want one %q", warnings, want)
+	}
+	data, err := os.ReadFile(e.KnownHostsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(data); got != s.KnownHostsLine()+"\n" {
+		t.Fatalf("known_hosts:\n%q\nwant\n%q", got, s.KnownHostsLine()+"\n")
+	}
 }
 
 func TestAcceptNewHashed(t *testing.T) {

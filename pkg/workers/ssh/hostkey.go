@@ -45,12 +45,11 @@ type knownHostsSet struct {
 // missing is the stamp of a file that does not exist.
 var missing = fileStamp{ino: -1}
 
+// statStamp is the file's stamp as it is now, missing when it cannot be
+// stat'ed.
 func statStamp(path string) fileStamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return missing
-	}
-	return stampOf(fi)
+	st, _ := statPath(path)
+	return st
 }
 
 // knownHosts returns the parsed set of files, from the cache when none of
@@ -59,7 +58,7 @@ func (d *Driver) knownHosts(files []string) (*knownHostsSet, error) {
 	key := strings.Join(files, "\x00")
 	stamps := make([]fileStamp, len(files))
 	for i, f := range files {
-		stamps[i] = statStamp(f)
+		stamps[i] = d.stamp(f)
 	}
 	c := &d.cache.knownHosts
 	c.mu.Lock()
@@ -203,6 +202,11 @@ func (c *knownHostsCache) addedKeys(file, host string) []ssh.PublicKey {
 	return slices.Clone(c.added[file][host])
 }
 
+// supportedHostKeys are x/crypto's host key algorithms, which
+// ssh.SupportedAlgorithms copies, with every other list, at each call:
+// once per node, that was a few hundred bytes of garbage each.
+var supportedHostKeys = sync.OnceValue(func() []string { return ssh.SupportedAlgorithms().HostKeys })
+
 // hostKeyCallback verifies t's host key against its known_hosts files
 // with its StrictHostKeyChecking, and returns the host key algorithms to
 // ask for. As OpenSSH's order_hostkeyalgs: every certificate algorithm
@@ -227,7 +231,7 @@ func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []
 		}
 	}
 	if len(known.cas) > 0 {
-		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		for _, a := range supportedHostKeys() {
 			if strings.Contains(a, "-cert-") {
 				add(a)
 			}
@@ -246,7 +250,7 @@ func (r *run) hostKeyCallback(t *target, hs *handshake) (ssh.HostKeyCallback, []
 		}
 	}
 	if algos != nil {
-		for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		for _, a := range supportedHostKeys() {
 			add(a)
 		}
 	}
@@ -510,7 +514,7 @@ func (d *Driver) addKnownHost(file, host string, key ssh.PublicKey, hash bool) (
 	if _, err := f.WriteString(line); err != nil {
 		return false, fmt.Errorf("add known host: %w", err)
 	}
-	after := statStamp(file)
+	after := d.restat(file)
 	c.mu.Lock()
 	if c.added == nil {
 		c.added = make(map[string]map[string][]ssh.PublicKey)

@@ -637,10 +637,19 @@ func (r *resolver) finish(host string, o *options) (*target, error) {
 		o.IdentityFiles = []string{"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"}
 		o.set["defaultidentities"] = true
 	}
-	tokens := map[byte]string{
-		'%': "%", 'd': home, 'h': o.HostName, 'n': host, 'p': strconv.Itoa(o.Port),
-		'r': o.User, 'u': r.localUser, 'l': shortHostname(), 'L': shortHostname(), 'i': strconv.Itoa(os.Getuid()),
-		'k': knownHostsName(o, host),
+	// The tokens are made when a value holds a '%': most configs have
+	// none, and %l costs a system call.
+	var tokenMap map[byte]string
+	tokens := func() map[byte]string {
+		if tokenMap == nil {
+			l := r.d.shortHostname()
+			tokenMap = map[byte]string{
+				'%': "%", 'd': home, 'h': o.HostName, 'n': host, 'p': strconv.Itoa(o.Port),
+				'r': o.User, 'u': r.localUser, 'l': l, 'L': l, 'i': strconv.Itoa(os.Getuid()),
+				'k': knownHostsName(o, host),
+			}
+		}
+		return tokenMap
 	}
 	var err error
 	expandAll := func(kw string, list []string) []string {
@@ -713,12 +722,13 @@ func shortHostname() string {
 	return h
 }
 
-// percentExpand expands OpenSSH's %-tokens; an unknown token is an error,
-// as in OpenSSH.
-func percentExpand(s string, tokens map[byte]string) (string, error) {
+// percentExpand expands OpenSSH's %-tokens, which tokens makes when s
+// holds one; an unknown token is an error, as in OpenSSH.
+func percentExpand(s string, makeTokens func() map[byte]string) (string, error) {
 	if !strings.Contains(s, "%") {
 		return s, nil
 	}
+	tokens := makeTokens()
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '%' {
