@@ -97,10 +97,10 @@
       prog.append(status(st.done), " ", el("span", "figures", ended(st) + "/" + st.total), " ", progress(st.total, ended(st)));
       const fin = el("span");
       for (const s of finals(st)) fin.append(badge(stateClass(s), s, st.finals[s]), " ");
-      const cmd = td("cmd", command(st));
+      const cmd = el("div", "cmd", command(st));
       cmd.title = command(st);
       rows.push(row([td("id", link), td("", st.user || ""), td("time", when(st.submitted)), td("num", st.total),
-        td("progress", prog), td("finals", fin), cmd]));
+        td("progress", prog), td("finals", fin), td("", cmd)]));
     }
     if (!rows.length) {
       const c = td("", "no job in the registry");
@@ -162,10 +162,11 @@
       r.className = stateClass(s);
       rows.push(r);
     }
-    const un = row([td("", badge("st-unfinished", "unfinished")), td("num", st.total - n), setCell(st, st.unfinished, more.unfinished)]);
-    un.className = "unfinished";
-    un.hidden = st.done || st.total === n;
-    rows.push(un);
+    if (st.total > n) {
+      const un = row([td("", badge("st-unfinished", "unfinished")), td("num", st.total - n), setCell(st, st.unfinished, more.unfinished)]);
+      un.className = "unfinished";
+      rows.push(un);
+    }
     document.getElementById("states").replaceChildren(...rows);
     return st.done;
   }
@@ -175,6 +176,7 @@
     try {
       again = !draw(await fetchAll());
       polled(true);
+      if (!again) live.textContent = "job ended: final figures";
     } catch (e) {
       polled(false, e.message);
     }
