@@ -233,11 +233,7 @@ func TestAgentsPerGroup(t *testing.T) {
 // A job of 100 000 badly folding names renders in a few kilobytes: each
 // set is the folded set of its first nodes, with a count of the rest.
 func TestHugeJobBounded(t *testing.T) {
-	names := make([]string, 100000)
-	for i := range names {
-		// no two names share a pattern: nothing folds
-		names[i] = fmt.Sprintf("h%dx%c", i, 'a'+i%26)
-	}
+	names := badNames(100000)
 	all := strings.Join(names, ",")
 	half := strings.Join(names[:50000], ",")
 	st := protocol.JobStatus{ID: "huge", Nodes: all, Total: 100000, Finals: map[protocol.State]int{protocol.StateExited: 50000},
@@ -267,23 +263,44 @@ func TestHugeJobBounded(t *testing.T) {
 	}
 }
 
+// badNames returns n names without digits: none folds with another.
+func badNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		b := []byte("node-")
+		for j := i; ; j /= 26 {
+			b = append(b, byte('a'+j%26))
+			if j < 26 {
+				break
+			}
+		}
+		names[i] = string(b)
+	}
+	return names
+}
+
 func TestCutSet(t *testing.T) {
 	for _, c := range []struct {
-		in    string
-		limit int
-		out   string
-		more  int
+		in           string
+		limit, count int
+		out          string
+		more         int
 	}{
-		{"n[1-100000]", 64, "n[1-100000]", 0},
-		{"a1,b2,c3,d4,e5", 8, "a1,b2,c3", 2},
-		{"n[1,3,5,7,9,11,13]", 12, "n[1,3,5,7,9]", 2},
-		{"x[", 2, "x[", 0},
-		{"x[,y,z", 4, "x[,y", -1},
-		{"x,é[", 3, "x,", -1},
+		{"n[1-100000]", 64, 100000, "n[1-100000]", 0},
+		{"a1,b2,c3,d4,e5", 8, 5, "a1,b2,c3", 2},
+		{"a1,b2,c3,d4,e5", 9, 5, "a1,b2,c3", 2},
+		{"n[1,3,5,7,9,11,13]", 12, 7, "n[1,3,5,7,9]", 2},
+		{"n[1,3,5,7,9,11,13],m[1-1000]", 12, 1007, "n[1,3,5,7,9]", 1002},
+		{"a[1-3],n[1,3,5,7,9,11,13]", 12, 10, "a[1-3]", 7},
+		{"a[1-3],b1", 7, 4, "a[1-3]", 1},
+		{"a[1-3],b1", 7, 2, "a[1-3]", -1}, // a wrong count
+		{"x[", 2, 1, "x[", 0},
+		{"x[,y,z", 4, 3, "x[,y", -1},
+		{"x,é[", 3, 2, "x", 1},
 	} {
-		out, more := cutSet(c.in, c.limit)
+		out, more := cutSet(c.in, c.limit, c.count)
 		if out != c.out || more != c.more {
-			t.Errorf("cutSet(%q, %d) = %q, %d; want %q, %d", c.in, c.limit, out, more, c.out, c.more)
+			t.Errorf("cutSet(%q, %d, %d) = %q, %d; want %q, %d", c.in, c.limit, c.count, out, more, c.out, c.more)
 		}
 	}
 }

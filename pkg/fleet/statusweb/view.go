@@ -102,7 +102,7 @@ func (h *handler) jobPage(id string) (JobPage, bool) {
 	}
 	p := JobPage{Now: h.now(), Job: st}
 	more := func(key string, n int) {
-		if n > 0 {
+		if n != 0 {
 			if p.More == nil {
 				p.More = map[string]int{}
 			}
@@ -110,50 +110,99 @@ func (h *handler) jobPage(id string) (JobPage, bool) {
 		}
 	}
 	var n int
-	p.Job.Nodes, n = cutSet(st.Nodes, h.maxSet)
+	p.Job.Nodes, n = cutSet(st.Nodes, h.maxSet, st.Total)
 	more(MoreNodes, n)
-	p.Job.Unfinished, n = cutSet(st.Unfinished, h.maxSet)
+	p.Job.Unfinished, n = cutSet(st.Unfinished, h.maxSet, st.Total-ended(st))
 	more(MoreUnfinished, n)
 	if st.States != nil {
 		p.Job.States = make(map[protocol.State]string, len(st.States))
 		for s, set := range st.States {
-			p.Job.States[s], n = cutSet(set, h.maxSet)
+			p.Job.States[s], n = cutSet(set, h.maxSet, st.Finals[s])
 			more(string(s), n)
 		}
 	}
 	return p, true
 }
 
-// cutSet returns the folded set of the first nodes of folded set s whose
-// text fits in limit bytes, and how many nodes it leaves out (0 when s
-// fits whole). A set that does not parse is cut at a byte boundary
-// (-1 nodes left out: an unknown number).
-func cutSet(s string, limit int) (string, int) {
+// cutSet returns the folded set of the first nodes of folded set s (of
+// count nodes) whose text fits in limit bytes, and how many nodes it
+// leaves out (0 when s fits whole). It reads only the head of s: the
+// whole elements (between top-level commas: disjoint sets) that fit, or
+// when the first alone is too long, its first nodes. A head that does not
+// parse is cut at a byte boundary (-1 nodes left out: an unknown number).
+func cutSet(s string, limit, count int) (string, int) {
 	if len(s) <= limit {
 		return s, 0
 	}
-	ns, err := nodeset.Parse(s)
+	first, end := topCommas(s, limit)
+	head := s
+	switch {
+	case end > 0:
+		head = s[:end]
+	case first > 0:
+		head = s[:first]
+	}
+	shown, err := nodeset.Parse(head)
 	if err != nil {
-		cut := s[:limit]
-		for !utf8.ValidString(cut) {
-			cut = cut[:len(cut)-1]
-		}
-		return cut, -1
+		return cutBytes(s, limit), -1
 	}
-	total := int64(ns.Len())
-	// A long prefix of the iteration order whose fold fits, found by
-	// bisection: a longer prefix folds to more text (nearly always; the
-	// prefix returned fits in any case).
-	lo, hi := int64(0), total
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if len(ns.Slice(0, mid).String()) <= limit {
-			lo = mid
-		} else {
-			hi = mid - 1
+	if len(shown.String()) > limit {
+		// The first element alone is too long (or the head was not
+		// folded): a long prefix of its iteration order whose fold
+		// fits, found by bisection (a longer prefix folds to more text
+		// nearly always; the prefix kept fits in any case).
+		lo, hi := int64(0), int64(shown.Len())
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if len(shown.Slice(0, mid).String()) <= limit {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		shown = shown.Slice(0, lo)
+	}
+	more := count - shown.Len()
+	if more < 0 {
+		more = -1 // count was wrong: unknown
+	}
+	return shown.String(), more
+}
+
+// topCommas returns the indexes of the first comma of s outside
+// brackets and of the last one at or before upto (-1: none).
+func topCommas(s string, upto int) (first, last int) {
+	first, last = -1, -1
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		case ',':
+			if depth != 0 {
+				break
+			}
+			if first < 0 {
+				first = i
+			}
+			if i > upto {
+				return first, last
+			}
+			last = i
 		}
 	}
-	return ns.Slice(0, lo).String(), int(total - lo)
+	return first, last
+}
+
+// cutBytes cuts s to at most limit bytes of valid UTF-8.
+func cutBytes(s string, limit int) string {
+	cut := s[:limit]
+	for !utf8.ValidString(cut) {
+		cut = cut[:len(cut)-1]
+	}
+	return cut
 }
 
 // ended counts st's nodes in a final state.
