@@ -40,6 +40,7 @@
 // name of its own at 127.0.0.1 (DNS rebinding) and read the page from a
 // script, requests whose Host header is not a loopback name or address are
 // refused (403) unless AllowHosts names that host, or AllowAnyHost is given.
+// docs/status-page.md is the operators' description.
 package statusweb
 
 import (
