@@ -93,24 +93,25 @@ func (b *browser) dom(path, shot string) string {
 // the job is done. Chromium's virtual time stands still while the poll is
 // pending, so what the DOM shows next is the job done, drawn without a
 // reload.
+// It counts the full statuses asked of each job.
 type gatedSource struct {
 	Source
 	t     *testing.T
 	id    string
 	gate  string
 	mu    sync.Mutex
-	calls int
+	calls map[string]int
 	first protocol.JobStatus // what the server rendered
 }
 
 func (g *gatedSource) Job(id string) (protocol.JobStatus, bool) {
+	g.mu.Lock()
+	g.calls[id]++
+	n := g.calls[id]
+	g.mu.Unlock()
 	if id != g.id {
 		return g.Source.Job(id)
 	}
-	g.mu.Lock()
-	g.calls++
-	n := g.calls
-	g.mu.Unlock()
 	st, ok := g.Source.Job(id)
 	switch n {
 	case 1:
@@ -128,22 +129,6 @@ func (g *gatedSource) Job(id string) (protocol.JobStatus, bool) {
 		}
 	}
 	return st, ok
-}
-
-// waitEnded waits until job id of src has n nodes ended.
-func waitEnded(t *testing.T, src Source, id string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute) // a hang catcher
-	for {
-		st, _ := src.Job(id)
-		if ended(st) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s: %d nodes ended, want %d", id, ended(st), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // text strips the tags of an HTML fragment and squeezes its spaces.
@@ -173,14 +158,14 @@ func elementText(t *testing.T, dom, open, tag string) string {
 // screenshots of both pages go to the test artifacts.
 func TestChromium(t *testing.T) {
 	f := startFleet(t)
-	f.submit(t, mixedJob)()
+	f.runMixed(t)
 	gate := filepath.Join(t.TempDir(), "gate")
 	// live: n1 and n2 end at once, n3 and n4 when the gate opens.
 	liveJob := protocol.JobSpec{ID: "live", Nodes: "n[1-4]", Worker: "exec",
 		Command: `case %h in n[12]) exit 0;; esac; while [ ! -e ` + gate + ` ]; do sleep 0.05; done; echo done`}
 	waitLive := f.submit(t, liveJob)
 	waitEnded(t, f.co, "live", 2)
-	src := &gatedSource{Source: f.co, t: t, id: "live", gate: gate}
+	src := &gatedSource{Source: f.co, t: t, id: "live", gate: gate, calls: map[string]int{}}
 	srv := serve(t, src)
 	b := newBrowser(t, srv)
 
@@ -207,7 +192,7 @@ func TestChromium(t *testing.T) {
 
 	dom = b.dom("/job/mixed", "status-page-job.png")
 	if got, want := elementText(t, dom, `<tbody id="states">`, "tbody"),
-		"exited 15 a[1-6],b[1-6],n[1,3-4] command timeout 1 n2 no agent 2 c[1-2]"; got != want {
+		"exited 15 a[1-6],b[1-6],n[1,3-4] cancelled 1 n2 no agent 2 c[1-2]"; got != want {
 		t.Errorf("mixed job states:\n got %q\nwant %q", got, want)
 	}
 	if got := elementText(t, dom, `<div class="bar">`, "div"); !strings.HasPrefix(got, "18 of 18 nodes ended") {
@@ -232,7 +217,7 @@ func TestChromium(t *testing.T) {
 
 	dom = b.dom("/", "status-page.png")
 	if got := elementText(t, dom, `<tbody id="jobs">`, "tbody"); !regexp.MustCompile(
-		`^rolling operator \S+ \S+ UTC 6 running 3/6 exited 3 .*live operator \S+ \S+ UTC 4 done 4/4 exited 4 .*mixed operator \S+ \S+ UTC 18 done 18/18 exited 15 command timeout 1 no agent 2 case %h in`).MatchString(got) {
+		`^rolling operator \S+ \S+ UTC 6 running 3/6 exited 3 .*live operator \S+ \S+ UTC 4 done 4/4 exited 4 .*mixed operator \S+ \S+ UTC 18 done 18/18 exited 15 cancelled 1 no agent 2 case %h in`).MatchString(got) {
 		t.Errorf("jobs table: %q", got)
 	}
 	var groups []string
@@ -248,6 +233,24 @@ func TestChromium(t *testing.T) {
 	}
 	if !regexp.MustCompile(`data-polls="[1-9]`).MatchString(dom) {
 		t.Errorf("the index did not poll:\n%s", dom)
+	}
+
+	// A running job's page: its progress from brief statuses every
+	// second, its node sets folded by the coordinator only at the
+	// render and the first poll (its nodes do not end meanwhile).
+	dom = b.dom("/job/rolling", "")
+	if got := elementText(t, dom, `<tbody id="states">`, "tbody"); got != "exited 3 b[1-3] unfinished 3 b[4-6]" {
+		t.Errorf("rolling job states: %q", got)
+	}
+	if got := elementText(t, dom, `<div class="bar">`, "div"); !strings.HasPrefix(got, "3 of 6 nodes ended ( 50 %)") {
+		t.Errorf("rolling job progress: %q", got)
+	}
+	polls := regexp.MustCompile(`data-polls="(\d+)"`).FindStringSubmatch(dom)
+	src.mu.Lock()
+	full := src.calls["rolling"]
+	src.mu.Unlock()
+	if polls == nil || polls[1] < "3" || len(polls[1]) > 1 || full != 2 {
+		t.Errorf("rolling job: %v polls, %d full statuses", polls, full)
 	}
 }
 
@@ -266,7 +269,7 @@ func TestChromiumSaysWhenNotUpdating(t *testing.T) {
 	}
 }
 
-// vanishing forgets its jobs after the first look.
+// vanishing forgets its jobs after the first look at one.
 type vanishing struct {
 	fixedSource
 	mu   sync.Mutex
@@ -281,4 +284,13 @@ func (v *vanishing) Job(id string) (protocol.JobStatus, bool) {
 	}
 	v.seen = true
 	return v.fixedSource.Job(id)
+}
+
+func (v *vanishing) Jobs() []protocol.JobStatus {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.seen {
+		return nil
+	}
+	return v.fixedSource.Jobs()
 }

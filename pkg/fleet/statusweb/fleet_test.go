@@ -106,15 +106,41 @@ func (f *testFleet) submit(t *testing.T, spec protocol.JobSpec) func() {
 	}
 }
 
-// mixedJob ends its nodes in three final states: exited (a3 and b2 with
-// status 3), command timeout (n2) and no agent (gw3's c[1-2]).
-var mixedJob = protocol.JobSpec{ID: "mixed", Nodes: "n[1-4],a[1-6],b[1-6],c[1-2]", Worker: "exec",
-	Command:        `case %h in a3|b2) exit 3;; n2) sleep 60;; esac; echo ok`,
-	CommandTimeout: 1500 * time.Millisecond}
+// runMixed runs a job whose nodes end in three final states: exited (a3
+// and b2 with status 3), no agent (gw3's c[1-2]) and cancelled (n2, which
+// waits until the job is cancelled once every other node has ended).
+func (f *testFleet) runMixed(t *testing.T) {
+	t.Helper()
+	wait := f.submit(t, protocol.JobSpec{ID: "mixed", Nodes: "n[1-4],a[1-6],b[1-6],c[1-2]", Worker: "exec",
+		Command: `case %h in a3|b2) exit 3;; n2) while :; do sleep 1; done;; esac; echo ok`})
+	waitEnded(t, f.co, "mixed", 17)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := f.client.Cancel(ctx, "mixed"); err != nil {
+		t.Fatal(err)
+	}
+	wait()
+}
 
 // mixedStates are its nodes per final state.
 var mixedStates = map[protocol.State]string{
 	protocol.StateExited:  "a[1-6],b[1-6],n[1,3-4]",
-	protocol.StateTimeout: "n2",
+	protocol.StateCancel:  "n2",
 	protocol.StateNoAgent: "c[1-2]",
+}
+
+// waitEnded waits until job id of src has n nodes ended.
+func waitEnded(t *testing.T, src Source, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a hang catcher
+	for {
+		st, _ := src.Job(id)
+		if ended(st) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: %d nodes ended, want %d", id, ended(st), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

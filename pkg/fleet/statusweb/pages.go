@@ -122,20 +122,33 @@ func (h *handler) apiJobs(w http.ResponseWriter, r *http.Request) { h.json(w, h.
 
 func (h *handler) apiAgents(w http.ResponseWriter, r *http.Request) { h.json(w, h.agentsPage()) }
 
+// apiJob answers a job's full status, or with ?brief=1 its brief status
+// (no node sets: nothing to fold, for the progress polled every second).
 func (h *handler) apiJob(w http.ResponseWriter, r *http.Request) {
-	if p, ok := h.lookup(w, r); ok {
-		h.json(w, p)
+	if r.URL.Query().Get("brief") == "" {
+		if p, ok := h.lookup(w, r); ok {
+			h.json(w, p)
+		}
+		return
 	}
+	id := r.PathValue("id")
+	if !h.validID(w, id) {
+		return
+	}
+	for _, st := range h.src.Jobs() {
+		if st.ID == id {
+			h.json(w, JobPage{Now: h.now(), Job: st})
+			return
+		}
+	}
+	http.Error(w, "no job "+id, http.StatusNotFound)
 }
 
 // lookup finds the job the path names, or answers 400 (not a job id) or
 // 404.
 func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (JobPage, bool) {
 	id := r.PathValue("id")
-	if protocol.ValidID(id) != nil {
-		// The culprit is not echoed: the answer stays free of what the
-		// request put in it.
-		http.Error(w, "bad job id: letters, digits, '-' and '_' only", http.StatusBadRequest)
+	if !h.validID(w, id) {
 		return JobPage{}, false
 	}
 	p, ok := h.jobPage(id)
@@ -143,6 +156,17 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (JobPage, bool)
 		http.Error(w, "no job "+id, http.StatusNotFound)
 	}
 	return p, ok
+}
+
+// validID tells whether id is a job id, else answers 400.
+func (h *handler) validID(w http.ResponseWriter, id string) bool {
+	if protocol.ValidID(id) != nil {
+		// The culprit is not echoed: the answer stays free of what the
+		// request put in it.
+		http.Error(w, "bad job id: letters, digits, '-' and '_' only", http.StatusBadRequest)
+		return false
+	}
+	return true
 }
 
 // static serves the embedded script, style sheet and icon.

@@ -17,12 +17,13 @@
 //	/job/{id}      a job's nodes per final state, its unfinished nodes, progress
 //	/api/jobs      JobsPage as JSON
 //	/api/agents    AgentsPage as JSON
-//	/api/job/{id}  JobPage as JSON
+//	/api/job/{id}  JobPage as JSON (?brief=1: without node sets)
 //	/static/{name} the embedded script, style sheet and icon
 //
 // The pages are complete HTML (html/template: every value is escaped) and a
 // small embedded script polls the JSON endpoints every second to update
-// them without a reload. Nothing is loaded from elsewhere: the
+// them without a reload (a job's node sets, which the coordinator folds
+// for each full status, at most every 5 seconds while its nodes end). Nothing is loaded from elsewhere: the
 // Content-Security-Policy allows only this origin's script, style, images
 // and fetches, no inline script or style, no framing.
 //

@@ -163,6 +163,9 @@ func TestEscapingIDsAndAssets(t *testing.T) {
 	}{
 		{"/job/nope", 404, ""},
 		{"/api/job/nope", 404, ""},
+		{"/api/job/nope?brief=1", 404, ""},
+		{"/api/job/a.b?brief=1", 400, ""},
+		{"/api/job/j-1?brief=1", 200, "application/json"},
 		{"/job/a.b", 400, ""},
 		{"/api/job/" + strings.Repeat("x", 300), 400, ""},
 		{"/job/%3Cscript%3E", 400, ""},
@@ -309,7 +312,7 @@ func TestCutSet(t *testing.T) {
 // exec-worker agents in three gateway groups.
 func TestRealCoordinator(t *testing.T) {
 	f := startFleet(t)
-	f.submit(t, mixedJob)()
+	f.runMixed(t)
 	srv := serve(t, f.co)
 
 	var p JobPage
@@ -322,6 +325,11 @@ func TestRealCoordinator(t *testing.T) {
 		if st.States[s] != want || st.Finals[s] != nodeset.MustParse(want).Len() {
 			t.Errorf("%s: %q (%d), want %q", s, st.States[s], st.Finals[s], want)
 		}
+	}
+	var brief JobPage
+	getJSON(t, srv, "/api/job/mixed?brief=1", &brief)
+	if b := brief.Job; b.ID != "mixed" || !b.Done || b.Finals[protocol.StateExited] != 15 || b.States != nil || b.Nodes != "" || brief.More != nil {
+		t.Errorf("brief %+v", brief)
 	}
 	var jp JobsPage
 	getJSON(t, srv, "/api/jobs", &jp)
@@ -343,7 +351,7 @@ func TestRealCoordinator(t *testing.T) {
 		`<span class="badge st-exited">exited</span></td>
 <td class="num">15</td>
 <td><span class="set">a[1-6],b[1-6],n[1,3-4]</span></td>`,
-		`<span class="badge st-command-timeout">command timeout</span></td>
+		`<span class="badge st-cancelled">cancelled</span></td>
 <td class="num">1</td>
 <td><span class="set">n2</span></td>`,
 		`<span class="badge st-no-agent">no agent</span></td>

@@ -44,7 +44,8 @@ type JobPage struct {
 	Now time.Time `json:"now"`
 	// Job is the job's full status, its node sets (Nodes, Unfinished,
 	// States) cut to MaxSetBytes each: each is then the folded set of
-	// its first nodes only.
+	// its first nodes only. With ?brief=1, the job's brief status (no
+	// node sets, which the coordinator does not fold then).
 	Job protocol.JobStatus `json:"job"`
 	// More counts the nodes left out of each cut set, by "nodes",
 	// "unfinished" or the final state's name.

@@ -144,18 +144,21 @@
     return c;
   }
 
+  // drawJob draws a job's page: only its progress from a brief status
+  // (p.brief), its node sets too from a full one.
   function drawJob(p) {
     const st = p.job, more = p.more || {}, n = ended(st);
     document.getElementById("job-state").replaceChildren(status(st.done));
     document.getElementById("job-ended-at").textContent = when(st.ended);
-    document.getElementById("nodes").textContent = st.nodes || "";
-    show("nodes-more", more.nodes ? moreNote(more.nodes) : "");
     const bar = document.getElementById("bar");
     bar.max = Math.max(st.total, 1);
     bar.value = n;
     document.getElementById("ended").textContent = String(n);
     document.getElementById("total").textContent = String(st.total);
     document.getElementById("percent").textContent = String(percent(st));
+    if (p.brief) return false;
+    document.getElementById("nodes").textContent = st.nodes || "";
+    show("nodes-more", more.nodes ? moreNote(more.nodes) : "");
     const rows = [];
     for (const s of finals(st)) {
       const r = row([td("", badge(stateClass(s), s)), td("num", st.finals[s]), setCell(st, (st.states || {})[s], more[s])]);
@@ -187,8 +190,26 @@
     poll((both) => { drawJobs(both[0]); drawAgents(both[1]); return false; },
       () => Promise.all([get("api/jobs"), get("api/agents")]));
   } else if (body.dataset.page === "job") {
-    const id = encodeURIComponent(body.dataset.job);
-    // A finished job changes no more: the poll stops after drawing it.
-    poll(drawJob, () => get("api/job/" + id));
+    const path = "api/job/" + encodeURIComponent(body.dataset.job);
+    // Folding a large job's node sets costs the coordinator: the
+    // progress comes from a brief status every second, the sets at the
+    // first poll, then at most every fullEvery while nodes end, and once
+    // the job is done (the poll then stops: it changes no more).
+    const fullEvery = 5000;
+    let fullAt = -Infinity, fullEnded = -1;
+    poll(drawJob, async () => {
+      if (fullAt !== -Infinity) {
+        const b = await get(path + "?brief=1");
+        const n = ended(b.job);
+        if (!b.job.done && (n === fullEnded || Date.now() - fullAt < fullEvery)) {
+          b.brief = true;
+          return b;
+        }
+      }
+      const p = await get(path);
+      fullAt = Date.now();
+      fullEnded = ended(p.job);
+      return p;
+    });
   }
 })();
