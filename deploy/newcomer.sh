@@ -2,14 +2,15 @@
 # A newcomer's path, end to end, on one machine (loopback only), as CI runs it:
 #   build -> coordinator init-site (CA, TLS, one nkey per identity) -> a coordinator and two
 #   gateway agents from the deploy/ examples -> /readyz of each -> `csub agents` (admin) -> a csub
-#   job on 105 test nodes as user alice -> `csub status` and the coordinator's metrics show it ->
+#   job on 105 test nodes as user alice -> `csub status`, the coordinator's metrics and its web
+#   status page show it ->
 #   clean stop (SIGTERM; each daemon exits 0).
 # Usage: bash deploy/newcomer.sh [-h] [-k]   (-k keeps the work directory and prints its path)
 # Env: FLEETSH_NEWCOMER_PORT (NATS port, default 14222; the daemons' --http listeners take the
 #      next three), FLEETSH_NEWCOMER_DIR (work directory, default a new temporary one).
 # Needs curl. Takes about a minute (most of it building).
 set -euo pipefail
-if [[ ${1:-} == -h ]]; then sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h ]]; then sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 keep=false
 [[ ${1:-} == -k ]] && keep=true
 cd "$(dirname "$0")/.."
@@ -85,6 +86,12 @@ curl -sf "http://127.0.0.1:$((port + 1))/metrics" >"$work/metrics.out"
 grep -E '^fleetsh_coordinator_(nodes_ended_total|jobs)\{' "$work/metrics.out"
 grep -qx 'fleetsh_coordinator_nodes_ended_total{state="exited"} 105' "$work/metrics.out"
 grep -qx 'fleetsh_coordinator_jobs{state="done"} 1' "$work/metrics.out"
+
+step "the coordinator's status page: the job's nodes per final state"
+curl -sf "http://127.0.0.1:$((port + 1))/job/$job" >"$work/page.html"
+grep -o '<title>[^<]*</title>' "$work/page.html"
+grep -q 'node\[1-100\],other\[1-5\]' "$work/page.html"
+curl -sf "http://127.0.0.1:$((port + 1))/api/job/$job" | grep -o '"exited": *"node\[1-100\],other\[1-5\]"'
 
 step "clean stop: SIGTERM, every daemon exits 0"
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done

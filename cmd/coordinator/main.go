@@ -30,8 +30,10 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/ops"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/site"
+	"github.com/fleetsh/fleetsh/pkg/fleet/statusweb"
 	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -54,6 +56,14 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	}
 	cmd := cliconf.NewCommand("coordinator", stderr, "task info default `key=value` for the local agent's engines (repeatable)")
 	describe(cmd)
+	// The read-only status page shares the operator listener (--http) with
+	// /metrics, /healthz and /readyz: loopback-only unless told otherwise,
+	// and the page itself answers only loopback Host names.
+	cmd.Mount = func(s *ops.Server, f *daemon.Fleet) {
+		if co := f.Coordinator(); co != nil {
+			s.Handle("/", statusweb.New(co))
+		}
+	}
 	fs := cmd.FlagSet
 	var (
 		listen     = fs.String("listen", "127.0.0.1:4222", `host:port the embedded NATS server accepts agents and csub on ("" = none)`)

@@ -12,6 +12,9 @@ import (
 
 // The variables that turn a missing tool into a failure.
 const (
+	// Chromium is Debian's chromium package (/usr/bin/chromium): the
+	// headless browser the coordinator's status page is tested in.
+	Chromium = "FLEETSH_REQUIRE_CHROMIUM"
 	// ClusterShell is Debian's clustershell package (nodeset, clush,
 	// clubak and its Python library), the reference of the differential
 	// tests.
