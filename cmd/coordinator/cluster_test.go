@@ -5,6 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 )
 
 // init-site --cluster-route writes a nats-server.conf for one server of
@@ -77,6 +81,44 @@ func TestInitSiteLeaves(t *testing.T) {
 	} {
 		if code, out := runOut(append([]string{"init-site", filepath.Join(t.TempDir(), "s")}, bad...)...); code != 2 {
 			t.Errorf("%v: exit %d, %s", bad, code, out)
+		}
+	}
+}
+
+// The init-site command of deploy/README.md, "Many sites", runs as
+// written (in a temporary directory), and nats-server parses every conf
+// it writes: the cluster's and each leaf's.
+func TestDeployManySitesCommand(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "deploy", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Many sites")
+	if !ok {
+		t.Fatal("deploy/README.md has no section Many sites")
+	}
+	_, block, ok := strings.Cut(section, "```sh\ncoordinator init-site ")
+	if !ok {
+		t.Fatal("deploy/README.md, Many sites: no coordinator init-site command")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	args := strings.Fields(strings.ReplaceAll(block, "\\\n", " "))
+	if len(args) == 0 || args[0] != "/etc/fleetsh/site" {
+		t.Fatalf("the command writes %q, want /etc/fleetsh/site", args)
+	}
+	dir := filepath.Join(t.TempDir(), "site")
+	args[0] = dir
+	if code, out := runOut(append([]string{"init-site"}, args...)...); code != 0 {
+		t.Fatalf("coordinator init-site %s: exit %d, %s", strings.Join(args, " "), code, out)
+	}
+	t.Setenv(site.ServerNameEnv, "nats1")
+	confs := []string{filepath.Join(dir, site.NATSServerConfFile)}
+	for _, leaf := range []string{"west", "east"} {
+		confs = append(confs, filepath.Join(dir, site.LeavesDir, leaf, site.LeafConfFile))
+	}
+	for _, c := range confs {
+		if _, err := server.ProcessConfigFile(c); err != nil {
+			t.Errorf("nats-server -c %s: %v", c, err)
 		}
 	}
 }
