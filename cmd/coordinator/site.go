@@ -164,7 +164,7 @@ func initSite(args []string, stderr io.Writer) int {
   or, with an external NATS server (a cluster): nats-server -c %s
     and coordinator --nats %s --creds %s --ca %s --identities %s --signing-key %s
   copy each %s/ID/ to that gateway, each %s/ID/ to that user, at the same path
-  (keep ca.key off the network; it is needed only to re-issue the server certificate)
+  (keep ca.key off the network; it is needed only to issue a certificate: server-cert, a leaf)
 `, abs, len(users)+len(admins), len(agents), filepath.Join(abs, site.CoordinatorConfig),
 		filepath.Join(abs, site.NATSServerConfFile), url, filepath.Join(abs, site.CoordinatorSeedFile), filepath.Join(abs, site.CACertFile),
 		filepath.Join(abs, site.IdentitiesFile), filepath.Join(abs, site.CoordinatorSeedFile),

@@ -343,6 +343,9 @@ func TestLeafLink(t *testing.T) {
 	if err != nil || string(m.Data) != "own" || m.Subject != subj.Events("gw1", "job1") {
 		t.Fatalf("first event at the hub: %v %v, want gw1's own", m, err)
 	}
+	if err := gw1.Flush(); err != nil { // the server's -ERR came before its PONG
+		t.Fatal(err)
+	}
 	if err := gw1.LastError(); err == nil || !strings.Contains(err.Error(), "Permissions Violation") {
 		t.Errorf("gw1 publishing as gw2: last error %v, want a permissions violation", err)
 	}
@@ -391,12 +394,47 @@ func TestLeafLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	rogue.LeafNode.Remotes[0].Nkey = string(seed)
-	rs := runServer(t, rogue)
-	time.Sleep(500 * time.Millisecond) // a leaf link that would be accepted forms in milliseconds
+	refused := make(chan string, 16)
+	rs, err := server.NewServer(rogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.SetLoggerV2(errLog(refused), false, false, false)
+	rs.Start()
+	t.Cleanup(rs.Shutdown)
+	// The hub refuses the link: the rogue server is told so (and never
+	// counts a leaf connection).
+	for deadline := time.After(30 * time.Second); ; {
+		select {
+		case msg := <-refused:
+			if !strings.Contains(msg, "Authorization") {
+				continue
+			}
+		case <-deadline:
+			t.Fatal("a leaf dialing with gw1's key: no authorization error within 30s")
+		}
+		break
+	}
 	if n := rs.NumLeafNodes(); n != 0 || hub.NumLeafNodes() != 1 {
 		t.Errorf("a leaf dialing with gw1's key: %d links (hub %d), want refused", n, hub.NumLeafNodes())
 	}
 }
+
+// errLog is a nats-server logger that sends its errors to a channel
+// (dropping them when it is full) and discards the rest.
+type errLog chan string
+
+func (l errLog) Errorf(f string, a ...any) {
+	select {
+	case l <- fmt.Sprintf(f, a...):
+	default:
+	}
+}
+func (errLog) Noticef(string, ...any) {}
+func (errLog) Warnf(string, ...any)   {}
+func (errLog) Fatalf(string, ...any)  {}
+func (errLog) Debugf(string, ...any)  {}
+func (errLog) Tracef(string, ...any)  {}
 
 // runConf starts a nats-server from the conf file at path.
 func runConf(t *testing.T, path string) *server.Server {
