@@ -242,6 +242,15 @@ func TestLeafConfs(t *testing.T) {
 	if got := agentNATS(t, dir, "gw4"); got != "tls://10.1.0.2:4333" {
 		t.Errorf("added agent gw4: nats %s", got)
 	}
+	// --force without leaves: no leaf directory is left behind.
+	o := testOptions()
+	o.Force = true
+	if err := Init(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LeavesDir)); !os.IsNotExist(err) {
+		t.Errorf("after init-site --force without leaves: %s: %v", LeavesDir, err)
+	}
 }
 
 // Bad leaf options are refused before anything is written.

@@ -106,8 +106,8 @@ type InitOptions struct {
 	Leaves     []LeafSpec
 	LeafListen string
 	HubURLs    []string
-	// Force replaces an existing site: every file, and the users and
-	// agents directories, are written anew.
+	// Force replaces an existing site: every file, and the users, agents
+	// and leaves directories, are written anew.
 	Force bool
 
 	now     time.Time    // tests issue certificates in the past
@@ -427,7 +427,7 @@ func Init(dir string, opts InitOptions) error {
 			return &InputError{fmt.Errorf("site %s: %w (it holds %s): --force replaces it; `coordinator site add-user|add-agent|rotate|remove` change it",
 				dir, ErrExists, IdentitiesFile)}
 		}
-		for _, sub := range []string{UsersDir, AgentsDir} {
+		for _, sub := range []string{UsersDir, AgentsDir, LeavesDir} {
 			if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 				return fmt.Errorf("site %s: %w", dir, err)
 			}
