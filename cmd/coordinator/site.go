@@ -17,15 +17,20 @@ const siteUsage = `Usage:
   coordinator init-site DIR [--user ID]... [--admin ID]... [--agent SPEC]...
                             [--host NAME]... [--ip ADDR]... [--url tls://HOST:PORT] [--force]
                             [--cluster-route nats-route://HOST:PORT]... [--cluster-listen HOST:PORT]
+                            [--leaf NAME=tls://HOST:PORT]... [--leaf-listen HOST:PORT] [--hub-url tls://HOST:PORT]...
   coordinator site add-user DIR [--user ID]... [--admin ID]...
   coordinator site add-agent DIR --agent SPEC...
-  coordinator site rotate DIR user ID | agent ID | coordinator | server-cert [--host NAME]... [--ip ADDR]...
+  coordinator site rotate DIR user ID | agent ID | leaf NAME | coordinator | server-cert [--host NAME]... [--ip ADDR]...
   coordinator site remove DIR user ID | agent ID
 
-An agent SPEC is ID[:name=GATEWAY][,groups=GROUP+GROUP...][,local=true]: its gateway
-name in topology.conf (default ID), the gateway groups it may serve ('+'-separated;
-default every group of its gateway) and whether it may serve the nodes under no
-gateway (--local), e.g. --agent gw2:name=gw2,groups=compute+gpu.
+An agent SPEC is ID[:name=GATEWAY][,groups=GROUP+GROUP...][,local=true][,leaf=NAME]:
+its gateway name in topology.conf (default ID), the gateway groups it may serve
+('+'-separated; default every group of its gateway), whether it may serve the nodes
+under no gateway (--local), and the leaf server of its gateway site it connects to
+(a --leaf NAME), e.g. --agent gw2:name=gw2,groups=compute+gpu,leaf=west.
+A --leaf NAME=tls://HOST:PORT is a gateway site's NATS leaf server: its agents
+connect to it at that URL, and it to the site's NATS servers (deploy/README.md,
+"Many sites: a NATS cluster and leaf nodes").
 See docs/SECURITY.md, "Site credentials".
 `
 
@@ -58,6 +63,20 @@ func siteFlags(name string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// leafSpecs is the repeatable --leaf flag.
+type leafSpecs []site.LeafSpec
+
+func (l *leafSpecs) String() string { return fmt.Sprint(len(*l), " leaves") }
+
+func (l *leafSpecs) Set(v string) error {
+	s, err := site.ParseLeafSpec(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, s)
+	return nil
 }
 
 // agentSpecs is the repeatable --agent flag.
@@ -101,8 +120,9 @@ func oneDir(stderr io.Writer, name string, pos []string) (string, bool) {
 type initArgs struct {
 	opts                     site.InitOptions
 	users, admins, hosts, ip cliconf.Strings
-	routes                   cliconf.Strings
+	routes, hubURLs          cliconf.Strings
 	agents                   agentSpecs
+	leaves                   leafSpecs
 }
 
 // initSiteFlags declares the flags of init-site (its man page lists them
@@ -113,7 +133,7 @@ func initSiteFlags(stderr io.Writer) (*flag.FlagSet, *initArgs) {
 	opts := &a.opts
 	fs.Var(&a.users, "user", "submitter user `id` (repeatable)")
 	fs.Var(&a.admins, "admin", "admin user `id`: every job, fleet admin actions (repeatable)")
-	fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
+	fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true][,leaf=NAME] (repeatable)")
 	fs.Var(&a.hosts, "host", "DNS `name` of the coordinator for its certificate, besides localhost (repeatable)")
 	fs.Var(&a.ip, "ip", "IP `address` of the coordinator for its certificate, besides 127.0.0.1 and ::1 (repeatable)")
 	fs.StringVar(&opts.URL, "url", "", "coordinator `URL` for agents and csub, tls://HOST:PORT, HOST a --host or --ip (default: the first --host, else --ip, else localhost; port 4222)")
@@ -123,6 +143,9 @@ func initSiteFlags(stderr io.Writer) (*flag.FlagSet, *initArgs) {
 	fs.Var(&a.routes, "cluster-route", "`URL` nats-route://HOST:PORT of a server of the site's NATS cluster, itself included (repeatable): nats-server.conf becomes one server of that cluster (docs/fleet.md, \"Two coordinators\")")
 	fs.StringVar(&opts.ClusterListen, "cluster-listen", "", "with --cluster-route: `host:port` of the server's route listener (default: --listen's host, port 6222)")
 	fs.StringVar(&opts.ClusterName, "cluster-name", "", "with --cluster-route: the cluster's `name` (default fleetsh)")
+	fs.Var(&a.leaves, "leaf", "`NAME=tls://HOST:PORT`: a gateway site's NATS leaf server, the URL its agents (--agent ID:leaf=NAME) connect to (repeatable; leaves/NAME/ holds its files)")
+	fs.StringVar(&opts.LeafListen, "leaf-listen", "", "with --leaf: `host:port` of the site's NATS servers' leaf-node listener (default: --listen's host, port 7422)")
+	fs.Var(&a.hubURLs, "hub-url", "with --leaf: `URL` tls://HOST:PORT the leaf servers dial, HOST a --host or --ip (repeatable; default: each --cluster-route host, else the --url host, on --leaf-listen's port)")
 	return fs, a
 }
 
@@ -134,12 +157,13 @@ func initSite(args []string, stderr io.Writer) int {
 		return flagExit(err)
 	}
 	opts, users, admins, hosts, ip, routes, agents := a.opts, a.users, a.admins, a.hosts, a.ip, a.routes, a.agents
+	leaves, hubURLs := a.leaves, a.hubURLs
 	dir, ok := oneDir(stderr, "init-site", pos)
 	if !ok {
 		return 2
 	}
 	opts.Users, opts.Admins, opts.Agents, opts.Hosts, opts.IPs = users, admins, agents, hosts, ip
-	opts.ClusterRoutes = routes
+	opts.ClusterRoutes, opts.Leaves, opts.HubURLs = routes, leaves, hubURLs
 	if err := site.Init(dir, opts); err != nil {
 		return siteExit(stderr, "init-site", err)
 	}
@@ -153,7 +177,7 @@ func initSite(args []string, stderr io.Writer) int {
   or, with an external NATS server (a cluster): nats-server -c %s
     and coordinator --nats %s --creds %s --ca %s --identities %s --signing-key %s
   copy each %s/ID/ to that gateway, each %s/ID/ to that user, at the same path
-  (keep ca.key off the network; it is needed only to re-issue the server certificate)
+  (keep ca.key off the network; it is needed only to issue a certificate: server-cert, a leaf)
 `, abs, len(users)+len(admins), len(agents), filepath.Join(abs, site.CoordinatorConfig),
 		filepath.Join(abs, site.NATSServerConfFile), url, filepath.Join(abs, site.CoordinatorSeedFile), filepath.Join(abs, site.CACertFile),
 		filepath.Join(abs, site.IdentitiesFile), filepath.Join(abs, site.CoordinatorSeedFile),
@@ -163,6 +187,10 @@ func initSite(args []string, stderr io.Writer) int {
     name in $%s; every coordinator joins with --nats listing them, its own --id and the
     same --signing-key (docs/fleet.md, "Two coordinators")
 `, filepath.Join(abs, site.NATSServerConfFile), len(routes), site.ServerNameEnv)
+	}
+	for _, l := range leaves {
+		fmt.Fprintf(stderr, "  leaf %s: copy %s/ to its server and run nats-server -c %s there; its agents connect to %s\n",
+			l.Name, filepath.Join(abs, site.LeavesDir, l.Name), filepath.Join(abs, site.LeavesDir, l.Name, site.LeafConfFile), l.URL)
 	}
 	return 0
 }
@@ -195,7 +223,7 @@ func siteVerbFlags(verb string, stderr io.Writer) (fs *flag.FlagSet, a *verbArgs
 		fs.Var(&a.users, "user", "submitter user `id` (repeatable)")
 		fs.Var(&a.admins, "admin", "admin user `id` (repeatable)")
 	case "add-agent":
-		fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true] (repeatable)")
+		fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true][,leaf=NAME] (repeatable)")
 	case "remove":
 	case "rotate":
 		fs.Var(&a.hosts, "host", "with server-cert: a DNS `name` to add to the certificate's (repeatable)")
@@ -261,7 +289,7 @@ func siteCmd(args []string, stderr io.Writer) int {
 // rotate is `coordinator site rotate DIR WHAT [ID]`.
 func rotate(stderr io.Writer, name, dir string, what []string, hosts, ips []string) int {
 	usage := func() int {
-		fmt.Fprintf(stderr, "coordinator %s: want DIR and one of: user ID, agent ID, coordinator, server-cert (see --help)\n", name)
+		fmt.Fprintf(stderr, "coordinator %s: want DIR and one of: user ID, agent ID, leaf NAME, coordinator, server-cert (see --help)\n", name)
 		return 2
 	}
 	if len(what) == 0 {
@@ -277,6 +305,8 @@ func rotate(stderr io.Writer, name, dir string, what []string, hosts, ips []stri
 		err = site.RotateUser(dir, what[1])
 	case what[0] == "agent" && len(what) == 2:
 		err = site.RotateAgent(dir, what[1])
+	case what[0] == "leaf" && len(what) == 2:
+		err = site.RotateLeaf(dir, what[1])
 	case what[0] == "coordinator" && len(what) == 1:
 		err = site.RotateCoordinator(dir)
 	case what[0] == "server-cert" && len(what) == 1:

@@ -110,6 +110,8 @@ type meta struct {
 	// Cluster is the NATS cluster of an external server's conf (nil: a
 	// single server).
 	Cluster *natsCluster `json:"cluster,omitempty"`
+	// Leaves are the gateway sites' leaf servers (nil: none).
+	Leaves *natsLeaves `json:"leaves,omitempty"`
 }
 
 // writer writes the files of the site in dir.
@@ -198,7 +200,7 @@ func (w *writer) addAgent(a AgentSpec, coordinatorKey string) (auth.Identity, er
 // writeAgentConfig writes agents/<id>/agent.yaml for agent identity a.
 func (w *writer) writeAgentConfig(a auth.Identity, coordinatorKey string) error {
 	d := w.path(AgentsDir, a.ID)
-	c := agentYAML{NATS: w.meta.URL, Prefix: w.meta.Prefix, ID: a.ID, Name: a.Name, Group: a.Groups, Local: a.Local,
+	c := agentYAML{NATS: w.agentURL(a.ID), Prefix: w.meta.Prefix, ID: a.ID, Name: a.Name, Group: a.Groups, Local: a.Local,
 		Creds: filepath.Join(d, AgentSeedFile), CA: filepath.Join(d, CACertFile), CoordinatorKey: coordinatorKey}
 	b, err := yamlFile(fmt.Sprintf("# agent --config %s (written by coordinator init-site)\n", filepath.Join(d, AgentConfigFile)), c)
 	if err != nil {
@@ -227,7 +229,7 @@ func (w *writer) writeMeta() error {
 }
 
 // writeIdentities checks the site's identities together and writes them,
-// and the nats-server.conf that names them.
+// site.json, and the nats-server.conf and leaf confs that name them.
 func (w *writer) writeIdentities() error {
 	if err := checkIdentities(w.ids); err != nil {
 		return err
@@ -236,7 +238,13 @@ func (w *writer) writeIdentities() error {
 	if err != nil {
 		return err
 	}
+	if err := w.writeMeta(); err != nil {
+		return err
+	}
 	if err := w.writeNATSConf(); err != nil {
+		return err
+	}
+	if err := w.writeLeafConfs(); err != nil { // natsleaf.go
 		return err
 	}
 	return writeFile(w.path(IdentitiesFile), b)

@@ -1,11 +1,15 @@
 package site
 
 import (
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats-server/v2/conf"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -117,6 +121,36 @@ func FuzzParseAgentSpec(f *testing.F) {
 		ids := []auth.Identity{a.identity("UA7HW2PYHWAIQNRXQR465EGM22WBCQNS2WZSB53VGAX5B3DIHO7UUIXK")}
 		if err := checkIdentities(ids); err != nil {
 			t.Fatalf("%q accepted as %+v, which the identities file refuses: %v", s, a, err)
+		}
+	})
+}
+
+// FuzzParseLeafSpec: the --leaf syntax never panics, and what it
+// accepts names a valid id and a URL that a nats-server conf reads back
+// unchanged and whose host a certificate can carry.
+func FuzzParseLeafSpec(f *testing.F) {
+	for _, s := range []string{"west=tls://leaf-west.example.org:4222", "e=tls://10.1.0.2:1", "w=tls://[::1]:4222",
+		"w=tls://a:0", "w=tls://a:1/x", "=tls://a:1", "w", "w=tls://a\"b:1", "w=tls://u@a:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLeafSpec(s)
+		if err != nil {
+			return
+		}
+		if err := protocol.ValidID(l.Name); err != nil {
+			t.Fatalf("%q accepted with name %q: %v", s, l.Name, err)
+		}
+		m, err := conf.Parse("url: " + confString(l.URL))
+		if err != nil || m["url"] != l.URL {
+			t.Fatalf("%q: url %q reads back as %v (%v)", s, l.URL, m["url"], err)
+		}
+		u, err := url.Parse(l.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := u.Hostname(); net.ParseIP(h) == nil && checkHost(h) != nil {
+			t.Fatalf("%q accepted with host %q, not a certificate name", s, h)
 		}
 	})
 }

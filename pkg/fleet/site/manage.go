@@ -112,6 +112,9 @@ func AddAgents(dir string, agents []AgentSpec) error {
 		if w.find(auth.Agent, a.ID) >= 0 {
 			return inputErr("agent %q: already in the site; rotate its key with `coordinator site rotate DIR agent %s`", a.ID, a.ID)
 		}
+		if err := w.meta.Leaves.join(a); err != nil { // before its config, which names its leaf
+			return err
+		}
 		w.ids = append(w.ids, a.identity(""))
 	}
 	return w.writeNew()
@@ -217,16 +220,9 @@ func rotateServerCert(dir string, hosts, ips []string, now time.Time) error {
 			return inputErr("--host %q: not a DNS name", h)
 		}
 	}
-	cas, err := readCerts(w.path(CACertFile))
+	ca, err := w.readCA()
 	if err != nil {
 		return err
-	}
-	if !exists(w.path(CAKeyFile)) {
-		return fmt.Errorf("site %s: %w (%s): put it back to issue a certificate", w.dir, errNoCAKey, CAKeyFile)
-	}
-	caKey, err := readKey(w.path(CAKeyFile))
-	if err != nil {
-		return fmt.Errorf("CA key: %w", err)
 	}
 	var sans []string
 	if old, err := readCerts(w.path(ServerCertFile)); err == nil {
@@ -237,7 +233,7 @@ func rotateServerCert(dir string, hosts, ips []string, now time.Time) error {
 	}
 	sans = sanList(append(sans, hosts...), ips)
 	h, i := parseSANs(sans)
-	srv, err := newServerCert(cas[0], caKey, h, i, now)
+	srv, err := newServerCert(ca.cert, ca.signer, h, i, now)
 	if err != nil {
 		return err
 	}
@@ -247,6 +243,47 @@ func rotateServerCert(dir string, hosts, ips []string, now time.Time) error {
 		return err
 	}
 	return writeFile(w.path(ServerCertFile), srv.crt)
+}
+
+// RotateLeaf issues a new credential and certificate (signed by the site
+// CA: ca.key must be in the site directory) for the leaf server name,
+// and rewrites the hub's conf with its new public key: the leaf's
+// directory must then be redistributed, and both servers reloaded.
+func RotateLeaf(dir, name string) error { return rotateLeaf(dir, name, time.Now()) }
+
+func rotateLeaf(dir, name string, now time.Time) error {
+	w, err := open(dir)
+	if err != nil {
+		return err
+	}
+	i := w.meta.Leaves.find(name)
+	if i < 0 {
+		return inputErr("leaf %q: not in the site %s", name, w.dir)
+	}
+	ca, err := w.readCA()
+	if err != nil {
+		return err
+	}
+	if err := w.newLeaf(&w.meta.Leaves.Sites[i], ca, now); err != nil {
+		return err
+	}
+	return w.writeIdentities()
+}
+
+// readCA reads the site CA's certificate and key, to issue a certificate.
+func (w *writer) readCA() (*issued, error) {
+	cas, err := readCerts(w.path(CACertFile))
+	if err != nil {
+		return nil, err
+	}
+	if !exists(w.path(CAKeyFile)) {
+		return nil, fmt.Errorf("site %s: %w (%s): put it back to issue a certificate", w.dir, errNoCAKey, CAKeyFile)
+	}
+	caKey, err := readKey(w.path(CAKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("CA key: %w", err)
+	}
+	return &issued{cert: cas[0], signer: caKey}, nil
 }
 
 // RemoveUser takes the user (admin or submitter) id out of the site: its
@@ -261,6 +298,9 @@ func remove(dir string, role auth.Role, id string) error {
 	w, i, err := openAt(dir, role, id)
 	if err != nil {
 		return err
+	}
+	if role == auth.Agent {
+		w.meta.Leaves.leave(id)
 	}
 	w.ids = slices.Delete(w.ids, i, i+1)
 	if err := w.writeIdentities(); err != nil {

@@ -37,13 +37,16 @@ type natsConfFiles struct {
 }
 
 // natsConf renders the nats-server configuration of a site: listen on
-// listen, TLS with files, and one nkey user per identity with the
-// permissions auth.Permissions gives it on the fleet subj (rendered from
-// those values, so the embedded and the external server enforce the
-// same subjects), each allowed standard client connections only (no
-// websocket, MQTT or leaf node). No other user: anonymous clients are
-// refused.
-func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []auth.Identity, cluster *natsCluster) string {
+// the site's address, TLS with files, and one nkey user per identity
+// with the permissions auth.Permissions gives it on the fleet subj
+// (rendered from those values, so the embedded and the external server
+// enforce the same subjects), each allowed standard client connections
+// only (no websocket, MQTT or leaf node). With a cluster, its routes
+// (natscluster.go); with gateway sites, the leaf-node listener and one
+// user per leaf server, allowed leaf-node connections only
+// (natsleaf.go). No other user: anonymous clients are refused.
+func (w *writer) natsConf(files natsConfFiles, subj protocol.Subjects) string {
+	listen, ids, cluster := w.meta.Listen, w.ids, w.meta.Cluster
 	var b strings.Builder
 	b.WriteString("# nats-server -c FILE: the fleet's NATS server, written by coordinator init-site and\n")
 	b.WriteString("# rewritten by coordinator site add-user|add-agent|rotate|remove (edits are lost).\n")
@@ -60,7 +63,8 @@ func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []
 	fmt.Fprintf(&b, "  ca_file: %s\n", confString(files.CA))
 	fmt.Fprintf(&b, "  timeout: %d\n", natsTLSTimeout)
 	b.WriteString("}\n")
-	writeClusterConf(&b, cluster, files) // natscluster.go
+	writeClusterConf(&b, cluster, files)   // natscluster.go
+	writeLeafHub(&b, w.meta.Leaves, files) // natsleaf.go
 	b.WriteString("\nauthorization {\n  users = [\n")
 	for _, id := range ids {
 		fmt.Fprintf(&b, "    # %s %s\n", id.Role, id.ID)
@@ -69,6 +73,7 @@ func natsConf(listen string, files natsConfFiles, subj protocol.Subjects, ids []
 		writePermissions(&b, auth.Permissions(subj, id), "      ")
 		b.WriteString("    }\n")
 	}
+	w.writeLeafUsers(&b, subj)
 	b.WriteString("  ]\n}\n")
 	return b.String()
 }
@@ -130,6 +135,6 @@ func confString(s string) string {
 // writeNATSConf writes the site's nats-server.conf for its identities.
 func (w *writer) writeNATSConf() error {
 	files := natsConfFiles{Cert: w.path(ServerCertFile), Key: w.path(ServerKeyFile), CA: w.path(CACertFile), Store: w.path(NATSStoreDir)}
-	conf := natsConf(w.meta.Listen, files, protocol.Subjects{Prefix: w.meta.Prefix}, w.ids, w.meta.Cluster)
+	conf := w.natsConf(files, protocol.Subjects{Prefix: w.meta.Prefix})
 	return writeFile(w.path(NATSServerConfFile), []byte(conf))
 }

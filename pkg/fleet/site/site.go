@@ -18,9 +18,11 @@
 //	site.json                  the URL and prefix new configs are written with
 //	users/<id>/                user.seed, ca.crt, fleet.yaml (csub), for admins and submitters
 //	agents/<id>/               agent.seed, ca.crt, agent.yaml (agent --config)
+//	leaves/<name>/             a gateway site's NATS leaf server (natsleaf.go):
+//	                           nats-leaf.conf, leaf-seed.conf, leaf.crt, leaf.key, ca.crt
 //
-// Each users/<id> and agents/<id> directory holds everything its holder
-// needs, to be copied to that user's or gateway's machine as it is.
+// Each users/<id>, agents/<id> and leaves/<name> directory holds
+// everything its holder needs, to be copied to that user's or gateway's machine as it is.
 package site
 
 import (
@@ -94,12 +96,23 @@ type InitOptions struct {
 	// (DefaultClusterName).
 	ClusterRoutes              []string
 	ClusterListen, ClusterName string
-	// Force replaces an existing site: every file, and the users and
-	// agents directories, are written anew.
+	// Leaves, when not empty, are the gateway sites' leaf servers (see
+	// natsleaf.go): an agent whose AgentSpec.Leaf names one connects to
+	// it. LeafListen is the hub's leaf-node listener (default: Listen's
+	// host, port DefaultLeafPort), HubURLs what the leaf servers dial
+	// (tls://HOST:PORT, HOST a name of the server certificate; default:
+	// each --cluster-route host, else the URL's host, on LeafListen's
+	// port).
+	Leaves     []LeafSpec
+	LeafListen string
+	HubURLs    []string
+	// Force replaces an existing site: every file, and the users, agents
+	// and leaves directories, are written anew.
 	Force bool
 
 	now     time.Time    // tests issue certificates in the past
 	cluster *natsCluster // from ClusterRoutes, by check
+	leaves  *natsLeaves  // from Leaves and the agents' Leaf, by check
 }
 
 // AgentSpec is an agent's identity as --agent gives it:
@@ -108,13 +121,14 @@ type InitOptions struct {
 //
 // with keys name (its gateway name in topology.conf; default ID), groups
 // (the gateway groups it may serve, '+'-separated; default every group
-// its name is a gateway of) and local=true (it may also serve the nodes
-// under no gateway). A comma inside brackets belongs to a group's nodeset
+// its name is a gateway of), local=true (it may also serve the nodes
+// under no gateway) and leaf (the --leaf whose server it connects to). A comma inside brackets belongs to a group's nodeset
 // ("groups=gw[1-2,5]+gw9").
 type AgentSpec struct {
 	ID, Name string
 	Groups   []string
 	Local    bool
+	Leaf     string
 }
 
 // ParseAgentSpec parses the --agent syntax (see AgentSpec).
@@ -129,7 +143,7 @@ func ParseAgentSpec(s string) (AgentSpec, error) {
 		for _, kv := range splitTopLevel(rest) {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || v == "" {
-				return a, inputErr("agent %q: %q: want KEY=VALUE (keys: name, groups, local)", s, kv)
+				return a, inputErr("agent %q: %q: want KEY=VALUE (keys: name, groups, local, leaf)", s, kv)
 			}
 			if seen[k] {
 				return a, inputErr("agent %q: %s given twice", s, k)
@@ -146,8 +160,10 @@ func ParseAgentSpec(s string) (AgentSpec, error) {
 					return a, inputErr("agent %q: local=%q: want true or false", s, v)
 				}
 				a.Local = b
+			case "leaf":
+				a.Leaf = v
 			default:
-				return a, inputErr("agent %q: unknown key %q (keys: name, groups, local)", s, k)
+				return a, inputErr("agent %q: unknown key %q (keys: name, groups, local, leaf)", s, k)
 			}
 		}
 	}
@@ -190,6 +206,11 @@ func (a AgentSpec) check() error {
 	for _, g := range a.Groups {
 		if err := checkName("group", g); err != nil {
 			return inputErr("agent %q: %w", a.ID, err)
+		}
+	}
+	if a.Leaf != "" {
+		if err := protocol.ValidID(a.Leaf); err != nil {
+			return inputErr("agent %q: leaf: %w", a.ID, err)
 		}
 	}
 	return nil
@@ -292,6 +313,9 @@ func (o *InitOptions) check() error {
 		return inputErr("--listen %q: %w", o.Listen, err)
 	}
 	if o.cluster, err = o.clusterOf(); err != nil {
+		return err
+	}
+	if o.leaves, err = o.leavesOf(); err != nil { // natsleaf.go
 		return err
 	}
 	if o.now.IsZero() {
@@ -403,7 +427,7 @@ func Init(dir string, opts InitOptions) error {
 			return &InputError{fmt.Errorf("site %s: %w (it holds %s): --force replaces it; `coordinator site add-user|add-agent|rotate|remove` change it",
 				dir, ErrExists, IdentitiesFile)}
 		}
-		for _, sub := range []string{UsersDir, AgentsDir} {
+		for _, sub := range []string{UsersDir, AgentsDir, LeavesDir} {
 			if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 				return fmt.Errorf("site %s: %w", dir, err)
 			}
@@ -412,7 +436,7 @@ func Init(dir string, opts InitOptions) error {
 	if err := mkdir(dir); err != nil {
 		return fmt.Errorf("site %s: %w", dir, err)
 	}
-	s := &writer{dir: dir, meta: meta{URL: opts.URL, Prefix: opts.Prefix, Listen: opts.Listen, Cluster: opts.cluster}}
+	s := &writer{dir: dir, meta: meta{URL: opts.URL, Prefix: opts.Prefix, Listen: opts.Listen, Cluster: opts.cluster, Leaves: opts.leaves}}
 	ca, err := newCA(filepath.Base(dir), opts.now)
 	if err != nil {
 		return err
@@ -431,6 +455,13 @@ func Init(dir string, opts InitOptions) error {
 		}
 	}
 	s.ca = ca.crt
+	if opts.leaves != nil {
+		for i := range opts.leaves.Sites {
+			if err := s.newLeaf(&opts.leaves.Sites[i], ca, opts.now); err != nil {
+				return err
+			}
+		}
+	}
 	coord, err := s.newCoordinatorKey(opts.CoordinatorID)
 	if err != nil {
 		return err
@@ -456,9 +487,6 @@ func Init(dir string, opts InitOptions) error {
 		s.ids = append(s.ids, ident)
 	}
 	if err := s.writeCoordinatorConfig(); err != nil {
-		return err
-	}
-	if err := s.writeMeta(); err != nil {
 		return err
 	}
 	return s.writeIdentities()
