@@ -160,9 +160,10 @@ func TestChromium(t *testing.T) {
 	f := startFleet(t)
 	f.runMixed(t)
 	gate := filepath.Join(t.TempDir(), "gate")
-	// live: n1 and n2 end at once, n3 and n4 when the gate opens.
+	// live: n1 and n2 end at once, n3 and n4 when the gate opens, n4
+	// with status 1: a failure the page shows only once it polled.
 	liveJob := protocol.JobSpec{ID: "live", Nodes: "n[1-4]", Worker: "exec",
-		Command: `case %h in n[12]) exit 0;; esac; while [ ! -e ` + gate + ` ]; do sleep 0.05; done; echo done`}
+		Command: `case %h in n[12]) exit 0;; esac; while [ ! -e ` + gate + ` ]; do sleep 0.05; done; [ %h != n4 ]`}
 	waitLive := f.submit(t, liveJob)
 	waitEnded(t, f.co, "live", 2)
 	src := &gatedSource{Source: f.co, t: t, id: "live", gate: gate, calls: map[string]int{}}
@@ -171,20 +172,25 @@ func TestChromium(t *testing.T) {
 
 	dom := b.dom("/job/live", "")
 	waitLive()
-	if ended(src.first) != 2 || src.first.Done {
+	if ended(src.first) != 2 || src.first.Done || src.first.Failed != 0 {
 		t.Fatalf("the server rendered %+v, not the job half done", src.first)
 	}
 	if got := elementText(t, dom, `<div class="bar">`, "div"); got != "4 of 4 nodes ended ( 100 %)" && got != "4 of 4 nodes ended (100%)" {
 		t.Errorf("progress after the poll: %q", got)
 	}
 	for _, want := range []string{`<progress id="bar" max="4" value="4"></progress>`,
-		`<span id="job-state"><span class="done">done</span></span>`} {
+		`<span id="job-state"><span class="done">done</span> <span class="badge st-failed" title="nodes that ended other than exited with status 0">1 failed</span></span>`,
+		// Drawn by the script: no line breaks between the cells.
+		`<tr class="rc-fail"><td><span class="badge rc-fail" title="a failure: exit status other than 0">rc=1 failed</span></td><td class="num">1</td><td><span class="set">n4</span></td></tr>`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("live job DOM lacks %q:\n%s", want, dom)
 		}
 	}
 	if got := elementText(t, dom, `<tbody id="states">`, "tbody"); got != "exited 4 n[1-4]" {
 		t.Errorf("live job states: %q", got)
+	}
+	if got := elementText(t, dom, `<tbody id="codes">`, "tbody"); got != "rc=0 ok 3 n[1-3] rc=1 failed 1 n4" {
+		t.Errorf("live job exit codes: %q", got)
 	}
 	if !regexp.MustCompile(`data-polls="[1-9]`).MatchString(dom) || !strings.Contains(dom, `class="live ok"`) {
 		t.Errorf("the script did not poll:\n%s", dom)
@@ -194,6 +200,9 @@ func TestChromium(t *testing.T) {
 	if got, want := elementText(t, dom, `<tbody id="states">`, "tbody"),
 		"exited 15 a[1-6],b[1-6],n[1,3-4] cancelled 1 n2 no agent 2 c[1-2]"; got != want {
 		t.Errorf("mixed job states:\n got %q\nwant %q", got, want)
+	}
+	if got := elementText(t, dom, `<tbody id="codes">`, "tbody"); got != "rc=0 ok 13 a[1-2,4-6],b[1,3-6],n[1,3-4] rc=3 failed 2 a3,b2" {
+		t.Errorf("mixed job exit codes: %q", got)
 	}
 	if got := elementText(t, dom, `<div class="bar">`, "div"); !strings.HasPrefix(got, "18 of 18 nodes ended") {
 		t.Errorf("mixed job progress: %q", got)
@@ -217,7 +226,7 @@ func TestChromium(t *testing.T) {
 
 	dom = b.dom("/", "status-page.png")
 	if got := elementText(t, dom, `<tbody id="jobs">`, "tbody"); !regexp.MustCompile(
-		`^rolling operator \S+ \S+ UTC 6 running 3/6 exited 3 .*live operator \S+ \S+ UTC 4 done 4/4 exited 4 .*mixed operator \S+ \S+ UTC 18 done 18/18 exited 15 cancelled 1 no agent 2 case %h in`).MatchString(got) {
+		`^rolling operator \S+ \S+ UTC 6 running 3/6 exited 3 .*live operator \S+ \S+ UTC 4 done 4/4 1 failed exited 4 .*mixed operator \S+ \S+ UTC 18 done 18/18 5 failed exited 15 cancelled 1 no agent 2 case %h in`).MatchString(got) {
 		t.Errorf("jobs table: %q", got)
 	}
 	var groups []string
@@ -241,6 +250,9 @@ func TestChromium(t *testing.T) {
 	dom = b.dom("/job/rolling", "")
 	if got := elementText(t, dom, `<tbody id="states">`, "tbody"); got != "exited 3 b[1-3] unfinished 3 b[4-6]" {
 		t.Errorf("rolling job states: %q", got)
+	}
+	if got := elementText(t, dom, `<tbody id="codes">`, "tbody"); got != "rc=0 ok 3 b[1-3]" || strings.Contains(dom, "st-failed") {
+		t.Errorf("rolling job exit codes: %q", got)
 	}
 	if got := elementText(t, dom, `<div class="bar">`, "div"); !strings.HasPrefix(got, "3 of 6 nodes ended ( 50 %)") {
 		t.Errorf("rolling job progress: %q", got)

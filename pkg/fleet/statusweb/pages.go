@@ -98,6 +98,7 @@ type jobData struct {
 	Title, Root string
 	Page        JobPage
 	Finals      []stateCount
+	Exits       []exitCount
 	Ended       int
 	MoreNodes   int
 	MoreUnfin   int
@@ -114,7 +115,7 @@ func (h *handler) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := ended(p.Job)
-	h.render(w, "job.html", jobData{Title: "Job " + p.Job.ID, Root: "../", Page: p, Finals: finals(p.Job, p.More), Ended: n,
+	h.render(w, "job.html", jobData{Title: "Job " + p.Job.ID, Root: "../", Page: p, Finals: finals(p.Job, p.More), Exits: exits(p), Ended: n,
 		MoreNodes: p.More[MoreNodes], MoreUnfin: p.More[MoreUnfinished], Unfinished: p.Job.Total - n})
 }
 

@@ -1,7 +1,7 @@
 // Package statusweb is the coordinator's read-only web status page: the
 // jobs of its registry (every user's: the page is for the operators of the
 // coordinator's host), each job's nodes folded per final state with live
-// progress, and the agents per gateway group.
+// progress and exit codes, and the agents per gateway group.
 //
 // The coordinator mounts it on its operator listener (--http) in one line:
 //
@@ -14,7 +14,8 @@
 // Pages and endpoints, all GET or HEAD (anything else is 405):
 //
 //	/              jobs (newest first) and agents per gateway group
-//	/job/{id}      a job's nodes per final state, its unfinished nodes, progress
+//	/job/{id}      a job's nodes per final state and per exit status, its
+//	               unfinished nodes, progress, failed count
 //	/api/jobs      JobsPage as JSON
 //	/api/agents    AgentsPage as JSON
 //	/api/job/{id}  JobPage as JSON (?brief=1: without node sets)

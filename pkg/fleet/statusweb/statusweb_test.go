@@ -79,7 +79,8 @@ func serve(t *testing.T, src Source, opts ...Option) *httptest.Server {
 
 var hostileJob = protocol.JobStatus{ID: "j-1", User: `"><i onmouseover=alert(1)>`, Command: `echo '<script>alert(1)</script>' && ls &`,
 	Nodes: "n[1-3]", Total: 3, Submitted: time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC),
-	Finals: map[protocol.State]int{protocol.StateExited: 2}, States: map[protocol.State]string{protocol.StateExited: "n[1-2]"}, Unfinished: "n3"}
+	Finals: map[protocol.State]int{protocol.StateExited: 2}, States: map[protocol.State]string{protocol.StateExited: "n[1-2]"}, Unfinished: "n3",
+	Failed: 1, Codes: map[int]string{0: "n1", 7: `x[<img src=x onerror=alert(1)>`}}
 
 // Every answer carries the security headers; only loopback Host headers
 // (or allowed ones) are served, and only GET and HEAD.
@@ -144,13 +145,17 @@ func TestEscapingIDsAndAssets(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Fatalf("%s: %s", path, resp.Status)
 		}
-		for _, raw := range []string{"<script>alert", "<i onmouseover", `"><i onmouseover`} {
+		for _, raw := range []string{"<script>alert", "<i onmouseover", `"><i onmouseover`, "<img src=x"} {
 			if strings.Contains(body, raw) {
 				t.Errorf("%s: unescaped %q", path, raw)
 			}
 		}
 		if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(body, "&#34;&gt;&lt;i onmouseover=alert(1)&gt;") {
 			t.Errorf("%s: escaped values missing:\n%s", path, body)
+		}
+		// A status's set that does not parse: its count is unknown.
+		if want := "rc=7 failed</span></td>\n<td class=\"num\">?</td>\n<td><span class=\"set\">x[&lt;img src=x onerror=alert(1)&gt;</span></td>"; path == "/job/j-1" && !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q:\n%s", path, want, body)
 		}
 		if strings.Contains(body, "style=") || strings.Contains(body, "<script>") {
 			t.Errorf("%s: inline style or script, which the CSP forbids", path)
@@ -240,29 +245,41 @@ func TestHugeJobBounded(t *testing.T) {
 	all := strings.Join(names, ",")
 	half := strings.Join(names[:50000], ",")
 	st := protocol.JobStatus{ID: "huge", Nodes: all, Total: 100000, Finals: map[protocol.State]int{protocol.StateExited: 50000},
-		States: map[protocol.State]string{protocol.StateExited: half}, Unfinished: strings.Join(names[50000:], ",")}
+		States: map[protocol.State]string{protocol.StateExited: half}, Unfinished: strings.Join(names[50000:], ","),
+		Codes: map[int]string{0: strings.Join(names[:25000], ","), 2: strings.Join(names[25000:50000], ",")}}
 	srv := serve(t, &fixedSource{jobs: []protocol.JobStatus{st}}, MaxSetBytes(2000))
 	var p JobPage
 	getJSON(t, srv, "/api/job/huge", &p)
-	for key, set := range map[string]string{MoreNodes: p.Job.Nodes, MoreUnfinished: p.Job.Unfinished, string(protocol.StateExited): p.Job.States[protocol.StateExited]} {
+	for key, set := range map[string]string{MoreNodes: p.Job.Nodes, MoreUnfinished: p.Job.Unfinished, string(protocol.StateExited): p.Job.States[protocol.StateExited],
+		MoreCode + "0": p.Job.Codes[0], MoreCode + "2": p.Job.Codes[2]} {
 		ns, err := nodeset.Parse(set)
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
 		full := 50000
-		if key == MoreNodes {
+		switch key {
+		case MoreNodes:
 			full = 100000
+		case MoreCode + "0", MoreCode + "2":
+			full = 25000
 		}
 		if len(set) > 2000 || len(set) < 1500 || ns.Len()+p.More[key] != full {
 			t.Errorf("%s: %d bytes, %d nodes shown, %d more", key, len(set), ns.Len(), p.More[key])
 		}
 	}
+	if p.CodeCounts[0] != 25000 || p.CodeCounts[2] != 25000 {
+		t.Errorf("code counts %v", p.CodeCounts)
+	}
 	resp, body := get(t, srv, "GET", "/job/huge", "")
-	if resp.StatusCode != 200 || len(body) > 12000 {
+	if resp.StatusCode != 200 || len(body) > 16000 {
 		t.Errorf("job page: %s, %d bytes", resp.Status, len(body))
 	}
-	if want := fmt.Sprintf("… %d more nodes not shown", p.More[MoreNodes]); !strings.Contains(body, want) {
-		t.Errorf("job page lacks %q", want)
+	for _, want := range []string{fmt.Sprintf("… %d more nodes not shown", p.More[MoreNodes]),
+		fmt.Sprintf("rc=2 failed</span></td>\n<td class=\"num\">25000</td>\n<td><span class=\"set\">%s</span> <span class=\"more\">… %d more nodes not shown</span>",
+			p.Job.Codes[2], p.More[MoreCode+"2"])} {
+		if !strings.Contains(body, want) {
+			t.Errorf("job page lacks %q", want)
+		}
 	}
 }
 
@@ -326,14 +343,19 @@ func TestRealCoordinator(t *testing.T) {
 			t.Errorf("%s: %q (%d), want %q", s, st.States[s], st.Finals[s], want)
 		}
 	}
+	// a3 and b2 exited with status 3.
+	if fmt.Sprint(st.Codes) != "map[0:a[1-2,4-6],b[1,3-6],n[1,3-4] 3:a3,b2]" || fmt.Sprint(p.CodeCounts) != "map[0:13 3:2]" || st.Failed != 5 {
+		t.Errorf("codes %v, counts %v, %d failed", st.Codes, p.CodeCounts, st.Failed)
+	}
 	var brief JobPage
 	getJSON(t, srv, "/api/job/mixed?brief=1", &brief)
-	if b := brief.Job; b.ID != "mixed" || !b.Done || b.Finals[protocol.StateExited] != 15 || b.States != nil || b.Nodes != "" || brief.More != nil {
+	if b := brief.Job; b.ID != "mixed" || !b.Done || b.Finals[protocol.StateExited] != 15 || b.Failed != 5 || b.States != nil || b.Codes != nil ||
+		b.Nodes != "" || brief.More != nil || brief.CodeCounts != nil {
 		t.Errorf("brief %+v", brief)
 	}
 	var jp JobsPage
 	getJSON(t, srv, "/api/jobs", &jp)
-	if len(jp.Jobs) != 1 || jp.Jobs[0].ID != "mixed" || jp.Jobs[0].User != "operator" || jp.Jobs[0].States != nil {
+	if len(jp.Jobs) != 1 || jp.Jobs[0].ID != "mixed" || jp.Jobs[0].User != "operator" || jp.Jobs[0].States != nil || jp.Jobs[0].Failed != 5 {
 		t.Errorf("jobs %+v", jp.Jobs)
 	}
 	var ap AgentsPage
@@ -358,7 +380,18 @@ func TestRealCoordinator(t *testing.T) {
 <td class="num">2</td>`,
 		`<progress id="bar" max="18" value="18"></progress>`,
 		`<b id="ended">18</b> of <b id="total">18</b> nodes ended (<span id="percent">100</span>%)`,
-		`<span id="job-state"><span class="done">done</span></span>`,
+		`<span id="job-state"><span class="done">done</span> <span class="badge st-failed" title="nodes that ended other than exited with status 0">5 failed</span></span>`,
+		`<section id="codes-section">`,
+		`<tr class="rc-ok">
+<td><span class="badge rc-ok">rc=0 ok</span></td>
+<td class="num">13</td>
+<td><span class="set">a[1-2,4-6],b[1,3-6],n[1,3-4]</span></td>
+</tr>
+<tr class="rc-fail">
+<td><span class="badge rc-fail" title="a failure: exit status other than 0">rc=3 failed</span></td>
+<td class="num">2</td>
+<td><span class="set">a3,b2</span></td>
+</tr>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("job page lacks %q:\n%s", want, body)
@@ -366,7 +399,7 @@ func TestRealCoordinator(t *testing.T) {
 	}
 	_, body = get(t, srv, "GET", "/", "")
 	for _, want := range []string{`<a href="job/mixed">mixed</a>`, `<span class="figures">18/18</span>`,
-		`<span class="badge st-exited">exited <b>15</b></span>`, "gateway group gw2", `<td class="id">gw2-2</td>`} {
+		`<span class="badge st-exited">exited <b>15</b></span>`, `value="18"></progress> <span class="badge st-failed"`, ">5 failed</span></td>", "gateway group gw2", `<td class="id">gw2-2</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index lacks %q:\n%s", want, body)
 		}

@@ -3,6 +3,7 @@ package statusweb
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -43,19 +44,26 @@ type AgentGroup struct {
 type JobPage struct {
 	Now time.Time `json:"now"`
 	// Job is the job's full status, its node sets (Nodes, Unfinished,
-	// States) cut to MaxSetBytes each: each is then the folded set of
-	// its first nodes only. With ?brief=1, the job's brief status (no
-	// node sets, which the coordinator does not fold then).
+	// States, Codes) cut to MaxSetBytes each: each is then the folded
+	// set of its first nodes only. With ?brief=1, the job's brief
+	// status (no node sets, which the coordinator does not fold then).
 	Job protocol.JobStatus `json:"job"`
 	// More counts the nodes left out of each cut set, by "nodes",
-	// "unfinished" or the final state's name.
+	// "unfinished", the final state's name or "rc=" and the exit
+	// status (MoreCode).
 	More map[string]int `json:"more,omitempty"`
+	// CodeCounts counts the exited nodes of each exit status of
+	// Job.Codes (-1: its set does not parse).
+	CodeCounts map[int]int `json:"code_counts,omitempty"`
 }
 
 // Keys of JobPage.More for the sets that are not a final state's.
 const (
 	MoreNodes      = "nodes"
 	MoreUnfinished = "unfinished"
+	// MoreCode and the exit status ("rc=3") is the key of an exit
+	// status's set.
+	MoreCode = "rc="
 )
 
 func (h *handler) jobsPage() JobsPage {
@@ -122,7 +130,32 @@ func (h *handler) jobPage(id string) (JobPage, bool) {
 			more(string(s), n)
 		}
 	}
+	if st.Codes != nil {
+		p.Job.Codes = make(map[int]string, len(st.Codes))
+		p.CodeCounts = make(map[int]int, len(st.Codes))
+		for code, set := range st.Codes {
+			count := codeCount(st, set)
+			p.CodeCounts[code] = count
+			p.Job.Codes[code], n = cutSet(set, h.maxSet, count)
+			more(MoreCode+strconv.Itoa(code), n)
+		}
+	}
 	return p, true
+}
+
+// codeCount counts the nodes of set, st's exited nodes of one exit
+// status: all of them when it has one status, else those of the parsed
+// set (-1 when it does not parse). The coordinator counts only the
+// final states, not the statuses.
+func codeCount(st protocol.JobStatus, set string) int {
+	if len(st.Codes) == 1 {
+		return st.Finals[protocol.StateExited]
+	}
+	ns, err := nodeset.Parse(set)
+	if err != nil {
+		return -1
+	}
+	return ns.Len()
 }
 
 // cutSet returns the folded set of the first nodes of folded set s (of
@@ -241,5 +274,23 @@ func finals(st protocol.JobStatus, more map[string]int) []stateCount {
 	slices.SortFunc(out, func(a, b stateCount) int {
 		return cmp.Or(cmp.Compare(rank(a.State), rank(b.State)), cmp.Compare(a.State, b.State))
 	})
+	return out
+}
+
+// exitCount is one exit status of a job's exited nodes.
+type exitCount struct {
+	Code  int
+	Count int    // -1: unknown
+	Set   string // folded, maybe cut
+	More  int    // nodes cut from Set
+}
+
+// exits lists p's exit statuses in increasing order.
+func exits(p JobPage) []exitCount {
+	out := make([]exitCount, 0, len(p.Job.Codes))
+	for code, set := range p.Job.Codes {
+		out = append(out, exitCount{Code: code, Count: p.CodeCounts[code], Set: set, More: p.More[MoreCode+strconv.Itoa(code)]})
+	}
+	slices.SortFunc(out, func(a, b exitCount) int { return cmp.Compare(a.Code, b.Code) })
 	return out
 }

@@ -70,6 +70,17 @@
     return p;
   }
   function status(done) { return done ? el("span", "done", "done") : el("span", "running", "running"); }
+  // failed is the badge of a job's failed nodes (none: null).
+  function failed(st) {
+    if (!st.failed) return null;
+    const b = badge("st-failed", st.failed + " failed");
+    b.title = "nodes that ended other than exited with status 0";
+    return b;
+  }
+  // exits lists a full status's exit codes in increasing order.
+  function exits(st) {
+    return Object.keys(st.codes || {}).map(Number).sort((a, b) => a - b);
+  }
   function show(id, text) {
     const e = document.getElementById(id);
     if (!e) return;
@@ -95,6 +106,7 @@
       link.href = root + "job/" + encodeURIComponent(st.id);
       const prog = el("span");
       prog.append(status(st.done), " ", el("span", "figures", ended(st) + "/" + st.total), " ", progress(st.total, ended(st)));
+      if (st.failed) prog.append(" ", failed(st));
       const fin = el("span");
       for (const s of finals(st)) fin.append(badge(stateClass(s), s, st.finals[s]), " ");
       const cmd = el("div", "cmd", command(st));
@@ -148,7 +160,9 @@
   // (p.brief), its node sets too from a full one.
   function drawJob(p) {
     const st = p.job, more = p.more || {}, n = ended(st);
-    document.getElementById("job-state").replaceChildren(status(st.done));
+    const state = document.getElementById("job-state");
+    state.replaceChildren(status(st.done));
+    if (st.failed) state.append(" ", failed(st));
     document.getElementById("job-ended-at").textContent = when(st.ended);
     const bar = document.getElementById("bar");
     bar.max = Math.max(st.total, 1);
@@ -171,6 +185,17 @@
       rows.push(un);
     }
     document.getElementById("states").replaceChildren(...rows);
+    const codes = [], counts = p.code_counts || {};
+    for (const rc of exits(st)) {
+      const b = rc ? badge("rc-fail", "rc=" + rc + " failed") : badge("rc-ok", "rc=0 ok");
+      if (rc) b.title = "a failure: exit status other than 0";
+      const count = counts[rc] === undefined || counts[rc] < 0 ? "?" : counts[rc];
+      const r = row([td("", b), td("num", count), setCell(st, st.codes[rc], more["rc=" + rc])]);
+      r.className = rc ? "rc-fail" : "rc-ok";
+      codes.push(r);
+    }
+    document.getElementById("codes").replaceChildren(...codes);
+    document.getElementById("codes-section").hidden = !codes.length;
     return st.done;
   }
 
