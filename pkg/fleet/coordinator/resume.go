@@ -145,10 +145,6 @@ func (c *Coordinator) expireFinished(now time.Time) {
 	}
 }
 
-// loadTries is how many times load reads a registry that does not answer
-// in time.
-const loadTries = 4
-
 // load reads the registry: it rebuilds the running jobs this coordinator
 // resumes (returned, for resume once Run listens) and keeps the records
 // of finished ones.
@@ -159,14 +155,6 @@ func (c *Coordinator) load(ctx context.Context) ([]*job, error) {
 	}
 	start := time.Now()
 	recs, err := st.Records(ctx)
-	// A replicated bucket just created on a cluster (two coordinators
-	// starting at once, servers still electing its leader) may not
-	// answer within the store's timeout: read it again, a few times,
-	// before giving up the start.
-	for try := 1; try < loadTries && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil; try++ {
-		c.log.Warn("job registry: no answer yet, reading it again", "try", try+1, "err", err)
-		recs, err = st.Records(ctx)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("job registry: %w", err)
 	}

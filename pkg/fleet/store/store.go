@@ -138,18 +138,24 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	s.kv, err = js.CreateOrUpdateKeyValue(tctx, jetstream.KeyValueConfig{
-		Bucket: s.names.Bucket, Description: "fleetsh job registry (" + cfg.Subjects.Prefix + ")",
-		History: 1, Storage: storage, Replicas: cfg.Replicas, MaxValueSize: MaxRecord,
+	err = s.retry(ctx, func(ctx context.Context) (err error) {
+		s.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: s.names.Bucket, Description: "fleetsh job registry (" + cfg.Subjects.Prefix + ")",
+			History: 1, Storage: storage, Replicas: cfg.Replicas, MaxValueSize: MaxRecord,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job registry %s: %w", s.names.Bucket, err)
 	}
-	s.stream, err = js.CreateOrUpdateStream(tctx, jetstream.StreamConfig{
-		Name: s.names.Stream, Description: "fleetsh job journals (" + cfg.Subjects.Prefix + ")",
-		Subjects: []string{s.names.Subject}, Storage: storage, Replicas: cfg.Replicas,
-		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
-		MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: 2 * time.Minute,
+	err = s.retry(ctx, func(ctx context.Context) (err error) {
+		s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: s.names.Stream, Description: "fleetsh job journals (" + cfg.Subjects.Prefix + ")",
+			Subjects: []string{s.names.Subject}, Storage: storage, Replicas: cfg.Replicas,
+			Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardOld,
+			MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: 2 * time.Minute,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job journal %s of at most %d bytes: %w (coordinator --store-max-bytes sets it)", s.names.Stream, cfg.MaxBytes, err)
@@ -241,10 +247,39 @@ func (s *Store) Update(ctx context.Context, r *Record) error {
 	return nil
 }
 
+// tries is how many times the store asks JetStream for what it sets up
+// or reads at a coordinator's start when no answer comes in Timeout.
+const tries = 4
+
+// retry runs f with a context of Timeout, again (tries in all) while it
+// fails for want of an answer in time: on a cluster just formed, or with
+// two coordinators creating the same replicated bucket at once, JetStream
+// may take longer than one Timeout (its servers electing the asset's
+// leader) before it answers.
+func (s *Store) retry(ctx context.Context, f func(context.Context) error) error {
+	var err error
+	for try := 0; try < tries && ctx.Err() == nil; try++ {
+		tctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		err = f(tctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	return err
+}
+
 // Records returns every job's record.
 func (s *Store) Records(ctx context.Context) ([]*Record, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
+	var out []*Record
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		out, err = s.records(ctx)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) records(ctx context.Context) ([]*Record, error) {
 	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
