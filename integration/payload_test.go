@@ -216,13 +216,21 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	url := "nats://" + addr
 	coord := startProc(t, t.TempDir(), "coordinator", "coordinator", "--listen", addr, "--worker", "exec", "--heartbeat", "200ms",
 		"--policy", allowAllPolicy(t))
-	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	// Connect once the coordinator listens, and flush the subscription:
+	// a connection retried in the background (every 2 s) came up after
+	// the job's only event had been published, and the test waited for
+	// an event that had gone by (CI, twice).
+	waitAgent(t, url)
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	sub, err := nc.SubscribeSync(protocol.Subjects{}.AllEvents())
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// Its NATS server dies with it: csub waits for it --fleet-reconnect
@@ -232,7 +240,6 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	errb := stderrFile(t)
 	cmd.Stderr = errb.File
-	waitAgent(t, url)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

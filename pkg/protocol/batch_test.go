@@ -110,14 +110,14 @@ func TestCheckVersion(t *testing.T) {
 	if err := CheckVersion(VersionHeader); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"", "1", "2", "3", "4", "6", "x", "05x"} {
+	for _, v := range []string{"", "1", "2", "3", "4", "5", "7", "x", "06x"} {
 		err := CheckVersion(v)
 		var ve *VersionError
 		if !errors.As(err, &ve) || ve.Got != v {
 			t.Errorf("CheckVersion(%q) = %v", v, err)
 		}
 	}
-	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 5): run the same fleetsh release on csub, coordinator and agents" {
+	if msg := CheckVersion("99").Error(); msg != "fleetsh protocol version 99 is not supported (this side speaks version 6): run the same fleetsh release on csub, coordinator and agents" {
 		t.Errorf("message %q", msg)
 	}
 }

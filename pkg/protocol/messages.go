@@ -14,8 +14,9 @@ import (
 // 4: shards are signed (SignedShard), and subjects carry the sender's
 // identity (Subjects.Sender). 5: jobs cap each node's output
 // (JobSpec.MaxOutput) and batches say where a node's output was cut
-// (KindCut).
-const Version = 5
+// (KindCut). 6: copies move through the fleet (CopySpec.Tree and
+// Collect, the files subjects).
+const Version = 6
 
 // Headers every message carries.
 const (
@@ -134,6 +135,15 @@ type CopySpec struct {
 	Dest     string `json:"dest"`
 	Reverse  bool   `json:"reverse,omitempty"`
 	Preserve bool   `json:"preserve,omitempty"` // keep modification times and modes
+	// Tree, on a push through a fleet, is the source as the submitter
+	// stored it in the fleet (pkg/fleet/files): agents fetch it once
+	// and copy their local copy of it to their nodes. Source then only
+	// names it (the submitter's path) in messages.
+	Tree *TreeRef `json:"tree,omitempty"`
+	// Collect, on a reverse copy through a fleet, sends each node's copy
+	// back through the fleet to the submitter (which writes it under its
+	// own Dest) instead of writing it on the agent's disk.
+	Collect bool `json:"collect,omitempty"`
 }
 
 // SubmitReply answers a JobSpec.

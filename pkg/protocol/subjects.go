@@ -85,6 +85,20 @@ func (s Subjects) OutputAck(user, stream string) string {
 // AllOutputAcks matches every user's output acks.
 func (s Subjects) AllOutputAcks() string { return s.p() + ".outack.*.*" }
 
+// Files is where user sends its file requests to the coordinator
+// (pkg/fleet/files: chunks of the trees it pushes, of its reverse copies).
+func (s Subjects) Files(user string) string { return s.p() + ".files." + user }
+
+// AllFiles matches every user's file requests.
+func (s Subjects) AllFiles() string { return s.p() + ".files.*" }
+
+// AgentFiles is where agent sends its file requests to the coordinator
+// (the chunks of the trees it copies to its nodes, of its nodes' copies).
+func (s Subjects) AgentFiles(agent string) string { return s.p() + ".afiles." + agent }
+
+// AllAgentFiles matches every agent's file requests.
+func (s Subjects) AllAgentFiles() string { return s.p() + ".afiles.*" }
+
 // UserInbox is the reply-subject prefix of user's connection
 // (nats.CustomInboxPrefix): only user may read below it.
 func (s Subjects) UserInbox(user string) string { return s.p() + ".inbox.u." + user }
