@@ -78,7 +78,8 @@ func startProc(t testing.TB, dir, name, bin string, args ...string) *proc {
 	cmd.Stdout, cmd.Stderr = f, f
 	// A coordinator keeps its state (--store) in the test's directory,
 	// never in the user's.
-	cmd.Env = append(os.Environ(), "STATE_DIRECTORY=", "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	cmd.Env = append(os.Environ(), "STATE_DIRECTORY=", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
+		"CACHE_DIRECTORY=", "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -218,9 +219,32 @@ func launchGateways(t testing.TB, natsURL string, ext *siteNATS, topology string
 func launchGatewaysArgs(t testing.TB, coordArgs []string, agentArgs func(gw string) []string, natsURL string, ext *siteNATS,
 	topology string, gateways []string) *testFleet {
 	t.Helper()
+	return launchFleetOpts(t, fleetOpts{coordArgs: coordArgs, agentArgs: agentArgs, natsURL: natsURL, ext: ext,
+		topology: topology, gateways: gateways})
+}
+
+// fleetOpts are the choices of launchFleetOpts: launchGatewaysArgs's,
+// and the nodes' sink (sshtest.Config.Sink) for copy tests.
+type fleetOpts struct {
+	coordArgs []string
+	agentArgs func(gw string) []string
+	natsURL   string
+	ext       *siteNATS
+	topology  string
+	gateways  []string
+	sink      *sshtest.SinkConfig
+}
+
+func launchFleetOpts(t testing.TB, o fleetOpts) *testFleet {
+	t.Helper()
+	coordArgs, natsURL, ext, topology, gateways := o.coordArgs, o.natsURL, o.ext, o.topology, o.gateways
+	agentArgs := o.agentArgs
+	if agentArgs == nil {
+		agentArgs = func(string) []string { return nil }
+	}
 	dir := t.TempDir()
 	f := &testFleet{t: t, dir: dir, agents: map[string]*proc{}, ext: ext}
-	f.ssh, f.env = sshtest.StartNodes(t, sshtest.Config{}, append(sshtest.NodeNames("node", 1000), sshtest.NodeNames("local", 20)...)...)
+	f.ssh, f.env = sshtest.StartNodes(t, sshtest.Config{Sink: o.sink}, append(sshtest.NodeNames("node", 1000), sshtest.NodeNames("local", 20)...)...)
 	topo := filepath.Join(dir, "topology.conf")
 	if err := os.WriteFile(topo, []byte(topology), 0o644); err != nil {
 		t.Fatal(err)
@@ -283,8 +307,9 @@ func launchGatewaysArgs(t testing.TB, coordArgs []string, agentArgs func(gw stri
 }
 
 func (f *testFleet) startAgent(name string, extra ...string) *proc {
+	// Each agent has its own file cache, kept across its restarts.
 	args := append([]string{"--nats", f.natsURL, "--name", name, "--fanout", "32", "--coordinator-key", f.coordKey,
-		"--info", "ssh_config=" + f.env.ConfigPath}, extra...)
+		"--info", "ssh_config=" + f.env.ConfigPath, "--file-cache", filepath.Join(f.dir, "cache-"+name)}, extra...)
 	if f.site != nil {
 		args = append(args, "--id", name, "--creds", f.site.SeedFile(auth.Agent, name), "--ca", f.site.CA)
 	} else if f.ext != nil {

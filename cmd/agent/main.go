@@ -35,6 +35,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -75,6 +76,10 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	bytesize.Var(fs, &cfg.MaxSpill, "max-spill", agent.DefaultMaxSpill,
 		"spill files at most (`SIZE`); past it too, the shards' commands are held back until the coordinator acknowledges")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "`directory` the agent makes its private spill directory in (default $STATE_DIRECTORY, else the temporary directory)")
+	fs.StringVar(&cfg.FileCache.Dir, "file-cache", "", "`directory` of the trees pushed through the fleet and of the nodes' reverse copies on their way back (default $CACHE_DIRECTORY/files, else ~/.cache/fleetsh/files)")
+	bytesize.Var(fs, &cfg.FileCache.MaxBytes, "file-cache-size", files.DefaultCacheBytes,
+		"most bytes the file cache keeps (`SIZE`); the least recently used trees not being copied go first")
+	fs.DurationVar(&cfg.FileCache.MaxAge, "file-cache-age", files.DefaultCacheAge, "how long the file cache keeps a tree no copy used")
 	fs.Func("coordinator-key", "public nkey `PUBKEY` of the coordinator whose signed shards the agent runs (required; repeatable or comma-separated, for a rotation)", func(v string) error {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {

@@ -30,6 +30,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/daemon"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/fleet/ops"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/site"
@@ -94,7 +95,11 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		coordID    = fs.String("id", "", "this coordinator's `id`, the owner of its jobs in the store: restarted with the same id, it resumes them (default: the host name)")
 		replicas   = fs.Int("store-replicas", 1, "servers of a NATS cluster that keep each stored message (3 on a cluster of three)")
 		storeMax   = fs.Int64("store-max-bytes", store.DefaultMaxBytes, "most `bytes` the job journals keep, the oldest dropped first")
+		filesCfg   files.StreamConfig
 	)
+	bytesize.Var(fs, &filesCfg.MaxBytes, "files-max-bytes", files.DefaultStreamBytes,
+		"most bytes (`SIZE`) the store of copies through the fleet keeps; when full, new copies are refused until old content expires")
+	fs.DurationVar(&filesCfg.MaxAge, "files-max-age", files.DefaultStreamAge, "how long the store of copies through the fleet keeps content")
 	bytesize.Var(fs, &maxOutput, "max-output", agent.DefaultMaxOutput,
 		"most output a node of the local agent may send, stdout and stderr together (`SIZE`: 64M, 1G): a job's own cap is lowered to it")
 	fs.Usage = func() {
@@ -173,6 +178,9 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 		defer auditLog.Close()
 	}
 	st, id, err := storeConfig(*storeDir, *coordID, *replicas, *storeMax)
+	if st != nil {
+		st.Files = &filesCfg
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "coordinator: %v\n", err)
 		return 2

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/client"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -17,27 +19,22 @@ import (
 // task), with clush's output: errors as they come, exit codes, with -v a
 // line per source copied, and the timeouts of the last one.
 //
-// Where the files are: a copy runs in the agent serving the node, which
-// reads the sources (-c) or writes the copies (--rcopy) on its own disk.
-// With the in-process fleet that is this machine, as with clush. With
-// --fleet it is each node's gateway: csub refuses a copy then, unless
-// --gateway-paths says that the paths are meant on the gateways (a
-// shared file system, files staged there), since silently reading or
-// writing the gateways' files where the user means their own would copy
-// the wrong files or lose the copies.
+// Where the files are: with the in-process fleet, the agent serving the
+// nodes is this process, which reads the sources (-c) and writes the
+// copies (--rcopy) here, as clush does. With --fleet, csub stores each
+// source in the fleet first (pkg/fleet/files: content-addressed chunks
+// in the coordinator's store, only those the store lacks), and each
+// agent fetches it once and copies it to its nodes; a reverse copy's
+// agents send each node's copy back through the store and csub writes
+// it here (pull.go). --gateway-paths keeps the paths on the gateways
+// instead (a shared file system, files staged there): the agents read
+// the sources and write the copies on their own disks.
 
 // copyArgs checks the copy's arguments and fills in --dest as clush does,
 // returning the -d line's description.
 func copyArgs(s *settings, usageError func(string) error) (string, error) {
 	if len(s.command) == 0 {
 		return "", usageError("--[r]copy option requires at least one argument")
-	}
-	if s.fleet != "" && !s.gatewayPaths {
-		what := "-c would read the sources"
-		if s.rcopy {
-			what = "--rcopy would write the copies under --dest"
-		}
-		return "", usageError(what + " on the gateways of the fleet, not here (add --gateway-paths if that is meant)")
 	}
 	if s.dest == "" {
 		abs, err := filepath.Abs(s.command[0])
@@ -81,11 +78,20 @@ func checkCopyPaths(s *settings) error {
 	return nil
 }
 
-// copySpec is the job copying source.
-func copySpec(s *settings, nodes, source string) protocol.JobSpec {
+// throughFleet says the copy's files move through the fleet (--fleet
+// without --gateway-paths).
+func throughFleet(s *settings) bool { return s.fleet != "" && !s.gatewayPaths }
+
+// copySpec is the job copying source; tree is source as stored in the
+// fleet (a push through it).
+func copySpec(s *settings, nodes, source string, tree *protocol.TreeRef) protocol.JobSpec {
 	return protocol.JobSpec{
-		Nodes:          nodes,
-		Copy:           &protocol.CopySpec{Source: source, Dest: s.dest, Reverse: s.rcopy, Preserve: s.preserve},
+		Nodes: nodes,
+		Copy: &protocol.CopySpec{Source: source, Dest: s.dest, Reverse: s.rcopy, Preserve: s.preserve,
+			Tree: tree, Collect: s.rcopy && throughFleet(s)},
+		// A copy through the fleet is safe to repeat: the nodes of a
+		// gateway lost while copying go to another agent of its group.
+		RerunOnLoss:    throughFleet(s),
 		Worker:         s.worker,
 		Fanout:         s.fanout,
 		ConnectTimeout: s.connectTimeout,
@@ -116,13 +122,27 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 	doneBefore := 0
 	status := 0
 	for _, src := range s.command {
-		job, err := submit(ctx, c, copySpec(s, ns.String(), src), env, intr)
+		var tree *protocol.TreeRef
+		if throughFleet(s) && !s.rcopy {
+			ref, err := pushTree(ctx, c, src, env)
+			if err != nil {
+				d.o.flush()
+				fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+				return 1
+			}
+			tree = &ref
+		}
+		job, err := submit(ctx, c, copySpec(s, ns.String(), src, tree), env, intr)
 		if err != nil {
 			d.o.flush()
 			return exitSubmit(err, env)
 		}
 		r := newRenderer(d, job.Nodes())
 		r.h = &copyHandler{directHandler: directHandler{r}, cr: cr, source: src}
+		if throughFleet(s) && s.rcopy {
+			from := &files.Client{Conn: conn, Subject: subj.Files(c.User), Job: job.ID()}
+			r.pull = newPull(ctx, r, from, s.dest, src, s.preserve)
+		}
 		if timer == nil && d.wantRunTimer(true) {
 			// One counter for all the copies, as clush's.
 			timer = startRunTimer(d, n*len(s.command), func() int {
@@ -158,4 +178,17 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 		timer.mu.Unlock()
 	}
 	return status
+}
+
+// pushTree stores src in the fleet's file store, sending only the chunks
+// the store lacks, and returns its reference for the job.
+func pushTree(ctx context.Context, c *client.Client, src string, env *environ) (protocol.TreeRef, error) {
+	to := &files.Client{Conn: c.Conn, Subject: c.Subjects.Files(c.User)}
+	ref, st, err := files.Push(ctx, src, to, files.PushOptions{})
+	if err != nil {
+		return ref, fmt.Errorf("store %s in the fleet: %w", src, err)
+	}
+	logger(env).Debug("source stored in the fleet", "source", src, "tree", ref.Digest.String(), "files", st.Files,
+		"bytes", st.Bytes, "sent_chunks", st.SentChunks, "sent_bytes", st.SentBytes)
+	return ref, nil
 }

@@ -53,12 +53,13 @@
 //     hold only the OpenSSH options it implements (-F, -i, -J, -l, -p, -q,
 //     -o Key=Value for its keys, see pkg/workers/ssh): any other is
 //     refused before the job is submitted, pointing to -R openssh.
-//   - A copy reads (-c) or writes (--rcopy) on the disk of the agent
-//     serving the node: with the in-process fleet this machine, as with
-//     clush; with --fleet each node's gateway, so csub refuses copies
-//     with --fleet unless --gateway-paths says that is meant. With the
-//     exec worker, --rcopy makes <dest>/<name>.<node> (clush 1.9.1 runs cp
-//     with its arguments swapped).
+//   - A copy reads (-c) and writes (--rcopy) files here, as clush does;
+//     with --fleet they move through the fleet (each source stored once
+//     in the coordinator's store and fetched once per gateway; each
+//     node's copy sent back through it), unless --gateway-paths says the
+//     paths are on the gateways. With the exec worker, --rcopy makes
+//     <dest>/<name>.<node> (clush 1.9.1 runs cp with its arguments
+//     swapped).
 //   - Standard input streams to the nodes as with clush, but in bounded
 //     memory (docs/csub.md): a node reading none of it while others do is
 //     cut off after engine.StdinStall, and past 16 MiB nodes started late

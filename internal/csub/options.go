@@ -214,7 +214,7 @@ func newParser(env *environ) *optparse.Parser {
 	addMaxOutputOption(g)
 	g.AddOption(optparse.Option{Flags: []string{"--gateway-paths"}, Action: optparse.ActionStoreTrue, Dest: "gateway_paths",
 		Help: "with --fleet, let -c read its sources and --rcopy write under --dest on the machines of the agents " +
-			"serving the nodes (the gateways), not here"})
+			"serving the nodes (the gateways), rather than move the files from and to here through the fleet"})
 	return p
 }
 

@@ -283,6 +283,9 @@ type renderer struct {
 	// stopping is set on Ctrl-C: the nodes the cancel ends get no hup,
 	// as clush's killed commands get no ev_hup.
 	stopping bool
+	// pull writes the copies of a reverse copy through a fleet (nil
+	// otherwise).
+	pull *pull
 }
 
 // newRenderer picks the output handler as clush's run_command does.
@@ -386,12 +389,34 @@ func (r *renderer) record(rec *protocol.Event) {
 		for _, n := range rec.Nodes {
 			r.cut(n, rec)
 		}
-	case protocol.KindEnd:
-		e, _ := r.h.(ender)
-		for _, n := range rec.Nodes {
-			if r.end(n, rec.State, rec.Code, string(rec.Data)) && e != nil {
-				e.ended(n, rec)
+	case protocol.KindTree:
+		if ref, ok := rec.Tree(); ok && r.pull != nil {
+			for _, n := range rec.Nodes {
+				r.pull.tree(n, ref)
 			}
+		}
+	case protocol.KindEnd:
+		for _, n := range rec.Nodes {
+			if r.pull != nil {
+				held, err := r.pull.holdEnd(n, rec)
+				if held {
+					continue
+				}
+				if err != nil {
+					r.pull.apply(n, rec, err)
+					continue
+				}
+			}
+			r.endNode(n, rec)
+		}
+	}
+}
+
+// endNode ends node with the end record rec.
+func (r *renderer) endNode(n uint32, rec *protocol.Event) {
+	if r.end(n, rec.State, rec.Code, string(rec.Data)) {
+		if e, ok := r.h.(ender); ok {
+			e.ended(n, rec)
 		}
 	}
 }
@@ -495,6 +520,9 @@ func (r *renderer) end(node uint32, st protocol.State, code int, reason string) 
 // finish is the end of the stream (the batch marked Last): every node has
 // its final state, and the output mode prints its summary.
 func (r *renderer) finish() {
+	if r.pull != nil {
+		r.pull.wait() // the nodes whose copies are being written end then
+	}
 	r.lock()
 	defer r.unlock()
 	if !r.sharedTimer {
@@ -527,6 +555,9 @@ func (r *renderer) printTimeouts(level int) {
 // (ev_close: counter finalized, gathered output, exit codes and timeouts)
 // with only the nodes that had ended, then "Keyboard interrupt.".
 func (r *renderer) interrupt(tty bool) {
+	if r.pull != nil {
+		r.pull.stop()
+	}
 	r.lock()
 	defer r.unlock()
 	if !tty {

@@ -170,7 +170,7 @@ func (l *loop) jobSpec(w *Worker, node string, rank int) *Job {
 	if w.copy != nil {
 		cp := *w.copy
 		if cp.Reverse {
-			cp.Dest = rcopyDest(cp.Dest, cp.Source, node)
+			cp.Dest = RcopyDest(cp.Dest, cp.Source, node)
 		}
 		job.Copy = &cp
 	}

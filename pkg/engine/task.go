@@ -527,7 +527,8 @@ func (t *Task) IterRetcodes() iter.Seq2[int, *nodeset.NodeSet] { return t.res.it
 // ordered by exit status, then larger node sets first.
 func (t *Task) Gathered() []Gathered { return t.res.gathered(nil) }
 
-// rcopyDest is where a reverse copy of source from node lands.
-func rcopyDest(dest, source, node string) string {
+// RcopyDest is where a reverse copy of source from node lands:
+// dest/<basename(source)>.<node>, as ClusterShell names it.
+func RcopyDest(dest, source, node string) string {
 	return filepath.Join(dest, filepath.Base(source)+"."+node)
 }

@@ -58,6 +58,8 @@ func (k Kind) String() string {
 		return "end"
 	case KindWritten:
 		return "written"
+	case KindTree:
+		return "tree"
 	case KindDebug:
 		return "debug"
 	case KindCut:

@@ -37,7 +37,9 @@ const StdinChunkSize = 256 << 10
 const KindWritten Kind = 16
 
 // validKind tells the kinds a batch may carry.
-func validKind(k Kind) bool { return k >= KindStart && k <= lastKind || k == KindWritten }
+func validKind(k Kind) bool {
+	return k >= KindStart && k <= lastKind || k == KindWritten || k == KindTree
+}
 
 // WrittenEvent returns the event saying that the commands of nodes took
 // n bytes of standard input in all.

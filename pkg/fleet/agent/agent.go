@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -96,6 +97,12 @@ type Config struct {
 	// authentication, a local process's spawn), with the driver's name.
 	// It runs on the drivers' goroutines and must return at once.
 	Observe func(driver string, stage engine.Stage, d time.Duration)
+	// FileCache is where the agent keeps the trees pushed through the
+	// fleet that it copies to its nodes, and spools its nodes' reverse
+	// copies (pkg/fleet/files; files.go). Its Dir defaults to
+	// $CACHE_DIRECTORY/files (systemd's CacheDirectory=), else
+	// os.UserCacheDir()/fleetsh/files; it is made at the first copy.
+	FileCache files.CacheConfig
 }
 
 // Defaults.
@@ -241,6 +248,9 @@ type Agent struct {
 	keep     *budget         // what the shards' spools may keep
 	wg       sync.WaitGroup
 	drops    wire.Drops // control messages ignored (onControl)
+
+	cacheMu sync.Mutex
+	cache   *files.Cache // opened at the first copy through the fleet
 }
 
 // New returns an agent that will speak on nc with cfg (defaults filled).
@@ -560,6 +570,7 @@ func (a *Agent) shutdown(hardStop context.CancelFunc) {
 	a.closed = true
 	a.mu.Unlock()
 	a.wg.Wait()
+	a.closeFileCache()
 	if err := a.keep.close(); err != nil {
 		a.log.Warn("spill directory not removed", "err", err)
 	}

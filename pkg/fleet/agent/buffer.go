@@ -191,6 +191,19 @@ func (b *buffer) debug(line string) {
 	b.pressure()
 }
 
+// record queues an event that is neither output nor an end (a reverse
+// copy's KindTree), from any goroutine, after what is queued.
+func (b *buffer) record(e protocol.Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.push(e)
+	b.tail = -1
+	b.pressure()
+}
+
 // slabSize is the size of the arrays line data is copied into.
 const slabSize = 64 << 10
 

@@ -74,9 +74,14 @@ type shard struct {
 	task      *engine.Task
 	cancelled string // why, once cancelled
 
-	// track follows each node's start and end. Owned by the engine loop,
-	// which runs on s.run's goroutine.
-	track *protocol.Tracker
+	// track follows each node's start and end, under trackMu: the engine
+	// loop (s.run's goroutine) and a reverse copy's collectors, which end
+	// nodes once their copies are sent back, update it.
+	trackMu sync.Mutex
+	track   *protocol.Tracker
+	// collect sends the nodes' copies back through the fleet (a reverse
+	// copy with Collect); nil otherwise.
+	collect *collector
 }
 
 // newShard validates sh and prepares its run.
@@ -103,6 +108,9 @@ func newShard(a *Agent, sh *protocol.Shard) (*shard, error) {
 		return nil, fmt.Errorf("%d nodes: more than the %d a shard may have", n, protocol.MaxShardNodes)
 	}
 	names := set.Nodes()
+	if cp := sh.Spec.Copy; cp != nil && (cp.Tree != nil && cp.Reverse || cp.Collect && !cp.Reverse) {
+		return nil, errors.New("copy: a tree goes with a push, collecting with a reverse copy")
+	}
 	// An empty command is clush's "no command, stdin not a tty": the
 	// node's shell reads the forwarded stdin.
 	spec := &sh.Spec
@@ -201,7 +209,7 @@ func (s *shard) run(ctx context.Context) {
 	s.engineDone.Store(true)
 	s.buf.close()
 	<-flushed
-	s.log.Info("shard ended", "finals", s.track.Finals(), "batches", s.spool.last(), "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("shard ended", "finals", s.finals(), "batches", s.spool.last(), "took", time.Since(start).Round(time.Millisecond))
 	if n := s.spool.spilledBytes(); n > 0 {
 		s.log.Info("events spilled to disk", "spilled_bytes", n)
 	}
@@ -248,8 +256,20 @@ func (s *shard) runEngine(ctx context.Context) {
 	switch cp := spec.Copy; {
 	case cp == nil:
 		_, err = t.Shell(spec.Command, opts)
+	case cp.Reverse && cp.Collect:
+		if s.collect, err = s.newCollector(ctx, cp); err == nil {
+			defer s.collect.wait()
+			_, err = t.Rcopy(cp.Source, s.collect.dir, cp.Preserve, opts)
+		}
 	case cp.Reverse:
 		_, err = t.Rcopy(cp.Source, cp.Dest, cp.Preserve, opts)
+	case cp.Tree != nil:
+		var root string
+		var release func()
+		if root, release, err = s.fetchTree(ctx, cp); err == nil {
+			defer release()
+			_, err = t.Copy(root, cp.Dest, cp.Preserve, opts)
+		}
 	default:
 		_, err = t.Copy(cp.Source, cp.Dest, cp.Preserve, opts)
 	}
@@ -265,6 +285,10 @@ func (s *shard) runEngine(ctx context.Context) {
 		t.Abort()
 	}
 	rerr := t.ResumeContext(ctx, 0)
+	if s.collect != nil {
+		// The nodes whose copies are being sent back end when sent.
+		s.collect.wg.Wait()
+	}
 	// The loop is over: no handler runs any more. An aborted worker gets
 	// no more events, so the nodes it left without an end end here.
 	s.mu.Lock()
@@ -345,10 +369,16 @@ func (s *shard) giveUp() {
 
 // endRest ends the nodes that have no end yet.
 func (s *shard) endRest(state protocol.State, msg string) {
+	var rest []int
+	s.trackMu.Lock()
 	for i := range s.names {
 		if s.track.Phase(uint32(i)) != protocol.PhaseEnded {
-			s.end(s.names[i], []uint32{uint32(i)}, protocol.Event{State: state, Code: 255, Data: []byte(msg)})
+			rest = append(rest, i)
 		}
+	}
+	s.trackMu.Unlock()
+	for _, i := range rest {
+		s.end(s.names[i], []uint32{uint32(i)}, protocol.Event{State: state, Code: 255, Data: []byte(msg)})
 	}
 }
 
@@ -357,6 +387,7 @@ func (s *shard) endRest(state protocol.State, msg string) {
 func (s *shard) end(key string, idx []uint32, e protocol.Event) {
 	fresh := idx[:0:0]
 	stopped := 0
+	s.trackMu.Lock()
 	for _, i := range idx {
 		wasRunning := s.track.Phase(i) == protocol.PhaseRunning
 		if s.track.End(i, e.State, e.Code) {
@@ -366,11 +397,19 @@ func (s *shard) end(key string, idx []uint32, e protocol.Event) {
 			}
 		}
 	}
+	s.trackMu.Unlock()
 	if len(fresh) == 0 {
 		return
 	}
 	s.running.Add(-int64(stopped))
 	s.buf.end(key, fresh, e)
+}
+
+// finals counts the nodes per final state.
+func (s *shard) finals() map[protocol.State]int {
+	s.trackMu.Lock()
+	defer s.trackMu.Unlock()
+	return s.track.Finals()
 }
 
 func (s *shard) nodesOf(key string) []uint32 {
@@ -385,11 +424,13 @@ func (s *shard) nodesOf(key string) []uint32 {
 func (s *shard) OnPickup(_ *engine.Worker, key string) {
 	if idx := s.nodesOf(key); len(idx) > 0 {
 		started := 0
+		s.trackMu.Lock()
 		for _, i := range idx {
 			if s.track.Start(i) {
 				started++
 			}
 		}
+		s.trackMu.Unlock()
 		s.running.Add(int64(started))
 		s.buf.start(idx)
 		if s.gate != nil {
@@ -420,6 +461,10 @@ func (s *shard) OnHup(_ *engine.Worker, key string, rc int, err error) {
 		return
 	}
 	if err == nil {
+		if s.collect != nil && rc == 0 {
+			s.collect.done(key, idx) // ends the nodes once their copy is sent
+			return
+		}
 		s.end(key, idx, protocol.Event{State: protocol.StateExited, Code: rc})
 		return
 	}
@@ -603,7 +648,7 @@ func (s *shard) publish(batches [][]byte, resent bool) {
 // it, republishing what it says is missing.
 func (s *shard) summarize(ctx context.Context) {
 	sum := protocol.ShardSummary{Job: s.sh.Job, Shard: s.sh.ID, Attempt: s.sh.Attempt,
-		Agent: s.a.cfg.ID, LastSeq: s.spool.last(), Finals: s.track.Finals()}
+		Agent: s.a.cfg.ID, LastSeq: s.spool.last(), Finals: s.finals()}
 	// Give the acks of the last batches a moment: a summary that overtakes
 	// them would only be answered with a spurious Missing list.
 	for t := time.Now(); s.spool.unacked() > 0 && time.Since(t) < ackGrace; {

@@ -47,6 +47,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -146,6 +147,11 @@ type Config struct {
 	// store resumes its running jobs and lists its finished ones
 	// (resume.go). nil keeps them in memory only.
 	Store *store.Store
+	// Files, when set, is the chunk store of copies through the fleet
+	// (pkg/fleet/files: a files.Stream on the Store's JetStream), which
+	// the coordinator serves to users and agents (files.go). nil refuses
+	// pushes of trees and reverse copies that collect.
+	Files files.ChunkStore
 	// ID names this coordinator as the owner of the jobs it runs in the
 	// Store ("coordinator" when empty; cmd/coordinator gives the host
 	// name): a coordinator resumes the running jobs its ID owns. It also
@@ -229,6 +235,8 @@ type Coordinator struct {
 	subj protocol.Subjects
 	log  *slog.Logger
 	ctx  context.Context
+	// files serves the file store (Config.Files) once Run started.
+	files *files.Server
 
 	mu          sync.Mutex
 	agents      map[string]*agent
@@ -336,6 +344,15 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		// Never drop: the fleet's windows bound what can queue here.
 		_ = sub.SetPendingLimits(-1, 512<<20)
 		opened = append(opened, sub)
+	}
+	if c.cfg.Files != nil {
+		srv := &files.Server{Conn: c.nc, Subjects: c.subj, Store: c.cfg.Files, Authorize: c.authorizeFile,
+			Log: c.log.With("part", "files")}
+		if err := srv.Start(); err != nil {
+			return fmt.Errorf("file server: %w", err)
+		}
+		defer srv.Stop()
+		c.files = srv
 	}
 	if err := c.nc.Flush(); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
@@ -493,6 +510,11 @@ func (c *Coordinator) onSubmit(m *nats.Msg) {
 	}
 	j, err := c.accept(spec)
 	if err != nil {
+		refuse(spec.ID, err)
+		return
+	}
+	if err := c.checkTree(c.ctx, &j.spec); err != nil {
+		c.forget(j)
 		refuse(spec.ID, err)
 		return
 	}

@@ -52,6 +52,10 @@ type job struct {
 	logFull  bool      // output lines stopped being logged (MaxReplay)
 	deferred []*shard  // shards whose ack waits for the output backlog to drain
 	stdin    *stdinLog // the standard input (nil: the job has none)
+	// pushed is the chunks of a push's tree, pulled those of the copies
+	// a reverse copy collected: what agents and the submitter may read
+	// of the file store (files.go).
+	pushed, pulled treeIndex
 
 	// jw queues the job's journal entries (nil without Config.Store),
 	// rec is its registry record (journal.go, resume.go).
@@ -180,10 +184,11 @@ func (j *job) emit(r protocol.Event) {
 	size := r.Size()
 	idx := j.emitted
 	j.emitted++
-	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || r.Kind == protocol.KindCut || j.logBytes+size <= j.c.cfg.MaxReplay {
-		// Starts, cuts and ends are always kept: a follower must see every
-		// node's final state, and whether its output was cut, even when
-		// the lines were too many to keep.
+	if r.Kind == protocol.KindStart || r.Kind == protocol.KindEnd || r.Kind == protocol.KindCut || r.Kind == protocol.KindTree ||
+		j.logBytes+size <= j.c.cfg.MaxReplay {
+		// Starts, cuts, trees and ends are always kept: a follower must
+		// see every node's final state, whether its output was cut, and
+		// where its copy is, even when the lines were too many to keep.
 		j.log = append(j.log, r)
 		j.logIdx = append(j.logIdx, idx)
 		j.logBytes += size
@@ -287,6 +292,16 @@ func (j *job) merge(s *shard, b *protocol.EventBatch) {
 		case protocol.KindStdout, protocol.KindStderr:
 			j.emit(protocol.Event{Kind: r.Kind, Partial: r.Partial, Nodes: idx, Data: r.Data})
 		case protocol.KindWritten, protocol.KindCut:
+			j.emit(protocol.Event{Kind: r.Kind, Nodes: idx, Data: r.Data})
+		case protocol.KindTree:
+			if cp := j.spec.Copy; cp == nil || !cp.Collect {
+				j.c.log.Warn("a tree event of a job that collects no copies dropped", "job", j.spec.ID, "shard", s.key)
+				continue
+			}
+			if _, ok := r.Tree(); !ok {
+				j.c.log.Warn("a malformed tree event dropped", "job", j.spec.ID, "shard", s.key)
+				continue
+			}
 			j.emit(protocol.Event{Kind: r.Kind, Nodes: idx, Data: r.Data})
 		case protocol.KindEnd:
 			n := 0

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
@@ -31,6 +32,7 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -96,6 +98,10 @@ type StoreConfig struct {
 	Replicas int
 	MaxBytes int64
 	MaxAge   time.Duration
+	// Files, when set, adds the store of copies through the fleet
+	// (files.OpenStream; its Subjects, Memory and Replicas are the
+	// Store's). csub's in-process fleet copies local paths and has none.
+	Files *files.StreamConfig
 }
 
 // DefaultStoreDir is where a coordinator keeps its state unless told:
@@ -273,6 +279,20 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 				}
 				c.Logger.Info("state stored on jetstream", "stream", c.Store.Names().Stream, "bucket", c.Store.Names().Bucket,
 					"dir", f.stateDir, "memory", st.Memory, "replicas", c.Store.Config().Replicas)
+				if st.Files != nil {
+					fc := *st.Files
+					fc.Subjects, fc.Memory, fc.Replicas = c.Subjects, st.Memory, st.Replicas
+					js, err := jetstream.New(nc)
+					if err != nil {
+						return fmt.Errorf("file store: %w", err)
+					}
+					fs, err := files.OpenStream(ctx, js, fc)
+					if err != nil {
+						return fmt.Errorf("file store: %w", err)
+					}
+					c.Files = fs
+					c.Logger.Info("file store on jetstream", "stream", fs.Name(), "max_bytes", fs.Config().MaxBytes, "max_age", fs.Config().MaxAge)
+				}
 			}
 			co, err = coordinator.New(nc, c)
 			f.coord = co
