@@ -22,6 +22,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("rules: [{users: ['*'], commands: ['**'], nodes: '*'}]"))
 	f.Add([]byte("rules: [{users: [u], commands: ['a*b?c\\*'], nodes: 'a[1-100000000]b[1-1000000]'}]"))
 	f.Add([]byte("x: &a [1]\nrules: *a"))
+	f.Add([]byte(pathsExample))
+	f.Add([]byte("rules: [{users: [u], nodes: '*', copy: true, reverse_copy: true, paths: ['/a/**/b*/**', '**/c?', '~x/**', '~']}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -38,10 +40,13 @@ func FuzzParse(f *testing.F) {
 			{User: "u", Command: "id; x", Nodes: nodeset.MustParse("a[1-3]")},
 			{User: "alice", Copy: true, Worker: "exec", Nodes: nodeset.MustParse("n1")},
 			{User: "u"},
+			{User: "u", Copy: true, Path: "/etc/../root/x", Nodes: nodeset.MustParse("a1")},
+			{User: "carol", Copy: true, Reverse: true, Path: "~u/../x", Nodes: nodeset.MustParse("n1")},
 		} {
 			_ = p.Check(r)
 		}
 		_ = p.Allow("u", Agents)
+		_, _ = p.MayCopy("u"), p.MayReverseCopy("carol")
 	})
 }
 
@@ -100,6 +105,51 @@ func FuzzGlobMetacharacters(f *testing.F) {
 		}
 		if g.match(command) && strings.ContainsAny(command, shellMeta) {
 			t.Fatalf("%q matches %q", pattern, command)
+		}
+	})
+}
+
+// FuzzPathGlob checks the promises of path patterns, for any pattern
+// and path: a path climbing out of its directory matches nothing; a
+// path matches only patterns of its class (absolute, the home, another
+// home); a pattern whose first name is written out (no "*", "?" or
+// "\\") allows only paths under that name, ".." or not; a pattern that
+// writes out no shell metacharacter never allows a path holding one; and
+// a path allowed is allowed in its clean form too.
+func FuzzPathGlob(f *testing.F) {
+	f.Add("/etc/**", "/etc/../root/x")
+	f.Add("**", "../x")
+	f.Add("**", "~root/../x")
+	f.Add("~a/**", "~a/../../etc")
+	f.Add("/a/**/b", "/a/x/../../b")
+	f.Add("/etc/*", "/etc/$(id)")
+	f.Fuzz(func(t *testing.T, pattern, p string) {
+		g, err := compilePathGlob(pattern)
+		if err != nil {
+			return
+		}
+		r := &rule{name: "r", paths: []*pathGlob{g}}
+		allowed := r.checkPath(&Request{Copy: true, Path: p}) == ""
+		if !allowed {
+			return
+		}
+		c, class, ok := cleanPath(p)
+		if !ok || class != g.class {
+			t.Fatalf("%q allows %q (clean %q, ok %v, class %c, pattern class %c)", pattern, p, c, ok, class, g.class)
+		}
+		if r.checkPath(&Request{Copy: true, Path: c}) != "" {
+			t.Fatalf("%q allows %q but not its clean form %q", pattern, p, c)
+		}
+		pc, _, _ := cleanPath(pattern)
+		first, _, _ := strings.Cut(strings.TrimPrefix(pc, "/"), "/")
+		if first != "" && !strings.ContainsAny(first, "*?\\") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(c, "/"), "/")
+			if name != first {
+				t.Fatalf("%q allows %q, outside %q", pattern, p, first)
+			}
+		}
+		if strings.ContainsAny(p, shellMeta) && !strings.ContainsAny(pattern, shellMeta) {
+			t.Fatalf("%q allows %q", pattern, p)
 		}
 	})
 }

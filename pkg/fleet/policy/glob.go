@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -36,26 +37,8 @@ func compileGlob(p string) (*glob, error) {
 	}
 	var b strings.Builder
 	b.WriteString(`\A(?:`)
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case c == '*' && i+1 < len(p) && p[i+1] == '*':
-			for i+1 < len(p) && p[i+1] == '*' { // "***" is "**"
-				i++
-			}
-			b.WriteString(`(?s:.*)`)
-		case c == '*':
-			b.WriteString(safeClass + `*`)
-		case c == '?':
-			b.WriteString(safeClass)
-		case c == '\\':
-			if i+1 == len(p) {
-				return nil, fmt.Errorf("command pattern %q ends with a lone backslash", p)
-			}
-			i++
-			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
-		default:
-			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
-		}
+	if err := appendGlob(&b, p, safeClass, `(?s:.*)`); err != nil {
+		return nil, fmt.Errorf("command pattern %q: %w", p, err)
 	}
 	b.WriteString(`)\z`)
 	re, err := regexp.Compile(b.String())
@@ -63,6 +46,37 @@ func compileGlob(p string) (*glob, error) {
 		return nil, fmt.Errorf("command pattern %q: %w", p, err)
 	}
 	return &glob{src: p, re: re, any: strings.Trim(p, "*") == "" && strings.Contains(p, "**")}, nil
+}
+
+// errLoneBackslash is a pattern ending in an escape that escapes nothing.
+var errLoneBackslash = errors.New("ends with a lone backslash")
+
+// appendGlob writes the regexp of the glob p to b: "**" (or more stars)
+// is many, "*" the character class one repeated, "?" one, "\x" the
+// character x itself and every other character itself.
+func appendGlob(b *strings.Builder, p, one, many string) error {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '*' && i+1 < len(p) && p[i+1] == '*':
+			for i+1 < len(p) && p[i+1] == '*' { // "***" is "**"
+				i++
+			}
+			b.WriteString(many)
+		case c == '*':
+			b.WriteString(one + `*`)
+		case c == '?':
+			b.WriteString(one)
+		case c == '\\':
+			if i+1 == len(p) {
+				return errLoneBackslash
+			}
+			i++
+			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
+		default:
+			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
+		}
+	}
+	return nil
 }
 
 // match reports whether the command matches. The empty command runs a

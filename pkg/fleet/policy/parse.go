@@ -24,8 +24,8 @@ const (
 	maxRules = 1024
 	maxList  = 4096
 	maxNodes = 64 << 10 // bytes of one rule's node set expression
-	// maxPatterns bounds the bytes of all command patterns: a compiled
-	// pattern takes some hundred times its size.
+	// maxPatterns bounds the bytes of all command and path patterns: a
+	// compiled pattern takes some hundred times its size.
 	maxPatterns = 64 << 10
 )
 
@@ -51,6 +51,7 @@ type fileRule struct {
 	Info        []string `yaml:"info"`
 	Copy        bool     `yaml:"copy"`
 	ReverseCopy bool     `yaml:"reverse_copy"`
+	Paths       []string `yaml:"paths"`
 	Actions     []Action `yaml:"actions"`
 }
 
@@ -144,9 +145,9 @@ func compile(f *file, parser *nodeset.Parser) (*Policy, error) {
 	patterns := 0
 	for i := range f.Rules {
 		fr := &f.Rules[i]
-		for _, c := range fr.Commands {
+		for _, c := range slices.Concat(fr.Commands, fr.Paths) {
 			if patterns += len(c); patterns > maxPatterns {
-				return nil, fmt.Errorf("command patterns over %d bytes in all", maxPatterns)
+				return nil, fmt.Errorf("command and path patterns over %d bytes in all", maxPatterns)
 			}
 		}
 		if fr.Name == "" {
@@ -166,7 +167,7 @@ func compile(f *file, parser *nodeset.Parser) (*Policy, error) {
 }
 
 func compileRule(fr *fileRule, groups map[string][]string, parser *nodeset.Parser) (*rule, error) {
-	for what, n := range map[string]int{"users": len(fr.Users), "commands": len(fr.Commands), "workers": len(fr.Workers), "info": len(fr.Info), "actions": len(fr.Actions)} {
+	for what, n := range map[string]int{"users": len(fr.Users), "commands": len(fr.Commands), "workers": len(fr.Workers), "paths": len(fr.Paths), "info": len(fr.Info), "actions": len(fr.Actions)} {
 		if n > maxList {
 			return nil, fmt.Errorf("over %d %s", maxList, what)
 		}
@@ -203,6 +204,21 @@ func compileRule(fr *fileRule, groups map[string][]string, parser *nodeset.Parse
 			return nil, err
 		}
 		r.commands = append(r.commands, g)
+	}
+	switch {
+	case fr.Paths == nil:
+		// Any path: what a rule without paths always meant.
+	case !r.copy && !r.reverse:
+		return nil, errors.New("paths without copy or reverse_copy: paths only limit copies, this rule allows none")
+	case len(fr.Paths) == 0:
+		return nil, errors.New(`paths: an empty list would allow no copy (leave the key out for any path, or write "/**" and "**")`)
+	}
+	for _, s := range fr.Paths {
+		g, err := compilePathGlob(s)
+		if err != nil {
+			return nil, err
+		}
+		r.paths = append(r.paths, g)
 	}
 	jobs := len(r.commands) > 0 || r.copy || r.reverse
 	switch {

@@ -20,6 +20,7 @@
 //	    info: [ssh_options]  # privileged task info keys (see Privileged)
 //	    copy: false          # copies to the nodes (csub --copy)
 //	    reverse_copy: false  # copies from the nodes (csub --rcopy)
+//	    paths: ["/etc/**"]   # where copies may write / read on the nodes
 //	    actions: []          # see_all, cancel_any, attach_any, agents
 //
 // # Decisions
@@ -78,6 +79,28 @@
 // user: a copy can read any file the agent can, its credential included.
 // Rules allow copies only when they say so (copy, reverse_copy).
 //
+// A rule's paths limit the copy's path on the nodes: where a push writes
+// (its destination) and what a reverse copy reads (its source); a rule
+// without paths allows any path. The path is cleaned first (path.Clean:
+// "/etc/../root/x" is /root/x, "/etc/" is /etc); "~" and a leading "~/"
+// are the login user's home on the node, like a relative path; a
+// relative path that climbs out of its directory ("../x") matches no
+// pattern. Patterns use the command patterns' syntax with "/" as a
+// separator: "*" is any characters of one name and "?" one, neither a
+// slash nor a shell metacharacter; "**" as a whole name is any number of
+// names, none included, so "/etc/**" allows /etc itself and everything
+// under it, "/etc/*" the names in /etc, "**" every path in the home
+// directory. A path matches only patterns of its kind: an absolute path
+// only patterns beginning with "/", a relative one only relative
+// patterns, "~alice/x" (another user's home, for the scp program) only
+// patterns beginning with "~". A path holding a shell metacharacter
+// matches only a pattern that writes it out (pdcp and scp's legacy
+// protocol hand the path to a shell on the node). A pattern that is not
+// clean as written, and paths on a rule without copy or reverse_copy,
+// are refused at load.
+// The check is of the path named: a copy writes or reads everything
+// under it, and follows the symbolic links it finds on the node.
+//
 // # Without a policy file
 //
 // Default is the coordinator's built-in policy: every user may run any
@@ -128,6 +151,9 @@ type Request struct {
 	Command string
 	// Copy, when set, makes the request a copy; Reverse one from the nodes.
 	Copy, Reverse bool
+	// Path is a copy's path on the nodes: the destination of a push, the
+	// source of a reverse copy (a rule's paths limit it).
+	Path string
 	// Worker is the job's worker ("" or DefaultWorker: the default).
 	Worker string
 	// Info is the task info keys the job sets (JobSpec.Info).
@@ -144,7 +170,10 @@ func FromSpec(spec *protocol.JobSpec, nodes *nodeset.NodeSet) Request {
 	}
 	slices.Sort(r.Info) // the same key named first in every denial
 	if spec.Copy != nil {
-		r.Copy, r.Reverse, r.Command = true, spec.Copy.Reverse, ""
+		r.Copy, r.Reverse, r.Command, r.Path = true, spec.Copy.Reverse, "", spec.Copy.Dest
+		if r.Reverse {
+			r.Path = spec.Copy.Source
+		}
 	}
 	return r
 }
@@ -189,6 +218,7 @@ type rule struct {
 	commands []*glob
 	copy     bool
 	reverse  bool
+	paths    []*pathGlob // nil: any path
 	anyNode  bool
 	nodes    *nodeset.NodeSet
 	anyWork  bool
@@ -261,6 +291,19 @@ func (p *Policy) Allow(user string, a Action) Decision {
 	return Decision{Reason: fmt.Sprintf("%s: user %s: no rule allows the admin action %s", p.says, clip(user), a)}
 }
 
+// MayCopy reports whether a rule naming user allows a push (copy: true),
+// to some path on some nodes: whether the user may store file content in
+// the fleet for one.
+func (p *Policy) MayCopy(user string) bool {
+	return slices.ContainsFunc(p.rules, func(r *rule) bool { return r.copy && r.names(user) })
+}
+
+// MayReverseCopy reports whether a rule naming user allows a reverse
+// copy (reverse_copy: true), from some path on some nodes.
+func (p *Policy) MayReverseCopy(user string) bool {
+	return slices.ContainsFunc(p.rules, func(r *rule) bool { return r.reverse && r.names(user) })
+}
+
 // How far a request got through a rule: the denial reports the rule
 // that got furthest.
 const (
@@ -286,6 +329,11 @@ func (r *rule) check(req *Request) (int, string) {
 		return stageUser, fmt.Sprintf("rule %q allows no copy to the nodes", r.name)
 	case !req.Copy && len(r.commands) == 0:
 		return stageUser, fmt.Sprintf("rule %q allows no command", r.name)
+	}
+	if req.Copy {
+		if why := r.checkPath(req); why != "" {
+			return stageKind, why
+		}
 	}
 	if !req.Copy && !slices.ContainsFunc(r.commands, func(g *glob) bool { return g.match(req.Command) }) {
 		return stageKind, fmt.Sprintf("rule %q does not allow the command %s", r.name, clip(req.Command))

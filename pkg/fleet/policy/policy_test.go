@@ -52,14 +52,38 @@ func cmdReq(user, cmd, nodes string) Request {
 	return Request{User: user, Command: cmd, Nodes: nodeset.MustParse(nodes)}
 }
 
+// checkCase is a request and the decision it should get.
+type checkCase struct {
+	name string
+	req  Request
+	rule string // "" = denied
+	why  string // in the denial's reason
+}
+
+// checkAll checks every case against p.
+func checkAll(t *testing.T, p *Policy, cases []checkCase) {
+	t.Helper()
+	for _, c := range cases {
+		d := p.Check(c.req)
+		if d.Allowed != (c.rule != "") || d.Rule != c.rule {
+			t.Errorf("%s: %+v, want rule %q", c.name, d, c.rule)
+			continue
+		}
+		if !strings.Contains(d.Reason, c.why) || strings.Contains(d.Reason, "\n") {
+			t.Errorf("%s: reason %q, want one line with %q", c.name, d.Reason, c.why)
+		}
+		if c.rule == "" {
+			if protocol.CodeOf(d.Err()) != protocol.CodeDenied {
+				t.Errorf("%s: code %q", c.name, protocol.CodeOf(d.Err()))
+			}
+		} else if d.Err() != nil {
+			t.Errorf("%s: allowed with an error", c.name)
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
-	p := mustParse(t, example)
-	for _, c := range []struct {
-		name string
-		req  Request
-		rule string // "" = denied
-		why  string // in the denial's reason
-	}{
+	checkAll(t, mustParse(t, example), []checkCase{
 		{"group member", cmdReq("alice", "uname -a", "n[1-3]"), "hpc-status", ""},
 		{"exact command", cmdReq("bob", "uptime", "n10"), "hpc-status", ""},
 		{"pattern needs its space", cmdReq("bob", "unamex", "n1"), "", `does not allow the command "unamex"`},
@@ -93,23 +117,7 @@ func TestCheck(t *testing.T) {
 		{"ops any info", Request{User: "carol", Command: "x", Worker: "exec", Info: []string{"ssh_config"}, Nodes: nodeset.MustParse("n1")}, "", "task info key"},
 		{"spelt out metacharacter", cmdReq("dave", "dmesg | tail -5", "n1"), "dave-pipe", ""},
 		{"spelt out, still no second one", cmdReq("dave", "dmesg | tail -5; rm x", "n1"), "", "does not allow"},
-	} {
-		d := p.Check(c.req)
-		if d.Allowed != (c.rule != "") || d.Rule != c.rule {
-			t.Errorf("%s: %+v, want rule %q", c.name, d, c.rule)
-			continue
-		}
-		if !strings.Contains(d.Reason, c.why) || strings.Contains(d.Reason, "\n") {
-			t.Errorf("%s: reason %q, want one line with %q", c.name, d.Reason, c.why)
-		}
-		if c.rule == "" {
-			if protocol.CodeOf(d.Err()) != protocol.CodeDenied {
-				t.Errorf("%s: code %q", c.name, protocol.CodeOf(d.Err()))
-			}
-		} else if d.Err() != nil {
-			t.Errorf("%s: allowed with an error", c.name)
-		}
-	}
+	})
 }
 
 // A job must fit one rule: two rules each allowing half of it do not
@@ -208,17 +216,25 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// @groups resolve with the parser given, at load time.
-func TestLoadGroups(t *testing.T) {
-	dir := t.TempDir()
-	groups := filepath.Join(dir, "groups.conf")
-	if err := os.WriteFile(groups, []byte("[Main]\ndefault: local\n[local]\nmap: echo n[1-3]\n"), 0o600); err != nil {
+// computeResolver returns a groups resolver whose only group, @compute,
+// is nodes.
+func computeResolver(t *testing.T, nodes string) *nodeset.Resolver {
+	t.Helper()
+	groups := filepath.Join(t.TempDir(), "groups.conf")
+	if err := os.WriteFile(groups, []byte("[Main]\ndefault: local\n[local]\nmap: echo "+nodes+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r, err := nodeset.LoadResolver(groups)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// @groups resolve with the parser given, at load time.
+func TestLoadGroups(t *testing.T) {
+	dir := t.TempDir()
+	r := computeResolver(t, "n[1-3]")
 	path := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(path, []byte("rules: [{name: g, users: [u], commands: [id], nodes: '@compute'}]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -250,15 +266,7 @@ func TestFromSpec(t *testing.T) {
 // deploy/policy.yaml is a valid policy, and the full example of
 // docs/SECURITY.md is that file.
 func TestDeployExample(t *testing.T) {
-	dir := t.TempDir()
-	groups := filepath.Join(dir, "groups.conf")
-	if err := os.WriteFile(groups, []byte("[Main]\ndefault: local\n[local]\nmap: echo node[1-10]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r, err := nodeset.LoadResolver(groups)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := computeResolver(t, "node[1-10]")
 	const path = "../../../deploy/policy.yaml"
 	p, err := Load(path, Options{Parser: &nodeset.Parser{Resolver: r}})
 	if err != nil {
@@ -272,7 +280,13 @@ func TestDeployExample(t *testing.T) {
 		{cmdReq("alice", "dmesg | tail -n 20", "node1"), "hpc-status"},
 		{cmdReq("alice", "dmesg | tail -n 20 | sh", "node1"), ""},
 		{cmdReq("alice", "uptime", "node11"), ""},
-		{Request{User: "bob", Copy: true, Reverse: true, Nodes: nodeset.MustParse("node700")}, "hpc-copy"},
+		{Request{User: "bob", Copy: true, Reverse: true, Path: "/var/log/messages", Nodes: nodeset.MustParse("node700")}, "hpc-logs"},
+		{Request{User: "bob", Copy: true, Reverse: true, Path: "/etc/shadow", Nodes: nodeset.MustParse("node700")}, ""},
+		{Request{User: "bob", Copy: true, Path: "/scratch/", Nodes: nodeset.MustParse("node1")}, "hpc-copy"},
+		{Request{User: "bob", Copy: true, Path: "job/input", Nodes: nodeset.MustParse("node1")}, "hpc-copy"},
+		{Request{User: "bob", Copy: true, Path: "/var/log/x", Nodes: nodeset.MustParse("node1")}, ""},
+		{Request{User: "bob", Copy: true, Path: "/etc/passwd", Nodes: nodeset.MustParse("node1")}, ""},
+		{Request{User: "carol", Copy: true, Path: "/etc/passwd", Nodes: nodeset.MustParse("node1")}, "ops"},
 		{Request{User: "dave", Worker: "exec", Nodes: nodeset.MustParse("x")}, "ops"},
 		{Request{User: "nagios", Command: "cat /proc/loadavg", Worker: "ssh", Nodes: nodeset.MustParse("node5")}, "monitoring"},
 		{cmdReq("nagios", "cat /proc/loadavg", "node5"), ""}, // default worker: not ssh by name
