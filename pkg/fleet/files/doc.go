@@ -14,6 +14,38 @@
 // digest before use, so a store, a peer or a disk that returns other
 // bytes makes the transfer fail naming the chunk, never copies them.
 //
+// # Manifest encoding
+//
+// Manifest.Encode writes a versioned binary form (codec.go: magic
+// "FSMF", version 1, uvarints, digests as 32 raw bytes). DecodeManifest
+// allocates in proportion to its input only (and at most MaxManifest
+// bytes, MaxEntries entries), and refuses any path that is absolute,
+// holds an empty, "." or ".." element or a NUL, is listed twice, or
+// whose parent is not a directory listed before it; so a decoded
+// manifest never names a place outside the directory it is written in,
+// nor one under a symlink of its own.
+//
+// # Push
+//
+// Push reads each file once, cutting it in chunks, asks the store which
+// it lacks (Has, at most 1024 digests a call) and puts only those,
+// Window at a time. The file bytes it holds stay under
+// Window×ChunkSize (8 × 256 KiB by default), whatever the files' sizes;
+// besides, it keeps the manifest (about 80 bytes an entry plus 32 a
+// chunk) and the set of digests already seen. Files are opened with
+// O_NOATIME when the user owns them, and a symlink's access time is
+// recorded as its modification time (reading a link sets it), so that
+// pushing an unchanged tree again names the same manifest and sends
+// nothing.
+//
+// Symbolic links are followed by default, as OpenSSH's scp -r does and
+// as the SSH worker's copy (pkg/workers/ssh/copy.go: os.Stat on the
+// source and on every child) does: a fleet copy gives the same tree as a
+// copy by clush or by csub without a fleet. A dangling link or a
+// directory reached again through a link (a loop) fails the push naming
+// it, where scp would print an error and go on. PushOptions.Symlinks
+// keeps links as links instead (never followed).
+//
 // Why chunks in a stream and not JetStream's object store: chunks named
 // by content dedupe across files and pushes (the same 1 GiB pushed again
 // stores and moves nothing), and an interrupted transfer resumes chunk by
