@@ -46,6 +46,37 @@
 // it, where scp would print an error and go on. PushOptions.Symlinks
 // keeps links as links instead (never followed).
 //
+// # Agent cache
+//
+// An agent keeps chunks in a disk Cache (CacheConfig.Dir): each chunk a
+// file chunks/xx/<digest hex>, written to tmp/ and renamed (not synced:
+// a chunk lost or torn in a crash is refetched or fails its digest, is
+// removed, and is refetched). Fetch gets a tree's manifest and the
+// chunks the cache lacks, Window Gets at a time (memory: Window
+// buffers of ChunkSize), once for any number of concurrent Fetches of a
+// ref; an interrupted Fetch resumes from the chunks on disk, across
+// restarts. Materialize builds the tree once per ref under
+// trees/<digest>[-p]/ (the root entry below it), creating every entry
+// anew (O_EXCL, O_NOFOLLOW, mkdir), so nothing is written outside it or
+// through a link; modes always, times with preserve (the -p tree).
+//
+// Disk: chunk and tree bytes are counted (file contents; directories and
+// block rounding are not). Evict removes what was unused for MaxAge,
+// then least recently used first until the count is ≤ MaxBytes; Fetch
+// and Materialize evict the same way to make room for what they add.
+// Chunks a Fetch or Materialize in progress needs, and trees not
+// released, are never evicted, so the count may exceed MaxBytes by what
+// is in use; a tree larger than MaxBytes is refused. A tree needs its
+// bytes twice while built (chunks and tree); its chunks may be evicted
+// once it is built. Memory: an index entry (about 100 bytes) per chunk
+// and per tree. Trees do not outlive the process: OpenCache removes
+// them (they are rebuilt from chunks), and keeps the chunks, their last
+// use taken from their files' modification times.
+//
+// A materialized tree holds the symlinks its manifest lists (only a push
+// with PushOptions.Symlinks makes any): whoever copies it onward must
+// not follow them, or a link to the agent's own files would send those.
+//
 // Why chunks in a stream and not JetStream's object store: chunks named
 // by content dedupe across files and pushes (the same 1 GiB pushed again
 // stores and moves nothing), and an interrupted transfer resumes chunk by

@@ -38,3 +38,6 @@ func openRead(p string) (*os.File, error) {
 	}
 	return f, err
 }
+
+// noFollow makes an open fail on a symbolic link.
+const noFollow = syscall.O_NOFOLLOW

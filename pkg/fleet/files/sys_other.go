@@ -22,3 +22,6 @@ func lchtimes(string, time.Time, time.Time) error { return nil }
 func openRead(p string) (*os.File, error) {
 	return os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
+
+// noFollow is left out off Linux: O_EXCL alone refuses an existing link.
+const noFollow = 0
