@@ -129,36 +129,6 @@ func describe(err error) string {
 // here. It keeps scripts executable, which a plain 0644 would not.
 func newMode(m fs.FileMode) fs.FileMode { return m.Perm() &^ 0o022 }
 
-// modeBits is the mode scp sends: permissions and setuid, setgid,
-// sticky.
-func modeBits(m fs.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
-}
-
-func fileModeOf(bits uint32) fs.FileMode {
-	m := fs.FileMode(bits & 0o777)
-	if bits&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if bits&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if bits&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
-
 // sftpClient is an SFTP client and its session.
 type sftpClient struct {
 	*sftp.Client
@@ -289,7 +259,7 @@ func (s *sftpCopier) putFile(src, dst string, fi fs.FileInfo) error {
 func (s *sftpCopier) setAttrs(dst string, fi fs.FileInfo, isNew bool) error {
 	switch {
 	case s.preserve:
-		if err := s.c.Chmod(dst, fileModeOf(modeBits(fi.Mode()))); err != nil {
+		if err := s.c.Chmod(dst, protocol.FileModeOf(protocol.ModeBits(fi.Mode()))); err != nil {
 			return s.report(dst, err)
 		}
 		if err := s.c.Chtimes(dst, atime(fi), fi.ModTime()); err != nil {
@@ -396,7 +366,7 @@ func (s *sftpCopier) setLocalAttrs(dst string, rfi fs.FileInfo) error {
 	if !s.preserve {
 		return nil
 	}
-	if err := os.Chmod(dst, fileModeOf(modeBits(rfi.Mode()))); err != nil {
+	if err := os.Chmod(dst, protocol.FileModeOf(protocol.ModeBits(rfi.Mode()))); err != nil {
 		return s.report(dst, err)
 	}
 	if err := os.Chtimes(dst, remoteAtime(rfi), rfi.ModTime()); err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
 // scpCopier speaks the scp protocol (the one OpenSSH's scp uses with -O)
@@ -220,7 +222,7 @@ func (s *scpCopier) sendFile(ss *scpSession, p, name string, fi fs.FileInfo) err
 		return stop
 	}
 	size := fi.Size()
-	if skip, stop := s.answerErr(ss.send(fmt.Sprintf("C%04o %d %s\n", modeBits(fi.Mode()), size, name))); skip || stop != nil {
+	if skip, stop := s.answerErr(ss.send(fmt.Sprintf("C%04o %d %s\n", protocol.ModeBits(fi.Mode()), size, name))); skip || stop != nil {
 		return stop
 	}
 	n, rerr := io.Copy(ss.w, io.LimitReader(f, size))
@@ -267,7 +269,7 @@ func (s *scpCopier) sendDir(ss *scpSession, p, name string, fi fs.FileInfo) erro
 	if skip, stop := s.sendTimes(ss, fi); skip || stop != nil {
 		return stop
 	}
-	if skip, stop := s.answerErr(ss.send(fmt.Sprintf("D%04o 0 %s\n", modeBits(fi.Mode()), name))); skip || stop != nil {
+	if skip, stop := s.answerErr(ss.send(fmt.Sprintf("D%04o 0 %s\n", protocol.ModeBits(fi.Mode()), name))); skip || stop != nil {
 		return stop
 	}
 	if rerr != nil {
@@ -392,7 +394,7 @@ func (s *scpCopier) get(src, dst string) error {
 		if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 			return &lostError{fmt.Errorf("protocol error: unsafe file name %q", name)}
 		}
-		mode := fileModeOf(uint32(bits))
+		mode := protocol.FileModeOf(uint32(bits))
 		var target string
 		if len(stack) == 0 {
 			target = dst
