@@ -18,7 +18,7 @@ import (
 // at most MaxFileChunk). The reply's body is raw too: a bitmap (a has),
 // the chunk's bytes (a get), nothing (a put). A refusal is a reply with
 // HeaderCode (an ErrorCode: CodeNotFound, CodeDenied, CodeBusy,
-// CodeBadRequest...) and HeaderError (the reason, for people) and no
+// CodeUnavailable, CodeBadRequest...) and HeaderError (the reason, for people) and no
 // body. Chunk bytes are never base64 or JSON: they cross the bus as they
 // are, once.
 
@@ -38,8 +38,15 @@ const (
 	HeaderError  = "Fleet-Error"
 )
 
-// CodeNotFound: the store does not hold the chunk asked for.
-const CodeNotFound ErrorCode = "not_found"
+// Error codes of file replies (with CodeDenied, CodeBusy: too many
+// requests in flight, and CodeBadRequest).
+const (
+	// CodeNotFound: the store does not hold the chunk asked for.
+	CodeNotFound ErrorCode = "not_found"
+	// CodeUnavailable: the store did not answer (JetStream down or slow):
+	// the same request may succeed a moment later.
+	CodeUnavailable ErrorCode = "unavailable"
+)
 
 // Bounds of file requests: a decoder allocates no more whatever it is
 // sent.
