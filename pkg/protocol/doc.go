@@ -21,6 +21,8 @@
 //	anyone      ── Jobs (JobsRequest: list, status, cancel) ─────────▶ coordinator
 //	csub        ── Stdin.<job> (StdinChunk) ─────────▶ coordinator    request/reply, one at a time
 //	coordinator ── AgentStdin.<agent> (StdinChunk) ──▶ agent          request/reply, one at a time
+//	csub        ── Files.<user> (files-has, -put, -get) ─────▶ coordinator  request/reply, raw chunks
+//	agent       ── AgentFiles.<agent> (files-has, -put, -get) ▶ coordinator  request/reply, raw chunks
 //
 // Node names never appear in subjects. A job's nodes are the expansion of
 // JobSpec.Nodes, a shard's the expansion of Shard.Nodes (folded node sets

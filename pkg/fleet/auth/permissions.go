@@ -56,6 +56,9 @@ func Permissions(subj protocol.Subjects, id Identity) *server.Permissions {
 				subj.Jobs(u),
 				subj.Stdin(u, "*"),
 				subj.OutputAck(u, "*"),
+				// Chunks of its pushes and reverse copies, through
+				// the coordinator (never JetStream's own API).
+				subj.Files(u),
 			),
 			Subscribe: deny(
 				subj.Output(u, "*"),
@@ -70,6 +73,9 @@ func Permissions(subj protocol.Subjects, id Identity) *server.Permissions {
 				subj.Heartbeat(a),
 				subj.Events(a, "*"),
 				subj.Done(a, "*"),
+				// Chunks of the trees it copies and of its nodes'
+				// copies, through the coordinator.
+				subj.AgentFiles(a),
 			),
 			Subscribe: deny(
 				subj.Agent(a),

@@ -100,14 +100,25 @@ func NamesOf(subj protocol.Subjects) Names {
 	if p == "" {
 		p = protocol.DefaultPrefix
 	}
-	// Bucket and stream names take letters, digits, '-' and '_'.
+	return Names{Bucket: AssetName(subj, "jobs"), Stream: AssetName(subj, "journal"), Subject: p + ".journal.*"}
+}
+
+// AssetName returns the name of the fleet subj's JetStream asset kind
+// (a bucket or a stream): "fleetsh_<prefix>_<kind>", the prefix's
+// characters other than letters, digits, '-' and '_' (all that asset
+// names take) made '_'.
+func AssetName(subj protocol.Subjects, kind string) string {
+	p := subj.Prefix
+	if p == "" {
+		p = protocol.DefaultPrefix
+	}
 	safe := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 			return r
 		}
 		return '_'
 	}, p)
-	return Names{Bucket: "fleetsh_" + safe + "_jobs", Stream: "fleetsh_" + safe + "_journal", Subject: p + ".journal.*"}
+	return "fleetsh_" + safe + "_" + kind
 }
 
 // ErrNoJetStream is wrapped by Open's error when the NATS server runs
@@ -257,12 +268,20 @@ const tries = 4
 // may take longer than one Timeout (its servers electing the asset's
 // leader) before it answers.
 func (s *Store) retry(ctx context.Context, f func(context.Context) error) error {
+	return Retry(ctx, s.cfg.Timeout, f)
+}
+
+// Retry runs f with a context of timeout, again (4 tries in all) while
+// it fails for want of an answer in time: what the store does with its
+// requests to JetStream, for other JetStream assets of the coordinator
+// (pkg/fleet/files's chunk stream).
+func Retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
 	var err error
 	for try := 0; try < tries && ctx.Err() == nil; try++ {
-		tctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		tctx, cancel := context.WithTimeout(ctx, timeout)
 		err = f(tctx)
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 			return err
 		}
 	}
