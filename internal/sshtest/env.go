@@ -44,6 +44,9 @@ type nodeGroup struct {
 	host  string
 	port  int
 	names []string
+	// users names each node's login user after the node: a sink server
+	// keeps what it receives by login name.
+	users bool
 }
 
 // NewEnv makes an Env in a temporary directory of tb, with no node yet.
@@ -96,7 +99,11 @@ func NodeNames(prefix string, n int) []string {
 
 // AddNodes maps names (node names or ssh_config Host patterns) to s in
 // the config, authorizes the Env's key on s
-// and adds s's host key to known_hosts (once per server).
+// and adds s's host key to known_hosts (once per server). When s has a
+// sink (Config.Sink), each name that is not a pattern gets a block of
+// its own with "User <name>", so that the sink knows the node by its
+// login name.
+
 func (e *Env) AddNodes(s *Server, names ...string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -115,7 +122,7 @@ func (e *Env) AddNodes(s *Server, names ...string) error {
 			return fmt.Errorf("sshtest: %w", err)
 		}
 	}
-	e.groups = append(e.groups, nodeGroup{host: s.Host(), port: s.Port(), names: append([]string(nil), names...)})
+	e.groups = append(e.groups, nodeGroup{host: s.Host(), port: s.Port(), names: append([]string(nil), names...), users: s.sink != nil})
 	return e.write()
 }
 
@@ -151,10 +158,21 @@ func (e *Env) write() error {
 		b.WriteString(l + "\n")
 	}
 	for _, g := range e.groups {
+		names := g.names
+		if g.users {
+			names = nil
+			for _, n := range g.names {
+				if strings.ContainsAny(n, "*?!,") {
+					names = append(names, n)
+					continue
+				}
+				fmt.Fprintf(&b, "\nHost %s\n    HostName %s\n    Port %d\n    User %s\n", n, g.host, g.port, n)
+			}
+		}
 		// Several names per Host line keeps a 10 000-node config small.
-		for i := 0; i < len(g.names); i += 64 {
-			j := min(i+64, len(g.names))
-			fmt.Fprintf(&b, "\nHost %s\n    HostName %s\n    Port %d\n", strings.Join(g.names[i:j], " "), g.host, g.port)
+		for i := 0; i < len(names); i += 64 {
+			j := min(i+64, len(names))
+			fmt.Fprintf(&b, "\nHost %s\n    HostName %s\n    Port %d\n", strings.Join(names[i:j], " "), g.host, g.port)
 		}
 	}
 	fmt.Fprintf(&b, "\nHost *\n    IdentityFile %s\n    IdentitiesOnly yes\n    IdentityAgent none\n", quote(e.KeyPath))

@@ -7,6 +7,9 @@
 // loopback addresses (so it can be a ProxyJump host) and has knobs to
 // inject the failures a fleet meets: refused authentication, a server that
 // accepts TCP but never speaks, connections dropped during key exchange.
+// With Config.Sink its SFTP subsystem keeps, per node, checksums of what
+// copies write instead of the files, and fails writes as a full or
+// read-only disk would for chosen nodes.
 //
 // Env writes the client side (key pair, known_hosts, an ssh_config that
 // maps node names to servers) so that both the native ssh driver and the
@@ -61,6 +64,11 @@ type Config struct {
 	Exec ExecFunc
 	// Logf, when set, receives one line per notable server event.
 	Logf func(format string, args ...any)
+	// Sink, when set, makes the "sftp" subsystem keep per node the size
+	// and checksum of what it receives instead of writing files (see
+	// SinkConfig), with per-node failures: a full disk, a read-only file
+	// system. Env.AddNodes then names each node's user after the node.
+	Sink *SinkConfig
 }
 
 // Stats counts what a server saw. Counters only grow, except
@@ -95,6 +103,7 @@ type Server struct {
 	hostKey ssh.Signer
 	sconfig *ssh.ServerConfig
 	dir     string
+	sink    *sink // nil: SFTP writes to disk
 
 	mu         sync.Mutex
 	authorized map[string]bool
@@ -154,6 +163,9 @@ func NewServer(cfg Config) (*Server, error) {
 		conns:      make(map[net.Conn]struct{}),
 		procs:      make(map[*os.Process]struct{}),
 		done:       make(chan struct{}),
+	}
+	if cfg.Sink != nil {
+		s.sink = newSink(*cfg.Sink, dir)
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.noSFTP.Store(cfg.NoSFTP)

@@ -82,6 +82,12 @@ func (s *Server) serveSession(conn ssh.Conn, ch ssh.Channel, reqs <-chan *ssh.Re
 				continue
 			}
 			started = true
+			if s.sink != nil && isSCP(p.Command) {
+				s.execs.Add(1)
+				_ = req.Reply(true, nil)
+				s.refuseSCP(ch, leave)
+				continue
+			}
 			if s.cfg.Exec != nil {
 				ctx, cancel := context.WithCancelCause(s.base)
 				mu.Lock()
@@ -130,7 +136,7 @@ func (s *Server) serveSession(conn ssh.Conn, ch ssh.Channel, reqs <-chan *ssh.Re
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.serveSFTP(ch)
+				s.serveSFTP(ch, user)
 			}()
 		case "signal":
 			var p struct{ Signal string }
@@ -230,8 +236,31 @@ func sendExitStatus(ch ssh.Channel, status int) {
 	_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
 }
 
-func (s *Server) serveSFTP(ch ssh.Channel) {
+// refuseSCP ends an scp exec request on a sink server, which keeps what
+// it receives over SFTP only: writing to the real disk would defeat the
+// sink, and a silent success would hide the copy. The refusal is an scp
+// protocol error (a \x01 line, as scp sends when it cannot write) so
+// the client reports it as scp would.
+func (s *Server) refuseSCP(ch ssh.Channel, leave func()) {
+	_, _ = io.WriteString(ch, "\x01scp: sshtest: sink mode serves copies over SFTP only\n")
+	leave()
+	_ = ch.CloseWrite()
+	sendExitStatus(ch, 1)
+	_ = ch.Close()
+}
+
+// serveSFTP serves the "sftp" subsystem: the server's files, or with a
+// sink the tree of the node user logged in as.
+func (s *Server) serveSFTP(ch ssh.Channel, user string) {
 	defer ch.Close()
+	if s.sink != nil {
+		rs := sftp.NewRequestServer(ch, s.sinkHandlers(user), sftp.WithStartDirectory(s.dir))
+		if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
+			s.logf("sftp sink %s: %v", user, err)
+		}
+		_ = rs.Close()
+		return
+	}
 	srv, err := sftp.NewServer(ch, sftp.WithServerWorkingDirectory(s.dir))
 	if err != nil {
 		s.logf("sftp: %v", err)
