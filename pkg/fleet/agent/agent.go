@@ -249,8 +249,9 @@ type Agent struct {
 	wg       sync.WaitGroup
 	drops    wire.Drops // control messages ignored (onControl)
 
-	cacheMu sync.Mutex
-	cache   *files.Cache // opened at the first copy through the fleet
+	cacheMu    sync.Mutex
+	cache      *files.Cache // opened at the first copy through the fleet
+	collectDir string       // where reverse copies spool, beside the cache
 }
 
 // New returns an agent that will speak on nc with cfg (defaults filled).

@@ -64,6 +64,15 @@ func (a *Agent) fileCache() (*files.Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("file cache %s: %w", cfg.Dir, err)
 	}
+	// Reverse copies spool beside the cache; what a killed agent left
+	// there is no one's any more.
+	a.collectDir = filepath.Join(cfg.Dir, "collect")
+	if err := os.RemoveAll(a.collectDir); err != nil {
+		return nil, fmt.Errorf("file cache %s: %w", cfg.Dir, err)
+	}
+	if err := os.MkdirAll(a.collectDir, 0o700); err != nil {
+		return nil, fmt.Errorf("file cache %s: %w", cfg.Dir, err)
+	}
 	a.cache = c
 	return c, nil
 }
@@ -97,7 +106,7 @@ func (s *shard) fetchTree(ctx context.Context, cp *protocol.CopySpec) (root stri
 		return "", nil, fmt.Errorf("fetch %s (tree %.12s) from the fleet: %w", cp.Source, cp.Tree.Digest, err)
 	}
 	s.log.Info("tree fetched", "tree", cp.Tree.Digest.String(), "files", cp.Tree.Files, "bytes", cp.Tree.Bytes,
-		"fetched_chunks", st.FetchedChunks, "fetched_bytes", st.FetchedBytes, "cached_chunks", st.CachedChunks)
+		"fetched_chunks", st.Fetched, "fetched_bytes", st.FetchedBytes, "cached_chunks", st.Found, "shared", st.Joined)
 	root, release, err = c.Materialize(ctx, *cp.Tree, m, cp.Preserve)
 	if err != nil {
 		return "", nil, fmt.Errorf("build %s (tree %.12s) on the gateway: %w", cp.Source, cp.Tree.Digest, err)
@@ -118,11 +127,10 @@ type collector struct {
 
 // newCollector makes the shard's spool directory in the file cache's.
 func (s *shard) newCollector(ctx context.Context, cp *protocol.CopySpec) (*collector, error) {
-	c, err := s.a.fileCache()
-	if err != nil {
+	if _, err := s.a.fileCache(); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(c.Dir(), "collect-")
+	dir, err := os.MkdirTemp(s.a.collectDir, "shard-")
 	if err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}

@@ -98,7 +98,7 @@ func (c *Coordinator) checkTree(ctx context.Context, spec *protocol.JobSpec) err
 		all = append(all, m.Entries[i].Chunks...)
 	}
 	for len(all) > 0 {
-		n := min(len(all), files.MaxHas)
+		n := min(len(all), protocol.MaxHasDigests)
 		have, err := c.cfg.Files.Has(ctx, all[:n])
 		if err != nil {
 			return fmt.Errorf("job %s: file store: %w", spec.ID, err)
