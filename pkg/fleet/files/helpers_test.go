@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -207,4 +208,48 @@ func (b *badStore) Get(ctx context.Context, d Digest, buf []byte) ([]byte, error
 		data[0] ^= 1
 	}
 	return data, err
+}
+
+// shared holds the large sources several tests read (never change):
+// built once per test process, removed by TestMain.
+var shared struct {
+	dir      string
+	treeOnce sync.Once
+	tree     string
+	bigOnce  sync.Once
+	big      string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fleetsh-files-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared.dir = dir
+	code := m.Run()
+	_ = removeTree(dir)
+	os.Exit(code)
+}
+
+// sharedTree is a tree of 2 000 files with links (makeTree), built once.
+func sharedTree(t testing.TB) string {
+	shared.treeOnce.Do(func() { shared.tree = makeTree(t, shared.dir, 2000, true) })
+	if shared.tree == "" {
+		t.Fatal("no shared tree")
+	}
+	return shared.tree
+}
+
+// sharedBig is a 64 MiB file of random bytes, written once.
+func sharedBig(t testing.TB) string {
+	shared.bigOnce.Do(func() {
+		p := filepath.Join(shared.dir, "big.bin")
+		writeFile(t, p, randomBytes(7, 64<<20), 0o640, time.Now().Add(-time.Hour))
+		shared.big = p
+	})
+	if shared.big == "" {
+		t.Fatal("no shared file")
+	}
+	return shared.big
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func TestPushTree(t *testing.T) {
-	root := makeTree(t, t.TempDir(), 2000, true)
+	root := sharedTree(t)
 	s, ref, st := push(t, root, PushOptions{Symlinks: true})
 	m, err := ReadManifest(context.Background(), ref, s)
 	if err != nil {
@@ -181,9 +181,8 @@ func (c *countingStore) Put(ctx context.Context, d Digest, data []byte) error {
 }
 
 func TestPushBigFile(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "big.bin")
+	f := sharedBig(t)
 	const size = 64 << 20
-	writeFile(t, f, randomBytes(7, size), 0o640, time.Now().Add(-time.Minute))
 	s := &countingStore{}
 	var last atomic.Int64
 	ref, st, err := Push(context.Background(), f, s, PushOptions{Window: 4, Progress: func(n int64) { last.Store(n) }})
