@@ -178,25 +178,15 @@ func TestCacheFetchOnce(t *testing.T) {
 
 func TestCacheRefusesBadBytes(t *testing.T) {
 	src := makeTree(t, t.TempDir(), 20, false)
-	s, ref, _ := push(t, src, PushOptions{})
-	m, err := ReadManifest(context.Background(), ref, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bad Digest
-	for _, e := range m.Entries {
-		if len(e.Chunks) > 0 {
-			bad = e.Chunks[0]
-		}
-	}
+	s, ref, bad, badPath := pushTreeFirstChunk(t, src)
 	c := openCache(t, t.TempDir(), 0)
-	_, _, err = c.Fetch(context.Background(), ref, &badStore{MemStore: s, bad: bad}, FetchOptions{})
+	_, _, err := c.Fetch(context.Background(), ref, &badStore{MemStore: s, bad: bad}, FetchOptions{})
 	var me *MismatchError
-	if !errors.As(err, &me) || me.Want != bad || !strings.Contains(err.Error(), bad.String()) {
+	if !errors.As(err, &me) || me.Want != bad || !strings.Contains(err.Error(), bad.String()) || !strings.Contains(err.Error(), badPath) {
 		t.Fatalf("bad store: %v", err)
 	}
 	// A chunk damaged on disk: Materialize fails naming it and removes it.
-	m, _ = fetch(t, c, ref, s)
+	m, _ := fetch(t, c, ref, s)
 	if err := os.WriteFile(c.chunkPath(bad), []byte("damaged"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -135,20 +135,9 @@ func TestExtractBigFile(t *testing.T) {
 func TestExtractRefusesBadBytes(t *testing.T) {
 	dir := t.TempDir()
 	src := makeTree(t, dir, 40, false)
-	s, ref, _ := push(t, src, PushOptions{})
-	m, err := ReadManifest(context.Background(), ref, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bad Digest
-	var badPath string
-	for _, e := range m.Entries {
-		if len(e.Chunks) > 0 && badPath == "" {
-			bad, badPath = e.Chunks[0], e.Path
-		}
-	}
+	s, ref, bad, badPath := pushTreeFirstChunk(t, src)
 	out := filepath.Join(dir, "out")
-	_, err = Extract(context.Background(), ref, &badStore{MemStore: s, bad: bad}, out, ExtractOptions{})
+	_, err := Extract(context.Background(), ref, &badStore{MemStore: s, bad: bad}, out, ExtractOptions{})
 	var me *MismatchError
 	if !errors.As(err, &me) || !strings.Contains(err.Error(), bad.String()) || !strings.Contains(err.Error(), filepath.Base(badPath)) {
 		t.Fatalf("bad store: %v", err)

@@ -253,3 +253,21 @@ func sharedBig(t testing.TB) string {
 	}
 	return shared.big
 }
+
+// pushTreeFirstChunk pushes src to a new MemStore and returns the first
+// chunk of its first file that has one, and that file's path.
+func pushTreeFirstChunk(t testing.TB, src string) (*MemStore, Ref, Digest, string) {
+	t.Helper()
+	s, ref, _ := push(t, src, PushOptions{})
+	m, err := ReadManifest(context.Background(), ref, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Entries {
+		if len(e.Chunks) > 0 {
+			return s, ref, e.Chunks[0], e.Path
+		}
+	}
+	t.Fatal("no chunk")
+	return nil, Ref{}, Digest{}, ""
+}

@@ -199,12 +199,37 @@ func TestPushBigFile(t *testing.T) {
 		t.Fatalf("%d puts in flight at most, want 2..4", m)
 	}
 	_, _, err = Push(context.Background(), f, &failingStore{}, PushOptions{})
-	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "put chunk") {
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "push "+f+": put chunk") {
 		t.Fatalf("failing store: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err = Push(ctx, f, &MemStore{}, PushOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestReadManifestRefuses(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "f")
+	writeFile(t, f, []byte("x"), 0o644, time.Now())
+	s, ref, _ := push(t, f, PushOptions{})
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		change func(r *Ref)
+		want   string
+	}{
+		"size":      {func(r *Ref) { r.Size++ }, "chunks hold"},
+		"too big":   {func(r *Ref) { r.Size = MaxManifest + 1 }, "out of"},
+		"chunks":    {func(r *Ref) { r.Chunks = append(r.Chunks, r.Chunks[0]) }, "2 chunks for"},
+		"digest":    {func(r *Ref) { r.Digest[0] ^= 1 }, "refused"},
+		"missing":   {func(r *Ref) { r.Chunks[0][0] ^= 1 }, "not found"},
+		"no chunks": {func(r *Ref) { r.Chunks, r.Size = nil, 0 }, "out of"},
+	} {
+		r := ref
+		r.Chunks = append([]Digest(nil), ref.Chunks...)
+		c.change(&r)
+		if _, err := ReadManifest(ctx, r, s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }
