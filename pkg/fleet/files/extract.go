@@ -212,7 +212,12 @@ func (x *extractor) file(ctx context.Context, p string, e *Entry) error {
 				f.Close()
 				return context.Cause(ctx)
 			}
-			<-s.done
+			select {
+			case <-s.done:
+			case <-ctx.Done(): // s may never have been handed to a getter
+				f.Close()
+				return context.Cause(ctx)
+			}
 			if s.err != nil {
 				f.Close()
 				return s.err

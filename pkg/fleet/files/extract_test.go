@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -156,5 +157,42 @@ func TestExtractRefusesBadBytes(t *testing.T) {
 	s.Delete(bad)
 	if _, err = Extract(context.Background(), ref, s, filepath.Join(dir, "out2"), ExtractOptions{}); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), bad.String()) {
 		t.Fatalf("missing chunk: %v", err)
+	}
+}
+
+// cancelAt cancels an extract's context at its n-th Get.
+type cancelAt struct {
+	*MemStore
+	n      atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Get(ctx context.Context, d Digest, buf []byte) ([]byte, error) {
+	if c.n.Add(-1) == 0 {
+		c.cancel()
+	}
+	return c.MemStore.Get(ctx, d, buf)
+}
+
+func TestExtractCancelled(t *testing.T) {
+	dir := t.TempDir()
+	src := makeTree(t, dir, 300, false)
+	s, ref, _ := push(t, src, PushOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := &cancelAt{MemStore: s, cancel: cancel}
+	cs.n.Store(100)
+	out := filepath.Join(dir, "out")
+	if _, err := Extract(ctx, ref, cs, out, ExtractOptions{Window: 3}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled extract: %v", err)
+	}
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".part") {
+			err = errors.New("left " + p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
