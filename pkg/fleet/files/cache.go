@@ -65,7 +65,6 @@ type cachedTree struct {
 	refs  int
 	root  string
 	built chan struct{}
-	err   error
 }
 
 // OpenCache opens (creating it if needed) the cache in cfg.Dir. The

@@ -41,7 +41,7 @@ func materialize(t testing.TB, c *Cache, ref Ref, m *Manifest, preserve bool) (s
 }
 
 func TestCacheRoundTrip(t *testing.T) {
-	src := makeTree(t, t.TempDir(), 2000, true)
+	src := sharedTree(t)
 	s, ref, _ := push(t, src, PushOptions{Symlinks: true})
 	c := openCache(t, t.TempDir(), 0)
 	m, st := fetch(t, c, ref, s)
@@ -72,9 +72,7 @@ func TestCacheRoundTrip(t *testing.T) {
 }
 
 func TestCacheBigFile(t *testing.T) {
-	dir := t.TempDir()
-	f := filepath.Join(dir, "big.bin")
-	writeFile(t, f, randomBytes(3, 64<<20), 0o755, time.Now().Add(-time.Hour))
+	f := sharedBig(t)
 	s, ref, _ := push(t, f, PushOptions{})
 	c := openCache(t, t.TempDir(), 0)
 	m, _ := fetch(t, c, ref, s)
@@ -180,25 +178,15 @@ func TestCacheFetchOnce(t *testing.T) {
 
 func TestCacheRefusesBadBytes(t *testing.T) {
 	src := makeTree(t, t.TempDir(), 20, false)
-	s, ref, _ := push(t, src, PushOptions{})
-	m, err := ReadManifest(context.Background(), ref, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bad Digest
-	for _, e := range m.Entries {
-		if len(e.Chunks) > 0 {
-			bad = e.Chunks[0]
-		}
-	}
+	s, ref, bad, badPath := pushTreeFirstChunk(t, src)
 	c := openCache(t, t.TempDir(), 0)
-	_, _, err = c.Fetch(context.Background(), ref, &badStore{MemStore: s, bad: bad}, FetchOptions{})
+	_, _, err := c.Fetch(context.Background(), ref, &badStore{MemStore: s, bad: bad}, FetchOptions{})
 	var me *MismatchError
-	if !errors.As(err, &me) || me.Want != bad || !strings.Contains(err.Error(), bad.String()) {
+	if !errors.As(err, &me) || me.Want != bad || !strings.Contains(err.Error(), bad.String()) || !strings.Contains(err.Error(), badPath) {
 		t.Fatalf("bad store: %v", err)
 	}
 	// A chunk damaged on disk: Materialize fails naming it and removes it.
-	m, _ = fetch(t, c, ref, s)
+	m, _ := fetch(t, c, ref, s)
 	if err := os.WriteFile(c.chunkPath(bad), []byte("damaged"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +232,12 @@ func TestCacheRefusesTraversal(t *testing.T) {
 		c := openCache(t, filepath.Join(dir, "cache"), 0)
 		if _, _, err := c.Fetch(context.Background(), ref, s, FetchOptions{}); err == nil {
 			t.Fatalf("%+v: fetched", entries)
+		}
+		if _, err := Extract(context.Background(), ref, s, filepath.Join(dir, "out"), ExtractOptions{}); err == nil {
+			t.Fatalf("%+v: extracted", entries)
+		}
+		if names, _ := readNames(dir); len(names) != 1 {
+			t.Fatalf("%+v: wrote %q", entries, names)
 		}
 	}
 }

@@ -77,6 +77,18 @@
 // with PushOptions.Symlinks makes any): whoever copies it onward must
 // not follow them, or a link to the agent's own files would send those.
 //
+// # Extract
+//
+// Extract (csub writing what a --rcopy pulled) writes a tree as a
+// destination path, getting chunks Window at a time in order and
+// streaming them to each file (memory: (Window+1)×ChunkSize, whatever
+// the sizes), checking every chunk and every file's digest; each file
+// and symlink is made at a temporary name (.fleetsh-<random>.part) in
+// its directory and renamed into place, so a failed transfer leaves no
+// partial file under the real name. Modes without -p follow the SSH
+// worker's reverse copy (scp's sink): new files and directories get the
+// source's permissions less the umask, existing ones keep theirs.
+//
 // Why chunks in a stream and not JetStream's object store: chunks named
 // by content dedupe across files and pushes (the same 1 GiB pushed again
 // stores and moves nothing), and an interrupted transfer resumes chunk by

@@ -105,11 +105,12 @@ func (c *Cache) fetch(ctx context.Context, ref Ref, from ChunkStore, opts FetchO
 		return nil, st, fmt.Errorf("fetch %s: %d bytes, more than the cache's %d", ref.Digest, total, c.cfg.MaxBytes)
 	}
 	var ds []Digest
-	seen := make(map[Digest]bool)
+	// The first file of each chunk, to name it in errors.
+	files := make(map[Digest]string)
 	for i := range m.Entries {
 		for _, d := range m.Entries[i].Chunks {
-			if !seen[d] {
-				seen[d] = true
+			if _, ok := files[d]; !ok {
+				files[d] = m.Entries[i].Path
 				ds = append(ds, d)
 			}
 		}
@@ -118,6 +119,10 @@ func (c *Cache) fetch(ctx context.Context, ref Ref, from ChunkStore, opts FetchO
 	defer c.unpin(ds)
 	c.makeRoom(total)
 	if err := c.fetchChunks(ctx, ds, from, opts.Window, &st); err != nil {
+		var ce *chunkError
+		if errors.As(err, &ce) {
+			return nil, st, fmt.Errorf("fetch %s: %s: %w", ref.Digest, files[ce.d], err)
+		}
 		return nil, st, fmt.Errorf("fetch %s: %w", ref.Digest, err)
 	}
 	return m, st, nil
@@ -156,7 +161,7 @@ func (c *Cache) fetchChunks(ctx context.Context, ds []Digest, from ChunkStore, w
 					err = c.Put(ctx, d, data)
 				}
 				if err != nil {
-					cancel(err)
+					cancel(&chunkError{d, err})
 					continue
 				}
 				buf = data
@@ -179,3 +184,12 @@ func (c *Cache) fetchChunks(ctx context.Context, ds []Digest, from ChunkStore, w
 	wg.Wait()
 	return context.Cause(ctx)
 }
+
+// chunkError is a failure to fetch chunk d.
+type chunkError struct {
+	d   Digest
+	err error
+}
+
+func (e *chunkError) Error() string { return e.err.Error() }
+func (e *chunkError) Unwrap() error { return e.err }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -207,4 +208,66 @@ func (b *badStore) Get(ctx context.Context, d Digest, buf []byte) ([]byte, error
 		data[0] ^= 1
 	}
 	return data, err
+}
+
+// shared holds the large sources several tests read (never change):
+// built once per test process, removed by TestMain.
+var shared struct {
+	dir      string
+	treeOnce sync.Once
+	tree     string
+	bigOnce  sync.Once
+	big      string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fleetsh-files-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared.dir = dir
+	code := m.Run()
+	_ = removeTree(dir)
+	os.Exit(code)
+}
+
+// sharedTree is a tree of 2 000 files with links (makeTree), built once.
+func sharedTree(t testing.TB) string {
+	shared.treeOnce.Do(func() { shared.tree = makeTree(t, shared.dir, 2000, true) })
+	if shared.tree == "" {
+		t.Fatal("no shared tree")
+	}
+	return shared.tree
+}
+
+// sharedBig is a 64 MiB file of random bytes, written once.
+func sharedBig(t testing.TB) string {
+	shared.bigOnce.Do(func() {
+		p := filepath.Join(shared.dir, "big.bin")
+		writeFile(t, p, randomBytes(7, 64<<20), 0o640, time.Now().Add(-time.Hour))
+		shared.big = p
+	})
+	if shared.big == "" {
+		t.Fatal("no shared file")
+	}
+	return shared.big
+}
+
+// pushTreeFirstChunk pushes src to a new MemStore and returns the first
+// chunk of its first file that has one, and that file's path.
+func pushTreeFirstChunk(t testing.TB, src string) (*MemStore, Ref, Digest, string) {
+	t.Helper()
+	s, ref, _ := push(t, src, PushOptions{})
+	m, err := ReadManifest(context.Background(), ref, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Entries {
+		if len(e.Chunks) > 0 {
+			return s, ref, e.Chunks[0], e.Path
+		}
+	}
+	t.Fatal("no chunk")
+	return nil, Ref{}, Digest{}, ""
 }

@@ -109,6 +109,8 @@ type chunkData struct {
 	data []byte
 	// meta marks the manifest's chunks, which Progress does not count.
 	meta bool
+	// path names the file the chunk was cut from, in errors.
+	path string
 }
 
 // pusher is one Push in progress.
@@ -243,7 +245,7 @@ func (p *pusher) file(src string, e Entry) error {
 		whole.Write(data)
 		d := Sum(data)
 		e.Chunks = append(e.Chunks, d)
-		if err := p.add(chunkData{d: d, data: data}); err != nil {
+		if err := p.add(chunkData{d: d, data: data, path: src}); err != nil {
 			return err
 		}
 	}
@@ -284,7 +286,7 @@ func (p *pusher) pushManifest() (Ref, error) {
 		}
 		d := Sum(data)
 		ref.Chunks = append(ref.Chunks, d)
-		if err := p.add(chunkData{d, data, true}); err != nil {
+		if err := p.add(chunkData{d: d, data: data, meta: true, path: "manifest"}); err != nil {
 			return Ref{}, err
 		}
 	}
@@ -391,7 +393,7 @@ func (p *pusher) putter() {
 	for c := range p.puts {
 		if p.ctx.Err() == nil {
 			if err := p.dst.Put(p.ctx, c.d, c.data); err != nil {
-				p.cancel(fmt.Errorf("push: put chunk %s: %w", c.d, err))
+				p.cancel(fmt.Errorf("push %s: put chunk %s: %w", c.path, c.d, err))
 			} else {
 				p.mu.Lock()
 				p.stats.SentChunks++

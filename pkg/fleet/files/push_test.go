@@ -14,7 +14,7 @@ import (
 )
 
 func TestPushTree(t *testing.T) {
-	root := makeTree(t, t.TempDir(), 2000, true)
+	root := sharedTree(t)
 	s, ref, st := push(t, root, PushOptions{Symlinks: true})
 	m, err := ReadManifest(context.Background(), ref, s)
 	if err != nil {
@@ -37,13 +37,15 @@ func TestPushTree(t *testing.T) {
 	if st.SentChunks == 0 || st.SentChunks > st.Chunks || s.Stats().Chunks != st.SentChunks {
 		t.Fatalf("stats %+v, store %+v", st, s.Stats())
 	}
-	// The same tree again sends nothing, and names the same manifest.
-	ref2, st2, err := Push(context.Background(), root, s, PushOptions{Symlinks: true})
+	// The same tree again sends nothing, and names the same manifest;
+	// its progress still reaches the total.
+	var done int64
+	ref2, st2, err := Push(context.Background(), root, s, PushOptions{Symlinks: true, Progress: func(n int64) { done = n }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st2.SentChunks != 0 || st2.SentBytes != 0 || ref2.Digest != ref.Digest {
-		t.Fatalf("second push: %+v, digest %s then %s", st2, ref.Digest, ref2.Digest)
+	if st2.SentChunks != 0 || st2.SentBytes != 0 || ref2.Digest != ref.Digest || done != bytes {
+		t.Fatalf("second push: %+v, digest %s then %s, progress %d of %d", st2, ref.Digest, ref2.Digest, done, bytes)
 	}
 }
 
@@ -181,9 +183,8 @@ func (c *countingStore) Put(ctx context.Context, d Digest, data []byte) error {
 }
 
 func TestPushBigFile(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "big.bin")
+	f := sharedBig(t)
 	const size = 64 << 20
-	writeFile(t, f, randomBytes(7, size), 0o640, time.Now().Add(-time.Minute))
 	s := &countingStore{}
 	var last atomic.Int64
 	ref, st, err := Push(context.Background(), f, s, PushOptions{Window: 4, Progress: func(n int64) { last.Store(n) }})
@@ -200,12 +201,37 @@ func TestPushBigFile(t *testing.T) {
 		t.Fatalf("%d puts in flight at most, want 2..4", m)
 	}
 	_, _, err = Push(context.Background(), f, &failingStore{}, PushOptions{})
-	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "put chunk") {
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "push "+f+": put chunk") {
 		t.Fatalf("failing store: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err = Push(ctx, f, &MemStore{}, PushOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestReadManifestRefuses(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "f")
+	writeFile(t, f, []byte("x"), 0o644, time.Now())
+	s, ref, _ := push(t, f, PushOptions{})
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		change func(r *Ref)
+		want   string
+	}{
+		"size":      {func(r *Ref) { r.Size++ }, "chunks hold"},
+		"too big":   {func(r *Ref) { r.Size = MaxManifest + 1 }, "out of"},
+		"chunks":    {func(r *Ref) { r.Chunks = append(r.Chunks, r.Chunks[0]) }, "2 chunks for"},
+		"digest":    {func(r *Ref) { r.Digest[0] ^= 1 }, "refused"},
+		"missing":   {func(r *Ref) { r.Chunks[0][0] ^= 1 }, "not found"},
+		"no chunks": {func(r *Ref) { r.Chunks, r.Size = nil, 0 }, "out of"},
+	} {
+		r := ref
+		r.Chunks = append([]Digest(nil), ref.Chunks...)
+		c.change(&r)
+		if _, err := ReadManifest(ctx, r, s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }

@@ -39,7 +39,9 @@ func ReadManifest(ctx context.Context, ref Ref, from ChunkStore) (*Manifest, err
 	if err := checkRef(ref); err != nil {
 		return nil, err
 	}
-	enc := make([]byte, 0, ref.Size)
+	// Grown as chunks come (and checked against ref.Size), not allocated
+	// from the ref's word alone.
+	enc := make([]byte, 0, min(ref.Size, 4*ChunkSize))
 	var buf []byte
 	for _, d := range ref.Chunks {
 		data, err := getChunk(ctx, from, d, buf)
