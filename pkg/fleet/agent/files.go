@@ -105,6 +105,9 @@ func (s *shard) fetchTree(ctx context.Context, cp *protocol.CopySpec) (root stri
 	if err != nil {
 		return "", nil, fmt.Errorf("fetch %s (tree %.12s) from the fleet: %w", cp.Source, cp.Tree.Digest, err)
 	}
+	if err := noLinks(m); err != nil {
+		return "", nil, fmt.Errorf("%s (tree %.12s): %w", cp.Source, cp.Tree.Digest, err)
+	}
 	s.log.Info("tree fetched", "tree", cp.Tree.Digest.String(), "files", cp.Tree.Files, "bytes", cp.Tree.Bytes,
 		"fetched_chunks", st.Fetched, "fetched_bytes", st.FetchedBytes, "cached_chunks", st.Found, "shared", st.Joined)
 	root, release, err = c.Materialize(ctx, *cp.Tree, m, cp.Preserve)
@@ -174,4 +177,17 @@ func (c *collector) wait() {
 	if err := os.RemoveAll(c.dir); err != nil {
 		c.s.log.Warn("remove the spool directory", "dir", c.dir, "err", err)
 	}
+}
+
+// noLinks refuses a tree with symbolic links. csub follows links when it
+// stores a tree (as scp -r does), so a link in a manifest was made by
+// hand, and the workers' copy would follow it on the gateway: a link to
+// the agent's own credential would send it to the nodes.
+func noLinks(m *files.Manifest) error {
+	for i := range m.Entries {
+		if m.Entries[i].Type == files.TypeSymlink {
+			return fmt.Errorf("a tree with a symbolic link (%s) is not copied: the gateway would follow it", m.Entries[i].Path)
+		}
+	}
+	return nil
 }

@@ -95,6 +95,12 @@ func (c *Coordinator) checkTree(ctx context.Context, spec *protocol.JobSpec) err
 	}
 	var all []protocol.Digest
 	for i := range m.Entries {
+		if m.Entries[i].Type == files.TypeSymlink {
+			// Agents refuse them too (their copy would follow the link on
+			// the gateway); csub never stores one.
+			return refusal(protocol.CodeBadRequest, "job %s: the tree of %s holds a symbolic link (%s): refused",
+				spec.ID, protocol.Truncate(cp.Source, protocol.MaxLogField), protocol.Truncate(m.Entries[i].Path, protocol.MaxLogField))
+		}
 		all = append(all, m.Entries[i].Chunks...)
 	}
 	for len(all) > 0 {

@@ -76,10 +76,10 @@ func OpenCache(cfg CacheConfig) (*Cache, error) {
 		return nil, errors.New("cache: no directory")
 	}
 	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 10 << 30
+		cfg.MaxBytes = DefaultCacheBytes
 	}
 	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = time.Hour
+		cfg.MaxAge = DefaultCacheAge
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
