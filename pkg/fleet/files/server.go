@@ -254,7 +254,10 @@ func (s *Server) serve(m *nats.Msg) {
 	r := Request{Op: op, Sender: sender, FromAgent: fromAgent, Job: fr.Job, Digests: fr.Digests}
 	if err := s.Authorize(r); err != nil {
 		s.stats.denied.Add(1)
-		s.Log.Info("file request denied", "op", op, "sender", sender, "agent", fromAgent, "job", fr.Job, "chunk", fr.Digests[0], "err", err)
+		// Debug only: Authorize is where the coordinator audits its
+		// decisions, and a flood of denied requests must not flood the
+		// log (Stats counts them).
+		s.Log.Debug("file request denied", "op", op, "sender", sender, "agent", fromAgent, "job", fr.Job, "chunk", fr.Digests[0], "err", err)
 		s.refuse(m, &protocol.CodedError{Code: protocol.CodeDenied, Err: err})
 		return
 	}

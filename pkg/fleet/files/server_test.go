@@ -227,6 +227,33 @@ func TestServerRefuses(t *testing.T) {
 	}
 }
 
+// TestClientHasBatches: a Has of more digests than one request carries
+// is sent in requests of protocol.MaxHasDigests.
+func TestClientHasBatches(t *testing.T) {
+	ctx := context.Background()
+	srv, store, server := netMemServer(t, nil, 0)
+	ds := make([]Digest, 2*protocol.MaxHasDigests+5)
+	for i := range ds {
+		ds[i] = Sum([]byte(fmt.Sprint(i)))
+		if i%7 == 0 {
+			store.chunks[ds[i]] = []byte(fmt.Sprint(i))
+		}
+	}
+	c := &Client{Conn: srv.Connect(t, "agent"), Subject: protocol.Subjects{Prefix: "t"}.AgentFiles("a")}
+	has, err := c.Has(ctx, ds)
+	if err != nil || len(has) != len(ds) {
+		t.Fatalf("%d answers, %v", len(has), err)
+	}
+	for i := range has {
+		if has[i] != (i%7 == 0) {
+			t.Fatalf("digest %d: %v", i, has[i])
+		}
+	}
+	if st := server.Stats(); st.Has != 3 {
+		t.Errorf("%d has requests", st.Has)
+	}
+}
+
 // TestServerMaxInFlight: requests over MaxInFlight are answered busy
 // and sent again by the client, never served more than MaxInFlight at
 // once.
@@ -269,7 +296,12 @@ func TestClientRetries(t *testing.T) {
 	srv := natstest.StartJetStream(t, t.TempDir())
 	coord := srv.Connect(t, "coordinator")
 	stream := netOpenStream(t, coord, StreamConfig{Subjects: subj, MaxBytes: 64 << 20})
-	c := &Client{Conn: srv.Connect(t, "csub"), Subject: subj.Files("u"), Timeout: 2 * time.Second}
+	// A request lost with the server is sent again after Timeout (short,
+	// for the test's sake); Tries leaves only ctx to bound the retries,
+	// however slow a loaded machine makes each.
+	ctx, cancel := context.WithTimeout(ctx, netWait)
+	defer cancel()
+	c := &Client{Conn: srv.Connect(t, "csub"), Subject: subj.Files("u"), Timeout: 2 * time.Second, Tries: 1 << 20}
 	data, ds := netChunks(5, 32, 64<<10)
 
 	// No coordinator yet: the first put waits for one.
