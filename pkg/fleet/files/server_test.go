@@ -3,6 +3,7 @@ package files
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -346,6 +347,9 @@ func TestClientRetries(t *testing.T) {
 
 // BenchmarkClientPutGet measures the bytes a Client moves through the
 // Server into a file Stream and back on loopback, 4 requests in flight.
+// Under the bench lock, on 2 cores the other engineers' tests share (load
+// average 46 to 54): put of new chunks 128 to 165 MB/s, get 106 to 171
+// MB/s; at load 6 to 8, get 228 to 261 MB/s.
 func BenchmarkClientPutGet(b *testing.B) {
 	ctx := context.Background()
 	subj := protocol.Subjects{Prefix: "t"}
@@ -366,7 +370,18 @@ func BenchmarkClientPutGet(b *testing.B) {
 			}
 		})
 	}
-	b.Run("put", func(b *testing.B) { run(b, func(i int) error { return c.Put(ctx, ds[i], data[i]) }) })
+	// Each put is a chunk the stream does not hold yet (a put of one it
+	// holds is a duplicate JetStream acknowledges without storing):
+	// its first 8 bytes are a count, and it is hashed, as a push hashes
+	// what it reads.
+	var fresh atomic.Uint64
+	b.Run("put", func(b *testing.B) {
+		run(b, func(i int) error {
+			chunk := bytes.Clone(data[i])
+			binary.LittleEndian.PutUint64(chunk, fresh.Add(1))
+			return c.Put(ctx, Sum(chunk), chunk)
+		})
+	})
 	b.Run("get", func(b *testing.B) {
 		for i := range ds {
 			if err := c.Put(ctx, ds[i], data[i]); err != nil {
