@@ -197,7 +197,7 @@ func (c *Client) refusal(m *nats.Msg, op Op, first Digest) (protocol.ErrorCode, 
 	code := protocol.CodeOf(err)
 	switch code {
 	case protocol.CodeNotFound:
-		return code, fmt.Errorf("%w: %w", ErrNotFound, err)
+		return code, ErrNotFound
 	case protocol.CodeDenied:
 		return code, &DeniedError{Op: op, Subject: c.Subject, Chunk: first, Reason: err.Error()}
 	}

@@ -165,7 +165,7 @@ func TestClientServerStream(t *testing.T) {
 	}
 
 	mu.Lock()
-	if r := seen["alice false put"]; r.Sender != "alice" || r.FromAgent || r.Job != "" || len(r.Digests) != 1 {
+	if r := seen["alice false put"]; r.Sender != "alice" || r.FromAgent || r.Job != "" || len(r.Digests) != 1 || r.Bytes != ChunkSize {
 		t.Errorf("user's put seen as %+v", r)
 	}
 	if r := seen["gw1 true has"]; r.Sender != "gw1" || !r.FromAgent || r.Job != "j1" || len(r.Digests) != len(ds) {
