@@ -87,7 +87,7 @@ func netServer(t testing.TB, nc *nats.Conn, store ChunkStore, authorize func(Req
 	return s
 }
 
-func allow(Request) error { return nil }
+func netAllow(Request) error { return nil }
 
 // netMemServer starts a NATS server without JetStream and a Server
 // serving a netMemStore whose puts wait for gate (nil: none).
@@ -96,7 +96,7 @@ func netMemServer(t testing.TB, gate chan struct{}, maxInFlight int) (*natstest.
 	srv := natstest.StartJetStream(t, "")
 	store := newNetMemStore()
 	store.gate = gate
-	return srv, store, netServer(t, srv.Connect(t, "coordinator"), store, allow, maxInFlight)
+	return srv, store, netServer(t, srv.Connect(t, "coordinator"), store, netAllow, maxInFlight)
 }
 
 // TestClientServerStream moves 16 MiB of chunks from a user's Client
@@ -139,7 +139,7 @@ func TestClientServerStream(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if has, err = agent.Has(ctx, ds); err != nil || !allTrue(has) {
+	if has, err = agent.Has(ctx, ds); err != nil || !netAllTrue(has) {
 		t.Fatalf("has after: %v, %v", has, err)
 	}
 	buf := make([]byte, 0, ChunkSize)
@@ -309,7 +309,7 @@ func TestClientRetries(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Put(ctx, ds[0], data[0]) }()
 	time.Sleep(150 * time.Millisecond)
-	netServer(t, coord, stream, allow, 0)
+	netServer(t, coord, stream, netAllow, 0)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestClientRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	has, err := c.Has(ctx, ds)
-	if err != nil || !allTrue(has) {
+	if err != nil || !netAllTrue(has) {
 		t.Fatalf("has: %v, %v", has, err)
 	}
 	for i, d := range ds {
@@ -354,7 +354,7 @@ func BenchmarkClientPutGet(b *testing.B) {
 	ctx := context.Background()
 	subj := protocol.Subjects{Prefix: "t"}
 	stream, nc, srv := netStream(b, StreamConfig{Subjects: subj, MaxBytes: 512 << 20})
-	netServer(b, nc, stream, allow, 0)
+	netServer(b, nc, stream, netAllow, 0)
 	c := &Client{Conn: srv.Connect(b, "csub"), Subject: subj.Files("u")}
 	data, ds := netChunks(6, 64, ChunkSize)
 	run := func(b *testing.B, f func(i int) error) {
