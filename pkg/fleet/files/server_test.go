@@ -186,6 +186,9 @@ func TestServerRefuses(t *testing.T) {
 	subj := protocol.Subjects{Prefix: "t"}
 	srv, store, server := netMemServer(t, nil, 0)
 	nc := srv.Connect(t, "csub")
+	if err := (&Server{Conn: nc, Store: store}).Start(); err == nil {
+		t.Error("a server without Authorize started")
+	}
 	ask := func(typ string, hdr map[string]string, body []byte) (protocol.ErrorCode, string) {
 		t.Helper()
 		m := wire.NewMsg(subj.Files("u"), typ, body)
