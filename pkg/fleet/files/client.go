@@ -153,7 +153,7 @@ func (c *Client) request(ctx context.Context, op Op, first Digest, digest string
 			case "":
 				return reply, nil
 			case protocol.CodeBusy:
-				pause = backoff(busy, busyFirst, busyMax)
+				pause = requestBackoff(busy, busyFirst, busyMax)
 				busy++
 			case protocol.CodeUnavailable:
 				err = rerr
@@ -169,7 +169,7 @@ func (c *Client) request(ctx context.Context, op Op, first Digest, digest string
 			if try >= tries {
 				return nil, fail(fmt.Errorf("%w (%d tries)", err, try))
 			}
-			pause = backoff(try-1, retryFirst, retryMax)
+			pause = requestBackoff(try-1, retryFirst, retryMax)
 			try++
 		}
 		select {
@@ -197,15 +197,15 @@ func (c *Client) refusal(m *nats.Msg, op Op, first Digest) (protocol.ErrorCode, 
 	code := protocol.CodeOf(err)
 	switch code {
 	case protocol.CodeNotFound:
-		return code, fmt.Errorf("%w: %w", ErrNotFound, err)
+		return code, ErrNotFound
 	case protocol.CodeDenied:
 		return code, &DeniedError{Op: op, Subject: c.Subject, Chunk: first, Reason: err.Error()}
 	}
 	return code, err
 }
 
-// backoff returns the pause before a retry after n earlier ones.
-func backoff(n int, first, most time.Duration) time.Duration {
+// requestBackoff returns the pause before a retry after n earlier ones.
+func requestBackoff(n int, first, most time.Duration) time.Duration {
 	d := first << min(n, 16)
 	d = min(d, most)
 	return d/2 + rand.N(d/2+1)

@@ -53,6 +53,9 @@ type Request struct {
 	// Digests are the chunks asked about (1 to protocol.MaxHasDigests
 	// for OpHas, 1 for OpPut and OpGet).
 	Digests []protocol.Digest
+	// Bytes is the size of a put's chunk (0 for the other ops): what a
+	// quota per sender would count.
+	Bytes int
 }
 
 // DefaultMaxInFlight is Server.MaxInFlight's default.
@@ -76,8 +79,11 @@ const serveTimeout = 30 * time.Second
 // never data.
 //
 // At most MaxInFlight requests are served at once, which bounds the
-// memory the coordinator holds for them to about MaxInFlight×ChunkSize:
-// a request that comes when all are taken is answered CodeBusy at once
+// memory the coordinator holds for them to about MaxInFlight×ChunkSize
+// (plus what the NATS client buffers before the Server sees it: 64 MiB
+// at most, nats.DefaultSubPendingBytesLimit, and little as the Server
+// takes each at once). A request that comes when all are taken is
+// answered CodeBusy at once
 // (a reply of no body), and the Client sends it again after a pause. A
 // busy reply, rather than a queue, keeps what waits on the client's side
 // and lets a second coordinator of the queue group take the retry.
@@ -251,10 +257,13 @@ func (s *Server) serve(m *nats.Msg) {
 		s.fail(m, err)
 		return
 	}
-	r := Request{Op: op, Sender: sender, FromAgent: fromAgent, Job: fr.Job, Digests: fr.Digests}
+	r := Request{Op: op, Sender: sender, FromAgent: fromAgent, Job: fr.Job, Digests: fr.Digests, Bytes: len(fr.Data)}
 	if err := s.Authorize(r); err != nil {
 		s.stats.denied.Add(1)
-		s.Log.Info("file request denied", "op", op, "sender", sender, "agent", fromAgent, "job", fr.Job, "chunk", fr.Digests[0], "err", err)
+		// Debug only: Authorize is where the coordinator audits its
+		// decisions, and a flood of denied requests must not flood the
+		// log (Stats counts them).
+		s.Log.Debug("file request denied", "op", op, "sender", sender, "agent", fromAgent, "job", fr.Job, "chunk", fr.Digests[0], "err", err)
 		s.refuse(m, &protocol.CodedError{Code: protocol.CodeDenied, Err: err})
 		return
 	}

@@ -3,6 +3,7 @@ package files
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -86,7 +87,7 @@ func netServer(t testing.TB, nc *nats.Conn, store ChunkStore, authorize func(Req
 	return s
 }
 
-func allow(Request) error { return nil }
+func netAllow(Request) error { return nil }
 
 // netMemServer starts a NATS server without JetStream and a Server
 // serving a netMemStore whose puts wait for gate (nil: none).
@@ -95,7 +96,7 @@ func netMemServer(t testing.TB, gate chan struct{}, maxInFlight int) (*natstest.
 	srv := natstest.StartJetStream(t, "")
 	store := newNetMemStore()
 	store.gate = gate
-	return srv, store, netServer(t, srv.Connect(t, "coordinator"), store, allow, maxInFlight)
+	return srv, store, netServer(t, srv.Connect(t, "coordinator"), store, netAllow, maxInFlight)
 }
 
 // TestClientServerStream moves 16 MiB of chunks from a user's Client
@@ -138,7 +139,7 @@ func TestClientServerStream(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if has, err = agent.Has(ctx, ds); err != nil || !allTrue(has) {
+	if has, err = agent.Has(ctx, ds); err != nil || !netAllTrue(has) {
 		t.Fatalf("has after: %v, %v", has, err)
 	}
 	buf := make([]byte, 0, ChunkSize)
@@ -164,7 +165,7 @@ func TestClientServerStream(t *testing.T) {
 	}
 
 	mu.Lock()
-	if r := seen["alice false put"]; r.Sender != "alice" || r.FromAgent || r.Job != "" || len(r.Digests) != 1 {
+	if r := seen["alice false put"]; r.Sender != "alice" || r.FromAgent || r.Job != "" || len(r.Digests) != 1 || r.Bytes != ChunkSize {
 		t.Errorf("user's put seen as %+v", r)
 	}
 	if r := seen["gw1 true has"]; r.Sender != "gw1" || !r.FromAgent || r.Job != "j1" || len(r.Digests) != len(ds) {
@@ -185,6 +186,9 @@ func TestServerRefuses(t *testing.T) {
 	subj := protocol.Subjects{Prefix: "t"}
 	srv, store, server := netMemServer(t, nil, 0)
 	nc := srv.Connect(t, "csub")
+	if err := (&Server{Conn: nc, Store: store}).Start(); err == nil {
+		t.Error("a server without Authorize started")
+	}
 	ask := func(typ string, hdr map[string]string, body []byte) (protocol.ErrorCode, string) {
 		t.Helper()
 		m := wire.NewMsg(subj.Files("u"), typ, body)
@@ -224,6 +228,33 @@ func TestServerRefuses(t *testing.T) {
 	}
 	if st := server.Stats(); st.Failed != 4 || st.Put != 1 || st.Get != 1 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestClientHasBatches: a Has of more digests than one request carries
+// is sent in requests of protocol.MaxHasDigests.
+func TestClientHasBatches(t *testing.T) {
+	ctx := context.Background()
+	srv, store, server := netMemServer(t, nil, 0)
+	ds := make([]Digest, 2*protocol.MaxHasDigests+5)
+	for i := range ds {
+		ds[i] = Sum([]byte(fmt.Sprint(i)))
+		if i%7 == 0 {
+			store.chunks[ds[i]] = []byte(fmt.Sprint(i))
+		}
+	}
+	c := &Client{Conn: srv.Connect(t, "agent"), Subject: protocol.Subjects{Prefix: "t"}.AgentFiles("a")}
+	has, err := c.Has(ctx, ds)
+	if err != nil || len(has) != len(ds) {
+		t.Fatalf("%d answers, %v", len(has), err)
+	}
+	for i := range has {
+		if has[i] != (i%7 == 0) {
+			t.Fatalf("digest %d: %v", i, has[i])
+		}
+	}
+	if st := server.Stats(); st.Has != 3 {
+		t.Errorf("%d has requests", st.Has)
 	}
 }
 
@@ -269,14 +300,19 @@ func TestClientRetries(t *testing.T) {
 	srv := natstest.StartJetStream(t, t.TempDir())
 	coord := srv.Connect(t, "coordinator")
 	stream := netOpenStream(t, coord, StreamConfig{Subjects: subj, MaxBytes: 64 << 20})
-	c := &Client{Conn: srv.Connect(t, "csub"), Subject: subj.Files("u"), Timeout: 2 * time.Second}
+	// A request lost with the server is sent again after Timeout (short,
+	// for the test's sake); Tries leaves only ctx to bound the retries,
+	// however slow a loaded machine makes each.
+	ctx, cancel := context.WithTimeout(ctx, netWait)
+	defer cancel()
+	c := &Client{Conn: srv.Connect(t, "csub"), Subject: subj.Files("u"), Timeout: 2 * time.Second, Tries: 1 << 20}
 	data, ds := netChunks(5, 32, 64<<10)
 
 	// No coordinator yet: the first put waits for one.
 	done := make(chan error, 1)
 	go func() { done <- c.Put(ctx, ds[0], data[0]) }()
 	time.Sleep(150 * time.Millisecond)
-	netServer(t, coord, stream, allow, 0)
+	netServer(t, coord, stream, netAllow, 0)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +335,7 @@ func TestClientRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	has, err := c.Has(ctx, ds)
-	if err != nil || !allTrue(has) {
+	if err != nil || !netAllTrue(has) {
 		t.Fatalf("has: %v, %v", has, err)
 	}
 	for i, d := range ds {
@@ -314,11 +350,14 @@ func TestClientRetries(t *testing.T) {
 
 // BenchmarkClientPutGet measures the bytes a Client moves through the
 // Server into a file Stream and back on loopback, 4 requests in flight.
+// Under the bench lock, on 2 cores the other engineers' tests share (load
+// average 46 to 54): put of new chunks 128 to 165 MB/s, get 106 to 171
+// MB/s; at load 6 to 8, get 228 to 261 MB/s.
 func BenchmarkClientPutGet(b *testing.B) {
 	ctx := context.Background()
 	subj := protocol.Subjects{Prefix: "t"}
 	stream, nc, srv := netStream(b, StreamConfig{Subjects: subj, MaxBytes: 512 << 20})
-	netServer(b, nc, stream, allow, 0)
+	netServer(b, nc, stream, netAllow, 0)
 	c := &Client{Conn: srv.Connect(b, "csub"), Subject: subj.Files("u")}
 	data, ds := netChunks(6, 64, ChunkSize)
 	run := func(b *testing.B, f func(i int) error) {
@@ -334,7 +373,18 @@ func BenchmarkClientPutGet(b *testing.B) {
 			}
 		})
 	}
-	b.Run("put", func(b *testing.B) { run(b, func(i int) error { return c.Put(ctx, ds[i], data[i]) }) })
+	// Each put is a chunk the stream does not hold yet (a put of one it
+	// holds is a duplicate JetStream acknowledges without storing):
+	// its first 8 bytes are a count, and it is hashed, as a push hashes
+	// what it reads.
+	var fresh atomic.Uint64
+	b.Run("put", func(b *testing.B) {
+		run(b, func(i int) error {
+			chunk := bytes.Clone(data[i])
+			binary.LittleEndian.PutUint64(chunk, fresh.Add(1))
+			return c.Put(ctx, Sum(chunk), chunk)
+		})
+	})
 	b.Run("get", func(b *testing.B) {
 		for i := range ds {
 			if err := c.Put(ctx, ds[i], data[i]); err != nil {

@@ -208,8 +208,10 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("chunks in %s: %w", s.name, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first: the others likely say the same
+		}
 	}
 	return out, nil
 }

@@ -91,7 +91,7 @@ func TestStreamRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if has[0] || !allTrue(has[1:]) {
+	if has[0] || !netAllTrue(has[1:]) {
 		t.Errorf("has %v", has)
 	}
 	buf := make([]byte, 0, ChunkSize)
@@ -120,7 +120,7 @@ func TestStreamRoundTrip(t *testing.T) {
 	}
 }
 
-func allTrue(bs []bool) bool {
+func netAllTrue(bs []bool) bool {
 	for _, b := range bs {
 		if !b {
 			return false
