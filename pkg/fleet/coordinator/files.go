@@ -124,7 +124,7 @@ func (c *Coordinator) checkTree(ctx context.Context, spec *protocol.JobSpec) err
 func (c *Coordinator) authorizeFile(r files.Request) error {
 	deny := func(format string, args ...any) error {
 		err := refusal(protocol.CodeDenied, format, args...)
-		c.log.Warn("file request denied", "op", r.Op.String(), "sender", protocol.Truncate(r.Sender, protocol.MaxLogField),
+		c.log.Debug("file request denied", "op", r.Op.String(), "sender", protocol.Truncate(r.Sender, protocol.MaxLogField),
 			"agent", r.FromAgent, "job", protocol.Truncate(r.Job, protocol.MaxLogField), "err", err)
 		return err
 	}
@@ -139,6 +139,9 @@ func (c *Coordinator) authorizeFile(r files.Request) error {
 	}
 	j := c.job(r.Job)
 	if j == nil {
+		if c.foreign(r.Job) {
+			return files.ErrNotMine // its owner answers
+		}
 		return deny("no job %s here", protocol.Truncate(r.Job, protocol.MaxLogField))
 	}
 	cp := j.spec.Copy

@@ -61,9 +61,14 @@ type Request struct {
 // DefaultMaxInFlight is Server.MaxInFlight's default.
 const DefaultMaxInFlight = 32
 
-// QueueGroup is the queue group the coordinators' Servers share: a
-// request is served by one of them, whichever.
-const QueueGroup = "fleetsh-files"
+// ErrNotMine is what Authorize returns for a request about a job
+// another coordinator runs: the Server stays silent and that one
+// answers. Every coordinator's Server gets every request (no queue
+// group): only the job's owner knows which agents hold its shards and
+// which copies it collected. A request without a job (a push's upload)
+// is answered by each of them; the client takes the first answer, and
+// the stream stores a chunk once (its message id is its digest).
+var ErrNotMine = errors.New("another coordinator's job")
 
 // serveTimeout bounds the store's work on one request: longer than the
 // Stream's retries of a JetStream request, so that a slow store answers
@@ -143,8 +148,8 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-// Start subscribes to every user's and every agent's file requests, in
-// QueueGroup.
+// Start subscribes to every user's and every agent's file requests (see
+// ErrNotMine).
 func (s *Server) Start() error {
 	if s.Conn == nil || s.Store == nil || s.Authorize == nil {
 		return errors.New("files server: Conn, Store and Authorize are required")
@@ -160,7 +165,7 @@ func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, subject := range []string{s.Subjects.AllFiles(), s.Subjects.AllAgentFiles()} {
-		sub, err := s.Conn.QueueSubscribe(subject, QueueGroup, s.dispatch)
+		sub, err := s.Conn.Subscribe(subject, s.dispatch)
 		if err != nil {
 			s.unsubscribe()
 			return fmt.Errorf("files server: subscribe %s: %w", subject, err)
@@ -259,6 +264,9 @@ func (s *Server) serve(m *nats.Msg) {
 	}
 	r := Request{Op: op, Sender: sender, FromAgent: fromAgent, Job: fr.Job, Digests: fr.Digests, Bytes: len(fr.Data)}
 	if err := s.Authorize(r); err != nil {
+		if errors.Is(err, ErrNotMine) {
+			return
+		}
 		s.stats.denied.Add(1)
 		// Debug only: Authorize is where the coordinator audits its
 		// decisions, and a flood of denied requests must not flood the

@@ -161,7 +161,7 @@ func TestStreamRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := info.Config
-	if c.MaxMsgsPerSubject != 1 || c.Discard != jetstream.DiscardOld || !c.AllowDirect || c.Storage != jetstream.MemoryStorage ||
+	if c.MaxMsgsPerSubject != 1 || c.Discard != jetstream.DiscardNew || !c.AllowDirect || c.Storage != jetstream.MemoryStorage ||
 		c.MaxBytes != 64<<20 || c.MaxAge != DefaultStreamAge || c.Subjects[0] != "t.chunks.*" {
 		t.Errorf("stream config %+v", c)
 	}
