@@ -231,6 +231,7 @@ func TestFleetCopyFullAndReadOnly(t *testing.T) {
 	if r.status != 1 {
 		t.Fatalf("status %d, want 1; stderr %.2000s", r.status, r.stderr)
 	}
+	t.Logf("csub -S: status %d, stderr:\n%s", r.status, r.stderr)
 	for _, want := range []string{"node3: ", "no space left on device", "node7: ", "read-only file system"} {
 		if !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(want)) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
@@ -256,9 +257,9 @@ func TestFleetCopyAgentKilled(t *testing.T) {
 	skipShort(t)
 	f := launchCopyFleet(t, &sshtest.SinkConfig{Dirs: []string{"/data"}})
 	src := filepath.Join(t.TempDir(), "image.bin")
-	const size = 256 << 20
+	const size = 64 << 20
 	sum := randomFile(t, src, size)
-	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "-q", "-S", "-w", "node[1-100]", "-c", src, "--dest", "/data/")
+	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "-q", "-S", "-w", "node[1-40]", "-c", src, "--dest", "/data/")
 	cmd.Env = append(os.Environ(), f.csubEnv()...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	errb := stderrFile(t)
@@ -279,7 +280,7 @@ func TestFleetCopyAgentKilled(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("csub: %v; stderr %s", err, errb.String())
 	}
-	for i := 1; i <= 100; i++ {
+	for i := 1; i <= 40; i++ {
 		node := fmt.Sprintf("node%d", i)
 		if got := f.ssh.Received(node)["/data/image.bin"]; got.SHA256 != sum {
 			t.Fatalf("%s: %+v; want sha256 %s", node, got, sum)
@@ -289,7 +290,7 @@ func TestFleetCopyAgentKilled(t *testing.T) {
 	before := countFiles(cache)
 	f.startAgent("gw1")
 	f.waitAgents(4)
-	r := runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-100]", "-c", src, "--dest", "/data/second.bin")
+	r := runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-10]", "-c", src, "--dest", "/data/second.bin")
 	if r.status != 0 {
 		t.Fatalf("second push: status %d, stderr %.2000s", r.status, r.stderr)
 	}
