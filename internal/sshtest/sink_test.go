@@ -321,3 +321,52 @@ func TestSinkEnvUsers(t *testing.T) {
 		t.Fatalf("config:\n%s", b)
 	}
 }
+
+// FuzzSinkStream writes data in chunks of the fuzzer's sizes, in the
+// fuzzer's order: whatever the order, the stream either hashes exactly
+// the bytes in offset order or says why it cannot, and never holds more
+// than its window.
+func FuzzSinkStream(f *testing.F) {
+	f.Add([]byte("abcdefghijkl"), []byte{4, 4, 4}, []byte{2, 1, 0})
+	f.Add([]byte("xyz"), []byte{1, 1, 1}, []byte{0, 0, 0})
+	f.Fuzz(func(t *testing.T, data, sizes, order []byte) {
+		type chunk struct{ off, end int }
+		var chunks []chunk
+		for i, off := 0, 0; off < len(data); i++ {
+			size := 1
+			if i < len(sizes) && sizes[i] > 0 {
+				size = int(sizes[i])
+			}
+			end := min(off+size, len(data))
+			chunks = append(chunks, chunk{off, end})
+			off = end
+		}
+		// Reorder: each order byte swaps a chunk with a later one.
+		for i := range chunks {
+			if i < len(order) {
+				j := i + int(order[i])%(len(chunks)-i)
+				chunks[i], chunks[j] = chunks[j], chunks[i]
+			}
+		}
+		n := &sinkNode{name: "n", entries: map[string]*sinkEntry{}, limit: -1}
+		e := &sinkEntry{kind: kindFile}
+		w := newSinkStream(n, e)
+		e.w = w
+		failed := false
+		for _, c := range chunks {
+			if _, err := w.WriteAt(data[c.off:c.end], int64(c.off)); err != nil {
+				failed = true
+			}
+			if w.held > maxReorder {
+				t.Fatalf("holds %d bytes", w.held)
+			}
+		}
+		_ = w.Close()
+		switch {
+		case failed && e.err == "":
+			t.Fatal("a refused write left no reason")
+		case !failed && (e.err != "" || e.size != int64(len(data)) || hex.EncodeToString(e.sum[:]) != sum(data)):
+			t.Fatalf("entry %+v for %d bytes", e, len(data))
+		}
+	})
+}
