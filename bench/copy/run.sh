@@ -20,7 +20,7 @@
 # "fleet copy not available in this build" for that row.
 # Code: bench/copy/*_test.go; figures: docs/BENCHMARKS.md.
 #
-#   bash bench/copy/run.sh         # one run of each tool: ~3-6 min on 2 cores
+#   bash bench/copy/run.sh         # one run of each tool: 6-10 min on 2 cores
 #   bash bench/copy/run.sh -h      # this text
 #
 # Environment: FLEETSH_BENCH_N (nodes, default 142), FLEETSH_BENCH_COPY_MB
