@@ -194,7 +194,8 @@ func TestSinkServes(t *testing.T) {
 		}
 		f.Close()
 		want, _ := io.ReadAll(io.NewSectionReader(GeneratedContent(node, "/var/log/node.log", 100_000), 0, 1<<20))
-		if len(want) != 100_000 || !bytes.Equal(got.Bytes(), want) || !strings.HasPrefix(got.String(), node+" /var/log/node.log\n") {
+		if len(want) != 100_000 || !bytes.Equal(got.Bytes(), want) || !strings.HasPrefix(got.String(), node+" /var/log/node.log\n") ||
+			sum(want) != GeneratedSHA256(node, "/var/log/node.log", 100_000) {
 			t.Fatalf("%s: generated %d bytes %q...", node, got.Len(), got.String()[:40])
 		}
 		b, err := readAll(c, "/srv/src/sub/f")
@@ -285,6 +286,37 @@ func TestSinkFailures(t *testing.T) {
 	}
 	if err := c.Mkdir("/data"); err == nil {
 		t.Error("mkdir of an existing directory")
+	}
+}
+
+// TestSinkInterrupted: a client gone with a file open leaves it marked,
+// not passing for a whole file of a smaller size.
+func TestSinkInterrupted(t *testing.T) {
+	s, e := StartNodes(t, Config{Sink: &SinkConfig{Dirs: []string{"/data"}}}, "node1")
+	cb, err := knownhosts.New(e.KnownHostsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: "node1", Auth: []ssh.AuthMethod{ssh.PublicKeys(e.Key.Signer)},
+		HostKeyCallback: cb, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sc.OpenFile("/data/part", os.O_WRONLY|os.O_CREATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 100_000)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // the file stays open
+	waitFor(t, func() bool { return strings.Contains(s.Received("node1")["/data/part"].Err, "connection lost with the file open") })
+	if r := s.Received("node1")["/data/part"]; r.Size != 100_000 {
+		t.Fatalf("interrupted: %+v", r)
 	}
 }
 
