@@ -314,7 +314,9 @@ func TestSinkInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close() // the file stays open
-	waitFor(t, func() bool { return strings.Contains(s.Received("node1")["/data/part"].Err, "connection lost with the file open") })
+	waitFor(t, func() bool {
+		return strings.Contains(s.Received("node1")["/data/part"].Err, "connection lost with the file open")
+	})
 	if r := s.Received("node1")["/data/part"]; r.Size != 100_000 {
 		t.Fatalf("interrupted: %+v", r)
 	}
