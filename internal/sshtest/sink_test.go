@@ -23,6 +23,17 @@ import (
 // does.
 func sinkClient(t *testing.T, s *Server, e *Env, node string) *sftp.Client {
 	t.Helper()
+	sc, err := sftp.NewClient(sinkDial(t, s, e, node), sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	return sc
+}
+
+// sinkDial logs in to s as node.
+func sinkDial(t *testing.T, s *Server, e *Env, node string) *ssh.Client {
+	t.Helper()
 	cb, err := knownhosts.New(e.KnownHostsPath)
 	if err != nil {
 		t.Fatal(err)
@@ -33,12 +44,7 @@ func sinkClient(t *testing.T, s *Server, e *Env, node string) *sftp.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	sc, err := sftp.NewClient(c, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
-	return sc
+	return c
 }
 
 func sum(b []byte) string {
@@ -293,15 +299,7 @@ func TestSinkFailures(t *testing.T) {
 // not passing for a whole file of a smaller size.
 func TestSinkInterrupted(t *testing.T) {
 	s, e := StartNodes(t, Config{Sink: &SinkConfig{Dirs: []string{"/data"}}}, "node1")
-	cb, err := knownhosts.New(e.KnownHostsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: "node1", Auth: []ssh.AuthMethod{ssh.PublicKeys(e.Key.Signer)},
-		HostKeyCallback: cb, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sinkDial(t, s, e, "node1")
 	sc, err := sftp.NewClient(c)
 	if err != nil {
 		t.Fatal(err)
