@@ -58,6 +58,11 @@ type Server struct {
 	// KnownHosts is a known_hosts file with the server's host key for
 	// "[127.0.0.1]:Port".
 	KnownHosts string
+	// AuthorizedKeys is the authorized_keys file sshd reads at every
+	// authentication (ClientKey's public key at start): a test may
+	// rewrite it, for example to give each of several keys a forced
+	// command.
+	AuthorizedKeys string
 	// HostKey is the server's public host key line ("ssh-ed25519 AAAA...").
 	HostKey string
 	// Log is the file sshd logs to (-e, LogLevel VERBOSE).
@@ -145,13 +150,14 @@ func start(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		User:         u.Username,
-		Dir:          dir,
-		ClientConfig: filepath.Join(dir, "ssh_config"),
-		ClientKey:    filepath.Join(dir, "id_ed25519"),
-		KnownHosts:   filepath.Join(dir, "known_hosts"),
-		Log:          filepath.Join(dir, "sshd.log"),
-		opts:         opts,
+		User:           u.Username,
+		Dir:            dir,
+		ClientConfig:   filepath.Join(dir, "ssh_config"),
+		ClientKey:      filepath.Join(dir, "id_ed25519"),
+		KnownHosts:     filepath.Join(dir, "known_hosts"),
+		AuthorizedKeys: filepath.Join(dir, "authorized_keys"),
+		Log:            filepath.Join(dir, "sshd.log"),
+		opts:           opts,
 	}
 	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
 	for _, k := range []string{hostKey, s.ClientKey} {
@@ -175,7 +181,7 @@ func start(dir string, opts Options) (*Server, error) {
 		}
 		s.hostCert = hostKey + "-cert.pub"
 	}
-	if err := copyFile(s.ClientKey+".pub", filepath.Join(dir, "authorized_keys")); err != nil {
+	if err := copyFile(s.ClientKey+".pub", s.AuthorizedKeys); err != nil {
 		return nil, err
 	}
 	if os.Geteuid() == 0 {
@@ -261,7 +267,7 @@ MaxStartups %d
 MaxSessions %d
 PrintMotd no
 UseDNS no
-%s`, port, hostKey, filepath.Join(s.Dir, "sshd.pid"), filepath.Join(s.Dir, "authorized_keys"), s.User,
+%s`, port, hostKey, filepath.Join(s.Dir, "sshd.pid"), s.AuthorizedKeys, s.User,
 		cmp.Or(s.opts.MaxStartups, 200), cmp.Or(s.opts.MaxSessions, 50), isolateShell)
 	if s.opts.KexAlgorithms != "" {
 		conf += "KexAlgorithms " + s.opts.KexAlgorithms + "\n"

@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"io/fs"
@@ -66,7 +67,7 @@ type ReceivedFile struct {
 	Target string
 	// Err, when not empty, says why the content is not known whole: a
 	// write past the reorder window, a gap never filled, a write the
-	// server refused (ENOSPC), a truncation inside the data.
+	// server refused (ENOSPC), the connection lost with the file open.
 	Err string
 }
 
@@ -293,6 +294,14 @@ func (s *Server) ReceivedNodes() []string {
 // copy it holds.
 func GeneratedContent(node, path string, size int64) io.ReaderAt {
 	return &generated{line: []byte(node + " " + path + "\n"), size: size}
+}
+
+// GeneratedSHA256 is the hex SHA-256 of GeneratedContent(node, path,
+// size): what a reverse copy of that file from node must hold.
+func GeneratedSHA256(node, path string, size int64) string {
+	h := sha256.New()
+	_, _ = io.Copy(h, io.NewSectionReader(GeneratedContent(node, path, size), 0, size))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 type generated struct {

@@ -109,6 +109,14 @@ func (w *sinkStream) truncate(size int64) error {
 	return fmt.Errorf("sshtest sink: truncate to %d of a file of %d bytes: %w", size, w.next, sftp.ErrSSHFxOpUnsupported)
 }
 
+// TransferError marks the content as cut short: the request server
+// calls it before Close when the connection ended with the file still
+// open (a client killed mid-copy), so a partial file never passes for a
+// whole one of a smaller size.
+func (w *sinkStream) TransferError(err error) {
+	w.fail(fmt.Sprintf("connection lost with the file open: %v", err))
+}
+
 // Close records the file's size and hash in its entry; the request
 // server calls it when the client closes the handle or the connection
 // ends.

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The "copy" bench scenario (issue 16): one file of 136 MB (random bytes,
+# made by the benchmark) copied to 142 nodes by ClusterShell's
+# clush --copy (scp, direct), pdcp -R ssh (direct) and csub through a
+# fleet (an in-process NATS server with JetStream, a coordinator joining
+# it and two gateway agents, 71 nodes each: csub --fleet URL -w
+# node[1-142] -c FILE --dest copy), one after the other. The nodes are one
+# throwaway OpenSSH sshd on 127.0.0.1 (MaxStartups 1024): each node name
+# has a key of its own whose forced command runs the session in a
+# directory of its own, so the relative destination "copy" is a
+# different directory per node. When a copy session ends, its copy is
+# checksummed (cksum: CRC-32 and length) and deleted, so 142 x 136 MB
+# never sit on the disk together; every node's checksum is compared with
+# the source's before the next tool starts, so a fast wrong copy cannot
+# win. Per tool: wall time, the tool's CPU (with the ssh and scp it
+# waited for), copies checked; for the fleet, the bytes NATS carried
+# (the server's in/out totals, per gateway what its agent received, what
+# csub sent) and their ratio to the file's size (target: about 2, one
+# copy per gateway). A build whose fleet cannot push files yet prints
+# "fleet copy not available in this build" for that row.
+# Code: bench/copy/*_test.go; figures: docs/BENCHMARKS.md.
+#
+#   bash bench/copy/run.sh         # one run of each tool: 6-10 min on 2 cores
+#   bash bench/copy/run.sh -h      # this text
+#
+# Environment: FLEETSH_BENCH_N (nodes, default 142), FLEETSH_BENCH_COPY_MB
+# (the file's size in MB, default 136), FLEETSH_BENCH_FANOUT (default 64:
+# clush -f and pdcp -f; each agent gets half), FLEETSH_BENCH_REPEAT (runs
+# per tool, default 1), FLEETSH_BENCH_TOOLS (comma list of clush, pdcp,
+# fleet; default all), FLEETSH_BENCH_OUT (results, default
+# bench/results/copy.jsonl, truncated first unless APPEND=1).
+# Needs openssh-server (/usr/sbin/sshd), openssh-sftp-server,
+# openssh-client, clustershell (/usr/bin/clush), pdsh (/usr/bin/pdcp) and
+# about fanout x size of free disk (8.7 GB at the defaults) while a tool
+# runs.
+set -euo pipefail
+
+case ${1:-} in
+  -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "run.sh: unknown argument: $1 (see -h)" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+missing=()
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+[[ -x /usr/lib/openssh/sftp-server ]] || missing+=(openssh-sftp-server)
+command -v ssh >/dev/null || missing+=(openssh-client)
+[[ -x /usr/bin/clush ]] || missing+=(clustershell)
+[[ -x /usr/bin/pdcp ]] || missing+=(pdsh)
+if ((${#missing[@]})); then
+  echo "run.sh: missing: ${missing[*]}; install with: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+out=${FLEETSH_BENCH_OUT:-bench/results/copy.jsonl}
+[[ $out == /* ]] || out=$root/$out
+export FLEETSH_BENCH_OUT=$out
+mkdir -p "$(dirname "$out")"
+[[ ${APPEND:-0} == 1 ]] || : >"$out"
+
+go test -v -run '^$' -bench '^BenchmarkCopy$' -benchtime 1x -timeout 0 ./bench/copy/
+go run ./bench/plot -table "$out"
