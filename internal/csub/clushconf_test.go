@@ -178,8 +178,12 @@ func TestChecksBeforeSubmit(t *testing.T) {
 		{[]string{"-o", "-p 70000", "true"}, `csub: ssh_options: -p 70000: Bad port '70000'`, 1},
 		{[]string{"-R", "openssh", "-o", "-A", "true"}, "csub: cannot connect to the fleet", 1},
 		{[]string{"-o", "-i ~/.ssh/k -p 2222 -l u -oStrictHostKeyChecking=no", "true"}, "csub: cannot connect to the fleet", 1},
-		{[]string{"-c", src}, "Usage: csub [options] command\n\ncsub: error: -c would read the sources on the gateways", 2},
-		{[]string{"--rcopy", src, "--dest", "/tmp"}, "Usage: csub [options] command\n\ncsub: error: --rcopy would write the copies under --dest on the gateways", 2},
+		// Copies through the fleet read and write here: the local paths
+		// are checked first.
+		{[]string{"-c", src}, "csub: cannot connect to the fleet", 1},
+		{[]string{"--rcopy", src, "--dest", "/tmp"}, "csub: cannot connect to the fleet", 1},
+		{[]string{"-c", src + "-missing"}, "ERROR: file \"" + src + "-missing\" not found", 1},
+		{[]string{"--rcopy", src, "--dest", src + "-missing"}, "ERROR: directory \"" + src + "-missing\" not found", 1},
 		{[]string{"--gateway-paths", "--rcopy", "/nonexistent-on-this-machine"}, "csub: cannot connect to the fleet", 1},
 	} {
 		var out, errb bytes.Buffer
