@@ -146,10 +146,11 @@ type Stats struct {
 	// (over MaxInFlight); Failed those refused for another reason
 	// (malformed, not found, the store failing).
 	Denied, Busy, Failed uint64
-	// Results counts the requests answered, by op (index 0: a request of
-	// no known op, which fails) and result: Results[OpGet][Served] is the
-	// chunks read. Requests about another coordinator's job (ErrNotMine)
-	// and dropped ones are not answered, so not counted here.
+	// Results counts the requests answered, by op (index 0: a request
+	// of no known op, refused busy or failed) and result:
+	// Results[OpGet][Served] is the chunks read. Requests about another
+	// coordinator's job (ErrNotMine) and dropped ones are not answered,
+	// so not counted here.
 	Results [OpGet + 1][Failed + 1]uint64
 	// Dropped is messages not answered (no reply subject).
 	Dropped uint64

@@ -18,7 +18,7 @@ import (
 // The coordinator's file metrics.
 var (
 	coordFileRequests = desc("fleetsh_coordinator_file_requests_total",
-		"File requests answered, by op (has, put, get; other: no known op) and result (served, denied, busy, failed).", "op", "result")
+		"File requests answered, by op (has, put, get; other: of no known type, refused) and result (served, denied, busy, failed).", "op", "result")
 	coordFileBytesIn = desc("fleetsh_coordinator_file_received_bytes_total",
 		"Chunk bytes received into the file store (puts: pushes uploaded, nodes' copies sent back).")
 	coordFileBytesOut = desc("fleetsh_coordinator_file_sent_bytes_total",
@@ -46,9 +46,6 @@ func collectCoordFiles(c *coordinator.Coordinator, ch chan<- prometheus.Metric, 
 			name = "other"
 		}
 		for r, n := range st.Results[op] {
-			if op == 0 && files.Result(r) != files.Failed {
-				continue // a request of no known op only fails
-			}
 			ch <- prometheus.MustNewConstMetric(coordFileRequests, prometheus.CounterValue, float64(n), name, files.Result(r).String())
 		}
 	}
