@@ -102,6 +102,7 @@ func (s *shard) fetchTree(ctx context.Context, cp *protocol.CopySpec) (root stri
 		return "", nil, err
 	}
 	m, st, err := c.Fetch(ctx, *cp.Tree, s.filesClient(), files.FetchOptions{})
+	s.a.count.fetched(st) // what a failed fetch got is on disk too
 	if err != nil {
 		return "", nil, fmt.Errorf("fetch %s (tree %.12s) from the fleet: %w", cp.Source, cp.Tree.Digest, err)
 	}
@@ -165,6 +166,8 @@ func (c *collector) done(key string, idx []uint32) {
 			c.s.end(key, idx, protocol.Event{State: protocol.StateExited, Code: 1, Data: []byte(msg)})
 			return
 		}
+		c.s.a.count.copies.Add(1)
+		c.s.a.count.copyBytes.Add(uint64(st.SentBytes))
 		c.s.log.Debug("copy sent back", "node", key, "files", st.Files, "bytes", st.Bytes, "sent_bytes", st.SentBytes)
 		c.s.buf.record(protocol.TreeEvent(idx, ref))
 		c.s.end(key, idx, protocol.Event{State: protocol.StateExited, Code: 0})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/engine"
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 )
 
 // Stats is what an agent did and holds, for its metrics (pkg/fleet/ops):
@@ -31,12 +32,36 @@ type Stats struct {
 	Heartbeats uint64
 	// Reconnects counts the NATS connection's reconnections.
 	Reconnects uint64
+	// Files is what copies through the fleet moved (files.go).
+	Files FileStats
+}
+
+// FileStats is what an agent's copies through the fleet moved since it
+// started, and what its file cache holds.
+type FileStats struct {
+	// FetchedChunks and FetchedBytes are the chunks of pushed trees got
+	// from the coordinator; FoundChunks and FoundBytes those the cache
+	// held already. A fetch another shard's fetch of the same tree did
+	// is counted once.
+	FetchedChunks, FetchedBytes, FoundChunks, FoundBytes uint64
+	// TreesBuilt counts the trees built on the gateway's disk from the
+	// cache (once per tree, whatever the shards copying it).
+	TreesBuilt uint64
+	// CopiesSent counts the nodes' copies of reverse copies sent back to
+	// the coordinator's store; SentBytes the bytes the store lacked.
+	CopiesSent, SentBytes uint64
+	// CacheBytes is what the cache holds now (0 before the first copy
+	// opened it); CacheMaxBytes its bound (Config.FileCache.MaxBytes).
+	CacheBytes, CacheMaxBytes int64
 }
 
 // counters are the agent's counters, updated without a lock on the
 // paths that send batches and heartbeats.
 type counters struct {
 	batches, bytes, resent, heartbeats atomic.Uint64
+	// What copies through the fleet moved (files.go).
+	fetchedChunks, fetchedBytes, foundChunks, foundBytes atomic.Uint64
+	copies, copyBytes                                    atomic.Uint64
 }
 
 // sent counts a batch of size bytes published; resent says it was sent
@@ -47,6 +72,35 @@ func (c *counters) sent(size int, resent bool) {
 	if resent {
 		c.resent.Add(1)
 	}
+}
+
+// fetched counts what a Fetch of a pushed tree moved, unless another
+// Fetch did the work (and counts it).
+func (c *counters) fetched(st files.FetchStats) {
+	if st.Joined {
+		return
+	}
+	c.fetchedChunks.Add(uint64(st.Fetched))
+	c.fetchedBytes.Add(uint64(st.FetchedBytes))
+	c.foundChunks.Add(uint64(st.Found))
+	c.foundBytes.Add(uint64(st.FoundBytes))
+}
+
+// fileStats reads the counters of copies and the cache.
+func (a *Agent) fileStats() FileStats {
+	c := &a.count
+	st := FileStats{FetchedChunks: c.fetchedChunks.Load(), FetchedBytes: c.fetchedBytes.Load(),
+		FoundChunks: c.foundChunks.Load(), FoundBytes: c.foundBytes.Load(),
+		CopiesSent: c.copies.Load(), SentBytes: c.copyBytes.Load(), CacheMaxBytes: a.cfg.FileCache.MaxBytes}
+	if st.CacheMaxBytes <= 0 {
+		st.CacheMaxBytes = files.DefaultCacheBytes
+	}
+	a.cacheMu.Lock()
+	defer a.cacheMu.Unlock()
+	if a.cache != nil {
+		st.CacheBytes, st.TreesBuilt = a.cache.Bytes(), a.cache.Built()
+	}
+	return st
 }
 
 // isRegistered reports whether a coordinator welcomed the agent.
@@ -65,6 +119,7 @@ func (a *Agent) Stats() Stats {
 		BatchesSent: a.count.batches.Load(), BytesSent: a.count.bytes.Load(), BatchesResent: a.count.resent.Load(),
 		Heartbeats: a.count.heartbeats.Load(), Reconnects: a.nc.Stats().Reconnects}
 	st.SpilledBytes, _ = a.keep.stats()
+	st.Files = a.fileStats()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st.Shards = len(a.shards)

@@ -41,6 +41,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -235,8 +236,9 @@ type Coordinator struct {
 	subj protocol.Subjects
 	log  *slog.Logger
 	ctx  context.Context
-	// files serves the file store (Config.Files) once Run started.
-	files *files.Server
+	// files serves the file store (Config.Files) once Run started; a
+	// scrape reads its counters (FileStats).
+	files atomic.Pointer[files.Server]
 
 	mu          sync.Mutex
 	agents      map[string]*agent
@@ -352,7 +354,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return fmt.Errorf("file server: %w", err)
 		}
 		defer srv.Stop()
-		c.files = srv
+		c.files.Store(srv)
 	}
 	if err := c.nc.Flush(); err != nil {
 		return fmt.Errorf("subscribe: %w", err)

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fleetsh/fleetsh/pkg/fleet/files"
 	"github.com/fleetsh/fleetsh/pkg/fleet/store"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -133,4 +134,36 @@ func (c *Coordinator) StoreUsage(ctx context.Context) ([]store.Usage, error) {
 		return nil, nil
 	}
 	return c.cfg.Store.Usage(ctx)
+}
+
+// FileStats returns the counters of the file requests served (false
+// before Run started serving them, or without a file store).
+func (c *Coordinator) FileStats() (files.Stats, bool) {
+	srv := c.files.Load()
+	if srv == nil {
+		return files.Stats{}, false
+	}
+	return srv.Stats(), true
+}
+
+// FileStoreUsage is what the chunk store of copies holds.
+type FileStoreUsage struct {
+	// Bytes and Chunks are what it holds; MaxBytes its bound, past which
+	// new chunks are refused.
+	Bytes, Chunks, MaxBytes int64
+}
+
+// FileStoreUsage asks JetStream what the chunk store holds (false for a
+// store that is no files.Stream, or none). It makes a request: call it
+// at a scrape.
+func (c *Coordinator) FileStoreUsage(ctx context.Context) (FileStoreUsage, bool, error) {
+	s, ok := c.cfg.Files.(*files.Stream)
+	if !ok {
+		return FileStoreUsage{}, false, nil
+	}
+	bytes, chunks, err := s.Usage(ctx)
+	if err != nil {
+		return FileStoreUsage{}, true, err
+	}
+	return FileStoreUsage{Bytes: bytes, Chunks: chunks, MaxBytes: s.Config().MaxBytes}, true, nil
 }

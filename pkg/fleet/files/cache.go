@@ -50,7 +50,8 @@ type Cache struct {
 	bytes   int64
 	fetches map[Digest]*fetchCall
 	closed  bool
-	gone    int // names the trees moved aside to be removed
+	gone    int    // names the trees moved aside to be removed
+	built   uint64 // trees Materialize built (Built)
 }
 
 // cached is a chunk on disk.
@@ -290,6 +291,15 @@ func (c *Cache) Bytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.bytes
+}
+
+// Built returns how many trees Materialize built since the cache was
+// opened: a tree found built already, or built by a concurrent call, is
+// not counted again.
+func (c *Cache) Built() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.built
 }
 
 // Evict removes the chunks and trees unused since now-MaxAge, then, while

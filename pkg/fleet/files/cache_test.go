@@ -55,8 +55,8 @@ func TestCacheRoundTrip(t *testing.T) {
 	compareTrees(t, src, root, true, true, false)
 	// Once built, asked again: the same tree, not rebuilt.
 	again, release2 := materialize(t, c, ref, m, true)
-	if again != root {
-		t.Fatalf("second materialize at %s, not %s", again, root)
+	if again != root || c.Built() != 1 {
+		t.Fatalf("second materialize at %s, not %s; %d built", again, root, c.Built())
 	}
 	release()
 	release2()
@@ -64,6 +64,9 @@ func TestCacheRoundTrip(t *testing.T) {
 	plain, release3 := materialize(t, c, ref, m, false)
 	defer release3()
 	compareTrees(t, src, plain, true, false, false)
+	if c.Built() != 2 {
+		t.Fatalf("%d trees built, want 2 (with and without times)", c.Built())
+	}
 	// Fetched again: all found, nothing got.
 	gets := s.Stats().Gets
 	if _, st = fetch(t, c, ref, s); st.Fetched != 0 || st.Found == 0 || s.Stats().Gets != gets {

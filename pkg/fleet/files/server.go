@@ -35,6 +35,26 @@ func (o Op) String() string {
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
 
+// Result is how the Server ended a request, for its Stats.
+type Result uint8
+
+// Request results.
+const (
+	Served Result = iota // answered with what it asked
+	Denied               // refused by Authorize
+	Busy                 // refused over MaxInFlight
+	Failed               // refused for another reason: malformed, not found, the store failing
+)
+
+var resultStrings = [...]string{Served: "served", Denied: "denied", Busy: "busy", Failed: "failed"}
+
+func (r Result) String() string {
+	if int(r) < len(resultStrings) {
+		return resultStrings[r]
+	}
+	return fmt.Sprintf("result(%d)", uint8(r))
+}
+
 var opTypes = map[string]Op{protocol.TypeFilesHas: OpHas, protocol.TypeFilesPut: OpPut, protocol.TypeFilesGet: OpGet}
 
 // Request is a file request as the Server's Authorize sees it.
@@ -126,6 +146,12 @@ type Stats struct {
 	// (over MaxInFlight); Failed those refused for another reason
 	// (malformed, not found, the store failing).
 	Denied, Busy, Failed uint64
+	// Results counts the requests answered, by op (index 0: a request
+	// of no known op, refused busy or failed) and result:
+	// Results[OpGet][Served] is the chunks read. Requests about another
+	// coordinator's job (ErrNotMine) and dropped ones are not answered,
+	// so not counted here.
+	Results [OpGet + 1][Failed + 1]uint64
 	// Dropped is messages not answered (no reply subject).
 	Dropped uint64
 	// InFlight is requests being served now; Peak the most at once.
@@ -133,19 +159,36 @@ type Stats struct {
 }
 
 type serverStats struct {
-	has, put, get, in, out, denied, busy, failed atomic.Uint64
-	peak                                         atomic.Int64
+	has, put, get, in, out atomic.Uint64
+	results                [OpGet + 1][Failed + 1]atomic.Uint64
+	peak                   atomic.Int64
+}
+
+// ended counts a request of op answered with r.
+func (st *serverStats) ended(op Op, r Result) {
+	if int(op) >= len(st.results) {
+		op = 0
+	}
+	st.results[op][r].Add(1)
 }
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
 	st := &s.stats
-	return Stats{
+	out := Stats{
 		Has: st.has.Load(), Put: st.put.Load(), Get: st.get.Load(),
 		BytesIn: st.in.Load(), BytesOut: st.out.Load(),
-		Denied: st.denied.Load(), Busy: st.busy.Load(), Failed: st.failed.Load(),
 		Dropped: s.drops.Count(), InFlight: s.inFlight.Load(), Peak: st.peak.Load(),
 	}
+	for op := range st.results {
+		for r := range st.results[op] {
+			out.Results[op][r] = st.results[op][r].Load()
+		}
+		out.Denied += out.Results[op][Denied]
+		out.Busy += out.Results[op][Busy]
+		out.Failed += out.Results[op][Failed]
+	}
+	return out
 }
 
 // Start subscribes to every user's and every agent's file requests (see
@@ -211,8 +254,9 @@ func (s *Server) dispatch(m *nats.Msg) {
 	case s.slots <- struct{}{}:
 	default:
 		s.mu.Unlock()
-		s.count(opTypes[wire.Type(m)])
-		s.stats.busy.Add(1)
+		op := opTypes[wire.Type(m)]
+		s.count(op)
+		s.stats.ended(op, Busy)
 		s.refuse(m, &protocol.CodedError{Code: protocol.CodeBusy, Err: fmt.Errorf("%d file requests in flight: try again", cap(s.slots))})
 		return
 	}
@@ -248,7 +292,7 @@ func (s *Server) serve(m *nats.Msg) {
 	op := opTypes[typ]
 	s.count(op)
 	if err := wire.Check(m); err != nil {
-		s.fail(m, &protocol.CodedError{Code: protocol.CodeVersion, Err: err})
+		s.fail(m, op, &protocol.CodedError{Code: protocol.CodeVersion, Err: err})
 		return
 	}
 	sender := s.Subjects.Sender(m.Subject)
@@ -259,7 +303,7 @@ func (s *Server) serve(m *nats.Msg) {
 	}
 	fr, err := protocol.DecodeFileRequest(typ, m.Header.Get(protocol.HeaderJob), m.Header.Get(protocol.HeaderDigest), m.Data)
 	if err != nil {
-		s.fail(m, err)
+		s.fail(m, op, err)
 		return
 	}
 	r := Request{Op: op, Sender: sender, FromAgent: fromAgent, Job: fr.Job, Digests: fr.Digests, Bytes: len(fr.Data)}
@@ -267,7 +311,7 @@ func (s *Server) serve(m *nats.Msg) {
 		if errors.Is(err, ErrNotMine) {
 			return
 		}
-		s.stats.denied.Add(1)
+		s.stats.ended(op, Denied)
 		// Debug only: Authorize is where the coordinator audits its
 		// decisions, and a flood of denied requests must not flood the
 		// log (Stats counts them).
@@ -295,9 +339,10 @@ func (s *Server) serve(m *nats.Msg) {
 		}
 	}
 	if err != nil {
-		s.fail(m, storeError(err))
+		s.fail(m, op, storeError(err))
 		return
 	}
+	s.stats.ended(op, Served)
 	reply := wire.NewMsg(m.Reply, protocol.TypeFilesReply, body)
 	if err := m.RespondMsg(reply); err != nil {
 		s.Log.Debug("file reply not sent", "op", op, "sender", sender, "err", err)
@@ -318,9 +363,9 @@ func storeError(err error) error {
 	return &protocol.CodedError{Code: protocol.CodeUnavailable, Err: err}
 }
 
-// fail counts and sends a refusal.
-func (s *Server) fail(m *nats.Msg, err error) {
-	s.stats.failed.Add(1)
+// fail counts and sends a refusal of a request of op.
+func (s *Server) fail(m *nats.Msg, op Op, err error) {
+	s.stats.ended(op, Failed)
 	s.refuse(m, err)
 }
 

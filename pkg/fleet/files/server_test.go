@@ -178,6 +178,16 @@ func TestClientServerStream(t *testing.T) {
 		st.Failed != 1 || st.InFlight != 0 || st.Peak < 1 || st.Peak > DefaultMaxInFlight {
 		t.Errorf("stats %+v", st)
 	}
+	// Every request was answered, each counted once by op and result.
+	var answered uint64
+	for op := range st.Results {
+		for _, n := range st.Results[op] {
+			answered += n
+		}
+	}
+	if answered != st.Put+st.Has+st.Get || st.Results[OpGet][Served] != 62 || st.Results[OpPut][Busy]+st.Results[OpHas][Busy]+st.Results[OpGet][Busy] != st.Busy {
+		t.Errorf("results %v, stats %+v", st.Results, st)
+	}
 }
 
 // TestServerRefuses: what a client of its own may send wrongly.

@@ -128,6 +128,9 @@ func (*coordCollector) Describe(ch chan<- *prometheus.Desc) {
 		coordStoreBytes, coordStoreMsgs, coordReconnects} {
 		ch <- d
 	}
+	for _, d := range coordFileDescs {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -173,6 +176,7 @@ func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(coordStoreBytes, float64(u.Bytes), u.Name)
 		gauge(coordStoreMsgs, float64(u.Messages), u.Name)
 	}
+	collectCoordFiles(c, ch, cc.s.log)
 }
 
 // stateLabel is a final state as a label value: its name with '_' for
@@ -243,6 +247,9 @@ func (*agentCollector) Describe(ch chan<- *prometheus.Desc) {
 		agentBytes, agentResent, agentSpilled, agentHeartbeats, agentReconnects, agentRegistered} {
 		ch <- d
 	}
+	for _, d := range agentFileDescs {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -273,4 +280,5 @@ func (ac *agentCollector) Collect(ch chan<- prometheus.Metric) {
 		registered = 1
 	}
 	gauge(agentRegistered, registered)
+	collectAgentFiles(st.Files, ch)
 }
