@@ -28,14 +28,42 @@ import (
 //
 // FLEETSH_COPY_HEAVY=1 runs the sizes issue 16 names (a 1 GiB file and a
 // tree of 10 000 files to 200 nodes); the default run uses smaller ones
-// through the same path, to keep CI lean on 2 cores.
+// (8 MiB, 500 files) through the same path, to keep CI lean on 2 cores.
 
-// copySizes returns the file size and tree file count of the push tests.
-func copySizes() (fileBytes int64, treeFiles int) {
+// copySizes returns the file size and tree file count of the push tests:
+// FLEETSH_COPY_HEAVY=1 gives issue 16's, FLEETSH_COPY_BYTES and
+// FLEETSH_COPY_FILES choose others.
+func copySizes(t *testing.T) (fileBytes int64, treeFiles int) {
+	fileBytes, treeFiles = 8<<20, 500
 	if os.Getenv("FLEETSH_COPY_HEAVY") == "1" {
-		return 1 << 30, 10000
+		fileBytes, treeFiles = 1<<30, 10000
 	}
-	return 8 << 20, 500
+	if v := os.Getenv("FLEETSH_COPY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			t.Fatalf("FLEETSH_COPY_BYTES=%q: not a positive byte count", v)
+		}
+		fileBytes = n
+	}
+	if v := os.Getenv("FLEETSH_COPY_FILES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("FLEETSH_COPY_FILES=%q: not a positive file count", v)
+		}
+		treeFiles = n
+	}
+	return fileBytes, treeFiles
+}
+
+// runCopyCsub is runCsubProc with room for the heavy sizes (a hang
+// catcher, not a timed assertion).
+func runCopyCsub(t *testing.T, env []string, args ...string) procResult {
+	t.Helper()
+	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, time.Hour)
+	if err != nil {
+		t.Fatalf("csub %v: %v", args, err)
+	}
+	return r
 }
 
 // launchCopyFleet starts a fleet whose nodes are sink nodes.
@@ -125,13 +153,13 @@ func fetchedBytes(t *testing.T, p *proc) (bytes int64, fetches int) {
 // fetched the content once: the bytes crossed the bus once per gateway.
 func TestFleetCopyPush(t *testing.T) {
 	skipShort(t)
-	fileBytes, treeFiles := copySizes()
+	fileBytes, treeFiles := copySizes(t)
 	f := launchCopyFleet(t, &sshtest.SinkConfig{Dirs: []string{"/data"}})
 	src := t.TempDir()
 	big := filepath.Join(src, "payload.bin")
 	bigSum := randomFile(t, big, fileBytes)
 	began := time.Now()
-	r := runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-200]", "-c", big, "--dest", "/data/")
+	r := runCopyCsub(t, f.csubEnv(), "-q", "-S", "-w", "node[1-200]", "-c", big, "--dest", "/data/")
 	if r.status != 0 || r.stderr != "" {
 		t.Fatalf("push: status %d, stderr %.2000s", r.status, r.stderr)
 	}
@@ -157,7 +185,7 @@ func TestFleetCopyPush(t *testing.T) {
 	t.Logf("bytes fetched by the gateways: %d (%.2f copies for 2 gateways)", total, float64(total)/float64(fileBytes))
 
 	// Pushing the same content again moves nothing to the agents.
-	r = runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-20]", "-c", big, "--dest", "/data/again.bin")
+	r = runCopyCsub(t, f.csubEnv(), "-q", "-S", "-w", "node[1-20]", "-c", big, "--dest", "/data/again.bin")
 	if r.status != 0 {
 		t.Fatalf("push again: status %d, stderr %.2000s", r.status, r.stderr)
 	}
@@ -167,7 +195,7 @@ func TestFleetCopyPush(t *testing.T) {
 
 	// A tree: modes, nested directories, empty files, a symlink.
 	sums := sourceTree(t, src, "conf", treeFiles)
-	r = runCsubProc(t, f.csubEnv(), "-q", "-S", "-p", "-w", "node[1-200]", "-c", filepath.Join(src, "conf"), "--dest", "/data/")
+	r = runCopyCsub(t, f.csubEnv(), "-q", "-S", "-p", "-w", "node[1-200]", "-c", filepath.Join(src, "conf"), "--dest", "/data/")
 	if r.status != 0 || r.stderr != "" {
 		t.Fatalf("tree: status %d, stderr %.2000s", r.status, r.stderr)
 	}
@@ -198,7 +226,7 @@ func TestFleetRcopy(t *testing.T) {
 	const size = 1 << 20
 	f := launchCopyFleet(t, &sshtest.SinkConfig{Generated: map[string]int64{"/var/log/app.log": size}})
 	dest := t.TempDir()
-	r := runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-200]", "--rcopy", "/var/log/app.log", "--dest", dest)
+	r := runCopyCsub(t, f.csubEnv(), "-q", "-S", "-w", "node[1-200]", "--rcopy", "/var/log/app.log", "--dest", dest)
 	if r.status != 0 || r.stderr != "" {
 		t.Fatalf("rcopy: status %d, stderr %.2000s", r.status, r.stderr)
 	}
@@ -227,7 +255,7 @@ func TestFleetCopyFullAndReadOnly(t *testing.T) {
 		Full: map[string]int64{"node3": 1 << 20}, ReadOnly: map[string]bool{"node7": true}})
 	src := filepath.Join(t.TempDir(), "blob")
 	sum := randomFile(t, src, 4<<20)
-	r := runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-10]", "-c", src, "--dest", "/data/")
+	r := runCopyCsub(t, f.csubEnv(), "-q", "-S", "-w", "node[1-10]", "-c", src, "--dest", "/data/")
 	if r.status != 1 {
 		t.Fatalf("status %d, want 1; stderr %.2000s", r.status, r.stderr)
 	}
@@ -290,7 +318,7 @@ func TestFleetCopyAgentKilled(t *testing.T) {
 	before := countFiles(cache)
 	f.startAgent("gw1")
 	f.waitAgents(4)
-	r := runCsubProc(t, f.csubEnv(), "-q", "-S", "-w", "node[1-10]", "-c", src, "--dest", "/data/second.bin")
+	r := runCopyCsub(t, f.csubEnv(), "-q", "-S", "-w", "node[1-10]", "-c", src, "--dest", "/data/second.bin")
 	if r.status != 0 {
 		t.Fatalf("second push: status %d, stderr %.2000s", r.status, r.stderr)
 	}
