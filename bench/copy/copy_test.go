@@ -87,7 +87,7 @@ func BenchmarkCopy(b *testing.B) {
 					argv = []string{"/usr/bin/pdcp", "-R", "ssh", "-f", strconv.Itoa(fanout), "-t", connectTimeout, "-w", fmt.Sprintf("node[1-%d]", n), src, "copy"}
 				case "fleet":
 					if fl == nil {
-						fl = startFleet(b, ns, n, fanout)
+						fl = startFleet(b, ns, n, fanout, size)
 					}
 					rec.Tool = "csub --fleet (2 gateways)"
 					argv = []string{fl.csub, "--fleet", fl.url, "-S", "-t", connectTimeout, "-w", fmt.Sprintf("node[1-%d]", n), "-c", src, "--dest", "copy"}
@@ -95,21 +95,16 @@ func BenchmarkCopy(b *testing.B) {
 					b.Fatalf("FLEETSH_BENCH_TOOLS: unknown tool %q (want some of %v)", tool, copyTools)
 				}
 				var before map[string]connBytes
-				if fl != nil && tool == "fleet" {
-					before = fl.bytes(b)
+				var logs map[string]int64
+				if tool == "fleet" {
+					before, logs = fl.bytes(b), fl.logSizes(b)
 				}
+				t0 := time.Now()
 				wall, cpu, stderr, err := runTool(env, argv)
 				rec.WallS, rec.CPUS = wall.Seconds(), map[string]float64{"client": cpu.Seconds()}
 				if tool == "fleet" {
-					if unavailable(stderr) {
-						fmt.Printf("%-28s fleet copy not available in this build: %s\n", rec.Tool, lastLine(stderr))
-						rec.Note = "fleet copy not available in this build: " + lastLine(stderr)
-						if err := benchrec.Append(out, rec); err != nil {
-							b.Fatal(err)
-						}
-						continue
-					}
 					fl.report(b, before, fl.bytes(b), &rec, size)
+					fl.phases(b, logs, t0, &rec)
 				}
 				good, bad := ns.settle(b, filepath.Base(src), want)
 				rec.OK = err == nil && good == n
@@ -129,15 +124,15 @@ func BenchmarkCopy(b *testing.B) {
 				if err := benchrec.Append(out, rec); err != nil {
 					b.Fatal(err)
 				}
+				if tool == "fleet" && !rec.OK {
+					// The fleet row has no excuse left (copies through the
+					// fleet work): a failed copy fails the run.
+					b.Errorf("%s: %s\n%s", rec.Tool, rec.Note, stderr[max(0, len(stderr)-4000):])
+				}
 			}
 		}
 	}
 }
-
-// unavailable tells a csub that refused the copy because this build's
-// fleet cannot push files yet (it reads sources on the gateways, only
-// with --gateway-paths).
-func unavailable(stderr string) bool { return strings.Contains(stderr, "gateway-paths") }
 
 func nbytes(r benchrec.Record) string {
 	v, ok := r.Extra["nats_bytes"]
