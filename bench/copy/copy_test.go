@@ -101,6 +101,7 @@ func BenchmarkCopy(b *testing.B) {
 				}
 				t0 := time.Now()
 				wall, cpu, stderr, err := runTool(env, argv)
+				stderr = dropCounter(stderr)
 				rec.WallS, rec.CPUS = wall.Seconds(), map[string]float64{"client": cpu.Seconds()}
 				if tool == "fleet" {
 					fl.report(b, before, fl.bytes(b), &rec, size)
@@ -204,6 +205,24 @@ func loadNote() string {
 		return "load " + f[0]
 	}
 	return "load unknown"
+}
+
+// dropCounter removes from a tool's standard error the counter clush and
+// csub redraw in place ("csub:  12/142" then a carriage return): of each
+// line, only what follows its last carriage return (and erase sequence)
+// stays, and a line that is nothing else goes.
+func dropCounter(s string) string {
+	var kept []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.ReplaceAll(line, "\x1b[K", "")
+		if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+			line = line[i+1:]
+		}
+		if line != "" {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "\n")
 }
 
 // lastLine is s's last non-empty line.

@@ -94,32 +94,53 @@ func (f *fleet) report(b *testing.B, before, after map[string]connBytes, rec *be
 		strings.Join(parts, ", "), copies(agents), ratio)
 }
 
-// logSizes returns the agents' log sizes, where phases starts reading.
+// logSizes returns the sizes of the agents' logs (by gateway) and of
+// the coordinator's, where phases starts reading.
 func (f *fleet) logSizes(b *testing.B) map[string]int64 {
 	m := map[string]int64{}
-	for _, gw := range gateways {
-		st, err := os.Stat(filepath.Join(f.dir, "agent-"+gw+".log"))
+	for _, name := range append([]string{"coordinator"}, gateways...) {
+		st, err := os.Stat(f.logPath(name))
 		if err != nil {
 			b.Fatal(err)
 		}
-		m[gw] = st.Size()
+		m[name] = st.Size()
 	}
 	return m
+}
+
+// logPath is the log of the coordinator ("coordinator") or of a
+// gateway's agent.
+func (f *fleet) logPath(name string) string {
+	if name != "coordinator" {
+		name = "agent-" + name
+	}
+	return filepath.Join(f.dir, name+".log")
+}
+
+// newLog is what name logged since from.
+func (f *fleet) newLog(b *testing.B, name string, from map[string]int64) []byte {
+	data, err := os.ReadFile(f.logPath(name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data[min(from[name], int64(len(data))):]
 }
 
 // phases reads what each agent logged since from (its log's sizes) and
 // adds to rec, per gateway, when its shard was accepted (seconds after
 // start, csub's start: the upload and the dispatch), how long the tree's
 // fetch took ("shard accepted" to "tree fetched") and how long the copy
-// to the nodes took ("tree fetched" to "shard ended").
+// to the nodes took ("tree fetched" to "shard ended"); and how many
+// times the coordinator declared an agent lost meanwhile (a lost agent's
+// shard is given up: its nodes' copies are cut short).
 func (f *fleet) phases(b *testing.B, from map[string]int64, start time.Time, rec *benchrec.Record) {
+	if lost := bytes.Count(f.newLog(b, "coordinator", from), []byte(`msg="agent lost`)); lost > 0 {
+		rec.Extra["agents_lost"] = float64(lost)
+		fmt.Printf("%-28s the coordinator declared an agent lost %d times (see its log)\n", "", lost)
+	}
 	for _, gw := range gateways {
-		data, err := os.ReadFile(filepath.Join(f.dir, "agent-"+gw+".log"))
-		if err != nil {
-			b.Fatal(err)
-		}
 		var accepted, fetched, ended time.Time
-		sc := bufio.NewScanner(bytes.NewReader(data[from[gw]:]))
+		sc := bufio.NewScanner(bytes.NewReader(f.newLog(b, gw, from)))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
