@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,8 +97,9 @@ func BenchmarkCopy(b *testing.B) {
 				}
 				var before map[string]connBytes
 				var logs map[string]int64
+				var cpu0 map[string]time.Duration
 				if tool == "fleet" {
-					before, logs = fl.bytes(b), fl.logSizes(b)
+					before, logs, cpu0 = fl.bytes(b), fl.logSizes(b), fl.cpu(b)
 				}
 				t0 := time.Now()
 				wall, cpu, stderr, err := runTool(env, argv)
@@ -106,6 +108,13 @@ func BenchmarkCopy(b *testing.B) {
 				if tool == "fleet" {
 					fl.report(b, before, fl.bytes(b), &rec, size)
 					fl.phases(b, logs, t0, &rec)
+					var parts []string
+					for name, c := range fl.cpu(b) {
+						rec.CPUS[name] = (c - cpu0[name]).Seconds()
+						parts = append(parts, fmt.Sprintf("%s %.1f s", name, rec.CPUS[name]))
+					}
+					slices.Sort(parts)
+					fmt.Printf("%-28s CPU: %s\n", "", strings.Join(parts, ", "))
 				}
 				good, bad := ns.settle(b, filepath.Base(src), want)
 				rec.OK = err == nil && good == n

@@ -31,6 +31,8 @@ type fleet struct {
 	coord uint64
 	// agents maps a gateway to the NATS connection id of its agent.
 	agents map[string]uint64
+	// pids maps "coordinator" and each gateway to its process's id.
+	pids map[string]int
 }
 
 // gateways are the fleet's gateways, each with an agent.
@@ -56,7 +58,8 @@ func startFleet(b *testing.B, ns *nodes, n, fanout, size int) *fleet {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	f := &fleet{srv: srv, url: srv.ClientURL(), csub: filepath.Join(bin, "csub"), dir: dir, agents: map[string]uint64{}}
+	f := &fleet{srv: srv, url: srv.ClientURL(), csub: filepath.Join(bin, "csub"), dir: dir, agents: map[string]uint64{},
+		pids: map[string]int{}}
 
 	half := n / 2
 	topo := fmt.Sprintf("[routes]\nadmin: gw[1-2]\ngw1: node[1-%d]\ngw2: node[%d-%d]\n", half, half+1, n)
@@ -77,13 +80,13 @@ func startFleet(b *testing.B, ns *nodes, n, fanout, size int) *fleet {
 	// the server can reserve it: twice the file, at least 1 GiB, always
 	// under the server's JetStreamMaxStore.
 	seen := f.conns()
-	start(b, dir, "coordinator", filepath.Join(bin, "coordinator"), "--nats", f.url, "--policy", filepath.Join(dir, "policy.yaml"),
+	f.pids["coordinator"] = start(b, dir, "coordinator", filepath.Join(bin, "coordinator"), "--nats", f.url, "--policy", filepath.Join(dir, "policy.yaml"),
 		"--topology", filepath.Join(dir, "topology.conf"), "--root", "admin", "--local-agent=false",
 		"--signing-key", filepath.Join(dir, "coordinator.nk"), "--files-max-bytes", fmt.Sprint(max(1<<30, 2*size)))
 	f.coord = f.newConn(b, seen)
 	for _, gw := range gateways {
 		seen := f.conns()
-		start(b, dir, "agent-"+gw, filepath.Join(bin, "agent"), "--nats", f.url, "--name", gw,
+		f.pids[gw] = start(b, dir, "agent-"+gw, filepath.Join(bin, "agent"), "--nats", f.url, "--name", gw,
 			"--fanout", fmt.Sprint(max(fanout/2, 1)), "--coordinator-key", pub, "--info", "ssh_config="+ns.sshCfg,
 			"--file-cache", filepath.Join(dir, "agent-"+gw, "files"))
 		f.agents[gw] = f.newConn(b, seen)
@@ -115,8 +118,8 @@ func startFleet(b *testing.B, ns *nodes, n, fanout, size int) *fleet {
 }
 
 // start runs a fleet process, its output in dir/name.log, killed (its
-// process group, by PID) when the benchmark ends.
-func start(b *testing.B, dir, name, bin string, args ...string) {
+// process group, by PID) when the benchmark ends; it returns the PID.
+func start(b *testing.B, dir, name, bin string, args ...string) int {
 	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		b.Fatal(err)
@@ -139,6 +142,7 @@ func start(b *testing.B, dir, name, bin string, args ...string) {
 			b.Logf("--- %s log (tail) ---\n%s", name, data[max(0, len(data)-6000):])
 		}
 	})
+	return cmd.Process.Pid
 }
 
 // connBytes is what a NATS connection carried: In from the client to

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,40 @@ func logTime(line string) (time.Time, bool) {
 	v, _, _ := strings.Cut(rest, " ")
 	t, err := time.Parse(time.RFC3339Nano, v)
 	return t, err == nil
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/PID/stat's times (100
+// on every architecture Go runs on; reading sysconf would need cgo).
+const clockTicks = 100
+
+// cpu returns the CPU time (user and system) the coordinator and each
+// gateway's agent used so far, by the names of f.pids. An agent's copies
+// to its nodes run in it (x/crypto/ssh), so its CPU is what the direct
+// tools' ssh and scp processes cost them.
+func (f *fleet) cpu(b *testing.B) map[string]time.Duration {
+	m := map[string]time.Duration{}
+	for name, pid := range f.pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatalf("%s's CPU: %v", name, err)
+		}
+		// The fields after the command's name (which may hold spaces)
+		// start at the third, the state: utime and stime are the 14th
+		// and 15th.
+		i := bytes.LastIndexByte(data, ')')
+		fields := strings.Fields(string(data[i+1:]))
+		if i < 0 || len(fields) < 13 {
+			b.Fatalf("%s's CPU: /proc/%d/stat: %q", name, pid, data)
+		}
+		var ticks int64
+		for _, v := range fields[11:13] {
+			t, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatalf("%s's CPU: /proc/%d/stat: %q", name, pid, data)
+			}
+			ticks += t
+		}
+		m[name] = time.Duration(ticks) * time.Second / clockTicks
+	}
+	return m
 }
