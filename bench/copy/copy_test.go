@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,7 +88,7 @@ func BenchmarkCopy(b *testing.B) {
 					argv = []string{"/usr/bin/pdcp", "-R", "ssh", "-f", strconv.Itoa(fanout), "-t", connectTimeout, "-w", fmt.Sprintf("node[1-%d]", n), src, "copy"}
 				case "fleet":
 					if fl == nil {
-						fl = startFleet(b, ns, n, fanout)
+						fl = startFleet(b, ns, n, fanout, size)
 					}
 					rec.Tool = "csub --fleet (2 gateways)"
 					argv = []string{fl.csub, "--fleet", fl.url, "-S", "-t", connectTimeout, "-w", fmt.Sprintf("node[1-%d]", n), "-c", src, "--dest", "copy"}
@@ -95,21 +96,25 @@ func BenchmarkCopy(b *testing.B) {
 					b.Fatalf("FLEETSH_BENCH_TOOLS: unknown tool %q (want some of %v)", tool, copyTools)
 				}
 				var before map[string]connBytes
-				if fl != nil && tool == "fleet" {
-					before = fl.bytes(b)
+				var logs map[string]int64
+				var cpu0 map[string]time.Duration
+				if tool == "fleet" {
+					before, logs, cpu0 = fl.bytes(b), fl.logSizes(b), fl.cpu(b)
 				}
+				t0 := time.Now()
 				wall, cpu, stderr, err := runTool(env, argv)
+				stderr = dropCounter(stderr)
 				rec.WallS, rec.CPUS = wall.Seconds(), map[string]float64{"client": cpu.Seconds()}
 				if tool == "fleet" {
-					if unavailable(stderr) {
-						fmt.Printf("%-28s fleet copy not available in this build: %s\n", rec.Tool, lastLine(stderr))
-						rec.Note = "fleet copy not available in this build: " + lastLine(stderr)
-						if err := benchrec.Append(out, rec); err != nil {
-							b.Fatal(err)
-						}
-						continue
-					}
 					fl.report(b, before, fl.bytes(b), &rec, size)
+					fl.phases(b, logs, t0, &rec)
+					var parts []string
+					for name, c := range fl.cpu(b) {
+						rec.CPUS[name] = (c - cpu0[name]).Seconds()
+						parts = append(parts, fmt.Sprintf("%s %.1f s", name, rec.CPUS[name]))
+					}
+					slices.Sort(parts)
+					fmt.Printf("%-28s CPU: %s\n", "", strings.Join(parts, ", "))
 				}
 				good, bad := ns.settle(b, filepath.Base(src), want)
 				rec.OK = err == nil && good == n
@@ -129,15 +134,15 @@ func BenchmarkCopy(b *testing.B) {
 				if err := benchrec.Append(out, rec); err != nil {
 					b.Fatal(err)
 				}
+				if tool == "fleet" && !rec.OK {
+					// The fleet row has no excuse left (copies through the
+					// fleet work): a failed copy fails the run.
+					b.Errorf("%s: %s\n%s", rec.Tool, rec.Note, stderr[max(0, len(stderr)-4000):])
+				}
 			}
 		}
 	}
 }
-
-// unavailable tells a csub that refused the copy because this build's
-// fleet cannot push files yet (it reads sources on the gateways, only
-// with --gateway-paths).
-func unavailable(stderr string) bool { return strings.Contains(stderr, "gateway-paths") }
 
 func nbytes(r benchrec.Record) string {
 	v, ok := r.Extra["nats_bytes"]
@@ -209,6 +214,24 @@ func loadNote() string {
 		return "load " + f[0]
 	}
 	return "load unknown"
+}
+
+// dropCounter removes from a tool's standard error the counter clush and
+// csub redraw in place ("csub:  12/142" then a carriage return): of each
+// line, only what follows its last carriage return (and erase sequence)
+// stays, and a line that is nothing else goes.
+func dropCounter(s string) string {
+	var kept []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.ReplaceAll(line, "\x1b[K", "")
+		if i := strings.LastIndexByte(line, '\r'); i >= 0 {
+			line = line[i+1:]
+		}
+		if line != "" {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "\n")
 }
 
 // lastLine is s's last non-empty line.

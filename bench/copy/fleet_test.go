@@ -13,22 +13,30 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
-	"github.com/fleetsh/fleetsh/internal/benchrec"
 	"github.com/fleetsh/fleetsh/internal/natstest"
 )
 
 // fleet is the fleet row's processes: a NATS server with JetStream in
 // this process (so that its counters can be read: the coordinator's
 // embedded server has no monitoring endpoint), a coordinator joining it
-// (--nats) and the agents of gateways gw1 and gw2, half of the nodes
-// each.
+// (--nats), which keeps its file store in that server's JetStream, and
+// the agents of gateways gw1 and gw2, half of the nodes each, their file
+// caches in the benchmark's temporary directory.
 type fleet struct {
 	srv  *server.Server
 	url  string
 	csub string
+	dir  string // the processes' logs: <name>.log
+	// coord is the NATS connection id of the coordinator.
+	coord uint64
 	// agents maps a gateway to the NATS connection id of its agent.
 	agents map[string]uint64
+	// pids maps "coordinator" and each gateway to its process's id.
+	pids map[string]int
 }
+
+// gateways are the fleet's gateways, each with an agent.
+var gateways = []string{"gw1", "gw2"}
 
 // allowAll lets any user copy anything anywhere: the bench measures the
 // copy, not the policy.
@@ -36,7 +44,7 @@ const allowAll = `rules: [{name: bench, users: ["*"], commands: ["**"], nodes: "
   copy: true, reverse_copy: true, actions: [see_all, cancel_any, attach_any, agents]}]
 `
 
-func startFleet(b *testing.B, ns *nodes, n, fanout int) *fleet {
+func startFleet(b *testing.B, ns *nodes, n, fanout, size int) *fleet {
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "bin")
 	build := exec.Command("go", "build", "-o", bin+"/", "../../cmd/coordinator", "../../cmd/agent", "../../cmd/csub")
@@ -50,7 +58,8 @@ func startFleet(b *testing.B, ns *nodes, n, fanout int) *fleet {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	f := &fleet{srv: srv, url: srv.ClientURL(), csub: filepath.Join(bin, "csub"), agents: map[string]uint64{}}
+	f := &fleet{srv: srv, url: srv.ClientURL(), csub: filepath.Join(bin, "csub"), dir: dir, agents: map[string]uint64{},
+		pids: map[string]int{}}
 
 	half := n / 2
 	topo := fmt.Sprintf("[routes]\nadmin: gw[1-2]\ngw1: node[1-%d]\ngw2: node[%d-%d]\n", half, half+1, n)
@@ -67,13 +76,19 @@ func startFleet(b *testing.B, ns *nodes, n, fanout int) *fleet {
 			b.Fatal(err)
 		}
 	}
-	start(b, dir, "coordinator", filepath.Join(bin, "coordinator"), "--nats", f.url, "--policy", filepath.Join(dir, "policy.yaml"),
+	// The file store's size is given rather than left to shrink until
+	// the server can reserve it: twice the file, at least 1 GiB, always
+	// under the server's JetStreamMaxStore.
+	seen := f.conns()
+	f.pids["coordinator"] = start(b, dir, "coordinator", filepath.Join(bin, "coordinator"), "--nats", f.url, "--policy", filepath.Join(dir, "policy.yaml"),
 		"--topology", filepath.Join(dir, "topology.conf"), "--root", "admin", "--local-agent=false",
-		"--signing-key", filepath.Join(dir, "coordinator.nk"))
-	for _, gw := range []string{"gw1", "gw2"} {
+		"--signing-key", filepath.Join(dir, "coordinator.nk"), "--files-max-bytes", fmt.Sprint(max(1<<30, 2*size)))
+	f.coord = f.newConn(b, seen)
+	for _, gw := range gateways {
 		seen := f.conns()
-		start(b, dir, "agent-"+gw, filepath.Join(bin, "agent"), "--nats", f.url, "--name", gw,
-			"--fanout", fmt.Sprint(max(fanout/2, 1)), "--coordinator-key", pub, "--info", "ssh_config="+ns.sshCfg)
+		f.pids[gw] = start(b, dir, "agent-"+gw, filepath.Join(bin, "agent"), "--nats", f.url, "--name", gw,
+			"--fanout", fmt.Sprint(max(fanout/2, 1)), "--coordinator-key", pub, "--info", "ssh_config="+ns.sshCfg,
+			"--file-cache", filepath.Join(dir, "agent-"+gw, "files"))
 		f.agents[gw] = f.newConn(b, seen)
 	}
 	// Ready when a job reaches a node of each gateway.
@@ -87,12 +102,24 @@ func startFleet(b *testing.B, ns *nodes, n, fanout int) *fleet {
 			b.Fatalf("fleet not ready after 1 min: %v: %s", err, stderr)
 		}
 	}
+	// The coordinator must keep the pushed chunks in this server's
+	// JetStream, whose counters the row reads.
+	logged, err := os.ReadFile(filepath.Join(dir, "coordinator.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := strings.Index(string(logged), "file store on jetstream")
+	if i < 0 {
+		b.Fatalf("the coordinator opened no file store on %s:\n%s", f.url, logged)
+	}
+	line, _, _ := strings.Cut(string(logged[i:]), "\n")
+	fmt.Printf("fleet: coordinator: %s\n", line)
 	return f
 }
 
 // start runs a fleet process, its output in dir/name.log, killed (its
-// process group, by PID) when the benchmark ends.
-func start(b *testing.B, dir, name, bin string, args ...string) {
+// process group, by PID) when the benchmark ends; it returns the PID.
+func start(b *testing.B, dir, name, bin string, args ...string) int {
 	log, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		b.Fatal(err)
@@ -115,6 +142,7 @@ func start(b *testing.B, dir, name, bin string, args ...string) {
 			b.Logf("--- %s log (tail) ---\n%s", name, data[max(0, len(data)-6000):])
 		}
 	})
+	return cmd.Process.Pid
 }
 
 // connBytes is what a NATS connection carried: In from the client to
@@ -138,7 +166,7 @@ func (f *fleet) conns() map[uint64]connBytes {
 }
 
 // newConn waits for a connection not in seen and returns its id: the
-// agent just started.
+// coordinator or agent just started (each has one connection).
 func (f *fleet) newConn(b *testing.B, seen map[uint64]connBytes) uint64 {
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		for cid := range f.conns() {
@@ -147,48 +175,6 @@ func (f *fleet) newConn(b *testing.B, seen map[uint64]connBytes) uint64 {
 			}
 		}
 	}
-	b.Fatal("agent did not connect to NATS in 1 min")
+	b.Fatal("no new NATS connection in 1 min (coordinator or agent)")
 	return 0
-}
-
-// bytes is the server's totals ("" key: in and out of /varz) and its
-// connections.
-func (f *fleet) bytes(b *testing.B) map[string]connBytes {
-	vz, err := f.srv.Varz(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := map[string]connBytes{"": {In: vz.InBytes, Out: vz.OutBytes}}
-	for cid, c := range f.conns() {
-		m[fmt.Sprint(cid)] = c
-	}
-	return m
-}
-
-// report adds to rec what NATS carried between before and after: the
-// server's totals, per gateway what its agent received, and the csub
-// upload; nats_copies is the agents' bytes over the file's size (the
-// target: about one copy per gateway, 2).
-func (f *fleet) report(b *testing.B, before, after map[string]connBytes, rec *benchrec.Record, size int) {
-	delta := func(k string) (int64, int64) { return after[k].In - before[k].In, after[k].Out - before[k].Out }
-	in, out := delta("")
-	rec.Extra["nats_in_bytes"], rec.Extra["nats_out_bytes"] = float64(in), float64(out)
-	var agents int64
-	var parts []string
-	for _, gw := range []string{"gw1", "gw2"} {
-		k := fmt.Sprint(f.agents[gw])
-		ain, aout := delta(k)
-		agents += aout
-		rec.Extra[gw+"_received_bytes"], rec.Extra[gw+"_sent_bytes"] = float64(aout), float64(ain)
-		parts = append(parts, fmt.Sprintf("%s received %.1f MB, sent %.1f MB", gw, float64(aout)/1e6, float64(ain)/1e6))
-	}
-	for k, c := range after {
-		if _, old := before[k]; !old && k != "" && strings.Contains(c.Name, "csub") {
-			rec.Extra["csub_sent_bytes"] += float64(c.In)
-		}
-	}
-	rec.Extra["nats_bytes"] = float64(agents)
-	rec.Extra["nats_copies"] = float64(agents) / float64(size)
-	fmt.Printf("%-28s NATS in %.1f MB out %.1f MB; %s; csub sent %.1f MB\n", "", float64(in)/1e6, float64(out)/1e6,
-		strings.Join(parts, ", "), rec.Extra["csub_sent_bytes"]/1e6)
 }

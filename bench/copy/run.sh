@@ -13,11 +13,15 @@
 # never sit on the disk together; every node's checksum is compared with
 # the source's before the next tool starts, so a fast wrong copy cannot
 # win. Per tool: wall time, the tool's CPU (with the ssh and scp it
-# waited for), copies checked; for the fleet, the bytes NATS carried
-# (the server's in/out totals, per gateway what its agent received, what
-# csub sent) and their ratio to the file's size (target: about 2, one
-# copy per gateway). A build whose fleet cannot push files yet prints
-# "fleet copy not available in this build" for that row.
+# waited for), copies checked. For the fleet (the coordinator keeps its
+# file store in that server's JetStream; the agents' file caches are in
+# the benchmark's temporary directory), the bytes NATS carried, leg by
+# leg: csub to the coordinator, the coordinator to and from JetStream,
+# the coordinator to each gateway's agent, and the agents' bytes over one
+# copy per gateway (target: about 1); and per gateway, the time its
+# agent took to fetch the file and to copy it to its nodes (from its log:
+# "shard accepted", "tree fetched", "shard ended"). A fleet copy that
+# fails fails the run (after the table is printed).
 # Code: bench/copy/*_test.go; figures: docs/BENCHMARKS.md.
 #
 #   bash bench/copy/run.sh         # one run of each tool: 6-10 min on 2 cores
@@ -32,11 +36,11 @@
 # Needs openssh-server (/usr/sbin/sshd), openssh-sftp-server,
 # openssh-client, clustershell (/usr/bin/clush), pdsh (/usr/bin/pdcp) and
 # about fanout x size of free disk (8.7 GB at the defaults) while a tool
-# runs.
+# runs; the fleet adds its store and the agents' caches (about 5 x size).
 set -euo pipefail
 
 case ${1:-} in
-  -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
   "") ;;
   *) echo "run.sh: unknown argument: $1 (see -h)" >&2; exit 2 ;;
 esac
@@ -61,5 +65,7 @@ export FLEETSH_BENCH_OUT=$out
 mkdir -p "$(dirname "$out")"
 [[ ${APPEND:-0} == 1 ]] || : >"$out"
 
-go test -v -run '^$' -bench '^BenchmarkCopy$' -benchtime 1x -timeout 0 ./bench/copy/
+rc=0
+go test -v -run '^$' -bench '^BenchmarkCopy$' -benchtime 1x -timeout 0 ./bench/copy/ || rc=$?
 go run ./bench/plot -table "$out"
+exit "$rc"
