@@ -173,15 +173,15 @@ func openSFTP(client *ssh.Client) (*sftpClient, error) {
 	return &sftpClient{Client: c, sess: sess}, nil
 }
 
-// sftpCopier copies with SFTP. A put walks the tree on one goroutine
-// and copies its files through a window (several at once, see window);
-// a get copies one file after the other.
+// sftpCopier copies with SFTP. A put or a get walks the tree on one
+// goroutine and copies its files through a window (several at once, see
+// window).
 type sftpCopier struct {
 	run      *run
 	c        *sftpClient
 	preserve bool
-	inFlight int     // the put's window size
-	win      *window // the put's window, nil in a get
+	inFlight int     // the window's size
+	win      *window // set by put and get
 	errs     atomic.Int64
 }
 
@@ -238,21 +238,55 @@ func (s *sftpCopier) putEntry(src, dst string, fi fs.FileInfo, fresh bool, files
 	case fi.IsDir():
 		return s.putDir(src, dst, fi, fresh)
 	case fi.Mode().IsRegular():
-		if err := s.win.failure(); err != nil {
-			return err
-		}
-		if files != nil {
-			files.Add(1)
-		}
-		s.win.start(s.win.places(fi.Size()), func(out *entryLines) error {
-			if files != nil {
-				defer files.Done()
-			}
+		return s.startFile(fi.Size(), files, func(out *entryLines) error {
 			return s.putFile(out, src, dst, fi, fresh)
 		})
-		return nil
 	}
 	s.line(nil, fmt.Sprintf("scp: %s: not a regular file", src))
+	return nil
+}
+
+// startFile copies a file of size bytes with copy in the window,
+// counted in files when not nil, unless a file copy lost the connection.
+func (s *sftpCopier) startFile(size int64, files *sync.WaitGroup, copy func(out *entryLines) error) error {
+	if err := s.win.failure(); err != nil {
+		return err
+	}
+	if files != nil {
+		files.Add(1)
+	}
+	s.win.start(s.win.places(size), func(out *entryLines) error {
+		if files != nil {
+			defer files.Done()
+		}
+		return copy(out)
+	})
+	return nil
+}
+
+// dirFiles counts the files copied into a directory when its times are
+// to be set after them (Preserve: creating them changes its modification
+// time); nil otherwise.
+func (s *sftpCopier) dirFiles() *sync.WaitGroup {
+	if s.preserve {
+		return &sync.WaitGroup{}
+	}
+	return nil
+}
+
+// setDirAttrs runs set, which applies a directory's attributes, in the
+// window once the files counted in files are in (see dirFiles).
+func (s *sftpCopier) setDirAttrs(files *sync.WaitGroup, set func(out *entryLines) error) error {
+	if files == nil {
+		return nil
+	}
+	if err := s.win.failure(); err != nil {
+		return err
+	}
+	s.win.start(1, func(out *entryLines) error {
+		files.Wait()
+		return set(out)
+	})
 	return nil
 }
 
@@ -339,13 +373,7 @@ func (s *sftpCopier) putDir(src, dst string, fi fs.FileInfo, fresh bool) error {
 			return s.report(nil, dst, err)
 		}
 	}
-	// With Preserve, the directory's times are set once its files are
-	// in (creating them changes its modification time): files counts
-	// them.
-	var files *sync.WaitGroup
-	if s.preserve {
-		files = &sync.WaitGroup{}
-	}
+	files := s.dirFiles()
 	for _, e := range entries {
 		child := filepath.Join(src, e.Name())
 		cfi, err := os.Stat(child) // follow symbolic links, as scp
@@ -359,17 +387,9 @@ func (s *sftpCopier) putDir(src, dst string, fi fs.FileInfo, fresh bool) error {
 			return err
 		}
 	}
-	if !s.preserve {
-		return nil
-	}
-	if err := s.win.failure(); err != nil {
-		return err
-	}
-	s.win.start(1, func(out *entryLines) error {
-		files.Wait()
+	return s.setDirAttrs(files, func(out *entryLines) error {
 		return s.setAttrs(out, dst, fi, false)
 	})
-	return nil
 }
 
 func (s *sftpCopier) get(src, dst string) error {
@@ -381,15 +401,24 @@ func (s *sftpCopier) get(src, dst string) error {
 	if lfi, err := os.Stat(dst); err == nil && lfi.IsDir() {
 		target = filepath.Join(dst, path.Base(src))
 	}
-	return s.getEntry(src, target, rfi)
+	s.win = newWindow(s.inFlight, func(l string) { s.run.say(logError, l) })
+	err = s.getEntry(src, target, rfi, nil)
+	if werr := s.win.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
-func (s *sftpCopier) getEntry(src, dst string, rfi fs.FileInfo) error {
+// getEntry fetches src to dst as putEntry sends: a directory on the
+// walk's goroutine, a file in the window.
+func (s *sftpCopier) getEntry(src, dst string, rfi fs.FileInfo, files *sync.WaitGroup) error {
 	switch {
 	case rfi.IsDir():
 		return s.getDir(src, dst, rfi)
 	case rfi.Mode().IsRegular():
-		return s.getFile(src, dst, rfi)
+		return s.startFile(rfi.Size(), files, func(out *entryLines) error {
+			return s.getFile(out, src, dst, rfi)
+		})
 	}
 	// Anything else (a device, a socket) is a per-file error, as with
 	// scp.
@@ -405,16 +434,16 @@ func remoteAtime(fi fs.FileInfo) time.Time {
 	return fi.ModTime()
 }
 
-func (s *sftpCopier) getFile(src, dst string, rfi fs.FileInfo) error {
+func (s *sftpCopier) getFile(out *entryLines, src, dst string, rfi fs.FileInfo) error {
 	rf, err := s.c.Open(src)
 	if err != nil {
-		return s.report(nil, src, err)
+		return s.report(out, src, err)
 	}
 	defer rf.Close()
 	// No O_TRUNC, as in putFile: the destination may be the source.
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE, rfi.Mode().Perm())
 	if err != nil {
-		return s.report(nil, dst, err)
+		return s.report(out, dst, err)
 	}
 	n, err := rf.WriteTo(f)
 	if err == nil {
@@ -424,20 +453,20 @@ func (s *sftpCopier) getFile(src, dst string, rfi fs.FileInfo) error {
 		err = cerr
 	}
 	if err != nil {
-		return s.report(nil, dst, err)
+		return s.report(out, dst, err)
 	}
-	return s.setLocalAttrs(dst, rfi)
+	return s.setLocalAttrs(out, dst, rfi)
 }
 
-func (s *sftpCopier) setLocalAttrs(dst string, rfi fs.FileInfo) error {
+func (s *sftpCopier) setLocalAttrs(out *entryLines, dst string, rfi fs.FileInfo) error {
 	if !s.preserve {
 		return nil
 	}
 	if err := os.Chmod(dst, protocol.FileModeOf(protocol.ModeBits(rfi.Mode()))); err != nil {
-		return s.report(nil, dst, err)
+		return s.report(out, dst, err)
 	}
 	if err := os.Chtimes(dst, remoteAtime(rfi), rfi.ModTime()); err != nil {
-		return s.report(nil, dst, err)
+		return s.report(out, dst, err)
 	}
 	return nil
 }
@@ -457,6 +486,7 @@ func (s *sftpCopier) getDir(src, dst string, rfi fs.FileInfo) error {
 			return s.report(nil, dst, err)
 		}
 	}
+	files := s.dirFiles()
 	for _, e := range entries {
 		child := path.Join(src, e.Name())
 		cfi := e
@@ -468,14 +498,13 @@ func (s *sftpCopier) getDir(src, dst string, rfi fs.FileInfo) error {
 				continue
 			}
 		}
-		if err := s.getEntry(child, filepath.Join(dst, e.Name()), cfi); err != nil {
+		if err := s.getEntry(child, filepath.Join(dst, e.Name()), cfi, files); err != nil {
 			return err
 		}
 	}
-	if s.preserve {
-		return s.setLocalAttrs(dst, rfi)
-	}
-	return nil
+	return s.setDirAttrs(files, func(out *entryLines) error {
+		return s.setLocalAttrs(out, dst, rfi)
+	})
 }
 
 // truncateRegular cuts f at size n after it was written over without

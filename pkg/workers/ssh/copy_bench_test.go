@@ -46,16 +46,23 @@ func benchCopy(b *testing.B, d *Driver, nodes *nodeset.NodeSet, src string, pres
 		i++
 		task := engine.New()
 		w, err := task.Copy(src, "/data/run"+strconv.Itoa(i), preserve, engine.Options{Nodes: nodes, Driver: d})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := task.Resume(10 * time.Minute); err != nil {
-			b.Fatal(err)
-		}
-		for _, n := range nodes.Nodes() {
-			if rc, ok := task.NodeRetcode(n); !ok || rc != 0 {
-				b.Fatalf("%s: exit %d %v: %s", n, rc, ok, w.NodeError(n))
-			}
+		runBenchTask(b, task, w, err, nodes)
+	}
+}
+
+// runBenchTask runs task, whose worker w was made with err, and fails on
+// any node's error.
+func runBenchTask(b *testing.B, task *engine.Task, w *engine.Worker, err error, nodes *nodeset.NodeSet) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := task.Resume(10 * time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range nodes.Nodes() {
+		if rc, ok := task.NodeRetcode(n); !ok || rc != 0 {
+			b.Fatalf("%s: exit %d %v: %s", n, rc, ok, w.NodeError(n))
 		}
 	}
 }
@@ -78,11 +85,33 @@ func BenchmarkCopyTree(b *testing.B) {
 	d, nodes := sinkNodes(b, count)
 	for _, preserve := range []bool{false, true} {
 		b.Run("preserve="+strconv.FormatBool(preserve), func(b *testing.B) {
-			start := time.Now()
 			benchCopy(b, d, nodes, src, preserve)
-			b.ReportMetric(float64(files*count*b.N)/time.Since(start).Seconds(), "files/s")
+			b.ReportMetric(float64(files*count*b.N)/b.Elapsed().Seconds(), "files/s")
 		})
 	}
+}
+
+// BenchmarkRcopyTree fetches a tree of 500 small files that 50 sink
+// nodes serve (Task.Rcopy) into a local directory: files/s counts the
+// files fetched over all nodes.
+func BenchmarkRcopyTree(b *testing.B) {
+	const files, count = 500, 50
+	src := benchTree(b, b.TempDir(), files)
+	names := sshtest.NodeNames("node", count)
+	_, env := sshtest.StartNodes(b, sshtest.Config{Sink: &sshtest.SinkConfig{Serve: map[string]string{"/srv/tree": src}}}, names...)
+	d, nodes := testDriver(b, env), nodeset.MustParse(fmt.Sprintf("node[1-%d]", count))
+	for b.Loop() {
+		dst := b.TempDir()
+		task := engine.New()
+		w, err := task.Rcopy("/srv/tree", dst, false, engine.Options{Nodes: nodes, Driver: d})
+		runBenchTask(b, task, w, err, nodes)
+		b.StopTimer()
+		if err := os.RemoveAll(dst); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(files*count*b.N)/b.Elapsed().Seconds(), "files/s")
 }
 
 // BenchmarkCopyBigFile copies one 64 MiB file to 4 sink nodes at once:

@@ -150,3 +150,69 @@ func TestCopyWindowErrorOrder(t *testing.T) {
 		t.Errorf("%d files landed and %d failed, want 62 in all\n%s", landed, len(paths), jr.stderr)
 	}
 }
+
+// TestCopyWindowFetchesTheSame fetches a tree a sink node serves
+// (Task.Rcopy's way: a reverse copy) one file after the other and
+// through the default window, with and without Preserve: both local
+// copies have the same files, modes, contents and (with Preserve)
+// modification times, directories included.
+func TestCopyWindowFetchesTheSame(t *testing.T) {
+	src := windowTree(t)
+	_, env := sshtest.StartNodes(t, sshtest.Config{Sink: &sshtest.SinkConfig{
+		Serve: map[string]string{"/srv/tree": src},
+	}}, "node1")
+	for _, preserve := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preserve=%v", preserve), func(t *testing.T) {
+			serial, windowed := testDriver(t, env), testDriver(t, env)
+			serial.CopyFilesInFlight = 1
+			var trees []map[string]string
+			for _, d := range []*Driver{serial, windowed} {
+				dst := t.TempDir()
+				jr := copyJob("node1", "/srv/tree", dst, true, preserve)
+				wantCode(t, jr, jr.run(t, d), 0)
+				trees = append(trees, localTree(t, filepath.Join(dst, "tree"), preserve))
+			}
+			if len(trees[0]) != 66 || len(trees[1]) != 66 {
+				t.Fatalf("fetched %d and %d entries, want 66", len(trees[0]), len(trees[1]))
+			}
+			for p, e := range trees[0] {
+				if trees[1][p] != e {
+					t.Errorf("%s: one at a time %s, window %s", p, e, trees[1][p])
+				}
+			}
+		})
+	}
+}
+
+// localTree describes every entry under root: mode, checksum and, with
+// times, modification time.
+func localTree(t *testing.T, root string, times bool) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		desc := fi.Mode().String()
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += " " + hexSum(b)
+		}
+		if times {
+			desc += " " + fi.ModTime().UTC().String()
+		}
+		out[strings.TrimPrefix(p, root)] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -162,15 +162,15 @@
 // does.
 //
 // Over SFTP, a tree is walked on one goroutine (directories are made as
-// it meets them) while its files are copied several at once
-// (CopyFilesInFlight, 16 by default; a file takes a place per 64 KiB):
-// a small file costs several round trips (open, write, close, setstat),
-// and one node's copy would otherwise wait on them one after the other.
-// The error lines still come in the order of the walk. In a directory
-// the copy made, files and subdirectories are known to be new and are
-// not looked at first, and an old file is cut only when it was longer
-// than what was written. Reverse copies and the scp protocol copy one
-// file after the other.
+// it meets them) while its files are copied (or, reverse, fetched)
+// several at once (CopyFilesInFlight, 16 by default; a file takes a
+// place per 64 KiB): a small file costs several round trips (open,
+// write, close, setstat), and one node's copy would otherwise wait on
+// them one after the other. The error lines still come in the order of
+// the walk. In a directory the copy made, files and subdirectories are
+// known to be new and are not looked at first, and an old file is cut
+// only when it was longer than what was written. The scp protocol
+// copies one file after the other.
 package ssh
 
 import (
@@ -245,8 +245,9 @@ type Driver struct {
 	// CopyFilesInFlight bounds the files of a tree copied at once to one
 	// node over SFTP (a file takes one place per 64 KiB, so a big file
 	// goes alone); 0 means DefaultCopyFilesInFlight, 1 one file after the
-	// other. Error lines come in the order of the walk either way. The
-	// scp protocol and reverse copies copy one file after the other.
+	// other. Error lines come in the order of the walk either way. It
+	// applies to reverse copies too; the scp protocol copies one file
+	// after the other.
 	CopyFilesInFlight int
 
 	cache driverCache
