@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +40,7 @@ func (r *run) copy(ctx context.Context, client *ssh.Client, t *target, cl *cmdLi
 		switch {
 		case err == nil:
 			defer sc.Close()
-			cp = &sftpCopier{run: r, c: sc, preserve: preserve}
+			cp = &sftpCopier{run: r, c: sc, preserve: preserve, inFlight: r.d.copyFilesInFlight()}
 			r.debugf("SCPCLIENT: %s: sftp %s", r.job.Node, copyText(spec))
 		case cl.forceSFTP:
 			if ctx.Err() != nil {
@@ -171,163 +173,257 @@ func openSFTP(client *ssh.Client) (*sftpClient, error) {
 	return &sftpClient{Client: c, sess: sess}, nil
 }
 
-// sftpCopier copies with SFTP.
+// sftpCopier copies with SFTP. A put or a get walks the tree on one
+// goroutine and copies its files through a window (several at once, see
+// window).
 type sftpCopier struct {
 	run      *run
 	c        *sftpClient
 	preserve bool
-	errs     int
+	inFlight int     // the window's size
+	win      *window // set by put and get
+	errs     atomic.Int64
 }
 
-func (s *sftpCopier) failed() bool { return s.errs > 0 }
+func (s *sftpCopier) failed() bool { return s.errs.Load() > 0 }
 
 // report prints a per-file error and counts it; an error of the
-// connection itself stops the copy.
-func (s *sftpCopier) report(p string, err error) error {
+// connection itself stops the copy. The line goes to out, the lines of a
+// file copied in the window, when out is not nil, else to the window's
+// walk (in turn after the files before), else straight out.
+func (s *sftpCopier) report(out *entryLines, p string, err error) error {
 	if errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return &lostError{err}
 	}
-	s.errs++
-	s.run.say(logError, fmt.Sprintf("scp: %s: %s", p, describe(err)))
+	s.line(out, fmt.Sprintf("scp: %s: %s", p, describe(err)))
 	return nil
+}
+
+// line prints (see report) and counts a per-file error line.
+func (s *sftpCopier) line(out *entryLines, l string) {
+	s.errs.Add(1)
+	switch {
+	case out != nil:
+		out.lines = append(out.lines, l)
+	case s.win != nil:
+		s.win.line(l)
+	default:
+		s.run.say(logError, l)
+	}
 }
 
 func (s *sftpCopier) put(src, dst string) error {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return s.report(src, err)
+		return s.report(nil, src, err)
 	}
 	target := dst
 	if rfi, err := s.c.Stat(dst); err == nil && rfi.IsDir() {
 		target = path.Join(dst, filepath.Base(src))
 	}
-	return s.putEntry(src, target, fi)
+	s.win = newWindow(s.inFlight, func(l string) { s.run.say(logError, l) })
+	err = s.putEntry(src, target, fi, false, nil)
+	if werr := s.win.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
-func (s *sftpCopier) putEntry(src, dst string, fi fs.FileInfo) error {
-	return s.entry(src, dst, fi, s.putDir, s.putFile)
-}
-
-// entry copies src, whose information is fi, to dst with dir or file by
-// its kind; anything else (a device, a socket) is a per-file error, as
-// with scp.
-func (s *sftpCopier) entry(src, dst string, fi fs.FileInfo, dir, file func(src, dst string, fi fs.FileInfo) error) error {
+// putEntry copies src to dst, a directory on the walk's goroutine, a
+// file in the window (counted in files when not nil). fresh says that
+// dst's directory was created by this copy: dst does not exist, and is
+// not looked at first.
+func (s *sftpCopier) putEntry(src, dst string, fi fs.FileInfo, fresh bool, files *sync.WaitGroup) error {
 	switch {
 	case fi.IsDir():
-		return dir(src, dst, fi)
+		return s.putDir(src, dst, fi, fresh)
 	case fi.Mode().IsRegular():
-		return file(src, dst, fi)
+		return s.startFile(fi.Size(), files, func(out *entryLines) error {
+			return s.putFile(out, src, dst, fi, fresh)
+		})
 	}
-	s.errs++
-	s.run.say(logError, fmt.Sprintf("scp: %s: not a regular file", src))
+	s.line(nil, fmt.Sprintf("scp: %s: not a regular file", src))
 	return nil
 }
 
-func (s *sftpCopier) putFile(src, dst string, fi fs.FileInfo) error {
+// startFile copies a file of size bytes with copy in the window,
+// counted in files when not nil, unless a file copy lost the connection.
+func (s *sftpCopier) startFile(size int64, files *sync.WaitGroup, copy func(out *entryLines) error) error {
+	if err := s.win.failure(); err != nil {
+		return err
+	}
+	if files != nil {
+		files.Add(1)
+	}
+	s.win.start(s.win.places(size), func(out *entryLines) error {
+		if files != nil {
+			defer files.Done()
+		}
+		return copy(out)
+	})
+	return nil
+}
+
+// dirFiles counts the files copied into a directory when its times are
+// to be set after them (Preserve: creating them changes its modification
+// time); nil otherwise.
+func (s *sftpCopier) dirFiles() *sync.WaitGroup {
+	if s.preserve {
+		return &sync.WaitGroup{}
+	}
+	return nil
+}
+
+// setDirAttrs runs set, which applies a directory's attributes, in the
+// window once the files counted in files are in (see dirFiles).
+func (s *sftpCopier) setDirAttrs(files *sync.WaitGroup, set func(out *entryLines) error) error {
+	if files == nil {
+		return nil
+	}
+	if err := s.win.failure(); err != nil {
+		return err
+	}
+	s.win.start(1, func(out *entryLines) error {
+		files.Wait()
+		return set(out)
+	})
+	return nil
+}
+
+func (s *sftpCopier) putFile(out *entryLines, src, dst string, fi fs.FileInfo, fresh bool) error {
 	f, err := os.Open(src)
 	if err != nil {
-		return s.report(src, err)
+		return s.report(out, src, err)
 	}
 	defer f.Close()
-	rfi, statErr := s.c.Stat(dst)
-	isNew := statErr != nil
+	// What was at dst: nothing in a directory this copy made, else ask.
+	isNew, oldSize, regular := true, int64(0), true
+	if !fresh {
+		if rfi, err := s.c.Stat(dst); err == nil {
+			isNew, oldSize, regular = false, rfi.Size(), rfi.Mode().IsRegular()
+		}
+	}
 	// No O_TRUNC: the destination may be the source itself (a copy to
 	// the node we run on, onto the same path), which truncating first
 	// would empty before it is read. Like OpenSSH's scp (its SFTP client
 	// and its scp sink), write over the old bytes, then cut the file at
 	// the size written. Rewriting a file with its own bytes leaves it
-	// intact; the destination keeps its inode, owner and links.
+	// intact; the destination keeps its inode, owner and links. Only a
+	// regular file longer than what was written needs the cut: a new
+	// file or a shorter one already ends there (one round trip less).
 	rf, err := s.c.OpenFile(dst, os.O_WRONLY|os.O_CREATE)
 	if err != nil {
-		return s.report(dst, err)
+		return s.report(out, dst, err)
 	}
 	n, err := rf.ReadFrom(f)
-	if err == nil && (isNew || rfi.Mode().IsRegular()) {
+	if err == nil && !isNew && regular && oldSize > n {
 		err = rf.Truncate(n)
 	}
 	if cerr := rf.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return s.report(dst, err)
+		return s.report(out, dst, err)
 	}
-	return s.setAttrs(dst, fi, isNew)
+	return s.setAttrs(out, dst, fi, isNew)
 }
 
 // setAttrs applies mode (always with Preserve, else to new files only,
 // as scp) and, with Preserve, access and modification times.
-func (s *sftpCopier) setAttrs(dst string, fi fs.FileInfo, isNew bool) error {
+func (s *sftpCopier) setAttrs(out *entryLines, dst string, fi fs.FileInfo, isNew bool) error {
 	switch {
 	case s.preserve:
 		if err := s.c.Chmod(dst, protocol.FileModeOf(protocol.ModeBits(fi.Mode()))); err != nil {
-			return s.report(dst, err)
+			return s.report(out, dst, err)
 		}
 		if err := s.c.Chtimes(dst, atime(fi), fi.ModTime()); err != nil {
-			return s.report(dst, err)
+			return s.report(out, dst, err)
 		}
 	case isNew:
 		if err := s.c.Chmod(dst, newMode(fi.Mode())); err != nil {
-			return s.report(dst, err)
+			return s.report(out, dst, err)
 		}
 	}
 	return nil
 }
 
-func (s *sftpCopier) putDir(src, dst string, fi fs.FileInfo) error {
-	rfi, err := s.c.Stat(dst)
-	isNew := err != nil
-	switch {
-	case err == nil && !rfi.IsDir():
-		return s.report(dst, syscall.ENOTDIR)
+// putDir makes dst (unless it is a directory already) and copies src's
+// entries into it; fresh is as for putEntry.
+func (s *sftpCopier) putDir(src, dst string, fi fs.FileInfo, fresh bool) error {
+	isNew := true
+	if !fresh {
+		rfi, err := s.c.Stat(dst)
+		if err == nil && !rfi.IsDir() {
+			return s.report(nil, dst, syscall.ENOTDIR)
+		}
+		isNew = err != nil
 	}
 	// List the source before creating anything: a tree copied into
 	// itself (dst inside src) must not copy what it creates.
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		return s.report(src, err)
+		return s.report(nil, src, err)
 	}
 	if isNew {
 		if err := s.c.Mkdir(dst); err != nil {
-			return s.report(dst, err)
+			return s.report(nil, dst, err)
 		}
 		// Owner rwx while we fill it, as scp's mkdir(mode|S_IRWXU).
 		if err := s.c.Chmod(dst, newMode(fi.Mode())|0o700); err != nil {
-			return s.report(dst, err)
+			return s.report(nil, dst, err)
 		}
 	}
+	files := s.dirFiles()
 	for _, e := range entries {
 		child := filepath.Join(src, e.Name())
 		cfi, err := os.Stat(child) // follow symbolic links, as scp
 		if err != nil {
-			if err := s.report(child, err); err != nil {
+			if err := s.report(nil, child, err); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := s.putEntry(child, path.Join(dst, e.Name()), cfi); err != nil {
+		if err := s.putEntry(child, path.Join(dst, e.Name()), cfi, isNew, files); err != nil {
 			return err
 		}
 	}
-	if s.preserve {
-		return s.setAttrs(dst, fi, false)
-	}
-	return nil
+	return s.setDirAttrs(files, func(out *entryLines) error {
+		return s.setAttrs(out, dst, fi, false)
+	})
 }
 
 func (s *sftpCopier) get(src, dst string) error {
 	rfi, err := s.c.Stat(src)
 	if err != nil {
-		return s.report(src, err)
+		return s.report(nil, src, err)
 	}
 	target := dst
 	if lfi, err := os.Stat(dst); err == nil && lfi.IsDir() {
 		target = filepath.Join(dst, path.Base(src))
 	}
-	return s.getEntry(src, target, rfi)
+	s.win = newWindow(s.inFlight, func(l string) { s.run.say(logError, l) })
+	err = s.getEntry(src, target, rfi, nil)
+	if werr := s.win.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
-func (s *sftpCopier) getEntry(src, dst string, rfi fs.FileInfo) error {
-	return s.entry(src, dst, rfi, s.getDir, s.getFile)
+// getEntry fetches src to dst as putEntry sends: a directory on the
+// walk's goroutine, a file in the window.
+func (s *sftpCopier) getEntry(src, dst string, rfi fs.FileInfo, files *sync.WaitGroup) error {
+	switch {
+	case rfi.IsDir():
+		return s.getDir(src, dst, rfi)
+	case rfi.Mode().IsRegular():
+		return s.startFile(rfi.Size(), files, func(out *entryLines) error {
+			return s.getFile(out, src, dst, rfi)
+		})
+	}
+	// Anything else (a device, a socket) is a per-file error, as with
+	// scp.
+	s.line(nil, fmt.Sprintf("scp: %s: not a regular file", src))
+	return nil
 }
 
 // remoteAtime is the access time the SFTP server reported.
@@ -338,16 +434,16 @@ func remoteAtime(fi fs.FileInfo) time.Time {
 	return fi.ModTime()
 }
 
-func (s *sftpCopier) getFile(src, dst string, rfi fs.FileInfo) error {
+func (s *sftpCopier) getFile(out *entryLines, src, dst string, rfi fs.FileInfo) error {
 	rf, err := s.c.Open(src)
 	if err != nil {
-		return s.report(src, err)
+		return s.report(out, src, err)
 	}
 	defer rf.Close()
 	// No O_TRUNC, as in putFile: the destination may be the source.
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE, rfi.Mode().Perm())
 	if err != nil {
-		return s.report(dst, err)
+		return s.report(out, dst, err)
 	}
 	n, err := rf.WriteTo(f)
 	if err == nil {
@@ -357,20 +453,20 @@ func (s *sftpCopier) getFile(src, dst string, rfi fs.FileInfo) error {
 		err = cerr
 	}
 	if err != nil {
-		return s.report(dst, err)
+		return s.report(out, dst, err)
 	}
-	return s.setLocalAttrs(dst, rfi)
+	return s.setLocalAttrs(out, dst, rfi)
 }
 
-func (s *sftpCopier) setLocalAttrs(dst string, rfi fs.FileInfo) error {
+func (s *sftpCopier) setLocalAttrs(out *entryLines, dst string, rfi fs.FileInfo) error {
 	if !s.preserve {
 		return nil
 	}
 	if err := os.Chmod(dst, protocol.FileModeOf(protocol.ModeBits(rfi.Mode()))); err != nil {
-		return s.report(dst, err)
+		return s.report(out, dst, err)
 	}
 	if err := os.Chtimes(dst, remoteAtime(rfi), rfi.ModTime()); err != nil {
-		return s.report(dst, err)
+		return s.report(out, dst, err)
 	}
 	return nil
 }
@@ -378,37 +474,37 @@ func (s *sftpCopier) setLocalAttrs(dst string, rfi fs.FileInfo) error {
 func (s *sftpCopier) getDir(src, dst string, rfi fs.FileInfo) error {
 	lfi, err := os.Stat(dst)
 	if err == nil && !lfi.IsDir() {
-		return s.report(dst, syscall.ENOTDIR)
+		return s.report(nil, dst, syscall.ENOTDIR)
 	}
 	// List the source first, as putDir does.
 	entries, rerr := s.c.ReadDir(src)
 	if rerr != nil {
-		return s.report(src, rerr)
+		return s.report(nil, src, rerr)
 	}
 	if err != nil {
 		if err := os.Mkdir(dst, rfi.Mode().Perm()|0o700); err != nil {
-			return s.report(dst, err)
+			return s.report(nil, dst, err)
 		}
 	}
+	files := s.dirFiles()
 	for _, e := range entries {
 		child := path.Join(src, e.Name())
 		cfi := e
 		if e.Mode()&fs.ModeSymlink != 0 {
 			if cfi, err = s.c.Stat(child); err != nil {
-				if err := s.report(child, err); err != nil {
+				if err := s.report(nil, child, err); err != nil {
 					return err
 				}
 				continue
 			}
 		}
-		if err := s.getEntry(child, filepath.Join(dst, e.Name()), cfi); err != nil {
+		if err := s.getEntry(child, filepath.Join(dst, e.Name()), cfi, files); err != nil {
 			return err
 		}
 	}
-	if s.preserve {
-		return s.setLocalAttrs(dst, rfi)
-	}
-	return nil
+	return s.setDirAttrs(files, func(out *entryLines) error {
+		return s.setLocalAttrs(out, dst, rfi)
+	})
 }
 
 // truncateRegular cuts f at size n after it was written over without

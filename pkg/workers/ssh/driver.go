@@ -160,6 +160,17 @@
 // once (scp recurses until the path is too long). There is no atomic
 // replacement: an interrupted copy leaves a partly written file, as scp
 // does.
+//
+// Over SFTP, a tree is walked on one goroutine (directories are made as
+// it meets them) while its files are copied (or, reverse, fetched)
+// several at once (CopyFilesInFlight, 16 by default; a file takes a
+// place per 64 KiB): a small file costs several round trips (open,
+// write, close, setstat), and one node's copy would otherwise wait on
+// them one after the other. The error lines still come in the order of
+// the walk. In a directory the copy made, files and subdirectories are
+// known to be new and are not looked at first, and an old file is cut
+// only when it was longer than what was written. The scp protocol
+// copies one file after the other.
 package ssh
 
 import (
@@ -231,6 +242,13 @@ type Driver struct {
 	// Keys the driver itself adds to known_hosts (accept-new) are seen
 	// at once either way.
 	Snapshot bool
+	// CopyFilesInFlight bounds the files of a tree copied at once to one
+	// node over SFTP (a file takes one place per 64 KiB, so a big file
+	// goes alone); 0 means DefaultCopyFilesInFlight, 1 one file after the
+	// other. Error lines come in the order of the walk either way. It
+	// applies to reverse copies too; the scp protocol copies one file
+	// after the other.
+	CopyFilesInFlight int
 
 	cache driverCache
 }
@@ -406,6 +424,14 @@ func (r *run) debugf(format string, args ...any) {
 	if r.job.Debug != nil {
 		r.job.Debug(fmt.Sprintf(format, args...))
 	}
+}
+
+// copyFilesInFlight is CopyFilesInFlight or its default.
+func (d *Driver) copyFilesInFlight() int {
+	if d.CopyFilesInFlight <= 0 {
+		return DefaultCopyFilesInFlight
+	}
+	return d.CopyFilesInFlight
 }
 
 // say writes an OpenSSH diagnostic line when LogLevel lets it through.
