@@ -195,6 +195,7 @@ func TestFleetCopyPush(t *testing.T) {
 
 	// A tree: modes, nested directories, empty files, a symlink.
 	sums := sourceTree(t, src, "conf", treeFiles)
+	began = time.Now()
 	r = runCopyCsub(t, f.csubEnv(), "-q", "-S", "-p", "-w", "node[1-200]", "-c", filepath.Join(src, "conf"), "--dest", "/data/")
 	if r.status != 0 || r.stderr != "" {
 		t.Fatalf("tree: status %d, stderr %.2000s", r.status, r.stderr)
