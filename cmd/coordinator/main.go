@@ -99,7 +99,7 @@ func run(args []string, stderr io.Writer, sigs <-chan os.Signal) int {
 	)
 	bytesize.Var(fs, &filesCfg.MaxBytes, "files-max-bytes", 0,
 		"most bytes (`SIZE`) the store of copies through the fleet keeps; when full, new copies are refused until old content expires "+
-			"(default 16G, halved until JetStream can reserve it)")
+			"(default: no bound of its own, only JetStream's storage; a size is reserved from that storage at start)")
 	fs.DurationVar(&filesCfg.MaxAge, "files-max-age", files.DefaultStreamAge, "how long the store of copies through the fleet keeps content")
 	bytesize.Var(fs, &maxOutput, "max-output", agent.DefaultMaxOutput,
 		"most output a node of the local agent may send, stdout and stderr together (`SIZE`: 64M, 1G): a job's own cap is lowered to it")

@@ -32,10 +32,13 @@ type StreamConfig struct {
 	// Memory keeps the chunks in the servers' memory (csub's in-process
 	// fleet), not on disk.
 	Memory bool
-	// MaxBytes bounds the stream (DefaultStreamBytes on file,
-	// DefaultStreamMemoryBytes in memory, or less when the server cannot
-	// reserve that much: see OpenStream); when it is full, new chunks are
-	// refused until old ones expire (MaxAge).
+	// MaxBytes bounds the stream. On file its default is no bound of its
+	// own: only the servers' JetStream storage (a MaxBytes is reserved
+	// from that storage at once, and a default size that ate it would
+	// leave the registry and journals of another coordinator of the same
+	// servers no room: CI saw it). In memory, DefaultStreamMemoryBytes.
+	// When it is full, new chunks are refused until old ones expire
+	// (MaxAge).
 	MaxBytes int64
 	// MaxAge is how long a chunk is kept (DefaultStreamAge): a job
 	// copying a tree pushed longer ago finds chunks missing.
@@ -47,7 +50,6 @@ type StreamConfig struct {
 
 // Defaults of StreamConfig.
 const (
-	DefaultStreamBytes       = 16 << 30
 	DefaultStreamMemoryBytes = 1 << 30
 	DefaultStreamAge         = 24 * time.Hour
 	DefaultStreamTimeout     = 5 * time.Second
@@ -62,7 +64,7 @@ const hasWorkers = 16
 
 // defaults fills in what the configuration leaves zero (or negative).
 func (c *StreamConfig) defaults() {
-	size := int64(DefaultStreamBytes)
+	size := int64(-1) // on file: only the servers' own JetStream storage
 	if c.Memory {
 		size = DefaultStreamMemoryBytes
 	}
@@ -92,54 +94,28 @@ type Stream struct {
 // the oldest: those may be the chunks a running job's agents are about
 // to fetch, and a push that fails saying the store is full is better
 // than a copy that fails on every gateway. Content leaves by MaxAge.
-//
-// When cfg.MaxBytes is left to its default and the server cannot
-// reserve that much (JetStream reserves a stream's MaxBytes from what
-// its disk or memory allows), the stream is made smaller, halving down
-// to minStreamBytes; Config says what it got. A size the caller chose is
-// not changed.
 func OpenStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (*Stream, error) {
-	chosen := cfg.MaxBytes > 0
 	cfg.defaults()
 	s := &Stream{cfg: cfg, js: js, name: StreamName(cfg.Subjects)}
 	storage := jetstream.FileStorage
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	for {
-		err := s.retry(ctx, func(ctx context.Context) (err error) {
-			s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-				Name: s.name, Description: "fleetsh file chunks (" + cfg.Subjects.Prefix + ")",
-				Subjects: []string{cfg.Subjects.AllChunks()}, Storage: storage, Replicas: cfg.Replicas,
-				Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew,
-				MaxMsgsPerSubject: 1, MaxBytes: s.cfg.MaxBytes, MaxAge: cfg.MaxAge,
-				MaxMsgSize: ChunkSize + streamSlack, AllowDirect: true, Duplicates: 2 * time.Minute,
-			})
-			return err
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: s.name, Description: "fleetsh file chunks (" + cfg.Subjects.Prefix + ")",
+			Subjects: []string{cfg.Subjects.AllChunks()}, Storage: storage, Replicas: cfg.Replicas,
+			Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew,
+			MaxMsgsPerSubject: 1, MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge,
+			MaxMsgSize: ChunkSize + streamSlack, AllowDirect: true, Duplicates: 2 * time.Minute,
 		})
-		var apiErr *jetstream.APIError
-		if err != nil && !chosen && s.cfg.MaxBytes/2 >= minStreamBytes && errors.As(err, &apiErr) &&
-			(apiErr.ErrorCode == errCodeStorageExceeded || apiErr.ErrorCode == errCodeMemoryExceeded) {
-			s.cfg.MaxBytes /= 2
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("chunk stream %s of at most %d bytes: %w", s.name, s.cfg.MaxBytes, err)
-		}
-		return s, nil
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunk stream %s of at most %d bytes: %w (coordinator --files-max-bytes sets it)", s.name, cfg.MaxBytes, err)
 	}
+	return s, nil
 }
-
-// JetStream's error codes for a stream whose MaxBytes the server cannot
-// reserve on disk or in memory.
-const (
-	errCodeStorageExceeded jetstream.ErrorCode = 10047
-	errCodeMemoryExceeded  jetstream.ErrorCode = 10028
-)
-
-// minStreamBytes is the smallest stream OpenStream shrinks a default one
-// to: a few trees of a few hundred MiB.
-const minStreamBytes = 256 << 20
 
 // Name returns the stream's name.
 func (s *Stream) Name() string { return s.name }

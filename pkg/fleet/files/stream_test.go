@@ -67,7 +67,7 @@ func TestStreamName(t *testing.T) {
 	}
 	c = StreamConfig{}
 	c.defaults()
-	if c.MaxBytes != DefaultStreamBytes {
+	if c.MaxBytes != -1 {
 		t.Errorf("file defaults %+v", c)
 	}
 	if protocol.MaxFileChunk != ChunkSize {
@@ -208,5 +208,22 @@ func BenchmarkStreamHas(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(ds)), "µs/chunk")
 		})
+	}
+}
+
+// TestStreamDefaultSizeLeavesRoom: a stream given no size reserves none
+// of the server's storage, so that the fleet's other streams (a second
+// coordinator's registry, in CI once) can still be made.
+func TestStreamDefaultSizeLeavesRoom(t *testing.T) {
+	s, nc, _ := netStream(t, StreamConfig{}) // natstest: 1 GiB of file store
+	if got := s.Config().MaxBytes; got != -1 {
+		t.Fatalf("MaxBytes %d: want -1 (the server's storage only)", got)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "other", Subjects: []string{"other.>"}, MaxBytes: 1 << 30}); err != nil {
+		t.Fatalf("no room left for another stream: %v", err)
 	}
 }

@@ -149,7 +149,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	err = s.retry(ctx, func(ctx context.Context) (err error) {
+	err = s.retryCreate(ctx, func(ctx context.Context) (err error) {
 		s.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: s.names.Bucket, Description: "fleetsh job registry (" + cfg.Subjects.Prefix + ")",
 			History: 1, Storage: storage, Replicas: cfg.Replicas, MaxValueSize: MaxRecord,
@@ -159,7 +159,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job registry %s: %w", s.names.Bucket, err)
 	}
-	err = s.retry(ctx, func(ctx context.Context) (err error) {
+	err = s.retryCreate(ctx, func(ctx context.Context) (err error) {
 		s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name: s.names.Stream, Description: "fleetsh job journals (" + cfg.Subjects.Prefix + ")",
 			Subjects: []string{s.names.Subject}, Storage: storage, Replicas: cfg.Replicas,
@@ -270,6 +270,33 @@ const tries = 4
 func (s *Store) retry(ctx context.Context, f func(context.Context) error) error {
 	return Retry(ctx, s.cfg.Timeout, f)
 }
+
+// retryCreate is retry for the creation of an asset, which also tries
+// again (5 times, 250 ms apart) while the server says it has no storage
+// to reserve: another coordinator of the same servers may be sizing its
+// file store at that moment (pkg/fleet/files: it takes the largest size
+// that fits, then half of it; CI saw a second coordinator's registry
+// refused in between).
+func (s *Store) retryCreate(ctx context.Context, f func(context.Context) error) error {
+	for try := 1; ; try++ {
+		err := s.retry(ctx, f)
+		var apiErr *jetstream.APIError
+		if try == 5 || !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeStorageExceeded && apiErr.ErrorCode != errCodeNoPeers {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// JetStream's error codes for an asset the servers have no storage for.
+const (
+	errCodeStorageExceeded jetstream.ErrorCode = 10047
+	errCodeNoPeers         jetstream.ErrorCode = 10005
+)
 
 // Retry runs f with a context of timeout, again (4 tries in all) while
 // it fails for want of an answer in time: what the store does with its

@@ -350,7 +350,11 @@ func TestPdcpRpdcp(t *testing.T) {
 	nodes := []string{"n1", "n2"}
 	dst := filepath.Join(root, "dst")
 	os.Mkdir(dst, 0o755)
-	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: src, Dest: dst, Preserve: true}, ConnectTimeout: 10 * time.Second})
+	// Both nodes are the one sshd of this machine, writing the same
+	// files: one at a time (-f 1), or the two remote pdcp processes race
+	// on them and one fails (CI, once).
+	res := New().RunGroup(t.Context(), &engine.GroupJob{Nodes: nodes, Copy: &protocol.CopySpec{Source: src, Dest: dst, Preserve: true},
+		ConnectTimeout: 10 * time.Second, Fanout: 1})
 	for _, n := range nodes {
 		if res[n].Err != nil || res[n].ExitCode != 0 {
 			t.Errorf("pdcp %s: %+v", n, res[n])
