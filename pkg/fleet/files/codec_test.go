@@ -66,7 +66,7 @@ func TestDecodeManifestRefuses(t *testing.T) {
 		want string
 	}{
 		"empty":            {nil, "bad magic"},
-		"magic":            {[]byte("XXXX\x01\x01"), "bad magic"},
+		"magic":            {[]byte("NOPE\x01\x01"), "bad magic"},
 		"version":          {[]byte("FSMF\x02\x01"), "version 2"},
 		"no entries":       {[]byte("FSMF\x01\x00"), "0 entries"},
 		"huge count":       {[]byte("FSMF\x01\xff\xff\xff\xff\x0f"), "entries for"},
