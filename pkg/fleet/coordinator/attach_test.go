@@ -77,10 +77,7 @@ func TestAttachFrom(t *testing.T) {
 	a := newFakeAgent(t, srv, "a1")
 	wait := submit(t, srv, protocol.JobSpec{ID: "jfrom", Nodes: "n[1-2]", Command: "true"})
 	s := a.shard()
-	seq := a.send(s, start(0, 1), line("l1", 0), line("l2", 1), line("l3", 0), line("l4", 1), exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.finish(s, start(0, 1), line("l1", 0), line("l2", 1), line("l3", 0), line("l4", 1), exit(0, 0, 1))
 	if res := wait(); len(res.lines["n1"]) != 2 || len(res.lines["n2"]) != 2 {
 		t.Fatalf("the submitter got %v: every line, live", res.lines)
 	}

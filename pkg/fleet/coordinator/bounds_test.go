@@ -59,10 +59,7 @@ func TestHugeBatchAllocatesNothing(t *testing.T) {
 	}
 	// The victim's job still ends with its true results.
 	a.send(s, start(0, 1, 2), line("true", 0, 1, 2))
-	last := a.send(s, exit(0, 0, 1, 2))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1, 2))
 	res := wait()
 	for _, n := range expand(t, nodes(3)) {
 		if got := strings.Join(res.lines[n], " "); got != "true" || res.states[n] != protocol.StateExited {
@@ -105,10 +102,7 @@ func TestWrongTypeDropped(t *testing.T) {
 		t.Error("a heartbeat was taken for a job")
 	}
 	a.send(s, start(0, 1), line("ok", 0, 1))
-	last := a.send(s, exit(0, 0, 1))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1))
 	res := wait()
 	if res.codes["n000"] != 0 || res.codes["n001"] != 0 || strings.Join(res.lines["n001"], "") != "ok" {
 		t.Errorf("result %+v", res)
@@ -135,10 +129,7 @@ func TestOutputAckBeyondSentIgnored(t *testing.T) {
 	for range lines {
 		a.send(s, line(big, 0))
 	}
-	last := a.send(s, exit(0, 0))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0))
 	res := wait()
 	if got := len(res.lines["n000"]); got != lines || res.states["n000"] != protocol.StateExited {
 		t.Errorf("%d lines, state %s", got, res.states["n000"])
@@ -153,10 +144,7 @@ func TestBatchBeyondWindowDropped(t *testing.T) {
 	a.sendSeq(s, 1<<40, line("forged", 0))
 	waitDropped(t, co, 1)
 	a.send(s, start(0))
-	last := a.send(s, exit(0, 0))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0))
 	if res := wait(); len(res.lines["n000"]) != 0 {
 		t.Errorf("lines %q", res.lines["n000"])
 	}

@@ -232,6 +232,22 @@ func (a *fakeAgent) doneEventually(s protocol.Shard, last uint64) protocol.DoneR
 	return r
 }
 
+// doneOK is doneEventually for a summary the coordinator must take:
+// the test fails unless it answers OK.
+func (a *fakeAgent) doneOK(s protocol.Shard, last uint64) {
+	a.t.Helper()
+	if r := a.doneEventually(s, last); !r.OK {
+		a.t.Fatalf("%s: summary of shard %s up to %d: %+v", a.id, s.ID, last, r)
+	}
+}
+
+// finish sends recs as the shard's next batch, then its summary, which
+// the coordinator must take (doneOK).
+func (a *fakeAgent) finish(s protocol.Shard, recs ...protocol.Event) {
+	a.t.Helper()
+	a.doneOK(s, a.send(s, recs...))
+}
+
 func start(nodes ...uint32) protocol.Event {
 	return protocol.Event{Kind: protocol.KindStart, Nodes: nodes, At: time.Now()}
 }

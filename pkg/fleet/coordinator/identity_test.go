@@ -66,10 +66,7 @@ func TestJobsOfOthers(t *testing.T) {
 	if err == nil && ack.Error == "" {
 		t.Errorf("bob fed alice's job: %+v", ack)
 	}
-	seq := a.send(s, start(0, 1), line("real", 0, 1), exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.finish(s, start(0, 1), line("real", 0, 1), exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited || len(res.lines[n]) != 1 || res.lines[n][0] != "real" {
@@ -106,10 +103,7 @@ func TestAgentImpersonation(t *testing.T) {
 	if err := wire.Request(context.Background(), forger, subj.Done("a2", s.Job), protocol.TypeShardSummary, sum, &r); err != nil || r.OK || r.Code != protocol.CodeRefused {
 		t.Errorf("a summary for a1 on a2's subject: %+v %v", r, err)
 	}
-	seq := a.send(s, start(0), line("true output", 0), exit(3, 0))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.finish(s, start(0), line("true output", 0), exit(3, 0))
 	res := wait()
 	if res.codes["n1"] != 3 || len(res.lines["n1"]) != 1 || res.lines["n1"][0] != "true output" {
 		t.Errorf("n1: code %d, lines %q", res.codes["n1"], res.lines["n1"])

@@ -55,9 +55,7 @@ func TestMergeInOrderDropsDuplicatesAndRepairsGaps(t *testing.T) {
 	}
 	a.sendSeq(s, 2, line("two", 0))
 	a.sendSeq(s, 4, exit(3, 2))
-	if r := a.doneEventually(s, 4); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.doneOK(s, 4)
 	res := wait()
 	if got := strings.Join(res.lines["n000"], " "); got != "one two three" {
 		t.Errorf("n000 lines %q", got)
@@ -84,10 +82,7 @@ func TestLostAgentRedispatchesUnstartedAndLosesStarted(t *testing.T) {
 	if s2.Nodes != "n[003-005]" || s2.Attempt != 1 {
 		t.Fatalf("re-dispatched shard %+v", s2)
 	}
-	seq := b.send(s2, start(0, 1, 2), line("hi", 0, 1, 2), exit(0, 0, 1, 2))
-	if r := b.doneEventually(s2, seq); !r.OK {
-		t.Fatalf("done %+v", r)
-	}
+	b.finish(s2, start(0, 1, 2), line("hi", 0, 1, 2), exit(0, 0, 1, 2))
 	res := wait()
 	want := map[string]protocol.State{"n000": protocol.StateExited, "n001": protocol.StateLost, "n002": protocol.StateLost,
 		"n003": protocol.StateExited, "n004": protocol.StateExited, "n005": protocol.StateExited}
@@ -177,10 +172,7 @@ func TestLostAgentRerunsStartedWhenAllowed(t *testing.T) {
 	if s2.Nodes != "n[001-002]" {
 		t.Fatalf("re-run shard %v", s2.Nodes)
 	}
-	seq := b.send(s2, start(0, 1), exit(0, 0, 1))
-	if r := b.doneEventually(s2, seq); !r.OK {
-		t.Fatalf("done %+v", r)
-	}
+	b.finish(s2, start(0, 1), exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n000", "n001", "n002"} {
 		if res.states[n] != protocol.StateExited {

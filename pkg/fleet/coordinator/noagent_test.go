@@ -62,10 +62,7 @@ func TestUnconfirmedShardStartedNodeIsLost(t *testing.T) {
 		for i := range idx {
 			idx[i] = uint32(i)
 		}
-		seq := b.send(sb, start(idx...), exit(0, idx...))
-		if r := b.doneEventually(sb, seq); !r.OK {
-			t.Fatalf("summary: %+v", r)
-		}
+		b.finish(sb, start(idx...), exit(0, idx...))
 		ran += n
 		runs++
 	}
@@ -124,10 +121,7 @@ func TestAgentBackLaterThanCoordinator(t *testing.T) {
 	if err := co.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	seq := a.send(s, exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary of the agent back after the coordinator: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {

@@ -40,10 +40,7 @@ func TestOutageIsNotAgentSilence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	seq := a.send(s, exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary after the outage: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {
@@ -73,10 +70,7 @@ func TestStuckShardGivenUp(t *testing.T) {
 	if n := expand(t, redo.Nodes); len(n) != 1 || n[0] != "n2" {
 		t.Fatalf("the stuck shard's unstarted nodes went elsewhere as %v", n)
 	}
-	seq := b.send(redo, start(0), exit(0, 0))
-	if r := b.doneEventually(redo, seq); !r.OK {
-		t.Fatalf("a2's summary: %+v", r)
-	}
+	b.finish(redo, start(0), exit(0, 0))
 	res := wait()
 	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
 		t.Errorf("states %v", res.states)
@@ -129,9 +123,7 @@ func TestReconnectionAsksForWhatFollows(t *testing.T) {
 		}
 	}
 	a.sendSeq(s, 2, exit(0, 0, 1))
-	if r := a.doneEventually(s, 2); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.doneOK(s, 2)
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {
