@@ -2,9 +2,7 @@ package auth_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
@@ -209,27 +208,14 @@ func (f *testFleet) startVictim(c *client.Client, nodes string) *victim {
 		defer cancel()
 		defer job.Close()
 		r := result{lines: map[string][]string{}, ends: map[string]protocol.Event{}}
-		names := job.Nodes()
-		for {
-			b, err := job.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
+		r.err = testutil.ReadJob(ctx, job, func(node string, e protocol.Event) {
+			switch e.Kind {
+			case protocol.KindStdout:
+				r.lines[node] = append(r.lines[node], string(e.Data))
+			case protocol.KindEnd:
+				r.ends[node] = e
 			}
-			if err != nil {
-				r.err = err
-				break
-			}
-			for _, e := range b.Events {
-				for _, i := range e.Nodes {
-					switch e.Kind {
-					case protocol.KindStdout:
-						r.lines[names[i]] = append(r.lines[names[i]], string(e.Data))
-					case protocol.KindEnd:
-						r.ends[names[i]] = e
-					}
-				}
-			}
-		}
+		})
 		v.done <- r
 	}()
 	return v
