@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"context"
 	"encoding/binary"
 	"runtime"
 	"strings"
@@ -161,10 +160,7 @@ func TestSubmitFieldLimits(t *testing.T) {
 		{protocol.JobSpec{ID: "j2", Nodes: "n1", Copy: &protocol.CopySpec{Source: strings.Repeat("/x", protocol.MaxPath), Dest: "/tmp"}}, "field copy.source"},
 		{protocol.JobSpec{ID: "j3", Nodes: "n1", Command: "x", Info: map[string]string{"ssh_options": strings.Repeat("o", protocol.MaxInfoValue+1)}}, "field info[ssh_options]"},
 	} {
-		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(testUser), protocol.TypeJobSpec, c.spec, &r); err != nil {
-			t.Fatal(err)
-		}
+		r := request[protocol.SubmitReply](t, nc, subj.Submit(testUser), protocol.TypeJobSpec, c.spec)
 		if !strings.Contains(r.Error, c.want) || r.Code != protocol.CodeBadRequest {
 			t.Errorf("%s: error %q (%s), want %q", c.spec.ID, r.Error, r.Code, c.want)
 		}
@@ -189,11 +185,7 @@ func TestUserNodeCap(t *testing.T) {
 	nc := srv.Connect(t, "csub")
 	req := func(spec protocol.JobSpec) protocol.SubmitReply {
 		t.Helper()
-		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(spec.User), protocol.TypeJobSpec, spec, &r); err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return request[protocol.SubmitReply](t, nc, subj.Submit(spec.User), protocol.TypeJobSpec, spec)
 	}
 	// A finished job (no agent: every node ends at once) gives its room
 	// to the same user's next job.

@@ -205,11 +205,8 @@ func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Event) uint64 {
 }
 
 func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
-	var r protocol.DoneReply
 	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: last}
-	if err := wire.Request(context.Background(), a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
-		a.t.Fatal(err)
-	}
+	r := request[protocol.DoneReply](a.t, a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum)
 	if r.OK || r.Error != "" {
 		a.holdMu.Lock()
 		delete(a.holds, s.Key())
@@ -246,6 +243,17 @@ func (a *fakeAgent) doneOK(s protocol.Shard, last uint64) {
 func (a *fakeAgent) finish(s protocol.Shard, recs ...protocol.Event) {
 	a.t.Helper()
 	a.doneOK(s, a.send(s, recs...))
+}
+
+// request sends req on subject (as a message of type typ) and returns
+// the reply, failing the test if none comes.
+func request[R any](t testing.TB, nc *nats.Conn, subject, typ string, req any) R {
+	t.Helper()
+	var r R
+	if err := wire.Request(context.Background(), nc, subject, typ, req, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func start(nodes ...uint32) protocol.Event {
@@ -286,10 +294,7 @@ func submitAs(t *testing.T, srv natsServer, user string, spec protocol.JobSpec) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	var reply protocol.SubmitReply
-	if err := wire.Request(context.Background(), nc, subj.Submit(user), protocol.TypeJobSpec, spec, &reply); err != nil {
-		t.Fatal(err)
-	}
+	reply := request[protocol.SubmitReply](t, nc, subj.Submit(user), protocol.TypeJobSpec, spec)
 	if reply.Error != "" {
 		t.Fatalf("submit refused: %s", reply.Error)
 	}

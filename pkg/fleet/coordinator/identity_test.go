@@ -21,11 +21,7 @@ import (
 
 func jobsRequest(t *testing.T, nc *nats.Conn, user string, req protocol.JobsRequest) protocol.JobsReply {
 	t.Helper()
-	var r protocol.JobsReply
-	if err := wire.Request(context.Background(), nc, subj.Jobs(user), protocol.TypeJobsRequest, req, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return request[protocol.JobsReply](t, nc, subj.Jobs(user), protocol.TypeJobsRequest, req)
 }
 
 // A user neither sees nor controls another user's job; an admin (of the
@@ -134,11 +130,7 @@ func TestAgentGrants(t *testing.T) {
 	nc := srv.Connect(t, "agents")
 	hello := func(h protocol.Hello) protocol.Welcome {
 		t.Helper()
-		var w protocol.Welcome
-		if err := wire.Request(context.Background(), nc, subj.Register(h.Agent), protocol.TypeHello, h, &w); err != nil {
-			t.Fatal(err)
-		}
-		return w
+		return request[protocol.Welcome](t, nc, subj.Register(h.Agent), protocol.TypeHello, h)
 	}
 	for _, h := range []protocol.Hello{
 		{Agent: "a2", Name: "gw1"},                         // no grant
