@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
+	"github.com/fleetsh/fleetsh/pkg/topology"
 )
 
 // FleetJob is what ReadJob reads: a fleet job's node names and its
@@ -56,4 +61,36 @@ func LetterNames(n int) []string {
 		names[i] = string(b)
 	}
 	return names
+}
+
+// UserKey returns a new nkeys user key pair (what signs shards, or an
+// in-process connection's key) and its public key, failing the test on
+// error.
+func UserKey(t testing.TB) (nkeys.KeyPair, string) {
+	t.Helper()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, pub
+}
+
+// TopologyRouter parses conf, a topology.conf's text, and returns its
+// router from root (the gateway the coordinator runs on), failing the
+// test on error.
+func TopologyRouter(t testing.TB, conf, root string) *topology.Router {
+	t.Helper()
+	topo, err := topology.Parse(strings.NewReader(conf), "topology.conf", topology.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := topo.Router(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return router
 }

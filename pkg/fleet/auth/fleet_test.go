@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nkeys"
-
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
@@ -24,7 +22,6 @@ import (
 	fleetsite "github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
-	"github.com/fleetsh/fleetsh/pkg/topology"
 	_ "github.com/fleetsh/fleetsh/pkg/workers"
 )
 
@@ -64,14 +61,7 @@ func startFleet(t *testing.T) *testFleet {
 	for _, a := range []string{"gw1", "gw2"} {
 		f.seeds[a] = site.Add(auth.Agent, a)
 	}
-	topo, err := topology.Parse(strings.NewReader(attackTopology), "topology.conf", topology.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := topo.Router("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := testutil.TopologyRouter(t, attackTopology, "admin")
 	_, grants := fleetsite.Grants(site.Identities)
 	pol, err := policy.Parse([]byte(attackPolicy), policy.Options{})
 	if err != nil {
@@ -79,11 +69,7 @@ func startFleet(t *testing.T) *testFleet {
 	}
 	grants[coordinator.LocalAgentID] = coordinator.AgentGrant{Local: true}
 	// The coordinator signs shards with this key; the agents trust it.
-	signer, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signerPub, _ := signer.PublicKey()
+	signer, signerPub := testutil.UserKey(t)
 	log := natstest.Logger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()

@@ -37,10 +37,7 @@ func runPart(t *testing.T, run func(context.Context) error) (stop func()) {
 
 func newSigningKey(t *testing.T) nkeys.KeyPair {
 	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, _ := testutil.UserKey(t)
 	return kp
 }
 
