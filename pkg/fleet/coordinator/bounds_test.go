@@ -41,10 +41,7 @@ func hugeBatch(s protocol.Shard, agent string, records int) []byte {
 }
 
 func TestHugeBatchAllocatesNothing(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(3), Command: "x"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(3), Command: "x"})
 	data := hugeBatch(s, a.id, 34)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -68,10 +65,7 @@ func TestHugeBatchAllocatesNothing(t *testing.T) {
 }
 
 func TestWrongTypeDropped(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	// A batch that says it is a heartbeat, a heartbeat sent as a batch,
 	// and 7 bytes of nothing: none is decoded as what it is not.
 	good := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: 1,
@@ -109,10 +103,7 @@ func TestWrongTypeDropped(t *testing.T) {
 }
 
 func TestOutputAckBeyondSentIgnored(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
 	// One ack with a huge sequence number, then more output than the
 	// output window holds: taken, the ack made every true ack look old
 	// and the stream stalled after DefaultWindow batches.
@@ -136,10 +127,7 @@ func TestOutputAckBeyondSentIgnored(t *testing.T) {
 }
 
 func TestBatchBeyondWindowDropped(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
 	a.sendSeq(s, 1<<40, line("forged", 0))
 	waitDropped(t, co, 1)
 	a.send(s, start(0))
@@ -214,10 +202,7 @@ func TestUserNodeCap(t *testing.T) {
 // agent's subject are dropped, a1 is lost when it falls silent, and its
 // job ends.
 func TestForgedHeartbeatsDropped(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	a.send(s, start(0, 1))
 	a.silence()
 	forger := srv.Connect(t, "a2")

@@ -152,6 +152,16 @@ func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 	return a
 }
 
+// agentJob starts a coordinator with cfg and a fake agent a1, submits
+// spec and returns them with the job's wait and the shard a1 took.
+func agentJob(t *testing.T, cfg Config, spec protocol.JobSpec) (*natstest.Server, *Coordinator, *fakeAgent, func() result, protocol.Shard) {
+	t.Helper()
+	srv, co := startCoordinator(t, cfg)
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, spec)
+	return srv, co, a, wait, a.shard()
+}
+
 // signedShard decodes a shard the coordinator signed for agent, checking
 // the grant names it (the signature is the real agent's business: see
 // pkg/fleet/agent).

@@ -74,10 +74,7 @@ func TestJobsOfOthers(t *testing.T) {
 // Events, summaries and hellos sent on one agent's subjects for another
 // agent are refused; the real agent's results stand.
 func TestAgentImpersonation(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jimp", Nodes: "n1", Command: "sleep 5"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "jimp", Nodes: "n1", Command: "sleep 5"})
 	forger := srv.Connect(t, "a2")
 
 	var w protocol.Welcome

@@ -30,10 +30,7 @@ func TestNoAgentFailsAtOnce(t *testing.T) {
 }
 
 func TestMergeInOrderDropsDuplicatesAndRepairsGaps(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j2", Nodes: nodes(3), Command: "x"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "j2", Nodes: nodes(3), Command: "x"})
 	if s.Nodes != "n[000-002]" || s.Spec.Command != "x" || s.Window != protocol.DefaultWindow {
 		t.Fatalf("shard %+v", s)
 	}
@@ -70,10 +67,7 @@ func TestMergeInOrderDropsDuplicatesAndRepairsGaps(t *testing.T) {
 }
 
 func TestLostAgentRedispatchesUnstartedAndLosesStarted(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j3", Nodes: nodes(6), Command: "x"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "j3", Nodes: nodes(6), Command: "x"})
 	b := newFakeAgent(t, srv, "b1") // joins after the split
 	a.send(s, start(0, 1, 2), exit(0, 0))
 	time.Sleep(100 * time.Millisecond)
@@ -98,10 +92,7 @@ func TestLostAgentRedispatchesUnstartedAndLosesStarted(t *testing.T) {
 }
 
 func TestCancelReachesAgentsAndEndsNodes(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{CancelGrace: 300 * time.Millisecond})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j4", Nodes: nodes(4), Command: "sleep 100"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{CancelGrace: 300 * time.Millisecond}, protocol.JobSpec{ID: "j4", Nodes: nodes(4), Command: "sleep 100"})
 	a.send(s, start(0, 1, 2, 3))
 	nc := srv.Connect(t, "canceller")
 	var r protocol.JobsReply
@@ -160,10 +151,7 @@ func TestSubmitRefusals(t *testing.T) {
 }
 
 func TestLostAgentRerunsStartedWhenAllowed(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j5", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "j5", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
 	b := newFakeAgent(t, srv, "b1")
 	a.send(s, start(0, 1, 2), exit(0, 0))
 	time.Sleep(100 * time.Millisecond)

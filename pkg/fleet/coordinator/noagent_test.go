@@ -15,10 +15,7 @@ import (
 // "gateway lost", naming the group nobody else serves; the node that had
 // not started ends "no agent".
 func TestLostStartedNodeIsNeverNoAgent(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jna", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
-	s := a.shard()
+	_, _, a, wait, s := agentJob(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond}, protocol.JobSpec{ID: "jna", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
 	a.send(s, start(0, 1), exit(0, 0))
 	if err := a.nc.Flush(); err != nil {
 		t.Fatal(err)
@@ -90,10 +87,7 @@ func TestUnconfirmedShardStartedNodeIsLost(t *testing.T) {
 // later than LostAfter, finishes its shard.
 func TestAgentBackLaterThanCoordinator(t *testing.T) {
 	const lostAfter = 300 * time.Millisecond
-	srv, co := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: lostAfter})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jlate", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: lostAfter}, protocol.JobSpec{ID: "jlate", Nodes: "n[1-2]", Command: "true"})
 	a.send(s, start(0, 1))
 	if err := a.nc.Flush(); err != nil {
 		t.Fatal(err)

@@ -12,10 +12,7 @@ import (
 // NATS server is down for several LostAfter; when it is back the agent
 // heartbeats again and finishes its shard, whose nodes end as they ran.
 func TestOutageIsNotAgentSilence(t *testing.T) {
-	srv, co := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jout", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond}, protocol.JobSpec{ID: "jout", Nodes: "n[1-2]", Command: "true"})
 	a.send(s, start(0, 1))
 	// The starts reach the coordinator before the outage (a real agent
 	// would retransmit them after it).
@@ -93,10 +90,7 @@ func TestStuckShardGivenUp(t *testing.T) {
 // it merged and asks each live shard's agent for what follows, without
 // waiting for the agent's stale-ack timer.
 func TestReconnectionAsksForWhatFollows(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jre", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "jre", Nodes: "n[1-2]", Command: "true"})
 	a.waitAck(s, a.send(s, start(0, 1)))
 	// Batch 2 "went" during the outage: never published.
 	a.seqMu.Lock()

@@ -119,10 +119,7 @@ func TestStdinTrimmedFailsLateShard(t *testing.T) {
 
 // A job that ended answers its submitter's chunks Done.
 func TestStdinAfterTheEnd(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "js3", Nodes: nodes(1), Command: "true", Stdin: true})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "js3", Nodes: nodes(1), Command: "true", Stdin: true})
 	a.finish(s, start(0), exit(0, 0))
 	wait()
 	nc := srv.Connect(t, "late")
