@@ -152,11 +152,7 @@ type testKey struct {
 
 func newKey(t *testing.T) testKey {
 	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := kp.PublicKey()
+	kp, pub := testutil.UserKey(t)
 	return testKey{kp, pub}
 }
 

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nats-io/nkeys"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // The coordinator's normal life (serving agents and csub) is exercised by
@@ -22,12 +22,8 @@ func TestBadSettings(t *testing.T) {
 	if err := os.WriteFile(badTopo, []byte("[routes]\na: b\nb: a\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, pub := testutil.UserKey(t)
 	seed, _ := kp.Seed()
-	pub, _ := kp.PublicKey()
 	open := filepath.Join(dir, "open.nk") // a good seed others can read
 	notSeed := filepath.Join(dir, "pub.nk")
 	for path, data := range map[string]string{open: string(seed), notSeed: pub} {

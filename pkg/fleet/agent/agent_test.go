@@ -132,10 +132,7 @@ func TestFlowControl(t *testing.T) {
 	c.ackStarts.Store(true) // the command starts: batch 1, its start, is acked
 	sh := shardOf("flow", []string{"f1"}, protocol.JobSpec{Command: "seq 1 30000"})
 	sh.Window, sh.MaxBatch = 3, 1024
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
-	r := c.recv(sh.Key())
+	r := c.accept(a, sh)
 	distinct := func() int {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -266,9 +263,7 @@ func TestDoneError(t *testing.T) {
 		return protocol.DoneReply{Error: "unknown shard"}
 	}
 	sh := shardOf("forgot", []string{"x1"}, protocol.JobSpec{Command: "true"})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
+	c.accept(a, sh)
 	waitFor(t, 5*time.Second, func() bool { return a.lookup(sh.Key()) == nil })
 	if d := c.recv(sh.Key()).dones; d != 1 {
 		t.Errorf("%d summaries sent", d)
@@ -288,9 +283,7 @@ func TestGivenUp(t *testing.T) {
 	}
 	sh := shardOf("gaveup", []string{"g1"}, protocol.JobSpec{Command: "seq 1 5000"})
 	sh.MaxBatch, sh.Window = 1024, 2
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
+	c.accept(a, sh)
 	var s *shard
 	waitFor(t, 10*time.Second, func() bool {
 		s = a.lookup(sh.Key())
@@ -327,13 +320,8 @@ func waitFor(t testing.TB, d time.Duration, ok func() bool) {
 // have arrived.
 func (c *coord) streaming(t *testing.T, a *Agent, sh *protocol.Shard, n int) *recv {
 	t.Helper()
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
-	r := c.recv(sh.Key())
-	waitFor(t, 5*time.Second, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+	r := c.accept(a, sh)
+	c.await(5*time.Second, func() bool {
 		return len(r.batches) >= n
 	})
 	return r
@@ -377,9 +365,7 @@ func TestDuplicateShard(t *testing.T) {
 	dir := t.TempDir()
 	sh := shardOf("dup", []string{"d1", "d2"}, protocol.JobSpec{Command: "echo x >> " + dir + "/%h; sleep 0.3"})
 	for range 2 {
-		if rep := c.submit(a, sh); !rep.Accepted {
-			t.Fatal(rep.Error)
-		}
+		c.accept(a, sh)
 	}
 	c.wait(sh.Key())
 	waitFor(t, 5*time.Second, func() bool { return a.lookup(sh.Key()) == nil })
@@ -434,9 +420,7 @@ func TestDrain(t *testing.T) {
 	t.Parallel()
 	_, c, a := fleet(t, Config{})
 	sh := shardOf("drain", []string{"d1", "d2"}, protocol.JobSpec{Command: "sleep 0.5"})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
+	c.accept(a, sh)
 	drained := make(chan error, 1)
 	go func() { drained <- a.Drain(context.Background()) }()
 	waitFor(t, 5*time.Second, func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.draining })
@@ -480,9 +464,7 @@ func TestStop(t *testing.T) {
 	c.welcome(protocol.Welcome{Heartbeat: 100 * time.Millisecond})
 	waitRegistered(t, c, a)
 	sh := shardOf("stop", []string{"s1", "s2", "s3"}, protocol.JobSpec{Command: "sleep 30"})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
+	c.accept(a, sh)
 	time.Sleep(200 * time.Millisecond)
 	stop()
 	select {

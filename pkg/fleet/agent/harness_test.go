@@ -475,12 +475,33 @@ func (c *coord) sendStdin(a *Agent, sh *protocol.Shard, chunks ...string) {
 	}
 }
 
-func (c *coord) run(a *Agent, sh *protocol.Shard) *recv {
+// accept submits sh to a, which must accept it, and returns its stream
+// (at once: see run and await to wait for it).
+func (c *coord) accept(a *Agent, sh *protocol.Shard) *recv {
 	c.t.Helper()
 	if rep := c.submit(a, sh); !rep.Accepted {
 		c.t.Fatalf("shard refused: %s", rep.Error)
 	}
+	return c.recv(sh.Key())
+}
+
+// run submits sh to a, which must accept it, and returns its stream once
+// its summary came.
+func (c *coord) run(a *Agent, sh *protocol.Shard) *recv {
+	c.t.Helper()
+	c.accept(a, sh)
 	return c.wait(sh.Key())
+}
+
+// await waits up to d for cond, which reads what the streams received:
+// it runs under c's lock.
+func (c *coord) await(d time.Duration, cond func() bool) {
+	c.t.Helper()
+	waitFor(c.t, d, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return cond()
+	})
 }
 
 func names(prefix string, n int) []string {

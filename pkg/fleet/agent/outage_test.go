@@ -40,9 +40,7 @@ func TestOutageSpillsAndResumes(t *testing.T) {
 	// A window the batches resent to nobody fill: the flusher then waits
 	// for acks, and the summary with it.
 	sh.Window = 2
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
+	c.accept(a, sh)
 	var s *shard
 	// Every command started (the coordinator acknowledged its start)
 	// before the outage; their output comes after it (sleep 0.3).
@@ -113,13 +111,8 @@ func TestReconnectionResendsInFlight(t *testing.T) {
 		return protocol.DoneReply{OK: r.reorder.Delivered() == sum.LastSeq}
 	}
 	sh := shardOf("inflight", []string{"f1"}, protocol.JobSpec{Command: "echo a; sleep 1; echo b"})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
-	r := c.recv(sh.Key())
-	waitFor(t, 30*time.Second, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+	r := c.accept(a, sh)
+	c.await(30*time.Second, func() bool {
 		return r.arrivals[1] == 1
 	})
 	if err := a.nc.ForceReconnect(); err != nil {

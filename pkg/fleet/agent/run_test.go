@@ -28,9 +28,7 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 	a, stop, errc := testAgent(t, srv, Config{})
 	waitRegistered(t, c, a)
 	sh := shardOf("run", []string{"r1", "r2"}, protocol.JobSpec{Command: "cat", Stdin: true})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
+	c.accept(a, sh)
 	// A chunk without EOF: the commands and the feed wait for more.
 	ch := protocol.StdinChunk{Job: sh.Job, Shard: sh.ID, Attempt: sh.Attempt, Seq: 1, Data: []byte("x\n")}
 	if _, err := wire.SendStdin(context.Background(), c.nc, c.subj.AgentStdin(a.ID()), &ch, time.Second, nil); err != nil {

@@ -143,13 +143,8 @@ func TestNoCommandBeforeItsStartIsAcked(t *testing.T) {
 	c.ack.Store(false)
 	dir := t.TempDir()
 	sh := shardOf("held", []string{"h1", "h2"}, protocol.JobSpec{Command: "echo ran > " + dir + "/%h"})
-	if rep := c.submit(a, sh); !rep.Accepted {
-		t.Fatal(rep.Error)
-	}
-	r := c.recv(sh.Key())
-	waitFor(t, 10*time.Second, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+	r := c.accept(a, sh)
+	c.await(10*time.Second, func() bool {
 		return len(r.batches) >= 1 // the starts
 	})
 	time.Sleep(300 * time.Millisecond) // what a command would take to run

@@ -8,9 +8,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/broker"
@@ -33,11 +33,7 @@ func TestAttackFiles(t *testing.T) {
 	for _, a := range []string{"gw1", "gw2"} {
 		seeds[a] = site.Add(auth.Agent, a)
 	}
-	inProc, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := inProc.PublicKey()
+	inProc, pub := testutil.UserKey(t)
 	srv, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: natstest.Logger(t), Subjects: subj,
 		Identities: site.Identities, TLSCert: site.Cert, TLSKey: site.Key, TLSCA: site.CA, InProcessKey: pub,
 		JetStream: true, StoreDir: t.TempDir(), MaxMemory: 64 << 20})

@@ -2,9 +2,7 @@ package auth_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nkeys"
-
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
@@ -25,7 +22,6 @@ import (
 	fleetsite "github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
-	"github.com/fleetsh/fleetsh/pkg/topology"
 	_ "github.com/fleetsh/fleetsh/pkg/workers"
 )
 
@@ -65,14 +61,7 @@ func startFleet(t *testing.T) *testFleet {
 	for _, a := range []string{"gw1", "gw2"} {
 		f.seeds[a] = site.Add(auth.Agent, a)
 	}
-	topo, err := topology.Parse(strings.NewReader(attackTopology), "topology.conf", topology.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := topo.Router("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := testutil.TopologyRouter(t, attackTopology, "admin")
 	_, grants := fleetsite.Grants(site.Identities)
 	pol, err := policy.Parse([]byte(attackPolicy), policy.Options{})
 	if err != nil {
@@ -80,11 +69,7 @@ func startFleet(t *testing.T) *testFleet {
 	}
 	grants[coordinator.LocalAgentID] = coordinator.AgentGrant{Local: true}
 	// The coordinator signs shards with this key; the agents trust it.
-	signer, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signerPub, _ := signer.PublicKey()
+	signer, signerPub := testutil.UserKey(t)
 	log := natstest.Logger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -209,27 +194,14 @@ func (f *testFleet) startVictim(c *client.Client, nodes string) *victim {
 		defer cancel()
 		defer job.Close()
 		r := result{lines: map[string][]string{}, ends: map[string]protocol.Event{}}
-		names := job.Nodes()
-		for {
-			b, err := job.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
+		r.err = testutil.ReadJob(ctx, job, func(node string, e protocol.Event) {
+			switch e.Kind {
+			case protocol.KindStdout:
+				r.lines[node] = append(r.lines[node], string(e.Data))
+			case protocol.KindEnd:
+				r.ends[node] = e
 			}
-			if err != nil {
-				r.err = err
-				break
-			}
-			for _, e := range b.Events {
-				for _, i := range e.Nodes {
-					switch e.Kind {
-					case protocol.KindStdout:
-						r.lines[names[i]] = append(r.lines[names[i]], string(e.Data))
-					case protocol.KindEnd:
-						r.ends[names[i]] = e
-					}
-				}
-			}
-		}
+		})
 		v.done <- r
 	}()
 	return v

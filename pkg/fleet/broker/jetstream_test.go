@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/store"
@@ -20,11 +20,7 @@ func TestJetStreamIsTheCoordinators(t *testing.T) {
 	site := authtest.NewSite(t)
 	alice := site.Add(auth.Submitter, "alice")
 	gw1 := site.Add(auth.Agent, "gw1")
-	inProc, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := inProc.PublicKey()
+	inProc, pub := testutil.UserKey(t)
 	s, err := Start(Config{Listen: "127.0.0.1:0", Identities: site.Identities, InProcessKey: pub,
 		JetStream: true, StoreDir: t.TempDir()})
 	if err != nil {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 )
@@ -42,11 +42,7 @@ func TestBeyondLoopbackNeedsTLSAndIdentities(t *testing.T) {
 func TestLoopbackIdentitiesWithoutTLS(t *testing.T) {
 	site := authtest.NewSite(t)
 	seed := site.Add(auth.Submitter, "alice")
-	inProc, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := inProc.PublicKey()
+	inProc, pub := testutil.UserKey(t)
 	s, err := Start(Config{Listen: "127.0.0.1:0", Identities: site.Identities, InProcessKey: pub})
 	if err != nil {
 		t.Fatal(err)

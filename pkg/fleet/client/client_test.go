@@ -198,6 +198,15 @@ func readAll(t *testing.T, job *Job) []string {
 	}
 }
 
+// wantOutput reads job to its end (readAll): the test fails unless its
+// lines, joined by commas, are want.
+func wantOutput(t *testing.T, job *Job, want string) {
+	t.Helper()
+	if got := strings.Join(readAll(t, job), ","); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestSubmitFillsSpecAndNodes(t *testing.T) {
 	_, f, c := setup(t)
 	job := submit(t, c, f, "n[1-3],a")
@@ -218,9 +227,7 @@ func TestInOrderAndLastEOF(t *testing.T) {
 	f.publish(job.ID(), 1, false, "a", "b")
 	f.publish(job.ID(), 2, false, "c")
 	f.publish(job.ID(), 3, true, "d")
-	if got := strings.Join(readAll(t, job), ","); got != "a,b,c,d" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "a,b,c,d")
 	// EOF stays EOF.
 	if _, err := job.Next(testCtx(t)); err != io.EOF {
 		t.Fatalf("Next after EOF: %v", err)
@@ -248,9 +255,7 @@ func TestDuplicatesDropped(t *testing.T) {
 	f.publish(job.ID(), 1, false, "a")
 	f.publish(job.ID(), 2, false, "b")
 	f.publish(job.ID(), 3, true, "c")
-	if got := strings.Join(readAll(t, job), ","); got != "a,b,c" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "a,b,c")
 }
 
 func TestGapAsksRetransmit(t *testing.T) {
@@ -473,9 +478,7 @@ func TestBadMessagesDropped(t *testing.T) {
 	_ = f.nc.PublishMsg(wire.NewMsg(out, protocol.TypeEventBatch, mustMarshal(t, &protocol.EventBatch{Job: "other", Seq: 1})))
 	f.publish(job.ID(), 1, false, "a")
 	f.publish(job.ID(), 2, true, "b")
-	if got := strings.Join(readAll(t, job), ","); got != "a,b" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "a,b")
 	if n := job.Dropped(); n != 5 {
 		t.Errorf("%d messages dropped, want 5", n)
 	}
@@ -514,9 +517,7 @@ func TestStallDoneRetransmits(t *testing.T) {
 			}
 		}
 	}()
-	if got := strings.Join(readAll(t, job), ","); got != "a,b" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "a,b")
 	req := <-f.jobReq
 	if req.Kind != protocol.JobsStatus || req.Job != job.ID() {
 		t.Fatalf("request %+v", req)
@@ -536,9 +537,7 @@ func TestStallRunningJobWaits(t *testing.T) {
 		<-f.jobReq
 		f.publish(job.ID(), 1, true, "late")
 	}()
-	if got := strings.Join(readAll(t, job), ","); got != "late" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "late")
 }
 
 // TestStallCoordinatorGone: with Reconnect off, a coordinator that does
@@ -573,9 +572,7 @@ func TestNextHonoursContext(t *testing.T) {
 	}
 	// The job can still be read after.
 	f.publish(job.ID(), 1, true, "a")
-	if got := strings.Join(readAll(t, job), ","); got != "a" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "a")
 }
 
 func TestCancelJobsStatus(t *testing.T) {

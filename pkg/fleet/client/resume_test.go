@@ -28,9 +28,7 @@ func TestLostRecordsReported(t *testing.T) {
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Indexed: true, First: 0, Events: lines("a")})
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 2, Indexed: true, First: 3, Events: lines("d", "e")})
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 3, Indexed: true, First: 7, Last: true})
-	if got := strings.Join(readAll(t, job), ","); got != "a,d,e" {
-		t.Fatalf("got %s", got)
-	}
+	wantOutput(t, job, "a,d,e")
 	if got, want := job.Lost(), []Records{{1, 3}, {5, 7}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Lost() = %v, want %v", got, want)
 	}
@@ -70,9 +68,7 @@ func TestResumeWhenStreamGone(t *testing.T) {
 		f.publishOn(req.Stream, &protocol.EventBatch{Job: job.ID(), Seq: 2, Indexed: true, First: 3, Last: true,
 			Events: []protocol.Event{{Kind: protocol.KindEnd, Nodes: []uint32{0}, State: protocol.StateExited}}})
 	}()
-	if got := strings.Join(readAll(t, job), ","); got != "a,b,c," {
-		t.Fatalf("got %q", got)
-	}
+	wantOutput(t, job, "a,b,c,")
 	if job.Resumed() != 1 || len(job.Lost()) != 0 {
 		t.Fatalf("resumed %d, lost %v", job.Resumed(), job.Lost())
 	}

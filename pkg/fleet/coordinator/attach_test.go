@@ -73,14 +73,8 @@ func attachFrom(t *testing.T, nc *nats.Conn, job, stream string, from uint64) []
 func TestAttachFrom(t *testing.T) {
 	// The start (51 bytes estimated) and two lines of 2 bytes (53 each)
 	// fit; the next lines do not. Starts and ends are always kept.
-	srv, _ := startCoordinator(t, Config{MaxReplay: 51 + 2*53})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jfrom", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
-	seq := a.send(s, start(0, 1), line("l1", 0), line("l2", 1), line("l3", 0), line("l4", 1), exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	srv, _, a, wait, s := agentJob(t, Config{MaxReplay: 51 + 2*53}, protocol.JobSpec{ID: "jfrom", Nodes: "n[1-2]", Command: "true"})
+	a.finish(s, start(0, 1), line("l1", 0), line("l2", 1), line("l3", 0), line("l4", 1), exit(0, 0, 1))
 	if res := wait(); len(res.lines["n1"]) != 2 || len(res.lines["n2"]) != 2 {
 		t.Fatalf("the submitter got %v: every line, live", res.lines)
 	}

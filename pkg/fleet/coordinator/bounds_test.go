@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"context"
 	"encoding/binary"
 	"runtime"
 	"strings"
@@ -42,10 +41,7 @@ func hugeBatch(s protocol.Shard, agent string, records int) []byte {
 }
 
 func TestHugeBatchAllocatesNothing(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(3), Command: "x"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(3), Command: "x"})
 	data := hugeBatch(s, a.id, 34)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -59,10 +55,7 @@ func TestHugeBatchAllocatesNothing(t *testing.T) {
 	}
 	// The victim's job still ends with its true results.
 	a.send(s, start(0, 1, 2), line("true", 0, 1, 2))
-	last := a.send(s, exit(0, 0, 1, 2))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1, 2))
 	res := wait()
 	for _, n := range expand(t, nodes(3)) {
 		if got := strings.Join(res.lines[n], " "); got != "true" || res.states[n] != protocol.StateExited {
@@ -72,10 +65,7 @@ func TestHugeBatchAllocatesNothing(t *testing.T) {
 }
 
 func TestWrongTypeDropped(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	// A batch that says it is a heartbeat, a heartbeat sent as a batch,
 	// and 7 bytes of nothing: none is decoded as what it is not.
 	good := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: 1,
@@ -105,10 +95,7 @@ func TestWrongTypeDropped(t *testing.T) {
 		t.Error("a heartbeat was taken for a job")
 	}
 	a.send(s, start(0, 1), line("ok", 0, 1))
-	last := a.send(s, exit(0, 0, 1))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1))
 	res := wait()
 	if res.codes["n000"] != 0 || res.codes["n001"] != 0 || strings.Join(res.lines["n001"], "") != "ok" {
 		t.Errorf("result %+v", res)
@@ -116,10 +103,7 @@ func TestWrongTypeDropped(t *testing.T) {
 }
 
 func TestOutputAckBeyondSentIgnored(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
 	// One ack with a huge sequence number, then more output than the
 	// output window holds: taken, the ack made every true ack look old
 	// and the stream stalled after DefaultWindow batches.
@@ -135,10 +119,7 @@ func TestOutputAckBeyondSentIgnored(t *testing.T) {
 	for range lines {
 		a.send(s, line(big, 0))
 	}
-	last := a.send(s, exit(0, 0))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0))
 	res := wait()
 	if got := len(res.lines["n000"]); got != lines || res.states["n000"] != protocol.StateExited {
 		t.Errorf("%d lines, state %s", got, res.states["n000"])
@@ -146,17 +127,11 @@ func TestOutputAckBeyondSentIgnored(t *testing.T) {
 }
 
 func TestBatchBeyondWindowDropped(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
 	a.sendSeq(s, 1<<40, line("forged", 0))
 	waitDropped(t, co, 1)
 	a.send(s, start(0))
-	last := a.send(s, exit(0, 0))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.finish(s, exit(0, 0))
 	if res := wait(); len(res.lines["n000"]) != 0 {
 		t.Errorf("lines %q", res.lines["n000"])
 	}
@@ -173,10 +148,7 @@ func TestSubmitFieldLimits(t *testing.T) {
 		{protocol.JobSpec{ID: "j2", Nodes: "n1", Copy: &protocol.CopySpec{Source: strings.Repeat("/x", protocol.MaxPath), Dest: "/tmp"}}, "field copy.source"},
 		{protocol.JobSpec{ID: "j3", Nodes: "n1", Command: "x", Info: map[string]string{"ssh_options": strings.Repeat("o", protocol.MaxInfoValue+1)}}, "field info[ssh_options]"},
 	} {
-		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(testUser), protocol.TypeJobSpec, c.spec, &r); err != nil {
-			t.Fatal(err)
-		}
+		r := request[protocol.SubmitReply](t, nc, subj.Submit(testUser), protocol.TypeJobSpec, c.spec)
 		if !strings.Contains(r.Error, c.want) || r.Code != protocol.CodeBadRequest {
 			t.Errorf("%s: error %q (%s), want %q", c.spec.ID, r.Error, r.Code, c.want)
 		}
@@ -201,11 +173,7 @@ func TestUserNodeCap(t *testing.T) {
 	nc := srv.Connect(t, "csub")
 	req := func(spec protocol.JobSpec) protocol.SubmitReply {
 		t.Helper()
-		var r protocol.SubmitReply
-		if err := wire.Request(context.Background(), nc, subj.Submit(spec.User), protocol.TypeJobSpec, spec, &r); err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return request[protocol.SubmitReply](t, nc, subj.Submit(spec.User), protocol.TypeJobSpec, spec)
 	}
 	// A finished job (no agent: every node ends at once) gives its room
 	// to the same user's next job.
@@ -234,10 +202,7 @@ func TestUserNodeCap(t *testing.T) {
 // agent's subject are dropped, a1 is lost when it falls silent, and its
 // job ends.
 func TestForgedHeartbeatsDropped(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	a.send(s, start(0, 1))
 	a.silence()
 	forger := srv.Connect(t, "a2")

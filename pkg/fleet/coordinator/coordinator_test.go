@@ -152,6 +152,16 @@ func newFakeAgent(t *testing.T, srv natsServer, id string) *fakeAgent {
 	return a
 }
 
+// agentJob starts a coordinator with cfg and a fake agent a1, submits
+// spec and returns them with the job's wait and the shard a1 took.
+func agentJob(t *testing.T, cfg Config, spec protocol.JobSpec) (*natstest.Server, *Coordinator, *fakeAgent, func() result, protocol.Shard) {
+	t.Helper()
+	srv, co := startCoordinator(t, cfg)
+	a := newFakeAgent(t, srv, "a1")
+	wait := submit(t, srv, spec)
+	return srv, co, a, wait, a.shard()
+}
+
 // signedShard decodes a shard the coordinator signed for agent, checking
 // the grant names it (the signature is the real agent's business: see
 // pkg/fleet/agent).
@@ -205,11 +215,8 @@ func (a *fakeAgent) send(s protocol.Shard, recs ...protocol.Event) uint64 {
 }
 
 func (a *fakeAgent) done(s protocol.Shard, last uint64) protocol.DoneReply {
-	var r protocol.DoneReply
 	sum := protocol.ShardSummary{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, LastSeq: last}
-	if err := wire.Request(context.Background(), a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum, &r); err != nil {
-		a.t.Fatal(err)
-	}
+	r := request[protocol.DoneReply](a.t, a.nc, subj.Done(a.id, s.Job), protocol.TypeShardSummary, sum)
 	if r.OK || r.Error != "" {
 		a.holdMu.Lock()
 		delete(a.holds, s.Key())
@@ -228,6 +235,33 @@ func (a *fakeAgent) doneEventually(s protocol.Shard, last uint64) protocol.DoneR
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	return r
+}
+
+// doneOK is doneEventually for a summary the coordinator must take:
+// the test fails unless it answers OK.
+func (a *fakeAgent) doneOK(s protocol.Shard, last uint64) {
+	a.t.Helper()
+	if r := a.doneEventually(s, last); !r.OK {
+		a.t.Fatalf("%s: summary of shard %s up to %d: %+v", a.id, s.ID, last, r)
+	}
+}
+
+// finish sends recs as the shard's next batch, then its summary, which
+// the coordinator must take (doneOK).
+func (a *fakeAgent) finish(s protocol.Shard, recs ...protocol.Event) {
+	a.t.Helper()
+	a.doneOK(s, a.send(s, recs...))
+}
+
+// request sends req on subject (as a message of type typ) and returns
+// the reply, failing the test if none comes.
+func request[R any](t testing.TB, nc *nats.Conn, subject, typ string, req any) R {
+	t.Helper()
+	var r R
+	if err := wire.Request(context.Background(), nc, subject, typ, req, &r); err != nil {
+		t.Fatal(err)
 	}
 	return r
 }
@@ -270,10 +304,7 @@ func submitAs(t *testing.T, srv natsServer, user string, spec protocol.JobSpec) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	var reply protocol.SubmitReply
-	if err := wire.Request(context.Background(), nc, subj.Submit(user), protocol.TypeJobSpec, spec, &reply); err != nil {
-		t.Fatal(err)
-	}
+	reply := request[protocol.SubmitReply](t, nc, subj.Submit(user), protocol.TypeJobSpec, spec)
 	if reply.Error != "" {
 		t.Fatalf("submit refused: %s", reply.Error)
 	}

@@ -21,11 +21,7 @@ import (
 
 func jobsRequest(t *testing.T, nc *nats.Conn, user string, req protocol.JobsRequest) protocol.JobsReply {
 	t.Helper()
-	var r protocol.JobsReply
-	if err := wire.Request(context.Background(), nc, subj.Jobs(user), protocol.TypeJobsRequest, req, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return request[protocol.JobsReply](t, nc, subj.Jobs(user), protocol.TypeJobsRequest, req)
 }
 
 // A user neither sees nor controls another user's job; an admin (of the
@@ -66,10 +62,7 @@ func TestJobsOfOthers(t *testing.T) {
 	if err == nil && ack.Error == "" {
 		t.Errorf("bob fed alice's job: %+v", ack)
 	}
-	seq := a.send(s, start(0, 1), line("real", 0, 1), exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.finish(s, start(0, 1), line("real", 0, 1), exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited || len(res.lines[n]) != 1 || res.lines[n][0] != "real" {
@@ -81,10 +74,7 @@ func TestJobsOfOthers(t *testing.T) {
 // Events, summaries and hellos sent on one agent's subjects for another
 // agent are refused; the real agent's results stand.
 func TestAgentImpersonation(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jimp", Nodes: "n1", Command: "sleep 5"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "jimp", Nodes: "n1", Command: "sleep 5"})
 	forger := srv.Connect(t, "a2")
 
 	var w protocol.Welcome
@@ -106,10 +96,7 @@ func TestAgentImpersonation(t *testing.T) {
 	if err := wire.Request(context.Background(), forger, subj.Done("a2", s.Job), protocol.TypeShardSummary, sum, &r); err != nil || r.OK || r.Code != protocol.CodeRefused {
 		t.Errorf("a summary for a1 on a2's subject: %+v %v", r, err)
 	}
-	seq := a.send(s, start(0), line("true output", 0), exit(3, 0))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.finish(s, start(0), line("true output", 0), exit(3, 0))
 	res := wait()
 	if res.codes["n1"] != 3 || len(res.lines["n1"]) != 1 || res.lines["n1"][0] != "true output" {
 		t.Errorf("n1: code %d, lines %q", res.codes["n1"], res.lines["n1"])
@@ -140,11 +127,7 @@ func TestAgentGrants(t *testing.T) {
 	nc := srv.Connect(t, "agents")
 	hello := func(h protocol.Hello) protocol.Welcome {
 		t.Helper()
-		var w protocol.Welcome
-		if err := wire.Request(context.Background(), nc, subj.Register(h.Agent), protocol.TypeHello, h, &w); err != nil {
-			t.Fatal(err)
-		}
-		return w
+		return request[protocol.Welcome](t, nc, subj.Register(h.Agent), protocol.TypeHello, h)
 	}
 	for _, h := range []protocol.Hello{
 		{Agent: "a2", Name: "gw1"},                         // no grant

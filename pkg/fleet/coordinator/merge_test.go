@@ -30,10 +30,7 @@ func TestNoAgentFailsAtOnce(t *testing.T) {
 }
 
 func TestMergeInOrderDropsDuplicatesAndRepairsGaps(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j2", Nodes: nodes(3), Command: "x"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "j2", Nodes: nodes(3), Command: "x"})
 	if s.Nodes != "n[000-002]" || s.Spec.Command != "x" || s.Window != protocol.DefaultWindow {
 		t.Fatalf("shard %+v", s)
 	}
@@ -55,9 +52,7 @@ func TestMergeInOrderDropsDuplicatesAndRepairsGaps(t *testing.T) {
 	}
 	a.sendSeq(s, 2, line("two", 0))
 	a.sendSeq(s, 4, exit(3, 2))
-	if r := a.doneEventually(s, 4); !r.OK {
-		t.Fatalf("done: %+v", r)
-	}
+	a.doneOK(s, 4)
 	res := wait()
 	if got := strings.Join(res.lines["n000"], " "); got != "one two three" {
 		t.Errorf("n000 lines %q", got)
@@ -72,10 +67,7 @@ func TestMergeInOrderDropsDuplicatesAndRepairsGaps(t *testing.T) {
 }
 
 func TestLostAgentRedispatchesUnstartedAndLosesStarted(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j3", Nodes: nodes(6), Command: "x"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "j3", Nodes: nodes(6), Command: "x"})
 	b := newFakeAgent(t, srv, "b1") // joins after the split
 	a.send(s, start(0, 1, 2), exit(0, 0))
 	time.Sleep(100 * time.Millisecond)
@@ -84,10 +76,7 @@ func TestLostAgentRedispatchesUnstartedAndLosesStarted(t *testing.T) {
 	if s2.Nodes != "n[003-005]" || s2.Attempt != 1 {
 		t.Fatalf("re-dispatched shard %+v", s2)
 	}
-	seq := b.send(s2, start(0, 1, 2), line("hi", 0, 1, 2), exit(0, 0, 1, 2))
-	if r := b.doneEventually(s2, seq); !r.OK {
-		t.Fatalf("done %+v", r)
-	}
+	b.finish(s2, start(0, 1, 2), line("hi", 0, 1, 2), exit(0, 0, 1, 2))
 	res := wait()
 	want := map[string]protocol.State{"n000": protocol.StateExited, "n001": protocol.StateLost, "n002": protocol.StateLost,
 		"n003": protocol.StateExited, "n004": protocol.StateExited, "n005": protocol.StateExited}
@@ -103,10 +92,7 @@ func TestLostAgentRedispatchesUnstartedAndLosesStarted(t *testing.T) {
 }
 
 func TestCancelReachesAgentsAndEndsNodes(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{CancelGrace: 300 * time.Millisecond})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j4", Nodes: nodes(4), Command: "sleep 100"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{CancelGrace: 300 * time.Millisecond}, protocol.JobSpec{ID: "j4", Nodes: nodes(4), Command: "sleep 100"})
 	a.send(s, start(0, 1, 2, 3))
 	nc := srv.Connect(t, "canceller")
 	var r protocol.JobsReply
@@ -165,10 +151,7 @@ func TestSubmitRefusals(t *testing.T) {
 }
 
 func TestLostAgentRerunsStartedWhenAllowed(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "j5", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "j5", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
 	b := newFakeAgent(t, srv, "b1")
 	a.send(s, start(0, 1, 2), exit(0, 0))
 	time.Sleep(100 * time.Millisecond)
@@ -177,10 +160,7 @@ func TestLostAgentRerunsStartedWhenAllowed(t *testing.T) {
 	if s2.Nodes != "n[001-002]" {
 		t.Fatalf("re-run shard %v", s2.Nodes)
 	}
-	seq := b.send(s2, start(0, 1), exit(0, 0, 1))
-	if r := b.doneEventually(s2, seq); !r.OK {
-		t.Fatalf("done %+v", r)
-	}
+	b.finish(s2, start(0, 1), exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n000", "n001", "n002"} {
 		if res.states[n] != protocol.StateExited {

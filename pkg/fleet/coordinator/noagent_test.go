@@ -15,10 +15,7 @@ import (
 // "gateway lost", naming the group nobody else serves; the node that had
 // not started ends "no agent".
 func TestLostStartedNodeIsNeverNoAgent(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jna", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
-	s := a.shard()
+	_, _, a, wait, s := agentJob(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond}, protocol.JobSpec{ID: "jna", Nodes: nodes(3), Command: "x", RerunOnLoss: true})
 	a.send(s, start(0, 1), exit(0, 0))
 	if err := a.nc.Flush(); err != nil {
 		t.Fatal(err)
@@ -62,10 +59,7 @@ func TestUnconfirmedShardStartedNodeIsLost(t *testing.T) {
 		for i := range idx {
 			idx[i] = uint32(i)
 		}
-		seq := b.send(sb, start(idx...), exit(0, idx...))
-		if r := b.doneEventually(sb, seq); !r.OK {
-			t.Fatalf("summary: %+v", r)
-		}
+		b.finish(sb, start(idx...), exit(0, idx...))
 		ran += n
 		runs++
 	}
@@ -93,10 +87,7 @@ func TestUnconfirmedShardStartedNodeIsLost(t *testing.T) {
 // later than LostAfter, finishes its shard.
 func TestAgentBackLaterThanCoordinator(t *testing.T) {
 	const lostAfter = 300 * time.Millisecond
-	srv, co := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: lostAfter})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jlate", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: lostAfter}, protocol.JobSpec{ID: "jlate", Nodes: "n[1-2]", Command: "true"})
 	a.send(s, start(0, 1))
 	if err := a.nc.Flush(); err != nil {
 		t.Fatal(err)
@@ -124,10 +115,7 @@ func TestAgentBackLaterThanCoordinator(t *testing.T) {
 	if err := co.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	seq := a.send(s, exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary of the agent back after the coordinator: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {

@@ -12,10 +12,7 @@ import (
 // NATS server is down for several LostAfter; when it is back the agent
 // heartbeats again and finishes its shard, whose nodes end as they ran.
 func TestOutageIsNotAgentSilence(t *testing.T) {
-	srv, co := startCoordinator(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jout", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
+	srv, co, a, wait, s := agentJob(t, Config{Heartbeat: 100 * time.Millisecond, LostAfter: 300 * time.Millisecond}, protocol.JobSpec{ID: "jout", Nodes: "n[1-2]", Command: "true"})
 	a.send(s, start(0, 1))
 	// The starts reach the coordinator before the outage (a real agent
 	// would retransmit them after it).
@@ -40,10 +37,7 @@ func TestOutageIsNotAgentSilence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	seq := a.send(s, exit(0, 0, 1))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary after the outage: %+v", r)
-	}
+	a.finish(s, exit(0, 0, 1))
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {
@@ -73,10 +67,7 @@ func TestStuckShardGivenUp(t *testing.T) {
 	if n := expand(t, redo.Nodes); len(n) != 1 || n[0] != "n2" {
 		t.Fatalf("the stuck shard's unstarted nodes went elsewhere as %v", n)
 	}
-	seq := b.send(redo, start(0), exit(0, 0))
-	if r := b.doneEventually(redo, seq); !r.OK {
-		t.Fatalf("a2's summary: %+v", r)
-	}
+	b.finish(redo, start(0), exit(0, 0))
 	res := wait()
 	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
 		t.Errorf("states %v", res.states)
@@ -99,10 +90,7 @@ func TestStuckShardGivenUp(t *testing.T) {
 // it merged and asks each live shard's agent for what follows, without
 // waiting for the agent's stale-ack timer.
 func TestReconnectionAsksForWhatFollows(t *testing.T) {
-	srv, co := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jre", Nodes: "n[1-2]", Command: "true"})
-	s := a.shard()
+	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "jre", Nodes: "n[1-2]", Command: "true"})
 	a.waitAck(s, a.send(s, start(0, 1)))
 	// Batch 2 "went" during the outage: never published.
 	a.seqMu.Lock()
@@ -129,9 +117,7 @@ func TestReconnectionAsksForWhatFollows(t *testing.T) {
 		}
 	}
 	a.sendSeq(s, 2, exit(0, 0, 1))
-	if r := a.doneEventually(s, 2); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	a.doneOK(s, 2)
 	res := wait()
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {

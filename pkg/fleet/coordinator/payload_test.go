@@ -2,8 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -41,9 +39,7 @@ func (a *fakeAgent) answer(s protocol.Shard) {
 		}
 		last = a.send(s, recs...)
 	}
-	if r := a.doneEventually(s, last); !r.OK {
-		a.t.Errorf("shard %s: done %+v", s.Key(), r)
-	}
+	a.doneOK(s, last)
 }
 
 // A job of 40 000 long names that fold to 1.1 MB, over NATS's 1 MiB
@@ -109,27 +105,18 @@ func TestJobOverMaxPayload(t *testing.T) {
 // its output.
 func readAll(t *testing.T, ctx context.Context, job *client.Job) map[string]string {
 	t.Helper()
-	names := job.Nodes()
 	out := map[string]string{}
-	for {
-		b, err := job.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
+	if err := testutil.ReadJob(ctx, job, func(node string, r protocol.Event) {
+		switch r.Kind {
+		case protocol.KindStdout:
+			out[node] += string(r.Data)
+		case protocol.KindEnd:
+			out[node] = string(r.State) + ":" + out[node] + string(r.Data)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range b.Events {
-			for _, i := range r.Nodes {
-				switch r.Kind {
-				case protocol.KindStdout:
-					out[names[i]] += string(r.Data)
-				case protocol.KindEnd:
-					out[names[i]] = string(r.State) + ":" + out[names[i]] + string(r.Data)
-				}
-			}
-		}
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return out
 }
 
 // Multi-dimensional names: a shard's subset may expand in another order

@@ -85,10 +85,7 @@ func TestTwoCoordinatorsShareWork(t *testing.T) {
 	for range jobs {
 		s := ag.shard()
 		held[owner(t, s.Job, a, b).cfg.ID]++
-		seq := ag.send(s, start(0, 1), line("out", 0, 1), exit(0, 0, 1))
-		if r := ag.doneEventually(s, seq); !r.OK {
-			t.Fatalf("summary of %s: %+v", s.Job, r)
-		}
+		ag.finish(s, start(0, 1), line("out", 0, 1), exit(0, 0, 1))
 	}
 	t.Logf("jobs per coordinator: %v", held)
 	for i, wait := range waits {
@@ -127,10 +124,7 @@ func TestTwoCoordinatorsShareWork(t *testing.T) {
 			break
 		}
 	}
-	seq := ag.send(s, protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateCancel})
-	if r := ag.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary of the cancelled shard: %+v", r)
-	}
+	ag.finish(s, protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{0, 1}, State: protocol.StateCancel})
 	if res := wait(); res.states["n1"] != protocol.StateCancel {
 		t.Errorf("cancelled job: %v", res.states)
 	}
@@ -252,10 +246,7 @@ func TestNewCoordinatorLeavesOthersShards(t *testing.T) {
 			t.Fatalf("the new coordinator cancelled the other's shard: %+v", ctl)
 		}
 	}
-	seq := ag.send(s, exit(0, 0))
-	if r := ag.doneEventually(s, seq); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	ag.finish(s, exit(0, 0))
 	if res := wait(); res.states["n1"] != protocol.StateExited {
 		t.Errorf("states %v", res.states)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -15,11 +16,7 @@ import (
 // shard, a new nonce (an agent refuses a grant it saw before, and
 // answers a new grant of a shard it took as accepted).
 func TestShardsSignedAnewOnRetry(t *testing.T) {
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := kp.PublicKey()
+	kp, pub := testutil.UserKey(t)
 	srv, co := startCoordinator(t, Config{SigningKey: kp, ShardTTL: 30 * time.Second})
 	if co.PublicKey() != pub {
 		t.Fatalf("PublicKey %q, want %q", co.PublicKey(), pub)

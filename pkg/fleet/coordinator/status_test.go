@@ -10,10 +10,7 @@ import (
 // nodes per exit status (what `csub status` and the status page print);
 // a brief status leaves the sets out, not the count of failed nodes.
 func TestStatusFoldsNodesPerState(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "jst", Nodes: "n[1-5]", Command: "true"})
-	s := a.shard()
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "jst", Nodes: "n[1-5]", Command: "true"})
 	a.send(s, start(0, 1, 2, 3, 4))
 	a.waitAck(s, a.send(s, exit(0, 0, 1, 3), exit(2, 2),
 		protocol.Event{Kind: protocol.KindEnd, Nodes: []uint32{4}, State: protocol.StateTimeout, Code: 255}))

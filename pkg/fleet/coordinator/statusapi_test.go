@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
-
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -48,18 +48,7 @@ func TestStatusAPI(t *testing.T) {
 //
 //	go test -run '^$' -bench JobStatus ./pkg/fleet/coordinator
 func BenchmarkJobStatus(b *testing.B) {
-	bad := make([]string, 100000)
-	for i := range bad {
-		// letters only: no two names share a pattern
-		b := []byte("node-")
-		for j := i; ; j /= 26 {
-			b = append(b, byte('a'+j%26))
-			if j < 26 {
-				break
-			}
-		}
-		bad[i] = string(b)
-	}
+	bad := testutil.LetterNames(100000)
 	for name, nodes := range map[string]string{"folding": "node[1-100000]", "not-folding": strings.Join(bad, ",")} {
 		b.Run(name, func(b *testing.B) {
 			co, err := New(nil, Config{Logger: natstest.Logger(b)})

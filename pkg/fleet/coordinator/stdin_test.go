@@ -83,10 +83,7 @@ func TestStdinReachesRedispatchedShard(t *testing.T) {
 	if got := takeChunks(t, bin, 3); got != "a\n|b\n|" {
 		t.Fatalf("re-dispatched shard got %q", got)
 	}
-	seq := b.send(s2, start(0, 1), exit(0, 0, 1))
-	if r := b.doneEventually(s2, seq); !r.OK {
-		t.Fatalf("done %+v", r)
-	}
+	b.finish(s2, start(0, 1), exit(0, 0, 1))
 	if res := wait(); res.states["n000"] != protocol.StateExited || res.states["n001"] != protocol.StateExited {
 		t.Fatalf("states %v", res.states)
 	}
@@ -122,14 +119,8 @@ func TestStdinTrimmedFailsLateShard(t *testing.T) {
 
 // A job that ended answers its submitter's chunks Done.
 func TestStdinAfterTheEnd(t *testing.T) {
-	srv, _ := startCoordinator(t, Config{})
-	a := newFakeAgent(t, srv, "a1")
-	wait := submit(t, srv, protocol.JobSpec{ID: "js3", Nodes: nodes(1), Command: "true", Stdin: true})
-	s := a.shard()
-	seq := a.send(s, start(0), exit(0, 0))
-	if r := a.doneEventually(s, seq); !r.OK {
-		t.Fatalf("done %+v", r)
-	}
+	srv, _, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "js3", Nodes: nodes(1), Command: "true", Stdin: true})
+	a.finish(s, start(0), exit(0, 0))
 	wait()
 	nc := srv.Connect(t, "late")
 	ack, err := wire.SendStdin(context.Background(), nc, subj.Stdin(testUser, "js3"), &protocol.StdinChunk{Job: "js3", Seq: 1, Data: []byte("x")}, time.Second, nil)

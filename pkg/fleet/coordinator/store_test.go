@@ -125,9 +125,7 @@ func TestStoreResumesJob(t *testing.T) {
 	co2, stop2 := storedCoordinator(t, srv, "c1", Config{})
 	a.sendSeq(s, seq, line("hello", 0)) // a batch acked before: a duplicate
 	a.sendSeq(s, last, line("world", 1), exit(0, 0, 1, 2))
-	if r := a.doneEventually(s, last); !r.OK {
-		t.Fatalf("summary after the restart: %+v", r)
-	}
+	a.doneOK(s, last)
 	res, st := attach(t, srv, "jres", "n[1-3]")
 	if !st.Done || st.Finals[protocol.StateExited] != 3 {
 		t.Fatalf("status after the restart: %+v", st)
@@ -197,10 +195,7 @@ func TestStoreResumedAgentLost(t *testing.T) {
 	b := newFakeAgent(t, srv, "b1")
 	// n2 never started: it runs on b1.
 	s2 := b.shard()
-	last := b.send(s2, start(0), exit(0, 0))
-	if r := b.doneEventually(s2, last); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	b.finish(s2, start(0), exit(0, 0))
 	res, _ := attach(t, srv, "jlost", "n[1-2]")
 	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
 		t.Fatalf("states after the restart: %v", res.states)
@@ -236,10 +231,7 @@ func TestStoreAgentRestartedToo(t *testing.T) {
 	if s2.Nodes != "n2" {
 		t.Fatalf("shard %+v: want n2 again", s2)
 	}
-	last := b.send(s2, start(0), exit(0, 0))
-	if r := b.doneEventually(s2, last); !r.OK {
-		t.Fatalf("summary: %+v", r)
-	}
+	b.finish(s2, start(0), exit(0, 0))
 	res, _ := attach(t, srv, "jagain", "n[1-2]")
 	if res.states["n1"] != protocol.StateLost || res.states["n2"] != protocol.StateExited {
 		t.Fatalf("states: %v", res.states)

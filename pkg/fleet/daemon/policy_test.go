@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
@@ -36,22 +36,14 @@ func run(t *testing.T, f *Fleet, spec protocol.JobSpec) map[string]protocol.Even
 	}
 	defer job.Close()
 	ends := map[string]protocol.Event{}
-	for {
-		b, err := job.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return ends
+	if err := testutil.ReadJob(ctx, job, func(node string, r protocol.Event) {
+		if r.Kind == protocol.KindEnd {
+			ends[node] = r
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range b.Events {
-			for _, i := range r.Nodes {
-				if r.Kind == protocol.KindEnd {
-					ends[job.Nodes()[i]] = r
-				}
-			}
-		}
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return ends
 }
 
 // The agent checks each shard again with its own policy: a job the

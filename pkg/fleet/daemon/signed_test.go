@@ -3,8 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
@@ -38,10 +37,7 @@ func runPart(t *testing.T, run func(context.Context) error) (stop func()) {
 
 func newSigningKey(t *testing.T) nkeys.KeyPair {
 	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, _ := testutil.UserKey(t)
 	return kp
 }
 
@@ -85,31 +81,22 @@ func runJob(t *testing.T, nc *nats.Conn, spec protocol.JobSpec) map[string]*ende
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := job.Nodes()
 	res := map[string]*ended{}
-	for _, n := range names {
+	for _, n := range job.Nodes() {
 		res[n] = &ended{}
 	}
-	for {
-		b, err := job.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return res
+	if err := testutil.ReadJob(ctx, job, func(node string, r protocol.Event) {
+		e := res[node]
+		switch r.Kind {
+		case protocol.KindStdout:
+			e.out = append(e.out, strings.TrimSuffix(string(r.Data), "\n"))
+		case protocol.KindEnd:
+			e.state, e.code, e.msg = r.State, r.Code, string(r.Data)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range b.Events {
-			for _, i := range r.Nodes {
-				e := res[names[i]]
-				switch r.Kind {
-				case protocol.KindStdout:
-					e.out = append(e.out, strings.TrimSuffix(string(r.Data), "\n"))
-				case protocol.KindEnd:
-					e.state, e.code, e.msg = r.State, r.Code, string(r.Data)
-				}
-			}
-		}
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return res
 }
 
 // An agent that does not trust the coordinator's key runs none of its

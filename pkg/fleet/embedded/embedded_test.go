@@ -3,10 +3,10 @@ package embedded
 import (
 	"context"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
@@ -40,28 +40,18 @@ func runJob(tb testing.TB, c *client.Client, spec protocol.JobSpec) (map[string]
 	defer job.Close()
 	lines := map[string][]string{}
 	ends := map[string]protocol.Event{}
-	names := job.Nodes()
-	for {
-		b, err := job.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, r := range b.Events {
-			for _, i := range r.Nodes {
-				switch r.Kind {
-				case protocol.KindStdout:
-					lines[names[i]] = append(lines[names[i]], string(r.Data))
-				case protocol.KindEnd:
-					if _, dup := ends[names[i]]; dup {
-						tb.Errorf("%s ended twice", names[i])
-					}
-					ends[names[i]] = r
-				}
+	if err := testutil.ReadJob(ctx, job, func(node string, r protocol.Event) {
+		switch r.Kind {
+		case protocol.KindStdout:
+			lines[node] = append(lines[node], string(r.Data))
+		case protocol.KindEnd:
+			if _, dup := ends[node]; dup {
+				tb.Errorf("%s ended twice", node)
 			}
+			ends[node] = r
 		}
+	}); err != nil {
+		tb.Fatal(err)
 	}
 	return lines, ends
 }

@@ -67,10 +67,7 @@ func FuzzLoadIdentities(f *testing.F) {
 
 func TestParseIdentitiesRefuses(t *testing.T) {
 	dir := initSite(t, testOptions())
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	k := s.Identities[1].Nkey
 	for name, c := range map[string]struct{ data, err string }{
 		"not an array":   {`{}`, "JSON array"},

@@ -12,10 +12,7 @@ import (
 // the identities, and exactly the files files among the site's.
 func rotated(t *testing.T, dir string, f func() error, key string, files ...string) {
 	t.Helper()
-	s0, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s0 := mustLoad(t, dir)
 	before := snapshot(t, dir)
 	if err := f(); err != nil {
 		t.Fatal(err)
@@ -53,10 +50,7 @@ func TestRotate(t *testing.T) {
 		CoordinatorSeedFile, "agents/gw1/agent.yaml", "agents/gw2/agent.yaml")
 	rotated(t, dir, func() error { return RotateServerCert(dir, []string{"coord2.example.org"}, nil) }, "",
 		ServerCertFile, ServerKeyFile)
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	if got := s.Server.Leaf.DNSNames; !slices.Equal(got, []string{"localhost", "coord.example.org", "coord2.example.org"}) {
 		t.Errorf("rotated server certificate names %q", got)
 	}
@@ -81,10 +75,7 @@ func TestRotate(t *testing.T) {
 
 func TestAdd(t *testing.T) {
 	dir := initSite(t, testOptions())
-	s0, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s0 := mustLoad(t, dir)
 	before := snapshot(t, dir)
 	if err := AddUsers(dir, []string{"carol"}, []string{"dave"}); err != nil {
 		t.Fatal(err)
@@ -96,10 +87,7 @@ func TestAdd(t *testing.T) {
 	if err := AddAgents(dir, []AgentSpec{gw3}); err != nil {
 		t.Fatal(err)
 	}
-	s1, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := mustLoad(t, dir)
 	k0, k1 := keysOf(s0.Identities), keysOf(s1.Identities)
 	maps.DeleteFunc(k1, func(k, v string) bool {
 		return k == "admin:carol" && v != "" || k == "submitter:dave" && v != "" || k == "agent:gw3" && v != ""
@@ -147,10 +135,7 @@ func TestRemove(t *testing.T) {
 	if err := RemoveAgent(dir, "gw1"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	k := keysOf(s.Identities)
 	if _, ok := k["submitter:bob"]; ok || len(k) != 4 {
 		t.Errorf("identities after removing bob and gw1: %v", k)

@@ -60,10 +60,7 @@ func connect(url string, opts ...nats.Option) error {
 // are refused.
 func TestNATSWithSiteCredentials(t *testing.T) {
 	dir := initSite(t, testOptions())
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	srv := startNATS(t, s)
 	url := natsURL(srv)
 
@@ -123,9 +120,7 @@ func TestNATSWithSiteCredentials(t *testing.T) {
 	if err := RotateUser(dir, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = Load(dir); err != nil {
-		t.Fatal(err)
-	}
+	s = mustLoad(t, dir)
 	srv.Shutdown()
 	url = natsURL(startNATS(t, s))
 	if err := connect(url, nats.Secure(cli), nats.Nkey(oldPub, old.Sign)); err == nil {

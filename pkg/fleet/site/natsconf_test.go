@@ -39,10 +39,7 @@ func loadNATSConf(t *testing.T, dir string) *server.Options {
 // identities, each with auth.Permissions and standard connections only.
 func checkConfUsers(t *testing.T, dir string, opts *server.Options) {
 	t.Helper()
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	subj := protocol.Subjects{Prefix: s.Prefix}
 	users := map[string]*server.NkeyUser{}
 	for _, u := range opts.Nkeys {

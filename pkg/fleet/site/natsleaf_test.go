@@ -48,10 +48,7 @@ func loadLeafConf(t *testing.T, dir, name string) *server.Options {
 // and dials the hub with its own key over verified TLS.
 func checkLeaf(t *testing.T, dir, name, listen string, agents ...string) {
 	t.Helper()
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	opts := loadLeafConf(t, dir, name)
 	if got := fmt.Sprintf("%s:%d", opts.Host, opts.Port); got != listen {
 		t.Errorf("leaf %s listens on %s, want %s", name, got, listen)
@@ -191,10 +188,7 @@ func TestLeafConfs(t *testing.T) {
 		}
 	}
 	// Each leaf's certificate names its URL's host, chains to the CA.
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	for name, host := range map[string]string{"west": "leaf-west.example.org", "east": "10.1.0.2"} {
 		certs, err := readCerts(filepath.Join(dir, LeavesDir, name, LeafCertFile))
 		if err != nil {

@@ -35,12 +35,19 @@ func initSite(t *testing.T, opts InitOptions) string {
 	return dir
 }
 
-func TestInitLoadRoundTrip(t *testing.T) {
-	dir := initSite(t, testOptions())
+// mustLoad is Load, failing the test on error.
+func mustLoad(t *testing.T, dir string) *Site {
+	t.Helper()
 	s, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestInitLoadRoundTrip(t *testing.T) {
+	dir := initSite(t, testOptions())
+	s := mustLoad(t, dir)
 	if len(s.Warnings) != 0 {
 		t.Errorf("warnings on a new site: %q", s.Warnings)
 	}
@@ -156,10 +163,7 @@ func TestFileModes(t *testing.T) {
 
 func TestSeedsSignAndVerify(t *testing.T) {
 	dir := initSite(t, testOptions())
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	msg := []byte("shard 42 for gw1")
 	for _, id := range s.Identities {
 		path := SeedPath(dir, id)
@@ -297,10 +301,7 @@ func TestRefuseOverwrite(t *testing.T) {
 	if err := Init(dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	after := snapshot(t, dir)
 	for _, f := range []string{CoordinatorSeedFile, CACertFile, ServerKeyFile, "users/alice/user.seed"} {
 		if bytes.Equal(before[f], after[f]) {

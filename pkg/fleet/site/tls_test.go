@@ -12,10 +12,7 @@ import (
 
 func TestServerCertVerifiesForEachSAN(t *testing.T) {
 	dir := initSite(t, testOptions())
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	leaf := s.Server.Leaf
 	for _, name := range []string{"localhost", "127.0.0.1", "::1", "coord.example.org", "10.0.0.5"} {
 		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: s.CAPool}); err != nil {
@@ -112,10 +109,7 @@ func TestCertExpiry(t *testing.T) {
 	opts := testOptions()
 	opts.now = time.Now().Add(-ServerValidity + 10*24*time.Hour)
 	dir := initSite(t, opts)
-	s, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustLoad(t, dir)
 	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "rotate DIR server-cert") {
 		t.Errorf("warnings %q, want one about the server certificate", s.Warnings)
 	}
@@ -132,10 +126,7 @@ func TestCertExpiry(t *testing.T) {
 	if err := RotateServerCert(dir, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = mustLoad(t, dir)
 	if len(s.Warnings) != 0 {
 		t.Errorf("after rotation: %q", s.Warnings)
 	}

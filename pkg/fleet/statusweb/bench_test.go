@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -16,7 +17,7 @@ import (
 //
 //	go test -run '^$' -bench HugeJob ./pkg/fleet/statusweb
 func BenchmarkHugeJobPage(b *testing.B) {
-	names := badNames(100000)
+	names := testutil.LetterNames(100000)
 	st := protocol.JobStatus{ID: "huge", Nodes: strings.Join(names, ","), Total: len(names),
 		Finals: map[protocol.State]int{protocol.StateExited: 50000}, States: map[protocol.State]string{protocol.StateExited: strings.Join(names[:50000], ",")},
 		Unfinished: strings.Join(names[50000:], ",")}

@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
-	"github.com/fleetsh/fleetsh/pkg/topology"
 	_ "github.com/fleetsh/fleetsh/pkg/workers"
 )
 
@@ -37,14 +36,7 @@ type testFleet struct {
 func startFleet(t *testing.T) *testFleet {
 	t.Helper()
 	srv := natstest.Start(t, 0)
-	topo, err := topology.Parse(strings.NewReader(testTopology), "topology.conf", topology.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := topo.Router("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := testutil.TopologyRouter(t, testTopology, "admin")
 	log := natstest.Logger(t)
 	co, err := coordinator.New(srv.Connect(t, "coordinator"), coordinator.Config{Logger: log,
 		Router: coordinator.FromTopology(router), LostAfter: time.Hour})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -241,7 +242,7 @@ func TestAgentsPerGroup(t *testing.T) {
 // A job of 100 000 badly folding names renders in a few kilobytes: each
 // set is the folded set of its first nodes, with a count of the rest.
 func TestHugeJobBounded(t *testing.T) {
-	names := badNames(100000)
+	names := testutil.LetterNames(100000)
 	all := strings.Join(names, ",")
 	half := strings.Join(names[:50000], ",")
 	st := protocol.JobStatus{ID: "huge", Nodes: all, Total: 100000, Finals: map[protocol.State]int{protocol.StateExited: 50000},
@@ -281,22 +282,6 @@ func TestHugeJobBounded(t *testing.T) {
 			t.Errorf("job page lacks %q", want)
 		}
 	}
-}
-
-// badNames returns n names without digits: none folds with another.
-func badNames(n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		b := []byte("node-")
-		for j := i; ; j /= 26 {
-			b = append(b, byte('a'+j%26))
-			if j < 26 {
-				break
-			}
-		}
-		names[i] = string(b)
-	}
-	return names
 }
 
 func TestCutSet(t *testing.T) {
