@@ -67,7 +67,11 @@ func (c *Coordinator) takeOver(id, instance string) {
 		}
 	}
 	c.mu.Lock()
-	c.peers.self.Took = append(c.peers.self.Took, instance)
+	// A peer lost, heard again (a presence delayed on a loaded route)
+	// and lost again is taken over again: its instance is named once.
+	if !slices.Contains(c.peers.self.Took, instance) {
+		c.peers.self.Took = append(c.peers.self.Took, instance)
+	}
 	if n := len(c.peers.self.Took); n > maxTook {
 		c.peers.self.Took = slices.Clone(c.peers.self.Took[n-maxTook:])
 	}

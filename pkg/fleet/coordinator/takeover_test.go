@@ -94,3 +94,21 @@ func TestTakenOverStops(t *testing.T) {
 		t.Fatal("a coordinator taken over runs on")
 	}
 }
+
+// A peer lost twice (heard again in between, as a presence delayed on a
+// loaded route makes it) is named once in Presence.Took: TestTakeover saw
+// the same instance five times under -race at load 50.
+func TestTakeoverNamesInstanceOnce(t *testing.T) {
+	srv := natstest.StartJetStream(t, t.TempDir())
+	co, stop := storedCoordinator(t, srv, "s", Config{})
+	defer stop()
+	co.takeOver("gone", "inst-1")
+	co.takeOver("gone", "inst-1")
+	co.takeOver("other", "inst-2")
+	co.mu.Lock()
+	took := slices.Clone(co.peers.self.Took)
+	co.mu.Unlock()
+	if !slices.Equal(took, []string{"inst-1", "inst-2"}) {
+		t.Fatalf("took %v, want [inst-1 inst-2]", took)
+	}
+}
