@@ -248,7 +248,8 @@ func TestCtrlC(t *testing.T) {
 	}
 }
 
-// failWriter fails every write, as a closed pipe does.
+// failWriter fails every write with err, as a closed pipe does (err
+// EPIPE) or a full disk.
 type failWriter struct{ err error }
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }
