@@ -44,11 +44,7 @@ func TestJobsAndAttach(t *testing.T) {
 	vars := map[string]string{"FLEETSH_FLEET": url}
 
 	// A job in the background, still running while we list and attach.
-	bg := make(chan int, 1)
-	var bgOut, bgErr testutil.SyncBuffer
-	go func() {
-		bg <- runCSub(t, vars, nil, &bgOut, &bgErr, "-R", "exec", "-w", "n[1-3]", `echo before; sleep 1; echo after`)
-	}()
+	bg, _, bgErr := goCSub(t, nil, vars, nil, "-R", "exec", "-w", "n[1-3]", `echo before; sleep 1; echo after`)
 	var id string
 	deadline := time.Now().Add(10 * time.Second)
 	for id == "" {

@@ -271,8 +271,7 @@ func TestCopyOptions(t *testing.T) {
 	if _, err := exec.LookPath("scp"); err != nil {
 		sshdtest.SkipUnlessRequired(t, "no scp binary")
 	}
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	s, _, d := startNode1(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "f")
 	if err := os.WriteFile(src, []byte("x"), 0o640); err != nil {
