@@ -18,9 +18,17 @@ import (
 // server in this process and returns its URL for --fleet.
 func startTestFleet(t *testing.T) string {
 	t.Helper()
+	return startFleetWith(t, coordinator.Config{})
+}
+
+// startFleetWith is startTestFleet with a coordinator configured as cfg
+// (its Logger set to the test's).
+func startFleetWith(t *testing.T, cfg coordinator.Config) string {
+	t.Helper()
 	srv := natstest.Start(t, 0)
 	ctx, cancel := context.WithCancel(context.Background())
-	co, err := coordinator.New(srv.Connect(t, "coordinator"), coordinator.Config{Logger: natstest.Logger(t)})
+	cfg.Logger = natstest.Logger(t)
+	co, err := coordinator.New(srv.Connect(t, "coordinator"), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
