@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/golden"
+	"github.com/fleetsh/fleetsh/pkg/topology"
 )
 
 // CopyTree makes, in a new temporary directory root, the tree that the
@@ -63,4 +64,20 @@ func GoldenCases(t testing.TB, prog, run string) []GoldenCase {
 		}
 	}
 	return out
+}
+
+// Router parses the topology.conf text conf and returns its router from
+// root (a fleet's coordinator routes with it, through
+// coordinator.FromTopology); an error fails t.
+func Router(t testing.TB, conf, root string) *topology.Router {
+	t.Helper()
+	topo, err := topology.Parse(strings.NewReader(conf), "topology.conf", topology.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := topo.Router(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
