@@ -9,9 +9,19 @@ import (
 	"time"
 )
 
-func TestApply(t *testing.T) {
+// configFile writes text to the file c.yaml of a new temporary directory
+// and returns its path.
+func configFile(t *testing.T, text string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(path, []byte(`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestApply(t *testing.T) {
+	path := configFile(t, `
 listen: 127.0.0.1:4333
 fanout: 16
 lost_after: 2s
@@ -19,9 +29,7 @@ local-agent: false
 group: [gw1, gw2]
 info:
   ssh_config: /etc/x
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`)
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	listen := fs.String("listen", "", "")
 	fanout := fs.Int("fanout", 64, "")
@@ -45,17 +53,13 @@ info:
 }
 
 func TestApplyErrors(t *testing.T) {
-	dir := t.TempDir()
 	for content, want := range map[string]string{
 		"lisen: x\n":       `c.yaml:1: unknown setting "lisen"`,
 		"fanout: many\n":   "c.yaml:1: fanout: parse error",
 		"- a\n":            "want a mapping",
 		"fanout: [1, [2]]": "list items must be plain values",
 	} {
-		path := filepath.Join(dir, "c.yaml")
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		path := configFile(t, content)
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		fs.Int("fanout", 0, "")
 		err := Apply(fs, path)
@@ -63,7 +67,7 @@ func TestApplyErrors(t *testing.T) {
 			t.Errorf("%q: %v, want %q", content, err, want)
 		}
 	}
-	if err := Apply(flag.NewFlagSet("t", flag.ContinueOnError), filepath.Join(dir, "missing.yaml")); err == nil {
+	if err := Apply(flag.NewFlagSet("t", flag.ContinueOnError), filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("missing file accepted")
 	}
 }

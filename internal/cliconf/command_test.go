@@ -1,8 +1,6 @@
 package cliconf
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,10 +14,7 @@ import (
 // it passes that check, warned about, and an address no interface has
 // then fails to listen (exit 1).
 func TestHTTPBeyondLoopback(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(path, []byte("http: 192.0.2.1:9470\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := configFile(t, "http: 192.0.2.1:9470\n")
 	for _, tc := range []struct {
 		args []string
 		code int

@@ -8,7 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -19,11 +18,7 @@ import (
 func TestCancelledBySomeoneElse(t *testing.T) {
 	url := startTestFleet(t)
 	vars := map[string]string{"FLEETSH_FLEET": url}
-	bg := make(chan int, 1)
-	var out, errb testutil.SyncBuffer
-	go func() {
-		bg <- runCSub(t, vars, nil, &out, &errb, "-R", "exec", "-w", "n[1-2]", "sleep 60")
-	}()
+	bg, out, errb := goCSub(t, nil, vars, nil, "-R", "exec", "-w", "n[1-2]", "sleep 60")
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)

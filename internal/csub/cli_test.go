@@ -33,6 +33,17 @@ func runCSub(t *testing.T, vars map[string]string, intr <-chan struct{}, stdout,
 	return runCSubAt(t, nil, vars, intr, stdout, stderr, args...)
 }
 
+// goCSub is runCSubAt in a goroutine: csub's exit status arrives on the
+// channel it returns, once csub is done writing the buffers it returns
+// (its standard output and error).
+func goCSub(t *testing.T, now func() time.Time, vars map[string]string, intr <-chan struct{}, args ...string) (<-chan int, *testutil.SyncBuffer, *testutil.SyncBuffer) {
+	t.Helper()
+	done := make(chan int, 1)
+	var out, errb testutil.SyncBuffer
+	go func() { done <- runCSubAt(t, now, vars, intr, &out, &errb, args...) }()
+	return done, &out, &errb
+}
+
 // runCSubAt is runCSub with csub's clock fixed at now (nil: time.Now).
 func runCSubAt(t *testing.T, now func() time.Time, vars map[string]string, intr <-chan struct{}, stdout, stderr *testutil.SyncBuffer, args ...string) int {
 	t.Helper()
@@ -216,15 +227,11 @@ func TestCtrlC(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var out, errb testutil.SyncBuffer
 			intr := make(chan struct{}, 1)
-			done := make(chan int)
 			marker := filepath.Join(t.TempDir(), "node1-done")
 			cmd := fmt.Sprintf("echo x; [ %%h = node1 ] && touch %s && exit 0; sleep 30", marker)
 			start := time.Now()
-			go func() {
-				done <- runCSub(t, nil, intr, &out, &errb, append(append([]string{"-R", "exec"}, c.args...), "-w", "node[1-3]", cmd)...)
-			}()
+			done, out, errb := goCSub(t, nil, nil, intr, append(append([]string{"-R", "exec"}, c.args...), "-w", "node[1-3]", cmd)...)
 			// Interrupt once node1 has ended and the others sleep.
 			for {
 				if _, err := os.Stat(marker); err == nil {
@@ -248,7 +255,8 @@ func TestCtrlC(t *testing.T) {
 	}
 }
 
-// failWriter fails every write, as a closed pipe does.
+// failWriter fails every write with err, as a closed pipe does (err
+// EPIPE) or a full disk.
 type failWriter struct{ err error }
 
 func (w failWriter) Write([]byte) (int, error) { return 0, w.err }

@@ -145,11 +145,6 @@ func TestClubakTraceGroups(t *testing.T) {
 	}
 }
 
-// clubakFailWriter fails every write with err.
-type clubakFailWriter struct{ err error }
-
-func (f clubakFailWriter) Write([]byte) (int, error) { return 0, f.err }
-
 // TestClubakWriteErrors: a closed pipe ends clubak quietly with status 1;
 // another write error is reported as Python's OSError.
 func TestClubakWriteErrors(t *testing.T) {
@@ -162,7 +157,7 @@ func TestClubakWriteErrors(t *testing.T) {
 		{errors.New("odd"), "ERROR: odd\n"},
 	} {
 		var errb bytes.Buffer
-		status := ClubakMain([]string{"-b"}, strings.NewReader("n1: a\n"), clubakFailWriter{c.err}, &errb, func(string) string { return "" })
+		status := ClubakMain([]string{"-b"}, strings.NewReader("n1: a\n"), failWriter{c.err}, &errb, func(string) string { return "" })
 		if status != 1 || errb.String() != c.want {
 			t.Errorf("%v: status %d, stderr %q, want 1 %q", c.err, status, errb.String(), c.want)
 		}

@@ -24,48 +24,35 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/csub"
 	"github.com/fleetsh/fleetsh/internal/golden"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 var goldenRun = flag.String("golden.run", "", "only run golden cases whose file/name contains this substring")
 
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
 	getenv := golden.Env(t, "CLUSTERSHELL_CFGDIR="+filepath.Join("testdata", "golden", "conf"))
-	for _, f := range files {
-		cases, err := golden.ParseFile(f, "csub")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cases {
-			id := filepath.Base(c.File) + "/" + c.Name
-			if *goldenRun != "" && !strings.Contains(id, *goldenRun) {
-				continue
+	for _, c := range testutil.GoldenCases(t, "csub", *goldenRun) {
+		t.Run(c.ID, func(t *testing.T) {
+			// Each run has its own in-process fleet: cases are
+			// independent, and several wait on command timeouts.
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			rc := csub.Main(c.Args, strings.NewReader(""), &stdout, &stderr, getenv)
+			var b strings.Builder
+			if rc != c.Exit {
+				fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.Exit)
 			}
-			t.Run(id, func(t *testing.T) {
-				// Each run has its own in-process fleet: cases are
-				// independent, and several wait on command timeouts.
-				t.Parallel()
-				var stdout, stderr bytes.Buffer
-				rc := csub.Main(c.Args, strings.NewReader(""), &stdout, &stderr, getenv)
-				var b strings.Builder
-				if rc != c.Exit {
-					fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.Exit)
+			for _, s := range []struct{ name, got, want string }{
+				{"stdout", stdout.String(), c.Stdout}, {"stderr", progressCounter.ReplaceAllString(stderr.String(), ""), c.Stderr},
+			} {
+				if s.got != s.want && byNode(s.got) != byNode(s.want) {
+					fmt.Fprintf(&b, "%s:\n got: %q\nwant: %q\n", s.name, s.got, s.want)
 				}
-				for _, s := range []struct{ name, got, want string }{
-					{"stdout", stdout.String(), c.Stdout}, {"stderr", progressCounter.ReplaceAllString(stderr.String(), ""), c.Stderr},
-				} {
-					if s.got != s.want && byNode(s.got) != byNode(s.want) {
-						fmt.Fprintf(&b, "%s:\n got: %q\nwant: %q\n", s.name, s.got, s.want)
-					}
-				}
-				if b.Len() > 0 {
-					t.Errorf("%s:%d: $ %s\n%s", c.File, c.Line, c.Cmd, b.String())
-				}
-			})
-		}
+			}
+			if b.Len() > 0 {
+				t.Errorf("%s:%d: $ %s\n%s", c.File, c.Line, c.Cmd, b.String())
+			}
+		})
 	}
 }
 

@@ -18,9 +18,17 @@ import (
 // server in this process and returns its URL for --fleet.
 func startTestFleet(t *testing.T) string {
 	t.Helper()
+	return startFleetWith(t, coordinator.Config{})
+}
+
+// startFleetWith is startTestFleet with a coordinator configured as cfg
+// (its Logger set to the test's).
+func startFleetWith(t *testing.T, cfg coordinator.Config) string {
+	t.Helper()
 	srv := natstest.Start(t, 0)
 	ctx, cancel := context.WithCancel(context.Background())
-	co, err := coordinator.New(srv.Connect(t, "coordinator"), coordinator.Config{Logger: natstest.Logger(t)})
+	cfg.Logger = natstest.Logger(t)
+	co, err := coordinator.New(srv.Connect(t, "coordinator"), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +52,7 @@ func TestJobsAndAttach(t *testing.T) {
 	vars := map[string]string{"FLEETSH_FLEET": url}
 
 	// A job in the background, still running while we list and attach.
-	bg := make(chan int, 1)
-	var bgOut, bgErr testutil.SyncBuffer
-	go func() {
-		bg <- runCSub(t, vars, nil, &bgOut, &bgErr, "-R", "exec", "-w", "n[1-3]", `echo before; sleep 1; echo after`)
-	}()
+	bg, _, bgErr := goCSub(t, nil, vars, nil, "-R", "exec", "-w", "n[1-3]", `echo before; sleep 1; echo after`)
 	var id string
 	deadline := time.Now().Add(10 * time.Second)
 	for id == "" {

@@ -1,11 +1,9 @@
 package csub
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
@@ -18,16 +16,7 @@ func TestSubmitDeniedByPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := natstest.Start(t, 0)
-	co, err := coordinator.New(srv.Connect(t, "coordinator"), coordinator.Config{Logger: natstest.Logger(t), Policy: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = co.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-co.Ready()
+	url := startFleetWith(t, coordinator.Config{Policy: p})
 	for _, c := range []struct {
 		args []string
 		want string
@@ -36,7 +25,7 @@ func TestSubmitDeniedByPolicy(t *testing.T) {
 		{[]string{"-w", "n[1-3]", "true"}, `rule "only-true" allows the command but not on "n3"`},
 	} {
 		var out, errb testutil.SyncBuffer
-		rc := runCSub(t, map[string]string{envFleet: srv.URL()}, nil, &out, &errb, c.args...)
+		rc := runCSub(t, map[string]string{envFleet: url}, nil, &out, &errb, c.args...)
 		line := errb.String()
 		if rc != 1 || !strings.HasPrefix(line, "csub: denied by policy: ") || !strings.Contains(line, c.want) ||
 			strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") || out.String() != "" {

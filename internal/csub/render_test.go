@@ -310,6 +310,30 @@ func TestRenderer(t *testing.T) {
 	}
 }
 
+// interruptedRun renders, with the csub options in args, a run on
+// node[1-6] interrupted by Ctrl-C (user: someone at the terminal) and
+// returns its output: node1 and node2 printed x, node1 exited 0, node4
+// timed out, node5 exited 2, node3 gave nothing, and node[2,6] were
+// cancelled by the interrupt (with no user, after the renderer learnt it
+// was stopping).
+func interruptedRun(t *testing.T, args []string, user bool) string {
+	t.Helper()
+	nodes := nodeset.MustParse("node[1-6]").Nodes()
+	var w bytes.Buffer
+	r, _ := newTestRenderer(t, nodes, args, &w)
+	e := ev{nodes}
+	for _, rec := range []protocol.Event{e.out("node[1-2]", "x"), e.exit("node1", 0),
+		e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2)} {
+		r.record(&rec)
+	}
+	r.stopping = !user
+	cancel := e.end("node[2,6]", protocol.StateCancel, "cancelled")
+	r.record(&cancel)
+	r.interrupt(user)
+	_ = r.d.o.flush()
+	return w.String()
+}
+
 // TestInterrupt follows Clush.py's ttyloop KeyboardInterrupt handling (a
 // terminal is needed to reach it in clush, so these expectations come
 // from its code): with -b, a warning, what was gathered (by node set,
@@ -328,23 +352,12 @@ func TestInterrupt(t *testing.T) {
 		{"live", nil, "node1: x\nnode2: x\ncsub: node5: exited with exit code 2\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			nodes := nodeset.MustParse("node[1-6]").Nodes()
-			var w bytes.Buffer
-			r, _ := newTestRenderer(t, nodes, c.args, &w)
-			e := ev{nodes}
-			for _, rec := range []protocol.Event{e.out("node[1-2]", "x"), e.exit("node1", 0),
-				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2),
-				e.end("node[2,6]", protocol.StateCancel, "cancelled")} {
-				r.record(&rec)
-			}
-			r.interrupt(true)
-			_ = r.d.o.flush()
 			want := c.want
 			if c.name == "gathered" {
 				want = "Warning: Caught keyboard interrupt!\n" + want
 			}
 			want += "Keyboard interrupt (node[2-3,6] did not complete).\n"
-			if got := w.String(); got != want {
+			if got := interruptedRun(t, c.args, true); got != want {
 				t.Errorf("\n got: %q\nwant: %q", got, want)
 			}
 		})
@@ -368,20 +381,7 @@ func TestInterruptNoTerminal(t *testing.T) {
 		{"live", nil, "node1: x\nnode2: x\ncsub: node5: exited with exit code 2\ncsub: node4: command timeout\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			nodes := nodeset.MustParse("node[1-6]").Nodes()
-			var w bytes.Buffer
-			r, _ := newTestRenderer(t, nodes, c.args, &w)
-			e := ev{nodes}
-			for _, rec := range []protocol.Event{e.out("node[1-2]", "x"), e.exit("node1", 0),
-				e.end("node4", protocol.StateTimeout, ""), e.exit("node5", 2)} {
-				r.record(&rec)
-			}
-			r.stopping = true
-			cancel := e.end("node[2,6]", protocol.StateCancel, "cancelled")
-			r.record(&cancel)
-			r.interrupt(false)
-			_ = r.d.o.flush()
-			if got, want := w.String(), c.want+"Keyboard interrupt.\n"; got != want {
+			if got, want := interruptedRun(t, c.args, false), c.want+"Keyboard interrupt.\n"; got != want {
 				t.Errorf("\n got: %q\nwant: %q", got, want)
 			}
 		})

@@ -3,7 +3,6 @@ package csub
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
-	"github.com/fleetsh/fleetsh/pkg/topology"
 )
 
 // statusTopology has two gateway groups with agents (gw[1-2], two
@@ -44,15 +42,7 @@ type groupFleet struct {
 func startGroupFleet(t *testing.T, cfg coordinator.Config) *groupFleet {
 	t.Helper()
 	srv := natstest.Start(t, 0)
-	topo, err := topology.Parse(strings.NewReader(statusTopology), "topology.conf", topology.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := topo.Router("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Router, cfg.Logger = coordinator.FromTopology(router), natstest.Logger(t)
+	cfg.Router, cfg.Logger = coordinator.FromTopology(testutil.Router(t, statusTopology, "admin")), natstest.Logger(t)
 	co, err := coordinator.New(srv.Connect(t, "coordinator"), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -290,11 +290,7 @@ func TestStatusRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	waited := make(chan int, 1)
-	var wout, werr testutil.SyncBuffer
-	go func() {
-		waited <- runCSubAt(t, fixedClock, map[string]string{envFleet: f.url}, nil, &wout, &werr, "--wait", "status", id)
-	}()
+	waited, wout, werr := goCSub(t, fixedClock, map[string]string{envFleet: f.url}, nil, "--wait", "status", id)
 	if req := <-asked; !req.Brief || req.Kind != protocol.JobsStatus {
 		t.Errorf("status --wait asks %+v, want a brief status", req)
 	}

@@ -19,70 +19,52 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/golden"
 	"github.com/fleetsh/fleetsh/internal/nodesetcli"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 var goldenRun = flag.String("golden.run", "", "only run golden cases whose file/name contains this substring")
 
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no testdata/golden/*.txt files")
-	}
 	// Same environment as regen.sh gave the reference: no user config can
 	// leak in through HOME or XDG_CONFIG_HOME, and upcall shells find the
 	// same tools.
 	getenv := golden.Env(t)
 
-	total := 0
-	for _, f := range files {
-		cases, err := golden.ParseFile(f, "nodeset")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cases {
-			id := filepath.Base(c.File) + "/" + c.Name
-			if *goldenRun != "" && !strings.Contains(id, *goldenRun) {
-				continue
+	cases := testutil.GoldenCases(t, "nodeset", *goldenRun)
+	for _, c := range cases {
+		// Not parallel: Main may keep process-wide state (the standard
+		// group resolver, as ClusterShell does), and cases are fast.
+		t.Run(c.ID, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			rc := nodesetcli.Main(c.Args, strings.NewReader(c.Stdin), &stdout, &stderr, getenv)
+			if stdout.String() == c.Stdout && stderr.String() == c.Stderr && rc == c.Exit {
+				return
 			}
-			total++
-			// Not parallel: Main may keep process-wide state (the standard
-			// group resolver, as ClusterShell does), and cases are fast.
-			t.Run(id, func(t *testing.T) {
-				var stdout, stderr bytes.Buffer
-				rc := nodesetcli.Main(c.Args, strings.NewReader(c.Stdin), &stdout, &stderr, getenv)
-				if stdout.String() == c.Stdout && stderr.String() == c.Stderr && rc == c.Exit {
-					return
-				}
-				var b strings.Builder
-				fmt.Fprintf(&b, "%s:%d: $ %s\n", c.File, c.Line, c.Cmd)
-				if c.Stdin != "" {
-					fmt.Fprintf(&b, "stdin:\n%s", indent(c.Stdin))
-				}
-				if rc != c.Exit {
-					fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.Exit)
-				}
-				if got := stdout.String(); got != c.Stdout {
-					fmt.Fprintf(&b, "stdout:\n got: %q\nwant: %q\n", got, c.Stdout)
-				}
-				if got := stderr.String(); got != c.Stderr {
-					fmt.Fprintf(&b, "stderr:\n got: %q\nwant: %q\n", got, c.Stderr)
-				}
-				t.Error(b.String())
-			})
-		}
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s:%d: $ %s\n", c.File, c.Line, c.Cmd)
+			if c.Stdin != "" {
+				fmt.Fprintf(&b, "stdin:\n%s", indent(c.Stdin))
+			}
+			if rc != c.Exit {
+				fmt.Fprintf(&b, "exit status: got %d, want %d\n", rc, c.Exit)
+			}
+			if got := stdout.String(); got != c.Stdout {
+				fmt.Fprintf(&b, "stdout:\n got: %q\nwant: %q\n", got, c.Stdout)
+			}
+			if got := stderr.String(); got != c.Stderr {
+				fmt.Fprintf(&b, "stderr:\n got: %q\nwant: %q\n", got, c.Stderr)
+			}
+			t.Error(b.String())
+		})
 	}
-	t.Logf("%d golden cases from %d files", total, len(files))
-	if *goldenRun == "" && total < 150 {
-		t.Errorf("only %d golden cases; the suite is meant to hold 150+", total)
+	t.Logf("%d golden cases", len(cases))
+	if *goldenRun == "" && len(cases) < 150 {
+		t.Errorf("only %d golden cases; the suite is meant to hold 150+", len(cases))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/big"
 	"os"
@@ -12,36 +13,23 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fleetsh/fleetsh/internal/optparse/pycases"
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
 )
 
 // The cases of testdata/cases.json.gz were produced by running the real
 // Python (/usr/bin/python3, CPython 3.11) with testdata/gen_cases.py; the
-// "py" field of each case is the Python expression evaluated.
+// "py" field of each case is the Python expression evaluated. Its strings
+// are encoded as those of internal/optparse/testdata/cases.json, hence
+// pycases.Str.
 
-type pyStr struct {
-	S  *string `json:"s"`
-	CP []rune  `json:"cp"`
-}
-
-// goString returns the Go string standing for the Python str: lone
-// surrogates U+DC80..U+DCFF are bytes that are not valid UTF-8.
-func (p pyStr) goString(t *testing.T) string {
-	if p.S != nil {
-		return *p.S
+// runes returns the code points of the Python str s, lone surrogates
+// included (a Go string cannot hold U+D800..U+DC7F and U+DD00..U+DFFF).
+func runes(s pycases.Str) []rune {
+	if s.S != nil {
+		return []rune(*s.S)
 	}
-	s, err := pyfmt.Encode(p.CP)
-	if err != nil {
-		t.Fatalf("cannot encode %U: %v", p.CP, err)
-	}
-	return s
-}
-
-func (p pyStr) runes() []rune {
-	if p.S != nil {
-		return []rune(*p.S)
-	}
-	return p.CP
+	return s.CP
 }
 
 type pyVal struct {
@@ -92,7 +80,7 @@ func (v pyVal) goValue(t *testing.T) any {
 		}
 		return f
 	case "str":
-		return pyStr{S: v.S, CP: v.CP}.goString(t)
+		return pycases.Str{S: v.S, CP: v.CP}.String()
 	case "list":
 		l := []any{}
 		for _, x := range v.Items {
@@ -115,22 +103,22 @@ func (v pyVal) goValue(t *testing.T) any {
 }
 
 type pyCase struct {
-	Py     string `json:"py"`
-	Format pyStr  `json:"format"`
-	Arg    pyVal  `json:"arg"`
-	In     pyStr  `json:"in"`
-	Base   int    `json:"base"`
-	Float  bool   `json:"float"`
-	Ok     *pyStr `json:"ok"`
-	Kind   string `json:"kind"`
-	Msg    string `json:"msg"`
+	Py     string       `json:"py"`
+	Format pycases.Str  `json:"format"`
+	Arg    pyVal        `json:"arg"`
+	In     pycases.Str  `json:"in"`
+	Base   int          `json:"base"`
+	Float  bool         `json:"float"`
+	Ok     *pycases.Str `json:"ok"`
+	Kind   string       `json:"kind"`
+	Msg    string       `json:"msg"`
 	// repr cases
-	Repr        *pyStr `json:"repr"`
-	ASCII       *pyStr `json:"ascii"`
-	Block       *int   `json:"block"`
-	ReprSHA256  string `json:"repr_sha256"`
-	ASCIISHA256 string `json:"ascii_sha256"`
-	V           string `json:"v"`
+	Repr        *pycases.Str `json:"repr"`
+	ASCII       *pycases.Str `json:"ascii"`
+	Block       *int         `json:"block"`
+	ReprSHA256  string       `json:"repr_sha256"`
+	ASCIISHA256 string       `json:"ascii_sha256"`
+	V           string       `json:"v"`
 }
 
 type pyCases struct {
@@ -177,7 +165,7 @@ func cases(t *testing.T) *pyCases {
 func checkResult(t *testing.T, c pyCase, got string, err error) {
 	t.Helper()
 	if c.Ok != nil {
-		want := c.Ok.goString(t)
+		want := c.Ok.String()
 		if err != nil || got != want {
 			t.Errorf("%s: got %q, %v; want %q", c.Py, got, err, want)
 		}
@@ -195,7 +183,7 @@ func checkResult(t *testing.T, c pyCase, got string, err error) {
 
 func TestFormatPythonCases(t *testing.T) {
 	for _, c := range cases(t).Format {
-		got, err := pyfmt.Format(c.Format.goString(t), c.Arg.goValue(t))
+		got, err := pyfmt.Format(c.Format.String(), c.Arg.goValue(t))
 		checkResult(t, c, got, err)
 	}
 }
@@ -218,11 +206,11 @@ func TestReprPythonCases(t *testing.T) {
 			}
 			continue
 		}
-		in := c.In.runes()
-		if got, want := reprRunes(t, in, false), c.Repr.runes(); string(got) != string(want) {
+		in := runes(c.In)
+		if got, want := reprRunes(t, in, false), runes(*c.Repr); string(got) != string(want) {
 			t.Errorf("%s: repr got %q want %q", c.Py, string(got), string(want))
 		}
-		if got, want := reprRunes(t, in, true), c.ASCII.runes(); string(got) != string(want) {
+		if got, want := reprRunes(t, in, true), runes(*c.ASCII); string(got) != string(want) {
 			t.Errorf("%s: ascii got %q want %q", c.Py, string(got), string(want))
 		}
 	}
@@ -303,7 +291,7 @@ func TestFloatReprPythonCases(t *testing.T) {
 
 func TestUnescapeLiteralPythonCases(t *testing.T) {
 	for _, c := range cases(t).Literal {
-		in := c.In.goString(t)
+		in := c.In.String()
 		got, err := pyfmt.UnescapeLiteralRunes(in)
 		if unsupportedLiterals[in] {
 			if e, ok := err.(*pyfmt.Error); !ok || e.Kind != pyfmt.KindUnsupported {
@@ -312,7 +300,7 @@ func TestUnescapeLiteralPythonCases(t *testing.T) {
 			continue
 		}
 		if c.Ok != nil {
-			want := c.Ok.runes()
+			want := runes(*c.Ok)
 			if err != nil || string(got) != string(want) || len(got) != len(want) {
 				t.Errorf("%s: got %U, %v; want %U", c.Py, got, err, want)
 			}
@@ -347,76 +335,40 @@ var unsupportedLiterals = map[string]bool{
 
 func TestNumberPythonCases(t *testing.T) {
 	for _, c := range cases(t).Number {
-		in := c.In.goString(t)
+		in := c.In.String()
 		if c.Float {
 			f, err := pyfmt.ParseFloat(in)
-			var got string
-			if err == nil {
-				switch {
-				case math.IsNaN(f) && math.Signbit(f):
-					got = "-nan"
-				case math.IsNaN(f):
-					got = "nan"
-				default:
-					got = pyFloatHex(f)
-				}
+			if c.Ok == nil || err != nil {
+				checkResult(t, c, strconv.FormatFloat(f, 'x', -1, 64), err)
+			} else if want := c.Ok.String(); !sameFloat(f, want) {
+				t.Errorf("%s: got %s, want %s", c.Py, strconv.FormatFloat(f, 'x', -1, 64), want)
 			}
-			checkResult(t, c, got, err)
 			continue
 		}
 		n, err := pyfmt.ParseInt(in, c.Base)
-		var got string
-		if err == nil {
-			// hex(n)
-			got = "0x" + new(big.Int).Abs(n).Text(16)
-			if n.Sign() < 0 {
-				got = "-" + got
-			}
+		if c.Ok == nil || err != nil {
+			checkResult(t, c, fmt.Sprint(n), err)
+		} else if want, ok := new(big.Int).SetString(c.Ok.String(), 0); !ok || n.Cmp(want) != 0 {
+			t.Errorf("%s: got %v, want %s", c.Py, n, c.Ok.String())
 		}
-		checkResult(t, c, got, err)
 	}
 }
 
-// pyFloatHex returns float.hex(f).
-func pyFloatHex(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
+// sameFloat reports whether f is the float Python wrote as want: its
+// float.hex(), which Go reads exactly, or "nan" and "-nan" (gen_cases.py's
+// words for a NaN and its sign).
+func sameFloat(f float64, want string) bool {
+	switch want {
+	case "nan", "-nan":
+		return math.IsNaN(f) && math.Signbit(f) == (want == "-nan")
 	}
-	sign := ""
-	if math.Signbit(f) {
-		sign = "-"
-		f = -f
-	}
-	if f == 0 {
-		return sign + "0x0.0p+0"
-	}
-	bits := math.Float64bits(f)
-	exp := int(bits>>52) & 0x7FF
-	mant := bits & (1<<52 - 1)
-	lead := "1"
-	if exp == 0 {
-		lead = "0"
-		exp = -1022
-	} else {
-		exp -= 1023
-	}
-	m := strconv.FormatUint(mant, 16)
-	for len(m) < 13 {
-		m = "0" + m
-	}
-	e := strconv.Itoa(exp)
-	if exp >= 0 {
-		e = "+" + e
-	}
-	return sign + "0x" + lead + "." + m + "p" + e
+	w, err := strconv.ParseFloat(want, 64)
+	return err == nil && math.Float64bits(f) == math.Float64bits(w)
 }
 
 func TestEncodePythonCases(t *testing.T) {
 	for _, c := range cases(t).Encode {
-		got, err := pyfmt.Encode(c.In.runes())
+		got, err := pyfmt.Encode(runes(c.In))
 		checkResult(t, c, got, err)
 	}
 }

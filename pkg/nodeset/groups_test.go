@@ -735,41 +735,36 @@ func TestGroupsYAMLReload(t *testing.T) {
 }
 
 func TestGroupsDefaultConfigPaths(t *testing.T) {
-	env := func(vars map[string]string) func(string) (string, bool) {
-		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	}
-	got := DefaultConfigPaths(env(map[string]string{"HOME": "/home/u/"}))
-	want := []string{
-		"/etc/clustershell/groups.conf",
-		"/home/u/.local/etc/clustershell/groups.conf",
-		"/usr/etc/clustershell/groups.conf",
-		"/home/u/.config/clustershell/groups.conf",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("paths = %q, want %q", got, want)
-	}
-	got = DefaultConfigPaths(env(map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "/x", "CLUSTERSHELL_CFGDIR": "/c/"}))
-	want = []string{
-		"/etc/clustershell/groups.conf",
-		"/h/.local/etc/clustershell/groups.conf",
-		"/usr/etc/clustershell/groups.conf",
-		"/x/clustershell/groups.conf",
-		"/c/groups.conf",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("paths = %q, want %q", got, want)
-	}
-	// Set but empty variables count as set, as in Python.
-	got = DefaultConfigPaths(env(map[string]string{"HOME": "", "XDG_CONFIG_HOME": "", "CLUSTERSHELL_CFGDIR": ""}))
-	want = []string{
-		"/etc/clustershell/groups.conf",
-		"/.local/etc/clustershell/groups.conf",
-		"/usr/etc/clustershell/groups.conf",
-		"clustershell/groups.conf",
-		"groups.conf",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("paths = %q, want %q", got, want)
+	for _, c := range []struct {
+		vars map[string]string
+		want []string
+	}{
+		{map[string]string{"HOME": "/home/u/"}, []string{
+			"/etc/clustershell/groups.conf",
+			"/home/u/.local/etc/clustershell/groups.conf",
+			"/usr/etc/clustershell/groups.conf",
+			"/home/u/.config/clustershell/groups.conf",
+		}},
+		{map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "/x", "CLUSTERSHELL_CFGDIR": "/c/"}, []string{
+			"/etc/clustershell/groups.conf",
+			"/h/.local/etc/clustershell/groups.conf",
+			"/usr/etc/clustershell/groups.conf",
+			"/x/clustershell/groups.conf",
+			"/c/groups.conf",
+		}},
+		// Set but empty variables count as set, as in Python.
+		{map[string]string{"HOME": "", "XDG_CONFIG_HOME": "", "CLUSTERSHELL_CFGDIR": ""}, []string{
+			"/etc/clustershell/groups.conf",
+			"/.local/etc/clustershell/groups.conf",
+			"/usr/etc/clustershell/groups.conf",
+			"clustershell/groups.conf",
+			"groups.conf",
+		}},
+	} {
+		got := DefaultConfigPaths(func(k string) (string, bool) { v, ok := c.vars[k]; return v, ok })
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%q: paths = %q, want %q", c.vars, got, c.want)
+		}
 	}
 }
 

@@ -11,20 +11,8 @@ import (
 // benchTopology has an admin node, 100 gateways in pairs (50 groups) and
 // 1000 nodes per group: 50 000 nodes.
 func benchTopology(b *testing.B) *Router {
-	var conf strings.Builder
-	conf.WriteString("[routes]\nadmin: gw[1-100]\n")
-	for g := range 50 {
-		fmt.Fprintf(&conf, "gw[%d-%d]: node[%d-%d]\n", 2*g+1, 2*g+2, g*1000+1, g*1000+1000)
-	}
-	t, err := Parse(strings.NewReader(conf.String()), "bench.conf", Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := t.Router("admin")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
+	conf := pairedRoutes(50, func(g int) string { return fmt.Sprintf("node[%d-%d]", g*1000+1, g*1000+1000) })
+	return mustRouter(b, parse(b, conf), "admin")
 }
 
 func benchSplit(b *testing.B, nodes *nodeset.NodeSet, wantGroups int) {
@@ -70,19 +58,8 @@ func BenchmarkSplit50kNames(b *testing.B) {
 // BenchmarkSplit50kIP splits 50 000 cloud-style names (ip-10-0-X-Y, a
 // four-dimensional pattern) over 50 groups of /24 networks.
 func BenchmarkSplit50kIP(b *testing.B) {
-	var conf strings.Builder
-	conf.WriteString("[routes]\nadmin: gw[1-100]\n")
-	for g := range 50 {
-		fmt.Fprintf(&conf, "gw[%d-%d]: ip-10-0-[%d-%d]-[0-255]\n", 2*g+1, 2*g+2, 4*g, 4*g+3)
-	}
-	t, err := Parse(strings.NewReader(conf.String()), "bench.conf", Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, err := t.Router("")
-	if err != nil {
-		b.Fatal(err)
-	}
+	conf := pairedRoutes(50, func(g int) string { return fmt.Sprintf("ip-10-0-[%d-%d]-[0-255]", 4*g, 4*g+3) })
+	r := mustRouter(b, parse(b, conf), "")
 	nodes := nodeset.New()
 	for i := range 50000 {
 		_ = nodes.AddNode(fmt.Sprintf("ip-10-0-%d-%d", i/250, i%250))

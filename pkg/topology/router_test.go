@@ -179,7 +179,19 @@ func TestZeroValues(t *testing.T) {
 	}
 }
 
-func mustRouter(t *testing.T, topo *Topology, root string) *Router {
+// pairedRoutes is a topology.conf whose admin node reaches 2*groups
+// gateways, each pair of them (gw1 and gw2, gw3 and gw4...) serving the
+// nodes nodes(g) of group g (from 0).
+func pairedRoutes(groups int, nodes func(g int) string) string {
+	var conf strings.Builder
+	fmt.Fprintf(&conf, "[routes]\nadmin: gw[1-%d]\n", 2*groups)
+	for g := range groups {
+		fmt.Fprintf(&conf, "gw[%d-%d]: %s\n", 2*g+1, 2*g+2, nodes(g))
+	}
+	return conf.String()
+}
+
+func mustRouter(t testing.TB, topo *Topology, root string) *Router {
 	t.Helper()
 	r, err := topo.Router(root)
 	if err != nil {
@@ -227,12 +239,8 @@ func TestGroupLookups(t *testing.T) {
 // TestSplitPartitions checks on a large topology that Split is a partition
 // of its input and sends each node to the group that serves it.
 func TestSplitPartitions(t *testing.T) {
-	var conf strings.Builder
-	conf.WriteString("[routes]\nadmin: gw[1-20]\n")
-	for g := range 10 {
-		fmt.Fprintf(&conf, "gw[%d-%d]: node[%d-%d]\n", 2*g+1, 2*g+2, g*100+1, g*100+100)
-	}
-	r := mustRouter(t, parse(t, conf.String()), "admin")
+	conf := pairedRoutes(10, func(g int) string { return fmt.Sprintf("node[%d-%d]", g*100+1, g*100+100) })
+	r := mustRouter(t, parse(t, conf), "admin")
 	in := nodeset.MustParse("node[1-1100/3],gw[1-25],admin,other[1-3]")
 	in.SetAutostep(3)
 	groups, local := r.Split(in)

@@ -18,7 +18,7 @@ rio[10-11]: rio[100-240]
 rio[12-13]: rio[300-440]
 `
 
-func parse(t *testing.T, conf string) *Topology {
+func parse(t testing.TB, conf string) *Topology {
 	t.Helper()
 	topo, err := Parse(strings.NewReader(conf), "topology.conf", Options{})
 	if err != nil {

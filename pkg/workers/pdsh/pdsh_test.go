@@ -341,15 +341,8 @@ func TestSSHModuleRefused(t *testing.T) {
 
 func TestPdcpRpdcp(t *testing.T) {
 	sshPdsh(t, "")
-	root := t.TempDir()
-	src := filepath.Join(root, "src")
-	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
-	os.WriteFile(filepath.Join(src, "sub", "f"), []byte("data\n"), 0o640)
-	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	os.Chtimes(filepath.Join(src, "sub", "f"), old, old)
+	root, src, dst := testutil.CopyTree(t, 0o640)
 	nodes := []string{"n1", "n2"}
-	dst := filepath.Join(root, "dst")
-	os.Mkdir(dst, 0o755)
 	// Both nodes are the one sshd of this machine, writing the same
 	// files: one at a time (-f 1), or the two remote pdcp processes race
 	// on them and one fails (CI, once).

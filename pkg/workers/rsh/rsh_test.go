@@ -184,14 +184,7 @@ func TestRshCancel(t *testing.T) {
 
 func TestRcpCopyAndRcopy(t *testing.T) {
 	info := testutil.InfoMap(map[string]any{"rcp_path": script(t, "rcp", fakeRcp)})
-	root := t.TempDir()
-	src := filepath.Join(root, "src")
-	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
-	os.WriteFile(filepath.Join(src, "sub", "f"), []byte("data\n"), 0o600)
-	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	os.Chtimes(filepath.Join(src, "sub", "f"), old, old)
-	dst := filepath.Join(root, "dst")
-	os.Mkdir(dst, 0o755)
+	root, src, dst := testutil.CopyTree(t, 0o600)
 	r := runJob(t, t.Context(), engine.Job{Node: "n1", Copy: &protocol.CopySpec{Source: src, Dest: dst, Preserve: true}, Info: info}, true)
 	if r.Res.Err != nil || r.Res.ExitCode != 0 {
 		t.Fatalf("copy: %+v %q", r.Res, r.Err)

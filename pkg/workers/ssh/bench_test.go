@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
@@ -15,8 +14,7 @@ import (
 // with /bin/sh, exit status, close. The server runs in the same process,
 // so allocs/op counts both sides (and the fork of /bin/sh).
 func BenchmarkRun(b *testing.B) {
-	_, e := sshtest.StartNodes(b, sshtest.Config{}, "node1")
-	d := testDriver(b, e)
+	_, _, d := startNode1(b)
 	job := &engine.Job{Node: "node1", Command: "true", Stdout: io.Discard, Stderr: io.Discard}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -30,8 +28,7 @@ func BenchmarkRun(b *testing.B) {
 // BenchmarkRunParallel is BenchmarkRun with GOMAXPROCS jobs at a time,
 // the driver shared as the engine shares it.
 func BenchmarkRunParallel(b *testing.B) {
-	_, e := sshtest.StartNodes(b, sshtest.Config{}, "node1")
-	d := testDriver(b, e)
+	_, _, d := startNode1(b)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		job := &engine.Job{Node: "node1", Command: "true", Stdout: io.Discard, Stderr: io.Discard}
@@ -54,8 +51,7 @@ func (plainWriter) Write(p []byte) (int, error) { return len(p), nil }
 // input like the engine's (no ReadFrom, stdin at EOF at once): what the
 // session's copies allocate shows in B/op.
 func BenchmarkRunJobWriters(b *testing.B) {
-	_, e := sshtest.StartNodes(b, sshtest.Config{}, "node1")
-	d := testDriver(b, e)
+	_, _, d := startNode1(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

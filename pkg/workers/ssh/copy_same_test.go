@@ -74,28 +74,25 @@ func TestSSHDCopyOntoItself(t *testing.T) {
 // a shorter file copied over a longer one, both ways, leaves no tail of
 // the old content, and the old file keeps its mode (without -p).
 func TestCopyOverLongerFile(t *testing.T) {
-	for _, proto := range protocols(t) {
-		t.Run(proto, func(t *testing.T) {
-			_, d := copyNode(t, proto)
-			dir := t.TempDir()
-			src := filepath.Join(dir, "short")
-			if err := os.WriteFile(src, []byte("new\n"), 0o644); err != nil {
+	eachProtocol(t, func(t *testing.T, d *Driver) {
+		dir := t.TempDir()
+		src := filepath.Join(dir, "short")
+		if err := os.WriteFile(src, []byte("new\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, reverse := range []bool{false, true} {
+			dst := filepath.Join(dir, "long")
+			if err := os.WriteFile(dst, bytes.Repeat([]byte("old old old\n"), 1000), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, reverse := range []bool{false, true} {
-				dst := filepath.Join(dir, "long")
-				if err := os.WriteFile(dst, bytes.Repeat([]byte("old old old\n"), 1000), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				jr := copyJob("node1", src, dst, reverse, false)
-				wantCode(t, jr, jr.run(t, d), 0)
-				if b, _ := os.ReadFile(dst); string(b) != "new\n" {
-					t.Fatalf("reverse %v: destination holds %d bytes %.20q, want %q", reverse, len(b), b, "new\n")
-				}
-				if fi, _ := os.Stat(dst); !reverse && fi.Mode().Perm() != 0o600 {
-					t.Fatalf("existing file's mode changed to %v", fi.Mode().Perm())
-				}
+			jr := copyJob("node1", src, dst, reverse, false)
+			wantCode(t, jr, jr.run(t, d), 0)
+			if b, _ := os.ReadFile(dst); string(b) != "new\n" {
+				t.Fatalf("reverse %v: destination holds %d bytes %.20q, want %q", reverse, len(b), b, "new\n")
 			}
-		})
-	}
+			if fi, _ := os.Stat(dst); !reverse && fi.Mode().Perm() != 0o600 {
+				t.Fatalf("existing file's mode changed to %v", fi.Mode().Perm())
+			}
+		}
+	})
 }

@@ -170,9 +170,20 @@ func protocols(t *testing.T) []string {
 // "scp"), and a driver that reaches it.
 func copyNode(t *testing.T, proto string) (*sshtest.Server, *Driver) {
 	t.Helper()
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
+	s, _, d := startNode1(t)
 	s.SetSFTP(proto == "sftp")
-	return s, testDriver(t, e)
+	return s, d
+}
+
+// eachProtocol runs f as a subtest for each copy protocol, with the
+// driver that reaches a node1 copying with it (copyNode).
+func eachProtocol(t *testing.T, f func(t *testing.T, d *Driver)) {
+	for _, proto := range protocols(t) {
+		t.Run(proto, func(t *testing.T) {
+			_, d := copyNode(t, proto)
+			f(t, d)
+		})
+	}
 }
 
 func TestCopyTree(t *testing.T) {
@@ -223,56 +234,52 @@ func TestCopyTree(t *testing.T) {
 }
 
 func TestCopyFile(t *testing.T) {
-	for _, proto := range protocols(t) {
-		t.Run(proto, func(t *testing.T) {
-			_, d := copyNode(t, proto)
-			dir := t.TempDir()
-			src := filepath.Join(dir, "file.sh")
-			data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-			if err := os.WriteFile(src, data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			// To a file name, then to a directory with a trailing slash.
-			dst := filepath.Join(dir, "renamed")
-			jr := copyJob("node1", src, dst, false, false)
-			wantCode(t, jr, jr.run(t, d), 0)
-			if b, _ := os.ReadFile(dst); !bytes.Equal(b, data) {
-				t.Fatal("copied file differs")
-			}
-			if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o755 {
-				t.Fatalf("mode %v: scripts must stay executable", fi.Mode().Perm())
-			}
-			into := filepath.Join(dir, "into") + "/"
-			if err := os.Mkdir(into, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			jr = copyJob("node1", src, into, false, false)
-			wantCode(t, jr, jr.run(t, d), 0)
-			if b, _ := os.ReadFile(filepath.Join(into, "file.sh")); !bytes.Equal(b, data) {
-				t.Fatal("file copied into a directory differs")
-			}
+	eachProtocol(t, func(t *testing.T, d *Driver) {
+		dir := t.TempDir()
+		src := filepath.Join(dir, "file.sh")
+		data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+		if err := os.WriteFile(src, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// To a file name, then to a directory with a trailing slash.
+		dst := filepath.Join(dir, "renamed")
+		jr := copyJob("node1", src, dst, false, false)
+		wantCode(t, jr, jr.run(t, d), 0)
+		if b, _ := os.ReadFile(dst); !bytes.Equal(b, data) {
+			t.Fatal("copied file differs")
+		}
+		if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o755 {
+			t.Fatalf("mode %v: scripts must stay executable", fi.Mode().Perm())
+		}
+		into := filepath.Join(dir, "into") + "/"
+		if err := os.Mkdir(into, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		jr = copyJob("node1", src, into, false, false)
+		wantCode(t, jr, jr.run(t, d), 0)
+		if b, _ := os.ReadFile(filepath.Join(into, "file.sh")); !bytes.Equal(b, data) {
+			t.Fatal("file copied into a directory differs")
+		}
 
-			// Errors: a missing local source, a missing remote source.
-			jr = copyJob("node1", filepath.Join(dir, "missing"), dst, false, false)
-			res := jr.run(t, d)
-			if res.ExitCode != 1 || res.Err != nil || !strings.Contains(jr.stderr.String(), "missing: No such file or directory") {
-				t.Fatalf("missing source: %d %v stderr %q", res.ExitCode, res.Err, jr.stderr)
-			}
-			jr = copyJob("node1", filepath.Join(dir, "missing"), filepath.Join(dir, "x.node1"), true, false)
-			res = jr.run(t, d)
-			if res.ExitCode != 1 || res.Err != nil || !strings.Contains(jr.stderr.String(), "missing: No such file or directory") {
-				t.Fatalf("missing remote source: %d %v stderr %q", res.ExitCode, res.Err, jr.stderr)
-			}
-		})
-	}
+		// Errors: a missing local source, a missing remote source.
+		jr = copyJob("node1", filepath.Join(dir, "missing"), dst, false, false)
+		res := jr.run(t, d)
+		if res.ExitCode != 1 || res.Err != nil || !strings.Contains(jr.stderr.String(), "missing: No such file or directory") {
+			t.Fatalf("missing source: %d %v stderr %q", res.ExitCode, res.Err, jr.stderr)
+		}
+		jr = copyJob("node1", filepath.Join(dir, "missing"), filepath.Join(dir, "x.node1"), true, false)
+		res = jr.run(t, d)
+		if res.ExitCode != 1 || res.Err != nil || !strings.Contains(jr.stderr.String(), "missing: No such file or directory") {
+			t.Fatalf("missing remote source: %d %v stderr %q", res.ExitCode, res.Err, jr.stderr)
+		}
+	})
 }
 
 func TestCopyOptions(t *testing.T) {
 	if _, err := exec.LookPath("scp"); err != nil {
 		sshdtest.SkipUnlessRequired(t, "no scp binary")
 	}
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	s, _, d := startNode1(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "f")
 	if err := os.WriteFile(src, []byte("x"), 0o640); err != nil {

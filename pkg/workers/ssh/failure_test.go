@@ -340,8 +340,7 @@ func TestBlackholedConnect(t *testing.T) {
 }
 
 func TestPreAuthDropRetried(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	s, _, d := startNode1(t)
 	s.DropKex(2)
 	jr := newJob("node1", "echo survived")
 	wantCode(t, jr, jr.run(t, d), 0)
@@ -375,8 +374,7 @@ func TestPreAuthDropRetried(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	for opts, want := range map[string]string{
 		"-A":                               `ssh_options: unsupported option "-A": `,
 		"-oCompression=yes":                `ssh_options: unsupported option "-o Compression=yes": `,

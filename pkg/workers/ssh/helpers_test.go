@@ -28,6 +28,28 @@ func configDriver(t testing.TB, path string) *Driver {
 	return &Driver{Config: path, Home: t.TempDir(), RetryBackoff: 5 * time.Millisecond}
 }
 
+// startNode1 starts a server for node1, in an Env of its own, and returns
+// them with the driver that reaches node1 through the Env's files.
+func startNode1(t testing.TB) (*sshtest.Server, *sshtest.Env, *Driver) {
+	t.Helper()
+	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
+	return s, e, testDriver(t, e)
+}
+
+// startNode1WithKey starts a server for node1, in an Env of its own,
+// that also accepts a new client key the Env does not hold, and returns
+// them with that key.
+func startNode1WithKey(t *testing.T) (*sshtest.Server, *sshtest.Env, *sshtest.ClientKey) {
+	t.Helper()
+	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
+	key, err := sshtest.GenerateClientKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Authorize(key.PublicKey())
+	return s, e, key
+}
+
 // stalledJob is a job on node1 with a 300 ms connect timeout, node1 being
 // a server that accepts connections and never sends its banner, and the
 // driver that reaches it.

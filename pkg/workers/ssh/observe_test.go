@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
@@ -14,8 +13,7 @@ import (
 // that ran, once each; of a node refused before authentication, nothing
 // past the connect.
 func TestObserveStages(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	s, _, d := startNode1(t)
 	var mu sync.Mutex
 	var stages []engine.Stage
 	observe := func(st engine.Stage, dur time.Duration) {

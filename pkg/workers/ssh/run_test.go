@@ -21,8 +21,7 @@ import (
 )
 
 func TestRunSuccess(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	jr := newJob("node1", "echo hello; echo world")
 	wantCode(t, jr, jr.run(t, d), 0)
 	if got := jr.stdout.String(); got != "hello\nworld\n" {
@@ -37,8 +36,7 @@ func TestRunSuccess(t *testing.T) {
 }
 
 func TestRunExitCodes(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	for cmd, want := range map[string]int{
 		"exit 7":        7,
 		"false":         1,
@@ -52,8 +50,7 @@ func TestRunExitCodes(t *testing.T) {
 }
 
 func TestStderrSeparateAndMerged(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	const cmd = "echo out; echo err >&2; echo out2"
 
 	jr := newJob("node1", cmd)
@@ -77,8 +74,7 @@ func TestStderrSeparateAndMerged(t *testing.T) {
 }
 
 func TestStdin(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 
 	jr := newJob("node1", "cat; echo done")
 	jr.job.Stdin = strings.NewReader("line1\nline2")
@@ -132,8 +128,7 @@ func TestLargeOutput(t *testing.T) {
 	if testing.Short() {
 		size = 8 << 20
 	}
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	jr := newJob("node1", fmt.Sprintf("head -c %d /dev/zero", size))
 	var cw countWriter
 	jr.job.Stdout = &cw
@@ -155,8 +150,7 @@ func TestLargeOutput(t *testing.T) {
 }
 
 func TestBinaryOutput(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	var data []byte
 	for i := range 3 * 256 {
 		data = append(data, byte(i), byte(255-i%256), '\r', 0)
@@ -193,8 +187,7 @@ func TestConcurrentRuns(t *testing.T) {
 }
 
 func TestCancelKillsCommand(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	s, _, d := startNode1(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	jr := newJob("node1", "echo $$ > "+pidFile+"; exec sleep 120")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -222,8 +215,7 @@ func TestCancelKillsCommand(t *testing.T) {
 }
 
 func TestDeadlineBeforeConnect(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	jr := newJob("node1", "true")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
@@ -235,12 +227,7 @@ func TestDeadlineBeforeConnect(t *testing.T) {
 }
 
 func TestAgentAuth(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	key, err := sshtest.GenerateClientKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Authorize(key.PublicKey())
+	s, e, key := startNode1WithKey(t)
 	sock := startAgent(t, key)
 	// The agent's key only: IdentitiesOnly off, no usable identity file.
 	if err := e.AddConfig("Host node1", "    IdentityAgent "+sock, "    IdentitiesOnly no", "    IdentityFile /nonexistent"); err != nil {
@@ -259,12 +246,7 @@ func TestAgentAuth(t *testing.T) {
 }
 
 func TestEncryptedKeySkipped(t *testing.T) {
-	s, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	key, err := sshtest.GenerateClientKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Authorize(key.PublicKey())
+	_, e, key := startNode1WithKey(t)
 	enc := filepath.Join(e.Dir, "id_encrypted")
 	if err := key.WriteEncrypted(enc, "secret"); err != nil {
 		t.Fatal(err)

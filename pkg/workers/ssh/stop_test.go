@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
-	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 )
@@ -152,8 +151,7 @@ func TestSSHDTimeoutKillsOnNode(t *testing.T) {
 // them as its children, without setsid) shows the kill script no session:
 // the command may still run, and the reason says so.
 func TestStopUnconfirmed(t *testing.T) {
-	_, e := sshtest.StartNodes(t, sshtest.Config{}, "node1")
-	d := testDriver(t, e)
+	_, _, d := startNode1(t)
 	jr := newJob("node1", "echo started; sleep 1000")
 	started := make(chan struct{})
 	jr.job.Stdout = writerFunc(func(p []byte) (int, error) {
