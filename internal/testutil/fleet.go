@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
-	"github.com/fleetsh/fleetsh/pkg/topology"
 )
 
 // FleetJob is what ReadJob reads: a fleet job's node names and its
@@ -77,20 +75,4 @@ func UserKey(t testing.TB) (nkeys.KeyPair, string) {
 		t.Fatal(err)
 	}
 	return kp, pub
-}
-
-// TopologyRouter parses conf, a topology.conf's text, and returns its
-// router from root (the gateway the coordinator runs on), failing the
-// test on error.
-func TopologyRouter(t testing.TB, conf, root string) *topology.Router {
-	t.Helper()
-	topo, err := topology.Parse(strings.NewReader(conf), "topology.conf", topology.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	router, err := topo.Router(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return router
 }

@@ -61,7 +61,7 @@ func startFleet(t *testing.T) *testFleet {
 	for _, a := range []string{"gw1", "gw2"} {
 		f.seeds[a] = site.Add(auth.Agent, a)
 	}
-	router := testutil.TopologyRouter(t, attackTopology, "admin")
+	router := testutil.Router(t, attackTopology, "admin")
 	_, grants := fleetsite.Grants(site.Identities)
 	pol, err := policy.Parse([]byte(attackPolicy), policy.Options{})
 	if err != nil {

@@ -36,7 +36,7 @@ type testFleet struct {
 func startFleet(t *testing.T) *testFleet {
 	t.Helper()
 	srv := natstest.Start(t, 0)
-	router := testutil.TopologyRouter(t, testTopology, "admin")
+	router := testutil.Router(t, testTopology, "admin")
 	log := natstest.Logger(t)
 	co, err := coordinator.New(srv.Connect(t, "coordinator"), coordinator.Config{Logger: log,
 		Router: coordinator.FromTopology(router), LostAfter: time.Hour})
