@@ -262,6 +262,20 @@ func (e *evaluator) matchLine(args []string, where lineRef) (bool, error) {
 	return result, nil
 }
 
+// evalPath applies the configuration file at path (see evalFile), if
+// there is one: a missing file is skipped, as OpenSSH skips a missing
+// default file or Include match.
+func (e *evaluator) evalPath(path string, userConfig bool, depth int) error {
+	cf, err := e.d.loadConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return e.evalFile(cf, userConfig, depth)
+}
+
 // evalFile applies cf's active lines to e.o. Include is followed (at most
 // 16 deep, as OpenSSH) only from an active block; the included files start
 // active and the including block's state is restored after them.
@@ -316,14 +330,7 @@ func (e *evaluator) include(pat string, userConfig bool, depth int, where lineRe
 		return fmt.Errorf("%s: Include %s: %w", where, pat, err)
 	}
 	for _, m := range matches {
-		cf, err := e.d.loadConfig(m)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := e.evalFile(cf, userConfig, depth+1); err != nil {
+		if err := e.evalPath(m, userConfig, depth+1); err != nil {
 			return err
 		}
 	}
