@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/fleetsh/fleetsh/internal/fileinfo"
 )
 
 // This file reads OpenSSH client configuration (ssh_config(5)). It is a
@@ -383,14 +385,12 @@ type cachedConfig struct {
 
 // fileStamp identifies a version of a file.
 type fileStamp struct {
-	ino, size int64
+	ino, size int64 // a file replaced by rename has a new inode
 	mtimeNS   int64
 }
 
 func stampOf(fi os.FileInfo) fileStamp {
-	st := fileStamp{size: fi.Size(), mtimeNS: fi.ModTime().UnixNano()}
-	st.ino = inode(fi)
-	return st
+	return fileStamp{ino: int64(fileinfo.Inode(fi)), size: fi.Size(), mtimeNS: fi.ModTime().UnixNano()}
 }
 
 // loadConfig returns the parsed config file at path, from the cache when
