@@ -106,7 +106,7 @@ func copySpec(s *settings, nodes, source string, tree *protocol.TreeRef) protoco
 // runCopy runs the copy jobs one after the other and returns the exit
 // status: clush's rules over all of them.
 func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, env *environ, intr <-chan struct{}) int {
-	conn, subj, closeFleet, err := connect(ctx, s, env)
+	c, closeFleet, err := openFleet(ctx, s, env)
 	if err != nil {
 		d.o.flush()
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
@@ -114,7 +114,6 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 	}
 	finished := false
 	defer func() { closeFleet(finished) }()
-	c := newClient(conn, subj, s, env)
 	cr := &copyRun{dest: s.dest, reverse: s.rcopy, left: len(s.command)}
 	n := ns.Len()
 	var timer *runTimer
@@ -140,7 +139,7 @@ func runCopy(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *display, 
 		r := newRenderer(d, job.Nodes())
 		r.h = &copyHandler{directHandler: directHandler{r}, cr: cr, source: src}
 		if throughFleet(s) && s.rcopy {
-			from := &files.Client{Conn: conn, Subject: subj.Files(c.User), Job: job.ID()}
+			from := &files.Client{Conn: c.Conn, Subject: c.Subjects.Files(c.User), Job: job.ID()}
 			r.pull = newPull(ctx, r, from, s.dest, src, s.preserve)
 		}
 		if timer == nil && d.wantRunTimer(true) {

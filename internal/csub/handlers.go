@@ -133,20 +133,28 @@ func (h *gatherHandler) close() {
 // closeCommon prints the exit code and timeout summaries of the gathering
 // modes (GatherOutputHandler._close_common), then our failure lines.
 func (h *gatherHandler) closeCommon() {
-	d, res := h.r.d, h.r.res
+	d := h.r.d
+	h.r.printExitCodes(d.verbosity > verbQuiet)
+	h.r.printTimeouts(d.exitLevel())
+	h.r.printFailures(d.exitLevel(), false)
+}
+
+// printExitCodes prints clush's line per non-zero exit code, with the
+// nodes that exited with it: folded, or, with count and more than one
+// node, counted.
+func (r *renderer) printExitCodes(count bool) {
+	d, res := r.d, r.res
 	for _, rc := range res.rcOrder {
 		if rc == 0 {
 			continue
 		}
 		ns := res.nodeSet(res.rcNodes[rc])
 		disp := ns.String()
-		if d.verbosity > verbQuiet && ns.Len() > 1 {
+		if count && ns.Len() > 1 {
 			disp = fmtCount(ns)
 		}
 		d.vprintErr(d.exitLevel(), "%s: %s: exited with exit code %d", progName, disp, rc)
 	}
-	h.r.printTimeouts(d.exitLevel())
-	h.r.printFailures(d.exitLevel(), false)
 }
 
 // sortedHandler is -L (SortedOutputHandler): each node's output at the

@@ -130,14 +130,14 @@ func runSession(ctx context.Context, s *settings, ns *nodeset.NodeSet, d *displa
 		ss.parser = &nodeset.Parser{Resolver: nodeset.NewLazyResolver(nodeset.DefaultConfigPaths(env.lookup)...)}
 	}
 	ss.d.vprint(verbStd, "Enter 'quit' to leave this interactive mode")
-	conn, subj, closeFleet, err := connect(ctx, s, env)
+	c, closeFleet, err := openFleet(ctx, s, env)
 	if err != nil {
 		d.o.flush()
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 		return 1
 	}
 	defer func() { closeFleet(ss.done) }()
-	ss.c = newClient(conn, subj, s, env)
+	ss.c = c
 	for {
 		if ss.nsInfo {
 			ss.d.vprint(verbQuiet, "Working with nodes: %s", ss.ns)

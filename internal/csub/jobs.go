@@ -2,7 +2,6 @@ package csub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -180,12 +179,12 @@ func fleetClient(ctx context.Context, s *settings, env *environ, what string) (c
 		fmt.Fprintf(env.stderr, "%s: %s needs a fleet: give --fleet URL or set %s (a csub without one runs its own fleet, which keeps no jobs)\n", progName, what, envFleet)
 		return nil, nil, false
 	}
-	conn, subj, closeFleet, err := connect(ctx, s, env)
+	c, closeFleet, err := openFleet(ctx, s, env)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 		return nil, nil, false
 	}
-	return newClient(conn, subj, s, env), func() { closeFleet(true) }, true
+	return c, func() { closeFleet(true) }, true
 }
 
 // askFleet makes the one request of a subcommand that takes no operand:
@@ -298,11 +297,7 @@ func runAttach(ctx context.Context, s *settings, operands []string, p *optparse.
 	job, err := c.Attach(actx, id)
 	cancel()
 	if err != nil {
-		if errors.Is(err, client.ErrUnknownJob) {
-			fmt.Fprintf(env.stderr, "%s: no job %q on this fleet (csub jobs lists them)\n", progName, id)
-			return 1
-		}
-		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
+		sayJobError(err, id, env)
 		return 1
 	}
 	defer job.Close()

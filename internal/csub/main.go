@@ -336,14 +336,13 @@ func run(ctx context.Context, args []string, env *environ, intr <-chan struct{})
 		return endStatus(runCopy(ctx, s, ns, d, env, intr), s, d, env)
 	}
 
-	conn, subj, closeFleet, err := connect(ctx, s, env)
+	c, closeFleet, err := openFleet(ctx, s, env)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 		return 1
 	}
 	finished := false
 	defer func() { closeFleet(finished) }()
-	c := newClient(conn, subj, s, env)
 	status, finished := runJob(ctx, c, s, ns, d, env, intr)
 	return endStatus(status, s, d, env)
 }
@@ -567,11 +566,16 @@ func exitSubmit(err error, env *environ) int {
 	return 1
 }
 
-// newClient returns the client of a run's fleet: it names the fleet as
-// the user gave it in its errors, and refuses node sets over the limit
-// before expanding them.
-func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *environ) *client.Client {
-	c := &client.Client{Conn: conn, Subjects: subj, User: s.fleetUser, Logger: logger(env), StallTimeout: env.stallTimeout}
+// openFleet connects to the fleet (see connect) and returns the run's
+// client on it, which names the fleet as the user gave it in its errors
+// and refuses node sets over the limit before expanding them.
+// closeFleet(finished) tears the connection down.
+func openFleet(ctx context.Context, s *settings, env *environ) (c *client.Client, closeFleet func(finished bool), err error) {
+	conn, subj, closeFleet, err := connect(ctx, s, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	c = &client.Client{Conn: conn, Subjects: subj, User: s.fleetUser, Logger: logger(env), StallTimeout: env.stallTimeout}
 	if c.User == "" {
 		// The in-process fleet, or an external one without identities
 		// (which trusts anyone who reaches it).
@@ -586,7 +590,7 @@ func newClient(conn *nats.Conn, subj protocol.Subjects, s *settings, env *enviro
 		c.Reconnect = -1
 	}
 	c.MaxNodes, _ = maxNodes(env) // checked by targetNodes
-	return c
+	return c, closeFleet, nil
 }
 
 // connect returns a connection to the fleet: the --fleet URL, or an

@@ -578,18 +578,8 @@ func (r *renderer) interrupt(tty bool) {
 			}
 			d.printGather(res.nodeSet(g.nodes), g.msg)
 		}
-		for _, rc := range res.rcOrder {
-			if rc == 0 {
-				continue
-			}
-			// Unlike at the normal end, clush counts nodes here even with -q.
-			ns := res.nodeSet(res.rcNodes[rc])
-			disp := ns.String()
-			if ns.Len() > 1 {
-				disp = fmtCount(ns)
-			}
-			d.vprintErr(d.exitLevel(), "%s: %s: exited with exit code %d", progName, disp, rc)
-		}
+		// Unlike at the normal end, clush counts nodes here even with -q.
+		r.printExitCodes(true)
 		r.printTimeouts(d.exitLevel())
 	}
 	r.printFailures(d.exitLevel(), true)

@@ -105,12 +105,18 @@ func runStatus(ctx context.Context, s *settings, operands []string, p *optparse.
 
 // statusError says why there is no status of job id.
 func statusError(err error, id string, env *environ) int {
+	sayJobError(err, id, env)
+	return statusUnknown
+}
+
+// sayJobError says on standard error why the fleet gave nothing of job id
+// (csub status, csub attach): it does not know the job, or err.
+func sayJobError(err error, id string, env *environ) {
 	if errors.Is(err, client.ErrUnknownJob) {
 		fmt.Fprintf(env.stderr, "%s: no job %q on this fleet (csub jobs lists them)\n", progName, id)
 	} else {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
 	}
-	return statusUnknown
 }
 
 // waitEnd returns once job id is done, asking its brief status every

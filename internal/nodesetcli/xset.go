@@ -1,6 +1,7 @@
 package nodesetcli
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/fleetsh/fleetsh/internal/pyfmt"
@@ -127,21 +128,14 @@ func (x *nodeSet) sliced(start, stop int64) xset {
 	out.Update(x.ns.Slice(start, stop))
 	return &nodeSet{ns: out, p: x.p}
 }
-func (x *nodeSet) split(n int) []xset {
-	var out []xset
-	for _, s := range x.ns.Split(n) {
-		out = append(out, &nodeSet{ns: s, p: x.p})
-	}
-	return out
-}
+func (x *nodeSet) split(n int) []xset { return wrapEach(x.ns.Split(n), x.wrap) }
 func (x *nodeSet) contiguous() ([]xset, error) {
-	var out []xset
 	subs, err := x.ns.Contiguous()
-	for _, s := range subs {
-		out = append(out, &nodeSet{ns: s, p: x.p})
-	}
-	return out, err
+	return wrapEach(subs, x.wrap), err
 }
+
+// wrap makes ns, a part of x, an xset with x's parser.
+func (x *nodeSet) wrap(ns *nodeset.NodeSet) xset { return &nodeSet{ns: ns, p: x.p} }
 
 type rangeSet struct {
 	rs       *nodeset.RangeSet
@@ -176,13 +170,7 @@ func (x *rangeSet) appendExpanded(b []byte, sep string) []byte {
 	}
 	return b
 }
-func (x *rangeSet) members() []string {
-	var out []string
-	for s := range x.rs.All() {
-		out = append(out, s)
-	}
-	return out
-}
+func (x *rangeSet) members() []string { return slices.Collect(x.rs.All()) }
 func (x *rangeSet) setAutostep(n int) { x.rs.SetAutostep(n) }
 func (x *rangeSet) autostep() int     { return x.rs.Autostep() }
 func (x *rangeSet) empty() xset       { return &rangeSet{&nodeset.RangeSet{}, 0} }
@@ -195,20 +183,23 @@ func (x *rangeSet) sliced(start, stop int64) xset {
 	}
 	return &rangeSet{out, 0}
 }
-func (x *rangeSet) split(n int) []xset {
+func (x *rangeSet) split(n int) []xset { return wrapEach(x.rs.Split(n), x.wrap) }
+func (x *rangeSet) contiguous() ([]xset, error) {
+	subs, err := x.rs.Contiguous()
+	return wrapEach(subs, x.wrap), err
+}
+
+// wrap makes rs, a part of x, an xset with x's autostep.
+func (x *rangeSet) wrap(rs *nodeset.RangeSet) xset { return &rangeSet{rs, x.autoStep} }
+
+// wrapEach returns the xset wrap makes of each of subs (nil for none):
+// the parts split and contiguous return.
+func wrapEach[S any](subs []S, wrap func(S) xset) []xset {
 	var out []xset
-	for _, s := range x.rs.Split(n) {
-		out = append(out, &rangeSet{s, x.autoStep})
+	for _, s := range subs {
+		out = append(out, wrap(s))
 	}
 	return out
-}
-func (x *rangeSet) contiguous() ([]xset, error) {
-	var out []xset
-	subs, err := x.rs.Contiguous()
-	for _, s := range subs {
-		out = append(out, &rangeSet{s, x.autoStep})
-	}
-	return out, err
 }
 
 // pySliceBounds resolves Python slice bounds [start:stop] on a sequence of

@@ -165,7 +165,7 @@ func wrapText(text string, width int, initialIndent, subsequentIndent string) []
 			for _, c := range cur {
 				line = append(line, c...)
 			}
-			lines = append(lines, runesToString(line))
+			lines = append(lines, runesString(line))
 		}
 		if len(lines) == startLines && len(chunks) == startLen && len(chunks[len(chunks)-1]) == startTop {
 			// No progress: Python loops forever here (only possible
@@ -205,14 +205,6 @@ func handleLongWord(chunks [][]rune, cur [][]rune, curLen, width int) [][]rune {
 	end = max(0, min(end, len(chunk)))
 	chunks[len(chunks)-1] = chunk[end:]
 	return append(cur, chunk[:end])
-}
-
-func runesToString(r []rune) string {
-	s, err := pyfmt.Encode(r)
-	if err != nil {
-		return string(r)
-	}
-	return s
 }
 
 // Wrap is Python's textwrap.wrap(text, width, initial_indent=indent,

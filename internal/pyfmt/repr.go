@@ -287,22 +287,11 @@ func Repr(v any) string {
 	case Object:
 		return x.PyRepr()
 	case []string:
-		parts := make([]string, len(x))
-		for i, s := range x {
-			parts[i] = ReprString(s)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		return "[" + strings.Join(reprEach(x, ReprString), ", ") + "]"
 	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = Repr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		return "[" + strings.Join(reprEach(x, Repr), ", ") + "]"
 	case Tuple:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = Repr(e)
-		}
+		parts := reprEach(x, Repr)
 		if len(x) == 1 {
 			return "(" + parts[0] + ",)"
 		}
@@ -315,6 +304,15 @@ func Repr(v any) string {
 		return FloatRepr(f)
 	}
 	return "<" + goTypeName(v) + " object>"
+}
+
+// reprEach returns the repr of each element of x, for a list or tuple.
+func reprEach[S ~[]E, E any](x S, repr func(E) string) []string {
+	parts := make([]string, len(x))
+	for i, e := range x {
+		parts[i] = repr(e)
+	}
+	return parts
 }
 
 // ASCII returns ascii(v): repr(v) with every non-ASCII code point escaped.

@@ -347,6 +347,13 @@ func (ns *NodeSet) walk(f func(*pattern, []member) bool) {
 // AppendExpanded appends every node name to b, separated by sep: the fast
 // path of "nodeset -e".
 func (ns *NodeSet) AppendExpanded(b []byte, sep string) []byte {
+	return ns.appendExpanded(b, sep, nil)
+}
+
+// appendExpanded appends every node name to b, separated by sep, and,
+// when next is set, passes b to next after each name: next returns the
+// buffer to go on with (emptied once written out) and whether to go on.
+func (ns *NodeSet) appendExpanded(b []byte, sep string, next func([]byte) ([]byte, bool)) []byte {
 	first := true
 	ns.walk(func(pat *pattern, p []member) bool {
 		if !first {
@@ -354,7 +361,12 @@ func (ns *NodeSet) AppendExpanded(b []byte, sep string) []byte {
 		}
 		first = false
 		b = pat.appendNode(b, p)
-		return true
+		if next == nil {
+			return true
+		}
+		var more bool
+		b, more = next(b)
+		return more
 	})
 	return b
 }
@@ -362,20 +374,13 @@ func (ns *NodeSet) AppendExpanded(b []byte, sep string) []byte {
 // WriteExpanded writes every node name to w, separated by sep, in chunks:
 // "nodeset -e" on millions of nodes never holds the whole text.
 func (ns *NodeSet) WriteExpanded(w io.Writer, sep string) error {
-	buf := make([]byte, 0, 64<<10)
-	first := true
 	var err error
-	ns.walk(func(pat *pattern, p []member) bool {
-		if !first {
-			buf = append(buf, sep...)
-		}
-		first = false
-		buf = pat.appendNode(buf, p)
+	buf := ns.appendExpanded(make([]byte, 0, 64<<10), sep, func(buf []byte) ([]byte, bool) {
 		if len(buf) >= 60<<10 {
 			_, err = w.Write(buf)
 			buf = buf[:0]
 		}
-		return err == nil
+		return buf, err == nil
 	})
 	if err == nil && len(buf) > 0 {
 		_, err = w.Write(buf)

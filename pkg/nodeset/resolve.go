@@ -75,29 +75,33 @@ func (p *Parser) allNodes(namespace string) ([]string, error) {
 	case err == nil:
 		return all, nil
 	case errors.As(err, &nu):
-		groups, err := p.groupList(namespace)
-		if err != nil {
-			if errors.As(err, &nu) {
-				return nil, &ExternalError{Msg: "Not enough working methods (all or map + list) to get all nodes", Err: err}
-			}
-			return nil, err
+		out, err := p.groupsNodes(namespace)
+		if errors.As(err, &nu) {
+			return nil, &ExternalError{Msg: "Not enough working methods (all or map + list) to get all nodes", Err: err}
 		}
-		var out []string
-		for _, g := range groups {
-			nodes, err := p.Resolver.GroupNodes(namespace, g)
-			if err != nil {
-				if errors.As(err, &nu) {
-					return nil, &ExternalError{Msg: "Not enough working methods (all or map + list) to get all nodes", Err: err}
-				}
-				return nil, err
-			}
-			out = append(out, nodes...)
-		}
-		return out, nil
+		return out, err
 	case errors.As(err, &qf):
 		return nil, &ExternalError{Msg: "Failed to get all nodes: " + qf.Error(), Err: err}
 	}
 	return nil, err
+}
+
+// groupsNodes returns the nodes of every group of namespace, group after
+// group: the nodes of a source without an "all" upcall.
+func (p *Parser) groupsNodes(namespace string) ([]string, error) {
+	groups, err := p.groupList(namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, g := range groups {
+		nodes, err := p.Resolver.GroupNodes(namespace, g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nodes...)
+	}
+	return out, nil
 }
 
 // All returns every node of a source (ClusterShell's NodeSet.fromall).

@@ -150,17 +150,34 @@ func Seconds(d time.Duration) int {
 	return int(s)
 }
 
-// DebugArgs sends the command line a driver is about to run to job.Debug,
-// named as ClusterShell's clients name themselves in debug output
-// (cmdClient for a command, copyClient for a copy, e.g. "SSHCLIENT" and
-// "SCPCLIENT").
-func DebugArgs(job *engine.Job, cmdClient, copyClient string, args []string) {
-	if job.Debug == nil {
+// DebugArgs sends the command line a driver is about to run to debug,
+// when set, named as ClusterShell's clients name themselves in debug
+// output (cmdClient for a command, copyClient for a copy, e.g.
+// "SSHCLIENT" and "SCPCLIENT").
+func DebugArgs(debug func(string), copy bool, cmdClient, copyClient string, args []string) {
+	if debug == nil {
 		return
 	}
 	client := cmdClient
-	if job.Copy != nil {
+	if copy {
 		client = copyClient
 	}
-	job.Debug(client + ": " + strings.Join(args, " "))
+	debug(client + ": " + strings.Join(args, " "))
+}
+
+// CommandLine is what a driver that runs one program per node (openssh,
+// rsh) does before it starts it: it refuses a node name that would reach
+// the program as an option or shell syntax (ValidHostname), builds the
+// command line with args and sends it to job.Debug (DebugArgs). An error
+// is the job's, for LocalError.
+func CommandLine(job *engine.Job, args func(*engine.Job) ([]string, error), cmdClient, copyClient string) ([]string, error) {
+	if err := ValidHostname(job.Node); err != nil {
+		return nil, err
+	}
+	argv, err := args(job)
+	if err != nil {
+		return nil, err
+	}
+	DebugArgs(job.Debug, job.Copy != nil, cmdClient, copyClient, argv)
+	return argv, nil
 }

@@ -58,14 +58,10 @@ func (*Driver) Name() string { return Name }
 // "Connection refused" and exits 255 is taken for an ssh failure, as a
 // user reading the output would.
 func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
-	if err := exec.ValidHostname(job.Node); err != nil {
-		return exec.LocalError(job.Node, err)
-	}
-	args, err := Args(job)
+	args, err := exec.CommandLine(job, Args, "SSHCLIENT", "SCPCLIENT")
 	if err != nil {
 		return exec.LocalError(job.Node, err)
 	}
-	exec.DebugArgs(job, "SSHCLIENT", "SCPCLIENT", args)
 	var cl classifier
 	p := &exec.Process{Args: args, Stdout: job.Stdout, Stderr: job.Stderr, Observe: job.Observe}
 	if job.Copy == nil {

@@ -198,13 +198,7 @@ func (d *Driver) RunGroup(ctx context.Context, job *engine.GroupJob) map[string]
 		}
 		return results
 	}
-	if job.Debug != nil {
-		name := "PDSHCLIENT: "
-		if job.Copy != nil {
-			name = "PDCPCLIENT: "
-		}
-		job.Debug(name + strings.Join(args, " "))
-	}
+	exec.DebugArgs(job.Debug, job.Copy != nil, "PDSHCLIENT", "PDCPCLIENT", args)
 	g := newGroup(job)
 	stdout := &lineWriter{fn: func(l []byte) { g.parse(l, engine.Stdout) }}
 	stderr := &lineWriter{fn: func(l []byte) { g.parse(l, engine.Stderr) }}

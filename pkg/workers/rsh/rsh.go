@@ -104,14 +104,10 @@ func Args(job *engine.Job) ([]string, error) {
 // end with a newline the status line is glued to its last line, which is
 // then passed on as output ("lastXXRETCODE: 0").
 func (d *Driver) Run(ctx context.Context, job *engine.Job) engine.Result {
-	if err := exec.ValidHostname(job.Node); err != nil {
-		return exec.LocalError(job.Node, err)
-	}
-	args, err := Args(job)
+	args, err := exec.CommandLine(job, Args, "RSHCLIENT", "RCPCLIENT")
 	if err != nil {
 		return exec.LocalError(job.Node, err)
 	}
-	exec.DebugArgs(job, "RSHCLIENT", "RCPCLIENT", args)
 	st := &state{magic: job.Copy == nil}
 	p := &exec.Process{Args: args, Observe: job.Observe}
 	var filters []*exec.LineFilter

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/fleetsh/fleetsh/internal/fileinfo"
 )
 
 // This file reads OpenSSH client configuration (ssh_config(5)). It is a
@@ -262,6 +264,20 @@ func (e *evaluator) matchLine(args []string, where lineRef) (bool, error) {
 	return result, nil
 }
 
+// evalPath applies the configuration file at path (see evalFile), if
+// there is one: a missing file is skipped, as OpenSSH skips a missing
+// default file or Include match.
+func (e *evaluator) evalPath(path string, userConfig bool, depth int) error {
+	cf, err := e.d.loadConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return e.evalFile(cf, userConfig, depth)
+}
+
 // evalFile applies cf's active lines to e.o. Include is followed (at most
 // 16 deep, as OpenSSH) only from an active block; the included files start
 // active and the including block's state is restored after them.
@@ -316,14 +332,7 @@ func (e *evaluator) include(pat string, userConfig bool, depth int, where lineRe
 		return fmt.Errorf("%s: Include %s: %w", where, pat, err)
 	}
 	for _, m := range matches {
-		cf, err := e.d.loadConfig(m)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := e.evalFile(cf, userConfig, depth+1); err != nil {
+		if err := e.evalPath(m, userConfig, depth+1); err != nil {
 			return err
 		}
 	}
@@ -376,14 +385,12 @@ type cachedConfig struct {
 
 // fileStamp identifies a version of a file.
 type fileStamp struct {
-	ino, size int64
+	ino, size int64 // a file replaced by rename has a new inode
 	mtimeNS   int64
 }
 
 func stampOf(fi os.FileInfo) fileStamp {
-	st := fileStamp{size: fi.Size(), mtimeNS: fi.ModTime().UnixNano()}
-	st.ino = inode(fi)
-	return st
+	return fileStamp{ino: int64(fileinfo.Inode(fi)), size: fi.Size(), mtimeNS: fi.ModTime().UnixNano()}
 }
 
 // loadConfig returns the parsed config file at path, from the cache when

@@ -17,6 +17,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetsh/fleetsh/internal/fileinfo"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -336,7 +337,7 @@ func (s *sftpCopier) setAttrs(out *entryLines, dst string, fi fs.FileInfo, isNew
 		if err := s.c.Chmod(dst, protocol.FileModeOf(protocol.ModeBits(fi.Mode()))); err != nil {
 			return s.report(out, dst, err)
 		}
-		if err := s.c.Chtimes(dst, atime(fi), fi.ModTime()); err != nil {
+		if err := s.c.Chtimes(dst, fileinfo.AccessTime(fi), fi.ModTime()); err != nil {
 			return s.report(out, dst, err)
 		}
 	case isNew:

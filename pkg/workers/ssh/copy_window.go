@@ -26,10 +26,10 @@ type window struct {
 	slots chan struct{}
 	wg    sync.WaitGroup
 	errs  atomic.Int64
+	lost  firstError // the first connection loss of a file copy
 
 	mu      sync.Mutex
 	pending []*entryLines // oldest first, not yet printed
-	lost    error         // the first connection loss of a file copy
 }
 
 // entryLines are the error lines of one entry of the walk.
@@ -94,12 +94,10 @@ func (w *window) start(places int, copy func(out *entryLines) error) {
 // finish marks out done, keeps err when it is the first connection loss,
 // and prints the lines that are now first in turn.
 func (w *window) finish(out *entryLines, err error) {
+	w.lost.keep(err)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out.done = true
-	if err != nil && w.lost == nil {
-		w.lost = err
-	}
 	for len(w.pending) > 0 && w.pending[0].done {
 		for _, l := range w.pending[0].lines {
 			w.say(l)
@@ -111,11 +109,7 @@ func (w *window) finish(out *entryLines, err error) {
 
 // failure is the connection loss a file copy met, if any: the walk stops
 // starting copies then.
-func (w *window) failure() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.lost
-}
+func (w *window) failure() error { return w.lost.get() }
 
 // wait waits for the copies in flight, prints their lines, and returns
 // the first connection loss.

@@ -89,9 +89,27 @@ type handshake struct {
 type countingConn struct {
 	net.Conn
 	n     atomic.Int64
-	mu    sync.Mutex
-	ioErr error
-	reset error
+	ioErr firstError
+	reset firstError // the first error that shows a reset (isReset)
+}
+
+// firstError keeps the first non-nil error given to keep; it is safe for
+// concurrent use.
+type firstError struct{ p atomic.Pointer[error] }
+
+// keep records err unless an error was recorded before.
+func (f *firstError) keep(err error) {
+	if err != nil {
+		f.p.CompareAndSwap(nil, &err)
+	}
+}
+
+// get returns the error recorded, or nil.
+func (f *firstError) get() error {
+	if p := f.p.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -107,34 +125,15 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// keep records err as the first read or write error, and as the reset
+// when it shows the server reset the connection. Linux reports a reset to
+// one caller only: a write may take the ECONNRESET while the concurrent
+// read sees EOF.
 func (c *countingConn) keep(err error) {
-	if err == nil {
-		return
+	c.ioErr.keep(err)
+	if err != nil && isReset(err) {
+		c.reset.keep(err)
 	}
-	c.mu.Lock()
-	if c.ioErr == nil {
-		c.ioErr = err
-	}
-	if c.reset == nil && isReset(err) {
-		c.reset = err
-	}
-	c.mu.Unlock()
-}
-
-// resetErr is the read or write error that showed the server reset the
-// connection, if one did. Linux reports a reset to one caller only: a
-// write may take the ECONNRESET while the concurrent read sees EOF.
-func (c *countingConn) resetErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.reset
-}
-
-// firstErr is the first read or write error.
-func (c *countingConn) firstErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ioErr
 }
 
 // tryConnect makes one connection attempt. The connect timeout covers the
@@ -200,10 +199,10 @@ func (r *run) tryConnect(ctx context.Context, t *target, via *ssh.Client) (*ssh.
 	// x/crypto reports what its handshake saw last ("use of closed network
 	// connection", or EOF once its reader gave up); the socket's first
 	// error says what the server did, and a reset must not read as a close.
-	rerr := cc.firstErr()
+	rerr := cc.ioErr.get()
 	switch {
-	case cc.resetErr() != nil && !isReset(err):
-		err = fmt.Errorf("%w (%w)", err, cc.resetErr())
+	case cc.reset.get() != nil && !isReset(err):
+		err = fmt.Errorf("%w (%w)", err, cc.reset.get())
 	case errors.Is(err, net.ErrClosed) && rerr != nil && !errors.Is(rerr, net.ErrClosed):
 		err = fmt.Errorf("%w (%w)", err, rerr)
 	case errors.Is(err, net.ErrClosed):

@@ -584,19 +584,10 @@ func (r *resolver) evalConfigs(ev *evaluator) error {
 		}
 		return ev.evalFile(cf, true, 0)
 	}
-	for i, path := range []string{filepath.Join(r.d.home(), ".ssh", "config"), systemConfig} {
-		cf, err := r.d.loadConfig(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := ev.evalFile(cf, i == 0, 0); err != nil {
-			return err
-		}
+	if err := ev.evalPath(filepath.Join(r.d.home(), ".ssh", "config"), true, 0); err != nil {
+		return err
 	}
-	return nil
+	return ev.evalPath(systemConfig, false, 0)
 }
 
 // systemConfig is OpenSSH's system-wide client configuration, read after

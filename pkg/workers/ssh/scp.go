@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/fleetsh/fleetsh/internal/fileinfo"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
@@ -189,7 +190,7 @@ func (s *scpCopier) sendTimes(ss *scpSession, fi fs.FileInfo) (skip bool, stop e
 	if !s.preserve {
 		return false, nil
 	}
-	return s.answerErr(ss.send(fmt.Sprintf("T%d 0 %d 0\n", fi.ModTime().Unix(), atime(fi).Unix())))
+	return s.answerErr(ss.send(fmt.Sprintf("T%d 0 %d 0\n", fi.ModTime().Unix(), fileinfo.AccessTime(fi).Unix())))
 }
 
 func (s *scpCopier) sendEntry(ss *scpSession, p string, fi fs.FileInfo) error {
