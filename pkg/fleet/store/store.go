@@ -34,7 +34,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// Config configures a Store.
+// Config configures a Store. files.StreamConfig, the coordinator's chunk
+// stream's configuration, is a Config too, with defaults of its own.
 type Config struct {
 	Subjects protocol.Subjects
 	// Replicas is how many servers of a NATS cluster keep each message
@@ -77,6 +78,15 @@ func (c *Config) defaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
+}
+
+// Storage returns the JetStream storage c asks for: memory with Memory,
+// else file.
+func (c *Config) Storage() jetstream.StorageType {
+	if c.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
 }
 
 // Store is an open registry and journal.
@@ -145,10 +155,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		}
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	storage := jetstream.FileStorage
-	if cfg.Memory {
-		storage = jetstream.MemoryStorage
-	}
+	storage := cfg.Storage()
 	err = s.retryCreate(ctx, func(ctx context.Context) (err error) {
 		s.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: s.names.Bucket, Description: "fleetsh job registry (" + cfg.Subjects.Prefix + ")",
