@@ -82,6 +82,28 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
 
+// describe sends the descriptions of every list (a collector's Describe).
+func describe(ch chan<- *prometheus.Desc, lists ...[]*prometheus.Desc) {
+	for _, l := range lists {
+		for _, d := range l {
+			ch <- d
+		}
+	}
+}
+
+// sink is where a collector sends the metrics of one scrape.
+type sink chan<- prometheus.Metric
+
+// gauge sends d's value v, for labels.
+func (ch sink) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// counter sends d's count v, for labels.
+func (ch sink) counter(d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
 // The coordinator's metrics read at a scrape.
 var (
 	coordJobs = desc("fleetsh_coordinator_jobs",
@@ -117,21 +139,15 @@ var (
 		"Messages the coordinator's JetStream streams hold.", "stream")
 	coordReconnects = desc("fleetsh_coordinator_nats_reconnects_total",
 		"Reconnections of the coordinator's NATS connection.")
+	coordDescs = []*prometheus.Desc{coordJobs, coordNodesEnded, coordNodesFailed, coordShards, coordBatches,
+		coordBytes, coordRecords, coordDups, coordGaps, coordDropped, coordStreams, coordAgents, coordHeartbeat,
+		coordStoreBytes, coordStoreMsgs, coordReconnects}
 )
 
 type coordCollector struct{ s *Server }
 
 // Describe implements prometheus.Collector.
-func (*coordCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{coordJobs, coordNodesEnded, coordNodesFailed, coordShards, coordBatches,
-		coordBytes, coordRecords, coordDups, coordGaps, coordDropped, coordStreams, coordAgents, coordHeartbeat,
-		coordStoreBytes, coordStoreMsgs, coordReconnects} {
-		ch <- d
-	}
-	for _, d := range coordFileDescs {
-		ch <- d
-	}
-}
+func (*coordCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, coordDescs, coordFileDescs) }
 
 // Collect implements prometheus.Collector.
 func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
@@ -139,33 +155,27 @@ func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
 	if l == nil || l.coord == nil {
 		return
 	}
-	c := l.coord
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
+	c, out := l.coord, sink(ch)
 	load := c.Load()
 	for _, st := range []string{coordinator.JobRunning, coordinator.JobDone, coordinator.JobCancelled} {
-		gauge(coordJobs, float64(load.Jobs[st]), st)
+		out.gauge(coordJobs, float64(load.Jobs[st]), st)
 	}
-	gauge(coordShards, float64(load.Shards))
-	gauge(coordStreams, float64(load.Streams))
-	counter(coordReconnects, load.Reconnects)
+	out.gauge(coordShards, float64(load.Shards))
+	out.gauge(coordStreams, float64(load.Streams))
+	out.counter(coordReconnects, load.Reconnects)
 	by, failed := c.NodesEnded()
 	for _, st := range protocol.States {
-		counter(coordNodesEnded, by[st], stateLabel(st))
+		out.counter(coordNodesEnded, by[st], stateLabel(st))
 	}
-	counter(coordNodesFailed, failed)
+	out.counter(coordNodesFailed, failed)
 	st := c.Stats()
-	counter(coordBatches, st.Batches)
-	counter(coordBytes, st.Bytes)
-	counter(coordRecords, st.Records)
-	counter(coordDups, st.Duplicates)
-	counter(coordGaps, st.Gaps)
-	counter(coordDropped, c.Dropped())
-	agents(c.Agents(), gauge)
+	out.counter(coordBatches, st.Batches)
+	out.counter(coordBytes, st.Bytes)
+	out.counter(coordRecords, st.Records)
+	out.counter(coordDups, st.Duplicates)
+	out.counter(coordGaps, st.Gaps)
+	out.counter(coordDropped, c.Dropped())
+	agents(c.Agents(), out)
 	ctx, cancel := context.WithTimeout(context.Background(), storeWait)
 	defer cancel()
 	usage, err := c.StoreUsage(ctx)
@@ -173,10 +183,10 @@ func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
 		cc.s.log.Warn("metrics: store usage", "err", err)
 	}
 	for _, u := range usage {
-		gauge(coordStoreBytes, float64(u.Bytes), u.Name)
-		gauge(coordStoreMsgs, float64(u.Messages), u.Name)
+		out.gauge(coordStoreBytes, float64(u.Bytes), u.Name)
+		out.gauge(coordStoreMsgs, float64(u.Messages), u.Name)
 	}
-	collectCoordFiles(c, ch, cc.s.log)
+	collectCoordFiles(c, out, cc.s.log)
 }
 
 // stateLabel is a final state as a label value: its name with '_' for
@@ -185,7 +195,7 @@ func stateLabel(st protocol.State) string { return strings.ReplaceAll(string(st)
 
 // agents reports the agents per group and state, and each agent's
 // heartbeat age (the maxAgentSeries heard most recently).
-func agents(list []protocol.AgentStatus, gauge func(*prometheus.Desc, float64, ...string)) {
+func agents(list []protocol.AgentStatus, out sink) {
 	type key struct{ group, state string }
 	count := map[key]int{}
 	for _, a := range list {
@@ -204,12 +214,12 @@ func agents(list []protocol.AgentStatus, gauge func(*prometheus.Desc, float64, .
 		}
 	}
 	for k, n := range count {
-		gauge(coordAgents, float64(n), k.group, k.state)
+		out.gauge(coordAgents, float64(n), k.group, k.state)
 	}
 	slices.SortFunc(list, func(a, b protocol.AgentStatus) int { return b.LastSeen.Compare(a.LastSeen) })
 	now := time.Now()
 	for _, a := range list[:min(len(list), maxAgentSeries)] {
-		gauge(coordHeartbeat, now.Sub(a.LastSeen).Seconds(), a.Agent, strings.ToValidUTF8(a.Name, "?"))
+		out.gauge(coordHeartbeat, now.Sub(a.LastSeen).Seconds(), a.Agent, strings.ToValidUTF8(a.Name, "?"))
 	}
 }
 
@@ -237,20 +247,14 @@ var (
 		"Reconnections of the agent's NATS connection.")
 	agentRegistered = desc("fleetsh_agent_registered",
 		"1 once a coordinator welcomed the agent, else 0.")
+	agentDescs = []*prometheus.Desc{agentShards, agentNodes, agentFanout, agentCapacity, agentBatches,
+		agentBytes, agentResent, agentSpilled, agentHeartbeats, agentReconnects, agentRegistered}
 )
 
 type agentCollector struct{ s *Server }
 
 // Describe implements prometheus.Collector.
-func (*agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{agentShards, agentNodes, agentFanout, agentCapacity, agentBatches,
-		agentBytes, agentResent, agentSpilled, agentHeartbeats, agentReconnects, agentRegistered} {
-		ch <- d
-	}
-	for _, d := range agentFileDescs {
-		ch <- d
-	}
-}
+func (*agentCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, agentDescs, agentFileDescs) }
 
 // Collect implements prometheus.Collector.
 func (ac *agentCollector) Collect(ch chan<- prometheus.Metric) {
@@ -258,27 +262,21 @@ func (ac *agentCollector) Collect(ch chan<- prometheus.Metric) {
 	if l == nil || l.agent == nil {
 		return
 	}
-	st := l.agent.Stats()
-	gauge := func(d *prometheus.Desc, v int) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
-	}
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
-	}
-	gauge(agentShards, st.Shards)
-	gauge(agentNodes, st.NodesRunning)
-	gauge(agentFanout, st.Fanout)
-	gauge(agentCapacity, st.Capacity)
-	counter(agentBatches, st.BatchesSent)
-	counter(agentBytes, st.BytesSent)
-	counter(agentResent, st.BatchesResent)
-	counter(agentSpilled, uint64(max(st.SpilledBytes, 0)))
-	counter(agentHeartbeats, st.Heartbeats)
-	counter(agentReconnects, st.Reconnects)
-	registered := 0
+	st, out := l.agent.Stats(), sink(ch)
+	out.gauge(agentShards, float64(st.Shards))
+	out.gauge(agentNodes, float64(st.NodesRunning))
+	out.gauge(agentFanout, float64(st.Fanout))
+	out.gauge(agentCapacity, float64(st.Capacity))
+	out.counter(agentBatches, st.BatchesSent)
+	out.counter(agentBytes, st.BytesSent)
+	out.counter(agentResent, st.BatchesResent)
+	out.counter(agentSpilled, uint64(max(st.SpilledBytes, 0)))
+	out.counter(agentHeartbeats, st.Heartbeats)
+	out.counter(agentReconnects, st.Reconnects)
+	registered := 0.0
 	if st.Registered {
 		registered = 1
 	}
-	gauge(agentRegistered, registered)
-	collectAgentFiles(st.Files, ch)
+	out.gauge(agentRegistered, registered)
+	collectAgentFiles(st.Files, out)
 }
