@@ -48,7 +48,7 @@ func (s *Server) Instrument(cfg *daemon.Config) {
 			// lock is contended.
 			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 9),
 		})
-		s.Registry.MustRegister(merge, &coordCollector{s: s})
+		s.Registry.MustRegister(merge, &collector{s: s, descs: [][]*prometheus.Desc{coordDescs, coordFileDescs}, collect: s.collectCoord})
 		c := *cfg.Coordinator
 		c.ObserveMerge = func(d time.Duration) { merge.Observe(d.Seconds()) }
 		cfg.Coordinator = &c
@@ -62,7 +62,7 @@ func (s *Server) Instrument(cfg *daemon.Config) {
 			// handshake across a WAN seconds.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}, []string{"driver", "stage"})
-		s.Registry.MustRegister(stages, &agentCollector{s: s})
+		s.Registry.MustRegister(stages, &collector{s: s, descs: [][]*prometheus.Desc{agentDescs, agentFileDescs}, collect: collectAgent})
 		a := *cfg.Agent
 		a.Observe = func(driver string, stage engine.Stage, d time.Duration) {
 			stages.WithLabelValues(driver, string(stage)).Observe(d.Seconds())
@@ -82,12 +82,28 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
 
-// describe sends the descriptions of every list (a collector's Describe).
-func describe(ch chan<- *prometheus.Desc, lists ...[]*prometheus.Desc) {
-	for _, l := range lists {
+// collector reports the metrics of one part of the running fleet (the
+// coordinator or the agent), read at each scrape.
+type collector struct {
+	s     *Server
+	descs [][]*prometheus.Desc
+	// collect sends the part's metrics, none if l does not run it.
+	collect func(l *live, out sink)
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, l := range c.descs {
 		for _, d := range l {
 			ch <- d
 		}
+	}
+}
+
+// Collect implements prometheus.Collector: nothing before Watch.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if l := c.s.live.Load(); l != nil {
+		c.collect(l, sink(ch))
 	}
 }
 
@@ -144,18 +160,12 @@ var (
 		coordStoreBytes, coordStoreMsgs, coordReconnects}
 )
 
-type coordCollector struct{ s *Server }
-
-// Describe implements prometheus.Collector.
-func (*coordCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, coordDescs, coordFileDescs) }
-
-// Collect implements prometheus.Collector.
-func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
-	l := cc.s.live.Load()
-	if l == nil || l.coord == nil {
+// collectCoord reports the coordinator's metrics.
+func (s *Server) collectCoord(l *live, out sink) {
+	c := l.coord
+	if c == nil {
 		return
 	}
-	c, out := l.coord, sink(ch)
 	load := c.Load()
 	for _, st := range []string{coordinator.JobRunning, coordinator.JobDone, coordinator.JobCancelled} {
 		out.gauge(coordJobs, float64(load.Jobs[st]), st)
@@ -180,13 +190,13 @@ func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	usage, err := c.StoreUsage(ctx)
 	if err != nil {
-		cc.s.log.Warn("metrics: store usage", "err", err)
+		s.log.Warn("metrics: store usage", "err", err)
 	}
 	for _, u := range usage {
 		out.gauge(coordStoreBytes, float64(u.Bytes), u.Name)
 		out.gauge(coordStoreMsgs, float64(u.Messages), u.Name)
 	}
-	collectCoordFiles(c, out, cc.s.log)
+	collectCoordFiles(c, out, s.log)
 }
 
 // stateLabel is a final state as a label value: its name with '_' for
@@ -251,18 +261,12 @@ var (
 		agentBytes, agentResent, agentSpilled, agentHeartbeats, agentReconnects, agentRegistered}
 )
 
-type agentCollector struct{ s *Server }
-
-// Describe implements prometheus.Collector.
-func (*agentCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, agentDescs, agentFileDescs) }
-
-// Collect implements prometheus.Collector.
-func (ac *agentCollector) Collect(ch chan<- prometheus.Metric) {
-	l := ac.s.live.Load()
-	if l == nil || l.agent == nil {
+// collectAgent reports the agent's metrics.
+func collectAgent(l *live, out sink) {
+	if l.agent == nil {
 		return
 	}
-	st, out := l.agent.Stats(), sink(ch)
+	st := l.agent.Stats()
 	out.gauge(agentShards, float64(st.Shards))
 	out.gauge(agentNodes, float64(st.NodesRunning))
 	out.gauge(agentFanout, float64(st.Fanout))
