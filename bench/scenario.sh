@@ -17,13 +17,10 @@ if (($# < 2)); then
 fi
 scenario=$1 benchmark=$2
 shift 2
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-out=${FLEETSH_BENCH_OUT:-$root/bench/results/$scenario.jsonl}
-case $out in /*) ;; *) out=$root/$out ;; esac
-export FLEETSH_BENCH_OUT=$out
-mkdir -p "$(dirname "$out")"
-: >"$out"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_root
+bench_results "$scenario"
 
 (cd integration && go test -v -run '^$' -bench "^$benchmark\$" -benchtime 1x -timeout 0 .)
 go run ./bench/plot -table -svg "${out%.jsonl}.svg" "$@" "$out"

@@ -39,31 +39,13 @@
 # runs; the fleet adds its store and the agents' caches (about 5 x size).
 set -euo pipefail
 
-case ${1:-} in
-  -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
-  "") ;;
-  *) echo "run.sh: unknown argument: $1 (see -h)" >&2; exit 2 ;;
-esac
-
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-
-missing=()
-[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
-[[ -x /usr/lib/openssh/sftp-server ]] || missing+=(openssh-sftp-server)
-command -v ssh >/dev/null || missing+=(openssh-client)
-[[ -x /usr/bin/clush ]] || missing+=(clustershell)
-[[ -x /usr/bin/pdcp ]] || missing+=(pdsh)
-if ((${#missing[@]})); then
-  echo "run.sh: missing: ${missing[*]}; install with: apt-get install ${missing[*]}" >&2
-  exit 1
-fi
-
-out=${FLEETSH_BENCH_OUT:-bench/results/copy.jsonl}
-[[ $out == /* ]] || out=$root/$out
-export FLEETSH_BENCH_OUT=$out
-mkdir -p "$(dirname "$out")"
-[[ ${APPEND:-0} == 1 ]] || : >"$out"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
+bench_usage "$@"
+bench_root
+bench_need openssh-server=/usr/sbin/sshd openssh-sftp-server=/usr/lib/openssh/sftp-server \
+  openssh-client=ssh clustershell=/usr/bin/clush pdsh=/usr/bin/pdcp
+bench_results copy "${APPEND:-0}"
 
 rc=0
 go test -v -run '^$' -bench '^BenchmarkCopy$' -benchtime 1x -timeout 0 ./bench/copy/ || rc=$?

@@ -27,11 +27,9 @@
 # when others measure on the machine (flock /work/wt/bench.lock ...).
 set -euo pipefail
 
-case ${1:-} in
-  -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
-  "") ;;
-  *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
-esac
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
+bench_usage "$@"
 
 if [[ ${FLEETSH_BENCH_FULL:-0} == 1 ]]; then
   export FLEETSH_BENCH_N=${FLEETSH_BENCH_N:-10000,100000}

@@ -32,10 +32,8 @@
 # machine (flock /work/wt/bench.lock ...).
 set -euo pipefail
 
-case ${1:-} in
-  -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
-  "") ;;
-  *) echo "run.sh: unknown argument: $1" >&2; exit 2 ;;
-esac
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
+bench_usage "$@"
 
 exec "$(dirname "$0")/../scenario.sh" output BenchmarkOutput

@@ -38,13 +38,10 @@ for a in "$@"; do
   esac
 done
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${FLEETSH_BENCH_OUT:-$root/bench/results/sim.jsonl}
-case $out in /*) ;; *) out=$root/$out ;; esac
-mkdir -p "$(dirname "$out")"
-[ "${FLEETSH_BENCH_APPEND:-}" = 1 ] || : > "$out"
-export FLEETSH_BENCH_OUT=$out
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
+bench_root
+bench_results sim "${FLEETSH_BENCH_APPEND:-}"
 
 # -v streams the benchmark's log (without it, go test keeps 10 lines).
 # 100 000 nodes through every tool takes minutes: no test timeout.

@@ -27,32 +27,15 @@
 # CPU per connection on a 2-core VM, so N=1000 takes ~45 s per tool.
 set -euo pipefail
 
-case ${1:-} in
-  -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-  "") ;;
-  *) echo "run.sh: unknown argument: $1 (see -h)" >&2; exit 2 ;;
-esac
-
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-
-missing=()
-[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
-command -v ssh >/dev/null || missing+=(openssh-client)
-[[ -x /usr/bin/clush ]] || missing+=(clustershell)
-[[ -x /usr/bin/pdsh ]] || missing+=(pdsh)
-if ((${#missing[@]})); then
-  echo "run.sh: missing: ${missing[*]}; install with: apt-get install ${missing[*]}" >&2
-  exit 1
-fi
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/../lib.sh"
+bench_usage "$@"
+bench_root
+bench_need openssh-server=/usr/sbin/sshd openssh-client=ssh clustershell=/usr/bin/clush pdsh=/usr/bin/pdsh
 
 export FLEETSH_BENCH_N=${FLEETSH_BENCH_N:-50,200}
 [[ ${FULL:-0} == 1 ]] && FLEETSH_BENCH_N=50,200,1000
-out=${FLEETSH_BENCH_OUT:-bench/results/sshd.jsonl}
-[[ $out == /* ]] || out=$root/$out
-export FLEETSH_BENCH_OUT=$out
-mkdir -p "$(dirname "$out")"
-[[ ${APPEND:-0} == 1 ]] || : >"$out"
+bench_results sshd "${APPEND:-0}"
 
 # The sweep is one benchmark call; the test binary runs from integration/.
 go test -v -run '^$' -bench '^BenchmarkSSHD$' -benchtime 1x -timeout 0 ./integration/

@@ -65,33 +65,22 @@ func siteFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// leafSpecs is the repeatable --leaf flag.
-type leafSpecs []site.LeafSpec
-
-func (l *leafSpecs) String() string { return fmt.Sprint(len(*l), " leaves") }
-
-func (l *leafSpecs) Set(v string) error {
-	s, err := site.ParseLeafSpec(v)
-	if err != nil {
-		return err
-	}
-	*l = append(*l, s)
-	return nil
+// specsVar defines the repeatable flag name on fs: each value given is
+// parsed by parse (site.ParseAgentSpec, site.ParseLeafSpec) and appended
+// to list.
+func specsVar[T any](fs *flag.FlagSet, list *[]T, name, usage string, parse func(string) (T, error)) {
+	fs.Func(name, usage, func(v string) error {
+		s, err := parse(v)
+		if err != nil {
+			return err
+		}
+		*list = append(*list, s)
+		return nil
+	})
 }
 
-// agentSpecs is the repeatable --agent flag.
-type agentSpecs []site.AgentSpec
-
-func (a *agentSpecs) String() string { return fmt.Sprint(len(*a), " agents") }
-
-func (a *agentSpecs) Set(v string) error {
-	s, err := site.ParseAgentSpec(v)
-	if err != nil {
-		return err
-	}
-	*a = append(*a, s)
-	return nil
-}
+// agentUsage is the usage of the --agent flag of init-site and add-agent.
+const agentUsage = "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true][,leaf=NAME] (repeatable)"
 
 // siteExit reports err of subcommand name and returns the exit status:
 // 2 for what the caller asked wrong, 1 for a failure to do it.
@@ -121,8 +110,8 @@ type initArgs struct {
 	opts                     site.InitOptions
 	users, admins, hosts, ip cliconf.Strings
 	routes, hubURLs          cliconf.Strings
-	agents                   agentSpecs
-	leaves                   leafSpecs
+	agents                   []site.AgentSpec
+	leaves                   []site.LeafSpec
 }
 
 // initSiteFlags declares the flags of init-site (its man page lists them
@@ -133,7 +122,7 @@ func initSiteFlags(stderr io.Writer) (*flag.FlagSet, *initArgs) {
 	opts := &a.opts
 	fs.Var(&a.users, "user", "submitter user `id` (repeatable)")
 	fs.Var(&a.admins, "admin", "admin user `id`: every job, fleet admin actions (repeatable)")
-	fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true][,leaf=NAME] (repeatable)")
+	specsVar(fs, &a.agents, "agent", agentUsage, site.ParseAgentSpec)
 	fs.Var(&a.hosts, "host", "DNS `name` of the coordinator for its certificate, besides localhost (repeatable)")
 	fs.Var(&a.ip, "ip", "IP `address` of the coordinator for its certificate, besides 127.0.0.1 and ::1 (repeatable)")
 	fs.StringVar(&opts.URL, "url", "", "coordinator `URL` for agents and csub, tls://HOST:PORT, HOST a --host or --ip (default: the first --host, else --ip, else localhost; port 4222)")
@@ -143,7 +132,7 @@ func initSiteFlags(stderr io.Writer) (*flag.FlagSet, *initArgs) {
 	fs.Var(&a.routes, "cluster-route", "`URL` nats-route://HOST:PORT of a server of the site's NATS cluster, itself included (repeatable): nats-server.conf becomes one server of that cluster (docs/fleet.md, \"Two coordinators\")")
 	fs.StringVar(&opts.ClusterListen, "cluster-listen", "", "with --cluster-route: `host:port` of the server's route listener (default: --listen's host, port 6222)")
 	fs.StringVar(&opts.ClusterName, "cluster-name", "", "with --cluster-route: the cluster's `name` (default fleetsh)")
-	fs.Var(&a.leaves, "leaf", "`NAME=tls://HOST:PORT`: a gateway site's NATS leaf server, the URL its agents (--agent ID:leaf=NAME) connect to (repeatable; leaves/NAME/ holds its files)")
+	specsVar(fs, &a.leaves, "leaf", "`NAME=tls://HOST:PORT`: a gateway site's NATS leaf server, the URL its agents (--agent ID:leaf=NAME) connect to (repeatable; leaves/NAME/ holds its files)", site.ParseLeafSpec)
 	fs.StringVar(&opts.LeafListen, "leaf-listen", "", "with --leaf: `host:port` of the site's NATS servers' leaf-node listener (default: --listen's host, port 7422)")
 	fs.Var(&a.hubURLs, "hub-url", "with --leaf: `URL` tls://HOST:PORT the leaf servers dial, HOST a --host or --ip (repeatable; default: each --cluster-route host, else the --url host, on --leaf-listen's port)")
 	return fs, a
@@ -211,7 +200,7 @@ var siteVerbs = []string{"add-user", "add-agent", "rotate", "remove"}
 // verbArgs are the flags of a site verb.
 type verbArgs struct {
 	users, admins, hosts, ip cliconf.Strings
-	agents                   agentSpecs
+	agents                   []site.AgentSpec
 }
 
 // siteVerbFlags declares the flags of `site verb` (its man page lists
@@ -223,7 +212,7 @@ func siteVerbFlags(verb string, stderr io.Writer) (fs *flag.FlagSet, a *verbArgs
 		fs.Var(&a.users, "user", "submitter user `id` (repeatable)")
 		fs.Var(&a.admins, "admin", "admin user `id` (repeatable)")
 	case "add-agent":
-		fs.Var(&a.agents, "agent", "agent `SPEC`: ID[:name=GATEWAY][,groups=G1+G2][,local=true][,leaf=NAME] (repeatable)")
+		specsVar(fs, &a.agents, "agent", agentUsage, site.ParseAgentSpec)
 	case "remove":
 	case "rotate":
 		fs.Var(&a.hosts, "host", "with server-cert: a DNS `name` to add to the certificate's (repeatable)")

@@ -56,9 +56,19 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("field %s: %d %s, over the limit of %d", e.Field, e.Size, e.Unit, e.Limit)
 }
 
-func checkLen(field, v string, limit int) error {
-	if len(v) > limit {
-		return &FieldError{Field: field, Size: len(v), Limit: limit, Unit: "bytes"}
+// lenCheck is a string field, as the JSON names it, and its limit.
+type lenCheck struct {
+	field, v string
+	limit    int
+}
+
+// checkLens returns a *FieldError for the first of fields over its
+// limit in bytes, or nil.
+func checkLens(fields ...lenCheck) error {
+	for _, f := range fields {
+		if len(f.v) > f.limit {
+			return &FieldError{Field: f.field, Size: len(f.v), Limit: f.limit, Unit: "bytes"}
+		}
 	}
 	return nil
 }
@@ -67,22 +77,12 @@ func checkLen(field, v string, limit int) error {
 // node set is bounded by its count instead: see DefaultMaxJobNodes). The
 // error is a *FieldError naming the first field over its limit.
 func (s *JobSpec) CheckFields() error {
-	if err := checkLen("command", s.Command, MaxCommand); err != nil {
-		return err
-	}
-	if err := checkLen("user", s.User, MaxName); err != nil {
-		return err
-	}
-	if err := checkLen("worker", s.Worker, MaxName); err != nil {
-		return err
-	}
+	fields := []lenCheck{{"command", s.Command, MaxCommand}, {"user", s.User, MaxName}, {"worker", s.Worker, MaxName}}
 	if s.Copy != nil {
-		if err := checkLen("copy.source", s.Copy.Source, MaxPath); err != nil {
-			return err
-		}
-		if err := checkLen("copy.dest", s.Copy.Dest, MaxPath); err != nil {
-			return err
-		}
+		fields = append(fields, lenCheck{"copy.source", s.Copy.Source, MaxPath}, lenCheck{"copy.dest", s.Copy.Dest, MaxPath})
+	}
+	if err := checkLens(fields...); err != nil {
+		return err
 	}
 	if s.MaxOutput < 0 || s.MaxOutput > MaxOutputLimit {
 		return &FieldError{Field: "max_output", Size: int(s.MaxOutput), Limit: int(MaxOutputLimit), Unit: "bytes"}
@@ -91,10 +91,7 @@ func (s *JobSpec) CheckFields() error {
 		return &FieldError{Field: "info", Size: len(s.Info), Limit: MaxInfoKeys, Unit: "entries"}
 	}
 	for k, v := range s.Info {
-		if err := checkLen("info key", k, MaxInfoKey); err != nil {
-			return err
-		}
-		if err := checkLen("info["+k+"]", v, MaxInfoValue); err != nil {
+		if err := checkLens(lenCheck{"info key", k, MaxInfoKey}, lenCheck{"info[" + k + "]", v, MaxInfoValue}); err != nil {
 			return err
 		}
 	}
@@ -103,17 +100,14 @@ func (s *JobSpec) CheckFields() error {
 
 // CheckFields checks an agent's Hello against the field limits.
 func (h *Hello) CheckFields() error {
-	if err := checkLen("name", h.Name, MaxName); err != nil {
-		return err
-	}
-	if err := checkLen("release", h.Release, MaxName); err != nil {
+	if err := checkLens(lenCheck{"name", h.Name, MaxName}, lenCheck{"release", h.Release, MaxName}); err != nil {
 		return err
 	}
 	if len(h.Groups) > MaxGroups {
 		return &FieldError{Field: "groups", Size: len(h.Groups), Limit: MaxGroups, Unit: "entries"}
 	}
 	for i, g := range h.Groups {
-		if err := checkLen("groups["+strconv.Itoa(i)+"]", g, MaxName); err != nil {
+		if err := checkLens(lenCheck{"groups[" + strconv.Itoa(i) + "]", g, MaxName}); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -223,6 +224,9 @@ type spool struct {
 	window  int
 	maxLen  int   // largest batch
 	segSize int64 // segmentSize
+	// spilled counts the bytes this spool wrote to disk (added to with mu
+	// held, read without it).
+	spilled atomic.Int64
 
 	mu      sync.Mutex
 	next    uint64  // number of the next batch
@@ -232,7 +236,6 @@ type spool struct {
 	memFrom uint64  // batches before it are on disk or acknowledged
 	segs    []*segment
 	nseg    int
-	spilled int64 // bytes this spool wrote to disk
 	closed  bool
 	changed chan struct{} // closed and replaced on ack, kick and close
 }
@@ -305,7 +308,7 @@ func (s *spool) spill() {
 		s.b.mem -= int64(len(e.data))
 		s.b.disk += n
 		s.b.spilled += n
-		s.spilled += n
+		s.spilled.Add(n)
 		s.b.peakDisk = max(s.b.peakDisk, s.b.disk)
 		e.data = nil
 		s.memFrom++
@@ -518,11 +521,7 @@ func (s *spool) outstanding() int {
 }
 
 // spilledBytes returns the bytes this spool wrote to disk.
-func (s *spool) spilledBytes() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.spilled
-}
+func (s *spool) spilledBytes() int64 { return s.spilled.Load() }
 
 // unsent returns how many batches were never sent.
 func (s *spool) unsent() int {

@@ -137,6 +137,16 @@ func groupNames(gs []string) []string {
 	return out
 }
 
+// unassign takes s's nodes off its agent's load: the shard ended, was
+// given up or refused. Call without c.mu held.
+func (c *Coordinator) unassign(s *shard) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a := c.agents[s.agent]; a != nil {
+		a.assigned -= len(s.nodes)
+	}
+}
+
 // liveAgents returns the agents that can take new shards of group, least
 // loaded first. Call with c.mu held.
 func (c *Coordinator) liveAgents(group string) []*agent {

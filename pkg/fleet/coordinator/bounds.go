@@ -48,6 +48,21 @@ func (c *Coordinator) drop(m *nats.Msg, err error) {
 	c.drops.Drop(c.log, m, err)
 }
 
+// decode reads m, a message that wants no answer, into v and reports
+// whether it did: a message in another protocol version is ignored (it
+// has no reply subject to hear the version error), one that does not
+// decode is dropped.
+func (c *Coordinator) decode(m *nats.Msg, v any) bool {
+	if wire.Check(m) != nil {
+		return false
+	}
+	if err := protocol.Unmarshal(m.Data, v); err != nil {
+		c.drop(m, err)
+		return false
+	}
+	return true
+}
+
 // Dropped returns how many messages the coordinator dropped: of the
 // wrong type, malformed, beyond their stream, or naming what their
 // sender does not hold.

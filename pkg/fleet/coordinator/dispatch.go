@@ -322,11 +322,7 @@ func (c *Coordinator) sendShard(j *job, s *shard) {
 		redo = nil
 	}
 	j.mu.Unlock()
-	c.mu.Lock()
-	if a := c.agents[s.agent]; a != nil {
-		a.assigned -= len(s.nodes)
-	}
-	c.mu.Unlock()
+	c.unassign(s)
 	if redo == nil {
 		c.checkDone(j)
 		return

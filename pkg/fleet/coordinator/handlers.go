@@ -63,12 +63,8 @@ func (c *Coordinator) onRegister(m *nats.Msg) {
 // coordinator forgot it (restart) or had declared it lost, and cancels
 // shards it still runs that the coordinator gave up on.
 func (c *Coordinator) onHeartbeat(m *nats.Msg) {
-	if wire.Check(m) != nil {
-		return
-	}
 	var hb protocol.Heartbeat
-	if err := protocol.Unmarshal(m.Data, &hb); err != nil {
-		c.drop(m, err)
+	if !c.decode(m, &hb) {
 		return
 	}
 	if from := c.subj.Sender(m.Subject); hb.Agent != from {
@@ -261,23 +257,15 @@ func (c *Coordinator) reconcile(sum protocol.ShardSummary, later func(protocol.D
 		j.journalUrgent()
 	}
 	j.mu.Unlock()
-	c.mu.Lock()
-	if a := c.agents[sum.Agent]; a != nil {
-		a.assigned -= len(s.nodes)
-	}
-	c.mu.Unlock()
+	c.unassign(s)
 	c.checkDone(j)
 	return protocol.DoneReply{OK: true}, !wait
 }
 
 // onOutputAck passes a reader's ack or retransmit request to its stream.
 func (c *Coordinator) onOutputAck(m *nats.Msg) {
-	if wire.Check(m) != nil {
-		return
-	}
 	var ctl protocol.Control
-	if err := protocol.Unmarshal(m.Data, &ctl); err != nil {
-		c.drop(m, err)
+	if !c.decode(m, &ctl) {
 		return
 	}
 	id := protocol.LastToken(m.Subject)

@@ -107,12 +107,8 @@ func (c *Coordinator) checkPeers(now time.Time) {
 
 // onPresence records another coordinator's presence.
 func (c *Coordinator) onPresence(m *nats.Msg) {
-	if wire.Check(m) != nil {
-		return
-	}
 	var p protocol.Presence
-	if err := protocol.Unmarshal(m.Data, &p); err != nil {
-		c.drop(m, err)
+	if !c.decode(m, &p) {
 		return
 	}
 	if err := protocol.ValidID(p.Coordinator); err != nil || p.Coordinator != protocol.LastToken(m.Subject) || len(p.Instance) > 64 || len(p.Took) > maxTook {

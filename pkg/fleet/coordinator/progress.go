@@ -88,11 +88,7 @@ func (c *Coordinator) abandon(j *job, s *shard, why, exclude string) {
 		j.cancelUnstarted()
 	}
 	j.mu.Unlock()
-	c.mu.Lock()
-	if a := c.agents[s.agent]; a != nil {
-		a.assigned -= len(s.nodes)
-	}
-	c.mu.Unlock()
+	c.unassign(s)
 	c.control(s.agent, protocol.Control{Kind: protocol.ControlCancel, Job: j.spec.ID, Shard: s.id, Attempt: s.attempt})
 	if len(redo) > 0 {
 		c.dispatch(j, s.group, redo, exclude)

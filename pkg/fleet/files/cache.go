@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -50,8 +51,10 @@ type Cache struct {
 	bytes   int64
 	fetches map[Digest]*fetchCall
 	closed  bool
-	gone    int    // names the trees moved aside to be removed
-	built   uint64 // trees Materialize built (Built)
+	gone    int // names the trees moved aside to be removed
+	// built counts the trees Materialize built (Built; added to with mu
+	// held, read without it).
+	built atomic.Uint64
 }
 
 // cached is a chunk on disk.
@@ -296,11 +299,7 @@ func (c *Cache) Bytes() int64 {
 // Built returns how many trees Materialize built since the cache was
 // opened: a tree found built already, or built by a concurrent call, is
 // not counted again.
-func (c *Cache) Built() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.built
-}
+func (c *Cache) Built() uint64 { return c.built.Load() }
 
 // Evict removes the chunks and trees unused since now-MaxAge, then, while
 // the cache holds more than MaxBytes, the least recently used ones.

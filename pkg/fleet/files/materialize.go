@@ -101,7 +101,7 @@ func (c *Cache) build(ctx context.Context, key string, t *cachedTree, m *Manifes
 	t.root = filepath.Join(dir, filepath.FromSlash(m.Entries[0].Path))
 	t.size, t.used, t.refs = size, time.Now(), 1
 	c.bytes += size
-	c.built++
+	c.built.Add(1)
 	return t.root, c.releaser(t), nil
 }
 

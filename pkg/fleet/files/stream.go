@@ -23,36 +23,27 @@ import (
 // push and gets those of its reverse copies; agents get the chunks of the
 // trees they copy and put their nodes' copies.
 
-// StreamConfig configures the coordinator's chunk stream.
-type StreamConfig struct {
-	Subjects protocol.Subjects
-	// Replicas is how many servers of a NATS cluster keep each chunk (1;
-	// 3 on a cluster of three).
-	Replicas int
-	// Memory keeps the chunks in the servers' memory (csub's in-process
-	// fleet), not on disk.
-	Memory bool
-	// MaxBytes bounds the stream. On file its default is no bound of its
-	// own: only the servers' JetStream storage (a MaxBytes is reserved
-	// from that storage at once, and a default size that ate it would
-	// leave the registry and journals of another coordinator of the same
-	// servers no room: CI saw it). In memory, DefaultStreamMemoryBytes.
-	// When it is full, new chunks are refused until old ones expire
-	// (MaxAge).
-	MaxBytes int64
-	// MaxAge is how long a chunk is kept (DefaultStreamAge): a job
-	// copying a tree pushed longer ago finds chunks missing.
-	MaxAge time.Duration
-	// Timeout bounds each request to JetStream (DefaultStreamTimeout);
-	// one that gets no answer in time is sent again (store.Retry).
-	Timeout time.Duration
-}
+// StreamConfig configures the coordinator's chunk stream. Its fields are
+// those of store.Config (the job registry's and journals'), with the
+// chunk stream's defaults (defaults):
+//   - MaxBytes bounds the stream. On file its default is no bound of its
+//     own: only the servers' JetStream storage (a MaxBytes is reserved
+//     from that storage at once, and a default size that ate it would
+//     leave the registry and journals of another coordinator of the same
+//     servers no room: CI saw it). In memory, DefaultStreamMemoryBytes.
+//     When it is full, new chunks are refused until old ones expire
+//     (MaxAge).
+//   - MaxAge is how long a chunk is kept (DefaultStreamAge): a job
+//     copying a tree pushed longer ago finds chunks missing.
+//   - Timeout bounds each request to JetStream (DefaultStreamTimeout);
+//     one that gets no answer in time is sent again (store.Retry).
+type StreamConfig store.Config
 
 // Defaults of StreamConfig.
 const (
 	DefaultStreamMemoryBytes = 1 << 30
 	DefaultStreamAge         = 24 * time.Hour
-	DefaultStreamTimeout     = 5 * time.Second
+	DefaultStreamTimeout     = store.DefaultTimeout
 )
 
 // streamSlack is what a chunk's message may hold beyond ChunkSize: its
@@ -97,10 +88,7 @@ type Stream struct {
 func OpenStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (*Stream, error) {
 	cfg.defaults()
 	s := &Stream{cfg: cfg, js: js, name: StreamName(cfg.Subjects)}
-	storage := jetstream.FileStorage
-	if cfg.Memory {
-		storage = jetstream.MemoryStorage
-	}
+	storage := (*store.Config)(&cfg).Storage()
 	err := s.retry(ctx, func(ctx context.Context) (err error) {
 		s.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name: s.name, Description: "fleetsh file chunks (" + cfg.Subjects.Prefix + ")",

@@ -35,7 +35,7 @@ var (
 
 // collectCoordFiles reports c's file metrics: none without a file store
 // or before its server started.
-func collectCoordFiles(c *coordinator.Coordinator, ch chan<- prometheus.Metric, log *slog.Logger) {
+func collectCoordFiles(c *coordinator.Coordinator, out sink, log *slog.Logger) {
 	st, ok := c.FileStats()
 	if !ok {
 		return
@@ -46,11 +46,11 @@ func collectCoordFiles(c *coordinator.Coordinator, ch chan<- prometheus.Metric, 
 			name = "other"
 		}
 		for r, n := range st.Results[op] {
-			ch <- prometheus.MustNewConstMetric(coordFileRequests, prometheus.CounterValue, float64(n), name, files.Result(r).String())
+			out.counter(coordFileRequests, n, name, files.Result(r).String())
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(coordFileBytesIn, prometheus.CounterValue, float64(st.BytesIn))
-	ch <- prometheus.MustNewConstMetric(coordFileBytesOut, prometheus.CounterValue, float64(st.BytesOut))
+	out.counter(coordFileBytesIn, st.BytesIn)
+	out.counter(coordFileBytesOut, st.BytesOut)
 	ctx, cancel := context.WithTimeout(context.Background(), storeWait)
 	defer cancel()
 	u, ok, err := c.FileStoreUsage(ctx)
@@ -60,9 +60,9 @@ func collectCoordFiles(c *coordinator.Coordinator, ch chan<- prometheus.Metric, 
 	if !ok || err != nil {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(coordFileStoreBytes, prometheus.GaugeValue, float64(u.Bytes))
-	ch <- prometheus.MustNewConstMetric(coordFileStoreChunks, prometheus.GaugeValue, float64(u.Chunks))
-	ch <- prometheus.MustNewConstMetric(coordFileStoreMax, prometheus.GaugeValue, float64(u.MaxBytes))
+	out.gauge(coordFileStoreBytes, float64(u.Bytes))
+	out.gauge(coordFileStoreChunks, float64(u.Chunks))
+	out.gauge(coordFileStoreMax, float64(u.MaxBytes))
 }
 
 // The agent's file metrics.
@@ -86,17 +86,14 @@ var (
 )
 
 // collectAgentFiles reports an agent's file metrics.
-func collectAgentFiles(st agent.FileStats, ch chan<- prometheus.Metric) {
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	counter(agentFileChunks, st.FetchedChunks, "coordinator")
-	counter(agentFileChunks, st.FoundChunks, "cache")
-	counter(agentFileBytes, st.FetchedBytes, "coordinator")
-	counter(agentFileBytes, st.FoundBytes, "cache")
-	counter(agentTreesBuilt, st.TreesBuilt)
-	counter(agentCopiesSent, st.CopiesSent)
-	counter(agentCopyBytes, st.SentBytes)
-	ch <- prometheus.MustNewConstMetric(agentCacheBytes, prometheus.GaugeValue, float64(st.CacheBytes))
-	ch <- prometheus.MustNewConstMetric(agentCacheMax, prometheus.GaugeValue, float64(st.CacheMaxBytes))
+func collectAgentFiles(st agent.FileStats, out sink) {
+	out.counter(agentFileChunks, st.FetchedChunks, "coordinator")
+	out.counter(agentFileChunks, st.FoundChunks, "cache")
+	out.counter(agentFileBytes, st.FetchedBytes, "coordinator")
+	out.counter(agentFileBytes, st.FoundBytes, "cache")
+	out.counter(agentTreesBuilt, st.TreesBuilt)
+	out.counter(agentCopiesSent, st.CopiesSent)
+	out.counter(agentCopyBytes, st.SentBytes)
+	out.gauge(agentCacheBytes, float64(st.CacheBytes))
+	out.gauge(agentCacheMax, float64(st.CacheMaxBytes))
 }

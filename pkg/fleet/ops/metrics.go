@@ -48,7 +48,7 @@ func (s *Server) Instrument(cfg *daemon.Config) {
 			// lock is contended.
 			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 9),
 		})
-		s.Registry.MustRegister(merge, &coordCollector{s: s})
+		s.Registry.MustRegister(merge, &collector{s: s, descs: [][]*prometheus.Desc{coordDescs, coordFileDescs}, collect: s.collectCoord})
 		c := *cfg.Coordinator
 		c.ObserveMerge = func(d time.Duration) { merge.Observe(d.Seconds()) }
 		cfg.Coordinator = &c
@@ -62,7 +62,7 @@ func (s *Server) Instrument(cfg *daemon.Config) {
 			// handshake across a WAN seconds.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
 		}, []string{"driver", "stage"})
-		s.Registry.MustRegister(stages, &agentCollector{s: s})
+		s.Registry.MustRegister(stages, &collector{s: s, descs: [][]*prometheus.Desc{agentDescs, agentFileDescs}, collect: collectAgent})
 		a := *cfg.Agent
 		a.Observe = func(driver string, stage engine.Stage, d time.Duration) {
 			stages.WithLabelValues(driver, string(stage)).Observe(d.Seconds())
@@ -80,6 +80,44 @@ func (s *Server) Watch(f *daemon.Fleet) {
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+// collector reports the metrics of one part of the running fleet (the
+// coordinator or the agent), read at each scrape.
+type collector struct {
+	s     *Server
+	descs [][]*prometheus.Desc
+	// collect sends the part's metrics, none if l does not run it.
+	collect func(l *live, out sink)
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, l := range c.descs {
+		for _, d := range l {
+			ch <- d
+		}
+	}
+}
+
+// Collect implements prometheus.Collector: nothing before Watch.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if l := c.s.live.Load(); l != nil {
+		c.collect(l, sink(ch))
+	}
+}
+
+// sink is where a collector sends the metrics of one scrape.
+type sink chan<- prometheus.Metric
+
+// gauge sends d's value v, for labels.
+func (ch sink) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// counter sends d's count v, for labels.
+func (ch sink) counter(d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 }
 
 // The coordinator's metrics read at a scrape.
@@ -117,66 +155,48 @@ var (
 		"Messages the coordinator's JetStream streams hold.", "stream")
 	coordReconnects = desc("fleetsh_coordinator_nats_reconnects_total",
 		"Reconnections of the coordinator's NATS connection.")
+	coordDescs = []*prometheus.Desc{coordJobs, coordNodesEnded, coordNodesFailed, coordShards, coordBatches,
+		coordBytes, coordRecords, coordDups, coordGaps, coordDropped, coordStreams, coordAgents, coordHeartbeat,
+		coordStoreBytes, coordStoreMsgs, coordReconnects}
 )
 
-type coordCollector struct{ s *Server }
-
-// Describe implements prometheus.Collector.
-func (*coordCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{coordJobs, coordNodesEnded, coordNodesFailed, coordShards, coordBatches,
-		coordBytes, coordRecords, coordDups, coordGaps, coordDropped, coordStreams, coordAgents, coordHeartbeat,
-		coordStoreBytes, coordStoreMsgs, coordReconnects} {
-		ch <- d
-	}
-	for _, d := range coordFileDescs {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (cc *coordCollector) Collect(ch chan<- prometheus.Metric) {
-	l := cc.s.live.Load()
-	if l == nil || l.coord == nil {
-		return
-	}
+// collectCoord reports the coordinator's metrics.
+func (s *Server) collectCoord(l *live, out sink) {
 	c := l.coord
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	if c == nil {
+		return
 	}
 	load := c.Load()
 	for _, st := range []string{coordinator.JobRunning, coordinator.JobDone, coordinator.JobCancelled} {
-		gauge(coordJobs, float64(load.Jobs[st]), st)
+		out.gauge(coordJobs, float64(load.Jobs[st]), st)
 	}
-	gauge(coordShards, float64(load.Shards))
-	gauge(coordStreams, float64(load.Streams))
-	counter(coordReconnects, load.Reconnects)
+	out.gauge(coordShards, float64(load.Shards))
+	out.gauge(coordStreams, float64(load.Streams))
+	out.counter(coordReconnects, load.Reconnects)
 	by, failed := c.NodesEnded()
 	for _, st := range protocol.States {
-		counter(coordNodesEnded, by[st], stateLabel(st))
+		out.counter(coordNodesEnded, by[st], stateLabel(st))
 	}
-	counter(coordNodesFailed, failed)
+	out.counter(coordNodesFailed, failed)
 	st := c.Stats()
-	counter(coordBatches, st.Batches)
-	counter(coordBytes, st.Bytes)
-	counter(coordRecords, st.Records)
-	counter(coordDups, st.Duplicates)
-	counter(coordGaps, st.Gaps)
-	counter(coordDropped, c.Dropped())
-	agents(c.Agents(), gauge)
+	out.counter(coordBatches, st.Batches)
+	out.counter(coordBytes, st.Bytes)
+	out.counter(coordRecords, st.Records)
+	out.counter(coordDups, st.Duplicates)
+	out.counter(coordGaps, st.Gaps)
+	out.counter(coordDropped, c.Dropped())
+	agents(c.Agents(), out)
 	ctx, cancel := context.WithTimeout(context.Background(), storeWait)
 	defer cancel()
 	usage, err := c.StoreUsage(ctx)
 	if err != nil {
-		cc.s.log.Warn("metrics: store usage", "err", err)
+		s.log.Warn("metrics: store usage", "err", err)
 	}
 	for _, u := range usage {
-		gauge(coordStoreBytes, float64(u.Bytes), u.Name)
-		gauge(coordStoreMsgs, float64(u.Messages), u.Name)
+		out.gauge(coordStoreBytes, float64(u.Bytes), u.Name)
+		out.gauge(coordStoreMsgs, float64(u.Messages), u.Name)
 	}
-	collectCoordFiles(c, ch, cc.s.log)
+	collectCoordFiles(c, out, s.log)
 }
 
 // stateLabel is a final state as a label value: its name with '_' for
@@ -185,7 +205,7 @@ func stateLabel(st protocol.State) string { return strings.ReplaceAll(string(st)
 
 // agents reports the agents per group and state, and each agent's
 // heartbeat age (the maxAgentSeries heard most recently).
-func agents(list []protocol.AgentStatus, gauge func(*prometheus.Desc, float64, ...string)) {
+func agents(list []protocol.AgentStatus, out sink) {
 	type key struct{ group, state string }
 	count := map[key]int{}
 	for _, a := range list {
@@ -204,12 +224,12 @@ func agents(list []protocol.AgentStatus, gauge func(*prometheus.Desc, float64, .
 		}
 	}
 	for k, n := range count {
-		gauge(coordAgents, float64(n), k.group, k.state)
+		out.gauge(coordAgents, float64(n), k.group, k.state)
 	}
 	slices.SortFunc(list, func(a, b protocol.AgentStatus) int { return b.LastSeen.Compare(a.LastSeen) })
 	now := time.Now()
 	for _, a := range list[:min(len(list), maxAgentSeries)] {
-		gauge(coordHeartbeat, now.Sub(a.LastSeen).Seconds(), a.Agent, strings.ToValidUTF8(a.Name, "?"))
+		out.gauge(coordHeartbeat, now.Sub(a.LastSeen).Seconds(), a.Agent, strings.ToValidUTF8(a.Name, "?"))
 	}
 }
 
@@ -237,48 +257,30 @@ var (
 		"Reconnections of the agent's NATS connection.")
 	agentRegistered = desc("fleetsh_agent_registered",
 		"1 once a coordinator welcomed the agent, else 0.")
+	agentDescs = []*prometheus.Desc{agentShards, agentNodes, agentFanout, agentCapacity, agentBatches,
+		agentBytes, agentResent, agentSpilled, agentHeartbeats, agentReconnects, agentRegistered}
 )
 
-type agentCollector struct{ s *Server }
-
-// Describe implements prometheus.Collector.
-func (*agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{agentShards, agentNodes, agentFanout, agentCapacity, agentBatches,
-		agentBytes, agentResent, agentSpilled, agentHeartbeats, agentReconnects, agentRegistered} {
-		ch <- d
-	}
-	for _, d := range agentFileDescs {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (ac *agentCollector) Collect(ch chan<- prometheus.Metric) {
-	l := ac.s.live.Load()
-	if l == nil || l.agent == nil {
+// collectAgent reports the agent's metrics.
+func collectAgent(l *live, out sink) {
+	if l.agent == nil {
 		return
 	}
 	st := l.agent.Stats()
-	gauge := func(d *prometheus.Desc, v int) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
-	}
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
-	}
-	gauge(agentShards, st.Shards)
-	gauge(agentNodes, st.NodesRunning)
-	gauge(agentFanout, st.Fanout)
-	gauge(agentCapacity, st.Capacity)
-	counter(agentBatches, st.BatchesSent)
-	counter(agentBytes, st.BytesSent)
-	counter(agentResent, st.BatchesResent)
-	counter(agentSpilled, uint64(max(st.SpilledBytes, 0)))
-	counter(agentHeartbeats, st.Heartbeats)
-	counter(agentReconnects, st.Reconnects)
-	registered := 0
+	out.gauge(agentShards, float64(st.Shards))
+	out.gauge(agentNodes, float64(st.NodesRunning))
+	out.gauge(agentFanout, float64(st.Fanout))
+	out.gauge(agentCapacity, float64(st.Capacity))
+	out.counter(agentBatches, st.BatchesSent)
+	out.counter(agentBytes, st.BytesSent)
+	out.counter(agentResent, st.BatchesResent)
+	out.counter(agentSpilled, uint64(max(st.SpilledBytes, 0)))
+	out.counter(agentHeartbeats, st.Heartbeats)
+	out.counter(agentReconnects, st.Reconnects)
+	registered := 0.0
 	if st.Registered {
 		registered = 1
 	}
-	gauge(agentRegistered, registered)
-	collectAgentFiles(st.Files, ch)
+	out.gauge(agentRegistered, registered)
+	collectAgentFiles(st.Files, out)
 }

@@ -39,20 +39,25 @@ type issued struct {
 	key    []byte // PEM PRIVATE KEY (PKCS #8)
 }
 
-// serial returns a random 128-bit certificate serial number.
-func serial() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+// newKey returns a certificate's ECDSA P-256 key and its random 128-bit
+// serial number; what names the certificate in errors ("CA", "server").
+func newKey(what string) (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s key: %w", what, err)
+	}
+	sn, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s serial: %w", what, err)
+	}
+	return key, sn, nil
 }
 
 // newCA issues a self-signed ECDSA P-256 CA named after site.
 func newCA(name string, now time.Time) (*issued, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, sn, err := newKey("CA")
 	if err != nil {
-		return nil, fmt.Errorf("CA key: %w", err)
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, fmt.Errorf("CA serial: %w", err)
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          sn,
@@ -70,13 +75,9 @@ func newCA(name string, now time.Time) (*issued, error) {
 // newServerCert issues the coordinator's NATS listener certificate for
 // hosts (DNS names) and ips, signed by ca.
 func newServerCert(ca *x509.Certificate, caKey crypto.Signer, hosts []string, ips []net.IP, now time.Time) (*issued, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, sn, err := newKey("server")
 	if err != nil {
-		return nil, fmt.Errorf("server key: %w", err)
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, fmt.Errorf("server serial: %w", err)
+		return nil, err
 	}
 	cn := "fleetsh coordinator"
 	if len(hosts) > 0 {

@@ -34,7 +34,8 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
-// Config configures a Store.
+// Config configures a Store. files.StreamConfig, the coordinator's chunk
+// stream's configuration, is a Config too, with defaults of its own.
 type Config struct {
 	Subjects protocol.Subjects
 	// Replicas is how many servers of a NATS cluster keep each message
@@ -77,6 +78,15 @@ func (c *Config) defaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
+}
+
+// Storage returns the JetStream storage c asks for: memory with Memory,
+// else file.
+func (c *Config) Storage() jetstream.StorageType {
+	if c.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
 }
 
 // Store is an open registry and journal.
@@ -145,10 +155,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		}
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	storage := jetstream.FileStorage
-	if cfg.Memory {
-		storage = jetstream.MemoryStorage
-	}
+	storage := cfg.Storage()
 	err = s.retryCreate(ctx, func(ctx context.Context) (err error) {
 		s.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: s.names.Bucket, Description: "fleetsh job registry (" + cfg.Subjects.Prefix + ")",
@@ -219,18 +226,9 @@ func (r *Record) encode() ([]byte, error) {
 
 // Create adds a job's record; it fails if the job has one.
 func (s *Store) Create(ctx context.Context, r *Record) error {
-	data, err := r.encode()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	rev, err := s.kv.Create(ctx, r.ID, data)
-	if err != nil {
-		return fmt.Errorf("registry record %s: %w", r.ID, err)
-	}
-	r.Rev = rev
-	return nil
+	return s.write(ctx, r, func(ctx context.Context, data []byte) (uint64, error) {
+		return s.kv.Create(ctx, r.ID, data)
+	})
 }
 
 // ErrConflict is wrapped by Update's error when the record changed since
@@ -240,18 +238,27 @@ var ErrConflict = errors.New("the record changed since it was read")
 // Update replaces a job's record if it is still at r.Rev, and sets r.Rev
 // to the new revision.
 func (s *Store) Update(ctx context.Context, r *Record) error {
+	return s.write(ctx, r, func(ctx context.Context, data []byte) (uint64, error) {
+		rev, err := s.kv.Update(ctx, r.ID, data, r.Rev)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			err = fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		return rev, err
+	})
+}
+
+// write encodes r and stores it with put (Create's or Update's request,
+// within Timeout), then sets r.Rev to the revision put made.
+func (s *Store) write(ctx context.Context, r *Record, put func(ctx context.Context, data []byte) (uint64, error)) error {
 	data, err := r.encode()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	rev, err := s.kv.Update(ctx, r.ID, data, r.Rev)
+	rev, err := put(ctx, data)
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-			err = fmt.Errorf("%w: %w", ErrConflict, err)
-		}
 		return fmt.Errorf("registry record %s: %w", r.ID, err)
 	}
 	r.Rev = rev
