@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/fleetsh/fleetsh/internal/fileinfo"
 )
 
 // PushOptions tunes Push.
@@ -153,7 +155,7 @@ func (p *pusher) walk(src, rel string, dirs []os.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
-	e := Entry{Path: rel, Mode: fi.Mode() & modeMask, ModTime: fi.ModTime(), AccessTime: accessTime(fi)}
+	e := Entry{Path: rel, Mode: fi.Mode() & modeMask, ModTime: fi.ModTime(), AccessTime: fileinfo.AccessTime(fi)}
 	switch {
 	case fi.Mode().IsRegular():
 		return p.file(src, e)
@@ -227,7 +229,7 @@ func (p *pusher) file(src string, e Entry) error {
 		return fmt.Errorf("push: %s: %d bytes, more than %d", src, before.Size(), int64(MaxFileSize))
 	}
 	e.Type, e.Size, e.ModTime = TypeFile, before.Size(), before.ModTime()
-	e.Mode, e.AccessTime = before.Mode()&modeMask, accessTime(before)
+	e.Mode, e.AccessTime = before.Mode()&modeMask, fileinfo.AccessTime(before)
 	whole := newHash()
 	for off := int64(0); off < e.Size; off += ChunkSize {
 		n := min(e.Size-off, ChunkSize)

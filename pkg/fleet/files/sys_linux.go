@@ -10,14 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// accessTime is fi's access time.
-func accessTime(fi fs.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return time.Unix(st.Atim.Sec, st.Atim.Nsec)
-	}
-	return fi.ModTime()
-}
-
 // lchtimes sets the times of the symbolic link p itself.
 func lchtimes(p string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}

@@ -3,15 +3,10 @@
 package files
 
 import (
-	"io/fs"
 	"os"
 	"syscall"
 	"time"
 )
-
-// accessTime is fi's modification time: the access time is read on
-// Linux only.
-func accessTime(fi fs.FileInfo) time.Time { return fi.ModTime() }
 
 // lchtimes leaves a symbolic link's times alone: they are set on Linux
 // only.
