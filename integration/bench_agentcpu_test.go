@@ -60,16 +60,7 @@ func BenchmarkAgentCPU(b *testing.B) {
 		}
 	}
 	profDir := os.Getenv("FLEETSH_BENCH_PROFILE")
-	tools := map[string]bool{"fleet": true, "inproc": true, "bare": true}
-	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
-		clear(tools)
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "fleet" && t != "inproc" && t != "bare" {
-				b.Fatalf("FLEETSH_BENCH_TOOLS: %q: want fleet, inproc, bare", t)
-			}
-			tools[t] = true
-		}
-	}
+	tools := benchTools(b, "fleet", "inproc", "bare")
 	if v := os.Getenv("FLEETSH_BENCH_GOMAXPROCS"); v != "" {
 		// The processes started from here on (daemons, csub, the bare
 		// loop); the simulator, in this process, keeps its own.
@@ -110,12 +101,7 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 	}
 	cmd := csubCmd(b, f.csubEnv(), "--fleet", f.natsURL, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256",
 		"-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
-	began := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall := time.Since(began)
-	if err != nil {
-		b.Fatalf("csub: %v\n%s", err, out)
-	}
+	out, wall, csubCPU := runCPU(b, "csub", cmd)
 	coordCPU := procUsage(b, f.coord.cmd.Process.Pid).cpu - before["coordinator"]
 	var agentsCPU time.Duration
 	per := make([]string, 0, len(agentCPUGateways))
@@ -124,7 +110,6 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 		agentsCPU += c
 		per = append(per, fmt.Sprintf("%s %v", gw, c.Round(10*time.Millisecond)))
 	}
-	csubCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if profDir != "" { // the profiles are written at a clean stop
 		for _, gw := range agentCPUGateways {
 			f.agents[gw].kill(syscall.SIGTERM)
@@ -141,13 +126,7 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 func inProcessCPURun(b *testing.B, n int) {
 	sim := nodesim.Start(b, nodesim.Config{})
 	cmd := csubCmd(b, nil, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256", "-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
-	began := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall := time.Since(began)
-	if err != nil {
-		b.Fatalf("csub in-process: %v\n%s", err, out)
-	}
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	_, wall, cpu := runCPU(b, "csub in-process", cmd)
 	b.Logf("csub in-process, N=%d fanout 256: wall %v; csub (coordinator and agent) %.3f ms/node", n, wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
 }
 
@@ -168,14 +147,7 @@ func bareCPURun(b *testing.B, n int, profDir string) {
 	if profDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(profDir, "bare.pprof"))
 	}
-	cmd := exec.Command(bin, args...)
-	began := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall := time.Since(began)
-	if err != nil {
-		b.Fatalf("bare loop: %v\n%s", err, out)
-	}
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	_, wall, cpu := runCPU(b, "bare loop", exec.Command(bin, args...))
 	b.Logf("bare x/crypto/ssh, N=%d fanout 256: wall %v (process, with its start); client %.3f ms/node", n,
 		wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
 }

@@ -3,11 +3,13 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The bench scenarios' shared readers: their parameters, and the
@@ -96,21 +98,44 @@ func benchResults(tb testing.TB, scenario string) string {
 func benchTools(tb testing.TB, known ...string) map[string]bool {
 	tb.Helper()
 	on := map[string]bool{}
-	s := os.Getenv("FLEETSH_BENCH_TOOLS")
-	if s == "" {
-		for _, k := range known {
-			on[k] = true
-		}
-		return on
+	for _, k := range benchToolList(tb, "FLEETSH_BENCH_TOOLS", known...) {
+		on[k] = true
 	}
+	return on
+}
+
+// benchToolList reads the environment variable name, a comma list of
+// tools among known, in the order given, or returns known (in the order
+// its scenario runs them).
+func benchToolList(tb testing.TB, name string, known ...string) []string {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return known
+	}
+	var tools []string
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if !slices.Contains(known, f) {
-			tb.Fatalf("FLEETSH_BENCH_TOOLS=%q: %q is none of %v", s, f, known)
+			tb.Fatalf("%s=%q: %q is none of %q", name, s, f, known)
 		}
-		on[f] = true
+		tools = append(tools, f)
 	}
-	return on
+	return tools
+}
+
+// runCPU runs cmd to its end and returns its combined output, its wall
+// time and its CPU time (user and system, with the children it waited
+// for); it fails tb, naming what, when cmd fails.
+func runCPU(tb testing.TB, what string, cmd *exec.Cmd) (out []byte, wall, cpu time.Duration) {
+	tb.Helper()
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall = time.Since(began)
+	if err != nil {
+		tb.Fatalf("%s: %v\n%s", what, err, out)
+	}
+	return out, wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 // loadAvg is the machine's load average over the last minute, -1 when

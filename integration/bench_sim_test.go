@@ -67,22 +67,8 @@ func BenchmarkSim(b *testing.B) {
 	repeat := benchRepeat(b)
 	eightFrom := benchInts(b, "FLEETSH_BENCH_SIM_8", "10000")[0]
 	fanout := benchInts(b, "FLEETSH_BENCH_FANOUT", "256")[0]
-	tools := simTools
-	if v := os.Getenv("FLEETSH_BENCH_SIM_TOOLS"); v != "" {
-		tools = strings.Split(v, ",")
-		for _, t := range tools {
-			if !slices.Contains(simTools, t) {
-				b.Fatalf("FLEETSH_BENCH_SIM_TOOLS: unknown tool %q (tools: %q)", t, simTools)
-			}
-		}
-	}
-	out := os.Getenv("FLEETSH_BENCH_OUT")
-	if out == "" {
-		out = filepath.Join("..", "bench", "results", "sim.jsonl")
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		b.Fatal(err)
-	}
+	tools := benchToolList(b, "FLEETSH_BENCH_SIM_TOOLS", simTools...)
+	out := benchResults(b, "sim")
 	binaries(b)
 	bare, err := simBareloop()
 	if err != nil {

@@ -20,7 +20,6 @@ package integration
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -67,16 +66,8 @@ func BenchmarkSSHD(b *testing.B) {
 	ns := benchInts(b, "FLEETSH_BENCH_N", "50,200")
 	fanouts := benchInts(b, "FLEETSH_BENCH_FANOUT", "64,256")
 	repeat := benchRepeat(b)
-	tools := sshdBenchTools
-	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
-		tools = strings.Split(v, ",")
-		for _, t := range tools {
-			if !slices.Contains(sshdBenchTools, t) {
-				b.Fatalf("FLEETSH_BENCH_TOOLS: unknown tool %q (have %q)", t, sshdBenchTools)
-			}
-		}
-	}
-	out := cmp.Or(os.Getenv("FLEETSH_BENCH_OUT"), filepath.Join("..", "bench", "results", "sshd.jsonl"))
+	tools := benchToolList(b, "FLEETSH_BENCH_TOOLS", sshdBenchTools...)
+	out := benchResults(b, "sshd")
 	for _, bin := range []string{"/usr/bin/clush", "/usr/bin/pdsh", "ssh"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			// A benchmark measures every tool or nothing: a missing one
