@@ -58,11 +58,7 @@ func copySizes(t *testing.T) (fileBytes int64, treeFiles int) {
 // catcher, not a timed assertion).
 func runCopyCsub(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, time.Hour)
-	if err != nil {
-		t.Fatalf("csub %v: %v", args, err)
-	}
-	return r
+	return runCsubWithin(t, time.Hour, env, args...)
 }
 
 // launchCopyFleet starts a fleet whose nodes are sink nodes.

@@ -37,7 +37,14 @@ import (
 // runCsubProc runs the csub binary with args and extra environment.
 func runCsubProc(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, 5*time.Minute)
+	return runCsubWithin(t, 5*time.Minute, env, args...)
+}
+
+// runCsubWithin is runCsubProc killing csub after timeout (a hang
+// catcher, not a timed assertion).
+func runCsubWithin(t *testing.T, timeout time.Duration, env []string, args ...string) procResult {
+	t.Helper()
+	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, timeout)
 	if err != nil {
 		t.Fatalf("csub %v: %v", args, err)
 	}
