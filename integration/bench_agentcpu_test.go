@@ -137,11 +137,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // to profDir/bare.pprof.
 func bareCPURun(b *testing.B, n int, profDir string) {
 	sim := nodesim.Start(b, nodesim.Config{})
-	binaries(b) // simBareloop builds beside them
-	bin, err := simBareloop()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := simBareloop(b)
 	args := []string{"-addr", sim.Servers[nodesim.OK].Addr(), "-key", sim.Env.KeyPath, "-known-hosts", sim.Env.KnownHostsPath,
 		"-n", strconv.Itoa(n), "-fanout", "256"}
 	if profDir != "" {

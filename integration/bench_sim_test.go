@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -70,10 +69,7 @@ func BenchmarkSim(b *testing.B) {
 	tools := benchToolList(b, "FLEETSH_BENCH_SIM_TOOLS", simTools...)
 	out := benchResults(b, "sim")
 	binaries(b)
-	bare, err := simBareloop()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bare := simBareloop(b)
 	s := &simBench{b: b, fanout: fanout, out: out, bare: bare}
 	s.sim = nodesim.Start(b, nodesim.Config{})
 	for _, n := range sizes {
@@ -290,15 +286,12 @@ func (s *simBench) runBare(rec *benchrec.Record) error {
 	return nil
 }
 
-// simBareloop builds bench/sim/bareloop, once per test process, beside
-// the fleet's binaries (call binaries first).
-var simBareloop = sync.OnceValues(func() (string, error) {
-	bin := filepath.Join(binDir, "bareloop")
-	if out, err := exec.Command("go", "build", "-o", bin, "../bench/sim/bareloop").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build bareloop: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// simBareloop builds bench/sim/bareloop, once per test process, and
+// returns its path.
+func simBareloop(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(bareloopBin.Dir(tb), "bareloop")
+}
 
 // simTimeWait counts the machine's IPv4 TCP sockets in TIME_WAIT: N
 // connections over loopback leave up to N of them for a minute, each

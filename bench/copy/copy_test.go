@@ -26,6 +26,12 @@ import (
 	"github.com/fleetsh/fleetsh/internal/benchrec"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fleetBins.Remove()
+	os.Exit(code)
+}
+
 // envInt reads a positive integer from the environment, def when unset.
 func envInt(b *testing.B, name string, def int) int {
 	v := os.Getenv(name)
