@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/nodesim"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // agentCPUGateways are the four agents of BenchmarkAgentCPU, one gateway
@@ -118,7 +119,7 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 	}
 	b.Logf("fleet 4 agents, N=%d fanout 256: wall %v; agents %.3f ms/node (%s); coordinator %.3f ms/node; csub %.3f ms/node; summary %s",
 		n, wall.Round(10*time.Millisecond), ms(agentsCPU)/float64(n), strings.Join(per, ", "), ms(coordCPU)/float64(n),
-		ms(csubCPU)/float64(n), strings.TrimSpace(lastLine(string(out))))
+		ms(csubCPU)/float64(n), strings.TrimSpace(testutil.LastLine(string(out))))
 }
 
 // inProcessCPURun runs the same job through csub's in-process fleet (one

@@ -155,9 +155,3 @@ func loadAvg() float64 {
 	}
 	return v
 }
-
-// lastLine is s's last non-empty line.
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndexByte(s, '\n')+1:]
-}

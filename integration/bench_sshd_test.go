@@ -38,6 +38,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/benchrec"
 	csubcli "github.com/fleetsh/fleetsh/internal/csub"
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	wexec "github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
 
@@ -68,13 +69,8 @@ func BenchmarkSSHD(b *testing.B) {
 	repeat := benchRepeat(b)
 	tools := benchToolList(b, "FLEETSH_BENCH_TOOLS", sshdBenchTools...)
 	out := benchResults(b, "sshd")
-	for _, bin := range []string{"/usr/bin/clush", "/usr/bin/pdsh", "ssh"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			// A benchmark measures every tool or nothing: a missing one
-			// fails it (bench/sshd/run.sh names the packages).
-			b.Fatalf("%s not installed (apt-get install -y clustershell pdsh openssh-client)", bin)
-		}
-	}
+	// bench/sshd/run.sh names the packages too.
+	testutil.RequireCommands(b, "clustershell pdsh openssh-client", "/usr/bin/clush", "/usr/bin/pdsh", "ssh")
 	sb := startSSHDBench(b)
 	cores := runtime.NumCPU()
 	b.Logf("sshd %s (MaxStartups 1024, kex %s), %d cores, results to %s", sb.srv.Addr, sshdBenchKex, cores, out)
@@ -147,10 +143,10 @@ func startSSHDBench(b *testing.B) *sshdBench {
 			b.Fatal(err)
 		}
 	}
-	sb.env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf,
-		"XDG_STATE_HOME=" + filepath.Join(sb.dir, "state"), "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+	sb.env = hermeticEnv(home, conf,
+		"XDG_STATE_HOME="+filepath.Join(sb.dir, "state"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		// pdsh's default arguments ("-2 -a -x -l%u %h") then this.
-		"PDSH_SSH_ARGS_APPEND=-F " + sb.sshCfg}
+		"PDSH_SSH_ARGS_APPEND=-F "+sb.sshCfg)
 	return sb
 }
 

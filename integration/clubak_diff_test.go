@@ -280,9 +280,7 @@ func clubakDiffSetup(t *testing.T) (ours, data string, env []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8",
-		"CLUSTERSHELL_CFGDIR=" + filepath.Join(data, "conf")}
-	return ours, data, env
+	return ours, data, hermeticEnv(t.TempDir(), filepath.Join(data, "conf"))
 }
 
 func TestClubakDiff(t *testing.T) {

@@ -45,7 +45,7 @@ func csubDiffConf(t *testing.T) (conf string, env []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return conf, []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf, "PYTHONUNBUFFERED=1"}
+	return conf, hermeticEnv(t.TempDir(), conf, "PYTHONUNBUFFERED=1")
 }
 
 // sigintAs runs argv with SIGINT's disposition set to disposition

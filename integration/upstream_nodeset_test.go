@@ -177,7 +177,7 @@ func TestUpstreamNodeset(t *testing.T) {
 
 	home := t.TempDir()
 	envFor := func(conf string) []string {
-		return []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + confDirs[conf]}
+		return hermeticEnv(home, confDirs[conf])
 	}
 	argsFor := func(c upstreamNodesetCase) []string {
 		args := make([]string, len(c.args))
