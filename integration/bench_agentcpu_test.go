@@ -131,6 +131,20 @@ func inProcessCPURun(b *testing.B, n int) {
 	b.Logf("csub in-process, N=%d fanout 256: wall %v; csub (coordinator and agent) %.3f ms/node", n, wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
 }
 
+// runCPU runs cmd to its end and returns its combined output, its wall
+// time and its CPU time (user and system, with the children it waited
+// for); it fails tb, naming what, when cmd fails.
+func runCPU(tb testing.TB, what string, cmd *exec.Cmd) (out []byte, wall, cpu time.Duration) {
+	tb.Helper()
+	began := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall = time.Since(began)
+	if err != nil {
+		tb.Fatalf("%s: %v\n%s", what, err, out)
+	}
+	return out, wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // bareCPURun runs bench/sim/bareloop on n ok nodes of a simulator and

@@ -3,13 +3,11 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The bench scenarios' shared readers: their parameters, and the
@@ -122,20 +120,6 @@ func benchToolList(tb testing.TB, name string, known ...string) []string {
 		tools = append(tools, f)
 	}
 	return tools
-}
-
-// runCPU runs cmd to its end and returns its combined output, its wall
-// time and its CPU time (user and system, with the children it waited
-// for); it fails tb, naming what, when cmd fails.
-func runCPU(tb testing.TB, what string, cmd *exec.Cmd) (out []byte, wall, cpu time.Duration) {
-	tb.Helper()
-	began := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall = time.Since(began)
-	if err != nil {
-		tb.Fatalf("%s: %v\n%s", what, err, out)
-	}
-	return out, wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 // loadAvg is the machine's load average over the last minute, -1 when
