@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/nodesim"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // agentCPUGateways are the four agents of BenchmarkAgentCPU, one gateway
@@ -60,16 +61,7 @@ func BenchmarkAgentCPU(b *testing.B) {
 		}
 	}
 	profDir := os.Getenv("FLEETSH_BENCH_PROFILE")
-	tools := map[string]bool{"fleet": true, "inproc": true, "bare": true}
-	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
-		clear(tools)
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "fleet" && t != "inproc" && t != "bare" {
-				b.Fatalf("FLEETSH_BENCH_TOOLS: %q: want fleet, inproc, bare", t)
-			}
-			tools[t] = true
-		}
-	}
+	tools := benchTools(b, "fleet", "inproc", "bare")
 	if v := os.Getenv("FLEETSH_BENCH_GOMAXPROCS"); v != "" {
 		// The processes started from here on (daemons, csub, the bare
 		// loop); the simulator, in this process, keeps its own.
@@ -110,12 +102,7 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 	}
 	cmd := csubCmd(b, f.csubEnv(), "--fleet", f.natsURL, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256",
 		"-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
-	began := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall := time.Since(began)
-	if err != nil {
-		b.Fatalf("csub: %v\n%s", err, out)
-	}
+	out, wall, csubCPU := runCPU(b, "csub", cmd)
 	coordCPU := procUsage(b, f.coord.cmd.Process.Pid).cpu - before["coordinator"]
 	var agentsCPU time.Duration
 	per := make([]string, 0, len(agentCPUGateways))
@@ -124,7 +111,6 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 		agentsCPU += c
 		per = append(per, fmt.Sprintf("%s %v", gw, c.Round(10*time.Millisecond)))
 	}
-	csubCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if profDir != "" { // the profiles are written at a clean stop
 		for _, gw := range agentCPUGateways {
 			f.agents[gw].kill(syscall.SIGTERM)
@@ -133,7 +119,7 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 	}
 	b.Logf("fleet 4 agents, N=%d fanout 256: wall %v; agents %.3f ms/node (%s); coordinator %.3f ms/node; csub %.3f ms/node; summary %s",
 		n, wall.Round(10*time.Millisecond), ms(agentsCPU)/float64(n), strings.Join(per, ", "), ms(coordCPU)/float64(n),
-		ms(csubCPU)/float64(n), strings.TrimSpace(lastLine(string(out))))
+		ms(csubCPU)/float64(n), strings.TrimSpace(testutil.LastLine(string(out))))
 }
 
 // inProcessCPURun runs the same job through csub's in-process fleet (one
@@ -141,14 +127,22 @@ func fleetCPURun(b *testing.B, n int, profDir string) {
 func inProcessCPURun(b *testing.B, n int) {
 	sim := nodesim.Start(b, nodesim.Config{})
 	cmd := csubCmd(b, nil, "-w", fmt.Sprintf("ok[1-%d]", n), "-f", "256", "-O", "ssh_config="+sim.Env.ConfigPath, "--summary", "true")
+	_, wall, cpu := runCPU(b, "csub in-process", cmd)
+	b.Logf("csub in-process, N=%d fanout 256: wall %v; csub (coordinator and agent) %.3f ms/node", n, wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
+}
+
+// runCPU runs cmd to its end and returns its combined output, its wall
+// time and its CPU time (user and system, with the children it waited
+// for); it fails tb, naming what, when cmd fails.
+func runCPU(tb testing.TB, what string, cmd *exec.Cmd) (out []byte, wall, cpu time.Duration) {
+	tb.Helper()
 	began := time.Now()
 	out, err := cmd.CombinedOutput()
-	wall := time.Since(began)
+	wall = time.Since(began)
 	if err != nil {
-		b.Fatalf("csub in-process: %v\n%s", err, out)
+		tb.Fatalf("%s: %v\n%s", what, err, out)
 	}
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	b.Logf("csub in-process, N=%d fanout 256: wall %v; csub (coordinator and agent) %.3f ms/node", n, wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
+	return out, wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -158,24 +152,13 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // to profDir/bare.pprof.
 func bareCPURun(b *testing.B, n int, profDir string) {
 	sim := nodesim.Start(b, nodesim.Config{})
-	binaries(b) // simBareloop builds beside them
-	bin, err := simBareloop()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := simBareloop(b)
 	args := []string{"-addr", sim.Servers[nodesim.OK].Addr(), "-key", sim.Env.KeyPath, "-known-hosts", sim.Env.KnownHostsPath,
 		"-n", strconv.Itoa(n), "-fanout", "256"}
 	if profDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(profDir, "bare.pprof"))
 	}
-	cmd := exec.Command(bin, args...)
-	began := time.Now()
-	out, err := cmd.CombinedOutput()
-	wall := time.Since(began)
-	if err != nil {
-		b.Fatalf("bare loop: %v\n%s", err, out)
-	}
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	_, wall, cpu := runCPU(b, "bare loop", exec.Command(bin, args...))
 	b.Logf("bare x/crypto/ssh, N=%d fanout 256: wall %v (process, with its start); client %.3f ms/node", n,
 		wall.Round(10*time.Millisecond), ms(cpu)/float64(n))
 }

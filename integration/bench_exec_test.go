@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/benchrec"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // The exec bench scenario (issue 14): `csub -R exec -w n[1-N] -f 64 true`
@@ -89,7 +90,7 @@ func execTools(tb testing.TB) []execTool {
 func csubAccounted(n int, stderr string) string {
 	if !strings.Contains(stderr, fmt.Sprintf("csub: %d nodes in ", n)) ||
 		!strings.Contains(stderr, fmt.Sprintf(": %d exited (%d rc=0)", n, n)) {
-		return "csub summary: " + strings.TrimSpace(lastLine(stderr))
+		return "csub summary: " + strings.TrimSpace(testutil.LastLine(stderr))
 	}
 	return ""
 }
@@ -114,7 +115,7 @@ func runExecTool(tb testing.TB, tool execTool, n, run int) benchrec.Record {
 	}
 	switch {
 	case err != nil:
-		rec.Note = fmt.Sprintf("%v: %s", err, strings.TrimSpace(lastLine(stderr.String())))
+		rec.Note = fmt.Sprintf("%v: %s", err, strings.TrimSpace(testutil.LastLine(stderr.String())))
 	default:
 		rec.Note = tool.accounted(n, stdout.String(), stderr.String())
 	}

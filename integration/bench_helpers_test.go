@@ -96,21 +96,30 @@ func benchResults(tb testing.TB, scenario string) string {
 func benchTools(tb testing.TB, known ...string) map[string]bool {
 	tb.Helper()
 	on := map[string]bool{}
-	s := os.Getenv("FLEETSH_BENCH_TOOLS")
-	if s == "" {
-		for _, k := range known {
-			on[k] = true
-		}
-		return on
+	for _, k := range benchToolList(tb, "FLEETSH_BENCH_TOOLS", known...) {
+		on[k] = true
 	}
+	return on
+}
+
+// benchToolList reads the environment variable name, a comma list of
+// tools among known, in the order given, or returns known (in the order
+// its scenario runs them).
+func benchToolList(tb testing.TB, name string, known ...string) []string {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return known
+	}
+	var tools []string
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if !slices.Contains(known, f) {
-			tb.Fatalf("FLEETSH_BENCH_TOOLS=%q: %q is none of %v", s, f, known)
+			tb.Fatalf("%s=%q: %q is none of %q", name, s, f, known)
 		}
-		on[f] = true
+		tools = append(tools, f)
 	}
-	return on
+	return tools
 }
 
 // loadAvg is the machine's load average over the last minute, -1 when
@@ -129,10 +138,4 @@ func loadAvg() float64 {
 		return -1
 	}
 	return v
-}
-
-// lastLine is s's last non-empty line.
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndexByte(s, '\n')+1:]
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/nodesim"
 	"github.com/fleetsh/fleetsh/internal/profenv"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // The output bench scenario (issue 14): what gathering much output costs,
@@ -246,7 +247,7 @@ func runOutput(tb testing.TB, r outputRun, c outputCase, run int) benchrec.Recor
 	case err != nil && r.timeout > 0 && rec.WallS >= r.timeout.Seconds():
 		rec.Note = fmt.Sprintf("killed at its timeout, %v: %d lines of output by then", r.timeout, check.lines)
 	case err != nil:
-		rec.Note = fmt.Sprintf("%v: %s", err, strings.TrimSpace(lastLine(stderr.String())))
+		rec.Note = fmt.Sprintf("%v: %s", err, strings.TrimSpace(testutil.LastLine(stderr.String())))
 	case strings.HasPrefix(r.tool, "csub") || r.fleet != nil:
 		rec.Note = csubAccounted(c.nodes, stderr.String())
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,27 +66,10 @@ func BenchmarkSim(b *testing.B) {
 	repeat := benchRepeat(b)
 	eightFrom := benchInts(b, "FLEETSH_BENCH_SIM_8", "10000")[0]
 	fanout := benchInts(b, "FLEETSH_BENCH_FANOUT", "256")[0]
-	tools := simTools
-	if v := os.Getenv("FLEETSH_BENCH_SIM_TOOLS"); v != "" {
-		tools = strings.Split(v, ",")
-		for _, t := range tools {
-			if !slices.Contains(simTools, t) {
-				b.Fatalf("FLEETSH_BENCH_SIM_TOOLS: unknown tool %q (tools: %q)", t, simTools)
-			}
-		}
-	}
-	out := os.Getenv("FLEETSH_BENCH_OUT")
-	if out == "" {
-		out = filepath.Join("..", "bench", "results", "sim.jsonl")
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		b.Fatal(err)
-	}
+	tools := benchToolList(b, "FLEETSH_BENCH_SIM_TOOLS", simTools...)
+	out := benchResults(b, "sim")
 	binaries(b)
-	bare, err := simBareloop()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bare := simBareloop(b)
 	s := &simBench{b: b, fanout: fanout, out: out, bare: bare}
 	s.sim = nodesim.Start(b, nodesim.Config{})
 	for _, n := range sizes {
@@ -304,15 +286,12 @@ func (s *simBench) runBare(rec *benchrec.Record) error {
 	return nil
 }
 
-// simBareloop builds bench/sim/bareloop, once per test process, beside
-// the fleet's binaries (call binaries first).
-var simBareloop = sync.OnceValues(func() (string, error) {
-	bin := filepath.Join(binDir, "bareloop")
-	if out, err := exec.Command("go", "build", "-o", bin, "../bench/sim/bareloop").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build bareloop: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// simBareloop builds bench/sim/bareloop, once per test process, and
+// returns its path.
+func simBareloop(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(bareloopBin.Dir(tb), "bareloop")
+}
 
 // simTimeWait counts the machine's IPv4 TCP sockets in TIME_WAIT: N
 // connections over loopback leave up to N of them for a minute, each

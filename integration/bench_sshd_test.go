@@ -20,7 +20,6 @@ package integration
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,7 @@ import (
 	"github.com/fleetsh/fleetsh/internal/benchrec"
 	csubcli "github.com/fleetsh/fleetsh/internal/csub"
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	wexec "github.com/fleetsh/fleetsh/pkg/workers/exec"
 )
 
@@ -67,23 +67,10 @@ func BenchmarkSSHD(b *testing.B) {
 	ns := benchInts(b, "FLEETSH_BENCH_N", "50,200")
 	fanouts := benchInts(b, "FLEETSH_BENCH_FANOUT", "64,256")
 	repeat := benchRepeat(b)
-	tools := sshdBenchTools
-	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
-		tools = strings.Split(v, ",")
-		for _, t := range tools {
-			if !slices.Contains(sshdBenchTools, t) {
-				b.Fatalf("FLEETSH_BENCH_TOOLS: unknown tool %q (have %q)", t, sshdBenchTools)
-			}
-		}
-	}
-	out := cmp.Or(os.Getenv("FLEETSH_BENCH_OUT"), filepath.Join("..", "bench", "results", "sshd.jsonl"))
-	for _, bin := range []string{"/usr/bin/clush", "/usr/bin/pdsh", "ssh"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			// A benchmark measures every tool or nothing: a missing one
-			// fails it (bench/sshd/run.sh names the packages).
-			b.Fatalf("%s not installed (apt-get install -y clustershell pdsh openssh-client)", bin)
-		}
-	}
+	tools := benchToolList(b, "FLEETSH_BENCH_TOOLS", sshdBenchTools...)
+	out := benchResults(b, "sshd")
+	// bench/sshd/run.sh names the packages too.
+	testutil.RequireCommands(b, "clustershell pdsh openssh-client", "/usr/bin/clush", "/usr/bin/pdsh", "ssh")
 	sb := startSSHDBench(b)
 	cores := runtime.NumCPU()
 	b.Logf("sshd %s (MaxStartups 1024, kex %s), %d cores, results to %s", sb.srv.Addr, sshdBenchKex, cores, out)
@@ -156,10 +143,10 @@ func startSSHDBench(b *testing.B) *sshdBench {
 			b.Fatal(err)
 		}
 	}
-	sb.env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf,
-		"XDG_STATE_HOME=" + filepath.Join(sb.dir, "state"), "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+	sb.env = hermeticEnv(home, conf,
+		"XDG_STATE_HOME="+filepath.Join(sb.dir, "state"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		// pdsh's default arguments ("-2 -a -x -l%u %h") then this.
-		"PDSH_SSH_ARGS_APPEND=-F " + sb.sshCfg}
+		"PDSH_SSH_ARGS_APPEND=-F "+sb.sshCfg)
 	return sb
 }
 

@@ -269,22 +269,28 @@ type clubakDiffRun struct {
 	status         int
 }
 
-func TestClubakDiff(t *testing.T) {
+// clubakDiffSetup is what the clubak differential tests share: the
+// reference required, our clubak, the directory of their data files
+// (testdata/clubak) and the hermetic environment both sides run in.
+func clubakDiffSetup(t *testing.T) (ours, data string, env []string) {
+	t.Helper()
 	requireReference(t, clubakDiffRef, "clubak 1.9")
-	ours := ourBinary(t, "FLEETSH_CLUBAK_OURS", "clubak")
+	ours = ourBinary(t, "FLEETSH_CLUBAK_OURS", "clubak")
 	data, err := filepath.Abs(filepath.Join("testdata", "clubak"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8",
-		"CLUSTERSHELL_CFGDIR=" + filepath.Join(data, "conf")}
+	return ours, data, hermeticEnv(t.TempDir(), filepath.Join(data, "conf"))
+}
 
+func TestClubakDiff(t *testing.T) {
+	ours, data, env := clubakDiffSetup(t)
 	cases := diffCases(t, clubakDiffCases(), func(c clubakDiffCase) string { return c.name },
 		"FLEETSH_CLUBAK_DIFF_RUN", 200, clubakDiffShortCases)
 	type result struct {
-		args     []string
-		ref, got clubakDiffRun
-		err      error
+		args []string
+		diff string // how ours differs from the reference, "" if not
+		err  error
 	}
 	results := make([]result, len(cases))
 	forEachParallel(len(cases), max(2, runtime.GOMAXPROCS(0)), func(i int) {
@@ -293,10 +299,7 @@ func TestClubakDiff(t *testing.T) {
 		for _, a := range c.args {
 			r.args = append(r.args, strings.ReplaceAll(a, "$DATA", data))
 		}
-		caseEnv := append(slices.Clone(env), c.env...)
-		if r.ref, r.err = clubakDiffExec(clubakDiffRef, r.args, c.stdin, caseEnv); r.err == nil {
-			r.got, r.err = clubakDiffExec(ours, r.args, c.stdin, caseEnv)
-		}
+		r.diff, r.err = clubakDiffBoth(ours, r.args, c.stdin, append(slices.Clone(env), c.env...))
 	})
 	for i, c := range cases {
 		r := results[i]
@@ -304,9 +307,8 @@ func TestClubakDiff(t *testing.T) {
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
-			if d := diffReport("ours", "clubak", r.got.status, r.ref.status, nil,
-				diffStream{"stdout", r.got.stdout, r.ref.stdout}, diffStream{"stderr", r.got.stderr, r.ref.stderr}); d != "" {
-				t.Errorf("$ clubak %q <<< %q\n%s", r.args, c.stdin, d)
+			if r.diff != "" {
+				t.Errorf("$ clubak %q <<< %q\n%s", r.args, c.stdin, r.diff)
 			}
 		})
 	}
@@ -353,6 +355,21 @@ func clubakClosedPipe(t *testing.T, bin string, env []string) (int, string) {
 		t.Fatal(err)
 	}
 	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// clubakDiffBoth runs the reference clubak and ours (the binary ours)
+// with args, stdin and env, and returns how ours differs, "" if not.
+func clubakDiffBoth(ours string, args []string, stdin string, env []string) (string, error) {
+	ref, err := clubakDiffExec(clubakDiffRef, args, stdin, env)
+	if err != nil {
+		return "", err
+	}
+	got, err := clubakDiffExec(ours, args, stdin, env)
+	if err != nil {
+		return "", err
+	}
+	return diffReport("ours", "clubak", got.status, ref.status, nil,
+		diffStream{"stdout", got.stdout, ref.stdout}, diffStream{"stderr", got.stderr, ref.stderr}), nil
 }
 
 // clubakDiffExec runs bin with args and stdin in a fresh directory.

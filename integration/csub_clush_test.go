@@ -23,8 +23,8 @@ import (
 	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
-// csubClushEnv returns the reference clush, the csub to compare and the
-// environment of both, or skips (see TestCsubDiff).
+// csubClushEnv returns the csub to compare with the reference clush and
+// the environment of both, or skips (see TestCsubDiff).
 func csubClushEnv(t *testing.T) (ours string, env []string) {
 	t.Helper()
 	requireReference(t, csubDiffClush, "")
@@ -32,11 +32,20 @@ func csubClushEnv(t *testing.T) (ours string, env []string) {
 	if ours == "" {
 		ours = filepath.Join(binaries(t), "csub")
 	}
+	_, env = csubDiffConf(t)
+	return ours, env
+}
+
+// csubDiffConf returns testdata/csub/conf, the hermetic
+// CLUSTERSHELL_CFGDIR of the csub differential tests, and the
+// environment both sides run in.
+func csubDiffConf(t *testing.T) (conf string, env []string) {
+	t.Helper()
 	conf, err := filepath.Abs(filepath.Join("testdata", "csub", "conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ours, []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf, "PYTHONUNBUFFERED=1"}
+	return conf, hermeticEnv(t.TempDir(), conf, "PYTHONUNBUFFERED=1")
 }
 
 // sigintAs runs argv with SIGINT's disposition set to disposition

@@ -269,12 +269,7 @@ type csubDiffRun struct {
 func TestCsubDiff(t *testing.T) {
 	requireReference(t, csubDiffClush, "clush 1.9")
 	ours := ourBinary(t, "FLEETSH_CSUB_OURS", "csub")
-	conf, err := filepath.Abs(filepath.Join("testdata", "csub", "conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := t.TempDir()
-	env := []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf, "PYTHONUNBUFFERED=1"}
+	conf, env := csubDiffConf(t)
 
 	cases := diffCases(t, csubDiffCases(), func(c csubDiffCase) string { return c.name },
 		"FLEETSH_CSUB_DIFF_RUN", 60, csubDiffShortCases)

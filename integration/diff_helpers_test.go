@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // diffDefaultSeed seeds the differential tests' random choices unless
@@ -45,6 +47,14 @@ func diffSeed(t *testing.T) uint64 {
 // diffRand is the random source of a differential test seeded with seed.
 func diffRand(seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// hermeticEnv is the whole environment of a tool a test runs (ours and
+// the reference alike): the system's PATH, home as HOME, a UTF-8 locale
+// and cfgdir as CLUSTERSHELL_CFGDIR, so that nothing of the user's or of
+// /etc/clustershell changes what runs; then extra.
+func hermeticEnv(home, cfgdir string, extra ...string) []string {
+	return append([]string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + cfgdir}, extra...)
 }
 
 // ourBinary is the path of our program name (csub, clubak, nodeset): the
@@ -139,7 +149,7 @@ func runProc(dir, bin string, args, env []string, stdin io.Reader, timeout time.
 func diffSample[T any](t *testing.T, cases []T, def int) []T {
 	t.Helper()
 	seed := diffSeed(t)
-	n := min(envInt(t, "FLEETSH_DIFF_CASES", def), len(cases))
+	n := min(testutil.EnvInt(t, "FLEETSH_DIFF_CASES", def), len(cases))
 	picked := diffRand(seed).Perm(len(cases))[:n]
 	slices.Sort(picked)
 	sample := make([]T, n)

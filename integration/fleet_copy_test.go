@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,11 +58,7 @@ func copySizes(t *testing.T) (fileBytes int64, treeFiles int) {
 // catcher, not a timed assertion).
 func runCopyCsub(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, time.Hour)
-	if err != nil {
-		t.Fatalf("csub %v: %v", args, err)
-	}
-	return r
+	return runCsubWithin(t, time.Hour, env, args...)
 }
 
 // launchCopyFleet starts a fleet whose nodes are sink nodes.
@@ -288,15 +283,7 @@ func TestFleetCopyAgentKilled(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "image.bin")
 	const size = 64 << 20
 	sum := randomFile(t, src, size)
-	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "-q", "-S", "-w", "node[1-40]", "-c", src, "--dest", "/data/")
-	cmd.Env = append(os.Environ(), f.csubEnv()...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	errb := stderrFile(t)
-	cmd.Stderr = errb.File
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	cmd, errb := startCsubBg(t, f.csubEnv(), "-q", "-S", "-w", "node[1-40]", "-c", src, "--dest", "/data/")
 	// Kill gw1 once it has some chunks of the tree in its cache (the
 	// deadline only catches a hang).
 	cache := filepath.Join(f.dir, "cache-gw1")

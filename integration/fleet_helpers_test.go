@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth"
 	"github.com/fleetsh/fleetsh/pkg/fleet/auth/authtest"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
@@ -29,32 +29,27 @@ import (
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
 
+// fleetBins are coordinator, agent, csub and the exec bench's barespawn;
+// bareloopBin is the sim bench's bareloop, built only by the benchmarks
+// that run it.
 var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
+	fleetBins = testutil.Binaries{Packages: []string{"../cmd/coordinator", "../cmd/agent", "../cmd/csub",
+		"../bench/exec/barespawn"}}
+	bareloopBin = testutil.Binaries{Packages: []string{"../bench/sim/bareloop"}}
 )
 
-// binaries builds coordinator, agent, csub and the exec bench's
-// barespawn once per test run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fleetBins.Remove()
+	bareloopBin.Remove()
+	os.Exit(code)
+}
+
+// binaries builds fleetBins once per test run and returns their
+// directory.
 func binaries(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "fleetsh-bin-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", binDir, "../cmd/coordinator", "../cmd/agent", "../cmd/csub",
-			"../bench/exec/barespawn")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
+	return fleetBins.Dir(t)
 }
 
 // proc is a fleet process started by a test; it is killed (by PID) when

@@ -46,6 +46,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 const (
@@ -65,8 +67,8 @@ func TestNodesetDiff(t *testing.T) {
 	if testing.Short() {
 		defCases = diffShortCases
 	}
-	n := envInt(t, "FLEETSH_DIFF_CASES", defCases)
-	workers := envInt(t, "FLEETSH_DIFF_WORKERS", min(8, 2*runtime.GOMAXPROCS(0)))
+	n := testutil.EnvInt(t, "FLEETSH_DIFF_CASES", defCases)
+	workers := testutil.EnvInt(t, "FLEETSH_DIFF_WORKERS", min(8, 2*runtime.GOMAXPROCS(0)))
 	t.Logf("seed %d (replay: FLEETSH_DIFF_SEED=%d), %d cases, %d workers", seed, seed, n, workers)
 	t.Logf("ours: %s; reference: %s", ours, ref)
 
@@ -179,19 +181,6 @@ func findReferenceNodeset() (string, string) {
 		return p, ""
 	}
 	return "", why
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		t.Fatalf("%s=%q: want a positive integer", name, s)
-	}
-	return v
 }
 
 func mustGetwd(t *testing.T) string {

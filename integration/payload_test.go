@@ -37,7 +37,14 @@ import (
 // runCsubProc runs the csub binary with args and extra environment.
 func runCsubProc(t *testing.T, env []string, args ...string) procResult {
 	t.Helper()
-	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, 5*time.Minute)
+	return runCsubWithin(t, 5*time.Minute, env, args...)
+}
+
+// runCsubWithin is runCsubProc killing csub after timeout (a hang
+// catcher, not a timed assertion).
+func runCsubWithin(t *testing.T, timeout time.Duration, env []string, args ...string) procResult {
+	t.Helper()
+	r, err := runProc(t.TempDir(), filepath.Join(binaries(t), "csub"), args, append(os.Environ(), env...), nil, timeout)
 	if err != nil {
 		t.Fatalf("csub %v: %v", args, err)
 	}
@@ -235,15 +242,7 @@ func TestDeadCoordinatorNamed(t *testing.T) {
 	}
 	// Its NATS server dies with it: csub waits for it --fleet-reconnect
 	// (2 min by default), then names the fleet and the nodes it lacks.
-	cmd := exec.Command(filepath.Join(binaries(t), "csub"), "--fleet-reconnect", "3s", "-R", "exec", "-w", "n1", "sleep 60")
-	cmd.Env = append(os.Environ(), "FLEETSH_FLEET="+url)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	errb := stderrFile(t)
-	cmd.Stderr = errb.File
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	cmd, errb := startCsubBg(t, []string{"FLEETSH_FLEET=" + url}, "--fleet-reconnect", "3s", "-R", "exec", "-w", "n1", "sleep 60")
 	// The node started (its start event): kill the coordinator.
 	if _, err := sub.NextMsg(30 * time.Second); err != nil {
 		t.Fatalf("no event of the job: %v; csub: %s", err, errb.String())
@@ -268,6 +267,23 @@ func stderrFile(t *testing.T) logFile {
 	}
 	t.Cleanup(func() { f.Close() })
 	return logFile{f}
+}
+
+// startCsubBg starts csub with args, env added to this process's
+// environment and its stderr to a file, in a process group of its own
+// that is killed, with whatever csub started, when the test ends.
+func startCsubBg(t *testing.T, env []string, args ...string) (*exec.Cmd, logFile) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), "csub"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	errb := stderrFile(t)
+	cmd.Stderr = errb.File
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	return cmd, errb
 }
 
 // String returns what was written so far.
@@ -328,17 +344,9 @@ func TestCtrlCInEveryPhase(t *testing.T) {
 			}},
 	} {
 		t.Run(phase.name, func(t *testing.T) {
-			cmd := exec.Command(filepath.Join(binaries(t), "csub"), phase.args...)
-			cmd.Env = append(os.Environ(), phase.env...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			errb := stderrFile(t)
-			cmd.Stderr = errb.File
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, errb := startCsubBg(t, phase.env, phase.args...)
 			waited := make(chan error, 1)
 			go func() { waited <- cmd.Wait() }()
-			defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
 			for !phase.in() {
 				select {
 				case err := <-waited:

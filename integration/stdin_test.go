@@ -32,8 +32,7 @@ import (
 func csubCmd(t testing.TB, extra []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), "csub"), args...)
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8",
-		"CLUSTERSHELL_CFGDIR=" + t.TempDir()}, extra...)
+	cmd.Env = hermeticEnv(t.TempDir(), t.TempDir(), extra...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }
@@ -276,7 +275,7 @@ func runBoth(t *testing.T, args []string, stdin string, check func(bin string, s
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir(), "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + t.TempDir()}
+		cmd.Env = hermeticEnv(t.TempDir(), t.TempDir())
 		cmd.Stdin = strings.NewReader(stdin)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb

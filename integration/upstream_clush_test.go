@@ -197,8 +197,7 @@ func upstreamClushSetup(t *testing.T) *upstreamClushEnv {
 		clush: csubDiffClush,
 		csub:  ours,
 		conf:  conf,
-		env: []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + conf,
-			"PYTHONUNBUFFERED=1", "PDSH_RCMD_TYPE=ssh", "PDSH_SSH_ARGS=-F " + cfg + " -l%u %h"},
+		env:   hermeticEnv(home, conf, "PYTHONUNBUFFERED=1", "PDSH_RCMD_TYPE=ssh", "PDSH_SSH_ARGS=-F "+cfg+" -l%u %h"),
 	}
 }
 

@@ -5,8 +5,9 @@ package integration
 //
 // ClusterShell 1.9.1's tests/CLINodesetTest.py calls nodeset's main() in
 // process with argument lists, a standard input and a group configuration
-// set up per test class. Every one of those calls is a case here (the
-// upstream test method is named in each case's table entry), run through
+// set up per test class. Every one of those calls is a case here (a line
+// of testdata/upstream/nodeset_cases.txt, under its upstream test method,
+// or made by a generator of upstream_nodeset_cases_test.go), run through
 // Debian's ClusterShell 1.9.1 and through our freshly built ./cmd/nodeset
 // with the same arguments, standard input and configuration; stdout,
 // stderr and the exit status must be byte for byte the same. This is our own test code: only the command lines come from
@@ -138,35 +139,6 @@ all: echo @baz,@qux,@norf
 list: echo baz qux norf
 `
 
-// nsBuilder collects the cases of one upstream test method.
-type nsBuilder struct {
-	cases  []upstreamNodesetCase
-	method string
-	conf   string
-	pre    []string // arguments before each call's
-}
-
-// m starts the cases of an upstream method (in the current configuration).
-func (b *nsBuilder) m(method string) { b.method = method }
-
-// t adds a call without standard input.
-func (b *nsBuilder) t(args ...string) { b.in("", args...) }
-
-// in adds a call reading stdin.
-func (b *nsBuilder) in(stdin string, args ...string) {
-	args = append(append([]string{}, b.pre...), args...)
-	b.cases = append(b.cases, upstreamNodesetCase{method: b.method, conf: b.conf, args: args, stdin: stdin})
-}
-
-// want adds a call without stdin whose reference output must be out.
-func (b *nsBuilder) want(out string, args ...string) { b.inWant("", out, args...) }
-
-// inWant adds a call reading stdin whose reference output must be out.
-func (b *nsBuilder) inWant(stdin, out string, args ...string) {
-	b.in(stdin, args...)
-	b.cases[len(b.cases)-1].want = &out
-}
-
 func TestUpstreamNodeset(t *testing.T) {
 	ref, ours := nodesetBinaries(t)
 
@@ -185,7 +157,10 @@ func TestUpstreamNodeset(t *testing.T) {
 		confDirs[name] = dir
 	}
 
-	all := upstreamNodesetCases()
+	all, err := upstreamNodesetCases()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Upstream repeats some calls (batteries run twice with the same
 	// options): run each distinct one once.
 	seen := map[string]bool{}
@@ -202,7 +177,7 @@ func TestUpstreamNodeset(t *testing.T) {
 
 	home := t.TempDir()
 	envFor := func(conf string) []string {
-		return []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "CLUSTERSHELL_CFGDIR=" + confDirs[conf]}
+		return hermeticEnv(home, confDirs[conf])
 	}
 	argsFor := func(c upstreamNodesetCase) []string {
 		args := make([]string, len(c.args))

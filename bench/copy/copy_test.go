@@ -24,19 +24,13 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/benchrec"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
-// envInt reads a positive integer from the environment, def when unset.
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	x, err := strconv.Atoi(v)
-	if err != nil || x <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return x
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fleetBins.Remove()
+	os.Exit(code)
 }
 
 // connectTimeout is every tool's connect timeout (-t), in seconds: the
@@ -50,10 +44,10 @@ const connectTimeout = "60"
 var copyTools = []string{"clush", "pdcp", "fleet"}
 
 func BenchmarkCopy(b *testing.B) {
-	n := envInt(b, "FLEETSH_BENCH_N", 142)
-	size := envInt(b, "FLEETSH_BENCH_COPY_MB", 136) * 1_000_000
-	fanout := envInt(b, "FLEETSH_BENCH_FANOUT", 64)
-	repeat := envInt(b, "FLEETSH_BENCH_REPEAT", 1)
+	n := testutil.EnvInt(b, "FLEETSH_BENCH_N", 142)
+	size := testutil.EnvInt(b, "FLEETSH_BENCH_COPY_MB", 136) * 1_000_000
+	fanout := testutil.EnvInt(b, "FLEETSH_BENCH_FANOUT", 64)
+	repeat := testutil.EnvInt(b, "FLEETSH_BENCH_REPEAT", 1)
 	tools := copyTools
 	if v := os.Getenv("FLEETSH_BENCH_TOOLS"); v != "" {
 		tools = strings.Split(v, ",")
@@ -62,11 +56,7 @@ func BenchmarkCopy(b *testing.B) {
 	if out == "" {
 		out = filepath.Join("..", "results", "copy.jsonl") // tests run in bench/copy
 	}
-	for _, bin := range []string{"/usr/bin/clush", "/usr/bin/pdcp", "ssh", "cksum"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			b.Fatalf("%s not installed (apt-get install -y clustershell pdsh openssh-client coreutils)", bin)
-		}
-	}
+	testutil.RequireCommands(b, "clustershell pdsh openssh-client coreutils", "/usr/bin/clush", "/usr/bin/pdcp", "ssh", "cksum")
 	b.ResetTimer()
 	for b.Loop() {
 		ns := startNodes(b, n)
@@ -121,7 +111,7 @@ func BenchmarkCopy(b *testing.B) {
 				rec.Extra["nodes_ok"] = float64(good)
 				rec.Note = loadNote()
 				if err != nil {
-					rec.Note += fmt.Sprintf("; %v: %s", err, lastLine(stderr))
+					rec.Note += fmt.Sprintf("; %v: %s", err, testutil.LastLine(stderr))
 				}
 				if len(bad) > 0 {
 					rec.Note += fmt.Sprintf("; %d bad copies, first %s", len(bad), bad[0])
@@ -232,10 +222,4 @@ func dropCounter(s string) string {
 		}
 	}
 	return strings.Join(kept, "\n")
-}
-
-// lastLine is s's last non-empty line.
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndexByte(s, '\n')+1:]
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // fleet is the fleet row's processes: a NATS server with JetStream in
@@ -44,13 +45,12 @@ const allowAll = `rules: [{name: bench, users: ["*"], commands: ["**"], nodes: "
   copy: true, reverse_copy: true, actions: [see_all, cancel_any, attach_any, agents]}]
 `
 
+// fleetBins are the fleet's programs, built once per test process.
+var fleetBins = testutil.Binaries{Packages: []string{"../../cmd/coordinator", "../../cmd/agent", "../../cmd/csub"}}
+
 func startFleet(b *testing.B, ns *nodes, n, fanout, size int) *fleet {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", bin+"/", "../../cmd/coordinator", "../../cmd/agent", "../../cmd/csub")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := fleetBins.Dir(b)
 	srv, err := natstest.RunOptions(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
 		MaxPending: 128 << 20, JetStream: true, StoreDir: filepath.Join(dir, "jetstream"),
 		JetStreamMaxMemory: 256 << 20, JetStreamMaxStore: 8 << 30})
