@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nkeys"
 
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/sshtest"
@@ -144,15 +143,8 @@ type testFleet struct {
 // in dir and returns its file and public key.
 func signingKey(t testing.TB, dir string) (file, pub string) {
 	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, pub := testutil.UserKey(t)
 	seed, err := kp.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err = kp.PublicKey()
 	if err != nil {
 		t.Fatal(err)
 	}
