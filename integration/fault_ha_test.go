@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -186,15 +187,8 @@ func TestFaultCoordinatorFailover(t *testing.T) {
 	t.Logf("killed coordinator %s %v after the submit; %s survives", owner, killed.Sub(began).Round(time.Millisecond), survivor)
 
 	// Wait for the survivor to report the job done, then read it whole.
-	for {
-		st, err := f.client.Status(ctx, spec.ID)
-		if err == nil && st.Done {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("job not done within %v (last status %+v, err %v)", bound, st, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if lost := waitDone(ctx, t, f.client, spec.ID, bound); lost > 0 {
+		t.Logf("%d status request(s) unanswered: lost with coordinator %s", lost, owner)
 	}
 	took := time.Since(killed)
 	// The survivor finished it by taking it over, not the killed one
@@ -218,6 +212,37 @@ func TestFaultCoordinatorFailover(t *testing.T) {
 	t.Logf("%d nodes: done %v after the kill, %v in all (bound %v)", nodes, took.Round(time.Millisecond), total.Round(time.Millisecond), bound)
 	if total > bound {
 		t.Errorf("took %v, over the bound of %v", total, bound)
+	}
+}
+
+// statusPoll bounds each status request of waitDone. A coordinator
+// answers one at once; one unanswered this long was lost, and is sent
+// again: the queue group gave it to the coordinator just killed, whose
+// server had not yet seen its connection close. Bounded by the
+// scenario's deadline instead, that one request waited for its answer
+// until the deadline (CI: "job not done within 1m0s ... no answer in
+// time", while the survivor had finished the job 6 s after the kill).
+const statusPoll = 5 * time.Second
+
+// waitDone polls job id's status until it is done, and returns how many
+// requests got no answer. It fails t when ctx (the scenario's bound)
+// ends first.
+func waitDone(ctx context.Context, t *testing.T, c *client.Client, id string, bound time.Duration) (lost int) {
+	t.Helper()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, statusPoll)
+		st, err := c.Status(rctx, id)
+		cancel()
+		var ue *client.UnreachableError
+		switch {
+		case err == nil && st.Done:
+			return lost
+		case ctx.Err() != nil:
+			t.Fatalf("job not done within %v (last status %+v, err %v)", bound, st, err)
+		case errors.As(err, &ue):
+			lost++
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
