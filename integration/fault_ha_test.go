@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,9 @@ import (
 // two coordinator processes joining it with the site's coordinator
 // credential, each its own --id and the same signing key, and gateway
 // agents that trust that key.
+//
+// Coordinator a connects to server 0, b to server 1 (coordHome), so that
+// a server's subscriptions tell one coordinator's from the other's.
 type haFleet struct {
 	t       *testing.T
 	dir     string
@@ -37,6 +41,9 @@ type haFleet struct {
 	key     string // the coordinators' public signing key
 	client  *client.Client
 }
+
+// coordHome is the cluster server each coordinator connects to.
+var coordHome = map[string]int{"a": 0, "b": 1}
 
 // startHAFleet starts the cluster, coordinators a and b, the agents of
 // fleetTopology (gw1, gw2 for node[1-700], gw3 for node[701-1000]; fanout
@@ -70,7 +77,8 @@ func startHAFleet(t *testing.T, nodes, fanout int) *haFleet {
 	for _, id := range []string{"a", "b"} {
 		// The default heartbeat and --lost-after (1 s, 3 s): a loss is
 		// declared as in production.
-		args := append([]string{"--nats", f.urls, "--id", id, "--local-agent=false", "--signing-key", seed,
+		home := fmt.Sprintf("tls://127.0.0.1:%d", f.cluster.Ports()[coordHome[id]])
+		args := append([]string{"--nats", home, "--id", id, "--local-agent=false", "--signing-key", seed,
 			"--store-replicas", "3", "--policy", allowAllPolicy(t), "--topology", topo, "--root", "admin"},
 			f.ext.coordCreds()...)
 		f.coords[id] = startProc(t, f.dir, "coordinator-"+id, "coordinator", args...)
@@ -136,9 +144,10 @@ func (f *haFleet) owner(id string) string {
 
 // TestFaultCoordinatorFailover: two coordinators on a three-server NATS
 // cluster; the one that took a job is killed with SIGKILL while the job
-// runs; the other takes the job over from the shared store and finishes
-// it: every node ends exited with its whole output, which `attach`
-// through the survivor shows.
+// runs, holding a status request of the client; the other takes the job
+// over from the shared store and finishes it: the client's next status
+// request says so, and every node ends exited with its whole output,
+// which `attach` through the survivor shows.
 func TestFaultCoordinatorFailover(t *testing.T) {
 	skipShort(t)
 	bound := scenarioBound(t)
@@ -158,45 +167,52 @@ func TestFaultCoordinatorFailover(t *testing.T) {
 	}
 	// The submitter's stream may end when its coordinator dies: what
 	// counts is what the survivor reports. Its first output says the job
-	// runs.
-	running := make(chan struct{})
-	go func() {
-		defer job.Close()
-		for first := true; ; {
-			b, err := job.Next(ctx)
-			if err != nil {
-				if first {
-					close(running)
-				}
-				return
-			}
-			for _, r := range b.Events {
-				if r.Kind == protocol.KindStdout && first {
-					first = false
-					close(running)
-				}
-			}
-		}
-	}()
-	owner := f.owner(spec.ID)
-	survivor := map[string]string{"a": "b", "b": "a"}[owner]
-	<-running
-	f.coords[owner].kill(syscall.SIGKILL)
-	killed := time.Now()
-	t.Logf("killed coordinator %s %v after the submit; %s survives", owner, killed.Sub(began).Round(time.Millisecond), survivor)
-
-	// Wait for the survivor to report the job done, then read it whole.
-	for {
-		st, err := f.client.Status(ctx, spec.ID)
-		if err == nil && st.Done {
+	// runs; it is read no further, so that the test's status requests are
+	// its only requests to the coordinators (Next's checks of a silent
+	// stream are some too).
+	for running := false; !running; {
+		b, err := job.Next(ctx)
+		if err != nil {
 			break
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("job not done within %v (last status %+v, err %v)", bound, st, err)
+		for _, r := range b.Events {
+			running = running || r.Kind == protocol.KindStdout
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
+	job.Close()
+	owner := f.owner(spec.ID)
+	survivor := map[string]string{"a": "b", "b": "a"}[owner]
+	// The owner dies holding a status request of the test, unanswered:
+	// stopped (SIGSTOP), it keeps its connection and subscriptions, and
+	// takes its share of the requests of the queue group; the first one
+	// its server gives it, it dies (SIGKILL). CI once did the same with
+	// the SIGKILL alone: the request sent right after it went to the
+	// owner, whose server had not yet seen its connection close.
+	delivered, err := f.registryMsgs(coordHome[owner])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-f.coords[owner].cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := make(chan time.Time, 1)
+	kctx, polled := context.WithCancel(ctx)
+	go func() {
+		for n, err := delivered, error(nil); n == delivered && err == nil && kctx.Err() == nil; {
+			time.Sleep(10 * time.Millisecond)
+			n, err = f.registryMsgs(coordHome[owner])
+		}
+		f.coords[owner].kill(syscall.SIGKILL)
+		killedAt <- time.Now()
+	}()
+
+	// Wait for the survivor to report the job done, then read it whole.
+	lost := waitDone(ctx, t, f.client, spec.ID, bound)
+	polled() // none reached the owner (each one had an even chance): kill it now
+	killed := <-killedAt
 	took := time.Since(killed)
+	t.Logf("killed coordinator %s %v after the submit; %s survives; %d status request(s) unanswered",
+		owner, killed.Sub(began).Round(time.Millisecond), survivor, lost)
 	// The survivor finished it by taking it over, not the killed one
 	// before it died.
 	data, _ := os.ReadFile(f.coords[survivor].log)
@@ -218,6 +234,54 @@ func TestFaultCoordinatorFailover(t *testing.T) {
 	t.Logf("%d nodes: done %v after the kill, %v in all (bound %v)", nodes, took.Round(time.Millisecond), total.Round(time.Millisecond), bound)
 	if total > bound {
 		t.Errorf("took %v, over the bound of %v", total, bound)
+	}
+}
+
+// registryMsgs is how many requests server i gave the coordinators'
+// registry subscription (fleet.jobs.*) of its own clients.
+func (f *haFleet) registryMsgs(i int) (int64, error) {
+	sz, err := f.cluster.Server(i).Subsz(&server.SubszOptions{Subscriptions: true,
+		Test: f.client.Subjects.Jobs(f.client.User)})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, sub := range sz.Subs {
+		if sub.Queue == protocol.CoordinatorQueue {
+			n += sub.Msgs
+		}
+	}
+	return n, nil
+}
+
+// statusPoll bounds each status request of waitDone. A coordinator
+// answers one at once; one unanswered this long was lost, and is sent
+// again: the queue group gave it to a coordinator that died holding it.
+// Bounded by the scenario's deadline instead, that one request waited for
+// its answer until the deadline (CI: "job not done within 1m0s ... no
+// answer in time", while the survivor had finished the job 6 s after the
+// kill).
+const statusPoll = 5 * time.Second
+
+// waitDone polls job id's status until it is done, and returns how many
+// requests got no answer. It fails t when ctx (the scenario's bound)
+// ends first.
+func waitDone(ctx context.Context, t *testing.T, c *client.Client, id string, bound time.Duration) (lost int) {
+	t.Helper()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, statusPoll)
+		st, err := c.Status(rctx, id)
+		cancel()
+		var ue *client.UnreachableError
+		switch {
+		case err == nil && st.Done:
+			return lost
+		case ctx.Err() != nil:
+			t.Fatalf("job not done within %v (last status %+v, err %v)", bound, st, err)
+		case errors.As(err, &ue):
+			lost++
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

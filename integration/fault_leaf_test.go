@@ -55,8 +55,11 @@ func startLeafLayout(t *testing.T) *leafLayout {
 	t.Helper()
 	w, e, fanout := leafSizes()
 	l := &leafLayout{site: filepath.Join(t.TempDir(), "site")}
-	hubLeaf := []int{freePort(t), freePort(t), freePort(t)} // each cluster server's leaf-node port
-	leafPort := map[string]int{"west": freePort(t), "east": freePort(t)}
+	// Held until the servers listen there: the ports go into init-site's
+	// files before any server runs (natstest.HoldPort).
+	hold := natstest.HoldPort
+	hubLeaf := []int{hold(t), hold(t), hold(t)} // each cluster server's leaf-node port
+	leafPort := map[string]int{"west": hold(t), "east": hold(t)}
 	args := []string{"init-site", l.site, "--user", "tester", "--url", "tls://127.0.0.1:4222",
 		"--agent", "gw1:leaf=west", "--agent", "gw2:leaf=east",
 		"--leaf", fmt.Sprintf("west=tls://127.0.0.1:%d", leafPort["west"]),

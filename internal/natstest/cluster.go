@@ -65,8 +65,8 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	for i := range opts.Servers {
 		c.nodes = append(c.nodes, &clusterNode{
 			name:      fmt.Sprintf("%s-%d", opts.Name, i),
-			port:      FreePort(t),
-			routePort: FreePort(t),
+			port:      HoldPort(t), // held: a server restarts there
+			routePort: HoldPort(t),
 			store:     filepath.Join(dir, fmt.Sprintf("n%d", i)),
 		})
 	}

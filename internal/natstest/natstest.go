@@ -76,16 +76,16 @@ func RunJetStream(port int, storeDir string) (*server.Server, error) {
 	})
 }
 
-// RunOptions starts a server with opts and waits until it is ready.
+// RunOptions starts a server with opts and waits until it is ready, or
+// returns why it cannot start (startReady).
 func RunOptions(opts *server.Options) (*server.Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if err := startReady(s); err != nil {
 		s.Shutdown()
-		return nil, fmt.Errorf("nats server on port %d not ready", opts.Port)
+		return nil, fmt.Errorf("nats server on port %d: %w", opts.Port, err)
 	}
 	return s, nil
 }
