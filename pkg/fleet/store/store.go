@@ -280,10 +280,10 @@ func (s *Store) retry(ctx context.Context, f func(context.Context) error) error 
 
 // retryCreate is retry for the creation of an asset, which also tries
 // again (5 times, 250 ms apart) while the server says it has no storage
-// to reserve: another coordinator of the same servers may be sizing its
-// file store at that moment (pkg/fleet/files: it takes the largest size
-// that fits, then half of it; CI saw a second coordinator's registry
-// refused in between).
+// to reserve: another coordinator of the same servers may be creating
+// its assets at that moment, or its file store (pkg/fleet/files, sized by
+// --files-max-bytes) reserving room (CI once saw a second coordinator's
+// registry refused in between).
 func (s *Store) retryCreate(ctx context.Context, f func(context.Context) error) error {
 	for try := 1; ; try++ {
 		err := s.retry(ctx, f)
