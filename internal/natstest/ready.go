@@ -3,42 +3,20 @@ package natstest
 import (
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
-// HoldPort returns a loopback TCP port held for the whole test, for a
-// server the test starts there (a port written into a configuration
-// before the server runs). A port found free by listening and closing
-// (FreePort) is free only for that moment: the kernel may hand it next
-// to any outgoing connection of the machine as its local port, or to
-// another test's listener on port 0, and the server started there later
-// cannot listen (CI once: "leaf west: nats server on port 43943 not
-// ready", TestFaultLeafLinkCut). A held port is bound, never listening,
-// with SO_REUSEADDR: the kernel gives it to no outgoing connection and no
-// port-0 bind, while a server that sets SO_REUSEADDR (Go's net.Listen,
-// nats-server) binds it and listens, as often as it restarts there.
+// HoldPort returns a loopback TCP port held for the whole test
+// (testutil.HoldPort): the ports of a server a test configures before it
+// runs, or restarts on.
 func HoldPort(t testing.TB) int {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("hold port: socket: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Close(fd) })
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
-		t.Fatalf("hold port: SO_REUSEADDR: %v", err)
-	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatalf("hold port: bind: %v", err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatalf("hold port: getsockname: %v", err)
-	}
-	return sa.(*syscall.SockaddrInet4).Port
+	return testutil.HoldPort(t)
 }
 
 // readyTimeout bounds the wait for a server that neither listens nor

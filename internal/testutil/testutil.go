@@ -184,17 +184,45 @@ func HeapInUse() uint64 {
 func RefusedPort(t testing.TB) int {
 	t.Helper()
 	// Without SO_REUSEADDR: no other socket may bind the port meanwhile.
+	return boundPort(t, "refused port", false)
+}
+
+// HoldPort returns a loopback TCP port held for the whole test, for a
+// server the test starts there (a port written into a configuration
+// before the server runs). A port found free by listening and closing is
+// free only for that moment: the kernel may hand it next to any outgoing
+// connection of the machine as its local port, or to another test's
+// listener on port 0, and the server started there later cannot listen
+// (CI once: "leaf west: nats server on port 43943 not ready",
+// TestFaultLeafLinkCut). A held port is bound, never listening, with
+// SO_REUSEADDR: the kernel gives it to no outgoing connection and no
+// port-0 bind, while a server that sets SO_REUSEADDR (Go's net.Listen,
+// nats-server) binds it and listens, as often as it restarts there.
+func HoldPort(t testing.TB) int {
+	t.Helper()
+	return boundPort(t, "hold port", true)
+}
+
+// boundPort binds a socket to a free loopback port for the test's life,
+// never listening, with SO_REUSEADDR when reuse is set.
+func boundPort(t testing.TB, what string, reuse bool) int {
+	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		t.Fatalf("refused port: socket: %v", err)
+		t.Fatalf("%s: socket: %v", what, err)
 	}
 	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if reuse {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+			t.Fatalf("%s: SO_REUSEADDR: %v", what, err)
+		}
+	}
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatalf("refused port: bind: %v", err)
+		t.Fatalf("%s: bind: %v", what, err)
 	}
 	sa, err := syscall.Getsockname(fd)
 	if err != nil {
-		t.Fatalf("refused port: getsockname: %v", err)
+		t.Fatalf("%s: getsockname: %v", what, err)
 	}
 	return sa.(*syscall.SockaddrInet4).Port
 }
