@@ -58,7 +58,9 @@ func Subcommands() []Subcommand {
 				"node set of each final state (of each exit status for the exited nodes).",
 			Options: [][2]string{{"--json", "one JSON object (docs/csub.md lists its fields)"},
 				{"--wait", "wait for the job to end (asking the coordinator every second), then print its status; " +
-					"Ctrl-C stops waiting and leaves the job running"}},
+					"Ctrl-C stops waiting and leaves the job running"},
+				{"--fleet-reconnect DURATION", "with --wait, how long to keep waiting while the coordinator cannot be reached " +
+					"or does not know the job (a failover)"}},
 			Exit: fmt.Sprintf("%d done and every node exited 0; %d done and some node failed; %d usage error; "+
 				"%d still running (never with --wait); %d no status (no fleet, no such job, the coordinator did not answer); "+
 				"130 stopped waiting (Ctrl-C).", statusOK, statusFailed, statusUsage, statusRunning, statusUnknown)},

@@ -76,7 +76,7 @@ func runStatus(ctx context.Context, s *settings, operands []string, p *optparse.
 	if s.wait {
 		env.watching.Store(true) // Ctrl-C stops the wait (below)
 		wctx, stop, interrupted := untilInterrupt(ctx, intr)
-		err := waitEnd(wctx, c, id)
+		err := c.WaitDone(wctx, id, waitPoll)
 		stop()
 		if interrupted() {
 			fmt.Fprintf(env.stderr, "%s: stopped waiting for job %s (it goes on)\n", progName, id)
@@ -116,27 +116,6 @@ func sayJobError(err error, id string, env *environ) {
 		fmt.Fprintf(env.stderr, "%s: no job %q on this fleet (csub jobs lists them)\n", progName, id)
 	} else {
 		fmt.Fprintf(env.stderr, "%s: %v\n", progName, err)
-	}
-}
-
-// waitEnd returns once job id is done, asking its brief status every
-// waitPoll (the node sets are left out: a huge job costs nothing).
-func waitEnd(ctx context.Context, c *client.Client, id string) error {
-	for {
-		rctx, cancel := context.WithTimeout(ctx, registryTimeout)
-		st, err := c.Brief(rctx, id)
-		cancel()
-		switch {
-		case err != nil:
-			return err
-		case st.Done:
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(waitPoll):
-		}
 	}
 }
 
