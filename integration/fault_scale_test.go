@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/nodesim"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/nodeset"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
 )
@@ -79,27 +80,12 @@ func runPeak(cmd *exec.Cmd) (error, int64) {
 	if err := cmd.Start(); err != nil {
 		return err, 0
 	}
-	done := make(chan struct{})
-	peak := make(chan int64)
-	go func() {
-		var max int64
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if kb, err := readVmHWM(cmd.Process.Pid); err == nil && kb > max {
-				max = kb
-			}
-			select {
-			case <-done:
-				peak <- max
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	stop := testutil.WatchPeak(20*time.Millisecond, func() (int64, bool) {
+		kb, err := readVmHWM(cmd.Process.Pid)
+		return kb, err == nil
+	})
 	err := cmd.Wait()
-	close(done)
-	return err, <-peak
+	return err, stop()
 }
 
 // selfUsage is the test process's own usage.

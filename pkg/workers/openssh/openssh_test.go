@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
-	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 	"github.com/fleetsh/fleetsh/pkg/protocol"
@@ -338,19 +337,11 @@ func TestSSHHostCertificate(t *testing.T) {
 	if _, err := osexec.LookPath("ssh"); err != nil {
 		sshdtest.SkipUnlessRequired(t, "OpenSSH client not installed")
 	}
-	ca, err := sshtest.NewHostCA()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		principals []string
 		ok         bool
 	}{{[]string{"127.0.0.1"}, true}, {[]string{"node9.example"}, false}} {
-		s := sshdtest.StartWith(t, sshdtest.Options{HostCA: ca.Signer, HostPrincipals: tc.principals})
-		line := ca.KnownHostsLine(fmt.Sprintf("[127.0.0.1]:%d", s.Port)) + "\n"
-		if err := os.WriteFile(s.KnownHosts, []byte(line), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		s := sshdtest.StartCertified(t, tc.principals...)
 		job := engine.Job{Node: "node1", Command: "echo ran", ConnectTimeout: 10 * time.Second,
 			Info: testutil.InfoMap(map[string]any{"ssh_options": s.SSHOptions()})}
 		r := runJob(t.Context(), job, true)

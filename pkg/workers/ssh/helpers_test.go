@@ -138,28 +138,11 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // function is called, which returns the largest sample.
 func watchHeap() func() uint64 {
 	runtime.GC()
-	stop := make(chan struct{})
-	res := make(chan uint64)
-	go func() {
-		var peak uint64
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-stop:
-				res <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(stop)
-		return <-res
-	}
+	return testutil.WatchPeak(10*time.Millisecond, func() (uint64, bool) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse, true
+	})
 }
 
 // keyring is an in-memory agent holding key.

@@ -1,12 +1,10 @@
 package ssh
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/fleetsh/fleetsh/internal/sshdtest"
-	"github.com/fleetsh/fleetsh/internal/sshtest"
 	"github.com/fleetsh/fleetsh/pkg/engine"
 )
 
@@ -15,17 +13,11 @@ import (
 // @cert-authority line alone, and refuses it when its principals do not
 // name the host.
 func TestSSHDHostCertificate(t *testing.T) {
-	ca, err := sshtest.NewHostCA()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		principals []string
 		ok         bool
 	}{{[]string{"node9.example", "127.0.0.1"}, true}, {[]string{"node9.example"}, false}} {
-		srv := sshdtest.StartWith(t, sshdtest.Options{HostCA: ca.Signer, HostPrincipals: tc.principals})
-		name := fmt.Sprintf("[127.0.0.1]:%d", srv.Port)
-		writeFile(t, srv.KnownHosts, ca.KnownHostsLine(name)+"\n")
+		srv := sshdtest.StartCertified(t, tc.principals...)
 		jr := newJob("node1", "echo ran")
 		res := jr.run(t, sshdDriver(t, srv))
 		if tc.ok {
