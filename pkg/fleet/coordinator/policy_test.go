@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -53,15 +54,6 @@ func startWithPolicy(t *testing.T) (string, func(protocol.JobSpec) protocol.Subm
 	}, a
 }
 
-func records(t *testing.T, path string) []audit.Record {
-	t.Helper()
-	recs, err := audit.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
-}
-
 // A command or node set the policy forbids is refused at submit with
 // CodeDenied and one line naming the rule, and audited; nothing is
 // dispatched.
@@ -88,7 +80,7 @@ func TestPolicyDeniesAtSubmit(t *testing.T) {
 		t.Fatalf("a denied job was dispatched: %+v", s)
 	default:
 	}
-	recs := records(t, path)
+	recs := testutil.AuditRecords(t, path)
 	if len(recs) != 5 {
 		t.Fatalf("%d audit records: %+v", len(recs), recs)
 	}
@@ -111,7 +103,7 @@ func TestAuditAcceptedBeforeDispatch(t *testing.T) {
 		t.Fatal(r.Error)
 	}
 	s := a.shard() // the dispatch: the record must be durable already
-	recs := records(t, path)
+	recs := testutil.AuditRecords(t, path)
 	if len(recs) != 1 || recs[0].Event != audit.Accepted || recs[0].Rule != "hpc" || recs[0].Job != "ok" || recs[0].Count != 2 {
 		t.Fatalf("at dispatch: %+v", recs)
 	}
@@ -119,7 +111,7 @@ func TestAuditAcceptedBeforeDispatch(t *testing.T) {
 	a.doneEventually(s, last)
 	var end *audit.Record
 	for deadline := time.Now().Add(20 * time.Second); end == nil; {
-		for _, r := range records(t, path) {
+		for _, r := range testutil.AuditRecords(t, path) {
 			if r.Event == audit.Ended {
 				end = &r
 			}
