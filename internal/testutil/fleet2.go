@@ -7,9 +7,8 @@ import (
 )
 
 // AuditRecords reads the audit log at path, failing the test on error:
-// what the coordinator's tests and the integration tests check a policy
-// decision against. (pkg/fleet/audit's own tests keep their copy: they
-// cannot import this package, which imports theirs.)
+// what the audit log's own tests (an external test package: this package
+// imports audit), the coordinator's and the integration tests check.
 func AuditRecords(t testing.TB, path string) []audit.Record {
 	t.Helper()
 	recs, err := audit.ReadFile(path)
