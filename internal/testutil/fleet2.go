@@ -17,3 +17,16 @@ func AuditRecords(t testing.TB, path string) []audit.Record {
 	}
 	return recs
 }
+
+// AuditLog opens the audit log at path, failing the test on error, and
+// closes it when the test ends (Close is idempotent: a test may close it
+// before, to see writes fail).
+func AuditLog(t testing.TB, path string) *audit.Log {
+	t.Helper()
+	l, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}

@@ -14,11 +14,7 @@ import (
 func TestWriteAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
-	l, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := testutil.AuditLog(t, path)
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("%v %v", fi.Mode(), err)
 	}
@@ -69,11 +65,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(sub, "audit.log")
-	l, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := testutil.AuditLog(t, path)
 	if err := os.Rename(sub, filepath.Join(dir, "moved")); err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +90,7 @@ func TestTruncated(t *testing.T) {
 // BenchmarkWrite measures one record written and fsynced: the latency
 // the audit log adds to every submit.
 func BenchmarkWrite(b *testing.B) {
-	l, err := audit.Open(filepath.Join(b.TempDir(), "audit.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l := testutil.AuditLog(b, filepath.Join(b.TempDir(), "audit.log"))
 	rec := audit.FromSpec(audit.Accepted, &protocol.JobSpec{ID: "j1", User: "alice", Command: "uname -a", Nodes: "node[1-1000]"}, 1000)
 	for b.Loop() {
 		if err := l.Write(rec); err != nil {

@@ -33,12 +33,7 @@ func startWithPolicy(t *testing.T) (string, func(protocol.JobSpec) protocol.Subm
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "audit.log")
-	log, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = log.Close() })
-	srv, _ := startCoordinator(t, Config{Policy: p, Audit: log})
+	srv, _ := startCoordinator(t, Config{Policy: p, Audit: testutil.AuditLog(t, path)})
 	a := newFakeAgent(t, srv, "a1")
 	nc := srv.Connect(t, "csub")
 	return path, func(spec protocol.JobSpec) protocol.SubmitReply {
@@ -130,10 +125,7 @@ func TestAuditAcceptedBeforeDispatch(t *testing.T) {
 // kept: the same id may be submitted again.
 func TestAuditFailureRefusesJob(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	log, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := testutil.AuditLog(t, path)
 	_ = log.Close() // every write fails now
 	srv, co := startCoordinator(t, Config{Audit: log})
 	a := newFakeAgent(t, srv, "a1")
