@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/site"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -84,17 +85,13 @@ func allExited(t *testing.T, r procResult, want int) {
 // startNATS runs a NATS server on loopback with the given max_payload.
 func startNATS(t *testing.T, maxPayload int32) string {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
+	s, err := natstest.RunOptions(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,
 		MaxPayload: maxPayload, MaxPending: 256 << 20,
 		JetStream: true, StoreDir: t.TempDir()}) // the coordinator keeps its state there
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Start()
 	t.Cleanup(s.Shutdown)
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
 	return s.ClientURL()
 }
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
+	"github.com/fleetsh/fleetsh/internal/testutil"
 )
 
 // The coordinator's policy lets anyone run echo, true and id on n[1-5]
@@ -73,15 +73,6 @@ func csubAs(t *testing.T, user, url string, args ...string) (int, string, string
 		t.Fatal(err)
 	}
 	return 0, stdout.String(), stderr.String()
-}
-
-func auditRecords(t *testing.T, path string) []audit.Record {
-	t.Helper()
-	recs, err := audit.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
 }
 
 // awaitFile waits until the file at path holds s n times.
@@ -151,7 +142,7 @@ func TestFleetPolicy(t *testing.T) {
 	}
 	awaitFile(t, auditPath, `"event":"ended"`, 2) // echo's and id's
 
-	recs := auditRecords(t, auditPath)
+	recs := testutil.AuditRecords(t, auditPath)
 	var events []string
 	for _, r := range recs {
 		events = append(events, r.Event+" "+r.Decision)
@@ -183,10 +174,10 @@ func TestFleetPolicy(t *testing.T) {
 		t.Fatalf("after SIGHUP: rc %d %s", rc, errOut)
 	}
 	awaitFile(t, auditPath, `"event":"ended"`, 1)
-	if recs := auditRecords(t, auditPath); len(recs) != 2 || recs[0].Event != "accepted" || recs[0].Command != "true" {
+	if recs := testutil.AuditRecords(t, auditPath); len(recs) != 2 || recs[0].Event != "accepted" || recs[0].Command != "true" {
 		t.Errorf("new file: %+v", recs)
 	}
-	if n := len(auditRecords(t, auditPath+".1")); n != len(recs) {
+	if n := len(testutil.AuditRecords(t, auditPath+".1")); n != len(recs) {
 		t.Errorf("rotated file: %d records, want %d", n, len(recs))
 	}
 	coord.kill(syscall.SIGTERM)

@@ -15,18 +15,13 @@ import (
 func TestBadSettings(t *testing.T) {
 	dir := t.TempDir()
 	badConf := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(badConf, []byte("lisen: 127.0.0.1:1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	badTopo := filepath.Join(dir, "topology.conf")
-	if err := os.WriteFile(badTopo, []byte("[routes]\na: b\nb: a\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	kp, pub := testutil.UserKey(t)
 	seed, _ := kp.Seed()
 	open := filepath.Join(dir, "open.nk") // a good seed others can read
 	notSeed := filepath.Join(dir, "pub.nk")
-	for path, data := range map[string]string{open: string(seed), notSeed: pub} {
+	for path, data := range map[string]string{badConf: "lisen: 127.0.0.1:1\n", badTopo: "[routes]\na: b\nb: a\n",
+		open: string(seed), notSeed: pub} {
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}

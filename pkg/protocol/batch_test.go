@@ -90,20 +90,7 @@ func FuzzBatch(f *testing.F) {
 		Reason: "host key changed", Code: 255, Data: []byte("host key changed: offending key in known_hosts:2")}}}).MarshalBinary()
 	f.Add(end)
 	f.Add(end[:len(end)-60])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var b EventBatch
-		if b.UnmarshalBinary(data) != nil {
-			return
-		}
-		again, err := b.MarshalBinary()
-		if err != nil {
-			t.Fatalf("decoded batch does not encode: %v", err)
-		}
-		var c EventBatch
-		if err := c.UnmarshalBinary(again); err != nil {
-			t.Fatalf("re-encoded batch does not decode: %v", err)
-		}
-	})
+	fuzzReencode[EventBatch](f, nil)
 }
 
 func TestCheckVersion(t *testing.T) {

@@ -24,3 +24,30 @@ func roundTrip[T any, P interface {
 	}
 	return got, data
 }
+
+// fuzzReencode fuzzes P's binary decoding: whatever UnmarshalBinary
+// accepts encodes again, and that encoding decodes again, into a value
+// that same (when not nil) finds equal to the first.
+func fuzzReencode[T any, P interface {
+	*T
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}](f *testing.F, same func(a, b P) bool) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v T
+		if P(&v).UnmarshalBinary(data) != nil {
+			return
+		}
+		again, err := P(&v).MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded %+v does not encode: %v", v, err)
+		}
+		var back T
+		if err := P(&back).UnmarshalBinary(again); err != nil {
+			t.Fatalf("re-encoded %+v does not decode: %v", v, err)
+		}
+		if same != nil && !same(&v, &back) {
+			t.Fatalf("round trip: %+v came back as %+v", v, back)
+		}
+	})
+}

@@ -158,6 +158,14 @@ func setup(t *testing.T) (*natstest.Server, *fakeCoordinator, *Client) {
 	return srv, f, c
 }
 
+// setupJob is setup with a job over nodes submitted: how most tests
+// start.
+func setupJob(t *testing.T, nodes string) (*fakeCoordinator, *Job) {
+	t.Helper()
+	_, f, c := setup(t)
+	return f, submit(t, c, f, nodes)
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -208,8 +216,7 @@ func wantOutput(t *testing.T, job *Job, want string) {
 }
 
 func TestSubmitFillsSpecAndNodes(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n[1-3],a")
+	_, job := setupJob(t, "n[1-3],a")
 	if err := protocol.ValidID(job.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +229,7 @@ func TestSubmitFillsSpecAndNodes(t *testing.T) {
 }
 
 func TestInOrderAndLastEOF(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	f.publish(job.ID(), 1, false, "a", "b")
 	f.publish(job.ID(), 2, false, "c")
 	f.publish(job.ID(), 3, true, "d")
@@ -247,8 +253,7 @@ func TestInOrderAndLastEOF(t *testing.T) {
 }
 
 func TestDuplicatesDropped(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	f.publish(job.ID(), 1, false, "a")
 	f.publish(job.ID(), 1, false, "a")
 	f.publish(job.ID(), 2, false, "b")
@@ -259,8 +264,7 @@ func TestDuplicatesDropped(t *testing.T) {
 }
 
 func TestGapAsksRetransmit(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	f.publish(job.ID(), 1, false, "a")
 	f.publish(job.ID(), 3, false, "c")
 	f.publish(job.ID(), 4, false, "d")
@@ -330,8 +334,7 @@ func TestGapAsksRetransmit(t *testing.T) {
 // protocol.Window: without the client's acks it would stop after
 // DefaultWindow batches.
 func TestAcksPaceWindow(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	const total = 200
 	win := protocol.NewWindow(protocol.DefaultWindow)
 	ctx := testCtx(t)
@@ -378,8 +381,7 @@ func TestAcksPaceWindow(t *testing.T) {
 }
 
 func TestTrickleAckedWithinInterval(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	f.publish(job.ID(), 1, false, "a")
 	ctx := testCtx(t)
 	if _, err := job.Next(ctx); err != nil {
@@ -463,8 +465,7 @@ func TestSubmitChecks(t *testing.T) {
 // another type or version, indexes past the job's nodes, another job's
 // batch), the job reads its true batches to the end.
 func TestBadMessagesDropped(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n[1-2]")
+	f, job := setupJob(t, "n[1-2]")
 	out := f.subj.Output("alice", job.ID())
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Events: []protocol.Event{
 		{Kind: protocol.KindStdout, Nodes: []uint32{0, 2}, Data: []byte("forged")}}})
@@ -563,8 +564,7 @@ func TestStallCoordinatorGone(t *testing.T) {
 }
 
 func TestNextHonoursContext(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := job.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {

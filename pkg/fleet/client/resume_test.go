@@ -23,8 +23,7 @@ func lines(ls ...string) []protocol.Event {
 // expects show the records the coordinator did not keep, in the middle
 // and at the end of the stream; none is silently skipped.
 func TestLostRecordsReported(t *testing.T) {
-	_, f, c := setup(t)
-	job := submit(t, c, f, "n1")
+	f, job := setupJob(t, "n1")
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 1, Indexed: true, First: 0, Events: lines("a")})
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 2, Indexed: true, First: 3, Events: lines("d", "e")})
 	f.publishBatch(&protocol.EventBatch{Job: job.ID(), Seq: 3, Indexed: true, First: 7, Last: true})

@@ -112,14 +112,5 @@ func TestAgentBackLaterThanCoordinator(t *testing.T) {
 			}
 		}
 	}()
-	if err := co.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	a.finish(s, exit(0, 0, 1))
-	res := wait()
-	for _, n := range []string{"n1", "n2"} {
-		if res.states[n] != protocol.StateExited {
-			t.Errorf("%s ended %v, want exited", n, res.states[n])
-		}
-	}
+	finishExited(t, co, a, s, wait)
 }

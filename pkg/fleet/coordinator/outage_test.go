@@ -33,17 +33,7 @@ func TestOutageIsNotAgentSilence(t *testing.T) {
 	for !co.nc.IsConnected() || !a.nc.IsConnected() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := co.nc.Flush(); err != nil { // its subscriptions are back
-		t.Fatal(err)
-	}
-
-	a.finish(s, exit(0, 0, 1))
-	res := wait()
-	for _, n := range []string{"n1", "n2"} {
-		if res.states[n] != protocol.StateExited {
-			t.Errorf("%s ended %v after an outage of the coordinator's own, want exited", n, res.states[n])
-		}
-	}
+	finishExited(t, co, a, s, wait)
 	for _, st := range co.Agents() {
 		if st.Lost {
 			t.Errorf("agent %s declared lost for the coordinator's own outage", st.Agent)
@@ -122,6 +112,23 @@ func TestReconnectionAsksForWhatFollows(t *testing.T) {
 	for _, n := range []string{"n1", "n2"} {
 		if res.states[n] != protocol.StateExited {
 			t.Errorf("%s ended %v, want exited", n, res.states[n])
+		}
+	}
+}
+
+// finishExited ends the outage tests: once the coordinator's
+// subscriptions are back (its Flush), agent a ends shard s's two nodes
+// with code 0, and both must end exited, not lost.
+func finishExited(t *testing.T, co *Coordinator, a *fakeAgent, s protocol.Shard, wait func() result) {
+	t.Helper()
+	if err := co.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	a.finish(s, exit(0, 0, 1))
+	res := wait()
+	for _, n := range []string{"n1", "n2"} {
+		if res.states[n] != protocol.StateExited {
+			t.Errorf("%s ended %v after the outage, want exited", n, res.states[n])
 		}
 	}
 }

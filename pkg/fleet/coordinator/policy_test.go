@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
 	"github.com/fleetsh/fleetsh/pkg/fleet/wire"
@@ -32,12 +33,7 @@ func startWithPolicy(t *testing.T) (string, func(protocol.JobSpec) protocol.Subm
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "audit.log")
-	log, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = log.Close() })
-	srv, _ := startCoordinator(t, Config{Policy: p, Audit: log})
+	srv, _ := startCoordinator(t, Config{Policy: p, Audit: testutil.AuditLog(t, path)})
 	a := newFakeAgent(t, srv, "a1")
 	nc := srv.Connect(t, "csub")
 	return path, func(spec protocol.JobSpec) protocol.SubmitReply {
@@ -51,15 +47,6 @@ func startWithPolicy(t *testing.T) (string, func(protocol.JobSpec) protocol.Subm
 		}
 		return r
 	}, a
-}
-
-func records(t *testing.T, path string) []audit.Record {
-	t.Helper()
-	recs, err := audit.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
 }
 
 // A command or node set the policy forbids is refused at submit with
@@ -88,7 +75,7 @@ func TestPolicyDeniesAtSubmit(t *testing.T) {
 		t.Fatalf("a denied job was dispatched: %+v", s)
 	default:
 	}
-	recs := records(t, path)
+	recs := testutil.AuditRecords(t, path)
 	if len(recs) != 5 {
 		t.Fatalf("%d audit records: %+v", len(recs), recs)
 	}
@@ -111,7 +98,7 @@ func TestAuditAcceptedBeforeDispatch(t *testing.T) {
 		t.Fatal(r.Error)
 	}
 	s := a.shard() // the dispatch: the record must be durable already
-	recs := records(t, path)
+	recs := testutil.AuditRecords(t, path)
 	if len(recs) != 1 || recs[0].Event != audit.Accepted || recs[0].Rule != "hpc" || recs[0].Job != "ok" || recs[0].Count != 2 {
 		t.Fatalf("at dispatch: %+v", recs)
 	}
@@ -119,7 +106,7 @@ func TestAuditAcceptedBeforeDispatch(t *testing.T) {
 	a.doneEventually(s, last)
 	var end *audit.Record
 	for deadline := time.Now().Add(20 * time.Second); end == nil; {
-		for _, r := range records(t, path) {
+		for _, r := range testutil.AuditRecords(t, path) {
 			if r.Event == audit.Ended {
 				end = &r
 			}
@@ -138,10 +125,7 @@ func TestAuditAcceptedBeforeDispatch(t *testing.T) {
 // kept: the same id may be submitted again.
 func TestAuditFailureRefusesJob(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	log, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := testutil.AuditLog(t, path)
 	_ = log.Close() // every write fails now
 	srv, co := startCoordinator(t, Config{Audit: log})
 	a := newFakeAgent(t, srv, "a1")

@@ -14,7 +14,6 @@ import (
 	"github.com/fleetsh/fleetsh/internal/natstest"
 	"github.com/fleetsh/fleetsh/internal/testutil"
 	"github.com/fleetsh/fleetsh/pkg/fleet/agent"
-	"github.com/fleetsh/fleetsh/pkg/fleet/audit"
 	"github.com/fleetsh/fleetsh/pkg/fleet/client"
 	"github.com/fleetsh/fleetsh/pkg/fleet/coordinator"
 	"github.com/fleetsh/fleetsh/pkg/fleet/policy"
@@ -92,12 +91,8 @@ func TestAgentPolicyRefusesShard(t *testing.T) {
 
 func auditEvents(t *testing.T, path string) []string {
 	t.Helper()
-	recs, err := audit.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var evs []string
-	for _, r := range recs {
+	for _, r := range testutil.AuditRecords(t, path) {
 		evs = append(evs, r.Event+" "+r.Job)
 	}
 	return evs
@@ -108,11 +103,7 @@ func auditEvents(t *testing.T, path string) []string {
 func TestSIGHUPReopensAuditLog(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
-	log, err := audit.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
+	log := testutil.AuditLog(t, path)
 	f, err := Start(context.Background(), Config{Logger: natstest.Logger(t),
 		Coordinator: &coordinator.Config{Audit: log}, Agent: &agent.Config{Local: true, Worker: "exec"}})
 	if err != nil {

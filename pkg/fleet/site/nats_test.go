@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/fleetsh/fleetsh/internal/natstest"
 )
 
 // startNATS starts a real NATS server on loopback with the site's server
@@ -30,18 +32,15 @@ func startNATS(t *testing.T, s *Site) *server.Server {
 	return runServer(t, opts)
 }
 
-// runServer starts a NATS server with opts, shut down at test end.
+// runServer starts a NATS server with opts, shut down at test end
+// (natstest.RunOptions: a server that cannot start says why at once).
 func runServer(t *testing.T, opts *server.Options) *server.Server {
 	t.Helper()
-	srv, err := server.NewServer(opts)
+	srv, err := natstest.RunOptions(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Start()
 	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
 	return srv
 }
 
