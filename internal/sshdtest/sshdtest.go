@@ -93,8 +93,8 @@ func Start(t testing.TB) *Server {
 type Options struct {
 	// HostCA, when set, signs the server's host key: sshd presents the
 	// certificate (HostCertificate), valid for HostPrincipals, forever.
-	// KnownHosts still holds the plain key; write an @cert-authority line
-	// there to test the certificate.
+	// KnownHosts still holds the plain key; StartCertified makes the CA
+	// and a known_hosts that trusts only it.
 	HostCA ssh.Signer
 	// HostPrincipals are the certificate's principals.
 	HostPrincipals []string
