@@ -72,17 +72,37 @@ func (d *Driver) knownHosts(files []string) (*knownHostsSet, error) {
 		return nil, err
 	}
 	s := &knownHostsSet{files: files, stamps: stamps, check: check, rename: rename, ca: ca}
+	d.keepKnownHosts(key, s)
+	return s, nil
+}
+
+// keepKnownHosts caches s, parsed from its files as they were at
+// s.stamps, unless the cache holds a set of the files as they are now
+// and s read them before: a parse that began before another job appended
+// a key and ended after it must not replace the set that the append moved
+// forward, nor forget the key (TestStaleKnownHostsParse: two jobs then
+// each added the same key, CI once under -race).
+func (d *Driver) keepKnownHosts(key string, s *knownHostsSet) {
+	c := &d.cache.knownHosts
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.sets[key]; ok && !slices.Equal(cur.stamps, s.stamps) {
+		now := make([]fileStamp, len(s.files))
+		for i, f := range s.files {
+			now[i] = d.stamp(f)
+		}
+		if slices.Equal(cur.stamps, now) {
+			return
+		}
+	}
 	if c.sets == nil {
 		c.sets = make(map[string]*knownHostsSet)
 	}
 	c.sets[key] = s
 	// The files were read again: what we appended is in them now.
-	for _, f := range files {
+	for _, f := range s.files {
 		delete(c.added, f)
 	}
-	c.mu.Unlock()
-	return s, nil
 }
 
 // parseKnownHosts parses the files that exist. knownhosts.New rejects a
