@@ -44,6 +44,22 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A replicated bucket exists before its stream has elected a leader,
+	// and a put meanwhile finds nobody to store it ("no response from
+	// stream", CI once): wait for the leader, as the product's store
+	// retries.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, err := js.Stream(ctx, "KV_b")
+		if err == nil {
+			info, err := st.Info(ctx)
+			if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bucket's stream elected no leader: %v", err)
+		}
+	}
 	if _, err := kv.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
