@@ -75,11 +75,25 @@ func waitConns(t *testing.T, p *Proxy, n int) {
 	}
 }
 
+// waitForwarded waits until the proxy has counted n bytes: it counts a
+// chunk once written, so the client may read an echo before its count
+// (CI once: "forwarded 14 (before 7)").
+func waitForwarded(t *testing.T, p *Proxy, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); p.Forwarded() < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("forwarded %d, want %d", p.Forwarded(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestForwards(t *testing.T) {
 	p := start(t)
 	c, r := dial(t, p)
 	roundTrip(t, c, r, "hello")
 	roundTrip(t, c, r, "again")
+	waitForwarded(t, p, 2*2*6)
 	if p.Accepted() != 1 || p.Conns() != 1 || p.Forwarded() != 2*2*6 {
 		t.Errorf("accepted %d conns %d forwarded %d", p.Accepted(), p.Conns(), p.Forwarded())
 	}
@@ -89,6 +103,7 @@ func TestStallHoldsBothWaysThenResumes(t *testing.T) {
 	p := start(t)
 	c, r := dial(t, p)
 	roundTrip(t, c, r, "before")
+	waitForwarded(t, p, 2*7)
 	before := p.Forwarded()
 	p.Stall()
 	if !p.Stalled() {

@@ -40,8 +40,14 @@ func hugeBatch(s protocol.Shard, agent string, records int) []byte {
 	return head
 }
 
+// neverLost is the configuration of the tests of what a message may hold:
+// their fake agent, busy sending, is never declared lost on a loaded
+// machine (CI once: TestOutputAckBeyondSentIgnored's agent silent for
+// 305 ms of a 300 ms LostAfter while it sent 48 batches of 40 KiB).
+var neverLost = Config{LostAfter: time.Hour}
+
 func TestHugeBatchAllocatesNothing(t *testing.T) {
-	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(3), Command: "x"})
+	_, co, a, wait, s := agentJob(t, neverLost, protocol.JobSpec{ID: "victim", Nodes: nodes(3), Command: "x"})
 	data := hugeBatch(s, a.id, 34)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -65,7 +71,7 @@ func TestHugeBatchAllocatesNothing(t *testing.T) {
 }
 
 func TestWrongTypeDropped(t *testing.T) {
-	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
+	srv, co, a, wait, s := agentJob(t, neverLost, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	// A batch that says it is a heartbeat, a heartbeat sent as a batch,
 	// and 7 bytes of nothing: none is decoded as what it is not.
 	good := protocol.EventBatch{Job: s.Job, Shard: s.ID, Attempt: s.Attempt, Agent: a.id, Seq: 1,
@@ -103,7 +109,7 @@ func TestWrongTypeDropped(t *testing.T) {
 }
 
 func TestOutputAckBeyondSentIgnored(t *testing.T) {
-	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
+	srv, co, a, wait, s := agentJob(t, neverLost, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
 	// One ack with a huge sequence number, then more output than the
 	// output window holds: taken, the ack made every true ack look old
 	// and the stream stalled after DefaultWindow batches.
@@ -127,7 +133,7 @@ func TestOutputAckBeyondSentIgnored(t *testing.T) {
 }
 
 func TestBatchBeyondWindowDropped(t *testing.T) {
-	_, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
+	_, co, a, wait, s := agentJob(t, neverLost, protocol.JobSpec{ID: "victim", Nodes: nodes(1), Command: "x"})
 	a.sendSeq(s, 1<<40, line("forged", 0))
 	waitDropped(t, co, 1)
 	a.send(s, start(0))
@@ -202,7 +208,7 @@ func TestUserNodeCap(t *testing.T) {
 // agent's subject are dropped, a1 is lost when it falls silent, and its
 // job ends.
 func TestForgedHeartbeatsDropped(t *testing.T) {
-	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
+	srv, co, a, wait, s := agentJob(t, neverLost, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	a.send(s, start(0, 1))
 	a.silence()
 	forger := srv.Connect(t, "a2")
