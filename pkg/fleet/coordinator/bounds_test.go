@@ -208,7 +208,7 @@ func TestUserNodeCap(t *testing.T) {
 // agent's subject are dropped, a1 is lost when it falls silent, and its
 // job ends.
 func TestForgedHeartbeatsDropped(t *testing.T) {
-	srv, co, a, wait, s := agentJob(t, neverLost, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
+	srv, co, a, wait, s := agentJob(t, Config{}, protocol.JobSpec{ID: "victim", Nodes: nodes(2), Command: "x"})
 	a.send(s, start(0, 1))
 	a.silence()
 	forger := srv.Connect(t, "a2")
