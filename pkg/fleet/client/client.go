@@ -80,6 +80,12 @@ type Client struct {
 	// gives up with an *IncompleteError. 0 means DefaultReconnect; a
 	// negative value gives up at once.
 	Reconnect time.Duration
+	// RequestTimeout bounds each control request (default 10 s): a
+	// request to the job registry (list, status, cancel, attach) always,
+	// whatever its context's deadline, and a submit when its context has
+	// none. The coordinator answers them at once, so a longer wait only
+	// means it is gone, or died holding the request.
+	RequestTimeout time.Duration
 	// Logger gets the warnings of a job's output stream (a message
 	// dropped there); nil is slog.Default().
 	Logger *slog.Logger
@@ -99,10 +105,15 @@ func (c *Client) stallTimeout() time.Duration {
 	return c.StallTimeout
 }
 
-// requestTimeout bounds a control request (submit, status, cancel) whose
-// context has no deadline: the coordinator answers them at once, so a
-// longer wait only means it is gone.
-const requestTimeout = 10 * time.Second
+// DefaultRequestTimeout is a Client's RequestTimeout when it has none.
+const DefaultRequestTimeout = 10 * time.Second
+
+func (c *Client) requestTimeout() time.Duration {
+	if c.RequestTimeout <= 0 {
+		return DefaultRequestTimeout
+	}
+	return c.RequestTimeout
+}
 
 // outputPendingBytes is how much output NATS may buffer for the job's
 // subscription before it drops messages: far above what the coordinator's
@@ -208,7 +219,7 @@ func (c *Client) checkCount(set *nodeset.NodeSet) error {
 func (c *Client) request(ctx context.Context, subject, typ string, req, reply any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel = context.WithTimeout(ctx, c.requestTimeout())
 		defer cancel()
 	}
 	err := wire.Request(ctx, c.Conn, subject, typ, req, reply)
@@ -228,6 +239,19 @@ func (c *Client) request(ctx context.Context, subject, typ string, req, reply an
 		return &UnreachableError{URL: c.url(), Subject: subject, Err: errors.New("no answer in time")}
 	}
 	return err
+}
+
+// jobsRequest sends req to the coordinator's job registry, bounded by
+// RequestTimeout however long ctx lasts. NATS may hand a request to a
+// coordinator that died before the server saw its connection close
+// (queue members are picked at random, remote ones as readily as local
+// ones), and that request is never answered: the caller asks again and
+// reaches the coordinator that took over, instead of waiting out its own
+// context on a lost request.
+func (c *Client) jobsRequest(ctx context.Context, req protocol.JobsRequest, reply *protocol.JobsReply) error {
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout())
+	defer cancel()
+	return c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, req, reply)
 }
 
 // DefaultUser is the user id of a Client whose User is "".
@@ -343,7 +367,7 @@ func (c *Client) Jobs(ctx context.Context) ([]protocol.JobStatus, error) {
 // request in the error the reply carries.
 func (c *Client) registry(ctx context.Context, req protocol.JobsRequest, what string) (*protocol.JobsReply, error) {
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest, req, &reply); err != nil {
+	if err := c.jobsRequest(ctx, req, &reply); err != nil {
 		return nil, err
 	}
 	if err := replyError(&reply); err != nil {
@@ -437,8 +461,7 @@ func (c *Client) attach(ctx context.Context, id, stream string, from uint64) (*n
 		return nil, nil, fmt.Errorf("attach to job %s: %w", id, err)
 	}
 	var reply protocol.JobsReply
-	if err := c.request(ctx, c.Subjects.Jobs(c.user()), protocol.TypeJobsRequest,
-		protocol.JobsRequest{Kind: protocol.JobsAttach, Job: id, Stream: stream, From: from}, &reply); err != nil {
+	if err := c.jobsRequest(ctx, protocol.JobsRequest{Kind: protocol.JobsAttach, Job: id, Stream: stream, From: from}, &reply); err != nil {
 		_ = sub.Unsubscribe()
 		return nil, nil, err
 	}

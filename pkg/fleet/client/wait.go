@@ -9,8 +9,8 @@ import (
 
 // WaitDone returns once job id is done, asking the coordinator for its
 // brief status (no node sets: a huge job costs nothing) every poll. Each
-// request has its own bound (the client's 10 s when ctx has none), so a
-// request lost with a coordinator that died holding it is asked again.
+// request has its own bound (RequestTimeout), so a request lost with a
+// coordinator that died holding it is asked again.
 //
 // While the coordinator is unreachable, or no longer knows a job it
 // answered for (another coordinator taking it over, or a restart loading
@@ -22,9 +22,7 @@ func (c *Client) WaitDone(ctx context.Context, id string, poll time.Duration) er
 	var outage time.Time // first unanswered request of the current outage
 	known := false
 	for {
-		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		st, err := c.Brief(rctx, id)
-		cancel()
+		st, err := c.Brief(ctx, id)
 		switch {
 		case err == nil && st.Done:
 			return nil

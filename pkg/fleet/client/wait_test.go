@@ -159,3 +159,43 @@ func TestWaitDoneGivesUp(t *testing.T) {
 		t.Fatalf("cancelled: err %v, want context.Canceled", err)
 	}
 }
+
+// A job registry request held by a coordinator that never answers (it
+// died holding its subscription: NATS handed the request to it before it
+// saw the connection close) is bounded by RequestTimeout, however long
+// the caller's context lasts, so the caller can ask again and reach the
+// coordinator that took over. Before, a context with a deadline replaced
+// the bound, and a 3-minute scenario waited out its whole context on one
+// lost request (TestFaultCoordinatorRestart, CI once).
+func TestRegistryRequestsBounded(t *testing.T) {
+	srv := natstest.Start(t, 0)
+	held := srv.Connect(t, "dead-coordinator")
+	subj := protocol.Subjects{Prefix: "t"}
+	asked := make(chan struct{}, 16)
+	if _, err := held.Subscribe(subj.AllJobs(), func(*nats.Msg) { asked <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{Conn: srv.Connect(t, "client"), Subjects: subj, User: "alice", RequestTimeout: 50 * time.Millisecond}
+	ctx := testCtx(t)
+	for _, req := range []struct {
+		name string
+		call func() error
+	}{
+		{"jobs", func() error { _, err := c.Jobs(ctx); return err }},
+		{"agents", func() error { _, err := c.Agents(ctx); return err }},
+		{"status", func() error { _, err := c.Status(ctx, "j1"); return err }},
+		{"brief", func() error { _, err := c.Brief(ctx, "j1"); return err }},
+		{"cancel", func() error { return c.Cancel(ctx, "j1") }},
+		{"attach", func() error { _, err := c.Attach(ctx, "j1"); return err }},
+	} {
+		err := req.call()
+		var ue *UnreachableError
+		if !errors.As(err, &ue) || ctx.Err() != nil {
+			t.Fatalf("%s: err %v (context: %v), want *UnreachableError before the context ends", req.name, err, ctx.Err())
+		}
+		<-asked
+	}
+}
