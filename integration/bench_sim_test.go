@@ -21,14 +21,25 @@ import (
 
 // The tools of the simulated-nodes scenario.
 const (
+	simFleet1 = "fleet 1 agent"
+	simFleet2 = "fleet 2 agents"
 	simFleet4 = "fleet 4 agents"
 	simFleet8 = "fleet 8 agents"
 	simInProc = "csub in-process"
 	simBare   = "bare x/crypto/ssh"
 )
 
-// simTools are the tools in the order each repetition runs them.
+// simTools are the tools each repetition runs by default, in order.
 var simTools = []string{simFleet4, simFleet8, simInProc, simBare}
+
+// simKnown are all the tools FLEETSH_BENCH_SIM_TOOLS may name: the
+// defaults and the fleets of one and two agents, which tell how an
+// agent's CPU per node grows with the agent processes sharing the
+// machine's cores.
+var simKnown = []string{simFleet1, simFleet2, simFleet4, simFleet8, simInProc, simBare}
+
+// simAgents is the number of gateway agents of each fleet tool.
+var simAgents = map[string]int{simFleet1: 1, simFleet2: 2, simFleet4: 4, simFleet8: 8}
 
 // BenchmarkSim is the simulated-nodes scenario of bench/sim (run.sh says
 // how to run it, docs/bench/sim.md what it found): the command `true` on N
@@ -42,6 +53,8 @@ var simTools = []string{simFleet4, simFleet8, simInProc, simBare}
 //   - "fleet 8 agents": the same with eight agents, an eighth each, for
 //     N of at least FLEETSH_BENCH_SIM_8 (default 10000, so that the 8-agent
 //     curve has more than the 100 000 point);
+//   - "fleet 1 agent" and "fleet 2 agents" (only when named): the same
+//     with one agent serving every node, or two a half each;
 //   - "csub in-process": csub -f 256 without --fleet (its in-process
 //     coordinator and one agent);
 //   - "bare x/crypto/ssh": bench/sim/bareloop, a bare client making N
@@ -50,8 +63,10 @@ var simTools = []string{simFleet4, simFleet8, simInProc, simBare}
 // Each repetition runs every tool once at one N, a fresh fleet for each
 // fleet run. A run records its wall time; CPU per role (csub; coordinator,
 // which embeds the NATS server and its idle local agent; agents summed;
-// simulator: this process's own CPU over the run; client: bareloop); peak
-// RSS per role (the largest agent); and it is OK only when every node is
+// simulator: this process's own CPU over the run; client: bareloop), its
+// context switches (Extra "switches_<role>": how often its threads slept
+// and woke, or were preempted), peak RSS per role (the largest agent);
+// and it is OK only when every node is
 // accounted for: csub exits 0 and its --summary counts N nodes exited
 // with status 0 (bareloop: N connections ran the command).
 //
@@ -59,14 +74,17 @@ var simTools = []string{simFleet4, simFleet8, simInProc, simBare}
 // sweep is 1000,10000,50000,100000), FLEETSH_BENCH_REPEAT (runs per point,
 // default 3), FLEETSH_BENCH_OUT (records, default
 // bench/results/sim.jsonl), FLEETSH_BENCH_SIM_TOOLS (comma list of tools
-// to run, default all), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent
+// to run among simKnown, default simTools), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent
 // fleet, default 10000), FLEETSH_BENCH_FANOUT (default 256).
 func BenchmarkSim(b *testing.B) {
 	sizes := benchInts(b, "FLEETSH_BENCH_N", "1000,10000")
 	repeat := benchRepeat(b)
 	eightFrom := benchInts(b, "FLEETSH_BENCH_SIM_8", "10000")[0]
 	fanout := benchInts(b, "FLEETSH_BENCH_FANOUT", "256")[0]
-	tools := benchToolList(b, "FLEETSH_BENCH_SIM_TOOLS", simTools...)
+	tools := simTools
+	if os.Getenv("FLEETSH_BENCH_SIM_TOOLS") != "" {
+		tools = benchToolList(b, "FLEETSH_BENCH_SIM_TOOLS", simKnown...)
+	}
 	out := benchResults(b, "sim")
 	binaries(b)
 	bare := simBareloop(b)
@@ -113,15 +131,18 @@ func (s *simBench) run(tool string, n, run int) benchrec.Record {
 	net0 := simNetCounters()
 	var err error
 	switch tool {
-	case simFleet4, simFleet8:
-		err = s.runFleet(&rec, map[string]int{simFleet4: 4, simFleet8: 8}[tool])
+	case simFleet1, simFleet2, simFleet4, simFleet8:
+		err = s.runFleet(&rec, simAgents[tool])
 	case simInProc:
 		err = s.runCsub(&rec, nil, "")
 	case simBare:
 		err = s.runBare(&rec)
 	}
 	after := ok.Stats()
-	rec.CPUS["simulator"] = (selfUsage(s.b).cpu - self.cpu).Seconds()
+	selfAfter := selfUsage(s.b)
+	rec.CPUS["simulator"] = (selfAfter.cpu - self.cpu).Seconds()
+	rec.Extra["switches_simulator"] = float64(selfAfter.switches - self.switches)
+	rec.Extra["sleeps_simulator"] = float64(selfAfter.sleeps - self.sleeps)
 	if busy, err := machineBusy(); err == nil && busyErr == nil {
 		// What the machine's CPUs did over the run, ours and others':
 		// a wall time well above ours/cores means others ran too.
@@ -202,14 +223,20 @@ func (s *simBench) runFleet(rec *benchrec.Record, k int) error {
 	err := s.runCsub(rec, f.csubEnv(), f.natsURL)
 	coord := procUsage(s.b, f.coord.cmd.Process.Pid)
 	rec.CPUS["coordinator"] = (coord.cpu - coord0.cpu).Seconds()
+	rec.Extra["switches_coordinator"] = float64(coord.switches - coord0.switches)
+	rec.Extra["sleeps_coordinator"] = float64(coord.sleeps - coord0.sleeps)
 	rec.PeakRSSMiB["coordinator"] = float64(coord.peakKB) / 1024
 	var agentCPU time.Duration
-	var agentPeak int64
+	var agentPeak, agentSwitches, agentSleeps int64
 	for gw, a := range f.agents {
 		u := procUsage(s.b, a.cmd.Process.Pid)
 		agentCPU += u.cpu - agents0[gw].cpu
+		agentSwitches += u.switches - agents0[gw].switches
+		agentSleeps += u.sleeps - agents0[gw].sleeps
 		agentPeak = max(agentPeak, u.peakKB)
 	}
+	rec.Extra["switches_agents"] = float64(agentSwitches)
+	rec.Extra["sleeps_agents"] = float64(agentSleeps)
 	rec.CPUS["agents"] = agentCPU.Seconds()
 	rec.PeakRSSMiB["agents"] = float64(agentPeak) / 1024
 	rec.Extra["agent_cpu_ms_per_node"] = 1000 * agentCPU.Seconds() / float64(rec.N)
@@ -252,6 +279,10 @@ func simMeasure(rec *benchrec.Record, cmd *exec.Cmd, role string) (stdout, stder
 	rec.WallS = time.Since(began).Seconds()
 	if cmd.ProcessState != nil {
 		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rec.Extra["switches_"+role] = float64(ru.Nvcsw + ru.Nivcsw)
+			rec.Extra["sleeps_"+role] = float64(ru.Nvcsw)
+		}
 	}
 	rec.CPUS[role] = cpu.Seconds()
 	rec.PeakRSSMiB[role] = float64(peak) / 1024
@@ -391,7 +422,7 @@ func simReport(recs []benchrec.Record) string {
 		at[p.Tool][p.N] = p
 	}
 	b.WriteString("\nagent CPU per node against the bare x/crypto/ssh loop's (target <= 1.1x):\n")
-	for _, tool := range []string{simFleet4, simFleet8, simInProc} {
+	for _, tool := range []string{simFleet1, simFleet2, simFleet4, simFleet8, simInProc} {
 		for _, p := range byTool[tool] {
 			if bare, ok := at[simBare][p.N]; ok && bare.Extra["bare_cpu_ms_per_node"] > 0 {
 				r := p.Extra["agent_cpu_ms_per_node"] / bare.Extra["bare_cpu_ms_per_node"]
@@ -399,6 +430,24 @@ func simReport(recs []benchrec.Record) string {
 					bare.Extra["bare_cpu_ms_per_node"], r, simHolds(r <= 1.1))
 			}
 		}
+	}
+	b.WriteString("\ncontext switches per node, all (of which sleeps): the client side (agents, csub in process, or the bare loop),\n" +
+		"the coordinator, the simulator:\n")
+	for _, p := range points {
+		if p.Runs == 0 {
+			continue
+		}
+		client := "client"
+		switch p.Tool {
+		case simInProc:
+			client = "csub"
+		case simFleet1, simFleet2, simFleet4, simFleet8:
+			client = "agents"
+		}
+		per := func(role string) string {
+			return fmt.Sprintf("%5.1f (%5.1f)", p.Extra["switches_"+role]/float64(p.N), p.Extra["sleeps_"+role]/float64(p.N))
+		}
+		fmt.Fprintf(&b, "  %-16s N=%-7d client %s  coordinator %s  simulator %s\n", p.Tool, p.N, per(client), per("coordinator"), per("simulator"))
 	}
 	b.WriteString("\nwall targets:\n")
 	for _, t := range []struct {
@@ -413,7 +462,7 @@ func simReport(recs []benchrec.Record) string {
 		}
 	}
 	b.WriteString("\nlinearity (wall per node at the largest N over the smallest):\n")
-	for _, tool := range simTools {
+	for _, tool := range simKnown {
 		ps := byTool[tool]
 		if len(ps) < 2 {
 			continue

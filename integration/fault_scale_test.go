@@ -31,6 +31,11 @@ func scaleTopology(n int) string {
 type usage struct {
 	peakKB int64
 	cpu    time.Duration
+	// switches counts the process's context switches: sleeps are the
+	// voluntary ones (a thread waited: a futex, epoll_wait), the others
+	// preemptions (the kernel gave the core to another thread). A process
+	// that sleeps and wakes often pays for it beyond its work.
+	switches, sleeps int64
 }
 
 func (u usage) String() string {
@@ -55,7 +60,33 @@ func procUsage(t testing.TB, pid int) usage {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	u.cpu = time.Duration(utime+stime) * 10 * time.Millisecond
+	u.switches, u.sleeps = procSwitches(pid)
 	return u
+}
+
+// procSwitches sums the context switches of a live process's threads
+// (/proc/PID/task/*/status), all and the voluntary ones; a thread that
+// already exited is not counted (Go's threads live as long as the
+// process), nor one that cannot be read.
+func procSwitches(pid int) (switches, sleeps int64) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, file := range tasks {
+		status, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += c
+				sleeps += c
+			} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += c
+			}
+		}
+	}
+	return switches, sleeps
 }
 
 // readVmHWM reads a live process's peak resident set, in kB.
@@ -95,7 +126,7 @@ func selfUsage(t testing.TB) usage {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		t.Fatal(err)
 	}
-	return usage{peakKB: ru.Maxrss, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	return usage{peakKB: ru.Maxrss, cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), switches: ru.Nvcsw + ru.Nivcsw, sleeps: ru.Nvcsw}
 }
 
 // csubRecord is a line of csub --json: an output line or a node's result.

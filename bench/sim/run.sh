@@ -5,8 +5,8 @@
 # (N >= FLEETSH_BENCH_SIM_8), csub's in-process fleet, and a bare
 # x/crypto/ssh client loop (bench/sim/bareloop: the per-node floor), all at
 # fanout 256, interleaved within each repetition. Records wall time, CPU per
-# role (csub, coordinator, agents, simulator, bare client) and peak RSS per
-# role in bench/results/sim.jsonl; prints the medians, agent CPU per node
+# role (csub, coordinator, agents, simulator, bare client), context switches
+# per role and peak RSS per role in bench/results/sim.jsonl; prints the medians, agent CPU per node
 # against the bare loop's, the wall targets (10 000 nodes through 4 agents
 # <= 10 s, 100 000 through 8 <= 110 s) and wall per node from the smallest N
 # to the largest (integration/bench_sim_test.go, docs/bench/sim.md).
@@ -18,8 +18,9 @@
 # Environment: FLEETSH_BENCH_N (sizes, default 1000,10000), FLEETSH_BENCH_REPEAT
 # (runs per tool and N, default 3), FLEETSH_BENCH_OUT (records, default
 # bench/results/sim.jsonl), FLEETSH_BENCH_SIM_TOOLS (comma list among
-# "fleet 4 agents", "fleet 8 agents", "csub in-process", "bare x/crypto/ssh";
-# default all), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent fleet, default
+# "fleet 1 agent", "fleet 2 agents", "fleet 4 agents", "fleet 8 agents",
+# "csub in-process", "bare x/crypto/ssh"; default all but the 1- and 2-agent
+# fleets), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent fleet, default
 # 10000), FLEETSH_BENCH_FANOUT (default 256), FLEETSH_BENCH_APPEND=1 (add to the
 # records file instead of truncating it, to run big N as separate commands).
 # Wrap it in `flock /work/wt/bench.lock` on a shared machine.
@@ -33,7 +34,7 @@ set -euo pipefail
 
 for a in "$@"; do
   case $a in
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
