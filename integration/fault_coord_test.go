@@ -21,6 +21,8 @@ import (
 // shows, and which the submitter's own stream shows too: its client
 // attaches again to the new coordinator from the records it had. After a
 // second restart the finished job is still listed, with its counts.
+// `csub status --wait JOB`, started before the kill, waits through the
+// restart and exits 0 once the job is done.
 func TestFaultCoordinatorRestart(t *testing.T) {
 	skipShort(t)
 	bound := scenarioBound(t)
@@ -40,6 +42,9 @@ func TestFaultCoordinatorRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	total := len(job.Nodes())
+	waiter, waitErr := startCsubBg(t, f.csubEnv(), "status", "--wait", "--fleet-reconnect", "1m", spec.ID)
+	waited := make(chan error, 1)
+	go func() { waited <- waiter.Wait() }()
 	// The submitter reads on through the restart: its client attaches
 	// again from the records it has (client.Client.Reconnect), as csub
 	// --fleet does. The coordinator is killed once output flows.
@@ -85,6 +90,17 @@ func TestFaultCoordinatorRestart(t *testing.T) {
 	t.Logf("%d nodes: job done %v after the SIGKILL of its coordinator: %v", total, took.Round(time.Millisecond), st.Finals)
 	if st.Finals[protocol.StateExited] != total || st.Total != total {
 		t.Fatalf("finals %v of %d nodes, want all exited", st.Finals, st.Total)
+	}
+	// A status request held by the killed coordinator costs the waiter
+	// one RequestTimeout (10 s); bound only catches a hang.
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("csub status --wait across the restart: %v: %s", err, waitErr)
+		}
+		t.Logf("csub status --wait returned %v after the kill", time.Since(killed).Round(time.Millisecond))
+	case <-time.After(bound):
+		t.Fatalf("csub status --wait still waiting %v after the job ended: %s", bound, waitErr)
 	}
 	// Attached from the start: every node's whole output, and one end.
 	checkOutput := func(what string) {
