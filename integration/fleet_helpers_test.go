@@ -9,6 +9,7 @@ import (
 
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -38,6 +39,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// csub leaves an ignored SIGINT ignored (a job started in the
+	// background of a shell), and a child inherits the disposition: run
+	// from a background script, these tests would see csub ignore the
+	// Ctrl-C they send it. Handling SIGINT in the test process gives its
+	// children the default back (exec resets handled signals).
+	if signal.Ignored(os.Interrupt) {
+		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
+	}
 	code := m.Run()
 	fleetBins.Remove()
 	bareloopBin.Remove()
