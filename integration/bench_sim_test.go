@@ -75,7 +75,9 @@ var simAgents = map[string]int{simFleet1: 1, simFleet2: 2, simFleet4: 4, simFlee
 // default 3), FLEETSH_BENCH_OUT (records, default
 // bench/results/sim.jsonl), FLEETSH_BENCH_SIM_TOOLS (comma list of tools
 // to run among simKnown, default simTools), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent
-// fleet, default 10000), FLEETSH_BENCH_FANOUT (default 256).
+// fleet, default 10000), FLEETSH_BENCH_FANOUT (default 256),
+// FLEETSH_BENCH_AGENT_ENV (NAME=VALUE words added to the agents'
+// environment alone, e.g. GOMAXPROCS=1; a fleet run's note names them).
 func BenchmarkSim(b *testing.B) {
 	sizes := benchInts(b, "FLEETSH_BENCH_N", "1000,10000")
 	repeat := benchRepeat(b)
@@ -237,6 +239,9 @@ func (s *simBench) runFleet(rec *benchrec.Record, k int) error {
 	}
 	rec.Extra["switches_agents"] = float64(agentSwitches)
 	rec.Extra["sleeps_agents"] = float64(agentSleeps)
+	if env := os.Getenv("FLEETSH_BENCH_AGENT_ENV"); env != "" {
+		rec.Note = "agents ran with " + env
+	}
 	rec.CPUS["agents"] = agentCPU.Seconds()
 	rec.PeakRSSMiB["agents"] = float64(agentPeak) / 1024
 	rec.Extra["agent_cpu_ms_per_node"] = 1000 * agentCPU.Seconds() / float64(rec.N)

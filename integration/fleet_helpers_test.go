@@ -83,6 +83,17 @@ func startProc(t testing.TB, dir, name, bin string, args ...string) *proc {
 	// never in the user's.
 	cmd.Env = append(os.Environ(), "STATE_DIRECTORY=", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
 		"CACHE_DIRECTORY=", "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	if bin == "agent" {
+		// The benchmarks' FLEETSH_BENCH_AGENT_ENV: variables for the
+		// agents alone (GOMAXPROCS=1 to give each of several agents one
+		// core's share, docs/bench/agentcpu.md).
+		for _, kv := range strings.Fields(os.Getenv("FLEETSH_BENCH_AGENT_ENV")) {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+				t.Fatalf("FLEETSH_BENCH_AGENT_ENV: %q is not NAME=VALUE", kv)
+			}
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

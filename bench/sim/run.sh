@@ -22,7 +22,9 @@
 # "csub in-process", "bare x/crypto/ssh"; default all but the 1- and 2-agent
 # fleets), FLEETSH_BENCH_SIM_8 (smallest N of the 8-agent fleet, default
 # 10000), FLEETSH_BENCH_FANOUT (default 256), FLEETSH_BENCH_APPEND=1 (add to the
-# records file instead of truncating it, to run big N as separate commands).
+# records file instead of truncating it, to run big N as separate commands),
+# FLEETSH_BENCH_AGENT_ENV (NAME=VALUE words for the fleets' agents alone, e.g.
+# GOMAXPROCS=1).
 # Wrap it in `flock /work/wt/bench.lock` on a shared machine.
 #
 # Time on the shared 2-core VM (docs/bench/sim.md): the default about 5
@@ -34,7 +36,7 @@ set -euo pipefail
 
 for a in "$@"; do
   case $a in
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
