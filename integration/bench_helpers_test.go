@@ -139,3 +139,30 @@ func loadAvg() float64 {
 	}
 	return v
 }
+
+// FLEETSH_BENCH_AGENT_ENV: NAME=VALUE words for the agents alone; none
+// when unset; a word that is not NAME=VALUE is refused, named.
+func TestBenchAgentEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want []string
+		bad  string
+	}{
+		{"", nil, ""},
+		{"GOMAXPROCS=1  GOGC=200", []string{"GOMAXPROCS=1", "GOGC=200"}, ""},
+		{"GOMAXPROCS=1 BAD", nil, `"BAD"`},
+		{"=1", nil, `"=1"`},
+	} {
+		t.Setenv("FLEETSH_BENCH_AGENT_ENV", c.env)
+		got, err := benchAgentEnv()
+		if c.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), c.bad) {
+				t.Errorf("%q: err %v, want one naming %s", c.env, err, c.bad)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q, %v; want %q", c.env, got, err, c.want)
+		}
+	}
+}

@@ -60,6 +60,19 @@ func binaries(t testing.TB) string {
 	return fleetBins.Dir(t)
 }
 
+// benchAgentEnv reads the benchmarks' FLEETSH_BENCH_AGENT_ENV: NAME=VALUE
+// words for the agents' environment alone (GOMAXPROCS=1 gives each of
+// several agents one core's share, docs/bench/agentcpu.md).
+func benchAgentEnv() ([]string, error) {
+	env := strings.Fields(os.Getenv("FLEETSH_BENCH_AGENT_ENV"))
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("FLEETSH_BENCH_AGENT_ENV: %q is not NAME=VALUE", kv)
+		}
+	}
+	return env, nil
+}
+
 // proc is a fleet process started by a test; it is killed (by PID) when
 // the test ends, and its log is printed if the test failed.
 type proc struct {
@@ -84,15 +97,11 @@ func startProc(t testing.TB, dir, name, bin string, args ...string) *proc {
 	cmd.Env = append(os.Environ(), "STATE_DIRECTORY=", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
 		"CACHE_DIRECTORY=", "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 	if bin == "agent" {
-		// The benchmarks' FLEETSH_BENCH_AGENT_ENV: variables for the
-		// agents alone (GOMAXPROCS=1 to give each of several agents one
-		// core's share, docs/bench/agentcpu.md).
-		for _, kv := range strings.Fields(os.Getenv("FLEETSH_BENCH_AGENT_ENV")) {
-			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-				t.Fatalf("FLEETSH_BENCH_AGENT_ENV: %q is not NAME=VALUE", kv)
-			}
-			cmd.Env = append(cmd.Env, kv)
+		env, err := benchAgentEnv()
+		if err != nil {
+			t.Fatal(err)
 		}
+		cmd.Env = append(cmd.Env, env...)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
